@@ -1,0 +1,554 @@
+import { connect, headers as natsHeaders, nanos, errors as natsErrors, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import { v7 as uuidv7 } from "uuid";
+import type { z } from "zod";
+import {
+  GalaxyError, HEADER, REQUESTS, ReplyEnvelope, UnavailableError, ValidationError, WorkspaceId, issueDetails, parseEvent,
+  parseEventSubject, requestSubject, type ErrorStatus, type ParsedRequest, type ReplyData, type RequestName, type TypedEvent,
+  type WorkspaceClaim, type EventEnvelope,
+} from "@galaxy/contracts";
+import { childTraceparent, newTraceparent, type Logger } from "@galaxy/observability";
+import { ClaimCache, ClaimError, ClaimVerifier } from "./claims";
+import { TerminalMessageError, isRetryable } from "./errors";
+
+/** What an event's headers carry beside the claim; matches `EventContext` of libs/db. */
+export interface MessageContext {
+  claim: string;
+  traceparent: string;
+  tracestate?: string | undefined;
+  correlationId: string;
+  causationId: string;
+  clientIp?: string | undefined;
+  userAgent?: string | undefined;
+}
+
+/** An event ready to publish, as the outbox stores it. */
+export interface StoredEvent {
+  id: string;
+  workspaceId: string;
+  type: string;
+  schemaVersion: number;
+  payload: EventEnvelope;
+  context: MessageContext;
+}
+
+export interface BusOptions {
+  url: string;
+  /** `GALAXY_BUS_PREFIX`: subjects go under `<prefix>.`, streams under `<PREFIX>_`. */
+  prefix?: string;
+  /** The service's name: its queue group and the name on its connection. */
+  service: string;
+  user?: string | undefined;
+  password?: string | undefined;
+  logger: Logger;
+  /** Default request timeout (ms). */
+  requestTimeoutMs?: number;
+}
+
+/** The caller side of a request: claim and trace context to send along. */
+export interface RequestOptions {
+  claim?: string | undefined;
+  workspaceId?: string | undefined;
+  traceparent?: string | undefined;
+  correlationId?: string | undefined;
+  causationId?: string | undefined;
+  clientIp?: string | undefined;
+  userAgent?: string | undefined;
+  timeoutMs?: number;
+}
+
+/** What a request handler knows about the request it serves. */
+export interface RequestContext {
+  /** The verified, unexpired claim; null for requests that need none (sign-up, login, keys). */
+  claim: WorkspaceClaim | null;
+  /** Builds the context of the events this request causes. Throws when the request carried no claim. */
+  eventContext(): MessageContext;
+  correlationId: string;
+  traceparent: string;
+  clientIp: string | undefined;
+  userAgent: string | undefined;
+  logger: Logger;
+}
+
+/** What a consumer's handler knows about the event it applies. */
+export interface EventMessage {
+  event: TypedEvent;
+  claim: WorkspaceClaim;
+  claimToken: string;
+  subject: string;
+  streamSeq: number;
+  deliveryCount: number;
+  replayId: string | undefined;
+  headers: { traceparent: string; correlationId: string; causationId: string; clientIp: string | undefined; userAgent: string | undefined };
+  /** Context for events derived from this one: same correlation, caused by this event. */
+  derivedContext(claim?: string): MessageContext;
+  /** Tells JetStream the handler is still at work. */
+  working(): void;
+}
+
+export interface ConsumerOptions {
+  /** Durable consumer name (letters, digits, - and _). */
+  durable: string;
+  /** Subject filter without prefix, e.g. `evt.*.agent.>`. */
+  filter: string;
+  handler: (message: EventMessage) => Promise<void>;
+  /** Deliveries before a failing message becomes a dead letter (default 5). */
+  maxDeliveries?: number;
+  /** First retry delay; doubles each time, capped at 30 s (default 500 ms). */
+  backoffMs?: number;
+  ackWaitMs?: number;
+}
+
+const HEADER_VALUE_LIMIT = 1024;
+
+/**
+ * Galaxy's message bus: the only code that touches the NATS client. Publishes events with
+ * every header of CONTRACT §3, serves and makes requests, and runs durable consumers that
+ * verify every message before their handler sees it.
+ */
+export class Bus {
+  readonly claims: ClaimVerifier;
+  readonly serviceClaims: ClaimCache;
+  private readonly subscriptions: Subscription[] = [];
+  private readonly consumers: Array<{ stop: () => Promise<void> }> = [];
+  private readonly inFlight = new Set<Promise<void>>();
+  private closed = false;
+
+  private constructor(
+    readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly options: BusOptions,
+    loadJwks?: ClaimVerifierLoader,
+    issueServiceClaim?: ServiceClaimIssuer,
+  ) {
+    this.claims = new ClaimVerifier({ loadJwks: loadJwks ?? (() => this.request("identity.jwks", {})) });
+    this.serviceClaims = new ClaimCache(issueServiceClaim ?? ((workspaceId) => this.request("identity.claims.service", { workspaceId, service: options.service })));
+  }
+
+  static async connect(options: BusOptions & { loadJwks?: ClaimVerifierLoader; issueServiceClaim?: ServiceClaimIssuer }): Promise<Bus> {
+    const nc = await connect({
+      servers: options.url,
+      name: `galaxy-${options.service}`,
+      maxReconnectAttempts: -1,
+      ...(options.user ? { user: options.user, pass: options.password ?? "" } : {}),
+    });
+    const jsm = await jetstreamManager(nc);
+    return new Bus(nc, jetstream(nc), jsm, options, options.loadJwks, options.issueServiceClaim);
+  }
+
+  get service(): string {
+    return this.options.service;
+  }
+
+  get logger(): Logger {
+    return this.options.logger;
+  }
+
+  /** A subject under the deployment's prefix. */
+  subject(subject: string): string {
+    return this.options.prefix ? `${this.options.prefix}.${subject}` : subject;
+  }
+
+  /** The subject without the deployment's prefix. */
+  unprefixed(subject: string): string {
+    const prefix = this.options.prefix ? `${this.options.prefix}.` : "";
+    return prefix && subject.startsWith(prefix) ? subject.slice(prefix.length) : subject;
+  }
+
+  /** A stream name under the deployment's prefix: `EVENTS` or `<PREFIX>_EVENTS`. */
+  stream(name: "EVENTS" | "DEAD_LETTERS"): string {
+    return this.options.prefix ? `${this.options.prefix.toUpperCase().replace(/[^A-Z0-9]/g, "_")}_${name}` : name;
+  }
+
+  /** Creates (or updates) the `EVENTS` and `DEAD_LETTERS` streams. Safe to run again. */
+  async provision(): Promise<void> {
+    const streams = [
+      { name: this.stream("EVENTS"), subjects: [this.subject("evt.>")], max_age: 0, duplicate_window: nanos(120_000) },
+      { name: this.stream("DEAD_LETTERS"), subjects: [this.subject("dlq.>")], max_age: nanos(30 * 24 * 3600 * 1000), duplicate_window: nanos(120_000) },
+    ];
+    for (const config of streams) {
+      const base = { ...config, retention: RetentionPolicy.Limits, storage: StorageType.File, num_replicas: 1 };
+      try {
+        await this.jsm.streams.info(config.name);
+        await this.jsm.streams.update(config.name, base);
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+        await this.jsm.streams.add(base);
+      }
+    }
+  }
+
+  /**
+   * Publishes a stored event to `EVENTS` and resolves once JetStream has it. The NATS publish
+   * happens synchronously on call, so calling this for several events keeps their order.
+   */
+  async publishEvent(event: StoredEvent, extra: { replayId?: string } = {}): Promise<void> {
+    const h = natsHeaders();
+    h.set(HEADER.workspaceId, event.workspaceId);
+    h.set(HEADER.claim, event.context.claim);
+    h.set(HEADER.msgId, event.id);
+    h.set(HEADER.traceparent, event.context.traceparent);
+    if (event.context.tracestate) h.set(HEADER.tracestate, event.context.tracestate);
+    h.set(HEADER.correlationId, event.context.correlationId);
+    h.set(HEADER.causationId, event.context.causationId);
+    h.set(HEADER.eventType, event.type);
+    h.set(HEADER.schemaVersion, String(event.schemaVersion));
+    if (event.context.clientIp) h.set(HEADER.clientIp, clip(event.context.clientIp));
+    if (event.context.userAgent) h.set(HEADER.userAgent, clip(event.context.userAgent));
+    if (extra.replayId) h.set(HEADER.replayId, extra.replayId);
+    const subject = this.subject(`evt.${event.workspaceId}.${event.type}`);
+    try {
+      await this.js.publish(subject, JSON.stringify(event.payload), { msgID: event.id, headers: h });
+    } catch (error) {
+      throw new UnavailableError("the event bus did not acknowledge the event", { cause: error });
+    }
+  }
+
+  /** Publishes on core NATS only (live token deltas, signals): nothing is stored. */
+  publishCore(subject: string, data: unknown): void {
+    this.nc.publish(this.subject(subject), JSON.stringify(data));
+  }
+
+  /** Subscribes on core NATS (every instance sees every message), e.g. for cache invalidation. */
+  subscribeCore(subject: string, handler: (data: unknown, subject: string) => void): void {
+    const sub = this.nc.subscribe(this.subject(subject), {
+      callback: (error, msg) => {
+        if (error) return;
+        const data = safeJson(msg.data);
+        if (data.ok) handler(data.value, this.unprefixed(msg.subject));
+      },
+    });
+    this.subscriptions.push(sub);
+  }
+
+  /** Makes a `svc.*` request; a typed error reply is thrown as the `GalaxyError` it carries. */
+  async request<N extends RequestName>(name: N, payload: unknown, options: RequestOptions = {}): Promise<ReplyData<N>> {
+    const h = natsHeaders();
+    if (options.claim) h.set(HEADER.claim, options.claim);
+    if (options.workspaceId) h.set(HEADER.workspaceId, options.workspaceId);
+    h.set(HEADER.traceparent, options.traceparent ?? newTraceparent());
+    h.set(HEADER.correlationId, options.correlationId ?? uuidv7());
+    if (options.causationId) h.set(HEADER.causationId, options.causationId);
+    if (options.clientIp) h.set(HEADER.clientIp, clip(options.clientIp));
+    if (options.userAgent) h.set(HEADER.userAgent, clip(options.userAgent));
+    let reply: Msg;
+    try {
+      reply = await this.nc.request(this.subject(requestSubject(name)), JSON.stringify(payload ?? {}), {
+        timeout: options.timeoutMs ?? this.options.requestTimeoutMs ?? 10_000,
+        headers: h,
+      });
+    } catch (error) {
+      const what = name.split(".")[0] ?? name;
+      throw new UnavailableError(`the ${what} service did not answer`, { cause: error });
+    }
+    const body = safeJson(reply.data);
+    const envelope = body.ok ? ReplyEnvelope.safeParse(body.value) : undefined;
+    if (!envelope?.success) throw new UnavailableError(`the reply to ${name} was malformed`);
+    if (!envelope.data.ok) {
+      const e = envelope.data.error;
+      throw new GalaxyError(envelope.data.status, e.code, e.message, e.details ? { details: e.details } : {});
+    }
+    const data = replySchema(name).safeParse(envelope.data.data);
+    if (!data.success) throw new UnavailableError(`the reply to ${name} did not match its contract`, { cause: data.error });
+    return data.data;
+  }
+
+  /**
+   * Serves `svc.<name>` in this service's queue group. The payload is parsed against the
+   * catalog; the claim, when the operation needs one, is verified and must be unexpired and
+   * name the workspace of `Gx-Workspace-Id`.
+   */
+  serve<N extends RequestName>(name: N, handler: (request: ParsedRequest<N>, ctx: RequestContext) => Promise<ReplyData<N>>): void {
+    const entry = REQUESTS[name];
+    const sub = this.nc.subscribe(this.subject(requestSubject(name)), {
+      queue: this.options.service,
+      callback: (error, msg) => {
+        if (error) return;
+        const work = this.handleRequest(name, entry.claim === "required", msg, handler);
+        this.inFlight.add(work);
+        void work.finally(() => this.inFlight.delete(work));
+      },
+    });
+    this.subscriptions.push(sub);
+  }
+
+  private async handleRequest<N extends RequestName>(
+    name: N,
+    claimRequired: boolean,
+    msg: Msg,
+    handler: (request: ParsedRequest<N>, ctx: RequestContext) => Promise<ReplyData<N>>,
+  ): Promise<void> {
+    const hdr = (key: string) => header(msg.headers, key);
+    const correlationId = hdr(HEADER.correlationId) ?? uuidv7();
+    const traceparent = hdr(HEADER.traceparent) ?? newTraceparent();
+    const logger = this.options.logger.child({ op: name, correlationId });
+    const respond = (envelope: ReplyEnvelope) => {
+      if (msg.reply) msg.respond(JSON.stringify(envelope));
+    };
+    try {
+      let claim: WorkspaceClaim | null = null;
+      const claimToken = hdr(HEADER.claim);
+      if (claimRequired || claimToken) {
+        try {
+          claim = await this.claims.verify(claimToken, { checkExpiry: true });
+        } catch (error) {
+          if (error instanceof ClaimError) throw new GalaxyError(401, `claim_${error.reason}`, error.message);
+          throw error;
+        }
+        const ws = hdr(HEADER.workspaceId);
+        if (ws !== undefined && ws !== claim.ws) throw new GalaxyError(401, "claim_workspace_mismatch", "Gx-Workspace-Id does not match the claim");
+      }
+      const body = safeJson(msg.data);
+      if (!body.ok) throw new ValidationError("Malformed JSON", { "(root)": "not valid JSON" }, "malformed_json");
+      const parsed = requestSchema(name).safeParse(body.value);
+      if (!parsed.success) throw new ValidationError("The request is invalid", issueDetails(parsed.error));
+      const ctx: RequestContext = {
+        claim,
+        correlationId,
+        traceparent,
+        clientIp: hdr(HEADER.clientIp),
+        userAgent: hdr(HEADER.userAgent),
+        logger,
+        eventContext: () => {
+          if (!claimToken) throw new Error(`${name} has no claim to publish events with`);
+          return {
+            claim: claimToken,
+            traceparent: childTraceparent(traceparent),
+            correlationId,
+            causationId: hdr(HEADER.causationId) ?? correlationId,
+            clientIp: hdr(HEADER.clientIp),
+            userAgent: hdr(HEADER.userAgent),
+          };
+        },
+      };
+      const data = await handler(parsed.data, ctx);
+      respond({ ok: true, data });
+    } catch (error) {
+      if (error instanceof GalaxyError) {
+        if (error.status >= 500) logger.warn({ err: error }, "request failed");
+        respond({ ok: false, status: error.status, error: error.toBody() });
+        return;
+      }
+      logger.error({ err: error }, "request handler crashed");
+      const status: ErrorStatus = 500;
+      respond({ ok: false, status, error: { error: "Internal Server Error", code: "internal_error", message: "Something went wrong on our side" } });
+    }
+  }
+
+  /**
+   * Runs a durable pull consumer on `EVENTS`. Each message is parsed and its claim verified
+   * (workspace of claim, header, subject and payload must agree) before the handler runs; the
+   * message is acked after the handler returns, retried with backoff when it throws a
+   * retryable error, and written to `dlq.<durable>.<subject>` (then acked) when it can never be
+   * applied or has used up its deliveries. Messages are applied one at a time, in stream order.
+   */
+  async consume(options: ConsumerOptions): Promise<void> {
+    const stream = this.stream("EVENTS");
+    const config = {
+      durable_name: options.durable,
+      filter_subject: this.subject(options.filter),
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: nanos(options.ackWaitMs ?? 30_000),
+      max_ack_pending: 256,
+      max_deliver: -1,
+    };
+    try {
+      await this.jsm.consumers.info(stream, options.durable);
+      await this.jsm.consumers.update(stream, options.durable, { ack_wait: config.ack_wait, max_ack_pending: config.max_ack_pending, filter_subject: config.filter_subject });
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      await this.jsm.consumers.add(stream, config);
+    }
+    const consumer = await this.js.consumers.get(stream, options.durable);
+    const messages = await consumer.consume({ max_messages: 256 });
+    const done = (async () => {
+      for await (const msg of messages) {
+        await this.handleEvent(options, msg);
+      }
+    })().catch((error: unknown) => this.options.logger.error({ err: error, consumer: options.durable }, "consumer stopped"));
+    this.consumers.push({
+      stop: async () => {
+        await messages.close();
+        await done;
+      },
+    });
+  }
+
+  private async handleEvent(options: ConsumerOptions, msg: JsMsg): Promise<void> {
+    const logger = this.options.logger.child({ consumer: options.durable, subject: msg.subject, seq: msg.seq });
+    const deliveryCount = msg.info.deliveryCount;
+    const maxDeliveries = options.maxDeliveries ?? 5;
+    try {
+      const message = await this.verifyEvent(msg);
+      await options.handler(message);
+      msg.ack();
+    } catch (error) {
+      const retryable = isRetryable(error);
+      if (retryable && deliveryCount < maxDeliveries) {
+        const delay = Math.min(30_000, (options.backoffMs ?? 500) * 2 ** (deliveryCount - 1)) * (0.8 + Math.random() * 0.4);
+        logger.warn({ err: error, deliveryCount }, "event handler failed; will retry");
+        msg.nak(Math.round(delay));
+        return;
+      }
+      const reason = error instanceof Error ? error.message : String(error);
+      logger.error({ err: error, deliveryCount }, retryable ? "event failed every delivery; dead-lettered" : "event cannot be applied; dead-lettered");
+      try {
+        await this.deadLetter(options.durable, msg, reason);
+        msg.ack();
+      } catch (dlqError) {
+        logger.error({ err: dlqError }, "could not write the dead letter; will redeliver");
+        msg.nak(5_000);
+      }
+    }
+  }
+
+  /** Parses and verifies one event message; throws `TerminalMessageError` when it can never be applied. */
+  private async verifyEvent(msg: JsMsg): Promise<EventMessage> {
+    const subject = this.unprefixed(msg.subject);
+    const hdr = (key: string) => header(msg.headers, key);
+    const fromSubject = parseEventSubject(subject);
+    if (!fromSubject) throw new TerminalMessageError("bad_subject", `${subject} is not an event subject`);
+    const headerWs = hdr(HEADER.workspaceId);
+    if (!headerWs || !WorkspaceId.safeParse(headerWs).success) throw new TerminalMessageError("missing_workspace", "no valid Gx-Workspace-Id header");
+    const claimToken = hdr(HEADER.claim);
+    let claim: WorkspaceClaim;
+    try {
+      claim = await this.claims.verify(claimToken, { checkExpiry: false });
+    } catch (error) {
+      if (error instanceof ClaimError) throw new TerminalMessageError(`forged_claim:${error.reason}`, `claim refused: ${error.message}`, { cause: error });
+      throw error;
+    }
+    const body = safeJson(msg.data);
+    if (!body.ok) throw new TerminalMessageError("bad_payload", "payload is not JSON");
+    const parsed = parseEvent(body.value);
+    if (!parsed.ok) throw new TerminalMessageError("bad_payload", parsed.error);
+    const event = parsed.event;
+    if (claim.ws !== headerWs || headerWs !== fromSubject.workspaceId || event.workspaceId !== headerWs) {
+      throw new TerminalMessageError("workspace_mismatch", "claim, header, subject and payload name different workspaces");
+    }
+    if (event.type !== fromSubject.type) throw new TerminalMessageError("bad_payload", `payload type ${event.type} does not match subject`);
+    const traceparent = hdr(HEADER.traceparent) ?? newTraceparent();
+    const correlationId = hdr(HEADER.correlationId) ?? event.id;
+    const headers = {
+      traceparent,
+      correlationId,
+      causationId: hdr(HEADER.causationId) ?? correlationId,
+      clientIp: hdr(HEADER.clientIp),
+      userAgent: hdr(HEADER.userAgent),
+    };
+    return {
+      event,
+      claim,
+      claimToken: claimToken ?? "",
+      subject,
+      streamSeq: msg.seq,
+      deliveryCount: msg.info.deliveryCount,
+      replayId: hdr(HEADER.replayId),
+      headers,
+      derivedContext: (derivedClaim) => ({
+        claim: derivedClaim ?? claimToken ?? "",
+        traceparent: childTraceparent(traceparent),
+        correlationId,
+        causationId: event.id,
+        clientIp: headers.clientIp,
+        userAgent: headers.userAgent,
+      }),
+      working: () => msg.working(),
+    };
+  }
+
+  /** Writes a message a consumer could not apply to `dlq.<consumer>.<original subject>`. */
+  private async deadLetter(consumer: string, msg: JsMsg, error: string): Promise<void> {
+    const h = natsHeaders();
+    if (msg.headers) {
+      for (const key of msg.headers.keys()) {
+        if (key === HEADER.msgId) continue;
+        for (const value of msg.headers.values(key)) h.append(key, value);
+      }
+    }
+    const subject = this.unprefixed(msg.subject);
+    h.set(HEADER.dlqConsumer, consumer);
+    h.set(HEADER.dlqError, clip(error.replace(/[\r\n]+/g, " ")));
+    h.set(HEADER.dlqDeliveries, String(msg.info.deliveryCount));
+    h.set(HEADER.dlqSubject, subject);
+    h.set(HEADER.msgId, `${consumer}:${msg.info.stream}:${msg.seq}`);
+    await this.js.publish(this.subject(`dlq.${consumer}.${subject}`), msg.data, { headers: h, msgID: `${consumer}:${msg.info.stream}:${msg.seq}` });
+  }
+
+  /** True while the NATS connection is up. */
+  isConnected(): boolean {
+    return !this.closed && !this.nc.isClosed();
+  }
+
+  /**
+   * Stops taking work: unsubscribes request handlers and consumers and waits for the requests
+   * and events being handled to finish. The connection stays open for what they publish.
+   */
+  async stopIntake(): Promise<void> {
+    await Promise.allSettled(this.subscriptions.map((sub) => sub.drain()));
+    await Promise.allSettled(this.consumers.map((c) => c.stop()));
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Stops taking work, then drains the connection so pending publishes go out. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.stopIntake();
+    this.closed = true;
+    try {
+      await this.nc.drain();
+    } catch (error) {
+      if (!(error instanceof natsErrors.ClosedConnectionError)) throw error;
+    }
+  }
+}
+
+export type ClaimVerifierLoader = () => Promise<import("@galaxy/contracts").Jwks>;
+export type ServiceClaimIssuer = (workspaceId: string) => Promise<{ claim: string; expiresAt: number }>;
+
+// TypeScript cannot correlate a catalog entry with its key through an indexed access; these
+// two functions state the correlation once, for schemas only (never for outside data).
+function replySchema<N extends RequestName>(name: N): z.ZodType<ReplyData<N>> {
+  return REQUESTS[name].reply as unknown as z.ZodType<ReplyData<N>>;
+}
+
+function requestSchema<N extends RequestName>(name: N): z.ZodType<ParsedRequest<N>> {
+  return REQUESTS[name].request as unknown as z.ZodType<ParsedRequest<N>>;
+}
+
+function header(h: MsgHdrs | undefined, key: string): string | undefined {
+  const value = h?.get(key);
+  return value ? value : undefined;
+}
+
+function clip(value: string): string {
+  return value.length > HEADER_VALUE_LIMIT ? value.slice(0, HEADER_VALUE_LIMIT) : value;
+}
+
+function safeJson(data: Uint8Array): { ok: true; value: unknown } | { ok: false } {
+  try {
+    return { ok: true, value: JSON.parse(new TextDecoder().decode(data)) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+function isNotFound(error: unknown): boolean {
+  return error instanceof Error && /not found/i.test(error.message);
+}
+
+/** Deletes a deployment's streams (tests clean up their own prefix with it). */
+export async function dropStreams(url: string, prefix: string): Promise<void> {
+  const nc = await connect({ servers: url });
+  try {
+    const jsm = await jetstreamManager(nc);
+    for (const name of ["EVENTS", "DEAD_LETTERS"]) {
+      const stream = prefix ? `${prefix.toUpperCase().replace(/[^A-Z0-9]/g, "_")}_${name}` : name;
+      await jsm.streams.delete(stream).catch(() => false);
+    }
+  } finally {
+    await nc.close();
+  }
+}

@@ -1,0 +1,5 @@
+export { Bus, dropStreams } from "./bus";
+export type { BusOptions, RequestOptions, RequestContext, EventMessage, ConsumerOptions, MessageContext, StoredEvent, ClaimVerifierLoader, ServiceClaimIssuer } from "./bus";
+export { ClaimVerifier, ClaimCache, ClaimError } from "./claims";
+export type { ClaimFailure, ClaimVerifierOptions } from "./claims";
+export { TerminalMessageError, isRetryable } from "./errors";

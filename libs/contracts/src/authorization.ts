@@ -1,0 +1,63 @@
+import type { Permissions, Role } from "./roles";
+import { roleRank } from "./roles";
+
+/** Everything a principal may ask to do inside a workspace. */
+export const ACTIONS = [
+  "workspace.read",
+  "members.read",
+  "agents.read",
+  "agents.create",
+  "agents.edit",
+  "agents.delete",
+  "agents.activate",
+  "executions.read",
+  "executions.start",
+  "executions.cancel",
+  "audit.read",
+] as const;
+export type Action = (typeof ACTIONS)[number];
+
+export interface Principal {
+  role: Role;
+  perms?: Permissions | undefined;
+  /** The user (or API key) acting. */
+  id: string;
+}
+
+export interface ResourceOwnership {
+  /** Who created the resource, when the action concerns an existing one. */
+  createdBy?: string | undefined;
+}
+
+/**
+ * May this principal do this? One pure decision for every service: role first, then the
+ * member's permission overrides, then ownership for "its own" agents (CONTRACT §1, Roles).
+ */
+export function authorize(principal: Principal, action: Action, resource: ResourceOwnership = {}): boolean {
+  const rank = roleRank(principal.role);
+  const atLeast = (role: Role) => rank >= roleRank(role);
+  const override = (key: "create" | "edit" | "delete") => principal.perms?.agents?.[key];
+  switch (action) {
+    case "workspace.read":
+    case "members.read":
+    case "agents.read":
+    case "executions.read":
+      return atLeast("viewer");
+    case "agents.create":
+      return override("create") ?? atLeast("member");
+    case "agents.edit":
+    case "agents.activate":
+      return override("edit") ?? (atLeast("admin") || (atLeast("member") && resource.createdBy === principal.id));
+    case "agents.delete":
+      return override("delete") ?? (atLeast("admin") || (atLeast("member") && resource.createdBy === principal.id));
+    case "executions.start":
+    case "executions.cancel":
+      return atLeast("member");
+    case "audit.read":
+      return atLeast("admin");
+    default: {
+      const exhaustive: never = action;
+      return exhaustive;
+    }
+  }
+}

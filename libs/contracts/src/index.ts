@@ -1,0 +1,35 @@
+export { Uuid, WorkspaceId, IsoDateTime, SYSTEM_WORKSPACE_ID } from "./ids";
+export { ROLES, Role, Permissions, roleRank, lowerRole } from "./roles";
+export {
+  CLAIM_TYP, ACCESS_TOKEN_TYP, CLAIM_ISSUER, ACCESS_TOKEN_AUDIENCE, CLAIM_AUDIENCE,
+  ClaimActor, WorkspaceClaim, AccessTokenPayload, PublicJwk, Jwks,
+} from "./claims";
+export { HEADER, EventHeaders, RequestContext } from "./headers";
+export {
+  ErrorBody, ERROR_TITLES, ErrorStatus, GalaxyError, ValidationError, UnauthorizedError, ForbiddenError,
+  NotFoundError, ConflictError, UnavailableError, issueDetails, parseOrThrow,
+} from "./errors";
+export { PageQuery, Pagination, Page, pagination } from "./pagination";
+export { SECRET_FIELDS, REDACTED, isSecretField, redact } from "./redaction";
+export {
+  JsonSchemaDoc, BUILTIN_TOOLS, AgentTool, Provider, AgentStatus, AgentConfig, CreateAgentBody, agentConfigFromBody,
+  Agent, AgentListQuery,
+} from "./agents";
+export {
+  EXECUTION_STATUSES, ExecutionStatus, TERMINAL_STATUSES, TriggerType, ExecutionTrigger, ExecutionOutput,
+  ExecutionError, Usage, ZERO_USAGE, Execution, StartExecutionBody,
+} from "./executions";
+export { Email, SignupBody, LoginBody, User, Workspace, TokenGrant, SignupResult, LoginResult, Me } from "./identity";
+export { AuditActor, AuditEntry, AuditLogQuery } from "./audit";
+export {
+  EventActor, EventEnvelope, WorkspaceCreated, MemberAdded, AgentCreated, AgentActivated, ExecutionQueued,
+  ExecutionStarted, ExecutionFinished, EVENT_CATALOG, EVENT_TYPES, isEventType, eventSubject, parseEventSubject, parseEvent,
+} from "./events";
+export type { ResourceRef, Changes, EventCatalog, EventType, EventData, TypedEvent } from "./events";
+export {
+  IssueClaimRequest, ServiceClaimRequest, ClaimGrant, StartExecutionRequest, REQUESTS, requestSubject, ReplyEnvelope,
+} from "./requests";
+export type { ClaimRule, Requests, RequestName, RequestPayload, ParsedRequest, ReplyData } from "./requests";
+export { ACTIONS, authorize } from "./authorization";
+export type { Action, Principal, ResourceOwnership } from "./authorization";
+export { CommonEnv, parseEnv } from "./config";

@@ -1,0 +1,72 @@
+import { z } from "zod";
+import { Agent, AgentListQuery, CreateAgentBody } from "./agents";
+import { AuditEntry, AuditLogQuery } from "./audit";
+import { Jwks } from "./claims";
+import { ErrorBody, ErrorStatus } from "./errors";
+import { Execution, ExecutionTrigger } from "./executions";
+import { Uuid, WorkspaceId } from "./ids";
+import { LoginBody, LoginResult, Me, SignupBody, SignupResult } from "./identity";
+import { Page, PageQuery } from "./pagination";
+
+/** Whether a request must carry a workspace claim (everything acting inside a workspace). */
+export type ClaimRule = "required" | "none";
+
+interface RequestEntry<Req extends z.ZodType, Rep extends z.ZodType> {
+  request: Req;
+  reply: Rep;
+  claim: ClaimRule;
+}
+
+function op<Req extends z.ZodType, Rep extends z.ZodType>(e: RequestEntry<Req, Rep>): RequestEntry<Req, Rep> {
+  return e;
+}
+
+const ById = z.object({ id: Uuid }).strict();
+
+export const IssueClaimRequest = z.object({ accessToken: z.string().min(1).max(8192) }).strict();
+export const ServiceClaimRequest = z.object({ workspaceId: WorkspaceId, service: z.string().regex(/^[a-z-]+$/) }).strict();
+export const ClaimGrant = z.object({ claim: z.string(), expiresAt: z.number().int() });
+export type ClaimGrant = z.infer<typeof ClaimGrant>;
+
+export const StartExecutionRequest = z
+  .object({ agentId: Uuid, input: z.unknown(), trigger: ExecutionTrigger.default({ type: "manual" }) })
+  .strict();
+export type StartExecutionRequest = z.infer<typeof StartExecutionRequest>;
+
+/**
+ * Every `svc.<service>.<operation>` request: its payload and reply schemas. Servers and
+ * callers both import this, so neither side can drift.
+ */
+export const REQUESTS = {
+  "identity.auth.signup": op({ request: SignupBody, reply: SignupResult, claim: "none" }),
+  "identity.auth.login": op({ request: LoginBody, reply: LoginResult, claim: "none" }),
+  "identity.me": op({ request: z.object({}).strict(), reply: Me, claim: "required" }),
+  "identity.jwks": op({ request: z.object({}).strict(), reply: Jwks, claim: "none" }),
+  "identity.claims.issue": op({ request: IssueClaimRequest, reply: ClaimGrant, claim: "none" }),
+  "identity.claims.service": op({ request: ServiceClaimRequest, reply: ClaimGrant, claim: "none" }),
+  "registry.agents.create": op({ request: CreateAgentBody, reply: Agent, claim: "required" }),
+  "registry.agents.list": op({ request: PageQuery.extend(AgentListQuery.shape), reply: Page(Agent), claim: "required" }),
+  "registry.agents.get": op({ request: ById, reply: Agent, claim: "required" }),
+  "registry.agents.activate": op({ request: ById, reply: Agent, claim: "required" }),
+  "execution.start": op({ request: StartExecutionRequest, reply: Execution, claim: "required" }),
+  "execution.get": op({ request: ById, reply: Execution, claim: "required" }),
+  "audit.logs.list": op({ request: PageQuery.extend(AuditLogQuery.shape), reply: Page(AuditEntry), claim: "required" }),
+} as const;
+
+export type Requests = typeof REQUESTS;
+export type RequestName = keyof Requests;
+export type RequestPayload<N extends RequestName> = z.input<Requests[N]["request"]>;
+export type ParsedRequest<N extends RequestName> = z.infer<Requests[N]["request"]>;
+export type ReplyData<N extends RequestName> = z.infer<Requests[N]["reply"]>;
+
+/** The subject of a request, before any bus prefix. */
+export function requestSubject(name: RequestName): string {
+  return `svc.${name}`;
+}
+
+/** What every `svc.*` reply is: data, or a typed error the gateway renders as is. */
+export const ReplyEnvelope = z.discriminatedUnion("ok", [
+  z.object({ ok: z.literal(true), data: z.unknown() }),
+  z.object({ ok: z.literal(false), status: ErrorStatus, error: ErrorBody }),
+]);
+export type ReplyEnvelope = z.infer<typeof ReplyEnvelope>;

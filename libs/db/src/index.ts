@@ -1,0 +1,11 @@
+export {
+  sql, createDb, createServiceDb, isDbReachable, SERVICE_SCHEMAS, schemaOf, loginRole, ownerRole, withUser, databaseName,
+} from "./connection";
+export type { Kysely, ServiceName, DbOptions } from "./connection";
+export { inWorkspace } from "./workspace-tx";
+export { ensureDatabase, ensureRoles, ensureSchema, bootstrapService } from "./bootstrap";
+export { enableWorkspaceRls, createSecurityDefinerFunction, migrateService } from "./migrations";
+export type { Migration, SecurityDefinerFunction } from "./migrations";
+export { appendEvent, createOutbox, OutboxRelay } from "./outbox";
+export type { EventContext, OutboxRow, OutboxTable, NewEvent, PublishStored, OutboxRelayOptions } from "./outbox";
+export type { Transaction, Selectable, Insertable, Updateable, Generated, ColumnType } from "kysely";

@@ -1,0 +1,74 @@
+import { Migrator, sql, type Kysely, type Migration, type MigrationResultSet } from "kysely";
+import { createDb, ownerRole, schemaOf, type ServiceName } from "./connection";
+
+export type { Migration };
+
+/** The row-level security policy of every tenant table (ARCHITECTURE.md, Data). */
+const WORKSPACE_PREDICATE = "workspace_id = nullif(current_setting('app.workspace_id', true), '')::uuid";
+
+/** ENABLE and FORCE row-level security on a tenant table, with USING and WITH CHECK. */
+export async function enableWorkspaceRls(db: Kysely<unknown>, table: string): Promise<void> {
+  await sql`alter table ${sql.table(table)} enable row level security`.execute(db);
+  await sql`alter table ${sql.table(table)} force row level security`.execute(db);
+  await sql`create policy workspace_isolation on ${sql.table(table)} using (${sql.raw(WORKSPACE_PREDICATE)}) with check (${sql.raw(WORKSPACE_PREDICATE)})`.execute(db);
+}
+
+export interface SecurityDefinerFunction {
+  /** Function name, unqualified (created in the migration's schema). */
+  name: string;
+  /** e.g. `p_email text, p_limit int` */
+  args: string;
+  /** e.g. `table (id uuid, email text)` or `setof outbox` */
+  returns: string;
+  /** The SQL body. */
+  body: string;
+  /** `stable` for reads, `volatile` for writes. */
+  volatility?: "stable" | "volatile";
+  /** Why it must see across workspaces; listed in docs/security.md. */
+  reason: string;
+}
+
+/**
+ * Declares one of the schema's few SECURITY DEFINER functions: owned by the owner role (so it
+ * bypasses row-level security), search_path pinned, callable by the service's login role only.
+ */
+export async function createSecurityDefinerFunction(db: Kysely<unknown>, service: ServiceName, fn: SecurityDefinerFunction): Promise<void> {
+  const schema = schemaOf(service);
+  const qualified = `${schema}.${fn.name}`;
+  await sql
+    .raw(
+      `create or replace function ${qualified}(${fn.args}) returns ${fn.returns} language sql ${fn.volatility ?? "stable"} security definer set search_path = ${schema}, pg_temp as $fn$ ${fn.body} $fn$`,
+    )
+    .execute(db);
+  await sql.raw(`comment on function ${qualified}(${fn.args}) is ${quoteLiteral(fn.reason)}`).execute(db);
+  await sql.raw(`revoke all on function ${qualified}(${fn.args}) from public`).execute(db);
+  await sql.raw(`grant execute on function ${qualified}(${fn.args}) to galaxy_${schema}`).execute(db);
+}
+
+function quoteLiteral(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+/**
+ * Runs a service's migrations as its owner role, with Kysely's bookkeeping tables in the
+ * service's own schema. Throws with the failing migration's error.
+ */
+export async function migrateService(bootstrapUrl: string, service: ServiceName, migrations: Record<string, Migration>): Promise<MigrationResultSet> {
+  const schema = schemaOf(service);
+  const db = createDb<unknown>({ connectionString: bootstrapUrl, role: ownerRole(service), schema, max: 1, applicationName: `galaxy-migrate-${service}` });
+  try {
+    const migrator = new Migrator({
+      db,
+      migrationTableSchema: schema,
+      provider: { getMigrations: async () => migrations },
+    });
+    const result = await migrator.migrateToLatest();
+    if (result.error) {
+      const failed = result.results?.find((r) => r.status === "Error");
+      throw new Error(`migration ${failed?.migrationName ?? "?"} of ${service} failed`, { cause: result.error });
+    }
+    return result;
+  } finally {
+    await db.destroy();
+  }
+}

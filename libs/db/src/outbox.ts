@@ -1,0 +1,178 @@
+import { sql, type Kysely, type QueryExecutorProvider, type Transaction } from "kysely";
+import { v7 as uuidv7 } from "uuid";
+import { EVENT_CATALOG, type EventActor, type EventData, type EventEnvelope, type EventType } from "@galaxy/contracts";
+import type { Logger } from "@galaxy/observability";
+import { createSecurityDefinerFunction, enableWorkspaceRls } from "./migrations";
+import type { ServiceName } from "./connection";
+
+/** What travels beside an event into its headers: who asked, from where, in which trace. */
+export interface EventContext {
+  /** The signed workspace claim to publish with (CONTRACT §3). */
+  claim: string;
+  traceparent: string;
+  tracestate?: string | undefined;
+  correlationId: string;
+  causationId: string;
+  clientIp?: string | undefined;
+  userAgent?: string | undefined;
+}
+
+/** An outbox row as the relay reads it. */
+export interface OutboxRow {
+  id: string;
+  workspaceId: string;
+  type: string;
+  schemaVersion: number;
+  payload: EventEnvelope;
+  context: EventContext;
+}
+
+export interface OutboxTable {
+  id: string;
+  workspace_id: string;
+  type: string;
+  schema_version: number;
+  payload: unknown;
+  context: unknown;
+  created_at: Date;
+  published_at: Date | null;
+}
+
+export interface NewEvent<T extends EventType> {
+  type: T;
+  workspaceId: string;
+  actor: EventActor;
+  data: EventData<T>;
+  context: EventContext;
+  /** Defaults to now; replays and derived events may keep the original time. */
+  occurredAt?: Date;
+}
+
+/**
+ * Writes an event into the outbox inside the caller's transaction, so it exists exactly when
+ * the change does. Its id, fixed here, becomes `Nats-Msg-Id`. The data is checked against the
+ * catalog so no malformed event can ever be published.
+ */
+export async function appendEvent<DB, T extends EventType>(tx: Transaction<DB>, event: NewEvent<T>): Promise<OutboxRow> {
+  const entry = EVENT_CATALOG[event.type];
+  const data = entry.data.parse(event.data);
+  const payload: EventEnvelope = {
+    id: uuidv7(),
+    type: event.type,
+    occurredAt: (event.occurredAt ?? new Date()).toISOString(),
+    workspaceId: event.workspaceId,
+    actor: event.actor,
+    data,
+  };
+  const row: OutboxRow = { id: payload.id, workspaceId: event.workspaceId, type: event.type, schemaVersion: entry.schemaVersion, payload, context: event.context };
+  await sql`insert into outbox (id, workspace_id, type, schema_version, payload, context)
+            values (${row.id}, ${row.workspaceId}, ${row.type}, ${row.schemaVersion}, ${JSON.stringify(payload)}::jsonb, ${JSON.stringify(event.context)}::jsonb)`.execute(tx);
+  return row;
+}
+
+/** Creates the outbox table and its two relay functions; call from a service's first migration. */
+export async function createOutbox(db: Kysely<unknown>, service: ServiceName): Promise<void> {
+  await sql`create table outbox (
+      id uuid primary key,
+      workspace_id uuid not null,
+      type text not null,
+      schema_version int not null,
+      payload jsonb not null,
+      context jsonb not null,
+      created_at timestamptz not null default now(),
+      published_at timestamptz
+    )`.execute(db);
+  await sql`create index outbox_unpublished on outbox (created_at) where published_at is null`.execute(db);
+  await enableWorkspaceRls(db, "outbox");
+  await createSecurityDefinerFunction(db, service, {
+    name: "outbox_pending",
+    args: "p_older_than_ms int, p_limit int",
+    returns: "table (id uuid, workspace_id uuid, type text, schema_version int, payload jsonb, context jsonb)",
+    body: `select id, workspace_id, type, schema_version, payload, context from outbox
+           where published_at is null and created_at < now() - make_interval(secs => p_older_than_ms / 1000.0)
+           order by created_at, id limit p_limit`,
+    reason: "The outbox relay's safety-net sweep reads unpublished events of every workspace.",
+  });
+  await createSecurityDefinerFunction(db, service, {
+    name: "outbox_mark_published",
+    args: "p_ids uuid[]",
+    returns: "void",
+    volatility: "volatile",
+    body: "update outbox set published_at = now() where id = any(p_ids) and published_at is null",
+    reason: "The outbox relay marks events of any workspace published after JetStream acknowledged them.",
+  });
+}
+
+export type PublishStored = (row: OutboxRow) => Promise<void>;
+
+export interface OutboxRelayOptions {
+  /** Any Kysely instance of the service (the relay only calls the outbox functions). */
+  db: QueryExecutorProvider;
+  publish: PublishStored;
+  logger: Logger;
+  /** How often the safety net looks for events left unpublished (default 2 s). */
+  sweepIntervalMs?: number;
+  /** How old an unpublished event must be before the sweep takes it (default 1 s). */
+  sweepAgeMs?: number;
+}
+
+/**
+ * Publishes outbox events right after their transaction commits (`publishNow`), and sweeps for
+ * any left behind by a crash or a bus outage. Publishing twice is harmless: the event id is the
+ * `Nats-Msg-Id` and every consumer is idempotent.
+ */
+export class OutboxRelay {
+  private timer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(private readonly options: OutboxRelayOptions) {}
+
+  start(): void {
+    const interval = this.options.sweepIntervalMs ?? 2_000;
+    this.timer = setInterval(() => {
+      if (!this.sweeping) this.sweeping = this.sweep().finally(() => (this.sweeping = undefined));
+    }, interval);
+    this.timer.unref();
+  }
+
+  /** Hands committed events to the bus without making the caller wait for it. */
+  publishNow(rows: readonly OutboxRow[]): void {
+    if (rows.length === 0) return;
+    const work = this.publishAll(rows).catch((error: unknown) => {
+      this.options.logger.warn({ err: error, events: rows.length }, "outbox publish deferred to the sweep");
+    });
+    this.inFlight.add(work);
+    void work.finally(() => this.inFlight.delete(work));
+  }
+
+  /** Publishes every unpublished event older than the sweep age; returns how many. */
+  async sweep(ageMs = this.options.sweepAgeMs ?? 1_000): Promise<void> {
+    try {
+      for (;;) {
+        const result = await sql<{ id: string; workspace_id: string; type: string; schema_version: number; payload: EventEnvelope; context: EventContext }>`
+          select * from outbox_pending(${ageMs}, 200)`.execute(this.options.db);
+        if (result.rows.length === 0) return;
+        await this.publishAll(
+          result.rows.map((r) => ({ id: r.id, workspaceId: r.workspace_id, type: r.type, schemaVersion: r.schema_version, payload: r.payload, context: r.context })),
+        );
+        if (result.rows.length < 200) return;
+      }
+    } catch (error) {
+      this.options.logger.warn({ err: error }, "outbox sweep failed; will retry");
+    }
+  }
+
+  /** Stops the sweep and waits for events being published now. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await Promise.allSettled([...this.inFlight, this.sweeping]);
+  }
+
+  private async publishAll(rows: readonly OutboxRow[]): Promise<void> {
+    // Every publish goes out on the connection synchronously, in commit order; only the
+    // acknowledgements are awaited together.
+    await Promise.all(rows.map((row) => this.options.publish(row)));
+    await sql`select outbox_mark_published(${sql.val(rows.map((r) => r.id))}::uuid[])`.execute(this.options.db);
+  }
+}

@@ -1,0 +1,12 @@
+export { createLogger, REDACT_PATHS } from "./logger";
+export type { Logger, LoggerOptions } from "./logger";
+export { createMetrics, Counter, Histogram, Registry } from "./metrics";
+export {
+  startTelemetry, stopTelemetry, extractContext, injectContext, currentTraceparent, newTraceparent, childTraceparent, traceIdOf,
+  context, trace,
+} from "./tracing";
+export type { HeaderCarrier, Context } from "./tracing";
+export { startOpsServer } from "./ops-server";
+export type { OpsServer, OpsServerOptions } from "./ops-server";
+export { runService } from "./lifecycle";
+export type { RunningService, RunOptions } from "./lifecycle";

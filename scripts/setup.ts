@@ -1,0 +1,14 @@
+import { Bus } from "@galaxy/bus";
+import { CommonEnv, parseEnv } from "@galaxy/contracts";
+import { createLogger } from "@galaxy/observability";
+import { provisionDatabase } from "./provision";
+
+/** `make up` / `galaxy migrate`: database, roles, schemas, migrations, streams. */
+const env = parseEnv(CommonEnv);
+const logger = createLogger({ service: "setup", level: env.LOG_LEVEL });
+
+await provisionDatabase(env.DATABASE_URL, (line) => logger.info(line));
+const bus = await Bus.connect({ url: env.NATS_URL, prefix: env.GALAXY_BUS_PREFIX, service: "setup", user: env.NATS_USER, password: env.NATS_PASSWORD, logger });
+await bus.provision();
+await bus.close();
+logger.info({ prefix: env.GALAXY_BUS_PREFIX || "(none)" }, "streams EVENTS and DEAD_LETTERS ready");

@@ -1,0 +1,136 @@
+/**
+ * A JSON value that RFC 8785 (JCS) can serialize. Object properties may be `undefined`:
+ * they are left out, as JSON.stringify leaves them out, so optional fields can be passed
+ * as they are.
+ */
+export type JsonValue =
+  | string
+  | number
+  | boolean
+  | null
+  | readonly JsonValue[]
+  | { readonly [key: string]: JsonValue | undefined };
+
+/** Why a value has no canonical form. */
+export type CanonicalJsonErrorCode =
+  | 'non_finite_number'
+  | 'lone_surrogate'
+  | 'unsupported_value'
+  | 'circular_reference';
+
+/**
+ * The value cannot be canonicalized. `path` points at the offending value (`$` is the
+ * root, e.g. `$.changes.after.items[2]`).
+ */
+export class CanonicalJsonError extends Error {
+  readonly code: CanonicalJsonErrorCode;
+  readonly path: string;
+
+  constructor(code: CanonicalJsonErrorCode, path: string, message: string, options?: { cause?: unknown }) {
+    super(`${message} at ${path}`, options);
+    this.name = 'CanonicalJsonError';
+    this.code = code;
+    this.path = path;
+  }
+}
+
+// With the u flag a well-formed surrogate pair is one code point, so only a lone
+// surrogate matches. Module-level and without g, so test() keeps no state between calls.
+const LONE_SURROGATE = /\p{Cs}/u;
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+
+/**
+ * Serializes `value` per RFC 8785, the JSON Canonicalization Scheme: no whitespace,
+ * object properties sorted by the UTF-16 code units of their names, strings and numbers
+ * written as ECMAScript's JSON.stringify writes them, array order kept, `undefined`
+ * properties omitted.
+ *
+ * Stricter than JSON.stringify where it would silently change the data, because a hash
+ * over changed data verifies nothing:
+ * - NaN and ±Infinity are rejected (`non_finite_number`), not written as `null`;
+ * - strings (values and property names) with a lone UTF-16 surrogate are rejected
+ *   (`lone_surrogate`): RFC 8785 requires Unicode strings, and such a string could not be
+ *   stored as UTF-8 and read back unchanged;
+ * - `undefined` outside an object property, bigints, functions, symbols and objects that
+ *   are not plain (a `Date`, a `Map`, a class instance) are rejected (`unsupported_value`),
+ *   instead of becoming `null`, `{}` or whatever `toJSON` returns;
+ * - a cycle is rejected (`circular_reference`).
+ *
+ * @throws {CanonicalJsonError}
+ */
+export function canonicalJson(value: JsonValue): string {
+  return serialize(value, '$', new Set());
+}
+
+function serialize(value: unknown, path: string, ancestors: Set<object>): string {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      if (!Number.isFinite(value)) {
+        throw new CanonicalJsonError('non_finite_number', path, `${String(value)} has no JSON representation`);
+      }
+      // ECMAScript's Number-to-String is the algorithm RFC 8785 adopts; it also writes -0 as 0.
+      return JSON.stringify(value);
+    case 'string':
+      return serializeString(value, path);
+    case 'object':
+      return Array.isArray(value)
+        ? serializeArray(value, path, ancestors)
+        : serializeObject(value, path, ancestors);
+    default:
+      throw new CanonicalJsonError('unsupported_value', path, `${typeof value} is not a JSON value`);
+  }
+}
+
+function serializeString(value: string, path: string): string {
+  if (LONE_SURROGATE.test(value)) {
+    throw new CanonicalJsonError('lone_surrogate', path, 'string contains a lone UTF-16 surrogate');
+  }
+  return JSON.stringify(value);
+}
+
+function serializeArray(value: readonly unknown[], path: string, ancestors: Set<object>): string {
+  enter(value, path, ancestors);
+  let out = '[';
+  for (let i = 0; i < value.length; i++) {
+    if (i > 0) out += ',';
+    // A hole or undefined would become null under JSON.stringify: refuse rather than guess.
+    out += serialize(value[i], `${path}[${i}]`, ancestors);
+  }
+  ancestors.delete(value);
+  return `${out}]`;
+}
+
+function serializeObject(value: object, path: string, ancestors: Set<object>): string {
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) {
+    const kind = value.constructor?.name ?? 'object';
+    throw new CanonicalJsonError('unsupported_value', path, `a ${kind} is not a plain JSON object`);
+  }
+  enter(value, path, ancestors);
+  const record = value as Record<string, unknown>;
+  // The default sort compares UTF-16 code units, which is exactly RFC 8785's order
+  // (not code point order: U+1F600 sorts before U+FB33).
+  const keys = Object.keys(record).sort();
+  let out = '{';
+  let first = true;
+  for (const key of keys) {
+    const child = record[key];
+    if (child === undefined) continue;
+    const childPath = IDENTIFIER.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
+    if (!first) out += ',';
+    first = false;
+    out += `${serializeString(key, childPath)}:${serialize(child, childPath, ancestors)}`;
+  }
+  ancestors.delete(value);
+  return `${out}}`;
+}
+
+function enter(value: object, path: string, ancestors: Set<object>): void {
+  if (ancestors.has(value)) {
+    throw new CanonicalJsonError('circular_reference', path, 'value contains itself');
+  }
+  ancestors.add(value);
+}

@@ -1,0 +1,156 @@
+import { createHash } from 'node:crypto';
+import { canonicalJson, type JsonValue } from './canonical-json.js';
+
+/** The `prevHash` of the first entry of every workspace's chain: 64 zeros. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** Where a chain starts when no prefix of it has been removed by retention. */
+export const GENESIS_HEAD: ChainHead = Object.freeze({ seq: 0, hash: GENESIS_HASH });
+
+/** The last entry of a chain (or a checkpoint): its `seq` and `hash`. */
+export type ChainHead = { seq: number; hash: string };
+
+export type AuditActor = { type: 'user' | 'api_key' | 'service'; id: string };
+
+export type AuditChanges = { before: JsonValue; after: JsonValue };
+
+/**
+ * Every field of an audit entry that its hash covers (CONTRACT §1 "Audit entry" minus
+ * `hash`). All of them come from the event the entry records, never from the time of
+ * insertion. Fields that may be unknown are `null`, never absent, so the hashed JSON has
+ * the same shape for every entry.
+ */
+export type AuditEntryFields = {
+  id: string;
+  workspaceId: string;
+  /** Position in the workspace's chain, from 1. */
+  seq: number;
+  actor: AuditActor;
+  action: string;
+  resourceType: string;
+  resourceId: string;
+  changes: AuditChanges | null;
+  ipAddress: string | null;
+  userAgent: string | null;
+  traceId: string | null;
+  /** Hashed as this exact string: storage must give back the same text. */
+  occurredAt: string;
+  prevHash: string;
+};
+
+export type HashedAuditEntry = AuditEntryFields & { hash: string };
+
+/** An entry before it has a place in a chain. */
+export type AuditEntryDraft = Omit<AuditEntryFields, 'seq' | 'prevHash'>;
+
+export type ChainBreak = 'hash_mismatch' | 'prev_hash_mismatch' | 'seq_gap';
+
+export type ChainVerification =
+  | { valid: true; entries: number; head: ChainHead }
+  | { valid: false; entries: number; firstBadSeq: number; reason: ChainBreak };
+
+/** A hashed field is `undefined`, which canonical JSON would silently leave out. */
+export class IncompleteAuditEntryError extends Error {
+  readonly code = 'incomplete_audit_entry';
+  readonly field: string;
+
+  constructor(field: string) {
+    super(`audit entry field ${field} is undefined; use null for an unknown value`);
+    this.name = 'IncompleteAuditEntryError';
+    this.field = field;
+  }
+}
+
+/**
+ * `sha256_hex(prevHash + canonicalJson(fields))`, UTF-8. `prevHash` is both the prefix
+ * and one of the hashed fields. Only the fields of {@link AuditEntryFields} are hashed:
+ * extra properties (a stored row's `hash`, `insertedAt`, …) are ignored.
+ *
+ * @throws {IncompleteAuditEntryError} a hashed field is `undefined`
+ * @throws {CanonicalJsonError} `changes` holds something JSON cannot carry exactly
+ */
+export function hashEntry(entry: AuditEntryFields): string {
+  const fields = hashedFields(entry);
+  return createHash('sha256')
+    .update(fields.prevHash, 'utf8')
+    .update(canonicalJson(fields), 'utf8')
+    .digest('hex');
+}
+
+/**
+ * The entry that follows `head`: `seq` = `head.seq + 1`, `prevHash` = `head.hash`, and its
+ * hash. The result's `seq` and `hash` are the next head.
+ */
+export function appendToChain(head: ChainHead, draft: AuditEntryDraft): HashedAuditEntry {
+  const fields = hashedFields({ ...draft, seq: head.seq + 1, prevHash: head.hash });
+  return { ...fields, hash: hashEntry(fields) };
+}
+
+/**
+ * Checks that `entries`, in order, continue the chain from `start`: consecutive `seq`
+ * from `start.seq + 1`, each `prevHash` equal to the previous entry's `hash`, each `hash`
+ * equal to {@link hashEntry} of its fields. Stops at the first entry that fails.
+ *
+ * `start` is the retention checkpoint (last removed `seq` and `hash`), or
+ * {@link GENESIS_HEAD}. A long chain can be checked in batches: pass each batch's `head`
+ * as the next batch's `start`.
+ *
+ * `entries` counts the entries that verified. On failure, `firstBadSeq` is the first
+ * position at which the chain is not intact: for `seq_gap` the `seq` that was expected
+ * there (a deleted or moved entry), otherwise the failing entry's `seq`.
+ *
+ * Removal of the newest entries leaves a valid but shorter chain: compare `head` with a
+ * head recorded elsewhere to detect it.
+ */
+export function verifyChain(entries: Iterable<HashedAuditEntry>, start: ChainHead): ChainVerification {
+  let head: ChainHead = { seq: start.seq, hash: start.hash };
+  let verified = 0;
+  for (const entry of entries) {
+    const expectedSeq = head.seq + 1;
+    if (entry.seq !== expectedSeq) {
+      return { valid: false, entries: verified, firstBadSeq: expectedSeq, reason: 'seq_gap' };
+    }
+    if (entry.prevHash !== head.hash) {
+      return { valid: false, entries: verified, firstBadSeq: entry.seq, reason: 'prev_hash_mismatch' };
+    }
+    if (hashEntry(entry) !== entry.hash) {
+      return { valid: false, entries: verified, firstBadSeq: entry.seq, reason: 'hash_mismatch' };
+    }
+    head = { seq: entry.seq, hash: entry.hash };
+    verified++;
+  }
+  return { valid: true, entries: verified, head };
+}
+
+// Picks each hashed field by name so nothing else reaches the hash. `satisfies` makes a
+// field added to AuditEntryFields a compile error here until it is picked too.
+function hashedFields(entry: AuditEntryFields): AuditEntryFields {
+  const { actor, changes } = entry;
+  const fields = {
+    id: entry.id,
+    workspaceId: entry.workspaceId,
+    seq: entry.seq,
+    // `&&` passes a missing actor or changes through to requireDefined instead of a TypeError.
+    actor: actor && { type: actor.type, id: actor.id },
+    action: entry.action,
+    resourceType: entry.resourceType,
+    resourceId: entry.resourceId,
+    changes: changes && { before: changes.before, after: changes.after },
+    ipAddress: entry.ipAddress,
+    userAgent: entry.userAgent,
+    traceId: entry.traceId,
+    occurredAt: entry.occurredAt,
+    prevHash: entry.prevHash,
+  } satisfies { [K in keyof AuditEntryFields]-?: JsonValue };
+  requireDefined(fields, '');
+  requireDefined(fields.actor, 'actor.');
+  if (fields.changes !== null) requireDefined(fields.changes, 'changes.');
+  return fields;
+}
+
+// The type already forbids undefined; this guards rows mapped from outside by mistake.
+function requireDefined(record: Record<string, unknown>, prefix: string): void {
+  for (const [key, value] of Object.entries(record)) {
+    if (value === undefined) throw new IncompleteAuditEntryError(prefix + key);
+  }
+}

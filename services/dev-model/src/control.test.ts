@@ -1,0 +1,83 @@
+import Anthropic from "@anthropic-ai/sdk";
+import OpenAI from "openai";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { type RunningDevModel, startDevModel } from "./test-server";
+
+let server: RunningDevModel;
+let openai: OpenAI;
+let anthropic: Anthropic;
+
+beforeAll(async () => {
+  server = await startDevModel();
+  openai = new OpenAI({ apiKey: "dev", baseURL: `${server.url}/v1`, maxRetries: 0 });
+  anthropic = new Anthropic({ apiKey: "dev", baseURL: server.url, maxRetries: 0 });
+});
+afterAll(async () => server.close());
+beforeEach(async () => server.control({ reset: true }));
+
+const echo = () => openai.chat.completions.create({ model: "galaxy-dev-echo", messages: [{ role: "user", content: "hi" }] });
+
+describe("fault switches", () => {
+  it("fails the next N calls with 429 and retry-after: 0, then recovers", async () => {
+    await server.control({ failNext: { count: 2, status: 429 } });
+    const first = await echo().catch((e: unknown) => e);
+    expect(first).toBeInstanceOf(OpenAI.RateLimitError);
+    if (first instanceof OpenAI.RateLimitError) {
+      expect(first.status).toBe(429);
+      expect(first.headers.get("retry-after")).toBe("0");
+      expect(first.code).toBe("rate_limit_exceeded");
+    }
+    const second = await openai.embeddings.create({ model: "galaxy-dev-embed", input: "x" }).catch((e: unknown) => e);
+    expect(second).toBeInstanceOf(OpenAI.RateLimitError);
+    await expect(echo()).resolves.toMatchObject({ object: "chat.completion" });
+  });
+
+  it("fails with 500 and 503 as server errors", async () => {
+    await server.control({ failNext: { count: 1, status: 500 } });
+    await expect(echo()).rejects.toMatchObject({ status: 500, error: { type: "server_error" } });
+    await server.control({ failNext: { count: 1, status: 503 } });
+    await expect(echo()).rejects.toBeInstanceOf(OpenAI.InternalServerError);
+  });
+
+  it("lets a retrying client succeed once the failures are used up", async () => {
+    await server.control({ failNext: { count: 2, status: 429 } });
+    const retrying = new OpenAI({ apiKey: "dev", baseURL: `${server.url}/v1`, maxRetries: 2 });
+    const completion = await retrying.chat.completions.create({ model: "galaxy-dev-echo", messages: [{ role: "user", content: "hi" }] });
+    expect(completion.choices[0]?.message.content).toBe("echo: hi");
+  });
+
+  it("fails Anthropic calls in Anthropic's shape", async () => {
+    await server.control({ failNext: { count: 1, status: 429 } });
+    const error = await anthropic.messages
+      .create({ model: "galaxy-dev-echo", max_tokens: 10, messages: [{ role: "user", content: "hi" }] })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Anthropic.RateLimitError);
+    if (error instanceof Anthropic.RateLimitError) expect(error.error).toMatchObject({ type: "error", error: { type: "rate_limit_error" } });
+  });
+
+  it("adds latency to model calls", async () => {
+    await server.control({ latencyMs: 150 });
+    const started = performance.now();
+    await echo();
+    expect(performance.now() - started).toBeGreaterThanOrEqual(140);
+  });
+
+  it("reports and resets its settings", async () => {
+    const get = async () => (await fetch(`${server.url}/_control`)).json();
+    expect(await get()).toEqual({ latencyMs: 0, failNext: null });
+    await server.control({ latencyMs: 5, failNext: { count: 3, status: 503 } });
+    expect(await get()).toEqual({ latencyMs: 5, failNext: { count: 3, status: 503 } });
+    await server.control({ reset: true });
+    expect(await get()).toEqual({ latencyMs: 0, failNext: null });
+  });
+
+  it("rejects a bad control body", async () => {
+    const response = await fetch(`${server.url}/_control`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ failNext: { count: 1, status: 418 } }),
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: { type: "invalid_request_error", param: "failNext.status" } });
+  });
+});

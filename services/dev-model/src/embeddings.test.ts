@@ -1,0 +1,62 @@
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cosineSimilarity, embed } from "./embeddings";
+import { type RunningDevModel, startDevModel } from "./test-server";
+
+let server: RunningDevModel;
+let openai: OpenAI;
+
+beforeAll(async () => {
+  server = await startDevModel();
+  openai = new OpenAI({ apiKey: "dev", baseURL: `${server.url}/v1`, maxRetries: 0 });
+});
+afterAll(async () => server.close());
+
+const norm = (vector: readonly number[]) => Math.hypot(...vector);
+
+describe("embeddings over the openai client", () => {
+  it("are deterministic, unit length and 64-dimensional by default", async () => {
+    const first = await openai.embeddings.create({ model: "galaxy-dev-embed", input: "agents run tools", encoding_format: "float" });
+    const second = await openai.embeddings.create({ model: "galaxy-dev-embed", input: "agents run tools", encoding_format: "float" });
+    const vector = first.data[0]?.embedding ?? [];
+    expect(vector).toHaveLength(64);
+    expect(norm(vector)).toBeCloseTo(1, 5);
+    expect(second.data[0]?.embedding).toEqual(vector);
+    expect(vector).toEqual(embed("agents run tools"));
+    expect(first.usage).toEqual({ prompt_tokens: 3, total_tokens: 3 });
+  });
+
+  it("base64 (the client's default) decodes to exactly the float vectors", async () => {
+    const input = ["The cat sat on the mat.", "Stock prices fell sharply on Tuesday."];
+    const floats = await openai.embeddings.create({ model: "galaxy-dev-embed", input, encoding_format: "float" });
+    const decoded = await openai.embeddings.create({ model: "galaxy-dev-embed", input });
+    expect(decoded.data.map((item) => item.embedding)).toEqual(floats.data.map((item) => item.embedding));
+    expect(decoded.data.map((item) => item.index)).toEqual([0, 1]);
+
+    const raw = await openai.embeddings.create({ model: "galaxy-dev-embed", input: input[0] ?? "", encoding_format: "base64" });
+    expect(typeof raw.data[0]?.embedding).toBe("string");
+  });
+
+  it("honours dimensions", async () => {
+    const response = await openai.embeddings.create({ model: "galaxy-dev-embed", input: "short", dimensions: 256 });
+    expect(response.data[0]?.embedding).toHaveLength(256);
+    expect(norm(response.data[0]?.embedding ?? [])).toBeCloseTo(1, 5);
+  });
+
+  it("scores similar texts higher than dissimilar ones", async () => {
+    const response = await openai.embeddings.create({
+      model: "galaxy-dev-embed",
+      input: ["the cat sat on the mat", "The cat sat on a mat!", "quarterly revenue grew in europe"],
+    });
+    const [cat, similar, other] = response.data.map((item) => item.embedding);
+    if (!cat || !similar || !other) throw new Error("expected three embeddings");
+    expect(cosineSimilarity(cat, similar)).toBeGreaterThan(0.8);
+    expect(cosineSimilarity(cat, similar)).toBeGreaterThan(cosineSimilarity(cat, other) + 0.3);
+  });
+
+  it("rejects an empty input, an unknown model and token arrays", async () => {
+    await expect(openai.embeddings.create({ model: "galaxy-dev-embed", input: "" })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
+    await expect(openai.embeddings.create({ model: "galaxy-dev-echo", input: "x" })).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    await expect(openai.embeddings.create({ model: "galaxy-dev-embed", input: [1, 2, 3] })).rejects.toMatchObject({ status: 400, param: "input" });
+  });
+});

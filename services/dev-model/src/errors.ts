@@ -1,0 +1,117 @@
+/** Statuses the fault switch can inject. */
+export const FAULT_STATUSES = [429, 500, 503] as const;
+export type FaultStatus = (typeof FAULT_STATUSES)[number];
+
+/** A failure the dev model reports to its caller, in whichever provider's error shape the route speaks. */
+export class DevModelError extends Error {
+  readonly statusCode: number;
+  /** OpenAI's `error.code`: a stable machine code, or null where OpenAI sends null. */
+  readonly code: string | null;
+  /** The request field at fault, as OpenAI's `error.param` names it. */
+  readonly param: string | null;
+
+  constructor(statusCode: number, code: string | null, message: string, options: { param?: string | null; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = "DevModelError";
+    this.statusCode = statusCode;
+    this.code = code;
+    this.param = options.param ?? null;
+  }
+}
+
+export class InvalidRequestError extends DevModelError {
+  constructor(message: string, options: { param?: string | null; code?: string | null; cause?: unknown } = {}) {
+    super(400, options.code ?? null, message, options);
+    this.name = "InvalidRequestError";
+  }
+}
+
+export class ModelNotFoundError extends DevModelError {
+  constructor(model: string) {
+    super(404, "model_not_found", `The model \`${model}\` does not exist or you do not have access to it.`, { param: "model" });
+    this.name = "ModelNotFoundError";
+  }
+}
+
+export class UnknownRouteError extends DevModelError {
+  constructor(method: string, url: string) {
+    super(404, null, `Invalid URL (${method} ${url})`);
+    this.name = "UnknownRouteError";
+  }
+}
+
+/** Thrown when the `failNext` switch is armed: the call fails as a provider outage would. */
+export class InjectedFaultError extends DevModelError {
+  override readonly statusCode: FaultStatus;
+
+  constructor(statusCode: FaultStatus) {
+    super(statusCode, statusCode === 429 ? "rate_limit_exceeded" : null, FAULT_MESSAGES[statusCode]);
+    this.name = "InjectedFaultError";
+    this.statusCode = statusCode;
+  }
+}
+
+const FAULT_MESSAGES: Record<FaultStatus, string> = {
+  429: "Rate limit reached (injected by the dev model's failNext switch).",
+  500: "The server had an error while processing your request (injected by the dev model's failNext switch).",
+  503: "The server is overloaded (injected by the dev model's failNext switch).",
+};
+
+export interface ErrorResponse {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+/** OpenAI's error body: `{error: {message, type, param, code}}`. */
+export function openAIErrorResponse(error: unknown): ErrorResponse {
+  const { statusCode, code, param, message } = describe(error);
+  return {
+    statusCode,
+    headers: retryHeaders(statusCode),
+    body: { error: { message, type: openAIErrorType(statusCode), param, code } },
+  };
+}
+
+/** Anthropic's error body: `{type: "error", error: {type, message}}`. */
+export function anthropicErrorResponse(error: unknown): ErrorResponse {
+  const { statusCode, message } = describe(error);
+  return {
+    statusCode,
+    headers: retryHeaders(statusCode),
+    body: { type: "error", error: { type: anthropicErrorType(statusCode), message } },
+  };
+}
+
+function describe(error: unknown): { statusCode: number; code: string | null; param: string | null; message: string } {
+  if (error instanceof DevModelError) {
+    return { statusCode: error.statusCode, code: error.code, param: error.param, message: error.message };
+  }
+  // Fastify's own errors (bad JSON, wrong content type, body too large) carry a statusCode.
+  if (error instanceof Error && "statusCode" in error && typeof error.statusCode === "number" && error.statusCode < 500) {
+    return { statusCode: error.statusCode, code: null, param: null, message: error.message };
+  }
+  return { statusCode: 500, code: null, param: null, message: "The dev model server failed unexpectedly." };
+}
+
+function retryHeaders(statusCode: number): Record<string, string> {
+  // Clients back off by retry-after; 0 keeps retry tests fast.
+  return statusCode === 429 ? { "retry-after": "0" } : {};
+}
+
+function openAIErrorType(statusCode: number): string {
+  if (statusCode === 401) return "authentication_error";
+  if (statusCode === 429) return "requests";
+  if (statusCode >= 500) return "server_error";
+  return "invalid_request_error";
+}
+
+function anthropicErrorType(statusCode: number): string {
+  if (statusCode === 401) return "authentication_error";
+  if (statusCode === 404) return "not_found_error";
+  if (statusCode === 413) return "request_too_large";
+  if (statusCode === 429) return "rate_limit_error";
+  if (statusCode === 503 || statusCode === 529) return "overloaded_error";
+  if (statusCode >= 500) return "api_error";
+  return "invalid_request_error";
+}

@@ -1,0 +1,35 @@
+/**
+ * The dev model's tokenizer: a token is a run of letters, marks, digits and
+ * underscores, or a single other non-space character. "Hello, world!" is four
+ * tokens. It is not any provider's tokenizer; it only has to be deterministic,
+ * cheap and roughly proportional to text length, so usage figures are stable
+ * across runs and machines.
+ */
+const TOKEN = /[\p{L}\p{M}\p{N}_]+|[^\s\p{L}\p{M}\p{N}_]/gu;
+
+/** Whitespace travels with the token after it, so the pieces concatenate back to the text. */
+const PIECE = /\s*(?:[\p{L}\p{M}\p{N}_]+|[^\s\p{L}\p{M}\p{N}_])|\s+$/gu;
+
+/** The tokens of `text`, in order. */
+export function tokenize(text: string): string[] {
+  return text.match(TOKEN) ?? [];
+}
+
+/** How many tokens the dev model bills for `text`. */
+export function countTokens(text: string): number {
+  return tokenize(text).length;
+}
+
+/**
+ * Cuts `text` into stream deltas, one per token (trailing whitespace, if any,
+ * is a last piece of its own). `splitIntoPieces(t).join("") === t` always.
+ */
+export function splitIntoPieces(text: string): string[] {
+  return text.match(PIECE) ?? [];
+}
+
+/** The first `maxTokens` tokens of `text` with their whitespace, or `text` itself if it is short enough. */
+export function truncateToTokens(text: string, maxTokens: number): { text: string; truncated: boolean } {
+  if (countTokens(text) <= maxTokens) return { text, truncated: false };
+  return { text: splitIntoPieces(text).slice(0, maxTokens).join(""), truncated: true };
+}

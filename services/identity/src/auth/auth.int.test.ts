@@ -1,0 +1,114 @@
+import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { createLocalJWKSet, jwtVerify } from "jose";
+import type { Bus } from "@galaxy/bus";
+import { ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_TYP, CLAIM_ISSUER, GalaxyError } from "@galaxy/contracts";
+import type { Kysely } from "@galaxy/db";
+import { connectTestBus, createTestEnv, serviceDb, testLogger, type TestEnv } from "@galaxy/testkit";
+import { createIdentity, type IdentityService } from "../app";
+import type { IdentityDb } from "../db";
+
+let env: TestEnv;
+let bus: Bus;
+let caller: Bus;
+let db: Kysely<IdentityDb>;
+let identity: IdentityService;
+
+beforeAll(async () => {
+  env = await createTestEnv(inject("engines"));
+  db = serviceDb<IdentityDb>(env, "identity");
+  bus = await connectTestBus(env, "identity", {
+    loadJwks: async () => identity.keys.publicJwks(),
+    issueServiceClaim: (ws) => identity.auth.issueServiceClaim(ws, "identity"),
+  });
+  identity = createIdentity({ db, bus, logger: testLogger("identity"), masterKey: env.masterKey });
+  await identity.start();
+  caller = await connectTestBus(env, "gateway");
+});
+
+afterAll(async () => {
+  await caller?.close();
+  await bus?.close();
+  await identity?.stop();
+  await db?.destroy();
+  await env?.cleanup();
+});
+
+const signup = (email: string) =>
+  caller.request("identity.auth.signup", { email, password: "correct horse battery", name: "Ada", workspaceName: "Analytical Engines" });
+
+describe("sign-up and login", () => {
+  test("sign-up creates a user, a workspace it owns and an EdDSA access token", async () => {
+    const result = await signup("ada@example.com");
+    expect(result.role).toBe("owner");
+    expect(result.workspace.slug).toBe("analytical-engines");
+    const jwks = await caller.request("identity.jwks", {});
+    const { payload, protectedHeader } = await jwtVerify(result.accessToken, createLocalJWKSet({ keys: jwks.keys.map((k) => ({ ...k })) }), {
+      algorithms: ["EdDSA"],
+      issuer: CLAIM_ISSUER,
+      audience: ACCESS_TOKEN_AUDIENCE,
+      typ: ACCESS_TOKEN_TYP,
+    });
+    expect(protectedHeader.alg).toBe("EdDSA");
+    expect(payload.sub).toBe(result.user.id);
+    expect(payload.ws).toBe(result.workspace.id);
+    expect((payload.exp ?? 0) - (payload.iat ?? 0)).toBeLessThanOrEqual(15 * 60);
+  });
+
+  test("a taken email is a 409, whatever its case", async () => {
+    await expect(signup("ADA@example.com")).rejects.toMatchObject({ status: 409, code: "email_taken" });
+  });
+
+  test("a second workspace with the same name gets its own slug", async () => {
+    const other = await signup("grace@example.com");
+    expect(other.workspace.slug).not.toBe("analytical-engines");
+    expect(other.workspace.slug.startsWith("analytical-engines-")).toBe(true);
+  });
+
+  test("login answers the same 401 for an unknown email and a wrong password", async () => {
+    const wrong = await caller.request("identity.auth.login", { email: "ada@example.com", password: "not the password" }).catch((e: unknown) => e);
+    const unknown = await caller.request("identity.auth.login", { email: "nobody@example.com", password: "not the password" }).catch((e: unknown) => e);
+    expect(wrong).toBeInstanceOf(GalaxyError);
+    expect(unknown).toBeInstanceOf(GalaxyError);
+    if (!(wrong instanceof GalaxyError) || !(unknown instanceof GalaxyError)) return;
+    expect(wrong.toBody()).toEqual(unknown.toBody());
+    expect(wrong.status).toBe(401);
+  });
+
+  test("login with the right password returns a token for the user's workspace", async () => {
+    const result = await caller.request("identity.auth.login", { email: "Ada@Example.com", password: "correct horse battery" });
+    expect(result.role).toBe("owner");
+    expect(result.workspace.name).toBe("Analytical Engines");
+  });
+
+  test("bad input is a 400 naming the field", async () => {
+    await expect(caller.request("identity.auth.signup", { email: "not-an-email", password: "short", name: "x", workspaceName: "y" })).rejects.toMatchObject({
+      status: 400,
+      details: { email: expect.any(String), password: expect.any(String) },
+    });
+  });
+});
+
+describe("claims", () => {
+  test("an access token becomes a claim that the bus accepts for /api/me", async () => {
+    const result = await signup("claims@example.com");
+    const { claim } = await caller.request("identity.claims.issue", { accessToken: result.accessToken });
+    const me = await caller.request("identity.me", {}, { claim, workspaceId: result.workspace.id });
+    expect(me.user.email).toBe("claims@example.com");
+    expect(me.memberships).toHaveLength(1);
+    expect(me.role).toBe("owner");
+  });
+
+  test("a request without a claim, or with a forged one, is refused", async () => {
+    await expect(caller.request("identity.me", {})).rejects.toMatchObject({ status: 401, code: "claim_missing" });
+    const result = await signup("forger@example.com");
+    const { claim } = await caller.request("identity.claims.issue", { accessToken: result.accessToken });
+    const [header, payload] = claim.split(".");
+    const forged = `${header}.${payload}.${Buffer.from("not a signature").toString("base64url")}`;
+    await expect(caller.request("identity.me", {}, { claim: forged })).rejects.toMatchObject({ status: 401, code: "claim_bad_signature" });
+  });
+
+  test("an access token is never accepted as a claim", async () => {
+    const result = await signup("typ@example.com");
+    await expect(caller.request("identity.me", {}, { claim: result.accessToken })).rejects.toMatchObject({ status: 401 });
+  });
+});
