@@ -5,3 +5,5 @@ export { freePort } from "./ports";
 export { createTestEnv, TEMPLATE_DATABASE } from "./env";
 export type { TestEnv, EngineUrls } from "./env";
 export { connectTestBus, serviceDb, testLogger } from "./service";
+export { TestClaims } from "./claims";
+export type { ClaimInput } from "./claims";
