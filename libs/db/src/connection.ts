@@ -52,6 +52,8 @@ export interface DbOptions {
   role?: string;
   max?: number;
   applicationName?: string;
+  /** Told when an idle pooled connection fails (e.g. Postgres restarted); the pool replaces it. */
+  onIdleError?: (error: Error) => void;
 }
 
 /** A Kysely instance over a pg pool; close it with `db.destroy()`. */
@@ -66,6 +68,8 @@ export function createDb<DB>(options: DbOptions): Kysely<DB> {
     application_name: options.applicationName ?? "galaxy",
     ...(settings.length > 0 ? { options: settings.join(" ") } : {}),
   });
+  // Without a listener, an idle connection that Postgres drops would crash the process.
+  pool.on("error", (error) => options.onIdleError?.(error));
   return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
 }
 

@@ -35,7 +35,7 @@ export async function runService(options: RunOptions): Promise<void> {
     logger.fatal({ err: error }, `${options.service} could not start`);
     process.exit(1);
   }
-  const ops = options.opsPort === null ? null : await startOpsServer({ port: options.opsPort, metrics: options.metrics, readiness: () => running.readiness() });
+  const ops = options.opsPort === null ? null : await startOpsServer({ port: options.opsPort, host: process.env.OPS_HOST ?? "127.0.0.1", metrics: options.metrics, readiness: () => running.readiness() });
   logger.info({ opsPort: ops?.port }, `${options.service} started`);
 
   let stopping = false;

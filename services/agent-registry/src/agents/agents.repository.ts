@@ -1,0 +1,104 @@
+import { sql, type Selectable, type Transaction } from "@galaxy/db";
+import { AgentConfig, type Agent, type AgentStatus } from "@galaxy/contracts";
+import type { AgentsTable, RegistryDb } from "../db";
+
+type Tx = Transaction<RegistryDb>;
+
+export interface NewAgent {
+  id: string;
+  workspaceId: string;
+  config: AgentConfig;
+  createdBy: string;
+}
+
+/**
+ * Inserts an agent and its first version; returns the agent as the contract shows it. The
+ * caller's transaction decides the workspace (row-level security refuses any other).
+ */
+export async function insertAgent(tx: Tx, agent: NewAgent): Promise<Agent> {
+  const row = await tx
+    .insertInto("agents")
+    .values({
+      id: agent.id,
+      workspace_id: agent.workspaceId,
+      name: agent.config.name,
+      description: agent.config.description,
+      status: "draft",
+      current_version: 1,
+      created_by: agent.createdBy,
+      deleted_at: null,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  await tx
+    .insertInto("agent_versions")
+    .values({ workspace_id: agent.workspaceId, agent_id: agent.id, version: 1, config: JSON.stringify(agent.config), created_by: agent.createdBy })
+    .execute();
+  return toAgent(row, agent.config);
+}
+
+/** A live (not deleted) agent of the transaction's workspace, locked for the rest of it when `forUpdate`. */
+export async function findAgent(tx: Tx, id: string, options: { forUpdate?: boolean } = {}): Promise<Agent | undefined> {
+  let query = currentAgents(tx).where("a.id", "=", id);
+  if (options.forUpdate) query = query.forUpdate("a");
+  const row = await query.executeTakeFirst();
+  return row ? toAgent(row, row.config) : undefined;
+}
+
+export interface AgentListFilter {
+  status?: AgentStatus | undefined;
+  limit: number;
+  offset: number;
+}
+
+/** One page of the workspace's live agents, newest first, and how many there are in all. */
+export async function listAgents(tx: Tx, filter: AgentListFilter): Promise<{ agents: Agent[]; total: number }> {
+  let count = tx.selectFrom("agents").select((eb) => eb.fn.countAll<number>().as("total")).where("deleted_at", "is", null);
+  let page = currentAgents(tx);
+  if (filter.status) {
+    count = count.where("status", "=", filter.status);
+    page = page.where("a.status", "=", filter.status);
+  }
+  const totalRow = await count.executeTakeFirstOrThrow();
+  // uuidv7 ids rise with time: they order agents created within the same instant.
+  const rows = await page.orderBy("a.created_at", "desc").orderBy("a.id", "desc").limit(filter.limit).offset(filter.offset).execute();
+  return { agents: rows.map((row) => toAgent(row, row.config)), total: Number(totalRow.total) };
+}
+
+/** Sets a live agent's status; returns when it changed (its new `updatedAt`). */
+export async function updateStatus(tx: Tx, id: string, status: AgentStatus): Promise<string> {
+  const row = await tx
+    .updateTable("agents")
+    .set({ status, updated_at: sql<Date>`now()` })
+    .where("id", "=", id)
+    .where("deleted_at", "is", null)
+    .returning("updated_at")
+    .executeTakeFirstOrThrow();
+  return row.updated_at.toISOString();
+}
+
+/** Live agents joined to the config of their current version. */
+function currentAgents(tx: Tx) {
+  return tx
+    .selectFrom("agents as a")
+    .innerJoin("agent_versions as v", (join) => join.onRef("v.agent_id", "=", "a.id").onRef("v.version", "=", "a.current_version"))
+    .selectAll("a")
+    .select("v.config")
+    .where("a.deleted_at", "is", null);
+}
+
+function toAgent(row: Selectable<AgentsTable>, config: unknown): Agent {
+  // The stored config was checked when written; parsing again keeps a hand-edited or
+  // older-shaped row from leaving the service unnoticed.
+  const parsed = AgentConfig.parse(config);
+  return {
+    ...parsed,
+    id: row.id,
+    workspaceId: row.workspace_id,
+    status: row.status,
+    version: row.current_version,
+    createdBy: row.created_by,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+  };
+}

@@ -1,0 +1,133 @@
+import { v7 as uuidv7 } from "uuid";
+import {
+  agentConfigFromBody, authorize, pagination, type Action, type Agent, type AgentConfig, type AgentStatus, type CreateAgentBody,
+  type EventActor, type PageQuery, type Principal, type ReplyData, type ResourceOwnership, type WorkspaceClaim,
+} from "@galaxy/contracts";
+import { appendEvent, inWorkspace, type EventContext, type Kysely, type OutboxRelay, type OutboxRow } from "@galaxy/db";
+import type { RegistryDb } from "../db";
+import { ActionForbiddenError, AgentNotFoundError, InvalidJsonSchemaError } from "../errors";
+import { findAgent, insertAgent, listAgents, updateStatus } from "./agents.repository";
+import { jsonSchemaProblem } from "./json-schema";
+
+/** Who is asking, as the bus verified it, and the context its events will carry. */
+export interface Caller {
+  claim: WorkspaceClaim;
+  eventContext: () => EventContext;
+}
+
+export interface AgentsServiceDeps {
+  db: Kysely<RegistryDb>;
+  relay: OutboxRelay;
+}
+
+export type AgentPage = ReplyData<"registry.agents.list">;
+
+/** Agents of the caller's workspace: every query runs with that workspace set (row-level security). */
+export class AgentsService {
+  constructor(private readonly deps: AgentsServiceDeps) {}
+
+  async create(caller: Caller, body: CreateAgentBody): Promise<Agent> {
+    const { db, relay } = this.deps;
+    const { claim } = caller;
+    requireAllowed(claim, "agents.create");
+    const config = agentConfigFromBody(body);
+    const problems = schemaProblems(config);
+    if (problems) throw new InvalidJsonSchemaError(problems);
+    const events: OutboxRow[] = [];
+    const agent = await inWorkspace(db, claim.ws, async (tx) => {
+      const created = await insertAgent(tx, { id: uuidv7(), workspaceId: claim.ws, config, createdBy: claim.sub });
+      events.push(await appendEvent(tx, { type: "agent.created", workspaceId: claim.ws, actor: actorOf(claim), context: caller.eventContext(), data: { agent: created } }));
+      return created;
+    });
+    relay.publishNow(events);
+    return agent;
+  }
+
+  async list(caller: Caller, query: PageQuery & { status?: AgentStatus | undefined }): Promise<AgentPage> {
+    const { claim } = caller;
+    requireAllowed(claim, "agents.read");
+    const { agents, total } = await inWorkspace(this.deps.db, claim.ws, (tx) => listAgents(tx, query));
+    return { items: agents, pagination: pagination(total, query) };
+  }
+
+  async get(caller: Caller, id: string): Promise<Agent> {
+    const { claim } = caller;
+    const agent = await inWorkspace(this.deps.db, claim.ws, (tx) => findAgent(tx, id));
+    // Not found comes before the role check: another workspace's agent must be
+    // indistinguishable from one that does not exist (CONTRACT §1).
+    if (!agent) throw new AgentNotFoundError(id);
+    requireAllowed(claim, "agents.read");
+    return agent;
+  }
+
+  /** Makes an agent runnable. Activating an active agent answers it as it is and emits nothing. */
+  async activate(caller: Caller, id: string): Promise<Agent> {
+    const { db, relay } = this.deps;
+    const { claim } = caller;
+    const events: OutboxRow[] = [];
+    const agent = await inWorkspace(db, claim.ws, async (tx) => {
+      // The row lock makes concurrent activations queue, so exactly one of them emits the event.
+      const current = await findAgent(tx, id, { forUpdate: true });
+      if (!current) throw new AgentNotFoundError(id);
+      requireAllowed(claim, "agents.activate", { createdBy: current.createdBy });
+      const step = activation(current.status);
+      if (!step.changes) return current;
+      const updatedAt = await updateStatus(tx, id, step.status);
+      events.push(
+        await appendEvent(tx, {
+          type: "agent.activated",
+          workspaceId: claim.ws,
+          actor: actorOf(claim),
+          context: caller.eventContext(),
+          data: { agentId: id, version: current.version, status: step.status, before: current.status },
+        }),
+      );
+      return { ...current, status: step.status, updatedAt };
+    });
+    relay.publishNow(events);
+    return agent;
+  }
+}
+
+/** What activating an agent in `status` does. */
+export function activation(status: AgentStatus): { changes: true; status: "active" } | { changes: false } {
+  switch (status) {
+    case "draft":
+    case "paused":
+      return { changes: true, status: "active" };
+    case "active":
+      return { changes: false };
+    default: {
+      const _exhaustive: never = status;
+      return _exhaustive;
+    }
+  }
+}
+
+/** Every JSON Schema of a config that is not a valid one, by field path; null when all are. */
+export function schemaProblems(config: AgentConfig): Record<string, string> | null {
+  const problems: Record<string, string> = {};
+  const check = (path: string, schema: AgentConfig["inputSchema"]) => {
+    if (schema === null) return;
+    const problem = jsonSchemaProblem(schema);
+    if (problem) problems[path] = problem;
+  };
+  check("inputSchema", config.inputSchema);
+  check("outputSchema", config.outputSchema);
+  config.tools.forEach((tool, index) => {
+    if (tool.type === "webhook") check(`tools.${index}.parameters`, tool.parameters);
+  });
+  return Object.keys(problems).length > 0 ? problems : null;
+}
+
+function principalOf(claim: WorkspaceClaim): Principal {
+  return { role: claim.role, perms: claim.perms, id: claim.sub };
+}
+
+function requireAllowed(claim: WorkspaceClaim, action: Action, resource?: ResourceOwnership): void {
+  if (!authorize(principalOf(claim), action, resource)) throw new ActionForbiddenError(action);
+}
+
+function actorOf(claim: WorkspaceClaim): EventActor {
+  return { type: claim.act, id: claim.sub };
+}
