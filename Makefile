@@ -1,0 +1,28 @@
+# Galaxy: `make up` runs the whole system, `make test` runs every test.
+PNPM_VERSION := 12.4.2
+SHELL := /bin/bash
+
+.PHONY: up test install setup typecheck bench engines help
+
+help:
+	@echo "make up     install what is missing, migrate, run every service (Ctrl-C stops them)"
+	@echo "make test   install what is missing, typecheck, run the whole suite"
+	@echo "make setup  database, roles, schemas, migrations and streams only"
+
+install:
+	@if ! command -v pnpm >/dev/null || [ "$$(pnpm --version)" != "$(PNPM_VERSION)" ]; then \
+		echo "installing pnpm $(PNPM_VERSION)"; npm install -g pnpm@$(PNPM_VERSION) >/dev/null; fi
+	@pnpm install --frozen-lockfile --reporter=silent
+
+setup: install
+	@pnpm exec tsx scripts/setup.ts
+
+up: install
+	@pnpm exec tsx scripts/up.ts
+
+typecheck: install
+	@pnpm exec tsc -p tsconfig.json --noEmit
+
+test: install typecheck
+	@status=0; pnpm exec vitest run --reporter=default --reporter=json --outputFile.json=.vitest-results.json || status=$$?; \
+		node scripts/test-summary.mjs .vitest-results.json; exit $$status
