@@ -1,4 +1,7 @@
 import type { Migration } from "@galaxy/db";
+import * as createIdempotencyKeys from "./2026_11_26_00_40_00_create_idempotency_keys";
 
-/** This service's migrations in order; frozen once landed. */
-export const migrations: Record<string, Migration> = {};
+/** The gateway's migrations in order; frozen once landed. */
+export const migrations: Record<string, Migration> = {
+  "2026_11_26_00_40_00_create_idempotency_keys": createIdempotencyKeys,
+};

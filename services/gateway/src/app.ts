@@ -1,0 +1,102 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import fastifySwagger from "@fastify/swagger";
+import fastifySwaggerUi from "@fastify/swagger-ui";
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
+import type { Redis } from "ioredis";
+import { v7 as uuidv7 } from "uuid";
+import type { Bus } from "@galaxy/bus";
+import { isDbReachable, type Kysely } from "@galaxy/db";
+import { Histogram, type Logger, type Registry } from "@galaxy/observability";
+import { Authenticator } from "./auth/principal";
+import type { GatewayDb } from "./db";
+import { installRequestContext } from "./http/context";
+import { installErrorHandling } from "./http/errors";
+import { agentRoutes } from "./routes/agents.routes";
+import { authRoutes } from "./routes/auth.routes";
+import { executionRoutes } from "./routes/executions.routes";
+
+export interface GatewayDeps {
+  bus: Bus;
+  db: Kysely<GatewayDb>;
+  redis: Redis;
+  logger: Logger;
+  metrics: Registry;
+  /** Trust `X-Forwarded-For` from a proxy in front (the client IP of audit entries). */
+  trustProxy?: boolean;
+}
+
+/** The largest body Galaxy accepts (CONTRACT §1: 413 above it). */
+export const BODY_LIMIT = 1024 * 1024;
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Builds the gateway; `main.ts` listens, tests use `app.inject()` or listen on a free port. */
+export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> {
+  const loggerInstance: FastifyBaseLogger = deps.logger;
+  const base = Fastify({
+    loggerInstance,
+    bodyLimit: BODY_LIMIT,
+    trustProxy: deps.trustProxy ?? false,
+    genReqId: (req) => {
+      const incoming = req.headers["x-request-id"];
+      return typeof incoming === "string" && REQUEST_ID.test(incoming) ? incoming : uuidv7();
+    },
+    return503OnClosing: true,
+  });
+  base.setValidatorCompiler(validatorCompiler);
+  base.setSerializerCompiler(serializerCompiler);
+  installRequestContext(base);
+  installErrorHandling(base);
+  installHttpMetrics(base, deps.metrics);
+  const app = base.withTypeProvider<ZodTypeProvider>();
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: { title: "Galaxy API", version: "1.0.0", description: "Define AI agents per workspace and run them. Errors: `{error, code, message, details}`." },
+      components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "A Galaxy access token (or, soon, an API key `gxk_…`)" } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
+  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+
+  const auth = new Authenticator(deps.bus);
+  const routeDeps = { bus: deps.bus, db: deps.db, auth };
+  await app.register(authRoutes(routeDeps));
+  await app.register(agentRoutes(routeDeps));
+  await app.register(executionRoutes(routeDeps));
+
+  app.get("/health/live", { schema: { hide: true } }, async () => ({ status: "ok" }));
+  app.get("/health/ready", { schema: { hide: true } }, async (_request, reply) => {
+    const checks = {
+      bus: deps.bus.isConnected(),
+      database: await isDbReachable(deps.db),
+      redis: await deps.redis
+        .ping()
+        .then((pong) => pong === "PONG")
+        .catch(() => false),
+    };
+    const ready = Object.values(checks).every(Boolean);
+    return reply.status(ready ? 200 : 503).send({ status: ready ? "ready" : "not_ready", checks });
+  });
+  app.get("/metrics", { schema: { hide: true } }, async (_request, reply) => {
+    reply.header("content-type", deps.metrics.contentType);
+    return deps.metrics.metrics();
+  });
+  return base;
+}
+
+function installHttpMetrics(app: FastifyInstance, registry: Registry): void {
+  const duration = new Histogram({
+    name: "galaxy_http_request_duration_seconds",
+    help: "HTTP requests by route and status",
+    labelNames: ["method", "route", "status"],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  app.addHook("onResponse", async (request, reply) => {
+    duration.observe({ method: request.method, route: request.routeOptions.url ?? "unmatched", status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+}

@@ -1,0 +1,174 @@
+import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import type { FastifyInstance } from "fastify";
+import { Redis } from "ioredis";
+import { v7 as uuidv7 } from "uuid";
+import type { Bus } from "@galaxy/bus";
+import { ErrorBody, type LoginResult } from "@galaxy/contracts";
+import { inWorkspace, sql, type Kysely } from "@galaxy/db";
+import { createMetrics } from "@galaxy/observability";
+import { connectTestBus, createTestEnv, serviceDb, testLogger, type TestEnv } from "@galaxy/testkit";
+import { buildGateway } from "./app";
+import type { GatewayDb } from "./db";
+
+let env: TestEnv;
+let gatewayBus: Bus;
+let identityStub: Bus;
+let db: Kysely<GatewayDb>;
+let redis: Redis;
+let app: FastifyInstance;
+let logins = 0;
+
+beforeAll(async () => {
+  env = await createTestEnv(inject("engines"));
+  db = serviceDb<GatewayDb>(env, "gateway");
+  gatewayBus = await connectTestBus(env, "gateway");
+  redis = new Redis(env.redisUrl, { keyPrefix: env.redisPrefix });
+  app = await buildGateway({ bus: gatewayBus, db, redis, logger: testLogger("gateway"), metrics: createMetrics("gateway") });
+  // Stands in for identity's login so idempotency can be counted; sign-up stays unserved.
+  identityStub = await connectTestBus(env, "identity");
+  identityStub.serve("identity.auth.login", async (body): Promise<LoginResult> => {
+    logins += 1;
+    return { accessToken: `token-${logins}`, expiresAt: new Date().toISOString(), workspace: { id: uuidv7(), name: body.email, slug: "w" }, role: "owner" };
+  });
+});
+
+afterAll(async () => {
+  await app?.close();
+  await identityStub?.close();
+  await gatewayBus?.close();
+  redis?.disconnect();
+  await db?.destroy();
+  await env?.cleanup();
+});
+
+const errorOf = (payload: string) => ErrorBody.parse(JSON.parse(payload));
+
+describe("errors in the contract's format, never a 500 for bad input", () => {
+  test("an unknown route is a 404 with a request id and a traceparent", async () => {
+    const response = await app.inject({ method: "GET", url: "/api/nope", headers: { "x-request-id": "req-123" } });
+    expect(response.statusCode).toBe(404);
+    expect(errorOf(response.payload)).toMatchObject({ error: "Not Found", code: "route_not_found" });
+    expect(response.headers["x-request-id"]).toBe("req-123");
+    expect(response.headers.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+  });
+
+  test("an incoming traceparent is continued, not replaced", async () => {
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const response = await app.inject({ method: "GET", url: "/health/live", headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` } });
+    expect(String(response.headers.traceparent).split("-")[1]).toBe(traceId);
+  });
+
+  test("malformed JSON is a 400", async () => {
+    const response = await app.inject({ method: "POST", url: "/api/auth/login", headers: { "content-type": "application/json" }, payload: "{not json" });
+    expect(response.statusCode).toBe(400);
+    expect(errorOf(response.payload)).toMatchObject({ error: "Validation Error", code: "malformed_json" });
+  });
+
+  test("a body that fails its schema is a 400 naming each bad field", async () => {
+    const response = await app.inject({ method: "POST", url: "/api/auth/signup", payload: { email: "nope", password: "short", name: "", workspaceName: "W" } });
+    expect(response.statusCode).toBe(400);
+    const body = errorOf(response.payload);
+    expect(body.code).toBe("validation_failed");
+    expect(Object.keys(body.details ?? {})).toEqual(expect.arrayContaining(["body.email", "body.password", "body.name"]));
+  });
+
+  test("a body over 1 MiB is a 413", async () => {
+    const response = await app.inject({ method: "POST", url: "/api/auth/login", headers: { "content-type": "application/json" }, payload: JSON.stringify({ email: "a@b.co", password: "x".repeat(1024 * 1024) }) });
+    expect(response.statusCode).toBe(413);
+    expect(errorOf(response.payload).code).toBe("payload_too_large");
+  });
+
+  test("a body that is not JSON is a 400", async () => {
+    const response = await app.inject({ method: "POST", url: "/api/auth/login", headers: { "content-type": "text/plain" }, payload: "hello" });
+    expect(response.statusCode).toBe(400);
+  });
+
+  test("an API route without credentials is a 401", async () => {
+    const response = await app.inject({ method: "GET", url: "/api/agents" });
+    expect(response.statusCode).toBe(401);
+    expect(errorOf(response.payload).code).toBe("missing_credentials");
+  });
+
+  test("a forged bearer token is a 401 (identity's keys come over the bus)", async () => {
+    identityStub.serve("identity.jwks", async () => ({ keys: [] }));
+    const response = await app.inject({ method: "GET", url: "/api/agents", headers: { authorization: "Bearer eyJhbGciOiJFZERTQSJ9.e30.c2ln" } });
+    expect(response.statusCode).toBe(401);
+    expect(errorOf(response.payload).code).toBe("invalid_token");
+  });
+
+  test("a path id that is not a UUID is a 400, not a 500", async () => {
+    const response = await app.inject({ method: "GET", url: "/api/executions/not-a-uuid", headers: { authorization: "Bearer x" } });
+    expect(response.statusCode).toBe(400);
+  });
+
+  test("a service that does not answer is a 503 the caller may retry", async () => {
+    const response = await app.inject({ method: "POST", url: "/api/auth/signup", payload: { email: "a@example.com", password: "correct horse battery", name: "A", workspaceName: "W" } });
+    expect(response.statusCode).toBe(503);
+    expect(errorOf(response.payload)).toMatchObject({ error: "Service Unavailable", code: "service_unavailable" });
+  });
+});
+
+describe("Idempotency-Key", () => {
+  const login = (key: string, email = "ada@example.com") =>
+    app.inject({ method: "POST", url: "/api/auth/login", headers: { "idempotency-key": key }, payload: { email, password: "correct horse battery" } });
+
+  test("the same key and body returns the first response without running it again", async () => {
+    const before = logins;
+    const first = await login("key-1");
+    const second = await login("key-1");
+    expect(first.statusCode).toBe(200);
+    expect(second.statusCode).toBe(200);
+    expect(second.payload).toBe(first.payload);
+    expect(second.headers["idempotent-replayed"]).toBe("true");
+    expect(logins - before).toBe(1);
+  });
+
+  test("the same key with another body is a 409", async () => {
+    await login("key-2");
+    const response = await login("key-2", "grace@example.com");
+    expect(response.statusCode).toBe(409);
+    expect(errorOf(response.payload).code).toBe("idempotency_key_reused");
+  });
+
+  test("a 5xx is not kept: the retry runs again", async () => {
+    const payload = { email: "b@example.com", password: "correct horse battery", name: "B", workspaceName: "W" };
+    const first = await app.inject({ method: "POST", url: "/api/auth/signup", headers: { "idempotency-key": "key-3" }, payload });
+    const second = await app.inject({ method: "POST", url: "/api/auth/signup", headers: { "idempotency-key": "key-3" }, payload });
+    expect(first.statusCode).toBe(503);
+    expect(second.statusCode).toBe(503);
+    expect(second.headers["idempotent-replayed"]).toBeUndefined();
+  });
+});
+
+describe("health, metrics and docs", () => {
+  test("ready when bus, database and Redis answer", async () => {
+    const response = await app.inject({ method: "GET", url: "/health/ready" });
+    expect(response.statusCode).toBe(200);
+    expect(JSON.parse(response.payload)).toMatchObject({ checks: { bus: true, database: true, redis: true } });
+  });
+
+  test("/metrics is Prometheus text with the HTTP histogram", async () => {
+    const response = await app.inject({ method: "GET", url: "/metrics" });
+    expect(response.statusCode).toBe(200);
+    expect(response.payload).toContain("galaxy_http_request_duration_seconds");
+  });
+
+  test("/openapi.json describes the API as OpenAPI 3.1", async () => {
+    const response = await app.inject({ method: "GET", url: "/openapi.json" });
+    const doc = JSON.parse(response.payload);
+    expect(doc.openapi).toBe("3.1.0");
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/api/auth/signup", "/api/agents", "/api/agents/{id}/executions", "/api/executions/{id}", "/api/audit-logs"]));
+  });
+});
+
+describe("row-level security of the gateway schema", () => {
+  test("idempotency records are invisible without their workspace, and other schemas are closed", async () => {
+    const ws = uuidv7();
+    await inWorkspace(db, ws, (tx) =>
+      tx.insertInto("idempotency_keys").values({ workspace_id: ws, principal: "u", key: "k", method: "POST", path: "/x", request_hash: "h", status: 200, response: "{}", expires_at: new Date(Date.now() + 60_000) }).execute(),
+    );
+    expect(await db.selectFrom("idempotency_keys").selectAll().execute()).toEqual([]);
+    expect(await inWorkspace(db, ws, (tx) => tx.selectFrom("idempotency_keys").selectAll().execute())).toHaveLength(1);
+    await expect(sql`select * from identity.users`.execute(db)).rejects.toThrow(/permission denied/);
+  });
+});

@@ -1,0 +1,37 @@
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { childTraceparent, newTraceparent } from "@galaxy/observability";
+import type { RequestOptions } from "@galaxy/bus";
+import type { Principal } from "../auth/principal";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The W3C trace context this request runs in (incoming, or a new root). */
+    traceparent: string;
+  }
+}
+
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/** Every response carries `x-request-id` and `traceparent` (CONTRACT §1). */
+export function installRequestContext(app: FastifyInstance): void {
+  app.decorateRequest("traceparent", "");
+  app.addHook("onRequest", async (request, reply) => {
+    const incoming = request.headers.traceparent;
+    request.traceparent = typeof incoming === "string" && TRACEPARENT.test(incoming) ? childTraceparent(incoming) : newTraceparent();
+    reply.header("x-request-id", request.id);
+    reply.header("traceparent", request.traceparent);
+  });
+}
+
+/** The bus request options that carry this HTTP request's identity and trace onward. */
+export function busOptions(request: FastifyRequest, principal?: Principal): RequestOptions {
+  const userAgent = request.headers["user-agent"];
+  return {
+    claim: principal?.claim,
+    workspaceId: principal?.workspaceId,
+    traceparent: request.traceparent,
+    correlationId: request.id,
+    clientIp: request.ip,
+    userAgent: typeof userAgent === "string" ? userAgent : undefined,
+  };
+}

@@ -1,0 +1,45 @@
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type { Kysely } from "@galaxy/db";
+import { GalaxyError } from "@galaxy/contracts";
+import type { Principal } from "../auth/principal";
+import type { GatewayDb } from "../db";
+import { withIdempotency, type StoredResponse } from "../idempotency/idempotency";
+
+/**
+ * Sends what `execute` produces; for POST, PATCH and DELETE with an `Idempotency-Key`, the
+ * first response is stored and replayed for repeats (CONTRACT §1).
+ */
+export async function respond(
+  db: Kysely<GatewayDb>,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  principal: Principal | undefined,
+  execute: () => Promise<StoredResponse>,
+): Promise<void> {
+  const key = request.headers["idempotency-key"];
+  if (typeof key !== "string" || !["POST", "PATCH", "DELETE", "PUT"].includes(request.method)) {
+    const result = await execute();
+    send(reply, result);
+    return;
+  }
+  const result = await withIdempotency(
+    db,
+    { workspaceId: principal?.workspaceId, principal: principal?.userId, key, method: request.method, path: request.url.split("?")[0] ?? request.url, body: request.body },
+    async () => {
+      try {
+        return await execute();
+      } catch (error) {
+        // A refusal is the answer to this request and is replayed like a success; a 5xx is not.
+        if (error instanceof GalaxyError && error.status < 500) return { status: error.status, body: error.toBody() };
+        throw error;
+      }
+    },
+  );
+  if (result.replayed) reply.header("idempotent-replayed", "true");
+  send(reply, result);
+}
+
+function send(reply: FastifyReply, result: StoredResponse): void {
+  if (result.status === 204) reply.status(204).send();
+  else reply.status(result.status).send(result.body);
+}

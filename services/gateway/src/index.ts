@@ -1,0 +1,3 @@
+export { buildGateway, BODY_LIMIT } from "./app";
+export type { GatewayDeps } from "./app";
+export { migrations } from "./migrations/index";

@@ -1,0 +1,48 @@
+import { z } from "zod";
+import { Redis } from "ioredis";
+import { Bus } from "@galaxy/bus";
+import { CommonEnv, parseEnv } from "@galaxy/contracts";
+import { createServiceDb } from "@galaxy/db";
+import { createLogger, createMetrics, runService, startTelemetry } from "@galaxy/observability";
+import { buildGateway } from "./app";
+import type { GatewayDb } from "./db";
+
+const Env = CommonEnv.extend({
+  GATEWAY_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  GATEWAY_HOST: z.string().default("127.0.0.1"),
+  TRUST_PROXY: z.enum(["true", "false"]).default("false"),
+});
+
+const env = parseEnv(Env);
+const service = "gateway";
+startTelemetry(service);
+const logger = createLogger({ service, level: env.LOG_LEVEL });
+const metrics = createMetrics(service);
+
+await runService({
+  service,
+  logger,
+  metrics,
+  opsPort: null,
+  async start() {
+    const db = createServiceDb<GatewayDb>(env.DATABASE_URL, service);
+    const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 2, lazyConnect: true });
+    await redis.connect();
+    const bus = await Bus.connect({ url: env.NATS_URL, prefix: env.GALAXY_BUS_PREFIX, service, user: env.NATS_USER, password: env.NATS_PASSWORD, logger });
+    const app = await buildGateway({ bus, db, redis, logger, metrics, trustProxy: env.TRUST_PROXY === "true" });
+    await app.listen({ port: env.GATEWAY_PORT, host: env.GATEWAY_HOST });
+    return {
+      async readiness() {
+        const response = await app.inject({ method: "GET", url: "/health/ready" });
+        return { gateway: response.statusCode === 200 };
+      },
+      async stop() {
+        // Stop accepting connections and let in-flight requests finish, then drain NATS.
+        await app.close();
+        await bus.close();
+        redis.disconnect();
+        await db.destroy();
+      },
+    };
+  },
+});

@@ -1,0 +1,29 @@
+import { z } from "zod";
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { Jwks, LoginBody, LoginResult, Me, SignupBody, SignupResult } from "@galaxy/contracts";
+import { busOptions } from "../http/context";
+import { respond } from "../http/respond";
+import type { RouteDeps } from "./deps";
+
+/** Sign-up, login, the caller's identity and the public keys. */
+export function authRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.post("/api/auth/signup", { schema: { tags: ["auth"], summary: "Create an account and its first workspace", body: SignupBody, response: { 201: z.object({ data: SignupResult }) } } }, async (request, reply) => {
+      await respond(db, request, reply, undefined, async () => ({ status: 201, body: { data: await bus.request("identity.auth.signup", request.body, busOptions(request)) } }));
+    });
+
+    app.post("/api/auth/login", { schema: { tags: ["auth"], summary: "Exchange email and password for an access token", body: LoginBody, response: { 200: z.object({ data: LoginResult }) } } }, async (request, reply) => {
+      await respond(db, request, reply, undefined, async () => ({ status: 200, body: { data: await bus.request("identity.auth.login", request.body, busOptions(request)) } }));
+    });
+
+    app.get("/api/me", { schema: { tags: ["auth"], summary: "The caller, its workspace and role, and its memberships", response: { 200: z.object({ data: Me }) } } }, async (request) => {
+      const principal = await auth.authenticate(request);
+      return { data: await bus.request("identity.me", {}, busOptions(request, principal)) };
+    });
+
+    app.get("/.well-known/jwks.json", { schema: { tags: ["auth"], summary: "Public keys that verify access tokens and workspace claims", response: { 200: Jwks } } }, async (_request, reply) => {
+      reply.header("cache-control", "public, max-age=60");
+      return bus.request("identity.jwks", {});
+    });
+  };
+}
