@@ -1,4 +1,7 @@
 import type { Migration } from "@galaxy/db";
+import * as createAuditLogs from "./2026_11_26_00_30_00_create_audit_logs";
 
 /** This service's migrations in order; frozen once landed. */
-export const migrations: Record<string, Migration> = {};
+export const migrations: Record<string, Migration> = {
+  "2026_11_26_00_30_00_create_audit_logs": createAuditLogs,
+};

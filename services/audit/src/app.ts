@@ -1,0 +1,74 @@
+import { isRetryable, type Bus } from "@galaxy/bus";
+import { isDbReachable, type Kysely } from "@galaxy/db";
+import type { Logger } from "@galaxy/observability";
+import { AuditLogService } from "./audit-log/audit-log.service";
+import type { ChainVerification } from "./chain/chain";
+import type { AuditDb } from "./db";
+import { retrying } from "./retry";
+
+export interface AuditDeps {
+  db: Kysely<AuditDb>;
+  bus: Bus;
+  logger: Logger;
+  /** Waits between in-place retries of an event that failed on the database (default 100, 400, 1600 ms). */
+  retryDelaysMs?: readonly number[];
+}
+
+export interface AuditService {
+  log: AuditLogService;
+  /** Consumes `evt.>` into the chains and serves `audit.logs.list`. */
+  start(): Promise<void>;
+  /** Stops retrying; call after `bus.stopIntake()` and before the bus and database close. */
+  stop(): Promise<void>;
+  readiness(): Promise<Record<string, boolean>>;
+  /** Checks one workspace's chain end to end (the `GET /api/audit-logs/verify` answer). */
+  verifyWorkspace(workspaceId: string): Promise<ChainVerification>;
+}
+
+/** The durable consumer every audit instance shares. */
+export const AUDIT_CONSUMER = "audit";
+
+/** Builds audit from its dependencies; `main.ts` runs it, tests build it too. */
+export function createAudit(deps: AuditDeps): AuditService {
+  const { db, bus, logger } = deps;
+  const log = new AuditLogService({ db, logger });
+  const delaysMs = deps.retryDelaysMs ?? [100, 400, 1_600];
+  let stopping = false;
+
+  return {
+    log,
+    async start() {
+      bus.serve("audit.logs.list", (query, ctx) => log.list(requireClaim(ctx.claim), query));
+      await bus.consume({
+        durable: AUDIT_CONSUMER,
+        filter: "evt.>",
+        // A dead letter is a gap in an audit log until someone redrives it, so the bus
+        // keeps retrying infrastructure failures for about twenty minutes first.
+        maxDeliveries: 50,
+        handler: async (message) => {
+          await retrying(() => log.append(message), {
+            delaysMs,
+            isRetryable,
+            stopped: () => stopping,
+            onRetry: (error, attempt) => {
+              logger.warn({ err: error, eventId: message.event.id, attempt }, "appending to the audit chain failed; retrying");
+              message.working();
+            },
+          });
+        },
+      });
+    },
+    async stop() {
+      stopping = true;
+    },
+    async readiness() {
+      return { database: await isDbReachable(db), bus: bus.isConnected() };
+    },
+    verifyWorkspace: (workspaceId) => log.verifyWorkspace(workspaceId),
+  };
+}
+
+function requireClaim<T>(claim: T | null): T {
+  if (!claim) throw new Error("the bus let a request without a claim through");
+  return claim;
+}

@@ -1,0 +1,11 @@
+export { createAudit, AUDIT_CONSUMER } from "./app";
+export type { AuditDeps, AuditService } from "./app";
+export { AuditLogService } from "./audit-log/audit-log.service";
+export type { AppendResult } from "./audit-log/audit-log.service";
+export { buildEntryDraft } from "./audit-log/entry";
+export type { AuditSource } from "./audit-log/entry";
+export { GENESIS_HASH, GENESIS_HEAD, appendToChain, hashEntry, verifyChain } from "./chain/chain";
+export type { AuditEntryFields, HashedAuditEntry, ChainHead, ChainVerification, ChainBreak } from "./chain/chain";
+export { DuplicateEventIdError, UnauditableEventError } from "./errors";
+export type { AuditDb } from "./db";
+export { migrations } from "./migrations/index";
