@@ -1,11 +1,12 @@
 import type { TestProject } from "vitest/node";
-import { createDatabase, dropDatabase, resolveEngines, TEMPLATE_DATABASE } from "@galaxy/testkit";
+import { randomBytes } from "node:crypto";
+import { createDatabase, dropDatabase, resolveEngines } from "@galaxy/testkit";
 import { withUser } from "@galaxy/db";
 import { provisionDatabase } from "../scripts/provision";
 
 declare module "vitest" {
   export interface ProvidedContext {
-    engines: { databaseUrl: string; natsUrl: string; redisUrl: string };
+    engines: { databaseUrl: string; natsUrl: string; redisUrl: string; template: string };
   }
 }
 
@@ -15,12 +16,14 @@ declare module "vitest" {
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const engines = await resolveEngines();
-  const templateUrl = withUser(engines.databaseUrl, new URL(engines.databaseUrl).username || "postgres", TEMPLATE_DATABASE);
-  await dropDatabase(engines.databaseUrl, TEMPLATE_DATABASE);
-  await createDatabase(engines.databaseUrl, TEMPLATE_DATABASE);
+  // A template of this run's own, so runs side by side (two developers, CI) never drop each other's.
+  const template = `galaxy_test_template_${randomBytes(4).toString("hex")}`;
+  const templateUrl = withUser(engines.databaseUrl, new URL(engines.databaseUrl).username || "postgres", template);
+  await createDatabase(engines.databaseUrl, template);
   await provisionDatabase(templateUrl);
-  project.provide("engines", { databaseUrl: engines.databaseUrl, natsUrl: engines.natsUrl, redisUrl: engines.redisUrl });
+  project.provide("engines", { databaseUrl: engines.databaseUrl, natsUrl: engines.natsUrl, redisUrl: engines.redisUrl, template });
   return async () => {
+    await dropDatabase(engines.databaseUrl, template);
     await engines.stop();
   };
 }

@@ -26,12 +26,14 @@ export interface EngineUrls {
   databaseUrl: string;
   natsUrl: string;
   redisUrl: string;
+  /** The migrated database to clone (default `galaxy_test_template`). */
+  template?: string;
 }
 
 /** Gives a test file its own world on the shared engines. */
 export async function createTestEnv(engines: EngineUrls): Promise<TestEnv> {
   const id = randomBytes(5).toString("hex");
-  const db = await cloneDatabase(engines.databaseUrl, TEMPLATE_DATABASE);
+  const db = await cloneDatabase(engines.databaseUrl, engines.template ?? TEMPLATE_DATABASE);
   const busPrefix = `t${id}`;
   const redisPrefix = `galaxy-test:${id}:`;
   return {

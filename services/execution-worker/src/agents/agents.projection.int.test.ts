@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { v7 as uuidv7 } from "uuid";
+import { inWorkspace } from "@galaxy/db";
+import { eventually, startHarness, type Harness } from "../testing/harness";
+
+let h: Harness;
+const ws = uuidv7();
+
+beforeAll(async () => {
+  h = await startHarness(inject("engines"));
+});
+
+afterAll(async () => {
+  await h?.close();
+});
+
+async function rows(workspaceId: string, agentId: string) {
+  return inWorkspace(h.db, workspaceId, async (tx) => ({
+    agent: await tx.selectFrom("agents").selectAll().where("agent_id", "=", agentId).executeTakeFirst(),
+    versions: await tx.selectFrom("agent_versions").selectAll().where("agent_id", "=", agentId).orderBy("version").execute(),
+  }));
+}
+
+async function projectedAs(workspaceId: string, agentId: string, status: string, version = 1) {
+  return eventually(async () => {
+    const current = await rows(workspaceId, agentId);
+    return current.agent?.status === status && current.agent.current_version === version ? current : null;
+  });
+}
+
+/** Events are applied one at a time in stream order: once a later one shows, earlier ones were applied. */
+async function drained(workspaceId: string): Promise<void> {
+  const { agent } = await h.registry.create(workspaceId);
+  await projectedAs(workspaceId, agent.id, "draft");
+}
+
+describe("the agent projection", () => {
+  test("agent.created records the draft and its version 1 config; agent.activated makes it active", async () => {
+    const { agent } = await h.registry.create(ws, { systemPrompt: "Be exact.", temperature: 0.2 });
+    const created = await projectedAs(ws, agent.id, "draft");
+    expect(created.agent).toMatchObject({ workspace_id: ws, status: "draft", current_version: 1, deleted: false });
+    expect(created.versions).toHaveLength(1);
+    expect(created.versions[0]).toMatchObject({ version: 1, config: { provider: "openai", model: "galaxy-dev-echo", systemPrompt: "Be exact.", temperature: 0.2 } });
+
+    await h.registry.activate(agent.id);
+    const activated = await projectedAs(ws, agent.id, "active");
+    expect(activated.versions).toEqual(created.versions);
+  });
+
+  test("a redelivered or replayed event changes nothing, not even back to draft", async () => {
+    const { agent, envelope: created } = await h.registry.create(ws);
+    const activated = await h.registry.activate(agent.id);
+    const before = await projectedAs(ws, agent.id, "active");
+
+    // Copies under new message ids: JetStream stores them as the replay or late redelivery they stand for.
+    await h.registry.publish(ws, "agent.activated", activated.data, activated.actor.id, { envelope: activated, messageId: uuidv7() });
+    await h.registry.publish(ws, "agent.created", created.data, created.actor.id, { envelope: created, messageId: uuidv7() });
+    await drained(ws);
+
+    expect(await rows(ws, agent.id)).toEqual(before);
+  });
+
+  test("the current version never moves backwards", async () => {
+    const { agent } = await h.registry.create(ws);
+    await h.registry.publish(ws, "agent.activated", { agentId: agent.id, version: 2, status: "active", before: "draft" }, agent.createdBy);
+    await projectedAs(ws, agent.id, "active", 2);
+    await h.registry.publish(ws, "agent.activated", { agentId: agent.id, version: 1, status: "active", before: "active" }, agent.createdBy);
+    await drained(ws);
+    expect((await rows(ws, agent.id)).agent?.current_version).toBe(2);
+  });
+
+  test("an agent.created whose agent names another workspace is not applied anywhere", async () => {
+    const other = uuidv7();
+    const agent = h.registry.put(other);
+    await h.registry.publish(ws, "agent.created", { agent }, agent.createdBy);
+    await drained(ws);
+    expect((await rows(ws, agent.id)).agent).toBeUndefined();
+    expect((await rows(other, agent.id)).agent).toBeUndefined();
+  });
+});

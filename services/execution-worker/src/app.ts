@@ -1,0 +1,135 @@
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import type { Bus } from "@galaxy/bus";
+import { EventEnvelope, ExecutionQueued } from "@galaxy/contracts";
+import { inWorkspace, isDbReachable, OutboxRelay, type Kysely } from "@galaxy/db";
+import type { Logger } from "@galaxy/observability";
+import { AGENT_EVENTS, AGENT_PROJECTION_CONSUMER, agentProjectionHandler } from "./agents/agents.projection";
+import type { ExecutionDb } from "./db";
+import { claimQueuedExecutions, renewLease } from "./executions/executions.repository";
+import { ExecutionService } from "./executions/executions.service";
+import { runExecution } from "./executions/pipeline";
+import { ModelProviders } from "./executions/providers";
+import { Scheduler } from "./executions/scheduler";
+
+export interface ExecutionWorkerConfig {
+  openaiApiKey: string;
+  openaiBaseUrl: string;
+  /** Both must be set for Anthropic agents to run; otherwise they fail with `provider_not_configured`. */
+  anthropicApiKey?: string | undefined;
+  anthropicBaseUrl?: string | undefined;
+  /** Executions this instance runs at once (default 8). */
+  concurrency?: number | undefined;
+  /** SDK retries of a failed model call (default 2). */
+  maxRetries?: number | undefined;
+  /** How long a claimed execution stays this instance's without renewal (default 30 s). */
+  leaseMs?: number | undefined;
+  /** The scheduler's safety poll (default 2 s). */
+  pollIntervalMs?: number | undefined;
+  /** The model call's limit for agents without `timeoutMs` (default 10 min). */
+  defaultTimeoutMs?: number | undefined;
+  /** Attempts before an execution whose workers kept dying fails (default 3). */
+  maxAttempts?: number | undefined;
+}
+
+export interface ExecutionWorkerDeps {
+  db: Kysely<ExecutionDb>;
+  bus: Bus;
+  logger: Logger;
+  config: ExecutionWorkerConfig;
+}
+
+export interface ExecutionWorker {
+  scheduler: Scheduler;
+  executions: ExecutionService;
+  /** This instance's name on the leases it holds. */
+  owner: string;
+  start(): Promise<void>;
+  /** Stops claiming and waits for running executions to finish; call after `bus.stopIntake()`. */
+  stop(): Promise<void>;
+  readiness(): Promise<Record<string, boolean>>;
+}
+
+/** Subjects on which another instance's (or our own) queued executions wake the scheduler. */
+const QUEUED_EVENTS = "evt.*.execution.queued";
+/** Our own queued events come back on the wake-up subscription; these ids were woken for already. */
+const LOCAL_WAKE_MEMORY = 1_024;
+
+/** Builds the execution worker from its dependencies; `main.ts` runs it, tests build it too. */
+export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorker {
+  const { db, bus, logger, config } = deps;
+  const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const leaseMs = config.leaseMs ?? 30_000;
+  const relay = new OutboxRelay({ db, publish: (row) => bus.publishEvent(row), logger });
+  const providers = new ModelProviders({
+    openaiApiKey: config.openaiApiKey,
+    openaiBaseUrl: config.openaiBaseUrl,
+    anthropicApiKey: config.anthropicApiKey,
+    anthropicBaseUrl: config.anthropicBaseUrl,
+    maxRetries: config.maxRetries,
+  });
+  const pipeline = {
+    db,
+    bus,
+    relay,
+    providers,
+    logger,
+    owner,
+    defaultTimeoutMs: config.defaultTimeoutMs ?? 600_000,
+    maxAttempts: config.maxAttempts ?? 3,
+  };
+  const scheduler = new Scheduler({
+    concurrency: config.concurrency ?? 8,
+    leaseMs,
+    pollIntervalMs: config.pollIntervalMs ?? 2_000,
+    claim: (limit) => claimQueuedExecutions(db, owner, limit, leaseMs),
+    run: (execution, lease) => runExecution(pipeline, execution, lease),
+    renew: (execution) => inWorkspace(db, execution.workspaceId, (tx) => renewLease(tx, execution.id, owner, leaseMs)),
+    logger,
+  });
+
+  const wokenLocally = new Set<string>();
+  const executions = new ExecutionService({
+    db,
+    bus,
+    relay,
+    onQueued: (executionId) => {
+      wokenLocally.add(executionId);
+      if (wokenLocally.size > LOCAL_WAKE_MEMORY) {
+        const oldest = wokenLocally.values().next();
+        if (!oldest.done) wokenLocally.delete(oldest.value);
+      }
+      scheduler.wake();
+    },
+  });
+
+  const onQueuedEvent = (data: unknown) => {
+    // Any doubt (a payload we cannot read) wakes: a spare claim costs one query.
+    const envelope = EventEnvelope.safeParse(data);
+    const queued = envelope.success ? ExecutionQueued.safeParse(envelope.data.data) : undefined;
+    if (queued?.success && wokenLocally.delete(queued.data.execution.id)) return;
+    scheduler.wake();
+  };
+
+  return {
+    scheduler,
+    executions,
+    owner,
+    async start() {
+      bus.serve("execution.start", (request, ctx) => executions.start(request, ctx));
+      bus.serve("execution.get", (request, ctx) => executions.get(request.id, ctx));
+      await bus.consume({ durable: AGENT_PROJECTION_CONSUMER, filter: AGENT_EVENTS, handler: agentProjectionHandler(db) });
+      bus.subscribeCore(QUEUED_EVENTS, onQueuedEvent);
+      relay.start();
+      await relay.sweep(0);
+      scheduler.start();
+    },
+    async stop() {
+      await scheduler.stop();
+      await relay.stop();
+    },
+    async readiness() {
+      return { database: await isDbReachable(db), bus: bus.isConnected() };
+    },
+  };
+}

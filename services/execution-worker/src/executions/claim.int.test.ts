@@ -1,0 +1,104 @@
+import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { v7 as uuidv7 } from "uuid";
+import { inWorkspace, sql, type Kysely } from "@galaxy/db";
+import { createTestEnv, serviceDb, type TestEnv } from "@galaxy/testkit";
+import type { ExecutionDb } from "../db";
+import { claimQueuedExecutions, finishExecution, insertExecution, renewLease } from "./executions.repository";
+
+let env: TestEnv;
+let db: Kysely<ExecutionDb>;
+
+beforeAll(async () => {
+  env = await createTestEnv(inject("engines"));
+  db = serviceDb<ExecutionDb>(env, "execution-worker");
+});
+
+afterAll(async () => {
+  await db?.destroy();
+  await env?.cleanup();
+});
+
+async function queue(workspaceId: string, createdAt: Date): Promise<string> {
+  const id = uuidv7();
+  await inWorkspace(db, workspaceId, (tx) =>
+    insertExecution(tx, {
+      execution: {
+        id,
+        workspaceId,
+        agentId: uuidv7(),
+        agentVersion: 1,
+        status: "queued",
+        trigger: { type: "manual" },
+        input: { message: "x" },
+        output: null,
+        error: null,
+        usage: { inputTokens: 0, outputTokens: 0, totalTokens: 0, costUsd: 0 },
+        durationMs: null,
+        createdAt: createdAt.toISOString(),
+        startedAt: null,
+        completedAt: null,
+      },
+      createdBy: "test",
+      correlationId: uuidv7(),
+      traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+      queuedEventId: uuidv7(),
+    }),
+  );
+  return id;
+}
+
+async function statusOf(workspaceId: string, id: string) {
+  return inWorkspace(db, workspaceId, (tx) => tx.selectFrom("executions").select(["status", "lease_owner", "attempt"]).where("id", "=", id).executeTakeFirstOrThrow());
+}
+
+describe("claim_queued_executions", () => {
+  test("takes the oldest queued execution of any workspace first", async () => {
+    const base = Date.now() - 60_000;
+    const newer = await queue(uuidv7(), new Date(base + 1_000));
+    const older = await queue(uuidv7(), new Date(base));
+    const [first] = await claimQueuedExecutions(db, "owner-a", 1, 30_000);
+    expect(first?.id).toBe(older);
+    const [second] = await claimQueuedExecutions(db, "owner-a", 1, 30_000);
+    expect(second?.id).toBe(newer);
+    expect(await claimQueuedExecutions(db, "owner-a", 5, 30_000)).toEqual([]);
+  });
+
+  test("concurrent claims never take the same execution, and together take them all", async () => {
+    const ws = [uuidv7(), uuidv7()];
+    const ids = new Set<string>();
+    for (let i = 0; i < 12; i++) ids.add(await queue(ws[i % 2] ?? "", new Date(Date.now() - 30_000 + i)));
+    const claims = await Promise.all([0, 1, 2].map((n) => claimQueuedExecutions(db, `owner-${n}`, 5, 30_000)));
+    const taken = claims.flat().map((c) => c.id);
+    expect(new Set(taken).size).toBe(taken.length);
+    expect(new Set(taken)).toEqual(ids);
+    const row = await statusOf(ws[0] ?? "", taken[0] ?? "");
+    expect(row.status).toBe("running");
+  });
+
+  test("an execution whose lease expired is taken over, a leased one is not", async () => {
+    const ws = uuidv7();
+    const id = await queue(ws, new Date());
+    const [claimed] = await claimQueuedExecutions(db, "owner-dead", 1, 30_000);
+    expect(claimed?.id).toBe(id);
+    expect(await claimQueuedExecutions(db, "owner-alive", 5, 30_000)).toEqual([]);
+
+    await inWorkspace(db, ws, (tx) => sql`update executions set lease_expires_at = now() - interval '1 second' where id = ${id}`.execute(tx));
+    const [taken] = await claimQueuedExecutions(db, "owner-alive", 5, 30_000);
+    expect(taken).toEqual({ id, workspaceId: ws });
+    expect(await statusOf(ws, id)).toEqual({ status: "running", lease_owner: "owner-alive", attempt: 2 });
+
+    // The instance that lost the lease can neither renew it nor record a result.
+    expect(await inWorkspace(db, ws, (tx) => renewLease(tx, id, "owner-dead", 30_000))).toBe(false);
+    expect(await inWorkspace(db, ws, (tx) => renewLease(tx, id, "owner-alive", 30_000))).toBe(true);
+    const outcome = {
+      status: "completed" as const,
+      output: { text: "late" },
+      error: null,
+      usage: { inputTokens: 1, outputTokens: 1, totalTokens: 2, costUsd: 0 },
+      durationMs: 1,
+      completedAt: new Date(),
+    };
+    expect(await inWorkspace(db, ws, (tx) => finishExecution(tx, id, "owner-dead", outcome))).toBeUndefined();
+    expect((await inWorkspace(db, ws, (tx) => finishExecution(tx, id, "owner-alive", outcome)))?.status).toBe("completed");
+  });
+});

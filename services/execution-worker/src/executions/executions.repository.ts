@@ -1,0 +1,182 @@
+import { v7 as uuidv7 } from "uuid";
+import { ExecutionError, ExecutionOutput, ExecutionTrigger, type Execution, type ExecutionStatus, type Usage } from "@galaxy/contracts";
+import { sql, type Kysely, type Selectable, type Transaction } from "@galaxy/db";
+import type { ExecutionDb, ExecutionsTable, StepStatus } from "../db";
+
+type Db = Kysely<ExecutionDb> | Transaction<ExecutionDb>;
+
+export type ExecutionRow = Selectable<ExecutionsTable>;
+
+/** An execution a scheduler has leased. */
+export interface ClaimedExecution {
+  id: string;
+  workspaceId: string;
+}
+
+export interface NewExecution {
+  execution: Execution;
+  createdBy: string;
+  correlationId: string;
+  traceparent: string;
+  queuedEventId: string;
+}
+
+export async function insertExecution(tx: Transaction<ExecutionDb>, e: NewExecution): Promise<void> {
+  const x = e.execution;
+  await tx
+    .insertInto("executions")
+    .values({
+      id: x.id,
+      workspace_id: x.workspaceId,
+      agent_id: x.agentId,
+      agent_version: x.agentVersion,
+      status: x.status,
+      trigger: JSON.stringify(x.trigger),
+      input: JSON.stringify(x.input ?? null),
+      output: null,
+      error: null,
+      duration_ms: null,
+      created_by: e.createdBy,
+      correlation_id: e.correlationId,
+      traceparent: e.traceparent,
+      queued_event_id: e.queuedEventId,
+      lease_owner: null,
+      lease_expires_at: null,
+      created_at: new Date(x.createdAt),
+      started_at: null,
+      completed_at: null,
+    })
+    .execute();
+}
+
+export async function findExecution(db: Db, id: string): Promise<ExecutionRow | undefined> {
+  return db.selectFrom("executions").selectAll().where("id", "=", id).executeTakeFirst();
+}
+
+/**
+ * Leases up to `limit` queued executions of any workspace to `owner` (SECURITY DEFINER:
+ * the scheduler does not know their workspaces before it picks them).
+ */
+export async function claimQueuedExecutions(db: Kysely<ExecutionDb>, owner: string, limit: number, leaseMs: number): Promise<ClaimedExecution[]> {
+  const result = await sql<{ id: string; workspace_id: string }>`select id, workspace_id from claim_queued_executions(${owner}, ${limit}, ${leaseMs})`.execute(db);
+  return result.rows.map((row) => ({ id: row.id, workspaceId: row.workspace_id }));
+}
+
+/** Extends this owner's lease; false when the lease is no longer this owner's. */
+export async function renewLease(tx: Transaction<ExecutionDb>, id: string, owner: string, leaseMs: number): Promise<boolean> {
+  const result = await tx
+    .updateTable("executions")
+    .set({ lease_expires_at: sql<Date>`now() + make_interval(secs => ${leaseMs} / 1000.0)` })
+    .where("id", "=", id)
+    .where("lease_owner", "=", owner)
+    .where("status", "=", "running")
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+/** Sets `started_at` the first time an attempt starts; true when this call set it. */
+export async function markStarted(tx: Transaction<ExecutionDb>, id: string, owner: string, at: Date): Promise<boolean> {
+  const result = await tx
+    .updateTable("executions")
+    .set({ started_at: at })
+    .where("id", "=", id)
+    .where("lease_owner", "=", owner)
+    .where("status", "=", "running")
+    .where("started_at", "is", null)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+export interface Outcome {
+  status: Extract<ExecutionStatus, "completed" | "failed" | "timed_out">;
+  output: ExecutionOutput | null;
+  error: ExecutionError | null;
+  usage: Usage;
+  durationMs: number;
+  completedAt: Date;
+}
+
+/**
+ * Records the end of an execution, only while `owner` still holds its lease (an instance that
+ * lost it must not overwrite the result of the one that took over). Undefined when it did not.
+ */
+export async function finishExecution(tx: Transaction<ExecutionDb>, id: string, owner: string, outcome: Outcome): Promise<ExecutionRow | undefined> {
+  return tx
+    .updateTable("executions")
+    .set({
+      status: outcome.status,
+      output: outcome.output === null ? null : JSON.stringify(outcome.output),
+      error: outcome.error === null ? null : JSON.stringify(outcome.error),
+      input_tokens: outcome.usage.inputTokens,
+      output_tokens: outcome.usage.outputTokens,
+      total_tokens: outcome.usage.totalTokens,
+      cost_usd: outcome.usage.costUsd,
+      duration_ms: outcome.durationMs,
+      completed_at: outcome.completedAt,
+      lease_owner: null,
+      lease_expires_at: null,
+    })
+    .where("id", "=", id)
+    .where("lease_owner", "=", owner)
+    .where("status", "=", "running")
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** Opens a step; with `closeAbandoned`, steps an interrupted earlier attempt left running are closed as abandoned. */
+export async function openStep(
+  tx: Transaction<ExecutionDb>,
+  step: { workspaceId: string; executionId: string; name: string; startedAt: Date; detail: unknown; closeAbandoned: boolean },
+): Promise<string> {
+  if (step.closeAbandoned) {
+    await tx.updateTable("execution_steps").set({ status: "abandoned" }).where("execution_id", "=", step.executionId).where("status", "=", "running").execute();
+  }
+  const id = uuidv7();
+  await tx
+    .insertInto("execution_steps")
+    .values({
+      id,
+      workspace_id: step.workspaceId,
+      execution_id: step.executionId,
+      name: step.name,
+      status: "running",
+      started_at: step.startedAt,
+      completed_at: null,
+      duration_ms: null,
+      detail: JSON.stringify(step.detail),
+    })
+    .execute();
+  return id;
+}
+
+export async function closeStep(tx: Transaction<ExecutionDb>, stepId: string, status: Exclude<StepStatus, "running">, completedAt: Date, durationMs: number, detail: unknown): Promise<void> {
+  await tx
+    .updateTable("execution_steps")
+    .set({ status, completed_at: completedAt, duration_ms: durationMs, detail: JSON.stringify(detail) })
+    .where("id", "=", stepId)
+    .execute();
+}
+
+export async function listSteps(db: Db, executionId: string) {
+  return db.selectFrom("execution_steps").selectAll().where("execution_id", "=", executionId).orderBy("started_at").orderBy("id").execute();
+}
+
+/** The contract's view of a stored execution. */
+export function toExecution(row: ExecutionRow): Execution {
+  return {
+    id: row.id,
+    workspaceId: row.workspace_id,
+    agentId: row.agent_id,
+    agentVersion: row.agent_version,
+    status: row.status,
+    trigger: ExecutionTrigger.parse(row.trigger),
+    input: row.input ?? null,
+    output: ExecutionOutput.nullable().parse(row.output ?? null),
+    error: ExecutionError.nullable().parse(row.error ?? null),
+    usage: { inputTokens: row.input_tokens, outputTokens: row.output_tokens, totalTokens: row.total_tokens, costUsd: Number(row.cost_usd) },
+    durationMs: row.duration_ms,
+    createdAt: row.created_at.toISOString(),
+    startedAt: row.started_at?.toISOString() ?? null,
+    completedAt: row.completed_at?.toISOString() ?? null,
+  };
+}

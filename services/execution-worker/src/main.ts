@@ -1,0 +1,74 @@
+import { z } from "zod";
+import { Bus } from "@galaxy/bus";
+import { CommonEnv, parseEnv } from "@galaxy/contracts";
+import { createServiceDb } from "@galaxy/db";
+import { createLogger, createMetrics, runService, startTelemetry } from "@galaxy/observability";
+import { createExecutionWorker } from "./app";
+import type { ExecutionDb } from "./db";
+
+/** The bundled dev model server (`services/dev-model`), used while no provider key is set. */
+const DEV_MODEL_URL = "http://127.0.0.1:8089";
+const DEV_MODEL_KEY = "galaxy-dev";
+
+const Env = CommonEnv.extend({
+  EXECUTION_WORKER_PORT: z.coerce.number().int().min(0).max(65535).default(8083),
+  OPENAI_API_KEY: z.string().min(1).optional(),
+  OPENAI_BASE_URL: z.url().optional(),
+  ANTHROPIC_API_KEY: z.string().min(1).optional(),
+  ANTHROPIC_BASE_URL: z.url().optional(),
+  EXECUTION_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(8),
+  MODEL_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+});
+
+const env = parseEnv(Env);
+const service = "execution-worker";
+startTelemetry(service);
+const logger = createLogger({ service, level: env.LOG_LEVEL });
+
+/**
+ * A provider's endpoint: the base URL when given; the provider itself when only a key is
+ * (setting the key switches to the real provider, CONTRACT §5); else the dev model server.
+ */
+function endpoint(key: string | undefined, baseUrl: string | undefined, real: string, dev: string): { apiKey: string; baseUrl: string } {
+  if (baseUrl) return { apiKey: key ?? DEV_MODEL_KEY, baseUrl };
+  if (key) return { apiKey: key, baseUrl: real };
+  return { apiKey: DEV_MODEL_KEY, baseUrl: dev };
+}
+
+const openai = endpoint(env.OPENAI_API_KEY, env.OPENAI_BASE_URL, "https://api.openai.com/v1", `${DEV_MODEL_URL}/v1`);
+const anthropic = endpoint(env.ANTHROPIC_API_KEY, env.ANTHROPIC_BASE_URL, "https://api.anthropic.com", DEV_MODEL_URL);
+
+await runService({
+  service,
+  logger,
+  metrics: createMetrics(service),
+  opsPort: env.EXECUTION_WORKER_PORT,
+  async start() {
+    // Every running pipeline holds a connection at times; requests must still find one.
+    const db = createServiceDb<ExecutionDb>(env.DATABASE_URL, service, { max: env.EXECUTION_CONCURRENCY + 4 });
+    const bus = await Bus.connect({ url: env.NATS_URL, prefix: env.GALAXY_BUS_PREFIX, service, user: env.NATS_USER, password: env.NATS_PASSWORD, logger });
+    const worker = createExecutionWorker({
+      db,
+      bus,
+      logger,
+      config: {
+        openaiApiKey: openai.apiKey,
+        openaiBaseUrl: openai.baseUrl,
+        anthropicApiKey: anthropic.apiKey,
+        anthropicBaseUrl: anthropic.baseUrl,
+        concurrency: env.EXECUTION_CONCURRENCY,
+        maxRetries: env.MODEL_MAX_RETRIES,
+      },
+    });
+    await worker.start();
+    return {
+      readiness: () => worker.readiness(),
+      async stop() {
+        await bus.stopIntake();
+        await worker.stop();
+        await bus.close();
+        await db.destroy();
+      },
+    };
+  },
+});

@@ -1,0 +1,225 @@
+import { v7 as uuidv7 } from "uuid";
+import type { Bus } from "@galaxy/bus";
+import { NotFoundError, parseEvent, type Agent, type EventType, type EventData, type TypedEvent } from "@galaxy/contracts";
+import type { Kysely } from "@galaxy/db";
+import { startDevModel, type RunningDevModel } from "@galaxy/dev-model";
+import { newTraceparent } from "@galaxy/observability";
+import { connectTestBus, createTestEnv, serviceDb, testLogger, TestClaims, type EngineUrls, type TestEnv } from "@galaxy/testkit";
+import { createExecutionWorker, type ExecutionWorker, type ExecutionWorkerConfig } from "../app";
+import type { ExecutionDb } from "../db";
+
+/**
+ * The agent-registry as the worker sees it: `registry.agents.get` answered from what it holds,
+ * and `agent.*` events published the way the registry publishes them.
+ */
+export class FakeRegistry {
+  readonly agents = new Map<string, Agent>();
+  /** How many `registry.agents.get` requests it answered. */
+  gets = 0;
+
+  constructor(private readonly bus: Bus, private readonly claims: TestClaims) {}
+
+  serve(): void {
+    this.bus.serve("registry.agents.get", async (request, ctx) => {
+      this.gets += 1;
+      const agent = this.agents.get(request.id);
+      if (!agent || agent.workspaceId !== ctx.claim?.ws) throw new NotFoundError("agent", request.id);
+      return agent;
+    });
+  }
+
+  /** Holds an agent without publishing anything: its events have not reached the worker yet. */
+  put(workspaceId: string, overrides: Partial<Agent> = {}): Agent {
+    const now = new Date().toISOString();
+    const agent: Agent = {
+      id: uuidv7(),
+      workspaceId,
+      status: "draft",
+      version: 1,
+      createdBy: uuidv7(),
+      createdAt: now,
+      updatedAt: now,
+      name: "Echo",
+      description: null,
+      provider: "openai",
+      model: "galaxy-dev-echo",
+      systemPrompt: "You repeat what you are told.",
+      temperature: null,
+      maxTokens: null,
+      tools: [],
+      knowledgeBaseIds: [],
+      inputSchema: null,
+      outputSchema: null,
+      timeoutMs: null,
+      notifyUrl: null,
+      ...overrides,
+    };
+    this.agents.set(agent.id, agent);
+    return agent;
+  }
+
+  /** Creates a draft agent and publishes `agent.created`; returns the agent and the event's envelope. */
+  async create(workspaceId: string, overrides: Partial<Agent> = {}): Promise<{ agent: Agent; envelope: Envelope<"agent.created"> }> {
+    const agent = this.put(workspaceId, overrides);
+    const envelope = await this.publish(workspaceId, "agent.created", { agent }, agent.createdBy);
+    return { agent, envelope };
+  }
+
+  /** Activates an agent and publishes `agent.activated`. */
+  async activate(agentId: string): Promise<Envelope<"agent.activated">> {
+    const agent = this.agents.get(agentId);
+    if (!agent) throw new Error(`no agent ${agentId}`);
+    const updated: Agent = { ...agent, status: "active", updatedAt: new Date().toISOString() };
+    this.agents.set(agentId, updated);
+    return this.publish(agent.workspaceId, "agent.activated", { agentId, version: agent.version, status: "active", before: agent.status }, agent.createdBy);
+  }
+
+  /** Creates and activates an agent, both events published. */
+  async createActive(workspaceId: string, overrides: Partial<Agent> = {}): Promise<Agent> {
+    const { agent } = await this.create(workspaceId, overrides);
+    await this.activate(agent.id);
+    const active = this.agents.get(agent.id);
+    if (!active) throw new Error("the agent vanished");
+    return active;
+  }
+
+  /**
+   * Publishes an event as the registry's outbox would. `messageId` other than the envelope's id
+   * makes a copy JetStream does not deduplicate: a replay or a late redelivery.
+   */
+  async publish<T extends EventType>(workspaceId: string, type: T, data: EventData<T>, actorId: string, options: { envelope?: Envelope<T>; messageId?: string } = {}): Promise<Envelope<T>> {
+    const envelope: Envelope<T> = options.envelope ?? { id: uuidv7(), type, occurredAt: new Date().toISOString(), workspaceId, actor: { type: "user", id: actorId }, data };
+    const claim = await this.claims.sign({ ws: workspaceId, sub: actorId, role: "owner" });
+    const correlationId = uuidv7();
+    await this.bus.publishEvent({
+      id: options.messageId ?? envelope.id,
+      workspaceId,
+      type,
+      schemaVersion: 1,
+      payload: envelope,
+      context: { claim, traceparent: newTraceparent(), correlationId, causationId: correlationId },
+    });
+    return envelope;
+  }
+}
+
+export interface Envelope<T extends EventType> {
+  id: string;
+  type: T;
+  occurredAt: string;
+  workspaceId: string;
+  actor: { type: "user"; id: string };
+  data: EventData<T>;
+}
+
+/** Every execution event seen on the bus (core subscription, as any instance sees them). */
+export class SeenEvents {
+  readonly all: TypedEvent[] = [];
+
+  constructor(bus: Bus) {
+    bus.subscribeCore("evt.*.execution.>", (data) => {
+      const parsed = parseEvent(data);
+      if (parsed.ok) this.all.push(parsed.event);
+    });
+  }
+
+  of(executionId: string): TypedEvent[] {
+    return this.all.filter((event) => executionIdOf(event) === executionId);
+  }
+
+  /** Waits for an event of `type` about `executionId`. */
+  async waitFor(executionId: string, type: EventType, timeoutMs = 10_000): Promise<TypedEvent> {
+    return eventually(() => this.of(executionId).find((event) => event.type === type), timeoutMs, `${type} of ${executionId}`);
+  }
+}
+
+function executionIdOf(event: TypedEvent): string | null {
+  switch (event.type) {
+    case "execution.queued":
+    case "execution.completed":
+    case "execution.failed":
+      return event.data.execution.id;
+    case "execution.started":
+      return event.data.executionId;
+    default:
+      return null;
+  }
+}
+
+/** Polls `probe` until it gives a value (tests only: the code under test never polls). */
+export async function eventually<T>(probe: () => T | undefined | null | Promise<T | undefined | null>, timeoutMs = 10_000, what = "condition"): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== null) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+export interface Harness {
+  env: TestEnv;
+  db: Kysely<ExecutionDb>;
+  claims: TestClaims;
+  /** The worker's own bus connection. */
+  bus: Bus;
+  /** A gateway-like caller. */
+  caller: Bus;
+  registry: FakeRegistry;
+  events: SeenEvents;
+  devModel: RunningDevModel;
+  worker: ExecutionWorker;
+  /** Stops the worker the way `main.ts` does: intake, in-flight work, connection. */
+  stopWorker(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** One test file's world: engines of its own, identity's claims, a fake registry, the dev model and a running worker. */
+export async function startHarness(engines: EngineUrls, config: Partial<ExecutionWorkerConfig> = {}): Promise<Harness> {
+  const env = await createTestEnv(engines);
+  const claims = await TestClaims.create();
+  const identityBus = await connectTestBus(env, "identity");
+  claims.serve(identityBus);
+  const registryBus = await connectTestBus(env, "agent-registry");
+  const registry = new FakeRegistry(registryBus, claims);
+  registry.serve();
+  const caller = await connectTestBus(env, "gateway");
+  const events = new SeenEvents(caller);
+  const devModel = await startDevModel();
+  const db = serviceDb<ExecutionDb>(env, "execution-worker");
+  const bus = await connectTestBus(env, "execution-worker");
+  const worker = createExecutionWorker({
+    db,
+    bus,
+    logger: testLogger("execution-worker"),
+    config: { openaiApiKey: "galaxy-dev", openaiBaseUrl: `${devModel.url}/v1`, anthropicApiKey: "galaxy-dev", anthropicBaseUrl: devModel.url, maxRetries: 0, ...config },
+  });
+  await worker.start();
+  let workerStopped = false;
+  const stopWorker = async () => {
+    if (workerStopped) return;
+    workerStopped = true;
+    await bus.stopIntake();
+    await worker.stop();
+    await bus.close();
+  };
+  return {
+    env,
+    db,
+    claims,
+    bus,
+    caller,
+    registry,
+    events,
+    devModel,
+    worker,
+    stopWorker,
+    async close() {
+      await stopWorker();
+      await db.destroy();
+      await Promise.allSettled([caller.close(), registryBus.close(), identityBus.close()]);
+      await devModel.close();
+      await env.cleanup();
+    },
+  };
+}
