@@ -15,10 +15,10 @@ install:
 	@pnpm install --frozen-lockfile --reporter=silent
 
 setup: install
-	@pnpm exec tsx scripts/setup.ts
+	@node --import tsx scripts/setup.ts
 
 up: install
-	@pnpm exec tsx scripts/up.ts
+	@node --import tsx scripts/up.ts
 
 typecheck: install
 	@pnpm exec tsc -p tsconfig.json --noEmit

@@ -49,7 +49,12 @@ function run(name: string, args: string[], color: number, extraEnv: NodeJS.Proce
 
 async function waitForExit(child: ChildProcess): Promise<number> {
   if (child.exitCode !== null) return child.exitCode;
+  if (child.signalCode !== null) return 1;
   return new Promise((resolveExit) => child.once("exit", (code) => resolveExit(code ?? 1)));
+}
+
+function running(child: ChildProcess): boolean {
+  return child.exitCode === null && child.signalCode === null;
 }
 
 const setup = run("setup", ["scripts/setup.ts"], 37);
@@ -67,12 +72,12 @@ async function stopAll(code: number): Promise<never> {
     console.log("stopping Galaxy…");
     // The gateway first, so no new work comes in while the others finish theirs.
     const gateway = children.find((c) => c.name === "gateway");
-    if (gateway && gateway.child.exitCode === null) {
+    if (gateway && running(gateway.child)) {
       gateway.child.kill("SIGTERM");
       await waitForExit(gateway.child);
     }
-    for (const { child } of children) if (child.exitCode === null) child.kill("SIGTERM");
-    const killer = setTimeout(() => children.forEach(({ child }) => child.exitCode === null && child.kill("SIGKILL")), 20_000);
+    for (const { child } of children) if (running(child)) child.kill("SIGTERM");
+    const killer = setTimeout(() => children.forEach(({ child }) => running(child) && child.kill("SIGKILL")), 20_000);
     await Promise.all(children.map(({ child }) => waitForExit(child)));
     clearTimeout(killer);
     console.log("Galaxy stopped");
@@ -90,10 +95,15 @@ for (const { name, child } of children) {
   });
 }
 
+// Up means every service answers ready, not only the gateway.
+const readiness = [gatewayPort, env.IDENTITY_PORT ?? "8081", env.AGENT_REGISTRY_PORT ?? "8082", env.EXECUTION_WORKER_PORT ?? "8083", env.AUDIT_PORT ?? "8084"].map(
+  (port) => `http://127.0.0.1:${port}/health/ready`,
+);
 const started = Date.now();
 for (;;) {
   if (stopping) break;
-  const ready = await fetch(`http://127.0.0.1:${gatewayPort}/health/ready`).then((r) => r.ok).catch(() => false);
+  const answers = await Promise.all(readiness.map((url) => fetch(url).then((r) => r.ok).catch(() => false)));
+  const ready = answers.every(Boolean);
   if (ready) {
     console.log(`\n  Galaxy is up: http://127.0.0.1:${gatewayPort}  (API docs: /docs)  ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     break;
