@@ -216,7 +216,14 @@ export class Bus {
       callback: (error, msg) => {
         if (error) return;
         const data = safeJson(msg.data);
-        if (data.ok) handler(data.value, this.unprefixed(msg.subject));
+        if (!data.ok) return;
+        // The NATS client calls this inside its protocol reader: an exception escaping here
+        // would stop the connection from reading anything more.
+        try {
+          handler(data.value, this.unprefixed(msg.subject));
+        } catch (handlerError) {
+          this.options.logger.error({ err: handlerError, subject: msg.subject }, "core subscription handler failed");
+        }
       },
     });
     this.subscriptions.push(sub);
@@ -341,7 +348,9 @@ export class Bus {
    * (workspace of claim, header, subject and payload must agree) before the handler runs; the
    * message is acked after the handler returns, retried with backoff when it throws a
    * retryable error, and written to `dlq.<durable>.<subject>` (then acked) when it can never be
-   * applied or has used up its deliveries. Messages are applied one at a time, in stream order.
+   * applied or has used up its deliveries. Messages are applied one at a time, in stream order,
+   * except that a message retried with backoff comes back after the ones behind it: a consumer
+   * whose result depends on order must retry in place (and call `working()`) before throwing.
    */
   async consume(options: ConsumerOptions): Promise<void> {
     const stream = this.stream("EVENTS");

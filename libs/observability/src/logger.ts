@@ -1,5 +1,5 @@
-import { pino, type Logger } from "pino";
-import { SECRET_FIELDS } from "@galaxy/contracts";
+import { pino, type DestinationStream, type Logger } from "pino";
+import { isSecretField, REDACTED, SECRET_FIELDS } from "@galaxy/contracts";
 
 export type { Logger };
 
@@ -15,17 +15,50 @@ export interface LoggerOptions {
   level?: string | undefined;
   /** Human-readable output (`make up`); JSON otherwise. */
   pretty?: boolean | undefined;
+  /** Where the lines go instead of stdout (tests capture them); never pretty-printed. */
+  destination?: DestinationStream | undefined;
 }
 
 /** The service's root logger: JSON lines, secrets redacted, the service named on every line. */
 export function createLogger(options: LoggerOptions): Logger {
-  return pino({
+  const pretty = !options.destination && (options.pretty ?? process.env.LOG_FORMAT === "pretty");
+  const pinoOptions = {
     name: options.service,
     level: options.level ?? process.env.LOG_LEVEL ?? "info",
-    redact: { paths: REDACT_PATHS, censor: "[redacted]" },
+    redact: { paths: REDACT_PATHS, censor: REDACTED },
+    formatters: { log: redactFields },
     base: { service: options.service },
-    ...(options.pretty ?? process.env.LOG_FORMAT === "pretty"
+    ...(pretty
       ? { transport: { target: "pino-pretty", options: { colorize: true, ignore: "pid,hostname,service,name", translateTime: "HH:MM:ss.l" } } }
       : {}),
-  });
+  };
+  return options.destination ? pino(pinoOptions, options.destination) : pino(pinoOptions);
+}
+
+/**
+ * The logged object with every secret field replaced, in any case and at any depth of its plain
+ * objects and arrays: pino's paths above match case-sensitively and only two levels down. Errors
+ * and other class instances are left to pino's serializers and the paths.
+ */
+function redactFields(object: Record<string, unknown>): Record<string, unknown> {
+  const ancestors = new Set<object>();
+  const walk = (value: unknown): unknown => {
+    if (value === null || typeof value !== "object") return value;
+    if (ancestors.has(value)) return "[Circular]";
+    const proto: unknown = Object.getPrototypeOf(value);
+    if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) return value;
+    ancestors.add(value);
+    try {
+      if (Array.isArray(value)) return value.map(walk);
+      const out: Record<string, unknown> = {};
+      for (const [key, child] of Object.entries(value)) out[key] = isSecretField(key) ? REDACTED : walk(child);
+      return out;
+    } finally {
+      ancestors.delete(value);
+    }
+  };
+  ancestors.add(object);
+  const out: Record<string, unknown> = {};
+  for (const [key, child] of Object.entries(object)) out[key] = isSecretField(key) ? REDACTED : walk(child);
+  return out;
 }

@@ -68,7 +68,9 @@ export function childTraceparent(parent: string | undefined): string {
   return newTraceparent(traceId ?? undefined);
 }
 
+/** The trace id of a W3C traceparent; null when it is malformed or the invalid all-zero id. */
 export function traceIdOf(traceparent: string): string | null {
   const match = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/.exec(traceparent);
-  return match?.[1] ?? null;
+  const traceId = match?.[1];
+  return traceId && !/^0+$/.test(traceId) ? traceId : null;
 }

@@ -140,6 +140,8 @@ describe("TestClaims", () => {
       const grant = await worker.serviceClaims.get(ws);
       const claim = await worker.claims.verify(grant, { checkExpiry: true });
       expect(claim).toMatchObject({ ws, sub: "execution-worker", act: "service" });
+      expect(await worker.serviceClaims.get(ws)).toBe(grant);
+      expect(await worker.serviceClaims.get("0190f5a0-0000-7000-8000-00000000000c")).not.toBe(grant);
     } finally {
       await worker.close();
       await identity.close();

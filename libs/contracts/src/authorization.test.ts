@@ -1,0 +1,151 @@
+import { describe, expect, test } from "vitest";
+import { ACTIONS, authorize, type Action, type Principal } from "./authorization";
+import { ROLES, type Role } from "./roles";
+
+/**
+ * CONTRACT §1, Roles, written out as a table: for each role and action, whether it is allowed
+ * ("yes"), refused ("no"), or allowed only on an agent the principal created ("own").
+ */
+type Rule = "yes" | "no" | "own";
+const ROLE_TABLE: Record<Role, Record<Action, Rule>> = {
+  viewer: {
+    "workspace.read": "yes",
+    "members.read": "yes",
+    "agents.read": "yes",
+    "agents.create": "no",
+    "agents.edit": "no",
+    "agents.delete": "no",
+    "agents.activate": "no",
+    "executions.read": "yes",
+    "executions.start": "no",
+    "executions.cancel": "no",
+    "audit.read": "no",
+  },
+  member: {
+    "workspace.read": "yes",
+    "members.read": "yes",
+    "agents.read": "yes",
+    "agents.create": "yes",
+    "agents.edit": "own",
+    "agents.delete": "own",
+    "agents.activate": "own",
+    "executions.read": "yes",
+    "executions.start": "yes",
+    "executions.cancel": "yes",
+    "audit.read": "no",
+  },
+  admin: {
+    "workspace.read": "yes",
+    "members.read": "yes",
+    "agents.read": "yes",
+    "agents.create": "yes",
+    "agents.edit": "yes",
+    "agents.delete": "yes",
+    "agents.activate": "yes",
+    "executions.read": "yes",
+    "executions.start": "yes",
+    "executions.cancel": "yes",
+    "audit.read": "yes",
+  },
+  owner: {
+    "workspace.read": "yes",
+    "members.read": "yes",
+    "agents.read": "yes",
+    "agents.create": "yes",
+    "agents.edit": "yes",
+    "agents.delete": "yes",
+    "agents.activate": "yes",
+    "executions.read": "yes",
+    "executions.start": "yes",
+    "executions.cancel": "yes",
+    "audit.read": "yes",
+  },
+};
+
+const ME = "0190f5a0-0000-7000-8000-000000000001";
+const SOMEONE_ELSE = "0190f5a0-0000-7000-8000-000000000002";
+
+/** The resource as each case sees it: created by the principal, by another, or not known. */
+const RESOURCES = [
+  { name: "its own agent", resource: { createdBy: ME }, own: true },
+  { name: "another's agent", resource: { createdBy: SOMEONE_ELSE }, own: false },
+  { name: "no resource named", resource: {}, own: false },
+] as const;
+
+test("the table covers every role and every action", () => {
+  expect(Object.keys(ROLE_TABLE).sort()).toEqual([...ROLES].sort());
+  for (const role of ROLES) expect(Object.keys(ROLE_TABLE[role]).sort()).toEqual([...ACTIONS].sort());
+});
+
+describe.each(ROLES)("given a %s without permission overrides", (role) => {
+  const principal: Principal = { role, id: ME };
+  const cases = ACTIONS.flatMap((action) => RESOURCES.map((r) => ({ action, ...r, rule: ROLE_TABLE[role][action] })));
+
+  test.each(cases)("when it asks $action on $name, then the role table decides", ({ action, resource, own, rule }) => {
+    const expected = rule === "yes" || (rule === "own" && own);
+    expect(authorize(principal, action, resource)).toBe(expected);
+  });
+
+  test("when no resource is passed at all, only unconditional rights remain", () => {
+    for (const action of ACTIONS) expect(authorize(principal, action)).toBe(ROLE_TABLE[role][action] === "yes");
+  });
+});
+
+describe("viewers read and do nothing else", () => {
+  test("a viewer may not act even on an agent recorded as its own", () => {
+    const viewer: Principal = { role: "viewer", id: ME };
+    const allowed = ACTIONS.filter((action) => authorize(viewer, action, { createdBy: ME }));
+    expect(allowed).toEqual(["workspace.read", "members.read", "agents.read", "executions.read"]);
+  });
+});
+
+describe("permission overrides win over the role", () => {
+  test.each(ROLES)("given a %s with agents.create true, it may create agents", (role) => {
+    expect(authorize({ role, id: ME, perms: { agents: { create: true } } }, "agents.create")).toBe(true);
+  });
+
+  test.each(ROLES)("given a %s with agents.create false, it may not create agents", (role) => {
+    expect(authorize({ role, id: ME, perms: { agents: { create: false } } }, "agents.create")).toBe(false);
+  });
+
+  test.each(ROLES)("given a %s with agents.edit true, it may edit and activate any agent", (role) => {
+    const principal: Principal = { role, id: ME, perms: { agents: { edit: true } } };
+    expect(authorize(principal, "agents.edit", { createdBy: SOMEONE_ELSE })).toBe(true);
+    expect(authorize(principal, "agents.activate", { createdBy: SOMEONE_ELSE })).toBe(true);
+  });
+
+  test.each(ROLES)("given a %s with agents.edit false, it may not edit or activate even its own agent", (role) => {
+    const principal: Principal = { role, id: ME, perms: { agents: { edit: false } } };
+    expect(authorize(principal, "agents.edit", { createdBy: ME })).toBe(false);
+    expect(authorize(principal, "agents.activate", { createdBy: ME })).toBe(false);
+  });
+
+  test.each(ROLES)("given a %s with agents.delete true, it may delete any agent", (role) => {
+    expect(authorize({ role, id: ME, perms: { agents: { delete: true } } }, "agents.delete", { createdBy: SOMEONE_ELSE })).toBe(true);
+  });
+
+  test.each(ROLES)("given a %s with agents.delete false, it may not delete even its own agent", (role) => {
+    expect(authorize({ role, id: ME, perms: { agents: { delete: false } } }, "agents.delete", { createdBy: ME })).toBe(false);
+  });
+
+  test("an override of one action leaves the others to the role", () => {
+    const member: Principal = { role: "member", id: ME, perms: { agents: { delete: false } } };
+    expect(authorize(member, "agents.edit", { createdBy: ME })).toBe(true);
+    expect(authorize(member, "agents.edit", { createdBy: SOMEONE_ELSE })).toBe(false);
+    expect(authorize(member, "agents.create")).toBe(true);
+    expect(authorize(member, "audit.read")).toBe(false);
+  });
+
+  test("agent overrides do not reach actions outside agents", () => {
+    const viewer: Principal = { role: "viewer", id: ME, perms: { agents: { create: true, edit: true, delete: true } } };
+    expect(authorize(viewer, "executions.start")).toBe(false);
+    expect(authorize(viewer, "executions.cancel")).toBe(false);
+    expect(authorize(viewer, "audit.read")).toBe(false);
+  });
+
+  test("billing permissions change nothing about agents", () => {
+    const viewer: Principal = { role: "viewer", id: ME, perms: { billing: { view: true, manage: true } } };
+    expect(authorize(viewer, "agents.create")).toBe(false);
+    expect(authorize(viewer, "agents.edit", { createdBy: ME })).toBe(false);
+  });
+});
