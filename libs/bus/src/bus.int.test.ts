@@ -390,7 +390,7 @@ describe("events", () => {
     await vi.waitFor(async () => expect(await consumerState("ack-after")).toEqual({ pending: 0, ackPending: 0 }));
   });
 
-  test("a handler that throws a retryable error gets the event again, until it succeeds once", async () => {
+  test("a handler that throws a retryable error gets the event again, in place, until it succeeds once", async () => {
     const ws = uuidv7();
     const deliveries: number[] = [];
     let applied = 0;
@@ -399,8 +399,8 @@ describe("events", () => {
       filter: `evt.${ws}.>`,
       backoffMs: 20,
       handler: async (m) => {
-        deliveries.push(m.deliveryCount);
-        if (m.deliveryCount < 3) throw new Error("database briefly unreachable");
+        deliveries.push(m.attempt);
+        if (m.attempt < 3) throw new Error("database briefly unreachable");
         applied++;
       },
     });
@@ -411,6 +411,28 @@ describe("events", () => {
     expect(applied).toBe(1);
     expect(await deadLetters("flaky")).toEqual([]);
     expect(await consumerState("flaky")).toEqual({ pending: 0, ackPending: 0 });
+  });
+
+  test("a retried event keeps its place: the events behind it wait and are applied in stream order", async () => {
+    const ws = uuidv7();
+    const applied: string[] = [];
+    const events = await Promise.all([0, 1, 2].map(async () => agentCreated(ws, await claims.sign({ ws }))));
+    let failures = 0;
+    await worker.consume({
+      durable: "ordered",
+      filter: `evt.${ws}.>`,
+      backoffMs: 20,
+      handler: async (m) => {
+        if (m.event.id === events[0]?.id && failures < 2) {
+          failures++;
+          throw new Error("database briefly unreachable");
+        }
+        applied.push(m.event.id);
+      },
+    });
+    for (const event of events) await publisher.publishEvent(event);
+    await vi.waitFor(() => expect(applied).toHaveLength(3), { timeout: 5_000 });
+    expect(applied).toEqual(events.map((e) => e.id));
   });
 
   test("a handler that keeps failing has the event dead-lettered after maxDeliveries", async () => {

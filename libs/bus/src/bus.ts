@@ -77,7 +77,10 @@ export interface EventMessage {
   claimToken: string;
   subject: string;
   streamSeq: number;
+  /** How many times JetStream has delivered this message (redeliveries after a crash or ack wait). */
   deliveryCount: number;
+  /** Which attempt of this delivery this is: failures are retried in place, in order. */
+  attempt: number;
   replayId: string | undefined;
   headers: { traceparent: string; correlationId: string; causationId: string; clientIp: string | undefined; userAgent: string | undefined };
   /** Context for events derived from this one: same correlation, caused by this event. */
@@ -100,6 +103,8 @@ export interface ConsumerOptions {
 }
 
 const HEADER_VALUE_LIMIT = 1024;
+/** A message redelivered this often without an ack is taken to crash its consumer. */
+const POISON_DELIVERIES = 20;
 
 /**
  * Galaxy's message bus: the only code that touches the NATS client. Publishes events with
@@ -112,6 +117,7 @@ export class Bus {
   private readonly subscriptions: Subscription[] = [];
   private readonly consumers: Array<{ stop: () => Promise<void> }> = [];
   private readonly inFlight = new Set<Promise<void>>();
+  private stopping = false;
   private closed = false;
 
   private constructor(
@@ -371,7 +377,8 @@ export class Bus {
       await this.jsm.consumers.add(stream, config);
     }
     const consumer = await this.js.consumers.get(stream, options.durable);
-    const messages = await consumer.consume({ max_messages: 256 });
+    // A small buffer: messages are applied one at a time, and a buffered one must not outwait its ack wait.
+    const messages = await consumer.consume({ max_messages: 64 });
     const done = (async () => {
       for await (const msg of messages) {
         await this.handleEvent(options, msg);
@@ -385,36 +392,67 @@ export class Bus {
     });
   }
 
+  /**
+   * Applies one message. A retryable failure is retried here, in place, with backoff, so the
+   * messages behind it wait and the consumer keeps stream order; after `maxDeliveries`
+   * attempts, or at once for a terminal failure, the message becomes a dead letter and is acked.
+   */
   private async handleEvent(options: ConsumerOptions, msg: JsMsg): Promise<void> {
     const logger = this.options.logger.child({ consumer: options.durable, subject: msg.subject, seq: msg.seq });
-    const deliveryCount = msg.info.deliveryCount;
-    const maxDeliveries = options.maxDeliveries ?? 5;
-    try {
-      const message = await this.verifyEvent(msg);
-      await options.handler(message);
-      msg.ack();
-    } catch (error) {
-      const retryable = isRetryable(error);
-      if (retryable && deliveryCount < maxDeliveries) {
-        const delay = Math.min(30_000, (options.backoffMs ?? 500) * 2 ** (deliveryCount - 1)) * (0.8 + Math.random() * 0.4);
-        logger.warn({ err: error, deliveryCount }, "event handler failed; will retry");
-        msg.nak(Math.round(delay));
-        return;
-      }
-      const reason = error instanceof Error ? error.message : String(error);
-      logger.error({ err: error, deliveryCount }, retryable ? "event failed every delivery; dead-lettered" : "event cannot be applied; dead-lettered");
+    const maxAttempts = options.maxDeliveries ?? 5;
+    if (msg.info.deliveryCount > POISON_DELIVERIES) {
+      // Redelivered again and again without an ack: the handler likely crashes its process.
+      await this.settleDeadLetter(options.durable, msg, `delivered ${msg.info.deliveryCount} times without being acknowledged`, msg.info.deliveryCount, logger);
+      return;
+    }
+    for (let attempt = 1; ; attempt++) {
       try {
-        await this.deadLetter(options.durable, msg, reason);
+        const message = await this.verifyEvent(msg, attempt);
+        await options.handler(message);
         msg.ack();
-      } catch (dlqError) {
-        logger.error({ err: dlqError }, "could not write the dead letter; will redeliver");
-        msg.nak(5_000);
+        return;
+      } catch (error) {
+        const retryable = isRetryable(error);
+        if (retryable && attempt < maxAttempts) {
+          if (this.stopping) {
+            // Shutting down: hand it back for another instance (or our next start) to apply.
+            msg.nak();
+            return;
+          }
+          const delay = Math.min(30_000, (options.backoffMs ?? 500) * 2 ** (attempt - 1)) * (0.8 + Math.random() * 0.4);
+          logger.warn({ err: error, attempt }, "event handler failed; retrying in place");
+          await this.pause(delay, msg);
+          continue;
+        }
+        const reason = error instanceof Error ? error.message : String(error);
+        logger.error({ err: error, attempt }, retryable ? "event failed every attempt; dead-lettered" : "event cannot be applied; dead-lettered");
+        await this.settleDeadLetter(options.durable, msg, reason, attempt, logger);
+        return;
       }
     }
   }
 
+  /** Waits `ms`, telling JetStream the message is still being worked on, and waking early on stop. */
+  private async pause(ms: number, msg: JsMsg): Promise<void> {
+    const until = Date.now() + ms;
+    while (!this.stopping && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, until - Date.now())));
+      msg.working();
+    }
+  }
+
+  private async settleDeadLetter(consumer: string, msg: JsMsg, reason: string, attempts: number, logger: Logger): Promise<void> {
+    try {
+      await this.deadLetter(consumer, msg, reason, attempts);
+      msg.ack();
+    } catch (dlqError) {
+      logger.error({ err: dlqError }, "could not write the dead letter; will redeliver");
+      msg.nak(5_000);
+    }
+  }
+
   /** Parses and verifies one event message; throws `TerminalMessageError` when it can never be applied. */
-  private async verifyEvent(msg: JsMsg): Promise<EventMessage> {
+  private async verifyEvent(msg: JsMsg, attempt: number): Promise<EventMessage> {
     const subject = this.unprefixed(msg.subject);
     const hdr = (key: string) => header(msg.headers, key);
     const fromSubject = parseEventSubject(subject);
@@ -438,7 +476,10 @@ export class Bus {
       throw new TerminalMessageError("workspace_mismatch", "claim, header, subject and payload name different workspaces");
     }
     if (event.type !== fromSubject.type) throw new TerminalMessageError("bad_payload", `payload type ${event.type} does not match subject`);
-    const traceparent = hdr(HEADER.traceparent) ?? newTraceparent();
+    // Every event carries its trace (CONTRACT §3); making one up would make the audit entry
+    // built from it differ on every replay.
+    const traceparent = hdr(HEADER.traceparent);
+    if (!traceparent) throw new TerminalMessageError("missing_header", "no traceparent header");
     const correlationId = hdr(HEADER.correlationId) ?? event.id;
     const headers = {
       traceparent,
@@ -454,6 +495,7 @@ export class Bus {
       subject,
       streamSeq: msg.seq,
       deliveryCount: msg.info.deliveryCount,
+      attempt,
       replayId: hdr(HEADER.replayId),
       headers,
       derivedContext: (derivedClaim) => ({
@@ -469,7 +511,7 @@ export class Bus {
   }
 
   /** Writes a message a consumer could not apply to `dlq.<consumer>.<original subject>`. */
-  private async deadLetter(consumer: string, msg: JsMsg, error: string): Promise<void> {
+  private async deadLetter(consumer: string, msg: JsMsg, error: string, attempts: number): Promise<void> {
     const h = natsHeaders();
     if (msg.headers) {
       for (const key of msg.headers.keys()) {
@@ -480,7 +522,7 @@ export class Bus {
     const subject = this.unprefixed(msg.subject);
     h.set(HEADER.dlqConsumer, consumer);
     h.set(HEADER.dlqError, clip(error.replace(/[\r\n]+/g, " ")));
-    h.set(HEADER.dlqDeliveries, String(msg.info.deliveryCount));
+    h.set(HEADER.dlqDeliveries, String(attempts));
     h.set(HEADER.dlqSubject, subject);
     h.set(HEADER.msgId, `${consumer}:${msg.info.stream}:${msg.seq}`);
     await this.js.publish(this.subject(`dlq.${consumer}.${subject}`), msg.data, { headers: h, msgID: `${consumer}:${msg.info.stream}:${msg.seq}` });
@@ -496,6 +538,7 @@ export class Bus {
    * and events being handled to finish. The connection stays open for what they publish.
    */
   async stopIntake(): Promise<void> {
+    this.stopping = true;
     await Promise.allSettled(this.subscriptions.map((sub) => sub.drain()));
     await Promise.allSettled(this.consumers.map((c) => c.stop()));
     await Promise.allSettled([...this.inFlight]);

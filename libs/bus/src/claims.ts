@@ -82,10 +82,15 @@ export class ClaimVerifier {
     }
   }
 
-  /** Loads the JWKS the first time, or again when `force`d and not fetched very recently. */
+  /**
+   * Loads the JWKS the first time, or again when `force`d. A forced refetch waits out the
+   * minimum interval rather than refusing, so a claim signed by a key published a moment ago
+   * (a rotation) is verified, not dead-lettered; the wait bounds how often identity is asked.
+   */
   private async ensureKeys(force: boolean): Promise<boolean> {
     if (this.keySet && !force) return false;
-    if (force && Date.now() - this.lastFetch < (this.options.refetchIntervalMs ?? 1_000)) return false;
+    const wait = this.lastFetch + (this.options.refetchIntervalMs ?? 1_000) - Date.now();
+    if (force && wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     this.loading ??= this.options
       .loadJwks()
       .then((jwks) => {

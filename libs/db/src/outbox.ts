@@ -171,8 +171,12 @@ export class OutboxRelay {
 
   private async publishAll(rows: readonly OutboxRow[]): Promise<void> {
     // Every publish goes out on the connection synchronously, in commit order; only the
-    // acknowledgements are awaited together.
-    await Promise.all(rows.map((row) => this.options.publish(row)));
-    await sql`select outbox_mark_published(${sql.val(rows.map((r) => r.id))}::uuid[])`.execute(this.options.db);
+    // acknowledgements are awaited together. Each row stands alone: one that cannot be
+    // published (a bus outage, a message the server refuses) holds back no other.
+    const results = await Promise.allSettled(rows.map((row) => this.options.publish(row)));
+    const published = rows.filter((_, i) => results[i]?.status === "fulfilled").map((row) => row.id);
+    if (published.length > 0) await sql`select outbox_mark_published(${sql.val(published)}::uuid[])`.execute(this.options.db);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
   }
 }

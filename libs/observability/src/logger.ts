@@ -29,7 +29,7 @@ export function createLogger(options: LoggerOptions): Logger {
     formatters: { log: redactFields },
     base: { service: options.service },
     ...(pretty
-      ? { transport: { target: "pino-pretty", options: { colorize: true, ignore: "pid,hostname,service,name", translateTime: "HH:MM:ss.l" } } }
+      ? { transport: { target: "pino-pretty", options: { colorize: true, singleLine: true, ignore: "pid,hostname,service,name", translateTime: "HH:MM:ss.l" } } }
       : {}),
   };
   return options.destination ? pino(pinoOptions, options.destination) : pino(pinoOptions);
