@@ -74,12 +74,13 @@ export function createDb<DB>(options: DbOptions): Kysely<DB> {
 }
 
 /** Connects as the service's login role to its schema. */
-export function createServiceDb<DB>(bootstrapUrl: string, service: ServiceName, options: { max?: number } = {}): Kysely<DB> {
+export function createServiceDb<DB>(bootstrapUrl: string, service: ServiceName, options: { max?: number; onIdleError?: (error: Error) => void } = {}): Kysely<DB> {
   return createDb<DB>({
     connectionString: withUser(bootstrapUrl, loginRole(service)),
     schema: schemaOf(service),
     applicationName: `galaxy-${service}`,
     ...(options.max !== undefined ? { max: options.max } : {}),
+    ...(options.onIdleError ? { onIdleError: options.onIdleError } : {}),
   });
 }
 

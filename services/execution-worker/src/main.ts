@@ -1,8 +1,6 @@
 import { z } from "zod";
-import { Bus } from "@galaxy/bus";
 import { CommonEnv, parseEnv } from "@galaxy/contracts";
-import { createServiceDb } from "@galaxy/db";
-import { createLogger, createMetrics, runService, startTelemetry } from "@galaxy/observability";
+import { runBusService } from "@galaxy/runtime";
 import { createExecutionWorker } from "./app";
 import type { ExecutionDb } from "./db";
 
@@ -21,9 +19,6 @@ const Env = CommonEnv.extend({
 });
 
 const env = parseEnv(Env);
-const service = "execution-worker";
-startTelemetry(service);
-const logger = createLogger({ service, level: env.LOG_LEVEL });
 
 /**
  * A provider's endpoint: the base URL when given; the provider itself when only a key is
@@ -38,16 +33,14 @@ function endpoint(key: string | undefined, baseUrl: string | undefined, real: st
 const openai = endpoint(env.OPENAI_API_KEY, env.OPENAI_BASE_URL, "https://api.openai.com/v1", `${DEV_MODEL_URL}/v1`);
 const anthropic = endpoint(env.ANTHROPIC_API_KEY, env.ANTHROPIC_BASE_URL, "https://api.anthropic.com", DEV_MODEL_URL);
 
-await runService({
-  service,
-  logger,
-  metrics: createMetrics(service),
+await runBusService<ExecutionDb>({
+  service: "execution-worker",
+  env,
   opsPort: env.EXECUTION_WORKER_PORT,
-  async start() {
-    // Every running pipeline holds a connection at times; requests must still find one.
-    const db = createServiceDb<ExecutionDb>(env.DATABASE_URL, service, { max: env.EXECUTION_CONCURRENCY + 4 });
-    const bus = await Bus.connect({ url: env.NATS_URL, prefix: env.GALAXY_BUS_PREFIX, service, user: env.NATS_USER, password: env.NATS_PASSWORD, logger });
-    const worker = createExecutionWorker({
+  // Every running pipeline holds a connection at times; requests must still find one.
+  dbPoolSize: env.EXECUTION_CONCURRENCY + 4,
+  build: ({ db, bus, logger }) =>
+    createExecutionWorker({
       db,
       bus,
       logger,
@@ -59,16 +52,5 @@ await runService({
         concurrency: env.EXECUTION_CONCURRENCY,
         maxRetries: env.MODEL_MAX_RETRIES,
       },
-    });
-    await worker.start();
-    return {
-      readiness: () => worker.readiness(),
-      async stop() {
-        await bus.stopIntake();
-        await worker.stop();
-        await bus.close();
-        await db.destroy();
-      },
-    };
-  },
+    }),
 });

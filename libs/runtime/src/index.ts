@@ -1,0 +1,2 @@
+export { runBusService } from "./run-bus-service";
+export type { BusServiceDeps, BusServiceOptions, BuiltService } from "./run-bus-service";
