@@ -9,7 +9,7 @@ import {
 } from "@galaxy/contracts";
 import { childTraceparent, newTraceparent, type Logger } from "@galaxy/observability";
 import { ClaimCache, ClaimError, ClaimVerifier } from "./claims";
-import { TerminalMessageError, isRetryable } from "./errors";
+import { TerminalMessageError, isDataException, isRetryable } from "./errors";
 
 /** What an event's headers carry beside the claim; matches `EventContext` of libs/db. */
 export interface MessageContext {
@@ -341,6 +341,11 @@ export class Bus {
       if (error instanceof GalaxyError) {
         if (error.status >= 500) logger.warn({ err: error }, "request failed");
         respond({ ok: false, status: error.status, error: error.toBody() });
+        return;
+      }
+      if (isDataException(error)) {
+        const invalid = new ValidationError("A value in the request cannot be stored (e.g. a NUL character or an out-of-range date)", undefined, "invalid_value");
+        respond({ ok: false, status: invalid.status, error: invalid.toBody() });
         return;
       }
       logger.error({ err: error }, "request handler crashed");

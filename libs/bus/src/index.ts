@@ -2,4 +2,4 @@ export { Bus, dropStreams } from "./bus";
 export type { BusOptions, RequestOptions, RequestContext, EventMessage, ConsumerOptions, MessageContext, StoredEvent, ClaimVerifierLoader, ServiceClaimIssuer } from "./bus";
 export { ClaimVerifier, ClaimCache, ClaimError } from "./claims";
 export type { ClaimFailure, ClaimVerifierOptions } from "./claims";
-export { TerminalMessageError, isRetryable } from "./errors";
+export { TerminalMessageError, isDataException, isRetryable } from "./errors";

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { ACTIONS, authorize, type Action, type Principal } from "./authorization";
+import { ACTIONS, authorize, principalOf, type Action, type Principal } from "./authorization";
 import { ROLES, type Role } from "./roles";
 
 /**
@@ -147,5 +147,25 @@ describe("permission overrides win over the role", () => {
     const viewer: Principal = { role: "viewer", id: ME, perms: { billing: { view: true, manage: true } } };
     expect(authorize(viewer, "agents.create")).toBe(false);
     expect(authorize(viewer, "agents.edit", { createdBy: ME })).toBe(false);
+  });
+});
+
+describe("claims that speak for a service or an operator", () => {
+  const serviceClaim = { ws: "00000000-0000-0000-0000-000000000001", sub: "execution-worker", act: "service" as const, role: "owner" as const, iat: 0, exp: 1, jti: "j" };
+
+  test("may start and read work, whatever role they carry", () => {
+    const principal = principalOf(serviceClaim);
+    expect(authorize(principal, "executions.start")).toBe(true);
+    expect(authorize(principal, "executions.read")).toBe(true);
+    expect(authorize(principal, "agents.read")).toBe(true);
+  });
+
+  test.each(ACTIONS.filter((a) => !["executions.start", "executions.read", "agents.read"].includes(a)))("may not %s", (action) => {
+    expect(authorize(principalOf(serviceClaim), action)).toBe(false);
+    expect(authorize(principalOf({ ...serviceClaim, act: "operator" }), action)).toBe(false);
+  });
+
+  test("a user claim keeps its role", () => {
+    expect(authorize(principalOf({ ...serviceClaim, act: "user", sub: "u" }), "audit.read")).toBe(true);
   });
 });

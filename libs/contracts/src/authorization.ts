@@ -1,3 +1,4 @@
+import type { ClaimActor, WorkspaceClaim } from "./claims";
 import type { Permissions, Role } from "./roles";
 import { roleRank } from "./roles";
 
@@ -22,6 +23,20 @@ export interface Principal {
   perms?: Permissions | undefined;
   /** The user (or API key) acting. */
   id: string;
+  /** Who the claim speaks for; a user when not said. */
+  act?: ClaimActor | undefined;
+}
+
+/**
+ * What a service (a schedule tick, a derived event) or an operator may do inside a workspace
+ * with its own claim: start and read work, nothing that changes configuration or reads the
+ * audit log. A service claim is never a way into a workspace's administration.
+ */
+const NON_MEMBER_ACTIONS: ReadonlySet<Action> = new Set<Action>(["agents.read", "executions.read", "executions.start"]);
+
+/** The principal a verified workspace claim speaks for. */
+export function principalOf(claim: WorkspaceClaim): Principal {
+  return { role: claim.role, perms: claim.perms, id: claim.sub, act: claim.act };
 }
 
 export interface ResourceOwnership {
@@ -34,6 +49,7 @@ export interface ResourceOwnership {
  * member's permission overrides, then ownership for "its own" agents (CONTRACT §1, Roles).
  */
 export function authorize(principal: Principal, action: Action, resource: ResourceOwnership = {}): boolean {
+  if (principal.act === "service" || principal.act === "operator") return NON_MEMBER_ACTIONS.has(action);
   const rank = roleRank(principal.role);
   const atLeast = (role: Role) => rank >= roleRank(role);
   const override = (key: "create" | "edit" | "delete") => principal.perms?.agents?.[key];

@@ -158,5 +158,3 @@ export function parseEvent(value: unknown): { ok: true; event: TypedEvent } | { 
   // The catalog lookup above guarantees data matches type; TS cannot correlate the two.
   return { ok: true, event: { ...envelope.data, type, data: data.data } as TypedEvent };
 }
-
-export const EventTime = IsoDateTime;

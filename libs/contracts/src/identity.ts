@@ -3,6 +3,7 @@ import { IsoDateTime, Uuid, WorkspaceId } from "./ids";
 import { Role } from "./roles";
 
 export const Email = z.email().max(320).transform((email) => email.toLowerCase());
+export type Email = z.infer<typeof Email>;
 
 export const SignupBody = z
   .object({

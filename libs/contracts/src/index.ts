@@ -30,6 +30,6 @@ export {
   IssueClaimRequest, ServiceClaimRequest, ClaimGrant, StartExecutionRequest, REQUESTS, requestSubject, ReplyEnvelope,
 } from "./requests";
 export type { ClaimRule, Requests, RequestName, RequestPayload, ParsedRequest, ReplyData } from "./requests";
-export { ACTIONS, authorize } from "./authorization";
+export { ACTIONS, authorize, principalOf } from "./authorization";
 export type { Action, Principal, ResourceOwnership } from "./authorization";
 export { CommonEnv, parseEnv } from "./config";

@@ -24,7 +24,9 @@ function op<Req extends z.ZodType, Rep extends z.ZodType>(e: RequestEntry<Req, R
 const ById = z.object({ id: Uuid }).strict();
 
 export const IssueClaimRequest = z.object({ accessToken: z.string().min(1).max(8192) }).strict();
+export type IssueClaimRequest = z.infer<typeof IssueClaimRequest>;
 export const ServiceClaimRequest = z.object({ workspaceId: WorkspaceId, service: z.string().regex(/^[a-z-]+$/) }).strict();
+export type ServiceClaimRequest = z.infer<typeof ServiceClaimRequest>;
 export const ClaimGrant = z.object({ claim: z.string(), expiresAt: z.number().int() });
 export type ClaimGrant = z.infer<typeof ClaimGrant>;
 

@@ -67,6 +67,9 @@ export async function migrateService(bootstrapUrl: string, service: ServiceName,
       const failed = result.results?.find((r) => r.status === "Error");
       throw new Error(`migration ${failed?.migrationName ?? "?"} of ${service} failed`, { cause: result.error });
     }
+    // The schema's default privileges hand every new table to the login role; the migration
+    // bookkeeping is the owner's alone.
+    await sql.raw(`revoke all on ${schema}.kysely_migration, ${schema}.kysely_migration_lock from galaxy_${schema}`).execute(db);
     return result;
   } finally {
     await db.destroy();

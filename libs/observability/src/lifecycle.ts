@@ -59,6 +59,8 @@ export async function runService(options: RunOptions): Promise<void> {
       process.exit(1);
     }
   };
-  process.once("SIGTERM", () => void shutdown("SIGTERM"));
-  process.once("SIGINT", () => void shutdown("SIGINT"));
+  // `on`, not `once`: under `make up` a signal to the process group reaches us and the runner's
+  // own SIGTERM follows; a repeat must be ignored, not fall through to Node's default exit.
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
 }

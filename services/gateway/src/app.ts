@@ -41,7 +41,9 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
       const incoming = req.headers["x-request-id"];
       return typeof incoming === "string" && REQUEST_ID.test(incoming) ? incoming : uuidv7();
     },
-    return503OnClosing: true,
+    // While closing, requests already on open connections are answered normally (in the
+    // contract's format); new connections are refused by the closed listener.
+    return503OnClosing: false,
   });
   base.setValidatorCompiler(validatorCompiler);
   base.setSerializerCompiler(serializerCompiler);

@@ -1,14 +1,15 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, test, vi } from "vitest";
 import type { FastifyInstance } from "fastify";
 import { Redis } from "ioredis";
 import { v7 as uuidv7 } from "uuid";
 import type { Bus } from "@galaxy/bus";
-import { ErrorBody, type LoginResult } from "@galaxy/contracts";
+import { ErrorBody, SYSTEM_WORKSPACE_ID, type LoginResult } from "@galaxy/contracts";
 import { inWorkspace, sql, type Kysely } from "@galaxy/db";
 import { createMetrics } from "@galaxy/observability";
 import { connectTestBus, createTestEnv, serviceDb, testLogger, type TestEnv } from "@galaxy/testkit";
 import { buildGateway } from "./app";
 import type { GatewayDb } from "./db";
+import { IN_PROGRESS_TIMEOUT_MS, withIdempotency } from "./idempotency/idempotency";
 
 let env: TestEnv;
 let gatewayBus: Bus;
@@ -109,34 +110,56 @@ describe("errors in the contract's format, never a 500 for bad input", () => {
 });
 
 describe("Idempotency-Key", () => {
-  const login = (key: string, email = "ada@example.com") =>
-    app.inject({ method: "POST", url: "/api/auth/login", headers: { "idempotency-key": key }, payload: { email, password: "correct horse battery" } });
+  const ws = uuidv7();
+  const scope = (key: string, body: unknown = { name: "A" }) => ({ workspaceId: ws, principal: "user-1", key, method: "POST", path: "/api/agents", body });
+  let runs = 0;
+  const execute = async () => ({ status: 201, body: { data: { run: ++runs } } });
 
   test("the same key and body returns the first response without running it again", async () => {
-    const before = logins;
-    const first = await login("key-1");
-    const second = await login("key-1");
-    expect(first.statusCode).toBe(200);
-    expect(second.statusCode).toBe(200);
-    expect(second.payload).toBe(first.payload);
-    expect(second.headers["idempotent-replayed"]).toBe("true");
-    expect(logins - before).toBe(1);
+    const before = runs;
+    const first = await withIdempotency(db, scope("key-1"), execute);
+    const second = await withIdempotency(db, scope("key-1"), execute);
+    expect(second).toEqual({ ...first, replayed: true });
+    expect(first.replayed).toBe(false);
+    expect(runs - before).toBe(1);
   });
 
   test("the same key with another body is a 409", async () => {
-    await login("key-2");
-    const response = await login("key-2", "grace@example.com");
-    expect(response.statusCode).toBe(409);
-    expect(errorOf(response.payload).code).toBe("idempotency_key_reused");
+    await withIdempotency(db, scope("key-2"), execute);
+    await expect(withIdempotency(db, scope("key-2", { name: "B" }), execute)).rejects.toMatchObject({ status: 409, code: "idempotency_key_reused" });
+  });
+
+  test("keys are per caller: another principal's key of the same name is another key", async () => {
+    const first = await withIdempotency(db, scope("key-3"), execute);
+    const other = await withIdempotency(db, { ...scope("key-3"), principal: "user-2" }, execute);
+    expect(other.replayed).toBe(false);
+    expect(other.body).not.toEqual(first.body);
   });
 
   test("a 5xx is not kept: the retry runs again", async () => {
-    const payload = { email: "b@example.com", password: "correct horse battery", name: "B", workspaceName: "W" };
-    const first = await app.inject({ method: "POST", url: "/api/auth/signup", headers: { "idempotency-key": "key-3" }, payload });
-    const second = await app.inject({ method: "POST", url: "/api/auth/signup", headers: { "idempotency-key": "key-3" }, payload });
-    expect(first.statusCode).toBe(503);
-    expect(second.statusCode).toBe(503);
-    expect(second.headers["idempotent-replayed"]).toBeUndefined();
+    const failing = async () => ({ status: 503, body: { error: "Service Unavailable" } });
+    await withIdempotency(db, scope("key-4"), failing);
+    const retry = await withIdempotency(db, scope("key-4"), execute);
+    expect(retry).toMatchObject({ status: 201, replayed: false });
+  });
+
+  test("while the first is running, a repeat is a 409; once it is stale, a retry takes over", async () => {
+    let release: () => void = () => {};
+    const slow = withIdempotency(db, scope("key-5"), () => new Promise((resolve) => (release = () => resolve({ status: 201, body: { slow: true } }))));
+    await vi.waitFor(async () => expect(await inWorkspace(db, ws, (tx) => tx.selectFrom("idempotency_keys").select("key").where("key", "=", "key-5").execute())).toHaveLength(1));
+    await expect(withIdempotency(db, scope("key-5"), execute)).rejects.toMatchObject({ status: 409, code: "idempotency_in_progress" });
+    // As if the gateway that took the first request died a while ago.
+    await inWorkspace(db, ws, (tx) => tx.updateTable("idempotency_keys").set({ created_at: new Date(Date.now() - 2 * IN_PROGRESS_TIMEOUT_MS) }).where("key", "=", "key-5").execute());
+    expect(await withIdempotency(db, scope("key-5"), execute)).toMatchObject({ status: 201, replayed: false });
+    release();
+    await slow;
+  });
+
+  test("sign-up and login keep no record: their answers hold tokens", async () => {
+    const response = await app.inject({ method: "POST", url: "/api/auth/login", headers: { "idempotency-key": "login-key" }, payload: { email: "ada@example.com", password: "correct horse battery" } });
+    expect(response.statusCode).toBe(200);
+    const rows = await inWorkspace(db, SYSTEM_WORKSPACE_ID, (tx) => tx.selectFrom("idempotency_keys").selectAll().execute());
+    expect(rows).toEqual([]);
   });
 });
 

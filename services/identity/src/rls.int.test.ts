@@ -37,6 +37,10 @@ test("with another workspace set, it sees nothing of this one and cannot write i
   await expect(inWorkspace(db, other, (tx) => tx.insertInto("members").values({ workspace_id: ws, user_id: userId, role: "viewer" }).execute())).rejects.toThrow(/row-level security/);
 });
 
+test("the login role cannot touch the migration bookkeeping", async () => {
+  await expect(sql`delete from identity.kysely_migration`.execute(db)).rejects.toThrow(/permission denied/);
+});
+
 test("the login role can read no other service's schema", async () => {
   await expect(sql`select * from registry.agents`.execute(db)).rejects.toThrow(/permission denied/);
   await expect(sql`select * from audit.audit_logs`.execute(db)).rejects.toThrow(/permission denied/);

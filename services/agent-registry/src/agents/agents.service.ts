@@ -1,7 +1,7 @@
 import { v7 as uuidv7 } from "uuid";
 import {
-  agentConfigFromBody, authorize, pagination, type Action, type Agent, type AgentConfig, type AgentStatus, type CreateAgentBody,
-  type EventActor, type PageQuery, type Principal, type ReplyData, type ResourceOwnership, type WorkspaceClaim,
+  agentConfigFromBody, authorize, pagination, principalOf, type Action, type Agent, type AgentConfig, type AgentStatus, type CreateAgentBody,
+  type EventActor, type PageQuery, type ReplyData, type ResourceOwnership, type WorkspaceClaim,
 } from "@galaxy/contracts";
 import { appendEvent, inWorkspace, type EventContext, type Kysely, type OutboxRelay, type OutboxRow } from "@galaxy/db";
 import type { RegistryDb } from "../db";
@@ -118,10 +118,6 @@ export function schemaProblems(config: AgentConfig): Record<string, string> | nu
     if (tool.type === "webhook") check(`tools.${index}.parameters`, tool.parameters);
   });
   return Object.keys(problems).length > 0 ? problems : null;
-}
-
-function principalOf(claim: WorkspaceClaim): Principal {
-  return { role: claim.role, perms: claim.perms, id: claim.sub };
 }
 
 function requireAllowed(claim: WorkspaceClaim, action: Action, resource?: ResourceOwnership): void {

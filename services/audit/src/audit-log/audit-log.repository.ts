@@ -152,7 +152,7 @@ export function toAuditEntry(row: AuditLogRow): AuditEntry {
   };
 }
 
-const ChainActorType = AuditActor.shape.type.exclude(["operator"]);
+const ChainActorType = AuditActor.shape.type;
 
 /** `changes` as hashed: null, or exactly `{before, after}` of JSON; undefined when neither. */
 function toChanges(value: unknown): AuditChanges | null | undefined {

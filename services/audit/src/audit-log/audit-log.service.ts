@@ -1,6 +1,6 @@
 import type { EventMessage } from "@galaxy/bus";
 import {
-  ForbiddenError, authorize, pagination, type AuditLogQuery, type PageQuery, type ReplyData, type WorkspaceClaim,
+  ForbiddenError, authorize, pagination, principalOf, type AuditLogQuery, type PageQuery, type ReplyData, type WorkspaceClaim,
 } from "@galaxy/contracts";
 import { inWorkspace, type Kysely } from "@galaxy/db";
 import type { Logger } from "@galaxy/observability";
@@ -72,7 +72,7 @@ export class AuditLogService {
    * @throws {ForbiddenError} the principal's role may not read the audit log (below admin)
    */
   async list(claim: WorkspaceClaim, query: AuditLogQuery & PageQuery): Promise<ReplyData<"audit.logs.list">> {
-    if (!authorize({ role: claim.role, perms: claim.perms, id: claim.sub }, "audit.read")) {
+    if (!authorize(principalOf(claim), "audit.read")) {
       throw new ForbiddenError("Only admins and owners may read the audit log");
     }
     const { rows, total } = await inWorkspace(this.deps.db, claim.ws, (tx) => listEntries(tx, claim.ws, query));

@@ -10,7 +10,9 @@ export const GENESIS_HEAD: ChainHead = Object.freeze({ seq: 0, hash: GENESIS_HAS
 /** The last entry of a chain (or a checkpoint): its `seq` and `hash`. */
 export type ChainHead = { seq: number; hash: string };
 
-export type AuditActor = { type: 'user' | 'api_key' | 'service'; id: string };
+/** The contract's audit actor; the chain stays free of zod, so it takes the type alone. */
+export type { AuditActor } from '@galaxy/contracts';
+import type { AuditActor } from '@galaxy/contracts';
 
 export type AuditChanges = { before: JsonValue; after: JsonValue };
 

@@ -6,6 +6,12 @@ import type { GatewayDb } from "../db";
 /** How long a response is kept for its key (CONTRACT §1: 24 h). */
 export const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
 
+/**
+ * A first request still "in progress" after this long died with its gateway: a retry takes
+ * its place rather than being refused for a day. Longer than any request may take.
+ */
+export const IN_PROGRESS_TIMEOUT_MS = 60_000;
+
 export interface StoredResponse {
   status: number;
   body: unknown;
@@ -46,7 +52,19 @@ export async function withIdempotency(
       .returning("key")
       .executeTakeFirst();
     if (inserted) return null;
-    return tx.selectFrom("idempotency_keys").select(["request_hash", "status", "response"]).where("workspace_id", "=", workspaceId).where("principal", "=", principal).where("key", "=", scope.key).executeTakeFirst();
+    const row = await tx
+      .selectFrom("idempotency_keys")
+      .select(["request_hash", "status", "response", "created_at"])
+      .where("workspace_id", "=", workspaceId)
+      .where("principal", "=", principal)
+      .where("key", "=", scope.key)
+      .forUpdate()
+      .executeTakeFirst();
+    if (row && row.status === null && row.request_hash === requestHash && row.created_at.getTime() < Date.now() - IN_PROGRESS_TIMEOUT_MS) {
+      await tx.updateTable("idempotency_keys").set({ created_at: new Date() }).where("workspace_id", "=", workspaceId).where("principal", "=", principal).where("key", "=", scope.key).execute();
+      return null;
+    }
+    return row;
   });
 
   if (existing) {

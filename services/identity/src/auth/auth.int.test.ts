@@ -112,3 +112,22 @@ describe("claims", () => {
     await expect(caller.request("identity.me", {}, { claim: result.accessToken })).rejects.toMatchObject({ status: 401 });
   });
 });
+
+describe("concurrent sign-ups", () => {
+  test("two sign-ups naming their workspaces alike at once both succeed with distinct slugs", async () => {
+    const results = await Promise.all(
+      ["race-1@example.com", "race-2@example.com", "race-3@example.com"].map((email) =>
+        caller.request("identity.auth.signup", { email, password: "correct horse battery", name: "R", workspaceName: "Race Condition" }),
+      ),
+    );
+    const slugs = results.map((r) => r.workspace.slug);
+    expect(new Set(slugs).size).toBe(3);
+  });
+
+  test("the same email twice at once: one account, one 409", async () => {
+    const outcomes = await Promise.allSettled([signup("twice@example.com"), signup("twice@example.com")]);
+    expect(outcomes.filter((o) => o.status === "fulfilled")).toHaveLength(1);
+    const rejected = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
+    expect(rejected?.reason).toMatchObject({ status: 409, code: "email_taken" });
+  });
+});

@@ -30,15 +30,16 @@ export class AuthService {
     const passwordHash = await hashPassword(body.password);
     const userId = uuidv7();
     const workspaceId = uuidv7();
-    const events: OutboxRow[] = [];
-    const workspace = await inWorkspace(db, workspaceId, async (tx) => {
+    let events: OutboxRow[] = [];
+    const create = (suffixed: boolean) => inWorkspace(db, workspaceId, async (tx) => {
+      events = [];
       let slug = slugify(body.workspaceName);
-      if (await slugTaken(tx, slug)) slug = `${slug}-${workspaceId.slice(-6)}`;
+      if (suffixed || (await slugTaken(tx, slug))) slug = `${slug}-${workspaceId.slice(-6)}`;
       const ws = { id: workspaceId, name: body.workspaceName, slug };
       try {
         await insertUser(tx, { id: userId, email: body.email, name: body.name, passwordHash });
       } catch (error) {
-        if (isUniqueViolation(error)) throw new EmailTakenError();
+        if (isUniqueViolation(error, "users_email")) throw new EmailTakenError();
         throw error;
       }
       await insertWorkspace(tx, ws);
@@ -56,6 +57,12 @@ export class AuthService {
       events.push(await appendEvent(tx, { type: "workspace.created", workspaceId, actor, context, data: { workspace: ws, ownerId: userId } }));
       events.push(await appendEvent(tx, { type: "member.added", workspaceId, actor, context, data: { userId, email: body.email, role: "owner" } }));
       return ws;
+    });
+    // Two sign-ups naming their workspaces alike may both find the slug free; the one that
+    // loses the race takes the suffixed slug instead of failing.
+    const workspace = await create(false).catch((error: unknown) => {
+      if (isUniqueViolation(error, "workspaces_slug")) return create(true);
+      throw error;
     });
     relay.publishNow(events);
     const token = await keys.signAccessToken({ userId, workspaceId, role: "owner" });
@@ -144,6 +151,7 @@ function nowS(): number {
   return Math.floor(Date.now() / 1000);
 }
 
-function isUniqueViolation(error: unknown): boolean {
-  return error instanceof Error && "code" in error && error.code === "23505";
+function isUniqueViolation(error: unknown, constraint?: string): boolean {
+  if (!(error instanceof Error && "code" in error && error.code === "23505")) return false;
+  return constraint === undefined || ("constraint" in error && error.constraint === constraint);
 }

@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { exportJWK, generateKeyPair, importJWK, SignJWT, type CryptoKey, type JWK } from "jose";
 import { sql, type Kysely } from "@galaxy/db";
 import { v7 as uuidv7 } from "uuid";
@@ -9,6 +10,9 @@ import type { SecretBox } from "../crypto/secret-box";
 import type { IdentityDb } from "../db";
 
 const ALG = "EdDSA";
+
+/** A stored Ed25519 private key, as exported by jose. */
+const PrivateJwk = z.object({ kty: z.literal("OKP"), crv: z.literal("Ed25519"), x: z.string(), d: z.string(), kid: z.string(), alg: z.literal(ALG) });
 // Serializes first-key creation between identity instances starting together.
 const KEY_LOCK = 7_114_216;
 
@@ -46,7 +50,7 @@ export class SigningKeys {
     const rows = await this.db.selectFrom("signing_keys").selectAll().where("status", "in", ["active", "retired"]).orderBy("created_at", "desc").execute();
     const activeRow = rows.find((row) => row.status === "active");
     if (!activeRow) throw new Error("no active signing key");
-    const jwk: JWK = JSON.parse(this.box.open(activeRow.private_jwk_ciphertext));
+    const jwk: JWK = PrivateJwk.parse(JSON.parse(this.box.open(activeRow.private_jwk_ciphertext)));
     const privateKey = await importJWK(jwk, ALG);
     if (privateKey instanceof Uint8Array) throw new Error("signing key did not import as an asymmetric key");
     this.active = { kid: activeRow.kid, privateKey };
