@@ -7,7 +7,7 @@ import {
   parseEventSubject, requestSubject, type ErrorStatus, type ParsedRequest, type ReplyData, type RequestName, type TypedEvent,
   type WorkspaceClaim, type EventEnvelope,
 } from "@galaxy/contracts";
-import { childTraceparent, newTraceparent, type Logger } from "@galaxy/observability";
+import { childTraceparent, inSpan, newTraceparent, SpanKind, type Logger } from "@galaxy/observability";
 import { ClaimCache, ClaimError, ClaimVerifier } from "./claims";
 import { TerminalMessageError, isDataException, isRetryable } from "./errors";
 
@@ -294,11 +294,24 @@ export class Bus {
   ): Promise<void> {
     const hdr = (key: string) => header(msg.headers, key);
     const correlationId = hdr(HEADER.correlationId) ?? uuidv7();
-    const traceparent = hdr(HEADER.traceparent) ?? newTraceparent();
     const logger = this.options.logger.child({ op: name, correlationId });
     const respond = (envelope: ReplyEnvelope) => {
       if (msg.reply) msg.respond(JSON.stringify(envelope));
     };
+    await inSpan(`svc.${name}`, hdr(HEADER.traceparent), SpanKind.SERVER, { "messaging.system": "nats", "galaxy.operation": name }, (traceparent) =>
+      this.runRequest(name, claimRequired, msg, handler, { correlationId, traceparent, logger, respond }),
+    );
+  }
+
+  private async runRequest<N extends RequestName>(
+    name: N,
+    claimRequired: boolean,
+    msg: Msg,
+    handler: (request: ParsedRequest<N>, ctx: RequestContext) => Promise<ReplyData<N>>,
+    request: { correlationId: string; traceparent: string; logger: Logger; respond: (envelope: ReplyEnvelope) => void },
+  ): Promise<void> {
+    const hdr = (key: string) => header(msg.headers, key);
+    const { correlationId, traceparent, logger, respond } = request;
     try {
       let claim: WorkspaceClaim | null = null;
       const claimToken = hdr(HEADER.claim);
@@ -327,7 +340,7 @@ export class Bus {
           if (!claimToken) throw new Error(`${name} has no claim to publish events with`);
           return {
             claim: claimToken,
-            traceparent: childTraceparent(traceparent),
+            traceparent,
             correlationId,
             causationId: hdr(HEADER.causationId) ?? correlationId,
             clientIp: hdr(HEADER.clientIp),
@@ -413,7 +426,9 @@ export class Bus {
     for (let attempt = 1; ; attempt++) {
       try {
         const message = await this.verifyEvent(msg, attempt);
-        await options.handler(message);
+        await inSpan(`apply ${message.event.type}`, message.headers.traceparent, SpanKind.CONSUMER, { "messaging.system": "nats", "galaxy.consumer": options.durable, "galaxy.attempt": attempt }, (traceparent) =>
+          options.handler({ ...message, derivedContext: (claim) => ({ ...message.derivedContext(claim), traceparent }) }),
+        );
         msg.ack();
         return;
       } catch (error) {

@@ -3,9 +3,9 @@ export type { Logger, LoggerOptions } from "./logger";
 export { createMetrics, Counter, Histogram, Registry } from "./metrics";
 export {
   startTelemetry, stopTelemetry, extractContext, injectContext, currentTraceparent, newTraceparent, childTraceparent, traceIdOf,
-  context, trace,
+  traceparentOf, startSpan, inSpan, context, trace, SpanKind,
 } from "./tracing";
-export type { HeaderCarrier, Context } from "./tracing";
+export type { HeaderCarrier, Context, Span } from "./tracing";
 export { startOpsServer } from "./ops-server";
 export type { OpsServer, OpsServerOptions } from "./ops-server";
 export { runService } from "./lifecycle";

@@ -1,10 +1,10 @@
-import { context, propagation, trace, type Context, type TextMapGetter, type TextMapSetter } from "@opentelemetry/api";
+import { context, propagation, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type TextMapGetter, type TextMapSetter } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { NodeSDK } from "@opentelemetry/sdk-node";
 import { randomBytes } from "node:crypto";
 
-export { context, trace };
-export type { Context };
+export { context, trace, SpanKind };
+export type { Context, Span };
 
 let sdk: NodeSDK | undefined;
 
@@ -73,4 +73,49 @@ export function traceIdOf(traceparent: string): string | null {
   const match = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/.exec(traceparent);
   const traceId = match?.[1];
   return traceId && !/^0+$/.test(traceId) ? traceId : null;
+}
+
+const tracer = () => trace.getTracer("galaxy");
+
+/** A context whose remote parent is `parent`; read directly so it works before any SDK starts. */
+function contextOf(parent: string | undefined): Context {
+  const match = parent ? /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(parent) : null;
+  if (!match?.[1] || !match[2] || !match[3] || /^0+$/.test(match[1])) return context.active();
+  return trace.setSpanContext(context.active(), { traceId: match[1], spanId: match[2], traceFlags: Number.parseInt(match[3], 16), isRemote: true });
+}
+
+/**
+ * The traceparent that work inside `span` passes on: the span's own ids when a tracer records
+ * it (so the next service's span is its child), else a new span id in the parent's trace.
+ */
+export function traceparentOf(span: Span, parent: string | undefined): string {
+  if (span.isRecording()) {
+    const sc = span.spanContext();
+    return `00-${sc.traceId}-${sc.spanId}-${sc.traceFlags.toString(16).padStart(2, "0")}`;
+  }
+  return childTraceparent(parent);
+}
+
+/** Starts a span whose parent is the traceparent of an incoming request or message. */
+export function startSpan(name: string, parent: string | undefined, kind: SpanKind, attributes: Attributes = {}): Span {
+  return tracer().startSpan(name, { kind, attributes }, contextOf(parent));
+}
+
+/**
+ * Runs `fn` inside a span that continues `parent`, recording failures; `fn` gets the
+ * traceparent to send onward. Without an exporter the span records nothing and costs little.
+ */
+export async function inSpan<T>(name: string, parent: string | undefined, kind: SpanKind, attributes: Attributes, fn: (traceparent: string) => Promise<T>): Promise<T> {
+  const span = startSpan(name, parent, kind, attributes);
+  try {
+    const result = await context.with(trace.setSpan(context.active(), span), () => fn(traceparentOf(span, parent)));
+    span.setStatus({ code: SpanStatusCode.OK });
+    return result;
+  } catch (error) {
+    span.recordException(error instanceof Error ? error : String(error));
+    span.setStatus({ code: SpanStatusCode.ERROR });
+    throw error;
+  } finally {
+    span.end();
+  }
 }

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { childTraceparent, newTraceparent } from "@galaxy/observability";
+import { SpanKind, startSpan, traceparentOf, type Span } from "@galaxy/observability";
 import type { RequestOptions } from "@galaxy/bus";
 import type { Principal } from "../auth/principal";
 
@@ -7,6 +7,8 @@ declare module "fastify" {
   interface FastifyRequest {
     /** The W3C trace context this request runs in (incoming, or a new root). */
     traceparent: string;
+    /** The request's span (records only when an exporter is configured). */
+    span: Span | null;
   }
 }
 
@@ -15,11 +17,18 @@ const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 /** Every response carries `x-request-id` and `traceparent` (CONTRACT §1). */
 export function installRequestContext(app: FastifyInstance): void {
   app.decorateRequest("traceparent", "");
+  app.decorateRequest("span", null);
   app.addHook("onRequest", async (request, reply) => {
     const incoming = request.headers.traceparent;
-    request.traceparent = typeof incoming === "string" && TRACEPARENT.test(incoming) ? childTraceparent(incoming) : newTraceparent();
+    const parent = typeof incoming === "string" && TRACEPARENT.test(incoming) ? incoming : undefined;
+    request.span = startSpan(`${request.method} ${request.routeOptions.url ?? "unmatched"}`, parent, SpanKind.SERVER, { "http.request.method": request.method });
+    request.traceparent = traceparentOf(request.span, parent);
     reply.header("x-request-id", request.id);
     reply.header("traceparent", request.traceparent);
+  });
+  app.addHook("onResponse", async (request, reply) => {
+    request.span?.setAttribute("http.response.status_code", reply.statusCode);
+    request.span?.end();
   });
 }
 
