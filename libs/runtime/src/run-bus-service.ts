@@ -25,6 +25,8 @@ export interface BusServiceOptions<DB> {
   opsPort: number;
   /** Size of the database pool (default 10). */
   dbPoolSize?: number;
+  /** Longest a graceful stop may take before the process exits anyway (default 15 s, see `runService`). */
+  shutdownTimeoutMs?: number;
   /** Extra bus options (identity verifies claims with its own keys). */
   bus?: { loadJwks?: ClaimVerifierLoader; issueServiceClaim?: ServiceClaimIssuer };
   build(deps: BusServiceDeps<DB>): BuiltService;
@@ -46,6 +48,7 @@ export async function runBusService<DB>(options: BusServiceOptions<DB>): Promise
     logger,
     metrics,
     opsPort: options.opsPort,
+    ...(options.shutdownTimeoutMs !== undefined ? { shutdownTimeoutMs: options.shutdownTimeoutMs } : {}),
     async start() {
       const db = createServiceDb<DB>(env.DATABASE_URL, service, {
         ...(options.dbPoolSize !== undefined ? { max: options.dbPoolSize } : {}),
