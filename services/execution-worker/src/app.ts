@@ -30,6 +30,15 @@ export interface ExecutionWorkerConfig {
   defaultTimeoutMs?: number | undefined;
   /** Attempts before an execution whose workers kept dying fails (default 3). */
   maxAttempts?: number | undefined;
+  /**
+   * How long `stop()` lets running executions finish (default 10 s). After it their model
+   * calls are aborted and they go back to the queue for another instance.
+   */
+  shutdownGraceMs?: number | undefined;
+  /** The first pause of claiming after identity gave no service claim (default 500 ms); it doubles each time. */
+  unavailableBackoffMs?: number | undefined;
+  /** The longest such pause (default 5 s): how soon after identity is back the worker runs again. */
+  unavailableBackoffMaxMs?: number | undefined;
 }
 
 export interface ExecutionWorkerDeps {
@@ -45,15 +54,24 @@ export interface ExecutionWorker {
   /** This instance's name on the leases it holds. */
   owner: string;
   start(): Promise<void>;
-  /** Stops claiming and waits for running executions to finish; call after `bus.stopIntake()`. */
+  /**
+   * Stops claiming, lets running executions finish for up to `shutdownGraceMs`, then hands the
+   * rest back to the queue; call after `bus.stopIntake()`.
+   */
   stop(): Promise<void>;
   readiness(): Promise<Record<string, boolean>>;
 }
 
 /** Subjects on which another instance's (or our own) queued executions wake the scheduler. */
 const QUEUED_EVENTS = "evt.*.execution.queued";
+/**
+ * Core NATS only (outside `evt.>`, so JetStream keeps nothing): a stopping instance handed
+ * executions back to the queue. It is not an event: `execution.queued` is emitted once.
+ */
+export const WAKE_SUBJECT = "sig.execution.wake";
 /** Our own queued events come back on the wake-up subscription; these ids were woken for already. */
 const LOCAL_WAKE_MEMORY = 1_024;
+export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 
 /** Builds the execution worker from its dependencies; `main.ts` runs it, tests build it too. */
 export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorker {
@@ -77,13 +95,17 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
     owner,
     defaultTimeoutMs: config.defaultTimeoutMs ?? 600_000,
     maxAttempts: config.maxAttempts ?? 3,
+    wakeOthers: () => bus.publishCore(WAKE_SUBJECT, { from: owner }),
   };
   const scheduler = new Scheduler({
     concurrency: config.concurrency ?? 8,
     leaseMs,
     pollIntervalMs: config.pollIntervalMs ?? 2_000,
+    shutdownGraceMs: config.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
+    backoffMs: config.unavailableBackoffMs ?? 500,
+    maxBackoffMs: config.unavailableBackoffMaxMs ?? 5_000,
     claim: (limit) => claimQueuedExecutions(db, owner, limit, leaseMs),
-    run: (execution, lease) => runExecution(pipeline, execution, lease),
+    run: (execution, signals) => runExecution(pipeline, execution, signals),
     renew: (execution) => inWorkspace(db, execution.workspaceId, (tx) => renewLease(tx, execution.id, owner, leaseMs)),
     logger,
   });
@@ -120,6 +142,7 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
       bus.serve("execution.get", (request, ctx) => executions.get(request.id, ctx));
       await bus.consume({ durable: AGENT_PROJECTION_CONSUMER, filter: AGENT_EVENTS, handler: agentProjectionHandler(db) });
       bus.subscribeCore(QUEUED_EVENTS, onQueuedEvent);
+      bus.subscribeCore(WAKE_SUBJECT, () => scheduler.wake());
       relay.start();
       await relay.sweep(0);
       scheduler.start();

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { CommonEnv, parseEnv } from "@galaxy/contracts";
 import { runBusService } from "@galaxy/runtime";
-import { createExecutionWorker } from "./app";
+import { createExecutionWorker, DEFAULT_SHUTDOWN_GRACE_MS } from "./app";
 import type { ExecutionDb } from "./db";
 
 /** The bundled dev model server (`services/dev-model`), used while no provider key is set. */
@@ -16,9 +16,16 @@ const Env = CommonEnv.extend({
   ANTHROPIC_BASE_URL: z.url().optional(),
   EXECUTION_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(8),
   MODEL_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+  EXECUTION_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(DEFAULT_SHUTDOWN_GRACE_MS),
 });
 
 const env = parseEnv(Env);
+
+/**
+ * What a stop may take on top of the grace period: requests in hand (`bus.stopIntake`, up to a
+ * request timeout), handing executions back, flushing the outbox, draining NATS.
+ */
+const SHUTDOWN_MARGIN_MS = 20_000;
 
 /**
  * A provider's endpoint: the base URL when given; the provider itself when only a key is
@@ -37,6 +44,8 @@ await runBusService<ExecutionDb>({
   service: "execution-worker",
   env,
   opsPort: env.EXECUTION_WORKER_PORT,
+  // Above the grace period, so running executions are handed back rather than left leased.
+  shutdownTimeoutMs: env.EXECUTION_SHUTDOWN_GRACE_MS + SHUTDOWN_MARGIN_MS,
   // Every running pipeline holds a connection at times; requests must still find one.
   dbPoolSize: env.EXECUTION_CONCURRENCY + 4,
   build: ({ db, bus, logger }) =>
@@ -51,6 +60,7 @@ await runBusService<ExecutionDb>({
         anthropicBaseUrl: anthropic.baseUrl,
         concurrency: env.EXECUTION_CONCURRENCY,
         maxRetries: env.MODEL_MAX_RETRIES,
+        shutdownGraceMs: env.EXECUTION_SHUTDOWN_GRACE_MS,
       },
     }),
 });

@@ -1,21 +1,41 @@
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { v7 as uuidv7 } from "uuid";
-import { AgentConfig } from "@galaxy/contracts";
-import { inWorkspace, sql, type Kysely } from "@galaxy/db";
+import { AgentConfig, ZERO_USAGE, type Execution } from "@galaxy/contracts";
+import { appendEvent, inWorkspace, sql, type Kysely } from "@galaxy/db";
+import { newTraceparent } from "@galaxy/observability";
 import { createTestEnv, serviceDb, type TestEnv } from "@galaxy/testkit";
 import { applyAgentFact, insertAgentVersion } from "./agents/agents.repository";
 import type { ExecutionDb } from "./db";
+import { findExecution, insertExecution, listSteps, openStep, renewLease } from "./executions/executions.repository";
 
 let env: TestEnv;
 let db: Kysely<ExecutionDb>;
 const wsA = uuidv7();
 const wsB = uuidv7();
 const agentId = uuidv7();
+const executionId = uuidv7();
 
 const config = AgentConfig.parse({
   name: "Echo", description: null, provider: "openai", model: "galaxy-dev-echo", systemPrompt: "", temperature: null, maxTokens: null,
   tools: [], knowledgeBaseIds: [], inputSchema: null, outputSchema: null, timeoutMs: null, notifyUrl: null,
 });
+
+function execution(id: string, workspaceId: string): Execution {
+  return {
+    id, workspaceId, agentId, agentVersion: 1, status: "queued", trigger: { type: "manual" }, input: { message: "hi" }, output: null, error: null,
+    usage: ZERO_USAGE, durationMs: null, createdAt: new Date().toISOString(), startedAt: null, completedAt: null,
+  };
+}
+
+/** Records an execution as `execution.start` and the pipeline do: its queued event, the row, and a step. */
+async function recordExecution(workspaceId: string, id: string): Promise<void> {
+  await inWorkspace(db, workspaceId, async (tx) => {
+    const context = { claim: "test", traceparent: newTraceparent(), correlationId: uuidv7(), causationId: uuidv7() };
+    const event = await appendEvent(tx, { type: "execution.queued", workspaceId, actor: { type: "user", id: "u" }, data: { execution: execution(id, workspaceId) }, context });
+    await insertExecution(tx, { execution: execution(id, workspaceId), createdBy: "u", correlationId: context.correlationId, traceparent: context.traceparent, queuedEventId: event.id });
+    await openStep(tx, { workspaceId, executionId: id, name: "model_call", startedAt: new Date(), detail: { attempt: 1 }, closeAbandoned: false });
+  });
+}
 
 beforeAll(async () => {
   env = await createTestEnv(inject("engines"));
@@ -24,6 +44,7 @@ beforeAll(async () => {
     await applyAgentFact(tx, { workspaceId: wsA, agentId, status: "active", version: 1, at: new Date() });
     await insertAgentVersion(tx, { workspaceId: wsA, agentId, version: 1, config });
   });
+  await recordExecution(wsA, executionId);
 });
 
 afterAll(async () => {
@@ -46,16 +67,35 @@ describe("row-level security as galaxy_execution", () => {
   });
 
   test("without a workspace set, no table shows a row", async () => {
-    expect(await count("agents", wsA)).toBe(1);
-    for (const table of TABLES) expect(await count(table)).toBe(0);
+    // Every table holds a row of A: a leak would show.
+    for (const table of TABLES) expect(await count(table, wsA), table).toBe(1);
+    for (const table of TABLES) expect(await count(table), table).toBe(0);
+    expect(await findExecution(db, executionId)).toBeUndefined();
   });
 
-  test("another workspace's rows are invisible, and cannot be written", async () => {
-    expect(await count("agents", wsB)).toBe(0);
-    expect(await count("agent_versions", wsB)).toBe(0);
+  test("another workspace sees none of A's rows in any table", async () => {
+    for (const table of TABLES) expect(await count(table, wsA), table).toBe(1);
+    for (const table of TABLES) expect(await count(table, wsB), table).toBe(0);
+    await inWorkspace(db, wsB, async (tx) => {
+      expect(await findExecution(tx, executionId)).toBeUndefined();
+      expect(await listSteps(tx, executionId)).toEqual([]);
+    });
+  });
+
+  test("another workspace cannot write A's rows, nor change them", async () => {
     await expect(
       inWorkspace(db, wsB, (tx) => applyAgentFact(tx, { workspaceId: wsA, agentId: uuidv7(), status: "draft", version: 1, at: new Date() })),
     ).rejects.toThrow(/row-level security/);
+    // Recording an execution of A while B is set fails at its first row (the outbox event).
+    await expect(recordExecutionAs(wsB, wsA)).rejects.toThrow(/row-level security/);
+    await expect(
+      inWorkspace(db, wsB, (tx) => insertExecution(tx, { execution: execution(uuidv7(), wsA), createdBy: "u", correlationId: uuidv7(), traceparent: newTraceparent(), queuedEventId: uuidv7() })),
+    ).rejects.toThrow(/row-level security/);
+    // An update from B matches none of A's rows.
+    const moved = await inWorkspace(db, wsB, (tx) => tx.updateTable("executions").set({ status: "failed" }).where("id", "=", executionId).executeTakeFirst());
+    expect(moved.numUpdatedRows).toBe(0n);
+    expect(await inWorkspace(db, wsB, (tx) => renewLease(tx, executionId, "anyone", 30_000))).toBe(false);
+    expect((await inWorkspace(db, wsA, (tx) => findExecution(tx, executionId)))?.status).toBe("queued");
   });
 
   test("another service's schema is out of reach", async () => {
@@ -63,3 +103,11 @@ describe("row-level security as galaxy_execution", () => {
     await expect(sql`select * from registry.agents`.execute(db)).rejects.toMatchObject({ code: "42501" });
   });
 });
+
+/** Writes, with `setWs` as the transaction's workspace, an execution that belongs to `rowWs`. */
+async function recordExecutionAs(setWs: string, rowWs: string): Promise<void> {
+  await inWorkspace(db, setWs, async (tx) => {
+    const context = { claim: "test", traceparent: newTraceparent(), correlationId: uuidv7(), causationId: uuidv7() };
+    await appendEvent(tx, { type: "execution.queued", workspaceId: rowWs, actor: { type: "user", id: "u" }, data: { execution: execution(uuidv7(), rowWs) }, context });
+  });
+}

@@ -74,6 +74,23 @@ export async function renewLease(tx: Transaction<ExecutionDb>, id: string, owner
   return result.numUpdatedRows > 0n;
 }
 
+/**
+ * Gives a leased execution back to the queue (this instance is stopping, or cannot get what it
+ * needs to run it): `queued`, lease cleared, and the attempt its claim counted uncounted, so
+ * hand-backs never lead to `too_many_attempts`. Only while `owner` holds the lease; true when
+ * it did. `started_at` stays, so the next attempt emits no second `execution.started`.
+ */
+export async function handBack(tx: Transaction<ExecutionDb>, id: string, owner: string): Promise<boolean> {
+  const result = await tx
+    .updateTable("executions")
+    .set({ status: "queued", lease_owner: null, lease_expires_at: null, attempt: sql<number>`greatest(attempt - 1, 0)` })
+    .where("id", "=", id)
+    .where("lease_owner", "=", owner)
+    .where("status", "=", "running")
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
 /** Sets `started_at` the first time an attempt starts; true when this call set it. */
 export async function markStarted(tx: Transaction<ExecutionDb>, id: string, owner: string, at: Date): Promise<boolean> {
   const result = await tx
@@ -123,7 +140,10 @@ export async function finishExecution(tx: Transaction<ExecutionDb>, id: string, 
     .executeTakeFirst();
 }
 
-/** Opens a step; with `closeAbandoned`, steps an interrupted earlier attempt left running are closed as abandoned. */
+/**
+ * Opens a step; with `closeAbandoned`, steps an earlier attempt left running (its instance
+ * died) are closed as abandoned first.
+ */
 export async function openStep(
   tx: Transaction<ExecutionDb>,
   step: { workspaceId: string; executionId: string; name: string; startedAt: Date; detail: unknown; closeAbandoned: boolean },

@@ -1,7 +1,7 @@
 import { v7 as uuidv7 } from "uuid";
 import type { Bus, RequestContext } from "@galaxy/bus";
 import {
-  authorize, ForbiddenError, GalaxyError, ZERO_USAGE, type Agent, type AgentConfig, type Execution, type Principal, type StartExecutionRequest,
+  authorize, ForbiddenError, principalOf, GalaxyError, ZERO_USAGE, type Agent, type AgentConfig, type Execution, type Principal, type StartExecutionRequest,
   type WorkspaceClaim,
 } from "@galaxy/contracts";
 import { appendEvent, inWorkspace, type EventContext, type Kysely, type OutboxRelay, type OutboxRow, type Transaction } from "@galaxy/db";
@@ -28,10 +28,6 @@ export function decideStart(agentId: string, agent: PinnableAgent | null, princi
   if (agent.status !== "active") return authoritative ? { kind: "reject", error: new AgentNotActiveError(agentId, agent.status) } : { kind: "ask_registry" };
   if (!agent.config) return { kind: "ask_registry" };
   return { kind: "enqueue", version: agent.version, config: agent.config };
-}
-
-export function principalOf(claim: WorkspaceClaim): Principal {
-  return { role: claim.role, perms: claim.perms, id: claim.sub };
 }
 
 export interface ExecutionServiceDeps {

@@ -5,10 +5,11 @@ import { childTraceparent, type Logger } from "@galaxy/observability";
 import { findAgentVersion } from "../agents/agents.repository";
 import type { ExecutionDb } from "../db";
 import { ModelCallError, type ModelFailureCode } from "../errors";
-import { closeStep, finishExecution, findExecution, markStarted, openStep, toExecution, type ClaimedExecution, type Outcome } from "./executions.repository";
+import { closeStep, finishExecution, findExecution, handBack, markStarted, openStep, toExecution, type ClaimedExecution, type Outcome } from "./executions.repository";
 import { modelRequest } from "./messages";
 import { costUsd, priceOf } from "./pricing";
 import type { ModelAnswer, ModelProviders } from "./providers";
+import type { RunOutcome, RunSignals } from "./scheduler";
 
 export const WORKER_ACTOR: EventActor = { type: "service", id: "execution-worker" };
 
@@ -27,16 +28,18 @@ export interface PipelineDeps {
   defaultTimeoutMs: number;
   /** Attempts (an instance died mid-run) after which an execution fails instead of running again. */
   maxAttempts: number;
+  /** Tells the other instances there is queued work: called after a hand-back on shutdown. */
+  wakeOthers: () => void;
 }
 
-/** How a model call ended. */
-export type CallResult = { kind: "answered"; answer: ModelAnswer } | { kind: "failed"; code: ModelFailureCode; message: string };
+/** How a model call ended; `stopped` when the instance's shutdown grace period ran out first. */
+export type CallResult = { kind: "answered"; answer: ModelAnswer } | { kind: "failed"; code: ModelFailureCode; message: string } | { kind: "stopped" };
 
 /**
  * What an execution's record becomes after its call; null when this instance lost the lease
  * and must record nothing (the instance that took over will).
  */
-export function decideOutcome(result: CallResult, model: string, startedAt: Date, completedAt: Date): Outcome | null {
+export function decideOutcome(result: Exclude<CallResult, { kind: "stopped" }>, model: string, startedAt: Date, completedAt: Date): Outcome | null {
   const durationMs = Math.max(0, completedAt.getTime() - startedAt.getTime());
   const zero: Usage = { inputTokens: 0, outputTokens: 0, totalTokens: 0, costUsd: 0 };
   switch (result.kind) {
@@ -75,20 +78,35 @@ export function decideOutcome(result: CallResult, model: string, startedAt: Date
  * records output, usage, cost and duration, and emits `execution.started` and
  * `execution.completed` / `execution.failed` through the outbox with a service claim, in the
  * trace and correlation of the request that queued it.
+ *
+ * Gives the execution back to the queue, its attempt uncounted, when identity gives no service
+ * claim (`unavailable`), or when the instance's shutdown grace period ran out before the model
+ * answered (`handed_back`: the call is aborted and its step closed as `abandoned`).
  */
-export async function runExecution(deps: PipelineDeps, claimed: ClaimedExecution, lease: AbortSignal): Promise<void> {
+export async function runExecution(deps: PipelineDeps, claimed: ClaimedExecution, signals: RunSignals): Promise<RunOutcome> {
   const { db, relay, owner } = deps;
   const ws = claimed.workspaceId;
   const logger = deps.logger.child({ executionId: claimed.id, workspaceId: ws });
 
-  // Fetched before the transaction (cached per workspace): the started event needs it.
-  const claim = await deps.bus.serviceClaims.get(ws);
+  // First, before anything is written: every event of the pipeline needs the claim (the
+  // `too_many_attempts` failure too), so without it nothing could be recorded. Identity is
+  // unreachable (it issues a service claim for any workspace): the execution goes straight
+  // back to the queue, and the scheduler backs off until identity answers again.
+  let claim: string;
+  try {
+    claim = await deps.bus.serviceClaims.get(ws);
+  } catch (error) {
+    const returned = await inWorkspace(db, ws, (tx) => handBack(tx, claimed.id, owner));
+    logger.warn({ err: error, returned }, "identity gave no service claim; the execution goes back to the queue");
+    return "unavailable";
+  }
   const contextFor = (row: { traceparent: string; correlation_id: string }, causationId: string): EventContext => ({
     claim,
     traceparent: childTraceparent(row.traceparent),
     correlationId: row.correlation_id,
     causationId,
   });
+  if (signals.stop.aborted) return stopped(deps, claimed, null);
 
   const stepStartedAt = new Date();
   const begun = await inWorkspace(db, ws, async (tx) => {
@@ -97,7 +115,7 @@ export async function runExecution(deps: PipelineDeps, claimed: ClaimedExecution
     const config = await findAgentVersion(tx, row.agent_id, row.agent_version);
     const startedAt = row.started_at ?? stepStartedAt;
     const events: OutboxRow[] = [];
-    // A later attempt (its first worker died) keeps the first start and its event.
+    // A later attempt (its first worker died, or handed it back) keeps the first start and its event.
     if (await markStarted(tx, row.id, owner, startedAt)) {
       events.push(
         await appendEvent(tx, {
@@ -109,26 +127,21 @@ export async function runExecution(deps: PipelineDeps, claimed: ClaimedExecution
         }),
       );
     }
-    const stepId = await openStep(tx, {
-      workspaceId: ws,
-      executionId: row.id,
-      name: "model_call",
-      startedAt: stepStartedAt,
-      detail: { attempt: row.attempt, provider: config?.provider ?? null, model: config?.model ?? null },
-      closeAbandoned: row.attempt > 1,
-    });
-    return { row, config, startedAt, events, stepId };
+    const detail = { attempt: row.attempt, provider: config?.provider ?? null, model: config?.model ?? null };
+    const stepId = await openStep(tx, { workspaceId: ws, executionId: row.id, name: "model_call", startedAt: stepStartedAt, detail, closeAbandoned: row.started_at !== null });
+    return { row, config, startedAt, events, stepId, detail };
   });
-  if (!begun) return;
+  if (!begun) return "finished";
   const { row, config, startedAt } = begun;
   relay.publishNow(begun.events);
 
-  const result = await call(deps, config, row.input, row.attempt, lease);
+  const result = await call(deps, config, row.input, row.attempt, signals);
+  if (result.kind === "stopped") return stopped(deps, claimed, { id: begun.stepId, startedAt: stepStartedAt, detail: begun.detail });
   const completedAt = new Date();
   const outcome = decideOutcome(result, config?.model ?? "", startedAt, completedAt);
   if (!outcome) {
     logger.warn("lease lost during the model call; leaving the execution to the instance that took it over");
-    return;
+    return "finished";
   }
   if (config && outcome.status === "completed" && !priceOf(config.model) && !unpriced.has(config.model)) {
     unpriced.add(config.model);
@@ -139,9 +152,7 @@ export async function runExecution(deps: PipelineDeps, claimed: ClaimedExecution
     const updated = await finishExecution(tx, row.id, owner, outcome);
     if (!updated) return null;
     await closeStep(tx, begun.stepId, outcome.status === "completed" ? "completed" : "failed", completedAt, completedAt.getTime() - stepStartedAt.getTime(), {
-      attempt: row.attempt,
-      provider: config?.provider ?? null,
-      model: config?.model ?? null,
+      ...begun.detail,
       inputTokens: outcome.usage.inputTokens,
       outputTokens: outcome.usage.outputTokens,
       ...(outcome.error ? { error: outcome.error } : {}),
@@ -156,13 +167,37 @@ export async function runExecution(deps: PipelineDeps, claimed: ClaimedExecution
   });
   if (!finished) {
     logger.warn("lease lost before the result was recorded; the result is dropped");
-    return;
+    return "finished";
   }
   relay.publishNow([finished]);
   if (outcome.error) logger.info({ status: outcome.status, error: outcome.error }, "execution did not complete");
+  return "finished";
 }
 
-async function call(deps: PipelineDeps, config: AgentConfig | null, input: unknown, attempt: number, lease: AbortSignal): Promise<CallResult> {
+/**
+ * The instance is stopping and the grace period is over: the execution goes back to the queue
+ * (attempt uncounted), the step of this attempt is closed as `abandoned`, and the other
+ * instances are woken to take it. No event: `execution.queued` happened once, and stays the
+ * only one.
+ */
+async function stopped(deps: PipelineDeps, claimed: ClaimedExecution, step: { id: string; startedAt: Date; detail: object } | null): Promise<RunOutcome> {
+  const returned = await inWorkspace(deps.db, claimed.workspaceId, async (tx) => {
+    if (!(await handBack(tx, claimed.id, deps.owner))) return false;
+    if (step) {
+      const at = new Date();
+      await closeStep(tx, step.id, "abandoned", at, at.getTime() - step.startedAt.getTime(), { ...step.detail, reason: "worker_stopped" });
+    }
+    return true;
+  });
+  if (returned) {
+    deps.logger.info({ executionId: claimed.id, workspaceId: claimed.workspaceId }, "the worker is stopping; the execution went back to the queue");
+    deps.wakeOthers();
+  }
+  return "handed_back";
+}
+
+async function call(deps: PipelineDeps, config: AgentConfig | null, input: unknown, attempt: number, signals: RunSignals): Promise<CallResult> {
+  if (signals.stop.aborted) return { kind: "stopped" };
   if (attempt > deps.maxAttempts) {
     return { kind: "failed", code: "too_many_attempts", message: `The execution was interrupted ${attempt - 1} times and is not tried again` };
   }
@@ -171,11 +206,12 @@ async function call(deps: PipelineDeps, config: AgentConfig | null, input: unkno
   const timeout = new AbortController();
   const timer = setTimeout(() => timeout.abort(new Error("timeout")), timeoutMs);
   try {
-    const answer = await deps.providers.complete(modelRequest(config, input), AbortSignal.any([lease, timeout.signal]));
+    const answer = await deps.providers.complete(modelRequest(config, input), AbortSignal.any([signals.lease, signals.stop, timeout.signal]));
     return { kind: "answered", answer };
   } catch (error) {
     // An abort is read from the signals, whatever shape the SDK gave it.
-    if (lease.aborted) return { kind: "failed", code: "lease_lost", message: "The worker lost the execution's lease" };
+    if (signals.lease.aborted) return { kind: "failed", code: "lease_lost", message: "The worker lost the execution's lease" };
+    if (signals.stop.aborted) return { kind: "stopped" };
     if (timeout.signal.aborted) return { kind: "failed", code: "timeout", message: `The model did not answer within ${timeoutMs} ms` };
     if (error instanceof ModelCallError) return { kind: "failed", code: error.code, message: error.message };
     throw error;

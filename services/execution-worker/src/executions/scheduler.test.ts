@@ -1,19 +1,22 @@
 import { describe, expect, test } from "vitest";
 import { createLogger } from "@galaxy/observability";
 import type { ClaimedExecution } from "./executions.repository";
-import { Scheduler } from "./scheduler";
+import { Scheduler, type SchedulerOptions } from "./scheduler";
 
 const logger = createLogger({ service: "scheduler-test", level: "silent" });
 const tick = (ms = 5) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A queue in memory standing in for the executions table. */
-function world(options: { queued: number; runMs: number; concurrency: number }) {
+function world(options: { queued: number; runMs: number; concurrency: number; shutdownGraceMs?: number }) {
   const queue: ClaimedExecution[] = Array.from({ length: options.queued }, (_, i) => ({ id: `e${i}`, workspaceId: "w" }));
   const stats = { claims: 0, running: 0, maxRunning: 0, finished: [] as string[], renewals: 0 };
   const scheduler = new Scheduler({
     concurrency: options.concurrency,
     leaseMs: 60,
     pollIntervalMs: 60_000,
+    shutdownGraceMs: options.shutdownGraceMs ?? 60_000,
+    backoffMs: 50,
+    maxBackoffMs: 200,
     logger,
     claim: async (limit) => {
       stats.claims += 1;
@@ -26,6 +29,7 @@ function world(options: { queued: number; runMs: number; concurrency: number }) 
       await tick(options.runMs);
       stats.running -= 1;
       stats.finished.push(execution.id);
+      return "finished";
     },
     renew: async () => {
       stats.renewals += 1;
@@ -71,7 +75,7 @@ describe("the scheduler", () => {
     await scheduler.stop();
   });
 
-  test("stop waits for running executions, renewing their leases meanwhile, and claims nothing more", async () => {
+  test("stop waits for running executions within the grace period, renewing their leases meanwhile, and claims nothing more", async () => {
     const { stats, scheduler, queue } = world({ queued: 2, runMs: 120, concurrency: 2 });
     scheduler.start();
     while (stats.running < 2) await tick();
@@ -87,16 +91,15 @@ describe("the scheduler", () => {
   test("aborts a pipeline whose lease another instance took", async () => {
     let aborted = false;
     const scheduler = new Scheduler({
+      ...BASE,
       concurrency: 1,
       leaseMs: 30,
-      pollIntervalMs: 60_000,
-      logger,
       claim: async () => (aborted ? [] : [{ id: "x", workspaceId: "w" }]),
-      run: (_execution, lease) =>
-        new Promise<void>((resolve) => {
+      run: (_execution, { lease }) =>
+        new Promise((resolve) => {
           lease.addEventListener("abort", () => {
             aborted = true;
-            resolve();
+            resolve("finished");
           });
         }),
       renew: async () => false,
@@ -106,4 +109,115 @@ describe("the scheduler", () => {
     await scheduler.stop();
     expect(aborted).toBe(true);
   });
+
+  test("stop is bounded: after the grace period running pipelines are told to stop, and stop returns once they handed back", async () => {
+    const seen: string[] = [];
+    let renewals = 0;
+    const scheduler = new Scheduler({
+      ...BASE,
+      concurrency: 2,
+      leaseMs: 60,
+      shutdownGraceMs: 150,
+      claim: async () => (seen.length === 0 ? [{ id: "quick", workspaceId: "w" }, { id: "slow", workspaceId: "w" }] : []),
+      run: (execution, { stop }) => {
+        seen.push(execution.id);
+        if (execution.id === "quick") return tick(20).then(() => "finished");
+        // A model call of minutes, which only the stop signal cuts short.
+        return new Promise((resolve) => {
+          const timer = setTimeout(() => resolve("finished"), 60_000);
+          stop.addEventListener("abort", () => {
+            clearTimeout(timer);
+            void tick(10).then(() => resolve("handed_back"));
+          });
+        });
+      },
+      renew: async () => {
+        renewals += 1;
+        return true;
+      },
+    });
+    scheduler.start();
+    while (seen.length < 2) await tick();
+    const before = Date.now();
+    await scheduler.stop();
+    const took = Date.now() - before;
+    expect(took).toBeGreaterThanOrEqual(145);
+    expect(took).toBeLessThan(1_000);
+    expect(scheduler.active).toBe(0);
+    expect(renewals).toBeGreaterThan(0);
+  });
+
+  test("a pipeline that ends within the grace period never sees the stop signal", async () => {
+    let stopSeen: boolean | undefined;
+    const scheduler = new Scheduler({
+      ...BASE,
+      concurrency: 1,
+      shutdownGraceMs: 1_000,
+      claim: async () => (stopSeen === undefined ? [{ id: "x", workspaceId: "w" }] : []),
+      run: async (_execution, { stop }) => {
+        stopSeen = false;
+        await tick(50);
+        stopSeen = stop.aborted;
+        return "finished";
+      },
+    });
+    scheduler.start();
+    while (stopSeen === undefined) await tick();
+    await scheduler.stop();
+    expect(stopSeen).toBe(false);
+  });
+
+  test("a run that finds a dependency unavailable pauses claims with a growing backoff, and claims resume once it answers", async () => {
+    const claimsAt: number[] = [];
+    let available = false;
+    let done = false;
+    const scheduler = new Scheduler({
+      ...BASE,
+      concurrency: 4,
+      backoffMs: 40,
+      maxBackoffMs: 160,
+      // The execution goes back to the queue each time, so every claim finds it.
+      claim: async () => {
+        claimsAt.push(Date.now());
+        return done ? [] : [{ id: "x", workspaceId: "w" }];
+      },
+      run: async () => {
+        if (!available) return "unavailable";
+        done = true;
+        return "finished";
+      },
+    });
+    scheduler.start();
+    // Wakes during a pause do not claim.
+    const wakes = setInterval(() => scheduler.wake(), 2);
+    await tick(400);
+    const duringOutage = claimsAt.length;
+    // 0, 40, 120, 280 ms: a handful of claims, not hundreds.
+    expect(duringOutage).toBeGreaterThanOrEqual(3);
+    expect(duringOutage).toBeLessThanOrEqual(6);
+    const gaps = claimsAt.slice(1).map((at, i) => at - (claimsAt[i] ?? at));
+    expect(gaps[0]).toBeGreaterThanOrEqual(35);
+    expect(gaps[1]).toBeGreaterThanOrEqual(75);
+    expect(scheduler.backingOff).toBe(true);
+    available = true;
+    // Within the longest pause (160 ms) the scheduler claims again and runs it.
+    const back = Date.now();
+    while (!done) await tick();
+    expect(Date.now() - back).toBeLessThan(400);
+    clearInterval(wakes);
+    await scheduler.stop();
+  });
 });
+
+const BASE: SchedulerOptions = {
+  concurrency: 1,
+  leaseMs: 60,
+  pollIntervalMs: 60_000,
+  shutdownGraceMs: 60_000,
+  backoffMs: 50,
+  maxBackoffMs: 200,
+  logger,
+  claim: async () => [],
+  run: async () => "finished",
+  renew: async () => true,
+};

@@ -1,6 +1,23 @@
 import type { Logger } from "@galaxy/observability";
 import type { ClaimedExecution } from "./executions.repository";
 
+/**
+ * How a run ended, as far as the scheduler cares:
+ * - `finished`: the pipeline went through (recorded a result, or found it had lost the lease);
+ * - `handed_back`: the instance is stopping, and the execution went back to the queue;
+ * - `unavailable`: a dependency (identity's service claim) did not answer, and the execution
+ *   went back to the queue without counting an attempt. The scheduler backs off.
+ */
+export type RunOutcome = "finished" | "handed_back" | "unavailable";
+
+/** What a running pipeline is told through. */
+export interface RunSignals {
+  /** Aborts when this instance lost the lease: record nothing. */
+  lease: AbortSignal;
+  /** Aborts when the shutdown grace period is over: stop and hand the execution back. */
+  stop: AbortSignal;
+}
+
 export interface SchedulerOptions {
   /** Most executions this instance runs at once. */
   concurrency: number;
@@ -8,10 +25,15 @@ export interface SchedulerOptions {
   leaseMs: number;
   /** The safety net: how often the scheduler looks for work nobody woke it for. */
   pollIntervalMs: number;
+  /** How long `stop()` lets running executions finish before it tells them to hand back. */
+  shutdownGraceMs: number;
+  /** The first pause after a run found a dependency unavailable; doubles up to `maxBackoffMs`. */
+  backoffMs: number;
+  maxBackoffMs: number;
   /** Leases up to `limit` queued executions to this instance. */
   claim: (limit: number) => Promise<ClaimedExecution[]>;
-  /** Runs one leased execution; `lease` aborts when the lease was lost. */
-  run: (execution: ClaimedExecution, lease: AbortSignal) => Promise<void>;
+  /** Runs one leased execution. */
+  run: (execution: ClaimedExecution, signals: RunSignals) => Promise<RunOutcome>;
   /** Extends the lease of a running execution; false when it is no longer this instance's. */
   renew: (execution: ClaimedExecution) => Promise<boolean>;
   logger: Logger;
@@ -25,19 +47,26 @@ interface Running {
 
 /**
  * Runs queued executions on this instance, up to `concurrency` at once. It claims work only
- * when woken (a local commit, another instance's `execution.queued`, a pipeline finishing
- * while work was waiting) or by the slow safety poll: nothing polls on the hot path. Leases
- * are renewed while a pipeline runs, so an instance that dies loses its executions to the
- * others within one lease.
+ * when woken (a local commit, another instance's `execution.queued` or hand-back, a pipeline
+ * finishing while work was waiting) or by the slow safety poll: nothing polls on the hot
+ * path. Leases are renewed while a pipeline runs, so an instance that dies loses its
+ * executions to the others within one lease. When a run finds identity unavailable, the
+ * scheduler pauses claiming (exponential backoff) instead of churning through the queue.
  */
 export class Scheduler {
   private readonly running = new Map<string, Running>();
+  /** Aborted when `stop()`'s grace period is over. */
+  private readonly stopping = new AbortController();
   /** Set by every wake; cleared when a claim has looked at the queue since. */
   private wanted = false;
   private pumping: Promise<void> | undefined;
   private stopped = true;
   private pollTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  /** The current backoff (0: none) and until when claiming pauses. */
+  private backoffMs = 0;
+  private pausedUntil = 0;
+  private resumeTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: SchedulerOptions) {}
 
@@ -46,8 +75,13 @@ export class Scheduler {
     return this.running.size;
   }
 
+  /** True while claiming pauses because a dependency was unavailable. */
+  get backingOff(): boolean {
+    return Date.now() < this.pausedUntil;
+  }
+
   start(): void {
-    if (!this.stopped) return;
+    if (!this.stopped || this.stopping.signal.aborted) return;
     this.stopped = false;
     this.pollTimer = setInterval(() => this.wake(), this.options.pollIntervalMs);
     this.pollTimer.unref();
@@ -63,19 +97,45 @@ export class Scheduler {
     this.pumping = this.pump().finally(() => (this.pumping = undefined));
   }
 
-  /** Stops claiming, then waits for every running pipeline to finish (graceful shutdown). */
+  /**
+   * Graceful and bounded: stops claiming, lets running pipelines finish for up to
+   * `shutdownGraceMs`, then tells the rest to stop; they abort their model calls and hand
+   * their executions back to the queue. Resolves once every pipeline has ended. Leases are
+   * renewed until then.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.pollTimer);
-    // Leases must keep being renewed until the last pipeline ends.
+    clearTimeout(this.resumeTimer);
     await this.pumping;
-    while (this.running.size > 0) await Promise.allSettled([...this.running.values()].map((r) => r.done));
+    if (this.running.size > 0 && !(await this.settled(this.options.shutdownGraceMs))) {
+      this.options.logger.warn({ executions: [...this.running.keys()], graceMs: this.options.shutdownGraceMs }, "shutdown grace period over; handing running executions back");
+      this.stopping.abort(new Error("the worker is stopping"));
+      await this.settled(Infinity);
+    }
     clearInterval(this.heartbeatTimer);
+  }
+
+  /** Waits up to `ms` for every running pipeline to end; true when they all did. */
+  private async settled(ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = Number.isFinite(ms) ? new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms))) : new Promise<false>(() => {});
+    const all = (async () => {
+      while (this.running.size > 0) await Promise.allSettled([...this.running.values()].map((r) => r.done));
+      return true as const;
+    })();
+    try {
+      return await Promise.race([all, timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private async pump(): Promise<void> {
     try {
       while (this.wanted && !this.stopped) {
+        // Backing off: `wanted` stays set and the resume timer wakes us.
+        if (this.backingOff) return;
         const free = this.options.concurrency - this.running.size;
         // Full: `wanted` stays set, and the next pipeline to finish claims again.
         if (free <= 0) return;
@@ -94,16 +154,40 @@ export class Scheduler {
   private launch(execution: ClaimedExecution): void {
     const lease = new AbortController();
     const done = this.options
-      .run(execution, lease.signal)
-      .catch((error: unknown) => {
-        // The lease is no longer renewed, so another attempt starts once it expires.
-        this.options.logger.error({ err: error, executionId: execution.id }, "execution pipeline failed; it will be retried when its lease expires");
-      })
+      .run(execution, { lease: lease.signal, stop: this.stopping.signal })
+      .then(
+        (outcome) => {
+          if (outcome === "unavailable") this.backOff();
+          else if (outcome === "finished") this.backoffMs = 0;
+        },
+        (error: unknown) => {
+          // The lease is no longer renewed, so another attempt starts once it expires.
+          this.options.logger.error({ err: error, executionId: execution.id }, "execution pipeline failed; it will be retried when its lease expires");
+        },
+      )
       .finally(() => {
         this.running.delete(execution.id);
         if (this.wanted) this.wake();
       });
     this.running.set(execution.id, { execution, lease, done });
+  }
+
+  /**
+   * Pauses claiming: the execution just handed back (and everything queued) waits until a
+   * dependency answers again. Runs that fail together during one pause count once.
+   */
+  private backOff(): void {
+    this.wanted = true;
+    if (this.backingOff || this.stopped) return;
+    this.backoffMs = this.backoffMs === 0 ? this.options.backoffMs : Math.min(this.backoffMs * 2, this.options.maxBackoffMs);
+    this.pausedUntil = Date.now() + this.backoffMs;
+    this.options.logger.warn({ backoffMs: this.backoffMs }, "a dependency is unavailable; pausing claims");
+    clearTimeout(this.resumeTimer);
+    this.resumeTimer = setTimeout(() => {
+      this.pausedUntil = 0;
+      this.wake();
+    }, this.backoffMs);
+    this.resumeTimer.unref();
   }
 
   private renewLeases(): void {

@@ -1,12 +1,14 @@
 import { v7 as uuidv7 } from "uuid";
 import type { Bus } from "@galaxy/bus";
-import { NotFoundError, parseEvent, type Agent, type EventType, type EventData, type TypedEvent } from "@galaxy/contracts";
-import type { Kysely } from "@galaxy/db";
+import { NotFoundError, parseEvent, type Agent, type Execution, type EventType, type EventData, type TypedEvent } from "@galaxy/contracts";
+import { inWorkspace, type Kysely } from "@galaxy/db";
 import { startDevModel, type RunningDevModel } from "@galaxy/dev-model";
 import { newTraceparent } from "@galaxy/observability";
 import { connectTestBus, createTestEnv, serviceDb, testLogger, TestClaims, type EngineUrls, type TestEnv } from "@galaxy/testkit";
+import { findPinnableAgent } from "../agents/agents.repository";
 import { createExecutionWorker, type ExecutionWorker, type ExecutionWorkerConfig } from "../app";
 import type { ExecutionDb } from "../db";
+import { findExecution, listSteps, type ExecutionRow } from "../executions/executions.repository";
 
 /**
  * The agent-registry as the worker sees it: `registry.agents.get` answered from what it holds,
@@ -157,10 +159,28 @@ export async function eventually<T>(probe: () => T | undefined | null | Promise<
   }
 }
 
+/** A worker instance of its own (its own bus connection and pool), as another process would be. */
+export interface WorkerInstance {
+  worker: ExecutionWorker;
+  bus: Bus;
+  db: Kysely<ExecutionDb>;
+  /** Stops it the way `main.ts` does: intake, in-flight work, connection, pool. */
+  stop(): Promise<void>;
+}
+
+/** The identity service as the others see it: its two requests, which a test can take away. */
+export interface IdentityStandIn {
+  /** Nothing answers identity's subjects any more (NATS: no responders). */
+  stop(): Promise<void>;
+  /** Identity answers again. */
+  start(): Promise<void>;
+}
+
 export interface Harness {
   env: TestEnv;
   db: Kysely<ExecutionDb>;
   claims: TestClaims;
+  identity: IdentityStandIn;
   /** The worker's own bus connection. */
   bus: Bus;
   /** A gateway-like caller. */
@@ -171,6 +191,16 @@ export interface Harness {
   worker: ExecutionWorker;
   /** Stops the worker the way `main.ts` does: intake, in-flight work, connection. */
   stopWorker(): Promise<void>;
+  /** Starts one more worker instance; `close()` stops it if the test did not. */
+  spawnWorker(config?: Partial<ExecutionWorkerConfig>): Promise<WorkerInstance>;
+  /** Creates an active agent and waits until the worker's projection has it. */
+  activeAgent(workspaceId: string, overrides?: Partial<Agent>): Promise<Agent>;
+  /** `execution.start` as a member of the workspace. */
+  startExecution(workspaceId: string, agentId: string, input?: unknown): Promise<Execution>;
+  /** The stored row of an execution. */
+  row(workspaceId: string, executionId: string): Promise<ExecutionRow>;
+  /** The statuses of an execution's steps, oldest first. */
+  stepStatuses(workspaceId: string, executionId: string): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -178,8 +208,7 @@ export interface Harness {
 export async function startHarness(engines: EngineUrls, config: Partial<ExecutionWorkerConfig> = {}): Promise<Harness> {
   const env = await createTestEnv(engines);
   const claims = await TestClaims.create();
-  const identityBus = await connectTestBus(env, "identity");
-  claims.serve(identityBus);
+  const identity = await identityStandIn(env, claims);
   const registryBus = await connectTestBus(env, "agent-registry");
   const registry = new FakeRegistry(registryBus, claims);
   registry.serve();
@@ -187,13 +216,17 @@ export async function startHarness(engines: EngineUrls, config: Partial<Executio
   const events = new SeenEvents(caller);
   const devModel = await startDevModel();
   const db = serviceDb<ExecutionDb>(env, "execution-worker");
-  const bus = await connectTestBus(env, "execution-worker");
-  const worker = createExecutionWorker({
-    db,
-    bus,
-    logger: testLogger("execution-worker"),
-    config: { openaiApiKey: "galaxy-dev", openaiBaseUrl: `${devModel.url}/v1`, anthropicApiKey: "galaxy-dev", anthropicBaseUrl: devModel.url, maxRetries: 0, ...config },
+  const workerConfig = (overrides: Partial<ExecutionWorkerConfig>): ExecutionWorkerConfig => ({
+    openaiApiKey: "galaxy-dev",
+    openaiBaseUrl: `${devModel.url}/v1`,
+    anthropicApiKey: "galaxy-dev",
+    anthropicBaseUrl: devModel.url,
+    maxRetries: 0,
+    ...config,
+    ...overrides,
   });
+  const bus = await connectTestBus(env, "execution-worker");
+  const worker = createExecutionWorker({ db, bus, logger: testLogger("execution-worker"), config: workerConfig({}) });
   await worker.start();
   let workerStopped = false;
   const stopWorker = async () => {
@@ -203,10 +236,36 @@ export async function startHarness(engines: EngineUrls, config: Partial<Executio
     await worker.stop();
     await bus.close();
   };
+
+  const spawned: WorkerInstance[] = [];
+  const spawnWorker = async (overrides: Partial<ExecutionWorkerConfig> = {}): Promise<WorkerInstance> => {
+    const ownDb = serviceDb<ExecutionDb>(env, "execution-worker");
+    const ownBus = await connectTestBus(env, "execution-worker");
+    const instance = createExecutionWorker({ db: ownDb, bus: ownBus, logger: testLogger("execution-worker"), config: workerConfig(overrides) });
+    await instance.start();
+    let stopped = false;
+    const handle: WorkerInstance = {
+      worker: instance,
+      bus: ownBus,
+      db: ownDb,
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        await ownBus.stopIntake();
+        await instance.stop();
+        await ownBus.close();
+        await ownDb.destroy();
+      },
+    };
+    spawned.push(handle);
+    return handle;
+  };
+
   return {
     env,
     db,
     claims,
+    identity,
     bus,
     caller,
     registry,
@@ -214,12 +273,62 @@ export async function startHarness(engines: EngineUrls, config: Partial<Executio
     devModel,
     worker,
     stopWorker,
+    spawnWorker,
+    async activeAgent(workspaceId, overrides = {}) {
+      const agent = await registry.createActive(workspaceId, overrides);
+      await eventually(async () => {
+        const known = await inWorkspace(db, workspaceId, (tx) => findPinnableAgent(tx, agent.id));
+        return known?.status === "active" ? known : null;
+      }, 10_000, `agent ${agent.id} in the projection`);
+      return agent;
+    },
+    async startExecution(workspaceId, agentId, input = { message: "hello" }) {
+      return caller.request("execution.start", { agentId, input }, { claim: await claims.sign({ ws: workspaceId, role: "member" }), workspaceId });
+    },
+    async row(workspaceId, executionId) {
+      const row = await inWorkspace(db, workspaceId, (tx) => findExecution(tx, executionId));
+      if (!row) throw new Error(`no execution ${executionId}`);
+      return row;
+    },
+    async stepStatuses(workspaceId, executionId) {
+      return (await inWorkspace(db, workspaceId, (tx) => listSteps(tx, executionId))).map((step) => step.status);
+    },
     async close() {
-      await stopWorker();
+      await Promise.allSettled([stopWorker(), ...spawned.map((instance) => instance.stop())]);
       await db.destroy();
-      await Promise.allSettled([caller.close(), registryBus.close(), identityBus.close()]);
-      await devModel.close();
+      await Promise.allSettled([caller.close(), registryBus.close(), identity.stop()]);
+      await closeDevModel(devModel);
       await env.cleanup();
     },
   };
+}
+
+/**
+ * Closes a dev model server at once. Every worker has stopped by then; a connection an aborted
+ * model call left behind (opened, never written to) would otherwise hold `close()` until
+ * Node's headers timeout.
+ */
+export async function closeDevModel(devModel: RunningDevModel): Promise<void> {
+  const closing = devModel.close();
+  devModel.app.server.closeAllConnections();
+  await closing;
+}
+
+/** Serves `svc.identity.jwks` and `svc.identity.claims.service` with `claims`, on a connection a test can close. */
+async function identityStandIn(env: TestEnv, claims: TestClaims): Promise<IdentityStandIn> {
+  let bus: Bus | undefined;
+  const standIn: IdentityStandIn = {
+    async stop() {
+      const current = bus;
+      bus = undefined;
+      await current?.close();
+    },
+    async start() {
+      if (bus) return;
+      bus = await connectTestBus(env, "identity");
+      claims.serve(bus);
+    },
+  };
+  await standIn.start();
+  return standIn;
 }
