@@ -4,7 +4,7 @@ import { ClaimActor } from "./claims";
 import { Execution } from "./executions";
 import { IsoDateTime, Uuid, WorkspaceId } from "./ids";
 import { Workspace } from "./identity";
-import { Role } from "./roles";
+import { Permissions, Role } from "./roles";
 
 export const EventActor = z.object({ type: ClaimActor, id: z.string().min(1) });
 export type EventActor = z.infer<typeof EventActor>;
@@ -25,6 +25,54 @@ export type WorkspaceCreated = z.infer<typeof WorkspaceCreated>;
 
 export const MemberAdded = z.object({ userId: Uuid, email: z.string(), role: Role });
 export type MemberAdded = z.infer<typeof MemberAdded>;
+
+export const MemberRoleChanged = z.object({ userId: Uuid, role: Role, before: Role, permissions: Permissions, permissionsBefore: Permissions });
+export type MemberRoleChanged = z.infer<typeof MemberRoleChanged>;
+
+export const MemberRemoved = z.object({ userId: Uuid, role: Role });
+export type MemberRemoved = z.infer<typeof MemberRemoved>;
+
+export const WorkspaceUpdated = z.object({ workspace: Workspace, before: Workspace, settings: z.record(z.string(), z.unknown()).optional() });
+export type WorkspaceUpdated = z.infer<typeof WorkspaceUpdated>;
+
+/** An API key as events and lists show it: never the key itself, nor its hash. */
+export const ApiKeyInfo = z.object({
+  id: Uuid,
+  name: z.string(),
+  role: Role,
+  prefix: z.string(),
+  createdBy: Uuid,
+  createdAt: IsoDateTime,
+  expiresAt: IsoDateTime.nullable(),
+});
+export type ApiKeyInfo = z.infer<typeof ApiKeyInfo>;
+
+export const ApiKeyCreated = z.object({ apiKey: ApiKeyInfo });
+export type ApiKeyCreated = z.infer<typeof ApiKeyCreated>;
+
+export const ApiKeyRevoked = z.object({ apiKeyId: Uuid, prefix: z.string() });
+export type ApiKeyRevoked = z.infer<typeof ApiKeyRevoked>;
+
+/** Someone asked for a resource of another workspace by id; they were told it does not exist. */
+export const CrossWorkspaceAttempt = z.object({
+  actor: EventActor,
+  targetType: z.string(),
+  targetId: z.string(),
+  operation: z.string(),
+  ipAddress: z.string().nullable(),
+  userAgent: z.string().nullable(),
+});
+export type CrossWorkspaceAttempt = z.infer<typeof CrossWorkspaceAttempt>;
+
+/** A message failed its claim checks and was dead-lettered instead of applied. */
+export const ForgedMessage = z.object({
+  consumer: z.string(),
+  subject: z.string(),
+  reason: z.string(),
+  messageId: z.string().nullable(),
+  claimedWorkspaceId: z.string().nullable(),
+});
+export type ForgedMessage = z.infer<typeof ForgedMessage>;
 
 export const AgentCreated = z.object({ agent: Agent });
 export type AgentCreated = z.infer<typeof AgentCreated>;
@@ -80,6 +128,48 @@ export const EVENT_CATALOG = {
     data: MemberAdded,
     resource: (d) => ({ type: "member", id: d.userId }),
     changes: (d) => ({ before: null, after: { userId: d.userId, email: d.email, role: d.role } }),
+  }),
+  "member.role_changed": entry({
+    schemaVersion: 1,
+    data: MemberRoleChanged,
+    resource: (d) => ({ type: "member", id: d.userId }),
+    changes: (d) => ({ before: { role: d.before, permissions: d.permissionsBefore }, after: { role: d.role, permissions: d.permissions } }),
+  }),
+  "member.removed": entry({
+    schemaVersion: 1,
+    data: MemberRemoved,
+    resource: (d) => ({ type: "member", id: d.userId }),
+    changes: (d) => ({ before: { userId: d.userId, role: d.role }, after: null }),
+  }),
+  "workspace.updated": entry({
+    schemaVersion: 1,
+    data: WorkspaceUpdated,
+    resource: (d) => ({ type: "workspace", id: d.workspace.id }),
+    changes: (d) => ({ before: d.before, after: d.workspace }),
+  }),
+  "api_key.created": entry({
+    schemaVersion: 1,
+    data: ApiKeyCreated,
+    resource: (d) => ({ type: "api_key", id: d.apiKey.id }),
+    changes: (d) => ({ before: null, after: d.apiKey }),
+  }),
+  "api_key.revoked": entry({
+    schemaVersion: 1,
+    data: ApiKeyRevoked,
+    resource: (d) => ({ type: "api_key", id: d.apiKeyId }),
+    changes: () => ({ before: { revoked: false }, after: { revoked: true } }),
+  }),
+  "security.cross_workspace_attempt": entry({
+    schemaVersion: 1,
+    data: CrossWorkspaceAttempt,
+    resource: (d) => ({ type: d.targetType, id: d.targetId }),
+    changes: () => null,
+  }),
+  "security.forged_message": entry({
+    schemaVersion: 1,
+    data: ForgedMessage,
+    resource: (d) => ({ type: "message", id: d.messageId ?? d.subject }),
+    changes: () => null,
   }),
   "agent.created": entry({
     schemaVersion: 1,

@@ -22,7 +22,8 @@ export {
 export { Email, SignupBody, LoginBody, User, Workspace, TokenGrant, SignupResult, LoginResult, Me } from "./identity";
 export { AuditActor, AuditEntry, AuditLogQuery } from "./audit";
 export {
-  EventActor, EventEnvelope, WorkspaceCreated, MemberAdded, AgentCreated, AgentActivated, ExecutionQueued,
+  EventActor, EventEnvelope, WorkspaceCreated, MemberAdded, MemberRoleChanged, MemberRemoved, WorkspaceUpdated, ApiKeyInfo, ApiKeyCreated,
+  ApiKeyRevoked, CrossWorkspaceAttempt, ForgedMessage, AgentCreated, AgentActivated, ExecutionQueued,
   ExecutionStarted, ExecutionFinished, EVENT_CATALOG, EVENT_TYPES, isEventType, eventSubject, parseEventSubject, parseEvent,
 } from "./events";
 export type { ResourceRef, Changes, EventCatalog, EventType, EventData, TypedEvent } from "./events";
