@@ -47,7 +47,7 @@ export const ApiKeyInfo = z.object({
 });
 export type ApiKeyInfo = z.infer<typeof ApiKeyInfo>;
 
-export const ApiKeyCreated = z.object({ apiKey: ApiKeyInfo });
+export const ApiKeyCreated = z.object({ keyInfo: ApiKeyInfo });
 export type ApiKeyCreated = z.infer<typeof ApiKeyCreated>;
 
 export const ApiKeyRevoked = z.object({ apiKeyId: Uuid, prefix: z.string() });
@@ -150,8 +150,8 @@ export const EVENT_CATALOG = {
   "api_key.created": entry({
     schemaVersion: 1,
     data: ApiKeyCreated,
-    resource: (d) => ({ type: "api_key", id: d.apiKey.id }),
-    changes: (d) => ({ before: null, after: d.apiKey }),
+    resource: (d) => ({ type: "api_key", id: d.keyInfo.id }),
+    changes: (d) => ({ before: null, after: d.keyInfo }),
   }),
   "api_key.revoked": entry({
     schemaVersion: 1,
