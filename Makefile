@@ -8,6 +8,7 @@ help:
 	@echo "make up     install what is missing, migrate, run every service (Ctrl-C stops them)"
 	@echo "make test   install what is missing, typecheck, run the whole suite"
 	@echo "make setup  database, roles, schemas, migrations and streams only"
+	@echo "make bench  run the benchmarks, each beside a bare baseline (docs/benchmarks.md)"
 
 install:
 	@if ! command -v pnpm >/dev/null || [ "$$(pnpm --version)" != "$(PNPM_VERSION)" ]; then \
@@ -26,3 +27,6 @@ typecheck: install
 test: install typecheck
 	@status=0; pnpm exec vitest run --reporter=default --reporter=json --outputFile.json=.vitest-results.json || status=$$?; \
 		node scripts/test-summary.mjs .vitest-results.json; exit $$status
+
+bench: install
+	@node --import tsx bench/run.ts
