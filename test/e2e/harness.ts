@@ -96,6 +96,8 @@ export async function startGalaxy(engines: EngineUrls): Promise<Galaxy> {
 
   const observer = await connectTestBus(env, "observer");
   buses.push(observer);
+  // Every handler is known to the server before the test's first request.
+  for (const bus of buses) await bus.flush();
 
   return {
     env,

@@ -594,6 +594,8 @@ describe("events", () => {
 
     // The worker has now verified (and cached) this claim; a request with it must still fail.
     worker.serve("execution.get", async (req) => execution(ws, req.id));
+    // The subscription must reach the server before the request does (another connection).
+    await worker.nc.flush();
     const error = await rejection(caller.request("execution.get", { id: uuidv7() }, { claim: expired, workspaceId: ws }));
     expect(error).toMatchObject({ status: 401, code: "claim_expired" });
   });
@@ -689,6 +691,7 @@ describe("close", () => {
       finished = true;
       return { items: [agent(ws)], pagination: { total: 1, limit: 20, offset: 0, hasMore: false } };
     });
+    await draining.nc.flush();
     const reply = caller.request("registry.agents.list", {}, { claim: await claims.sign({ ws }), workspaceId: ws });
     await handling;
     await draining.close();

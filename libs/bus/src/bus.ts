@@ -1,10 +1,10 @@
 import { connect, headers as natsHeaders, nanos, errors as natsErrors, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
-import { v7 as uuidv7 } from "uuid";
+import { v5 as uuidv5, v7 as uuidv7 } from "uuid";
 import type { z } from "zod";
 import {
-  GalaxyError, HEADER, REQUESTS, ReplyEnvelope, UnavailableError, ValidationError, WorkspaceId, issueDetails, parseEvent,
-  parseEventSubject, requestSubject, type ErrorStatus, type ParsedRequest, type ReplyData, type RequestName, type TypedEvent,
+  EVENT_CATALOG, GalaxyError, HEADER, REQUESTS, ReplyEnvelope, SYSTEM_WORKSPACE_ID, UnavailableError, Uuid, ValidationError, WorkspaceId,
+  issueDetails, parseEvent, parseEventSubject, requestSubject, type ErrorStatus, type ParsedRequest, type ReplyData, type RequestName, type TypedEvent,
   type WorkspaceClaim, type EventEnvelope,
 } from "@galaxy/contracts";
 import { childTraceparent, inSpan, newTraceparent, SpanKind, type Logger } from "@galaxy/observability";
@@ -105,6 +105,17 @@ export interface ConsumerOptions {
 const HEADER_VALUE_LIMIT = 1024;
 /** A message redelivered this often without an ack is taken to crash its consumer. */
 const POISON_DELIVERIES = 20;
+/**
+ * Dead-letter reasons that mean a message failed its claim or workspace checks (CONTRACT §3):
+ * besides the dead letter, each becomes a `security.forged_message` event.
+ */
+const SECURITY_FAILURE = /^(forged_claim:[a-z_]+|workspace_mismatch|missing_workspace|bad_subject)$/;
+/** Namespace of the report ids: UUIDv5 of consumer, stream and sequence, so a redelivery reports the same event. */
+const FORGED_REPORT_NAMESPACE = "6f1d3c52-8a4e-4c1b-9b7e-2f0c5d8a9e31";
+/** Tries at reporting a forged message (claim from identity, then publish) before the consumer moves on without it. */
+const FORGED_REPORT_ATTEMPTS = 3;
+/** How long one try may wait for identity's service claim. */
+const FORGED_REPORT_CLAIM_TIMEOUT_MS = 2_000;
 
 /**
  * Galaxy's message bus: the only code that touches the NATS client. Publishes events with
@@ -137,7 +148,9 @@ export class Bus {
       servers: options.url,
       name: `galaxy-${options.service}`,
       maxReconnectAttempts: -1,
-      ...(options.user ? { user: options.user, pass: options.password ?? "" } : {}),
+      // Replies come to inboxes named after the NATS user, which the server lets only that
+      // user read (infra/nats): no one else sees a resolved credential or an API key's claim.
+      ...(options.user ? { user: options.user, pass: options.password ?? "", inboxPrefix: `_INBOX_${options.user}` } : {}),
     });
     const jsm = await jetstreamManager(nc);
     return new Bus(nc, jetstream(nc), jsm, options, options.loadJwks, options.issueServiceClaim);
@@ -446,7 +459,7 @@ export class Bus {
         }
         const reason = error instanceof Error ? error.message : String(error);
         logger.error({ err: error, attempt }, retryable ? "event failed every attempt; dead-lettered" : "event cannot be applied; dead-lettered");
-        await this.settleDeadLetter(options.durable, msg, reason, attempt, logger);
+        await this.settleDeadLetter(options.durable, msg, reason, attempt, logger, securityFailure(error));
         return;
       }
     }
@@ -461,13 +474,49 @@ export class Bus {
     }
   }
 
-  private async settleDeadLetter(consumer: string, msg: JsMsg, reason: string, attempts: number, logger: Logger): Promise<void> {
+  /**
+   * Writes the dead letter, reports a message that failed its claim or workspace checks
+   * (`securityReason`) as a `security.forged_message` event, then acks. Without a dead letter
+   * the message is redelivered; without a report (identity or the bus down after a few tries)
+   * it is still acked: the dead letter keeps it for an operator, and the consumer moves on.
+   */
+  private async settleDeadLetter(consumer: string, msg: JsMsg, reason: string, attempts: number, logger: Logger, securityReason: string | null = null): Promise<void> {
     try {
       await this.deadLetter(consumer, msg, reason, attempts);
-      msg.ack();
     } catch (dlqError) {
       logger.error({ err: dlqError }, "could not write the dead letter; will redeliver");
       msg.nak(5_000);
+      return;
+    }
+    if (securityReason) await this.reportForgedMessage(consumer, msg, securityReason, logger);
+    msg.ack();
+  }
+
+  /**
+   * Publishes a `security.forged_message` event into the workspace the message named (its
+   * subject's token, else its `Gx-Workspace-Id`, else the system workspace), with this
+   * service's claim for that workspace. The event id is derived from consumer, stream and
+   * sequence, so a redelivery of the same message reports the same event (JetStream drops the
+   * repeat; audit keeps one entry per id). The claim is verified here before it is used: a
+   * report that its own consumers would refuse would be reported in turn, without end.
+   */
+  private async reportForgedMessage(consumer: string, msg: JsMsg, reason: string, logger: Logger): Promise<void> {
+    const report = forgedMessageReport(this.unprefixed(msg.subject), msg, consumer, reason, this.options.service);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const claim = await withTimeout(this.serviceClaims.get(report.workspaceId), FORGED_REPORT_CLAIM_TIMEOUT_MS, "identity did not issue a service claim in time");
+        const verified = await this.claims.verify(claim, { checkExpiry: true });
+        if (verified.ws !== report.workspaceId) throw new Error(`identity issued a claim for ${verified.ws}, not ${report.workspaceId}`);
+        await this.publishEvent({ ...report, context: { ...report.context, claim } });
+        logger.warn({ reportId: report.id, workspaceId: report.workspaceId, reason }, "forged message reported");
+        return;
+      } catch (error) {
+        if (attempt >= FORGED_REPORT_ATTEMPTS || this.stopping) {
+          logger.error({ err: error, reportId: report.id, workspaceId: report.workspaceId, reason }, "could not report the forged message; it stays a dead letter");
+          return;
+        }
+        await this.pause(250 * 4 ** (attempt - 1), msg);
+      }
     }
   }
 
@@ -487,12 +536,17 @@ export class Bus {
       if (error instanceof ClaimError) throw new TerminalMessageError(`forged_claim:${error.reason}`, `claim refused: ${error.message}`, { cause: error });
       throw error;
     }
+    // Before the payload is read, so a claim of another workspace is reported as such even
+    // when the payload is bad too.
+    if (claim.ws !== headerWs || headerWs !== fromSubject.workspaceId) {
+      throw new TerminalMessageError("workspace_mismatch", "claim, header, subject and payload name different workspaces");
+    }
     const body = safeJson(msg.data);
     if (!body.ok) throw new TerminalMessageError("bad_payload", "payload is not JSON");
     const parsed = parseEvent(body.value);
     if (!parsed.ok) throw new TerminalMessageError("bad_payload", parsed.error);
     const event = parsed.event;
-    if (claim.ws !== headerWs || headerWs !== fromSubject.workspaceId || event.workspaceId !== headerWs) {
+    if (event.workspaceId !== headerWs) {
       throw new TerminalMessageError("workspace_mismatch", "claim, header, subject and payload name different workspaces");
     }
     if (event.type !== fromSubject.type) throw new TerminalMessageError("bad_payload", `payload type ${event.type} does not match subject`);
@@ -548,6 +602,14 @@ export class Bus {
     await this.js.publish(this.subject(`dlq.${consumer}.${subject}`), msg.data, { headers: h, msgID: `${consumer}:${msg.info.stream}:${msg.seq}` });
   }
 
+  /**
+   * Resolves once the server has every subscription made so far (serving, core signals):
+   * a request from another connection after this finds its responder.
+   */
+  async flush(): Promise<void> {
+    await this.nc.flush();
+  }
+
   /** True while the NATS connection is up. */
   isConnected(): boolean {
     return !this.closed && !this.nc.isClosed();
@@ -574,6 +636,59 @@ export class Bus {
     } catch (error) {
       if (!(error instanceof natsErrors.ClosedConnectionError)) throw error;
     }
+  }
+}
+
+/** The reason to report a dead-lettered message as forged, or null when its failure is not a security one. */
+function securityFailure(error: unknown): string | null {
+  return error instanceof TerminalMessageError && SECURITY_FAILURE.test(error.reason) ? error.reason : null;
+}
+
+/**
+ * The `security.forged_message` event for a message `consumer` refused, without its claim.
+ * Built only from the message and its place in the stream, so it is the same on every
+ * redelivery; whatever the message says is treated as hostile: only well-formed ids are kept.
+ */
+function forgedMessageReport(subject: string, msg: JsMsg, consumer: string, reason: string, service: string): Omit<StoredEvent, "context"> & { context: Omit<MessageContext, "claim"> } {
+  const headerWs = header(msg.headers, HEADER.workspaceId);
+  const validHeaderWs = headerWs !== undefined && WorkspaceId.safeParse(headerWs).success ? headerWs : undefined;
+  const workspaceId = parseEventSubject(subject)?.workspaceId ?? validHeaderWs ?? SYSTEM_WORKSPACE_ID;
+  const id = uuidv5(`${consumer}:${msg.info.stream}:${msg.seq}`, FORGED_REPORT_NAMESPACE);
+  const messageId = printable(header(msg.headers, HEADER.msgId)) ?? payloadId(msg.data);
+  const entry = EVENT_CATALOG["security.forged_message"];
+  const data = entry.data.parse({ consumer, subject: clip(subject), reason, messageId, claimedWorkspaceId: printable(headerWs) });
+  return {
+    id,
+    workspaceId,
+    type: "security.forged_message",
+    schemaVersion: entry.schemaVersion,
+    payload: { id, type: "security.forged_message", occurredAt: msg.time.toISOString(), workspaceId, actor: { type: "service", id: service }, data },
+    context: { traceparent: newTraceparent(), correlationId: id, causationId: messageId ?? id },
+  };
+}
+
+/** A header value short and plain enough to repeat in an event, or null. */
+function printable(value: string | undefined): string | null {
+  return value !== undefined && /^[\x21-\x7e]{1,128}$/.test(value) ? value : null;
+}
+
+/** The `id` of a message's JSON payload when it is a UUID. */
+function payloadId(data: Uint8Array): string | null {
+  const body = safeJson(data);
+  if (!body.ok || typeof body.value !== "object" || body.value === null || !("id" in body.value)) return null;
+  const id = Uuid.safeParse(body.value.id);
+  return id.success ? id.data : null;
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new UnavailableError(message)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

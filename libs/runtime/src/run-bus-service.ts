@@ -65,6 +65,8 @@ export async function runBusService<DB>(options: BusServiceOptions<DB>): Promise
       });
       const built = options.build({ db, bus, logger, metrics });
       await built.start();
+      // Ready means reachable: the server has every request handler before we say so.
+      await bus.flush();
       return {
         readiness: () => built.readiness(),
         async stop() {

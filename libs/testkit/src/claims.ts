@@ -28,13 +28,14 @@ export class TestClaims {
     return new TestClaims(privateKey, kid, { keys: [jwk] });
   }
 
-  /** Serves the identity requests other services make, on `bus`. */
-  serve(bus: Bus): void {
+  /** Serves the identity requests other services make, on `bus`; resolves once the server has them. */
+  async serve(bus: Bus): Promise<void> {
     bus.serve("identity.jwks", async () => this.jwks);
     bus.serve("identity.claims.service", async (req) => {
       const expiresAt = Math.floor(Date.now() / 1000) + 900;
       return { claim: await this.sign({ ws: req.workspaceId, sub: req.service, act: "service", role: "admin", ttlS: 900 }), expiresAt };
     });
+    await bus.flush();
   }
 
   async sign(input: ClaimInput, typ = CLAIM_TYP): Promise<string> {

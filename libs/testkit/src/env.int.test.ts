@@ -134,7 +134,7 @@ describe("TestClaims", () => {
     const identity = await connectTestBus(env, "identity", { loadJwks: async () => claims.jwks });
     const worker = await connectTestBus(env, "execution-worker");
     try {
-      claims.serve(identity);
+      await claims.serve(identity);
       expect(await worker.request("identity.jwks", {})).toEqual(claims.jwks);
       const ws = "0190f5a0-0000-7000-8000-00000000000b";
       const grant = await worker.serviceClaims.get(ws);

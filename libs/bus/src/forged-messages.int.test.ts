@@ -1,0 +1,224 @@
+import { afterAll, beforeAll, describe, expect, inject, test, vi } from "vitest";
+import { jetstream, jetstreamManager, type JetStreamManager, type StoredMsg } from "@nats-io/jetstream";
+import { headers as natsHeaders } from "@nats-io/transport-node";
+import { v5 as uuidv5, v7 as uuidv7 } from "uuid";
+import { EventEnvelope, ForgedMessage, HEADER, SYSTEM_WORKSPACE_ID, type Agent } from "@galaxy/contracts";
+import { newTraceparent } from "@galaxy/observability";
+import { connectTestBus, createTestEnv, TestClaims, type TestEnv } from "@galaxy/testkit";
+import type { Bus } from "./bus";
+
+/** A `security.forged_message` event as it went over the wire. */
+interface Report {
+  subject: string;
+  header: (name: string) => string | undefined;
+  event: EventEnvelope;
+  data: ForgedMessage;
+}
+
+let env: TestEnv;
+let claims: TestClaims;
+let identity: Bus;
+let consumerBus: Bus;
+let watcher: Bus;
+let jsm: JetStreamManager;
+const reports: Report[] = [];
+
+beforeAll(async () => {
+  env = await createTestEnv(inject("engines"));
+  claims = await TestClaims.create();
+  identity = await connectTestBus(env, "identity");
+  await claims.serve(identity);
+  consumerBus = await connectTestBus(env, "audit");
+  watcher = await connectTestBus(env, "observer");
+  jsm = await jetstreamManager(watcher.nc);
+  const decoder = new TextDecoder();
+  watcher.nc.subscribe(watcher.subject("evt.*.security.forged_message"), {
+    callback: (error, msg) => {
+      if (error) return;
+      const event = EventEnvelope.parse(JSON.parse(decoder.decode(msg.data)));
+      const headers = msg.headers;
+      reports.push({ subject: watcher.unprefixed(msg.subject), header: (name) => headers?.get(name) || undefined, event, data: ForgedMessage.parse(event.data) });
+    },
+  });
+  await watcher.nc.flush();
+});
+
+afterAll(async () => {
+  for (const bus of [watcher, consumerBus, identity]) await bus?.close();
+  await env?.cleanup();
+});
+
+function agent(workspaceId: string): Agent {
+  const now = new Date().toISOString();
+  return {
+    id: uuidv7(), workspaceId, status: "draft", version: 1, createdBy: uuidv7(), createdAt: now, updatedAt: now, name: "Forged", description: null,
+    provider: "openai", model: "galaxy-dev-echo", systemPrompt: "", temperature: null, maxTokens: null, tools: [], knowledgeBaseIds: [],
+    inputSchema: null, outputSchema: null, timeoutMs: null, notifyUrl: null,
+  };
+}
+
+/**
+ * Publishes an `agent.created` straight to JetStream, as a stranger on the bus would: a valid
+ * payload, with whatever claim and workspace header it is given. Returns the payload's id;
+ * `lastSeq` is its place in the stream.
+ */
+let lastSeq = 0;
+async function publishRaw(subjectWs: string, options: { claim?: string; headerWs?: string | null; type?: string; data?: unknown } = {}): Promise<string> {
+  const id = uuidv7();
+  const type = options.type ?? "agent.created";
+  const h = natsHeaders();
+  if (options.headerWs !== null) h.set(HEADER.workspaceId, options.headerWs ?? subjectWs);
+  if (options.claim) h.set(HEADER.claim, options.claim);
+  h.set(HEADER.traceparent, newTraceparent());
+  h.set(HEADER.eventType, type);
+  h.set(HEADER.schemaVersion, "1");
+  const payload = { id, type, occurredAt: new Date().toISOString(), workspaceId: subjectWs, actor: { type: "user", id: uuidv7() }, data: options.data ?? { agent: agent(subjectWs) } };
+  const ack = await jetstream(watcher.nc).publish(watcher.subject(`evt.${subjectWs}.${type}`), JSON.stringify(payload), { msgID: id, headers: h });
+  lastSeq = ack.seq;
+  return id;
+}
+
+async function deadLetters(durable: string): Promise<StoredMsg[]> {
+  const stream = watcher.stream("DEAD_LETTERS");
+  const info = await jsm.streams.info(stream);
+  const out: StoredMsg[] = [];
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+    const msg = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
+    if (msg && msg.subject.startsWith(watcher.subject(`dlq.${durable}.`))) out.push(msg);
+  }
+  return out;
+}
+
+const reportsOf = (messageId: string) => reports.filter((r) => r.data.messageId === messageId);
+
+/** Consumes `filter` under `durable`, collecting the ids of the events its handler was given. */
+async function consumer(durable: string, filter: string, bus: Bus = consumerBus): Promise<string[]> {
+  const applied: string[] = [];
+  await bus.consume({ durable, filter, handler: async (m) => void applied.push(m.event.id) });
+  return applied;
+}
+
+describe("a message that fails its claim or workspace checks", () => {
+  test.each([
+    ["a claim signed by a key identity does not publish", "forged-key", async (ws: string) => (await TestClaims.create()).sign({ ws }), /^forged_claim:(unknown_key|bad_signature)$/],
+    ["a claim for another workspace", "claim-elsewhere", async () => claims.sign({ ws: uuidv7() }), /^workspace_mismatch$/],
+    ["no claim at all", "no-claim", async () => undefined, /^forged_claim:missing$/],
+  ])("%s: dead-lettered, never applied, and reported as security.forged_message in the workspace it named", async (_what, durable, claimFor, reason) => {
+    const ws = uuidv7();
+    const applied = await consumer(durable, `evt.${ws}.agent.>`);
+    const claim = await claimFor(ws);
+    const forgedId = await publishRaw(ws, claim ? { claim } : {});
+    const forgedSeq = lastSeq;
+    // A valid event behind it: the consumer moves on.
+    const goodId = await publishRaw(ws, { claim: await claims.sign({ ws }) });
+    await vi.waitFor(() => expect(applied).toEqual([goodId]), { timeout: 10_000 });
+
+    const [letter] = await deadLetters(durable);
+    expect(letter?.subject).toBe(watcher.subject(`dlq.${durable}.evt.${ws}.agent.created`));
+    const [report] = await vi.waitFor(() => {
+      const found = reportsOf(forgedId);
+      expect(found).toHaveLength(1);
+      return found;
+    }, { timeout: 5_000 });
+    expect(report?.subject).toBe(`evt.${ws}.security.forged_message`);
+    expect(report?.event.workspaceId).toBe(ws);
+    expect(report?.event.actor).toEqual({ type: "service", id: "audit" });
+    expect(report?.data).toMatchObject({ consumer: durable, subject: `evt.${ws}.agent.created`, messageId: forgedId, claimedWorkspaceId: ws });
+    expect(report?.data.reason).toMatch(reason);
+    // Every CONTRACT §3 header, with an id fixed by consumer, stream and sequence.
+    // A redelivery, or a second instance of the consumer, reports the same event id, which JetStream and audit keep once.
+    expect(report?.event.id).toBe(uuidv5(`${durable}:${watcher.stream("EVENTS")}:${forgedSeq}`, "6f1d3c52-8a4e-4c1b-9b7e-2f0c5d8a9e31"));
+    expect(report?.header(HEADER.msgId)).toBe(report?.event.id);
+    expect(report?.header(HEADER.workspaceId)).toBe(ws);
+    expect(report?.header(HEADER.eventType)).toBe("security.forged_message");
+    expect(report?.header(HEADER.schemaVersion)).toBe("1");
+    expect(report?.header(HEADER.traceparent)).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    expect(report?.header(HEADER.correlationId)).toBeTruthy();
+    expect(report?.header(HEADER.causationId)).toBe(forgedId);
+    // The report's own claim is a service claim for that workspace, and verifies.
+    const reportClaim = await watcher.claims.verify(report?.header(HEADER.claim), { checkExpiry: true });
+    expect(reportClaim).toMatchObject({ ws, act: "service", sub: "audit" });
+  });
+
+  test("a report verifies where every consumer checks it: a consumer of the whole workspace applies it", async () => {
+    const ws = uuidv7();
+    const applied = await consumer("whole-workspace", `evt.${ws}.>`);
+    const forgedId = await publishRaw(ws, { claim: await (await TestClaims.create()).sign({ ws }) });
+    const [report] = await vi.waitFor(() => {
+      const found = reportsOf(forgedId);
+      expect(found).toHaveLength(1);
+      return found;
+    }, { timeout: 5_000 });
+    await vi.waitFor(() => expect(applied).toEqual([report?.event.id]), { timeout: 5_000 });
+    expect(await deadLetters("whole-workspace")).toHaveLength(1);
+  });
+
+  test("a message that names no valid workspace is reported in the system workspace", async () => {
+    const tag = `nows${Date.now()}`;
+    await consumer("no-workspace", `evt.${tag}.>`);
+    const id = uuidv7();
+    await jetstream(watcher.nc).publish(watcher.subject(`evt.${tag}.agent.created`), JSON.stringify({ id }), { msgID: id });
+    const [report] = await vi.waitFor(() => {
+      const found = reportsOf(id);
+      expect(found).toHaveLength(1);
+      return found;
+    }, { timeout: 5_000 });
+    expect(report?.subject).toBe(`evt.${SYSTEM_WORKSPACE_ID}.security.forged_message`);
+    expect(report?.data).toMatchObject({ reason: "bad_subject", subject: `evt.${tag}.agent.created`, claimedWorkspaceId: null });
+  });
+
+  test("a forged report is itself dead-lettered and reported once; its report verifies, so nothing more follows", async () => {
+    const ws = uuidv7();
+    const applied = await consumer("forged-report", `evt.${ws}.>`);
+    const forgedId = await publishRaw(ws, {
+      type: "security.forged_message",
+      claim: await (await TestClaims.create()).sign({ ws }),
+      data: { consumer: "audit", subject: "evt.x.y.z", reason: "forged_claim:missing", messageId: null, claimedWorkspaceId: null },
+    });
+    const [report] = await vi.waitFor(() => {
+      const found = reportsOf(forgedId);
+      expect(found).toHaveLength(1);
+      return found;
+    }, { timeout: 5_000 });
+    await vi.waitFor(() => expect(applied).toEqual([report?.event.id]), { timeout: 5_000 });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await deadLetters("forged-report")).toHaveLength(1);
+    // The watcher saw the forged report itself, and one report of it: nothing more.
+    expect(reports.filter((r) => r.event.workspaceId === ws).map((r) => r.event.id).sort()).toEqual([forgedId, report?.event.id].sort());
+  });
+
+  test("a bad payload with a valid claim is dead-lettered but is no security incident", async () => {
+    const ws = uuidv7();
+    await consumer("bad-payload-only", `evt.${ws}.agent.>`);
+    const badId = await publishRaw(ws, { claim: await claims.sign({ ws }), data: { agent: { name: 42 } } });
+    await vi.waitFor(async () => expect(await deadLetters("bad-payload-only")).toHaveLength(1), { timeout: 5_000 });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(reportsOf(badId)).toEqual([]);
+  });
+
+  test("with no service claim to be had, the message is still dead-lettered and acked, and the consumer moves on", async () => {
+    const ws = uuidv7();
+    const cut = await connectTestBus(env, "audit", {
+      issueServiceClaim: async () => {
+        throw new Error("identity is down");
+      },
+    });
+    try {
+      const applied = await consumer("identity-down", `evt.${ws}.agent.>`, cut);
+      const forgedId = await publishRaw(ws);
+      const goodId = await publishRaw(ws, { claim: await claims.sign({ ws }) });
+      const started = Date.now();
+      await vi.waitFor(() => expect(applied).toEqual([goodId]), { timeout: 10_000 });
+      // A few bounded tries, not a stalled consumer.
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(await deadLetters("identity-down")).toHaveLength(1);
+      expect(reportsOf(forgedId)).toEqual([]);
+      await vi.waitFor(async () => {
+        const info = await jsm.consumers.info(watcher.stream("EVENTS"), "identity-down");
+        expect({ pending: info.num_pending, ackPending: info.num_ack_pending }).toEqual({ pending: 0, ackPending: 0 });
+      });
+    } finally {
+      await cut.close();
+    }
+  });
+});
