@@ -11,6 +11,12 @@ const ROLE_TABLE: Record<Role, Record<Action, Rule>> = {
   viewer: {
     "workspace.read": "yes",
     "members.read": "yes",
+    "members.manage": "no",
+    "members.manage_owners": "no",
+    "workspace.update": "no",
+    "workspaces.create": "yes",
+    "workspaces.list": "yes",
+    "workspaces.switch": "yes",
     "agents.read": "yes",
     "agents.create": "no",
     "agents.edit": "no",
@@ -20,10 +26,18 @@ const ROLE_TABLE: Record<Role, Record<Action, Rule>> = {
     "executions.start": "no",
     "executions.cancel": "no",
     "audit.read": "no",
+    "credentials.manage": "no",
+    "api_keys.manage": "no",
   },
   member: {
     "workspace.read": "yes",
     "members.read": "yes",
+    "members.manage": "no",
+    "members.manage_owners": "no",
+    "workspace.update": "no",
+    "workspaces.create": "yes",
+    "workspaces.list": "yes",
+    "workspaces.switch": "yes",
     "agents.read": "yes",
     "agents.create": "yes",
     "agents.edit": "own",
@@ -33,10 +47,18 @@ const ROLE_TABLE: Record<Role, Record<Action, Rule>> = {
     "executions.start": "yes",
     "executions.cancel": "yes",
     "audit.read": "no",
+    "credentials.manage": "no",
+    "api_keys.manage": "no",
   },
   admin: {
     "workspace.read": "yes",
     "members.read": "yes",
+    "members.manage": "yes",
+    "members.manage_owners": "no",
+    "workspace.update": "yes",
+    "workspaces.create": "yes",
+    "workspaces.list": "yes",
+    "workspaces.switch": "yes",
     "agents.read": "yes",
     "agents.create": "yes",
     "agents.edit": "yes",
@@ -46,10 +68,18 @@ const ROLE_TABLE: Record<Role, Record<Action, Rule>> = {
     "executions.start": "yes",
     "executions.cancel": "yes",
     "audit.read": "yes",
+    "credentials.manage": "yes",
+    "api_keys.manage": "yes",
   },
   owner: {
     "workspace.read": "yes",
     "members.read": "yes",
+    "members.manage": "yes",
+    "members.manage_owners": "yes",
+    "workspace.update": "yes",
+    "workspaces.create": "yes",
+    "workspaces.list": "yes",
+    "workspaces.switch": "yes",
     "agents.read": "yes",
     "agents.create": "yes",
     "agents.edit": "yes",
@@ -59,6 +89,8 @@ const ROLE_TABLE: Record<Role, Record<Action, Rule>> = {
     "executions.start": "yes",
     "executions.cancel": "yes",
     "audit.read": "yes",
+    "credentials.manage": "yes",
+    "api_keys.manage": "yes",
   },
 };
 
@@ -95,7 +127,8 @@ describe("viewers read and do nothing else", () => {
   test("a viewer may not act even on an agent recorded as its own", () => {
     const viewer: Principal = { role: "viewer", id: ME };
     const allowed = ACTIONS.filter((action) => authorize(viewer, action, { createdBy: ME }));
-    expect(allowed).toEqual(["workspace.read", "members.read", "agents.read", "executions.read"]);
+    // Its own account (its workspaces, switching between them) is the viewer's whatever its role.
+    expect([...allowed].sort()).toEqual(["agents.read", "executions.read", "members.read", "workspace.read", "workspaces.create", "workspaces.list", "workspaces.switch"]);
   });
 });
 
@@ -167,5 +200,19 @@ describe("claims that speak for a service or an operator", () => {
 
   test("a user claim keeps its role", () => {
     expect(authorize(principalOf({ ...serviceClaim, act: "user", sub: "u" }), "audit.read")).toBe(true);
+  });
+});
+
+describe("a user's own account across workspaces", () => {
+  test.each(["api_key", "service", "operator"] as const)("is never the business of an %s claim, whatever its role", (act) => {
+    const principal: Principal = { role: "owner", id: ME, act };
+    for (const action of ["workspaces.create", "workspaces.list", "workspaces.switch"] as const) expect(authorize(principal, action)).toBe(false);
+  });
+
+  test("only an owner may manage owners; admins manage the other members", () => {
+    expect(authorize({ role: "admin", id: ME }, "members.manage")).toBe(true);
+    expect(authorize({ role: "admin", id: ME }, "members.manage_owners")).toBe(false);
+    expect(authorize({ role: "owner", id: ME }, "members.manage_owners")).toBe(true);
+    expect(authorize({ role: "member", id: ME, perms: { agents: { create: true, edit: true, delete: true } } }, "members.manage")).toBe(false);
   });
 });

@@ -6,6 +6,12 @@ import { roleRank } from "./roles";
 export const ACTIONS = [
   "workspace.read",
   "members.read",
+  "members.manage",
+  "members.manage_owners",
+  "workspace.update",
+  "workspaces.create",
+  "workspaces.list",
+  "workspaces.switch",
   "agents.read",
   "agents.create",
   "agents.edit",
@@ -15,6 +21,8 @@ export const ACTIONS = [
   "executions.start",
   "executions.cancel",
   "audit.read",
+  "credentials.manage",
+  "api_keys.manage",
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -25,6 +33,8 @@ export interface Principal {
   id: string;
   /** Who the claim speaks for; a user when not said. */
   act?: ClaimActor | undefined;
+  /** For an API key: the user who created it, who owns what the key creates too. */
+  owner?: string | undefined;
 }
 
 /**
@@ -36,7 +46,7 @@ const NON_MEMBER_ACTIONS: ReadonlySet<Action> = new Set<Action>(["agents.read", 
 
 /** The principal a verified workspace claim speaks for. */
 export function principalOf(claim: WorkspaceClaim): Principal {
-  return { role: claim.role, perms: claim.perms, id: claim.sub, act: claim.act };
+  return { role: claim.role, perms: claim.perms, id: claim.sub, act: claim.act, owner: claim.act === "api_key" ? claim.own : undefined };
 }
 
 export interface ResourceOwnership {
@@ -53,6 +63,8 @@ export function authorize(principal: Principal, action: Action, resource: Resour
   const rank = roleRank(principal.role);
   const atLeast = (role: Role) => rank >= roleRank(role);
   const override = (key: "create" | "edit" | "delete") => principal.perms?.agents?.[key];
+  // An API key owns what it created, and what its creator did (CONTRACT §1).
+  const owns = resource.createdBy !== undefined && (resource.createdBy === principal.id || resource.createdBy === principal.owner);
   switch (action) {
     case "workspace.read":
     case "members.read":
@@ -63,13 +75,30 @@ export function authorize(principal: Principal, action: Action, resource: Resour
       return override("create") ?? atLeast("member");
     case "agents.edit":
     case "agents.activate":
-      return override("edit") ?? (atLeast("admin") || (atLeast("member") && resource.createdBy === principal.id));
+      return override("edit") ?? (atLeast("admin") || (atLeast("member") && owns));
     case "agents.delete":
-      return override("delete") ?? (atLeast("admin") || (atLeast("member") && resource.createdBy === principal.id));
+      return override("delete") ?? (atLeast("admin") || (atLeast("member") && owns));
     case "executions.start":
     case "executions.cancel":
       return atLeast("member");
     case "audit.read":
+      return atLeast("admin");
+    case "members.manage":
+    case "workspace.update":
+      return atLeast("admin");
+    // Only an owner adds, changes or removes an owner, or makes someone one.
+    case "members.manage_owners":
+      return atLeast("owner");
+    // A user's own account across workspaces (create one, list them, switch between them):
+    // never an API key's, a service's or an operator's business.
+    case "workspaces.create":
+    case "workspaces.list":
+    case "workspaces.switch":
+      return (principal.act ?? "user") === "user";
+    // API keys do not mint API keys: a leaked key must not be able to outlive its revocation.
+    case "api_keys.manage":
+      return principal.act !== "api_key" && atLeast("admin");
+    case "credentials.manage":
       return atLeast("admin");
     default: {
       const exhaustive: never = action;

@@ -18,6 +18,12 @@ export const WorkspaceClaim = z.object({
   act: ClaimActor,
   role: Role,
   perms: Permissions.optional(),
+  /**
+   * For an API key's claim (`act: "api_key"`) only: the user who created the key. What the key
+   * creates is owned by the key and by its creator (CONTRACT §1), so ownership checks accept
+   * either. Absent on every other claim.
+   */
+  own: z.string().min(1).optional(),
   iat: z.number().int(),
   exp: z.number().int(),
   jti: z.string().min(1),

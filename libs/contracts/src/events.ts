@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { Agent, AgentStatus } from "./agents";
 import { ClaimActor } from "./claims";
+import { ProviderCredentialDeleted, ProviderCredentialUpdated } from "./credentials";
 import { Execution } from "./executions";
 import { IsoDateTime, Uuid, WorkspaceId } from "./ids";
 import { Workspace } from "./identity";
@@ -158,6 +159,18 @@ export const EVENT_CATALOG = {
     data: ApiKeyRevoked,
     resource: (d) => ({ type: "api_key", id: d.apiKeyId }),
     changes: () => ({ before: { revoked: false }, after: { revoked: true } }),
+  }),
+  "provider_credential.updated": entry({
+    schemaVersion: 1,
+    data: ProviderCredentialUpdated,
+    resource: (d) => ({ type: "provider_credential", id: d.provider }),
+    changes: (d) => ({ before: null, after: { provider: d.provider, last4: d.last4, baseUrl: d.baseUrl } }),
+  }),
+  "provider_credential.deleted": entry({
+    schemaVersion: 1,
+    data: ProviderCredentialDeleted,
+    resource: (d) => ({ type: "provider_credential", id: d.provider }),
+    changes: (d) => ({ before: { provider: d.provider }, after: null }),
   }),
   "security.cross_workspace_attempt": entry({
     schemaVersion: 1,

@@ -20,6 +20,10 @@ export {
   ExecutionError, Usage, ZERO_USAGE, Execution, StartExecutionBody,
 } from "./executions";
 export { Email, SignupBody, LoginBody, User, Workspace, TokenGrant, SignupResult, LoginResult, Me } from "./identity";
+export {
+  WorkspaceSlug, WorkspaceSettings, CreateWorkspaceBody, UpdateWorkspaceBody, WorkspaceDetails, WorkspaceMembership, Member, AddMemberBody,
+  UpdateMemberBody, MemberParams, UpdateMemberRequest, MemberRemoval, SwitchWorkspaceBody,
+} from "./members";
 export { AuditActor, AuditEntry, AuditLogQuery } from "./audit";
 export {
   EventActor, EventEnvelope, WorkspaceCreated, MemberAdded, MemberRoleChanged, MemberRemoved, WorkspaceUpdated, ApiKeyInfo, ApiKeyCreated,
@@ -31,6 +35,11 @@ export {
   IssueClaimRequest, ServiceClaimRequest, ClaimGrant, StartExecutionRequest, REQUESTS, requestSubject, ReplyEnvelope,
 } from "./requests";
 export type { ClaimRule, Requests, RequestName, RequestPayload, ParsedRequest, ReplyData } from "./requests";
+export { API_KEY_PREFIX, isApiKey, CreateApiKeyBody, ApiKey, CreatedApiKey, AuthenticateApiKeyRequest, ApiKeyGrant } from "./api-keys";
+export {
+  CredentialProvider, CredentialBaseUrl, PutCredentialBody, CredentialSummary, CredentialStored, PutCredentialRequest, CredentialRef,
+  ResolvedCredential, ProviderCredentialUpdated, ProviderCredentialDeleted, last4,
+} from "./credentials";
 export { ACTIONS, authorize, principalOf } from "./authorization";
 export type { Action, Principal, ResourceOwnership } from "./authorization";
 export { CommonEnv, parseEnv } from "./config";

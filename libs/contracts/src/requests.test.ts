@@ -13,7 +13,7 @@ test("only sign-up, login and key look-ups go without a claim", () => {
     .filter(([, entry]) => entry.claim === "none")
     .map(([name]) => name)
     .sort();
-  expect(withoutClaim).toEqual(["identity.auth.login", "identity.auth.signup", "identity.claims.issue", "identity.claims.service", "identity.jwks"]);
+  expect(withoutClaim).toEqual(["identity.api_keys.authenticate", "identity.auth.login", "identity.auth.signup", "identity.claims.issue", "identity.claims.service", "identity.jwks"]);
 });
 
 test("a reply envelope is either data or a typed error", () => {

@@ -1,11 +1,17 @@
 import { z } from "zod";
 import { Agent, AgentListQuery, CreateAgentBody } from "./agents";
+import { ApiKey, ApiKeyGrant, AuthenticateApiKeyRequest, CreateApiKeyBody, CreatedApiKey } from "./api-keys";
 import { AuditEntry, AuditLogQuery } from "./audit";
+import { CredentialRef, CredentialStored, CredentialSummary, PutCredentialRequest, ResolvedCredential } from "./credentials";
 import { Jwks } from "./claims";
 import { ErrorBody, ErrorStatus } from "./errors";
 import { Execution, ExecutionTrigger } from "./executions";
 import { Uuid, WorkspaceId } from "./ids";
 import { LoginBody, LoginResult, Me, SignupBody, SignupResult } from "./identity";
+import {
+  AddMemberBody, CreateWorkspaceBody, Member, MemberParams, MemberRemoval, SwitchWorkspaceBody, UpdateMemberRequest, UpdateWorkspaceBody,
+  WorkspaceDetails, WorkspaceMembership,
+} from "./members";
 import { Page, PageQuery } from "./pagination";
 
 /** Whether a request must carry a workspace claim (everything acting inside a workspace). */
@@ -43,9 +49,23 @@ export const REQUESTS = {
   "identity.auth.signup": op({ request: SignupBody, reply: SignupResult, claim: "none" }),
   "identity.auth.login": op({ request: LoginBody, reply: LoginResult, claim: "none" }),
   "identity.me": op({ request: z.object({}).strict(), reply: Me, claim: "required" }),
+  "identity.auth.switch": op({ request: SwitchWorkspaceBody, reply: LoginResult, claim: "required" }),
+  "identity.workspaces.create": op({ request: CreateWorkspaceBody, reply: WorkspaceDetails, claim: "required" }),
+  "identity.workspaces.list": op({ request: PageQuery, reply: Page(WorkspaceMembership), claim: "required" }),
+  "identity.workspace.get": op({ request: z.object({}).strict(), reply: WorkspaceDetails, claim: "required" }),
+  "identity.workspace.update": op({ request: UpdateWorkspaceBody, reply: WorkspaceDetails, claim: "required" }),
+  "identity.members.list": op({ request: PageQuery, reply: Page(Member), claim: "required" }),
+  "identity.members.add": op({ request: AddMemberBody, reply: Member, claim: "required" }),
+  "identity.members.update": op({ request: UpdateMemberRequest, reply: Member, claim: "required" }),
+  "identity.members.remove": op({ request: MemberParams, reply: MemberRemoval, claim: "required" }),
   "identity.jwks": op({ request: z.object({}).strict(), reply: Jwks, claim: "none" }),
   "identity.claims.issue": op({ request: IssueClaimRequest, reply: ClaimGrant, claim: "none" }),
   "identity.claims.service": op({ request: ServiceClaimRequest, reply: ClaimGrant, claim: "none" }),
+  "identity.api_keys.create": op({ request: CreateApiKeyBody, reply: CreatedApiKey, claim: "required" }),
+  "identity.api_keys.list": op({ request: PageQuery, reply: Page(ApiKey), claim: "required" }),
+  "identity.api_keys.revoke": op({ request: ById, reply: ApiKey, claim: "required" }),
+  // The gateway alone may ask (NATS permissions, infra/nats/): it trades a presented key for a claim.
+  "identity.api_keys.authenticate": op({ request: AuthenticateApiKeyRequest, reply: ApiKeyGrant, claim: "none" }),
   "registry.agents.create": op({ request: CreateAgentBody, reply: Agent, claim: "required" }),
   "registry.agents.list": op({ request: PageQuery.extend(AgentListQuery.shape), reply: Page(Agent), claim: "required" }),
   "registry.agents.get": op({ request: ById, reply: Agent, claim: "required" }),
@@ -53,6 +73,11 @@ export const REQUESTS = {
   "execution.start": op({ request: StartExecutionRequest, reply: Execution, claim: "required" }),
   "execution.get": op({ request: ById, reply: Execution, claim: "required" }),
   "audit.logs.list": op({ request: PageQuery.extend(AuditLogQuery.shape), reply: Page(AuditEntry), claim: "required" }),
+  "identity.credentials.put": op({ request: PutCredentialRequest, reply: CredentialStored, claim: "required" }),
+  "identity.credentials.list": op({ request: PageQuery, reply: Page(CredentialSummary), claim: "required" }),
+  "identity.credentials.delete": op({ request: CredentialRef, reply: z.object({}), claim: "required" }),
+  // Carries a key: only the execution worker's NATS user may ask, and identity accepts only a service claim.
+  "identity.credentials.resolve": op({ request: CredentialRef, reply: ResolvedCredential, claim: "required" }),
 } as const;
 
 export type Requests = typeof REQUESTS;

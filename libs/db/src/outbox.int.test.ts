@@ -26,7 +26,7 @@ beforeAll(async () => {
   env = await createTestEnv(inject("engines"));
   claims = await TestClaims.create();
   bus = await connectTestBus(env, "identity", { loadJwks: async () => claims.jwks });
-  claims.serve(bus);
+  await claims.serve(bus);
   reader = await connectTestBus(env, "audit");
   db = serviceDb<Db>(env, "identity");
 });

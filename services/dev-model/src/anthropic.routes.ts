@@ -17,7 +17,7 @@ export const anthropicRoutes: FastifyPluginAsync<{ faults: FaultSwitches }> = as
   });
 
   app.post("/v1/messages", async (request, reply) => {
-    await faults.admit();
+    await faults.admit(presentedKey(request.headers["x-api-key"], request.headers.authorization));
     const body = parseBody(MessagesRequest, request.body);
     if (!isChatModel(body.model)) throw new ModelNotFoundError(body.model);
     const answer = replyTo(conversationFromAnthropic(body.model, body));
@@ -26,3 +26,10 @@ export const anthropicRoutes: FastifyPluginAsync<{ faults: FaultSwitches }> = as
     return anthropicMessage(id, body.model, answer);
   });
 };
+
+/** Anthropic reads `x-api-key`; its SDK may send the key as `Authorization: Bearer` instead. */
+function presentedKey(xApiKey: string | string[] | undefined, authorization: string | undefined): string | undefined {
+  if (typeof xApiKey === "string" && xApiKey.length > 0) return xApiKey;
+  const match = authorization ? /^Bearer\s+(\S+)$/i.exec(authorization) : null;
+  return match?.[1];
+}

@@ -64,11 +64,33 @@ describe("fault switches", () => {
 
   it("reports and resets its settings", async () => {
     const get = async () => (await fetch(`${server.url}/_control`)).json();
-    expect(await get()).toEqual({ latencyMs: 0, failNext: null });
+    const idle = { latencyMs: 0, failNext: null, apiKeyRequired: false, lastApiKeyLast4: null };
+    expect(await get()).toEqual(idle);
     await server.control({ latencyMs: 5, failNext: { count: 3, status: 503 } });
-    expect(await get()).toEqual({ latencyMs: 5, failNext: { count: 3, status: 503 } });
+    expect(await get()).toEqual({ ...idle, latencyMs: 5, failNext: { count: 3, status: 503 } });
     await server.control({ reset: true });
-    expect(await get()).toEqual({ latencyMs: 0, failNext: null });
+    expect(await get()).toEqual(idle);
+  });
+
+  it("requires an API key when asked: a wrong or missing key is a 401 in each provider's shape", async () => {
+    await server.control({ requireApiKey: "sk-required-0001" });
+    const wrong = await echo().catch((e: unknown) => e);
+    expect(wrong).toBeInstanceOf(OpenAI.AuthenticationError);
+    expect(wrong).toMatchObject({ status: 401, code: "invalid_api_key" });
+    const settings = async () => (await fetch(`${server.url}/_control`)).json();
+    expect(await settings()).toMatchObject({ apiKeyRequired: true, lastApiKeyLast4: "dev" });
+    const anthropicError = await anthropic.messages.create({ model: "galaxy-dev-echo", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
+    expect(anthropicError).toBeInstanceOf(Anthropic.AuthenticationError);
+
+    const keyed = new OpenAI({ apiKey: "sk-required-0001", baseURL: `${server.url}/v1`, maxRetries: 0 });
+    await expect(keyed.chat.completions.create({ model: "galaxy-dev-echo", messages: [{ role: "user", content: "hi" }] })).resolves.toMatchObject({ object: "chat.completion" });
+    const keyedAnthropic = new Anthropic({ apiKey: "sk-required-0001", baseURL: server.url, maxRetries: 0 });
+    await expect(keyedAnthropic.messages.create({ model: "galaxy-dev-echo", max_tokens: 10, messages: [{ role: "user", content: "hi" }] })).resolves.toMatchObject({ type: "message" });
+    expect(await settings()).toMatchObject({ apiKeyRequired: true, lastApiKeyLast4: "0001" });
+    expect(JSON.stringify(await settings())).not.toContain("sk-required");
+
+    await server.control({ requireApiKey: null });
+    await expect(echo()).resolves.toMatchObject({ object: "chat.completion" });
   });
 
   it("rejects a bad control body", async () => {

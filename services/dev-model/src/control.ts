@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { FastifyPluginAsync } from "fastify";
 import { z } from "zod";
-import { FAULT_STATUSES, type FaultStatus, InjectedFaultError, openAIErrorResponse } from "./errors";
+import { FAULT_STATUSES, type FaultStatus, IncorrectApiKeyError, InjectedFaultError, openAIErrorResponse } from "./errors";
 import { parseBody } from "./parse";
 
 /** Body of `POST /_control`. `reset` is applied first, so one call can reset and arm. */
@@ -13,6 +13,8 @@ export const ControlUpdate = z.strictObject({
       status: z.literal(FAULT_STATUSES),
     })
     .optional(),
+  /** Model calls must then present this key (OpenAI: `Authorization: Bearer`, Anthropic: `x-api-key`), else 401; null lifts it. */
+  requireApiKey: z.string().min(1).nullable().optional(),
   reset: z.literal(true).optional(),
 });
 export type ControlUpdate = z.infer<typeof ControlUpdate>;
@@ -22,6 +24,10 @@ export interface ControlSettings {
   latencyMs: number;
   /** The next `count` model calls fail with `status`; null when disarmed. */
   failNext: { count: number; status: FaultStatus } | null;
+  /** Whether model calls must present the key set by `requireApiKey` (the key itself is never shown). */
+  apiKeyRequired: boolean;
+  /** The last four characters of the key the latest model call presented, so a test can tell which key was used. */
+  lastApiKeyLast4: string | null;
 }
 
 /**
@@ -32,23 +38,39 @@ export interface ControlSettings {
 export class FaultSwitches {
   #latencyMs = 0;
   #failNext: { count: number; status: FaultStatus } | null = null;
+  #requiredApiKey: string | null = null;
+  #lastApiKeyLast4: string | null = null;
 
   settings(): ControlSettings {
-    return { latencyMs: this.#latencyMs, failNext: this.#failNext && { ...this.#failNext } };
+    return {
+      latencyMs: this.#latencyMs,
+      failNext: this.#failNext && { ...this.#failNext },
+      apiKeyRequired: this.#requiredApiKey !== null,
+      lastApiKeyLast4: this.#lastApiKeyLast4,
+    };
   }
 
   update(update: ControlUpdate): ControlSettings {
     if (update.reset) {
       this.#latencyMs = 0;
       this.#failNext = null;
+      this.#requiredApiKey = null;
+      this.#lastApiKeyLast4 = null;
     }
+    if (update.requireApiKey !== undefined) this.#requiredApiKey = update.requireApiKey;
     if (update.latencyMs !== undefined) this.#latencyMs = update.latencyMs;
     if (update.failNext !== undefined) this.#failNext = update.failNext.count > 0 ? { ...update.failNext } : null;
     return this.settings();
   }
 
-  /** Waits out the configured latency, then throws an `InjectedFaultError` if a failure is armed. */
-  async admit(): Promise<void> {
+  /**
+   * Checks the presented API key when one is required (a wrong or missing key is a 401, as
+   * at a provider, before any fault is claimed), waits out the configured latency, then
+   * throws an `InjectedFaultError` if a failure is armed.
+   */
+  async admit(apiKey?: string | undefined): Promise<void> {
+    this.#lastApiKeyLast4 = apiKey ? apiKey.slice(-4) : null;
+    if (this.#requiredApiKey !== null && apiKey !== this.#requiredApiKey) throw new IncorrectApiKeyError(apiKey);
     // The failure is claimed on arrival, so concurrent calls consume it in arrival order.
     const fault = this.#claimFault();
     if (this.#latencyMs > 0) await sleep(this.#latencyMs);

@@ -40,6 +40,14 @@ export class UnknownRouteError extends DevModelError {
   }
 }
 
+/** A model call without the key that `requireApiKey` asks for: 401, as a provider answers a bad key. */
+export class IncorrectApiKeyError extends DevModelError {
+  constructor(presented: string | undefined) {
+    super(401, "invalid_api_key", presented ? `Incorrect API key provided: ...${presented.slice(-4)}.` : "You didn't provide an API key.");
+    this.name = "IncorrectApiKeyError";
+  }
+}
+
 /** Thrown when the `failNext` switch is armed: the call fails as a provider outage would. */
 export class InjectedFaultError extends DevModelError {
   override readonly statusCode: FaultStatus;

@@ -5,7 +5,7 @@ export type { Conversation, Reply, ToolChoice, ToolOffer, Usage } from "./chat";
 export { ControlUpdate, FaultSwitches } from "./control";
 export type { ControlSettings } from "./control";
 export { cosineSimilarity, DEFAULT_EMBEDDING_DIMENSIONS, embed, encodeFloat32Base64, MAX_EMBEDDING_DIMENSIONS } from "./embeddings";
-export { DevModelError, FAULT_STATUSES, InjectedFaultError, InvalidRequestError, ModelNotFoundError, UnknownRouteError } from "./errors";
+export { DevModelError, FAULT_STATUSES, IncorrectApiKeyError, InjectedFaultError, InvalidRequestError, ModelNotFoundError, UnknownRouteError } from "./errors";
 export type { FaultStatus } from "./errors";
 export { CHAT_MODELS, EMBEDDING_MODELS, MODEL_IDS } from "./models";
 export type { ChatModelId, EmbeddingModelId } from "./models";

@@ -26,7 +26,7 @@ export const openAIRoutes: FastifyPluginAsync<{ faults: FaultSwitches }> = async
   });
 
   app.post("/v1/chat/completions", async (request, reply) => {
-    await faults.admit();
+    await faults.admit(bearerKey(request.headers.authorization));
     const body = parseBody(ChatCompletionRequest, request.body);
     if (!isChatModel(body.model)) throw new ModelNotFoundError(body.model);
     const answer = replyTo(conversationFromOpenAI(body.model, body));
@@ -36,7 +36,7 @@ export const openAIRoutes: FastifyPluginAsync<{ faults: FaultSwitches }> = async
   });
 
   app.post("/v1/embeddings", async (request) => {
-    await faults.admit();
+    await faults.admit(bearerKey(request.headers.authorization));
     const body = parseBody(EmbeddingRequest, request.body);
     if (!isEmbeddingModel(body.model)) throw new ModelNotFoundError(body.model);
     const inputs = typeof body.input === "string" ? [body.input] : body.input;
@@ -72,6 +72,12 @@ export const openAIRoutes: FastifyPluginAsync<{ faults: FaultSwitches }> = async
     return openAIModel(model);
   });
 };
+
+/** The key of `Authorization: Bearer <key>`, as OpenAI reads it. */
+function bearerKey(header: string | undefined): string | undefined {
+  const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+  return match?.[1];
+}
 
 function openAIModel(id: string) {
   return { id, object: "model", created: MODELS_CREATED_AT, owned_by: "galaxy" };

@@ -5,6 +5,7 @@ import { EventEnvelope, ExecutionQueued } from "@galaxy/contracts";
 import { inWorkspace, isDbReachable, OutboxRelay, type Kysely } from "@galaxy/db";
 import type { Logger } from "@galaxy/observability";
 import { AGENT_EVENTS, AGENT_PROJECTION_CONSUMER, agentProjectionHandler } from "./agents/agents.projection";
+import { CredentialResolver } from "./credentials/credential-resolver";
 import type { ExecutionDb } from "./db";
 import { claimQueuedExecutions, renewLease } from "./executions/executions.repository";
 import { ExecutionService } from "./executions/executions.service";
@@ -22,6 +23,8 @@ export interface ExecutionWorkerConfig {
   concurrency?: number | undefined;
   /** SDK retries of a failed model call (default 2). */
   maxRetries?: number | undefined;
+  /** How long a workspace's provider credential is kept in memory (default 60 s; a change drops it at once). */
+  credentialTtlMs?: number | undefined;
   /** How long a claimed execution stays this instance's without renewal (default 30 s). */
   leaseMs?: number | undefined;
   /** The scheduler's safety poll (default 2 s). */
@@ -79,7 +82,9 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
   const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const leaseMs = config.leaseMs ?? 30_000;
   const relay = new OutboxRelay({ db, publish: (row) => bus.publishEvent(row), logger });
+  const credentials = new CredentialResolver({ bus, ttlMs: config.credentialTtlMs });
   const providers = new ModelProviders({
+    credentials,
     openaiApiKey: config.openaiApiKey,
     openaiBaseUrl: config.openaiBaseUrl,
     anthropicApiKey: config.anthropicApiKey,
@@ -143,6 +148,7 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
       await bus.consume({ durable: AGENT_PROJECTION_CONSUMER, filter: AGENT_EVENTS, handler: agentProjectionHandler(db) });
       bus.subscribeCore(QUEUED_EVENTS, onQueuedEvent);
       bus.subscribeCore(WAKE_SUBJECT, () => scheduler.wake());
+      credentials.listen();
       relay.start();
       await relay.sweep(0);
       scheduler.start();

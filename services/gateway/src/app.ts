@@ -8,12 +8,17 @@ import type { Bus } from "@galaxy/bus";
 import { isDbReachable, type Kysely } from "@galaxy/db";
 import { Histogram, type Logger, type Registry } from "@galaxy/observability";
 import { Authenticator } from "./auth/principal";
+import { LoginThrottle } from "./auth/login-throttle";
 import type { GatewayDb } from "./db";
 import { installRequestContext } from "./http/context";
 import { installErrorHandling } from "./http/errors";
 import { agentRoutes } from "./routes/agents.routes";
+import { apiKeyRoutes } from "./routes/api-keys.routes";
 import { authRoutes } from "./routes/auth.routes";
+import { memberRoutes } from "./routes/members.routes";
+import { workspaceRoutes } from "./routes/workspaces.routes";
 import { executionRoutes } from "./routes/executions.routes";
+import { providerCredentialRoutes } from "./routes/provider-credentials.routes";
 
 export interface GatewayDeps {
   bus: Bus;
@@ -56,7 +61,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     openapi: {
       openapi: "3.1.0",
       info: { title: "Galaxy API", version: "1.0.0", description: "Define AI agents per workspace and run them. Errors: `{error, code, message, details}`." },
-      components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "A Galaxy access token (or, soon, an API key `gxk_…`)" } } },
+      components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "A Galaxy access token, or an API key `gxk_…`" } } },
       security: [{ bearer: [] }],
     },
     transform: jsonSchemaTransform,
@@ -66,9 +71,13 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
 
   const auth = new Authenticator(deps.bus);
   const routeDeps = { bus: deps.bus, db: deps.db, auth };
-  await app.register(authRoutes(routeDeps));
+  await app.register(authRoutes(routeDeps, new LoginThrottle(deps.redis)));
+  await app.register(workspaceRoutes(routeDeps));
+  await app.register(memberRoutes(routeDeps));
   await app.register(agentRoutes(routeDeps));
   await app.register(executionRoutes(routeDeps));
+  await app.register(providerCredentialRoutes(routeDeps));
+  await app.register(apiKeyRoutes(routeDeps));
 
   app.get("/health/live", { schema: { hide: true } }, async () => ({ status: "ok" }));
   app.get("/health/ready", { schema: { hide: true } }, async (_request, reply) => {

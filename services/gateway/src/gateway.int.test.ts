@@ -31,6 +31,7 @@ beforeAll(async () => {
     logins += 1;
     return { accessToken: `token-${logins}`, expiresAt: new Date().toISOString(), workspace: { id: uuidv7(), name: body.email, slug: "w" }, role: "owner" };
   });
+  await identityStub.flush();
 });
 
 afterAll(async () => {
@@ -92,6 +93,7 @@ describe("errors in the contract's format, never a 500 for bad input", () => {
 
   test("a forged bearer token is a 401 (identity's keys come over the bus)", async () => {
     identityStub.serve("identity.jwks", async () => ({ keys: [] }));
+    await identityStub.flush();
     const response = await app.inject({ method: "GET", url: "/api/agents", headers: { authorization: "Bearer eyJhbGciOiJFZERTQSJ9.e30.c2ln" } });
     expect(response.statusCode).toBe(401);
     expect(errorOf(response.payload).code).toBe("invalid_token");

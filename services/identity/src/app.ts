@@ -1,7 +1,15 @@
 import type { Bus } from "@galaxy/bus";
 import { isDbReachable, OutboxRelay, type Kysely } from "@galaxy/db";
 import type { Logger } from "@galaxy/observability";
+import { serveApiKeys } from "./api-keys/api-keys.handlers";
+import { ApiKeysService } from "./api-keys/api-keys.service";
 import { AuthService } from "./auth/auth.service";
+import { serveMembers } from "./members/members.handlers";
+import { MembersService } from "./members/members.service";
+import { serveWorkspaces } from "./workspaces/workspaces.handlers";
+import { WorkspacesService } from "./workspaces/workspaces.service";
+import { serveCredentials } from "./credentials/credentials.handlers";
+import { CredentialsService, resealCredentials } from "./credentials/credentials.service";
 import { SecretBox } from "./crypto/secret-box";
 import type { IdentityDb } from "./db";
 import { SigningKeys } from "./keys/signing-keys";
@@ -12,6 +20,8 @@ export interface IdentityDeps {
   logger: Logger;
   /** `GALAXY_MASTER_KEY`: seals signing keys and provider credentials at rest. */
   masterKey: string;
+  /** `GALAXY_MASTER_KEY_PREVIOUS`: retired master keys, so what they sealed still opens. */
+  previousMasterKeys?: readonly string[] | undefined;
 }
 
 export interface IdentityService {
@@ -25,9 +35,14 @@ export interface IdentityService {
 /** Builds identity from its dependencies; `main.ts` runs it, tests build it too. */
 export function createIdentity(deps: IdentityDeps): IdentityService {
   const { db, bus, logger } = deps;
-  const keys = new SigningKeys(db, new SecretBox(deps.masterKey));
+  const box = new SecretBox(deps.masterKey, deps.previousMasterKeys);
+  const keys = new SigningKeys(db, box);
   const relay = new OutboxRelay({ db, publish: (row) => bus.publishEvent(row), logger });
   const auth = new AuthService({ db, keys, relay });
+  const members = new MembersService({ db, relay });
+  const workspaces = new WorkspacesService({ db, keys, relay });
+  const credentials = new CredentialsService({ db, box, relay });
+  const apiKeys = new ApiKeysService({ db, keys, relay });
 
   return {
     keys,
@@ -40,8 +55,20 @@ export function createIdentity(deps: IdentityDeps): IdentityService {
       bus.serve("identity.claims.issue", (body) => auth.issueClaim(body.accessToken));
       bus.serve("identity.claims.service", (body) => auth.issueServiceClaim(body.workspaceId, body.service));
       bus.serve("identity.me", (_body, ctx) => auth.me(requireClaim(ctx.claim)));
+      bus.serve("identity.auth.switch", (body, ctx) => auth.switchWorkspace(requireClaim(ctx.claim), body));
+      serveMembers(bus, members);
+      serveWorkspaces(bus, workspaces);
+      serveCredentials(bus, credentials);
+      serveApiKeys(bus, apiKeys);
       relay.start();
       await relay.sweep(0);
+      // After a master-key rotation; in the background, so a large table does not hold up readiness.
+      void resealCredentials({ db, box })
+        .then(({ resealed, failed }) => {
+          if (resealed > 0) logger.info({ resealed }, "provider credentials sealed again under the current master key");
+          if (failed > 0) logger.warn({ failed }, "provider credentials that no configured master key opens; see docs/security.md, Rotating the master key");
+        })
+        .catch((error: unknown) => logger.warn({ err: error }, "sealing provider credentials again failed; they still open with the previous key"));
     },
     async stop() {
       await relay.stop();

@@ -1,4 +1,6 @@
 import type { ColumnType, Generated, OutboxTable } from "@galaxy/db";
+import type { ApiKeysTable } from "./api-keys/api-keys.table";
+import type { ProviderCredentialsTable } from "./credentials/credentials.table";
 
 export interface UsersTable {
   id: string;
@@ -47,5 +49,7 @@ export interface IdentityDb {
   workspaces: WorkspacesTable;
   members: MembersTable;
   signing_keys: SigningKeysTable;
+  api_keys: ApiKeysTable;
+  provider_credentials: ProviderCredentialsTable;
   outbox: OutboxTable;
 }

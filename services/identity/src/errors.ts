@@ -1,4 +1,4 @@
-import { ConflictError, GalaxyError, UnauthorizedError } from "@galaxy/contracts";
+import { ConflictError, GalaxyError, NotFoundError, UnauthorizedError } from "@galaxy/contracts";
 
 /** Identity's errors; codes are listed in docs/errors.md. */
 export class EmailTakenError extends ConflictError {
@@ -34,5 +34,74 @@ export class NoWorkspaceError extends GalaxyError {
   constructor() {
     super(404, "workspace_not_found", "You are not a member of that workspace");
     this.name = "NoWorkspaceError";
+  }
+}
+
+/** An API key that is unknown, revoked, expired, or whose creator left the workspace. */
+export class InvalidApiKeyError extends UnauthorizedError {
+  constructor(message = "The API key is invalid, revoked or expired") {
+    super(message, "invalid_api_key");
+    this.name = "InvalidApiKeyError";
+  }
+}
+
+export class ApiKeyNotFoundError extends NotFoundError {
+  constructor(id: string) {
+    super("API key", id, "api_key_not_found");
+    this.name = "ApiKeyNotFoundError";
+  }
+}
+
+/** The caller's role (or the kind of credential it holds) does not allow the action. */
+export class ActionNotAllowedError extends GalaxyError {
+  constructor(what: string) {
+    super(403, "forbidden", `You may not ${what}`);
+    this.name = "ActionNotAllowedError";
+  }
+}
+
+export class SlugTakenError extends ConflictError {
+  constructor(slug: string) {
+    super("slug_taken", `The workspace slug "${slug}" is taken`);
+    this.name = "SlugTakenError";
+  }
+}
+
+/** No account has this email (adding a member needs an existing user). */
+export class UserNotFoundError extends GalaxyError {
+  constructor() {
+    super(404, "user_not_found", "No user has this email; they must sign up first");
+    this.name = "UserNotFoundError";
+  }
+}
+
+/** No such member in the caller's workspace (also for a member of another workspace). */
+export class MemberNotFoundError extends GalaxyError {
+  constructor(userId: string) {
+    super(404, "member_not_found", `No member ${userId} in this workspace`);
+    this.name = "MemberNotFoundError";
+  }
+}
+
+export class AlreadyMemberError extends ConflictError {
+  constructor() {
+    super("already_member", "This user is already a member of the workspace");
+    this.name = "AlreadyMemberError";
+  }
+}
+
+/** A workspace always keeps at least one owner. */
+export class LastOwnerError extends ConflictError {
+  constructor() {
+    super("last_owner", "The workspace's last owner can be neither demoted nor removed; make another member owner first");
+    this.name = "LastOwnerError";
+  }
+}
+
+/** The workspace holds no key for this provider (the worker then falls back to the environment's). */
+export class CredentialNotFoundError extends NotFoundError {
+  constructor(provider: string) {
+    super("provider credential", provider, "credential_not_found");
+    this.name = "CredentialNotFoundError";
   }
 }

@@ -55,7 +55,7 @@ test("the login role neither owns its tables nor bypasses row-level security", a
     const owners = await client.query("select distinct tableowner from pg_tables where schemaname = 'identity'");
     expect(owners.rows.map((r: { tableowner: string }) => r.tableowner)).toEqual(["galaxy_identity_owner"]);
     const forced = await client.query("select relname from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'identity' and c.relkind = 'r' and c.relrowsecurity and c.relforcerowsecurity order by relname");
-    expect(forced.rows.map((r: { relname: string }) => r.relname)).toEqual(["members", "outbox", "workspaces"]);
+    expect(forced.rows.map((r: { relname: string }) => r.relname)).toEqual(["api_keys", "members", "outbox", "provider_credentials", "workspaces"]);
   } finally {
     await client.end();
   }

@@ -12,5 +12,5 @@ export function serveAgents(bus: Bus, agents: AgentsService): void {
 function callerOf(ctx: RequestContext): Caller {
   // Every registry request is declared `claim: "required"`, so the bus refuses one without a claim.
   if (!ctx.claim) throw new Error("the bus let a registry request without a claim through");
-  return { claim: ctx.claim, eventContext: () => ctx.eventContext() };
+  return { claim: ctx.claim, eventContext: () => ctx.eventContext(), logger: ctx.logger };
 }

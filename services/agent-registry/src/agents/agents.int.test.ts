@@ -30,7 +30,7 @@ beforeAll(async () => {
   env = await createTestEnv(inject("engines"));
   claims = await TestClaims.create();
   identityBus = await connectTestBus(env, "identity");
-  claims.serve(identityBus);
+  await claims.serve(identityBus);
   db = serviceDb<RegistryDb>(env, "agent-registry");
   registryBus = await connectTestBus(env, "agent-registry");
   registry = createAgentRegistry({ db, bus: registryBus, logger: testLogger("agent-registry") });
@@ -332,5 +332,72 @@ describe("registry.agents.activate", () => {
     expect(results.every((a) => a.status === "active")).toBe(true);
     expect(await outboxEvents(member.ws, "agent.activated", agent.id)).toBe(1);
     expect(await outboxEvents(member.ws, "agent.created", agent.id)).toBe(1);
+  });
+});
+
+describe("lookups of another workspace's agent", () => {
+  const from = { clientIp: "203.0.113.7", userAgent: "probe/1.0" };
+  const attempts = (ws: string) => published.filter((p) => p.event.type === "security.cross_workspace_attempt" && p.event.workspaceId === ws);
+
+  async function refusal(promise: Promise<unknown>): Promise<unknown> {
+    return promise.then(
+      () => {
+        throw new Error("expected a 404");
+      },
+      (error: unknown) => error,
+    );
+  }
+
+  test("answer the 404 of a random id, and only the foreign id is reported in the caller's workspace", async () => {
+    const owner = await principal(newWorkspace(), "owner");
+    const agent = await create(owner);
+    const stranger = await principal(newWorkspace(), "member");
+    const randomId = uuidv7();
+
+    for (const operation of ["registry.agents.get", "registry.agents.activate"] as const) {
+      const foreign = await refusal(caller.request(operation, { id: agent.id }, { claim: stranger.claim, workspaceId: stranger.ws, ...from }));
+      const missing = await refusal(caller.request(operation, { id: randomId }, { claim: stranger.claim, workspaceId: stranger.ws, ...from }));
+      // Identical but for the id they name: status, code, title and wording.
+      expect(foreign).toMatchObject({ status: 404, code: "agent_not_found" });
+      expect(JSON.stringify(foreign).replaceAll(agent.id, "<id>")).toBe(JSON.stringify(missing).replaceAll(randomId, "<id>"));
+    }
+
+    const reports = await eventually(() => (attempts(stranger.ws).length >= 2 ? attempts(stranger.ws) : undefined), "two cross-workspace reports");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(attempts(stranger.ws)).toHaveLength(2);
+    expect(reports.map((r) => r.event.data)).toEqual([
+      { actor: { type: "user", id: stranger.sub }, targetType: "agent", targetId: agent.id, operation: "agents.get", ipAddress: from.clientIp, userAgent: from.userAgent },
+      { actor: { type: "user", id: stranger.sub }, targetType: "agent", targetId: agent.id, operation: "agents.activate", ipAddress: from.clientIp, userAgent: from.userAgent },
+    ]);
+    for (const report of reports) {
+      expect(report.subject).toBe(`evt.${stranger.ws}.security.cross_workspace_attempt`);
+      expect(report.event.actor).toEqual({ type: "user", id: stranger.sub });
+      // The caller's own claim vouches for the report, and the audit log reads where it came from.
+      expect(report.header(HEADER.claim)).toBe(stranger.claim);
+      expect(report.header(HEADER.clientIp)).toBe(from.clientIp);
+      expect(report.header(HEADER.userAgent)).toBe(from.userAgent);
+    }
+    // Nothing is reported to, or changed in, the owner's workspace.
+    expect(attempts(owner.ws)).toEqual([]);
+    expect((await get(owner, agent.id)).status).toBe("draft");
+  });
+
+  test("a deleted agent of the caller's own workspace is no attempt", async () => {
+    const owner = await principal(newWorkspace(), "owner");
+    const agent = await create(owner);
+    await inWorkspace(db, owner.ws, (tx) => tx.updateTable("agents").set({ deleted_at: new Date() }).where("id", "=", agent.id).execute());
+    await refusal(get(owner, agent.id));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(attempts(owner.ws)).toEqual([]);
+  });
+
+  test("agent_exists_elsewhere answers yes or no, and only for another workspace", async () => {
+    const owner = await principal(newWorkspace(), "owner");
+    const agent = await create(owner);
+    const ask = async (id: string, ws: string) =>
+      (await sql<{ found: boolean }>`select registry.agent_exists_elsewhere(${id}::uuid, ${ws}::uuid) as found`.execute(db)).rows[0]?.found;
+    expect(await ask(agent.id, newWorkspace())).toBe(true);
+    expect(await ask(agent.id, owner.ws)).toBe(false);
+    expect(await ask(uuidv7(), newWorkspace())).toBe(false);
   });
 });

@@ -1,4 +1,4 @@
-import { sql, type Selectable, type Transaction } from "@galaxy/db";
+import { sql, type Kysely, type Selectable, type Transaction } from "@galaxy/db";
 import { AgentConfig, type Agent, type AgentStatus } from "@galaxy/contracts";
 import type { AgentsTable, RegistryDb } from "../db";
 
@@ -43,6 +43,16 @@ export async function findAgent(tx: Tx, id: string, options: { forUpdate?: boole
   if (options.forUpdate) query = query.forUpdate("a");
   const row = await query.executeTakeFirst();
   return row ? toAgent(row, row.config) : undefined;
+}
+
+/**
+ * Whether an agent with this id exists in another workspace than `workspaceId`, deleted or
+ * not (the security-definer `agent_exists_elsewhere`; row-level security hides such rows from
+ * every other query). Only ever asked after a lookup found nothing, to report the attempt.
+ */
+export async function agentExistsElsewhere(db: Kysely<RegistryDb>, id: string, workspaceId: string): Promise<boolean> {
+  const result = await sql<{ found: boolean }>`select agent_exists_elsewhere(${id}::uuid, ${workspaceId}::uuid) as found`.execute(db);
+  return result.rows[0]?.found === true;
 }
 
 export interface AgentListFilter {

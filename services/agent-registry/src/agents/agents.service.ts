@@ -4,16 +4,23 @@ import {
   type EventActor, type PageQuery, type ReplyData, type ResourceOwnership, type WorkspaceClaim,
 } from "@galaxy/contracts";
 import { appendEvent, inWorkspace, type EventContext, type Kysely, type OutboxRelay, type OutboxRow } from "@galaxy/db";
+import type { Logger } from "@galaxy/observability";
 import type { RegistryDb } from "../db";
 import { ActionForbiddenError, AgentNotFoundError, InvalidJsonSchemaError } from "../errors";
-import { findAgent, insertAgent, listAgents, updateStatus } from "./agents.repository";
+import { agentExistsElsewhere, findAgent, insertAgent, listAgents, updateStatus } from "./agents.repository";
 import { jsonSchemaProblem } from "./json-schema";
 
 /** Who is asking, as the bus verified it, and the context its events will carry. */
 export interface Caller {
   claim: WorkspaceClaim;
+  /** The context of the events this request causes: claim, trace, and where the HTTP request came from. */
   eventContext: () => EventContext;
+  /** Where a failure that must not change the answer (reporting an attempt) is logged. */
+  logger?: Logger | undefined;
 }
+
+/** The operations that look an agent up by id, as a `security.cross_workspace_attempt` names them. */
+export type AgentLookup = "agents.get" | "agents.activate";
 
 export interface AgentsServiceDeps {
   db: Kysely<RegistryDb>;
@@ -55,7 +62,7 @@ export class AgentsService {
     const agent = await inWorkspace(this.deps.db, claim.ws, (tx) => findAgent(tx, id));
     // Not found comes before the role check: another workspace's agent must be
     // indistinguishable from one that does not exist (CONTRACT §1).
-    if (!agent) throw new AgentNotFoundError(id);
+    if (!agent) throw await this.notFound(caller, id, "agents.get");
     requireAllowed(claim, "agents.read");
     return agent;
   }
@@ -68,7 +75,7 @@ export class AgentsService {
     const agent = await inWorkspace(db, claim.ws, async (tx) => {
       // The row lock makes concurrent activations queue, so exactly one of them emits the event.
       const current = await findAgent(tx, id, { forUpdate: true });
-      if (!current) throw new AgentNotFoundError(id);
+      if (!current) return null;
       requireAllowed(claim, "agents.activate", { createdBy: current.createdBy });
       const step = activation(current.status);
       if (!step.changes) return current;
@@ -84,8 +91,43 @@ export class AgentsService {
       );
       return { ...current, status: step.status, updatedAt };
     });
+    if (!agent) throw await this.notFound(caller, id, "agents.activate");
     relay.publishNow(events);
     return agent;
+  }
+
+  /**
+   * The answer to a lookup by id that found nothing in the caller's workspace: always the same
+   * 404. When the id is an agent of another workspace, the attempt is also recorded as a
+   * `security.cross_workspace_attempt` event in the caller's workspace. Every miss asks the
+   * question, so a foreign id and a random one cost the same query; only the report's insert
+   * differs. A report that cannot be written is logged, never answered: a 503 for foreign ids
+   * alone would tell the caller what the 404 hides.
+   */
+  private async notFound(caller: Caller, id: string, operation: AgentLookup): Promise<AgentNotFoundError> {
+    try {
+      if (await agentExistsElsewhere(this.deps.db, id, caller.claim.ws)) await this.reportCrossWorkspaceAttempt(caller, id, operation);
+    } catch (error) {
+      caller.logger?.error({ err: error, agentId: id, operation }, "could not record a cross-workspace attempt");
+    }
+    return new AgentNotFoundError(id);
+  }
+
+  private async reportCrossWorkspaceAttempt(caller: Caller, id: string, operation: AgentLookup): Promise<void> {
+    const { db, relay } = this.deps;
+    const { claim } = caller;
+    const context = caller.eventContext();
+    const actor = actorOf(claim);
+    const event = await inWorkspace(db, claim.ws, (tx) =>
+      appendEvent(tx, {
+        type: "security.cross_workspace_attempt",
+        workspaceId: claim.ws,
+        actor,
+        context,
+        data: { actor, targetType: "agent", targetId: id, operation, ipAddress: context.clientIp ?? null, userAgent: context.userAgent ?? null },
+      }),
+    );
+    relay.publishNow([event]);
   }
 }
 

@@ -25,7 +25,7 @@ beforeAll(async () => {
   env = await createTestEnv(inject("engines"));
   claims = await TestClaims.create();
   identityBus = await connectTestBus(env, "identity");
-  claims.serve(identityBus);
+  await claims.serve(identityBus);
   db = serviceDb<AuditDb>(env, "audit");
   auditBus = await connectTestBus(env, "audit");
   audit = createAudit({ db, bus: auditBus, logger: testLogger("audit"), retryDelaysMs: [50, 100] });
@@ -242,9 +242,15 @@ describe("the consumer", () => {
     expect(letters[0]?.error).toMatch(/signature/);
     expect(letters[1]?.error).toMatch(/different workspaces/);
 
+    // Each refusal is reported into the workspace it named (a security.forged_message event),
+    // and those reports are entries; the forged events themselves never are.
     const marker = await agentCreated(ws);
-    const rows = await entriesOf(ws, 1);
-    expect(rows.map((r) => [r.seq, r.id, r.prev_hash])).toEqual([[1, marker.id, GENESIS_HASH]]);
+    const rows = await entriesOf(ws, 3);
+    expect(rows.map((r) => r.id)).toContain(marker.id);
+    expect(rows.map((r) => r.id)).not.toContain(forged.id);
+    expect(rows.map((r) => r.id)).not.toContain(otherWorkspace.id);
+    expect(rows.filter((r) => r.action === "security.forged_message")).toHaveLength(2);
+    expect(rows[0]?.prev_hash).toBe(GENESIS_HASH);
   });
 
   test("stores and verifies data that Postgres and canonical JSON cannot carry as is", async () => {

@@ -54,6 +54,24 @@ export async function findExecution(db: Db, id: string): Promise<ExecutionRow | 
 }
 
 /**
+ * Whether an execution with this id exists in another workspace than `workspaceId` (the
+ * security-definer `execution_exists_elsewhere`). Only asked after a lookup found nothing.
+ */
+export async function executionExistsElsewhere(db: Kysely<ExecutionDb>, id: string, workspaceId: string): Promise<boolean> {
+  const result = await sql<{ found: boolean }>`select execution_exists_elsewhere(${id}::uuid, ${workspaceId}::uuid) as found`.execute(db);
+  return result.rows[0]?.found === true;
+}
+
+/**
+ * Whether the agent projection holds this agent for another workspace than `workspaceId` (the
+ * security-definer `agent_exists_elsewhere`). Only asked when it holds none for the caller's.
+ */
+export async function agentExistsElsewhere(db: Kysely<ExecutionDb>, agentId: string, workspaceId: string): Promise<boolean> {
+  const result = await sql<{ found: boolean }>`select agent_exists_elsewhere(${agentId}::uuid, ${workspaceId}::uuid) as found`.execute(db);
+  return result.rows[0]?.found === true;
+}
+
+/**
  * Leases up to `limit` queued executions of any workspace to `owner` (SECURITY DEFINER:
  * the scheduler does not know their workspaces before it picks them).
  */

@@ -8,7 +8,10 @@ import { appendEvent, inWorkspace, type EventContext, type Kysely, type OutboxRe
 import { findPinnableAgent, pinnableFrom, rememberAgent, type PinnableAgent } from "../agents/agents.repository";
 import type { ExecutionDb } from "../db";
 import { AgentNotActiveError, AgentNotFoundError, ExecutionNotFoundError } from "../errors";
-import { findExecution, insertExecution, toExecution } from "./executions.repository";
+import { agentExistsElsewhere, executionExistsElsewhere, findExecution, insertExecution, toExecution } from "./executions.repository";
+
+/** The lookups by id whose misses are checked for another workspace's resource. */
+type Lookup = { targetType: "agent"; operation: "executions.start" } | { targetType: "execution"; operation: "executions.get" };
 
 /** What to do with a start request, given what is known of the agent. */
 export type StartDecision =
@@ -54,12 +57,20 @@ export class ExecutionService {
 
     // The hot path: the projection knows the agent, and one transaction does the rest.
     const local = await inWorkspace(db, claim.ws, async (tx) => {
-      const decision = decideStart(request.agentId, await findPinnableAgent(tx, request.agentId), principal, false);
+      const agent = await findPinnableAgent(tx, request.agentId);
+      const decision = decideStart(request.agentId, agent, principal, false);
       if (decision.kind === "reject") throw decision.error;
-      if (decision.kind === "ask_registry") return null;
+      if (decision.kind === "ask_registry") return { unknownHere: agent === null };
       return this.enqueue(tx, claim, context, request, decision.version);
     });
-    const queued = local ?? (await this.startFromRegistry(request, ctx, claim, principal, context));
+    if ("unknownHere" in local && local.unknownHere) {
+      // Agent ids are unique across workspaces: one the projection holds for another workspace
+      // is not ours, whatever the registry would say. Reported here, the registry is not asked
+      // (which would report it too); an agent the projection has not seen at all is left to
+      // the registry, which reports it when it belongs elsewhere.
+      if (await this.isElsewhere(ctx, claim, request.agentId, { targetType: "agent", operation: "executions.start" })) throw new AgentNotFoundError(request.agentId);
+    }
+    const queued = "execution" in local ? local : await this.startFromRegistry(request, ctx, claim, principal, context);
     this.deps.relay.publishNow([queued.event]);
     this.deps.onQueued(queued.execution.id);
     return queued.execution;
@@ -68,7 +79,10 @@ export class ExecutionService {
   async get(id: string, ctx: RequestContext): Promise<Execution> {
     const claim = requireClaim(ctx.claim);
     const row = await inWorkspace(this.deps.db, claim.ws, (tx) => findExecution(tx, id));
-    if (!row) throw new ExecutionNotFoundError(id);
+    if (!row) {
+      await this.isElsewhere(ctx, claim, id, { targetType: "execution", operation: "executions.get" });
+      throw new ExecutionNotFoundError(id);
+    }
     if (!authorize(principalOf(claim), "executions.read")) throw new ForbiddenError("Your role may not read executions");
     return toExecution(row);
   }
@@ -99,6 +113,37 @@ export class ExecutionService {
     }
   }
 
+  /**
+   * After a lookup by id found nothing in the caller's workspace: whether the id is another
+   * workspace's, in which case the attempt is recorded as a `security.cross_workspace_attempt`
+   * event in the caller's workspace. The caller gets the same 404 either way; every miss asks
+   * the question, so only the report's insert tells the two apart. A failure to find out or to
+   * record is logged, never answered (a 503 for foreign ids alone would reveal them).
+   */
+  private async isElsewhere(ctx: RequestContext, claim: WorkspaceClaim, id: string, lookup: Lookup): Promise<boolean> {
+    const { db, relay } = this.deps;
+    try {
+      const elsewhere = lookup.targetType === "agent" ? await agentExistsElsewhere(db, id, claim.ws) : await executionExistsElsewhere(db, id, claim.ws);
+      if (!elsewhere) return false;
+      const context = ctx.eventContext();
+      const actor = { type: claim.act, id: claim.sub };
+      const event = await inWorkspace(db, claim.ws, (tx) =>
+        appendEvent(tx, {
+          type: "security.cross_workspace_attempt",
+          workspaceId: claim.ws,
+          actor,
+          context,
+          data: { actor, targetType: lookup.targetType, targetId: id, operation: lookup.operation, ipAddress: ctx.clientIp ?? null, userAgent: ctx.userAgent ?? null },
+        }),
+      );
+      relay.publishNow([event]);
+      return true;
+    } catch (error) {
+      ctx.logger.error({ err: error, id, ...lookup }, "could not check or record a cross-workspace attempt");
+      return false;
+    }
+  }
+
   private async fetchAgent(agentId: string, ctx: RequestContext, claim: WorkspaceClaim, claimToken: string): Promise<Agent | null> {
     try {
       const agent = await this.deps.bus.request("registry.agents.get", { id: agentId }, {
@@ -106,6 +151,9 @@ export class ExecutionService {
         workspaceId: claim.ws,
         traceparent: ctx.traceparent,
         correlationId: ctx.correlationId,
+        // The registry reports a lookup of another workspace's agent: with where the request came from.
+        clientIp: ctx.clientIp,
+        userAgent: ctx.userAgent,
       });
       // A registry answering for another workspace would be a bug there; never trust it here.
       return agent.workspaceId === claim.ws ? agent : null;

@@ -135,7 +135,7 @@ export async function runExecution(deps: PipelineDeps, claimed: ClaimedExecution
   const { row, config, startedAt } = begun;
   relay.publishNow(begun.events);
 
-  const result = await call(deps, config, row.input, row.attempt, signals);
+  const result = await call(deps, config, row.input, row.attempt, signals, ws);
   if (result.kind === "stopped") return stopped(deps, claimed, { id: begun.stepId, startedAt: stepStartedAt, detail: begun.detail });
   const completedAt = new Date();
   const outcome = decideOutcome(result, config?.model ?? "", startedAt, completedAt);
@@ -196,7 +196,7 @@ async function stopped(deps: PipelineDeps, claimed: ClaimedExecution, step: { id
   return "handed_back";
 }
 
-async function call(deps: PipelineDeps, config: AgentConfig | null, input: unknown, attempt: number, signals: RunSignals): Promise<CallResult> {
+async function call(deps: PipelineDeps, config: AgentConfig | null, input: unknown, attempt: number, signals: RunSignals, workspaceId: string): Promise<CallResult> {
   if (signals.stop.aborted) return { kind: "stopped" };
   if (attempt > deps.maxAttempts) {
     return { kind: "failed", code: "too_many_attempts", message: `The execution was interrupted ${attempt - 1} times and is not tried again` };
@@ -206,7 +206,7 @@ async function call(deps: PipelineDeps, config: AgentConfig | null, input: unkno
   const timeout = new AbortController();
   const timer = setTimeout(() => timeout.abort(new Error("timeout")), timeoutMs);
   try {
-    const answer = await deps.providers.complete(modelRequest(config, input), AbortSignal.any([signals.lease, signals.stop, timeout.signal]));
+    const answer = await deps.providers.complete(modelRequest(config, input), AbortSignal.any([signals.lease, signals.stop, timeout.signal]), workspaceId);
     return { kind: "answered", answer };
   } catch (error) {
     // An abort is read from the signals, whatever shape the SDK gave it.

@@ -1,6 +1,8 @@
+import { createHash } from "node:crypto";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { z } from "zod";
+import type { Provider, ResolvedCredential } from "@galaxy/contracts";
 import { ModelCallError } from "../errors";
 import type { ModelRequest } from "./messages";
 
@@ -13,7 +15,27 @@ export interface ProviderSettings {
   anthropicBaseUrl?: string | undefined;
   /** Retries of a failed call (429, 5xx, connection) by the SDK, with its backoff (default 2). */
   maxRetries?: number | undefined;
+  /**
+   * The workspace's own keys (CONTRACT §5: they come first, then the environment's, then the
+   * dev model server). Absent: every workspace uses the environment's.
+   */
+  credentials?: WorkspaceCredentials | undefined;
 }
+
+/** Where the workspace's provider keys come from (`CredentialResolver`). */
+export interface WorkspaceCredentials {
+  /** The workspace's credential for a provider; null when it has none. */
+  get(workspaceId: string, provider: Provider): Promise<ResolvedCredential | null>;
+}
+
+/** Where each provider is when a workspace's credential names no base URL. */
+export const PROVIDER_BASE_URLS: Record<Provider, string> = {
+  openai: "https://api.openai.com/v1",
+  anthropic: "https://api.anthropic.com",
+};
+
+// Clients made for workspace credentials, kept so their connections are reused.
+const MAX_WORKSPACE_CLIENTS = 1_000;
 
 /** What a model answered, in Galaxy's terms. */
 export interface ModelAnswer {
@@ -42,9 +64,16 @@ export const DEFAULT_ANTHROPIC_MAX_TOKENS = 4_096;
 export class ModelProviders {
   private readonly openai: OpenAI;
   private readonly anthropic: Anthropic | null;
+  private readonly maxRetries: number;
+  private readonly credentials: WorkspaceCredentials | undefined;
+  // Keyed by a digest of provider, base URL and key: the key itself is no map key.
+  private readonly workspaceOpenAI = new Map<string, OpenAI>();
+  private readonly workspaceAnthropic = new Map<string, Anthropic>();
 
   constructor(settings: ProviderSettings) {
     const maxRetries = settings.maxRetries ?? 2;
+    this.maxRetries = maxRetries;
+    this.credentials = settings.credentials;
     this.openai = new OpenAI({ apiKey: settings.openaiApiKey, baseURL: settings.openaiBaseUrl, maxRetries });
     this.anthropic =
       settings.anthropicApiKey && settings.anthropicBaseUrl
@@ -53,15 +82,18 @@ export class ModelProviders {
   }
 
   /**
-   * Asks the model; throws `ModelCallError` with code `provider_error` (carrying the
-   * provider's message) when the provider refuses or fails, and rethrows an abort as is.
+   * Asks the model with the workspace's own key when it has one, else the environment's;
+   * throws `ModelCallError` with code `provider_error` (carrying the provider's message) when
+   * the provider refuses or fails, and rethrows an abort as is. Throws what the credential
+   * look-up threw when identity cannot say whether the workspace has a key.
    */
-  async complete(request: ModelRequest, signal: AbortSignal): Promise<ModelAnswer> {
+  async complete(request: ModelRequest, signal: AbortSignal, workspaceId?: string): Promise<ModelAnswer> {
+    const credential = workspaceId !== undefined && this.credentials ? await this.credentials.get(workspaceId, request.provider) : null;
     switch (request.provider) {
       case "openai":
-        return this.completeOpenAI(request, signal);
+        return this.completeOpenAI(request, signal, credential ? this.openaiFor(credential) : this.openai);
       case "anthropic":
-        return this.completeAnthropic(request, signal);
+        return this.completeAnthropic(request, signal, credential ? this.anthropicFor(credential) : this.anthropic);
       default: {
         const exhaustive: never = request.provider;
         return exhaustive;
@@ -69,10 +101,20 @@ export class ModelProviders {
     }
   }
 
-  private async completeOpenAI(request: ModelRequest, signal: AbortSignal): Promise<ModelAnswer> {
+  private openaiFor(credential: ResolvedCredential): OpenAI {
+    const baseURL = credential.baseUrl ?? PROVIDER_BASE_URLS.openai;
+    return cached(this.workspaceOpenAI, clientKey("openai", baseURL, credential.apiKey), () => new OpenAI({ apiKey: credential.apiKey, baseURL, maxRetries: this.maxRetries }));
+  }
+
+  private anthropicFor(credential: ResolvedCredential): Anthropic {
+    const baseURL = credential.baseUrl ?? PROVIDER_BASE_URLS.anthropic;
+    return cached(this.workspaceAnthropic, clientKey("anthropic", baseURL, credential.apiKey), () => new Anthropic({ apiKey: credential.apiKey, baseURL, maxRetries: this.maxRetries }));
+  }
+
+  private async completeOpenAI(request: ModelRequest, signal: AbortSignal, client: OpenAI): Promise<ModelAnswer> {
     let reply: unknown;
     try {
-      reply = await this.openai.chat.completions.create(
+      reply = await client.chat.completions.create(
         {
           model: request.model,
           messages: [
@@ -95,11 +137,11 @@ export class ModelProviders {
     return { text: choices[0]?.message.content ?? "", inputTokens, outputTokens, totalTokens: usage?.total_tokens ?? inputTokens + outputTokens };
   }
 
-  private async completeAnthropic(request: ModelRequest, signal: AbortSignal): Promise<ModelAnswer> {
-    if (!this.anthropic) throw new ModelCallError("provider_not_configured", "No Anthropic endpoint is configured for this worker");
+  private async completeAnthropic(request: ModelRequest, signal: AbortSignal, client: Anthropic | null): Promise<ModelAnswer> {
+    if (!client) throw new ModelCallError("provider_not_configured", "No Anthropic endpoint is configured for this worker or workspace");
     let reply: unknown;
     try {
-      reply = await this.anthropic.messages.create(
+      reply = await client.messages.create(
         {
           model: request.model,
           max_tokens: request.maxTokens ?? DEFAULT_ANTHROPIC_MAX_TOKENS,
@@ -119,6 +161,20 @@ export class ModelProviders {
     const text = content.flatMap((block) => (block.type === "text" && block.text !== undefined ? [block.text] : [])).join("");
     return { text, inputTokens: usage.input_tokens, outputTokens: usage.output_tokens, totalTokens: usage.input_tokens + usage.output_tokens };
   }
+}
+
+function clientKey(provider: Provider, baseUrl: string, apiKey: string): string {
+  return createHash("sha256").update(`${provider}\n${baseUrl}\n${apiKey}`).digest("base64url");
+}
+
+function cached<C>(clients: Map<string, C>, key: string, make: () => C): C {
+  const hit = clients.get(key);
+  if (hit) return hit;
+  // A rotated key leaves its old client behind; past the bound, start over.
+  if (clients.size >= MAX_WORKSPACE_CLIENTS) clients.clear();
+  const client = make();
+  clients.set(key, client);
+  return client;
 }
 
 /** An abort stays an abort (the caller knows why it aborted); any other failure of the call is the provider's. */

@@ -1,6 +1,6 @@
 import { v7 as uuidv7 } from "uuid";
 import type { Bus } from "@galaxy/bus";
-import { NotFoundError, parseEvent, type Agent, type Execution, type EventType, type EventData, type TypedEvent } from "@galaxy/contracts";
+import { NotFoundError, parseEvent, type ResolvedCredential, type Agent, type Execution, type EventType, type EventData, type TypedEvent } from "@galaxy/contracts";
 import { inWorkspace, type Kysely } from "@galaxy/db";
 import { startDevModel, type RunningDevModel } from "@galaxy/dev-model";
 import { newTraceparent } from "@galaxy/observability";
@@ -174,6 +174,10 @@ export interface IdentityStandIn {
   stop(): Promise<void>;
   /** Identity answers again. */
   start(): Promise<void>;
+  /** What `identity.credentials.resolve` answers, by `<workspaceId>:<provider>`; none: 404. */
+  credentials: Map<string, ResolvedCredential>;
+  /** The `identity.credentials.resolve` requests it answered. */
+  resolves: number;
 }
 
 export interface Harness {
@@ -326,8 +330,16 @@ async function identityStandIn(env: TestEnv, claims: TestClaims): Promise<Identi
     async start() {
       if (bus) return;
       bus = await connectTestBus(env, "identity");
-      claims.serve(bus);
+      await claims.serve(bus);
+      bus.serve("identity.credentials.resolve", async (request, ctx) => {
+        standIn.resolves += 1;
+        const credential = standIn.credentials.get(`${ctx.claim?.ws ?? ""}:${request.provider}`);
+        if (!credential) throw new NotFoundError("provider credential", request.provider, "credential_not_found");
+        return credential;
+      });
     },
+    credentials: new Map(),
+    resolves: 0,
   };
   await standIn.start();
   return standIn;

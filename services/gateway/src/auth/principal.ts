@@ -1,55 +1,124 @@
+import { createHash } from "node:crypto";
 import type { FastifyRequest } from "fastify";
 import type { Bus } from "@galaxy/bus";
-import { UnauthorizedError, type AccessTokenPayload } from "@galaxy/contracts";
+import { UnauthorizedError, isApiKey, parseEvent, type AccessTokenPayload } from "@galaxy/contracts";
 import { AccessTokenVerifier } from "./access-tokens";
+import { CredentialCache } from "./credential-cache";
 
-/** Who is calling: the verified token and the workspace claim that carries it onto the bus. */
+/** Who is calling: a user's verified access token or an API key, and the claim that carries it onto the bus. */
 export interface Principal {
+  kind: "user" | "api_key";
+  /** The user's id; for an API key, the key's id (what it creates is recorded as the key's). */
   userId: string;
   workspaceId: string;
   claim: string;
-  token: AccessTokenPayload;
+  /** The verified access token; absent for an API key. */
+  token?: AccessTokenPayload | undefined;
+  /** For an API key: the user who created it. */
+  createdBy?: string | undefined;
 }
 
+/** How fresh a cached claim must be, whatever the bus said (a missed invalidation heals in this time). */
+export const CLAIM_MAX_AGE_MS = 30_000;
 // Renew a cached claim this long before it expires, so none expires in flight.
 const CLAIM_MARGIN_MS = 30_000;
 const MAX_CACHED_CLAIMS = 50_000;
 
+interface CachedClaim {
+  claim: string;
+  expiresAt: number;
+  workspaceId: string;
+  /** The user the claim speaks for: the token's subject, or the key's creator. */
+  userId: string;
+  apiKeyId?: string;
+}
+
+const memberTag = (workspaceId: string, userId: string) => `member:${workspaceId}:${userId}`;
+const apiKeyTag = (workspaceId: string, apiKeyId: string) => `api_key:${workspaceId}:${apiKeyId}`;
+
 /**
- * Authenticates API requests: verifies the bearer token locally, then gets (and caches, per
- * token) the workspace claim identity issues for it with the member's current role.
+ * Authenticates API requests. An access token is verified locally, then traded for the
+ * workspace claim identity issues with the member's current role; an API key (`gxk_…`) is
+ * traded with identity for a claim of the key. Both are cached per credential (at most
+ * `CLAIM_MAX_AGE_MS`, and until shortly before the claim expires).
+ *
+ * Every instance drops what it cached within moments of a change (CONTRACT §1: within 1 s): it
+ * listens on core NATS for `api_key.revoked`, `member.role_changed` and `member.removed` and
+ * drops the claims of that key, or of that member and of every key the member created. The next
+ * request then asks identity again, which answers with the new role, or 401.
  */
 export class Authenticator {
   private readonly tokens: AccessTokenVerifier;
-  private readonly claims = new Map<string, { claim: string; expiresAt: number }>();
+  private readonly claims = new CredentialCache<CachedClaim>({ maxAgeMs: CLAIM_MAX_AGE_MS, expiryMarginMs: CLAIM_MARGIN_MS, maxEntries: MAX_CACHED_CLAIMS });
 
   constructor(private readonly bus: Bus) {
     this.tokens = new AccessTokenVerifier(() => bus.request("identity.jwks", {}));
+    // These arrive without their headers, so their claims are not verified: a forged one can
+    // only make this instance ask identity again, never grant anything.
+    for (const type of ["api_key.revoked", "member.role_changed", "member.removed"]) bus.subscribeCore(`evt.*.${type}`, (data) => this.onEvent(data));
   }
 
   async authenticate(request: FastifyRequest): Promise<Principal> {
     const header = request.headers.authorization;
     const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
     const credential = match?.[1];
-    if (!credential) throw new UnauthorizedError("Send an access token as `Authorization: Bearer <token>`", "missing_credentials");
-    if (credential.startsWith("gxk_")) throw new UnauthorizedError("API keys are not accepted yet", "invalid_api_key");
+    if (!credential) throw new UnauthorizedError("Send an access token or API key as `Authorization: Bearer <token>`", "missing_credentials");
+    const trace = { correlationId: request.id, traceparent: request.traceparent };
+    if (isApiKey(credential)) {
+      // Keyed by the key's hash, so no key sits in memory longer than its request.
+      const cacheKey = `gxk:${createHash("sha256").update(credential).digest("hex")}`;
+      const grant = await this.claims.get(
+        cacheKey,
+        async () => {
+          const g = await this.bus.request("identity.api_keys.authenticate", { key: credential }, trace);
+          return { claim: g.claim, expiresAt: g.expiresAt, workspaceId: g.workspaceId, userId: g.createdBy, apiKeyId: g.apiKeyId };
+        },
+        tagsOf,
+      );
+      return { kind: "api_key", userId: grant.apiKeyId ?? grant.userId, workspaceId: grant.workspaceId, claim: grant.claim, createdBy: grant.userId };
+    }
     const token = await this.tokens.verify(credential);
-    const claim = await this.claimFor(credential, token, request);
-    return { userId: token.sub, workspaceId: token.ws, claim, token };
+    const grant = await this.claims.get(
+      `jti:${token.jti}`,
+      async () => {
+        const g = await this.bus.request("identity.claims.issue", { accessToken: credential }, trace);
+        return { claim: g.claim, expiresAt: g.expiresAt, workspaceId: token.ws, userId: token.sub };
+      },
+      tagsOf,
+    );
+    return { kind: "user", userId: token.sub, workspaceId: token.ws, claim: grant.claim, token };
   }
 
-  private async claimFor(credential: string, token: AccessTokenPayload, request: FastifyRequest): Promise<string> {
-    const cached = this.claims.get(token.jti);
-    if (cached && cached.expiresAt * 1000 - CLAIM_MARGIN_MS > Date.now()) return cached.claim;
-    const grant = await this.bus.request("identity.claims.issue", { accessToken: credential }, { correlationId: request.id, traceparent: request.traceparent });
-    if (this.claims.size >= MAX_CACHED_CLAIMS) this.evictExpired();
-    this.claims.set(token.jti, grant);
-    return grant.claim;
+  /** Drops the cached claims of an API key (the instance that revoked it need not wait for the event). */
+  forgetApiKey(workspaceId: string, apiKeyId: string): void {
+    this.claims.invalidate(apiKeyTag(workspaceId, apiKeyId));
   }
 
-  private evictExpired(): void {
-    const now = Date.now();
-    for (const [jti, entry] of this.claims) if (entry.expiresAt * 1000 <= now) this.claims.delete(jti);
-    if (this.claims.size >= MAX_CACHED_CLAIMS) this.claims.clear();
+  /** Drops the cached claims of a member, and of every API key the member created. */
+  forgetMember(workspaceId: string, userId: string): void {
+    this.claims.invalidate(memberTag(workspaceId, userId));
   }
+
+  private onEvent(data: unknown): void {
+    const parsed = parseEvent(data);
+    if (!parsed.ok) return;
+    const event = parsed.event;
+    switch (event.type) {
+      case "api_key.revoked":
+        this.forgetApiKey(event.workspaceId, event.data.apiKeyId);
+        return;
+      case "member.role_changed":
+      case "member.removed":
+        this.forgetMember(event.workspaceId, event.data.userId);
+        return;
+      default:
+        return;
+    }
+  }
+}
+
+function tagsOf(entry: CachedClaim): string[] {
+  const tags = [memberTag(entry.workspaceId, entry.userId)];
+  if (entry.apiKeyId) tags.push(apiKeyTag(entry.workspaceId, entry.apiKeyId));
+  return tags;
 }

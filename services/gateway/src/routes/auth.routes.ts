@@ -1,11 +1,12 @@
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
-import { Jwks, LoginBody, LoginResult, Me, SignupBody, SignupResult } from "@galaxy/contracts";
+import { GalaxyError, Jwks, LoginBody, LoginResult, Me, SignupBody, SignupResult, SwitchWorkspaceBody } from "@galaxy/contracts";
+import { LOGIN_THROTTLE, type LoginThrottle } from "../auth/login-throttle";
 import { busOptions } from "../http/context";
 import type { RouteDeps } from "./deps";
 
-/** Sign-up, login, the caller's identity and the public keys. */
-export function authRoutes({ bus, auth }: RouteDeps): FastifyPluginAsyncZod {
+/** Sign-up, login (throttled), switching workspaces, the caller's identity and the public keys. */
+export function authRoutes({ bus, auth }: RouteDeps, throttle: LoginThrottle): FastifyPluginAsyncZod {
   return async (app) => {
     // Sign-up and login keep no idempotency record: their answers hold access tokens, which
     // must not be stored, and repeating them is safe (a second sign-up is a 409, a second
@@ -15,9 +16,41 @@ export function authRoutes({ bus, auth }: RouteDeps): FastifyPluginAsyncZod {
       return { data: await bus.request("identity.auth.signup", request.body, busOptions(request)) };
     });
 
-    app.post("/api/auth/login", { schema: { tags: ["auth"], summary: "Exchange email and password for an access token", body: LoginBody, response: { 200: z.object({ data: LoginResult }) } } }, async (request) => ({
-      data: await bus.request("identity.auth.login", request.body, busOptions(request)),
-    }));
+    app.post(
+      "/api/auth/login",
+      {
+        schema: {
+          tags: ["auth"],
+          summary: "Exchange email and password for an access token",
+          description: `After ${LOGIN_THROTTLE.perEmail} failed logins for an email, or ${LOGIN_THROTTLE.perIp} from one IP, within ${LOGIN_THROTTLE.windowS / 60} minutes, logins answer 429 with \`Retry-After\` until the window ends.`,
+          body: LoginBody,
+          response: { 200: z.object({ data: LoginResult }) },
+        },
+      },
+      async (request, reply) => {
+        const attempt = await throttle.begin(request.body.email, request.ip, reply);
+        try {
+          const data = await bus.request("identity.auth.login", request.body, busOptions(request));
+          await attempt.succeeded();
+          return { data };
+        } catch (error) {
+          if (error instanceof GalaxyError && error.code === "invalid_credentials") attempt.failed(reply);
+          else if (!(error instanceof GalaxyError && error.status < 500)) await attempt.undecided();
+          else await attempt.succeeded();
+          throw error;
+        }
+      },
+    );
+
+    // Like login, a switch answers with an access token and keeps no idempotency record.
+    app.post(
+      "/api/auth/switch",
+      { schema: { tags: ["auth"], summary: "A token for another workspace the caller belongs to (user tokens only)", body: SwitchWorkspaceBody, response: { 200: z.object({ data: LoginResult }) } } },
+      async (request) => {
+        const principal = await auth.authenticate(request);
+        return { data: await bus.request("identity.auth.switch", request.body, busOptions(request, principal)) };
+      },
+    );
 
     app.get("/api/me", { schema: { tags: ["auth"], summary: "The caller, its workspace and role, and its memberships", response: { 200: z.object({ data: Me }) } } }, async (request) => {
       const principal = await auth.authenticate(request);

@@ -1,7 +1,8 @@
 import { errors as joseErrors, jwtVerify, createLocalJWKSet, type JSONWebKeySet } from "jose";
 import { v7 as uuidv7 } from "uuid";
 import {
-  ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_TYP, AccessTokenPayload, CLAIM_ISSUER, Permissions, type ClaimGrant, type LoginBody, type LoginResult,
+  ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_TYP, AccessTokenPayload, CLAIM_ISSUER, Permissions, authorize, lowerRole, principalOf, type ClaimGrant, type LoginBody, type LoginResult,
+  type SwitchWorkspaceBody,
   type Me, type SignupBody, type SignupResult, type WorkspaceClaim,
 } from "@galaxy/contracts";
 import { appendEvent, inWorkspace, type Kysely, type OutboxRelay, type OutboxRow } from "@galaxy/db";
@@ -9,7 +10,7 @@ import { childTraceparent } from "@galaxy/observability";
 import type { RequestContext } from "@galaxy/bus";
 import { dummyHash, hashPassword, verifyPassword } from "../crypto/passwords";
 import type { IdentityDb } from "../db";
-import { EmailTakenError, InvalidCredentialsError, InvalidTokenError, NoWorkspaceError, TokenStaleError } from "../errors";
+import { ActionNotAllowedError, EmailTakenError, InvalidCredentialsError, InvalidTokenError, NoWorkspaceError, TokenStaleError } from "../errors";
 import { SERVICE_CLAIM_TTL_S, type SigningKeys } from "../keys/signing-keys";
 import { findUserByEmail, findUserById, insertUser } from "../users/users.repository";
 import { findMember, findWorkspace, insertMember, insertWorkspace, listMemberships, slugTaken, slugify } from "../workspaces/workspaces.repository";
@@ -88,6 +89,18 @@ export class AuthService {
     return { accessToken: token.token, expiresAt: token.expiresAt.toISOString(), workspace: chosen.workspace, role: chosen.role };
   }
 
+  /** A token for another workspace of the caller's (CONTRACT §1 `POST /api/auth/switch`); not a member → 404. */
+  async switchWorkspace(claim: WorkspaceClaim, body: SwitchWorkspaceBody): Promise<LoginResult> {
+    const { db, keys } = this.deps;
+    if (!authorize(principalOf(claim), "workspaces.switch")) throw new ActionNotAllowedError("switch workspaces with this credential");
+    const user = await findUserById(db, claim.sub);
+    if (!user) throw new TokenStaleError();
+    const chosen = (await listMemberships(db, user.id)).find((m) => m.workspace.id === body.workspaceId);
+    if (!chosen) throw new NoWorkspaceError();
+    const token = await keys.signAccessToken({ userId: user.id, workspaceId: chosen.workspace.id, role: chosen.role });
+    return { accessToken: token.token, expiresAt: token.expiresAt.toISOString(), workspace: chosen.workspace, role: chosen.role };
+  }
+
   /**
    * Turns a verified access token into a workspace claim with the member's current role and
    * permissions: a removed member gets `token_stale`, a demoted one acts with the new role.
@@ -115,15 +128,19 @@ export class AuthService {
 
   async me(claim: WorkspaceClaim): Promise<Me> {
     const { db } = this.deps;
-    const user = await findUserById(db, claim.sub);
+    // An API key answers for its creator, but within its own workspace and role alone.
+    const viaKey = claim.act === "api_key";
+    const userId = viaKey && claim.own ? claim.own : claim.sub;
+    const user = await findUserById(db, userId);
     if (!user) throw new TokenStaleError();
-    const current = await inWorkspace(db, claim.ws, async (tx) => ({ workspace: await findWorkspace(tx, claim.ws), member: await findMember(tx, claim.ws, claim.sub) }));
+    const current = await inWorkspace(db, claim.ws, async (tx) => ({ workspace: await findWorkspace(tx, claim.ws), member: await findMember(tx, claim.ws, userId) }));
     if (!current.workspace || !current.member) throw new TokenStaleError();
+    const role = viaKey ? lowerRole(claim.role, current.member.role) : current.member.role;
     return {
       user: { id: user.id, email: user.email, name: user.name },
       workspace: current.workspace,
-      role: current.member.role,
-      memberships: await listMemberships(db, user.id),
+      role,
+      memberships: viaKey ? [{ workspace: current.workspace, role }] : await listMemberships(db, user.id),
     };
   }
 

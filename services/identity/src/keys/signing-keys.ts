@@ -41,6 +41,13 @@ export class SigningKeys {
       await sql`select pg_advisory_xact_lock(${KEY_LOCK})`.execute(tx);
       const existing = await tx.selectFrom("signing_keys").select("kid").where("status", "=", "active").executeTakeFirst();
       if (!existing) await insertNewKey(tx, this.box);
+      // After a master-key rotation, the active key is sealed again under the current master key
+      // (retired keys only verify, with their public half, and are never opened again).
+      const active = await tx.selectFrom("signing_keys").select(["kid", "private_jwk_ciphertext"]).where("status", "=", "active").execute();
+      for (const row of active) {
+        if (!this.box.isStale(row.private_jwk_ciphertext)) continue;
+        await tx.updateTable("signing_keys").set({ private_jwk_ciphertext: this.box.seal(this.box.open(row.private_jwk_ciphertext)) }).where("kid", "=", row.kid).execute();
+      }
     });
     await this.refresh();
   }
@@ -79,11 +86,11 @@ export class SigningKeys {
     return { token, expiresAt: new Date(exp * 1000), jti };
   }
 
-  /** A workspace claim (CONTRACT §3) for the bus. */
-  async signClaim(input: { workspaceId: string; sub: string; act: ClaimActor; role: Role; perms?: Permissions; expiresAt: number }): Promise<{ claim: string; expiresAt: number }> {
+  /** A workspace claim (CONTRACT §3) for the bus; `own` names an API key's creator. */
+  async signClaim(input: { workspaceId: string; sub: string; act: ClaimActor; role: Role; perms?: Permissions; own?: string; expiresAt: number }): Promise<{ claim: string; expiresAt: number }> {
     const key = this.requireActive();
     const now = Math.floor(Date.now() / 1000);
-    const claim = await new SignJWT({ ws: input.workspaceId, act: input.act, role: input.role, ...(input.perms ? { perms: input.perms } : {}) })
+    const claim = await new SignJWT({ ws: input.workspaceId, act: input.act, role: input.role, ...(input.perms ? { perms: input.perms } : {}), ...(input.own ? { own: input.own } : {}) })
       .setProtectedHeader({ alg: ALG, kid: key.kid, typ: CLAIM_TYP })
       .setIssuer(CLAIM_ISSUER)
       .setAudience(CLAIM_AUDIENCE)

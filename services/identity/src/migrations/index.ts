@@ -1,7 +1,13 @@
 import type { Migration } from "@galaxy/db";
 import * as createIdentity from "./2026_11_26_00_00_00_create_identity";
+import * as createApiKeys from "./2026_11_26_01_30_00_create_api_keys";
+import * as createProviderCredentials from "./2026_11_26_01_40_00_create_provider_credentials";
+import * as createMemberExistsElsewhere from "./2026_11_26_01_45_00_create_member_exists_elsewhere";
 
 /** Identity's migrations in order; frozen once landed. */
 export const migrations: Record<string, Migration> = {
   "2026_11_26_00_00_00_create_identity": createIdentity,
+  "2026_11_26_01_30_00_create_api_keys": createApiKeys,
+  "2026_11_26_01_40_00_create_provider_credentials": createProviderCredentials,
+  "2026_11_26_01_45_00_create_member_exists_elsewhere": createMemberExistsElsewhere,
 };

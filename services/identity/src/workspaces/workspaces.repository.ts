@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Transaction } from "@galaxy/db";
-import { Role, type Workspace } from "@galaxy/contracts";
+import { Role, type Workspace, type WorkspaceDetails, type WorkspaceMembership } from "@galaxy/contracts";
+import { z } from "zod";
 import type { IdentityDb } from "../db";
 
 export interface Membership {
@@ -43,7 +44,36 @@ export function slugify(name: string): string {
     .replace(/[\u0300-\u036f]/g, "")
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, "-")
-    .replace(/^-+|-+$/g, "")
-    .slice(0, 48);
+    .slice(0, 48)
+    // Trimmed after the cut, so a dash at the cut does not end the slug.
+    .replace(/^-+|-+$/g, "");
   return base || "workspace";
+}
+
+/** Every workspace the user belongs to, with the role and when they joined (security definer, like `listMemberships`). */
+export async function listWorkspaceMemberships(db: Kysely<IdentityDb>, userId: string): Promise<WorkspaceMembership[]> {
+  const result = await sql<{ workspace_id: string; name: string; slug: string; role: string; joined_at: Date }>`select * from user_memberships(${userId})`.execute(db);
+  return result.rows.map((row) => ({ id: row.workspace_id, name: row.name, slug: row.slug, role: Role.parse(row.role), joinedAt: row.joined_at.toISOString() }));
+}
+
+const StoredSettings = z.record(z.string(), z.unknown());
+
+/** The transaction's workspace with its settings; `forUpdate` locks the row until the transaction ends. */
+export async function findWorkspaceDetails(tx: Transaction<IdentityDb>, id: string, options: { forUpdate?: boolean } = {}): Promise<WorkspaceDetails | undefined> {
+  let query = tx.selectFrom("workspaces").select(["id", "name", "slug", "settings", "created_at"]).where("id", "=", id).where("deleted_at", "is", null);
+  if (options.forUpdate) query = query.forUpdate();
+  const row = await query.executeTakeFirst();
+  if (!row) return undefined;
+  const settings = StoredSettings.safeParse(row.settings);
+  return { id: row.id, name: row.name, slug: row.slug, settings: settings.success ? settings.data : {}, createdAt: row.created_at.toISOString() };
+}
+
+export async function updateWorkspace(tx: Transaction<IdentityDb>, id: string, changes: { name: string; settings: Record<string, unknown> }): Promise<void> {
+  await tx.updateTable("workspaces").set({ name: changes.name, settings: JSON.stringify(changes.settings), updated_at: new Date() }).where("id", "=", id).execute();
+}
+
+/** Whether Postgres refused a write for a unique constraint (optionally a named one). */
+export function isUniqueViolation(error: unknown, constraint?: string): boolean {
+  if (!(error instanceof Error && "code" in error && error.code === "23505")) return false;
+  return constraint === undefined || ("constraint" in error && error.constraint === constraint);
 }

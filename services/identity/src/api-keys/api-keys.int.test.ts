@@ -1,0 +1,202 @@
+import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { createHash } from "node:crypto";
+import type { Bus } from "@galaxy/bus";
+import { ApiKey, GalaxyError, type Role, type SignupResult } from "@galaxy/contracts";
+import { inWorkspace, sql, type Kysely } from "@galaxy/db";
+import { connectTestBus, createTestEnv, serviceDb, testLogger, type TestEnv } from "@galaxy/testkit";
+import { createIdentity, type IdentityService } from "../app";
+import type { IdentityDb } from "../db";
+import { API_KEY_CLAIM_TTL_S } from "./api-keys.service";
+
+let env: TestEnv;
+let bus: Bus;
+let caller: Bus;
+let db: Kysely<IdentityDb>;
+let identity: IdentityService;
+let owner: SignupResult;
+let ownerClaim: string;
+
+beforeAll(async () => {
+  env = await createTestEnv(inject("engines"));
+  db = serviceDb<IdentityDb>(env, "identity");
+  bus = await connectTestBus(env, "identity", {
+    loadJwks: async () => identity.keys.publicJwks(),
+    issueServiceClaim: (ws) => identity.auth.issueServiceClaim(ws, "identity"),
+  });
+  identity = createIdentity({ db, bus, logger: testLogger("identity"), masterKey: env.masterKey });
+  await identity.start();
+  caller = await connectTestBus(env, "gateway");
+  owner = await signup("owner@example.com");
+  ownerClaim = await claimOf(owner.accessToken);
+});
+
+afterAll(async () => {
+  await caller?.close();
+  await bus?.close();
+  await identity?.stop();
+  await db?.destroy();
+  await env?.cleanup();
+});
+
+let counter = 0;
+const signup = (email: string) => caller.request("identity.auth.signup", { email, password: "correct horse battery", name: email, workspaceName: email.split("@")[0] ?? "w" });
+const claimOf = async (accessToken: string) => (await caller.request("identity.claims.issue", { accessToken })).claim;
+const as = (claim: string, workspaceId = owner.workspace.id) => ({ claim, workspaceId });
+const setRole = (workspaceId: string, userId: string, role: Role) =>
+  inWorkspace(db, workspaceId, (tx) => tx.updateTable("members").set({ role }).where("workspace_id", "=", workspaceId).where("user_id", "=", userId).execute());
+
+/** A new user who is a member of the owner's workspace with `role`, and their claim there. */
+async function teammate(role: Role): Promise<{ userId: string; claim: string }> {
+  counter += 1;
+  const user = await signup(`mate-${counter}@example.com`);
+  await inWorkspace(db, owner.workspace.id, (tx) => tx.insertInto("members").values({ workspace_id: owner.workspace.id, user_id: user.user.id, role }).execute());
+  const login = await caller.request("identity.auth.login", { email: user.user.email, password: "correct horse battery", workspaceId: owner.workspace.id });
+  return { userId: user.user.id, claim: await claimOf(login.accessToken) };
+}
+
+const createKey = (claim: string, body: { name?: string; role: Role; expiresAt?: string }, workspaceId?: string) =>
+  caller.request("identity.api_keys.create", { name: body.name ?? "ci", ...body }, as(claim, workspaceId));
+
+describe("creating a key", () => {
+  test("answers the key once, `gxk_` and at least 32 random characters, and stores only its SHA-256", async () => {
+    const created = await createKey(ownerClaim, { name: "deploy bot", role: "member" });
+    expect(created.key).toMatch(/^gxk_[A-Za-z0-9_-]{32,}$/);
+    expect(created.key.startsWith(created.prefix)).toBe(true);
+    expect(created.prefix.length).toBeLessThan(16);
+    expect(created.expiresAt).toBeNull();
+    const row = await inWorkspace(db, owner.workspace.id, (tx) => tx.selectFrom("api_keys").selectAll().where("id", "=", created.id).executeTakeFirstOrThrow());
+    expect(row.key_hash).toBe(createHash("sha256").update(created.key).digest("hex"));
+    expect(JSON.stringify(row)).not.toContain(created.key.slice(12));
+  });
+
+  test("lists keys without the key or its hash, and records api_key.created without them", async () => {
+    const created = await createKey(ownerClaim, { name: "listed", role: "viewer" });
+    const page = await caller.request("identity.api_keys.list", { limit: 100 }, as(ownerClaim));
+    const listed = page.items.find((k) => k.id === created.id);
+    expect(listed).toMatchObject({ name: "listed", role: "viewer", prefix: created.prefix, createdBy: owner.user.id, revokedAt: null });
+    expect(Object.keys(listed ?? {}).sort()).toEqual(Object.keys(ApiKey.shape).sort());
+    expect(JSON.stringify(page)).not.toContain(created.key);
+    const events = await inWorkspace(db, owner.workspace.id, (tx) => tx.selectFrom("outbox").select(["type", "payload"]).where("type", "=", "api_key.created").execute());
+    const event = events.find((e) => JSON.stringify(e.payload).includes(created.id));
+    expect(event).toBeDefined();
+    expect(JSON.stringify(event)).not.toContain(created.key);
+    expect(JSON.stringify(event)).not.toContain(createHash("sha256").update(created.key).digest("hex"));
+  });
+
+  test("a key's role may not exceed its creator's", async () => {
+    const admin = await teammate("admin");
+    await expect(createKey(admin.claim, { role: "owner" })).rejects.toMatchObject({ status: 403, code: "api_key_role_too_high" });
+    await expect(createKey(admin.claim, { role: "admin" })).resolves.toMatchObject({ role: "admin" });
+  });
+
+  test("members and viewers may not create, list or revoke keys; API keys may not either", async () => {
+    const someKey = await createKey(ownerClaim, { role: "admin" });
+    for (const role of ["member", "viewer"] as const) {
+      const mate = await teammate(role);
+      await expect(createKey(mate.claim, { role: "viewer" })).rejects.toMatchObject({ status: 403 });
+      await expect(caller.request("identity.api_keys.list", {}, as(mate.claim))).rejects.toMatchObject({ status: 403 });
+      await expect(caller.request("identity.api_keys.revoke", { id: someKey.id }, as(mate.claim))).rejects.toMatchObject({ status: 403 });
+    }
+    const { claim } = await caller.request("identity.api_keys.authenticate", { key: someKey.key });
+    await expect(createKey(claim, { role: "viewer" })).rejects.toMatchObject({ status: 403 });
+  });
+
+  test("an expiry in the past is a 400 naming expiresAt", async () => {
+    await expect(createKey(ownerClaim, { role: "viewer", expiresAt: new Date(Date.now() - 1000).toISOString() })).rejects.toMatchObject({ status: 400, details: { expiresAt: expect.any(String) } });
+  });
+});
+
+describe("authenticating a key", () => {
+  test("gives a short claim for the key, acting for the workspace with the key's role, naming its creator", async () => {
+    const created = await createKey(ownerClaim, { role: "member" });
+    const grant = await caller.request("identity.api_keys.authenticate", { key: created.key });
+    expect(grant).toMatchObject({ workspaceId: owner.workspace.id, apiKeyId: created.id, createdBy: owner.user.id });
+    const claim = await caller.claims.verify(grant.claim, { checkExpiry: true });
+    expect(claim).toMatchObject({ ws: owner.workspace.id, sub: created.id, act: "api_key", role: "member", own: owner.user.id });
+    expect(claim.exp - claim.iat).toBeLessThanOrEqual(API_KEY_CLAIM_TTL_S);
+    expect(grant.expiresAt).toBe(claim.exp);
+    const row = await inWorkspace(db, owner.workspace.id, (tx) => tx.selectFrom("api_keys").select("last_used_at").where("id", "=", created.id).executeTakeFirstOrThrow());
+    expect(row.last_used_at).not.toBeNull();
+  });
+
+  test("an unknown or malformed key is a 401 invalid_api_key", async () => {
+    for (const key of [`gxk_${"A".repeat(43)}`, "not-a-key", "gxk_"]) {
+      await expect(caller.request("identity.api_keys.authenticate", { key })).rejects.toMatchObject({ status: 401, code: "invalid_api_key" });
+    }
+  });
+
+  test("when its creator is demoted, the key acts with the creator's new role; promoted back, with its own", async () => {
+    const admin = await teammate("admin");
+    const created = await createKey(admin.claim, { role: "admin" });
+    await setRole(owner.workspace.id, admin.userId, "viewer");
+    const demoted = await caller.claims.verify((await caller.request("identity.api_keys.authenticate", { key: created.key })).claim, { checkExpiry: true });
+    expect(demoted.role).toBe("viewer");
+    await setRole(owner.workspace.id, admin.userId, "owner");
+    const promoted = await caller.claims.verify((await caller.request("identity.api_keys.authenticate", { key: created.key })).claim, { checkExpiry: true });
+    expect(promoted.role).toBe("admin");
+  });
+
+  test("when its creator leaves the workspace, the key is a 401", async () => {
+    const admin = await teammate("admin");
+    const created = await createKey(admin.claim, { role: "member" });
+    await expect(caller.request("identity.api_keys.authenticate", { key: created.key })).resolves.toMatchObject({ apiKeyId: created.id });
+    await inWorkspace(db, owner.workspace.id, (tx) => tx.deleteFrom("members").where("workspace_id", "=", owner.workspace.id).where("user_id", "=", admin.userId).execute());
+    await expect(caller.request("identity.api_keys.authenticate", { key: created.key })).rejects.toMatchObject({ status: 401, code: "invalid_api_key" });
+  });
+
+  test("a claim never outlives its key, and an expired key is a 401", async () => {
+    const expiresAt = new Date(Date.now() + 2_000);
+    const created = await createKey(ownerClaim, { role: "viewer", expiresAt: expiresAt.toISOString() });
+    expect(created.expiresAt).toBe(expiresAt.toISOString());
+    const grant = await caller.request("identity.api_keys.authenticate", { key: created.key });
+    expect(grant.expiresAt).toBeLessThanOrEqual(Math.floor(expiresAt.getTime() / 1000));
+    await new Promise((r) => setTimeout(r, expiresAt.getTime() - Date.now() + 50));
+    await expect(caller.request("identity.api_keys.authenticate", { key: created.key })).rejects.toMatchObject({ status: 401, code: "invalid_api_key" });
+  });
+});
+
+describe("revoking a key", () => {
+  test("makes it a 401, drops it from the list, and records api_key.revoked", async () => {
+    const created = await createKey(ownerClaim, { role: "member" });
+    const revoked = await caller.request("identity.api_keys.revoke", { id: created.id }, as(ownerClaim));
+    expect(revoked.revokedAt).not.toBeNull();
+    await expect(caller.request("identity.api_keys.authenticate", { key: created.key })).rejects.toMatchObject({ status: 401, code: "invalid_api_key" });
+    const page = await caller.request("identity.api_keys.list", { limit: 100 }, as(ownerClaim));
+    expect(page.items.map((k) => k.id)).not.toContain(created.id);
+    const events = await inWorkspace(db, owner.workspace.id, (tx) => tx.selectFrom("outbox").select("payload").where("type", "=", "api_key.revoked").execute());
+    expect(events.some((e) => JSON.stringify(e.payload).includes(created.id))).toBe(true);
+  });
+
+  test("twice is a 404", async () => {
+    const created = await createKey(ownerClaim, { role: "member" });
+    await caller.request("identity.api_keys.revoke", { id: created.id }, as(ownerClaim));
+    await expect(caller.request("identity.api_keys.revoke", { id: created.id }, as(ownerClaim))).rejects.toMatchObject({ status: 404, code: "api_key_not_found" });
+  });
+
+  test("another workspace's key is a 404 and keeps working; another workspace's list does not show it", async () => {
+    const created = await createKey(ownerClaim, { role: "member" });
+    const stranger = await signup("stranger@example.com");
+    const strangerClaim = await claimOf(stranger.accessToken);
+    const attempt = await caller.request("identity.api_keys.revoke", { id: created.id }, as(strangerClaim, stranger.workspace.id)).catch((e: unknown) => e);
+    expect(attempt).toBeInstanceOf(GalaxyError);
+    expect(attempt).toMatchObject({ status: 404, code: "api_key_not_found" });
+    const theirs = await caller.request("identity.api_keys.list", {}, as(strangerClaim, stranger.workspace.id));
+    expect(theirs.items).toEqual([]);
+    await expect(caller.request("identity.api_keys.authenticate", { key: created.key })).resolves.toMatchObject({ apiKeyId: created.id });
+  });
+});
+
+describe("the key look-up across workspaces", () => {
+  test("is the security-definer api_key_by_hash, owned by the owner role with its reason", async () => {
+    const created = await createKey(ownerClaim, { role: "viewer" });
+    // Outside any workspace the login role sees no keys, but the look-up finds this one.
+    expect(await db.selectFrom("api_keys").selectAll().execute()).toEqual([]);
+    const hash = createHash("sha256").update(created.key).digest("hex");
+    const found = await sql<{ id: string; workspace_id: string }>`select id, workspace_id from api_key_by_hash(${hash})`.execute(db);
+    expect(found.rows).toEqual([{ id: created.id, workspace_id: owner.workspace.id }]);
+    const fn = await sql<{ owner: string; definer: boolean; comment: string | null }>`
+      select pg_get_userbyid(p.proowner) as owner, p.prosecdef as definer, obj_description(p.oid, 'pg_proc') as comment
+      from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'identity' and p.proname = 'api_key_by_hash'`.execute(db);
+    expect(fn.rows).toEqual([{ owner: "galaxy_identity_owner", definer: true, comment: expect.stringContaining("before the workspace is known") }]);
+  });
+});

@@ -1,0 +1,164 @@
+import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import type { FastifyInstance } from "fastify";
+import { Redis } from "ioredis";
+import { z } from "zod";
+import type { Bus } from "@galaxy/bus";
+import { Agent, ApiKey, CreatedApiKey, ErrorBody, LoginResult, Me, SignupResult } from "@galaxy/contracts";
+import type { Kysely } from "@galaxy/db";
+import { createMetrics } from "@galaxy/observability";
+import { connectTestBus, serviceDb, testLogger } from "@galaxy/testkit";
+import { buildGateway } from "../../services/gateway/src/app";
+import type { GatewayDb } from "../../services/gateway/src/db";
+import { api, dataOf, startGalaxy, type Galaxy } from "./harness";
+
+/**
+ * API keys end to end, on two gateway instances (each with its own bus connection and cache),
+ * to show that a revocation or a member's role change reaches every instance within 1 s.
+ */
+let galaxy: Galaxy;
+let second: { gateway: FastifyInstance; bus: Bus; db: Kysely<GatewayDb>; redis: Redis; url: string };
+let gateways: Array<{ name: string; galaxy: Galaxy }>;
+let owner: SignupResult;
+
+const PASSWORD = "correct horse battery";
+const signup = async (email: string) => dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email, password: PASSWORD, name: email, workspaceName: email.split("@")[0] } }));
+
+beforeAll(async () => {
+  galaxy = await startGalaxy(inject("engines"));
+  const bus = await connectTestBus(galaxy.env, "gateway");
+  const db = serviceDb<GatewayDb>(galaxy.env, "gateway");
+  const redis = new Redis(galaxy.env.redisUrl, { keyPrefix: galaxy.env.redisPrefix, lazyConnect: true });
+  await redis.connect();
+  const gateway = await buildGateway({ bus, db, redis, logger: testLogger("gateway-2"), metrics: createMetrics("gateway-2") });
+  await gateway.listen({ port: 0, host: "127.0.0.1" });
+  const address = gateway.server.address();
+  const url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+  second = { gateway, bus, db, redis, url };
+  gateways = [
+    { name: "gateway 1", galaxy },
+    { name: "gateway 2", galaxy: { ...galaxy, url } },
+  ];
+  owner = await signup("owner@example.com");
+});
+
+afterAll(async () => {
+  await second?.gateway.close();
+  await second?.bus.close();
+  second?.redis.disconnect();
+  await second?.db.destroy();
+  await galaxy?.stop();
+});
+
+/** Polls every gateway until each answers `path` with `status`; returns how long that took after `since`. */
+async function everyGatewayAnswers(since: number, token: string, method: string, path: string, status: number, timeoutMs = 3_000): Promise<number> {
+  for (const { name, galaxy: g } of gateways) {
+    for (;;) {
+      const response = await api(g, method, path, { token });
+      if (response.status === status) break;
+      if (Date.now() - since > timeoutMs) throw new Error(`${name} still answers ${method} ${path} with ${response.status}, not ${status}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  return Date.now() - since;
+}
+
+/** Each gateway answers `status` now (and so has the credential's claim in its cache). */
+async function onEveryGateway(token: string, method: string, path: string, status: number): Promise<void> {
+  for (const { name, galaxy: g } of gateways) expect((await api(g, method, path, { token })).status, `${name} ${method} ${path}`).toBe(status);
+}
+
+const codeOf = (body: unknown) => ErrorBody.parse(body).code;
+
+/** The owner's claim, to act as the owner straight on the bus (as the members endpoints do). */
+const ownerClaim = async () => ({ claim: (await galaxy.observer.request("identity.claims.issue", { accessToken: owner.accessToken })).claim, workspaceId: owner.workspace.id });
+
+describe("API keys", () => {
+  test("an admin creates a key, shown once; it calls the API; the list never shows the key", async () => {
+    const response = await api(galaxy, "POST", "/api/api-keys", { token: owner.accessToken, body: { name: "ci", role: "member" } });
+    expect(response.status).toBe(201);
+    const created = dataOf(CreatedApiKey, response);
+    expect(created.key).toMatch(/^gxk_[A-Za-z0-9_-]{32,}$/);
+
+    await onEveryGateway(created.key, "GET", "/api/agents", 200);
+    // /api/me with a key: its creator, in the key's workspace alone, with the key's role.
+    const me = dataOf(Me, await api(galaxy, "GET", "/api/me", { token: created.key }));
+    expect(me).toMatchObject({ user: { id: owner.user.id }, workspace: { id: owner.workspace.id }, role: "member" });
+    expect(me.memberships).toEqual([{ workspace: me.workspace, role: "member" }]);
+    const agent = dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token: created.key, body: { name: "By key", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "" } }));
+    expect(agent.name).toBe("By key");
+
+    const list = await api(galaxy, "GET", "/api/api-keys", { token: owner.accessToken });
+    expect(list.status).toBe(200);
+    const keys = z.object({ data: z.array(ApiKey) }).parse(list.body).data;
+    expect(keys.map((k) => k.id)).toContain(created.id);
+    expect(JSON.stringify(list.body)).not.toContain(created.key);
+  });
+
+  test("a key acts with its own role, and never manages keys", async () => {
+    const viewer = dataOf(CreatedApiKey, await api(galaxy, "POST", "/api/api-keys", { token: owner.accessToken, body: { name: "read-only", role: "viewer" } }));
+    expect((await api(galaxy, "GET", "/api/agents", { token: viewer.key })).status).toBe(200);
+    const create = await api(galaxy, "POST", "/api/agents", { token: viewer.key, body: { name: "x", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "" } });
+    expect(create.status).toBe(403);
+    const admin = dataOf(CreatedApiKey, await api(galaxy, "POST", "/api/api-keys", { token: owner.accessToken, body: { name: "admin", role: "admin" } }));
+    expect((await api(galaxy, "GET", "/api/audit-logs", { token: admin.key })).status).toBe(200);
+    expect((await api(galaxy, "GET", "/api/api-keys", { token: admin.key })).status).toBe(403);
+  });
+
+  test("unknown and malformed keys are a 401 invalid_api_key", async () => {
+    const response = await api(galaxy, "GET", "/api/agents", { token: `gxk_${"x".repeat(43)}` });
+    expect(response.status).toBe(401);
+    expect(codeOf(response.body)).toBe("invalid_api_key");
+  });
+
+  test("a revoked key fails with 401 on every gateway within 1 s", async () => {
+    const created = dataOf(CreatedApiKey, await api(galaxy, "POST", "/api/api-keys", { token: owner.accessToken, body: { name: "to revoke", role: "member" } }));
+    // Both gateways now hold the key's claim in their caches.
+    await onEveryGateway(created.key, "GET", "/api/agents", 200);
+    const since = Date.now();
+    const revoke = await api(galaxy, "DELETE", `/api/api-keys/${created.id}`, { token: owner.accessToken });
+    expect(revoke.status).toBe(204);
+    expect(await everyGatewayAnswers(since, created.key, "GET", "/api/agents", 401)).toBeLessThan(1_000);
+    expect(codeOf((await api(gateways[1]!.galaxy, "GET", "/api/agents", { token: created.key })).body)).toBe("invalid_api_key");
+    expect((await api(galaxy, "DELETE", `/api/api-keys/${created.id}`, { token: owner.accessToken })).status).toBe(404);
+  });
+
+  test("another workspace's key is a 404 to revoke; an expiry in the past is a 400", async () => {
+    const created = dataOf(CreatedApiKey, await api(galaxy, "POST", "/api/api-keys", { token: owner.accessToken, body: { name: "mine", role: "viewer" } }));
+    const stranger = await signup("stranger@example.com");
+    const attempt = await api(galaxy, "DELETE", `/api/api-keys/${created.id}`, { token: stranger.accessToken });
+    expect(attempt.status).toBe(404);
+    expect(codeOf(attempt.body)).toBe("api_key_not_found");
+    expect((await api(galaxy, "GET", "/api/agents", { token: created.key })).status).toBe(200);
+    const past = await api(galaxy, "POST", "/api/api-keys", { token: stranger.accessToken, body: { name: "x", role: "viewer", expiresAt: "2000-01-01T00:00:00Z" } });
+    expect(past.status).toBe(400);
+  });
+});
+
+describe("a member's role change or removal reaches every gateway within 1 s", () => {
+  test("for the member's access token and for the keys the member created", async () => {
+    const mate = await signup("mate@example.com");
+    await galaxy.observer.request("identity.members.add", { email: "mate@example.com", role: "admin" }, await ownerClaim());
+    const login = dataOf(LoginResult, await api(galaxy, "POST", "/api/auth/login", { body: { email: "mate@example.com", password: PASSWORD, workspaceId: owner.workspace.id } }));
+    const token = login.accessToken;
+    const key = dataOf(CreatedApiKey, await api(galaxy, "POST", "/api/api-keys", { token, body: { name: "mate's", role: "admin" } })).key;
+
+    // As an admin: the token may list keys, the key may read the audit log; both now cached everywhere.
+    await onEveryGateway(token, "GET", "/api/api-keys", 200);
+    await onEveryGateway(key, "GET", "/api/audit-logs", 200);
+
+    let since = Date.now();
+    await galaxy.observer.request("identity.members.update", { userId: mate.user.id, role: "viewer" }, await ownerClaim());
+    expect(await everyGatewayAnswers(since, token, "GET", "/api/api-keys", 403)).toBeLessThan(1_000);
+    expect(await everyGatewayAnswers(since, key, "GET", "/api/audit-logs", 403)).toBeLessThan(1_000);
+    await onEveryGateway(token, "GET", "/api/agents", 200);
+    await onEveryGateway(key, "GET", "/api/agents", 200);
+
+    since = Date.now();
+    await galaxy.observer.request("identity.members.remove", { userId: mate.user.id }, await ownerClaim());
+    expect(await everyGatewayAnswers(since, token, "GET", "/api/agents", 401)).toBeLessThan(1_000);
+    expect(await everyGatewayAnswers(since, key, "GET", "/api/agents", 401)).toBeLessThan(1_000);
+    const stale = await api(gateways[1]!.galaxy, "GET", "/api/agents", { token });
+    expect(codeOf(stale.body)).toBe("token_stale");
+    expect(codeOf((await api(gateways[1]!.galaxy, "GET", "/api/agents", { token: key })).body)).toBe("invalid_api_key");
+  });
+});

@@ -1,0 +1,167 @@
+import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { headers as natsHeaders, type Msg } from "@nats-io/transport-node";
+import { randomUUID as uuidv7 } from "node:crypto";
+import { z } from "zod";
+import { Agent, AuditEntry, ClaimGrant, ErrorBody, Execution, HEADER, SignupResult, type AuditLogQuery } from "@galaxy/contracts";
+import { newTraceparent } from "@galaxy/observability";
+import { TestClaims } from "@galaxy/testkit";
+import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
+
+let galaxy: Galaxy;
+let alice: SignupResult;
+let bob: SignupResult;
+let aliceAgent: Agent;
+let aliceExecution: Execution;
+const deadLetters: Msg[] = [];
+const userAgent = "security-probe/1.0 (e2e)";
+
+const signup = async (email: string) =>
+  dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email, password: "correct horse battery", name: email, workspaceName: email.split("@")[0] } }));
+
+beforeAll(async () => {
+  galaxy = await startGalaxy(inject("engines"));
+  galaxy.observer.nc.subscribe(galaxy.observer.subject("dlq.>"), { callback: (error, msg) => void (error ? undefined : deadLetters.push(msg)) });
+  await galaxy.observer.nc.flush();
+  alice = await signup("alice@example.com");
+  bob = await signup("bob@example.com");
+  aliceAgent = dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token: alice.accessToken, body: { name: "Private", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "" } }));
+  await api(galaxy, "POST", `/api/agents/${aliceAgent.id}/activate`, { token: alice.accessToken });
+  aliceExecution = dataOf(Execution, await api(galaxy, "POST", `/api/agents/${aliceAgent.id}/executions`, { token: alice.accessToken, body: { input: { message: "secret" } } }));
+});
+
+afterAll(async () => {
+  await galaxy?.stop();
+});
+
+/** The caller's audit entries matching `query`, newest first. */
+async function auditLog(token: string, query: AuditLogQuery & { limit?: number }): Promise<AuditEntry[]> {
+  const params = new URLSearchParams(Object.entries({ limit: 100, ...query }).map(([k, v]): [string, string] => [k, String(v)]));
+  const response = await api(galaxy, "GET", `/api/audit-logs?${params.toString()}`, { token });
+  expect(response.status).toBe(200);
+  return z.object({ data: z.array(AuditEntry) }).parse(response.body).data;
+}
+
+/** What a 404 said, with the id it named replaced, so two answers compare. */
+function notFoundBody(response: { status: number; body: unknown }, id: string): string {
+  expect(response.status).toBe(404);
+  return JSON.stringify(ErrorBody.parse(response.body)).replaceAll(id, "<id>");
+}
+
+describe("asking for another workspace's resource by id", () => {
+  test("answers the 404 of a missing id, and only the foreign id lands in the caller's audit log as security.cross_workspace_attempt", async () => {
+    const headers = { "user-agent": userAgent };
+    const probes = [
+      { method: "GET", path: (id: string) => `/api/agents/${id}`, target: aliceAgent.id, targetType: "agent" },
+      { method: "POST", path: (id: string) => `/api/agents/${id}/activate`, target: aliceAgent.id, targetType: "agent" },
+      { method: "POST", path: (id: string) => `/api/agents/${id}/executions`, target: aliceAgent.id, targetType: "agent", body: { input: { message: "hi" } } },
+      { method: "GET", path: (id: string) => `/api/executions/${id}`, target: aliceExecution.id, targetType: "execution" },
+    ] as const;
+    for (const probe of probes) {
+      const body = "body" in probe ? probe.body : undefined;
+      const randomId = uuidv7();
+      const foreign = await api(galaxy, probe.method, probe.path(probe.target), { token: bob.accessToken, headers, ...(body ? { body } : {}) });
+      const missing = await api(galaxy, probe.method, probe.path(randomId), { token: bob.accessToken, headers, ...(body ? { body } : {}) });
+      expect(notFoundBody(foreign, probe.target), probe.path("…")).toBe(notFoundBody(missing, randomId));
+    }
+
+    const entries = await eventually(async () => {
+      const found = await auditLog(bob.accessToken, { action: "security.cross_workspace_attempt" });
+      return found.length >= probes.length ? found : undefined;
+    }, 10_000, "bob's cross-workspace entries");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const settled = await auditLog(bob.accessToken, { action: "security.cross_workspace_attempt" });
+    // One entry per probe of a foreign id; none for the random ids.
+    expect(settled).toHaveLength(probes.length);
+    expect(entries.map((e) => `${e.resourceType}:${e.resourceId}`).sort()).toEqual(probes.map((p) => `${p.targetType}:${p.target}`).sort());
+    for (const entry of settled) {
+      expect(entry.workspaceId).toBe(bob.workspace.id);
+      expect(entry.actor).toEqual({ type: "user", id: bob.user.id });
+      expect(entry.ipAddress).toMatch(/127\.0\.0\.1|::1/);
+      expect(entry.userAgent).toBe(userAgent);
+    }
+    // Filtered by target, as an admin investigating would.
+    expect(await auditLog(bob.accessToken, { resourceId: aliceExecution.id })).toHaveLength(1);
+    // Nothing in the workspace whose resources were asked for.
+    expect(await auditLog(alice.accessToken, { action: "security.cross_workspace_attempt" })).toEqual([]);
+  });
+});
+
+describe("the bus attack suite: messages published straight to NATS", () => {
+  /**
+   * Publishes a valid `agent.created` payload for Bob's workspace on its subject, with `claim`
+   * (or none), the way a stranger with a NATS connection would. Returns the payload's id.
+   */
+  async function publishRaw(claim: string | undefined): Promise<string> {
+    const ws = bob.workspace.id;
+    const id = uuidv7();
+    const now = new Date().toISOString();
+    const agent: Agent = {
+      ...aliceAgent,
+      id: uuidv7(),
+      workspaceId: ws,
+      name: "Planted",
+      status: "draft",
+      version: 1,
+      createdBy: bob.user.id,
+      createdAt: now,
+      updatedAt: now,
+    };
+    const payload = { id, type: "agent.created", occurredAt: now, workspaceId: ws, actor: { type: "user", id: bob.user.id }, data: { agent } };
+    const h = natsHeaders();
+    h.set(HEADER.workspaceId, ws);
+    if (claim) h.set(HEADER.claim, claim);
+    h.set(HEADER.msgId, id);
+    h.set(HEADER.traceparent, newTraceparent());
+    h.set(HEADER.correlationId, id);
+    h.set(HEADER.causationId, id);
+    h.set(HEADER.eventType, "agent.created");
+    h.set(HEADER.schemaVersion, "1");
+    // A request to a stream's subject is answered with JetStream's acknowledgement: stored.
+    const ack = await galaxy.observer.nc.request(galaxy.observer.subject(`evt.${ws}.agent.created`), JSON.stringify(payload), { headers: h, timeout: 5_000 });
+    expect(z.object({ seq: z.number() }).parse(JSON.parse(new TextDecoder().decode(ack.data))).seq).toBeGreaterThan(0);
+    return id;
+  }
+
+  test("a foreign key's claim, another workspace's claim, no claim: none applied, each a dead letter and a security incident in the workspace it named", async () => {
+    const foreignKey = await (await TestClaims.create()).sign({ ws: bob.workspace.id, sub: bob.user.id, role: "owner" });
+    // A genuine claim, signed by identity, for Alice's workspace.
+    const grant = ClaimGrant.parse(await galaxy.observer.request("identity.claims.issue", { accessToken: alice.accessToken }));
+    const attacks = {
+      foreignKey: await publishRaw(foreignKey),
+      otherWorkspace: await publishRaw(grant.claim),
+      noClaim: await publishRaw(undefined),
+    };
+    const ids = Object.values(attacks);
+
+    // Each is reported by both consumers that refused it: audit and the worker's agent projection.
+    const incidents = await eventually(async () => {
+      const found = (await auditLog(bob.accessToken, { action: "security.forged_message" })).filter((e) => e.resourceId !== null && ids.includes(e.resourceId));
+      return found.length >= ids.length * 2 ? found : undefined;
+    }, 15_000, "the forged-message incidents in bob's audit log");
+    for (const id of ids) {
+      const about = incidents.filter((e) => e.resourceId === id);
+      expect(about.map((e) => e.actor).sort((a, b) => a.id.localeCompare(b.id))).toEqual([
+        { type: "service", id: "audit" },
+        { type: "service", id: "execution-worker" },
+      ]);
+      expect(about.every((e) => e.workspaceId === bob.workspace.id && e.resourceType === "message")).toBe(true);
+    }
+
+    // None was applied: no audit entry is any of them, and no agent appeared in Bob's workspace.
+    const everything = await auditLog(bob.accessToken, {});
+    expect(everything.filter((e) => ids.includes(e.id))).toEqual([]);
+    expect(everything.filter((e) => e.action === "agent.created")).toEqual([]);
+    const agents = z.object({ data: z.array(Agent) }).parse((await api(galaxy, "GET", "/api/agents", { token: bob.accessToken })).body).data;
+    expect(agents).toEqual([]);
+
+    // Each is a dead letter of the audit consumer, with why.
+    const audited = deadLetters.filter((m) => m.subject === galaxy.observer.subject(`dlq.audit.evt.${bob.workspace.id}.agent.created`));
+    const letterOf = (id: string) => audited.find((m) => (JSON.parse(new TextDecoder().decode(m.data)) as { id?: unknown }).id === id);
+    expect(letterOf(attacks.foreignKey)?.headers?.get(HEADER.dlqError)).toMatch(/claim refused/);
+    expect(letterOf(attacks.otherWorkspace)?.headers?.get(HEADER.dlqError)).toMatch(/different workspaces/);
+    expect(letterOf(attacks.noClaim)?.headers?.get(HEADER.dlqError)).toMatch(/no Gx-Claim header/);
+
+    // Alice's log shows none of it.
+    expect(await auditLog(alice.accessToken, { action: "security.forged_message" })).toEqual([]);
+  });
+});
