@@ -300,6 +300,11 @@ describe("events", () => {
     ["gateway", "security.cross_workspace_attempt", false],
     ["gateway", "api_key.revoked", false],
     ["galaxy-cli", "replay.started", false],
+    ["identity", "signing_key.revoked", true],
+    ["identity", "user.system_admin_granted", true],
+    ["gateway", "signing_key.revoked", false],
+    ["galaxy-cli", "signing_key.rotated", false],
+    ["audit", "signing_key.revoked", false],
     ["galaxy-cli", "agent.created", false],
   ];
 
@@ -365,7 +370,21 @@ describe("core subscriptions", () => {
     }
   });
 
+  test("a signing key's revocation reaches every service that verifies tokens or claims", async () => {
+    const listeners = (["gateway", "identity", "agent-registry", "execution-worker", "audit"] as const).map((user) => nc[user].subscribe("evt.*.signing_key.revoked", { max: 1 }));
+    await Promise.all(USERS.map((user) => nc[user].flush()));
+    const subject = `evt.00000000-0000-0000-0000-000000000000.signing_key.revoked`;
+    expect(await outcome(nc.identity, subject)).toMatchObject({ reply: { stream: "EVENTS" } });
+    for (const sub of listeners) {
+      const subjects: string[] = [];
+      for await (const msg of sub) subjects.push(msg.subject);
+      expect(subjects).toEqual([subject]);
+    }
+  });
+
   test.each([
+    ["galaxy-cli", "evt.*.signing_key.revoked", undefined],
+    ["agent-registry", "evt.*.signing_key.rotated", undefined],
     ["agent-registry", "svc.identity.>", "agent-registry"],
     ["agent-registry", "svc.identity.>", "identity"],
     ["gateway", "svc.registry.>", "agent-registry"],
@@ -406,6 +425,10 @@ describe("requests", () => {
     ["agent-registry", "svc.registry.agents.get", "agent-registry"],
     ["execution-worker", "svc.execution.start", "execution-worker"],
     ["audit", "svc.audit.logs.list", "audit"],
+    ["audit", "svc.audit.security_incidents.list", "audit"],
+    ["identity", "svc.identity.operator.>", "identity"],
+    ["identity", "svc.identity.claims.operator", "identity"],
+    ["identity", "svc.identity.users.sync", "identity"],
   ];
 
   beforeAll(async () => {
@@ -450,6 +473,30 @@ describe("requests", () => {
     ["gateway", "svc.audit.logs.list", true],
     ["galaxy-cli", "svc.audit.logs.list", true],
     ["execution-worker", "svc.audit.logs.list", false],
+    // Operator requests carry no claim: only the CLI's user may make them.
+    ["galaxy-cli", "svc.identity.operator.grant_system_admin", true],
+    ["galaxy-cli", "svc.identity.operator.keys.rotate", true],
+    ["galaxy-cli", "svc.identity.operator.keys.revoke", true],
+    ["gateway", "svc.identity.operator.grant_system_admin", false],
+    ["gateway", "svc.identity.operator.keys.rotate", false],
+    ["gateway", "svc.identity.operator.keys.revoke", false],
+    ["agent-registry", "svc.identity.operator.keys.revoke", false],
+    ["execution-worker", "svc.identity.operator.grant_system_admin", false],
+    ["audit", "svc.identity.operator.keys.rotate", false],
+    ["identity", "svc.identity.operator.keys.list", false],
+    // A system admin's token for an operator claim: the gateway's, for /api/admin/*.
+    ["gateway", "svc.identity.claims.operator", true],
+    ["galaxy-cli", "svc.identity.claims.operator", false],
+    ["execution-worker", "svc.identity.claims.operator", false],
+    ["audit", "svc.identity.claims.operator", false],
+    // User sync carries no claim; the gateway verified the provider's webhook signature.
+    ["gateway", "svc.identity.users.sync", true],
+    ["galaxy-cli", "svc.identity.users.sync", false],
+    ["execution-worker", "svc.identity.users.sync", false],
+    ["agent-registry", "svc.identity.users.sync", false],
+    ["audit", "svc.identity.users.sync", false],
+    ["gateway", "svc.audit.security_incidents.list", true],
+    ["execution-worker", "svc.audit.security_incidents.list", false],
   ];
 
   test.each(rows)("%s requesting %s: allowed %s", async (user, subject, allowed) => {

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { Redis } from "ioredis";
+import { importJWK, SignJWT, type JWTPayload } from "jose";
 import type { Bus } from "@galaxy/bus";
-import type { Kysely } from "@galaxy/db";
+import { createDb, sql, type Kysely } from "@galaxy/db";
 import { createMetrics } from "@galaxy/observability";
 import { connectTestBus, createTestEnv, serviceDb, testLogger, type EngineUrls, type TestEnv } from "@galaxy/testkit";
 import { startDevModel } from "@galaxy/dev-model";
@@ -11,6 +12,8 @@ import { createAgentRegistry } from "../../services/agent-registry/src/app";
 import { createExecutionWorker } from "../../services/execution-worker/src/app";
 import { createAudit } from "../../services/audit/src/app";
 import { buildGateway } from "../../services/gateway/src/app";
+import { SecretBox } from "../../services/identity/src/crypto/secret-box";
+import type { OidcConfig } from "../../services/identity/src/oidc/oidc.verifier";
 
 /** Galaxy as a whole, in this process, on a test's own database, bus prefix and ports. */
 export interface Galaxy {
@@ -27,11 +30,19 @@ interface Stoppable {
   stop(): Promise<void>;
 }
 
+/** Optional configuration for the services a test starts. */
+export interface GalaxyOptions {
+  /** The external OIDC issuer identity accepts at `POST /api/auth/exchange`. */
+  oidc?: OidcConfig;
+  /** The gateway's `OIDC_WEBHOOK_SECRET`s for `POST /hooks/identity/clerk`. */
+  oidcWebhookSecrets?: readonly string[];
+}
+
 /**
  * Starts the dev model server and the five services, each with its own NATS connection and
  * database role, as `make up` runs them as processes.
  */
-export async function startGalaxy(engines: EngineUrls): Promise<Galaxy> {
+export async function startGalaxy(engines: EngineUrls, options: GalaxyOptions = {}): Promise<Galaxy> {
   const env = await createTestEnv(engines);
   const devModel = await startDevModel();
   const cleanups: Array<() => Promise<void>> = [];
@@ -57,7 +68,7 @@ export async function startGalaxy(engines: EngineUrls): Promise<Galaxy> {
     },
   });
   buses.push(identityBus);
-  identity = createIdentity({ db: db(/* identity */ "identity"), bus: identityBus, logger: testLogger("identity"), masterKey: env.masterKey });
+  identity = createIdentity({ db: db(/* identity */ "identity"), bus: identityBus, logger: testLogger("identity"), masterKey: env.masterKey, oidc: options.oidc });
   await identity.start();
   services.push(identity);
 
@@ -89,7 +100,7 @@ export async function startGalaxy(engines: EngineUrls): Promise<Galaxy> {
   const redis = new Redis(env.redisUrl, { keyPrefix: env.redisPrefix, lazyConnect: true });
   await redis.connect();
   cleanups.push(async () => redis.disconnect());
-  const gateway = await buildGateway({ bus: gatewayBus, db: db("gateway"), redis, logger: testLogger("gateway"), metrics: createMetrics("gateway") });
+  const gateway = await buildGateway({ bus: gatewayBus, db: db("gateway"), redis, logger: testLogger("gateway"), metrics: createMetrics("gateway"), oidcWebhookSecrets: options.oidcWebhookSecrets ?? [] });
   await gateway.listen({ port: 0, host: "127.0.0.1" });
   const address = gateway.server.address();
   const port = typeof address === "object" && address ? address.port : 0;
@@ -154,5 +165,35 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Signs any header and payload with identity's active signing key. */
+export interface IdentitySigner {
+  /** The active key's id, as the JWKS publishes it. */
+  kid: string;
+  /** A compact JWS over `payload`; `header` is merged over `{alg: "EdDSA", kid}`. */
+  sign(header: Record<string, unknown>, payload: JWTPayload): Promise<string>;
+}
+
+/**
+ * Identity's active signing key, read from the test's own database (as the superuser) and
+ * opened with the test's master key: for attacks that need a genuine signature on a token
+ * identity would never issue (expired, wrong audience, issuer or `typ`).
+ */
+export async function identitySigner(galaxy: Galaxy): Promise<IdentitySigner> {
+  const db = createDb<unknown>({ connectionString: galaxy.env.databaseUrl, max: 1 });
+  try {
+    const rows = await sql<{ kid: string; private_jwk_ciphertext: string }>`select kid, private_jwk_ciphertext from identity.signing_keys where status = 'active'`.execute(db);
+    const row = rows.rows[0];
+    if (!row || rows.rows.length !== 1) throw new Error(`expected one active signing key, found ${rows.rows.length}`);
+    const jwk = z.object({ kty: z.string(), crv: z.string(), x: z.string(), d: z.string() }).parse(JSON.parse(new SecretBox(galaxy.env.masterKey).open(row.private_jwk_ciphertext)));
+    const key = await importJWK(jwk, "EdDSA");
+    return {
+      kid: row.kid,
+      sign: (header, payload) => new SignJWT(payload).setProtectedHeader({ alg: "EdDSA", kid: row.kid, ...header }).sign(key),
+    };
+  } finally {
+    await db.destroy();
   }
 }

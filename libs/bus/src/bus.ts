@@ -130,6 +130,7 @@ export class Bus {
   private readonly inFlight = new Set<Promise<void>>();
   private stopping = false;
   private closed = false;
+  private watchingRevocations = false;
 
   private constructor(
     readonly nc: NatsConnection,
@@ -248,6 +249,18 @@ export class Bus {
     this.subscriptions.push(sub);
   }
 
+  /**
+   * Drops the cached JWKS and verified claims when identity revokes a signing key (core
+   * `evt.*.signing_key.revoked`, CONTRACT §3), so a claim signed by it fails within moments.
+   * Started by the first `serve` or `consume`: a connection that verifies nothing (the CLI)
+   * does not listen. A forged event can only make this connection fetch the JWKS again.
+   */
+  private watchKeyRevocations(): void {
+    if (this.watchingRevocations) return;
+    this.watchingRevocations = true;
+    this.subscribeCore("evt.*.signing_key.revoked", () => this.claims.reset());
+  }
+
   /** Makes a `svc.*` request; a typed error reply is thrown as the `GalaxyError` it carries. */
   async request<N extends RequestName>(name: N, payload: unknown, options: RequestOptions = {}): Promise<ReplyData<N>> {
     const h = natsHeaders();
@@ -286,6 +299,7 @@ export class Bus {
    * name the workspace of `Gx-Workspace-Id`.
    */
   serve<N extends RequestName>(name: N, handler: (request: ParsedRequest<N>, ctx: RequestContext) => Promise<ReplyData<N>>): void {
+    this.watchKeyRevocations();
     const entry = REQUESTS[name];
     const sub = this.nc.subscribe(this.subject(requestSubject(name)), {
       queue: this.options.service,
@@ -390,6 +404,7 @@ export class Bus {
    * whose result depends on order must retry in place (and call `working()`) before throwing.
    */
   async consume(options: ConsumerOptions): Promise<void> {
+    this.watchKeyRevocations();
     const stream = this.stream("EVENTS");
     const config = {
       durable_name: options.durable,

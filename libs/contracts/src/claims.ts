@@ -37,6 +37,12 @@ export const AccessTokenPayload = z.object({
   sub: z.string().min(1),
   ws: WorkspaceId,
   role: Role,
+  /**
+   * Present (true) only when the user held the `system_admin` flag when the token was issued.
+   * It only lets the gateway route the request to `/api/admin/*`; identity reads the flag again
+   * before it issues the operator claim those routes act with.
+   */
+  sa: z.literal(true).optional(),
   iat: z.number().int(),
   exp: z.number().int(),
   jti: z.string().min(1),

@@ -5,6 +5,8 @@ import { ProviderCredentialDeleted, ProviderCredentialUpdated } from "./credenti
 import { Execution } from "./executions";
 import { IsoDateTime, Uuid, WorkspaceId } from "./ids";
 import { Workspace } from "./identity";
+import { UserCreated, UserDeleted, UserLinked, UserUpdated } from "./oidc";
+import { SigningKeyRevoked, SigningKeyRotated, SystemAdminGranted } from "./operators";
 import { Permissions, Role } from "./roles";
 
 export const EventActor = z.object({ type: ClaimActor, id: z.string().min(1) });
@@ -172,6 +174,25 @@ export const EVENT_CATALOG = {
     resource: (d) => ({ type: "provider_credential", id: d.provider }),
     changes: (d) => ({ before: { provider: d.provider }, after: null }),
   }),
+  // Operator actions: system-workspace events (CONTRACT §3), signed with an operator claim.
+  "user.system_admin_granted": entry({
+    schemaVersion: 1,
+    data: SystemAdminGranted,
+    resource: (d) => ({ type: "user", id: d.userId }),
+    changes: (d) => ({ before: { systemAdmin: false }, after: { systemAdmin: true, email: d.email } }),
+  }),
+  "signing_key.rotated": entry({
+    schemaVersion: 1,
+    data: SigningKeyRotated,
+    resource: (d) => ({ type: "signing_key", id: d.kid }),
+    changes: (d) => ({ before: { activeKid: d.previousKid }, after: { activeKid: d.kid, activatesAt: d.activatesAt } }),
+  }),
+  "signing_key.revoked": entry({
+    schemaVersion: 1,
+    data: SigningKeyRevoked,
+    resource: (d) => ({ type: "signing_key", id: d.kid }),
+    changes: () => ({ before: { revoked: false }, after: { revoked: true } }),
+  }),
   "security.cross_workspace_attempt": entry({
     schemaVersion: 1,
     data: CrossWorkspaceAttempt,
@@ -219,6 +240,31 @@ export const EVENT_CATALOG = {
     data: ExecutionFinished,
     resource: (d) => ({ type: "execution", id: d.execution.id }),
     changes: (d) => ({ before: { status: "running" }, after: { status: d.execution.status, error: d.execution.error } }),
+  }),
+  // User sync from an external identity provider: system-workspace events (CONTRACT §3).
+  "user.created": entry({
+    schemaVersion: 1,
+    data: UserCreated,
+    resource: (d) => ({ type: "user", id: d.userId }),
+    changes: (d) => ({ before: null, after: { email: d.email, name: d.name, external: d.external } }),
+  }),
+  "user.linked": entry({
+    schemaVersion: 1,
+    data: UserLinked,
+    resource: (d) => ({ type: "user", id: d.userId }),
+    changes: (d) => ({ before: null, after: { external: d.external } }),
+  }),
+  "user.updated": entry({
+    schemaVersion: 1,
+    data: UserUpdated,
+    resource: (d) => ({ type: "user", id: d.userId }),
+    changes: (d) => ({ before: d.before, after: { email: d.email, name: d.name } }),
+  }),
+  "user.deleted": entry({
+    schemaVersion: 1,
+    data: UserDeleted,
+    resource: (d) => ({ type: "user", id: d.userId }),
+    changes: () => ({ before: { deleted: false }, after: { deleted: true } }),
   }),
 } as const;
 

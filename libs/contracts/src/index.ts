@@ -43,3 +43,11 @@ export {
 export { ACTIONS, authorize, principalOf } from "./authorization";
 export type { Action, Principal, ResourceOwnership } from "./authorization";
 export { CommonEnv, parseEnv } from "./config";
+export {
+  EXTERNAL_TOKEN_ALGORITHMS, ExchangeBody, ExternalTokenClaims, ClerkEmailAddress, ClerkUser, ClerkUserEvent, UserSyncRequest, UserSyncResult,
+  ExternalIdentityRef, UserCreated, UserLinked, UserUpdated, UserDeleted,
+} from "./oidc";
+export {
+  GrantSystemAdminRequest, SystemAdminGrant, SigningKeyStatus, SigningKeyInfo, SigningKeyList, RotateSigningKeyRequest, SigningKeyRotation,
+  RevokeSigningKeyRequest, OperatorClaimRequest, SecurityIncidentsQuery, SecurityIncident, SystemAdminGranted, SigningKeyRotated, SigningKeyRevoked,
+} from "./operators";

@@ -8,12 +8,17 @@ test("a request's subject is svc.<service>.<operation>", () => {
   expect(requestSubject("registry.agents.get")).toBe("svc.registry.agents.get");
 });
 
-test("only sign-up, login and key look-ups go without a claim", () => {
+test("only sign-up, login, exchange, user sync and key look-ups go without a claim", () => {
   const withoutClaim = Object.entries(REQUESTS)
     .filter(([, entry]) => entry.claim === "none")
     .map(([name]) => name)
     .sort();
-  expect(withoutClaim).toEqual(["identity.api_keys.authenticate", "identity.auth.login", "identity.auth.signup", "identity.claims.issue", "identity.claims.service", "identity.jwks"]);
+  expect(withoutClaim).toEqual([
+    "identity.api_keys.authenticate", "identity.auth.exchange", "identity.auth.login", "identity.auth.signup", "identity.claims.issue", "identity.claims.service", "identity.jwks",
+    "identity.users.sync",
+    // Operator requests: only the galaxy-cli NATS user may make them (infra/nats/); the operator claim only the gateway.
+    "identity.claims.operator", "identity.operator.grant_system_admin", "identity.operator.keys.list", "identity.operator.keys.revoke", "identity.operator.keys.rotate",
+  ].sort());
 });
 
 test("a reply envelope is either data or a typed error", () => {

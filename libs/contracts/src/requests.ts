@@ -8,11 +8,16 @@ import { ErrorBody, ErrorStatus } from "./errors";
 import { Execution, ExecutionTrigger } from "./executions";
 import { Uuid, WorkspaceId } from "./ids";
 import { LoginBody, LoginResult, Me, SignupBody, SignupResult } from "./identity";
+import { ExchangeBody, UserSyncRequest, UserSyncResult } from "./oidc";
 import {
   AddMemberBody, CreateWorkspaceBody, Member, MemberParams, MemberRemoval, SwitchWorkspaceBody, UpdateMemberRequest, UpdateWorkspaceBody,
   WorkspaceDetails, WorkspaceMembership,
 } from "./members";
 import { Page, PageQuery } from "./pagination";
+import {
+  GrantSystemAdminRequest, OperatorClaimRequest, RevokeSigningKeyRequest, RotateSigningKeyRequest, SecurityIncident, SecurityIncidentsQuery, SigningKeyInfo,
+  SigningKeyList, SigningKeyRotation, SystemAdminGrant,
+} from "./operators";
 
 /** Whether a request must carry a workspace claim (everything acting inside a workspace). */
 export type ClaimRule = "required" | "none";
@@ -48,6 +53,10 @@ export type StartExecutionRequest = z.infer<typeof StartExecutionRequest>;
 export const REQUESTS = {
   "identity.auth.signup": op({ request: SignupBody, reply: SignupResult, claim: "none" }),
   "identity.auth.login": op({ request: LoginBody, reply: LoginResult, claim: "none" }),
+  // An external OIDC issuer's ID token for a Galaxy access token (CONTRACT §1); no workspace is known yet.
+  "identity.auth.exchange": op({ request: ExchangeBody, reply: LoginResult, claim: "none" }),
+  // A verified provider webhook (the gateway checks its Standard Webhooks signature); system-workspace events.
+  "identity.users.sync": op({ request: UserSyncRequest, reply: UserSyncResult, claim: "none" }),
   "identity.me": op({ request: z.object({}).strict(), reply: Me, claim: "required" }),
   "identity.auth.switch": op({ request: SwitchWorkspaceBody, reply: LoginResult, claim: "required" }),
   "identity.workspaces.create": op({ request: CreateWorkspaceBody, reply: WorkspaceDetails, claim: "required" }),
@@ -73,6 +82,16 @@ export const REQUESTS = {
   "execution.start": op({ request: StartExecutionRequest, reply: Execution, claim: "required" }),
   "execution.get": op({ request: ById, reply: Execution, claim: "required" }),
   "audit.logs.list": op({ request: PageQuery.extend(AuditLogQuery.shape), reply: Page(AuditEntry), claim: "required" }),
+  // Operators (CONTRACT §1 system_admin, §3 keys). identity.operator.* carry no claim: in production only the
+  // galaxy-cli NATS user may make them (infra/nats/); docs/security.md, Operators, says what that rests on.
+  "identity.operator.grant_system_admin": op({ request: GrantSystemAdminRequest, reply: SystemAdminGrant, claim: "none" }),
+  "identity.operator.keys.list": op({ request: z.object({}).strict(), reply: SigningKeyList, claim: "none" }),
+  "identity.operator.keys.rotate": op({ request: RotateSigningKeyRequest, reply: SigningKeyRotation, claim: "none" }),
+  "identity.operator.keys.revoke": op({ request: RevokeSigningKeyRequest, reply: SigningKeyInfo, claim: "none" }),
+  // A system admin's access token for an operator claim on the system workspace; identity re-reads the flag.
+  "identity.claims.operator": op({ request: OperatorClaimRequest, reply: ClaimGrant, claim: "none" }),
+  // Every workspace's security.* entries; audit answers an operator claim of the system workspace alone.
+  "audit.security_incidents.list": op({ request: SecurityIncidentsQuery, reply: Page(SecurityIncident), claim: "required" }),
   "identity.credentials.put": op({ request: PutCredentialRequest, reply: CredentialStored, claim: "required" }),
   "identity.credentials.list": op({ request: PageQuery, reply: Page(CredentialSummary), claim: "required" }),
   "identity.credentials.delete": op({ request: CredentialRef, reply: z.object({}), claim: "required" }),

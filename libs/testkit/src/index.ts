@@ -7,3 +7,5 @@ export type { TestEnv, EngineUrls } from "./env";
 export { connectTestBus, serviceDb, testLogger } from "./service";
 export { TestClaims } from "./claims";
 export type { ClaimInput } from "./claims";
+export { startLocalOidcIssuer } from "./oidc-issuer";
+export type { LocalOidcIssuer, IdTokenOptions } from "./oidc-issuer";

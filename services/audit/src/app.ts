@@ -1,6 +1,7 @@
 import { isRetryable, type Bus } from "@galaxy/bus";
 import { isDbReachable, type Kysely } from "@galaxy/db";
 import type { Logger } from "@galaxy/observability";
+import { SecurityIncidentsService } from "./admin/security-incidents";
 import { AuditLogService } from "./audit-log/audit-log.service";
 import type { ChainVerification } from "./chain/chain";
 import type { AuditDb } from "./db";
@@ -32,6 +33,7 @@ export const AUDIT_CONSUMER = "audit";
 export function createAudit(deps: AuditDeps): AuditService {
   const { db, bus, logger } = deps;
   const log = new AuditLogService({ db, logger });
+  const incidents = new SecurityIncidentsService(db);
   const delaysMs = deps.retryDelaysMs ?? [100, 400, 1_600];
   let stopping = false;
 
@@ -39,6 +41,7 @@ export function createAudit(deps: AuditDeps): AuditService {
     log,
     async start() {
       bus.serve("audit.logs.list", (query, ctx) => log.list(requireClaim(ctx.claim), query));
+      bus.serve("audit.security_incidents.list", (query, ctx) => incidents.list(requireClaim(ctx.claim), query));
       await bus.consume({
         durable: AUDIT_CONSUMER,
         filter: "evt.>",

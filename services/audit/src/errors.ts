@@ -23,3 +23,11 @@ export class DuplicateEventIdError extends GalaxyError {
     this.name = "DuplicateEventIdError";
   }
 }
+
+/** Reading across workspaces (security incidents) needs an operator claim of the system workspace. */
+export class SystemAdminRequiredError extends GalaxyError {
+  constructor() {
+    super(403, "system_admin_required", "Only system admins may read security incidents");
+    this.name = "SystemAdminRequiredError";
+  }
+}

@@ -13,12 +13,14 @@ import type { GatewayDb } from "./db";
 import { installRequestContext } from "./http/context";
 import { installErrorHandling } from "./http/errors";
 import { agentRoutes } from "./routes/agents.routes";
+import { adminRoutes } from "./routes/admin.routes";
 import { apiKeyRoutes } from "./routes/api-keys.routes";
 import { authRoutes } from "./routes/auth.routes";
 import { memberRoutes } from "./routes/members.routes";
 import { workspaceRoutes } from "./routes/workspaces.routes";
 import { executionRoutes } from "./routes/executions.routes";
 import { providerCredentialRoutes } from "./routes/provider-credentials.routes";
+import { oidcWebhookRoutes } from "./routes/oidc.routes";
 
 export interface GatewayDeps {
   bus: Bus;
@@ -28,6 +30,8 @@ export interface GatewayDeps {
   metrics: Registry;
   /** Trust `X-Forwarded-For` from a proxy in front (the client IP of audit entries). */
   trustProxy?: boolean;
+  /** `OIDC_WEBHOOK_SECRET`: the identity provider's user-sync webhook secrets (`whsec_…`); empty, `/hooks/identity/clerk` answers 404. */
+  oidcWebhookSecrets?: readonly string[];
 }
 
 /** The largest body Galaxy accepts (CONTRACT §1: 413 above it). */
@@ -78,6 +82,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   await app.register(executionRoutes(routeDeps));
   await app.register(providerCredentialRoutes(routeDeps));
   await app.register(apiKeyRoutes(routeDeps));
+  await app.register(oidcWebhookRoutes(routeDeps, { secrets: deps.oidcWebhookSecrets ?? [], forgetUser: (userId) => auth.forgetUser(userId) }));
+  await app.register(adminRoutes(routeDeps));
 
   app.get("/health/live", { schema: { hide: true } }, async () => ({ status: "ok" }));
   app.get("/health/ready", { schema: { hide: true } }, async (_request, reply) => {

@@ -13,6 +13,10 @@ import { CredentialsService, resealCredentials } from "./credentials/credentials
 import { SecretBox } from "./crypto/secret-box";
 import type { IdentityDb } from "./db";
 import { SigningKeys } from "./keys/signing-keys";
+import { serveOperators } from "./admin/operators";
+import { serveOidc } from "./oidc/oidc.handlers";
+import { OidcService } from "./oidc/oidc.service";
+import { ExternalTokenVerifier, type OidcConfig } from "./oidc/oidc.verifier";
 
 export interface IdentityDeps {
   db: Kysely<IdentityDb>;
@@ -22,6 +26,12 @@ export interface IdentityDeps {
   masterKey: string;
   /** `GALAXY_MASTER_KEY_PREVIOUS`: retired master keys, so what they sealed still opens. */
   previousMasterKeys?: readonly string[] | undefined;
+  /** `KEY_ACTIVATION_DELAY_MS`: how long a rotated-in signing key is published before it signs (default 60 s). */
+  keyActivationDelayMs?: number | undefined;
+  /** How often an instance promotes due signing keys and re-reads them (default 5 s). */
+  keyRefreshIntervalMs?: number | undefined;
+  /** `OIDC_ISSUER`, `OIDC_JWKS_URL`, `OIDC_AUDIENCE`: the external issuer whose tokens exchange for Galaxy tokens; unset, none. */
+  oidc?: OidcConfig | undefined;
 }
 
 export interface IdentityService {
@@ -36,20 +46,22 @@ export interface IdentityService {
 export function createIdentity(deps: IdentityDeps): IdentityService {
   const { db, bus, logger } = deps;
   const box = new SecretBox(deps.masterKey, deps.previousMasterKeys);
-  const keys = new SigningKeys(db, box);
+  const keys = new SigningKeys(db, box, deps.keyActivationDelayMs === undefined ? {} : { activationDelayMs: deps.keyActivationDelayMs });
   const relay = new OutboxRelay({ db, publish: (row) => bus.publishEvent(row), logger });
   const auth = new AuthService({ db, keys, relay });
   const members = new MembersService({ db, relay });
   const workspaces = new WorkspacesService({ db, keys, relay });
   const credentials = new CredentialsService({ db, box, relay });
   const apiKeys = new ApiKeysService({ db, keys, relay });
+  const oidc = new OidcService({ db, keys, relay, verifier: deps.oidc ? new ExternalTokenVerifier(deps.oidc) : undefined });
 
   return {
     keys,
     auth,
     async start() {
       await keys.load();
-      bus.serve("identity.jwks", async () => keys.publicJwks());
+      // Read from the database on each ask (rare: verifiers cache it), so no instance hands out a revoked key.
+      bus.serve("identity.jwks", () => keys.freshJwks());
       bus.serve("identity.auth.signup", (body, ctx) => auth.signup(body, ctx));
       bus.serve("identity.auth.login", (body) => auth.login(body));
       bus.serve("identity.claims.issue", (body) => auth.issueClaim(body.accessToken));
@@ -60,6 +72,8 @@ export function createIdentity(deps: IdentityDeps): IdentityService {
       serveWorkspaces(bus, workspaces);
       serveCredentials(bus, credentials);
       serveApiKeys(bus, apiKeys);
+      serveOperators({ db, bus, keys, auth, relay, logger, keyRefreshIntervalMs: deps.keyRefreshIntervalMs });
+      serveOidc(bus, oidc);
       relay.start();
       await relay.sweep(0);
       // After a master-key rotation; in the background, so a large table does not hold up readiness.
@@ -71,6 +85,7 @@ export function createIdentity(deps: IdentityDeps): IdentityService {
         .catch((error: unknown) => logger.warn({ err: error }, "sealing provider credentials again failed; they still open with the previous key"));
     },
     async stop() {
+      keys.stopWatching();
       await relay.stop();
     },
     async readiness() {

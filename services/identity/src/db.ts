@@ -1,6 +1,7 @@
 import type { ColumnType, Generated, OutboxTable } from "@galaxy/db";
 import type { ApiKeysTable } from "./api-keys/api-keys.table";
 import type { ProviderCredentialsTable } from "./credentials/credentials.table";
+import type { ExternalIdentitiesTable, UserSyncDeliveriesTable } from "./oidc/oidc.table";
 
 export interface UsersTable {
   id: string;
@@ -38,9 +39,12 @@ export interface SigningKeysTable {
   alg: string;
   public_jwk: unknown;
   private_jwk_ciphertext: string;
-  status: "active" | "retired" | "revoked";
+  status: "pending" | "active" | "retired" | "revoked";
   created_at: Generated<Date>;
   retired_at: Date | null;
+  /** When a pending key starts signing. */
+  activates_at: Date | null;
+  revoked_at: Date | null;
 }
 
 /** The `identity` schema as the service sees it. */
@@ -51,5 +55,7 @@ export interface IdentityDb {
   signing_keys: SigningKeysTable;
   api_keys: ApiKeysTable;
   provider_credentials: ProviderCredentialsTable;
+  external_identities: ExternalIdentitiesTable;
+  user_sync_deliveries: UserSyncDeliveriesTable;
   outbox: OutboxTable;
 }

@@ -105,3 +105,44 @@ export class CredentialNotFoundError extends NotFoundError {
     this.name = "CredentialNotFoundError";
   }
 }
+
+/** An external OIDC token that is forged, expired, of another issuer or audience, or unusable (CONTRACT §1, exchange). */
+export class InvalidExternalTokenError extends UnauthorizedError {
+  constructor(message = "The identity provider's token is invalid or expired") {
+    super(message, "invalid_external_token");
+    this.name = "InvalidExternalTokenError";
+  }
+}
+
+/** No external OIDC issuer is configured (`OIDC_ISSUER`, `OIDC_JWKS_URL`): exchange and user sync do not exist here. */
+export class OidcNotConfiguredError extends GalaxyError {
+  constructor() {
+    super(404, "oidc_not_configured", "No external identity provider is configured");
+    this.name = "OidcNotConfiguredError";
+  }
+}
+
+/** No signing key has this kid. */
+export class SigningKeyNotFoundError extends NotFoundError {
+  constructor(kid: string) {
+    super("signing key", kid, "signing_key_not_found");
+    this.name = "SigningKeyNotFoundError";
+    this.message = `No signing key ${kid}`;
+  }
+}
+
+/** The key that signs now cannot be revoked: rotate first (`galaxy keys rotate --now` after a compromise). */
+export class SigningKeyActiveError extends ConflictError {
+  constructor(kid: string) {
+    super("signing_key_active", `Signing key ${kid} is the active key; rotate first (\`galaxy keys rotate --now\`), then revoke it`);
+    this.name = "SigningKeyActiveError";
+  }
+}
+
+/** An operator claim is for users who hold the `system_admin` flag (CONTRACT §1). */
+export class SystemAdminRequiredError extends GalaxyError {
+  constructor() {
+    super(403, "system_admin_required", "Only system admins may do this");
+    this.name = "SystemAdminRequiredError";
+  }
+}

@@ -11,6 +11,7 @@ import { DuplicateEventIdError, UnauditableEventError } from "../errors";
 import {
   entryExists, insertEntry, listEntries, lockChain, readChainPage, readCheckpoint, readHead, toAuditEntry, toHashedEntry,
 } from "./audit-log.repository";
+import { isSystemOperator } from "../admin/security-incidents";
 import { buildEntryDraft, type AuditSource } from "./entry";
 
 /** How many entries verification reads per query. */
@@ -72,7 +73,8 @@ export class AuditLogService {
    * @throws {ForbiddenError} the principal's role may not read the audit log (below admin)
    */
   async list(claim: WorkspaceClaim, query: AuditLogQuery & PageQuery): Promise<ReplyData<"audit.logs.list">> {
-    if (!authorize(principalOf(claim), "audit.read")) {
+    // The system workspace's log is read by system admins (operator claims) alone (CONTRACT §3).
+    if (!authorize(principalOf(claim), "audit.read") && !isSystemOperator(claim)) {
       throw new ForbiddenError("Only admins and owners may read the audit log");
     }
     const { rows, total } = await inWorkspace(this.deps.db, claim.ws, (tx) => listEntries(tx, claim.ws, query));

@@ -13,6 +13,11 @@ export class AccessTokenVerifier {
 
   constructor(private readonly loadJwks: () => Promise<Jwks>) {}
 
+  /** Forgets the JWKS (a key was revoked): the next token makes it fetch the keys again. */
+  reset(): void {
+    this.keySet = undefined;
+  }
+
   async verify(token: string): Promise<AccessTokenPayload> {
     return this.verifyOnce(token, false);
   }

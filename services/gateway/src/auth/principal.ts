@@ -35,6 +35,10 @@ interface CachedClaim {
 
 const memberTag = (workspaceId: string, userId: string) => `member:${workspaceId}:${userId}`;
 const apiKeyTag = (workspaceId: string, apiKeyId: string) => `api_key:${workspaceId}:${apiKeyId}`;
+/** Every claim that speaks for a user, in any workspace (a deleted user loses them all). */
+const userTag = (userId: string) => `user:${userId}`;
+/** Every cached claim carries it, so a key revocation drops them all (and refuses answers fetched before it). */
+const ANY_CLAIM_TAG = "signing_keys";
 
 /**
  * Authenticates API requests. An access token is verified locally, then traded for the
@@ -55,7 +59,10 @@ export class Authenticator {
     this.tokens = new AccessTokenVerifier(() => bus.request("identity.jwks", {}));
     // These arrive without their headers, so their claims are not verified: a forged one can
     // only make this instance ask identity again, never grant anything.
-    for (const type of ["api_key.revoked", "member.role_changed", "member.removed"]) bus.subscribeCore(`evt.*.${type}`, (data) => this.onEvent(data));
+    for (const type of ["api_key.revoked", "member.role_changed", "member.removed", "user.deleted"]) bus.subscribeCore(`evt.*.${type}`, (data) => this.onEvent(data));
+    // A revoked signing key: tokens it signed must fail, and claims it signed are refused by the
+    // services, so both the JWKS and every cached claim go (the next request re-fetches them).
+    bus.subscribeCore("evt.*.signing_key.revoked", () => this.forgetKeys());
   }
 
   async authenticate(request: FastifyRequest): Promise<Principal> {
@@ -99,6 +106,17 @@ export class Authenticator {
     this.claims.invalidate(memberTag(workspaceId, userId));
   }
 
+  /** Drops every cached claim of a user, in every workspace, and of the keys the user created (the user was deleted). */
+  forgetUser(userId: string): void {
+    this.claims.invalidate(userTag(userId));
+  }
+
+  /** Drops the JWKS and every cached claim (a signing key was revoked). */
+  forgetKeys(): void {
+    this.tokens.reset();
+    this.claims.invalidate(ANY_CLAIM_TAG);
+  }
+
   private onEvent(data: unknown): void {
     const parsed = parseEvent(data);
     if (!parsed.ok) return;
@@ -111,6 +129,9 @@ export class Authenticator {
       case "member.removed":
         this.forgetMember(event.workspaceId, event.data.userId);
         return;
+      case "user.deleted":
+        this.forgetUser(event.data.userId);
+        return;
       default:
         return;
     }
@@ -118,7 +139,7 @@ export class Authenticator {
 }
 
 function tagsOf(entry: CachedClaim): string[] {
-  const tags = [memberTag(entry.workspaceId, entry.userId)];
+  const tags = [ANY_CLAIM_TAG, memberTag(entry.workspaceId, entry.userId), userTag(entry.userId)];
   if (entry.apiKeyId) tags.push(apiKeyTag(entry.workspaceId, entry.apiKeyId));
   return tags;
 }

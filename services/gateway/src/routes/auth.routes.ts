@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
-import { GalaxyError, Jwks, LoginBody, LoginResult, Me, SignupBody, SignupResult, SwitchWorkspaceBody } from "@galaxy/contracts";
+import { ExchangeBody, GalaxyError, Jwks, LoginBody, LoginResult, Me, SignupBody, SignupResult, SwitchWorkspaceBody } from "@galaxy/contracts";
 import { LOGIN_THROTTLE, type LoginThrottle } from "../auth/login-throttle";
 import { busOptions } from "../http/context";
 import type { RouteDeps } from "./deps";
@@ -40,6 +40,24 @@ export function authRoutes({ bus, auth }: RouteDeps, throttle: LoginThrottle): F
           throw error;
         }
       },
+    );
+
+    // Like login, an exchange answers with an access token and keeps no idempotency record. It
+    // needs no throttle: a signed token cannot be guessed, and identity pins issuer and algorithms.
+    app.post(
+      "/api/auth/exchange",
+      {
+        schema: {
+          tags: ["auth"],
+          summary: "Exchange an ID token of the configured OIDC issuer (e.g. Clerk) for an access token",
+          description:
+            "The user is found by the token's issuer and subject, or created on first sight from its `email` and `name` (with a workspace of its own). 401 `invalid_external_token` for a token that does not verify; 404 `oidc_not_configured` when no issuer is configured.",
+          body: ExchangeBody,
+          security: [],
+          response: { 200: z.object({ data: LoginResult }) },
+        },
+      },
+      async (request) => ({ data: await bus.request("identity.auth.exchange", request.body, busOptions(request)) }),
     );
 
     // Like login, a switch answers with an access token and keeps no idempotency record.

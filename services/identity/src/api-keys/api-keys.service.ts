@@ -9,6 +9,7 @@ import type { RequestContext } from "@galaxy/bus";
 import type { IdentityDb } from "../db";
 import { ApiKeyNotFoundError, InvalidApiKeyError, TokenStaleError } from "../errors";
 import type { SigningKeys } from "../keys/signing-keys";
+import { findUserById } from "../users/users.repository";
 import { findMember } from "../workspaces/workspaces.repository";
 import { apiKeyAuthority } from "./api-key-authority";
 import { findApiKey, findApiKeyByHash, insertApiKey, listApiKeys, revokeApiKey, toApiKey, touchApiKey } from "./api-keys.repository";
@@ -136,6 +137,7 @@ export class ApiKeysService {
       return member;
     });
     if (!creator) throw new InvalidApiKeyError("The API key's creator is no longer a member of its workspace");
+    if (!(await findUserById(db, found.createdBy))) throw new InvalidApiKeyError("The API key's creator's account was deleted");
     const perms = Permissions.safeParse(creator.permissions);
     const authority = apiKeyAuthority(found.role, { role: creator.role, perms: perms.success ? perms.data : undefined });
     const nowS = Math.floor(nowMs / 1000);

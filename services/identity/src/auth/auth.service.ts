@@ -108,6 +108,8 @@ export class AuthService {
   async issueClaim(accessToken: string): Promise<ClaimGrant> {
     const { db, keys } = this.deps;
     const payload = await this.verifyAccessToken(accessToken);
+    // A user deleted since (e.g. by the identity provider's user sync) keeps no access.
+    if (!(await findUserById(db, payload.sub))) throw new TokenStaleError();
     const member = await inWorkspace(db, payload.ws, (tx) => findMember(tx, payload.ws, payload.sub));
     if (!member) throw new TokenStaleError();
     const perms = Permissions.safeParse(member.permissions);
@@ -144,7 +146,8 @@ export class AuthService {
     };
   }
 
-  private async verifyAccessToken(token: string): Promise<AccessTokenPayload> {
+  /** Verifies a Galaxy access token with identity's own keys (algorithms, issuer, audience and `typ` pinned). */
+  async verifyAccessToken(token: string): Promise<AccessTokenPayload> {
     const jwks: JSONWebKeySet = { keys: this.deps.keys.publicJwks().keys.map((key) => ({ ...key })) };
     try {
       const { payload } = await jwtVerify(token, createLocalJWKSet(jwks), {

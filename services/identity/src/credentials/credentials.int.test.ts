@@ -50,7 +50,7 @@ const userClaim = async (role: "viewer" | "member" | "admin" | "owner", act: "us
   workspaceId: ws(),
 });
 const rows = () => inWorkspace(db, ws(), (tx) => tx.selectFrom("provider_credentials").selectAll().execute());
-const outbox = () => inWorkspace(db, ws(), (tx) => tx.selectFrom("outbox").select(["type", "payload", "context"]).where("type", "like", "provider_credential.%").execute());
+const outbox = () => inWorkspace(db, ws(), (tx) => tx.selectFrom("outbox").select(["type", "payload", "context"]).where("type", "like", "provider_credential.%").orderBy("id").execute());
 
 describe("provider credentials", () => {
   test("put stores the key sealed and answers only its last four characters", async () => {

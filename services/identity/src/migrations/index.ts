@@ -3,6 +3,8 @@ import * as createIdentity from "./2026_11_26_00_00_00_create_identity";
 import * as createApiKeys from "./2026_11_26_01_30_00_create_api_keys";
 import * as createProviderCredentials from "./2026_11_26_01_40_00_create_provider_credentials";
 import * as createMemberExistsElsewhere from "./2026_11_26_01_45_00_create_member_exists_elsewhere";
+import * as createExternalIdentities from "./2026_11_26_01_50_00_create_external_identities";
+import * as addSigningKeyLifecycle from "./2026_11_26_02_00_00_add_signing_key_lifecycle";
 
 /** Identity's migrations in order; frozen once landed. */
 export const migrations: Record<string, Migration> = {
@@ -10,4 +12,6 @@ export const migrations: Record<string, Migration> = {
   "2026_11_26_01_30_00_create_api_keys": createApiKeys,
   "2026_11_26_01_40_00_create_provider_credentials": createProviderCredentials,
   "2026_11_26_01_45_00_create_member_exists_elsewhere": createMemberExistsElsewhere,
+  "2026_11_26_01_50_00_create_external_identities": createExternalIdentities,
+  "2026_11_26_02_00_00_add_signing_key_lifecycle": addSigningKeyLifecycle,
 };

@@ -1,0 +1,64 @@
+import { z } from "zod";
+import { Bus } from "@galaxy/bus";
+import { createLogger } from "@galaxy/observability";
+
+/**
+ * What the CLI reads from the environment: where NATS is and who to be there. In production
+ * the server authenticates the CLI as the `galaxy-cli` user (`NATS_USER`, `NATS_PASSWORD`),
+ * the only user allowed to make the operator requests (infra/nats/).
+ */
+export const CliEnv = z.object({
+  NATS_URL: z.string().min(1).default("nats://127.0.0.1:4222"),
+  NATS_USER: z.string().min(1).optional(),
+  NATS_PASSWORD: z.string().optional(),
+  GALAXY_BUS_PREFIX: z.string().regex(/^[a-zA-Z0-9_-]*$/, "letters, digits, - and _ only").default(""),
+  // Logs go to stderr and stay quiet unless asked: stdout is for answers (and `--json`).
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("silent"),
+  /** How long to wait for a service's answer (ms). */
+  GALAXY_CLI_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+});
+export type CliEnv = z.infer<typeof CliEnv>;
+
+/** The NATS user and queue-group name the CLI connects as. */
+export const CLI_SERVICE = "galaxy-cli";
+
+/** Parses the environment; a bad variable is a usage error naming it. */
+export function parseCliEnv(env: NodeJS.ProcessEnv): CliEnv {
+  const result = CliEnv.safeParse(env);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => `${issue.path.join(".") || "(env)"}: ${issue.message}`);
+  throw new CliUsageError(`invalid environment: ${lines.join("; ")}`);
+}
+
+/** Connects to the bus as the operator CLI. */
+export async function connectCli(env: CliEnv): Promise<Bus> {
+  try {
+    return await Bus.connect({
+      url: env.NATS_URL,
+      prefix: env.GALAXY_BUS_PREFIX,
+      service: CLI_SERVICE,
+      user: env.NATS_USER,
+      password: env.NATS_PASSWORD,
+      logger: createLogger({ service: CLI_SERVICE, level: env.LOG_LEVEL, destination: process.stderr }),
+      requestTimeoutMs: env.GALAXY_CLI_TIMEOUT_MS,
+    });
+  } catch (error) {
+    throw new CliFailure(`cannot connect to NATS at ${env.NATS_URL}: ${error instanceof Error ? error.message : String(error)}`, "bus_unreachable", { cause: error });
+  }
+}
+
+/** A failure the CLI reports and exits 1 with. */
+export class CliFailure extends Error {
+  constructor(message: string, readonly code: string, options: { cause?: unknown } = {}) {
+    super(message, options);
+    this.name = "CliFailure";
+  }
+}
+
+/** Bad arguments or environment: exit 2. */
+export class CliUsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CliUsageError";
+  }
+}

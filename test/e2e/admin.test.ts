@@ -1,0 +1,164 @@
+import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { z } from "zod";
+import { Agent, AuditEntry, CreatedApiKey, ErrorBody, LoginResult, Pagination, SignupResult, SYSTEM_WORKSPACE_ID } from "@galaxy/contracts";
+import { connectCli, grantSystemAdmin, parseCliEnv, revokeKey, rotateKeys } from "@galaxy/cli";
+import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
+
+let galaxy: Galaxy;
+/** Becomes a system admin; a member of her own workspace only. */
+let ada: SignupResult;
+/** Makes a cross-workspace attempt. */
+let mallory: SignupResult;
+/** Owns workspace W and its agent. */
+let carol: SignupResult;
+let carolAgent: Agent;
+
+const PASSWORD = "correct horse battery";
+const signup = async (email: string) =>
+  dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email, password: PASSWORD, name: email, workspaceName: email.split("@")[0] } }));
+const login = async (email: string) => dataOf(LoginResult, await api(galaxy, "POST", "/api/auth/login", { body: { email, password: PASSWORD } }));
+const Incidents = z.object({ data: z.array(AuditEntry), pagination: Pagination });
+const codeOf = (body: unknown) => ErrorBody.parse(body).code;
+
+beforeAll(async () => {
+  galaxy = await startGalaxy(inject("engines"));
+  ada = await signup("ada@example.com");
+  mallory = await signup("mallory@example.com");
+  carol = await signup("carol@example.com");
+  carolAgent = dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token: carol.accessToken, body: { name: "Private", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "" } }));
+});
+
+afterAll(async () => {
+  await galaxy?.stop();
+});
+
+/** Runs a CLI command function as `galaxy` does: its own connection on this test's bus. */
+async function asCli<T>(command: (bus: Awaited<ReturnType<typeof connectCli>>) => Promise<T>): Promise<T> {
+  const bus = await connectCli(parseCliEnv({ NATS_URL: galaxy.env.natsUrl, GALAXY_BUS_PREFIX: galaxy.env.busPrefix }));
+  try {
+    return await command(bus);
+  } finally {
+    await bus.close();
+  }
+}
+
+/** `galaxy admin grant-system-admin <email>`. */
+const grant = (email: string) => asCli((bus) => grantSystemAdmin(bus, email));
+
+describe("system admins", () => {
+  let adminToken: string;
+
+  test("the CLI grants the flag; it opens /api/admin/* from the next sign-in", async () => {
+    // A token issued before the grant does not carry it.
+    const early = await api(galaxy, "GET", "/api/admin/security-incidents", { token: ada.accessToken });
+    expect(early.status).toBe(403);
+    expect(codeOf(early.body)).toBe("system_admin_required");
+
+    expect(await grant("ada@example.com")).toMatchObject({ userId: ada.user.id, changed: true });
+    adminToken = (await login("ada@example.com")).accessToken;
+    const response = await api(galaxy, "GET", "/api/admin/security-incidents", { token: adminToken });
+    expect(response.status).toBe(200);
+  });
+
+  test("security incidents list another user's cross-workspace attempt, from every workspace, newest first", async () => {
+    const attempt = await api(galaxy, "GET", `/api/agents/${carolAgent.id}`, { token: mallory.accessToken, headers: { "user-agent": "probe/1.0" } });
+    expect(attempt.status).toBe(404);
+    const incidents = await eventually(async () => {
+      const page = Incidents.parse((await api(galaxy, "GET", "/api/admin/security-incidents", { token: adminToken })).body);
+      return page.data.some((e) => e.resourceId === carolAgent.id) ? page : undefined;
+    }, 10_000, "the attempt among the incidents");
+    const entry = incidents.data.find((e) => e.resourceId === carolAgent.id);
+    expect(entry).toMatchObject({
+      workspaceId: mallory.workspace.id,
+      action: "security.cross_workspace_attempt",
+      actor: { type: "user", id: mallory.user.id },
+      resourceType: "agent",
+      userAgent: "probe/1.0",
+    });
+    expect(incidents.data.every((e) => e.action.startsWith("security."))).toBe(true);
+    const times = incidents.data.map((e) => Date.parse(e.occurredAt));
+    expect([...times].sort((a, b) => b - a)).toEqual(times);
+    expect(incidents.pagination).toMatchObject({ total: incidents.data.length, limit: 20, offset: 0, hasMore: false });
+
+    // A second attempt, in ada's own workspace this time: both workspaces' incidents in one list.
+    await api(galaxy, "GET", `/api/agents/${carolAgent.id}`, { token: ada.accessToken });
+    const both = await eventually(async () => {
+      const page = Incidents.parse((await api(galaxy, "GET", "/api/admin/security-incidents?limit=1", { token: adminToken })).body);
+      return page.pagination.total >= 2 ? page : undefined;
+    }, 10_000, "both incidents");
+    expect(both.data).toHaveLength(1);
+    expect(both.data[0]?.workspaceId).toBe(ada.workspace.id);
+    expect(both.pagination.hasMore).toBe(true);
+    const filtered = Incidents.parse((await api(galaxy, "GET", `/api/admin/security-incidents?workspaceId=${mallory.workspace.id}`, { token: adminToken })).body);
+    expect(filtered.data.length).toBeGreaterThan(0);
+    expect(filtered.data.every((e) => e.workspaceId === mallory.workspace.id)).toBe(true);
+  });
+
+  test("the grant is in the system workspace's audit log, which only system admins read", async () => {
+    const log = await eventually(async () => {
+      const page = z.object({ data: z.array(AuditEntry) }).parse((await api(galaxy, "GET", "/api/admin/audit-logs", { token: adminToken })).body);
+      return page.data.some((e) => e.action === "user.system_admin_granted") ? page : undefined;
+    }, 10_000, "the grant in the system audit log");
+    expect(log.data.find((e) => e.action === "user.system_admin_granted")).toMatchObject({
+      workspaceId: SYSTEM_WORKSPACE_ID,
+      actor: { type: "service", id: "galaxy-cli" },
+      resourceType: "user",
+      resourceId: ada.user.id,
+    });
+    const plain = await api(galaxy, "GET", "/api/admin/audit-logs", { token: carol.accessToken });
+    expect(plain.status).toBe(403);
+  });
+
+  test("a non-admin, an API key (even an admin's) and no credential are refused", async () => {
+    for (const token of [mallory.accessToken, carol.accessToken]) {
+      const response = await api(galaxy, "GET", "/api/admin/security-incidents", { token });
+      expect(response.status).toBe(403);
+      expect(codeOf(response.body)).toBe("system_admin_required");
+    }
+    const key = dataOf(CreatedApiKey, await api(galaxy, "POST", "/api/api-keys", { token: adminToken, body: { name: "ops", role: "owner" } }));
+    const byKey = await api(galaxy, "GET", "/api/admin/security-incidents", { token: key.key });
+    expect(byKey.status).toBe(403);
+    expect((await api(galaxy, "GET", "/api/admin/security-incidents")).status).toBe(401);
+  });
+
+  test("the flag opens nothing inside a workspace the admin is not a member of", async () => {
+    const agent = await api(galaxy, "GET", `/api/agents/${carolAgent.id}`, { token: adminToken });
+    expect(agent.status).toBe(404);
+    expect(codeOf(agent.body)).toBe("agent_not_found");
+    const switched = await api(galaxy, "POST", "/api/auth/switch", { token: adminToken, body: { workspaceId: carol.workspace.id } });
+    expect(switched.status).toBe(404);
+    const agents = z.object({ data: z.array(Agent) }).parse((await api(galaxy, "GET", "/api/agents", { token: adminToken })).body);
+    expect(agents.data).toEqual([]);
+  });
+});
+
+describe("signing keys", () => {
+  test("after `keys rotate --now` and `keys revoke`, tokens of the revoked key are refused within seconds; new ones work", async () => {
+    // A token of the old key, first used after the rotation: the gateway then caches a claim
+    // that the new key signed, so only the gateway's own JWKS can refuse the token later.
+    const early = await login("carol@example.com");
+    const rotation = await asCli((bus) => rotateKeys(bus, { now: true }));
+    expect(rotation.previousKid).not.toBeNull();
+    // Rotation alone takes nothing away: the retired key still verifies.
+    expect((await api(galaxy, "GET", "/api/agents", { token: early.accessToken })).status).toBe(200);
+    expect((await api(galaxy, "GET", "/api/agents", { token: carol.accessToken })).status).toBe(200);
+
+    await asCli((bus) => revokeKey(bus, rotation.previousKid ?? ""));
+    const started = Date.now();
+    const refused = await eventually(async () => {
+      const response = await api(galaxy, "GET", "/api/agents", { token: early.accessToken });
+      return response.status === 200 ? undefined : response;
+    }, 5_000, "the revoked key's token to be refused");
+    expect(codeOf(refused.body)).toBe("invalid_token");
+    // Claims the old key signed are refused by the services too (their verifiers dropped it).
+    expect((await api(galaxy, "GET", "/api/agents", { token: carol.accessToken })).status).toBe(401);
+    expect(refused.status).toBe(401);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    const jwks = z.object({ keys: z.array(z.object({ kid: z.string() })) }).parse((await api(galaxy, "GET", "/.well-known/jwks.json")).body);
+    expect(jwks.keys.map((key) => key.kid)).not.toContain(rotation.previousKid);
+
+    const fresh = await login("carol@example.com");
+    const agents = z.object({ data: z.array(Agent) }).parse((await api(galaxy, "GET", "/api/agents", { token: fresh.accessToken })).body);
+    expect(agents.data.map((agent) => agent.id)).toEqual([carolAgent.id]);
+  });
+});

@@ -1,0 +1,133 @@
+import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { readFileSync } from "node:fs";
+import { createDb, sql, SERVICE_SCHEMAS, type Kysely } from "@galaxy/db";
+import { createTestEnv, type TestEnv } from "@galaxy/testkit";
+
+/**
+ * Row-level security and security-definer functions across every schema, read from the
+ * catalogs of a database with every migration (ARCHITECTURE.md, Data; docs/security.md).
+ * A new tenant table without forced RLS, or a new definer function the docs do not name,
+ * fails here.
+ */
+const SCHEMAS: readonly string[] = Object.values(SERVICE_SCHEMAS);
+const PREDICATE = "workspace_id = nullif(current_setting('app.workspace_id', true), '')::uuid";
+
+let env: TestEnv;
+let db: Kysely<unknown>;
+
+beforeAll(async () => {
+  env = await createTestEnv(inject("engines"));
+  db = createDb<unknown>({ connectionString: env.databaseUrl, max: 2 });
+});
+
+afterAll(async () => {
+  await db?.destroy();
+  await env?.cleanup();
+});
+
+/** What Postgres prints for an expression: the predicate as `pg_policies` shows it. */
+async function normalized(expression: string, table: string): Promise<string> {
+  // A throwaway table with the same column type, so the expression deparses exactly as in pg_policies.
+  return db.transaction().execute(async (tx) => {
+    await sql`create temp table rls_probe (workspace_id uuid) on commit drop`.execute(tx);
+    await sql.raw(`create policy probe on pg_temp.rls_probe using (${expression})`).execute(tx);
+    const row = await sql<{ qual: string }>`select qual from pg_policies where tablename = 'rls_probe' and policyname = 'probe'`.execute(tx);
+    const qual = row.rows[0]?.qual;
+    if (!qual) throw new Error(`could not deparse the predicate for ${table}`);
+    return qual;
+  });
+}
+
+describe("every table with a workspace_id", () => {
+  test("has ENABLE and FORCE row-level security, a USING and WITH CHECK policy on the workspace predicate, and an owner role that is not the login role", async () => {
+    const expected = await normalized(PREDICATE, "probe");
+    const tables = await sql<{ schema: string; table: string; enabled: boolean; forced: boolean; owner: string }>`
+      select n.nspname as schema, c.relname as table, c.relrowsecurity as enabled, c.relforcerowsecurity as forced, pg_get_userbyid(c.relowner) as owner
+      from information_schema.columns col
+      join pg_namespace n on n.nspname = col.table_schema
+      join pg_class c on c.relnamespace = n.oid and c.relname = col.table_name
+      where col.column_name = 'workspace_id' and col.table_schema = any(${SCHEMAS}::text[]) and c.relkind in ('r', 'p')
+      order by 1, 2`.execute(db);
+    const policies = await sql<{ schema: string; table: string; name: string; cmd: string; permissive: string; roles: string[]; qual: string | null; with_check: string | null }>`
+      select schemaname as schema, tablename as table, policyname as name, cmd, permissive, roles::text[] as roles, qual, with_check
+      from pg_policies where schemaname = any(${SCHEMAS}::text[])`.execute(db);
+
+    // Every schema has tenant tables; an empty list would mean the query, not the schema, is wrong.
+    const schemasSeen = new Set(tables.rows.map((t) => t.schema));
+    expect([...schemasSeen].sort()).toEqual([...SCHEMAS].sort());
+
+    const problems: string[] = [];
+    for (const t of tables.rows) {
+      const name = `${t.schema}.${t.table}`;
+      if (!t.enabled) problems.push(`${name}: row-level security is not enabled`);
+      if (!t.forced) problems.push(`${name}: row-level security is not forced`);
+      if (t.owner !== `galaxy_${t.schema}_owner`) problems.push(`${name}: owned by ${t.owner}, not galaxy_${t.schema}_owner`);
+      if (t.owner === `galaxy_${t.schema}`) problems.push(`${name}: owned by the login role, which bypasses its own policies`);
+      const own = policies.rows.filter((p) => p.schema === t.schema && p.table === t.table);
+      const guarding = own.filter((p) => p.cmd === "ALL" && p.permissive === "PERMISSIVE" && p.roles.includes("public") && p.qual === expected && p.with_check === expected);
+      if (guarding.length === 0) problems.push(`${name}: no policy FOR ALL with USING and WITH CHECK (${PREDICATE}); has ${JSON.stringify(own.map((p) => [p.name, p.cmd, p.qual, p.with_check]))}`);
+      // Permissive policies are OR-ed: any other one would widen what the workspace policy allows.
+      for (const p of own.filter((p) => p.permissive === "PERMISSIVE" && !guarding.includes(p))) problems.push(`${name}: another permissive policy ${p.name} (${p.cmd}: ${p.qual} / ${p.with_check}) widens the workspace policy`);
+    }
+    expect(problems).toEqual([]);
+    // The tables this test knows must be there (it would pass vacuously on an empty catalog).
+    const names = tables.rows.map((t) => `${t.schema}.${t.table}`);
+    for (const known of ["identity.members", "identity.workspaces", "identity.api_keys", "registry.agents", "execution.executions", "audit.audit_logs", "gateway.idempotency_keys"]) expect(names).toContain(known);
+  });
+
+  test("no login role owns a table or may bypass row-level security", async () => {
+    const roles = await sql<{ name: string; bypass: boolean; superuser: boolean; canLogin: boolean }>`
+      select rolname as name, rolbypassrls as bypass, rolsuper as superuser, rolcanlogin as "canLogin" from pg_roles where rolname = any(${SCHEMAS.map((s) => `galaxy_${s}`)}::text[])`.execute(db);
+    expect(roles.rows.map((r) => r.name).sort()).toEqual(SCHEMAS.map((s) => `galaxy_${s}`).sort());
+    for (const role of roles.rows) expect(role, role.name).toMatchObject({ bypass: false, superuser: false, canLogin: true });
+    const owned = await sql<{ name: string }>`
+      select n.nspname || '.' || c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = any(${SCHEMAS}::text[]) and pg_get_userbyid(c.relowner) = any(${SCHEMAS.map((s) => `galaxy_${s}`)}::text[])`.execute(db);
+    expect(owned.rows.map((r) => r.name)).toEqual([]);
+  });
+});
+
+describe("security-definer functions", () => {
+  /** `schema.name` of every function named in docs/security.md; `<schema>.name` stands for every schema. */
+  function documented(): Set<string> {
+    const markdown = readFileSync(new URL("../docs/security.md", import.meta.url), "utf8");
+    const section = markdown.split(/^## /m).find((s) => s.startsWith("Security-definer functions"));
+    if (!section) throw new Error("docs/security.md has no 'Security-definer functions' section");
+    const names = new Set<string>();
+    for (const match of section.matchAll(/^\|\s*`([a-z_<>]+)\.([a-z_]+)\(/gm)) {
+      const [, schema, name] = match;
+      if (!schema || !name) continue;
+      for (const s of schema === "<schema>" ? SCHEMAS : [schema]) names.add(`${s}.${name}`);
+    }
+    return names;
+  }
+
+  test("each one is named in docs/security.md, owned by its schema's owner role, not executable by PUBLIC, and pins search_path", async () => {
+    const docs = documented();
+    expect(docs.size).toBeGreaterThan(5);
+    const functions = await sql<{ schema: string; name: string; args: string; owner: string; config: string[] | null; publicExecute: boolean; executors: string[] }>`
+      select n.nspname as schema, p.proname as name, pg_get_function_identity_arguments(p.oid) as args, pg_get_userbyid(p.proowner) as owner,
+        p.proconfig as config, has_function_privilege('public', p.oid, 'EXECUTE') as "publicExecute",
+        array(select r.rolname from pg_roles r where has_function_privilege(r.oid, p.oid, 'EXECUTE') and not r.rolsuper and r.rolname like 'galaxy\\_%' order by 1)::text[] as executors
+      from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+      where p.prosecdef and n.nspname = any(${SCHEMAS}::text[])
+      order by 1, 2`.execute(db);
+    // The catalog holds the functions the docs describe (an empty result would pass everything below).
+    for (const known of ["identity.api_key_by_hash", "registry.agent_exists_elsewhere", "execution.claim_queued_executions"]) expect(functions.rows.map((f) => `${f.schema}.${f.name}`)).toContain(known);
+
+    const problems: string[] = [];
+    for (const f of functions.rows) {
+      const name = `${f.schema}.${f.name}(${f.args})`;
+      if (!docs.has(`${f.schema}.${f.name}`)) problems.push(`${name}: not named in docs/security.md`);
+      if (f.owner !== `galaxy_${f.schema}_owner`) problems.push(`${name}: owned by ${f.owner}, not galaxy_${f.schema}_owner`);
+      if (f.publicExecute) problems.push(`${name}: executable by PUBLIC`);
+      const searchPath = (f.config ?? []).find((c) => c.startsWith("search_path="));
+      if (!searchPath) problems.push(`${name}: search_path is not pinned`);
+      else if (!searchPath.split("=")[1]?.split(",").map((s) => s.trim()).every((s) => s === f.schema || s === "pg_temp")) problems.push(`${name}: search_path ${searchPath} reaches beyond ${f.schema}, pg_temp`);
+      // Its own schema's roles alone: another service's login role must not reach across with it.
+      const foreign = f.executors.filter((role) => role !== `galaxy_${f.schema}` && role !== `galaxy_${f.schema}_owner`);
+      if (foreign.length > 0) problems.push(`${name}: executable by ${foreign.join(", ")}`);
+    }
+    expect(problems).toEqual([]);
+  });
+});
