@@ -216,3 +216,21 @@ describe("a user's own account across workspaces", () => {
     expect(authorize({ role: "member", id: ME, perms: { agents: { create: true, edit: true, delete: true } } }, "members.manage")).toBe(false);
   });
 });
+
+describe("ownership through an API key", () => {
+  const member = (id: string, owner?: string) => ({ role: "member" as const, id, ...(owner ? { owner, act: "api_key" as const } : {}) });
+
+  test("the person behind the key that created an agent owns it", () => {
+    expect(authorize(member("user-1"), "agents.activate", { createdBy: "key-1", createdByUser: "user-1" })).toBe(true);
+  });
+
+  test("the key owns what its creator made, and what it made itself", () => {
+    expect(authorize(member("key-1", "user-1"), "agents.activate", { createdBy: "user-1" })).toBe(true);
+    expect(authorize(member("key-1", "user-1"), "agents.activate", { createdBy: "key-1", createdByUser: "user-1" })).toBe(true);
+  });
+
+  test("nobody else does", () => {
+    expect(authorize(member("user-2"), "agents.activate", { createdBy: "key-1", createdByUser: "user-1" })).toBe(false);
+    expect(authorize(member("key-2", "user-2"), "agents.activate", { createdBy: "key-1", createdByUser: "user-1" })).toBe(false);
+  });
+});

@@ -50,8 +50,10 @@ export function principalOf(claim: WorkspaceClaim): Principal {
 }
 
 export interface ResourceOwnership {
-  /** Who created the resource, when the action concerns an existing one. */
+  /** Who created the resource, when the action concerns an existing one (a user or an API key). */
   createdBy?: string | undefined;
+  /** The person behind that creator: an API key's creator (what a key creates is theirs too). */
+  createdByUser?: string | undefined;
 }
 
 /**
@@ -64,7 +66,7 @@ export function authorize(principal: Principal, action: Action, resource: Resour
   const atLeast = (role: Role) => rank >= roleRank(role);
   const override = (key: "create" | "edit" | "delete") => principal.perms?.agents?.[key];
   // An API key owns what it created, and what its creator did (CONTRACT §1).
-  const owns = resource.createdBy !== undefined && (resource.createdBy === principal.id || resource.createdBy === principal.owner);
+  const owns = [resource.createdBy, resource.createdByUser].some((who) => who !== undefined && (who === principal.id || who === principal.owner));
   switch (action) {
     case "workspace.read":
     case "members.read":

@@ -9,6 +9,8 @@ export interface AgentsTable {
   status: AgentStatus;
   current_version: number;
   created_by: string;
+  /** The user behind an API key that created the agent (else the creator itself); null before this column existed. */
+  created_by_user: string | null;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
   deleted_at: Date | null;

@@ -21,7 +21,7 @@ beforeAll(async () => {
   superuser = createDb<RegistryDb>({ connectionString: env.databaseUrl, schema: "registry", max: 1 });
   const config = agentConfigFromBody({ name: "tenant A's agent", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "" });
   await inWorkspace(db, wsA, async (tx) => {
-    const agent = await insertAgent(tx, { id: agentId, workspaceId: wsA, config, createdBy: "user-a" });
+    const agent = await insertAgent(tx, { id: agentId, workspaceId: wsA, config, createdBy: "user-a", createdByUser: "user-a" });
     const context = { claim: "unused: never published", traceparent: newTraceparent(), correlationId: "rls-test", causationId: "rls-test" };
     await appendEvent(tx, { type: "agent.created", workspaceId: wsA, actor: { type: "user", id: "user-a" }, context, data: { agent } });
   });
@@ -78,7 +78,7 @@ describe("row-level security as galaxy_registry", () => {
 
   test("a row for another workspace than the one set is refused", async () => {
     const config = agentConfigFromBody({ name: "smuggled", provider: "openai", model: "m", systemPrompt: "" });
-    await expect(inWorkspace(db, wsB, (tx) => insertAgent(tx, { id: uuidv7(), workspaceId: wsA, config, createdBy: "user-b" }))).rejects.toThrow(
+    await expect(inWorkspace(db, wsB, (tx) => insertAgent(tx, { id: uuidv7(), workspaceId: wsA, config, createdBy: "user-b", createdByUser: "user-b" }))).rejects.toThrow(
       /row-level security/,
     );
   });

@@ -9,6 +9,8 @@ export interface NewAgent {
   workspaceId: string;
   config: AgentConfig;
   createdBy: string;
+  /** The person behind the creator: the API key's creator, or the user itself. */
+  createdByUser: string;
 }
 
 /**
@@ -26,6 +28,7 @@ export async function insertAgent(tx: Tx, agent: NewAgent): Promise<Agent> {
       status: "draft",
       current_version: 1,
       created_by: agent.createdBy,
+      created_by_user: agent.createdByUser,
       deleted_at: null,
     })
     .returningAll()
@@ -43,6 +46,12 @@ export async function findAgent(tx: Tx, id: string, options: { forUpdate?: boole
   if (options.forUpdate) query = query.forUpdate("a");
   const row = await query.executeTakeFirst();
   return row ? toAgent(row, row.config) : undefined;
+}
+
+/** Who owns an agent of the transaction's workspace: its creator and the person behind it. */
+export async function agentOwners(tx: Tx, id: string): Promise<{ createdBy: string; createdByUser: string | undefined } | undefined> {
+  const row = await tx.selectFrom("agents").select(["created_by", "created_by_user"]).where("id", "=", id).executeTakeFirst();
+  return row ? { createdBy: row.created_by, createdByUser: row.created_by_user ?? undefined } : undefined;
 }
 
 /**

@@ -7,7 +7,7 @@ import { appendEvent, inWorkspace, type EventContext, type Kysely, type OutboxRe
 import type { Logger } from "@galaxy/observability";
 import type { RegistryDb } from "../db";
 import { ActionForbiddenError, AgentNotFoundError, InvalidJsonSchemaError } from "../errors";
-import { agentExistsElsewhere, findAgent, insertAgent, listAgents, updateStatus } from "./agents.repository";
+import { agentExistsElsewhere, agentOwners, findAgent, insertAgent, listAgents, updateStatus } from "./agents.repository";
 import { jsonSchemaProblem } from "./json-schema";
 
 /** Who is asking, as the bus verified it, and the context its events will carry. */
@@ -42,7 +42,7 @@ export class AgentsService {
     if (problems) throw new InvalidJsonSchemaError(problems);
     const events: OutboxRow[] = [];
     const agent = await inWorkspace(db, claim.ws, async (tx) => {
-      const created = await insertAgent(tx, { id: uuidv7(), workspaceId: claim.ws, config, createdBy: claim.sub });
+      const created = await insertAgent(tx, { id: uuidv7(), workspaceId: claim.ws, config, createdBy: claim.sub, createdByUser: claim.act === "api_key" && claim.own ? claim.own : claim.sub });
       events.push(await appendEvent(tx, { type: "agent.created", workspaceId: claim.ws, actor: actorOf(claim), context: caller.eventContext(), data: { agent: created } }));
       return created;
     });
@@ -76,7 +76,7 @@ export class AgentsService {
       // The row lock makes concurrent activations queue, so exactly one of them emits the event.
       const current = await findAgent(tx, id, { forUpdate: true });
       if (!current) return null;
-      requireAllowed(claim, "agents.activate", { createdBy: current.createdBy });
+      requireAllowed(claim, "agents.activate", (await agentOwners(tx, id)) ?? { createdBy: current.createdBy });
       const step = activation(current.status);
       if (!step.changes) return current;
       const updatedAt = await updateStatus(tx, id, step.status);
