@@ -451,6 +451,7 @@ describe("requests", () => {
     ["execution-worker", "svc.registry.triggers.resolve", false],
     ["audit", "svc.registry.triggers.resolve", false],
     ["galaxy-cli", "svc.registry.triggers.resolve", false],
+    ["galaxy-cli", "svc.registry.knowledge.search", false],
     ["execution-worker", "svc.registry.knowledge.search", true],
     ["gateway", "svc.registry.knowledge.search", false],
     ["gateway", "svc.identity.api_keys.authenticate", true],

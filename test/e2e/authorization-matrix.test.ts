@@ -188,8 +188,8 @@ const ROWS: readonly Row[] = [
     path: "/api/agents/{id}/activate",
     variant: "the owner's draft",
     auth: "bearer",
-    // A key owns what its creator created (libs/contracts authorize()), so the owner's member key may activate the owner's agent.
-    expect: [200, 200, 403, 403, 200, 200, 200, 403, 404, 404, 404, 401, 401, 401],
+    // A key owns only what it created itself (docs/decisions/0007): the owner's member key may not activate the owner's agent.
+    expect: [200, 200, 403, 403, 200, 200, 403, 403, 404, 404, 404, 401, 401, 401],
     request: async (w) => ({ path: `/api/agents/${await w.freshDraftAgent("owner")}/activate` }),
   },
   {

@@ -14,10 +14,11 @@ describe("an API key's claim", () => {
     expect(principalOf(keyClaim)).toMatchObject({ id: KEY_ID, owner: CREATOR, act: "api_key" });
   });
 
-  test("may edit what the key created and what its creator created, nothing else below admin", () => {
+  test("may edit what the key created, not what its creator made otherwise (docs/decisions/0007)", () => {
     const principal = principalOf(keyClaim);
     expect(authorize(principal, "agents.edit", { createdBy: KEY_ID })).toBe(true);
-    expect(authorize(principal, "agents.delete", { createdBy: CREATOR })).toBe(true);
+    expect(authorize(principal, "agents.delete", { createdBy: KEY_ID, createdByUser: CREATOR })).toBe(true);
+    expect(authorize(principal, "agents.delete", { createdBy: CREATOR })).toBe(false);
     expect(authorize(principal, "agents.edit", { createdBy: SOMEONE_ELSE })).toBe(false);
     expect(authorize(principal, "agents.edit")).toBe(false);
   });

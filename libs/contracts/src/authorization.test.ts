@@ -224,9 +224,9 @@ describe("ownership through an API key", () => {
     expect(authorize(member("user-1"), "agents.activate", { createdBy: "key-1", createdByUser: "user-1" })).toBe(true);
   });
 
-  test("the key owns what its creator made, and what it made itself", () => {
-    expect(authorize(member("key-1", "user-1"), "agents.activate", { createdBy: "user-1" })).toBe(true);
+  test("the key owns what it made itself, not what its creator made otherwise", () => {
     expect(authorize(member("key-1", "user-1"), "agents.activate", { createdBy: "key-1", createdByUser: "user-1" })).toBe(true);
+    expect(authorize(member("key-1", "user-1"), "agents.activate", { createdBy: "user-1" })).toBe(false);
   });
 
   test("nobody else does", () => {

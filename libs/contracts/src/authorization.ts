@@ -33,7 +33,7 @@ export interface Principal {
   id: string;
   /** Who the claim speaks for; a user when not said. */
   act?: ClaimActor | undefined;
-  /** For an API key: the user who created it, who owns what the key creates too. */
+  /** For an API key: the user who created it (recorded as `createdByUser` of what the key creates). */
   owner?: string | undefined;
 }
 
@@ -66,7 +66,9 @@ export function authorize(principal: Principal, action: Action, resource: Resour
   const atLeast = (role: Role) => rank >= roleRank(role);
   const override = (key: "create" | "edit" | "delete") => principal.perms?.agents?.[key];
   // An API key owns what it created, and what its creator did (CONTRACT §1).
-  const owns = [resource.createdBy, resource.createdByUser].some((who) => who !== undefined && (who === principal.id || who === principal.owner));
+  // What an API key creates is the key's and its creator's (CONTRACT §1); a key does not
+  // inherit what its creator made by other means (docs/decisions/0007).
+  const owns = [resource.createdBy, resource.createdByUser].some((who) => who !== undefined && who === principal.id);
   switch (action) {
     case "workspace.read":
     case "members.read":
