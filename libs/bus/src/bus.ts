@@ -67,6 +67,11 @@ export interface RequestContext {
   traceparent: string;
   clientIp: string | undefined;
   userAgent: string | undefined;
+  /**
+   * The NATS user that asked, read off the reply inbox (`_INBOX_<user>.…`), which the server
+   * lets only that user receive (infra/nats); undefined where NATS runs without users.
+   */
+  requester: string | undefined;
   logger: Logger;
 }
 
@@ -362,6 +367,7 @@ export class Bus {
         traceparent,
         clientIp: hdr(HEADER.clientIp),
         userAgent: hdr(HEADER.userAgent),
+        requester: msg.reply ? /^_INBOX_([^.]+)\./.exec(msg.reply)?.[1] : undefined,
         logger,
         eventContext: () => {
           if (!claimToken) throw new Error(`${name} has no claim to publish events with`);
@@ -623,6 +629,24 @@ export class Bus {
    */
   async flush(): Promise<void> {
     await this.nc.flush();
+  }
+
+  /**
+   * Calls `callback` each time the connection comes back after a loss. Core NATS signals sent
+   * meanwhile are lost, so what they keep fresh (cached claims, keys) should be dropped.
+   */
+  onReconnect(callback: () => void): void {
+    void (async () => {
+      for await (const status of this.nc.status()) {
+        if (status.type === "reconnect") {
+          try {
+            callback();
+          } catch (error) {
+            this.options.logger.error({ err: error }, "reconnect handler failed");
+          }
+        }
+      }
+    })();
   }
 
   /** True while the NATS connection is up. */

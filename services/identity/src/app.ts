@@ -1,4 +1,5 @@
 import type { Bus } from "@galaxy/bus";
+import { ForbiddenError } from "@galaxy/contracts";
 import { isDbReachable, OutboxRelay, type Kysely } from "@galaxy/db";
 import type { Logger } from "@galaxy/observability";
 import { serveApiKeys } from "./api-keys/api-keys.handlers";
@@ -65,7 +66,12 @@ export function createIdentity(deps: IdentityDeps): IdentityService {
       bus.serve("identity.auth.signup", (body, ctx) => auth.signup(body, ctx));
       bus.serve("identity.auth.login", (body) => auth.login(body));
       bus.serve("identity.claims.issue", (body) => auth.issueClaim(body.accessToken));
-      bus.serve("identity.claims.service", (body) => auth.issueServiceClaim(body.workspaceId, body.service));
+      bus.serve("identity.claims.service", async (body, ctx) => {
+        // A service speaks for itself only: its NATS user, where the server has users, must be
+        // the service it asks a claim for (the execution-worker's claim resolves credentials).
+        if (ctx.requester !== undefined && ctx.requester !== body.service) throw new ForbiddenError(`${ctx.requester} may not ask for a claim of ${body.service}`, "service_mismatch");
+        return auth.issueServiceClaim(body.workspaceId, body.service);
+      });
       bus.serve("identity.me", (_body, ctx) => auth.me(requireClaim(ctx.claim)));
       bus.serve("identity.auth.switch", (body, ctx) => auth.switchWorkspace(requireClaim(ctx.claim), body));
       serveMembers(bus, members);

@@ -19,7 +19,7 @@ export interface Principal {
 }
 
 /** How fresh a cached claim must be, whatever the bus said (a missed invalidation heals in this time). */
-export const CLAIM_MAX_AGE_MS = 30_000;
+export const CLAIM_MAX_AGE_MS = 5_000;
 // Renew a cached claim this long before it expires, so none expires in flight.
 const CLAIM_MARGIN_MS = 30_000;
 const MAX_CACHED_CLAIMS = 50_000;
@@ -63,6 +63,8 @@ export class Authenticator {
     // A revoked signing key: tokens it signed must fail, and claims it signed are refused by the
     // services, so both the JWKS and every cached claim go (the next request re-fetches them).
     bus.subscribeCore("evt.*.signing_key.revoked", () => this.forgetKeys());
+    // While disconnected, revocations and role changes went by unseen: start afresh.
+    bus.onReconnect(() => this.forgetKeys());
   }
 
   async authenticate(request: FastifyRequest): Promise<Principal> {

@@ -131,3 +131,18 @@ describe("concurrent sign-ups", () => {
     expect(rejected?.reason).toMatchObject({ status: 409, code: "email_taken" });
   });
 });
+
+describe("service claims", () => {
+  test("a service gets claims for itself only: its NATS user must be the service it names", async () => {
+    // The development server has no users and ignores the name; the inbox prefix still carries it.
+    const registry = await connectTestBus(env, "agent-registry", { user: "agent-registry", password: "x" });
+    try {
+      const ws = "0190f5a0-0000-7000-8000-0000000000aa";
+      const own = await registry.request("identity.claims.service", { workspaceId: ws, service: "agent-registry" });
+      expect(own.claim).toBeTruthy();
+      await expect(registry.request("identity.claims.service", { workspaceId: ws, service: "execution-worker" })).rejects.toMatchObject({ status: 403, code: "service_mismatch" });
+    } finally {
+      await registry.close();
+    }
+  });
+});

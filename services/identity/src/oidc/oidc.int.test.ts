@@ -143,7 +143,7 @@ describe("exchange", () => {
   test("without a configured issuer, exchange and sync are 404 oidc_not_configured", async () => {
     const relay = new OutboxRelay({ db, publish: async () => {}, logger: testLogger("relay") });
     const unconfigured = new OidcService({ db, keys: identity.keys, relay, verifier: undefined });
-    const ctx = { claim: null, correlationId: "c", traceparent: "00-00000000000000000000000000000001-0000000000000001-01", clientIp: undefined, userAgent: undefined, logger: testLogger("x"), eventContext: () => { throw new Error("none"); } };
+    const ctx = { claim: null, correlationId: "c", traceparent: "00-00000000000000000000000000000001-0000000000000001-01", clientIp: undefined, userAgent: undefined, requester: undefined, logger: testLogger("x"), eventContext: () => { throw new Error("none"); } };
     const token = await issuer.sign({ sub: "user_first" });
     expect(await failure(unconfigured.exchange({ idToken: token }, ctx))).toEqual({ status: 404, code: "oidc_not_configured" });
     expect(await failure(unconfigured.sync({ webhookId: "msg_x", event: { type: "user.deleted", data: { id: "user_first" } } }, ctx))).toEqual({ status: 404, code: "oidc_not_configured" });
