@@ -34,7 +34,12 @@ export class SecretBox {
     const [version, keyId, iv, tag, data] = sealed.split(".");
     if (version !== "v1" || !iv || !tag || data === undefined) throw new Error("not a sealed secret");
     const key = keyId === undefined ? undefined : this.keys.get(keyId);
-    if (!key) throw new Error(`secret sealed with key ${keyId ?? "?"}, neither the current master key nor a previous one`);
+    if (!key) {
+      throw new Error(
+        `a secret was sealed with master key ${keyId ?? "?"}, which is neither GALAXY_MASTER_KEY (${this.keyId}) nor one in GALAXY_MASTER_KEY_PREVIOUS: ` +
+          "start with the key that sealed this database (under `make up`, .galaxy/master.key of the checkout that created it), or list it in GALAXY_MASTER_KEY_PREVIOUS",
+      );
+    }
     const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(iv, "base64url"));
     decipher.setAuthTag(Buffer.from(tag, "base64url"));
     return Buffer.concat([decipher.update(Buffer.from(data, "base64url")), decipher.final()]).toString("utf8");
