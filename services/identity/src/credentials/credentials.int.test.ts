@@ -164,7 +164,7 @@ describe("master key rotation", () => {
 
     // The old key alone no longer opens it; the new key alone does.
     const withOldKeyOnly = new CredentialsService({ db, box: new SecretBox(env.masterKey), relay });
-    await expect(withOldKeyOnly.resolve({ provider: "openai" }, service)).rejects.toThrow(/neither the current master key nor a previous one/);
+    await expect(withOldKeyOnly.resolve({ provider: "openai" }, service)).rejects.toThrow(/neither GALAXY_MASTER_KEY .* nor one in GALAXY_MASTER_KEY_PREVIOUS/);
     const withNewKeyOnly = new CredentialsService({ db, box: new SecretBox(newKey), relay });
     await expect(withNewKeyOnly.resolve({ provider: "openai" }, service)).resolves.toMatchObject({ apiKey: `${KEY}-v2-77aa` });
 
@@ -218,6 +218,6 @@ describe("master key rotation", () => {
     const { claim } = await keys.signClaim({ workspaceId: ws(), sub: "execution-worker", act: "service", role: "admin", expiresAt: Math.floor(Date.now() / 1000) + 60 });
     await expect(bus.claims.verify(claim, { checkExpiry: true })).resolves.toMatchObject({ ws: ws() });
     // The new master key alone opens it now.
-    await expect(new SigningKeys(db, new SecretBox(env.masterKey)).refresh()).rejects.toThrow(/neither the current master key nor a previous one/);
+    await expect(new SigningKeys(db, new SecretBox(env.masterKey)).refresh()).rejects.toThrow(/neither GALAXY_MASTER_KEY .* nor one in GALAXY_MASTER_KEY_PREVIOUS/);
   });
 });
