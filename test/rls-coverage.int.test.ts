@@ -88,22 +88,68 @@ describe("every table with a workspace_id", () => {
 });
 
 describe("security-definer functions", () => {
-  /** `schema.name` of every function named in docs/security.md; `<schema>.name` stands for every schema. */
-  function documented(): Set<string> {
+  /** A function named in the docs' table: `schema` is `undefined` for `<schema>.name` (every schema with an outbox). */
+  interface DocumentedFunction {
+    schema: string | undefined;
+    name: string;
+    row: string;
+  }
+
+  /** Every row of docs/security.md's security-definer table, each parsed to the function it names (a row that does not parse fails). */
+  function documentedRows(): DocumentedFunction[] {
     const markdown = readFileSync(new URL("../docs/security.md", import.meta.url), "utf8");
     const section = markdown.split(/^## /m).find((s) => s.startsWith("Security-definer functions"));
     if (!section) throw new Error("docs/security.md has no 'Security-definer functions' section");
+    const rows = section.split("\n").filter((line) => line.trimStart().startsWith("|"));
+    // The header row and the separator row come first; every other row names one function.
+    const [header, separator, ...body] = rows;
+    if (!header || !/^\|\s*function\s*\|/.test(header) || !separator || !/^\|[\s|:-]+\|?\s*$/.test(separator)) throw new Error(`the security-definer table has an unexpected header: ${header ?? "(none)"}`);
+    return body.map((row) => {
+      const match = /^\|\s*`(?:(<schema>)|([a-z_][a-z0-9_]*))\.([a-z_][a-z0-9_]*)\([^`]*\)`[^|]*\|/.exec(row);
+      const name = match?.[3];
+      if (!match || !name) throw new Error(`a row of the security-definer table names no \`schema.function(args)\`: ${row}`);
+      return { schema: match[1] ? undefined : match[2], name, row };
+    });
+  }
+
+  /** The schemas with an outbox table: what `<schema>.` stands for in the docs. */
+  async function outboxSchemas(): Promise<string[]> {
+    const rows = await sql<{ schema: string }>`
+      select n.nspname as schema from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where c.relname = 'outbox' and c.relkind in ('r', 'p') and n.nspname = any(${SCHEMAS}::text[]) order by 1`.execute(db);
+    return rows.rows.map((r) => r.schema);
+  }
+
+  /** `schema.name` of every function named in docs/security.md; `<schema>.name` stands for every schema with an outbox. */
+  async function documented(): Promise<Set<string>> {
+    const withOutbox = await outboxSchemas();
     const names = new Set<string>();
-    for (const match of section.matchAll(/^\|\s*`([a-z_<>]+)\.([a-z_]+)\(/gm)) {
-      const [, schema, name] = match;
-      if (!schema || !name) continue;
-      for (const s of schema === "<schema>" ? SCHEMAS : [schema]) names.add(`${s}.${name}`);
-    }
+    for (const { schema, name } of documentedRows()) for (const s of schema === undefined ? withOutbox : [schema]) names.add(`${s}.${name}`);
     return names;
   }
 
+  test("each one named in docs/security.md exists in the catalog as a security-definer function (a stale docs entry fails)", async () => {
+    const rows = documentedRows();
+    expect(rows.length).toBeGreaterThan(5);
+    // The generic rows are there, and stand for at least the schemas known to have an outbox.
+    expect(rows.filter((r) => r.schema === undefined).map((r) => r.name).sort()).toEqual(["outbox_mark_published", "outbox_pending"]);
+    const withOutbox = await outboxSchemas();
+    for (const known of ["identity", "registry", "execution"]) expect(withOutbox).toContain(known);
+
+    const definers = await sql<{ name: string }>`
+      select n.nspname || '.' || p.proname as name from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+      where p.prosecdef and n.nspname = any(${SCHEMAS}::text[])`.execute(db);
+    const present = new Set(definers.rows.map((r) => r.name));
+    const problems: string[] = [];
+    for (const { schema, name, row } of rows) {
+      if (schema !== undefined && !SCHEMAS.includes(schema)) problems.push(`${schema}.${name}: docs name a schema that is not a service's (${row.slice(0, 80)})`);
+      for (const s of schema === undefined ? withOutbox : [schema]) if (!present.has(`${s}.${name}`)) problems.push(`${s}.${name}: named in docs/security.md but no such security-definer function exists`);
+    }
+    expect(problems).toEqual([]);
+  });
+
   test("each one is named in docs/security.md, owned by its schema's owner role, not executable by PUBLIC, and pins search_path", async () => {
-    const docs = documented();
+    const docs = await documented();
     expect(docs.size).toBeGreaterThan(5);
     const functions = await sql<{ schema: string; name: string; args: string; owner: string; config: string[] | null; publicExecute: boolean; executors: string[] }>`
       select n.nspname as schema, p.proname as name, pg_get_function_identity_arguments(p.oid) as args, pg_get_userbyid(p.proowner) as owner,

@@ -122,6 +122,38 @@ describe("API keys", () => {
     expect((await api(galaxy, "DELETE", `/api/api-keys/${created.id}`, { token: owner.accessToken })).status).toBe(404);
   });
 
+  test("an expiring key works on every gateway until its expiry, then fails with 401 on every gateway within 1 s of it", async () => {
+    const POLL_MS = 20;
+    const expiresAt = new Date(Date.now() + 3_000);
+    const created = dataOf(CreatedApiKey, await api(galaxy, "POST", "/api/api-keys", { token: owner.accessToken, body: { name: "short-lived", role: "member", expiresAt: expiresAt.toISOString() } }));
+    expect(created.expiresAt).not.toBeNull();
+    const expiry = new Date(created.expiresAt ?? 0).getTime();
+    expect(expiry - Date.now()).toBeGreaterThan(1_500);
+    // Both gateways now hold (or have just asked for) the key's claim.
+    await onEveryGateway(created.key, "GET", "/api/agents", 200);
+    // Wait on each gateway until it refuses the key: no cached claim may outlive the key's expiry.
+    for (const { name, galaxy: g } of gateways) {
+      for (;;) {
+        const response = await api(g, "GET", "/api/agents", { token: created.key });
+        if (response.status === 401) {
+          expect(codeOf(response.body), name).toBe("invalid_api_key");
+          break;
+        }
+        expect(response.status, name).toBe(200);
+        expect(Date.now() - expiry, `${name} still accepts the key ${Date.now() - expiry} ms after its expiry`).toBeLessThanOrEqual(1_000 + POLL_MS);
+        await new Promise((r) => setTimeout(r, POLL_MS));
+      }
+    }
+    expect(Date.now() - expiry, "every gateway refused the key within 1 s of its expiry").toBeLessThanOrEqual(1_000 + POLL_MS);
+    // And keeps refusing it, on both.
+    await new Promise((r) => setTimeout(r, Math.max(0, expiry + 1_000 - Date.now())));
+    for (const { name, galaxy: g } of gateways) {
+      const response = await api(g, "GET", "/api/agents", { token: created.key });
+      expect(response.status, name).toBe(401);
+      expect(codeOf(response.body), name).toBe("invalid_api_key");
+    }
+  });
+
   test("another workspace's key is a 404 to revoke; an expiry in the past is a 400", async () => {
     const created = dataOf(CreatedApiKey, await api(galaxy, "POST", "/api/api-keys", { token: owner.accessToken, body: { name: "mine", role: "viewer" } }));
     const stranger = await signup("stranger@example.com");
@@ -160,5 +192,48 @@ describe("a member's role change or removal reaches every gateway within 1 s", (
     const stale = await api(gateways[1]!.galaxy, "GET", "/api/agents", { token });
     expect(codeOf(stale.body)).toBe("token_stale");
     expect(codeOf((await api(gateways[1]!.galaxy, "GET", "/api/agents", { token: key })).body)).toBe("invalid_api_key");
+  });
+
+  test("a member's permission override reaches every gateway within 1 s, for the member's existing token", async () => {
+    const dev = await signup("dev@example.com");
+    await galaxy.observer.request("identity.members.add", { email: "dev@example.com", role: "member" }, await ownerClaim());
+    const token = dataOf(LoginResult, await api(galaxy, "POST", "/api/auth/login", { body: { email: "dev@example.com", password: PASSWORD, workspaceId: owner.workspace.id } })).accessToken;
+    const body = { name: "By dev", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "" };
+    const createOn = (g: Galaxy) => api(g, "POST", "/api/agents", { token, body });
+    /** Polls every gateway until each answers the member's POST /api/agents with `status`; how long that took after `since`. */
+    const everyGatewayCreates = async (since: number, status: number): Promise<number> => {
+      for (const { name, galaxy: g } of gateways) {
+        for (;;) {
+          const response = await createOn(g);
+          if (response.status === status) break;
+          if (Date.now() - since > 3_000) throw new Error(`${name} still answers POST /api/agents with ${response.status}, not ${status}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
+      return Date.now() - since;
+    };
+    const setCreate = async (create: boolean) => {
+      const response = await api(galaxy, "PATCH", `/api/members/${dev.user.id}`, { token: owner.accessToken, body: { permissions: { agents: { create } } } });
+      expect(response.status, JSON.stringify(response.body)).toBe(200);
+    };
+
+    // A member may create agents; the token's claim is now cached on both gateways.
+    for (const { name, galaxy: g } of gateways) expect((await createOn(g)).status, name).toBe(201);
+
+    let since = Date.now();
+    await setCreate(false);
+    expect(await everyGatewayCreates(since, 403)).toBeLessThan(1_000);
+    for (const { name, galaxy: g } of gateways) {
+      const refused = await createOn(g);
+      expect(refused.status, name).toBe(403);
+      expect(ErrorBody.parse(refused.body).error, name).toBe("Forbidden");
+    }
+    // Reading is untouched by the override.
+    await onEveryGateway(token, "GET", "/api/agents", 200);
+
+    since = Date.now();
+    await setCreate(true);
+    expect(await everyGatewayCreates(since, 201)).toBeLessThan(1_000);
+    for (const { name, galaxy: g } of gateways) expect((await createOn(g)).status, name).toBe(201);
   });
 });

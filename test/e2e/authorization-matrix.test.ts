@@ -37,6 +37,10 @@ const PRINCIPALS = [
   "expired",
   /** A member's token issued before the member was removed. */
   "stale",
+  /** An API key of the owner's, revoked. */
+  "key:revoked",
+  /** An API key of the owner's, past its `expiresAt`. */
+  "key:expired",
   "none",
 ] as const;
 type PrincipalName = (typeof PRINCIPALS)[number];
@@ -75,14 +79,16 @@ interface Row {
 const PENDING: ReadonlySet<string> = new Set<string>([]);
 
 const ALL = (status: number) => PRINCIPALS.map(() => status);
-const ANY_MEMBER = (status: number) => PRINCIPALS.map((p) => (p === "expired" || p === "stale" || p === "none" ? 401 : status));
+/** The principals whose credential is no good: 401 on every bearer endpoint. */
+const UNAUTHENTICATED: ReadonlySet<PrincipalName> = new Set<PrincipalName>(["expired", "stale", "key:revoked", "key:expired", "none"]);
+const ANY_MEMBER = (status: number) => PRINCIPALS.map((p) => (UNAUTHENTICATED.has(p) ? 401 : status));
 
-// Columns:                            owner admin member viewer | keys: owner admin member viewer | outsider o:viewer sysadmin | expired stale none
+// Columns:                            owner admin member viewer | keys: owner admin member viewer | outsider o:viewer sysadmin | expired stale key:revoked key:expired none
 const ROWS: readonly Row[] = [
   // Auth and keys: public, or the caller's own account.
   { method: "POST", path: "/api/auth/signup", auth: "public", expect: ALL(201), request: async (w) => ({ path: "/api/auth/signup", body: { email: w.freshEmail(), password: PASSWORD, name: "New", workspaceName: "New" } }) },
   { method: "POST", path: "/api/auth/login", auth: "public", expect: ALL(200), request: async (w) => ({ path: "/api/auth/login", body: { email: w.ownerEmail, password: PASSWORD } }) },
-  { method: "POST", path: "/api/auth/switch", auth: "bearer", expect: [200, 200, 200, 200, 403, 403, 403, 403, 404, 404, 404, 401, 401, 401], request: async (w) => ({ path: "/api/auth/switch", body: { workspaceId: w.workspaceId } }) },
+  { method: "POST", path: "/api/auth/switch", auth: "bearer", expect: [200, 200, 200, 200, 403, 403, 403, 403, 404, 404, 404, 401, 401, 401, 401, 401], request: async (w) => ({ path: "/api/auth/switch", body: { workspaceId: w.workspaceId } }) },
   { method: "GET", path: "/api/me", auth: "bearer", expect: ANY_MEMBER(200), request: async () => ({ path: "/api/me" }) },
   { method: "GET", path: "/.well-known/jwks.json", auth: "public", expect: ALL(200), request: async () => ({ path: "/.well-known/jwks.json" }) },
   // Public: the bearer header plays no part; the ID token decides.
@@ -92,14 +98,14 @@ const ROWS: readonly Row[] = [
   { method: "POST", path: "/hooks/identity/clerk", variant: "unsigned", auth: "public", expect: ALL(401), request: async (w) => w.userSyncDelivery(false) },
 
   // Workspaces.
-  { method: "POST", path: "/api/workspaces", auth: "bearer", expect: [201, 201, 201, 201, 403, 403, 403, 403, 201, 201, 201, 401, 401, 401], request: async () => ({ path: "/api/workspaces", body: { name: "Another" } }) },
-  { method: "GET", path: "/api/workspaces", auth: "bearer", expect: [200, 200, 200, 200, 403, 403, 403, 403, 200, 200, 200, 401, 401, 401], request: async () => ({ path: "/api/workspaces" }) },
+  { method: "POST", path: "/api/workspaces", auth: "bearer", expect: [201, 201, 201, 201, 403, 403, 403, 403, 201, 201, 201, 401, 401, 401, 401, 401], request: async () => ({ path: "/api/workspaces", body: { name: "Another" } }) },
+  { method: "GET", path: "/api/workspaces", auth: "bearer", expect: [200, 200, 200, 200, 403, 403, 403, 403, 200, 200, 200, 401, 401, 401, 401, 401], request: async () => ({ path: "/api/workspaces" }) },
   { method: "GET", path: "/api/workspace", auth: "bearer", expect: ANY_MEMBER(200), request: async () => ({ path: "/api/workspace" }) },
   {
     method: "PATCH",
     path: "/api/workspace",
     auth: "bearer",
-    expect: [200, 200, 403, 403, 200, 200, 403, 403, 200, 403, 200, 401, 401, 401],
+    expect: [200, 200, 403, 403, 200, 200, 403, 403, 200, 403, 200, 401, 401, 401, 401, 401],
     request: async (_w, p) => ({ path: "/api/workspace", body: { name: `Renamed by ${p}`, settings: { by: p } } }),
   },
 
@@ -110,7 +116,7 @@ const ROWS: readonly Row[] = [
     path: "/api/members",
     variant: "as viewer",
     auth: "bearer",
-    expect: [201, 201, 403, 403, 201, 201, 403, 403, 201, 403, 201, 401, 401, 401],
+    expect: [201, 201, 403, 403, 201, 201, 403, 403, 201, 403, 201, 401, 401, 401, 401, 401],
     request: async (w) => ({ path: "/api/members", body: { email: (await w.freshUser()).email, role: "viewer" } }),
   },
   {
@@ -118,7 +124,7 @@ const ROWS: readonly Row[] = [
     path: "/api/members",
     variant: "as owner",
     auth: "bearer",
-    expect: [201, 403, 403, 403, 201, 403, 403, 403, 201, 403, 201, 401, 401, 401],
+    expect: [201, 403, 403, 403, 201, 403, 403, 403, 201, 403, 201, 401, 401, 401, 401, 401],
     request: async (w) => ({ path: "/api/members", body: { email: (await w.freshUser()).email, role: "owner" } }),
   },
   {
@@ -126,7 +132,7 @@ const ROWS: readonly Row[] = [
     path: "/api/members/{userId}",
     variant: "a viewer, to member",
     auth: "bearer",
-    expect: [200, 200, 403, 403, 200, 200, 403, 403, 404, 404, 404, 401, 401, 401],
+    expect: [200, 200, 403, 403, 200, 200, 403, 403, 404, 404, 404, 401, 401, 401, 401, 401],
     request: async (w) => ({ path: `/api/members/${await w.freshMember("viewer")}`, body: { role: "member" } }),
   },
   {
@@ -134,7 +140,7 @@ const ROWS: readonly Row[] = [
     path: "/api/members/{userId}",
     variant: "an owner, to admin",
     auth: "bearer",
-    expect: [200, 403, 403, 403, 200, 403, 403, 403, 404, 404, 404, 401, 401, 401],
+    expect: [200, 403, 403, 403, 200, 403, 403, 403, 404, 404, 404, 401, 401, 401, 401, 401],
     request: async (w) => ({ path: `/api/members/${await w.freshMember("owner")}`, body: { role: "admin" } }),
   },
   {
@@ -142,7 +148,7 @@ const ROWS: readonly Row[] = [
     path: "/api/members/{userId}",
     variant: "a viewer",
     auth: "bearer",
-    expect: [204, 204, 403, 403, 204, 204, 403, 403, 404, 404, 404, 401, 401, 401],
+    expect: [204, 204, 403, 403, 204, 204, 403, 403, 404, 404, 404, 401, 401, 401, 401, 401],
     request: async (w) => ({ path: `/api/members/${await w.freshMember("viewer")}` }),
   },
   {
@@ -150,29 +156,29 @@ const ROWS: readonly Row[] = [
     path: "/api/members/{userId}",
     variant: "an owner",
     auth: "bearer",
-    expect: [204, 403, 403, 403, 204, 403, 403, 403, 404, 404, 404, 401, 401, 401],
+    expect: [204, 403, 403, 403, 204, 403, 403, 403, 404, 404, 404, 401, 401, 401, 401, 401],
     request: async (w) => ({ path: `/api/members/${await w.freshMember("owner")}` }),
   },
 
   // API keys: admins and owners, never a key.
-  { method: "POST", path: "/api/api-keys", auth: "bearer", expect: [201, 201, 403, 403, 403, 403, 403, 403, 201, 403, 201, 401, 401, 401], request: async () => ({ path: "/api/api-keys", body: { name: "matrix", role: "viewer" } }) },
-  { method: "GET", path: "/api/api-keys", auth: "bearer", expect: [200, 200, 403, 403, 403, 403, 403, 403, 200, 403, 200, 401, 401, 401], request: async () => ({ path: "/api/api-keys" }) },
-  { method: "DELETE", path: "/api/api-keys/{id}", auth: "bearer", expect: [204, 204, 403, 403, 403, 403, 403, 403, 404, 404, 404, 401, 401, 401], request: async (w) => ({ path: `/api/api-keys/${await w.freshApiKey()}` }) },
+  { method: "POST", path: "/api/api-keys", auth: "bearer", expect: [201, 201, 403, 403, 403, 403, 403, 403, 201, 403, 201, 401, 401, 401, 401, 401], request: async () => ({ path: "/api/api-keys", body: { name: "matrix", role: "viewer" } }) },
+  { method: "GET", path: "/api/api-keys", auth: "bearer", expect: [200, 200, 403, 403, 403, 403, 403, 403, 200, 403, 200, 401, 401, 401, 401, 401], request: async () => ({ path: "/api/api-keys" }) },
+  { method: "DELETE", path: "/api/api-keys/{id}", auth: "bearer", expect: [204, 204, 403, 403, 403, 403, 403, 403, 404, 404, 404, 401, 401, 401, 401, 401], request: async (w) => ({ path: `/api/api-keys/${await w.freshApiKey()}` }) },
 
   // Provider credentials: admins and owners (and keys of those roles), in the caller's own workspace.
   {
     method: "PUT",
     path: "/api/provider-credentials/{provider}",
     auth: "bearer",
-    expect: [200, 200, 403, 403, 200, 200, 403, 403, 200, 403, 200, 401, 401, 401],
+    expect: [200, 200, 403, 403, 200, 200, 403, 403, 200, 403, 200, 401, 401, 401, 401, 401],
     request: async (_w, p) => ({ path: "/api/provider-credentials/pinecone", body: { apiKey: `pc-matrix-${p.replace(":", "-")}-key` } }),
   },
-  { method: "GET", path: "/api/provider-credentials", auth: "bearer", expect: [200, 200, 403, 403, 200, 200, 403, 403, 200, 403, 200, 401, 401, 401], request: async () => ({ path: "/api/provider-credentials" }) },
+  { method: "GET", path: "/api/provider-credentials", auth: "bearer", expect: [200, 200, 403, 403, 200, 200, 403, 403, 200, 403, 200, 401, 401, 401, 401, 401], request: async () => ({ path: "/api/provider-credentials" }) },
   {
     method: "DELETE",
     path: "/api/provider-credentials/{provider}",
     auth: "bearer",
-    expect: [204, 204, 403, 403, 204, 204, 403, 403, 204, 403, 204, 401, 401, 401],
+    expect: [204, 204, 403, 403, 204, 204, 403, 403, 204, 403, 204, 401, 401, 401, 401, 401],
     request: async (w, p) => {
       await w.storeCredential(p);
       return { path: "/api/provider-credentials/pinecone" };
@@ -180,16 +186,16 @@ const ROWS: readonly Row[] = [
   },
 
   // Agents and executions.
-  { method: "POST", path: "/api/agents", auth: "bearer", expect: [201, 201, 201, 403, 201, 201, 201, 403, 201, 403, 201, 401, 401, 401], request: async () => ({ path: "/api/agents", body: AGENT_BODY }) },
+  { method: "POST", path: "/api/agents", auth: "bearer", expect: [201, 201, 201, 403, 201, 201, 201, 403, 201, 403, 201, 401, 401, 401, 401, 401], request: async () => ({ path: "/api/agents", body: AGENT_BODY }) },
   { method: "GET", path: "/api/agents", auth: "bearer", expect: ANY_MEMBER(200), request: async () => ({ path: "/api/agents" }) },
-  { method: "GET", path: "/api/agents/{id}", auth: "bearer", expect: [200, 200, 200, 200, 200, 200, 200, 200, 404, 404, 404, 401, 401, 401], request: async (w) => ({ path: `/api/agents/${w.activeAgentId}` }) },
+  { method: "GET", path: "/api/agents/{id}", auth: "bearer", expect: [200, 200, 200, 200, 200, 200, 200, 200, 404, 404, 404, 401, 401, 401, 401, 401], request: async (w) => ({ path: `/api/agents/${w.activeAgentId}` }) },
   {
     method: "POST",
     path: "/api/agents/{id}/activate",
     variant: "the owner's draft",
     auth: "bearer",
     // A key owns only what it created itself (docs/decisions/0007): the owner's member key may not activate the owner's agent.
-    expect: [200, 200, 403, 403, 200, 200, 403, 403, 404, 404, 404, 401, 401, 401],
+    expect: [200, 200, 403, 403, 200, 200, 403, 403, 404, 404, 404, 401, 401, 401, 401, 401],
     request: async (w) => ({ path: `/api/agents/${await w.freshDraftAgent("owner")}/activate` }),
   },
   {
@@ -197,22 +203,22 @@ const ROWS: readonly Row[] = [
     path: "/api/agents/{id}/activate",
     variant: "the member's draft",
     auth: "bearer",
-    expect: [200, 200, 200, 403, 200, 200, 403, 403, 404, 404, 404, 401, 401, 401],
+    expect: [200, 200, 200, 403, 200, 200, 403, 403, 404, 404, 404, 401, 401, 401, 401, 401],
     request: async (w) => ({ path: `/api/agents/${await w.freshDraftAgent("member")}/activate` }),
   },
   {
     method: "POST",
     path: "/api/agents/{id}/executions",
     auth: "bearer",
-    expect: [202, 202, 202, 403, 202, 202, 202, 403, 404, 404, 404, 401, 401, 401],
+    expect: [202, 202, 202, 403, 202, 202, 202, 403, 404, 404, 404, 401, 401, 401, 401, 401],
     request: async (w) => ({ path: `/api/agents/${w.activeAgentId}/executions`, body: { input: { message: "hello" } } }),
   },
-  { method: "GET", path: "/api/executions/{id}", auth: "bearer", expect: [200, 200, 200, 200, 200, 200, 200, 200, 404, 404, 404, 401, 401, 401], request: async (w) => ({ path: `/api/executions/${w.executionId}` }) },
+  { method: "GET", path: "/api/executions/{id}", auth: "bearer", expect: [200, 200, 200, 200, 200, 200, 200, 200, 404, 404, 404, 401, 401, 401, 401, 401], request: async (w) => ({ path: `/api/executions/${w.executionId}` }) },
 
   // Audit, and operators (the system_admin flag alone, never an API key).
-  { method: "GET", path: "/api/audit-logs", auth: "bearer", expect: [200, 200, 403, 403, 200, 200, 403, 403, 200, 403, 200, 401, 401, 401], request: async () => ({ path: "/api/audit-logs" }) },
-  { method: "GET", path: "/api/admin/security-incidents", auth: "bearer", expect: [403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 401, 401, 401], request: async () => ({ path: "/api/admin/security-incidents" }) },
-  { method: "GET", path: "/api/admin/audit-logs", auth: "bearer", expect: [403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 401, 401, 401], request: async () => ({ path: "/api/admin/audit-logs" }) },
+  { method: "GET", path: "/api/audit-logs", auth: "bearer", expect: [200, 200, 403, 403, 200, 200, 403, 403, 200, 403, 200, 401, 401, 401, 401, 401], request: async () => ({ path: "/api/audit-logs" }) },
+  { method: "GET", path: "/api/admin/security-incidents", auth: "bearer", expect: [403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 401, 401, 401, 401, 401], request: async () => ({ path: "/api/admin/security-incidents" }) },
+  { method: "GET", path: "/api/admin/audit-logs", auth: "bearer", expect: [403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 401, 401, 401, 401, 401], request: async () => ({ path: "/api/admin/audit-logs" }) },
 
   // Operations and documentation: public, and hidden from the OpenAPI document.
   { method: "GET", path: "/openapi.json", auth: "public", hidden: true, expect: ALL(200), request: async () => ({ path: "/openapi.json" }) },
@@ -287,6 +293,17 @@ beforeAll(async () => {
   const member = await memberOf("member");
   const viewer = await memberOf("viewer");
   const key = async (role: string) => dataOf(CreatedApiKey, await must(api(galaxy, "POST", "/api/api-keys", { token: owner.accessToken, body: { name: `${role} key`, role } }), 201, `${role} key`)).key;
+  /** Polls until `token` is refused on `GET /api/me` (the gateway may still hold its claim for a moment). */
+  const refused = async (token: string, what: string) => eventually(async () => ((await api(galaxy, "GET", "/api/me", { token })).status === 401 ? true : undefined), 5_000, what);
+
+  // An owner's key that expires shortly: it works now, and has expired before the matrix runs (waited out below).
+  const expiring = dataOf(CreatedApiKey, await must(api(galaxy, "POST", "/api/api-keys", { token: owner.accessToken, body: { name: "expiring key", role: "owner", expiresAt: new Date(Date.now() + 2_000).toISOString() } }), 201, "an expiring key"));
+  await must(api(galaxy, "GET", "/api/me", { token: expiring.key }), 200, "the expiring key before its expiry");
+  // An owner's key, used (so a claim may be cached), then revoked.
+  const revoked = dataOf(CreatedApiKey, await must(api(galaxy, "POST", "/api/api-keys", { token: owner.accessToken, body: { name: "revoked key", role: "owner" } }), 201, "a key to revoke"));
+  await must(api(galaxy, "GET", "/api/me", { token: revoked.key }), 200, "the key before its revocation");
+  await must(api(galaxy, "DELETE", `/api/api-keys/${revoked.id}`, { token: owner.accessToken }), 204, "revoke the key");
+  await refused(revoked.key, "the revoked key refused");
 
   const outsider = await signup("outsider@matrix.example.com");
   const outsiderViewer = await signup("outsider-viewer@matrix.example.com");
@@ -314,6 +331,10 @@ beforeAll(async () => {
   await must(api(galaxy, "POST", `/api/agents/${activeAgentId}/activate`, { token: owner.accessToken }), 200, "activate");
   const execution = dataOf(Execution, await must(api(galaxy, "POST", `/api/agents/${activeAgentId}/executions`, { token: owner.accessToken, body: { input: { message: "hi" } } }), 202, "start"));
 
+  // The expiring key's expiry has passed (and no cached claim outlives it).
+  await new Promise((r) => setTimeout(r, Math.max(0, new Date(expiring.expiresAt ?? 0).getTime() - Date.now())));
+  await refused(expiring.key, "the expired key refused");
+
   const tokens: Record<PrincipalName, string | undefined> = {
     owner: owner.accessToken,
     admin: admin.token,
@@ -328,6 +349,8 @@ beforeAll(async () => {
     sysadmin: sysadminToken,
     expired,
     stale: staleToken,
+    "key:revoked": revoked.key,
+    "key:expired": expiring.key,
     none: undefined,
   };
 
@@ -426,6 +449,17 @@ describe("the table", () => {
     await sees("identity.workspaces", () => api(galaxy, "PATCH", "/api/workspace", { token: owner, body: { settings: { seen: randomUUID() } } }), 200);
     await sees("execution.executions", () => api(galaxy, "POST", `/api/agents/${world.activeAgentId}/executions`, { token: owner, body: { input: { message: "seen" } } }), 202);
     await sees("identity.users", () => api(galaxy, "POST", "/api/auth/signup", { body: { email: world.freshEmail(), password: PASSWORD, name: "Seen", workspaceName: "Seen" } }), 201);
+    // The events a write emits: an outbox the write touches nothing else of would still show.
+    await sees("identity.outbox", async () => api(galaxy, "DELETE", `/api/api-keys/${await world.freshApiKey()}`, { token: owner }), 204);
+    await sees("registry.outbox", () => api(galaxy, "POST", "/api/agents", { token: owner, body: AGENT_BODY }), 201);
+
+    // …but not the `security.*` reports a refusal legitimately writes (here, asynchronously: a foreign agent's 404).
+    const reports = async () => Number((await sql<{ n: number }>`select count(*)::int as n from registry.outbox where type = 'security.cross_workspace_attempt'`.execute(superuser)).rows[0]?.n);
+    const reported = await reports();
+    const before = await settledFingerprint();
+    expect((await api(galaxy, "GET", `/api/agents/${world.activeAgentId}`, { token: world.tokens.outsider })).status).toBe(404);
+    await eventually(async () => ((await reports()) > reported ? true : undefined), 5_000, "the cross-workspace report");
+    expect(changedTables(before, await settledFingerprint())).toEqual([]);
   });
 
   test("has one status per principal in every row", () => {
@@ -435,12 +469,21 @@ describe("the table", () => {
 
 /**
  * The data of every schema as one fingerprint per table, read as the superuser. Left out: what
- * changes without any write of the caller's (outbox rows and their publication, the audit log
+ * changes without any write of the caller's (the outbox's publication marks, the audit log
  * fed from the stream, idempotency records, an API key's last use, migration bookkeeping).
+ *
+ * Outbox tables are in it by the events they hold (`id`, `type`, `workspace_id`, not
+ * `published_at`), so a refused write that still emits an event fails. Events of `security.*`
+ * types are left out: a refusal legitimately reports them, some asynchronously (a
+ * `security.cross_workspace_attempt` for a foreign resource's 404).
  */
-const EXCLUDED_TABLES = new Set(["outbox", "kysely_migration", "kysely_migration_lock"]);
+const EXCLUDED_TABLES = new Set(["kysely_migration", "kysely_migration_lock"]);
 const EXCLUDED_SCHEMAS = new Set(["audit"]);
 const EXCLUDED_COLUMNS: Record<string, readonly string[]> = { "identity.api_keys": ["last_used_at"], "gateway.idempotency_keys": ["*"] };
+/** An outbox is fingerprinted by these columns alone, and without `security.*` events. */
+const OUTBOX_TABLE = "outbox";
+const OUTBOX_COLUMNS: readonly string[] = ["id", "type", "workspace_id"];
+const OUTBOX_FILTER = "type not like 'security.%'";
 
 let snapshotSql: string | undefined;
 async function fingerprintQuery(): Promise<string> {
@@ -451,16 +494,23 @@ async function fingerprintQuery(): Promise<string> {
     from information_schema.columns c join information_schema.tables t on t.table_schema = c.table_schema and t.table_name = c.table_name
     where c.table_schema = any(${schemas}::text[]) and t.table_type = 'BASE TABLE'
     order by c.table_schema, c.table_name, c.ordinal_position`.execute(superuser);
-  const tables = new Map<string, string[]>();
+  const tables = new Map<string, { columns: string[]; filter?: string }>();
   for (const { schema, table, column } of columns.rows) {
     const name = `${schema}.${table}`;
     const excluded = EXCLUDED_COLUMNS[name] ?? [];
     if (EXCLUDED_TABLES.has(table) || excluded.includes("*") || excluded.includes(column)) continue;
-    tables.set(name, [...(tables.get(name) ?? []), `"${column}"`]);
+    if (table === OUTBOX_TABLE && !OUTBOX_COLUMNS.includes(column)) continue;
+    const entry = tables.get(name) ?? { columns: [], ...(table === OUTBOX_TABLE ? { filter: OUTBOX_FILTER } : {}) };
+    entry.columns.push(`"${column}"`);
+    tables.set(name, entry);
   }
   if (tables.size < 10) throw new Error(`the fingerprint covers only ${[...tables.keys()].join(", ")}`);
+  // Every outbox must be in it with all of its columns: a renamed column would silently leave it out.
+  const outboxes = [...tables.entries()].filter(([name]) => name.endsWith(`.${OUTBOX_TABLE}`));
+  if (outboxes.length < 3) throw new Error(`the fingerprint covers the outboxes of ${outboxes.map(([name]) => name).join(", ") || "no schema"} only`);
+  for (const [name, { columns: cols }] of outboxes) if (cols.length !== OUTBOX_COLUMNS.length) throw new Error(`${name}: the fingerprint reads ${cols.join(", ")}, not ${OUTBOX_COLUMNS.join(", ")}`);
   snapshotSql = [...tables.entries()]
-    .map(([name, cols]) => `select '${name}' as name, count(*)::int as rows, md5(coalesce(string_agg(r, E'\\n' order by r), '')) as hash from (select row(${cols.join(", ")})::text as r from ${name}) t`)
+    .map(([name, { columns: cols, filter }]) => `select '${name}' as name, count(*)::int as rows, md5(coalesce(string_agg(r, E'\\n' order by r), '')) as hash from (select row(${cols.join(", ")})::text as r from ${name}${filter ? ` where ${filter}` : ""}) t`)
     .join(" union all ");
   return snapshotSql;
 }
@@ -502,7 +552,7 @@ function changedTables(before: Record<string, string>, after: Record<string, str
 }
 
 const TITLES: Record<number, string> = { 400: "Validation Error", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict" };
-const BAD_CREDENTIAL_CODES: Partial<Record<PrincipalName, string>> = { expired: "token_expired", stale: "token_stale", none: "missing_credentials" };
+const BAD_CREDENTIAL_CODES: Partial<Record<PrincipalName, string>> = { expired: "token_expired", stale: "token_stale", "key:revoked": "invalid_api_key", "key:expired": "invalid_api_key", none: "missing_credentials" };
 
 for (const row of ROWS) {
   describe(rowName(row), () => {

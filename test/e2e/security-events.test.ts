@@ -2,9 +2,11 @@ import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { headers as natsHeaders, type Msg } from "@nats-io/transport-node";
 import { randomUUID as uuidv7 } from "node:crypto";
 import { z } from "zod";
-import { Agent, AuditEntry, ClaimGrant, ErrorBody, Execution, HEADER, SignupResult, type AuditLogQuery } from "@galaxy/contracts";
+import { Agent, AuditEntry, ClaimGrant, CreatedApiKey, ErrorBody, Execution, HEADER, SignupResult, type AuditLogQuery } from "@galaxy/contracts";
+import { createDb, sql, type Kysely } from "@galaxy/db";
 import { newTraceparent } from "@galaxy/observability";
 import { TestClaims } from "@galaxy/testkit";
+import { AGENT_PROJECTION_CONSUMER } from "../../services/execution-worker/src/agents/agents.projection";
 import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
 
 let galaxy: Galaxy;
@@ -12,6 +14,9 @@ let alice: SignupResult;
 let bob: SignupResult;
 let aliceAgent: Agent;
 let aliceExecution: Execution;
+let aliceKey: CreatedApiKey;
+/** The test database as its superuser, which row-level security does not restrict: to read the worker's projection. */
+let superuser: Kysely<unknown>;
 const deadLetters: Msg[] = [];
 const userAgent = "security-probe/1.0 (e2e)";
 
@@ -27,9 +32,12 @@ beforeAll(async () => {
   aliceAgent = dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token: alice.accessToken, body: { name: "Private", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "" } }));
   await api(galaxy, "POST", `/api/agents/${aliceAgent.id}/activate`, { token: alice.accessToken });
   aliceExecution = dataOf(Execution, await api(galaxy, "POST", `/api/agents/${aliceAgent.id}/executions`, { token: alice.accessToken, body: { input: { message: "secret" } } }));
+  aliceKey = dataOf(CreatedApiKey, await api(galaxy, "POST", "/api/api-keys", { token: alice.accessToken, body: { name: "alice's deploy key", role: "member" } }));
+  superuser = createDb<unknown>({ connectionString: galaxy.env.databaseUrl, max: 1 });
 });
 
 afterAll(async () => {
+  await superuser?.destroy();
   await galaxy?.stop();
 });
 
@@ -55,6 +63,10 @@ describe("asking for another workspace's resource by id", () => {
       { method: "POST", path: (id: string) => `/api/agents/${id}/activate`, target: aliceAgent.id, targetType: "agent" },
       { method: "POST", path: (id: string) => `/api/agents/${id}/executions`, target: aliceAgent.id, targetType: "agent", body: { input: { message: "hi" } } },
       { method: "GET", path: (id: string) => `/api/executions/${id}`, target: aliceExecution.id, targetType: "execution" },
+      // Alice is a member of her workspace alone: to Bob's workspace she is another workspace's member.
+      { method: "PATCH", path: (id: string) => `/api/members/${id}`, target: alice.user.id, targetType: "member", body: { role: "viewer" } },
+      { method: "DELETE", path: (id: string) => `/api/members/${id}`, target: alice.user.id, targetType: "member" },
+      { method: "DELETE", path: (id: string) => `/api/api-keys/${id}`, target: aliceKey.id, targetType: "api_key" },
     ] as const;
     for (const probe of probes) {
       const body = "body" in probe ? probe.body : undefined;
@@ -81,23 +93,29 @@ describe("asking for another workspace's resource by id", () => {
     }
     // Filtered by target, as an admin investigating would.
     expect(await auditLog(bob.accessToken, { resourceId: aliceExecution.id })).toHaveLength(1);
-    // Nothing in the workspace whose resources were asked for.
+    // Nothing in the workspace whose resources were asked for, and nothing changed there.
     expect(await auditLog(alice.accessToken, { action: "security.cross_workspace_attempt" })).toEqual([]);
+    const me = z.object({ data: z.object({ role: z.string() }) }).parse((await api(galaxy, "GET", "/api/me", { token: alice.accessToken })).body).data;
+    expect(me.role).toBe("owner");
+    const keys = z.object({ data: z.array(z.object({ id: z.string(), revokedAt: z.string().nullable() })) }).parse((await api(galaxy, "GET", "/api/api-keys", { token: alice.accessToken })).body).data;
+    expect(keys.find((k) => k.id === aliceKey.id)).toMatchObject({ revokedAt: null });
   });
 });
 
 describe("the bus attack suite: messages published straight to NATS", () => {
   /**
    * Publishes a valid `agent.created` payload for Bob's workspace on its subject, with `claim`
-   * (or none), the way a stranger with a NATS connection would. Returns the payload's id.
+   * (or none), the way a stranger with a NATS connection would. Returns the payload's id and
+   * the id of the agent it plants.
    */
-  async function publishRaw(claim: string | undefined): Promise<string> {
+  async function publishRaw(claim: string | undefined): Promise<{ id: string; agentId: string }> {
     const ws = bob.workspace.id;
     const id = uuidv7();
+    const agentId = uuidv7();
     const now = new Date().toISOString();
     const agent: Agent = {
       ...aliceAgent,
-      id: uuidv7(),
+      id: agentId,
       workspaceId: ws,
       name: "Planted",
       status: "draft",
@@ -119,19 +137,21 @@ describe("the bus attack suite: messages published straight to NATS", () => {
     // A request to a stream's subject is answered with JetStream's acknowledgement: stored.
     const ack = await galaxy.observer.nc.request(galaxy.observer.subject(`evt.${ws}.agent.created`), JSON.stringify(payload), { headers: h, timeout: 5_000 });
     expect(z.object({ seq: z.number() }).parse(JSON.parse(new TextDecoder().decode(ack.data))).seq).toBeGreaterThan(0);
-    return id;
+    return { id, agentId };
   }
 
   test("a foreign key's claim, another workspace's claim, no claim: none applied, each a dead letter and a security incident in the workspace it named", async () => {
     const foreignKey = await (await TestClaims.create()).sign({ ws: bob.workspace.id, sub: bob.user.id, role: "owner" });
     // A genuine claim, signed by identity, for Alice's workspace.
     const grant = ClaimGrant.parse(await galaxy.observer.request("identity.claims.issue", { accessToken: alice.accessToken }));
-    const attacks = {
+    const planted = {
       foreignKey: await publishRaw(foreignKey),
       otherWorkspace: await publishRaw(grant.claim),
       noClaim: await publishRaw(undefined),
     };
+    const attacks = { foreignKey: planted.foreignKey.id, otherWorkspace: planted.otherWorkspace.id, noClaim: planted.noClaim.id };
     const ids = Object.values(attacks);
+    const agentIds = Object.values(planted).map((p) => p.agentId);
 
     // Each is reported by both consumers that refused it: audit and the worker's agent projection.
     const incidents = await eventually(async () => {
@@ -147,12 +167,25 @@ describe("the bus attack suite: messages published straight to NATS", () => {
       expect(about.every((e) => e.workspaceId === bob.workspace.id && e.resourceType === "message")).toBe(true);
     }
 
-    // None was applied: no audit entry is any of them, and no agent appeared in Bob's workspace.
+    // Each is a dead letter of both consumers that refused it. Once the worker's letters are
+    // written, its projection has settled on these messages (a letter is written instead of an apply).
+    const letterIdsOf = (consumer: string) =>
+      deadLetters
+        .filter((m) => m.subject === galaxy.observer.subject(`dlq.${consumer}.evt.${bob.workspace.id}.agent.created`))
+        .map((m) => z.object({ id: z.string() }).parse(JSON.parse(new TextDecoder().decode(m.data))).id);
+    await eventually(async () => (ids.every((id) => letterIdsOf("audit").includes(id) && letterIdsOf(AGENT_PROJECTION_CONSUMER).includes(id)) ? true : undefined), 15_000, "the dead letters of audit and the worker's agent projection");
+
+    // None was applied: no audit entry is any of them, and no planted agent is in the worker's
+    // projection (the only consumer of agent.created that would keep one), read past row-level security.
     const everything = await auditLog(bob.accessToken, {});
     expect(everything.filter((e) => ids.includes(e.id))).toEqual([]);
     expect(everything.filter((e) => e.action === "agent.created")).toEqual([]);
-    const agents = z.object({ data: z.array(Agent) }).parse((await api(galaxy, "GET", "/api/agents", { token: bob.accessToken })).body).data;
-    expect(agents).toEqual([]);
+    const projected = async (agentIdList: string[]) =>
+      (await sql<{ agent_id: string }>`select agent_id from execution.agents where agent_id = any(${agentIdList}::uuid[])`.execute(superuser)).rows.map((r) => r.agent_id);
+    // The query sees what the worker applied: Alice's genuine agent is there.
+    expect(await projected([aliceAgent.id])).toEqual([aliceAgent.id]);
+    expect(await projected(agentIds)).toEqual([]);
+    expect((await sql<{ n: number }>`select count(*)::int as n from execution.agents where workspace_id = ${bob.workspace.id}`.execute(superuser)).rows[0]?.n).toBe(0);
 
     // Each is a dead letter of the audit consumer, with why.
     const audited = deadLetters.filter((m) => m.subject === galaxy.observer.subject(`dlq.audit.evt.${bob.workspace.id}.agent.created`));

@@ -59,11 +59,12 @@ function agent(workspaceId: string): Agent {
 
 /**
  * Publishes an `agent.created` straight to JetStream, as a stranger on the bus would: a valid
- * payload, with whatever claim and workspace header it is given. Returns the payload's id;
- * `lastSeq` is its place in the stream.
+ * payload, with whatever claim and workspace header it is given, naming `payloadWs` (the
+ * subject's workspace unless given) in its `workspaceId`. Returns the payload's id; `lastSeq`
+ * is its place in the stream.
  */
 let lastSeq = 0;
-async function publishRaw(subjectWs: string, options: { claim?: string; headerWs?: string | null; type?: string; data?: unknown } = {}): Promise<string> {
+async function publishRaw(subjectWs: string, options: { claim?: string; headerWs?: string | null; payloadWs?: string; type?: string; data?: unknown } = {}): Promise<string> {
   const id = uuidv7();
   const type = options.type ?? "agent.created";
   const h = natsHeaders();
@@ -72,7 +73,8 @@ async function publishRaw(subjectWs: string, options: { claim?: string; headerWs
   h.set(HEADER.traceparent, newTraceparent());
   h.set(HEADER.eventType, type);
   h.set(HEADER.schemaVersion, "1");
-  const payload = { id, type, occurredAt: new Date().toISOString(), workspaceId: subjectWs, actor: { type: "user", id: uuidv7() }, data: options.data ?? { agent: agent(subjectWs) } };
+  const payloadWs = options.payloadWs ?? subjectWs;
+  const payload = { id, type, occurredAt: new Date().toISOString(), workspaceId: payloadWs, actor: { type: "user", id: uuidv7() }, data: options.data ?? { agent: agent(payloadWs) } };
   const ack = await jetstream(watcher.nc).publish(watcher.subject(`evt.${subjectWs}.${type}`), JSON.stringify(payload), { msgID: id, headers: h });
   lastSeq = ack.seq;
   return id;
@@ -138,6 +140,37 @@ describe("a message that fails its claim or workspace checks", () => {
     // The report's own claim is a service claim for that workspace, and verifies.
     const reportClaim = await watcher.claims.verify(report?.header(HEADER.claim), { checkExpiry: true });
     expect(reportClaim).toMatchObject({ ws, act: "service", sub: "audit" });
+  });
+
+  test("a genuine claim, header and subject of one workspace on a payload naming another: dead-lettered, never applied, reported where the message was sent", async () => {
+    const ws = uuidv7();
+    const elsewhere = uuidv7();
+    const applied = await consumer("payload-elsewhere", `evt.${ws}.agent.>`);
+    // Everything a consumer checks first agrees on ws: only the payload's workspaceId differs.
+    const forgedId = await publishRaw(ws, { claim: await claims.sign({ ws }), payloadWs: elsewhere });
+    const forgedSeq = lastSeq;
+    const goodId = await publishRaw(ws, { claim: await claims.sign({ ws }) });
+    await vi.waitFor(() => expect(applied).toEqual([goodId]), { timeout: 10_000 });
+
+    const letters = await deadLetters("payload-elsewhere");
+    expect(letters.map((m) => m.subject)).toEqual([watcher.subject(`dlq.payload-elsewhere.evt.${ws}.agent.created`)]);
+    expect(letters[0]?.header.get(HEADER.dlqError)).toMatch(/different workspaces/);
+    expect(EventEnvelope.parse(letters[0]?.json())).toMatchObject({ id: forgedId, workspaceId: elsewhere });
+
+    const [report] = await vi.waitFor(() => {
+      const found = reportsOf(forgedId);
+      expect(found).toHaveLength(1);
+      return found;
+    }, { timeout: 5_000 });
+    expect(report?.subject).toBe(`evt.${ws}.security.forged_message`);
+    expect(report?.event.workspaceId).toBe(ws);
+    expect(report?.event.actor).toEqual({ type: "service", id: "audit" });
+    expect(report?.event.id).toBe(uuidv5(`payload-elsewhere:${watcher.stream("EVENTS")}:${forgedSeq}`, "6f1d3c52-8a4e-4c1b-9b7e-2f0c5d8a9e31"));
+    expect(report?.data).toEqual({ consumer: "payload-elsewhere", subject: `evt.${ws}.agent.created`, reason: "workspace_mismatch", messageId: forgedId, claimedWorkspaceId: ws });
+    const reportClaim = await watcher.claims.verify(report?.header(HEADER.claim), { checkExpiry: true });
+    expect(reportClaim).toMatchObject({ ws, act: "service", sub: "audit" });
+    // The workspace the payload named is told nothing.
+    expect(reports.filter((r) => r.event.workspaceId === elsewhere)).toEqual([]);
   });
 
   test("a report verifies where every consumer checks it: a consumer of the whole workspace applies it", async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { createHash } from "node:crypto";
 import type { Bus } from "@galaxy/bus";
-import { ApiKey, GalaxyError, type Role, type SignupResult } from "@galaxy/contracts";
+import { ApiKey, EventEnvelope, GalaxyError, type Role, type SignupResult } from "@galaxy/contracts";
 import { inWorkspace, sql, type Kysely } from "@galaxy/db";
 import { connectTestBus, createTestEnv, serviceDb, testLogger, type TestEnv } from "@galaxy/testkit";
 import { createIdentity, type IdentityService } from "../app";
@@ -183,6 +183,72 @@ describe("revoking a key", () => {
     const theirs = await caller.request("identity.api_keys.list", {}, as(strangerClaim, stranger.workspace.id));
     expect(theirs.items).toEqual([]);
     await expect(caller.request("identity.api_keys.authenticate", { key: created.key })).resolves.toMatchObject({ apiKeyId: created.id });
+  });
+});
+
+describe("revoking another workspace's key", () => {
+  const reportsIn = async (workspaceId: string) =>
+    (await inWorkspace(db, workspaceId, (tx) =>
+      tx.selectFrom("outbox").select("payload").where("workspace_id", "=", workspaceId).where("type", "=", "security.cross_workspace_attempt").orderBy("created_at").orderBy("id").execute(),
+    )).map((row) => EventEnvelope.parse(row.payload));
+
+  test("is the 404 of a random id, and only the foreign id is reported as security.cross_workspace_attempt in the caller's workspace", async () => {
+    const created = await createKey(ownerClaim, { role: "member" });
+    const intruder = await signup("intruder@example.com");
+    const intruderClaim = await claimOf(intruder.accessToken);
+    const randomId = "0190f5a0-0000-7000-8000-00000000beef";
+    const foreign = await caller.request("identity.api_keys.revoke", { id: created.id }, { ...as(intruderClaim, intruder.workspace.id), clientIp: "203.0.113.9", userAgent: "probe/1" }).catch((e: unknown) => e);
+    const random = await caller.request("identity.api_keys.revoke", { id: randomId }, as(intruderClaim, intruder.workspace.id)).catch((e: unknown) => e);
+    expect(foreign).toBeInstanceOf(GalaxyError);
+    expect(random).toBeInstanceOf(GalaxyError);
+    const answer = (e: unknown) => (e instanceof GalaxyError ? { status: e.status, code: e.code, message: e.message.replace(created.id, "<id>").replace(randomId, "<id>") } : e);
+    expect(answer(foreign)).toEqual(answer(random));
+    expect(answer(foreign)).toMatchObject({ status: 404, code: "api_key_not_found" });
+
+    const reports = await reportsIn(intruder.workspace.id);
+    expect(reports.map((e) => ({ actor: e.actor, data: e.data }))).toEqual([
+      {
+        actor: { type: "user", id: intruder.user.id },
+        data: { actor: { type: "user", id: intruder.user.id }, targetType: "api_key", targetId: created.id, operation: "api_keys.revoke", ipAddress: "203.0.113.9", userAgent: "probe/1" },
+      },
+    ]);
+    // The key's own workspace is told nothing, and the key is untouched.
+    expect((await reportsIn(owner.workspace.id)).filter((e) => JSON.stringify(e.data).includes(created.id))).toEqual([]);
+    await expect(caller.request("identity.api_keys.authenticate", { key: created.key })).resolves.toMatchObject({ apiKeyId: created.id });
+  });
+
+  test("an API key of another workspace trying it is reported as that key, before its role is checked", async () => {
+    const target = await createKey(ownerClaim, { role: "viewer" });
+    const outsider = await signup("outsider@example.com");
+    const outsiderClaim = await claimOf(outsider.accessToken);
+    const outsiderKey = await createKey(outsiderClaim, { role: "viewer" }, outsider.workspace.id);
+    const { claim } = await caller.request("identity.api_keys.authenticate", { key: outsiderKey.key });
+    await expect(caller.request("identity.api_keys.revoke", { id: target.id }, as(claim, outsider.workspace.id))).rejects.toMatchObject({ status: 404, code: "api_key_not_found" });
+    const reports = await reportsIn(outsider.workspace.id);
+    expect(reports.map((e) => e.data)).toEqual([
+      { actor: { type: "api_key", id: outsiderKey.id }, targetType: "api_key", targetId: target.id, operation: "api_keys.revoke", ipAddress: null, userAgent: null },
+    ]);
+  });
+
+  test("a key revoked already in the caller's own workspace is a 404 and no report", async () => {
+    const created = await createKey(ownerClaim, { role: "viewer" });
+    await caller.request("identity.api_keys.revoke", { id: created.id }, as(ownerClaim));
+    await expect(caller.request("identity.api_keys.revoke", { id: created.id }, as(ownerClaim))).rejects.toMatchObject({ status: 404, code: "api_key_not_found" });
+    expect((await reportsIn(owner.workspace.id)).filter((e) => JSON.stringify(e.data).includes(created.id))).toEqual([]);
+  });
+
+  test("asks the security-definer api_key_exists_elsewhere: yes or no, never a row, owned by the owner role with its reason", async () => {
+    const created = await createKey(ownerClaim, { role: "viewer" });
+    const elsewhere = async (id: string, workspaceId: string) =>
+      (await sql<{ found: boolean }>`select api_key_exists_elsewhere(${id}, ${workspaceId}) as found`.execute(db)).rows[0]?.found;
+    const someOtherWorkspace = "0190f5a0-0000-7000-8000-0000000000aa";
+    expect(await elsewhere(created.id, someOtherWorkspace)).toBe(true);
+    expect(await elsewhere(created.id, owner.workspace.id)).toBe(false);
+    expect(await elsewhere("0190f5a0-0000-7000-8000-00000000beef", someOtherWorkspace)).toBe(false);
+    const fn = await sql<{ owner: string; definer: boolean; returns: string; comment: string | null }>`
+      select pg_get_userbyid(p.proowner) as owner, p.prosecdef as definer, format_type(p.prorettype, null) as returns, obj_description(p.oid, 'pg_proc') as comment
+      from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'identity' and p.proname = 'api_key_exists_elsewhere'`.execute(db);
+    expect(fn.rows).toEqual([{ owner: "galaxy_identity_owner", definer: true, returns: "boolean", comment: expect.stringContaining("security.cross_workspace_attempt") }]);
   });
 });
 

@@ -55,6 +55,15 @@ export async function findApiKeyByHash(db: Kysely<IdentityDb>, keyHash: string):
   return { id: row.id, workspaceId: row.workspace_id, role: Role.parse(row.role), createdBy: row.created_by, expiresAt: row.expires_at, revokedAt: row.revoked_at };
 }
 
+/**
+ * Whether the id is an API key of another workspace (security definer `api_key_exists_elsewhere`):
+ * yes or no, never a row. Asked only after a look-up in the caller's workspace found nothing.
+ */
+export async function apiKeyExistsElsewhere(db: Kysely<IdentityDb>, id: string, workspaceId: string): Promise<boolean> {
+  const result = await sql<{ found: boolean }>`select api_key_exists_elsewhere(${id}, ${workspaceId}) as found`.execute(db);
+  return result.rows[0]?.found ?? false;
+}
+
 export function toApiKey(row: ApiKeyRow): ApiKey {
   return {
     id: row.id,

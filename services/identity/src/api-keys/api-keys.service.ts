@@ -9,16 +9,24 @@ import type { RequestContext } from "@galaxy/bus";
 import type { IdentityDb } from "../db";
 import { ApiKeyNotFoundError, InvalidApiKeyError, TokenStaleError } from "../errors";
 import type { SigningKeys } from "../keys/signing-keys";
+import { actorOf } from "../members/members.service";
 import { findUserById } from "../users/users.repository";
 import { findMember } from "../workspaces/workspaces.repository";
 import { apiKeyAuthority } from "./api-key-authority";
-import { findApiKey, findApiKeyByHash, insertApiKey, listApiKeys, revokeApiKey, toApiKey, touchApiKey } from "./api-keys.repository";
+import { apiKeyExistsElsewhere, findApiKey, findApiKeyByHash, insertApiKey, listApiKeys, revokeApiKey, toApiKey, touchApiKey } from "./api-keys.repository";
 
 /**
  * How long an API key's claim lives. Short, so a gateway that missed an invalidation signal
  * still re-asks within minutes; never past the key's own expiry.
  */
 export const API_KEY_CLAIM_TTL_S = 5 * 60;
+/**
+ * The least life a key's claim is issued with: a claim must outlive the request it is issued
+ * for, or the service refuses it on arrival (`claim_expired`) while the key looks valid. A key
+ * closer than that to its expiry (claims expire on whole seconds, never past the key) is
+ * already `invalid_api_key`.
+ */
+export const API_KEY_CLAIM_MIN_LIFE_MS = 1_000;
 /** 32 random bytes: 256 bits, 43 base64url characters after `gxk_`. */
 const KEY_BYTES = 32;
 /** Shown in lists: `gxk_` and 8 characters of the key. */
@@ -92,7 +100,10 @@ export class ApiKeysService {
     return { items: rows.map(toApiKey), pagination: pagination(total, page) };
   }
 
-  /** Revokes a key of the caller's workspace; another workspace's key, or a revoked one, is a 404. */
+  /**
+   * Revokes a key of the caller's workspace; another workspace's key, or a revoked one, is a 404.
+   * Another workspace's key is also reported as a `security.cross_workspace_attempt`.
+   */
   async revoke(id: string, ctx: RequestContext): Promise<ApiKey> {
     const { db, relay } = this.deps;
     const claim = requireClaim(ctx);
@@ -100,7 +111,8 @@ export class ApiKeysService {
     const revoked = await inWorkspace(db, claim.ws, async (tx) => {
       // A key of another workspace does not exist for the caller, whatever its role (CONTRACT §1).
       const current = await findApiKey(tx, claim.ws, id);
-      if (!current || current.revoked_at) throw new ApiKeyNotFoundError(id);
+      if (!current) return null;
+      if (current.revoked_at) throw new ApiKeyNotFoundError(id);
       requireManage(claim);
       const row = await revokeApiKey(tx, claim.ws, id);
       if (!row) throw new ApiKeyNotFoundError(id);
@@ -115,9 +127,40 @@ export class ApiKeysService {
       );
       return toApiKey(row);
     });
+    if (!revoked) throw await this.notFound(claim, id, ctx);
     // Every gateway drops the key on this event (core NATS), within milliseconds of the commit.
     relay.publishNow(events);
     return revoked;
+  }
+
+  /**
+   * The answer when the caller's workspace has no key with this id: always the same 404. When
+   * the id is another workspace's key, the attempt is also recorded as a
+   * `security.cross_workspace_attempt` in the caller's workspace, under the caller's claim (the
+   * other workspace is told nothing). Every miss asks, so a foreign id and a random one cost
+   * the same query; a report that cannot be written is logged, never answered.
+   */
+  private async notFound(claim: WorkspaceClaim, id: string, ctx: RequestContext): Promise<ApiKeyNotFoundError> {
+    const { db, relay } = this.deps;
+    try {
+      if (await apiKeyExistsElsewhere(db, id, claim.ws)) {
+        const context = ctx.eventContext();
+        const actor = actorOf(claim);
+        const event = await inWorkspace(db, claim.ws, (tx) =>
+          appendEvent(tx, {
+            type: "security.cross_workspace_attempt",
+            workspaceId: claim.ws,
+            actor,
+            context,
+            data: { actor, targetType: "api_key", targetId: id, operation: "api_keys.revoke", ipAddress: context.clientIp ?? null, userAgent: context.userAgent ?? null },
+          }),
+        );
+        relay.publishNow([event]);
+      }
+    } catch (error) {
+      ctx.logger.error({ err: error, apiKeyId: id, operation: "api_keys.revoke" }, "could not record a cross-workspace attempt");
+    }
+    return new ApiKeyNotFoundError(id);
   }
 
   /**
@@ -143,7 +186,7 @@ export class ApiKeysService {
     const nowS = Math.floor(nowMs / 1000);
     const keyExpiry = found.expiresAt ? Math.floor(found.expiresAt.getTime() / 1000) : Number.POSITIVE_INFINITY;
     const expiresAt = Math.min(nowS + API_KEY_CLAIM_TTL_S, keyExpiry);
-    if (expiresAt <= nowS) throw new InvalidApiKeyError();
+    if (expiresAt * 1000 - nowMs < API_KEY_CLAIM_MIN_LIFE_MS) throw new InvalidApiKeyError();
     const grant = await keys.signClaim({
       workspaceId: found.workspaceId,
       sub: found.id,

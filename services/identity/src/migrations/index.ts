@@ -5,6 +5,7 @@ import * as createProviderCredentials from "./2026_11_26_01_40_00_create_provide
 import * as createMemberExistsElsewhere from "./2026_11_26_01_45_00_create_member_exists_elsewhere";
 import * as createExternalIdentities from "./2026_11_26_01_50_00_create_external_identities";
 import * as addSigningKeyLifecycle from "./2026_11_26_02_00_00_add_signing_key_lifecycle";
+import * as createApiKeyExistsElsewhere from "./2026_11_26_02_10_00_create_api_key_exists_elsewhere";
 
 /** Identity's migrations in order; frozen once landed. */
 export const migrations: Record<string, Migration> = {
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   "2026_11_26_01_45_00_create_member_exists_elsewhere": createMemberExistsElsewhere,
   "2026_11_26_01_50_00_create_external_identities": createExternalIdentities,
   "2026_11_26_02_00_00_add_signing_key_lifecycle": addSigningKeyLifecycle,
+  "2026_11_26_02_10_00_create_api_key_exists_elsewhere": createApiKeyExistsElsewhere,
 };
