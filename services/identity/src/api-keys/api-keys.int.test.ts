@@ -3,9 +3,10 @@ import { createHash } from "node:crypto";
 import type { Bus } from "@galaxy/bus";
 import { ApiKey, EventEnvelope, GalaxyError, type Role, type SignupResult } from "@galaxy/contracts";
 import { inWorkspace, sql, type Kysely } from "@galaxy/db";
-import { connectTestBus, createTestEnv, serviceDb, testLogger, type TestEnv } from "@galaxy/testkit";
-import { createIdentity, type IdentityService } from "../app";
+import { type TestEnv } from "@galaxy/testkit";
+import { type IdentityService } from "../app";
 import type { IdentityDb } from "../db";
+import { startIdentityUnderTest, type IdentityUnderTest } from "../testing/identity-under-test";
 import { API_KEY_CLAIM_TTL_S } from "./api-keys.service";
 
 let env: TestEnv;
@@ -13,29 +14,19 @@ let bus: Bus;
 let caller: Bus;
 let db: Kysely<IdentityDb>;
 let identity: IdentityService;
+let running: IdentityUnderTest;
 let owner: SignupResult;
 let ownerClaim: string;
 
 beforeAll(async () => {
-  env = await createTestEnv(inject("engines"));
-  db = serviceDb<IdentityDb>(env, "identity");
-  bus = await connectTestBus(env, "identity", {
-    loadJwks: async () => identity.keys.publicJwks(),
-    issueServiceClaim: (ws) => identity.auth.issueServiceClaim(ws, "identity"),
-  });
-  identity = createIdentity({ db, bus, logger: testLogger("identity"), masterKey: env.masterKey });
-  await identity.start();
-  caller = await connectTestBus(env, "gateway");
+  running = await startIdentityUnderTest(inject("engines"));
+  ({ env, db, bus, caller, identity } = running);
   owner = await signup("owner@example.com");
   ownerClaim = await claimOf(owner.accessToken);
 });
 
 afterAll(async () => {
-  await caller?.close();
-  await bus?.close();
-  await identity?.stop();
-  await db?.destroy();
-  await env?.cleanup();
+  await running?.stop();
 });
 
 let counter = 0;

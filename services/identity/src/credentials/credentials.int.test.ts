@@ -3,10 +3,11 @@ import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import type { Bus } from "@galaxy/bus";
 import { GalaxyError, type SignupResult } from "@galaxy/contracts";
 import { inWorkspace, OutboxRelay, sql, type Kysely } from "@galaxy/db";
-import { connectTestBus, createTestEnv, serviceDb, testLogger, type TestEnv } from "@galaxy/testkit";
-import { createIdentity, type IdentityService } from "../app";
+import { testLogger, type TestEnv } from "@galaxy/testkit";
+import { type IdentityService } from "../app";
 import { SecretBox } from "../crypto/secret-box";
 import type { IdentityDb } from "../db";
+import { startIdentityUnderTest, type IdentityUnderTest } from "../testing/identity-under-test";
 import { SigningKeys } from "../keys/signing-keys";
 import { CredentialsService, resealCredentials } from "./credentials.service";
 
@@ -15,31 +16,21 @@ let bus: Bus;
 let caller: Bus;
 let db: Kysely<IdentityDb>;
 let identity: IdentityService;
+let running: IdentityUnderTest;
 let owner: SignupResult;
 let ownerClaim: string;
 
 const KEY = "sk-proj-credentials-test-9f3a";
 
 beforeAll(async () => {
-  env = await createTestEnv(inject("engines"));
-  db = serviceDb<IdentityDb>(env, "identity");
-  bus = await connectTestBus(env, "identity", {
-    loadJwks: async () => identity.keys.publicJwks(),
-    issueServiceClaim: (ws) => identity.auth.issueServiceClaim(ws, "identity"),
-  });
-  identity = createIdentity({ db, bus, logger: testLogger("identity"), masterKey: env.masterKey });
-  await identity.start();
-  caller = await connectTestBus(env, "gateway");
+  running = await startIdentityUnderTest(inject("engines"));
+  ({ env, db, bus, caller, identity } = running);
   owner = await caller.request("identity.auth.signup", { email: "keys@example.com", password: "correct horse battery", name: "K", workspaceName: "Keys" });
   ownerClaim = (await caller.request("identity.claims.issue", { accessToken: owner.accessToken })).claim;
 });
 
 afterAll(async () => {
-  await caller?.close();
-  await bus?.close();
-  await identity?.stop();
-  await db?.destroy();
-  await env?.cleanup();
+  await running?.stop();
 });
 
 const ws = () => owner.workspace.id;

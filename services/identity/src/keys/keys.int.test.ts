@@ -112,6 +112,9 @@ describe("rotation", () => {
 
     // Published before it signs: every instance's JWKS has both keys at once…
     expect(kids(await cli.request("identity.jwks", {}))).toEqual(expect.arrayContaining([oldKid, newKid]));
+    // The other instance learns of it from the event or its next re-read (100 ms here), well
+    // within the JWKS cache time that the activation delay waits out.
+    await eventually(() => (kids(other.keys.publicJwks()).includes(newKid) ? true : undefined), "the other instance to publish the new key", 2_000);
     expect(kids(other.keys.publicJwks())).toEqual(expect.arrayContaining([oldKid, newKid]));
     // …while the old key still signs, on either instance.
     expect(kidOf((await login("ada@example.com")).accessToken)).toBe(oldKid);

@@ -4,34 +4,25 @@ import { createLocalJWKSet, jwtVerify } from "jose";
 import type { Bus } from "@galaxy/bus";
 import { CLAIM_TYP, EventEnvelope, type RequestName, type RequestPayload, type ReplyData, type SignupResult } from "@galaxy/contracts";
 import { inWorkspace, type Kysely } from "@galaxy/db";
-import { connectTestBus, createTestEnv, serviceDb, testLogger, type TestEnv } from "@galaxy/testkit";
-import { createIdentity, type IdentityService } from "../app";
+import { type TestEnv } from "@galaxy/testkit";
+import { type IdentityService } from "../app";
 import type { IdentityDb } from "../db";
+import { startIdentityUnderTest, type IdentityUnderTest } from "../testing/identity-under-test";
 
 let env: TestEnv;
 let bus: Bus;
 let caller: Bus;
 let db: Kysely<IdentityDb>;
 let identity: IdentityService;
+let running: IdentityUnderTest;
 
 beforeAll(async () => {
-  env = await createTestEnv(inject("engines"));
-  db = serviceDb<IdentityDb>(env, "identity");
-  bus = await connectTestBus(env, "identity", {
-    loadJwks: async () => identity.keys.publicJwks(),
-    issueServiceClaim: (ws) => identity.auth.issueServiceClaim(ws, "identity"),
-  });
-  identity = createIdentity({ db, bus, logger: testLogger("identity"), masterKey: env.masterKey });
-  await identity.start();
-  caller = await connectTestBus(env, "gateway");
+  running = await startIdentityUnderTest(inject("engines"));
+  ({ env, db, bus, caller, identity } = running);
 });
 
 afterAll(async () => {
-  await caller?.close();
-  await bus?.close();
-  await identity?.stop();
-  await db?.destroy();
-  await env?.cleanup();
+  await running?.stop();
 });
 
 /** A signed-in user as the gateway holds one: an access token for one workspace. */
