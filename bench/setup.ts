@@ -1,8 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { Redis } from "ioredis";
 import { dropStreams } from "@galaxy/bus";
 import { withUser } from "@galaxy/db";
-import { createDatabase, dropDatabase } from "@galaxy/testkit";
+import { createDatabase, deleteRedisKeys, dropDatabase } from "@galaxy/testkit";
 import { provisionDatabase } from "../scripts/provision";
 
 /** What one `make bench` run works in: engines on loopback, and names no other run uses. */
@@ -72,19 +71,4 @@ export async function createBenchWorld(log: (line: string) => void): Promise<Ben
     throw error;
   }
   return { databaseUrl, natsUrl, redisUrl, database, databaseUrlOfBench, busPrefix, redisPrefix, teardown };
-}
-
-async function deleteRedisKeys(redisUrl: string, prefix: string): Promise<void> {
-  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 500);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== "0");
-  } finally {
-    redis.disconnect();
-  }
 }

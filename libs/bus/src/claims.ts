@@ -1,5 +1,6 @@
-import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet } from "jose";
-import { CLAIM_AUDIENCE, CLAIM_ISSUER, CLAIM_TYP, WorkspaceClaim, type Jwks } from "@galaxy/contracts";
+import { errors as joseErrors, jwtVerify } from "jose";
+import { CLAIM_AUDIENCE, CLAIM_ISSUER, CLAIM_TYP, UnavailableError, WorkspaceClaim, type Jwks } from "@galaxy/contracts";
+import { JwksCache, type KeySet } from "./jwks-cache";
 
 /** Why a claim was refused; stable strings that end up in dead letters and security events. */
 export type ClaimFailure = "missing" | "malformed" | "bad_signature" | "expired" | "unknown_key" | "wrong_type";
@@ -25,12 +26,12 @@ export interface ClaimVerifierOptions {
  * identity's JWKS, refetching it when a new key appears, and remembers verified claims.
  */
 export class ClaimVerifier {
-  private keySet: ReturnType<typeof createLocalJWKSet> | undefined;
-  private lastFetch = 0;
-  private loading: Promise<void> | undefined;
+  private readonly keys: JwksCache;
   private readonly cache = new Map<string, WorkspaceClaim>();
 
-  constructor(private readonly options: ClaimVerifierOptions) {}
+  constructor(private readonly options: ClaimVerifierOptions) {
+    this.keys = new JwksCache(options.loadJwks, options.refetchIntervalMs);
+  }
 
   /**
    * Verifies a claim. `checkExpiry` is true for requests and false for events: an event is a
@@ -49,14 +50,18 @@ export class ClaimVerifier {
 
   /** Drops the cached JWKS and claims, e.g. after a key was revoked. */
   reset(): void {
-    this.keySet = undefined;
+    this.keys.reset();
     this.cache.clear();
   }
 
   private async verifySignature(token: string, retried = false): Promise<WorkspaceClaim> {
-    await this.ensureKeys(false);
-    const keySet = this.keySet;
-    if (!keySet) throw new ClaimError("unknown_key", "no JWKS available");
+    let keySet: KeySet;
+    try {
+      keySet = retried ? await this.keys.refetch() : await this.keys.current();
+    } catch (error) {
+      // Identity did not answer: nothing is wrong with the claim, so retry, never dead-letter.
+      throw new UnavailableError("cannot load identity's keys to verify the claim", { cause: error });
+    }
     try {
       const { payload } = await jwtVerify(token, keySet, {
         algorithms: ["EdDSA"],
@@ -72,7 +77,7 @@ export class ClaimVerifier {
     } catch (error) {
       if (error instanceof ClaimError) throw error;
       if (error instanceof joseErrors.JWKSNoMatchingKey) {
-        if (!retried && (await this.ensureKeys(true))) return this.verifySignature(token, true);
+        if (!retried) return this.verifySignature(token, true);
         throw new ClaimError("unknown_key", "the claim is signed by a key identity does not publish", { cause: error });
       }
       if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === "typ") throw new ClaimError("wrong_type", "not a workspace claim", { cause: error });
@@ -80,28 +85,6 @@ export class ClaimVerifier {
       if (error instanceof joseErrors.JOSEError) throw new ClaimError("malformed", `the claim was refused: ${error.code}`, { cause: error });
       throw error;
     }
-  }
-
-  /**
-   * Loads the JWKS the first time, or again when `force`d. A forced refetch waits out the
-   * minimum interval rather than refusing, so a claim signed by a key published a moment ago
-   * (a rotation) is verified, not dead-lettered; the wait bounds how often identity is asked.
-   */
-  private async ensureKeys(force: boolean): Promise<boolean> {
-    if (this.keySet && !force) return false;
-    const wait = this.lastFetch + (this.options.refetchIntervalMs ?? 1_000) - Date.now();
-    if (force && wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    this.loading ??= this.options
-      .loadJwks()
-      .then((jwks) => {
-        // jose wants its own JWK type; the contract's PublicJwk is a looser superset of it.
-        const set: JSONWebKeySet = { keys: jwks.keys.map((key) => ({ ...key })) };
-        this.keySet = createLocalJWKSet(set);
-        this.lastFetch = Date.now();
-      })
-      .finally(() => (this.loading = undefined));
-    await this.loading;
-    return true;
   }
 
   private remember(token: string, claim: WorkspaceClaim): void {

@@ -3,3 +3,5 @@ export type { BusOptions, RequestOptions, RequestContext, EventMessage, Consumer
 export { ClaimVerifier, ClaimCache, ClaimError } from "./claims";
 export type { ClaimFailure, ClaimVerifierOptions } from "./claims";
 export { TerminalMessageError, isDataException, isRetryable } from "./errors";
+export { JwksCache } from "./jwks-cache";
+export type { KeySet } from "./jwks-cache";

@@ -52,7 +52,8 @@ export async function createTestEnv(engines: EngineUrls): Promise<TestEnv> {
   };
 }
 
-async function deleteRedisKeys(redisUrl: string, prefix: string): Promise<void> {
+/** Deletes every Redis key under `prefix` (a test's or a benchmark's own). */
+export async function deleteRedisKeys(redisUrl: string, prefix: string): Promise<void> {
   const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
   try {
     await redis.connect();

@@ -1,25 +1,24 @@
-import { isRetryable, type Bus } from "@galaxy/bus";
+import type { Bus } from "@galaxy/bus";
 import { isDbReachable, type Kysely } from "@galaxy/db";
 import type { Logger } from "@galaxy/observability";
 import { SecurityIncidentsService } from "./admin/security-incidents";
 import { AuditLogService } from "./audit-log/audit-log.service";
 import type { ChainVerification } from "./chain/chain";
 import type { AuditDb } from "./db";
-import { retrying } from "./retry";
 
 export interface AuditDeps {
   db: Kysely<AuditDb>;
   bus: Bus;
   logger: Logger;
-  /** Waits between in-place retries of an event that failed on the database (default 100, 400, 1600 ms). */
-  retryDelaysMs?: readonly number[];
+  /** First wait of the bus's in-place retries of an event that failed on the database (default 500 ms, doubling). */
+  retryBackoffMs?: number;
 }
 
 export interface AuditService {
   log: AuditLogService;
   /** Consumes `evt.>` into the chains and serves `audit.logs.list`. */
   start(): Promise<void>;
-  /** Stops retrying; call after `bus.stopIntake()` and before the bus and database close. */
+  /** Call after `bus.stopIntake()` (which ends any retry in progress) and before the bus and database close. */
   stop(): Promise<void>;
   readiness(): Promise<Record<string, boolean>>;
   /** Checks one workspace's chain end to end (the `GET /api/audit-logs/verify` answer). */
@@ -34,8 +33,6 @@ export function createAudit(deps: AuditDeps): AuditService {
   const { db, bus, logger } = deps;
   const log = new AuditLogService({ db, logger });
   const incidents = new SecurityIncidentsService(db);
-  const delaysMs = deps.retryDelaysMs ?? [100, 400, 1_600];
-  let stopping = false;
 
   return {
     log,
@@ -46,24 +43,16 @@ export function createAudit(deps: AuditDeps): AuditService {
         durable: AUDIT_CONSUMER,
         filter: "evt.>",
         // A dead letter is a gap in an audit log until someone redrives it, so the bus
-        // keeps retrying infrastructure failures for about twenty minutes first.
+        // retries infrastructure failures (in place, keeping stream order) for about twenty
+        // minutes first.
         maxDeliveries: 50,
+        ...(deps.retryBackoffMs !== undefined ? { backoffMs: deps.retryBackoffMs } : {}),
         handler: async (message) => {
-          await retrying(() => log.append(message), {
-            delaysMs,
-            isRetryable,
-            stopped: () => stopping,
-            onRetry: (error, attempt) => {
-              logger.warn({ err: error, eventId: message.event.id, attempt }, "appending to the audit chain failed; retrying");
-              message.working();
-            },
-          });
+          await log.append(message);
         },
       });
     },
-    async stop() {
-      stopping = true;
-    },
+    async stop() {},
     async readiness() {
       return { database: await isDbReachable(db), bus: bus.isConnected() };
     },

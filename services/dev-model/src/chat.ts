@@ -17,7 +17,7 @@ export interface Conversation {
   model: ChatModelId;
   /** The text of every message (system, user, assistant, tool), in order; prompt tokens are counted over them. */
   texts: string[];
-  /** Text of the last user message that has any text; "" when there is none. */
+  /** Text of the last user message with text in it; "" when there is none. */
   lastUserText: string;
   /** Contents of tool results, in order. */
   toolResults: string[];

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { createLogger } from "@galaxy/observability";
 import { buildDevModelServer } from "./app";
 
 const Env = z.object({
@@ -7,9 +8,10 @@ const Env = z.object({
   DEV_MODEL_HOST: z.string().min(1).default("127.0.0.1"),
 });
 
+const logger = createLogger({ service: "dev-model" });
 const parsed = Env.safeParse(process.env);
 if (!parsed.success) {
-  for (const issue of parsed.error.issues) console.error(`dev-model: ${issue.path.join(".")}: ${issue.message}`);
+  logger.fatal({ issues: parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`) }, "invalid configuration");
   process.exit(1);
 }
 const env = parsed.data;

@@ -28,7 +28,7 @@ beforeAll(async () => {
   await claims.serve(identityBus);
   db = serviceDb<AuditDb>(env, "audit");
   auditBus = await connectTestBus(env, "audit");
-  audit = createAudit({ db, bus: auditBus, logger: testLogger("audit"), retryDelaysMs: [50, 100] });
+  audit = createAudit({ db, bus: auditBus, logger: testLogger("audit"), retryBackoffMs: 50 });
   await audit.start();
   publisher = await connectTestBus(env, "agent-registry");
   caller = await connectTestBus(env, "gateway");

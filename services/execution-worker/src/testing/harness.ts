@@ -114,7 +114,7 @@ export interface Envelope<T extends EventType> {
   data: EventData<T>;
 }
 
-/** Every execution event seen on the bus (core subscription, as any instance sees them). */
+/** Every execution event seen on the bus (core subscription, as every instance sees them). */
 export class SeenEvents {
   readonly all: TypedEvent[] = [];
 

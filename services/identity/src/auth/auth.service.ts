@@ -1,4 +1,4 @@
-import { errors as joseErrors, jwtVerify, createLocalJWKSet, type JSONWebKeySet } from "jose";
+import { errors as joseErrors, jwtVerify } from "jose";
 import { v7 as uuidv7 } from "uuid";
 import {
   ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_TYP, AccessTokenPayload, CLAIM_ISSUER, Permissions, authorize, lowerRole, principalOf, type ClaimGrant, type LoginBody, type LoginResult,
@@ -148,9 +148,8 @@ export class AuthService {
 
   /** Verifies a Galaxy access token with identity's own keys (algorithms, issuer, audience and `typ` pinned). */
   async verifyAccessToken(token: string): Promise<AccessTokenPayload> {
-    const jwks: JSONWebKeySet = { keys: this.deps.keys.publicJwks().keys.map((key) => ({ ...key })) };
     try {
-      const { payload } = await jwtVerify(token, createLocalJWKSet(jwks), {
+      const { payload } = await jwtVerify(token, this.deps.keys.verificationKeys(), {
         algorithms: ["EdDSA"],
         issuer: CLAIM_ISSUER,
         audience: ACCESS_TOKEN_AUDIENCE,

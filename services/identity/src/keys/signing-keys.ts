@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { exportJWK, generateKeyPair, importJWK, SignJWT, type CryptoKey, type JWK } from "jose";
+import { createLocalJWKSet, exportJWK, generateKeyPair, importJWK, SignJWT, type CryptoKey, type JWK } from "jose";
 import { sql, type Kysely, type Selectable, type Transaction } from "@galaxy/db";
 import { v7 as uuidv7 } from "uuid";
 import {
@@ -31,7 +31,7 @@ const PUBLISHED = ["pending", "active", "retired"] as const;
 export interface SigningKeysOptions {
   /**
    * How long a rotated-in key is published before it signs (`KEY_ACTIVATION_DELAY_MS`, default
-   * 60 s): at least as long as any verifier caches the JWKS (`/.well-known/jwks.json` says
+   * 60 s): at least as long as a verifier caches the JWKS (`/.well-known/jwks.json` says
    * `max-age=60`), so no verifier meets a token signed by a key it has not fetched.
    */
   activationDelayMs?: number;
@@ -48,6 +48,7 @@ type SigningKeyRow = Selectable<SigningKeysTable>;
 export class SigningKeys {
   private active: ActiveKey | undefined;
   private jwks: Jwks = { keys: [] };
+  private keySet: ReturnType<typeof createLocalJWKSet> | undefined;
   private timer: NodeJS.Timeout | undefined;
   readonly activationDelayMs: number;
 
@@ -85,10 +86,19 @@ export class SigningKeys {
       this.active = { kid: activeRow.kid, privateKey };
     }
     this.jwks = { keys: rows.map((row) => PublicJwk.parse(row.public_jwk)) };
+    // Built once per refresh, not per verification: jose imports each key on first use and
+    // keeps it in the set.
+    this.keySet = createLocalJWKSet({ keys: this.jwks.keys.map((key) => ({ ...key })) });
   }
 
   publicJwks(): Jwks {
     return this.jwks;
+  }
+
+  /** The published keys as a jose key set, for verifying identity's own tokens. */
+  verificationKeys(): ReturnType<typeof createLocalJWKSet> {
+    if (!this.keySet) throw new Error("signing keys are not loaded");
+    return this.keySet;
   }
 
   /** The JWKS as the database has it now: what `identity.jwks` answers, so no instance serves a revoked key. */
