@@ -3,7 +3,7 @@ import { z } from "zod";
 import { ErrorBody, LoginResult, Me, SYSTEM_WORKSPACE_ID } from "@galaxy/contracts";
 import { createDb, sql, type Kysely } from "@galaxy/db";
 import { startLocalOidcIssuer, type LocalOidcIssuer } from "@galaxy/testkit";
-import { signWebhook } from "../../services/gateway/src/webhooks/standard-webhooks";
+import { signWebhook } from "@galaxy/webhooks";
 import { api, dataOf, eventually, startGalaxy, type ApiResponse, type Galaxy } from "./harness";
 
 /**

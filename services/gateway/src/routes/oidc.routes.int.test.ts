@@ -9,7 +9,7 @@ import { createMetrics } from "@galaxy/observability";
 import { connectTestBus, createTestEnv, serviceDb, testLogger, type TestEnv } from "@galaxy/testkit";
 import { buildGateway } from "../app";
 import type { GatewayDb } from "../db";
-import { signWebhook } from "../webhooks/standard-webhooks";
+import { signWebhook } from "@galaxy/webhooks";
 
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 

@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { ClerkUserEvent, GalaxyError, UnauthorizedError, UserSyncResult, ValidationError, issueDetails } from "@galaxy/contracts";
 import { busOptions } from "../http/context";
-import { verifyWebhook, type WebhookRefusal } from "../webhooks/standard-webhooks";
+import { verifyWebhook, type WebhookRefusal } from "@galaxy/webhooks";
 import type { RouteDeps } from "./deps";
 
 /** The largest user-sync delivery accepted (CONTRACT §1: 413 above 1 MiB). */
