@@ -8,7 +8,7 @@ import { ClaimVerifier } from "@galaxy/bus";
 import { CLAIM_AUDIENCE, CLAIM_ISSUER, CLAIM_TYP } from "@galaxy/contracts";
 import { sql } from "@galaxy/db";
 import { TestClaims } from "./claims";
-import { createTestEnv, TEMPLATE_DATABASE } from "./env";
+import { createTestEnv } from "./env";
 import { freePort } from "./ports";
 import { connectTestBus, serviceDb } from "./service";
 
@@ -43,7 +43,7 @@ describe("createTestEnv", () => {
     const env = await createTestEnv(engines);
     let cleaned = false;
     try {
-      expect(env.databaseName).not.toBe(TEMPLATE_DATABASE);
+      expect(env.databaseName).not.toBe(engines.template);
       expect(env.databaseUrl).toContain(`/${env.databaseName}`);
       const tables = await query<{ table_name: string }>(env.databaseUrl, "select table_name from information_schema.tables where table_schema = 'identity' order by table_name");
       expect(tables.map((t) => t.table_name)).toEqual(expect.arrayContaining(["members", "outbox", "signing_keys", "users", "workspaces"]));
@@ -57,7 +57,7 @@ describe("createTestEnv", () => {
       } finally {
         await db.destroy();
       }
-      const templateUrl = env.databaseUrl.replace(`/${env.databaseName}`, `/${TEMPLATE_DATABASE}`);
+      const templateUrl = env.databaseUrl.replace(`/${env.databaseName}`, `/${engines.template}`);
       expect(await query(templateUrl, "select 1 from identity.users where email = 'clone@example.com'")).toEqual([]);
 
       const bus = await connectTestBus(env, "gateway");
