@@ -287,6 +287,9 @@ describe("events", () => {
     ["agent-registry", "agent.created", true],
     ["agent-registry", "trigger.created", true],
     ["agent-registry", "knowledge_base.created", true],
+    ["agent-registry", "document.added", true],
+    ["agent-registry", "document.indexed", true],
+    ["execution-worker", "document.added", false],
     ["agent-registry", "execution.completed", false],
     ["agent-registry", "member.added", false],
     ["execution-worker", "execution.completed", true],
@@ -295,11 +298,19 @@ describe("events", () => {
     ["audit", "security.forged_message", true],
     ["audit", "execution.completed", false],
     ["audit", "agent.created", false],
+    ["audit", "audit.retention_applied", true],
+    ["identity", "audit.retention_applied", false],
     ["gateway", "webhook.received", true],
     ["gateway", "agent.created", false],
     ["gateway", "security.cross_workspace_attempt", false],
     ["gateway", "api_key.revoked", false],
     ["galaxy-cli", "replay.started", false],
+    // Audit runs and records replays and redrives (issue 6): their events are its own.
+    ["audit", "replay.started", true],
+    ["audit", "replay.completed", true],
+    ["audit", "dead_letter.redriven", true],
+    ["execution-worker", "replay.completed", false],
+    ["gateway", "dead_letter.redriven", false],
     ["identity", "signing_key.revoked", true],
     ["identity", "user.system_admin_granted", true],
     ["gateway", "signing_key.revoked", false],
@@ -333,6 +344,7 @@ describe("events", () => {
     await expectPublishRefused("audit", "dlq.execution-worker-agents.evt.x.agent.created");
     await expectPublishRefused("galaxy-cli", "dlq.audit.evt.x.agent.created");
     await expectPublishRefused("gateway", "sig.execution.wake");
+    await expectPublishRefused("gateway", "sig.execution.cancel");
     await expectPublishRefused("agent-registry", "sig.execution.wake");
     await expectPublishRefused("gateway", `live.${randomUUID()}.execution.${randomUUID()}`);
     await expectPublishRefused("audit", `live.${randomUUID()}.execution.${randomUUID()}`);
@@ -356,6 +368,21 @@ describe("core subscriptions", () => {
     }
   });
 
+  test("an execution's events reach the gateway's SSE streams, and a cancel reaches the other worker instances", async () => {
+    const ws = randomUUID();
+    const events = nc.gateway.subscribe(`evt.${ws}.execution.>`, { max: 1 });
+    const otherWorker = await raw("execution-worker");
+    const cancel = otherWorker.subscribe("sig.execution.cancel", { max: 1 });
+    await Promise.all([nc.gateway.flush(), otherWorker.flush()]);
+    nc["execution-worker"].publish(`evt.${ws}.execution.completed`, JSON.stringify({ id: "test" }));
+    nc["execution-worker"].publish("sig.execution.cancel", JSON.stringify({ executionId: randomUUID(), workspaceId: ws }));
+    for (const sub of [events, cancel]) {
+      const received: unknown[] = [];
+      for await (const msg of sub) received.push(json(msg.data));
+      expect(received).toHaveLength(1);
+    }
+  });
+
   test("the invalidations the gateway and the worker listen for reach them on core NATS", async () => {
     const ws = randomUUID();
     const member = nc.gateway.subscribe(`evt.${ws}.member.>`, { max: 1 });
@@ -364,6 +391,21 @@ describe("core subscriptions", () => {
     expect(await outcome(nc.identity, `evt.${ws}.member.removed`)).toMatchObject({ reply: { stream: "EVENTS" } });
     expect(await outcome(nc.identity, `evt.${ws}.provider_credential.updated`)).toMatchObject({ reply: { stream: "EVENTS" } });
     for (const [sub, subject] of [[member, `evt.${ws}.member.removed`], [credential, `evt.${ws}.provider_credential.updated`]] as const) {
+      const subjects: string[] = [];
+      for await (const msg of sub) subjects.push(msg.subject);
+      expect(subjects).toEqual([subject]);
+    }
+  });
+
+  test("trigger and agent changes reach the gateway's trigger cache, and agent changes the registry's schedules", async () => {
+    const ws = randomUUID();
+    const gatewayTriggers = nc.gateway.subscribe(`evt.${ws}.trigger.>`, { max: 1 });
+    const gatewayAgents = nc.gateway.subscribe(`evt.${ws}.agent.>`, { max: 1 });
+    const registryAgents = nc["agent-registry"].subscribe(`evt.${ws}.agent.>`, { max: 1 });
+    await Promise.all([nc.gateway.flush(), nc["agent-registry"].flush()]);
+    expect(await outcome(nc["agent-registry"], `evt.${ws}.trigger.deleted`)).toMatchObject({ reply: { stream: "EVENTS" } });
+    expect(await outcome(nc["agent-registry"], `evt.${ws}.agent.paused`)).toMatchObject({ reply: { stream: "EVENTS" } });
+    for (const [sub, subject] of [[gatewayTriggers, `evt.${ws}.trigger.deleted`], [gatewayAgents, `evt.${ws}.agent.paused`], [registryAgents, `evt.${ws}.agent.paused`]] as const) {
       const subjects: string[] = [];
       for await (const msg of sub) subjects.push(msg.subject);
       expect(subjects).toEqual([subject]);
@@ -396,7 +438,7 @@ describe("core subscriptions", () => {
     ["identity", "svc.identity.claims.issue", "eavesdroppers"],
     // Events are read through durable consumers; core reads are the named invalidations only.
     ["gateway", "evt.>", undefined],
-    ["gateway", `evt.${randomUUID()}.execution.completed`, undefined],
+    ["gateway", `evt.${randomUUID()}.knowledge_base.created`, undefined],
     ["audit", "evt.>", undefined],
     ["execution-worker", "evt.*.member.>", undefined],
     ["agent-registry", "live.*.execution.*", undefined],
@@ -423,12 +465,23 @@ describe("requests", () => {
     ["agent-registry", "svc.registry.triggers.resolve", "agent-registry"],
     ["agent-registry", "svc.registry.knowledge.search", "agent-registry"],
     ["agent-registry", "svc.registry.agents.get", "agent-registry"],
+    ["agent-registry", "svc.registry.agents.notify_secret", "agent-registry"],
     ["execution-worker", "svc.execution.start", "execution-worker"],
+    ["execution-worker", "svc.execution.tools.secret", "execution-worker"],
     ["audit", "svc.audit.logs.list", "audit"],
     ["audit", "svc.audit.security_incidents.list", "audit"],
+    ["audit", "svc.audit.logs.verify", "audit"],
+    ["audit", "svc.audit.retention.apply", "audit"],
+    ["audit", "svc.audit.logs.export_page", "audit"],
     ["identity", "svc.identity.operator.>", "identity"],
     ["identity", "svc.identity.claims.operator", "identity"],
     ["identity", "svc.identity.users.sync", "identity"],
+    ["audit", "svc.audit.replays.start", "audit"],
+    ["audit", "svc.audit.dead_letters.redrive", "audit"],
+    ["execution-worker", "svc.execution.replay.apply", "execution-worker"],
+    ["execution-worker", "svc.execution.replay.reset", "execution-worker"],
+    ["execution-worker", "svc.execution.dlq.redrive", "execution-worker"],
+    ["agent-registry", "svc.registry.dlq.redrive", "agent-registry"],
   ];
 
   beforeAll(async () => {
@@ -444,7 +497,8 @@ describe("requests", () => {
   const rows: Array<[User, string, boolean]> = [
     ["execution-worker", "svc.identity.credentials.resolve", true],
     ["gateway", "svc.identity.credentials.resolve", false],
-    ["agent-registry", "svc.identity.credentials.resolve", false],
+    // The registry embeds knowledge documents with the workspace's key (identity refuses it the Anthropic key).
+    ["agent-registry", "svc.identity.credentials.resolve", true],
     ["audit", "svc.identity.credentials.resolve", false],
     ["galaxy-cli", "svc.identity.credentials.resolve", false],
     ["gateway", "svc.registry.triggers.resolve", true],
@@ -463,17 +517,56 @@ describe("requests", () => {
     ["execution-worker", "svc.identity.claims.service", true],
     ["agent-registry", "svc.identity.claims.service", true],
     ["audit", "svc.identity.claims.service", true],
-    ["gateway", "svc.identity.claims.service", false],
+    // A webhook delivery has no caller: the gateway publishes it with its own service claim.
+    ["gateway", "svc.identity.claims.service", true],
     ["galaxy-cli", "svc.identity.claims.service", false],
     ["gateway", "svc.execution.start", true],
+    // An agent's webhook tool secret: asked through the gateway only.
+    ["gateway", "svc.execution.tools.secret", true],
+    ["audit", "svc.execution.tools.secret", false],
     ["agent-registry", "svc.execution.start", true],
     ["audit", "svc.execution.start", false],
     ["identity", "svc.execution.start", false],
     ["execution-worker", "svc.registry.agents.get", true],
+    // A completion callback's signing secret in clear: the worker's alone.
+    ["execution-worker", "svc.registry.agents.notify_secret", true],
+    ["gateway", "svc.registry.agents.notify_secret", false],
+    ["galaxy-cli", "svc.registry.agents.notify_secret", false],
+    ["audit", "svc.registry.agents.notify_secret", false],
+    ["identity", "svc.registry.agents.notify_secret", false],
     ["audit", "svc.registry.agents.get", false],
     ["gateway", "svc.audit.logs.list", true],
+    // Replays and dead letters (issue 6): operators ask audit; audit alone drives a projection's side.
+    ["gateway", "svc.audit.replays.start", true],
+    ["galaxy-cli", "svc.audit.replays.start", true],
+    ["galaxy-cli", "svc.audit.dead_letters.redrive", true],
+    ["audit", "svc.execution.replay.apply", true],
+    ["audit", "svc.execution.replay.reset", true],
+    ["audit", "svc.execution.dlq.redrive", true],
+    ["gateway", "svc.execution.replay.apply", false],
+    ["gateway", "svc.execution.dlq.redrive", false],
+    ["galaxy-cli", "svc.execution.replay.reset", false],
+    ["galaxy-cli", "svc.execution.dlq.redrive", false],
+    ["agent-registry", "svc.execution.replay.apply", false],
+    ["identity", "svc.execution.replay.reset", false],
+    // The registry's document indexer takes its dead letters back from audit alone.
+    ["audit", "svc.registry.dlq.redrive", true],
+    ["gateway", "svc.registry.dlq.redrive", false],
+    ["galaxy-cli", "svc.registry.dlq.redrive", false],
+    ["execution-worker", "svc.registry.dlq.redrive", false],
+    ["identity", "svc.registry.dlq.redrive", false],
+    // The CLI's operator claim: galaxy-cli's alone, like every svc.identity.operator.* request.
+    ["galaxy-cli", "svc.identity.operator.claim", true],
+    ["gateway", "svc.identity.operator.claim", false],
+    ["audit", "svc.identity.operator.claim", false],
     ["galaxy-cli", "svc.audit.logs.list", true],
     ["execution-worker", "svc.audit.logs.list", false],
+    ["gateway", "svc.audit.logs.verify", true],
+    ["galaxy-cli", "svc.audit.logs.verify", true],
+    ["gateway", "svc.audit.logs.export_page", true],
+    ["agent-registry", "svc.audit.logs.export_page", false],
+    ["galaxy-cli", "svc.audit.retention.apply", true],
+    ["execution-worker", "svc.audit.retention.apply", false],
     // Operator requests carry no claim: only the CLI's user may make them.
     ["galaxy-cli", "svc.identity.operator.grant_system_admin", true],
     ["galaxy-cli", "svc.identity.operator.keys.rotate", true],
@@ -576,12 +669,78 @@ describe("durable consumers", () => {
     expect(renamed).toMatchObject({ reply: { error: { code: 400 } } });
   });
 
-  test("the gateway, identity and the registry keep no consumers and read no stream", async () => {
+  test("the worker's callback durable reads execution events only, and no one else takes its messages", async () => {
+    await expectPublishRefused("execution-worker", "$JS.API.CONSUMER.CREATE.EVENTS.execution-worker-callbacks.evt.>", create("execution-worker-callbacks", "evt.>"));
+    const widened = await outcome(nc["execution-worker"], "$JS.API.CONSUMER.CREATE.EVENTS.execution-worker-callbacks.evt.*.execution.>", create("execution-worker-callbacks", "evt.>"));
+    expect(widened).toMatchObject({ reply: { error: { err_code: 10131 } } });
+    await expectPublishRefused("galaxy-cli", "$JS.API.CONSUMER.MSG.NEXT.EVENTS.execution-worker-callbacks", { batch: 1 });
+    await expectPublishRefused("galaxy-cli", "$JS.API.CONSUMER.DELETE.EVENTS.execution-worker-callbacks");
+    await expectPublishRefused("agent-registry", "$JS.API.CONSUMER.MSG.NEXT.EVENTS.execution-worker-callbacks", { batch: 1 });
+  });
+
+  test("the registry consumes document.added through its own durable, through libs/bus, and acks", async () => {
+    const seen = new Set<string>();
+    await registryBus.consume({ durable: "agent-registry-documents", filter: "evt.*.document.added", handler: async (message) => void seen.add(message.event.id) });
+    const ws = randomUUID();
+    const id = randomUUID();
+    const knowledgeBaseId = randomUUID();
+    await registryBus.publishEvent({
+      id, workspaceId: ws, type: "document.added", schemaVersion: 1,
+      payload: { id, type: "document.added", occurredAt: new Date().toISOString(), workspaceId: ws, actor: { type: "user", id: randomUUID() }, data: { documentId: randomUUID(), knowledgeBaseId, title: "Doc", sizeBytes: 3 } },
+      context: { claim: await claims.sign({ ws }), traceparent: newTraceparent(), correlationId: randomUUID(), causationId: randomUUID() },
+    });
+    await eventually(() => seen.has(id), "the registry to apply document.added");
+    await eventually(async () => (await consumerInfo("agent-registry-documents")).num_ack_pending === 0, "the event acked");
+  });
+
+  test("the registry's one durable indexes added documents: it cannot widen its filter or take another's", async () => {
+    await expectPublishRefused("agent-registry", "$JS.API.CONSUMER.CREATE.EVENTS.agent-registry-documents.evt.>", create("agent-registry-documents", "evt.>"));
+    await expectPublishRefused("agent-registry", "$JS.API.CONSUMER.CREATE.EVENTS.agent-registry-documents", create("agent-registry-documents", ">"));
+    await expectPublishRefused("agent-registry", "$JS.API.CONSUMER.MSG.NEXT.EVENTS.execution-worker-agents", { batch: 1 });
+    await expectPublishRefused("agent-registry", "$JS.ACK.EVENTS.audit.1.1.1.1.0");
+    const widened = await outcome(nc["agent-registry"], "$JS.API.CONSUMER.CREATE.EVENTS.agent-registry-documents.evt.*.document.added", create("agent-registry-documents", "evt.>"));
+    expect(widened).toMatchObject({ reply: { error: { err_code: 10131 } } });
+    await expectPublishRefused("galaxy-cli", "$JS.API.CONSUMER.MSG.NEXT.EVENTS.agent-registry-documents", { batch: 1 });
+    await expectPublishRefused("galaxy-cli", "$JS.API.CONSUMER.DELETE.EVENTS.agent-registry-documents");
+  });
+
+  test("the worker runs execution-worker-webhooks through libs/bus, on webhook deliveries alone; the CLI cannot take its messages", async () => {
+    const worker = await bus("execution-worker");
+    await worker.consume({ durable: "execution-worker-webhooks", filter: "evt.*.webhook.received", handler: async () => undefined });
+    expect(await consumerInfo("execution-worker-webhooks")).toMatchObject({ config: { filter_subject: "evt.*.webhook.received" } });
+    await expectPublishRefused("execution-worker", "$JS.API.CONSUMER.CREATE.EVENTS.execution-worker-webhooks.evt.>", create("execution-worker-webhooks", "evt.>"));
+    const widened = await outcome(nc["execution-worker"], "$JS.API.CONSUMER.CREATE.EVENTS.execution-worker-webhooks.evt.*.webhook.received", create("execution-worker-webhooks", "evt.>"));
+    expect(widened).toMatchObject({ reply: { error: { err_code: 10131 } } });
+    await expectPublishRefused("galaxy-cli", "$JS.API.CONSUMER.MSG.NEXT.EVENTS.execution-worker-webhooks", { batch: 1 });
+    await expectPublishRefused("gateway", "$JS.API.CONSUMER.MSG.NEXT.EVENTS.execution-worker-webhooks", { batch: 1 });
+  });
+
+  test("the gateway, identity and the registry keep no other consumers and read no stream", async () => {
     for (const user of ["gateway", "identity", "agent-registry"] as const) {
       await expectPublishRefused(user, `$JS.API.CONSUMER.CREATE.EVENTS.${user}-reader.evt.>`, create(`${user}-reader`, "evt.>"));
       await expectPublishRefused(user, "$JS.API.CONSUMER.MSG.NEXT.EVENTS.audit", { batch: 1 });
       await expectPublishRefused(user, "$JS.API.STREAM.MSG.GET.EVENTS", { last_by_subj: "evt.>" });
     }
+  });
+
+  test("audit reads EVENTS and DEAD_LETTERS through ordered consumers of its own (replays, the dead-letter index), never through another service's durable", async () => {
+    for (const stream of ["EVENTS", "DEAD_LETTERS"] as const) {
+      const filter = stream === "EVENTS" ? "evt.>" : "dlq.>";
+      const name = `oc_${randomBytes(4).toString("hex")}_1`;
+      const created = await outcome(nc.audit, `$JS.API.CONSUMER.CREATE.${stream}.${name}.${filter}`, {
+        stream_name: stream,
+        config: { name, filter_subject: filter, ack_policy: "none", deliver_policy: "all", mem_storage: true, inactive_threshold: 60_000_000_000 },
+      });
+      expect(created).toMatchObject({ reply: { name } });
+      expect(await outcome(nc.audit, `$JS.API.CONSUMER.MSG.NEXT.${stream}.${name}`, { batch: 1, no_wait: true })).toHaveProperty("reply");
+      expect(await outcome(nc.audit, `$JS.API.CONSUMER.DELETE.${stream}.${name}`)).toMatchObject({ reply: { success: true } });
+    }
+    expect(await outcome(nc.audit, "$JS.API.STREAM.MSG.GET.DEAD_LETTERS", { seq: 1 })).toHaveProperty("reply");
+    await expectPublishRefused("audit", "$JS.API.CONSUMER.MSG.NEXT.EVENTS.execution-worker-agents", { batch: 1 });
+    await expectPublishRefused("audit", "$JS.API.CONSUMER.CREATE.EVENTS.execution-worker-agents.evt.*.agent.>", create("execution-worker-agents", "evt.*.agent.>"));
+    await expectPublishRefused("audit", "$JS.API.CONSUMER.DELETE.EVENTS.execution-worker-agents");
+    await expectPublishRefused("audit", "$JS.API.CONSUMER.DELETE.EVENTS.audit");
+    await expectPublishRefused("audit", "$JS.API.STREAM.PURGE.EVENTS");
   });
 
   test("galaxy-cli reads the streams through consumers of its own, never through a service's durable", async () => {

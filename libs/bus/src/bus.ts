@@ -5,11 +5,12 @@ import type { z } from "zod";
 import {
   EVENT_CATALOG, GalaxyError, HEADER, REQUESTS, ReplyEnvelope, SYSTEM_WORKSPACE_ID, UnavailableError, Uuid, ValidationError, WorkspaceId,
   issueDetails, parseEvent, parseEventSubject, requestSubject, type ErrorStatus, type ParsedRequest, type ReplyData, type RequestName, type TypedEvent,
-  type WorkspaceClaim, type EventEnvelope,
+  type WorkspaceClaim, type EventEnvelope, type RawBusMessage,
 } from "@galaxy/contracts";
 import { childTraceparent, inSpan, newTraceparent, SpanKind, type Logger } from "@galaxy/observability";
 import { ClaimCache, ClaimError, ClaimVerifier } from "./claims";
 import { TerminalMessageError, isDataException, isRetryable } from "./errors";
+import { incomingOf, rawOf, type IncomingMessage } from "./raw-messages";
 
 /** What an event's headers carry beside the claim; matches `EventContext` of libs/db. */
 export interface MessageContext {
@@ -92,6 +93,8 @@ export interface EventMessage {
   derivedContext(claim?: string): MessageContext;
   /** Tells JetStream the handler is still at work. */
   working(): void;
+  /** The message as it arrived, to hand over in a request or keep for later (`raw-messages.ts`). */
+  raw(): RawBusMessage;
 }
 
 export interface ConsumerOptions {
@@ -104,9 +107,41 @@ export interface ConsumerOptions {
   maxDeliveries?: number;
   /** First retry delay; doubles each time, capped at 30 s (default 500 ms). */
   backoffMs?: number;
+  /** How long JetStream waits for an ack (or a sign of work) before it redelivers (default 30 s). */
   ackWaitMs?: number;
 }
 
+/**
+ * A consumer that applies many events at a time (`Bus.consumeBatch`). The handler gets the
+ * events in stream order and they are acked together once it returns; it must be idempotent,
+ * because after a failure each event of the batch is handed to it again, alone.
+ */
+export interface BatchConsumerOptions extends Omit<ConsumerOptions, "handler"> {
+  handler: (messages: EventMessage[]) => Promise<void>;
+  /** Most events in one batch (default 256). */
+  maxBatch?: number;
+  /** How long a batch that is not full waits for more events (default 2 ms; 0 takes what is there). */
+  lingerMs?: number;
+}
+
+/** A running durable consumer (`Bus.consume`, `Bus.consumeBatch`). */
+export interface ConsumerHandle {
+  /** Stops this consumer alone: a retry in progress ends, and what it holds goes back to JetStream. */
+  stop(): Promise<void>;
+}
+
+/** What a consumer's loop shares with the handling of each of its messages. */
+interface ConsumerRun {
+  stopped: boolean;
+  /** True once the bus or this consumer stops: a retry hands its message back instead. */
+  stopping(): boolean;
+  /** Keeps alive every message the consumer holds besides the one in hand. */
+  keepHeld(): void;
+  /** How often waiting messages are kept alive between messages: a third of the ack wait. */
+  keepAliveEveryMs: number;
+}
+
+const DEFAULT_ACK_WAIT_MS = 30_000;
 const HEADER_VALUE_LIMIT = 1024;
 /** A message redelivered this often without an ack is taken to crash its consumer. */
 const POISON_DELIVERIES = 20;
@@ -133,9 +168,15 @@ export class Bus {
   private readonly subscriptions: Subscription[] = [];
   private readonly consumers: Array<{ stop: () => Promise<void> }> = [];
   private readonly inFlight = new Set<Promise<void>>();
+  /** Each durable consumer's handler by name: a replayed or redriven message goes to the same code. */
+  private readonly appliers = new Map<string, (message: EventMessage) => Promise<void>>();
+  /** The handlers of batch consumers: a replay hands them many messages in one call. */
+  private readonly batchAppliers = new Map<string, (messages: EventMessage[]) => Promise<void>>();
   private stopping = false;
   private closed = false;
   private watchingRevocations = false;
+  /** False from a lost connection until the client has reconnected (publishes meanwhile would only be buffered). */
+  private linkUp = true;
 
   private constructor(
     readonly nc: NatsConnection,
@@ -147,6 +188,12 @@ export class Bus {
   ) {
     this.claims = new ClaimVerifier({ loadJwks: loadJwks ?? (() => this.request("identity.jwks", {})) });
     this.serviceClaims = new ClaimCache(issueServiceClaim ?? ((workspaceId) => this.request("identity.claims.service", { workspaceId, service: options.service })));
+    void (async () => {
+      for await (const status of nc.status()) {
+        if (status.type === "disconnect") this.linkUp = false;
+        else if (status.type === "reconnect") this.linkUp = true;
+      }
+    })().catch(() => undefined);
   }
 
   static async connect(options: BusOptions & { loadJwks?: ClaimVerifierLoader; issueServiceClaim?: ServiceClaimIssuer }): Promise<Bus> {
@@ -235,8 +282,12 @@ export class Bus {
     this.nc.publish(this.subject(subject), JSON.stringify(data));
   }
 
-  /** Subscribes on core NATS (every instance sees every message), e.g. for cache invalidation. */
-  subscribeCore(subject: string, handler: (data: unknown, subject: string) => void): void {
+  /**
+   * Subscribes on core NATS (every instance sees every message), e.g. for cache invalidation.
+   * The handle ends the subscription early (an SSE stream whose client left); otherwise it
+   * lasts until the bus closes.
+   */
+  subscribeCore(subject: string, handler: (data: unknown, subject: string) => void): { unsubscribe(): void } {
     const sub = this.nc.subscribe(this.subject(subject), {
       callback: (error, msg) => {
         if (error) return;
@@ -252,6 +303,13 @@ export class Bus {
       },
     });
     this.subscriptions.push(sub);
+    return {
+      unsubscribe: () => {
+        const at = this.subscriptions.indexOf(sub);
+        if (at !== -1) this.subscriptions.splice(at, 1);
+        sub.unsubscribe();
+      },
+    };
   }
 
   /**
@@ -409,7 +467,148 @@ export class Bus {
    * except that a message retried with backoff comes back after the ones behind it: a consumer
    * whose result depends on order must retry in place (and call `working()`) before throwing.
    */
-  async consume(options: ConsumerOptions): Promise<void> {
+  async consume(options: ConsumerOptions): Promise<ConsumerHandle> {
+    this.appliers.set(options.durable, options.handler);
+    const consumer = await this.durableConsumer(options, 256);
+    const messages = await consumer.consume({ max_messages: 64 });
+    // Received messages wait here, where the consumer can keep them alive while it retries
+    // the one in hand (a buffered one must not outwait its ack wait: it would come back with
+    // a higher delivery count).
+    const queue = new MessageQueue();
+    const run = this.consumerRun(options, queue, () => []);
+    const pump = this.pumpInto(messages, queue, options.durable);
+    const done = (async () => {
+      for (;;) {
+        const msg = (await queue.take(1, 0))?.[0];
+        if (!msg) return;
+        if (run.stopping()) {
+          msg.nak();
+          continue;
+        }
+        await this.handleEvent(options, msg, run);
+        queue.keepAlive(run.keepAliveEveryMs);
+      }
+    })().catch((error: unknown) => this.options.logger.error({ err: error, consumer: options.durable }, "consumer stopped"));
+    return this.register(run, async () => {
+      await messages.close();
+      await pump;
+      await done;
+    });
+  }
+
+  /**
+   * Like {@link consume}, but hands the handler every event that is waiting (up to `maxBatch`,
+   * after at most `lingerMs` for more) in one call, and acks them all after it returns: one
+   * transaction can then apply many events. Checks are per event, as in `consume`: when any
+   * event of a batch fails its checks or the handler throws, the batch is applied again one
+   * event at a time, in order, through the same path as `consume` (retries in place, dead
+   * letters per event), so a bad event costs only itself and stream order is kept.
+   */
+  async consumeBatch(options: BatchConsumerOptions): Promise<ConsumerHandle> {
+    const maxBatch = options.maxBatch ?? 256;
+    const lingerMs = options.lingerMs ?? 2;
+    // Unacked events are bounded by the consumer's max_ack_pending: two batches' worth.
+    const consumer = await this.durableConsumer(options, Math.max(256, maxBatch * 2));
+    const messages = await consumer.consume({ max_messages: maxBatch });
+    const queue = new MessageQueue();
+    // The events of a failed batch not applied yet: kept alive, with the queue, while one is retried.
+    let rest: JsMsg[] = [];
+    const run = this.consumerRun(options, queue, () => rest);
+    const pump = this.pumpInto(messages, queue, options.durable);
+    const single: ConsumerOptions = { ...options, handler: (message) => options.handler([message]) };
+    this.appliers.set(options.durable, single.handler);
+    this.batchAppliers.set(options.durable, options.handler);
+    const done = (async () => {
+      for (;;) {
+        const batch = await queue.take(maxBatch, lingerMs);
+        if (batch === null) return;
+        if (!(await this.applyBatch(options, batch, run))) {
+          for (let i = 0; i < batch.length; i++) {
+            rest = batch.slice(i + 1);
+            const msg = batch[i];
+            if (!msg) continue;
+            if (run.stopping()) {
+              // Stopping: hand the rest back untried, in order.
+              msg.nak();
+              continue;
+            }
+            await this.handleEvent(single, msg, run);
+          }
+          rest = [];
+        }
+        queue.keepAlive(run.keepAliveEveryMs);
+      }
+    })().catch((error: unknown) => this.options.logger.error({ err: error, consumer: options.durable }, "consumer stopped"));
+    return this.register(run, async () => {
+      await messages.close();
+      await pump;
+      await done;
+    });
+  }
+
+  /** Moves what JetStream delivers into `queue`, ending it when the subscription ends. */
+  private pumpInto(messages: AsyncIterable<JsMsg>, queue: MessageQueue, durable: string): Promise<void> {
+    return (async () => {
+      for await (const msg of messages) queue.push(msg);
+    })()
+      .catch((error: unknown) => this.options.logger.error({ err: error, consumer: durable }, "consumer stopped"))
+      .finally(() => queue.end());
+  }
+
+  /** The state a consumer's loop shares with the handling of each message. */
+  private consumerRun(options: Pick<ConsumerOptions, "ackWaitMs">, queue: MessageQueue, rest: () => readonly JsMsg[]): ConsumerRun {
+    const run: ConsumerRun = {
+      stopped: false,
+      stopping: () => this.stopping || run.stopped,
+      keepHeld: () => {
+        for (const msg of rest()) msg.working();
+        queue.keepAlive(0);
+      },
+      keepAliveEveryMs: Math.floor((options.ackWaitMs ?? DEFAULT_ACK_WAIT_MS) / 3),
+    };
+    return run;
+  }
+
+  /** Lists a consumer for `stopIntake` and hands back its own stop (once, whoever calls it first). */
+  private register(run: ConsumerRun, close: () => Promise<void>): ConsumerHandle {
+    let stopped: Promise<void> | null = null;
+    const handle: ConsumerHandle = {
+      stop: () => {
+        run.stopped = true;
+        stopped ??= close();
+        return stopped;
+      },
+    };
+    this.consumers.push(handle);
+    return handle;
+  }
+
+  /** The fast path of a batch: every event checked, one handler call, acks. False when anything failed. */
+  private async applyBatch(options: BatchConsumerOptions, batch: JsMsg[], run: ConsumerRun): Promise<boolean> {
+    if (run.stopping()) {
+      // Hand what was not started back at once, for another instance or our next start.
+      for (const msg of batch) msg.nak();
+      return true;
+    }
+    if (batch.some((msg) => msg.info.deliveryCount > POISON_DELIVERIES)) return false;
+    try {
+      const verified: EventMessage[] = [];
+      for (const msg of batch) verified.push(await this.verifyEvent(msg, 1));
+      const first = verified[0];
+      if (!first) return true;
+      await inSpan(`apply ${verified.length} events`, first.headers.traceparent, SpanKind.CONSUMER, { "messaging.system": "nats", "galaxy.consumer": options.durable, "messaging.batch.message_count": verified.length }, () =>
+        options.handler(verified),
+      );
+    } catch (error) {
+      this.options.logger.debug({ err: error, consumer: options.durable, events: batch.length }, "batch failed; applying its events one at a time");
+      return false;
+    }
+    for (const msg of batch) msg.ack();
+    return true;
+  }
+
+  /** Creates or updates the durable pull consumer on `EVENTS`. */
+  private async durableConsumer(options: Pick<ConsumerOptions, "durable" | "filter" | "ackWaitMs">, maxAckPending: number) {
     this.watchKeyRevocations();
     const stream = this.stream("EVENTS");
     const config = {
@@ -417,8 +616,8 @@ export class Bus {
       filter_subject: this.subject(options.filter),
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
-      ack_wait: nanos(options.ackWaitMs ?? 30_000),
-      max_ack_pending: 256,
+      ack_wait: nanos(options.ackWaitMs ?? DEFAULT_ACK_WAIT_MS),
+      max_ack_pending: maxAckPending,
       max_deliver: -1,
     };
     try {
@@ -428,20 +627,7 @@ export class Bus {
       if (!isNotFound(error)) throw error;
       await this.jsm.consumers.add(stream, config);
     }
-    const consumer = await this.js.consumers.get(stream, options.durable);
-    // A small buffer: messages are applied one at a time, and a buffered one must not outwait its ack wait.
-    const messages = await consumer.consume({ max_messages: 64 });
-    const done = (async () => {
-      for await (const msg of messages) {
-        await this.handleEvent(options, msg);
-      }
-    })().catch((error: unknown) => this.options.logger.error({ err: error, consumer: options.durable }, "consumer stopped"));
-    this.consumers.push({
-      stop: async () => {
-        await messages.close();
-        await done;
-      },
-    });
+    return this.js.consumers.get(stream, options.durable);
   }
 
   /**
@@ -449,7 +635,7 @@ export class Bus {
    * messages behind it wait and the consumer keeps stream order; after `maxDeliveries`
    * attempts, or at once for a terminal failure, the message becomes a dead letter and is acked.
    */
-  private async handleEvent(options: ConsumerOptions, msg: JsMsg): Promise<void> {
+  private async handleEvent(options: ConsumerOptions, msg: JsMsg, run: ConsumerRun): Promise<void> {
     const logger = this.options.logger.child({ consumer: options.durable, subject: msg.subject, seq: msg.seq });
     const maxAttempts = options.maxDeliveries ?? 5;
     if (msg.info.deliveryCount > POISON_DELIVERIES) {
@@ -468,14 +654,18 @@ export class Bus {
       } catch (error) {
         const retryable = isRetryable(error);
         if (retryable && attempt < maxAttempts) {
-          if (this.stopping) {
+          if (run.stopping()) {
             // Shutting down: hand it back for another instance (or our next start) to apply.
             msg.nak();
             return;
           }
           const delay = Math.min(30_000, (options.backoffMs ?? 500) * 2 ** (attempt - 1)) * (0.8 + Math.random() * 0.4);
           logger.warn({ err: error, attempt }, "event handler failed; retrying in place");
-          await this.pause(delay, msg);
+          await this.pause(delay, msg, run);
+          if (run.stopping()) {
+            msg.nak();
+            return;
+          }
           continue;
         }
         const reason = error instanceof Error ? error.message : String(error);
@@ -486,12 +676,19 @@ export class Bus {
     }
   }
 
-  /** Waits `ms`, telling JetStream the message is still being worked on, and waking early on stop. */
-  private async pause(ms: number, msg: JsMsg): Promise<void> {
+  /**
+   * Waits `ms`, telling JetStream the message is still being worked on, and waking early on
+   * stop. In a consumer (`run`) every other message it holds is kept alive too: a long retry
+   * (a database outage) must not let them pass their ack wait, be redelivered and count
+   * deliveries towards a dead letter without ever having been tried.
+   */
+  private async pause(ms: number, msg: Pick<IncomingMessage, "working">, run?: ConsumerRun): Promise<void> {
     const until = Date.now() + ms;
-    while (!this.stopping && Date.now() < until) {
+    const stopping = () => (run ? run.stopping() : this.stopping);
+    while (!stopping() && Date.now() < until) {
       await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, until - Date.now())));
       msg.working();
+      run?.keepHeld();
     }
   }
 
@@ -521,7 +718,7 @@ export class Bus {
    * repeat; audit keeps one entry per id). The claim is verified here before it is used: a
    * report that its own consumers would refuse would be reported in turn, without end.
    */
-  private async reportForgedMessage(consumer: string, msg: JsMsg, reason: string, logger: Logger): Promise<void> {
+  private async reportForgedMessage(consumer: string, msg: IncomingMessage, reason: string, logger: Logger): Promise<void> {
     const report = forgedMessageReport(this.unprefixed(msg.subject), msg, consumer, reason, this.options.service);
     for (let attempt = 1; ; attempt++) {
       try {
@@ -542,7 +739,7 @@ export class Bus {
   }
 
   /** Parses and verifies one event message; throws `TerminalMessageError` when it can never be applied. */
-  private async verifyEvent(msg: JsMsg, attempt: number): Promise<EventMessage> {
+  private async verifyEvent(msg: IncomingMessage, attempt: number): Promise<EventMessage> {
     const subject = this.unprefixed(msg.subject);
     const hdr = (key: string) => header(msg.headers, key);
     const fromSubject = parseEventSubject(subject);
@@ -602,11 +799,12 @@ export class Bus {
         userAgent: headers.userAgent,
       }),
       working: () => msg.working(),
+      raw: () => rawOf(msg, subject),
     };
   }
 
   /** Writes a message a consumer could not apply to `dlq.<consumer>.<original subject>`. */
-  private async deadLetter(consumer: string, msg: JsMsg, error: string, attempts: number): Promise<void> {
+  private async deadLetter(consumer: string, msg: IncomingMessage, error: string, attempts: number): Promise<void> {
     const h = natsHeaders();
     if (msg.headers) {
       for (const key of msg.headers.keys()) {
@@ -621,6 +819,97 @@ export class Bus {
     h.set(HEADER.dlqSubject, subject);
     h.set(HEADER.msgId, `${consumer}:${msg.info.stream}:${msg.seq}`);
     await this.js.publish(this.subject(`dlq.${consumer}.${subject}`), msg.data, { headers: h, msgID: `${consumer}:${msg.info.stream}:${msg.seq}` });
+  }
+
+  /**
+   * Hands one message, replayed or redriven, to the handler of this process's durable consumer
+   * `consumer`, after the same checks as a live delivery (CONTRACT §3: an event's claim expiry
+   * is not checked again). `replayId` becomes `Gx-Replay-Id`. A message that can never be
+   * applied becomes a dead letter of that consumer (and a `security.forged_message` when it
+   * failed its claim or workspace checks) and the error is thrown; so is any other failure.
+   */
+  async deliver(consumer: string, raw: RawBusMessage, options: { replayId?: string | undefined } = {}): Promise<void> {
+    const handler = this.appliers.get(consumer);
+    if (!handler) throw new GalaxyError(404, "consumer_not_found", `this service runs no consumer named ${consumer}`);
+    const msg = incomingOf(raw, this.subject(raw.subject), this.stream("EVENTS"), options);
+    const logger = this.options.logger.child({ consumer, subject: raw.subject, seq: raw.seq, replayId: options.replayId });
+    try {
+      const message = await this.verifyEvent(msg, 1);
+      await inSpan(`apply ${message.event.type}`, message.headers.traceparent, SpanKind.CONSUMER, { "messaging.system": "nats", "galaxy.consumer": consumer, "galaxy.replay": options.replayId ?? "" }, (traceparent) =>
+        handler({ ...message, derivedContext: (claim) => ({ ...message.derivedContext(claim), traceparent }) }),
+      );
+    } catch (error) {
+      if (!isRetryable(error)) {
+        const reason = error instanceof Error ? error.message : String(error);
+        logger.warn({ err: error }, "a replayed or redriven message cannot be applied; dead-lettered");
+        await this.deadLetter(consumer, msg, reason, 1);
+        const security = securityFailure(error);
+        if (security) await this.reportForgedMessage(consumer, msg, security, logger);
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Like {@link deliver} for many messages in stream order: a batch consumer's handler gets them
+   * in one call when every one passes its checks; otherwise (or when that call fails) each is
+   * delivered alone, so a bad one costs only itself. Answers the failures by sequence.
+   */
+  async deliverMany(consumer: string, raws: RawBusMessage[], options: { replayId?: string | undefined } = {}): Promise<Array<{ seq: number; error: string }>> {
+    const batch = this.batchAppliers.get(consumer);
+    if (batch && raws.length > 1) {
+      try {
+        const verified: EventMessage[] = [];
+        for (const raw of raws) verified.push(await this.verifyEvent(incomingOf(raw, this.subject(raw.subject), this.stream("EVENTS"), options), 1));
+        await batch(verified);
+        return [];
+      } catch (error) {
+        this.options.logger.debug({ err: error, consumer, messages: raws.length }, "replayed batch failed; delivering its messages one at a time");
+      }
+    }
+    const failed: Array<{ seq: number; error: string }> = [];
+    for (const raw of raws) {
+      try {
+        await this.deliver(consumer, raw, options);
+      } catch (error) {
+        failed.push({ seq: raw.seq, error: error instanceof Error ? error.message : String(error) });
+      }
+    }
+    return failed;
+  }
+
+  /**
+   * An ordered consumer on `EVENTS` or `DEAD_LETTERS` (ephemeral, no acks, recreated by the
+   * client at the right place if a message is missed): how replays and the dead-letter index
+   * read a stream. `filter` is without the deployment's prefix.
+   */
+  async orderedReader(stream: "EVENTS" | "DEAD_LETTERS", options: { filter: string; fromSeq?: number | undefined; since?: string | undefined }) {
+    const start =
+      options.fromSeq !== undefined
+        ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: options.fromSeq }
+        : options.since !== undefined
+          ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(options.since).toISOString() }
+          : { deliver_policy: DeliverPolicy.All };
+    // One filter, given as a string: NATS 2.9 has no `filter_subjects`.
+    return this.js.consumers.get(this.stream(stream), { filter_subjects: this.subject(options.filter), ...start });
+  }
+
+  /** A stream's first and last sequence and its message count right now. */
+  async streamState(stream: "EVENTS" | "DEAD_LETTERS"): Promise<{ firstSeq: number; lastSeq: number; messages: number }> {
+    const info = await this.jsm.streams.info(this.stream(stream));
+    return { firstSeq: info.state.first_seq, lastSeq: info.state.last_seq, messages: info.state.messages };
+  }
+
+  /** One message of a stream by sequence, or null when there is none. */
+  async streamMessage(stream: "EVENTS" | "DEAD_LETTERS", seq: number): Promise<{ subject: string; seq: number; time: Date; headers: MsgHdrs | undefined; data: Uint8Array } | null> {
+    try {
+      const msg = await this.jsm.streams.getMessage(this.stream(stream), { seq });
+      if (!msg) return null;
+      return { subject: this.unprefixed(msg.subject), seq: msg.seq, time: msg.time, headers: msg.header, data: msg.data };
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      throw error;
+    }
   }
 
   /**
@@ -651,7 +940,7 @@ export class Bus {
 
   /** True while the NATS connection is up. */
   isConnected(): boolean {
-    return !this.closed && !this.nc.isClosed();
+    return !this.closed && !this.nc.isClosed() && this.linkUp;
   }
 
   /**
@@ -678,6 +967,47 @@ export class Bus {
   }
 }
 
+/** The messages a consumer has received and not yet taken, in arrival (stream) order. */
+class MessageQueue {
+  private items: JsMsg[] = [];
+  private ended = false;
+  private wake: (() => void) | null = null;
+  private touchedAt = Date.now();
+
+  /** Tells JetStream the waiting messages are still wanted, when the last time was `everyMs` ago or more. */
+  keepAlive(everyMs: number): void {
+    if (Date.now() - this.touchedAt < everyMs) return;
+    this.touchedAt = Date.now();
+    for (const msg of this.items) msg.working();
+  }
+
+  push(msg: JsMsg): void {
+    this.items.push(msg);
+    this.signal();
+  }
+
+  end(): void {
+    this.ended = true;
+    this.signal();
+  }
+
+  /** Up to `max` messages, waiting for the first and then up to `lingerMs` for more; null once ended and empty. */
+  async take(max: number, lingerMs: number): Promise<JsMsg[] | null> {
+    while (this.items.length === 0) {
+      if (this.ended) return null;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+    if (this.items.length < max && lingerMs > 0 && !this.ended) await new Promise((resolve) => setTimeout(resolve, lingerMs));
+    return this.items.splice(0, max);
+  }
+
+  private signal(): void {
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  }
+}
+
 /** The reason to report a dead-lettered message as forged, or null when its failure is not a security one. */
 function securityFailure(error: unknown): string | null {
   return error instanceof TerminalMessageError && SECURITY_FAILURE.test(error.reason) ? error.reason : null;
@@ -688,7 +1018,7 @@ function securityFailure(error: unknown): string | null {
  * Built only from the message and its place in the stream, so it is the same on every
  * redelivery; whatever the message says is treated as hostile: only well-formed ids are kept.
  */
-function forgedMessageReport(subject: string, msg: JsMsg, consumer: string, reason: string, service: string): Omit<StoredEvent, "context"> & { context: Omit<MessageContext, "claim"> } {
+function forgedMessageReport(subject: string, msg: IncomingMessage, consumer: string, reason: string, service: string): Omit<StoredEvent, "context"> & { context: Omit<MessageContext, "claim"> } {
   const headerWs = header(msg.headers, HEADER.workspaceId);
   const validHeaderWs = headerWs !== undefined && WorkspaceId.safeParse(headerWs).success ? headerWs : undefined;
   const workspaceId = parseEventSubject(subject)?.workspaceId ?? validHeaderWs ?? SYSTEM_WORKSPACE_ID;

@@ -1,9 +1,13 @@
 import { z } from "zod";
+import { withoutUserinfo } from "./credentials";
 import { IsoDateTime, Uuid, WorkspaceId } from "./ids";
 
 /** A JSON Schema document; its validity as a schema is checked by the registry when saved. */
 export const JsonSchemaDoc = z.record(z.string(), z.unknown());
 export type JsonSchemaDoc = z.infer<typeof JsonSchemaDoc>;
+
+/** Where Galaxy calls out to (a webhook tool, a completion callback): http(s), never with a user name or password in it. */
+const HttpUrl = z.url({ protocol: /^https?$/ }).refine(withoutUserinfo, "must not carry a user name or password");
 
 export const BUILTIN_TOOLS = ["current_time", "calculator", "knowledge_search"] as const;
 
@@ -15,7 +19,7 @@ export const AgentTool = z.discriminatedUnion("type", [
       name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "letters, digits, _ and -, at most 64"),
       description: z.string().max(1024),
       parameters: JsonSchemaDoc,
-      url: z.url({ protocol: /^https?$/ }),
+      url: HttpUrl,
     })
     .strict(),
 ]);
@@ -41,26 +45,27 @@ export const AgentConfig = z.object({
   inputSchema: JsonSchemaDoc.nullable(),
   outputSchema: JsonSchemaDoc.nullable(),
   timeoutMs: z.number().int().min(1_000).max(3_600_000).nullable(),
-  notifyUrl: z.url({ protocol: /^https?$/ }).nullable(),
+  notifyUrl: HttpUrl.nullable(),
 });
 export type AgentConfig = z.infer<typeof AgentConfig>;
 
 /** The body of `POST /api/agents`: the config with its optional parts optional. */
+// Every constraint is AgentConfig's: the bodies only say which parts may be left out.
 export const CreateAgentBody = z
   .object({
     name: AgentConfig.shape.name,
-    description: z.string().max(2000).optional(),
-    provider: Provider,
+    description: AgentConfig.shape.description.unwrap().optional(),
+    provider: AgentConfig.shape.provider,
     model: AgentConfig.shape.model,
     systemPrompt: AgentConfig.shape.systemPrompt,
-    temperature: z.number().min(0).max(2).optional(),
-    maxTokens: z.number().int().min(1).max(200_000).optional(),
-    tools: z.array(AgentTool).max(64).optional(),
-    knowledgeBaseIds: z.array(Uuid).max(32).optional(),
-    inputSchema: JsonSchemaDoc.optional(),
-    outputSchema: JsonSchemaDoc.optional(),
-    timeoutMs: z.number().int().min(1_000).max(3_600_000).optional(),
-    notifyUrl: z.url({ protocol: /^https?$/ }).optional(),
+    temperature: AgentConfig.shape.temperature.unwrap().optional(),
+    maxTokens: AgentConfig.shape.maxTokens.unwrap().optional(),
+    tools: AgentConfig.shape.tools.optional(),
+    knowledgeBaseIds: AgentConfig.shape.knowledgeBaseIds.optional(),
+    inputSchema: AgentConfig.shape.inputSchema.unwrap().optional(),
+    outputSchema: AgentConfig.shape.outputSchema.unwrap().optional(),
+    timeoutMs: AgentConfig.shape.timeoutMs.unwrap().optional(),
+    notifyUrl: AgentConfig.shape.notifyUrl.unwrap().optional(),
   })
   .strict();
 export type CreateAgentBody = z.infer<typeof CreateAgentBody>;

@@ -22,12 +22,16 @@ const ROLE_TABLE: Record<Role, Record<Action, Rule>> = {
     "agents.edit": "no",
     "agents.delete": "no",
     "agents.activate": "no",
+    "triggers.read": "yes",
+    "triggers.manage": "no",
     "executions.read": "yes",
     "executions.start": "no",
     "executions.cancel": "no",
     "audit.read": "no",
     "credentials.manage": "no",
     "api_keys.manage": "no",
+    "knowledge.read": "yes",
+    "knowledge.create": "no",
   },
   member: {
     "workspace.read": "yes",
@@ -43,12 +47,16 @@ const ROLE_TABLE: Record<Role, Record<Action, Rule>> = {
     "agents.edit": "own",
     "agents.delete": "own",
     "agents.activate": "own",
+    "triggers.read": "yes",
+    "triggers.manage": "own",
     "executions.read": "yes",
     "executions.start": "yes",
     "executions.cancel": "yes",
     "audit.read": "no",
     "credentials.manage": "no",
     "api_keys.manage": "no",
+    "knowledge.read": "yes",
+    "knowledge.create": "yes",
   },
   admin: {
     "workspace.read": "yes",
@@ -64,12 +72,16 @@ const ROLE_TABLE: Record<Role, Record<Action, Rule>> = {
     "agents.edit": "yes",
     "agents.delete": "yes",
     "agents.activate": "yes",
+    "triggers.read": "yes",
+    "triggers.manage": "yes",
     "executions.read": "yes",
     "executions.start": "yes",
     "executions.cancel": "yes",
     "audit.read": "yes",
     "credentials.manage": "yes",
     "api_keys.manage": "yes",
+    "knowledge.read": "yes",
+    "knowledge.create": "yes",
   },
   owner: {
     "workspace.read": "yes",
@@ -85,12 +97,16 @@ const ROLE_TABLE: Record<Role, Record<Action, Rule>> = {
     "agents.edit": "yes",
     "agents.delete": "yes",
     "agents.activate": "yes",
+    "triggers.read": "yes",
+    "triggers.manage": "yes",
     "executions.read": "yes",
     "executions.start": "yes",
     "executions.cancel": "yes",
     "audit.read": "yes",
     "credentials.manage": "yes",
     "api_keys.manage": "yes",
+    "knowledge.read": "yes",
+    "knowledge.create": "yes",
   },
 };
 
@@ -128,7 +144,7 @@ describe("viewers read and do nothing else", () => {
     const viewer: Principal = { role: "viewer", id: ME };
     const allowed = ACTIONS.filter((action) => authorize(viewer, action, { createdBy: ME }));
     // Its own account (its workspaces, switching between them) is the viewer's whatever its role.
-    expect([...allowed].sort()).toEqual(["agents.read", "executions.read", "members.read", "workspace.read", "workspaces.create", "workspaces.list", "workspaces.switch"]);
+    expect([...allowed].sort()).toEqual(["agents.read", "executions.read", "knowledge.read", "members.read", "triggers.read", "workspace.read", "workspaces.create", "workspaces.list", "workspaces.switch"]);
   });
 });
 
@@ -191,9 +207,10 @@ describe("claims that speak for a service or an operator", () => {
     expect(authorize(principal, "executions.start")).toBe(true);
     expect(authorize(principal, "executions.read")).toBe(true);
     expect(authorize(principal, "agents.read")).toBe(true);
+    expect(authorize(principal, "knowledge.read")).toBe(true);
   });
 
-  test.each(ACTIONS.filter((a) => !["executions.start", "executions.read", "agents.read"].includes(a)))("may not %s", (action) => {
+  test.each(ACTIONS.filter((a) => !["executions.start", "executions.read", "agents.read", "knowledge.read"].includes(a)))("may not %s", (action) => {
     expect(authorize(principalOf(serviceClaim), action)).toBe(false);
     expect(authorize(principalOf({ ...serviceClaim, act: "operator" }), action)).toBe(false);
   });

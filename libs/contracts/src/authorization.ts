@@ -17,12 +17,16 @@ export const ACTIONS = [
   "agents.edit",
   "agents.delete",
   "agents.activate",
+  "triggers.read",
+  "triggers.manage",
   "executions.read",
   "executions.start",
   "executions.cancel",
   "audit.read",
   "credentials.manage",
   "api_keys.manage",
+  "knowledge.read",
+  "knowledge.create",
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -42,7 +46,8 @@ export interface Principal {
  * with its own claim: start and read work, nothing that changes configuration or reads the
  * audit log. A service claim is never a way into a workspace's administration.
  */
-const NON_MEMBER_ACTIONS: ReadonlySet<Action> = new Set<Action>(["agents.read", "executions.read", "executions.start"]);
+// Searching an agent's knowledge bases (`knowledge.read`) is part of running it.
+const NON_MEMBER_ACTIONS: ReadonlySet<Action> = new Set<Action>(["agents.read", "executions.read", "executions.start", "knowledge.read"]);
 
 /** The principal a verified workspace claim speaks for. */
 export function principalOf(claim: WorkspaceClaim): Principal {
@@ -74,12 +79,21 @@ export function authorize(principal: Principal, action: Action, resource: Resour
     case "members.read":
     case "agents.read":
     case "executions.read":
+    case "knowledge.read":
       return atLeast("viewer");
+    // Knowledge bases and their documents (CONTRACT §1: members create knowledge bases).
+    case "knowledge.create":
+      return atLeast("member");
     case "agents.create":
       return override("create") ?? atLeast("member");
     case "agents.edit":
     case "agents.activate":
       return override("edit") ?? (atLeast("admin") || (atLeast("member") && owns));
+    // Triggers are part of an agent's configuration: who may edit the agent manages them.
+    case "triggers.manage":
+      return override("edit") ?? (atLeast("admin") || (atLeast("member") && owns));
+    case "triggers.read":
+      return atLeast("viewer");
     case "agents.delete":
       return override("delete") ?? (atLeast("admin") || (atLeast("member") && owns));
     case "executions.start":

@@ -9,13 +9,13 @@ export type CredentialProvider = z.infer<typeof CredentialProvider>;
  * Where a provider's API is, when not at the provider itself (a proxy, Azure OpenAI, a
  * self-hosted gateway). http(s) only, and never with credentials in the URL.
  */
-export const CredentialBaseUrl = z
-  .url({ protocol: /^https?$/ })
-  .max(2048)
-  .refine((value) => {
-    const url = new URL(value);
-    return url.username === "" && url.password === "";
-  }, "must not carry a user name or password");
+export const CredentialBaseUrl = z.url({ protocol: /^https?$/ }).max(2048).refine(withoutUserinfo, "must not carry a user name or password");
+
+/** True for a URL without a user name or password (`https://user:pass@host` is refused wherever Galaxy takes a URL). */
+export function withoutUserinfo(value: string): boolean {
+  const url = new URL(value);
+  return url.username === "" && url.password === "";
+}
 export type CredentialBaseUrl = z.infer<typeof CredentialBaseUrl>;
 
 /** Body of `PUT /api/provider-credentials/{provider}`: the key is write-only. */

@@ -1,13 +1,18 @@
 import { z } from "zod";
-import { Agent, AgentStatus } from "./agents";
+import { Agent, AgentConfig, AgentStatus } from "./agents";
+import { AgentDeleted, AgentPaused, AgentUpdated } from "./agent-lifecycle";
+import { AuditRetentionApplied } from "./audit";
 import { ClaimActor } from "./claims";
 import { ProviderCredentialDeleted, ProviderCredentialUpdated } from "./credentials";
-import { Execution } from "./executions";
+import { Execution, ExecutionStep } from "./executions";
 import { IsoDateTime, Uuid, WorkspaceId } from "./ids";
+import { DocumentAdded, DocumentIndexed, KnowledgeBaseCreated } from "./knowledge";
 import { Workspace } from "./identity";
 import { UserCreated, UserDeleted, UserLinked, UserUpdated } from "./oidc";
 import { SigningKeyRevoked, SigningKeyRotated, SystemAdminGranted } from "./operators";
+import { DeadLetterRedriven, ReplayCompleted, ReplayStarted } from "./replay";
 import { Permissions, Role } from "./roles";
+import { TriggerCreated, TriggerDeleted, TriggerSecretRotated, WebhookReceived } from "./triggers";
 
 export const EventActor = z.object({ type: ClaimActor, id: z.string().min(1) });
 export type EventActor = z.infer<typeof EventActor>;
@@ -83,14 +88,26 @@ export type AgentCreated = z.infer<typeof AgentCreated>;
 export const AgentActivated = z.object({ agentId: Uuid, version: z.number().int().min(1), status: AgentStatus, before: AgentStatus });
 export type AgentActivated = z.infer<typeof AgentActivated>;
 
-export const ExecutionQueued = z.object({ execution: Execution });
+/**
+ * What every event of one execution carries: the execution's id and the event's place in it
+ * (1, 2, 3… within the execution, no gaps), which is the SSE `id:` a client resumes from.
+ */
+export const ExecutionEventBase = z.object({ executionId: Uuid, seq: z.number().int().min(1) });
+export type ExecutionEventBase = z.infer<typeof ExecutionEventBase>;
+
+export const ExecutionQueued = ExecutionEventBase.extend({ execution: Execution });
 export type ExecutionQueued = z.infer<typeof ExecutionQueued>;
 
-export const ExecutionStarted = z.object({ executionId: Uuid, agentId: Uuid, agentVersion: z.number().int(), startedAt: IsoDateTime });
+export const ExecutionStarted = ExecutionEventBase.extend({ agentId: Uuid, agentVersion: z.number().int(), startedAt: IsoDateTime });
 export type ExecutionStarted = z.infer<typeof ExecutionStarted>;
 
-export const ExecutionFinished = z.object({ execution: Execution });
+/** `execution.completed`, `execution.failed` (also `timed_out`) and `execution.cancelled`: the final record. */
+export const ExecutionFinished = ExecutionEventBase.extend({ execution: Execution });
 export type ExecutionFinished = z.infer<typeof ExecutionFinished>;
+
+/** A step of the pipeline (context, model call, tool call, output) finished: the SSE stream's progress. */
+export const ExecutionStepCompleted = ExecutionEventBase.extend({ step: ExecutionStep });
+export type ExecutionStepCompleted = z.infer<typeof ExecutionStepCompleted>;
 
 export interface ResourceRef {
   type: string;
@@ -217,6 +234,25 @@ export const EVENT_CATALOG = {
     resource: (d) => ({ type: "agent", id: d.agentId }),
     changes: (d) => ({ before: { status: d.before }, after: { status: d.status } }),
   }),
+  // A config change: the audit entry keeps both configs (the audit service strips secret fields).
+  "agent.updated": entry({
+    schemaVersion: 1,
+    data: AgentUpdated,
+    resource: (d) => ({ type: "agent", id: d.agent.id }),
+    changes: (d) => ({ before: { version: d.previousVersion, config: d.before }, after: { version: d.agent.version, config: AgentConfig.parse(d.agent) } }),
+  }),
+  "agent.paused": entry({
+    schemaVersion: 1,
+    data: AgentPaused,
+    resource: (d) => ({ type: "agent", id: d.agentId }),
+    changes: (d) => ({ before: { status: d.before }, after: { status: d.status } }),
+  }),
+  "agent.deleted": entry({
+    schemaVersion: 1,
+    data: AgentDeleted,
+    resource: (d) => ({ type: "agent", id: d.agentId }),
+    changes: (d) => ({ before: { status: d.status, deleted: false }, after: { deleted: true } }),
+  }),
   "execution.queued": entry({
     schemaVersion: 1,
     data: ExecutionQueued,
@@ -229,6 +265,13 @@ export const EVENT_CATALOG = {
     resource: (d) => ({ type: "execution", id: d.executionId }),
     changes: () => ({ before: { status: "queued" }, after: { status: "running" } }),
   }),
+  "execution.step_completed": entry({
+    schemaVersion: 1,
+    data: ExecutionStepCompleted,
+    resource: (d) => ({ type: "execution", id: d.executionId }),
+    // Progress, not a change of state: the audit entry names the step, its status and timing only.
+    changes: (d) => ({ before: null, after: { step: d.step.name, status: d.step.status, durationMs: d.step.durationMs } }),
+  }),
   "execution.completed": entry({
     schemaVersion: 1,
     data: ExecutionFinished,
@@ -240,6 +283,31 @@ export const EVENT_CATALOG = {
     data: ExecutionFinished,
     resource: (d) => ({ type: "execution", id: d.execution.id }),
     changes: (d) => ({ before: { status: "running" }, after: { status: d.execution.status, error: d.execution.error } }),
+  }),
+  "execution.cancelled": entry({
+    schemaVersion: 1,
+    data: ExecutionFinished,
+    resource: (d) => ({ type: "execution", id: d.execution.id }),
+    changes: (d) => ({ before: { status: d.execution.startedAt === null ? "queued" : "running" }, after: { status: d.execution.status } }),
+  }),
+  // Knowledge bases: never a document's text, only its title, size and chunk count.
+  "knowledge_base.created": entry({
+    schemaVersion: 1,
+    data: KnowledgeBaseCreated,
+    resource: (d) => ({ type: "knowledge_base", id: d.knowledgeBase.id }),
+    changes: (d) => ({ before: null, after: { name: d.knowledgeBase.name } }),
+  }),
+  "document.added": entry({
+    schemaVersion: 1,
+    data: DocumentAdded,
+    resource: (d) => ({ type: "document", id: d.documentId }),
+    changes: (d) => ({ before: null, after: { knowledgeBaseId: d.knowledgeBaseId, title: d.title, sizeBytes: d.sizeBytes, status: "pending" } }),
+  }),
+  "document.indexed": entry({
+    schemaVersion: 1,
+    data: DocumentIndexed,
+    resource: (d) => ({ type: "document", id: d.documentId }),
+    changes: (d) => ({ before: { status: "pending" }, after: { status: d.status, chunkCount: d.chunkCount, error: d.error } }),
   }),
   // User sync from an external identity provider: system-workspace events (CONTRACT §3).
   "user.created": entry({
@@ -265,6 +333,57 @@ export const EVENT_CATALOG = {
     data: UserDeleted,
     resource: (d) => ({ type: "user", id: d.userId }),
     changes: () => ({ before: { deleted: false }, after: { deleted: true } }),
+  }),
+  "trigger.created": entry({
+    schemaVersion: 1,
+    data: TriggerCreated,
+    resource: (d) => ({ type: "trigger", id: d.trigger.id }),
+    changes: (d) => ({ before: null, after: d.trigger }),
+  }),
+  "trigger.deleted": entry({
+    schemaVersion: 1,
+    data: TriggerDeleted,
+    resource: (d) => ({ type: "trigger", id: d.triggerId }),
+    changes: (d) => ({ before: { triggerId: d.triggerId, agentId: d.agentId, type: d.type }, after: null }),
+  }),
+  "trigger.secret_rotated": entry({
+    schemaVersion: 1,
+    data: TriggerSecretRotated,
+    resource: (d) => ({ type: "trigger", id: d.triggerId }),
+    changes: (d) => ({ before: null, after: { previousSecretExpiresAt: d.previousSecretExpiresAt } }),
+  }),
+  // A delivery's body may be large and may hold what its sender considers private: the audit
+  // entry records its digest and size, never the body itself.
+  "webhook.received": entry({
+    schemaVersion: 1,
+    data: WebhookReceived,
+    resource: (d) => ({ type: "trigger", id: d.triggerId }),
+    changes: (d) => ({ before: null, after: { webhookId: d.webhookId, executionId: d.executionId, agentId: d.agentId, bodySha256: d.bodySha256, bodySize: d.bodySize, receivedAt: d.receivedAt } }),
+  }),
+  // Operator replays and redrives (CONTRACT §4): system-workspace events, written by audit.
+  "replay.started": entry({
+    schemaVersion: 1,
+    data: ReplayStarted,
+    resource: (d) => ({ type: "replay", id: d.replayId }),
+    changes: (d) => ({ before: null, after: { target: d.target, subject: d.subject, workspaceId: d.workspaceId, fromSeq: d.fromSeq, endSeq: d.endSeq, dryRun: d.dryRun, reset: d.reset } }),
+  }),
+  "audit.retention_applied": entry({
+    schemaVersion: 1,
+    data: AuditRetentionApplied,
+    resource: (d) => ({ type: "audit_log", id: d.workspaceId }),
+    changes: (d) => ({ before: { checkpointSeq: d.fromSeq - 1 }, after: { checkpointSeq: d.throughSeq, checkpointHash: d.throughHash, exportFile: d.exportFile } }),
+  }),
+  "replay.completed": entry({
+    schemaVersion: 1,
+    data: ReplayCompleted,
+    resource: (d) => ({ type: "replay", id: d.replayId }),
+    changes: (d) => ({ before: { status: "running" }, after: { status: d.status, matched: d.matched, applied: d.applied, skipped: d.skipped, failed: d.failed, error: d.error } }),
+  }),
+  "dead_letter.redriven": entry({
+    schemaVersion: 1,
+    data: DeadLetterRedriven,
+    resource: (d) => ({ type: "dead_letter", id: String(d.deadLetterId) }),
+    changes: (d) => ({ before: null, after: { consumer: d.consumer, subject: d.subject, outcome: d.outcome } }),
   }),
 } as const;
 

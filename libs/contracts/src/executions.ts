@@ -49,3 +49,27 @@ export type Execution = z.infer<typeof Execution>;
 
 export const StartExecutionBody = z.object({ input: z.unknown() }).strict();
 export type StartExecutionBody = z.infer<typeof StartExecutionBody>;
+
+/**
+ * A token delta of a running execution's model call, on core NATS `live.<ws>.execution.<id>`
+ * (not stored: a client that misses one still gets the whole text in `execution.completed`).
+ * `index` counts the deltas of the execution from 0, across its model calls.
+ */
+export const ExecutionDelta = z.object({ executionId: Uuid, index: z.number().int().min(0), delta: z.string() });
+export type ExecutionDelta = z.infer<typeof ExecutionDelta>;
+
+export const STEP_NAMES = ["context", "model_call", "tool_call", "output"] as const;
+export const StepName = z.enum(STEP_NAMES);
+export type StepName = z.infer<typeof StepName>;
+
+/** One finished step of an execution's pipeline, as `execution.step_completed` carries it. */
+export const ExecutionStep = z.object({
+  name: StepName,
+  status: z.enum(["completed", "failed"]),
+  startedAt: IsoDateTime,
+  completedAt: IsoDateTime,
+  durationMs: z.number().int().min(0),
+  /** What the step did: for a tool call its tool, arguments and result (truncated); never a secret. */
+  detail: z.record(z.string(), z.unknown()),
+});
+export type ExecutionStep = z.infer<typeof ExecutionStep>;

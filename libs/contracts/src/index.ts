@@ -16,8 +16,13 @@ export {
   Agent, AgentListQuery,
 } from "./agents";
 export {
+  NotifySecret, SavedAgent, UpdateAgentBody, UpdateAgentRequest, applyAgentUpdate, AgentVersion, AgentVersionsRequest, NotifySecretRequest,
+  NotifySecretReply, AgentUpdated, AgentPaused, AgentDeleted, CallbackDeliveryStatus, CallbackDelivery, DeliveriesRequest,
+} from "./agent-lifecycle";
+export {
   EXECUTION_STATUSES, ExecutionStatus, TERMINAL_STATUSES, TriggerType, ExecutionTrigger, ExecutionOutput,
   ExecutionError, Usage, ZERO_USAGE, Execution, StartExecutionBody,
+  ExecutionDelta, STEP_NAMES, StepName, ExecutionStep,
 } from "./executions";
 export { Email, SignupBody, LoginBody, User, Workspace, TokenGrant, SignupResult, LoginResult, Me } from "./identity";
 export {
@@ -26,11 +31,19 @@ export {
 } from "./members";
 export { AuditActor, AuditEntry, AuditLogQuery } from "./audit";
 export {
+  AUDIT_RETENTION_DAYS, AuditChainBreak, AuditChainHead, AuditExportPage, AuditExportPageRequest, AuditRetentionApplied, AuditRetentionRequest,
+  AuditRetentionResult, AuditTier, AuditVerification, AuditVerifyRequest,
+} from "./audit";
+export {
   EventActor, EventEnvelope, WorkspaceCreated, MemberAdded, MemberRoleChanged, MemberRemoved, WorkspaceUpdated, ApiKeyInfo, ApiKeyCreated,
   ApiKeyRevoked, CrossWorkspaceAttempt, ForgedMessage, AgentCreated, AgentActivated, ExecutionQueued,
-  ExecutionStarted, ExecutionFinished, EVENT_CATALOG, EVENT_TYPES, isEventType, eventSubject, parseEventSubject, parseEvent,
+  ExecutionEventBase, ExecutionStarted, ExecutionFinished, ExecutionStepCompleted, EVENT_CATALOG, EVENT_TYPES, isEventType, eventSubject, parseEventSubject, parseEvent,
 } from "./events";
 export type { ResourceRef, Changes, EventCatalog, EventType, EventData, TypedEvent } from "./events";
+export {
+  ExecutionListQuery, ListExecutionsRequest, CancelExecutionRequest, MAX_EVENTS_PAGE, ExecutionEventsRequest, StoredExecutionEvent, ExecutionEventsReply,
+  TERMINAL_EVENT_TYPES, CancelSignal,
+} from "./execution-lifecycle";
 export {
   IssueClaimRequest, ServiceClaimRequest, ClaimGrant, StartExecutionRequest, REQUESTS, requestSubject, ReplyEnvelope,
 } from "./requests";
@@ -40,6 +53,12 @@ export {
   CredentialProvider, CredentialBaseUrl, PutCredentialBody, CredentialSummary, CredentialStored, PutCredentialRequest, CredentialRef,
   ResolvedCredential, ProviderCredentialUpdated, ProviderCredentialDeleted, last4,
 } from "./credentials";
+export {
+  DOCUMENT_MAX_BYTES, KNOWLEDGE_TOP_K_MAX, KNOWLEDGE_TOP_K_DEFAULT, KnowledgeBaseName, CreateKnowledgeBaseBody, KnowledgeBase, DocumentStatus,
+  AddDocumentBody, KnowledgeDocument, TopK, KnowledgeQueryBody, KnowledgeQueryResult, KnowledgeBaseRef, AddDocumentRequest, DocumentListQuery,
+  ListDocumentsRequest, KnowledgeQueryRequest, KnowledgeQueryReply, KnowledgeSearchRequest, KnowledgeSearchHit, KnowledgeSearchReply,
+  KnowledgeBaseCreated, DocumentAdded, DocumentIndexed,
+} from "./knowledge";
 export { ACTIONS, authorize, principalOf } from "./authorization";
 export type { Action, Principal, ResourceOwnership } from "./authorization";
 export { CommonEnv, parseEnv } from "./config";
@@ -51,3 +70,15 @@ export {
   GrantSystemAdminRequest, SystemAdminGrant, SigningKeyStatus, SigningKeyInfo, SigningKeyList, RotateSigningKeyRequest, SigningKeyRotation,
   RevokeSigningKeyRequest, OperatorClaimRequest, SecurityIncidentsQuery, SecurityIncident, SystemAdminGranted, SigningKeyRotated, SigningKeyRevoked,
 } from "./operators";
+export {
+  TriggerKind, CronExpression, TimeZone, CreateTriggerBody, Trigger, CreatedTrigger, RotatedTriggerSecret, AgentTriggerParams, TriggerParams,
+  CreateTriggerRequest, ListTriggersRequest, TriggerRef, ResolveTriggerRequest, ResolvedTrigger, TriggerCreated, TriggerDeleted, TriggerSecretRotated,
+  WebhookReceived,
+} from "./triggers";
+export {
+  PROJECTIONS, ProjectionName, CONSUMER_SERVICES, EventSubjectFilter, ReplayStatus, StartReplayBody, ReplayRun, ReplayAccepted, ReplayRef, ReplayListQuery,
+  RawBusMessage, ReplayApplyRequest, ReplayApplyResult, ReplayWorkspaceRequest, ReplayResetResult, ReplayReleaseResult, RedriveMessageRequest, RedriveOutcome,
+  RedriveMessageResult, DeadLetter, DeadLetterQuery, DeadLetterRef, RedriveManyRequest, DeadLetterRedrive, DeadLetterRedrives, ReplayStarted, ReplayCompleted,
+  DeadLetterRedriven, RerunExecutionsRequest, RerunExecutionsResult, REPLAY_RUNNER, requireReplayRunner,
+} from "./replay";
+export { ToolSecret, ToolSecretRequest, ToolSecretReply } from "./tools";

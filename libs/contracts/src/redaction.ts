@@ -10,6 +10,7 @@ export const SECRET_FIELDS = [
   "keyHash",
   "secret",
   "secretCiphertext",
+  "notifySecret",
   "accessToken",
   "idToken",
   "refreshToken",

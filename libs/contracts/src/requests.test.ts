@@ -16,8 +16,12 @@ test("only sign-up, login, exchange, user sync and key look-ups go without a cla
   expect(withoutClaim).toEqual([
     "identity.api_keys.authenticate", "identity.auth.exchange", "identity.auth.login", "identity.auth.signup", "identity.claims.issue", "identity.claims.service", "identity.jwks",
     "identity.users.sync",
+    // A webhook delivery names its trigger, and the trigger its workspace: only the gateway's NATS user may ask.
+    "registry.triggers.resolve",
     // Operator requests: only the galaxy-cli NATS user may make them (infra/nats/); the operator claim only the gateway.
     "identity.claims.operator", "identity.operator.grant_system_admin", "identity.operator.keys.list", "identity.operator.keys.revoke", "identity.operator.keys.rotate",
+    // The CLI's own operator claim (replays, dead letters): galaxy-cli's NATS user alone.
+    "identity.operator.claim",
   ].sort());
 });
 

@@ -70,6 +70,10 @@ export function createDb<DB>(options: DbOptions): Kysely<DB> {
   });
   // Without a listener, an idle connection that Postgres drops would crash the process.
   pool.on("error", (error) => options.onIdleError?.(error));
+  // A connection in use (audit's consumer lock holds one for as long as it runs) that Postgres
+  // drops between queries reports it only as this event: without a listener that too would
+  // crash the process. Its next query fails, and the pool then drops it.
+  pool.on("connect", (client) => client.on("error", () => undefined));
   return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
 }
 

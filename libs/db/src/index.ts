@@ -7,5 +7,7 @@ export { ensureDatabase, ensureRoles, ensureSchema, bootstrapService } from "./b
 export { enableWorkspaceRls, createSecurityDefinerFunction, migrateService } from "./migrations";
 export type { Migration, SecurityDefinerFunction } from "./migrations";
 export { appendEvent, createOutbox, OutboxRelay } from "./outbox";
+export { createReplayHoldTables, dropReplayHoldTables, ReplayHolds } from "./replay-holds";
+export type { HoldableMessage } from "./replay-holds";
 export type { EventContext, OutboxRow, OutboxTable, NewEvent, PublishStored, OutboxRelayOptions } from "./outbox";
 export type { Transaction, Selectable, Insertable, Updateable, Generated, ColumnType } from "kysely";

@@ -1,1 +1,2 @@
 export * from "./standard-webhooks";
+export * from "./outbound";

@@ -11,7 +11,7 @@ import { serveWorkspaces } from "./workspaces/workspaces.handlers";
 import { WorkspacesService } from "./workspaces/workspaces.service";
 import { serveCredentials } from "./credentials/credentials.handlers";
 import { CredentialsService, resealCredentials } from "./credentials/credentials.service";
-import { SecretBox } from "./crypto/secret-box";
+import { SecretBox } from "@galaxy/secrets";
 import type { IdentityDb } from "./db";
 import { SigningKeys } from "./keys/signing-keys";
 import { serveOperators } from "./admin/operators";

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { CommonEnv, parseEnv } from "@galaxy/contracts";
 import { runBusService } from "@galaxy/runtime";
 import { createIdentity, type IdentityService } from "./app";
-import { parsePreviousMasterKeys } from "./crypto/secret-box";
+import { parsePreviousMasterKeys } from "@galaxy/secrets";
 import type { IdentityDb } from "./db";
 import { oidcConfigFromEnv } from "./oidc/oidc.verifier";
 

@@ -5,4 +5,5 @@ import type { AdminService } from "./admin.service";
 export function serveAdmin(bus: Bus, admin: AdminService): void {
   bus.serve("identity.operator.grant_system_admin", (body, ctx) => admin.grantSystemAdmin(body, ctx));
   bus.serve("identity.claims.operator", (body) => admin.issueOperatorClaim(body.accessToken));
+  bus.serve("identity.operator.claim", () => admin.issueCliOperatorClaim());
 }

@@ -4,9 +4,9 @@ import { appendEvent, inWorkspace, type Kysely, type OutboxRelay, type OutboxRow
 import type { AuthService } from "../auth/auth.service";
 import type { IdentityDb } from "../db";
 import { SystemAdminRequiredError, TokenStaleError, UserNotFoundError } from "../errors";
-import type { SigningKeys } from "../keys/signing-keys";
+import { SERVICE_CLAIM_TTL_S, type SigningKeys } from "../keys/signing-keys";
 import { findUserByEmail, findUserById } from "../users/users.repository";
-import { OPERATOR_ACTOR, operatorEventContext } from "./operator-context";
+import { CLI_OPERATOR, OPERATOR_ACTOR, operatorEventContext } from "./operator-context";
 
 export interface AdminServiceDeps {
   db: Kysely<IdentityDb>;
@@ -59,5 +59,14 @@ export class AdminService {
     if (!user) throw new TokenStaleError();
     if (!user.system_admin) throw new SystemAdminRequiredError();
     return keys.signClaim({ workspaceId: SYSTEM_WORKSPACE_ID, sub: user.id, act: "operator", role: "admin", expiresAt: payload.exp });
+  }
+
+  /**
+   * `identity.operator.claim`: the operator CLI's claim on the system workspace (`sub:
+   * "galaxy-cli"`), for the operator requests that take one (replays, dead letters). Like every
+   * `svc.identity.operator.*` request, only the galaxy-cli NATS user may make it (infra/nats/).
+   */
+  async issueCliOperatorClaim(): Promise<ClaimGrant> {
+    return this.deps.keys.signClaim({ workspaceId: SYSTEM_WORKSPACE_ID, sub: CLI_OPERATOR, act: "operator", role: "admin", expiresAt: Math.floor(Date.now() / 1000) + SERVICE_CLAIM_TTL_S });
   }
 }

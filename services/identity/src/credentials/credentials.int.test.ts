@@ -5,7 +5,7 @@ import { GalaxyError, type SignupResult } from "@galaxy/contracts";
 import { inWorkspace, OutboxRelay, sql, type Kysely } from "@galaxy/db";
 import { testLogger, type TestEnv } from "@galaxy/testkit";
 import { type IdentityService } from "../app";
-import { SecretBox } from "../crypto/secret-box";
+import { SecretBox } from "@galaxy/secrets";
 import type { IdentityDb } from "../db";
 import { startIdentityUnderTest, type IdentityUnderTest } from "../testing/identity-under-test";
 import { SigningKeys } from "../keys/signing-keys";
@@ -109,8 +109,16 @@ describe("resolving a credential", () => {
     }
     await expect(caller.request("identity.credentials.resolve", { provider: "anthropic" }, await userClaim("owner", "api_key"))).rejects.toMatchObject({ status: 403 });
     await expect(caller.request("identity.credentials.resolve", { provider: "anthropic" }, await userClaim("owner", "operator"))).rejects.toMatchObject({ status: 403 });
+    await expect(caller.request("identity.credentials.resolve", { provider: "anthropic" }, await serviceClaim("audit"))).rejects.toMatchObject({ status: 403 });
+    // The registry resolves the keys of knowledge bases (OpenAI, Pinecone), never the Anthropic key.
     await expect(caller.request("identity.credentials.resolve", { provider: "anthropic" }, await serviceClaim("agent-registry"))).rejects.toMatchObject({ status: 403 });
     await expect(caller.request("identity.credentials.resolve", { provider: "anthropic" })).rejects.toMatchObject({ status: 401, code: "claim_missing" });
+  });
+
+  test("the registry's service claim gets the OpenAI and Pinecone keys (knowledge bases)", async () => {
+    await caller.request("identity.credentials.put", { provider: "pinecone", apiKey: "pc-registry-resolve-0043" }, asOwner());
+    await expect(caller.request("identity.credentials.resolve", { provider: "pinecone" }, await serviceClaim("agent-registry"))).resolves.toEqual({ apiKey: "pc-registry-resolve-0043", baseUrl: null });
+    await caller.request("identity.credentials.delete", { provider: "pinecone" }, asOwner());
   });
 
   test("no credential for the provider is a 404 credential_not_found", async () => {

@@ -3,16 +3,21 @@ import {
   type EventActor, type PageQuery, type Pagination, type PutCredentialRequest, type ResolvedCredential, type WorkspaceClaim,
 } from "@galaxy/contracts";
 import { appendEvent, inWorkspace, type EventContext, type Kysely, type OutboxRelay } from "@galaxy/db";
-import type { SecretBox } from "../crypto/secret-box";
+import type { SecretBox } from "@galaxy/secrets";
 import type { IdentityDb } from "../db";
 import { CredentialNotFoundError } from "../errors";
 import { credentialsToReseal, deleteCredential, findCredential, listCredentials, resealCredential, upsertCredential } from "./credentials.repository";
 
 /**
- * The services whose service claim may resolve a workspace's provider key. NATS permissions
- * (infra/nats) keep everyone else from even asking; this is the second lock.
+ * The services whose service claim may resolve a workspace's provider key, and which keys
+ * each may have. NATS permissions (infra/nats) keep everyone else from even asking; this is
+ * the second lock. The registry embeds knowledge documents (OpenAI) and keeps their vectors
+ * (Pinecone); it never needs the Anthropic key.
  */
-export const CREDENTIAL_RESOLVERS: ReadonlySet<string> = new Set(["execution-worker"]);
+export const CREDENTIAL_RESOLVERS: ReadonlyMap<string, ReadonlySet<CredentialRef["provider"]>> = new Map([
+  ["execution-worker", new Set(["openai", "anthropic", "pinecone"] as const)],
+  ["agent-registry", new Set(["openai", "pinecone"] as const)],
+]);
 
 export interface CredentialsServiceDeps {
   db: Kysely<IdentityDb>;
@@ -89,14 +94,15 @@ export class CredentialsService {
   }
 
   /**
-   * The workspace's key for a provider, for the execution worker's model calls. Only a service
+   * The workspace's key for a provider, for the execution worker's model calls (and the registry's
+   * embeddings and vector store). Only a service
    * claim of a resolver service may ask; a user, an API key or an operator gets a 403 whatever
    * its role. A row sealed under a previous master key is sealed again with the current one.
    */
   async resolve(request: CredentialRef, claim: WorkspaceClaim): Promise<ResolvedCredential> {
     const { db, box } = this.deps;
-    if (claim.act !== "service" || !CREDENTIAL_RESOLVERS.has(claim.sub)) {
-      throw new ForbiddenError("Provider credentials are resolved by the execution worker alone", "forbidden");
+    if (claim.act !== "service" || !CREDENTIAL_RESOLVERS.get(claim.sub)?.has(request.provider)) {
+      throw new ForbiddenError("Provider credentials are resolved by the execution worker (and the registry, for knowledge bases) alone", "forbidden");
     }
     return inWorkspace(db, claim.ws, async (tx) => {
       const row = await findCredential(tx, claim.ws, request.provider);

@@ -6,7 +6,7 @@ import {
   ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_TYP, CLAIM_AUDIENCE, CLAIM_ISSUER, CLAIM_TYP, PublicJwk, type Jwks, type Permissions, type Role,
   type ClaimActor, type SigningKeyInfo,
 } from "@galaxy/contracts";
-import type { SecretBox } from "../crypto/secret-box";
+import type { SecretBox } from "@galaxy/secrets";
 import type { IdentityDb, SigningKeysTable } from "../db";
 
 const ALG = "EdDSA";

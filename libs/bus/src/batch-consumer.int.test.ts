@@ -1,0 +1,241 @@
+import { afterAll, beforeAll, describe, expect, inject, test, vi } from "vitest";
+import { jetstreamManager, type JetStreamManager, type StoredMsg } from "@nats-io/jetstream";
+import { v7 as uuidv7 } from "uuid";
+import { HEADER, ValidationError, type Agent } from "@galaxy/contracts";
+import { newTraceparent } from "@galaxy/observability";
+import { connectTestBus, createTestEnv, TestClaims, type TestEnv } from "@galaxy/testkit";
+import type { Bus, EventMessage, StoredEvent } from "./bus";
+
+let env: TestEnv;
+let claims: TestClaims;
+let identity: Bus;
+let publisher: Bus;
+let worker: Bus;
+let jsm: JetStreamManager;
+
+beforeAll(async () => {
+  env = await createTestEnv(inject("engines"));
+  claims = await TestClaims.create();
+  identity = await connectTestBus(env, "identity");
+  await claims.serve(identity);
+  publisher = await connectTestBus(env, "agent-registry");
+  worker = await connectTestBus(env, "audit");
+  jsm = await jetstreamManager(publisher.nc);
+});
+
+afterAll(async () => {
+  for (const bus of [worker, publisher, identity]) await bus?.close();
+  await env?.cleanup();
+});
+
+function agentCreated(workspaceId: string, claim: string): StoredEvent {
+  const id = uuidv7();
+  const now = new Date().toISOString();
+  const agent: Agent = {
+    id: uuidv7(), workspaceId, status: "draft", version: 1, createdBy: uuidv7(), createdAt: now, updatedAt: now, name: "Summarizer",
+    description: null, provider: "openai", model: "galaxy-dev-echo", systemPrompt: "Summarize.", temperature: null, maxTokens: null,
+    tools: [], knowledgeBaseIds: [], inputSchema: null, outputSchema: null, timeoutMs: null, notifyUrl: null,
+  };
+  return {
+    id,
+    workspaceId,
+    type: "agent.created",
+    schemaVersion: 1,
+    payload: { id, type: "agent.created", occurredAt: now, workspaceId, actor: { type: "user", id: uuidv7() }, data: { agent } },
+    context: { claim, traceparent: newTraceparent(), correlationId: uuidv7(), causationId: uuidv7() },
+  };
+}
+
+async function publishAll(events: StoredEvent[]): Promise<void> {
+  for (const event of events) await publisher.publishEvent(event);
+}
+
+async function deadLetters(durable: string): Promise<StoredMsg[]> {
+  const stream = publisher.stream("DEAD_LETTERS");
+  const info = await jsm.streams.info(stream);
+  const out: StoredMsg[] = [];
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+    const msg = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
+    if (msg && msg.subject.startsWith(publisher.subject(`dlq.${durable}.`))) out.push(msg);
+  }
+  return out;
+}
+
+async function consumerState(durable: string): Promise<{ pending: number; ackPending: number }> {
+  const info = await jsm.consumers.info(publisher.stream("EVENTS"), durable);
+  return { pending: info.num_pending, ackPending: info.num_ack_pending };
+}
+
+describe("consumeBatch", () => {
+  test("hands over what is waiting in batches of at most maxBatch, in stream order, each event once", async () => {
+    const ws = uuidv7();
+    const claim = await claims.sign({ ws });
+    const events = Array.from({ length: 250 }, () => agentCreated(ws, claim));
+    await publishAll(events);
+    const batches: EventMessage[][] = [];
+    await worker.consumeBatch({ durable: "batch-order", filter: `evt.${ws}.>`, maxBatch: 100, handler: async (batch) => void batches.push(batch) });
+    await vi.waitFor(() => expect(batches.flat()).toHaveLength(250), { timeout: 10_000 });
+    expect(batches.flat().map((m) => m.event.id)).toEqual(events.map((e) => e.id));
+    expect(Math.max(...batches.map((b) => b.length))).toBeLessThanOrEqual(100);
+    // The events were all waiting: they cannot have come one at a time.
+    expect(batches.length).toBeLessThan(250);
+    const seqs = batches.flat().map((m) => m.streamSeq);
+    expect([...seqs].sort((x, y) => x - y)).toEqual(seqs);
+    await vi.waitFor(async () => expect(await consumerState("batch-order")).toEqual({ pending: 0, ackPending: 0 }));
+  });
+
+  test("a forged event in a batch is dead-lettered alone; the events around it are applied in order", async () => {
+    const ws = uuidv7();
+    const claim = await claims.sign({ ws });
+    const before = Array.from({ length: 20 }, () => agentCreated(ws, claim));
+    const forged = agentCreated(ws, await claims.sign({ ws: uuidv7() }));
+    const after = Array.from({ length: 20 }, () => agentCreated(ws, claim));
+    await publishAll([...before, forged, ...after]);
+    const applied: string[] = [];
+    await worker.consumeBatch({ durable: "batch-forged", filter: `evt.${ws}.agent.>`, handler: async (batch) => void applied.push(...batch.map((m) => m.event.id)) });
+    await vi.waitFor(() => expect(applied).toHaveLength(40), { timeout: 10_000 });
+    expect(applied).toEqual([...before, ...after].map((e) => e.id));
+    const dead = await vi.waitFor(async () => {
+      const found = await deadLetters("batch-forged");
+      expect(found).toHaveLength(1);
+      return found;
+    });
+    expect(dead[0]?.header.get(HEADER.dlqError)).toMatch(/different workspaces/);
+    await vi.waitFor(async () => expect(await consumerState("batch-forged")).toEqual({ pending: 0, ackPending: 0 }));
+  });
+
+  test("after a failed batch each event is applied alone: a retryable failure retries in place, a terminal one dead-letters that event", async () => {
+    const ws = uuidv7();
+    const claim = await claims.sign({ ws });
+    const events = Array.from({ length: 30 }, () => agentCreated(ws, claim));
+    const poison = events[10];
+    const flaky = events[20];
+    if (!poison || !flaky) throw new Error("too few events");
+    await publishAll(events);
+    const applied: string[] = [];
+    const sizes: number[] = [];
+    let flakyFailures = 0;
+    await worker.consumeBatch({
+      durable: "batch-fallback",
+      filter: `evt.${ws}.>`,
+      backoffMs: 10,
+      handler: async (batch) => {
+        sizes.push(batch.length);
+        const ids = batch.map((m) => m.event.id);
+        // All or nothing, as one database transaction would be.
+        if (ids.includes(poison.id)) throw new ValidationError("this event can never be applied");
+        if (ids.includes(flaky.id) && flakyFailures < 3) {
+          flakyFailures++;
+          throw new Error("the database went away");
+        }
+        applied.push(...ids);
+      },
+    });
+    await vi.waitFor(() => expect(applied).toHaveLength(29), { timeout: 10_000 });
+    expect(applied).toEqual(events.filter((e) => e !== poison).map((e) => e.id));
+    expect(sizes[0]).toBeGreaterThan(1);
+    expect(sizes).toContain(1);
+    const dead = await vi.waitFor(async () => {
+      const found = await deadLetters("batch-fallback");
+      expect(found).toHaveLength(1);
+      return found;
+    });
+    expect(dead[0]?.header.get(HEADER.dlqError)).toBe("this event can never be applied");
+    expect(dead[0]?.header.get(HEADER.dlqDeliveries)).toBe("1");
+    await vi.waitFor(async () => expect(await consumerState("batch-fallback")).toEqual({ pending: 0, ackPending: 0 }));
+  });
+
+  test("while an event is retried in place, the rest of its batch and the events queued behind it are kept alive: none is redelivered", async () => {
+    const ws = uuidv7();
+    const claim = await claims.sign({ ws });
+    const events = Array.from({ length: 20 }, () => agentCreated(ws, claim));
+    const later = Array.from({ length: 10 }, () => agentCreated(ws, claim));
+    const first = events[0];
+    if (!first) throw new Error("too few events");
+    await publishAll(events);
+    const applied: EventMessage[] = [];
+    let failures = 0;
+    await worker.consumeBatch({
+      durable: "batch-keepalive",
+      filter: `evt.${ws}.>`,
+      // The outage (about 4.5 s of retries) lasts three ack waits.
+      ackWaitMs: 1_500,
+      backoffMs: 300,
+      maxDeliveries: 50,
+      handler: async (batch) => {
+        if (batch.some((m) => m.event.id === first.id) && failures < 5) {
+          failures++;
+          if (failures === 1) await publishAll(later);
+          throw new Error("the database went away");
+        }
+        applied.push(...batch);
+      },
+    });
+    await vi.waitFor(async () => expect(await consumerState("batch-keepalive")).toEqual({ pending: 0, ackPending: 0 }), { timeout: 20_000 });
+    expect(failures).toBe(5);
+    expect(applied.map((m) => m.event.id)).toEqual([...events, ...later].map((e) => e.id));
+    expect(applied.map((m) => m.deliveryCount)).toEqual(applied.map(() => 1));
+  });
+
+  test("consume (one at a time) keeps the events queued behind a retried one alive too", async () => {
+    const ws = uuidv7();
+    const claim = await claims.sign({ ws });
+    const events = Array.from({ length: 10 }, () => agentCreated(ws, claim));
+    const first = events[0];
+    if (!first) throw new Error("too few events");
+    await publishAll(events);
+    const applied: EventMessage[] = [];
+    let failures = 0;
+    await worker.consume({
+      durable: "single-keepalive",
+      filter: `evt.${ws}.>`,
+      ackWaitMs: 1_500,
+      backoffMs: 300,
+      maxDeliveries: 50,
+      handler: async (message) => {
+        if (message.event.id === first.id && failures < 4) {
+          failures++;
+          throw new Error("the database went away");
+        }
+        applied.push(message);
+      },
+    });
+    await vi.waitFor(async () => expect(await consumerState("single-keepalive")).toEqual({ pending: 0, ackPending: 0 }), { timeout: 20_000 });
+    expect(applied.map((m) => m.event.id)).toEqual(events.map((e) => e.id));
+    expect(applied.map((m) => m.deliveryCount)).toEqual(applied.map(() => 1));
+  });
+
+  test("stopping one consumer ends its retry at once and hands its events back to the next one", async () => {
+    const ws = uuidv7();
+    const claim = await claims.sign({ ws });
+    const events = Array.from({ length: 5 }, () => agentCreated(ws, claim));
+    await publishAll(events);
+    let tried = 0;
+    // A short ack wait: a handed-back event JetStream sends to the stopped consumer's
+    // last pull request comes back once it passes.
+    const ackWaitMs = 2_000;
+    const stuck = await worker.consumeBatch({
+      durable: "batch-handover",
+      filter: `evt.${ws}.>`,
+      ackWaitMs,
+      backoffMs: 60_000,
+      maxDeliveries: 50,
+      handler: async (batch) => {
+        tried += batch.length === 1 ? 1 : 0;
+        throw new Error("the database went away");
+      },
+    });
+    await vi.waitFor(() => expect(tried).toBe(1));
+    // Without a stop of its own, this would wait out the minute-long retry (and the test time out).
+    await stuck.stop();
+    const applied = new Set<string>();
+    const next = await connectTestBus(env, "audit");
+    try {
+      await next.consumeBatch({ durable: "batch-handover", filter: `evt.${ws}.>`, ackWaitMs, handler: async (batch) => batch.forEach((m) => applied.add(m.event.id)) });
+      await vi.waitFor(() => expect(applied).toEqual(new Set(events.map((e) => e.id))), { timeout: 10_000 });
+      expect(tried).toBe(1);
+    } finally {
+      await next.close();
+    }
+  });
+});

@@ -1,0 +1,44 @@
+import { z } from "zod";
+import { EventEnvelope } from "./events";
+import { ExecutionStatus } from "./executions";
+import { Uuid } from "./ids";
+import { PageQuery } from "./pagination";
+
+/** `GET /api/executions?status=&agentId=`: filters of the workspace's executions, newest first. */
+export const ExecutionListQuery = z.object({ status: ExecutionStatus.optional(), agentId: Uuid.optional() });
+export type ExecutionListQuery = z.infer<typeof ExecutionListQuery>;
+
+/** `execution.list`: a page of the workspace's executions, newest first. */
+export const ListExecutionsRequest = PageQuery.extend(ExecutionListQuery.shape).strict();
+export type ListExecutionsRequest = z.infer<typeof ListExecutionsRequest>;
+
+/** `execution.cancel`: the reply is the execution as the cancel left it (`cancelled`, or still `running` while it stops). */
+export const CancelExecutionRequest = z.object({ id: Uuid }).strict();
+export type CancelExecutionRequest = z.infer<typeof CancelExecutionRequest>;
+
+/** The most stored events one `execution.events.list` answers. */
+export const MAX_EVENTS_PAGE = 500;
+
+/** `execution.events.list`: an execution's stored events after `afterSeq` (the SSE stream's replay). */
+export const ExecutionEventsRequest = z
+  .object({ id: Uuid, afterSeq: z.number().int().min(0).default(0), limit: z.number().int().min(1).max(MAX_EVENTS_PAGE).default(200) })
+  .strict();
+export type ExecutionEventsRequest = z.infer<typeof ExecutionEventsRequest>;
+
+/** One stored event of an execution: its seq within the execution, its type, and the event as published. */
+export const StoredExecutionEvent = z.object({ seq: z.number().int().min(1), type: z.string(), event: EventEnvelope });
+export type StoredExecutionEvent = z.infer<typeof StoredExecutionEvent>;
+
+export const ExecutionEventsReply = z.object({ items: z.array(StoredExecutionEvent), status: ExecutionStatus });
+export type ExecutionEventsReply = z.infer<typeof ExecutionEventsReply>;
+
+/** The event types after which an execution's stream ends. */
+export const TERMINAL_EVENT_TYPES: ReadonlySet<string> = new Set(["execution.completed", "execution.failed", "execution.cancelled"]);
+
+/**
+ * Core NATS `sig.execution.cancel` (not stored): asks whichever worker instance runs the
+ * execution to abort it. The cancel request already recorded it, so a lost signal only delays
+ * the stop until the instance's next check.
+ */
+export const CancelSignal = z.object({ executionId: Uuid, workspaceId: Uuid });
+export type CancelSignal = z.infer<typeof CancelSignal>;

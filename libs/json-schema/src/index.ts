@@ -1,0 +1,69 @@
+import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import { Ajv2019 } from "ajv/dist/2019.js";
+import { Ajv2020 } from "ajv/dist/2020.js";
+
+export type { ErrorObject, ValidateFunction };
+
+const DRAFT_07 = /^https?:\/\/json-schema\.org\/draft-07\/schema#?$/;
+const DRAFT_2019 = /^https:\/\/json-schema\.org\/draft\/2019-09\/schema#?$/;
+const DRAFT_2020 = /^https:\/\/json-schema\.org\/draft\/2020-12\/schema#?$/;
+
+/** The `$schema` dialects an agent's schemas may declare; without one, draft-07. */
+export const SUPPORTED_DIALECTS = [
+  "http://json-schema.org/draft-07/schema#",
+  "https://json-schema.org/draft/2019-09/schema",
+  "https://json-schema.org/draft/2020-12/schema",
+] as const;
+
+/** An Ajv instance of one of the supported dialects. */
+export type SchemaValidator = Ajv | Ajv2019 | Ajv2020;
+
+export interface ValidatorOptions {
+  /** Report every problem, not only the first (default false). */
+  allErrors?: boolean | undefined;
+}
+
+/**
+ * A fresh Ajv instance for the dialect a schema's `$schema` names (draft-07 without one), or
+ * what is wrong with the `$schema`. Fresh because an instance keeps what it compiled (schemas
+ * by `$id`, regular expressions) for its lifetime: a shared one would grow with every agent and
+ * refuse a second agent whose schema reuses an `$id`.
+ */
+export function validatorFor(dialect: unknown, options: ValidatorOptions = {}): SchemaValidator | string {
+  const settings = { strict: false, allErrors: options.allErrors ?? false };
+  if (dialect === undefined || (typeof dialect === "string" && DRAFT_07.test(dialect))) return new Ajv(settings);
+  if (typeof dialect === "string" && DRAFT_2019.test(dialect)) return new Ajv2019(settings);
+  if (typeof dialect === "string" && DRAFT_2020.test(dialect)) return new Ajv2020(settings);
+  return `$schema must be one of ${SUPPORTED_DIALECTS.join(", ")}`;
+}
+
+/** One line per problem (`/path message`), at most `max` of them. */
+export function describeErrors(errors: ErrorObject[] | null | undefined, fallback: string, max = Number.POSITIVE_INFINITY): string {
+  if (!errors || errors.length === 0) return fallback;
+  return errors
+    .slice(0, max)
+    .map((e) => `${e.instancePath || "(root)"} ${e.message ?? "is invalid"}`)
+    .join("; ");
+}
+
+/**
+ * Compiled validators by a key the caller chooses (an agent version, the schema's text), each
+ * compiled with an Ajv instance of its own dialect, at most `max` kept (then it starts over).
+ */
+export class CompiledSchemas {
+  private readonly compiled = new Map<string, ValidateFunction>();
+
+  constructor(private readonly options: ValidatorOptions & { max?: number } = {}) {}
+
+  /** The validator of `schema`; throws when its `$schema` is not supported or it does not compile. */
+  get(key: string, schema: Record<string, unknown>): ValidateFunction {
+    const hit = this.compiled.get(key);
+    if (hit) return hit;
+    const ajv = validatorFor(schema.$schema, this.options);
+    if (typeof ajv === "string") throw new Error(ajv);
+    const validate = ajv.compile(schema);
+    if (this.compiled.size >= (this.options.max ?? 500)) this.compiled.clear();
+    this.compiled.set(key, validate);
+    return validate;
+  }
+}

@@ -1,0 +1,34 @@
+import { describe, expect, test } from "vitest";
+import { CompiledSchemas, describeErrors, validatorFor } from "./index";
+
+describe("validatorFor", () => {
+  test("picks the dialect $schema names, draft-07 without one, and refuses others", () => {
+    const prefixItems = { type: "array", prefixItems: [{ type: "number" }], items: false };
+    const v2020 = validatorFor("https://json-schema.org/draft/2020-12/schema");
+    if (typeof v2020 === "string") throw new Error(v2020);
+    expect(v2020.validate(prefixItems, [1, 2])).toBe(false);
+    const v07 = validatorFor(undefined);
+    if (typeof v07 === "string") throw new Error(v07);
+    expect(v07.validate({ type: "string" }, "x")).toBe(true);
+    expect(validatorFor("http://json-schema.org/draft-04/schema#")).toMatch(/^\$schema must be one of/);
+  });
+});
+
+describe("CompiledSchemas", () => {
+  test("compiles once per key, reports every error when asked, and throws for an unsupported dialect", () => {
+    const schemas = new CompiledSchemas({ allErrors: true });
+    const schema = { type: "object", properties: { a: { type: "string" }, b: { type: "number" } }, required: ["a", "b"] };
+    const validate = schemas.get("k", schema);
+    expect(schemas.get("k", schema)).toBe(validate);
+    expect(validate({})).toBe(false);
+    expect(validate.errors).toHaveLength(2);
+    expect(describeErrors(validate.errors, "bad")).toContain("(root) must have required property 'a'");
+    expect(() => schemas.get("old", { $schema: "http://json-schema.org/draft-04/schema#" })).toThrow(/\$schema must be one of/);
+  });
+
+  test("two schemas reusing an $id do not collide", () => {
+    const schemas = new CompiledSchemas();
+    expect(schemas.get("one", { $id: "https://example.com/s", type: "string" })("x")).toBe(true);
+    expect(schemas.get("two", { $id: "https://example.com/s", type: "number" })(1)).toBe(true);
+  });
+});

@@ -1,0 +1,1 @@
+export { SecretBox, parsePreviousMasterKeys } from "./secret-box";
