@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { MAX_OUTPUT_TOKENS } from "./tokens";
 
 // The parts of Anthropic's Messages request the dev model reads; other fields are accepted and ignored.
 
@@ -48,7 +49,7 @@ export const MessageToolChoice = z.discriminatedUnion("type", [
 
 export const MessagesRequest = z.object({
   model: z.string().min(1),
-  max_tokens: z.int().min(1),
+  max_tokens: z.int().min(1).max(MAX_OUTPUT_TOKENS),
   messages: z.array(MessageParam).min(1),
   system: z.union([z.string(), z.array(TextBlock)]).optional(),
   tools: z.array(MessageTool).optional(),

@@ -69,11 +69,11 @@ describe("messages over the anthropic client", () => {
     expect(first.stop_reason).toBe("tool_use");
     const toolUse = first.content[0];
     if (toolUse?.type !== "tool_use") throw new Error("expected a tool_use block");
-    expect(toolUse).toMatchObject({ name: "lookup", input: { word: "test" } });
+    expect(toolUse).toMatchObject({ name: "lookup", input: { word: "define galaxy" } });
     expect(toolUse.id).toMatch(/^toolu_[0-9a-f]+$/);
 
     const streamed = await anthropic.messages.stream({ model: "galaxy-dev-tools", max_tokens: 100, messages, tools: [lookup] }).finalMessage();
-    expect(streamed.content).toEqual([expect.objectContaining({ type: "tool_use", id: toolUse.id, name: "lookup", input: { word: "test" } })]);
+    expect(streamed.content).toEqual([expect.objectContaining({ type: "tool_use", id: toolUse.id, name: "lookup", input: { word: "define galaxy" } })]);
 
     messages.push(
       { role: "assistant", content: first.content },
@@ -90,6 +90,9 @@ describe("messages over the anthropic client", () => {
       .catch((e: unknown) => e);
     expect(notFound).toBeInstanceOf(Anthropic.NotFoundError);
     if (notFound instanceof Anthropic.NotFoundError) expect(notFound.error).toMatchObject({ type: "error", error: { type: "not_found_error" } });
+
+    const tooLong = await anthropic.messages.create({ model: "galaxy-dev-echo", max_tokens: 200_000, messages: [{ role: "user", content: "hi" }], stream: true }).catch((e: unknown) => e);
+    expect(tooLong).toBeInstanceOf(Anthropic.BadRequestError);
 
     const badRequest = await anthropic.messages.create({ model: "galaxy-dev-echo", max_tokens: 0, messages: [] }).catch((e: unknown) => e);
     expect(badRequest).toBeInstanceOf(Anthropic.BadRequestError);

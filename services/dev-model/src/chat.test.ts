@@ -30,9 +30,9 @@ describe("dev model replies", () => {
     expect(replyTo({ ...base, maxTokens: 2 })).toMatchObject({ kind: "text", text: "echo:", truncated: true, usage: { completionTokens: 2 } });
   });
 
-  it("tools calls the first tool while no tool result is in the conversation", () => {
+  it("tools calls the first tool, with the user's message as its string arguments, while no tool result is in the conversation", () => {
     const answer = replyTo({ ...base, model: "galaxy-dev-tools", tools: [calculator, { name: "other", parameters: {} }] });
-    expect(answer).toMatchObject({ kind: "tool_call", name: "calculator", arguments: { expression: "test" } });
+    expect(answer).toMatchObject({ kind: "tool_call", name: "calculator", arguments: { expression: "Hello, world!" } });
     expect(replyTo({ ...base, model: "galaxy-dev-tools", tools: [calculator] })).toEqual(replyTo({ ...base, model: "galaxy-dev-tools", tools: [calculator] }));
   });
 
@@ -42,7 +42,15 @@ describe("dev model replies", () => {
     expect(replyTo({ ...base, model: "galaxy-dev-tools", tools, toolChoice: { kind: "none" } }).kind).toBe("text");
   });
 
-  it("tools echoes with the last tool result once one is present", () => {
+  it("tools calls each offered tool once, in order, one per answer", () => {
+    const tools = [calculator, { name: "other", parameters: {} }];
+    expect(replyTo({ ...base, model: "galaxy-dev-tools", tools, toolResults: ["14"] })).toMatchObject({ kind: "tool_call", name: "other", arguments: {} });
+    expect(replyTo({ ...base, model: "galaxy-dev-tools", tools, toolResults: ["14", "done"] })).toMatchObject({ kind: "text", text: "echo: Hello, world! (tool: done)" });
+    // A named tool is called once.
+    expect(replyTo({ ...base, model: "galaxy-dev-tools", tools, toolChoice: { kind: "named", name: "other" }, toolResults: ["x"] }).kind).toBe("text");
+  });
+
+  it("tools echoes with the last tool result once every tool was called", () => {
     const answer = replyTo({ ...base, model: "galaxy-dev-tools", tools: [calculator], toolResults: ["1", "2"] });
     expect(answer).toMatchObject({ kind: "text", text: "echo: Hello, world! (tool: 2)" });
   });

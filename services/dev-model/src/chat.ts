@@ -52,7 +52,7 @@ export function replyTo(conversation: Conversation): Reply {
     case "galaxy-dev-tools": {
       const tool = toolToCall(conversation);
       if (tool) {
-        const args = sampleArguments(tool.parameters);
+        const args = sampleArguments(tool.parameters, conversation.lastUserText);
         return {
           kind: "tool_call",
           callKey: digest([conversation.model, conversation.texts, tool.name]),
@@ -77,18 +77,22 @@ export function digest(value: unknown): string {
   return createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 24);
 }
 
+/**
+ * The tool to call next: each offered tool once, in the order offered, one per answer (the
+ * number of tool results so far says which); a named choice is called once. Then none, so a
+ * caller that keeps offering tools still gets an answer.
+ */
 function toolToCall(conversation: Conversation): ToolOffer | undefined {
-  // One call per conversation: once a result is back, answering again with a call would loop forever.
-  if (conversation.toolResults.length > 0) return undefined;
+  const done = conversation.toolResults.length;
   const choice = conversation.toolChoice;
   switch (choice.kind) {
     case "none":
       return undefined;
     case "auto":
     case "required":
-      return conversation.tools[0];
+      return conversation.tools[done];
     case "named":
-      return conversation.tools.find((tool) => tool.name === choice.name);
+      return done > 0 ? undefined : conversation.tools.find((tool) => tool.name === choice.name);
     default: {
       const _exhaustive: never = choice;
       return _exhaustive;

@@ -46,6 +46,19 @@ describe("fault switches", () => {
     expect(completion.choices[0]?.message.content).toBe("echo: hi");
   });
 
+  it("sends the retry-after the switch asks for, and counts every call that arrived", async () => {
+    await server.control({ failNext: { count: 1, status: 429, retryAfterS: 7 } });
+    const error = await echo().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.RateLimitError);
+    if (error instanceof OpenAI.RateLimitError) expect(error.headers.get("retry-after")).toBe("7");
+    await server.control({ failNext: { count: 1, status: 503, retryAfterS: 2 } });
+    const unavailable = await echo().catch((e: unknown) => e);
+    if (unavailable instanceof OpenAI.APIError) expect(unavailable.headers?.get("retry-after")).toBe("2");
+    await echo();
+    const settings: unknown = await (await fetch(`${server.url}/_control`)).json();
+    expect(settings).toMatchObject({ modelCalls: 3, failNext: null });
+  });
+
   it("fails Anthropic calls in Anthropic's shape", async () => {
     await server.control({ failNext: { count: 1, status: 429 } });
     const error = await anthropic.messages
@@ -64,10 +77,10 @@ describe("fault switches", () => {
 
   it("reports and resets its settings", async () => {
     const get = async () => (await fetch(`${server.url}/_control`)).json();
-    const idle = { latencyMs: 0, failNext: null, apiKeyRequired: false, lastApiKeyLast4: null };
+    const idle = { latencyMs: 0, failNext: null, apiKeyRequired: false, lastApiKeyLast4: null, modelCalls: 0 };
     expect(await get()).toEqual(idle);
     await server.control({ latencyMs: 5, failNext: { count: 3, status: 503 } });
-    expect(await get()).toEqual({ ...idle, latencyMs: 5, failNext: { count: 3, status: 503 } });
+    expect(await get()).toEqual({ ...idle, latencyMs: 5, failNext: { count: 3, status: 503, retryAfterS: 0 } });
     await server.control({ reset: true });
     expect(await get()).toEqual(idle);
   });

@@ -11,6 +11,8 @@ export const ControlUpdate = z.strictObject({
     .strictObject({
       count: z.int().min(0),
       status: z.literal(FAULT_STATUSES),
+      /** The `retry-after` (seconds) a 429 or 503 carries; 0 unless set, so retry tests stay fast. */
+      retryAfterS: z.int().min(0).max(60).optional(),
     })
     .optional(),
   /** Model calls must then present this key (OpenAI: `Authorization: Bearer`, Anthropic: `x-api-key`), else 401; null lifts it. */
@@ -22,8 +24,10 @@ export type ControlUpdate = z.infer<typeof ControlUpdate>;
 export interface ControlSettings {
   /** Delay before every model call answers. */
   latencyMs: number;
-  /** The next `count` model calls fail with `status`; null when disarmed. */
-  failNext: { count: number; status: FaultStatus } | null;
+  /** The next `count` model calls fail with `status` (and `retry-after: retryAfterS`); null when disarmed. */
+  failNext: { count: number; status: FaultStatus; retryAfterS: number } | null;
+  /** Model calls that reached the server since the last reset, failed ones included. */
+  modelCalls: number;
   /** Whether model calls must present the key set by `requireApiKey` (the key itself is never shown). */
   apiKeyRequired: boolean;
   /** The last four characters of the key the latest model call presented, so a test can tell which key was used. */
@@ -37,7 +41,8 @@ export interface ControlSettings {
  */
 export class FaultSwitches {
   #latencyMs = 0;
-  #failNext: { count: number; status: FaultStatus } | null = null;
+  #failNext: { count: number; status: FaultStatus; retryAfterS: number } | null = null;
+  #modelCalls = 0;
   #requiredApiKey: string | null = null;
   #lastApiKeyLast4: string | null = null;
 
@@ -47,6 +52,7 @@ export class FaultSwitches {
       failNext: this.#failNext && { ...this.#failNext },
       apiKeyRequired: this.#requiredApiKey !== null,
       lastApiKeyLast4: this.#lastApiKeyLast4,
+      modelCalls: this.#modelCalls,
     };
   }
 
@@ -56,10 +62,14 @@ export class FaultSwitches {
       this.#failNext = null;
       this.#requiredApiKey = null;
       this.#lastApiKeyLast4 = null;
+      this.#modelCalls = 0;
     }
     if (update.requireApiKey !== undefined) this.#requiredApiKey = update.requireApiKey;
     if (update.latencyMs !== undefined) this.#latencyMs = update.latencyMs;
-    if (update.failNext !== undefined) this.#failNext = update.failNext.count > 0 ? { ...update.failNext } : null;
+    if (update.failNext !== undefined) {
+      const { count, status, retryAfterS = 0 } = update.failNext;
+      this.#failNext = count > 0 ? { count, status, retryAfterS } : null;
+    }
     return this.settings();
   }
 
@@ -69,19 +79,20 @@ export class FaultSwitches {
    * throws an `InjectedFaultError` if a failure is armed.
    */
   async admit(apiKey?: string | undefined): Promise<void> {
+    this.#modelCalls += 1;
     this.#lastApiKeyLast4 = apiKey ? apiKey.slice(-4) : null;
     if (this.#requiredApiKey !== null && apiKey !== this.#requiredApiKey) throw new IncorrectApiKeyError(apiKey);
     // The failure is claimed on arrival, so concurrent calls consume it in arrival order.
     const fault = this.#claimFault();
     if (this.#latencyMs > 0) await sleep(this.#latencyMs);
-    if (fault !== null) throw new InjectedFaultError(fault);
+    if (fault !== null) throw new InjectedFaultError(fault.status, fault.retryAfterS);
   }
 
-  #claimFault(): FaultStatus | null {
+  #claimFault(): { status: FaultStatus; retryAfterS: number } | null {
     if (!this.#failNext) return null;
-    const { status } = this.#failNext;
-    this.#failNext = this.#failNext.count > 1 ? { status, count: this.#failNext.count - 1 } : null;
-    return status;
+    const { status, retryAfterS, count } = this.#failNext;
+    this.#failNext = count > 1 ? { status, retryAfterS, count: count - 1 } : null;
+    return { status, retryAfterS };
   }
 }
 

@@ -15,11 +15,11 @@ afterAll(async () => server.close());
 const norm = (vector: readonly number[]) => Math.hypot(...vector);
 
 describe("embeddings over the openai client", () => {
-  it("are deterministic, unit length and 64-dimensional by default", async () => {
+  it("are deterministic, unit length and 512-dimensional by default", async () => {
     const first = await openai.embeddings.create({ model: "galaxy-dev-embed", input: "agents run tools", encoding_format: "float" });
     const second = await openai.embeddings.create({ model: "galaxy-dev-embed", input: "agents run tools", encoding_format: "float" });
     const vector = first.data[0]?.embedding ?? [];
-    expect(vector).toHaveLength(64);
+    expect(vector).toHaveLength(512);
     expect(norm(vector)).toBeCloseTo(1, 5);
     expect(second.data[0]?.embedding).toEqual(vector);
     expect(vector).toEqual(embed("agents run tools"));
@@ -37,6 +37,12 @@ describe("embeddings over the openai client", () => {
     expect(typeof raw.data[0]?.embedding).toBe("string");
   });
 
+  it("answers OpenAI's text-embedding-3-small too, 1536-dimensional by default like the real one", async () => {
+    const response = await openai.embeddings.create({ model: "text-embedding-3-small", input: "agents run tools", encoding_format: "float" });
+    expect(response.data[0]?.embedding).toHaveLength(1536);
+    expect(response.data[0]?.embedding).toEqual(embed("agents run tools", 1536));
+  });
+
   it("honours dimensions", async () => {
     const response = await openai.embeddings.create({ model: "galaxy-dev-embed", input: "short", dimensions: 256 });
     expect(response.data[0]?.embedding).toHaveLength(256);
@@ -52,6 +58,34 @@ describe("embeddings over the openai client", () => {
     if (!cat || !similar || !other) throw new Error("expected three embeddings");
     expect(cosineSimilarity(cat, similar)).toBeGreaterThan(0.8);
     expect(cosineSimilarity(cat, similar)).toBeGreaterThan(cosineSimilarity(cat, other) + 0.3);
+  });
+
+  it("rank the passage that shares a query's words first, whatever the common words", async () => {
+    const passages = [
+      "Our refund policy: customers may return any product within 30 days of delivery for a full refund to the original payment method.",
+      "The office is open from nine to five on weekdays, and the support team answers the phone during those hours.",
+      "Shipping to Europe takes five to seven business days; express delivery is available for an extra fee at checkout.",
+      "Passwords must be at least twelve characters long and are rotated every ninety days by the security team.",
+    ];
+    const queries: Array<[string, number]> = [
+      ["How do I get a refund for a product?", 0],
+      ["When is the office open?", 1],
+      ["how long does shipping to europe take", 2],
+      ["what are the password rules", 3],
+    ];
+    for (const [query, expected] of queries) {
+      const response = await openai.embeddings.create({ model: "galaxy-dev-embed", input: [query, ...passages], encoding_format: "float" });
+      const [q, ...docs] = response.data.map((item) => item.embedding);
+      const scores = docs.map((doc) => cosineSimilarity(q ?? [], doc));
+      const best = scores.indexOf(Math.max(...scores));
+      expect(best, `${query}: ${scores.map((x) => x.toFixed(3)).join(", ")}`).toBe(expected);
+    }
+  });
+
+  it("ignore common words unless a text has nothing else", () => {
+    expect(cosineSimilarity(embed("the refund of the order"), embed("refund order"))).toBeCloseTo(1, 5);
+    expect(norm(embed("the of and"))).toBeCloseTo(1, 5);
+    expect(embed("")).toEqual(new Array(512).fill(0));
   });
 
   it("rejects an empty input, an unknown model and token arrays", async () => {

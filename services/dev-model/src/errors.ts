@@ -51,11 +51,14 @@ export class IncorrectApiKeyError extends DevModelError {
 /** Thrown when the `failNext` switch is armed: the call fails as a provider outage would. */
 export class InjectedFaultError extends DevModelError {
   override readonly statusCode: FaultStatus;
+  /** The seconds `retry-after` asks the client to wait (429 and 503). */
+  readonly retryAfterS: number;
 
-  constructor(statusCode: FaultStatus) {
+  constructor(statusCode: FaultStatus, retryAfterS = 0) {
     super(statusCode, statusCode === 429 ? "rate_limit_exceeded" : null, FAULT_MESSAGES[statusCode]);
     this.name = "InjectedFaultError";
     this.statusCode = statusCode;
+    this.retryAfterS = retryAfterS;
   }
 }
 
@@ -76,7 +79,7 @@ export function openAIErrorResponse(error: unknown): ErrorResponse {
   const { statusCode, code, param, message } = describe(error);
   return {
     statusCode,
-    headers: retryHeaders(statusCode),
+    headers: retryHeaders(error, statusCode),
     body: { error: { message, type: openAIErrorType(statusCode), param, code } },
   };
 }
@@ -86,7 +89,7 @@ export function anthropicErrorResponse(error: unknown): ErrorResponse {
   const { statusCode, message } = describe(error);
   return {
     statusCode,
-    headers: retryHeaders(statusCode),
+    headers: retryHeaders(error, statusCode),
     body: { type: "error", error: { type: anthropicErrorType(statusCode), message } },
   };
 }
@@ -102,9 +105,12 @@ function describe(error: unknown): { statusCode: number; code: string | null; pa
   return { statusCode: 500, code: null, param: null, message: "The dev model server failed unexpectedly." };
 }
 
-function retryHeaders(statusCode: number): Record<string, string> {
-  // Clients back off by retry-after; 0 keeps retry tests fast.
-  return statusCode === 429 ? { "retry-after": "0" } : {};
+function retryHeaders(error: unknown, statusCode: number): Record<string, string> {
+  // Clients back off by retry-after; 0 (unless the switch set more) keeps retry tests fast.
+  const retryAfterS = error instanceof InjectedFaultError ? error.retryAfterS : 0;
+  if (statusCode === 429) return { "retry-after": String(retryAfterS) };
+  if (statusCode === 503 && retryAfterS > 0) return { "retry-after": String(retryAfterS) };
+  return {};
 }
 
 function openAIErrorType(statusCode: number): string {

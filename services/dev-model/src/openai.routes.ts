@@ -2,9 +2,9 @@ import type { FastifyPluginAsync } from "fastify";
 import { z } from "zod";
 import { replyTo } from "./chat";
 import type { FaultSwitches } from "./control";
-import { DEFAULT_EMBEDDING_DIMENSIONS, embed, encodeFloat32Base64 } from "./embeddings";
+import { embed, encodeFloat32Base64 } from "./embeddings";
 import { ModelNotFoundError, openAIErrorResponse } from "./errors";
-import { isChatModel, isEmbeddingModel, MODEL_IDS, MODELS_CREATED_AT } from "./models";
+import { EMBEDDING_DEFAULT_DIMENSIONS, isChatModel, isEmbeddingModel, MODEL_IDS, MODELS_CREATED_AT } from "./models";
 import { chatCompletion, chatCompletionFrames, completionStamp, conversationFromOpenAI } from "./openai";
 import { ChatCompletionRequest, EmbeddingRequest } from "./openai.schemas";
 import { parseBody } from "./parse";
@@ -40,7 +40,7 @@ export const openAIRoutes: FastifyPluginAsync<{ faults: FaultSwitches }> = async
     const body = parseBody(EmbeddingRequest, request.body);
     if (!isEmbeddingModel(body.model)) throw new ModelNotFoundError(body.model);
     const inputs = typeof body.input === "string" ? [body.input] : body.input;
-    const dimensions = body.dimensions ?? DEFAULT_EMBEDDING_DIMENSIONS;
+    const dimensions = body.dimensions ?? EMBEDDING_DEFAULT_DIMENSIONS[body.model];
     const promptTokens = inputs.reduce((sum, input) => sum + countTokens(input), 0);
     return {
       object: "list",

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { MAX_EMBEDDING_DIMENSIONS } from "./embeddings";
+import { MAX_OUTPUT_TOKENS } from "./tokens";
 
 /*
  * The parts of OpenAI's request bodies the dev model reads. Unknown fields are
@@ -55,8 +56,8 @@ export const ChatCompletionRequest = z.object({
   tool_choice: ChatToolChoice.optional(),
   stream: z.boolean().nullish(),
   stream_options: z.object({ include_usage: z.boolean().optional() }).nullish(),
-  max_tokens: z.int().min(1).nullish(),
-  max_completion_tokens: z.int().min(1).nullish(),
+  max_tokens: z.int().min(1).max(MAX_OUTPUT_TOKENS).nullish(),
+  max_completion_tokens: z.int().min(1).max(MAX_OUTPUT_TOKENS).nullish(),
 });
 export type ChatCompletionRequest = z.infer<typeof ChatCompletionRequest>;
 

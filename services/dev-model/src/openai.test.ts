@@ -106,7 +106,7 @@ describe("chat completions over the openai client", () => {
     if (call?.type !== "function") throw new Error("expected a function tool call");
     expect(call.id).toMatch(/^call_[0-9a-f]+$/);
     expect(call.function.name).toBe("calculator");
-    expect(JSON.parse(call.function.arguments)).toEqual({ expression: "test", precision: 1 });
+    expect(JSON.parse(call.function.arguments)).toEqual({ expression: "What is 1+1?", precision: 1 });
 
     const again = await openai.chat.completions.create({ model: "galaxy-dev-tools", messages, tools: [calculator] });
     expect(again.choices[0]?.message.tool_calls?.[0]?.id).toBe(call.id);
@@ -125,7 +125,7 @@ describe("chat completions over the openai client", () => {
     const call = choice?.message.tool_calls?.[0];
     if (call?.type !== "function") throw new Error("expected a function tool call");
     expect(call.function.name).toBe("calculator");
-    expect(JSON.parse(call.function.arguments)).toEqual({ expression: "test", precision: 1 });
+    expect(JSON.parse(call.function.arguments)).toEqual({ expression: "calc", precision: 1 });
   });
 
   it("answers 400 in OpenAI's error shape for a bad body", async () => {
@@ -146,6 +146,15 @@ describe("chat completions over the openai client", () => {
     });
   });
 
+  it("refuses a max_tokens beyond what a model can write, as real providers do", async () => {
+    for (const limit of [{ max_tokens: 200_000 }, { max_completion_tokens: 200_000 }]) {
+      const error = await openai.chat.completions.create({ model: "galaxy-dev-echo", messages: [{ role: "user", content: "hi" }], ...limit }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    }
+    const fine = await openai.chat.completions.create({ model: "galaxy-dev-echo", messages: [{ role: "user", content: "hi" }], max_tokens: 128_000 });
+    expect(fine.choices[0]?.message.content).toBe("echo: hi");
+  });
+
   it("answers 404 model_not_found for an unknown model", async () => {
     const error = await openai.chat.completions.create({ model: "gpt-nope", messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.NotFoundError);
@@ -156,7 +165,7 @@ describe("chat completions over the openai client", () => {
   it("lists and retrieves the models", async () => {
     const ids: string[] = [];
     for await (const model of openai.models.list()) ids.push(model.id);
-    expect(ids).toEqual(["galaxy-dev-echo", "galaxy-dev-tools", "galaxy-dev-embed"]);
+    expect(ids).toEqual(["galaxy-dev-echo", "galaxy-dev-tools", "galaxy-dev-embed", "text-embedding-3-small"]);
     expect(await openai.models.retrieve("galaxy-dev-embed")).toMatchObject({ id: "galaxy-dev-embed", object: "model" });
   });
 

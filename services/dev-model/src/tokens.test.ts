@@ -35,6 +35,12 @@ describe("sample tool arguments", () => {
     expect(sampleArguments("not a schema")).toEqual({});
   });
 
+  it("gives strings the user's message, or \"test\" without one", () => {
+    const schema = { type: "object", properties: { q: { type: "string" } }, required: ["q"] };
+    expect(sampleArguments(schema, "what is galaxy?")).toEqual({ q: "what is galaxy?" });
+    expect(sampleArguments(schema)).toEqual({ q: "test" });
+  });
+
   it("fills required properties by type, enum, const and nesting", () => {
     const schema = {
       type: "object",
@@ -52,8 +58,8 @@ describe("sample tool arguments", () => {
       },
       required: ["expression", "count", "ratio", "flag", "tags", "unit", "kind", "maybe", "nested"],
     };
-    expect(sampleArguments(schema)).toEqual({
-      expression: "test",
+    expect(sampleArguments(schema, "2 + 3")).toEqual({
+      expression: "2 + 3",
       count: 1,
       ratio: 1,
       flag: true,
@@ -61,7 +67,7 @@ describe("sample tool arguments", () => {
       unit: "celsius",
       kind: "fixed",
       maybe: 1,
-      nested: { id: "test" },
+      nested: { id: "2 + 3" },
     });
   });
 });

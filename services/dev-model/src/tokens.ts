@@ -28,6 +28,12 @@ export function splitIntoPieces(text: string): string[] {
   return text.match(PIECE) ?? [];
 }
 
+/**
+ * The most tokens one answer may ask for, as real models have a ceiling (and refuse a larger
+ * `max_tokens` with a 400): a client that sends its whole budget as `max_tokens` fails here too.
+ */
+export const MAX_OUTPUT_TOKENS = 128_000;
+
 /** The first `maxTokens` tokens of `text` with their whitespace, or `text` itself if it is short enough. */
 export function truncateToTokens(text: string, maxTokens: number): { text: string; truncated: boolean } {
   if (countTokens(text) <= maxTokens) return { text, truncated: false };

@@ -7,6 +7,11 @@ export function serveAgents(bus: Bus, agents: AgentsService): void {
   bus.serve("registry.agents.list", (query, ctx) => agents.list(callerOf(ctx), query));
   bus.serve("registry.agents.get", (body, ctx) => agents.get(callerOf(ctx), body.id));
   bus.serve("registry.agents.activate", (body, ctx) => agents.activate(callerOf(ctx), body.id));
+  bus.serve("registry.agents.update", (body, ctx) => agents.update(callerOf(ctx), body));
+  bus.serve("registry.agents.pause", (body, ctx) => agents.pause(callerOf(ctx), body.id));
+  bus.serve("registry.agents.delete", (body, ctx) => agents.delete(callerOf(ctx), body.id));
+  bus.serve("registry.agents.versions", (body, ctx) => agents.versions(callerOf(ctx), body));
+  bus.serve("registry.agents.notify_secret", (body, ctx) => agents.notifySecret(callerOf(ctx), body));
 }
 
 function callerOf(ctx: RequestContext): Caller {

@@ -33,7 +33,7 @@ beforeAll(async () => {
   await claims.serve(identityBus);
   db = serviceDb<RegistryDb>(env, "agent-registry");
   registryBus = await connectTestBus(env, "agent-registry");
-  registry = createAgentRegistry({ db, bus: registryBus, logger: testLogger("agent-registry") });
+  registry = createAgentRegistry({ db, bus: registryBus, logger: testLogger("agent-registry"), masterKey: env.masterKey });
   await registry.start();
   caller = await connectTestBus(env, "gateway");
 

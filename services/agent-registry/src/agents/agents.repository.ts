@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Selectable, type Transaction } from "@galaxy/db";
-import { AgentConfig, type Agent, type AgentStatus } from "@galaxy/contracts";
+import { AgentConfig, type Agent, type AgentStatus, type AgentVersion } from "@galaxy/contracts";
 import type { AgentsTable, RegistryDb } from "../db";
 
 type Tx = Transaction<RegistryDb>;
@@ -11,6 +11,8 @@ export interface NewAgent {
   createdBy: string;
   /** The person behind the creator: the API key's creator, or the user itself. */
   createdByUser: string;
+  /** The sealed completion-callback secret, when the config has a `notifyUrl`. */
+  notifySecretSealed?: string | null | undefined;
 }
 
 /**
@@ -35,16 +37,28 @@ export async function insertAgent(tx: Tx, agent: NewAgent): Promise<Agent> {
     .executeTakeFirstOrThrow();
   await tx
     .insertInto("agent_versions")
-    .values({ workspace_id: agent.workspaceId, agent_id: agent.id, version: 1, config: JSON.stringify(agent.config), created_by: agent.createdBy })
+    .values({
+      workspace_id: agent.workspaceId,
+      agent_id: agent.id,
+      version: 1,
+      config: JSON.stringify(agent.config),
+      notify_secret_sealed: agent.notifySecretSealed ?? null,
+      created_by: agent.createdBy,
+    })
     .execute();
   return toAgent(row, agent.config);
 }
 
 /** A live (not deleted) agent of the transaction's workspace, locked for the rest of it when `forUpdate`. */
 export async function findAgent(tx: Tx, id: string, options: { forUpdate?: boolean } = {}): Promise<Agent | undefined> {
-  let query = currentAgents(tx).where("a.id", "=", id);
-  if (options.forUpdate) query = query.forUpdate("a");
-  const row = await query.executeTakeFirst();
+  if (options.forUpdate) {
+    // The lock is taken on the agent's row alone, then the agent read in a statement of its
+    // own: a locking read over the join would, after waiting for a concurrent new version,
+    // recheck the new row against the old version's and find nothing.
+    const locked = await tx.selectFrom("agents").select("id").where("id", "=", id).where("deleted_at", "is", null).forUpdate().executeTakeFirst();
+    if (!locked) return undefined;
+  }
+  const row = await currentAgents(tx).where("a.id", "=", id).executeTakeFirst();
   return row ? toAgent(row, row.config) : undefined;
 }
 
@@ -94,6 +108,86 @@ export async function updateStatus(tx: Tx, id: string, status: AgentStatus): Pro
     .returning("updated_at")
     .executeTakeFirstOrThrow();
   return row.updated_at.toISOString();
+}
+
+export interface NewVersion {
+  workspaceId: string;
+  agentId: string;
+  version: number;
+  config: AgentConfig;
+  createdBy: string;
+  notifySecretSealed: string | null;
+}
+
+/**
+ * Records a new immutable version and makes it the agent's current one (its name and
+ * description follow); returns when that happened (the agent's new `updatedAt`).
+ */
+export async function insertVersion(tx: Tx, version: NewVersion): Promise<string> {
+  await tx
+    .insertInto("agent_versions")
+    .values({
+      workspace_id: version.workspaceId,
+      agent_id: version.agentId,
+      version: version.version,
+      config: JSON.stringify(version.config),
+      notify_secret_sealed: version.notifySecretSealed,
+      created_by: version.createdBy,
+    })
+    .execute();
+  const row = await tx
+    .updateTable("agents")
+    .set({ current_version: version.version, name: version.config.name, description: version.config.description, updated_at: sql<Date>`now()` })
+    .where("id", "=", version.agentId)
+    .where("deleted_at", "is", null)
+    .returning("updated_at")
+    .executeTakeFirstOrThrow();
+  return row.updated_at.toISOString();
+}
+
+/** The sealed callback secret of one version of an agent of the transaction's workspace, deleted or not. */
+export async function findVersionSecret(tx: Tx, agentId: string, version: number): Promise<{ config: AgentConfig; notifySecretSealed: string | null } | undefined> {
+  const row = await tx
+    .selectFrom("agent_versions")
+    .select(["config", "notify_secret_sealed"])
+    .where("agent_id", "=", agentId)
+    .where("version", "=", version)
+    .executeTakeFirst();
+  return row ? { config: AgentConfig.parse(row.config), notifySecretSealed: row.notify_secret_sealed } : undefined;
+}
+
+/** Marks a live agent deleted; returns when. Its versions stay, for the executions that pinned them. */
+export async function softDeleteAgent(tx: Tx, id: string): Promise<string> {
+  const row = await tx
+    .updateTable("agents")
+    .set({ deleted_at: sql<Date>`now()`, updated_at: sql<Date>`now()` })
+    .where("id", "=", id)
+    .where("deleted_at", "is", null)
+    .returning("deleted_at")
+    .executeTakeFirstOrThrow();
+  if (!row.deleted_at) throw new Error("the agent's deletion was not recorded");
+  return row.deleted_at.toISOString();
+}
+
+/** One page of an agent's versions, newest first, and how many there are. */
+export async function listVersions(tx: Tx, agentId: string, page: { limit: number; offset: number }): Promise<{ versions: AgentVersion[]; total: number }> {
+  const totalRow = await tx
+    .selectFrom("agent_versions")
+    .select((eb) => eb.fn.countAll<number>().as("total"))
+    .where("agent_id", "=", agentId)
+    .executeTakeFirstOrThrow();
+  const rows = await tx
+    .selectFrom("agent_versions")
+    .select(["version", "config", "created_at", "created_by"])
+    .where("agent_id", "=", agentId)
+    .orderBy("version", "desc")
+    .limit(page.limit)
+    .offset(page.offset)
+    .execute();
+  return {
+    versions: rows.map((row) => ({ version: row.version, config: AgentConfig.parse(row.config), createdAt: row.created_at.toISOString(), createdBy: row.created_by })),
+    total: Number(totalRow.total),
+  };
 }
 
 /** Live agents joined to the config of their current version. */
