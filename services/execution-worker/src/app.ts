@@ -1,17 +1,23 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { Bus } from "@galaxy/bus";
-import { EventEnvelope, ExecutionQueued } from "@galaxy/contracts";
+import { CancelSignal, EventEnvelope, ExecutionQueued } from "@galaxy/contracts";
 import { inWorkspace, isDbReachable, OutboxRelay, type Kysely } from "@galaxy/db";
 import type { Logger } from "@galaxy/observability";
+import { parseAllowlist } from "@galaxy/webhooks";
 import { AGENT_EVENTS, AGENT_PROJECTION_CONSUMER, agentProjectionHandler } from "./agents/agents.projection";
+import { CALLBACK_CONSUMER, CALLBACK_EVENTS, CallbackDispatcher, callbackHandler, DEFAULT_CALLBACK_SETTINGS, DeliveriesService, type CallbackSettings } from "./callbacks";
 import { CredentialResolver } from "./credentials/credential-resolver";
 import type { ExecutionDb } from "./db";
-import { claimQueuedExecutions, renewLease } from "./executions/executions.repository";
-import { ExecutionService } from "./executions/executions.service";
+import { claimQueuedExecutions, findExecution, renewLease } from "./executions/executions.repository";
+import { CANCEL_SUBJECT, ExecutionService } from "./executions/executions.service";
+import { remainingTokens } from "./quota/quota.repository";
 import { runExecution } from "./executions/pipeline";
 import { ModelProviders } from "./executions/providers";
 import { Scheduler } from "./executions/scheduler";
+import { serveToolSecret } from "./tools/tool-secret.handler";
+import { WorkerReplay } from "./replay/replay.handlers";
+import { WEBHOOK_CONSUMER, WEBHOOK_EVENTS, webhookIntakeHandler } from "./webhooks/webhooks.consumer";
 
 export interface ExecutionWorkerConfig {
   openaiApiKey: string;
@@ -38,6 +44,16 @@ export interface ExecutionWorkerConfig {
    * calls are aborted and they go back to the queue for another instance.
    */
   shutdownGraceMs?: number | undefined;
+  /** `OUTBOUND_HOST_ALLOWLIST`: where webhook tools may go (empty: public hosts only). */
+  outboundHostAllowlist?: string | undefined;
+  /** `GALAXY_MASTER_KEY`: webhook tools' signing secrets derive from it; without it, webhook tools fail. */
+  masterKey?: string | undefined;
+  /** How long a webhook tool may take (default 10 s). */
+  toolTimeoutMs?: number | undefined;
+  /** Rounds of tool calls an execution may take (default 5). */
+  maxToolRounds?: number | undefined;
+  /** Completion callbacks: backoff, retry window, timeout, timer (src/callbacks/config.ts); they go where `outboundHostAllowlist` allows. */
+  callbacks?: Partial<CallbackSettings> | undefined;
   /** The first pause of claiming after identity gave no service claim (default 500 ms); it doubles each time. */
   unavailableBackoffMs?: number | undefined;
   /** The longest such pause (default 5 s): how soon after identity is back the worker runs again. */
@@ -90,6 +106,7 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
     anthropicApiKey: config.anthropicApiKey,
     anthropicBaseUrl: config.anthropicBaseUrl,
     maxRetries: config.maxRetries,
+    outboundPolicy: parseAllowlist(config.outboundHostAllowlist),
   });
   const pipeline = {
     db,
@@ -101,6 +118,9 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
     defaultTimeoutMs: config.defaultTimeoutMs ?? 600_000,
     maxAttempts: config.maxAttempts ?? 3,
     wakeOthers: () => bus.publishCore(WAKE_SUBJECT, { from: owner }),
+    tools: { policy: parseAllowlist(config.outboundHostAllowlist), masterKey: config.masterKey, timeoutMs: config.toolTimeoutMs ?? 10_000 },
+    maxToolRounds: config.maxToolRounds,
+    budget: (workspaceId: string) => inWorkspace(db, workspaceId, (tx) => remainingTokens(tx, workspaceId, new Date())),
   };
   const scheduler = new Scheduler({
     concurrency: config.concurrency ?? 8,
@@ -114,6 +134,10 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
     renew: (execution) => inWorkspace(db, execution.workspaceId, (tx) => renewLease(tx, execution.id, owner, leaseMs)),
     logger,
   });
+
+  const callbackConfig = { ...DEFAULT_CALLBACK_SETTINGS, ...config.callbacks, policy: parseAllowlist(config.outboundHostAllowlist) };
+  const callbacks = new CallbackDispatcher({ db, bus, logger, config: callbackConfig });
+  const deliveries = new DeliveriesService({ db, relay });
 
   const wokenLocally = new Set<string>();
   const executions = new ExecutionService({
@@ -138,16 +162,41 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
     scheduler.wake();
   };
 
+  // Operator replays of the agent projection and dead-letter redrives, driven by audit (CONTRACT §4).
+  const replay = new WorkerReplay({ db, bus, logger, executions });
+
   return {
     scheduler,
     executions,
     owner,
     async start() {
+      replay.serve();
       bus.serve("execution.start", (request, ctx) => executions.start(request, ctx));
       bus.serve("execution.get", (request, ctx) => executions.get(request.id, ctx));
-      await bus.consume({ durable: AGENT_PROJECTION_CONSUMER, filter: AGENT_EVENTS, handler: agentProjectionHandler(db) });
+      serveToolSecret(bus, config.masterKey);
+      bus.serve("execution.list", (request, ctx) => executions.list(request, ctx));
+      bus.serve("execution.cancel", (request, ctx) => executions.cancel(request.id, ctx));
+      bus.serve("execution.events.list", (request, ctx) => executions.events(request, ctx));
+      bus.serve("execution.deliveries.list", (request, ctx) => deliveries.list(request, ctx));
+      await bus.consume({ durable: AGENT_PROJECTION_CONSUMER, filter: AGENT_EVENTS, handler: replay.liveHandler(agentProjectionHandler(db)) });
+      await bus.consume({ durable: WEBHOOK_CONSUMER, filter: WEBHOOK_EVENTS, handler: webhookIntakeHandler({ db, bus, executions, logger }) });
+      await bus.consume({ durable: CALLBACK_CONSUMER, filter: CALLBACK_EVENTS, handler: callbackHandler(db, callbackConfig, () => callbacks.wake()) });
+      callbacks.start();
       bus.subscribeCore(QUEUED_EVENTS, onQueuedEvent);
       bus.subscribeCore(WAKE_SUBJECT, () => scheduler.wake());
+      // A cancel of a running execution, from whichever instance took the request: only the
+      // one running it acts, and only after reading that the cancel is recorded, so a signal
+      // (even a forged one) stops nothing that was not cancelled.
+      bus.subscribeCore(CANCEL_SUBJECT, (data) => {
+        const signal = CancelSignal.safeParse(data);
+        if (!signal.success || !scheduler.isRunning(signal.data.executionId)) return;
+        const { executionId, workspaceId } = signal.data;
+        inWorkspace(db, workspaceId, (tx) => findExecution(tx, executionId))
+          .then((row) => {
+            if (row?.cancel_requested_at) scheduler.cancel(executionId);
+          })
+          .catch((error: unknown) => logger.warn({ err: error, executionId }, "could not read a cancelled execution; its pipeline sees the cancel at its next check"));
+      });
       credentials.listen();
       relay.start();
       await relay.sweep(0);
@@ -155,6 +204,7 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
     },
     async stop() {
       await scheduler.stop();
+      await callbacks.stop();
       await relay.stop();
     },
     async readiness() {

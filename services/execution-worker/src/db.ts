@@ -48,6 +48,10 @@ export interface ExecutionsTable {
   attempt: Generated<number>;
   lease_owner: string | null;
   lease_expires_at: Date | null;
+  /** The seq of this execution's last event (`execution_events`). */
+  last_event_seq: Generated<number>;
+  /** When `execution.cancel` asked a running execution to stop. */
+  cancel_requested_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   created_at: ColumnType<Date, Date | undefined, never>;
   started_at: Date | null;
   completed_at: Date | null;
@@ -67,11 +71,62 @@ export interface ExecutionStepsTable {
   detail: ColumnType<unknown, string | undefined, string>;
 }
 
+/** One execution's events in order: what the SSE stream replays. */
+export interface ExecutionEventsTable {
+  workspace_id: string;
+  execution_id: string;
+  seq: number;
+  event_id: string;
+  type: string;
+  payload: ColumnType<unknown, string, never>;
+  occurred_at: Date;
+}
+
+/** A workspace's subscription tier (src/quota/tiers.ts); none means free. */
+export interface WorkspaceTiersTable {
+  workspace_id: string;
+  tier: string;
+  updated_at: Date;
+}
+
+/** Tokens a workspace used in a month (`month` is its first day). */
+export interface WorkspaceUsageTable {
+  workspace_id: string;
+  month: ColumnType<Date, string, string>;
+  /** bigint: pg hands it back as a string. */
+  tokens: ColumnType<string, number, number>;
+  executions: number;
+}
+
+/** One attempt to deliver a terminal execution event to the agent's `notifyUrl` (src/callbacks). */
+export interface CallbackDeliveriesTable {
+  id: string;
+  workspace_id: string;
+  execution_id: string;
+  event_id: string;
+  event_type: string;
+  agent_id: string;
+  agent_version: number;
+  attempt: number;
+  url: string;
+  status: "pending" | "delivered" | "failed";
+  response_status: number | null;
+  error: string | null;
+  payload: ColumnType<unknown, string, never>;
+  at: ColumnType<Date, Date | undefined, Date>;
+  next_attempt_at: Date | null;
+  give_up_at: ColumnType<Date, Date, never>;
+}
+
 /** The `execution` schema as the service sees it. */
 export interface ExecutionDb {
   agents: AgentsTable;
   agent_versions: AgentVersionsTable;
   executions: ExecutionsTable;
   execution_steps: ExecutionStepsTable;
+  callback_deliveries: CallbackDeliveriesTable;
+  execution_events: ExecutionEventsTable;
+  workspace_tiers: WorkspaceTiersTable;
+  workspace_usage: WorkspaceUsageTable;
   outbox: OutboxTable;
 }

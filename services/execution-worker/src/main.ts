@@ -2,6 +2,8 @@ import { z } from "zod";
 import { CommonEnv, parseEnv } from "@galaxy/contracts";
 import { runBusService } from "@galaxy/runtime";
 import { createExecutionWorker, DEFAULT_SHUTDOWN_GRACE_MS } from "./app";
+import { callbackSettingsFromEnv } from "./callbacks";
+import { MasterKeyEnv } from "./tools/tool-secret";
 import type { ExecutionDb } from "./db";
 
 /** The bundled dev model server (`services/dev-model`), used while no provider key is set. */
@@ -17,6 +19,13 @@ const Env = CommonEnv.extend({
   EXECUTION_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(8),
   MODEL_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
   EXECUTION_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(DEFAULT_SHUTDOWN_GRACE_MS),
+  // How long a running execution stays this instance's without renewal: after a crash, how soon another instance takes it over.
+  EXECUTION_LEASE_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
+  OUTBOUND_HOST_ALLOWLIST: z.string().optional(),
+  // Webhook tools' signing secrets derive from it (tools/tool-secret.ts); without it they fail.
+  GALAXY_MASTER_KEY: MasterKeyEnv.optional(),
+  TOOL_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
+  MAX_TOOL_ROUNDS: z.coerce.number().int().min(0).max(50).default(5),
 });
 
 const env = parseEnv(Env);
@@ -61,6 +70,13 @@ await runBusService<ExecutionDb>({
         concurrency: env.EXECUTION_CONCURRENCY,
         maxRetries: env.MODEL_MAX_RETRIES,
         shutdownGraceMs: env.EXECUTION_SHUTDOWN_GRACE_MS,
+        leaseMs: env.EXECUTION_LEASE_MS,
+        // CALLBACK_* (zod-parsed; a bad value stops the worker naming it), README "Completion callbacks".
+        callbacks: callbackSettingsFromEnv(process.env),
+        outboundHostAllowlist: env.OUTBOUND_HOST_ALLOWLIST,
+        masterKey: env.GALAXY_MASTER_KEY,
+        toolTimeoutMs: env.TOOL_TIMEOUT_MS,
+        maxToolRounds: env.MAX_TOOL_ROUNDS,
       },
     }),
 });

@@ -7,6 +7,7 @@ import { createTestEnv, serviceDb, type TestEnv } from "@galaxy/testkit";
 import { applyAgentFact, insertAgentVersion } from "./agents/agents.repository";
 import type { ExecutionDb } from "./db";
 import { findExecution, insertExecution, listSteps, openStep, renewLease } from "./executions/executions.repository";
+import { recordExecutionEvent } from "./executions/events";
 
 let env: TestEnv;
 let db: Kysely<ExecutionDb>;
@@ -31,8 +32,8 @@ function execution(id: string, workspaceId: string): Execution {
 async function recordExecution(workspaceId: string, id: string): Promise<void> {
   await inWorkspace(db, workspaceId, async (tx) => {
     const context = { claim: "test", traceparent: newTraceparent(), correlationId: uuidv7(), causationId: uuidv7() };
-    const event = await appendEvent(tx, { type: "execution.queued", workspaceId, actor: { type: "user", id: "u" }, data: { execution: execution(id, workspaceId) }, context });
-    await insertExecution(tx, { execution: execution(id, workspaceId), createdBy: "u", correlationId: context.correlationId, traceparent: context.traceparent, queuedEventId: event.id });
+    await insertExecution(tx, { execution: execution(id, workspaceId), createdBy: "u", correlationId: context.correlationId, traceparent: context.traceparent, queuedEventId: null });
+    await recordExecutionEvent(tx, { type: "execution.queued", workspaceId, executionId: id, actor: { type: "user", id: "u" }, data: { execution: execution(id, workspaceId) }, context });
     await openStep(tx, { workspaceId, executionId: id, name: "model_call", startedAt: new Date(), detail: { attempt: 1 }, closeAbandoned: false });
   });
 }
@@ -52,7 +53,7 @@ afterAll(async () => {
   await env?.cleanup();
 });
 
-const TABLES = ["agents", "agent_versions", "executions", "execution_steps", "outbox"] as const;
+const TABLES = ["agents", "agent_versions", "executions", "execution_steps", "execution_events", "outbox"] as const;
 
 async function count(table: (typeof TABLES)[number], workspaceId?: string): Promise<number> {
   const query = sql<{ n: number }>`select count(*)::int as n from ${sql.table(table)}`;
@@ -108,6 +109,6 @@ describe("row-level security as galaxy_execution", () => {
 async function recordExecutionAs(setWs: string, rowWs: string): Promise<void> {
   await inWorkspace(db, setWs, async (tx) => {
     const context = { claim: "test", traceparent: newTraceparent(), correlationId: uuidv7(), causationId: uuidv7() };
-    await appendEvent(tx, { type: "execution.queued", workspaceId: rowWs, actor: { type: "user", id: "u" }, data: { execution: execution(uuidv7(), rowWs) }, context });
+    await appendEvent(tx, { type: "execution.queued", workspaceId: rowWs, actor: { type: "user", id: "u" }, data: { executionId: uuidv7(), seq: 1, execution: execution(uuidv7(), rowWs) }, context });
   });
 }

@@ -77,4 +77,44 @@ describe("the agent projection", () => {
     expect((await rows(ws, agent.id)).agent).toBeUndefined();
     expect((await rows(other, agent.id)).agent).toBeUndefined();
   });
+
+  test("agent.updated records the new version beside the old one and makes it current", async () => {
+    const agent = await h.registry.createActive(ws, { systemPrompt: "Version one." });
+    await projectedAs(ws, agent.id, "active");
+    const v2 = { ...agent, version: 2, systemPrompt: "Version two.", notifyUrl: "https://hooks.example.com/done", updatedAt: new Date().toISOString() };
+    const { id: _id, workspaceId: _ws, status: _s, version: _v, createdBy: _c, createdAt: _ca, updatedAt: _u, ...before } = agent;
+    const updated = await h.registry.publish(ws, "agent.updated", { agent: v2, before, previousVersion: 1 }, agent.createdBy);
+    const projected = await projectedAs(ws, agent.id, "active", 2);
+    expect(projected.versions.map((v) => [v.version, (v.config as { systemPrompt: string }).systemPrompt])).toEqual([[1, "Version one."], [2, "Version two."]]);
+    expect(projected.versions[1]?.config).toMatchObject({ notifyUrl: "https://hooks.example.com/done" });
+
+    // The same update again (a replay) changes nothing.
+    await h.registry.publish(ws, "agent.updated", updated.data, updated.actor.id, { envelope: updated, messageId: uuidv7() });
+    await drained(ws);
+    expect(await rows(ws, agent.id)).toEqual(projected);
+  });
+
+  test("agent.paused stops the agent; agent.deleted is final, whatever arrives after it", async () => {
+    const agent = await h.registry.createActive(ws);
+    await projectedAs(ws, agent.id, "active");
+    await h.registry.publish(ws, "agent.paused", { agentId: agent.id, version: 1, status: "paused", before: "active" }, agent.createdBy);
+    await projectedAs(ws, agent.id, "paused");
+
+    const deleted = await h.registry.publish(ws, "agent.deleted", { agentId: agent.id, version: 1, status: "paused", deletedAt: new Date().toISOString() }, agent.createdBy);
+    const gone = await eventually(async () => {
+      const current = await rows(ws, agent.id);
+      return current.agent?.deleted ? current : null;
+    });
+    expect(gone.agent).toMatchObject({ status: "paused", deleted: true });
+
+    // A later activation (a stale redelivery from before the deletion, newer by its clock) does not bring it back.
+    await h.registry.publish(ws, "agent.activated", { agentId: agent.id, version: 1, status: "active", before: "paused" }, agent.createdBy);
+    await h.registry.publish(ws, "agent.deleted", deleted.data, deleted.actor.id, { envelope: deleted, messageId: uuidv7() });
+    await drained(ws);
+    expect((await rows(ws, agent.id)).agent?.deleted).toBe(true);
+
+    // And the worker refuses to start it: the registry (asked because the projection says deleted) no longer knows it.
+    h.registry.agents.delete(agent.id);
+    await expect(h.startExecution(ws, agent.id)).rejects.toMatchObject({ status: 404, code: "agent_not_found" });
+  });
 });

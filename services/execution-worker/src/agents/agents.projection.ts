@@ -28,6 +28,27 @@ export async function applyAgentEvent(db: Kysely<ExecutionDb>, event: TypedEvent
       );
       return;
     }
+    case "agent.updated": {
+      const { agent } = event.data;
+      if (agent.workspaceId !== event.workspaceId) throw new TerminalMessageError("workspace_mismatch", "the agent belongs to another workspace than its event");
+      // The new version is recorded before it becomes current: new executions pin it, running ones keep theirs.
+      await inWorkspace(db, event.workspaceId, (tx) => rememberAgent(tx, agent, new Date(event.occurredAt)));
+      return;
+    }
+    case "agent.paused": {
+      const { data } = event;
+      await inWorkspace(db, event.workspaceId, (tx) =>
+        applyAgentFact(tx, { workspaceId: event.workspaceId, agentId: data.agentId, status: data.status, version: data.version, at: new Date(event.occurredAt) }),
+      );
+      return;
+    }
+    case "agent.deleted": {
+      const { data } = event;
+      await inWorkspace(db, event.workspaceId, (tx) =>
+        applyAgentFact(tx, { workspaceId: event.workspaceId, agentId: data.agentId, status: data.status, version: data.version, at: new Date(event.occurredAt), deleted: true }),
+      );
+      return;
+    }
     default:
       // Other agent events (new ones the registry adds) carry nothing this projection keeps yet.
       return;

@@ -12,6 +12,8 @@ export interface AgentFact {
   version: number;
   /** When the fact became true: an older fact than the one applied last changes nothing. */
   at: Date;
+  /** The agent was deleted: for good, whatever facts come after. */
+  deleted?: boolean | undefined;
 }
 
 /** What the worker knows of an agent when asked to start it. */
@@ -25,18 +27,23 @@ export interface PinnableAgent {
 
 /**
  * Applies an agent's state idempotently: the same fact again, or an older one (a replay, a
- * late redelivery), leaves the row as it is, and the current version never moves backwards.
+ * late redelivery), leaves the row as it is; the current version never moves backwards and
+ * a deleted agent stays deleted.
  */
 export async function applyAgentFact(tx: Transaction<ExecutionDb>, fact: AgentFact): Promise<void> {
-  await sql`insert into agents (workspace_id, agent_id, status, current_version, updated_at)
-            values (${fact.workspaceId}, ${fact.agentId}, ${fact.status}, ${fact.version}, ${fact.at})
+  const deleted = fact.deleted === true;
+  await sql`insert into agents (workspace_id, agent_id, status, current_version, updated_at, deleted)
+            values (${fact.workspaceId}, ${fact.agentId}, ${fact.status}, ${fact.version}, ${fact.at}, ${deleted})
             on conflict (agent_id) do update
                set status = excluded.status,
                    current_version = greatest(agents.current_version, excluded.current_version),
-                   updated_at = excluded.updated_at
+                   updated_at = excluded.updated_at,
+                   deleted = agents.deleted or excluded.deleted
              where excluded.updated_at >= agents.updated_at
-               and (agents.status, agents.current_version, agents.updated_at)
-                   is distinct from (excluded.status, greatest(agents.current_version, excluded.current_version), excluded.updated_at)`.execute(tx);
+               and (agents.status, agents.current_version, agents.updated_at, agents.deleted)
+                   is distinct from (excluded.status, greatest(agents.current_version, excluded.current_version), excluded.updated_at, agents.deleted or excluded.deleted)`.execute(tx);
+  // A deletion is final even when it is older than the last fact applied (a late redelivery).
+  if (deleted) await tx.updateTable("agents").set({ deleted: true }).where("agent_id", "=", fact.agentId).where("deleted", "=", false).execute();
 }
 
 /** Records one immutable version's config; a version already known is kept as it is. */

@@ -10,7 +10,8 @@ let own: RunningDevModel;
 const KEY = "sk-workspace-own-key-7e1c";
 
 beforeAll(async () => {
-  h = await startHarness(inject("engines"), { maxRetries: 0 });
+  // The workspace's own endpoint is on loopback: a workspace base URL goes only where OUTBOUND_HOST_ALLOWLIST allows.
+  h = await startHarness(inject("engines"), { maxRetries: 0, outboundHostAllowlist: "127.0.0.1" });
   own = await startDevModel();
   await own.control({ requireApiKey: KEY });
 });

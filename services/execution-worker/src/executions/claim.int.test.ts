@@ -4,6 +4,8 @@ import { inWorkspace, sql, type Kysely } from "@galaxy/db";
 import { createTestEnv, serviceDb, type TestEnv } from "@galaxy/testkit";
 import type { ExecutionDb } from "../db";
 import { claimQueuedExecutions, finishExecution, insertExecution, renewLease } from "./executions.repository";
+import { setTier } from "../quota/quota.repository";
+import { TIERS, type Tier } from "../quota/tiers";
 
 let env: TestEnv;
 let db: Kysely<ExecutionDb>;
@@ -47,6 +49,10 @@ async function queue(workspaceId: string, createdAt: Date): Promise<string> {
   return id;
 }
 
+async function tier(workspaceId: string, value: Tier): Promise<void> {
+  await inWorkspace(db, workspaceId, (tx) => setTier(tx, workspaceId, value));
+}
+
 async function statusOf(workspaceId: string, id: string) {
   return inWorkspace(db, workspaceId, (tx) => tx.selectFrom("executions").select(["status", "lease_owner", "attempt"]).where("id", "=", id).executeTakeFirstOrThrow());
 }
@@ -65,6 +71,7 @@ describe("claim_queued_executions", () => {
 
   test("concurrent claims never take the same execution, and together take them all", async () => {
     const ws = [uuidv7(), uuidv7()];
+    for (const w of ws) await tier(w, "enterprise");
     const ids = new Set<string>();
     for (let i = 0; i < 12; i++) ids.add(await queue(ws[i % 2] ?? "", new Date(Date.now() - 30_000 + i)));
     const claims = await Promise.all([0, 1, 2].map((n) => claimQueuedExecutions(db, `owner-${n}`, 5, 30_000)));
@@ -73,6 +80,47 @@ describe("claim_queued_executions", () => {
     expect(new Set(taken)).toEqual(ids);
     const row = await statusOf(ws[0] ?? "", taken[0] ?? "");
     expect(row.status).toBe("running");
+  });
+
+  test("round robin: the oldest of every workspace first, then the second of each, however long one backlog is", async () => {
+    const busy = uuidv7();
+    const quiet = [uuidv7(), uuidv7()];
+    for (const w of [busy, ...quiet]) await tier(w, "enterprise");
+    const base = Date.now() - 50_000;
+    const backlog: string[] = [];
+    for (let i = 0; i < 30; i++) backlog.push(await queue(busy, new Date(base + i)));
+    // Queued after the whole backlog, each still goes in the first claim.
+    const q0 = await queue(quiet[0] ?? "", new Date(base + 1_000));
+    const q1a = await queue(quiet[1] ?? "", new Date(base + 2_000));
+    const q1b = await queue(quiet[1] ?? "", new Date(base + 3_000));
+    const first = (await claimQueuedExecutions(db, "owner-rr", 3, 30_000)).map((c) => c.id);
+    expect(new Set(first)).toEqual(new Set([backlog[0], q0, q1a]));
+    const second = (await claimQueuedExecutions(db, "owner-rr", 2, 30_000)).map((c) => c.id);
+    expect(new Set(second)).toEqual(new Set([backlog[1], q1b]));
+    const rest = await claimQueuedExecutions(db, "owner-rr", 100, 30_000);
+    expect(rest.map((c) => c.id)).toEqual(backlog.slice(2));
+  });
+
+  test("a workspace never runs more at once than its tier allows, across claims of every instance", async () => {
+    const free = uuidv7();
+    const pro = uuidv7();
+    await tier(pro, "pro");
+    for (let i = 0; i < 15; i++) {
+      await queue(free, new Date(Date.now() - 40_000 + i));
+      await queue(pro, new Date(Date.now() - 40_000 + i));
+    }
+    const claims = await Promise.all([0, 1, 2, 3].map((n) => claimQueuedExecutions(db, `owner-cap-${n}`, 8, 30_000)));
+    const taken = claims.flat();
+    expect(taken.filter((c) => c.workspaceId === free)).toHaveLength(TIERS.free.concurrency);
+    expect(taken.filter((c) => c.workspaceId === pro)).toHaveLength(TIERS.pro.concurrency);
+    // Full: nothing more until one of them ends.
+    expect((await claimQueuedExecutions(db, "owner-cap-x", 8, 30_000)).filter((c) => c.workspaceId === free || c.workspaceId === pro)).toEqual([]);
+    const one = taken.find((c) => c.workspaceId === free);
+    const outcome = { status: "completed" as const, output: { text: "ok" }, error: null, usage: { inputTokens: 1, outputTokens: 1, totalTokens: 2, costUsd: 0 }, durationMs: 1, completedAt: new Date() };
+    const owner = `owner-cap-${claims.findIndex((c) => c.some((x) => x.id === one?.id))}`;
+    await inWorkspace(db, free, (tx) => finishExecution(tx, one?.id ?? "", owner, outcome));
+    const next = await claimQueuedExecutions(db, "owner-cap-x", 8, 30_000);
+    expect(next.filter((c) => c.workspaceId === free)).toHaveLength(1);
   });
 
   test("an execution whose lease expired is taken over, a leased one is not", async () => {

@@ -2,6 +2,8 @@ import { v7 as uuidv7 } from "uuid";
 import { ExecutionError, ExecutionOutput, ExecutionTrigger, type Execution, type ExecutionStatus, type Usage } from "@galaxy/contracts";
 import { sql, type Kysely, type Selectable, type Transaction } from "@galaxy/db";
 import type { ExecutionDb, ExecutionsTable, StepStatus } from "../db";
+import { addUsage } from "../quota/quota.repository";
+import { concurrencyByTier } from "../quota/tiers";
 
 type Db = Kysely<ExecutionDb> | Transaction<ExecutionDb>;
 
@@ -18,7 +20,8 @@ export interface NewExecution {
   createdBy: string;
   correlationId: string;
   traceparent: string;
-  queuedEventId: string;
+  /** Null when the execution row is written before its `execution.queued` event. */
+  queuedEventId: string | null;
 }
 
 export async function insertExecution(tx: Transaction<ExecutionDb>, e: NewExecution): Promise<void> {
@@ -49,6 +52,11 @@ export async function insertExecution(tx: Transaction<ExecutionDb>, e: NewExecut
     .execute();
 }
 
+/** Remembers the `execution.queued` event, which the pipeline's first event names as its cause. */
+export async function setQueuedEventId(tx: Transaction<ExecutionDb>, id: string, eventId: string): Promise<void> {
+  await tx.updateTable("executions").set({ queued_event_id: eventId }).where("id", "=", id).execute();
+}
+
 export async function findExecution(db: Db, id: string): Promise<ExecutionRow | undefined> {
   return db.selectFrom("executions").selectAll().where("id", "=", id).executeTakeFirst();
 }
@@ -76,7 +84,8 @@ export async function agentExistsElsewhere(db: Kysely<ExecutionDb>, agentId: str
  * the scheduler does not know their workspaces before it picks them).
  */
 export async function claimQueuedExecutions(db: Kysely<ExecutionDb>, owner: string, limit: number, leaseMs: number): Promise<ClaimedExecution[]> {
-  const result = await sql<{ id: string; workspace_id: string }>`select id, workspace_id from claim_queued_executions(${owner}, ${limit}, ${leaseMs})`.execute(db);
+  const concurrency = JSON.stringify(concurrencyByTier());
+  const result = await sql<{ id: string; workspace_id: string }>`select id, workspace_id from claim_queued_executions(${owner}, ${limit}, ${leaseMs}, ${concurrency}::jsonb)`.execute(db);
   return result.rows.map((row) => ({ id: row.id, workspaceId: row.workspace_id }));
 }
 
@@ -123,7 +132,7 @@ export async function markStarted(tx: Transaction<ExecutionDb>, id: string, owne
 }
 
 export interface Outcome {
-  status: Extract<ExecutionStatus, "completed" | "failed" | "timed_out">;
+  status: Extract<ExecutionStatus, "completed" | "failed" | "timed_out" | "cancelled">;
   output: ExecutionOutput | null;
   error: ExecutionError | null;
   usage: Usage;
@@ -134,9 +143,11 @@ export interface Outcome {
 /**
  * Records the end of an execution, only while `owner` still holds its lease (an instance that
  * lost it must not overwrite the result of the one that took over). Undefined when it did not.
+ * The tokens it used count toward its workspace's month here, in the same transaction: an
+ * execution ends once, so it is counted once.
  */
 export async function finishExecution(tx: Transaction<ExecutionDb>, id: string, owner: string, outcome: Outcome): Promise<ExecutionRow | undefined> {
-  return tx
+  const row = await tx
     .updateTable("executions")
     .set({
       status: outcome.status,
@@ -156,6 +167,48 @@ export async function finishExecution(tx: Transaction<ExecutionDb>, id: string, 
     .where("status", "=", "running")
     .returningAll()
     .executeTakeFirst();
+  if (row) await addUsage(tx, row.workspace_id, outcome.completedAt, outcome.usage.totalTokens);
+  return row;
+}
+
+/** Locks the execution's row for the rest of the transaction (a cancel against a claim). */
+export async function findExecutionForUpdate(tx: Transaction<ExecutionDb>, id: string): Promise<ExecutionRow | undefined> {
+  return tx.selectFrom("executions").selectAll().where("id", "=", id).forUpdate().executeTakeFirst();
+}
+
+/** Ends a queued execution `cancelled`; undefined when it was no longer queued. */
+export async function cancelQueued(tx: Transaction<ExecutionDb>, id: string, at: Date): Promise<ExecutionRow | undefined> {
+  return tx
+    .updateTable("executions")
+    .set({ status: "cancelled", completed_at: at, duration_ms: 0, error: JSON.stringify({ code: "cancelled", message: "Cancelled before it started" }) })
+    .where("id", "=", id)
+    .where("status", "=", "queued")
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** Marks a running execution to be cancelled (kept, so an instance taking it over sees it too). */
+export async function requestCancel(tx: Transaction<ExecutionDb>, id: string, at: Date): Promise<void> {
+  await tx.updateTable("executions").set({ cancel_requested_at: at }).where("id", "=", id).where("status", "=", "running").where("cancel_requested_at", "is", null).execute();
+}
+
+export interface ExecutionFilter {
+  status?: ExecutionStatus | undefined;
+  agentId?: string | undefined;
+  limit: number;
+  offset: number;
+}
+
+/** A page of the workspace's executions, newest first, and how many match in all. */
+export async function listExecutions(db: Db, filter: ExecutionFilter): Promise<{ rows: ExecutionRow[]; total: number }> {
+  let query = db.selectFrom("executions");
+  if (filter.status) query = query.where("status", "=", filter.status);
+  if (filter.agentId) query = query.where("agent_id", "=", filter.agentId);
+  const [rows, count] = await Promise.all([
+    query.selectAll().orderBy("created_at", "desc").orderBy("id", "desc").limit(filter.limit).offset(filter.offset).execute(),
+    query.select((eb) => eb.fn.countAll<string>().as("n")).executeTakeFirstOrThrow(),
+  ]);
+  return { rows, total: Number(count.n) };
 }
 
 /**

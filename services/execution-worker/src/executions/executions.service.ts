@@ -1,17 +1,32 @@
 import { v7 as uuidv7 } from "uuid";
 import type { Bus, RequestContext } from "@galaxy/bus";
 import {
-  authorize, ForbiddenError, principalOf, GalaxyError, ZERO_USAGE, type Agent, type AgentConfig, type Execution, type Principal, type StartExecutionRequest,
-  type WorkspaceClaim,
+  authorize, ForbiddenError, principalOf, GalaxyError, pagination, TERMINAL_STATUSES, ZERO_USAGE, type Agent, type AgentConfig, type CancelSignal, type Execution,
+  type ExecutionEventsReply, type ExecutionEventsRequest, type ListExecutionsRequest, type Principal, type ReplyData, type StartExecutionRequest, type WorkspaceClaim,
 } from "@galaxy/contracts";
 import { appendEvent, inWorkspace, type EventContext, type Kysely, type OutboxRelay, type OutboxRow, type Transaction } from "@galaxy/db";
 import { findPinnableAgent, pinnableFrom, rememberAgent, type PinnableAgent } from "../agents/agents.repository";
 import type { ExecutionDb } from "../db";
-import { AgentNotActiveError, AgentNotFoundError, ExecutionNotFoundError } from "../errors";
-import { agentExistsElsewhere, executionExistsElsewhere, findExecution, insertExecution, toExecution } from "./executions.repository";
+import { AgentNotActiveError, AgentNotFoundError, ExecutionNotFoundError, ExecutionTerminalError, QuotaExceededError } from "../errors";
+import { queuedCount, tierOf, tokensUsed } from "../quota/quota.repository";
+import { secondsUntilNextMonth, TIERS } from "../quota/tiers";
+import { listExecutionEvents, recordExecutionEvent } from "./events";
+import {
+  agentExistsElsewhere, cancelQueued, executionExistsElsewhere, findExecution, findExecutionForUpdate, insertExecution, listExecutions, requestCancel, setQueuedEventId,
+  toExecution,
+} from "./executions.repository";
+import { checkInput } from "./input-check";
 
 /** The lookups by id whose misses are checked for another workspace's resource. */
-type Lookup = { targetType: "agent"; operation: "executions.start" } | { targetType: "execution"; operation: "executions.get" };
+type Lookup =
+  | { targetType: "agent"; operation: "executions.start" | "executions.list" }
+  | { targetType: "execution"; operation: "executions.get" | "executions.cancel" | "executions.events" };
+
+/** Core NATS subject on which a cancel reaches whichever instance runs the execution. */
+export const CANCEL_SUBJECT = "sig.execution.cancel";
+
+/** When a workspace's queue is full, how soon to try again. */
+const QUEUE_FULL_RETRY_AFTER_SECONDS = 10;
 
 /** What to do with a start request, given what is known of the agent. */
 export type StartDecision =
@@ -61,7 +76,7 @@ export class ExecutionService {
       const decision = decideStart(request.agentId, agent, principal, false);
       if (decision.kind === "reject") throw decision.error;
       if (decision.kind === "ask_registry") return { unknownHere: agent === null };
-      return this.enqueue(tx, claim, context, request, decision.version);
+      return this.enqueue(tx, claim, context, request, decision.version, decision.config);
     });
     if ("unknownHere" in local && local.unknownHere) {
       // Agent ids are unique across workspaces: one the projection holds for another workspace
@@ -71,7 +86,7 @@ export class ExecutionService {
       if (await this.isElsewhere(ctx, claim, request.agentId, { targetType: "agent", operation: "executions.start" })) throw new AgentNotFoundError(request.agentId);
     }
     const queued = "execution" in local ? local : await this.startFromRegistry(request, ctx, claim, principal, context);
-    this.deps.relay.publishNow([queued.event]);
+    if (queued.event) this.deps.relay.publishNow([queued.event]);
     this.deps.onQueued(queued.execution.id);
     return queued.execution;
   }
@@ -87,6 +102,89 @@ export class ExecutionService {
     return toExecution(row);
   }
 
+  /** A page of the workspace's executions, newest first, by status and agent when asked. */
+  async list(request: ListExecutionsRequest, ctx: RequestContext): Promise<ReplyData<"execution.list">> {
+    const claim = requireClaim(ctx.claim);
+    if (!authorize(principalOf(claim), "executions.read")) throw new ForbiddenError("Your role may not read executions");
+    const { agentId } = request;
+    if (agentId !== undefined) {
+      // An agent's executions are listed only while it is this workspace's: a deleted one, or
+      // another workspace's (reported, as for a start), is a 404. One the projection has not
+      // seen yet (it may lag the registry) is the registry's to answer.
+      const agent = await inWorkspace(this.deps.db, claim.ws, (tx) => findPinnableAgent(tx, agentId));
+      if (agent?.deleted) throw new AgentNotFoundError(agentId);
+      if (!agent) {
+        if (await this.isElsewhere(ctx, claim, agentId, { targetType: "agent", operation: "executions.list" })) throw new AgentNotFoundError(agentId);
+        if (!(await this.fetchAgent(agentId, ctx, claim, ctx.eventContext().claim))) throw new AgentNotFoundError(agentId);
+      }
+    }
+    const { rows, total } = await inWorkspace(this.deps.db, claim.ws, (tx) => listExecutions(tx, request));
+    return { items: rows.map(toExecution), pagination: pagination(total, request) };
+  }
+
+  /**
+   * Cancels an execution. A queued one ends `cancelled` at once, with its `execution.cancelled`
+   * event. A running one is marked (so an instance taking it over after a crash sees it too)
+   * and signalled on core NATS; the instance running it aborts its model call and records the
+   * end. Either way the reply is the execution as the cancel left it. An ended one is a 409.
+   */
+  async cancel(id: string, ctx: RequestContext): Promise<Execution> {
+    const { db, relay, bus } = this.deps;
+    const claim = requireClaim(ctx.claim);
+    const principal = principalOf(claim);
+    const context = ctx.eventContext();
+    const now = new Date();
+    const result = await inWorkspace(db, claim.ws, async (tx) => {
+      // Locked: a scheduler claiming it now either took it first (it is running) or waits.
+      const row = await findExecutionForUpdate(tx, id);
+      if (!row) return null;
+      if (!authorize(principal, "executions.cancel")) throw new ForbiddenError("Your role may not cancel executions");
+      if (TERMINAL_STATUSES.has(row.status)) throw new ExecutionTerminalError(id, row.status);
+      if (row.status === "queued") {
+        const updated = await cancelQueued(tx, id, now);
+        if (!updated) throw new Error(`execution ${id} was locked as queued but could not be cancelled`);
+        const execution = toExecution(updated);
+        const event = await recordExecutionEvent(tx, {
+          type: "execution.cancelled",
+          workspaceId: claim.ws,
+          executionId: id,
+          actor: { type: claim.act, id: claim.sub },
+          data: { execution },
+          context: { ...context, causationId: row.queued_event_id ?? context.causationId },
+        });
+        return { execution, event, running: false };
+      }
+      await requestCancel(tx, id, now);
+      return { execution: toExecution(row), event: null, running: true };
+    });
+    if (!result) {
+      await this.isElsewhere(ctx, claim, id, { targetType: "execution", operation: "executions.cancel" });
+      throw new ExecutionNotFoundError(id);
+    }
+    if (result.event) relay.publishNow([result.event]);
+    if (result.running) {
+      const signal: CancelSignal = { executionId: id, workspaceId: claim.ws };
+      bus.publishCore(CANCEL_SUBJECT, signal);
+    }
+    return result.execution;
+  }
+
+  /** An execution's stored events after `afterSeq`, in order (the SSE stream's replay), and its status now. */
+  async events(request: ExecutionEventsRequest, ctx: RequestContext): Promise<ExecutionEventsReply> {
+    const claim = requireClaim(ctx.claim);
+    const found = await inWorkspace(this.deps.db, claim.ws, async (tx) => {
+      const row = await findExecution(tx, request.id);
+      if (!row) return null;
+      return { status: row.status, items: await listExecutionEvents(tx, request.id, request.afterSeq, request.limit) };
+    });
+    if (!found) {
+      await this.isElsewhere(ctx, claim, request.id, { targetType: "execution", operation: "executions.events" });
+      throw new ExecutionNotFoundError(request.id);
+    }
+    if (!authorize(principalOf(claim), "executions.read")) throw new ForbiddenError("Your role may not read executions");
+    return found;
+  }
+
   /**
    * The projection lacks the agent, its current version, or sees it inactive: the registry may
    * have committed a change whose event has not reached us yet, so ask it, and keep its answer.
@@ -99,7 +197,7 @@ export class ExecutionService {
       case "enqueue":
         return inWorkspace(db, claim.ws, async (tx) => {
           if (agent) await rememberAgent(tx, agent);
-          return this.enqueue(tx, claim, context, request, decision.version);
+          return this.enqueue(tx, claim, context, request, decision.version, decision.config);
         });
       case "reject":
         if (agent) await inWorkspace(db, claim.ws, (tx) => rememberAgent(tx, agent));
@@ -163,9 +261,19 @@ export class ExecutionService {
     }
   }
 
-  private async enqueue(tx: Transaction<ExecutionDb>, claim: WorkspaceClaim, context: EventContext, request: StartExecutionRequest, version: number): Promise<{ execution: Execution; event: OutboxRow }> {
+  private async enqueue(
+    tx: Transaction<ExecutionDb>, claim: WorkspaceClaim, context: EventContext, request: StartExecutionRequest, version: number, config: AgentConfig,
+  ): Promise<{ execution: Execution; event: OutboxRow | null }> {
+    if (request.executionId) {
+      // A fixed id is started once: a repeat answers the execution as it is and emits nothing.
+      // Two repeats at the same moment cannot both insert (primary key); the loser retries and lands here.
+      const existing = await findExecution(tx, request.executionId);
+      if (existing) return { execution: toExecution(existing), event: null };
+    }
+    checkInput(request.agentId, version, config, request.input ?? null);
+    await checkQuota(tx, claim.ws, new Date());
     const execution: Execution = {
-      id: uuidv7(),
+      id: request.executionId ?? uuidv7(),
       workspaceId: claim.ws,
       agentId: request.agentId,
       agentVersion: version,
@@ -180,15 +288,42 @@ export class ExecutionService {
       startedAt: null,
       completedAt: null,
     };
-    const event = await appendEvent(tx, {
+    await insertExecution(tx, { execution, createdBy: claim.sub, correlationId: context.correlationId, traceparent: context.traceparent, queuedEventId: null });
+    const event = await recordExecutionEvent(tx, {
       type: "execution.queued",
       workspaceId: claim.ws,
+      executionId: execution.id,
       actor: { type: claim.act, id: claim.sub },
       data: { execution },
       context,
     });
-    await insertExecution(tx, { execution, createdBy: claim.sub, correlationId: context.correlationId, traceparent: context.traceparent, queuedEventId: event.id });
+    await setQueuedEventId(tx, execution.id, event.id);
     return { execution, event };
+  }
+}
+
+/**
+ * Refuses a start the workspace's tier does not allow now (429 `quota_exceeded`): the month's
+ * token budget spent, or its queue full. Both are counted without a lock, so starts of one
+ * workspace never wait for each other: starts arriving at the same moment may pass the queue
+ * cap by at most their number, which the cap tolerates (it protects the queue, not a bill).
+ */
+async function checkQuota(tx: Transaction<ExecutionDb>, workspaceId: string, now: Date): Promise<void> {
+  const tier = await tierOf(tx, workspaceId);
+  const limits = TIERS[tier];
+  const used = await tokensUsed(tx, workspaceId, now);
+  if (used >= limits.monthlyTokens) {
+    throw new QuotaExceededError(`This workspace used its ${tier} tier's ${limits.monthlyTokens} tokens for this month`, secondsUntilNextMonth(now), {
+      quota: "monthly_tokens",
+      tier,
+    });
+  }
+  const queued = await queuedCount(tx, workspaceId);
+  if (queued >= limits.maxQueued) {
+    throw new QuotaExceededError(`This workspace has ${queued} executions waiting, the most its ${tier} tier allows`, QUEUE_FULL_RETRY_AFTER_SECONDS, {
+      quota: "queued_executions",
+      tier,
+    });
   }
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { createLogger } from "@galaxy/observability";
 import type { ClaimedExecution } from "./executions.repository";
-import { Scheduler, type SchedulerOptions } from "./scheduler";
+import { Scheduler, type RunSignals, type SchedulerOptions } from "./scheduler";
 
 const logger = createLogger({ service: "scheduler-test", level: "silent" });
 const tick = (ms = 5) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -221,3 +221,43 @@ const BASE: SchedulerOptions = {
   run: async () => "finished",
   renew: async () => true,
 };
+
+describe("cancel", () => {
+  test("aborts the cancel signal of the execution running here, and only that one", async () => {
+    const seen = new Map<string, RunSignals>();
+    const ended: string[] = [];
+    const queue: ClaimedExecution[] = [{ id: "a", workspaceId: "w" }, { id: "b", workspaceId: "w" }];
+    const scheduler = new Scheduler({
+      concurrency: 2,
+      leaseMs: 60_000,
+      pollIntervalMs: 60_000,
+      shutdownGraceMs: 1_000,
+      backoffMs: 50,
+      maxBackoffMs: 200,
+      logger,
+      claim: async (limit) => queue.splice(0, limit),
+      run: async (execution, signals) => {
+        seen.set(execution.id, signals);
+        // Runs until it is cancelled (or the worker stops).
+        await new Promise<void>((resolve) => {
+          signals.cancel.addEventListener("abort", () => resolve(), { once: true });
+          signals.stop.addEventListener("abort", () => resolve(), { once: true });
+        });
+        ended.push(execution.id);
+        return "finished";
+      },
+      renew: async () => true,
+    });
+    scheduler.start();
+    while (seen.size < 2) await tick();
+    expect(scheduler.isRunning("a")).toBe(true);
+    expect(scheduler.cancel("elsewhere")).toBe(false);
+    expect(scheduler.cancel("a")).toBe(true);
+    while (ended.length < 1) await tick();
+    expect(ended).toEqual(["a"]);
+    expect(seen.get("b")?.cancel.aborted).toBe(false);
+    expect(scheduler.isRunning("a")).toBe(false);
+    await scheduler.stop();
+    expect(ended).toEqual(["a", "b"]);
+  });
+});

@@ -16,6 +16,8 @@ export interface RunSignals {
   lease: AbortSignal;
   /** Aborts when the shutdown grace period is over: stop and hand the execution back. */
   stop: AbortSignal;
+  /** Aborts when `execution.cancel` asked this execution to stop: end it `cancelled`. */
+  cancel: AbortSignal;
 }
 
 export interface SchedulerOptions {
@@ -42,6 +44,7 @@ export interface SchedulerOptions {
 interface Running {
   execution: ClaimedExecution;
   lease: AbortController;
+  cancel: AbortController;
   done: Promise<void>;
 }
 
@@ -88,6 +91,23 @@ export class Scheduler {
     this.heartbeatTimer = setInterval(() => this.renewLeases(), Math.max(100, Math.floor(this.options.leaseMs / 3)));
     this.heartbeatTimer.unref();
     this.wake();
+  }
+
+  /** Whether this instance runs the execution now. */
+  isRunning(executionId: string): boolean {
+    return this.running.has(executionId);
+  }
+
+  /**
+   * Tells the pipeline running this execution here, if any, to stop and end it `cancelled`.
+   * True when it runs here. A cancel that comes before the pipeline starts is read from the
+   * execution's record instead (`cancel_requested_at`).
+   */
+  cancel(executionId: string): boolean {
+    const running = this.running.get(executionId);
+    if (!running) return false;
+    running.cancel.abort(new Error("the execution was cancelled"));
+    return true;
   }
 
   /** Says there may be queued work; cheap and safe to call any number of times. */
@@ -153,8 +173,9 @@ export class Scheduler {
 
   private launch(execution: ClaimedExecution): void {
     const lease = new AbortController();
+    const cancel = new AbortController();
     const done = this.options
-      .run(execution, { lease: lease.signal, stop: this.stopping.signal })
+      .run(execution, { lease: lease.signal, stop: this.stopping.signal, cancel: cancel.signal })
       .then(
         (outcome) => {
           if (outcome === "unavailable") this.backOff();
@@ -167,9 +188,11 @@ export class Scheduler {
       )
       .finally(() => {
         this.running.delete(execution.id);
-        if (this.wanted) this.wake();
+        // A place is free here, and in this execution's workspace (its concurrency may be
+        // what held queued work back at the last claim): look at the queue again.
+        this.wake();
       });
-    this.running.set(execution.id, { execution, lease, done });
+    this.running.set(execution.id, { execution, lease, cancel, done });
   }
 
   /**

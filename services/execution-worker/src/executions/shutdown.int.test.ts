@@ -65,7 +65,7 @@ describe("stopping a worker with executions running", () => {
     const done = await h.row(ws, queued.id);
     expect(done).toMatchObject({ status: "completed", attempt: 1, lease_owner: null, output: { text: "echo: hello" } });
     expect(done.started_at).toEqual(handedBack.started_at);
-    expect(await h.stepStatuses(ws, queued.id)).toEqual(["abandoned", "completed"]);
+    expect(await h.stepStatuses(ws, queued.id)).toEqual(["abandoned", "completed", "completed"]);
     await next.stop();
   });
 
@@ -86,6 +86,6 @@ describe("stopping a worker with executions running", () => {
     await tick(500);
     expect(eventTypes(queued.id)).toEqual(["execution.queued", "execution.started", "execution.completed"]);
     expect(await h.row(ws, queued.id)).toMatchObject({ status: "completed", attempt: 1, output: { text: "echo: hello" } });
-    expect(await h.stepStatuses(ws, queued.id)).toEqual(["abandoned", "completed"]);
+    expect(await h.stepStatuses(ws, queued.id)).toEqual(["abandoned", "completed", "completed"]);
   });
 });

@@ -1,9 +1,17 @@
 import type { Migration } from "@galaxy/db";
 import * as createExecutions from "./2026_11_26_00_20_00_create_executions";
 import * as createExistsElsewhere from "./2026_11_26_01_50_00_create_exists_elsewhere";
+import * as createCallbackDeliveries from "./2026_11_26_10_10_00_create_callback_deliveries";
+import * as createExecutionEvents from "./2026_11_26_13_00_00_create_execution_events";
+import * as quotasCancelFairClaim from "./2026_11_26_13_10_00_quotas_cancel_fair_claim";
+import * as createReplayHolds from "./2026_11_26_16_10_00_create_replay_holds";
 
 /** This service's migrations in order; frozen once landed. */
 export const migrations: Record<string, Migration> = {
   "2026_11_26_00_20_00_create_executions": createExecutions,
   "2026_11_26_01_50_00_create_exists_elsewhere": createExistsElsewhere,
+  "2026_11_26_10_10_00_create_callback_deliveries": createCallbackDeliveries,
+  "2026_11_26_13_00_00_create_execution_events": createExecutionEvents,
+  "2026_11_26_13_10_00_quotas_cancel_fair_claim": quotasCancelFairClaim,
+  "2026_11_26_16_10_00_create_replay_holds": createReplayHolds,
 };

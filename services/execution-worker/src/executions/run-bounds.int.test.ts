@@ -1,0 +1,142 @@
+import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { v7 as uuidv7 } from "uuid";
+import { UnavailableError, type Provider, type ResolvedCredential } from "@galaxy/contracts";
+import { inWorkspace, OutboxRelay } from "@galaxy/db";
+import { testLogger } from "@galaxy/testkit";
+import { parseAllowlist } from "@galaxy/webhooks";
+import { startHarness, type Harness } from "../testing/harness";
+import { cancelQueued, claimQueuedExecutions, listSteps, type ClaimedExecution } from "./executions.repository";
+import { runExecution, type PipelineDeps } from "./pipeline";
+import { ModelProviders, type ModelAnswer, type WorkspaceCredentials } from "./providers";
+import type { RunSignals } from "./scheduler";
+
+/**
+ * What a running pipeline waits on must never keep its execution `running` (and its lease
+ * renewed) for good: a step deaf to the signals (here the look-up of the workspace's provider
+ * key) still ends at the agent's time limit or at a stop, and identity unable to answer that
+ * look-up sends the execution back to the queue instead of leaving it to its lease.
+ *
+ * The worker's scheduler claims nothing here (concurrency 0): each test claims its execution
+ * and runs the pipeline itself, with the credential look-up it needs.
+ */
+let h: Harness;
+let relay: OutboxRelay;
+const ws = uuidv7();
+const owner = "run-bounds-test";
+const LEASE_MS = 30_000;
+
+beforeAll(async () => {
+  h = await startHarness(inject("engines"), { concurrency: 0 });
+  relay = new OutboxRelay({ db: h.db, publish: (row) => h.bus.publishEvent(row), logger: testLogger("execution-worker") });
+});
+
+afterAll(async () => {
+  await relay?.stop();
+  await h?.close();
+});
+
+function depsWith(credentials: WorkspaceCredentials): PipelineDeps {
+  return {
+    db: h.db,
+    bus: h.bus,
+    relay,
+    providers: new ModelProviders({ credentials, openaiApiKey: "galaxy-dev", openaiBaseUrl: `${h.devModel.url}/v1`, maxRetries: 0 }),
+    logger: testLogger("execution-worker"),
+    owner,
+    defaultTimeoutMs: 600_000,
+    maxAttempts: 3,
+    wakeOthers: () => {},
+    tools: { policy: parseAllowlist(""), masterKey: undefined, timeoutMs: 10_000 },
+  };
+}
+
+/** A look-up that never answers, whatever the signals say (a request lost in a reconnect). */
+const deaf: WorkspaceCredentials = { get: () => new Promise<ResolvedCredential | null>(() => {}) };
+
+function signals(): { signals: RunSignals; stop: AbortController } {
+  const stop = new AbortController();
+  return { signals: { lease: new AbortController().signal, stop: stop.signal, cancel: new AbortController().signal }, stop };
+}
+
+async function queuedAndClaimed(timeoutMs?: number): Promise<ClaimedExecution> {
+  const agent = await h.activeAgent(ws, timeoutMs === undefined ? {} : { timeoutMs });
+  const queued = await h.startExecution(ws, agent.id);
+  const claimed = await claimQueuedExecutions(h.db, owner, 1, LEASE_MS);
+  expect(claimed).toEqual([{ id: queued.id, workspaceId: ws }]);
+  return { id: queued.id, workspaceId: ws };
+}
+
+const steps = async (executionId: string) =>
+  (await inWorkspace(h.db, ws, (tx) => listSteps(tx, executionId))).map((step) => [step.name, step.status, (step.detail as { reason?: string }).reason ?? null]);
+
+describe("a pipeline waiting on a step that never ends", () => {
+  test("ends the execution timed_out at the agent's timeoutMs", async () => {
+    const claimed = await queuedAndClaimed(1_000);
+    const { signals: s } = signals();
+    expect(await runExecution(depsWith(deaf), claimed, s)).toBe("finished");
+    expect(await h.row(ws, claimed.id)).toMatchObject({ status: "timed_out", error: { code: "timeout" }, lease_owner: null });
+    expect(await steps(claimed.id)).toEqual([["model_call", "failed", null]]);
+  });
+
+  test("hands the execution back when the worker stops", async () => {
+    const claimed = await queuedAndClaimed();
+    const { signals: s, stop } = signals();
+    const run = runExecution(depsWith(deaf), claimed, s);
+    // Wait until the pipeline is inside the model call's step, stuck on the look-up.
+    await expect.poll(() => steps(claimed.id)).toEqual([["model_call", "running", null]]);
+    stop.abort(new Error("the worker is stopping"));
+    expect(await run).toBe("handed_back");
+    expect(await h.row(ws, claimed.id)).toMatchObject({ status: "queued", attempt: 0, lease_owner: null });
+    expect(await steps(claimed.id)).toEqual([["model_call", "abandoned", "worker_stopped"]]);
+    // Out of the queue, so the next test claims its own.
+    await inWorkspace(h.db, ws, (tx) => cancelQueued(tx, claimed.id, new Date()));
+  });
+});
+
+describe("a model call aborted mid-answer", () => {
+  test("is not taken for a whole answer: a cancel while the stream ends quietly records cancelled", async () => {
+    const claimed = await queuedAndClaimed();
+    const cancel = new AbortController();
+    // An SDK that, aborted while it streams, ends the stream quietly with what came so far.
+    class QuietOnAbort extends ModelProviders {
+      override async complete(): Promise<ModelAnswer> {
+        cancel.abort(new Error("the execution was cancelled"));
+        return { text: "half an ans", toolCalls: [], inputTokens: 3, outputTokens: 2, totalTokens: 5 };
+      }
+    }
+    const deps = { ...depsWith({ get: async () => null }), providers: new QuietOnAbort({ openaiApiKey: "galaxy-dev", openaiBaseUrl: `${h.devModel.url}/v1` }) };
+    const s: RunSignals = { lease: new AbortController().signal, stop: new AbortController().signal, cancel: cancel.signal };
+    expect(await runExecution(deps, claimed, s)).toBe("finished");
+    expect(await h.row(ws, claimed.id)).toMatchObject({ status: "cancelled", output: null, error: { code: "cancelled" } });
+    expect(await steps(claimed.id)).toEqual([["model_call", "failed", null]]);
+  });
+});
+
+describe("identity unable to resolve the workspace's provider key", () => {
+  test("sends the execution back to the queue, its attempt uncounted, instead of leaving it running until its lease ends", async () => {
+    const claimed = await queuedAndClaimed();
+    let asked = 0;
+    const unavailable: WorkspaceCredentials = {
+      get: async (_workspaceId: string, _provider: Provider) => {
+        asked += 1;
+        throw new UnavailableError("the identity service did not answer");
+      },
+    };
+    const { signals: s } = signals();
+    expect(await runExecution(depsWith(unavailable), claimed, s)).toBe("unavailable");
+    expect(asked).toBe(1);
+    expect(await h.row(ws, claimed.id)).toMatchObject({ status: "queued", attempt: 0, lease_owner: null, lease_expires_at: null });
+    expect(await steps(claimed.id)).toEqual([["model_call", "abandoned", "dependency_unavailable"]]);
+
+    // Once identity answers, the next attempt runs it through.
+    const again = await claimQueuedExecutions(h.db, owner, 1, LEASE_MS);
+    expect(again).toEqual([claimed]);
+    expect(await runExecution(depsWith({ get: async () => null }), claimed, signals().signals)).toBe("finished");
+    expect(await h.row(ws, claimed.id)).toMatchObject({ status: "completed", attempt: 1, output: { text: "echo: hello" } });
+    expect(await steps(claimed.id)).toEqual([
+      ["model_call", "abandoned", "dependency_unavailable"],
+      ["model_call", "completed", null],
+      ["output", "completed", null],
+    ]);
+  });
+});
