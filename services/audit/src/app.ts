@@ -1,10 +1,13 @@
 import type { Bus } from "@galaxy/bus";
-import { isDbReachable, type Kysely } from "@galaxy/db";
+import { isDbReachable, OutboxRelay, type Kysely } from "@galaxy/db";
 import type { Logger } from "@galaxy/observability";
 import { SecurityIncidentsService } from "./admin/security-incidents";
 import { AuditLogService } from "./audit-log/audit-log.service";
+import { IngestLock } from "./audit-log/ingest-lock";
 import type { ChainVerification } from "./chain/chain";
 import type { AuditDb } from "./db";
+import { createOperatorSide, type OperatorSide } from "./replay/replay.handlers";
+import { RetentionService } from "./retention/retention.service";
 
 export interface AuditDeps {
   db: Kysely<AuditDb>;
@@ -12,11 +15,21 @@ export interface AuditDeps {
   logger: Logger;
   /** First wait of the bus's in-place retries of an event that failed on the database (default 500 ms, doubling). */
   retryBackoffMs?: number;
+  /** `AUDIT_EXPORT_DIR`: where retention writes the entries it removes (default `var/audit-exports`). */
+  exportDir?: string;
+  /** The clock retention measures ages with (tests move it). */
+  now?: () => Date;
+  /** How often a standby instance tries to take the consumer lock (default 5 s; `ingest-lock.ts`). */
+  ingestLockRetryMs?: number;
 }
 
 export interface AuditService {
   log: AuditLogService;
-  /** Consumes `evt.>` into the chains and serves `audit.logs.list`. */
+  /** Which instance consumes `evt.>`: the one holding the consumer lock. */
+  ingest: IngestLock;
+  /** Replays and dead letters (CONTRACT §4). */
+  operator: OperatorSide;
+  /** Consumes `evt.>` into the chains (in batches) and serves `audit.logs.{list,verify,export_page}`, `audit.retention.apply` and the operator requests. */
   start(): Promise<void>;
   /** Call after `bus.stopIntake()` (which ends any retry in progress) and before the bus and database close. */
   stop(): Promise<void>;
@@ -25,34 +38,72 @@ export interface AuditService {
   verifyWorkspace(workspaceId: string): Promise<ChainVerification>;
 }
 
-/** The durable consumer every audit instance shares. */
+/** The durable consumer of audit: one instance at a time consumes it (the consumer lock, `ingest-lock.ts`). */
 export const AUDIT_CONSUMER = "audit";
+
+/** Most events the consumer applies in one go. */
+export const AUDIT_BATCH = 256;
 
 /** Builds audit from its dependencies; `main.ts` runs it, tests build it too. */
 export function createAudit(deps: AuditDeps): AuditService {
   const { db, bus, logger } = deps;
   const log = new AuditLogService({ db, logger });
   const incidents = new SecurityIncidentsService(db);
-
-  return {
+  // Publishes audit's own events (retention runs, operator records) right after they commit.
+  const relay = new OutboxRelay({ db, publish: (row) => bus.publishEvent(row), logger });
+  const retention = new RetentionService({
+    db,
     log,
-    async start() {
-      bus.serve("audit.logs.list", (query, ctx) => log.list(requireClaim(ctx.claim), query));
-      bus.serve("audit.security_incidents.list", (query, ctx) => incidents.list(requireClaim(ctx.claim), query));
-      await bus.consume({
+    logger,
+    exportDir: deps.exportDir ?? "var/audit-exports",
+    publishNow: (rows) => relay.publishNow(rows),
+    ...(deps.now ? { now: deps.now } : {}),
+  });
+  const operator = createOperatorSide({ db, bus, logger, log, relay });
+  // One instance consumes at a time, so entries take their seq in stream order.
+  const ingest = new IngestLock({
+    db,
+    logger,
+    ...(deps.ingestLockRetryMs !== undefined ? { retryMs: deps.ingestLockRetryMs } : {}),
+    // Many events per transaction (what is waiting, up to AUDIT_BATCH), acked after the
+    // commit; a batch that fails is applied again one event at a time, so a bad event
+    // costs only itself (docs/audit-chain.md, "Ingest").
+    consume: () =>
+      bus.consumeBatch({
         durable: AUDIT_CONSUMER,
         filter: "evt.>",
+        maxBatch: AUDIT_BATCH,
         // A dead letter is a gap in an audit log until someone redrives it, so the bus
         // retries infrastructure failures (in place, keeping stream order) for about twenty
         // minutes first.
         maxDeliveries: 50,
         ...(deps.retryBackoffMs !== undefined ? { backoffMs: deps.retryBackoffMs } : {}),
-        handler: async (message) => {
-          await log.append(message);
+        // While a replay rebuilds a workspace's log, its live events wait (replay/, CONTRACT §4).
+        handler: async (messages) => {
+          await operator.holds.live(messages, (live) => log.applyEvents(live));
         },
-      });
+      }),
+  });
+
+  return {
+    log,
+    ingest,
+    operator,
+    async start() {
+      bus.serve("audit.logs.list", (query, ctx) => log.list(requireClaim(ctx.claim), query));
+      bus.serve("audit.security_incidents.list", (query, ctx) => incidents.list(requireClaim(ctx.claim), query));
+      bus.serve("audit.logs.verify", (request, ctx) => log.verify(requireClaim(ctx.claim), request));
+      bus.serve("audit.logs.export_page", (request, ctx) => log.exportPage(requireClaim(ctx.claim), request));
+      bus.serve("audit.retention.apply", (request, ctx) => retention.apply(requireClaim(ctx.claim), request, ctx.eventContext()));
+      relay.start();
+      await operator.start();
+      ingest.start();
     },
-    async stop() {},
+    async stop() {
+      await ingest.stop();
+      await operator.stop();
+      await relay.stop();
+    },
     async readiness() {
       return { database: await isDbReachable(db), bus: bus.isConnected() };
     },

@@ -1,4 +1,4 @@
-import type { ColumnType, Generated } from "@galaxy/db";
+import type { ColumnType, Generated, OutboxTable } from "@galaxy/db";
 
 /**
  * One entry of a workspace's hash chain (CONTRACT §1 "Audit entry"). Rows are never
@@ -38,8 +38,55 @@ export interface AuditCheckpointsTable {
   created_at: Generated<Date>;
 }
 
+/** An operator replay (CONTRACT §4), a record of the system workspace. */
+export interface ReplayRunsTable {
+  id: string;
+  workspace_id: string;
+  target: string;
+  subject: string;
+  filter_workspace_id: string | null;
+  since: Date | null;
+  until: Date | null;
+  from_seq: number | null;
+  to_seq: number | null;
+  end_seq: number | null;
+  dry_run: boolean;
+  reset: boolean;
+  rate_per_sec: number | null;
+  status: string;
+  cancel_requested: Generated<boolean>;
+  matched: Generated<number>;
+  applied: Generated<number>;
+  skipped: Generated<number>;
+  failed: Generated<number>;
+  last_seq: Generated<number | null>;
+  /** What the reader says is left in the filter, for the ETA. */
+  remaining: Generated<number | null>;
+  error: string | null;
+  requested_by: string;
+  created_at: Generated<Date>;
+  started_at: Generated<Date>;
+  updated_at: Generated<Date>;
+  finished_at: Date | null;
+}
+
+/** A dead letter handed back to its consumer (at most once each), a record of the system workspace. */
+export interface DeadLetterRedrivesTable {
+  workspace_id: string;
+  dead_letter_seq: number;
+  consumer: string;
+  subject: string;
+  outcome: string;
+  error: string | null;
+  redriven_by: string;
+  redriven_at: Generated<Date>;
+}
+
 /** The `audit` schema as the service sees it. */
 export interface AuditDb {
   audit_logs: AuditLogsTable;
   audit_checkpoints: AuditCheckpointsTable;
+  replay_runs: ReplayRunsTable;
+  dead_letter_redrives: DeadLetterRedrivesTable;
+  outbox: OutboxTable;
 }

@@ -24,10 +24,23 @@ export class DuplicateEventIdError extends GalaxyError {
   }
 }
 
-/** Reading across workspaces (security incidents) needs an operator claim of the system workspace. */
+/** Reading across workspaces (security incidents) and retention need an operator claim of the system workspace. */
 export class SystemAdminRequiredError extends GalaxyError {
-  constructor() {
-    super(403, "system_admin_required", "Only system admins may read security incidents");
+  constructor(message = "Only system admins may read security incidents") {
+    super(403, "system_admin_required", message);
     this.name = "SystemAdminRequiredError";
+  }
+}
+
+/**
+ * Retention found the part of a chain it was to remove broken: removing it would erase the
+ * evidence, so nothing is removed until someone has looked (`GET /api/audit-logs/verify`).
+ */
+export class AuditChainBrokenError extends GalaxyError {
+  constructor(workspaceId: string, firstBadSeq: number, reason: string) {
+    super(409, "audit_chain_broken", `the audit chain of workspace ${workspaceId} is broken at seq ${firstBadSeq} (${reason}); retention removes nothing from a broken chain`, {
+      details: { firstBadSeq: String(firstBadSeq), reason },
+    });
+    this.name = "AuditChainBrokenError";
   }
 }

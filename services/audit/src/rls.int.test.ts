@@ -2,8 +2,8 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { createDb, inWorkspace, sql, type Kysely } from "@galaxy/db";
 import { createTestEnv, serviceDb, type TestEnv } from "@galaxy/testkit";
-import { insertEntry } from "./audit-log/audit-log.repository";
-import { GENESIS_HEAD, appendToChain, type HashedAuditEntry } from "./chain/chain";
+import { insertEntriesAfter } from "./audit-log/audit-log.repository";
+import { GENESIS_HASH, GENESIS_HEAD, appendToChain, type HashedAuditEntry } from "./chain/chain";
 import type { AuditDb } from "./db";
 
 let env: TestEnv;
@@ -35,8 +35,8 @@ beforeAll(async () => {
   db = serviceDb<AuditDb>(env, "audit");
   admin = createDb<AuditDb>({ connectionString: env.databaseUrl, schema: "audit", max: 1 });
   // Written as the service writes them: proves the role may insert into its own workspace.
-  await inWorkspace(db, wsA, (tx) => insertEntry(tx, firstEntry(wsA), 1));
-  await inWorkspace(db, wsB, (tx) => insertEntry(tx, firstEntry(wsB), 2));
+  await inWorkspace(db, wsA, (tx) => insertEntriesAfter(tx, wsA, GENESIS_HASH, [{ entry: firstEntry(wsA), streamSeq: 1 }]));
+  await inWorkspace(db, wsB, (tx) => insertEntriesAfter(tx, wsB, GENESIS_HASH, [{ entry: firstEntry(wsB), streamSeq: 2 }]));
   await admin.insertInto("audit_checkpoints").values([{ workspace_id: wsA, seq: 7, hash: "a".repeat(64) }, { workspace_id: wsB, seq: 9, hash: "b".repeat(64) }]).execute();
 });
 
@@ -78,7 +78,7 @@ describe("as galaxy_audit", () => {
   });
 
   test("cannot write an entry into another workspace", async () => {
-    const state = await sqlState(inWorkspace(db, wsA, (tx) => insertEntry(tx, firstEntry(wsB), 3)));
+    const state = await sqlState(inWorkspace(db, wsA, (tx) => insertEntriesAfter(tx, wsB, GENESIS_HASH, [{ entry: firstEntry(wsB), streamSeq: 3 }])));
     expect(state).toBe(INSUFFICIENT_PRIVILEGE);
     expect(await admin.selectFrom("audit_logs").select("id").where("workspace_id", "=", wsB).execute()).toHaveLength(1);
   });

@@ -7,7 +7,7 @@ import { connectTestBus, createTestEnv, serviceDb, testLogger, TestClaims, type 
 import { createAudit, type AuditService } from "../app";
 import { appendToChain } from "../chain/chain";
 import type { AuditDb } from "../db";
-import { insertEntry, lockChain, readHead } from "../audit-log/audit-log.repository";
+import { enterChain, insertEntriesAfter, readHead } from "../audit-log/audit-log.repository";
 
 let env: TestEnv;
 let claims: TestClaims;
@@ -26,7 +26,7 @@ let streamSeq = 0;
 async function record(workspaceId: string, action: string, minutesAgo: number): Promise<string> {
   const id = randomUUID();
   await inWorkspace(db, workspaceId, async (tx) => {
-    await lockChain(tx, workspaceId);
+    await enterChain(tx, workspaceId);
     const { head } = await readHead(tx, workspaceId);
     const entry = appendToChain(head, {
       id,
@@ -41,7 +41,7 @@ async function record(workspaceId: string, action: string, minutesAgo: number): 
       traceId: null,
       occurredAt: new Date(Date.now() - minutesAgo * 60_000).toISOString(),
     });
-    await insertEntry(tx, entry, ++streamSeq);
+    await insertEntriesAfter(tx, workspaceId, head.hash, [{ entry, streamSeq: ++streamSeq }]);
   });
   return id;
 }

@@ -8,7 +8,7 @@ import { connectTestBus, createTestEnv, serviceDb, testLogger, TestClaims, type 
 import { createAudit, type AuditService } from "../app";
 import { GENESIS_HASH, GENESIS_HEAD, appendToChain, hashEntry, verifyChain, type HashedAuditEntry } from "../chain/chain";
 import type { AuditDb } from "../db";
-import { insertEntry, lockChain, toHashedEntry } from "./audit-log.repository";
+import { enterChain, insertEntriesAfter, toHashedEntry } from "./audit-log.repository";
 
 let env: TestEnv;
 let claims: TestClaims;
@@ -116,6 +116,14 @@ const agentCreated = (workspaceId: string, options: PublishOptions = {}, agent =
   publish(workspaceId, "agent.created", { agent }, options);
 
 /** Every entry of the workspace in chain order, read past row-level security. */
+/** Stores a made-up chain (or part of one) through the service's own insert, after whatever the workspace's chain ends with. */
+async function storeChain(workspaceId: string, entries: readonly HashedAuditEntry[]): Promise<void> {
+  const first = entries[0];
+  if (!first) return;
+  const inserted = await admin.transaction().execute((tx) => insertEntriesAfter(tx, workspaceId, first.prevHash, entries.map((entry) => ({ entry, streamSeq: 0 }))));
+  if (inserted !== entries.length) throw new Error(`stored ${inserted} of ${entries.length} entries`);
+}
+
 async function rowsOf(workspaceId: string) {
   return admin.selectFrom("audit_logs").selectAll().where("workspace_id", "=", workspaceId).orderBy("seq").execute();
 }
@@ -290,7 +298,7 @@ describe("the consumer", () => {
     const isLocked = new Promise<void>((resolve) => (locked = resolve));
     const released = new Promise<void>((resolve) => (release = resolve));
     const holder = admin.transaction().execute(async (tx) => {
-      await lockChain(tx, ws);
+      await enterChain(tx, ws);
       locked();
       await released;
     });
@@ -307,7 +315,7 @@ describe("the consumer", () => {
     expect((await rowsOf(ws)).map((r) => r.id)).toEqual([event.id]);
   });
 
-  test("two instances appending at once still make one unbroken chain", async () => {
+  test("with two instances running, one consumes: the chain is unbroken and in stream order", async () => {
     const secondBus = await connectTestBus(env, "audit");
     const second = createAudit({ db, bus: secondBus, logger: testLogger("audit") });
     await second.start();
@@ -317,7 +325,11 @@ describe("the consumer", () => {
       await Promise.all(events.map((event) => publisher.publishEvent(event)));
       const rows = await entriesOf(ws, 40);
       expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+      // Two instances taking batches at once would commit them in either order.
+      const streamSeqs = rows.map((r) => r.stream_seq);
+      expect(streamSeqs).toEqual([...streamSeqs].sort((a, b) => a - b));
       expect(new Set(rows.map((r) => r.id))).toEqual(new Set(events.map((e) => e.id)));
+      expect([audit.ingest.isLeader(), second.ingest.isLeader()]).toEqual([true, false]);
       expect(await audit.verifyWorkspace(ws)).toMatchObject({ valid: true, entries: 40 });
     } finally {
       await secondBus.stopIntake();
@@ -426,9 +438,7 @@ describe("verifyWorkspace", () => {
   test("reads a long chain in pages and finds a change deep inside it", async () => {
     const ws = randomUUID();
     const entries = chainFor(ws, 2_500);
-    await admin.transaction().execute(async (tx) => {
-      for (const entry of entries) await insertEntry(tx, entry, 0);
-    });
+    await storeChain(ws, entries);
     const last = entries[entries.length - 1];
     expect(await audit.verifyWorkspace(ws)).toEqual({ valid: true, entries: 2_500, head: { seq: 2_500, hash: last?.hash } });
 
@@ -439,12 +449,10 @@ describe("verifyWorkspace", () => {
   test("starts from the retention checkpoint, which must match the first entry kept", async () => {
     const ws = randomUUID();
     const entries = chainFor(ws, 5);
-    await admin.transaction().execute(async (tx) => {
-      for (const entry of entries.slice(2)) await insertEntry(tx, entry, 0);
-    });
     const removed = entries[1];
     if (!removed) throw new Error("no entry 2");
     await admin.insertInto("audit_checkpoints").values({ workspace_id: ws, seq: 2, hash: removed.hash }).execute();
+    await storeChain(ws, entries.slice(2));
     expect(await audit.verifyWorkspace(ws)).toEqual({ valid: true, entries: 3, head: { seq: 5, hash: entries[4]?.hash } });
 
     await admin.deleteFrom("audit_checkpoints").where("workspace_id", "=", ws).execute();
@@ -454,9 +462,7 @@ describe("verifyWorkspace", () => {
 
   test("reports a row altered into something no entry holds as altered", async () => {
     const ws = randomUUID();
-    await admin.transaction().execute(async (tx) => {
-      for (const entry of chainFor(ws, 3)) await insertEntry(tx, entry, 0);
-    });
+    await storeChain(ws, chainFor(ws, 3));
     await sql`update audit.audit_logs set changes = '{"note": "rewritten"}' where workspace_id = ${ws} and seq = 2`.execute(admin);
     expect(await audit.verifyWorkspace(ws)).toEqual({ valid: false, entries: 1, firstBadSeq: 2, reason: "hash_mismatch" });
   });

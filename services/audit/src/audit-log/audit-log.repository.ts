@@ -5,24 +5,28 @@ import { GENESIS_HEAD, type AuditChanges, type ChainHead, type HashedAuditEntry 
 import type { AuditDb, AuditLogsTable } from "../db";
 
 type Tx = Transaction<AuditDb>;
-type AuditLogRow = Selectable<AuditLogsTable>;
-
-// Advisory locks are one namespace per database, shared with every other schema's code:
-// the two-key form with a key of audit's own keeps this lock from meeting anyone else's
-// (two-int keys never collide with the one-bigint keys the bootstrap uses).
-const CHAIN_LOCK_SPACE = 0x61756474; // "audt"
+export type AuditLogRow = Selectable<AuditLogsTable>;
 
 /**
- * Serializes the writers of one workspace's chain until the transaction ends, so two
- * instances (or a live event and a replay) can never both append after the same head.
+ * The first key of audit's advisory locks: `(AUDIT_LOCK_SPACE, hashtext(workspace id))` is a
+ * chain's lock (here, and in the retention and reset functions of the migrations), and
+ * `(AUDIT_LOCK_SPACE, 0)` the lock of the instance that consumes (`ingest-lock.ts`).
+ * Advisory locks are one namespace per database, shared with every other schema's code: the
+ * two-key form with a key of audit's own keeps these from meeting anyone else's (two-int keys
+ * never collide with the one-bigint keys the bootstrap uses).
  */
-export async function lockChain(tx: Tx, workspaceId: string): Promise<void> {
-  await sql`select pg_advisory_xact_lock(${CHAIN_LOCK_SPACE}::int, hashtext(${workspaceId}))`.execute(tx);
-}
+export const AUDIT_LOCK_SPACE = 0x61756474; // "audt"
 
-export async function entryExists(tx: Tx, id: string): Promise<boolean> {
-  const row = await tx.selectFrom("audit_logs").select("id").where("id", "=", id).executeTakeFirst();
-  return row !== undefined;
+/**
+ * Sets `app.workspace_id` for the rest of the transaction (or until the next call) and takes
+ * that workspace's chain lock (which serializes the writers of one chain until the
+ * transaction ends: two instances, or a live event and a replay, never both append after the
+ * same head), in one round trip: how a batch that spans workspaces moves
+ * from one to the next inside one transaction. Row-level security then shows and accepts
+ * that workspace's rows alone, as `inWorkspace` does.
+ */
+export async function enterChain(tx: Tx, workspaceId: string): Promise<void> {
+  await sql`select set_config('app.workspace_id', ${workspaceId}, true), pg_advisory_xact_lock(${AUDIT_LOCK_SPACE}::int, hashtext(${workspaceId}))`.execute(tx);
 }
 
 /** The head to append after: the last entry, else the retention checkpoint, else genesis. */
@@ -44,29 +48,59 @@ export async function readCheckpoint(tx: Tx, workspaceId: string): Promise<Chain
   return checkpoint ? { seq: checkpoint.seq, hash: checkpoint.hash } : GENESIS_HEAD;
 }
 
-export async function insertEntry(tx: Tx, entry: HashedAuditEntry, streamSeq: number): Promise<void> {
-  await tx
-    .insertInto("audit_logs")
-    .values({
-      id: entry.id,
-      workspace_id: entry.workspaceId,
-      seq: entry.seq,
-      stream_seq: streamSeq,
-      actor_type: entry.actor.type,
-      actor_id: entry.actor.id,
-      action: entry.action,
-      resource_type: entry.resourceType,
-      resource_id: entry.resourceId,
-      changes: entry.changes === null ? null : JSON.stringify(entry.changes),
-      ip_address: entry.ipAddress,
-      user_agent: entry.userAgent,
-      trace_id: entry.traceId,
-      occurred_at: entry.occurredAt,
-      occurred_at_ts: entry.occurredAt,
-      hash: entry.hash,
-      prev_hash: entry.prevHash,
-    })
-    .execute();
+/** Which of `ids` are entries of this workspace already. */
+export async function existingIds(tx: Tx, ids: readonly string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await tx.selectFrom("audit_logs").select("id").where("id", "in", ids).execute();
+  return new Set(rows.map((row) => row.id));
+}
+
+/**
+ * Inserts consecutive entries of one workspace's chain in one statement, but only when the
+ * chain still ends where the writer believes (`afterHash`: the hash of its last entry, else
+ * of its checkpoint, else genesis) and none of the entries is recorded yet. Returns how many
+ * rows went in: all, or 0 when the head the writer kept in memory is stale (another instance
+ * appended, a reset emptied the chain) or an event was recorded already (a redelivery).
+ */
+export async function insertEntriesAfter(
+  tx: Tx,
+  workspaceId: string,
+  afterHash: string,
+  entries: ReadonlyArray<{ entry: HashedAuditEntry; streamSeq: number }>,
+): Promise<number> {
+  if (entries.length === 0) return 0;
+  const rows = entries.map(({ entry, streamSeq }) => ({
+    id: entry.id,
+    workspace_id: entry.workspaceId,
+    seq: entry.seq,
+    stream_seq: streamSeq,
+    actor_type: entry.actor.type,
+    actor_id: entry.actor.id,
+    action: entry.action,
+    resource_type: entry.resourceType,
+    resource_id: entry.resourceId,
+    changes: entry.changes,
+    ip_address: entry.ipAddress,
+    user_agent: entry.userAgent,
+    trace_id: entry.traceId,
+    occurred_at: entry.occurredAt,
+    hash: entry.hash,
+    prev_hash: entry.prevHash,
+  }));
+  const result = await sql`
+    insert into audit_logs (id, workspace_id, seq, stream_seq, actor_type, actor_id, action, resource_type, resource_id, changes,
+                            ip_address, user_agent, trace_id, occurred_at, occurred_at_ts, hash, prev_hash)
+    select r.id, r.workspace_id, r.seq, r.stream_seq, r.actor_type, r.actor_id, r.action, r.resource_type, r.resource_id, r.changes,
+           r.ip_address, r.user_agent, r.trace_id, r.occurred_at, r.occurred_at::timestamptz, r.hash, r.prev_hash
+      from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(
+             id uuid, workspace_id uuid, seq bigint, stream_seq bigint, actor_type text, actor_id text, action text, resource_type text,
+             resource_id text, changes jsonb, ip_address text, user_agent text, trace_id text, occurred_at text, hash text, prev_hash text)
+     where coalesce((select hash from audit_logs where workspace_id = ${workspaceId} order by seq desc limit 1),
+                    (select hash from audit_checkpoints where workspace_id = ${workspaceId}),
+                    ${GENESIS_HEAD.hash}) = ${afterHash}
+       and not exists (select 1 from audit_logs where id = any(${rows.map((row) => row.id)}::uuid[]))
+     order by r.seq`.execute(tx);
+  return Number(result.numAffectedRows ?? 0n);
 }
 
 /** One page of the workspace's entries matching the filters, newest first, and their total. */
@@ -75,6 +109,54 @@ export async function listEntries(
   workspaceId: string,
   query: AuditLogQuery & PageQuery,
 ): Promise<{ rows: AuditLogRow[]; total: number }> {
+  const filtered = filteredEntries(tx, workspaceId, query);
+  const rows = await filtered.selectAll().orderBy("seq", "desc").limit(query.limit).offset(query.offset).execute();
+  const count = await filtered.select((eb) => eb.fn.countAll<number>().as("total")).executeTakeFirstOrThrow();
+  return { rows, total: count.total };
+}
+
+/** Entries matching the filters with `afterSeq < seq <= throughSeq`, oldest first, at most `limit`. */
+export async function exportEntries(
+  tx: Tx,
+  workspaceId: string,
+  query: AuditLogQuery & { afterSeq: number; throughSeq: number; limit: number },
+): Promise<AuditLogRow[]> {
+  return filteredEntries(tx, workspaceId, query)
+    .where("seq", ">", query.afterSeq)
+    .where("seq", "<=", query.throughSeq)
+    .selectAll()
+    .orderBy("seq")
+    .limit(query.limit)
+    .execute();
+}
+
+/** The `seq` of the workspace's newest entry, or of its checkpoint when no entry is left. */
+export async function headSeq(tx: Tx, workspaceId: string): Promise<number> {
+  return (await readHead(tx, workspaceId)).head.seq;
+}
+
+/**
+ * The last `seq` retention may remove for `cutoff`: the end of the longest prefix of the chain
+ * whose entries all occurred before it (the chain's order is the stream's, which a late event
+ * can leave slightly out of time order). Null when not even the first entry qualifies.
+ */
+export async function retainableThrough(tx: Tx, workspaceId: string, cutoff: Date): Promise<number | null> {
+  const row = await tx
+    .selectFrom("audit_logs")
+    .select((eb) => [
+      eb.fn.min("seq").as("first"),
+      eb.fn.max("seq").as("last"),
+      sql<string | null>`min(seq) filter (where occurred_at_ts >= ${cutoff.toISOString()}::timestamptz)`.as("firstYoung"),
+    ])
+    .where("workspace_id", "=", workspaceId)
+    .executeTakeFirstOrThrow();
+  if (row.first === null || row.last === null) return null;
+  const through = row.firstYoung === null ? Number(row.last) : Number(row.firstYoung) - 1;
+  return through >= Number(row.first) ? through : null;
+}
+
+/** The workspace's entries matching the list filters (the same for list and export). */
+function filteredEntries(tx: Tx, workspaceId: string, query: AuditLogQuery) {
   let filtered = tx.selectFrom("audit_logs").where("workspace_id", "=", workspaceId);
   if (query.action !== undefined) filtered = filtered.where("action", "=", query.action);
   if (query.resourceType !== undefined) filtered = filtered.where("resource_type", "=", query.resourceType);
@@ -83,9 +165,7 @@ export async function listEntries(
   // Half-open [since, until): consecutive windows neither overlap nor leave a gap.
   if (query.since !== undefined) filtered = filtered.where(sql<boolean>`occurred_at_ts >= ${query.since}::timestamptz`);
   if (query.until !== undefined) filtered = filtered.where(sql<boolean>`occurred_at_ts < ${query.until}::timestamptz`);
-  const rows = await filtered.selectAll().orderBy("seq", "desc").limit(query.limit).offset(query.offset).execute();
-  const count = await filtered.select((eb) => eb.fn.countAll<number>().as("total")).executeTakeFirstOrThrow();
-  return { rows, total: count.total };
+  return filtered;
 }
 
 /** Up to `limit` entries after `afterSeq`, in chain order. */

@@ -95,7 +95,7 @@ describe("an event's audit entry", () => {
       startedAt: null,
       completedAt: null,
     } as const;
-    const draft = buildEntryDraft(source({ type: "execution.queued", data: { execution } }));
+    const draft = buildEntryDraft(source({ type: "execution.queued", data: { executionId: execution.id, seq: 1, execution } }));
     expect(draft.changes?.after).toEqual({ status: "queued", agentId: agent.id, agentVersion: 1, trigger: { type: "manual" } });
     expect(Object.keys(draft.changes?.after ?? {})).not.toContain("undefined");
   });

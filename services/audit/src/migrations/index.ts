@@ -1,9 +1,15 @@
 import type { Migration } from "@galaxy/db";
 import * as createAuditLogs from "./2026_11_26_00_30_00_create_audit_logs";
 import * as createSecurityIncidents from "./2026_11_26_02_00_00_create_security_incidents";
+import * as auditRetentionAndReset from "./2026_11_26_15_00_00_audit_retention_and_reset";
+import * as createReplays from "./2026_11_26_16_00_00_create_replays";
+import * as guardReplayReset from "./2026_11_26_19_00_00_guard_replay_reset";
 
 /** This service's migrations in order; frozen once landed. */
 export const migrations: Record<string, Migration> = {
   "2026_11_26_00_30_00_create_audit_logs": createAuditLogs,
   "2026_11_26_02_00_00_create_security_incidents": createSecurityIncidents,
+  "2026_11_26_15_00_00_audit_retention_and_reset": auditRetentionAndReset,
+  "2026_11_26_16_00_00_create_replays": createReplays,
+  "2026_11_26_19_00_00_guard_replay_reset": guardReplayReset,
 };

@@ -1,0 +1,117 @@
+import type { Bus } from "@galaxy/bus";
+import { ConflictError, PROJECTIONS, SYSTEM_WORKSPACE_ID, type ProjectionName, type RawBusMessage, type ReplayApplyResult } from "@galaxy/contracts";
+import type { ReplayHolds } from "@galaxy/db";
+import type { AuditDb } from "../db";
+
+/**
+ * Where a replay hands its messages: one projection, through the handler of the consumer that
+ * keeps it. Nothing is published into `EVENTS`.
+ */
+export interface ReplayTarget {
+  readonly name: ProjectionName;
+  readonly consumer: string;
+  /** The consumer's own filter: a message outside it is skipped. */
+  readonly filter: string;
+  /** Applies messages in order; each refused one is a dead letter of the consumer, and is reported here. */
+  apply(replayId: string, messages: RawBusMessage[]): Promise<ReplayApplyResult>;
+  /**
+   * Holds live events of the workspace, then drops the projection's part of it; answers how
+   * many rows went. When it cannot drop, it gives the hold back before it throws.
+   */
+  reset(replayId: string, workspaceId: string): Promise<number>;
+  /** Applies the live events that waited, in order, and lets live events through again. */
+  release(replayId: string, workspaceId: string): Promise<number>;
+}
+
+/** The audit log, kept by this service: messages go straight to the `audit` consumer's handler. */
+export class AuditLogTarget implements ReplayTarget {
+  readonly name = "audit" as const;
+  readonly consumer = PROJECTIONS.audit.consumer;
+  readonly filter = PROJECTIONS.audit.filter;
+
+  constructor(
+    private readonly deps: {
+      bus: Bus;
+      holds: ReplayHolds<AuditDb>;
+      /** Drops one workspace's chain so a replay can rebuild it (`audit.replay_reset`: all or nothing); answers the rows dropped. */
+      dropWorkspace: (workspaceId: string) => Promise<number>;
+      /** Whether retention pruned the workspace's chain (it has a checkpoint). */
+      pruned: (workspaceId: string) => Promise<boolean>;
+    },
+  ) {}
+
+  async apply(replayId: string, messages: RawBusMessage[]): Promise<ReplayApplyResult> {
+    // Many events per transaction, as the live consumer applies them.
+    const failed = await this.deps.bus.deliverMany(this.consumer, messages, { replayId });
+    return { applied: messages.length - failed.length, failed };
+  }
+
+  /**
+   * @throws {ConflictError} `audit_chain_pruned`: retention removed the start of the chain, which
+   *   `EVENTS` cannot rebuild with the same `seq` and hashes (nor may the removed entries return)
+   */
+  async reset(replayId: string, workspaceId: string): Promise<number> {
+    if (await this.deps.pruned(workspaceId)) {
+      throw new ConflictError(
+        "audit_chain_pruned",
+        "retention has pruned this workspace's audit log: it cannot be rebuilt from the start; replay it without reset, which adds what is missing after its last entry",
+      );
+    }
+    await this.deps.holds.hold(workspaceId, replayId);
+    try {
+      return await this.deps.dropWorkspace(workspaceId);
+    } catch (error) {
+      // Nothing was dropped (the function is one transaction): what waited goes through, the hold ends.
+      await this.release(replayId, workspaceId);
+      throw error;
+    }
+  }
+
+  async release(replayId: string, workspaceId: string): Promise<number> {
+    return this.deps.holds.release(workspaceId, (raw) => this.deps.bus.deliver(this.consumer, raw, { replayId }));
+  }
+}
+
+/** A projection of another service, reached through its `svc.<service>.replay.*` requests with audit's service claim. */
+export class RemoteTarget implements ReplayTarget {
+  readonly consumer: string;
+  readonly filter: string;
+
+  constructor(
+    readonly name: "execution-worker.agent-versions",
+    private readonly bus: Bus,
+  ) {
+    this.consumer = PROJECTIONS[name].consumer;
+    this.filter = PROJECTIONS[name].filter;
+  }
+
+  async apply(replayId: string, messages: RawBusMessage[]): Promise<ReplayApplyResult> {
+    return this.bus.request("execution.replay.apply", { replayId, consumer: this.consumer, messages }, { ...(await this.options()), timeoutMs: 60_000 });
+  }
+
+  async reset(replayId: string, workspaceId: string): Promise<number> {
+    const { dropped } = await this.bus.request("execution.replay.reset", { replayId, consumer: this.consumer, workspaceId }, await this.options());
+    return dropped;
+  }
+
+  async release(replayId: string, workspaceId: string): Promise<number> {
+    const { applied } = await this.bus.request("execution.replay.release", { replayId, consumer: this.consumer, workspaceId }, { ...(await this.options()), timeoutMs: 60_000 });
+    return applied;
+  }
+
+  private async options() {
+    return { claim: await this.bus.serviceClaims.get(SYSTEM_WORKSPACE_ID), workspaceId: SYSTEM_WORKSPACE_ID };
+  }
+}
+
+/** Whether `subject` matches the NATS filter `filter` (`*` one token, `>` the rest). */
+export function subjectMatches(filter: string, subject: string): boolean {
+  const f = filter.split(".");
+  const s = subject.split(".");
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === ">") return s.length > i;
+    if (i >= s.length) return false;
+    if (f[i] !== "*" && f[i] !== s[i]) return false;
+  }
+  return f.length === s.length;
+}
