@@ -15,6 +15,7 @@ import { readPath } from "./read-path";
 import { hostFacts, machineLine, resultsBlock, resultsTable, writeResultsBlock, type Machine } from "./report";
 import { createBenchWorld, type BenchWorld } from "./setup";
 import { sustainedExecutions } from "./sustained";
+import { webhookDeliveries } from "./webhooks";
 
 // `make bench`: Galaxy in this process on a database and bus prefix of its own, each benchmark
 // beside a bare baseline measured in the same run, then a results table. Every count is fixed
@@ -31,6 +32,7 @@ const BENCHMARKS: Array<{ name: string; run: (ctx: BenchContext) => Promise<Benc
   { name: "1. execution latency, one at a time (300 after 30 warm-up)", run: executionLatency },
   { name: "2. sustained executions (1,000 at 32 clients)", run: sustainedExecutions },
   { name: "3. API read path (autocannon, 32 connections, 10 s)", run: readPath },
+  { name: "4. signed webhook deliveries (autocannon, 16 connections, 8 s)", run: webhookDeliveries },
 ];
 
 async function engineVersions(world: BenchWorld, db: Kysely<unknown>, nc: NatsConnection): Promise<Pick<Machine, "postgres" | "nats" | "redis">> {
@@ -71,7 +73,10 @@ async function main(): Promise<number> {
     cleanups.push(["bench database, streams and keys", () => world.teardown()]);
     log(`  database ${world.database}, baseline prefix ${world.busPrefix}`);
 
-    const galaxy: Galaxy = await startGalaxy({ databaseUrl: world.databaseUrl, natsUrl: world.natsUrl, redisUrl: world.redisUrl, template: world.database });
+    const galaxy: Galaxy = await startGalaxy({ databaseUrl: world.databaseUrl, natsUrl: world.natsUrl, redisUrl: world.redisUrl, template: world.database }, {
+      // The webhook benchmark sends every delivery to one trigger: no per-trigger limit in the way.
+      webhookRateLimit: { limit: 10_000_000, windowS: 60 },
+    });
     cleanups.push(["Galaxy", () => galaxy.stop()]);
     const galaxyFinished = new CompletionWatcher(galaxy.observer.nc, galaxy.env.busPrefix);
     cleanups.push(["Galaxy watcher", async () => galaxyFinished.stop()]);
@@ -111,7 +116,9 @@ async function main(): Promise<number> {
     const rows: ResultRow[] = [];
     const notes: string[] = [];
     let failures = 0;
-    for (const benchmark of BENCHMARKS) {
+    // BENCH_ONLY=4 (or a word of a name) runs the matching benchmarks alone.
+    const only = process.env.BENCH_ONLY;
+    for (const benchmark of BENCHMARKS.filter((b) => !only || b.name.startsWith(`${only}.`) || b.name.includes(only))) {
       log(`\n${benchmark.name}`);
       const t0 = performance.now();
       try {

@@ -2,9 +2,10 @@ import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { createHmac, randomBytes, randomUUID } from "node:crypto";
 import { decodeJwt } from "jose";
 import { z } from "zod";
-import { ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_TYP, Agent, CLAIM_ISSUER, CreatedApiKey, ErrorBody, Execution, LoginResult, SignupResult } from "@galaxy/contracts";
+import { ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_TYP, Agent, CLAIM_ISSUER, CreatedApiKey, CreatedTrigger, ErrorBody, Execution, LoginResult, SignupResult } from "@galaxy/contracts";
 import { createDb, sql, SERVICE_SCHEMAS, type Kysely } from "@galaxy/db";
 import { startLocalOidcIssuer, type LocalOidcIssuer } from "@galaxy/testkit";
+import { signWebhook } from "@galaxy/webhooks";
 import { api, dataOf, eventually, identitySigner, startGalaxy, type ApiResponse, type Galaxy } from "./harness";
 
 /**
@@ -96,6 +97,9 @@ const ROWS: readonly Row[] = [
   { method: "POST", path: "/api/auth/exchange", variant: "a token signed by another key", auth: "public", expect: ALL(401), request: async (w) => ({ path: "/api/auth/exchange", body: { idToken: await w.idToken(true) } }) },
   { method: "POST", path: "/hooks/identity/clerk", variant: "signed", auth: "public", expect: ALL(200), request: async (w) => w.userSyncDelivery(true) },
   { method: "POST", path: "/hooks/identity/clerk", variant: "unsigned", auth: "public", expect: ALL(401), request: async (w) => w.userSyncDelivery(false) },
+  // Webhook triggers' deliveries: the signature decides, never a bearer credential.
+  { method: "POST", path: "/hooks/{triggerId}", variant: "signed", auth: "public", expect: ALL(202), request: async (w) => w.triggerDelivery(true) },
+  { method: "POST", path: "/hooks/{triggerId}", variant: "unsigned", auth: "public", expect: ALL(401), request: async (w) => w.triggerDelivery(false) },
 
   // Workspaces.
   { method: "POST", path: "/api/workspaces", auth: "bearer", expect: [201, 201, 201, 201, 403, 403, 403, 403, 201, 201, 201, 401, 401, 401, 401, 401], request: async () => ({ path: "/api/workspaces", body: { name: "Another" } }) },
@@ -207,18 +211,152 @@ const ROWS: readonly Row[] = [
     request: async (w) => ({ path: `/api/agents/${await w.freshDraftAgent("member")}/activate` }),
   },
   {
+    method: "PATCH",
+    path: "/api/agents/{id}",
+    variant: "the owner's agent",
+    auth: "bearer",
+    expect: [200, 200, 403, 403, 200, 200, 403, 403, 404, 404, 404, 401, 401, 401, 401, 401],
+    request: async (w, p) => ({ path: `/api/agents/${await w.freshDraftAgent("owner")}`, body: { description: `Changed by ${p}` } }),
+  },
+  {
+    method: "PATCH",
+    path: "/api/agents/{id}",
+    variant: "the member's agent",
+    auth: "bearer",
+    expect: [200, 200, 200, 403, 200, 200, 403, 403, 404, 404, 404, 401, 401, 401, 401, 401],
+    request: async (w, p) => ({ path: `/api/agents/${await w.freshDraftAgent("member")}`, body: { description: `Changed by ${p}` } }),
+  },
+  {
+    method: "POST",
+    path: "/api/agents/{id}/pause",
+    variant: "the owner's agent",
+    auth: "bearer",
+    expect: [200, 200, 403, 403, 200, 200, 403, 403, 404, 404, 404, 401, 401, 401, 401, 401],
+    request: async (w) => ({ path: `/api/agents/${await activated(w, "owner")}/pause` }),
+  },
+  {
+    method: "POST",
+    path: "/api/agents/{id}/pause",
+    variant: "the member's agent",
+    auth: "bearer",
+    expect: [200, 200, 200, 403, 200, 200, 403, 403, 404, 404, 404, 401, 401, 401, 401, 401],
+    request: async (w) => ({ path: `/api/agents/${await activated(w, "member")}/pause` }),
+  },
+  {
+    method: "DELETE",
+    path: "/api/agents/{id}",
+    variant: "the owner's agent",
+    auth: "bearer",
+    expect: [204, 204, 403, 403, 204, 204, 403, 403, 404, 404, 404, 401, 401, 401, 401, 401],
+    request: async (w) => ({ path: `/api/agents/${await w.freshDraftAgent("owner")}` }),
+  },
+  {
+    method: "DELETE",
+    path: "/api/agents/{id}",
+    variant: "the member's agent",
+    auth: "bearer",
+    expect: [204, 204, 204, 403, 204, 204, 403, 403, 404, 404, 404, 401, 401, 401, 401, 401],
+    request: async (w) => ({ path: `/api/agents/${await w.freshDraftAgent("member")}` }),
+  },
+  // Triggers: viewers read them; who may edit the agent manages them (a key: only what it created).
+  {
+    method: "POST",
+    path: "/api/agents/{id}/triggers",
+    variant: "the owner's agent",
+    auth: "bearer",
+    expect: [201, 201, 403, 403, 201, 201, 403, 403, 404, 404, 404, 401, 401, 401, 401, 401],
+    request: async (w) => ({ path: `/api/agents/${w.activeAgentId}/triggers`, body: { type: "webhook" } }),
+  },
+  {
+    method: "POST",
+    path: "/api/agents/{id}/triggers",
+    variant: "the member's agent, a schedule",
+    auth: "bearer",
+    expect: [201, 201, 201, 403, 201, 201, 403, 403, 404, 404, 404, 401, 401, 401, 401, 401],
+    request: async (w) => ({ path: `/api/agents/${await w.freshDraftAgent("member")}/triggers`, body: { type: "schedule", cron: "0 0 1 1 *" } }),
+  },
+  { method: "GET", path: "/api/agents/{id}/triggers", auth: "bearer", expect: [200, 200, 200, 200, 200, 200, 200, 200, 404, 404, 404, 401, 401, 401, 401, 401], request: async (w) => ({ path: `/api/agents/${w.activeAgentId}/triggers` }) },
+  {
+    method: "DELETE",
+    path: "/api/agents/{id}/triggers/{triggerId}",
+    auth: "bearer",
+    expect: [204, 204, 403, 403, 204, 204, 403, 403, 404, 404, 404, 401, 401, 401, 401, 401],
+    request: async (w) => {
+      const trigger = await w.freshTrigger();
+      return { path: `/api/agents/${trigger.agentId}/triggers/${trigger.id}` };
+    },
+  },
+  {
+    method: "POST",
+    path: "/api/agents/{id}/triggers/{triggerId}/rotate-secret",
+    auth: "bearer",
+    expect: [200, 200, 403, 403, 200, 200, 403, 403, 404, 404, 404, 401, 401, 401, 401, 401],
+    request: async (w) => {
+      const trigger = await w.freshTrigger();
+      return { path: `/api/agents/${trigger.agentId}/triggers/${trigger.id}/rotate-secret` };
+    },
+  },
+  { method: "GET", path: "/api/agents/{id}/versions", auth: "bearer", expect: [200, 200, 200, 200, 200, 200, 200, 200, 404, 404, 404, 401, 401, 401, 401, 401], request: async (w) => ({ path: `/api/agents/${w.activeAgentId}/versions` }) },
+  // A webhook tool's signing secret is a credential: admins and owners (keys too); another workspace's agent is a 404 first.
+  { method: "GET", path: "/api/agents/{id}/tool-secret", auth: "bearer", expect: [200, 200, 403, 403, 200, 200, 403, 403, 404, 404, 404, 401, 401, 401, 401, 401], request: async (w) => ({ path: `/api/agents/${w.activeAgentId}/tool-secret` }) },
+  {
     method: "POST",
     path: "/api/agents/{id}/executions",
     auth: "bearer",
     expect: [202, 202, 202, 403, 202, 202, 202, 403, 404, 404, 404, 401, 401, 401, 401, 401],
     request: async (w) => ({ path: `/api/agents/${w.activeAgentId}/executions`, body: { input: { message: "hello" } } }),
   },
+  { method: "GET", path: "/api/executions/{id}/deliveries", auth: "bearer", expect: [200, 200, 200, 200, 200, 200, 200, 200, 404, 404, 404, 401, 401, 401, 401, 401], request: async (w) => ({ path: `/api/executions/${w.executionId}/deliveries` }) },
   { method: "GET", path: "/api/executions/{id}", auth: "bearer", expect: [200, 200, 200, 200, 200, 200, 200, 200, 404, 404, 404, 401, 401, 401, 401, 401], request: async (w) => ({ path: `/api/executions/${w.executionId}` }) },
+  // Lists are of the caller's own workspace: another workspace's caller sees its own (empty) list.
+  { method: "GET", path: "/api/executions", auth: "bearer", expect: [200, 200, 200, 200, 200, 200, 200, 200, 404, 404, 404, 401, 401, 401, 401, 401], request: async (w) => ({ path: `/api/executions?agentId=${w.activeAgentId}` }) },
+  { method: "GET", path: "/api/agents/{id}/executions", auth: "bearer", expect: [200, 200, 200, 200, 200, 200, 200, 200, 404, 404, 404, 401, 401, 401, 401, 401], request: async (w) => ({ path: `/api/agents/${w.activeAgentId}/executions` }) },
+  // The stream of an ended execution: its stored events, then the end.
+  { method: "GET", path: "/api/executions/{id}/events", auth: "bearer", expect: [200, 200, 200, 200, 200, 200, 200, 200, 404, 404, 404, 401, 401, 401, 401, 401], request: async (w) => ({ path: `/api/executions/${await w.endedExecution()}/events` }) },
+  // An ended execution: who may cancel gets the 409, who may not the 403 first.
+  {
+    method: "POST",
+    path: "/api/executions/{id}/cancel",
+    auth: "bearer",
+    expect: [409, 409, 409, 403, 409, 409, 409, 403, 404, 404, 404, 401, 401, 401, 401, 401],
+    request: async (w) => ({ path: `/api/executions/${await w.endedExecution()}/cancel` }),
+  },
+
+  // Knowledge bases: viewers read and query, members create and add documents (CONTRACT §1).
+  { method: "POST", path: "/api/knowledge-bases", auth: "bearer", expect: [201, 201, 201, 403, 201, 201, 201, 403, 201, 403, 201, 401, 401, 401, 401, 401], request: async () => ({ path: "/api/knowledge-bases", body: { name: "Matrix" } }) },
+  { method: "GET", path: "/api/knowledge-bases", auth: "bearer", expect: ANY_MEMBER(200), request: async () => ({ path: "/api/knowledge-bases" }) },
+  { method: "GET", path: "/api/knowledge-bases/{id}", auth: "bearer", expect: [200, 200, 200, 200, 200, 200, 200, 200, 404, 404, 404, 401, 401, 401, 401, 401], request: async (w) => ({ path: `/api/knowledge-bases/${w.knowledgeBaseId}` }) },
+  {
+    method: "POST",
+    path: "/api/knowledge-bases/{id}/documents",
+    auth: "bearer",
+    expect: [202, 202, 202, 403, 202, 202, 202, 403, 404, 404, 404, 401, 401, 401, 401, 401],
+    request: async (w, p) => ({ path: `/api/knowledge-bases/${w.knowledgeBaseId}/documents`, body: { title: `From ${p}`, text: "Matrix documents are short." } }),
+  },
+  { method: "GET", path: "/api/knowledge-bases/{id}/documents", auth: "bearer", expect: [200, 200, 200, 200, 200, 200, 200, 200, 404, 404, 404, 401, 401, 401, 401, 401], request: async (w) => ({ path: `/api/knowledge-bases/${w.knowledgeBaseId}/documents` }) },
+  {
+    method: "POST",
+    path: "/api/knowledge-bases/{id}/query",
+    auth: "bearer",
+    expect: [200, 200, 200, 200, 200, 200, 200, 200, 404, 404, 404, 401, 401, 401, 401, 401],
+    request: async (w) => ({ path: `/api/knowledge-bases/${w.knowledgeBaseId}/query`, body: { query: "matrix documents" } }),
+  },
 
   // Audit, and operators (the system_admin flag alone, never an API key).
   { method: "GET", path: "/api/audit-logs", auth: "bearer", expect: [200, 200, 403, 403, 200, 200, 403, 403, 200, 403, 200, 401, 401, 401, 401, 401], request: async () => ({ path: "/api/audit-logs" }) },
+  { method: "GET", path: "/api/audit-logs/verify", auth: "bearer", expect: [200, 200, 403, 403, 200, 200, 403, 403, 200, 403, 200, 401, 401, 401, 401, 401], request: async () => ({ path: "/api/audit-logs/verify" }) },
+  { method: "GET", path: "/api/audit-logs/export", auth: "bearer", expect: [200, 200, 403, 403, 200, 200, 403, 403, 200, 403, 200, 401, 401, 401, 401, 401], request: async () => ({ path: "/api/audit-logs/export?action=agent.created" }) },
   { method: "GET", path: "/api/admin/security-incidents", auth: "bearer", expect: [403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 401, 401, 401, 401, 401], request: async () => ({ path: "/api/admin/security-incidents" }) },
   { method: "GET", path: "/api/admin/audit-logs", auth: "bearer", expect: [403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 401, 401, 401, 401, 401], request: async () => ({ path: "/api/admin/audit-logs" }) },
+  // Replays and dead letters (issue 6): system admins alone; unknown ids show the sysadmin passed authorization (404, not 403).
+  { method: "POST", path: "/api/admin/replays", auth: "bearer", expect: [403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 202, 401, 401, 401, 401, 401], request: async (w) => ({ path: "/api/admin/replays", body: { target: "audit", workspaceId: w.workspaceId, dryRun: true } }) },
+  { method: "GET", path: "/api/admin/replays", auth: "bearer", expect: [403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 401, 401, 401, 401, 401], request: async () => ({ path: "/api/admin/replays" }) },
+  { method: "GET", path: "/api/admin/replays/{id}", auth: "bearer", expect: [403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 404, 401, 401, 401, 401, 401], request: async () => ({ path: `/api/admin/replays/${randomUUID()}` }) },
+  { method: "POST", path: "/api/admin/replays/{id}/cancel", auth: "bearer", expect: [403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 404, 401, 401, 401, 401, 401], request: async () => ({ path: `/api/admin/replays/${randomUUID()}/cancel` }) },
+  { method: "GET", path: "/api/admin/dead-letters", auth: "bearer", expect: [403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 401, 401, 401, 401, 401], request: async () => ({ path: "/api/admin/dead-letters?consumer=audit" }) },
+  { method: "GET", path: "/api/admin/dead-letters/{id}", auth: "bearer", expect: [403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 404, 401, 401, 401, 401, 401], request: async () => ({ path: "/api/admin/dead-letters/999999" }) },
+  { method: "POST", path: "/api/admin/dead-letters/{id}/redrive", auth: "bearer", expect: [403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 404, 401, 401, 401, 401, 401], request: async () => ({ path: "/api/admin/dead-letters/999999/redrive" }) },
+  { method: "POST", path: "/api/admin/dead-letters/redrive", auth: "bearer", expect: [403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 202, 401, 401, 401, 401, 401], request: async (w) => ({ path: "/api/admin/dead-letters/redrive", body: { consumer: "audit", subject: `evt.${w.workspaceId}.nothing.here` } }) },
 
   // Operations and documentation: public, and hidden from the OpenAPI document.
   { method: "GET", path: "/openapi.json", auth: "public", hidden: true, expect: ALL(200), request: async () => ({ path: "/openapi.json" }) },
@@ -227,6 +365,13 @@ const ROWS: readonly Row[] = [
   { method: "GET", path: "/health/ready", auth: "public", hidden: true, expect: ALL(200), request: async () => ({ path: "/health/ready" }) },
   { method: "GET", path: "/metrics", auth: "public", hidden: true, expect: ALL(200), request: async () => ({ path: "/metrics" }) },
 ];
+
+/** A fresh agent of the owner or the member, activated by its creator (pausing needs an active one). */
+async function activated(w: World, by: "owner" | "member"): Promise<string> {
+  const id = await w.freshDraftAgent(by);
+  await must(api(galaxy, "POST", `/api/agents/${id}/activate`, { token: w.tokens[by] }), 200, "activate an agent to pause");
+  return id;
+}
 
 const PASSWORD = "correct horse battery";
 const AGENT_BODY = { name: "Matrix", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "Be brief." };
@@ -243,6 +388,10 @@ interface World {
   tokens: Record<PrincipalName, string | undefined>;
   activeAgentId: string;
   executionId: string;
+  /** `executionId`, once it has ended. */
+  endedExecution(): Promise<string>;
+  /** A knowledge base of the owner's workspace. */
+  knowledgeBaseId: string;
   freshEmail(): string;
   freshUser(): Promise<{ id: string; email: string }>;
   /** A new user added to the owner's workspace with `role`; its id. */
@@ -257,6 +406,10 @@ interface World {
   idToken(forged: boolean): Promise<string>;
   /** A `user.created` delivery for a new Clerk user, signed with the gateway's secret or not at all. */
   userSyncDelivery(signed: boolean): Promise<CellRequest>;
+  /** A new webhook trigger of the owner's active agent. */
+  freshTrigger(): Promise<{ id: string; agentId: string; secret: string }>;
+  /** A delivery to a webhook trigger of the owner's active agent, signed with its secret or not at all. */
+  triggerDelivery(signed: boolean): Promise<CellRequest>;
 }
 
 let galaxy: Galaxy;
@@ -297,7 +450,7 @@ beforeAll(async () => {
   const refused = async (token: string, what: string) => eventually(async () => ((await api(galaxy, "GET", "/api/me", { token })).status === 401 ? true : undefined), 5_000, what);
 
   // An owner's key that expires shortly: it works now, and has expired before the matrix runs (waited out below).
-  const expiring = dataOf(CreatedApiKey, await must(api(galaxy, "POST", "/api/api-keys", { token: owner.accessToken, body: { name: "expiring key", role: "owner", expiresAt: new Date(Date.now() + 2_000).toISOString() } }), 201, "an expiring key"));
+  const expiring = dataOf(CreatedApiKey, await must(api(galaxy, "POST", "/api/api-keys", { token: owner.accessToken, body: { name: "expiring key", role: "owner", expiresAt: new Date(Date.now() + 8_000).toISOString() } }), 201, "an expiring key"));
   await must(api(galaxy, "GET", "/api/me", { token: expiring.key }), 200, "the expiring key before its expiry");
   // An owner's key, used (so a claim may be cached), then revoked.
   const revoked = dataOf(CreatedApiKey, await must(api(galaxy, "POST", "/api/api-keys", { token: owner.accessToken, body: { name: "revoked key", role: "owner" } }), 201, "a key to revoke"));
@@ -330,6 +483,7 @@ beforeAll(async () => {
   const activeAgentId = await createAgent(owner.accessToken);
   await must(api(galaxy, "POST", `/api/agents/${activeAgentId}/activate`, { token: owner.accessToken }), 200, "activate");
   const execution = dataOf(Execution, await must(api(galaxy, "POST", `/api/agents/${activeAgentId}/executions`, { token: owner.accessToken, body: { input: { message: "hi" } } }), 202, "start"));
+  const knowledgeBaseId = z.object({ data: z.object({ id: z.string() }) }).parse((await must(api(galaxy, "POST", "/api/knowledge-bases", { token: owner.accessToken, body: { name: "Matrix" } }), 201, "a knowledge base")).body).data.id;
 
   // The expiring key's expiry has passed (and no cached claim outlives it).
   await new Promise((r) => setTimeout(r, Math.max(0, new Date(expiring.expiresAt ?? 0).getTime() - Date.now())));
@@ -354,12 +508,21 @@ beforeAll(async () => {
     none: undefined,
   };
 
+  let hookTrigger: { id: string; secret: string } | undefined;
   world = {
     workspaceId: ws,
     ownerEmail: owner.user.email,
     tokens,
     activeAgentId,
     executionId: execution.id,
+    async endedExecution() {
+      await eventually(async () => {
+        const current = dataOf(Execution, await api(galaxy, "GET", `/api/executions/${execution.id}`, { token: owner.accessToken }));
+        return current.status === "queued" || current.status === "running" ? undefined : true;
+      }, 10_000, "the world's execution to end");
+      return execution.id;
+    },
+    knowledgeBaseId,
     freshEmail,
     async freshUser() {
       const user = await signup(freshEmail());
@@ -392,6 +555,18 @@ beforeAll(async () => {
       const signature = createHmac("sha256", Buffer.from(WEBHOOK_SECRET.slice("whsec_".length), "base64")).update(`${webhookId}.${timestamp}.${body}`).digest("base64");
       const headers: Record<string, string> = signed ? { "webhook-id": webhookId, "webhook-timestamp": timestamp, "webhook-signature": `v1,${signature}` } : {};
       return { path: "/hooks/identity/clerk", body, headers };
+    },
+    async freshTrigger() {
+      const created = dataOf(CreatedTrigger, await must(api(galaxy, "POST", `/api/agents/${activeAgentId}/triggers`, { token: owner.accessToken, body: { type: "webhook" } }), 201, "a webhook trigger"));
+      return { id: created.id, agentId: activeAgentId, secret: created.secret ?? "" };
+    },
+    async triggerDelivery(signed) {
+      hookTrigger ??= await this.freshTrigger();
+      const body = JSON.stringify({ message: "from the matrix" });
+      const webhookId = `msg_${randomUUID()}`;
+      const timestamp = Math.floor(Date.now() / 1000);
+      const headers: Record<string, string> = signed ? { "webhook-id": webhookId, "webhook-timestamp": String(timestamp), "webhook-signature": signWebhook(hookTrigger.secret, webhookId, timestamp, body) } : {};
+      return { path: `/hooks/${hookTrigger.id}`, body, headers };
     },
   };
 
@@ -452,6 +627,7 @@ describe("the table", () => {
     // The events a write emits: an outbox the write touches nothing else of would still show.
     await sees("identity.outbox", async () => api(galaxy, "DELETE", `/api/api-keys/${await world.freshApiKey()}`, { token: owner }), 204);
     await sees("registry.outbox", () => api(galaxy, "POST", "/api/agents", { token: owner, body: AGENT_BODY }), 201);
+    await sees("registry.knowledge_documents", () => api(galaxy, "POST", `/api/knowledge-bases/${world.knowledgeBaseId}/documents`, { token: owner, body: { title: "Seen", text: "seen" } }), 202);
 
     // …but not the `security.*` reports a refusal legitimately writes (here, asynchronously: a foreign agent's 404).
     const reports = async () => Number((await sql<{ n: number }>`select count(*)::int as n from registry.outbox where type = 'security.cross_workspace_attempt'`.execute(superuser)).rows[0]?.n);
@@ -522,13 +698,15 @@ async function fingerprint(): Promise<Record<string, string>> {
 
 /**
  * What earlier cells set going and has not finished: unpublished outbox rows, executions not
- * yet run, agents the worker's projection has not caught up with. Zero when the system is at rest.
+ * yet run, agents the worker's projection has not caught up with, documents not yet indexed.
+ * Zero when the system is at rest.
  */
 const IN_FLIGHT = sql<{ busy: number }>`
   select ((select count(*) from identity.outbox where published_at is null)
        + (select count(*) from registry.outbox where published_at is null)
        + (select count(*) from execution.outbox where published_at is null)
        + (select count(*) from execution.executions where status in ('queued', 'running'))
+       + (select count(*) from registry.knowledge_documents where status = 'pending')
        + (select count(*) from registry.agents r where not exists (
            select 1 from execution.agents e where e.agent_id = r.id and e.status = r.status and e.current_version = r.current_version))
        )::int as busy`;

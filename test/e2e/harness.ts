@@ -6,13 +6,14 @@ import type { Bus } from "@galaxy/bus";
 import { createDb, sql, type Kysely } from "@galaxy/db";
 import { createMetrics } from "@galaxy/observability";
 import { connectTestBus, createTestEnv, serviceDb, testLogger, type EngineUrls, type TestEnv } from "@galaxy/testkit";
-import { startDevModel } from "@galaxy/dev-model";
+import { startDevModel, type RunningDevModel } from "@galaxy/dev-model";
 import { createIdentity, type IdentityService } from "../../services/identity/src/app";
 import { createAgentRegistry } from "../../services/agent-registry/src/app";
-import { createExecutionWorker } from "../../services/execution-worker/src/app";
+import { scheduleQueueName } from "../../services/agent-registry/src/triggers/schedules";
+import { createExecutionWorker, type ExecutionWorkerConfig } from "../../services/execution-worker/src/app";
 import { createAudit } from "../../services/audit/src/app";
 import { buildGateway } from "../../services/gateway/src/app";
-import { SecretBox } from "../../services/identity/src/crypto/secret-box";
+import { SecretBox } from "@galaxy/secrets";
 import type { OidcConfig } from "../../services/identity/src/oidc/oidc.verifier";
 
 /** Galaxy as a whole, in this process, on a test's own database, bus prefix and ports. */
@@ -23,6 +24,8 @@ export interface Galaxy {
   gateway: FastifyInstance;
   /** An extra bus connection for tests to watch and poke the bus. */
   observer: Bus;
+  /** The dev model server the worker calls (its `/_control` switches: latency, failNext). */
+  devModel: RunningDevModel;
   stop(): Promise<void>;
 }
 
@@ -36,6 +39,10 @@ export interface GalaxyOptions {
   oidc?: OidcConfig;
   /** The gateway's `OIDC_WEBHOOK_SECRET`s for `POST /hooks/identity/clerk`. */
   oidcWebhookSecrets?: readonly string[];
+  /** More execution-worker configuration (e.g. `outboundHostAllowlist`, `maxRetries`). */
+  worker?: Partial<ExecutionWorkerConfig>;
+  /** Deliveries per trigger per window on `POST /hooks/{triggerId}` (default 600 a minute). */
+  webhookRateLimit?: { limit: number; windowS: number };
 }
 
 /**
@@ -74,7 +81,16 @@ export async function startGalaxy(engines: EngineUrls, options: GalaxyOptions = 
 
   const registryBus = await connectTestBus(env, "agent-registry");
   buses.push(registryBus);
-  const registry = createAgentRegistry({ db: db("agent-registry"), bus: registryBus, logger: testLogger("agent-registry") });
+  const registry = createAgentRegistry({
+    db: db("agent-registry"),
+    bus: registryBus,
+    logger: testLogger("agent-registry"),
+    masterKey: env.masterKey,
+    // Schedule triggers tick through BullMQ on the test's own queue and Redis keys.
+    schedules: { redisUrl: env.redisUrl, queueName: scheduleQueueName(env.busPrefix), keyPrefix: `${env.redisPrefix}bull` },
+    // Knowledge documents are embedded by the dev model server, as without OPENAI_API_KEY.
+    knowledge: { openaiApiKey: "galaxy-dev", openaiBaseUrl: `${devModel.url}/v1` },
+  });
   await registry.start();
   services.push(registry);
 
@@ -84,7 +100,7 @@ export async function startGalaxy(engines: EngineUrls, options: GalaxyOptions = 
     db: db("execution-worker"),
     bus: workerBus,
     logger: testLogger("execution-worker"),
-    config: { openaiApiKey: "galaxy-dev", openaiBaseUrl: `${devModel.url}/v1`, anthropicApiKey: "galaxy-dev", anthropicBaseUrl: devModel.url },
+    config: { openaiApiKey: "galaxy-dev", openaiBaseUrl: `${devModel.url}/v1`, anthropicApiKey: "galaxy-dev", anthropicBaseUrl: devModel.url, masterKey: env.masterKey, ...options.worker },
   });
   await worker.start();
   services.push(worker);
@@ -100,7 +116,7 @@ export async function startGalaxy(engines: EngineUrls, options: GalaxyOptions = 
   const redis = new Redis(env.redisUrl, { keyPrefix: env.redisPrefix, lazyConnect: true });
   await redis.connect();
   cleanups.push(async () => redis.disconnect());
-  const gateway = await buildGateway({ bus: gatewayBus, db: db("gateway"), redis, logger: testLogger("gateway"), metrics: createMetrics("gateway"), oidcWebhookSecrets: options.oidcWebhookSecrets ?? [] });
+  const gateway = await buildGateway({ bus: gatewayBus, db: db("gateway"), redis, logger: testLogger("gateway"), metrics: createMetrics("gateway"), oidcWebhookSecrets: options.oidcWebhookSecrets ?? [], ...(options.webhookRateLimit ? { webhookRateLimit: options.webhookRateLimit } : {}) });
   await gateway.listen({ port: 0, host: "127.0.0.1" });
   const address = gateway.server.address();
   const port = typeof address === "object" && address ? address.port : 0;
@@ -115,6 +131,7 @@ export async function startGalaxy(engines: EngineUrls, options: GalaxyOptions = 
     url: `http://127.0.0.1:${port}`,
     gateway,
     observer,
+    devModel,
     async stop() {
       await gateway.close();
       for (const bus of buses) await bus.stopIntake();

@@ -18,7 +18,8 @@ const KEY = "sk-proj-e2e-workspace-key-4b2d";
 const WRONG_KEY = "sk-proj-e2e-wrong-key-9999";
 
 beforeAll(async () => {
-  galaxy = await startGalaxy(inject("engines"));
+  // The workspace's own endpoint is on loopback: a workspace base URL goes only where OUTBOUND_HOST_ALLOWLIST allows.
+  galaxy = await startGalaxy(inject("engines"), { worker: { outboundHostAllowlist: "127.0.0.1" } });
   provider = await startDevModel();
   await provider.control({ requireApiKey: KEY });
   galaxy.observer.nc.subscribe(galaxy.observer.subject("evt.>"), {

@@ -13,14 +13,20 @@ import type { GatewayDb } from "./db";
 import { installRequestContext } from "./http/context";
 import { installErrorHandling } from "./http/errors";
 import { agentRoutes } from "./routes/agents.routes";
+import { agentToolRoutes } from "./routes/agent-tools.routes";
 import { adminRoutes } from "./routes/admin.routes";
 import { apiKeyRoutes } from "./routes/api-keys.routes";
 import { authRoutes } from "./routes/auth.routes";
 import { memberRoutes } from "./routes/members.routes";
 import { workspaceRoutes } from "./routes/workspaces.routes";
 import { executionRoutes } from "./routes/executions.routes";
+import { auditRoutes } from "./routes/audit.routes";
+import { deliveryRoutes } from "./routes/deliveries.routes";
+import { knowledgeRoutes } from "./routes/knowledge.routes";
 import { providerCredentialRoutes } from "./routes/provider-credentials.routes";
 import { oidcWebhookRoutes } from "./routes/oidc.routes";
+import { hookRoutes, type HookRateLimit } from "./routes/hooks.routes";
+import { triggerRoutes } from "./routes/triggers.routes";
 
 export interface GatewayDeps {
   bus: Bus;
@@ -32,6 +38,8 @@ export interface GatewayDeps {
   trustProxy?: boolean;
   /** `OIDC_WEBHOOK_SECRET`: the identity provider's user-sync webhook secrets (`whsec_…`); empty, `/hooks/identity/clerk` answers 404. */
   oidcWebhookSecrets?: readonly string[];
+  /** Deliveries per trigger per window on `POST /hooks/{triggerId}` (default 600 a minute). */
+  webhookRateLimit?: HookRateLimit;
 }
 
 /** The largest body Galaxy accepts (CONTRACT §1: 413 above it). */
@@ -79,9 +87,15 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   await app.register(workspaceRoutes(routeDeps));
   await app.register(memberRoutes(routeDeps));
   await app.register(agentRoutes(routeDeps));
+  await app.register(agentToolRoutes(routeDeps));
   await app.register(executionRoutes(routeDeps));
+  await app.register(auditRoutes(routeDeps));
+  await app.register(deliveryRoutes(routeDeps));
+  await app.register(knowledgeRoutes(routeDeps));
   await app.register(providerCredentialRoutes(routeDeps));
   await app.register(apiKeyRoutes(routeDeps));
+  await app.register(triggerRoutes(routeDeps));
+  await app.register(hookRoutes(routeDeps, { redis: deps.redis, rateLimit: deps.webhookRateLimit }));
   await app.register(oidcWebhookRoutes(routeDeps, { secrets: deps.oidcWebhookSecrets ?? [], forgetUser: (userId) => auth.forgetUser(userId) }));
   await app.register(adminRoutes(routeDeps));
 

@@ -11,6 +11,10 @@ const Env = CommonEnv.extend({
   GATEWAY_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   GATEWAY_HOST: z.string().default("127.0.0.1"),
   TRUST_PROXY: z.enum(["true", "false"]).default("false"),
+  // Deliveries each webhook trigger may make per window (POST /hooks/{triggerId}); past it, 429.
+  // Empty is the same as unset (docker-compose passes unset variables as "").
+  WEBHOOK_RATE_LIMIT: z.preprocess((v) => (v === "" ? undefined : v), z.coerce.number().int().min(1).default(600)),
+  WEBHOOK_RATE_WINDOW_S: z.preprocess((v) => (v === "" ? undefined : v), z.coerce.number().int().min(1).max(86_400).default(60)),
   // The identity provider's webhook secret(s), `whsec_…`, comma-separated during a rotation.
   OIDC_WEBHOOK_SECRET: z.string().regex(/^(whsec_[A-Za-z0-9+/=]+(,whsec_[A-Za-z0-9+/=]+)*)?$/, "must be whsec_<base64>, comma-separated").optional(),
 });
@@ -31,7 +35,7 @@ await runService({
     const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 2, lazyConnect: true });
     await redis.connect();
     const bus = await Bus.connect({ url: env.NATS_URL, prefix: env.GALAXY_BUS_PREFIX, service, user: env.NATS_USER, password: env.NATS_PASSWORD, logger });
-    const app = await buildGateway({ bus, db, redis, logger, metrics, trustProxy: env.TRUST_PROXY === "true", oidcWebhookSecrets: env.OIDC_WEBHOOK_SECRET ? env.OIDC_WEBHOOK_SECRET.split(",") : [] });
+    const app = await buildGateway({ bus, db, redis, logger, metrics, trustProxy: env.TRUST_PROXY === "true", oidcWebhookSecrets: env.OIDC_WEBHOOK_SECRET ? env.OIDC_WEBHOOK_SECRET.split(",") : [], webhookRateLimit: { limit: env.WEBHOOK_RATE_LIMIT, windowS: env.WEBHOOK_RATE_WINDOW_S } });
     await app.listen({ port: env.GATEWAY_PORT, host: env.GATEWAY_HOST });
     return {
       async readiness() {

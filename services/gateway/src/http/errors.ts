@@ -20,7 +20,9 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof GalaxyError) {
       if (error.status >= 500) request.log.warn({ err: error }, "request failed");
-      if (error.status === 429 && !reply.hasHeader("retry-after")) reply.header("retry-after", "1");
+      // A service that knows when to come back says so in `details.retryAfter` (seconds).
+      const retryAfter = error.details?.retryAfter;
+      if (error.status === 429 && !reply.hasHeader("retry-after")) reply.header("retry-after", retryAfter && /^\d+$/.test(retryAfter) ? retryAfter : "1");
       return reply.status(error.status).send(error.toBody());
     }
     if (hasZodFastifySchemaValidationErrors(error)) {

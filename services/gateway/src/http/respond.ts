@@ -5,6 +5,12 @@ import type { Principal } from "../auth/principal";
 import type { GatewayDb } from "../db";
 import { withIdempotency, type StoredResponse } from "../idempotency/idempotency";
 
+/** What one answer shows that its idempotency record must not keep (a secret shown once). */
+export interface RespondOptions {
+  /** Adds it to the fresh answer only; `execute` returns the answer without it, which is what is stored and replayed. */
+  reveal?: (response: StoredResponse) => StoredResponse;
+}
+
 /**
  * Sends what `execute` produces; for POST, PATCH and DELETE with an `Idempotency-Key`, the
  * first response is stored and replayed for repeats (CONTRACT §1).
@@ -15,11 +21,13 @@ export async function respond(
   reply: FastifyReply,
   principal: Principal | undefined,
   execute: () => Promise<StoredResponse>,
+  options: RespondOptions = {},
 ): Promise<void> {
+  const reveal = options.reveal ?? ((response: StoredResponse) => response);
   const key = request.headers["idempotency-key"];
   if (typeof key !== "string" || !["POST", "PATCH", "DELETE", "PUT"].includes(request.method)) {
     const result = await execute();
-    send(reply, result);
+    send(reply, reveal(result));
     return;
   }
   const result = await withIdempotency(
@@ -29,14 +37,15 @@ export async function respond(
       try {
         return await execute();
       } catch (error) {
-        // A refusal is the answer to this request and is replayed like a success; a 5xx is not.
-        if (error instanceof GalaxyError && error.status < 500) return { status: error.status, body: error.toBody() };
+        // A refusal is the answer to this request and is replayed like a success; a 5xx is not,
+        // nor a 429 (a quota or limit that passes: the same key must be able to try again).
+        if (error instanceof GalaxyError && error.status < 500 && error.status !== 429) return { status: error.status, body: error.toBody() };
         throw error;
       }
     },
   );
   if (result.replayed) reply.header("idempotent-replayed", "true");
-  send(reply, result);
+  send(reply, result.replayed ? result : reveal({ status: result.status, body: result.body }));
 }
 
 function send(reply: FastifyReply, result: StoredResponse): void {

@@ -1,9 +1,14 @@
 import { z } from "zod";
 import type { FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
-import { AuditEntry, AuditLogQuery, ForbiddenError, PageQuery, Pagination, SecurityIncident, SecurityIncidentsQuery, SYSTEM_WORKSPACE_ID } from "@galaxy/contracts";
+import {
+  AuditEntry, AuditLogQuery, DeadLetter, DeadLetterQuery, DeadLetterRedrive, DeadLetterRedrives, ForbiddenError, PageQuery, Pagination, RedriveManyRequest,
+  ReplayAccepted, ReplayListQuery, ReplayRun, SecurityIncident, SecurityIncidentsQuery, StartReplayBody, SYSTEM_WORKSPACE_ID, Uuid,
+} from "@galaxy/contracts";
 import type { RequestOptions } from "@galaxy/bus";
+import type { Principal } from "../auth/principal";
 import { busOptions } from "../http/context";
+import { respond } from "../http/respond";
 import type { RouteDeps } from "./deps";
 
 /**
@@ -11,13 +16,18 @@ import type { RouteDeps } from "./deps";
  * They act with an operator claim on the system workspace, which identity issues only after
  * reading the flag again; the flag opens nothing inside a workspace the user is not a member of.
  */
-export function adminRoutes({ bus, auth }: RouteDeps): FastifyPluginAsyncZod {
+export function adminRoutes({ bus, auth, db }: RouteDeps): FastifyPluginAsyncZod {
   /**
    * The bus options of an admin request: a verified access token whose `sa` says system admin
    * (API keys never are), traded for an operator claim. Not cached: admin calls are rare, and
    * each one sees the flag as it is now.
    */
   async function asOperator(request: FastifyRequest): Promise<RequestOptions> {
+    return (await operatorOf(request)).options;
+  }
+
+  /** The principal (for idempotent POSTs) and the operator's bus options. */
+  async function operatorOf(request: FastifyRequest): Promise<{ principal: Principal; options: RequestOptions }> {
     const principal = await auth.authenticate(request);
     if (principal.kind !== "user" || principal.token?.sa !== true) {
       throw new ForbiddenError("Only system admins may use /api/admin/*; `galaxy admin grant-system-admin <email>` grants it", "system_admin_required");
@@ -25,10 +35,129 @@ export function adminRoutes({ bus, auth }: RouteDeps): FastifyPluginAsyncZod {
     const accessToken = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? "")?.[1] ?? "";
     const options = busOptions(request);
     const { claim } = await bus.request("identity.claims.operator", { accessToken }, options);
-    return { ...options, claim, workspaceId: SYSTEM_WORKSPACE_ID };
+    return { principal, options: { ...options, claim, workspaceId: SYSTEM_WORKSPACE_ID } };
   }
 
   return async (app) => {
+    // Replays (CONTRACT §4): audit runs and records them.
+    app.post(
+      "/api/admin/replays",
+      {
+        schema: {
+          tags: ["admin"],
+          summary: "Start a replay of EVENTS into one projection (`audit`, `execution-worker.agent-versions`); it runs in the background (system admins)",
+          description:
+            "Reads EVENTS with an ordered consumer from `since`/`fromSeq` (default: the start) through `until`/`toSeq` (default: the stream's end as of now), one subject filter (`subject`, or `evt.{workspaceId}.>`), and hands each message to the target alone with `Gx-Replay-Id`; nothing is re-published. `reset` first drops the target's projection of `workspaceId` and rebuilds it while that workspace's live events wait. `dryRun` counts and changes nothing. Poll `GET /api/admin/replays/{id}` for progress.",
+          body: StartReplayBody,
+          response: { 202: z.object({ data: ReplayAccepted }) },
+        },
+      },
+      async (request, reply) => {
+        const { principal, options } = await operatorOf(request);
+        await respond(db, request, reply, principal, async () => ({ status: 202, body: { data: await bus.request("audit.replays.start", request.body, options) } }));
+      },
+    );
+
+    app.get(
+      "/api/admin/replays",
+      { schema: { tags: ["admin"], summary: "Replays, newest first (system admins)", querystring: ReplayListQuery, response: { 200: z.object({ data: z.array(ReplayRun), pagination: Pagination }) } } },
+      async (request) => {
+        const page = await bus.request("audit.replays.list", request.query, await asOperator(request));
+        return { data: page.items, pagination: page.pagination };
+      },
+    );
+
+    app.get(
+      "/api/admin/replays/:id",
+      {
+        schema: {
+          tags: ["admin"],
+          summary: "A replay and its progress: matched, applied, skipped, failed, rate, ETA (system admins)",
+          params: z.object({ id: Uuid }),
+          response: { 200: z.object({ data: ReplayRun }) },
+        },
+      },
+      async (request) => ({ data: await bus.request("audit.replays.get", { id: request.params.id }, await asOperator(request)) }),
+    );
+
+    app.post(
+      "/api/admin/replays/:id/cancel",
+      {
+        schema: {
+          tags: ["admin"],
+          summary: "Cancel a running replay: it stops within moments, and a reset lets the workspace's waiting events through first (system admins)",
+          params: z.object({ id: Uuid }),
+          response: { 202: z.object({ data: ReplayRun }) },
+        },
+      },
+      async (request, reply) => {
+        const { principal, options } = await operatorOf(request);
+        await respond(db, request, reply, principal, async () => ({ status: 202, body: { data: await bus.request("audit.replays.cancel", { id: request.params.id }, options) } }));
+      },
+    );
+
+    // Dead letters (CONTRACT §3, §4): what a consumer could not apply.
+    app.get(
+      "/api/admin/dead-letters",
+      {
+        schema: {
+          tags: ["admin"],
+          summary: "Dead letters, newest first: consumer, original subject, error, delivery count, redrive (system admins)",
+          querystring: DeadLetterQuery,
+          response: { 200: z.object({ data: z.array(DeadLetter), pagination: Pagination }) },
+        },
+      },
+      async (request) => {
+        const page = await bus.request("audit.dead_letters.list", request.query, await asOperator(request));
+        return { data: page.items, pagination: page.pagination };
+      },
+    );
+
+    app.get(
+      "/api/admin/dead-letters/:id",
+      {
+        schema: {
+          tags: ["admin"],
+          summary: "One dead letter with its headers (the claim redacted) and payload (system admins)",
+          params: z.object({ id: z.coerce.number().int().min(1) }),
+          response: { 200: z.object({ data: DeadLetter }) },
+        },
+      },
+      async (request) => ({ data: await bus.request("audit.dead_letters.get", { id: request.params.id }, await asOperator(request)) }),
+    );
+
+    app.post(
+      "/api/admin/dead-letters/:id/redrive",
+      {
+        schema: {
+          tags: ["admin"],
+          summary: "Hand a dead letter back to the consumer that failed it; once applied it is never applied again (409) (system admins)",
+          params: z.object({ id: z.coerce.number().int().min(1) }),
+          response: { 202: z.object({ data: DeadLetterRedrive }) },
+        },
+      },
+      async (request, reply) => {
+        const { principal, options } = await operatorOf(request);
+        await respond(db, request, reply, principal, async () => ({ status: 202, body: { data: await bus.request("audit.dead_letters.redrive", { id: request.params.id }, options) } }));
+      },
+    );
+
+    app.post(
+      "/api/admin/dead-letters/redrive",
+      {
+        schema: {
+          tags: ["admin"],
+          summary: "Redrive every dead letter of one consumer (and original subject) not applied yet, oldest first (system admins)",
+          body: RedriveManyRequest,
+          response: { 202: z.object({ data: DeadLetterRedrives }) },
+        },
+      },
+      async (request, reply) => {
+        const { principal, options } = await operatorOf(request);
+        await respond(db, request, reply, principal, async () => ({ status: 202, body: { data: await bus.request("audit.dead_letters.redrive_many", request.body, options) } }));
+      },
+    );
+
     app.get(
       "/api/admin/security-incidents",
       {

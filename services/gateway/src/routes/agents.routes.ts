@@ -1,19 +1,55 @@
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
-import { Agent, AgentListQuery, CreateAgentBody, Execution, PageQuery, Pagination, StartExecutionBody, Uuid } from "@galaxy/contracts";
+import { Agent, AgentListQuery, AgentVersion, CreateAgentBody, Execution, PageQuery, Pagination, SavedAgent, StartExecutionBody, UpdateAgentBody, Uuid } from "@galaxy/contracts";
 import { busOptions } from "../http/context";
-import { respond } from "../http/respond";
+import { respond, type RespondOptions } from "../http/respond";
+import type { StoredResponse } from "../idempotency/idempotency";
 import type { RouteDeps } from "./deps";
 
 const AgentParams = z.object({ id: Uuid });
 
-/** Agents: create, list, read, activate, and start executions of them. */
+/**
+ * A create or update answer with `notifySecret` shows it once: the idempotency record keeps
+ * the agent without it (docs/decisions/0008), so a replay answers the agent and no secret.
+ */
+function secretShownOnce(status: number, saved: SavedAgent): { stored: StoredResponse; options: RespondOptions } {
+  const { notifySecret, ...agent } = saved;
+  return {
+    stored: { status, body: { data: agent } },
+    options: { reveal: (response) => (notifySecret === undefined ? response : { status: response.status, body: { data: { ...agent, notifySecret } } }) },
+  };
+}
+
+/** Agents: create, list, read, change, activate, pause, delete, their versions, and start executions of them. */
 export function agentRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyncZod {
   return async (app) => {
-    app.post("/api/agents", { schema: { tags: ["agents"], summary: "Create an agent (draft, version 1)", body: CreateAgentBody, response: { 201: z.object({ data: Agent }) } } }, async (request, reply) => {
-      const principal = await auth.authenticate(request);
-      await respond(db, request, reply, principal, async () => ({ status: 201, body: { data: await bus.request("registry.agents.create", request.body, busOptions(request, principal)) } }));
-    });
+    app.post(
+      "/api/agents",
+      {
+        schema: {
+          tags: ["agents"],
+          summary: "Create an agent (draft, version 1); with `notifyUrl`, the answer shows its callback secret `notifySecret`, once",
+          body: CreateAgentBody,
+          response: { 201: z.object({ data: SavedAgent }) },
+        },
+      },
+      async (request, reply) => {
+        const principal = await auth.authenticate(request);
+        let reveal: RespondOptions["reveal"];
+        await respond(
+          db,
+          request,
+          reply,
+          principal,
+          async () => {
+            const shown = secretShownOnce(201, await bus.request("registry.agents.create", request.body, busOptions(request, principal)));
+            reveal = shown.options.reveal;
+            return shown.stored;
+          },
+          { reveal: (response) => (reveal ? reveal(response) : response) },
+        );
+      },
+    );
 
     app.get(
       "/api/agents",
@@ -28,6 +64,71 @@ export function agentRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyncZod
     app.get("/api/agents/:id", { schema: { tags: ["agents"], summary: "Read an agent", params: AgentParams, response: { 200: z.object({ data: Agent }) } } }, async (request) => {
       const principal = await auth.authenticate(request);
       return { data: await bus.request("registry.agents.get", { id: request.params.id }, busOptions(request, principal)) };
+    });
+
+    app.patch(
+      "/api/agents/:id",
+      {
+        schema: {
+          tags: ["agents"],
+          summary: "Change an agent's config: a change makes a new version (`version` + 1), no change makes none; a new `notifyUrl` shows its new `notifySecret`, once",
+          params: AgentParams,
+          body: UpdateAgentBody,
+          response: { 200: z.object({ data: SavedAgent }) },
+        },
+      },
+      async (request, reply) => {
+        const principal = await auth.authenticate(request);
+        let reveal: RespondOptions["reveal"];
+        await respond(
+          db,
+          request,
+          reply,
+          principal,
+          async () => {
+            const saved = await bus.request("registry.agents.update", { id: request.params.id, changes: request.body }, busOptions(request, principal));
+            const shown = secretShownOnce(200, saved);
+            reveal = shown.options.reveal;
+            return shown.stored;
+          },
+          { reveal: (response) => (reveal ? reveal(response) : response) },
+        );
+      },
+    );
+
+    app.delete(
+      "/api/agents/:id",
+      { schema: { tags: ["agents"], summary: "Delete an agent (soft): it is a 404 everywhere afterwards", params: AgentParams, response: { 204: z.null().describe("Deleted") } } },
+      async (request, reply) => {
+        const principal = await auth.authenticate(request);
+        await respond(db, request, reply, principal, async () => {
+          await bus.request("registry.agents.delete", { id: request.params.id }, busOptions(request, principal));
+          return { status: 204, body: null };
+        });
+      },
+    );
+
+    app.get(
+      "/api/agents/:id/versions",
+      {
+        schema: {
+          tags: ["agents"],
+          summary: "An agent's immutable versions, newest first",
+          params: AgentParams,
+          querystring: PageQuery,
+          response: { 200: z.object({ data: z.array(AgentVersion), pagination: Pagination }) },
+        },
+      },
+      async (request) => {
+        const principal = await auth.authenticate(request);
+        const page = await bus.request("registry.agents.versions", { id: request.params.id, limit: request.query.limit, offset: request.query.offset }, busOptions(request, principal));
+        return { data: page.items, pagination: page.pagination };
+      },
+    );
+
+    app.post("/api/agents/:id/pause", { schema: { tags: ["agents"], summary: "Pause an active agent: it starts no new executions; running ones finish", params: AgentParams, response: { 200: z.object({ data: Agent }) } } }, async (request, reply) => {
+      const principal = await auth.authenticate(request);
+      await respond(db, request, reply, principal, async () => ({ status: 200, body: { data: await bus.request("registry.agents.pause", { id: request.params.id }, busOptions(request, principal)) } }));
     });
 
     app.post("/api/agents/:id/activate", { schema: { tags: ["agents"], summary: "Activate an agent so it can run", params: AgentParams, response: { 200: z.object({ data: Agent }) } } }, async (request, reply) => {

@@ -1,0 +1,81 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, expect, inject, test } from "vitest";
+import { Agent, Execution, SignupResult } from "@galaxy/contracts";
+import { inWorkspace, sql, type Kysely } from "@galaxy/db";
+import { newTraceparent } from "@galaxy/observability";
+import { serviceDb } from "@galaxy/testkit";
+import type { ExecutionDb } from "../../services/execution-worker/src/db";
+import { setTier } from "../../services/execution-worker/src/quota/quota.repository";
+import { insertExecution } from "../../services/execution-worker/src/executions/executions.repository";
+import { WAKE_SUBJECT } from "../../services/execution-worker/src/app";
+import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
+
+/**
+ * Fair scheduling: one workspace's backlog of 500 executions does not hold back another
+ * workspace's single execution, which runs at the next claim, long before most of the backlog.
+ */
+
+const BACKLOG = 500;
+
+let galaxy: Galaxy;
+let db: Kysely<ExecutionDb>;
+
+beforeAll(async () => {
+  galaxy = await startGalaxy(inject("engines"), { worker: { concurrency: 8, shutdownGraceMs: 200 } });
+  db = serviceDb<ExecutionDb>(galaxy.env, "execution-worker");
+});
+
+afterAll(async () => {
+  await db?.destroy();
+  await galaxy?.stop();
+});
+
+async function workspaceWithAgent(): Promise<{ token: string; workspaceId: string; agentId: string }> {
+  const signup = dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email: `${randomUUID()}@example.com`, password: "correct horse battery", name: "Fair", workspaceName: "Fair" } }));
+  const token = signup.accessToken;
+  const agent = dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token, body: { name: "Fair", systemPrompt: "Be brief.", provider: "openai", model: "galaxy-dev-echo" } }));
+  expect((await api(galaxy, "POST", `/api/agents/${agent.id}/activate`, { token })).status).toBe(200);
+  return { token, workspaceId: signup.workspace.id, agentId: agent.id };
+}
+
+test("another workspace's single execution completes before most of a 500-execution backlog", async () => {
+  const busy = await workspaceWithAgent();
+  const quiet = await workspaceWithAgent();
+  // Pro: 500 queued fit under its queue cap.
+  await inWorkspace(db, busy.workspaceId, (tx) => setTier(tx, busy.workspaceId, "pro"));
+  // Every model call takes a while, so the backlog takes far longer to run than to queue.
+  await galaxy.devModel.control({ latencyMs: 1_500 });
+
+  // The backlog is written straight into the queue (intake is tested elsewhere; 500 HTTP starts
+  // would only slow this test down), every row older than the quiet workspace's execution.
+  const template = dataOf(Execution, await api(galaxy, "POST", `/api/agents/${busy.agentId}/executions`, { token: busy.token, body: { input: { message: "b" } } }));
+  const base = Date.now() - 60_000;
+  await inWorkspace(db, busy.workspaceId, async (tx) => {
+    for (let i = 1; i < BACKLOG; i++) {
+      const execution = { ...template, id: randomUUID(), input: { message: `b${i}` }, createdAt: new Date(base + i).toISOString() };
+      await insertExecution(tx, { execution, createdBy: "test", correlationId: randomUUID(), traceparent: newTraceparent(), queuedEventId: null });
+    }
+  });
+  galaxy.observer.publishCore(WAKE_SUBJECT, { from: "test" });
+  const mine = dataOf(Execution, await api(galaxy, "POST", `/api/agents/${quiet.agentId}/executions`, { token: quiet.token, body: { input: { message: "me" } } }));
+
+  const done = await eventually(async () => {
+    const current = dataOf(Execution, await api(galaxy, "GET", `/api/executions/${mine.id}`, { token: quiet.token }));
+    return current.status === "completed" ? current : undefined;
+  }, 30_000, "the quiet workspace's execution to complete");
+  const backlogDone = await inWorkspace(db, busy.workspaceId, (tx) =>
+    sql<{ n: number }>`select count(*)::int as n from executions where status not in ('queued', 'running') and completed_at <= ${new Date(done.completedAt ?? 0)}`.execute(tx),
+  );
+  // Without fairness it would run after all 500; it ran before even a fifth of them.
+  expect(backlogDone.rows[0]?.n).toBeLessThan(BACKLOG / 5);
+  const stillQueued = await inWorkspace(db, busy.workspaceId, (tx) => sql<{ n: number }>`select count(*)::int as n from executions where status = 'queued'`.execute(tx));
+  expect(stillQueued.rows[0]?.n).toBeGreaterThan(BACKLOG / 2);
+
+  // The rest of the backlog need not run: cancel it and let the running ones finish before the services stop.
+  await inWorkspace(db, busy.workspaceId, (tx) => sql`update executions set status = 'cancelled', completed_at = now() where status = 'queued'`.execute(tx));
+  await galaxy.devModel.control({ reset: true });
+  await eventually(async () => {
+    const running = await inWorkspace(db, busy.workspaceId, (tx) => sql<{ n: number }>`select count(*)::int as n from executions where status = 'running'`.execute(tx));
+    return running.rows[0]?.n === 0 ? true : undefined;
+  }, 20_000, "the running executions to end");
+}, 55_000);
