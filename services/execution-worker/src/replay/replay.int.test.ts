@@ -94,21 +94,22 @@ describe("replay to execution-worker.agent-versions", () => {
     expect(elsewhere.workspaceId).toBe(other);
   });
 
-  test("a reset replay while executions run: every execution completes once, none lost or doubled", async () => {
+  test("a reset replay while 100 executions run: every execution completes once, none lost or doubled", async () => {
+    const RUNS = 100;
     const ws = uuidv7();
     const agent = await h.activeAgent(ws);
     const before = await projection(ws);
     const accepted = await h.caller.request("audit.replays.start", { target: "execution-worker.agent-versions", workspaceId: ws, reset: true, ratePerSec: 20 }, asOperator());
     const started = [];
-    for (let i = 0; i < 40; i++) started.push(await h.startExecution(ws, agent.id, { message: `run ${i}` }));
+    for (let i = 0; i < RUNS; i++) started.push(await h.startExecution(ws, agent.id, { message: `run ${i}` }));
     expect(await finished(accepted.id)).toMatchObject({ status: "completed", failed: 0 });
     for (const execution of started) {
       await eventually(async () => ((await h.row(ws, execution.id)).status === "completed" ? true : null), 30_000, `execution ${execution.id}`);
       expect(execution.agentVersion).toBe(1);
     }
     const rows = await inWorkspace(h.db, ws, (tx) => tx.selectFrom("executions").select(["id", "status"]).execute());
-    expect(rows).toHaveLength(40);
-    expect(new Set(rows.map((r) => r.id)).size).toBe(40);
+    expect(rows).toHaveLength(RUNS);
+    expect(new Set(rows.map((r) => r.id)).size).toBe(RUNS);
     expect(rows.every((r) => r.status === "completed")).toBe(true);
     expect(await projection(ws)).toEqual(before);
   });
