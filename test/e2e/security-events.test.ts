@@ -63,6 +63,8 @@ describe("asking for another workspace's resource by id", () => {
       { method: "POST", path: (id: string) => `/api/agents/${id}/activate`, target: aliceAgent.id, targetType: "agent" },
       { method: "POST", path: (id: string) => `/api/agents/${id}/executions`, target: aliceAgent.id, targetType: "agent", body: { input: { message: "hi" } } },
       { method: "GET", path: (id: string) => `/api/executions/${id}`, target: aliceExecution.id, targetType: "execution" },
+      { method: "GET", path: (id: string) => `/api/executions/${id}/deliveries`, target: aliceExecution.id, targetType: "execution" },
+      { method: "GET", path: (id: string) => `/api/agents/${id}/versions`, target: aliceAgent.id, targetType: "agent" },
       // Alice is a member of her workspace alone: to Bob's workspace she is another workspace's member.
       { method: "PATCH", path: (id: string) => `/api/members/${id}`, target: alice.user.id, targetType: "member", body: { role: "viewer" } },
       { method: "DELETE", path: (id: string) => `/api/members/${id}`, target: alice.user.id, targetType: "member" },
@@ -92,7 +94,7 @@ describe("asking for another workspace's resource by id", () => {
       expect(entry.userAgent).toBe(userAgent);
     }
     // Filtered by target, as an admin investigating would.
-    expect(await auditLog(bob.accessToken, { resourceId: aliceExecution.id })).toHaveLength(1);
+    expect(await auditLog(bob.accessToken, { resourceId: aliceExecution.id })).toHaveLength(2);
     // Nothing in the workspace whose resources were asked for, and nothing changed there.
     expect(await auditLog(alice.accessToken, { action: "security.cross_workspace_attempt" })).toEqual([]);
     const me = z.object({ data: z.object({ role: z.string() }) }).parse((await api(galaxy, "GET", "/api/me", { token: alice.accessToken })).body).data;

@@ -7,6 +7,8 @@ export { ensureDatabase, ensureRoles, ensureSchema, bootstrapService } from "./b
 export { enableWorkspaceRls, createSecurityDefinerFunction, migrateService } from "./migrations";
 export type { Migration, SecurityDefinerFunction } from "./migrations";
 export { appendEvent, createOutbox, OutboxRelay } from "./outbox";
+export { reportCrossWorkspaceAttempt } from "./cross-workspace";
+export type { CrossWorkspaceAttempt } from "./cross-workspace";
 export { createReplayHoldTables, dropReplayHoldTables, ReplayHolds } from "./replay-holds";
 export type { HoldableMessage } from "./replay-holds";
 export type { EventContext, OutboxRow, OutboxTable, NewEvent, PublishStored, OutboxRelayOptions } from "./outbox";

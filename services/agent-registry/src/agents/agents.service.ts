@@ -5,7 +5,7 @@ import {
   type AgentVersionsRequest, type CreateAgentBody, type EventActor, type NotifySecretReply, type NotifySecretRequest, type PageQuery, type ReplyData,
   type ResourceOwnership, type SavedAgent, type UpdateAgentRequest, type WorkspaceClaim,
 } from "@galaxy/contracts";
-import { appendEvent, inWorkspace, type EventContext, type Kysely, type OutboxRelay, type OutboxRow } from "@galaxy/db";
+import { appendEvent, inWorkspace, reportCrossWorkspaceAttempt, type EventContext, type Kysely, type OutboxRelay, type OutboxRow } from "@galaxy/db";
 import type { Logger } from "@galaxy/observability";
 import type { SecretBox } from "@galaxy/secrets";
 import type { RegistryDb } from "../db";
@@ -256,29 +256,13 @@ export class AgentsService {
    * alone would tell the caller what the 404 hides.
    */
   private async notFound(caller: Caller, id: string, operation: AgentLookup): Promise<AgentNotFoundError> {
-    try {
-      if (await agentExistsElsewhere(this.deps.db, id, caller.claim.ws)) await this.reportCrossWorkspaceAttempt(caller, id, operation);
-    } catch (error) {
-      caller.logger?.error({ err: error, agentId: id, operation }, "could not record a cross-workspace attempt");
-    }
-    return new AgentNotFoundError(id);
-  }
-
-  private async reportCrossWorkspaceAttempt(caller: Caller, id: string, operation: AgentLookup): Promise<void> {
     const { db, relay } = this.deps;
     const { claim } = caller;
-    const context = caller.eventContext();
-    const actor = actorOf(claim);
-    const event = await inWorkspace(db, claim.ws, (tx) =>
-      appendEvent(tx, {
-        type: "security.cross_workspace_attempt",
-        workspaceId: claim.ws,
-        actor,
-        context,
-        data: { actor, targetType: "agent", targetId: id, operation, ipAddress: context.clientIp ?? null, userAgent: context.userAgent ?? null },
-      }),
-    );
-    relay.publishNow([event]);
+    await reportCrossWorkspaceAttempt({
+      db, relay, claim, eventContext: () => caller.eventContext(), targetType: "agent", targetId: id, operation, logger: caller.logger,
+      existsElsewhere: () => agentExistsElsewhere(db, id, claim.ws),
+    });
+    return new AgentNotFoundError(id);
   }
 }
 

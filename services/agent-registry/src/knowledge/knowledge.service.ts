@@ -4,7 +4,7 @@ import {
   authorize, DOCUMENT_MAX_BYTES, GalaxyError, pagination, principalOf, type Action, type CreateKnowledgeBaseBody, type EventActor, type KnowledgeBase,
   type KnowledgeDocument, type KnowledgeQueryReply, type KnowledgeSearchReply, type ParsedRequest, type ReplyData, type WorkspaceClaim,
 } from "@galaxy/contracts";
-import { appendEvent, inWorkspace, type EventContext, type Kysely, type OutboxRelay, type OutboxRow } from "@galaxy/db";
+import { appendEvent, inWorkspace, reportCrossWorkspaceAttempt, type EventContext, type Kysely, type OutboxRelay, type OutboxRow } from "@galaxy/db";
 import { newTraceparent, type Logger } from "@galaxy/observability";
 import type { RegistryDb } from "../db";
 import { ActionForbiddenError } from "../errors";
@@ -307,29 +307,13 @@ export class KnowledgeService {
   private async lookup(caller: Caller, id: string, operation: KnowledgeLookup): Promise<StoredKnowledgeBase> {
     const stored = await inWorkspace(this.deps.db, caller.claim.ws, (tx) => findKnowledgeBase(tx, id));
     if (stored) return stored;
-    try {
-      if (await knowledgeBaseExistsElsewhere(this.deps.db, id, caller.claim.ws)) await this.reportCrossWorkspaceAttempt(caller, id, operation);
-    } catch (error) {
-      caller.logger?.error({ err: error, knowledgeBaseId: id, operation }, "could not record a cross-workspace attempt");
-    }
-    throw new KnowledgeBaseNotFoundError(id);
-  }
-
-  private async reportCrossWorkspaceAttempt(caller: Caller, id: string, operation: KnowledgeLookup): Promise<void> {
     const { db, relay } = this.deps;
     const { claim } = caller;
-    const context = caller.eventContext();
-    const actor = actorOf(claim);
-    const event = await inWorkspace(db, claim.ws, (tx) =>
-      appendEvent(tx, {
-        type: "security.cross_workspace_attempt",
-        workspaceId: claim.ws,
-        actor,
-        context,
-        data: { actor, targetType: "knowledge_base", targetId: id, operation, ipAddress: context.clientIp ?? null, userAgent: context.userAgent ?? null },
-      }),
-    );
-    relay.publishNow([event]);
+    await reportCrossWorkspaceAttempt({
+      db, relay, claim, eventContext: () => caller.eventContext(), targetType: "knowledge_base", targetId: id, operation, logger: caller.logger,
+      existsElsewhere: () => knowledgeBaseExistsElsewhere(db, id, claim.ws),
+    });
+    throw new KnowledgeBaseNotFoundError(id);
   }
 }
 

@@ -4,7 +4,7 @@ import {
   authorize, pagination, principalOf, type Action, type CreatedTrigger, type CreateTriggerRequest, type EventActor, type ListTriggersRequest, type ReplyData,
   type ResolvedTrigger, type ResourceOwnership, type RotatedTriggerSecret, type Trigger, type TriggerRef, type WorkspaceClaim,
 } from "@galaxy/contracts";
-import { appendEvent, inWorkspace, type Kysely, type OutboxRelay, type OutboxRow, type Transaction } from "@galaxy/db";
+import { appendEvent, inWorkspace, reportCrossWorkspaceAttempt, type Kysely, type OutboxRelay, type OutboxRow, type Transaction } from "@galaxy/db";
 import type { Logger } from "@galaxy/observability";
 import type { SecretBox } from "@galaxy/secrets";
 import type { Caller } from "../agents/agents.service";
@@ -228,24 +228,9 @@ export class TriggersService {
 
   private async reportIfElsewhere(caller: Caller, targetType: "agent" | "trigger", targetId: string, operation: TriggerLookup, elsewhere: () => Promise<boolean>): Promise<void> {
     const { db, relay } = this.deps;
-    const { claim } = caller;
-    try {
-      if (!(await elsewhere())) return;
-      const context = caller.eventContext();
-      const actor = actorOf(claim);
-      const event = await inWorkspace(db, claim.ws, (tx) =>
-        appendEvent(tx, {
-          type: "security.cross_workspace_attempt",
-          workspaceId: claim.ws,
-          actor,
-          context,
-          data: { actor, targetType, targetId, operation, ipAddress: context.clientIp ?? null, userAgent: context.userAgent ?? null },
-        }),
-      );
-      relay.publishNow([event]);
-    } catch (error) {
-      caller.logger?.error({ err: error, targetType, targetId, operation }, "could not record a cross-workspace attempt");
-    }
+    await reportCrossWorkspaceAttempt({
+      db, relay, claim: caller.claim, eventContext: () => caller.eventContext(), targetType, targetId, operation, logger: caller.logger, existsElsewhere: elsewhere,
+    });
   }
 }
 

@@ -1,6 +1,6 @@
 import type { RequestContext } from "@galaxy/bus";
 import { authorize, ForbiddenError, pagination, principalOf, type DeliveriesRequest, type ReplyData } from "@galaxy/contracts";
-import { appendEvent, inWorkspace, type Kysely, type OutboxRelay } from "@galaxy/db";
+import { inWorkspace, reportCrossWorkspaceAttempt, type Kysely, type OutboxRelay } from "@galaxy/db";
 import type { ExecutionDb } from "../db";
 import { ExecutionNotFoundError } from "../errors";
 import { executionExistsElsewhere, findExecution } from "../executions/executions.repository";
@@ -36,21 +36,9 @@ export class DeliveriesService {
     const { db, relay } = this.deps;
     const claim = ctx.claim;
     if (!claim) return;
-    try {
-      if (!(await executionExistsElsewhere(db, id, claim.ws))) return;
-      const actor = { type: claim.act, id: claim.sub };
-      const event = await inWorkspace(db, claim.ws, (tx) =>
-        appendEvent(tx, {
-          type: "security.cross_workspace_attempt",
-          workspaceId: claim.ws,
-          actor,
-          context: ctx.eventContext(),
-          data: { actor, targetType: "execution", targetId: id, operation: "executions.deliveries", ipAddress: ctx.clientIp ?? null, userAgent: ctx.userAgent ?? null },
-        }),
-      );
-      relay.publishNow([event]);
-    } catch (error) {
-      ctx.logger.error({ err: error, executionId: id }, "could not check or record a cross-workspace attempt");
-    }
+    await reportCrossWorkspaceAttempt({
+      db, relay, claim, eventContext: () => ctx.eventContext(), client: ctx, targetType: "execution", targetId: id, operation: "executions.deliveries", logger: ctx.logger,
+      existsElsewhere: () => executionExistsElsewhere(db, id, claim.ws),
+    });
   }
 }

@@ -4,7 +4,7 @@ import {
   authorize, ForbiddenError, principalOf, GalaxyError, pagination, TERMINAL_STATUSES, ZERO_USAGE, type Agent, type AgentConfig, type CancelSignal, type Execution,
   type ExecutionEventsReply, type ExecutionEventsRequest, type ListExecutionsRequest, type Principal, type ReplyData, type StartExecutionRequest, type WorkspaceClaim,
 } from "@galaxy/contracts";
-import { appendEvent, inWorkspace, type EventContext, type Kysely, type OutboxRelay, type OutboxRow, type Transaction } from "@galaxy/db";
+import { inWorkspace, reportCrossWorkspaceAttempt, type EventContext, type Kysely, type OutboxRelay, type OutboxRow, type Transaction } from "@galaxy/db";
 import { findPinnableAgent, pinnableFrom, rememberAgent, type PinnableAgent } from "../agents/agents.repository";
 import type { ExecutionDb } from "../db";
 import { AgentNotActiveError, AgentNotFoundError, ExecutionNotFoundError, ExecutionTerminalError, QuotaExceededError } from "../errors";
@@ -220,26 +220,10 @@ export class ExecutionService {
    */
   private async isElsewhere(ctx: RequestContext, claim: WorkspaceClaim, id: string, lookup: Lookup): Promise<boolean> {
     const { db, relay } = this.deps;
-    try {
-      const elsewhere = lookup.targetType === "agent" ? await agentExistsElsewhere(db, id, claim.ws) : await executionExistsElsewhere(db, id, claim.ws);
-      if (!elsewhere) return false;
-      const context = ctx.eventContext();
-      const actor = { type: claim.act, id: claim.sub };
-      const event = await inWorkspace(db, claim.ws, (tx) =>
-        appendEvent(tx, {
-          type: "security.cross_workspace_attempt",
-          workspaceId: claim.ws,
-          actor,
-          context,
-          data: { actor, targetType: lookup.targetType, targetId: id, operation: lookup.operation, ipAddress: ctx.clientIp ?? null, userAgent: ctx.userAgent ?? null },
-        }),
-      );
-      relay.publishNow([event]);
-      return true;
-    } catch (error) {
-      ctx.logger.error({ err: error, id, ...lookup }, "could not check or record a cross-workspace attempt");
-      return false;
-    }
+    return reportCrossWorkspaceAttempt({
+      db, relay, claim, eventContext: () => ctx.eventContext(), client: ctx, targetType: lookup.targetType, targetId: id, operation: lookup.operation, logger: ctx.logger,
+      existsElsewhere: () => (lookup.targetType === "agent" ? agentExistsElsewhere(db, id, claim.ws) : executionExistsElsewhere(db, id, claim.ws)),
+    });
   }
 
   private async fetchAgent(agentId: string, ctx: RequestContext, claim: WorkspaceClaim, claimToken: string): Promise<Agent | null> {

@@ -4,12 +4,11 @@ import {
   API_KEY_PREFIX, ForbiddenError, Permissions, ValidationError, authorize, isApiKey, pagination, principalOf, roleRank,
   type ApiKey, type ApiKeyGrant, type CreateApiKeyBody, type CreatedApiKey, type PageQuery, type ReplyData, type WorkspaceClaim,
 } from "@galaxy/contracts";
-import { appendEvent, inWorkspace, type Kysely, type OutboxRelay, type OutboxRow } from "@galaxy/db";
+import { appendEvent, inWorkspace, reportCrossWorkspaceAttempt, type Kysely, type OutboxRelay, type OutboxRow } from "@galaxy/db";
 import type { RequestContext } from "@galaxy/bus";
 import type { IdentityDb } from "../db";
 import { ApiKeyNotFoundError, InvalidApiKeyError, TokenStaleError } from "../errors";
 import type { SigningKeys } from "../keys/signing-keys";
-import { actorOf } from "../members/members.service";
 import { findUserById } from "../users/users.repository";
 import { findMember } from "../workspaces/workspaces.repository";
 import { apiKeyAuthority } from "./api-key-authority";
@@ -142,24 +141,10 @@ export class ApiKeysService {
    */
   private async notFound(claim: WorkspaceClaim, id: string, ctx: RequestContext): Promise<ApiKeyNotFoundError> {
     const { db, relay } = this.deps;
-    try {
-      if (await apiKeyExistsElsewhere(db, id, claim.ws)) {
-        const context = ctx.eventContext();
-        const actor = actorOf(claim);
-        const event = await inWorkspace(db, claim.ws, (tx) =>
-          appendEvent(tx, {
-            type: "security.cross_workspace_attempt",
-            workspaceId: claim.ws,
-            actor,
-            context,
-            data: { actor, targetType: "api_key", targetId: id, operation: "api_keys.revoke", ipAddress: context.clientIp ?? null, userAgent: context.userAgent ?? null },
-          }),
-        );
-        relay.publishNow([event]);
-      }
-    } catch (error) {
-      ctx.logger.error({ err: error, apiKeyId: id, operation: "api_keys.revoke" }, "could not record a cross-workspace attempt");
-    }
+    await reportCrossWorkspaceAttempt({
+      db, relay, claim, eventContext: () => ctx.eventContext(), targetType: "api_key", targetId: id, operation: "api_keys.revoke", logger: ctx.logger,
+      existsElsewhere: () => apiKeyExistsElsewhere(db, id, claim.ws),
+    });
     return new ApiKeyNotFoundError(id);
   }
 

@@ -3,7 +3,7 @@ import {
   authorize, pagination, principalOf, type Action, type AddMemberBody, type EventActor, type Member, type PageQuery, type Pagination, type UpdateMemberRequest,
   type WorkspaceClaim,
 } from "@galaxy/contracts";
-import { appendEvent, inWorkspace, type EventContext, type Kysely, type OutboxRelay, type OutboxRow } from "@galaxy/db";
+import { appendEvent, inWorkspace, reportCrossWorkspaceAttempt, type EventContext, type Kysely, type OutboxRelay, type OutboxRow } from "@galaxy/db";
 import type { Logger } from "@galaxy/observability";
 import type { IdentityDb } from "../db";
 import { ActionNotAllowedError, AlreadyMemberError, LastOwnerError, MemberNotFoundError, UserNotFoundError } from "../errors";
@@ -123,24 +123,10 @@ export class MembersService {
   private async notFound(caller: MemberCaller, userId: string, operation: "members.update" | "members.remove"): Promise<MemberNotFoundError> {
     const { db, relay } = this.deps;
     const { claim } = caller;
-    try {
-      if (await memberExistsElsewhere(db, userId, claim.ws)) {
-        const context = caller.eventContext();
-        const actor = actorOf(claim);
-        const event = await inWorkspace(db, claim.ws, (tx) =>
-          appendEvent(tx, {
-            type: "security.cross_workspace_attempt",
-            workspaceId: claim.ws,
-            actor,
-            context,
-            data: { actor, targetType: "member", targetId: userId, operation, ipAddress: context.clientIp ?? null, userAgent: context.userAgent ?? null },
-          }),
-        );
-        relay.publishNow([event]);
-      }
-    } catch (error) {
-      caller.logger?.error({ err: error, userId, operation }, "could not record a cross-workspace attempt");
-    }
+    await reportCrossWorkspaceAttempt({
+      db, relay, claim, eventContext: () => caller.eventContext(), targetType: "member", targetId: userId, operation, logger: caller.logger,
+      existsElsewhere: () => memberExistsElsewhere(db, userId, claim.ws),
+    });
     return new MemberNotFoundError(userId);
   }
 }
