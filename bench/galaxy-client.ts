@@ -16,6 +16,7 @@ export class GalaxyClient {
   private constructor(
     readonly baseUrl: string,
     readonly token: string,
+    readonly workspaceId: string,
   ) {}
 
   /** Signs up a user with a workspace of their own. */
@@ -27,7 +28,7 @@ export class GalaxyClient {
       workspaceName: "Bench",
     }, 201);
     const result = z.object({ data: SignupResult }).parse(body).data;
-    return new GalaxyClient(baseUrl, result.accessToken);
+    return new GalaxyClient(baseUrl, result.accessToken, result.workspace.id);
   }
 
   get authorization(): string {

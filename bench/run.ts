@@ -83,6 +83,14 @@ async function main(): Promise<number> {
     await galaxy.observer.nc.flush();
     const client = await GalaxyClient.signUp(galaxy.url);
     const agentId = await client.createActiveAgent();
+    // The bench workspace is on the enterprise tier (docs/executions.md, as an operator sets it):
+    // the free tier's two executions at once and 100 queued would measure the quota, not Galaxy.
+    const galaxyDb = createDb<unknown>({ connectionString: galaxy.env.databaseUrl, max: 1, applicationName: "galaxy-bench-setup" });
+    try {
+      await sql`insert into execution.workspace_tiers (workspace_id, tier) values (${client.workspaceId}, 'enterprise')`.execute(galaxyDb);
+    } finally {
+      await galaxyDb.destroy();
+    }
     log(`  Galaxy at ${galaxy.url}, bus prefix ${galaxy.env.busPrefix}, agent ${agentId}`);
 
     const devModel: RunningDevModel = await startDevModel();
