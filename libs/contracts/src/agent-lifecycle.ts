@@ -15,7 +15,7 @@ export const SavedAgent = Agent.extend({ notifySecret: NotifySecret.optional() }
 export type SavedAgent = z.infer<typeof SavedAgent>;
 
 /**
- * The body of `PATCH /api/agents/{id}`: any part of the config, with the config's own
+ * The body of `PATCH /api/agents/{id}`: some or all of the config, with the config's own
  * constraints. `null` clears an optional part (back to its default); a field left out keeps its value.
  */
 export const UpdateAgentBody = AgentConfig.partial().strict();

@@ -52,3 +52,32 @@ function send(reply: FastifyReply, result: StoredResponse): void {
   if (result.status === 204) reply.status(204).send();
   else reply.status(result.status).send(result.body);
 }
+
+/**
+ * `respond` for an answer `{data}` that shows a secret once (`field`: a trigger's `secret`, an
+ * agent's `notifySecret`): the idempotency record keeps the answer without it (the gateway never
+ * stores a secret, docs/decisions/0008), so a replay answers without it.
+ */
+export async function respondShowingSecretOnce<T extends object>(
+  db: Kysely<GatewayDb>,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  principal: Principal | undefined,
+  status: number,
+  field: keyof T & string,
+  execute: () => Promise<T>,
+): Promise<void> {
+  let shown: { data: object; secret: unknown } | undefined;
+  await respond(
+    db,
+    request,
+    reply,
+    principal,
+    async () => {
+      const { [field]: secret, ...data } = (await execute()) as Record<string, unknown>;
+      shown = { data, secret };
+      return { status, body: { data } };
+    },
+    { reveal: (response) => (shown?.secret === undefined ? response : { status: response.status, body: { data: { ...shown.data, [field]: shown.secret } } }) },
+  );
+}

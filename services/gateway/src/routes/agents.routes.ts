@@ -2,23 +2,10 @@ import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { Agent, AgentListQuery, AgentVersion, CreateAgentBody, Execution, PageQuery, Pagination, SavedAgent, StartExecutionBody, UpdateAgentBody, Uuid } from "@galaxy/contracts";
 import { busOptions } from "../http/context";
-import { respond, type RespondOptions } from "../http/respond";
-import type { StoredResponse } from "../idempotency/idempotency";
+import { respond, respondShowingSecretOnce } from "../http/respond";
 import type { RouteDeps } from "./deps";
 
 const AgentParams = z.object({ id: Uuid });
-
-/**
- * A create or update answer with `notifySecret` shows it once: the idempotency record keeps
- * the agent without it (docs/decisions/0008), so a replay answers the agent and no secret.
- */
-function secretShownOnce(status: number, saved: SavedAgent): { stored: StoredResponse; options: RespondOptions } {
-  const { notifySecret, ...agent } = saved;
-  return {
-    stored: { status, body: { data: agent } },
-    options: { reveal: (response) => (notifySecret === undefined ? response : { status: response.status, body: { data: { ...agent, notifySecret } } }) },
-  };
-}
 
 /** Agents: create, list, read, change, activate, pause, delete, their versions, and start executions of them. */
 export function agentRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyncZod {
@@ -35,19 +22,7 @@ export function agentRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyncZod
       },
       async (request, reply) => {
         const principal = await auth.authenticate(request);
-        let reveal: RespondOptions["reveal"];
-        await respond(
-          db,
-          request,
-          reply,
-          principal,
-          async () => {
-            const shown = secretShownOnce(201, await bus.request("registry.agents.create", request.body, busOptions(request, principal)));
-            reveal = shown.options.reveal;
-            return shown.stored;
-          },
-          { reveal: (response) => (reveal ? reveal(response) : response) },
-        );
+        await respondShowingSecretOnce(db, request, reply, principal, 201, "notifySecret", () => bus.request("registry.agents.create", request.body, busOptions(request, principal)));
       },
     );
 
@@ -79,19 +54,8 @@ export function agentRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyncZod
       },
       async (request, reply) => {
         const principal = await auth.authenticate(request);
-        let reveal: RespondOptions["reveal"];
-        await respond(
-          db,
-          request,
-          reply,
-          principal,
-          async () => {
-            const saved = await bus.request("registry.agents.update", { id: request.params.id, changes: request.body }, busOptions(request, principal));
-            const shown = secretShownOnce(200, saved);
-            reveal = shown.options.reveal;
-            return shown.stored;
-          },
-          { reveal: (response) => (reveal ? reveal(response) : response) },
+        await respondShowingSecretOnce(db, request, reply, principal, 200, "notifySecret", () =>
+          bus.request("registry.agents.update", { id: request.params.id, changes: request.body }, busOptions(request, principal)),
         );
       },
     );

@@ -2,21 +2,8 @@ import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { AgentTriggerParams, CreatedTrigger, CreateTriggerBody, PageQuery, Pagination, RotatedTriggerSecret, Trigger, TriggerParams } from "@galaxy/contracts";
 import { busOptions } from "../http/context";
-import { respond, type RespondOptions } from "../http/respond";
-import type { StoredResponse } from "../idempotency/idempotency";
+import { respond, respondShowingSecretOnce } from "../http/respond";
 import type { RouteDeps } from "./deps";
-
-/**
- * An answer that shows a webhook secret once: the idempotency record keeps it without the
- * secret (the gateway never stores one), and a replay answers without it.
- */
-function withoutSecret<T extends { secret?: string | undefined }>(status: number, result: T): { stored: StoredResponse; reveal: NonNullable<RespondOptions["reveal"]> } {
-  const { secret, ...rest } = result;
-  return {
-    stored: { status, body: { data: rest } },
-    reveal: (response) => (secret === undefined ? response : { status: response.status, body: { data: { ...rest, secret } } }),
-  };
-}
 
 /** Triggers of an agent: webhook triggers (signed deliveries to `/hooks/{id}`) and cron schedules. */
 export function triggerRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyncZod {
@@ -36,18 +23,8 @@ export function triggerRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyncZ
       },
       async (request, reply) => {
         const principal = await auth.authenticate(request);
-        let reveal: RespondOptions["reveal"];
-        await respond(
-          db,
-          request,
-          reply,
-          principal,
-          async () => {
-            const shown = withoutSecret(201, await bus.request("registry.triggers.create", { agentId: request.params.id, trigger: request.body }, busOptions(request, principal)));
-            reveal = shown.reveal;
-            return shown.stored;
-          },
-          { reveal: (response) => (reveal ? reveal(response) : response) },
+        await respondShowingSecretOnce(db, request, reply, principal, 201, "secret", () =>
+          bus.request("registry.triggers.create", { agentId: request.params.id, trigger: request.body }, busOptions(request, principal)),
         );
       },
     );
@@ -102,18 +79,8 @@ export function triggerRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyncZ
       },
       async (request, reply) => {
         const principal = await auth.authenticate(request);
-        let reveal: RespondOptions["reveal"];
-        await respond(
-          db,
-          request,
-          reply,
-          principal,
-          async () => {
-            const shown = withoutSecret(200, await bus.request("registry.triggers.rotate_secret", { agentId: request.params.id, triggerId: request.params.triggerId }, busOptions(request, principal)));
-            reveal = shown.reveal;
-            return shown.stored;
-          },
-          { reveal: (response) => (reveal ? reveal(response) : response) },
+        await respondShowingSecretOnce(db, request, reply, principal, 200, "secret", () =>
+          bus.request("registry.triggers.rotate_secret", { agentId: request.params.id, triggerId: request.params.triggerId }, busOptions(request, principal)),
         );
       },
     );
