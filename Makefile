@@ -2,10 +2,11 @@
 PNPM_VERSION := 12.4.2
 SHELL := /bin/bash
 
-.PHONY: up test install setup typecheck bench engines help
+.PHONY: up build test install setup typecheck bench engines help
 
 help:
-	@echo "make up     install what is missing, migrate, run every service (Ctrl-C stops them)"
+	@echo "make up     install what is missing, build, migrate, run every service (Ctrl-C stops them)"
+	@echo "make build  compile every service, the CLI and setup to dist/<name>/main.js"
 	@echo "make test   install what is missing, typecheck, run the whole suite"
 	@echo "make setup  database, roles, schemas, migrations and streams only"
 	@echo "make bench  run the benchmarks, each beside a bare baseline (docs/benchmarks.md)"
@@ -18,8 +19,12 @@ install:
 setup: install
 	@node --import tsx scripts/setup.ts
 
+# up.ts builds first (dist/), then runs the compiled services under its supervisor.
 up: install
 	@node --import tsx scripts/up.ts
+
+build: install
+	@node --import tsx scripts/build.ts
 
 typecheck: install
 	@pnpm exec tsc -p tsconfig.json --noEmit
