@@ -1,0 +1,73 @@
+import { afterAll, beforeAll, expect, inject, test } from "vitest";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connectTestBus, createTestEnv, freePort, testLogger, type TestEnv } from "@galaxy/testkit";
+import { buildAll, ROOT } from "../../scripts/build/bundle";
+import { Supervisor } from "../../scripts/supervisor";
+import { answersOk, eventually } from "./wait";
+
+/**
+ * `make up` as it runs a service: the compiled identity (`dist/identity/main.js`) under the
+ * supervisor, on this test's own database, bus prefix and ports. A `kill -9` must bring it
+ * back ready by itself, and a stop must leave nothing running.
+ */
+
+let env: TestEnv;
+let outdir = "";
+let supervisor: Supervisor;
+let readyUrl = "";
+
+beforeAll(async () => {
+  outdir = await mkdtemp(join(tmpdir(), "galaxy-dist-"));
+  await buildAll({ outdir });
+  env = await createTestEnv(inject("engines"));
+  const bus = await connectTestBus(env, "setup");
+  await bus.close();
+  const port = await freePort();
+  readyUrl = `http://127.0.0.1:${port}/health/ready`;
+  supervisor = new Supervisor({
+    programs: [{ name: "identity", args: ["--enable-source-maps", join(outdir, "identity/main.js")] }],
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH,
+      DATABASE_URL: env.databaseUrl,
+      NATS_URL: env.natsUrl,
+      REDIS_URL: env.redisUrl,
+      GALAXY_BUS_PREFIX: env.busPrefix,
+      GALAXY_MASTER_KEY: env.masterKey,
+      IDENTITY_PORT: String(port),
+      LOG_LEVEL: "warn",
+    },
+    logger: testLogger("supervisor"),
+    write: () => {},
+    backoff: { initialMs: 100 },
+  });
+  supervisor.start();
+}, 120_000);
+
+afterAll(async () => {
+  await supervisor?.stop();
+  await env?.cleanup();
+  await rm(outdir, { recursive: true, force: true });
+});
+
+test("the compiled identity, killed with SIGKILL, is started again and answers ready; a stop leaves nothing running", async () => {
+  await eventually(async () => ((await answersOk(readyUrl)) ? true : undefined), 60_000, "identity to be ready");
+  const first = supervisor.pid("identity");
+  expect(first).toBeDefined();
+
+  process.kill(first ?? 0, "SIGKILL");
+  const second = await eventually(() => {
+    const pid = supervisor.pid("identity");
+    return pid !== undefined && pid !== first ? pid : undefined;
+  }, 30_000, "identity to be started again");
+  await eventually(async () => ((await answersOk(readyUrl)) ? true : undefined), 60_000, "identity to be ready again");
+  expect(supervisor.restarts()).toEqual({ identity: 1 });
+  expect(supervisor.pid("identity")).toBe(second);
+
+  await supervisor.stop();
+  expect(supervisor.pid("identity")).toBeUndefined();
+  expect(() => process.kill(second, 0)).toThrow();
+  expect(await answersOk(readyUrl)).toBe(false);
+}, 180_000);
