@@ -1,5 +1,6 @@
 import pg from "pg";
 import { databaseName, loginRole, ownerRole, schemaOf, withUser, type ServiceName } from "./connection";
+import { connectionSettings } from "./tls";
 
 function ident(name: string): string {
   if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`unsafe SQL identifier: ${name}`);
@@ -7,7 +8,7 @@ function ident(name: string): string {
 }
 
 async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
+  const client = new pg.Client(connectionSettings(url));
   await client.connect();
   try {
     return await fn(client);
@@ -36,8 +37,12 @@ export async function ensureDatabase(bootstrapUrl: string): Promise<void> {
   });
 }
 
-/** Creates one service's two roles (ARCHITECTURE.md, Data) if missing. Needs a superuser. */
-export async function ensureRoles(bootstrapUrl: string, service: ServiceName): Promise<void> {
+/**
+ * Creates one service's two roles (docs/operations.md, Database users) if missing. Needs a
+ * superuser (or CREATEROLE). With a password, the login role gets it, set again on every run
+ * (that is how it is rotated); without one, it is left as it is.
+ */
+export async function ensureRoles(bootstrapUrl: string, service: ServiceName, loginPassword?: string): Promise<void> {
   const owner = ownerRole(service);
   const login = loginRole(service);
   await withClient(bootstrapUrl, async (client) => {
@@ -46,6 +51,8 @@ export async function ensureRoles(bootstrapUrl: string, service: ServiceName): P
       const has = async (role: string) => ((await client.query("select 1 from pg_roles where rolname = $1", [role])).rowCount ?? 0) > 0;
       if (!(await has(owner))) await client.query(`create role ${ident(owner)} nologin bypassrls`);
       if (!(await has(login))) await client.query(`create role ${ident(login)} login nobypassrls nosuperuser noinherit`);
+      // Sent as a literal, hashed by the server (password_encryption, SCRAM by default): roles take no bind parameters.
+      if (loginPassword) await client.query(`alter role ${ident(login)} with password ${client.escapeLiteral(loginPassword)}`);
     } finally {
       await client.query("select pg_advisory_unlock($1)", [ROLE_LOCK]);
     }
@@ -76,7 +83,7 @@ export async function ensureSchema(bootstrapUrl: string, service: ServiceName): 
   });
 }
 
-export async function bootstrapService(bootstrapUrl: string, service: ServiceName): Promise<void> {
-  await ensureRoles(bootstrapUrl, service);
+export async function bootstrapService(bootstrapUrl: string, service: ServiceName, loginPassword?: string): Promise<void> {
+  await ensureRoles(bootstrapUrl, service, loginPassword);
   await ensureSchema(bootstrapUrl, service);
 }

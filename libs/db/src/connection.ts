@@ -1,5 +1,6 @@
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
+import { connectionSettings } from "./tls";
 
 export { sql };
 export type { Kysely };
@@ -31,13 +32,49 @@ export function ownerRole(service: ServiceName): string {
   return `galaxy_${schemaOf(service)}_owner`;
 }
 
-/** The bootstrap URL with another user (and, optionally, database). */
+/**
+ * The bootstrap URL with another user (and, optionally, database). The password stays only
+ * when the user does: the bootstrap user's password is never offered on another role's behalf.
+ */
 export function withUser(url: string, user: string, database?: string): string {
   const parsed = new URL(url);
-  parsed.username = user;
-  parsed.password = "";
-  if (database) parsed.pathname = `/${database}`;
+  if (decodeURIComponent(parsed.username) !== user) parsed.password = "";
+  parsed.username = encodeURIComponent(user);
+  if (database) parsed.pathname = `/${encodeURIComponent(database)}`;
   return parsed.toString();
+}
+
+/** `url` logging in as `user` with `password` (none when undefined). */
+export function withLogin(url: string, user: string, password: string | undefined): string {
+  const parsed = new URL(withUser(url, user));
+  if (password) parsed.password = encodeURIComponent(password);
+  return parsed.toString();
+}
+
+/** `GALAXY_<SERVICE>_<setting>`, the name of one of a service's own variables (GALAXY_AGENT_REGISTRY_DB_PASSWORD). */
+export function serviceVariable(service: ServiceName, setting: "DB_PASSWORD" | "DATABASE_URL"): string {
+  return `GALAXY_${service.toUpperCase().replace(/-/g, "_")}_${setting}`;
+}
+
+/**
+ * How a service logs in (docs/operations.md, Database users): its own full URL when
+ * `GALAXY_<SERVICE>_DATABASE_URL` is set; else the bootstrap URL's host and database as its
+ * login role, with `GALAXY_<SERVICE>_DB_PASSWORD` when set (none, on a trust-auth machine).
+ */
+export function serviceDatabaseUrl(bootstrapUrl: string, service: ServiceName, env: NodeJS.ProcessEnv = process.env): string {
+  const own = env[serviceVariable(service, "DATABASE_URL")];
+  if (own) return own;
+  return withLogin(bootstrapUrl, loginRole(service), env[serviceVariable(service, "DB_PASSWORD")]);
+}
+
+/** The password `setup` gives the service's login role, if any: its own variable, else its own URL's. */
+export function serviceLoginPassword(service: ServiceName, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const password = env[serviceVariable(service, "DB_PASSWORD")];
+  if (password) return password;
+  const own = env[serviceVariable(service, "DATABASE_URL")];
+  if (!own) return undefined;
+  const parsed = new URL(own);
+  return decodeURIComponent(parsed.username) === loginRole(service) && parsed.password ? decodeURIComponent(parsed.password) : undefined;
 }
 
 export function databaseName(url: string): string {
@@ -54,6 +91,8 @@ export interface DbOptions {
   applicationName?: string;
   /** Told when an idle pooled connection fails (e.g. Postgres restarted); the pool replaces it. */
   onIdleError?: (error: Error) => void;
+  /** Where `DATABASE_SSL_MODE` and `DATABASE_SSL_CA_FILE` are read (default: the process's environment). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** A Kysely instance over a pg pool; close it with `db.destroy()`. */
@@ -63,7 +102,7 @@ export function createDb<DB>(options: DbOptions): Kysely<DB> {
     options.schema ? `-c search_path=${options.schema}` : "",
   ].filter(Boolean);
   const pool = new pg.Pool({
-    connectionString: options.connectionString,
+    ...connectionSettings(options.connectionString, options.env),
     max: options.max ?? 10,
     application_name: options.applicationName ?? "galaxy",
     ...(settings.length > 0 ? { options: settings.join(" ") } : {}),
@@ -77,10 +116,11 @@ export function createDb<DB>(options: DbOptions): Kysely<DB> {
   return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
 }
 
-/** Connects as the service's login role to its schema. */
-export function createServiceDb<DB>(bootstrapUrl: string, service: ServiceName, options: { max?: number; onIdleError?: (error: Error) => void } = {}): Kysely<DB> {
+/** Connects as the service's login role to its schema (`env`: see serviceDatabaseUrl). */
+export function createServiceDb<DB>(bootstrapUrl: string, service: ServiceName, options: { max?: number; onIdleError?: (error: Error) => void; env?: NodeJS.ProcessEnv } = {}): Kysely<DB> {
   return createDb<DB>({
-    connectionString: withUser(bootstrapUrl, loginRole(service)),
+    connectionString: serviceDatabaseUrl(bootstrapUrl, service, options.env),
+    ...(options.env ? { env: options.env } : {}),
     schema: schemaOf(service),
     applicationName: `galaxy-${service}`,
     ...(options.max !== undefined ? { max: options.max } : {}),

@@ -1,6 +1,9 @@
 export {
   sql, createDb, createServiceDb, isDbReachable, SERVICE_SCHEMAS, schemaOf, loginRole, ownerRole, withUser, databaseName,
+  withLogin, serviceVariable, serviceDatabaseUrl, serviceLoginPassword,
 } from "./connection";
+export { connectionSettings } from "./tls";
+export type { ConnectionSettings, SslMode } from "./tls";
 export type { Kysely, ServiceName, DbOptions } from "./connection";
 export { inWorkspace } from "./workspace-tx";
 export { ensureDatabase, ensureRoles, ensureSchema, bootstrapService } from "./bootstrap";
