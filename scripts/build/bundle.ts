@@ -1,5 +1,5 @@
 import { build, type Metafile, type Plugin } from "esbuild";
-import { existsSync, mkdirSync, realpathSync, rmSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 
@@ -131,6 +131,8 @@ export async function buildAll(options: BuildOptions = {}): Promise<BuildResult>
     if (!dir) throw new Error(`${name} (loaded by name from ${from}) is not installed`);
     externals.set(name, dir);
   }
+  // The bundles are ES modules wherever they are copied (the image holds no root package.json).
+  writeFileSync(join(outdir, "package.json"), `${JSON.stringify({ type: "module", private: true })}\n`);
   if (options.linkDependencies ?? true) linkDependencies(outdir, externals);
   return { outdir, externals, bytes: emittedBytes(result.metafile) };
 }

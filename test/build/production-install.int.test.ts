@@ -1,0 +1,134 @@
+import { afterAll, beforeAll, expect, inject, test } from "vitest";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { cp, lstat, mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { connectTestBus, createTestEnv, freePort, type TestEnv } from "@galaxy/testkit";
+import { buildAll, ROOT } from "../../scripts/build/bundle";
+import { answersOk, eventually } from "./wait";
+
+/**
+ * The image's final stage, on this machine (docs/operations.md, The image): the production
+ * install that scripts/install-production.sh makes from the manifests alone (as the
+ * Dockerfile runs it), dist/ built beside it, and bin/. It must hold no test or build tooling,
+ * and every program must run from it alone.
+ */
+
+const run = promisify(execFile);
+const TOOLING = [/^vitest$/, /^@vitest\//, /^testcontainers$/, /^ssh2$/, /^tsx$/, /^typescript$/, /^esbuild$/, /^@esbuild\//, /^@types\//, /^autocannon$/, /^dockerode$/];
+const SERVICES = [
+  { name: "dev-model", port: "DEV_MODEL_PORT", ready: "/health" },
+  { name: "identity", port: "IDENTITY_PORT", ready: "/health/ready" },
+  { name: "agent-registry", port: "AGENT_REGISTRY_PORT", ready: "/health/ready" },
+  { name: "execution-worker", port: "EXECUTION_WORKER_PORT", ready: "/health/ready" },
+  { name: "audit", port: "AUDIT_PORT", ready: "/health/ready" },
+  { name: "gateway", port: "GATEWAY_PORT", ready: "/health/ready" },
+];
+
+let work = "";
+let app = "";
+let env: TestEnv;
+const children: ChildProcess[] = [];
+
+/** What the Dockerfile's manifests stage copies: the workspace manifests and the lockfile. */
+async function copyManifests(to: string): Promise<void> {
+  for (const file of ["package.json", "pnpm-lock.yaml", "pnpm-workspace.yaml", ".npmrc"]) await cp(join(ROOT, file), join(to, file)).catch(() => undefined);
+  for (const folder of ["libs", "services"]) {
+    for (const entry of await readdir(join(ROOT, folder))) {
+      const manifest = join(folder, entry, "package.json");
+      await mkdir(join(to, folder, entry), { recursive: true });
+      await cp(join(ROOT, manifest), join(to, manifest)).catch(() => undefined);
+    }
+  }
+}
+
+/** Every package in a node_modules tree, nested ones included, by name. */
+async function packagesIn(nodeModules: string): Promise<string[]> {
+  const names: string[] = [];
+  const entries = await readdir(nodeModules).catch(() => [] as string[]);
+  for (const entry of entries.filter((e) => !e.startsWith("."))) {
+    const scoped = entry.startsWith("@") ? (await readdir(join(nodeModules, entry))).map((name) => `${entry}/${name}`) : [entry];
+    for (const name of scoped) {
+      names.push(name);
+      names.push(...(await packagesIn(join(nodeModules, name, "node_modules"))));
+    }
+  }
+  return names;
+}
+
+async function bytesIn(path: string): Promise<number> {
+  const info = await lstat(path);
+  if (!info.isDirectory()) return info.size;
+  let total = 0;
+  for (const entry of await readdir(path)) total += await bytesIn(join(path, entry));
+  return total;
+}
+
+function start(args: string[], extra: NodeJS.ProcessEnv): { child: ChildProcess; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, ["bin/service.mjs", ...args], {
+    cwd: app,
+    env: { PATH: process.env.PATH, DATABASE_URL: env.databaseUrl, NATS_URL: env.natsUrl, REDIS_URL: env.redisUrl, GALAXY_BUS_PREFIX: env.busPrefix, GALAXY_MASTER_KEY: env.masterKey, LOG_LEVEL: "warn", ...extra },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  children.push(child);
+  return { child, exited: new Promise((resolve) => child.once("exit", (code) => resolve(code))) };
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), "galaxy-production-"));
+  await copyManifests(work);
+  app = join(work, "app");
+  await run("sh", [join(ROOT, "scripts/install-production.sh"), app], { cwd: work, timeout: 240_000, env: { ...process.env, CI: "true" } });
+  await buildAll({ outdir: join(app, "dist"), linkDependencies: false });
+  await cp(join(ROOT, "bin"), join(app, "bin"), { recursive: true });
+  env = await createTestEnv(inject("engines"));
+}, 300_000);
+
+afterAll(async () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  await env?.cleanup();
+  await rm(work, { recursive: true, force: true });
+});
+
+test("the production node_modules holds no test or build tooling", async () => {
+  const packages = await packagesIn(join(app, "node_modules"));
+  expect(packages).toEqual(expect.arrayContaining(["fastify", "kysely", "pg", "pino", "@nats-io/jetstream"]));
+  expect(packages.filter((name) => TOOLING.some((pattern) => pattern.test(name)))).toEqual([]);
+  expect(packages.filter((name) => name.startsWith("@galaxy/"))).toEqual([]);
+  const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
+  console.info(`production node_modules: ${mib(await bytesIn(join(app, "node_modules")))} MiB, ${packages.length} packages; dist: ${mib(await bytesIn(join(app, "dist")))} MiB`);
+});
+
+test("setup and the CLI run from it", async () => {
+  const cli = await run(process.execPath, ["bin/service.mjs", "cli", "--help"], { cwd: app });
+  expect(cli.stdout).toContain("Usage: galaxy");
+  const setup = start(["setup"], {});
+  expect(await setup.exited).toBe(0);
+  const unknown = start(["nonsense"], {});
+  expect(await unknown.exited).toBe(2);
+  const none = start([], {});
+  expect(await none.exited).toBe(2);
+}, 120_000);
+
+test("every service starts from it alone and answers ready; the image's health check sees it; SIGTERM stops each cleanly", async () => {
+  const bus = await connectTestBus(env, "setup");
+  await bus.close();
+  const ports = Object.fromEntries(await Promise.all(SERVICES.map(async (s) => [s.port, String(await freePort())] as const)));
+  const shared = { ...ports, OPENAI_BASE_URL: `http://127.0.0.1:${ports.DEV_MODEL_PORT}/v1`, ANTHROPIC_BASE_URL: `http://127.0.0.1:${ports.DEV_MODEL_PORT}`, AUDIT_EXPORT_DIR: join(work, "exports") };
+  const running = SERVICES.map((service) => ({ service, ...start([], { ...shared, GALAXY_SERVICE: service.name }) }));
+
+  for (const { service } of running) {
+    const url = `http://127.0.0.1:${ports[service.port]}${service.ready}`;
+    await eventually(async () => ((await answersOk(url)) ? true : undefined), 90_000, `${service.name} to be ready`);
+    const health = await run(process.execPath, ["bin/healthcheck.mjs"], { cwd: app, env: { ...shared, GALAXY_SERVICE: service.name } }).then(() => 0, (error: { code?: number }) => error.code ?? -1);
+    expect(health, service.name).toBe(0);
+  }
+  // Stack traces map back to the sources (bin/service.mjs turns source maps on).
+  expect(await readFile(join(app, "dist/gateway/main.js.map"), "utf8")).toContain("services/gateway/src/main.ts");
+
+  for (const { child } of [...running].reverse()) child.kill("SIGTERM");
+  expect(await Promise.all(running.map((r) => r.exited))).toEqual(SERVICES.map(() => 0));
+  const after = await run(process.execPath, ["bin/healthcheck.mjs"], { cwd: app, env: { ...shared, GALAXY_SERVICE: "identity" } }).then(() => 0, (error: { code?: number }) => error.code ?? -1);
+  expect(after).toBe(1);
+}, 240_000);
