@@ -13,7 +13,7 @@ import { Supervisor, type Program } from "./supervisor";
  * all gracefully, the gateway first.
  */
 const env: NodeJS.ProcessEnv = { ...process.env, GALAXY_MASTER_KEY: masterKey(), LOG_FORMAT: process.env.LOG_FORMAT ?? "pretty" };
-const logger = createLogger({ service: "up", level: env.LOG_LEVEL });
+const logger = createLogger({ service: "up", level: env.LOG_LEVEL, pretty: env.LOG_FORMAT === "pretty" });
 const gatewayPort = env.GATEWAY_PORT ?? "8080";
 
 function masterKey(): string {
