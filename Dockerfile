@@ -46,8 +46,9 @@ COPY bin/service.mjs bin/healthcheck.mjs ./bin/
 # exports, AUDIT_EXPORT_DIR) is the node user's.
 RUN mkdir -p /app/var/audit-exports && chown -R node:node /app/var
 USER node
-# Inside a container the ops ports (health, metrics) must answer on every interface.
-ENV OPS_HOST=0.0.0.0
+# Inside a container the gateway and the ops ports (health, metrics) must answer on every
+# interface; publish only the gateway's port outside the private network.
+ENV OPS_HOST=0.0.0.0 GATEWAY_HOST=0.0.0.0
 EXPOSE 8080 8081 8082 8083 8084 8089
 # Readiness of the program GALAXY_SERVICE names, on its ops port (the gateway: its API port).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 CMD ["node", "bin/healthcheck.mjs"]
