@@ -75,6 +75,36 @@ function start(args: string[], extra: NodeJS.ProcessEnv): { child: ChildProcess;
   return { child, exited: new Promise((resolve) => child.once("exit", (code) => resolve(code))) };
 }
 
+/** The README's walk-through, shortened: sign up, an active agent, one execution to completed, its audit entry. */
+async function walkThrough(api: string): Promise<void> {
+  const call = async (path: string, body?: unknown, token?: string): Promise<{ status: number; data: Record<string, unknown> }> => {
+    const response = await fetch(`${api}${path}`, {
+      method: body === undefined ? "GET" : "POST",
+      headers: { ...(body === undefined ? {} : { "content-type": "application/json" }), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const json = (await response.json()) as { data?: Record<string, unknown> };
+    return { status: response.status, data: json.data ?? {} };
+  };
+  const signup = await call("/api/auth/signup", { email: "ada@example.com", password: "correct horse battery", name: "Ada", workspaceName: "Engines" });
+  expect(signup.status).toBe(201);
+  const token = String(signup.data.accessToken);
+  const agent = await call("/api/agents", { name: "Echo", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "Repeat after me." }, token);
+  expect((await call(`/api/agents/${String(agent.data.id)}/activate`, {}, token)).data.status).toBe("active");
+  const started = await call(`/api/agents/${String(agent.data.id)}/executions`, { input: { message: "hello" } }, token);
+  expect(started.status).toBe(202);
+  const done = await eventually(async () => {
+    const execution = await call(`/api/executions/${String(started.data.id)}`, undefined, token);
+    return execution.data.status === "completed" ? execution.data : undefined;
+  }, 60_000, "the execution to complete");
+  expect(done.output).toEqual({ text: "echo: hello" });
+  await eventually(async () => {
+    const response = await fetch(`${api}/api/audit-logs?limit=50`, { headers: { authorization: `Bearer ${token}` } });
+    const logs = (await response.json()) as { data: Array<{ action: string }> };
+    return logs.data.some((entry) => entry.action === "execution.completed") ? true : undefined;
+  }, 60_000, "execution.completed in the audit log");
+}
+
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "galaxy-production-"));
   await copyManifests(work);
@@ -111,7 +141,7 @@ test("setup and the CLI run from it", async () => {
   expect(await none.exited).toBe(2);
 }, 120_000);
 
-test("every service starts from it alone and answers ready; the image's health check sees it; SIGTERM stops each cleanly", async () => {
+test("every service starts from it alone and answers ready; the image's health check sees it; an execution completes; SIGTERM stops each cleanly", async () => {
   const bus = await connectTestBus(env, "setup");
   await bus.close();
   const ports = Object.fromEntries(await Promise.all(SERVICES.map(async (s) => [s.port, String(await freePort())] as const)));
@@ -124,6 +154,8 @@ test("every service starts from it alone and answers ready; the image's health c
     const health = await run(process.execPath, ["bin/healthcheck.mjs"], { cwd: app, env: { ...shared, GALAXY_SERVICE: service.name } }).then(() => 0, (error: { code?: number }) => error.code ?? -1);
     expect(health, service.name).toBe(0);
   }
+  await walkThrough(`http://127.0.0.1:${ports.GATEWAY_PORT}`);
+
   // Stack traces map back to the sources (bin/service.mjs turns source maps on).
   expect(await readFile(join(app, "dist/gateway/main.js.map"), "utf8")).toContain("services/gateway/src/main.ts");
 
