@@ -106,6 +106,14 @@ describe("TLS", () => {
   });
 });
 
+describe("setup over TLS", () => {
+  test("setup and migrations honour sslmode in the bootstrap URL: the server's CA passes, another CA is refused", async () => {
+    const url = (ca: string) => `${cluster.superuserUrl("galaxy")}?sslmode=verify-full&sslrootcert=${encodeURIComponent(ca)}`;
+    await provisionDatabase(url(caFile), () => {}, passwords);
+    await expect(provisionDatabase(url(otherCaFile), () => {}, passwords)).rejects.toThrow(/self[- ]signed|unable to verify/);
+  }, 120_000);
+});
+
 describe("the compiled identity", () => {
   function startIdentity(env: NodeJS.ProcessEnv, port: number) {
     const child = spawn(process.execPath, [join(outdir, "identity/main.js")], {
