@@ -1,16 +1,19 @@
 import { afterAll, beforeAll, describe, expect, inject, test, vi } from "vitest";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager, type StoredMsg } from "@nats-io/jetstream";
 import { v7 as uuidv7 } from "uuid";
 import { HEADER, ValidationError, type Agent } from "@galaxy/contracts";
 import { newTraceparent } from "@galaxy/observability";
 import { connectTestBus, createTestEnv, TestClaims, type TestEnv } from "@galaxy/testkit";
-import type { Bus, EventMessage, StoredEvent } from "./bus";
+import type { Bus } from "./bus";
+import type { EventMessage, StoredEvent } from "./types";
 
 let env: TestEnv;
 let claims: TestClaims;
 let identity: Bus;
 let publisher: Bus;
 let worker: Bus;
+let nc: NatsConnection;
 let jsm: JetStreamManager;
 
 beforeAll(async () => {
@@ -20,11 +23,13 @@ beforeAll(async () => {
   await claims.serve(identity);
   publisher = await connectTestBus(env, "agent-registry");
   worker = await connectTestBus(env, "audit");
-  jsm = await jetstreamManager(publisher.nc);
+  nc = await connect({ servers: env.natsUrl });
+  jsm = await jetstreamManager(nc);
 });
 
 afterAll(async () => {
   for (const bus of [worker, publisher, identity]) await bus?.close();
+  await nc?.close();
   await env?.cleanup();
 });
 
