@@ -6,7 +6,8 @@ import type { BusOptions } from "./types";
 /** Connects to NATS as the service, reconnecting for as long as it takes. */
 export async function openConnection(options: BusOptions): Promise<NatsConnection> {
   return connect({
-    servers: options.url,
+    // `NATS_URL` may name several servers of a cluster, comma-separated.
+    servers: options.url.split(",").map((url) => url.trim()).filter(Boolean),
     name: `galaxy-${options.service}`,
     maxReconnectAttempts: -1,
     ...(await natsAuthOptions(options)),

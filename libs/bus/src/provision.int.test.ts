@@ -63,4 +63,18 @@ describe("provision", () => {
     expect(after.state.messages).toBeGreaterThan(0);
     expect(after.config.subjects).toEqual(before.config.subjects);
   });
+
+  test("storage comes from the configuration: memory when asked, file by default", async () => {
+    const prefix = `${env.busPrefix}m`;
+    const bus = await Bus.connect({ url: env.natsUrl, prefix, service: "setup", logger: caller.logger, streams: { storage: "memory" } });
+    try {
+      await bus.provision();
+      expect((await inspector.jsm.streams.info(`${prefix.toUpperCase()}_EVENTS`)).config.storage).toBe("memory");
+      expect((await inspector.jsm.streams.info(caller.stream("EVENTS"))).config.storage).toBe("file");
+      expect((await inspector.jsm.streams.info(caller.stream("EVENTS"))).config.num_replicas).toBe(1);
+    } finally {
+      await bus.close();
+      await dropStreams(env.natsUrl, prefix);
+    }
+  });
 });

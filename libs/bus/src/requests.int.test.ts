@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { v7 as uuidv7 } from "uuid";
 import { GalaxyError, NotFoundError, UnavailableError, type Agent, type Jwks } from "@galaxy/contracts";
 import { newTraceparent, traceIdOf } from "@galaxy/observability";
-import { connectTestBus, createTestEnv, TestClaims, type TestEnv } from "@galaxy/testkit";
+import { createDb, sql } from "@galaxy/db";
+import { connectTestBus, createTestEnv, freePort, TestClaims, type TestEnv } from "@galaxy/testkit";
 import { agent, rejection } from "../test/support";
 import type { Bus } from "./bus";
 import type { RequestContext } from "./types";
@@ -147,12 +148,44 @@ describe("requests", () => {
   test("a crashing handler is a 500 internal_error that leaks nothing of the crash", async () => {
     const ws = uuidv7();
     onAgentGet = async () => {
-      throw new Error("connect ECONNREFUSED 10.1.2.3:5432 password=hunter2");
+      throw new TypeError("cannot read properties of undefined (config for 10.1.2.3:5432 password=hunter2)");
     };
     const error = await rejection(caller.request("registry.agents.get", { id: uuidv7() }, { claim: await claims.sign({ ws }), workspaceId: ws }));
     expect(error.status).toBe(500);
     expect(error.code).toBe("internal_error");
     expect(JSON.stringify({ message: error.message, body: error.toBody() })).not.toMatch(/hunter2|10\.1\.2\.3|ECONNREFUSED/);
+  });
+
+  test("a handler whose database refuses connections answers 503 service_unavailable, never internal_error, and leaks nothing", async () => {
+    const ws = uuidv7();
+    const down = createDb<unknown>({ connectionString: `postgres://postgres:hunter2@127.0.0.1:${await freePort()}/galaxy`, max: 1 });
+    try {
+      onAgentGet = async (req) => {
+        await sql`select 1`.execute(down);
+        return agent(ws, { id: req.id });
+      };
+      const error = await rejection(caller.request("registry.agents.get", { id: uuidv7() }, { claim: await claims.sign({ ws }), workspaceId: ws }));
+      expect(error).toMatchObject({ status: 503, code: "service_unavailable", retryable: true });
+      expect(JSON.stringify(error.toBody())).not.toMatch(/hunter2|127\.0\.0\.1|ECONNREFUSED/);
+    } finally {
+      await down.destroy();
+    }
+  });
+
+  test("input too deep to serialize is the caller's 400 payload_too_deep, on either side, never 503", async () => {
+    const ws = uuidv7();
+    let deep: unknown = "bottom";
+    for (let i = 0; i < 200_000; i++) deep = { deeper: deep };
+    // The caller cannot even serialize it: refused before anything is sent.
+    const sent = await rejection(caller.request("registry.agents.get", { id: uuidv7(), extra: deep }, { claim: await claims.sign({ ws }), workspaceId: ws }));
+    expect(sent).toMatchObject({ status: 400, code: "payload_too_deep" });
+    // A responder that overflows the stack walking what it was given answers the same.
+    onAgentGet = async () => {
+      JSON.stringify(deep);
+      throw new Error("unreachable: the serialization above overflows");
+    };
+    const served = await rejection(caller.request("registry.agents.get", { id: uuidv7() }, { claim: await claims.sign({ ws }), workspaceId: ws }));
+    expect(served).toMatchObject({ status: 400, code: "payload_too_deep" });
   });
 
   test("a key added to the JWKS is picked up when a claim signed by it arrives, and refused once revoked", async () => {
