@@ -72,7 +72,7 @@ describe("events", () => {
     expect(seen).toEqual(events.map((e) => e.id));
   });
 
-  test("each event carries the CONTRACT §3 headers, and its id as Nats-Msg-Id", async () => {
+  test("each event carries the headers of docs/bus.md, and its id as Nats-Msg-Id", async () => {
     const ws = uuidv7();
     const event = agentCreated(ws, await claims.sign({ ws }));
     await publisher.publishEvent(event);

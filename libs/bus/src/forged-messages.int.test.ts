@@ -130,7 +130,7 @@ describe("a message that fails its claim or workspace checks", () => {
     expect(report?.event.actor).toEqual({ type: "service", id: "audit" });
     expect(report?.data).toMatchObject({ consumer: durable, subject: `evt.${ws}.agent.created`, messageId: forgedId, claimedWorkspaceId: ws });
     expect(report?.data.reason).toMatch(reason);
-    // Every CONTRACT §3 header, with an id fixed by consumer, stream and sequence.
+    // Every header of docs/bus.md, with an id fixed by consumer, stream and sequence.
     // A redelivery, or a second instance of the consumer, reports the same event id, which JetStream and audit keep once.
     expect(report?.event.id).toBe(uuidv5(`${durable}:${watcher.stream("EVENTS")}:${forgedSeq}`, "6f1d3c52-8a4e-4c1b-9b7e-2f0c5d8a9e31"));
     expect(report?.header(HEADER.msgId)).toBe(report?.event.id);
