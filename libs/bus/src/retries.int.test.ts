@@ -53,6 +53,7 @@ describe("transient failures: waited out, in place, for as long as they last", (
     const applied: Array<{ id: string; attempt: number; deliveryCount: number }> = [];
     const refusals: unknown[] = [];
     let gaugeWhenBack = -1;
+    let lagDuringOutage = -1;
     await worker.consume({
       durable: "outage",
       filter: `evt.${ws}.>`,
@@ -68,6 +69,7 @@ describe("transient failures: waited out, in place, for as long as they last", (
             await sql`select 1`.execute(downDb);
           } catch (error) {
             refusals.push(error);
+            if (refusals.length === 10) lagDuringOutage = await metric("galaxy_bus_consumer_lag", { consumer: "outage" });
             throw error;
           }
         }
@@ -87,6 +89,9 @@ describe("transient failures: waited out, in place, for as long as they last", (
     expect(await inspector.deadLetters("outage")).toEqual([]);
     expect(await inspector.redelivered("outage")).toBe(0);
     expect(gaugeWhenBack).toBe(20);
+    // The lag an operator sees: the event in hand and the two waiting behind it.
+    expect(lagDuringOutage).toBe(3);
+    expect(await metric("galaxy_bus_consumer_lag", { consumer: "outage" })).toBe(0);
     expect(await metric("galaxy_bus_consumer_transient_failures", { consumer: "outage" })).toBe(0);
     expect(await metric("galaxy_bus_consumer_redeliveries_total", { consumer: "outage" })).toBe(20);
     expect(await metric("galaxy_bus_dead_letters_total", { consumer: "outage" })).toBe(0);
