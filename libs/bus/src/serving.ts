@@ -27,7 +27,8 @@ export function serve<N extends RequestName>(r: BusResources, name: N, handler: 
     queue: r.options.service,
     callback: (error, msg) => {
       if (error) return;
-      r.running.track(handleRequest(r, name, claimRequired, msg, handler));
+      const work = handleRequest(r, name, claimRequired, msg, handler).catch((replyError: unknown) => r.logger.error({ err: replyError, op: name }, "a request could not be answered"));
+      r.running.track(work);
     },
   });
   r.running.subscriptions.push(sub);
