@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
+import { connect } from "@nats-io/transport-node";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { Bus, StoredEvent } from "@galaxy/bus";
 import { createDb, sql } from "@galaxy/db";
@@ -47,12 +48,13 @@ async function publishAll(env: TestEnv, claims: TestClaims, count: number): Prom
   }
 }
 
-/** Events per second of a bare durable pull consumer that acks every message. */
-async function bareConsume(bus: Bus, count: number): Promise<number> {
-  const jsm = await jetstreamManager(bus.nc);
+/** Events per second of a bare durable pull consumer that acks every message, on a NATS connection of its own. */
+async function bareConsume(bus: Bus, natsUrl: string, count: number): Promise<number> {
+  const nc = await connect({ servers: natsUrl });
+  const jsm = await jetstreamManager(nc);
   const stream = bus.stream("EVENTS");
   await jsm.consumers.add(stream, { durable_name: "bare", ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, max_ack_pending: 512 });
-  const consumer = await jetstream(bus.nc).consumers.get(stream, "bare");
+  const consumer = await jetstream(nc).consumers.get(stream, "bare");
   const started = performance.now();
   const messages = await consumer.consume({ max_messages: 256 });
   let seen = 0;
@@ -62,6 +64,7 @@ async function bareConsume(bus: Bus, count: number): Promise<number> {
   }
   const seconds = (performance.now() - started) / 1000;
   await messages.close();
+  await nc.close();
   return count / seconds;
 }
 
@@ -114,7 +117,7 @@ async function main(): Promise<void> {
       await publishAll(env, claims, EVENTS);
       if (mode === "bare") {
         const bus = await connectTestBus(env, "observer");
-        results.push([mode, await bareConsume(bus, EVENTS)]);
+        results.push([mode, await bareConsume(bus, env.natsUrl, EVENTS)]);
         await bus.close();
       } else {
         results.push([mode, await auditIngest(env, claims, EVENTS, mode === "batched" ? undefined : 1)]);

@@ -78,9 +78,13 @@ async function main(): Promise<number> {
       webhookRateLimit: { limit: 10_000_000, windowS: 60 },
     });
     cleanups.push(["Galaxy", () => galaxy.stop()]);
-    const galaxyFinished = new CompletionWatcher(galaxy.observer.nc, galaxy.env.busPrefix);
-    cleanups.push(["Galaxy watcher", async () => galaxyFinished.stop()]);
-    await galaxy.observer.nc.flush();
+    const watcherNc = await connect({ servers: world.natsUrl });
+    const galaxyFinished = new CompletionWatcher(watcherNc, galaxy.env.busPrefix);
+    cleanups.push(["Galaxy watcher", async () => {
+      galaxyFinished.stop();
+      await watcherNc.close();
+    }]);
+    await watcherNc.flush();
     const client = await GalaxyClient.signUp(galaxy.url);
     const agentId = await client.createActiveAgent();
     // The bench workspace is on the enterprise tier (docs/executions.md, as an operator sets it):

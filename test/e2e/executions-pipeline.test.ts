@@ -43,20 +43,14 @@ beforeAll(async () => {
   receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/weather`;
 
   galaxy = await startGalaxy(inject("engines"), { worker: { outboundHostAllowlist: "127.0.0.1", maxRetries: 2 } });
-  galaxy.observer.nc.subscribe(galaxy.observer.subject("evt.*.execution.step_completed"), {
-    callback: (error, msg) => {
-      if (error) return;
-      const envelope = EventEnvelope.parse(msg.json());
-      const data = z.object({ executionId: z.string(), step: ExecutionStep }).parse(envelope.data);
-      steps.set(data.executionId, [...(steps.get(data.executionId) ?? []), data.step]);
-    },
+  galaxy.observer.watch("evt.*.execution.step_completed", (msg) => {
+    const envelope = EventEnvelope.parse(msg.json());
+    const data = z.object({ executionId: z.string(), step: ExecutionStep }).parse(envelope.data);
+    steps.set(data.executionId, [...(steps.get(data.executionId) ?? []), data.step]);
   });
-  galaxy.observer.nc.subscribe(galaxy.observer.subject("live.*.execution.*"), {
-    callback: (error, msg) => {
-      if (error) return;
-      const delta = ExecutionDelta.parse(msg.json());
-      deltas.set(delta.executionId, [...(deltas.get(delta.executionId) ?? []), delta]);
-    },
+  galaxy.observer.watch("live.*.execution.*", (msg) => {
+    const delta = ExecutionDelta.parse(msg.json());
+    deltas.set(delta.executionId, [...(deltas.get(delta.executionId) ?? []), delta]);
   });
   await galaxy.observer.flush();
 

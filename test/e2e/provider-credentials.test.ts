@@ -22,11 +22,7 @@ beforeAll(async () => {
   galaxy = await startGalaxy(inject("engines"), { worker: { outboundHostAllowlist: "127.0.0.1" } });
   provider = await startDevModel();
   await provider.control({ requireApiKey: KEY });
-  galaxy.observer.nc.subscribe(galaxy.observer.subject("evt.>"), {
-    callback: (error, msg) => {
-      if (!error) seen.push(msg);
-    },
-  });
+  galaxy.observer.watch("evt.>", (msg) => void seen.push(msg));
 });
 
 afterAll(async () => {

@@ -25,8 +25,8 @@ const signup = async (email: string) =>
 
 beforeAll(async () => {
   galaxy = await startGalaxy(inject("engines"));
-  galaxy.observer.nc.subscribe(galaxy.observer.subject("dlq.>"), { callback: (error, msg) => void (error ? undefined : deadLetters.push(msg)) });
-  await galaxy.observer.nc.flush();
+  galaxy.observer.watch("dlq.>", (msg) => void deadLetters.push(msg));
+  await galaxy.observer.flush();
   alice = await signup("alice@example.com");
   bob = await signup("bob@example.com");
   aliceAgent = dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token: alice.accessToken, body: { name: "Private", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "" } }));
@@ -137,7 +137,7 @@ describe("the bus attack suite: messages published straight to NATS", () => {
     h.set(HEADER.eventType, "agent.created");
     h.set(HEADER.schemaVersion, "1");
     // A request to a stream's subject is answered with JetStream's acknowledgement: stored.
-    const ack = await galaxy.observer.nc.request(galaxy.observer.subject(`evt.${ws}.agent.created`), JSON.stringify(payload), { headers: h, timeout: 5_000 });
+    const ack = await galaxy.observer.rawRequest(galaxy.observer.subject(`evt.${ws}.agent.created`), JSON.stringify(payload), { headers: h, timeoutMs: 5_000 });
     expect(z.object({ seq: z.number() }).parse(JSON.parse(new TextDecoder().decode(ack.data))).seq).toBeGreaterThan(0);
     return { id, agentId };
   }

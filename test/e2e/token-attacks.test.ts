@@ -120,11 +120,7 @@ describe("each attack is a 401", () => {
   test("a workspace claim presented as an access token", async () => {
     // One read off the bus, from the Gx-Claim header of the event the owner's own request caused.
     const claims: string[] = [];
-    galaxy.observer.nc.subscribe(galaxy.observer.subject(`evt.${owner.workspace.id}.agent.created`), {
-      callback: (_error, msg) => {
-        claims.push(msg.headers?.get(HEADER.claim) ?? "");
-      },
-    });
+    galaxy.observer.watch(`evt.${owner.workspace.id}.agent.created`, (msg) => void claims.push(msg.headers?.get(HEADER.claim) ?? ""));
     await galaxy.observer.flush();
     expect((await api(galaxy, "POST", ROUTE, { token: owner.accessToken, body: { name: "Claimed", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "" } })).status).toBe(201);
     const onEvent = await eventually(async () => claims[0], 5_000, "the agent.created event");

@@ -10,11 +10,7 @@ const seen: Msg[] = [];
 
 beforeAll(async () => {
   galaxy = await startGalaxy(inject("engines"));
-  galaxy.observer.nc.subscribe(galaxy.observer.subject("evt.>"), {
-    callback: (error, msg) => {
-      if (!error) seen.push(msg);
-    },
-  });
+  galaxy.observer.watch("evt.>", (msg) => void seen.push(msg));
 });
 
 afterAll(async () => {

@@ -99,7 +99,7 @@ test("with NATS stopped a delivery is 503 and stored nowhere; the same delivery 
   // Nothing of the refused delivery reached the stream.
   const stream = galaxy.observer.stream("EVENTS");
   const subject = galaxy.observer.subject(`evt.${signup.workspace.id}.webhook.received`);
-  const last = await galaxy.observer.nc.request(`$JS.API.STREAM.MSG.GET.${stream}`, JSON.stringify({ last_by_subj: subject }), { timeout: 5_000 });
+  const last = await galaxy.observer.rawRequest(`$JS.API.STREAM.MSG.GET.${stream}`, JSON.stringify({ last_by_subj: subject }), { timeoutMs: 5_000 });
   const lastMessage = z.object({ message: z.object({ hdrs: z.string() }) }).parse(JSON.parse(new TextDecoder().decode(last.data)));
   expect(Buffer.from(lastMessage.message.hdrs, "base64").toString()).not.toContain(deliveryEventId(trigger.id, webhookId));
   const executionId = deliveryExecutionId(trigger.id, webhookId);

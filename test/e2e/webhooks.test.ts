@@ -74,7 +74,7 @@ async function receivedFor(triggerId: string): Promise<number> {
 async function workerCaughtUp(): Promise<void> {
   const ConsumerInfo = z.object({ num_pending: z.number(), num_ack_pending: z.number() });
   await eventually(async () => {
-    const reply = await galaxy.observer.nc.request(`$JS.API.CONSUMER.INFO.${galaxy.observer.stream("EVENTS")}.execution-worker-webhooks`, "", { timeout: 3_000 });
+    const reply = await galaxy.observer.rawRequest(`$JS.API.CONSUMER.INFO.${galaxy.observer.stream("EVENTS")}.execution-worker-webhooks`, "", { timeoutMs: 3_000 });
     const info = ConsumerInfo.parse(JSON.parse(new TextDecoder().decode(reply.data)));
     return info.num_pending === 0 && info.num_ack_pending === 0 ? true : undefined;
   }, 15_000, "the webhook consumer to catch up");
@@ -83,17 +83,10 @@ async function workerCaughtUp(): Promise<void> {
 beforeAll(async () => {
   galaxy = await startGalaxy(inject("engines"), { webhookRateLimit: { limit: RATE_LIMIT, windowS: 60 } });
   superuser = createDb<unknown>({ connectionString: galaxy.env.databaseUrl, max: 2 });
-  galaxy.observer.nc.subscribe(galaxy.observer.subject("evt.*.webhook.received"), {
-    callback: (error, msg) => {
-      if (!error) received.push(msg);
-    },
-  });
-  galaxy.observer.nc.subscribe(galaxy.observer.subject("evt.*.execution.queued"), {
-    callback: (error, msg) => {
-      if (error) return;
-      const queued = z.object({ data: z.object({ execution: z.object({ id: z.string() }) }) }).safeParse(JSON.parse(new TextDecoder().decode(msg.data)));
-      if (queued.success) queuedEvents.push(queued.data.data.execution.id);
-    },
+  galaxy.observer.watch("evt.*.webhook.received", (msg) => void received.push(msg));
+  galaxy.observer.watch("evt.*.execution.queued", (msg) => {
+    const queued = z.object({ data: z.object({ execution: z.object({ id: z.string() }) }) }).safeParse(JSON.parse(new TextDecoder().decode(msg.data)));
+    if (queued.success) queuedEvents.push(queued.data.data.execution.id);
   });
   await galaxy.observer.flush();
   const signup = dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email: "hooks@example.com", password: "correct horse battery", name: "Hooks", workspaceName: "Hooks" } }));

@@ -1,16 +1,19 @@
 import { afterAll, beforeAll, describe, expect, inject, test, vi } from "vitest";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager, type StoredMsg } from "@nats-io/jetstream";
 import { v7 as uuidv7 } from "uuid";
-import { HEADER, ValidationError, type Agent } from "@galaxy/contracts";
+import { HEADER, UnavailableError, ValidationError, type Agent } from "@galaxy/contracts";
 import { newTraceparent } from "@galaxy/observability";
 import { connectTestBus, createTestEnv, TestClaims, type TestEnv } from "@galaxy/testkit";
-import type { Bus, EventMessage, StoredEvent } from "./bus";
+import type { Bus } from "./bus";
+import type { EventMessage, StoredEvent } from "./types";
 
 let env: TestEnv;
 let claims: TestClaims;
 let identity: Bus;
 let publisher: Bus;
 let worker: Bus;
+let nc: NatsConnection;
 let jsm: JetStreamManager;
 
 beforeAll(async () => {
@@ -20,11 +23,13 @@ beforeAll(async () => {
   await claims.serve(identity);
   publisher = await connectTestBus(env, "agent-registry");
   worker = await connectTestBus(env, "audit");
-  jsm = await jetstreamManager(publisher.nc);
+  nc = await connect({ servers: env.natsUrl });
+  jsm = await jetstreamManager(nc);
 });
 
 afterAll(async () => {
   for (const bus of [worker, publisher, identity]) await bus?.close();
+  await nc?.close();
   await env?.cleanup();
 });
 
@@ -104,7 +109,7 @@ describe("consumeBatch", () => {
     await vi.waitFor(async () => expect(await consumerState("batch-forged")).toEqual({ pending: 0, ackPending: 0 }));
   });
 
-  test("after a failed batch each event is applied alone: a retryable failure retries in place, a terminal one dead-letters that event", async () => {
+  test("after a failed batch each event is applied alone: a transient failure retries in place, a terminal one dead-letters that event", async () => {
     const ws = uuidv7();
     const claim = await claims.sign({ ws });
     const events = Array.from({ length: 30 }, () => agentCreated(ws, claim));
@@ -126,7 +131,7 @@ describe("consumeBatch", () => {
         if (ids.includes(poison.id)) throw new ValidationError("this event can never be applied");
         if (ids.includes(flaky.id) && flakyFailures < 3) {
           flakyFailures++;
-          throw new Error("the database went away");
+          throw new UnavailableError("the database went away");
         }
         applied.push(...ids);
       },
@@ -161,12 +166,11 @@ describe("consumeBatch", () => {
       // The outage (about 4.5 s of retries) lasts three ack waits.
       ackWaitMs: 1_500,
       backoffMs: 300,
-      maxDeliveries: 50,
       handler: async (batch) => {
         if (batch.some((m) => m.event.id === first.id) && failures < 5) {
           failures++;
           if (failures === 1) await publishAll(later);
-          throw new Error("the database went away");
+          throw new UnavailableError("the database went away");
         }
         applied.push(...batch);
       },
@@ -191,11 +195,10 @@ describe("consumeBatch", () => {
       filter: `evt.${ws}.>`,
       ackWaitMs: 1_500,
       backoffMs: 300,
-      maxDeliveries: 50,
       handler: async (message) => {
         if (message.event.id === first.id && failures < 4) {
           failures++;
-          throw new Error("the database went away");
+          throw new UnavailableError("the database went away");
         }
         applied.push(message);
       },
@@ -219,10 +222,9 @@ describe("consumeBatch", () => {
       filter: `evt.${ws}.>`,
       ackWaitMs,
       backoffMs: 60_000,
-      maxDeliveries: 50,
       handler: async (batch) => {
         tried += batch.length === 1 ? 1 : 0;
-        throw new Error("the database went away");
+        throw new UnavailableError("the database went away");
       },
     });
     await vi.waitFor(() => expect(tried).toBe(1));

@@ -35,7 +35,7 @@ export class ClaimVerifier {
 
   /**
    * Verifies a claim. `checkExpiry` is true for requests and false for events: an event is a
-   * fact that was authorized when it was produced (CONTRACT §3).
+   * fact that was authorized when it was produced (docs/bus.md, "Consumers").
    */
   async verify(token: string | undefined, options: { checkExpiry: boolean }): Promise<WorkspaceClaim> {
     if (!token) throw new ClaimError("missing", "no Gx-Claim header");

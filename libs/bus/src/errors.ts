@@ -9,17 +9,9 @@ export class TerminalMessageError extends Error {
 }
 
 /**
- * Postgres refused a value itself (SQLSTATE class 22: a NUL in a string, a lone surrogate in
- * JSON, a year 0): the input is at fault, never the database, so retrying cannot help.
+ * The 400 for input nested so deep that serializing or walking it exhausts the stack
+ * (thousands of levels): the caller's fault, and the same input fails every time.
  */
-export function isDataException(error: unknown): boolean {
-  return error instanceof Error && "code" in error && typeof error.code === "string" && /^22[0-9A-Z]{3}$/.test(error.code);
-}
-
-/** Whether a handler's failure is worth retrying (infrastructure) or final (the message itself). */
-export function isRetryable(error: unknown): boolean {
-  if (error instanceof TerminalMessageError) return false;
-  if (isDataException(error)) return false;
-  if (error instanceof GalaxyError) return error.retryable;
-  return true;
+export function payloadTooDeep(cause?: unknown): GalaxyError {
+  return new GalaxyError(400, "payload_too_deep", "The request is nested too deeply to be processed", { cause });
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, test, vi } from "vitest";
-import { jetstream, jetstreamManager, type JetStreamManager, type StoredMsg } from "@nats-io/jetstream";
-import { headers as natsHeaders } from "@nats-io/transport-node";
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type StoredMsg } from "@nats-io/jetstream";
+import { connect, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import { v5 as uuidv5, v7 as uuidv7 } from "uuid";
 import { EventEnvelope, ForgedMessage, HEADER, SYSTEM_WORKSPACE_ID, type Agent } from "@galaxy/contracts";
 import { newTraceparent } from "@galaxy/observability";
@@ -20,6 +20,9 @@ let claims: TestClaims;
 let identity: Bus;
 let consumerBus: Bus;
 let watcher: Bus;
+/** A connection of the test's own: JetStream's API, and raw publishes as a stranger on the bus would make them. */
+let nc: NatsConnection;
+let js: JetStreamClient;
 let jsm: JetStreamManager;
 const reports: Report[] = [];
 
@@ -30,21 +33,21 @@ beforeAll(async () => {
   await claims.serve(identity);
   consumerBus = await connectTestBus(env, "audit");
   watcher = await connectTestBus(env, "observer");
-  jsm = await jetstreamManager(watcher.nc);
+  nc = await connect({ servers: env.natsUrl });
+  js = jetstream(nc);
+  jsm = await jetstreamManager(nc);
   const decoder = new TextDecoder();
-  watcher.nc.subscribe(watcher.subject("evt.*.security.forged_message"), {
-    callback: (error, msg) => {
-      if (error) return;
-      const event = EventEnvelope.parse(JSON.parse(decoder.decode(msg.data)));
-      const headers = msg.headers;
-      reports.push({ subject: watcher.unprefixed(msg.subject), header: (name) => headers?.get(name) || undefined, event, data: ForgedMessage.parse(event.data) });
-    },
+  watcher.watch("evt.*.security.forged_message", (msg) => {
+    const event = EventEnvelope.parse(JSON.parse(decoder.decode(msg.data)));
+    const headers = msg.headers;
+    reports.push({ subject: watcher.unprefixed(msg.subject), header: (name) => headers?.get(name) || undefined, event, data: ForgedMessage.parse(event.data) });
   });
-  await watcher.nc.flush();
+  await watcher.flush();
 });
 
 afterAll(async () => {
   for (const bus of [watcher, consumerBus, identity]) await bus?.close();
+  await nc?.close();
   await env?.cleanup();
 });
 
@@ -75,7 +78,7 @@ async function publishRaw(subjectWs: string, options: { claim?: string; headerWs
   h.set(HEADER.schemaVersion, "1");
   const payloadWs = options.payloadWs ?? subjectWs;
   const payload = { id, type, occurredAt: new Date().toISOString(), workspaceId: payloadWs, actor: { type: "user", id: uuidv7() }, data: options.data ?? { agent: agent(payloadWs) } };
-  const ack = await jetstream(watcher.nc).publish(watcher.subject(`evt.${subjectWs}.${type}`), JSON.stringify(payload), { msgID: id, headers: h });
+  const ack = await js.publish(watcher.subject(`evt.${subjectWs}.${type}`), JSON.stringify(payload), { msgID: id, headers: h });
   lastSeq = ack.seq;
   return id;
 }
@@ -127,7 +130,7 @@ describe("a message that fails its claim or workspace checks", () => {
     expect(report?.event.actor).toEqual({ type: "service", id: "audit" });
     expect(report?.data).toMatchObject({ consumer: durable, subject: `evt.${ws}.agent.created`, messageId: forgedId, claimedWorkspaceId: ws });
     expect(report?.data.reason).toMatch(reason);
-    // Every CONTRACT §3 header, with an id fixed by consumer, stream and sequence.
+    // Every header of docs/bus.md, with an id fixed by consumer, stream and sequence.
     // A redelivery, or a second instance of the consumer, reports the same event id, which JetStream and audit keep once.
     expect(report?.event.id).toBe(uuidv5(`${durable}:${watcher.stream("EVENTS")}:${forgedSeq}`, "6f1d3c52-8a4e-4c1b-9b7e-2f0c5d8a9e31"));
     expect(report?.header(HEADER.msgId)).toBe(report?.event.id);
@@ -190,7 +193,7 @@ describe("a message that fails its claim or workspace checks", () => {
     const tag = `nows${Date.now()}`;
     await consumer("no-workspace", `evt.${tag}.>`);
     const id = uuidv7();
-    await jetstream(watcher.nc).publish(watcher.subject(`evt.${tag}.agent.created`), JSON.stringify({ id }), { msgID: id });
+    await js.publish(watcher.subject(`evt.${tag}.agent.created`), JSON.stringify({ id }), { msgID: id });
     const [report] = await vi.waitFor(() => {
       const found = reportsOf(id);
       expect(found).toHaveLength(1);

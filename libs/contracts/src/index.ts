@@ -61,7 +61,7 @@ export {
 } from "./knowledge";
 export { ACTIONS, authorize, principalOf } from "./authorization";
 export type { Action, Principal, ResourceOwnership } from "./authorization";
-export { CommonEnv, parseEnv } from "./config";
+export { CommonEnv, NatsEnv, parseEnv } from "./config";
 export {
   EXTERNAL_TOKEN_ALGORITHMS, ExchangeBody, ExternalTokenClaims, ClerkEmailAddress, ClerkUser, ClerkUserEvent, UserSyncRequest, UserSyncResult,
   ExternalIdentityRef, UserCreated, UserLinked, UserUpdated, UserDeleted,

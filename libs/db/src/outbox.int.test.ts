@@ -75,7 +75,7 @@ async function storedEvents(ws: string): Promise<string[]> {
 /** Every message published on the workspace's event subjects, with its headers. */
 function watch(ws: string): Msg[] {
   const seen: Msg[] = [];
-  bus.nc.subscribe(bus.subject(`evt.${ws}.>`), { callback: (error, msg) => void (error ? undefined : seen.push(msg)) });
+  bus.watch(`evt.${ws}.>`, (msg) => void seen.push(msg));
   return seen;
 }
 
@@ -129,7 +129,7 @@ describe("OutboxRelay", () => {
   test("publishNow puts the committed event on the bus with its id as Nats-Msg-Id, and marks it published", async () => {
     const ws = uuidv7();
     const seen = watch(ws);
-    await bus.nc.flush();
+    await bus.flush();
     const stored = await storedEvents(ws);
     const rows = await append(ws);
     const row = rows[0];

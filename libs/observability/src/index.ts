@@ -1,6 +1,8 @@
 export { createLogger, REDACT_PATHS } from "./logger";
 export type { Logger, LoggerOptions } from "./logger";
-export { createMetrics, Counter, Histogram, Registry } from "./metrics";
+export { createMetrics, Counter, Gauge, Histogram, Registry } from "./metrics";
+export { consumerMetrics } from "./consumer-metrics";
+export type { ConsumerMetrics, DeadLetterCause } from "./consumer-metrics";
 export {
   startTelemetry, stopTelemetry, extractContext, injectContext, currentTraceparent, newTraceparent, childTraceparent, traceIdOf,
   traceparentOf, startSpan, inSpan, context, trace, SpanKind,

@@ -1,4 +1,4 @@
-import { Bus, type ClaimVerifierLoader, type ServiceClaimIssuer } from "@galaxy/bus";
+import { Bus, busConnection, type ClaimVerifierLoader, type ServiceClaimIssuer } from "@galaxy/bus";
 import type { CommonEnv } from "@galaxy/contracts";
 import { createServiceDb, type Kysely, type ServiceName } from "@galaxy/db";
 import { createLogger, createMetrics, runService, startTelemetry, type Logger, type Registry } from "@galaxy/observability";
@@ -54,15 +54,7 @@ export async function runBusService<DB>(options: BusServiceOptions<DB>): Promise
         ...(options.dbPoolSize !== undefined ? { max: options.dbPoolSize } : {}),
         onIdleError: (error) => logger.warn({ err: error }, "an idle database connection failed"),
       });
-      const bus = await Bus.connect({
-        url: env.NATS_URL,
-        prefix: env.GALAXY_BUS_PREFIX,
-        service,
-        user: env.NATS_USER,
-        password: env.NATS_PASSWORD,
-        logger,
-        ...options.bus,
-      });
+      const bus = await Bus.connect({ ...busConnection(env), service, logger, metrics, ...options.bus });
       const built = options.build({ db, bus, logger, metrics });
       await built.start();
       // Ready means reachable: the server has every request handler before we say so.

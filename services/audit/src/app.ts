@@ -73,10 +73,9 @@ export function createAudit(deps: AuditDeps): AuditService {
         durable: AUDIT_CONSUMER,
         filter: "evt.>",
         maxBatch: AUDIT_BATCH,
-        // A dead letter is a gap in an audit log until someone redrives it, so the bus
-        // retries infrastructure failures (in place, keeping stream order) for about twenty
-        // minutes first.
-        maxDeliveries: 50,
+        // A dead letter is a gap in an audit log until someone redrives it: the bus waits out
+        // an engine outage for as long as it lasts, in place, keeping stream order
+        // (docs/bus.md, "Retry policy").
         ...(deps.retryBackoffMs !== undefined ? { backoffMs: deps.retryBackoffMs } : {}),
         // While a replay rebuilds a workspace's log, its live events wait (replay/, CONTRACT §4).
         handler: async (messages) => {

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { Bus } from "@galaxy/bus";
+import { Bus, busConnection } from "@galaxy/bus";
+import { NatsEnv } from "@galaxy/contracts";
 import { createLogger } from "@galaxy/observability";
 
 /**
@@ -8,10 +9,8 @@ import { createLogger } from "@galaxy/observability";
  * the only user allowed to make the operator requests (infra/nats/).
  */
 export const CliEnv = z.object({
-  NATS_URL: z.string().min(1).default("nats://127.0.0.1:4222"),
-  NATS_USER: z.string().min(1).optional(),
-  NATS_PASSWORD: z.string().optional(),
-  GALAXY_BUS_PREFIX: z.string().regex(/^[a-zA-Z0-9_-]*$/, "letters, digits, - and _ only").default(""),
+  // NATS_URL, NATS_USER, NATS_PASSWORD, NATS_TOKEN, NATS_CREDS_FILE, NATS_TLS_*, GALAXY_BUS_PREFIX (docs/bus.md).
+  ...NatsEnv.shape,
   // Logs go to stderr and stay quiet unless asked: stdout is for answers (and `--json`).
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("silent"),
   /** How long to wait for a service's answer (ms). */
@@ -36,11 +35,8 @@ export function parseCliEnv(env: NodeJS.ProcessEnv): CliEnv {
 export async function connectCli(env: CliEnv): Promise<Bus> {
   try {
     return await Bus.connect({
-      url: env.NATS_URL,
-      prefix: env.GALAXY_BUS_PREFIX,
+      ...busConnection(env),
       service: CLI_SERVICE,
-      user: env.NATS_USER,
-      password: env.NATS_PASSWORD,
       logger: createLogger({ service: CLI_SERVICE, level: env.LOG_LEVEL, destination: process.stderr }),
       requestTimeoutMs: env.GALAXY_CLI_TIMEOUT_MS,
     });

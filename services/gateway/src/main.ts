@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { Redis } from "ioredis";
-import { Bus } from "@galaxy/bus";
+import { Bus, busConnection } from "@galaxy/bus";
 import { CommonEnv, parseEnv } from "@galaxy/contracts";
 import { createServiceDb } from "@galaxy/db";
 import { createLogger, createMetrics, runService, startTelemetry } from "@galaxy/observability";
@@ -34,7 +34,7 @@ await runService({
     const db = createServiceDb<GatewayDb>(env.DATABASE_URL, service);
     const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 2, lazyConnect: true });
     await redis.connect();
-    const bus = await Bus.connect({ url: env.NATS_URL, prefix: env.GALAXY_BUS_PREFIX, service, user: env.NATS_USER, password: env.NATS_PASSWORD, logger });
+    const bus = await Bus.connect({ ...busConnection(env), service, logger, metrics });
     const app = await buildGateway({ bus, db, redis, logger, metrics, trustProxy: env.TRUST_PROXY === "true", oidcWebhookSecrets: env.OIDC_WEBHOOK_SECRET ? env.OIDC_WEBHOOK_SECRET.split(",") : [], webhookRateLimit: { limit: env.WEBHOOK_RATE_LIMIT, windowS: env.WEBHOOK_RATE_WINDOW_S } });
     await app.listen({ port: env.GATEWAY_PORT, host: env.GATEWAY_HOST });
     return {

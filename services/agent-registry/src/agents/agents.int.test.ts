@@ -39,15 +39,12 @@ beforeAll(async () => {
 
   // JetStream messages reach core subscribers too: this one sees each event's headers as sent.
   const decoder = new TextDecoder();
-  caller.nc.subscribe(caller.subject("evt.>"), {
-    callback: (error, msg) => {
-      if (error) return;
-      const event = EventEnvelope.parse(JSON.parse(decoder.decode(msg.data)));
-      const headers = msg.headers;
-      published.push({ subject: caller.unprefixed(msg.subject), header: (name) => headers?.get(name) || undefined, event });
-    },
+  caller.watch("evt.>", (msg) => {
+    const event = EventEnvelope.parse(JSON.parse(decoder.decode(msg.data)));
+    const headers = msg.headers;
+    published.push({ subject: caller.unprefixed(msg.subject), header: (name) => headers?.get(name) || undefined, event });
   });
-  await caller.nc.flush();
+  await caller.flush();
   // A durable consumer reads what the stream stored, after the bus verified claim and workspaces.
   await caller.consume({
     durable: "registry_test",

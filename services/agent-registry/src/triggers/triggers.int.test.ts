@@ -33,12 +33,8 @@ beforeAll(async () => {
   await registry.start();
   caller = await connectTestBus(env, "gateway");
   const decoder = new TextDecoder();
-  caller.nc.subscribe(caller.subject("evt.>"), {
-    callback: (error, msg) => {
-      if (!error) published.push(EventEnvelope.parse(JSON.parse(decoder.decode(msg.data))));
-    },
-  });
-  await caller.nc.flush();
+  caller.watch("evt.>", (msg) => void published.push(EventEnvelope.parse(JSON.parse(decoder.decode(msg.data)))));
+  await caller.flush();
 });
 
 afterAll(async () => {
@@ -158,7 +154,7 @@ describe("another workspace's trigger", () => {
     // A random id is the same 404, and reports nothing.
     const before = published.filter((e) => e.type === "security.cross_workspace_attempt" && e.workspaceId === stranger.workspaceId).length;
     expect((await refusal(caller.request("registry.triggers.delete", { agentId: strangersAgent, triggerId: randomUUID() }, stranger))).code).toBe("trigger_not_found");
-    await caller.nc.flush();
+    await caller.flush();
     expect(published.filter((e) => e.type === "security.cross_workspace_attempt" && e.workspaceId === stranger.workspaceId)).toHaveLength(before);
   });
 });

@@ -505,7 +505,7 @@ async function deadLetters(subject: string): Promise<Array<{ eventId: string; er
   const stream = publisher.stream("DEAD_LETTERS");
   const letters: Array<{ eventId: string; error: string; deliveries: string }> = [];
   for (let seq = 1; ; ) {
-    const reply = await publisher.nc.request(`$JS.API.STREAM.MSG.GET.${stream}`, JSON.stringify({ seq, next_by_subj: publisher.subject(subject) }));
+    const reply = await publisher.rawRequest(`$JS.API.STREAM.MSG.GET.${stream}`, JSON.stringify({ seq, next_by_subj: publisher.subject(subject) }));
     const parsed = StreamMessage.parse(JSON.parse(new TextDecoder().decode(reply.data)));
     if (!parsed.message) return letters;
     const payload = z.object({ id: z.string() }).parse(JSON.parse(Buffer.from(parsed.message.data ?? "", "base64").toString("utf8")));

@@ -18,14 +18,11 @@ const from = { clientIp: "198.51.100.23", userAgent: "curl/8.5.0" };
 beforeAll(async () => {
   h = await startHarness(inject("engines"), { maxRetries: 0 });
   const decoder = new TextDecoder();
-  h.caller.nc.subscribe(h.caller.subject("evt.*.security.cross_workspace_attempt"), {
-    callback: (error, msg) => {
-      if (error) return;
-      const headers = msg.headers;
-      reports.push({ subject: h.caller.unprefixed(msg.subject), header: (name) => headers?.get(name) || undefined, event: EventEnvelope.parse(JSON.parse(decoder.decode(msg.data))) });
-    },
+  h.caller.watch("evt.*.security.cross_workspace_attempt", (msg) => {
+    const headers = msg.headers;
+    reports.push({ subject: h.caller.unprefixed(msg.subject), header: (name) => headers?.get(name) || undefined, event: EventEnvelope.parse(JSON.parse(decoder.decode(msg.data))) });
   });
-  await h.caller.nc.flush();
+  await h.caller.flush();
 });
 
 afterAll(async () => {

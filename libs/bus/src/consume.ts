@@ -1,0 +1,102 @@
+import type { JsMsg } from "@nats-io/jetstream";
+import { inSpan, SpanKind } from "@galaxy/observability";
+import { registerConsumer, startConsumer, type ConsumerRun } from "./consumer-run";
+import { handleEvent, POISON_DELIVERIES } from "./handle-event";
+import type { BusResources } from "./resources";
+import { retryPolicyOf } from "./retry-policy";
+import type { BatchConsumerOptions, ConsumerHandle, ConsumerOptions, EventMessage } from "./types";
+import { verifyEvent } from "./verify-event";
+
+/**
+ * Runs a durable pull consumer on `EVENTS` (docs/bus.md, "Consumers"): each message is
+ * verified before the handler runs, acked after it returns, retried in place when it throws
+ * (docs/bus.md, "Retry policy"), and dead-lettered when it can never be applied. One message
+ * at a time, in stream order, retries included.
+ */
+export async function consume(r: BusResources, options: ConsumerOptions): Promise<ConsumerHandle> {
+  r.running.appliers.set(options.durable, options.handler);
+  const policy = retryPolicyOf(options);
+  const started = await startConsumer(r, options, { maxAckPending: 256, buffer: 64 });
+  const { run } = started;
+  const loop = (async () => {
+    for (;;) {
+      const msg = (await run.queue.take(1, 0))?.[0];
+      if (!msg) return;
+      if (run.stopping()) {
+        msg.nak();
+        continue;
+      }
+      await handleEvent(r, run, options.handler, policy, msg);
+      run.queue.keepAlive(run.keepAliveEveryMs);
+    }
+  })();
+  return registerConsumer(r, started, loop);
+}
+
+/**
+ * Like {@link consume}, but hands the handler every event that is waiting (up to `maxBatch`,
+ * after at most `lingerMs` for more) in one call, and acks them all after it returns: one
+ * transaction can then apply many events. When any event of a batch fails its checks or the
+ * handler throws, the batch is applied again one event at a time, in order, through the same
+ * path as `consume` (retries in place, dead letters per event), so a bad event costs only
+ * itself and stream order is kept.
+ */
+export async function consumeBatch(r: BusResources, options: BatchConsumerOptions): Promise<ConsumerHandle> {
+  const maxBatch = options.maxBatch ?? 256;
+  const lingerMs = options.lingerMs ?? 2;
+  const policy = retryPolicyOf(options);
+  const single = (message: EventMessage) => options.handler([message]);
+  r.running.appliers.set(options.durable, single);
+  r.running.batchAppliers.set(options.durable, options.handler);
+  // The events of a failed batch not applied yet: kept alive, with the queue, while one is retried.
+  let rest: JsMsg[] = [];
+  // Unacked events are bounded by the consumer's max_ack_pending: two batches' worth.
+  const started = await startConsumer(r, options, { maxAckPending: Math.max(256, maxBatch * 2), buffer: maxBatch }, () => rest);
+  const { run } = started;
+  const loop = (async () => {
+    for (;;) {
+      const batch = await run.queue.take(maxBatch, lingerMs);
+      if (batch === null) return;
+      if (!(await applyBatch(r, run, options, batch))) {
+        for (let i = 0; i < batch.length; i++) {
+          rest = batch.slice(i + 1);
+          const msg = batch[i];
+          if (!msg) continue;
+          if (run.stopping()) {
+            // Stopping: hand the rest back untried, in order.
+            msg.nak();
+            continue;
+          }
+          await handleEvent(r, run, single, policy, msg);
+        }
+        rest = [];
+      }
+      run.queue.keepAlive(run.keepAliveEveryMs);
+    }
+  })();
+  return registerConsumer(r, started, loop);
+}
+
+/** The fast path of a batch: every event checked, one handler call, acks. False when anything failed. */
+async function applyBatch(r: BusResources, run: ConsumerRun, options: BatchConsumerOptions, batch: JsMsg[]): Promise<boolean> {
+  if (run.stopping()) {
+    // Hand what was not started back at once, for another instance or our next start.
+    for (const msg of batch) msg.nak();
+    return true;
+  }
+  if (batch.some((msg) => msg.info.deliveryCount > POISON_DELIVERIES)) return false;
+  try {
+    const verified: EventMessage[] = [];
+    for (const msg of batch) verified.push(await verifyEvent(r, msg, 1));
+    const first = verified[0];
+    if (!first) return true;
+    await inSpan(`apply ${verified.length} events`, first.headers.traceparent, SpanKind.CONSUMER, { "messaging.system": "nats", "galaxy.consumer": options.durable, "messaging.batch.message_count": verified.length }, () =>
+      options.handler(verified),
+    );
+  } catch (error) {
+    r.logger.debug({ err: error, consumer: options.durable, events: batch.length }, "batch failed; applying its events one at a time");
+    return false;
+  }
+  for (const msg of batch) msg.ack();
+  return true;
+}

@@ -1,0 +1,67 @@
+import { GalaxyError, type RawBusMessage } from "@galaxy/contracts";
+import { inSpan, SpanKind } from "@galaxy/observability";
+import { classifyFailure } from "./classify-failure";
+import { writeDeadLetter } from "./dead-letters";
+import { reportForgedMessage, securityFailure } from "./forged-messages";
+import { incomingOf } from "./raw-messages";
+import type { BusResources } from "./resources";
+import type { EventMessage } from "./types";
+import { verifyEvent } from "./verify-event";
+
+/**
+ * Hands one message, replayed or redriven, to the handler of this process's durable consumer
+ * `consumer`, after the same checks as a live delivery (an event's claim expiry is not checked
+ * again). `replayId` becomes `Gx-Replay-Id`. A message that can never be applied becomes a
+ * dead letter of that consumer (and a `security.forged_message` when it failed its claim or
+ * workspace checks) and the error is thrown; so is any other failure, for the caller to retry.
+ */
+export async function deliver(r: BusResources, consumer: string, raw: RawBusMessage, options: { replayId?: string | undefined } = {}): Promise<void> {
+  const handler = r.running.appliers.get(consumer);
+  if (!handler) throw new GalaxyError(404, "consumer_not_found", `this service runs no consumer named ${consumer}`);
+  const msg = incomingOf(raw, r.names.subject(raw.subject), r.names.stream("EVENTS"), options);
+  const logger = r.logger.child({ consumer, subject: raw.subject, seq: raw.seq, replayId: options.replayId });
+  try {
+    const message = await verifyEvent(r, msg, 1);
+    await inSpan(`apply ${message.event.type}`, message.headers.traceparent, SpanKind.CONSUMER, { "messaging.system": "nats", "galaxy.consumer": consumer, "galaxy.replay": options.replayId ?? "" }, (traceparent) =>
+      handler({ ...message, derivedContext: (claim) => ({ ...message.derivedContext(claim), traceparent }) }),
+    );
+  } catch (error) {
+    if (classifyFailure(error) === "terminal") {
+      const reason = error instanceof Error ? error.message : String(error);
+      logger.warn({ err: error }, "a replayed or redriven message cannot be applied; dead-lettered");
+      await writeDeadLetter(r, consumer, msg, reason, 1);
+      const security = securityFailure(error);
+      r.metrics.deadLetters.inc({ consumer, cause: security ? "forged" : "terminal" });
+      if (security) await reportForgedMessage(r, consumer, msg, security, logger);
+    }
+    throw error;
+  }
+}
+
+/**
+ * Like {@link deliver} for many messages in stream order: a batch consumer's handler gets them
+ * in one call when every one passes its checks; otherwise (or when that call fails) each is
+ * delivered alone, so a bad one costs only itself. Answers the failures by sequence.
+ */
+export async function deliverMany(r: BusResources, consumer: string, raws: RawBusMessage[], options: { replayId?: string | undefined } = {}): Promise<Array<{ seq: number; error: string }>> {
+  const batch = r.running.batchAppliers.get(consumer);
+  if (batch && raws.length > 1) {
+    try {
+      const verified: EventMessage[] = [];
+      for (const raw of raws) verified.push(await verifyEvent(r, incomingOf(raw, r.names.subject(raw.subject), r.names.stream("EVENTS"), options), 1));
+      await batch(verified);
+      return [];
+    } catch (error) {
+      r.logger.debug({ err: error, consumer, messages: raws.length }, "replayed batch failed; delivering its messages one at a time");
+    }
+  }
+  const failed: Array<{ seq: number; error: string }> = [];
+  for (const raw of raws) {
+    try {
+      await deliver(r, consumer, raw, options);
+    } catch (error) {
+      failed.push({ seq: raw.seq, error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+  return failed;
+}

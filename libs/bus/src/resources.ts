@@ -1,0 +1,53 @@
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import type { ConsumerMetrics, Logger } from "@galaxy/observability";
+import type { ClaimCache, ClaimVerifier } from "./claims";
+import type { Names } from "./names";
+import type { BusOptions, ConsumerHandle, EventMessage } from "./types";
+
+/**
+ * What every part of the bus shares: one connection, its JetStream handles, the deployment's
+ * names, the claim verifier, the consumers' metrics, and what is running. Built once by the
+ * `Bus` facade and handed to each concern (publishing, requests, consumers, dead letters…).
+ */
+export interface BusResources {
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly options: BusOptions;
+  readonly logger: Logger;
+  readonly names: Names;
+  readonly claims: ClaimVerifier;
+  readonly serviceClaims: ClaimCache;
+  readonly metrics: ConsumerMetrics;
+  readonly running: Running;
+  /** Starts listening for signing-key revocations (once): the first `serve` or `consume` calls it. */
+  watchKeyRevocations(): void;
+}
+
+/** What runs on the connection, so `stopIntake` can stop it and replays reach the same handlers. */
+export class Running {
+  /** True once the bus stops taking work: retries hand their message back instead. */
+  stopping = false;
+  closed = false;
+  readonly subscriptions: Subscription[] = [];
+  readonly consumers: ConsumerHandle[] = [];
+  /** Requests being handled, so a stop waits for their replies. */
+  readonly inFlight = new Set<Promise<void>>();
+  /** Each durable consumer's handler by name: a replayed or redriven message goes to the same code. */
+  readonly appliers = new Map<string, (message: EventMessage) => Promise<void>>();
+  /** The handlers of batch consumers: a replay hands them many messages in one call. */
+  readonly batchAppliers = new Map<string, (messages: EventMessage[]) => Promise<void>>();
+
+  /** Tracks a piece of work until it settles. */
+  track(work: Promise<void>): void {
+    this.inFlight.add(work);
+    void work.finally(() => this.inFlight.delete(work));
+  }
+
+  /** Removes a subscription from those `stopIntake` drains. */
+  forget(sub: Subscription): void {
+    const at = this.subscriptions.indexOf(sub);
+    if (at !== -1) this.subscriptions.splice(at, 1);
+  }
+}
