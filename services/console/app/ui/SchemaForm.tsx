@@ -37,9 +37,10 @@ export function inputFromFields(schema: Record<string, unknown> | null, values: 
     }
   }
   const input: Record<string, unknown> = {};
-  for (const [name, property, required] of properties) {
+  for (const [name, property] of properties) {
     const raw = values[name] ?? "";
-    if (raw === "" && !required) continue;
+    // Left empty, it is left out: a required one is then named by the API.
+    if (raw === "") continue;
     const type = kind(property);
     if (type === "number") input[name] = raw === "" ? undefined : Number(raw);
     else if (type === "boolean") input[name] = raw === "true";

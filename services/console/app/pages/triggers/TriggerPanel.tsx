@@ -7,7 +7,7 @@ import { Link } from "../../router";
 import { EmptyState, ErrorNotice, Loading, StatusBadge } from "../../ui/feedback";
 import { FormError, SecretOnce, TextArea, TextField } from "../../ui/form";
 import { formatTime, shortId } from "../../ui/format";
-import { hookUrl, signedCurl } from "./curl";
+import { exampleBody, hookUrl, signedCurl } from "./curl";
 
 /** The executions a trigger started, newest first: its deliveries and their outcome. */
 function RecentDeliveries({ trigger }: { trigger: Trigger }) {
@@ -132,7 +132,7 @@ export function TriggerPanel({ agent }: { agent: Agent }) {
         <div className="card">
           <SecretOnce label="Signing secret" value={secret.secret} />
           <p>Sign each delivery with it (Standard Webhooks). This example sends one:</p>
-          <pre className="copyable" aria-label="Signed curl example">{signedCurl(hookUrl(secret.url), secret.secret)}</pre>
+          <pre className="copyable" aria-label="Signed curl example">{signedCurl(hookUrl(secret.url), secret.secret, exampleBody(agent.inputSchema))}</pre>
           <button type="button" onClick={() => setSecret(null)}>
             I have copied it
           </button>

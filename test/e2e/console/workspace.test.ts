@@ -1,0 +1,207 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { startGalaxy, type Galaxy } from "../harness";
+import { CONSOLE_CSP } from "../../../services/gateway/src/http/console";
+import { criticalViolations, ensureConsoleBuilt, launchBrowser, openContext, screenshot } from "./browser";
+
+/**
+ * The console in a real browser against a whole Galaxy: a new user signs up, builds an agent,
+ * runs it, wires a webhook, and checks the audit chain (docs/console.md).
+ */
+const run = promisify(execFile);
+let galaxy: Galaxy;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+let cspViolations: string[];
+let agentUrl = "";
+
+const EMAIL = "grace@example.com";
+const PASSWORD = "correct horse battery";
+const INPUT_SCHEMA = JSON.stringify({ type: "object", properties: { question: { type: "string", description: "What to ask" } }, required: ["question"] });
+
+beforeAll(async () => {
+  await ensureConsoleBuilt();
+  galaxy = await startGalaxy(inject("engines"));
+  browser = await launchBrowser();
+  ({ context, page, cspViolations } = await openContext(browser));
+}, 240_000);
+
+afterAll(async () => {
+  await context?.close();
+  await browser?.close();
+  await galaxy?.stop();
+});
+
+const go = (path: string) => page.goto(`${galaxy.url}/console${path}`);
+
+async function expectAccessible(name: string): Promise<void> {
+  expect(await criticalViolations(page), `critical accessibility violations on ${name}`).toEqual([]);
+}
+
+describe("the gateway serves the console", () => {
+  test("index.html under /console and every app path below it, with a CSP of its own origin only", async () => {
+    for (const path of ["/console", "/console/", "/console/executions/some-id"]) {
+      const response = await fetch(`${galaxy.url}${path}`);
+      expect(response.status, path).toBe(200);
+      expect(response.headers.get("content-type")).toContain("text/html");
+      expect(response.headers.get("content-security-policy")).toBe(CONSOLE_CSP);
+      expect(response.headers.get("cache-control")).toBe("no-cache");
+      expect(await response.text()).toContain('<div id="root">');
+    }
+  });
+
+  test("hashed assets are cached for a year; a missing one is a 404, not the page", async () => {
+    const html = await (await fetch(`${galaxy.url}/console`)).text();
+    const script = /src="(\/console\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    expect(script).toBeDefined();
+    const asset = await fetch(`${galaxy.url}${script}`);
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
+    expect(asset.headers.get("content-type")).toContain("javascript");
+    const missing = await fetch(`${galaxy.url}/console/assets/missing-0000.js`);
+    expect(missing.status).toBe(404);
+  });
+});
+
+describe("a new user", () => {
+  test("signs up: the API's messages appear beside the fields, then the empty agents page says what to do", async () => {
+    await go("/");
+    await page.waitForURL(/\/console\/sign-in$/);
+    await expectAccessible("sign in");
+    await screenshot(page, "sign-in");
+    await page.getByRole("link", { name: "Create an account" }).click();
+    await page.getByLabel("Password").fill("short");
+    await page.getByRole("button", { name: "Create account" }).click();
+    await expect.poll(() => page.locator(".field.invalid").count()).toBeGreaterThanOrEqual(3);
+    const passwordField = page.locator(".field", { has: page.getByLabel("Password") });
+    await expect.poll(() => passwordField.locator(".field-error").textContent()).toContain("12");
+    await expectAccessible("sign up with errors");
+
+    await page.getByLabel("Your name").fill("Grace");
+    await page.getByLabel("Email").fill(EMAIL);
+    await page.getByLabel("Password").fill(PASSWORD);
+    await page.getByLabel("Workspace name").fill("Analytical Engines");
+    await page.getByRole("button", { name: "Create account" }).click();
+    await page.waitForURL(/\/console\/agents$/);
+    await page.getByText("No agents yet.").waitFor();
+    await expectAccessible("agents (empty)");
+  });
+
+  test("the session survives a reload", async () => {
+    await page.reload();
+    await page.getByText("No agents yet.").waitFor();
+    expect(await page.locator("#workspace-switcher").inputValue()).not.toBe("");
+  });
+
+  test("creates an agent with an input schema and activates it; a bad schema is refused beside its field", async () => {
+    await page.getByRole("link", { name: "Create your first agent" }).click();
+    await page.getByLabel("Name", { exact: true }).fill("Oracle");
+    await page.getByLabel("System prompt").fill("Answer briefly.");
+    await page.getByLabel("Input JSON Schema").fill("{not json");
+    await page.getByRole("button", { name: "Create agent" }).click();
+    await page.locator(".field", { has: page.getByLabel("Input JSON Schema") }).getByText("is not valid JSON").waitFor();
+    await page.getByLabel("Input JSON Schema").fill(INPUT_SCHEMA);
+    await expectAccessible("new agent");
+    await screenshot(page, "agent-editor");
+    await page.getByRole("button", { name: "Create agent" }).click();
+    await page.waitForURL(/\/console\/agents\/[0-9a-f-]{36}$/);
+    agentUrl = new URL(page.url()).pathname.replace("/console", "");
+    await page.getByRole("button", { name: "Activate" }).click();
+    await page.locator(".facts .badge", { hasText: "active" }).waitFor();
+  });
+
+  test("runs it from its page with the form built from its schema, and watches the stream to the end", async () => {
+    await page.getByRole("button", { name: "Run" }).click();
+    // The input schema requires `question`: the API's message appears beside that field.
+    await page.locator(".field", { has: page.getByLabel("question (required)") }).locator(".field-error").waitFor();
+    await page.getByLabel("question (required)").fill("What is the analytical engine?");
+    await expectAccessible("agent test run");
+    await screenshot(page, "agent");
+    await page.getByRole("button", { name: "Run" }).click();
+    await page.waitForURL(/\/console\/executions\/[0-9a-f-]{36}$/);
+    await page.getByTestId("run-status").getByText("completed").waitFor({ timeout: 30_000 });
+    // The steps come only from the event stream.
+    const timeline = page.getByRole("list", { name: "Step timeline" });
+    await timeline.getByText("Model call").waitFor();
+    await timeline.getByText("Output", { exact: true }).waitFor();
+    expect((await page.getByTestId("run-output").textContent())?.length).toBeGreaterThan(0);
+    await expectAccessible("run");
+    await screenshot(page, "run");
+  }, 60_000);
+
+  test("the executions list shows the run and filters it by status", async () => {
+    await page.getByRole("navigation", { name: "Primary" }).getByRole("link", { name: "Executions" }).click();
+    const table = page.getByRole("table", { name: "Executions" });
+    await table.getByText("Oracle").first().waitFor();
+    await page.getByLabel("Status").selectOption("failed");
+    await page.getByText("No executions match these filters.").waitFor();
+    await page.getByLabel("Status").selectOption("completed");
+    await table.getByText("completed").first().waitFor();
+    await expectAccessible("executions");
+    await screenshot(page, "executions");
+  });
+
+  test("creates a webhook trigger: its signed curl example delivers, and the delivery completes", async () => {
+    await go(agentUrl);
+    await page.getByRole("tab", { name: "Triggers" }).click();
+    await page.getByRole("button", { name: "New webhook trigger" }).click();
+    const example = await page.getByLabel("Signed curl example").textContent();
+    expect(example).toContain("whsec_");
+    expect(example).toContain(`${galaxy.url}/hooks/`);
+    await expectAccessible("triggers");
+    await screenshot(page, "triggers");
+    // The example exactly as a user would paste it into a shell.
+    const { stdout } = await run("bash", ["-c", example ?? ""], { timeout: 15_000 });
+    expect(stdout).toContain("executionId");
+    await page.getByRole("button", { name: "I have copied it" }).click();
+    await page.getByRole("list", { name: "Recent deliveries" }).getByText("completed").waitFor({ timeout: 30_000 });
+  }, 60_000);
+
+  test("verifies the audit chain and lists its entries", async () => {
+    await go("/audit");
+    await page.getByRole("button", { name: "Verify the chain" }).click();
+    await expect.poll(() => page.getByTestId("audit-verdict").textContent()).toMatch(/^Intact: all \d+ entries/);
+    await page.getByRole("table").getByText("agent.created").first().waitFor();
+    await expectAccessible("audit");
+    await screenshot(page, "audit");
+  });
+
+  test("team and knowledge pages load with their forms", async () => {
+    await go("/team");
+    await page.getByRole("table").getByText(EMAIL).waitFor();
+    await expectAccessible("team");
+    await screenshot(page, "team");
+    await go("/knowledge");
+    await page.getByText("No knowledge bases yet.").waitFor();
+    await page.getByLabel("Knowledge base name").fill("Notes");
+    await page.getByRole("button", { name: "Create knowledge base" }).click();
+    await page.getByRole("link", { name: "Notes" }).click();
+    await page.getByText("No documents yet.").waitFor();
+    await expectAccessible("knowledge base");
+  });
+
+  test("works on a phone: the menu opens from its button", async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await go("/executions");
+    await page.getByRole("table", { name: "Executions" }).waitFor();
+    const menu = page.getByRole("button", { name: "Menu" });
+    expect(await menu.getAttribute("aria-expanded")).toBe("false");
+    await menu.click();
+    await page.getByRole("navigation", { name: "Primary" }).getByRole("link", { name: "Audit" }).waitFor();
+    await expectAccessible("executions on a phone");
+    await screenshot(page, "phone");
+    await page.setViewportSize({ width: 1280, height: 860 });
+  });
+
+  test("signing out forgets the token", async () => {
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.waitForURL(/\/console\/sign-in$/);
+    expect(await page.evaluate("sessionStorage.length")).toBe(0);
+    await go("/agents");
+    await page.waitForURL(/\/console\/sign-in$/);
+    expect(cspViolations).toEqual([]);
+  });
+});
