@@ -30,3 +30,15 @@ test: install typecheck
 
 bench: install
 	@node --import tsx bench/run.ts
+
+# The console (docs/console.md): `make console` builds services/console/dist, which the gateway
+# serves at /console; `make browser-deps` installs the Chromium its browser tests drive.
+.PHONY: console browser-deps
+console: install
+	@pnpm --filter @galaxy/console run build
+
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "installing chromium (Debian) for the console's browser tests"; \
+		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$sudo apt-get update -qq && $$sudo apt-get install -y -qq chromium >/dev/null; fi

@@ -104,6 +104,8 @@ describe("operators", () => {
   test("a dead letter shows its error and payload, and a redrive reports its outcome", async () => {
     const subject = await publishForgedEvent();
     await page.getByRole("tab", { name: "Dead letters" }).click();
+    // Audit and the worker's agent projection both refuse it: the filter keeps audit's.
+    await page.getByLabel("Consumer").fill("audit");
     const card = page.locator("li.card", { hasText: subject });
     await card.waitFor({ timeout: 45_000 });
     expect(await card.locator(".field-error").textContent()).toContain("claim");
