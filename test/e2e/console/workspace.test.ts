@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import type { Browser, BrowserContext, Page } from "playwright-core";
+import { createDb, sql } from "@galaxy/db";
 import { startGalaxy, type Galaxy } from "../harness";
 import { CONSOLE_CSP } from "../../../services/gateway/src/http/console";
 import { criticalViolations, ensureConsoleBuilt, launchBrowser, openContext, screenshot } from "./browser";
@@ -96,6 +97,17 @@ describe("a new user", () => {
     expect(await page.locator("#workspace-switcher").inputValue()).not.toBe("");
   });
 
+  test("the token is renewed before it expires", async () => {
+    const stored = async () => JSON.parse(String(await page.evaluate("sessionStorage.getItem('galaxy.console.session')"))) as { accessToken: string; expiresAt: string };
+    const before = await stored();
+    // A token a minute from its end is inside the renewal window: the console renews it at once.
+    await page.evaluate(`sessionStorage.setItem('galaxy.console.session', JSON.stringify({ ...JSON.parse(sessionStorage.getItem('galaxy.console.session')), expiresAt: new Date(Date.now() + 60000).toISOString() }))`);
+    await page.reload();
+    await expect.poll(async () => (await stored()).accessToken).not.toBe(before.accessToken);
+    expect(Date.parse((await stored()).expiresAt)).toBeGreaterThan(Date.now() + 5 * 60_000);
+    await page.getByText("No agents yet.").waitFor();
+  });
+
   test("creates an agent with an input schema and activates it; a bad schema is refused beside its field", async () => {
     await page.getByRole("link", { name: "Create your first agent" }).click();
     await page.getByLabel("Name", { exact: true }).fill("Oracle");
@@ -141,8 +153,35 @@ describe("a new user", () => {
     await page.getByLabel("Status").selectOption("completed");
     await table.getByText("completed").first().waitFor();
     await expectAccessible("executions");
-    await screenshot(page, "executions");
   });
+
+  test("a list of 10,000 executions renders only the rows in view and loads older pages as it scrolls", async () => {
+    const workspaceId = String(await page.evaluate("JSON.parse(sessionStorage.getItem('galaxy.console.session')).workspaceId"));
+    const agentId = agentUrl.split("/").at(-1) ?? "";
+    const db = createDb<unknown>({ connectionString: galaxy.env.databaseUrl, max: 1 });
+    try {
+      await sql`insert into execution.executions (id, workspace_id, agent_id, agent_version, status, trigger, input, output, created_by, correlation_id, traceparent, created_at, started_at, completed_at, duration_ms)
+        select gen_random_uuid(), ${workspaceId}::uuid, ${agentId}::uuid, 1, 'completed', '{"type":"schedule"}', 'null', '{"text":"earlier"}', 'console-test', 'console-test',
+          '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', now() - make_interval(mins => g), now() - make_interval(mins => g), now() - make_interval(mins => g), 1000
+        from generate_series(1, 10000) g`.execute(db);
+    } finally {
+      await db.destroy();
+    }
+    await go("/executions");
+    await page.getByText(/^10,00\d executions/).waitFor();
+    const table = page.getByRole("table", { name: "Executions" });
+    const body = table.locator(".vbody");
+    for (let round = 0; round < 4; round++) {
+      const before = Number(await table.getAttribute("aria-rowcount"));
+      await body.hover();
+      await page.mouse.wheel(0, 100_000);
+      await expect.poll(async () => Number(await table.getAttribute("aria-rowcount"))).toBeGreaterThan(before);
+    }
+    expect(Number(await table.getAttribute("aria-rowcount"))).toBeGreaterThan(400);
+    expect(await table.locator(".vbody .vrow").count()).toBeLessThan(60);
+    await expectAccessible("10,000 executions");
+    await screenshot(page, "executions");
+  }, 60_000);
 
   test("creates a webhook trigger: its signed curl example delivers, and the delivery completes", async () => {
     await go(agentUrl);

@@ -107,6 +107,7 @@ export default function AgentPage({ params }: { params: Record<string, string> }
         ))}
       </div>
       <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`}>
+        <h2 className="visually-hidden">{TABS.find(([key]) => key === tab)?.[1]}</h2>
         {tab === "run" ? <TestRun agent={a} /> : null}
         {tab === "versions" ? <Versions agent={a} /> : null}
         {tab === "triggers" ? <TriggerPanel agent={a} /> : null}

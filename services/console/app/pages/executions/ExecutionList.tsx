@@ -132,7 +132,7 @@ export default function ExecutionList() {
       {rows.length > 0 ? (
         <>
           <p className="hint" aria-live="polite">
-            {total.toLocaleString()} executions{filters.trigger || filters.since ? `; ${rows.length.toLocaleString()} of those loaded match the trigger and time filters` : ""}. Updates live.
+            {total.toLocaleString()} {total === 1 ? "execution" : "executions"}{filters.trigger || filters.since ? `; ${rows.length.toLocaleString()} of those loaded match the trigger and time filters` : ""}. Updates live.
           </p>
           <div className="vtable" role="table" aria-label="Executions" aria-rowcount={rows.length + 1}>
             <div className="vrow vhead" role="row" aria-rowindex={1}>

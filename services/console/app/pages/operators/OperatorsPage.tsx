@@ -25,6 +25,7 @@ export default function OperatorsPage() {
         ))}
       </div>
       <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`}>
+        <h2 className="visually-hidden">{TABS.find(([key]) => key === tab)?.[1]}</h2>
         {tab === "replays" ? <Replays /> : null}
         {tab === "dead-letters" ? <DeadLetters /> : null}
         {tab === "incidents" ? <Incidents /> : null}
