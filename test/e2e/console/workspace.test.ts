@@ -3,7 +3,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { createDb, sql } from "@galaxy/db";
-import { startGalaxy, type Galaxy } from "../harness";
+import { api, startGalaxy, type Galaxy } from "../harness";
 import { CONSOLE_CSP } from "../../../services/gateway/src/http/console";
 import { criticalViolations, ensureConsoleBuilt, launchBrowser, openContext, screenshot } from "./browser";
 
@@ -220,6 +220,21 @@ describe("a new user", () => {
     await page.getByRole("link", { name: "Notes" }).click();
     await page.getByText("No documents yet.").waitFor();
     await expectAccessible("knowledge base");
+  });
+
+  test("switches to another workspace of the user and back", async () => {
+    const token = String(await page.evaluate("JSON.parse(sessionStorage.getItem('galaxy.console.session')).accessToken"));
+    const created = await api(galaxy, "POST", "/api/workspaces", { token, body: { name: "Difference Engines" } });
+    expect(created.status).toBe(201);
+    await go("/agents");
+    const switcher = page.getByLabel("Workspace");
+    await switcher.locator("option", { hasText: "Difference Engines" }).waitFor({ state: "attached" });
+    const home = await switcher.inputValue();
+    await switcher.selectOption({ label: "Difference Engines (owner)" });
+    await page.getByText("No agents yet.").waitFor();
+    expect(await switcher.inputValue()).not.toBe(home);
+    await switcher.selectOption(home);
+    await page.getByRole("link", { name: "Oracle" }).waitFor();
   });
 
   test("works on a phone: the menu opens from its button", async () => {
