@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { readFile } from "node:fs/promises";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import type { Browser, BrowserContext, Page } from "playwright-core";
@@ -144,6 +145,22 @@ describe("a new user", () => {
     await screenshot(page, "run");
   }, 60_000);
 
+  test("cancels a run while its model call is under way", async () => {
+    const control = (body: unknown) => fetch(`${galaxy.devModel.url}/_control`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    expect((await control({ latencyMs: 20_000 })).status).toBe(200);
+    try {
+      await go(agentUrl);
+      await page.getByLabel("question (required)").fill("Take your time");
+      await page.getByRole("button", { name: "Run" }).click();
+      await page.waitForURL(/\/console\/executions\/[0-9a-f-]{36}$/);
+      await page.getByRole("button", { name: "Cancel" }).click();
+      await page.getByTestId("run-status").getByText("cancelled").waitFor({ timeout: 20_000 });
+      expect(await page.getByRole("button", { name: "Cancel" }).count()).toBe(0);
+    } finally {
+      await control({ reset: true });
+    }
+  }, 60_000);
+
   test("the executions list shows the run and filters it by status", async () => {
     await page.getByRole("navigation", { name: "Primary" }).getByRole("link", { name: "Executions" }).click();
     const table = page.getByRole("table", { name: "Executions" });
@@ -204,6 +221,11 @@ describe("a new user", () => {
     await page.getByRole("button", { name: "Verify the chain" }).click();
     await expect.poll(() => page.getByTestId("audit-verdict").textContent()).toMatch(/^Intact: all \d+ entries/);
     await page.getByRole("table").getByText("agent.created").first().waitFor();
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export NDJSON" }).click()]);
+    expect(download.suggestedFilename()).toBe("audit-log.ndjson");
+    const lines = (await readFile(await download.path(), "utf8")).trim().split("\n").map((line) => JSON.parse(line) as { seq: number; action: string });
+    expect(lines.map((entry) => entry.seq)).toEqual(lines.map((_, i) => i + 1));
+    expect(lines.some((entry) => entry.action === "agent.created")).toBe(true);
     await expectAccessible("audit");
     await screenshot(page, "audit");
   });
