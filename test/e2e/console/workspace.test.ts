@@ -230,7 +230,7 @@ describe("a new user", () => {
     await screenshot(page, "audit");
   });
 
-  test("team and knowledge pages load with their forms", async () => {
+  test("team and knowledge pages: a document is indexed and found by the search box", async () => {
     await go("/team");
     await page.getByRole("table").getByText(EMAIL).waitFor();
     await expectAccessible("team");
@@ -241,8 +241,16 @@ describe("a new user", () => {
     await page.getByRole("button", { name: "Create knowledge base" }).click();
     await page.getByRole("link", { name: "Notes" }).click();
     await page.getByText("No documents yet.").waitFor();
+    await page.getByLabel("Title").fill("Engines");
+    await page.getByLabel("Text", { exact: true }).fill("The analytical engine was designed by Charles Babbage. Ada Lovelace wrote its first program.");
+    await page.getByRole("button", { name: "Add document" }).click();
+    await page.getByRole("listitem").filter({ hasText: "Engines" }).getByText("indexed").waitFor({ timeout: 30_000 });
+    await page.getByLabel("Search: the chunks an agent would get").fill("Who wrote the first program?");
+    await page.getByRole("button", { name: "Search", exact: true }).click();
+    await page.locator(".chunks li", { hasText: "Ada Lovelace" }).waitFor();
     await expectAccessible("knowledge base");
-  });
+    await screenshot(page, "knowledge");
+  }, 60_000);
 
   test("switches to another workspace of the user and back", async () => {
     const token = String(await page.evaluate("JSON.parse(sessionStorage.getItem('galaxy.console.session')).accessToken"));
