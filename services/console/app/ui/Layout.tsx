@@ -2,9 +2,9 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type ReactNode } from "react";
 import { galaxy } from "../api/galaxy";
 import type { Me, TokenGrant } from "../api/types";
-import { ApiError } from "../api/client";
 import { Link, navigate, usePath } from "../router";
 import { sessionFromGrant, sessionStore, useSession } from "../session/session";
+import { isSystemAdmin } from "../session/token";
 
 const NAV = [
   ["/agents", "Agents"],
@@ -14,24 +14,6 @@ const NAV = [
   ["/team", "Team"],
   ["/audit", "Audit"],
 ] as const;
-
-/** Whether the caller may use /api/admin/*: the API answers 403 `system_admin_required` otherwise. */
-function useIsSystemAdmin(): boolean {
-  const query = useQuery({
-    queryKey: ["system-admin"],
-    queryFn: async () => {
-      try {
-        await galaxy.request("/api/admin/replays", { query: { limit: 1 } });
-        return true;
-      } catch (error) {
-        if (error instanceof ApiError && error.status === 403) return false;
-        throw error;
-      }
-    },
-    staleTime: Infinity,
-  });
-  return query.data === true;
-}
 
 function WorkspaceSwitcher() {
   const session = useSession();
@@ -77,7 +59,8 @@ function WorkspaceSwitcher() {
 export function Layout({ children }: { children: ReactNode }) {
   const path = usePath();
   const client = useQueryClient();
-  const isAdmin = useIsSystemAdmin();
+  const session = useSession();
+  const isAdmin = session ? isSystemAdmin(session.accessToken) : false;
   const [menuOpen, setMenuOpen] = useState(false);
   const signOut = () => {
     sessionStore.set(null);

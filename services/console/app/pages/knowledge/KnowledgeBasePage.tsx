@@ -94,7 +94,7 @@ export default function KnowledgeBasePage({ params }: { params: Record<string, s
       <ul className="plain">
         {(documents.data?.data ?? []).map((d) => (
           <li key={d.id}>
-            <StatusBadge status={d.status} /> <strong>{d.title}</strong> · {d.sizeBytes} bytes · {d.chunkCount ?? "?"} chunks · {formatTime(d.createdAt)}
+            <StatusBadge status={d.status} /> <strong>{d.title}</strong> · {d.sizeBytes} bytes · {d.chunkCount === null ? "not chunked yet" : `${d.chunkCount} ${d.chunkCount === 1 ? "chunk" : "chunks"}`} · {formatTime(d.createdAt)}
             {d.error ? <span className="field-error"> {d.error}</span> : null}
           </li>
         ))}
