@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
+import { gzipSync } from "node:zlib";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import type { Browser, BrowserContext, Page } from "playwright-core";
@@ -65,6 +66,15 @@ describe("the gateway serves the console", () => {
     expect(asset.headers.get("content-type")).toContain("javascript");
     const missing = await fetch(`${galaxy.url}/console/assets/missing-0000.js`);
     expect(missing.status).toBe(404);
+  });
+
+  test("the first load is under 300 KB of compressed JavaScript", async () => {
+    const html = await (await fetch(`${galaxy.url}/console`)).text();
+    const scripts = [...html.matchAll(/(?:src|href)="(\/console\/assets\/[^"]+\.js)"/g)].map((m) => m[1] ?? "");
+    expect(scripts.length).toBeGreaterThan(0);
+    let compressed = 0;
+    for (const script of scripts) compressed += gzipSync(Buffer.from(await (await fetch(`${galaxy.url}${script}`)).arrayBuffer()), { level: 9 }).length;
+    expect(compressed).toBeLessThan(300 * 1024);
   });
 });
 
