@@ -20,18 +20,31 @@ setup: install
 	@node --import tsx scripts/setup.ts
 
 # up.ts builds first (dist/), then runs the compiled services under its supervisor.
-up: install
+up: install console
 	@node --import tsx scripts/up.ts
 
-build: install
+build: install console
 	@node --import tsx scripts/build.ts
 
 typecheck: install
 	@pnpm exec tsc -p tsconfig.json --noEmit
+	@pnpm --filter @galaxy/console run typecheck
 
-test: install typecheck
+test: install browser-deps typecheck
 	@status=0; pnpm exec vitest run --reporter=default --reporter=json --outputFile.json=.vitest-results.json || status=$$?; \
 		node scripts/test-summary.mjs .vitest-results.json; exit $$status
 
 bench: install
 	@node --import tsx bench/run.ts
+
+# The console (docs/console.md): `make console` builds services/console/dist, which the gateway
+# serves at /console; `make browser-deps` installs the Chromium its browser tests drive.
+.PHONY: console browser-deps
+console: install
+	@pnpm --filter @galaxy/console run build
+
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "installing chromium (Debian) for the console's browser tests"; \
+		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$sudo apt-get update -qq && $$sudo apt-get install -y -qq chromium >/dev/null; fi

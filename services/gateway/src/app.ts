@@ -12,6 +12,7 @@ import { LoginThrottle } from "./auth/login-throttle";
 import type { GatewayDb } from "./db";
 import { installRequestContext } from "./http/context";
 import { installErrorHandling } from "./http/errors";
+import { consoleRoutes } from "./http/console";
 import { agentRoutes } from "./routes/agents.routes";
 import { agentToolRoutes } from "./routes/agent-tools.routes";
 import { adminRoutes } from "./routes/admin.routes";
@@ -98,6 +99,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   await app.register(hookRoutes(routeDeps, { redis: deps.redis, rateLimit: deps.webhookRateLimit }));
   await app.register(oidcWebhookRoutes(routeDeps, { secrets: deps.oidcWebhookSecrets ?? [], forgetUser: (userId) => auth.forgetUser(userId) }));
   await app.register(adminRoutes(routeDeps));
+  await app.register(consoleRoutes());
 
   app.get("/health/live", { schema: { hide: true } }, async () => ({ status: "ok" }));
   app.get("/health/ready", { schema: { hide: true } }, async (_request, reply) => {

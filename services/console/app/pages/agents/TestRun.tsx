@@ -1,0 +1,36 @@
+import { useMutation } from "@tanstack/react-query";
+import { useState, type FormEvent } from "react";
+import { ApiError } from "../../api/client";
+import { galaxy } from "../../api/galaxy";
+import type { Agent, Execution } from "../../api/types";
+import { navigate } from "../../router";
+import { FormError } from "../../ui/form";
+import { inputFromFields, SchemaForm } from "../../ui/SchemaForm";
+
+/** Starts an execution of the agent with an input form built from its `inputSchema`. */
+export function TestRun({ agent }: { agent: Agent }) {
+  const [values, setValues] = useState<Record<string, string>>({});
+  const run = useMutation({
+    mutationFn: async () => {
+      const { input, errors } = inputFromFields(agent.inputSchema, values);
+      if (Object.keys(errors).length > 0) throw new ApiError(400, "validation_failed", "Fix the fields marked below", errors);
+      return galaxy.data<Execution>(`/api/agents/${agent.id}/executions`, { method: "POST", body: { input }, idempotent: true });
+    },
+    onSuccess: (execution) => navigate(`/executions/${execution.id}`),
+  });
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    run.mutate();
+  };
+  const errorFor = (field: string) => (run.error instanceof ApiError ? run.error.fieldError(field) : undefined);
+  return (
+    <form onSubmit={submit} noValidate aria-label="Test run">
+      {agent.status !== "active" ? <p className="notice">This agent is {agent.status}: activate it to run it.</p> : null}
+      <SchemaForm schema={agent.inputSchema} values={values} onChange={setValues} errorFor={errorFor} />
+      <FormError error={run.error} />
+      <button type="submit" className="primary" disabled={run.isPending}>
+        {run.isPending ? "Starting…" : "Run"}
+      </button>
+    </form>
+  );
+}

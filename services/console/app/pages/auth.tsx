@@ -1,0 +1,82 @@
+import { useMutation } from "@tanstack/react-query";
+import { useState, type FormEvent, type ReactNode } from "react";
+import { galaxy } from "../api/galaxy";
+import type { SignupResult, TokenGrant } from "../api/types";
+import { Link, navigate } from "../router";
+import { sessionFromGrant, sessionStore } from "../session/session";
+import { FormError, TextField } from "../ui/form";
+
+function AuthCard({ title, children }: { title: string; children: ReactNode }) {
+  return (
+    <main id="main" className="auth">
+      <div className="auth-card">
+        <p className="brand">Galaxy</p>
+        <h1>{title}</h1>
+        {children}
+      </div>
+    </main>
+  );
+}
+
+function start(grant: TokenGrant) {
+  sessionStore.set(sessionFromGrant(grant));
+  navigate("/agents", { replace: true });
+}
+
+export function SignIn() {
+  const [email, setEmail] = useState("");
+  const [password, setPassword] = useState("");
+  const login = useMutation({
+    mutationFn: () => galaxy.data<TokenGrant>("/api/auth/login", { method: "POST", body: { email, password } }),
+    onSuccess: start,
+  });
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    login.mutate();
+  };
+  return (
+    <AuthCard title="Sign in">
+      <form onSubmit={submit} noValidate>
+        <TextField label="Email" name="email" type="email" autoComplete="email" required value={email} onChange={(e) => setEmail(e.target.value)} error={login.error} />
+        <TextField label="Password" name="password" type="password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.target.value)} error={login.error} />
+        <FormError error={login.error} />
+        <button type="submit" className="primary" disabled={login.isPending}>
+          {login.isPending ? "Signing in…" : "Sign in"}
+        </button>
+      </form>
+      <p>
+        New to Galaxy? <Link to="/sign-up">Create an account</Link>
+      </p>
+    </AuthCard>
+  );
+}
+
+export function SignUp() {
+  const [form, setForm] = useState({ name: "", email: "", password: "", workspaceName: "" });
+  const signup = useMutation({
+    mutationFn: () => galaxy.data<SignupResult>("/api/auth/signup", { method: "POST", body: form }),
+    onSuccess: start,
+  });
+  const set = (key: keyof typeof form) => (event: { target: { value: string } }) => setForm({ ...form, [key]: event.target.value });
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    signup.mutate();
+  };
+  return (
+    <AuthCard title="Create your account">
+      <form onSubmit={submit} noValidate>
+        <TextField label="Your name" name="name" autoComplete="name" required value={form.name} onChange={set("name")} error={signup.error} />
+        <TextField label="Email" name="email" type="email" autoComplete="email" required value={form.email} onChange={set("email")} error={signup.error} />
+        <TextField label="Password" name="password" type="password" autoComplete="new-password" required value={form.password} onChange={set("password")} error={signup.error} hint="At least 12 characters." />
+        <TextField label="Workspace name" name="workspaceName" required value={form.workspaceName} onChange={set("workspaceName")} error={signup.error} hint="Your team's space for agents; you can add more later." />
+        <FormError error={signup.error} />
+        <button type="submit" className="primary" disabled={signup.isPending}>
+          {signup.isPending ? "Creating…" : "Create account"}
+        </button>
+      </form>
+      <p>
+        Already have an account? <Link to="/sign-in">Sign in</Link>
+      </p>
+    </AuthCard>
+  );
+}

@@ -1,0 +1,55 @@
+import { useQuery } from "@tanstack/react-query";
+import { useState } from "react";
+import { galaxy } from "../../api/galaxy";
+import type { AuditEntry } from "../../api/types";
+import { EmptyState, ErrorNotice, Loading } from "../../ui/feedback";
+import { formatTime } from "../../ui/format";
+import { Pager } from "../../ui/Pager";
+
+export function Incidents() {
+  const [offset, setOffset] = useState(0);
+  const incidents = useQuery({ queryKey: ["incidents", offset], queryFn: ({ signal }) => galaxy.page<AuditEntry>("/api/admin/security-incidents", { limit: 50, offset }, signal), refetchInterval: 10_000 });
+  if (incidents.isPending) return <Loading what="Loading incidents" />;
+  if (incidents.isError) return <ErrorNotice error={incidents.error} />;
+  if (incidents.data.data.length === 0) return <EmptyState title="No security incidents.">Cross-workspace attempts and forged claims appear here.</EmptyState>;
+  return (
+    <div className="table-wrap">
+      <table>
+        <caption className="visually-hidden">Security incidents, newest first</caption>
+        <thead>
+          <tr>
+            <th scope="col">When</th>
+            <th scope="col">Action</th>
+            <th scope="col">Workspace</th>
+            <th scope="col">Actor</th>
+            <th scope="col">Resource</th>
+            <th scope="col">From</th>
+          </tr>
+        </thead>
+        <tbody>
+          {incidents.data.data.map((e) => (
+            <tr key={e.id}>
+              <td>{formatTime(e.occurredAt)}</td>
+              <td>
+                <code>{e.action}</code>
+              </td>
+              <td>
+                <code>{e.workspaceId.slice(0, 8)}</code>
+              </td>
+              <td>
+                {e.actor.type} <code>{e.actor.id.slice(0, 8)}</code>
+              </td>
+              <td>
+                {e.resourceType} {e.resourceId ? <code>{e.resourceId.slice(0, 8)}</code> : null}
+              </td>
+              <td>
+                {e.ipAddress ?? "—"} {e.userAgent ? `· ${e.userAgent}` : ""}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <Pager page={incidents.data} offset={offset} onOffset={setOffset} />
+    </div>
+  );
+}

@@ -1,0 +1,153 @@
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState, type FormEvent } from "react";
+import { ApiError } from "../../api/client";
+import { galaxy } from "../../api/galaxy";
+import type { Agent, Execution, Trigger } from "../../api/types";
+import { Link } from "../../router";
+import { EmptyState, ErrorNotice, Loading, StatusBadge } from "../../ui/feedback";
+import { FormError, SecretOnce, TextArea, TextField } from "../../ui/form";
+import { formatTime, shortId } from "../../ui/format";
+import { exampleBody, hookUrl, signedCurl } from "./curl";
+
+/** The executions a trigger started, newest first: its deliveries and their outcome. */
+function RecentDeliveries({ trigger }: { trigger: Trigger }) {
+  const runs = useQuery({
+    queryKey: ["executions", "agent", trigger.agentId, "recent"],
+    queryFn: ({ signal }) => galaxy.page<Execution>(`/api/agents/${trigger.agentId}/executions`, { limit: 100 }, signal),
+    refetchInterval: 3_000,
+  });
+  const mine = (runs.data?.data ?? []).filter((e) => e.trigger.id === trigger.id).slice(0, 10);
+  if (runs.isError) return <ErrorNotice error={runs.error} />;
+  if (mine.length === 0) return <p className="hint">No deliveries yet. Send one with the example above.</p>;
+  return (
+    <ul className="deliveries" aria-label="Recent deliveries">
+      {mine.map((e) => (
+        <li key={e.id}>
+          <StatusBadge status={e.status} /> <Link to={`/executions/${e.id}`}>{shortId(e.id)}</Link> · {formatTime(e.createdAt)}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+function TriggerCard({ trigger, onSecret }: { trigger: Trigger; onSecret: (t: Trigger) => void }) {
+  const client = useQueryClient();
+  const rotate = useMutation({
+    mutationFn: () => galaxy.data<Trigger>(`/api/agents/${trigger.agentId}/triggers/${trigger.id}/rotate-secret`, { method: "POST", idempotent: true }),
+    onSuccess: onSecret,
+  });
+  const remove = useMutation({
+    mutationFn: () => galaxy.request(`/api/agents/${trigger.agentId}/triggers/${trigger.id}`, { method: "DELETE", idempotent: true }),
+    onSuccess: () => void client.invalidateQueries({ queryKey: ["triggers"] }),
+  });
+  return (
+    <article className="card" aria-label={`${trigger.type} trigger ${shortId(trigger.id)}`}>
+      <header className="card-head">
+        <h3>
+          {trigger.type === "webhook" ? "Webhook" : "Schedule"} <code>{shortId(trigger.id)}</code>
+        </h3>
+        <div className="actions">
+          {trigger.type === "webhook" ? (
+            <button type="button" onClick={() => rotate.mutate()} disabled={rotate.isPending}>
+              Rotate secret
+            </button>
+          ) : null}
+          <button type="button" className="danger" onClick={() => window.confirm("Delete this trigger?") && remove.mutate()} disabled={remove.isPending}>
+            Delete
+          </button>
+        </div>
+      </header>
+      {trigger.type === "webhook" ? (
+        <p>
+          Deliveries go to <code>{hookUrl(trigger.url)}</code>
+        </p>
+      ) : (
+        <p>
+          Runs on <code>{trigger.cron}</code> ({trigger.timezone ?? "UTC"}) with input <code>{JSON.stringify(trigger.input)}</code>
+        </p>
+      )}
+      {rotate.isError ? <ErrorNotice error={rotate.error} /> : null}
+      {remove.isError ? <ErrorNotice error={remove.error} /> : null}
+      <h4>Recent deliveries</h4>
+      <RecentDeliveries trigger={trigger} />
+    </article>
+  );
+}
+
+function NewSchedule({ agent }: { agent: Agent }) {
+  const client = useQueryClient();
+  const [cron, setCron] = useState("*/5 * * * *");
+  const [timezone, setTimezone] = useState("UTC");
+  const [input, setInput] = useState("");
+  const create = useMutation({
+    mutationFn: () => {
+      let parsed: unknown = null;
+      try {
+        parsed = input.trim() ? JSON.parse(input) : null;
+      } catch {
+        throw new ApiError(400, "validation_failed", "Fix the fields marked below", { input: "is not valid JSON" });
+      }
+      return galaxy.data<Trigger>(`/api/agents/${agent.id}/triggers`, { method: "POST", body: { type: "schedule", cron, timezone, input: parsed }, idempotent: true });
+    },
+    onSuccess: () => void client.invalidateQueries({ queryKey: ["triggers"] }),
+  });
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    create.mutate();
+  };
+  return (
+    <form onSubmit={submit} noValidate aria-label="New schedule" className="inline-form">
+      <TextField label="Cron" name="cron" value={cron} onChange={(e) => setCron(e.target.value)} error={create.error} hint="5 fields, or 6 with seconds first." />
+      <TextField label="Time zone" name="timezone" value={timezone} onChange={(e) => setTimezone(e.target.value)} error={create.error} />
+      <TextArea label="Input (JSON)" name="input" rows={2} value={input} onChange={(e) => setInput(e.target.value)} error={create.error} />
+      <FormError error={create.error} />
+      <button type="submit" disabled={create.isPending}>
+        Add schedule
+      </button>
+    </form>
+  );
+}
+
+/** An agent's webhook triggers and schedules. */
+export function TriggerPanel({ agent }: { agent: Agent }) {
+  const client = useQueryClient();
+  const [secret, setSecret] = useState<Trigger | null>(null);
+  const triggers = useQuery({ queryKey: ["triggers", agent.id], queryFn: ({ signal }) => galaxy.page<Trigger>(`/api/agents/${agent.id}/triggers`, { limit: 100 }, signal) });
+  const createWebhook = useMutation({
+    mutationFn: () => galaxy.data<Trigger>(`/api/agents/${agent.id}/triggers`, { method: "POST", body: { type: "webhook" }, idempotent: true }),
+    onSuccess: (trigger) => {
+      setSecret(trigger);
+      void client.invalidateQueries({ queryKey: ["triggers"] });
+    },
+  });
+  return (
+    <div>
+      <div className="actions">
+        <button type="button" className="primary" onClick={() => createWebhook.mutate()} disabled={createWebhook.isPending}>
+          New webhook trigger
+        </button>
+      </div>
+      {createWebhook.isError ? <ErrorNotice error={createWebhook.error} /> : null}
+      {secret?.secret ? (
+        <div className="card">
+          <SecretOnce label="Signing secret" value={secret.secret} />
+          <p>Sign each delivery with it (Standard Webhooks). This example sends one:</p>
+          <pre className="copyable" aria-label="Signed curl example">{signedCurl(hookUrl(secret.url), secret.secret, exampleBody(agent.inputSchema))}</pre>
+          <button type="button" onClick={() => setSecret(null)}>
+            I have copied it
+          </button>
+        </div>
+      ) : null}
+      {triggers.isPending ? <Loading what="Loading triggers" /> : null}
+      {triggers.isError ? <ErrorNotice error={triggers.error} /> : null}
+      {triggers.data && triggers.data.data.length === 0 ? (
+        <EmptyState title="No triggers yet.">
+          <p>A webhook trigger runs this agent on each signed POST; a schedule runs it on a cron expression.</p>
+        </EmptyState>
+      ) : null}
+      {triggers.data?.data.map((t) => <TriggerCard key={t.id} trigger={t} onSecret={setSecret} />)}
+      <h3>New schedule</h3>
+      <NewSchedule agent={agent} />
+    </div>
+  );
+}

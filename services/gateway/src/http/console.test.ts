@@ -1,0 +1,57 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Fastify from "fastify";
+import { afterAll, describe, expect, test } from "vitest";
+import { CONSOLE_CSP, consoleRoutes } from "./console";
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "galaxy-console-"));
+  dirs.push(dir);
+  return dir;
+}
+
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+async function gatewayServing(dir: string) {
+  const app = Fastify();
+  await app.register(consoleRoutes(dir));
+  await app.ready();
+  return app;
+}
+
+describe("the console's routes", () => {
+  test("without a build, /console says how to build it", async () => {
+    const app = await gatewayServing(tempDir());
+    for (const url of ["/console", "/console/agents"]) {
+      const response = await app.inject({ url });
+      expect(response.statusCode).toBe(404);
+      expect(response.json()).toMatchObject({ code: "console_not_built" });
+    }
+    await app.close();
+  });
+
+  test("with a build: the page for every app path, hashed assets cached for a year, a missing asset a 404", async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, "assets"));
+    writeFileSync(join(dir, "index.html"), '<!doctype html><div id="root"></div>');
+    writeFileSync(join(dir, "assets", "index-abc123.js"), "export {};");
+    const app = await gatewayServing(dir);
+    for (const url of ["/console", "/console/", "/console/executions/x?status=failed"]) {
+      const page = await app.inject({ url });
+      expect(page.statusCode, url).toBe(200);
+      expect(page.headers["content-security-policy"]).toBe(CONSOLE_CSP);
+      expect(page.headers["cache-control"]).toBe("no-cache");
+      expect(page.headers["x-frame-options"]).toBe("DENY");
+      expect(page.body).toContain('id="root"');
+    }
+    const asset = await app.inject({ url: "/console/assets/index-abc123.js" });
+    expect(asset.statusCode).toBe(200);
+    expect(asset.headers["cache-control"]).toBe("public, max-age=31536000, immutable");
+    expect((await app.inject({ url: "/console/assets/index-gone.js" })).statusCode).toBe(404);
+    await app.close();
+  });
+});

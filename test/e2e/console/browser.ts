@@ -1,0 +1,103 @@
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, resolve } from "node:path";
+import { promisify } from "node:util";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { CONSOLE_DIST } from "../../../services/gateway/src/http/console";
+
+const run = promisify(execFile);
+const root = resolve(import.meta.dirname, "../../..");
+
+/** Debian's chromium (`make browser-deps` installs it); never a downloaded browser. */
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+/**
+ * Builds the console once when `services/console/dist` is missing. Test files run side by side,
+ * so the first one builds under a lock directory and the others wait for its `index.html`.
+ */
+export async function ensureConsoleBuilt(): Promise<void> {
+  const index = resolve(CONSOLE_DIST, "index.html");
+  if (existsSync(index)) return;
+  const lock = resolve(CONSOLE_DIST, "../.build-lock");
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      // Another file is building; a lock older than the deadline is a crashed build's.
+      if (existsSync(index)) return;
+      if (Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) > 180_000) rmSync(lock, { recursive: true, force: true });
+      if (Date.now() > deadline) throw new Error("timed out waiting for another test file to build the console");
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  try {
+    if (!existsSync(index)) await run("pnpm", ["--filter", "@galaxy/console", "run", "build"], { cwd: root, timeout: 180_000 });
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run \`make browser-deps\` (apt-get install -y chromium)`);
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+  });
+}
+
+/** A fresh browser profile (its own sessionStorage) at a laptop's size, failing on a CSP violation. */
+export async function openContext(browser: Browser, viewport = { width: 1280, height: 860 }): Promise<{ context: BrowserContext; page: Page; cspViolations: string[] }> {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  const cspViolations: string[] = [];
+  page.on("console", (message) => {
+    if (message.type() === "error" && message.text().includes("Content Security Policy")) cspViolations.push(message.text());
+  });
+  page.setDefaultTimeout(15_000);
+  return { context, page, cspViolations };
+}
+
+const axeSource = readFileSync(resolve(dirname(createRequire(import.meta.url).resolve("axe-core")), "axe.min.js"), "utf8");
+
+export interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  targets: string[];
+}
+
+/**
+ * Runs axe-core in the page. It is evaluated through the DevTools protocol, not added as a
+ * script tag, so the console's CSP (scripts of its own origin only) stays in force.
+ */
+export async function axeViolations(page: Page): Promise<AxeViolation[]> {
+  const loaded = await page.evaluate("typeof window.axe === 'object'");
+  if (!loaded) await page.evaluate(axeSource);
+  return page.evaluate(
+    "axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.slice(0, 3).map((n) => String(n.target)) })))",
+  ) as Promise<AxeViolation[]>;
+}
+
+/** The critical violations, described; the test expects none. */
+export async function criticalViolations(page: Page): Promise<string[]> {
+  const all = await axeViolations(page);
+  if (process.env.AXE_DEBUG) console.log(JSON.stringify(all.map((v) => [v.impact, v.id, v.targets])));
+  return all.filter((v) => v.impact === "critical").map((v) => `${v.id}: ${v.help} (${v.targets.join(", ")})`);
+}
+
+/**
+ * Screenshots go to `docs/console/` with `UPDATE_SCREENSHOTS=1` (the README shows them), and to
+ * a temporary directory otherwise, so an ordinary `make test` leaves the tree as it was.
+ */
+const screenshotDir = process.env.UPDATE_SCREENSHOTS === "1" ? resolve(root, "docs/console") : resolve(tmpdir(), "galaxy-console-screenshots");
+
+export async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(screenshotDir, { recursive: true });
+  const path = resolve(screenshotDir, `${name}.png`);
+  await page.screenshot({ path, fullPage: false });
+  return path;
+}

@@ -1,0 +1,126 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Bus } from "@galaxy/bus";
+import { SignupResult, type Agent } from "@galaxy/contracts";
+import { connectCli, grantSystemAdmin, parseCliEnv } from "@galaxy/cli";
+import { connectTestBus } from "@galaxy/testkit";
+import { api, dataOf, startGalaxy, type Galaxy } from "../harness";
+import { criticalViolations, ensureConsoleBuilt, launchBrowser, openContext, screenshot } from "./browser";
+
+/** The console's operator pages for a system admin: a dry-run replay first, then a dead letter redriven (docs/replay.md). */
+let galaxy: Galaxy;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+let publisher: Bus;
+let ada: SignupResult;
+
+const PASSWORD = "correct horse battery";
+const signup = async (email: string) =>
+  dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email, password: PASSWORD, name: email.split("@")[0], workspaceName: `${email.split("@")[0]}'s` } }));
+
+/** An event whose claim no key of identity signed: audit refuses it and dead-letters it. */
+async function publishForgedEvent(): Promise<string> {
+  const ws = randomUUID();
+  const id = randomUUID();
+  const now = new Date().toISOString();
+  const agent: Agent = {
+    id: randomUUID(), workspaceId: ws, name: "Forged", description: null, provider: "openai", model: "galaxy-dev-echo", systemPrompt: "x", temperature: null, maxTokens: null,
+    tools: [], knowledgeBaseIds: [], inputSchema: null, outputSchema: null, timeoutMs: null, notifyUrl: null, status: "draft", version: 1, createdBy: randomUUID(), createdAt: now, updatedAt: now,
+  };
+  await publisher.publishEvent({
+    id,
+    workspaceId: ws,
+    type: "agent.created",
+    schemaVersion: 1,
+    payload: { id, type: "agent.created", occurredAt: now, workspaceId: ws, actor: { type: "user", id: agent.createdBy }, data: { agent } },
+    context: { claim: "not.a.claim", traceparent: `00-${randomUUID().replaceAll("-", "")}-00f067aa0ba902b7-01`, correlationId: id, causationId: id },
+  });
+  return `evt.${ws}.agent.created`;
+}
+
+beforeAll(async () => {
+  await ensureConsoleBuilt();
+  galaxy = await startGalaxy(inject("engines"));
+  ada = await signup("ada@example.com");
+  await signup("bob@example.com");
+  const cli = await connectCli(parseCliEnv({ NATS_URL: galaxy.env.natsUrl, GALAXY_BUS_PREFIX: galaxy.env.busPrefix }));
+  try {
+    await grantSystemAdmin(cli, "ada@example.com");
+  } finally {
+    await cli.close();
+  }
+  publisher = await connectTestBus(galaxy.env, "agent-registry");
+  browser = await launchBrowser();
+  ({ context, page } = await openContext(browser));
+}, 240_000);
+
+afterAll(async () => {
+  await context?.close();
+  await browser?.close();
+  await publisher?.close();
+  await galaxy?.stop();
+});
+
+async function signIn(email: string): Promise<void> {
+  await page.goto(`${galaxy.url}/console/sign-in`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(/\/console\/agents$/);
+}
+
+async function expectAccessible(name: string): Promise<void> {
+  expect(await criticalViolations(page), `critical accessibility violations on ${name}`).toEqual([]);
+}
+
+const nav = () => page.getByRole("navigation", { name: "Primary" });
+
+describe("operators", () => {
+  test("a member who is not a system admin has no Operators page", async () => {
+    await signIn("bob@example.com");
+    await nav().getByRole("link", { name: "Audit" }).waitFor();
+    await page.getByText("No agents yet.").waitFor();
+    expect(await nav().getByRole("link", { name: "Operators" }).count()).toBe(0);
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.waitForURL(/\/console\/sign-in$/);
+  });
+
+  test("a system admin previews a replay as a dry run, sees its progress, and may then run it", async () => {
+    await signIn("ada@example.com");
+    await nav().getByRole("link", { name: "Operators" }).click();
+    await page.getByLabel("Workspace id (optional)").fill(ada.workspace.id);
+    await page.getByRole("button", { name: "Preview (dry run)" }).click();
+    const result = page.getByTestId("dry-run-result");
+    await result.getByText("completed").waitFor({ timeout: 30_000 });
+    expect(await result.textContent()).toMatch(/\d+ matched · 0 applied · \d+ skipped · 0 failed/);
+    expect(await page.getByRole("button", { name: "Run for real" }).isEnabled()).toBe(true);
+    await page.getByRole("progressbar").first().waitFor();
+    await expectAccessible("replays");
+    await screenshot(page, "operators-replays");
+  }, 60_000);
+
+  test("a dead letter shows its error and payload, and a redrive reports its outcome", async () => {
+    const subject = await publishForgedEvent();
+    await page.getByRole("tab", { name: "Dead letters" }).click();
+    // Audit and the worker's agent projection both refuse it: the filter keeps audit's.
+    await page.getByLabel("Consumer").fill("audit");
+    const card = page.locator("li.card", { hasText: subject });
+    await card.waitFor({ timeout: 45_000 });
+    expect(await card.locator(".field-error").textContent()).toContain("claim");
+    await card.getByText("Payload").click();
+    await card.getByText('"agent.created"').first().waitFor();
+    await expectAccessible("dead letters");
+    await screenshot(page, "operators-dead-letters");
+    await card.getByRole("button", { name: "Redrive" }).click();
+    // The claim is still forged: audit refuses it again, and the console says so.
+    await page.locator('[data-testid^="redrive-"]').getByText("failed").waitFor({ timeout: 30_000 });
+  }, 90_000);
+
+  test("security incidents list the forged claim's report", async () => {
+    await page.getByRole("tab", { name: "Security incidents" }).click();
+    await page.getByRole("table").getByText(/^security\./).first().waitFor({ timeout: 30_000 });
+    await expectAccessible("security incidents");
+  }, 60_000);
+});
