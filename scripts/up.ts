@@ -25,6 +25,7 @@ if (!env.OPENAI_API_KEY) {
   processes.unshift({ name: "dev-model", entry: "services/dev-model/src/main.ts", color: 90 });
   env.OPENAI_BASE_URL ??= `http://127.0.0.1:${devModelPort}/v1`;
   env.ANTHROPIC_BASE_URL ??= `http://127.0.0.1:${devModelPort}`;
+  if (!env.GOOGLE_API_KEY) env.GOOGLE_BASE_URL ??= `http://127.0.0.1:${devModelPort}`;
 }
 
 function masterKey(): string {

@@ -100,7 +100,7 @@ export async function startGalaxy(engines: EngineUrls, options: GalaxyOptions = 
     db: db("execution-worker"),
     bus: workerBus,
     logger: testLogger("execution-worker"),
-    config: { openaiApiKey: "galaxy-dev", openaiBaseUrl: `${devModel.url}/v1`, anthropicApiKey: "galaxy-dev", anthropicBaseUrl: devModel.url, masterKey: env.masterKey, ...options.worker },
+    config: { openaiApiKey: "galaxy-dev", openaiBaseUrl: `${devModel.url}/v1`, anthropicApiKey: "galaxy-dev", anthropicBaseUrl: devModel.url, googleApiKey: "galaxy-dev", googleBaseUrl: devModel.url, masterKey: env.masterKey, ...options.worker },
   });
   await worker.start();
   services.push(worker);

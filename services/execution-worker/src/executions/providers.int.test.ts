@@ -107,6 +107,19 @@ describe.each(PROVIDERS)("a %s model", (provider) => {
     expect(await modelCalls()).toBe(3);
   });
 
+  test("an abort ends the call while the model is still thinking, as an abort", async () => {
+    const agent = config({ provider, model: "galaxy-dev-echo", tools: [] });
+    await devModel.control({ latencyMs: 20_000 });
+    const controller = new AbortController();
+    const call = providers.complete(modelRequest(agent, { message: "slow" }), controller.signal).catch((caught: unknown) => caught);
+    for (let i = 0; i < 200 && (await modelCalls()) === 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+    controller.abort(new Error("cancelled"));
+    const error = await call;
+    expect(error).toBeInstanceOf(Error);
+    expect(error).not.toBeInstanceOf(ModelCallError);
+    expect(await modelCalls()).toBe(1);
+  });
+
   test("a refusal is not retried, and carries the provider's message", async () => {
     const agent = config({ provider, model: "galaxy-dev-nope", tools: [] });
     const error = await providers.complete(modelRequest(agent, { message: "x" }), signal()).catch((caught: unknown) => caught);
@@ -146,6 +159,29 @@ describe.each(PROVIDERS)("a workspace's own %s base URL", (provider) => {
     expect(answer.text).toBe("echo: through the guard");
     expect(pieces.length).toBeGreaterThan(1);
     expect(await modelCalls()).toBe(1);
+  });
+});
+
+describe("Gemini's retry hint", () => {
+  test("a RetryInfo longer than a minute is not waited out: the 429 stands after one call", async () => {
+    let calls = 0;
+    const server = createServer((_req, res) => {
+      calls += 1;
+      res.writeHead(429, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: { code: 429, status: "RESOURCE_EXHAUSTED", message: "Quota exceeded", details: [{ "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: "120s" }] } }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const patient = new ModelProviders({ ...endpoints(url), maxRetries: 2 });
+      const error = await patient.complete(modelRequest(config({ provider: "google", model: "gemini-2.5-flash", tools: [] }), { message: "x" }), signal()).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(ModelCallError);
+      expect(error).toMatchObject({ code: "provider_error", message: "429: Quota exceeded" });
+      expect(calls).toBe(1);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
 
