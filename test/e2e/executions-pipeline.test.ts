@@ -253,9 +253,12 @@ describe.each(PROVIDERS)("the execution pipeline on %s", (provider) => {
   });
 
   test("an agent with a knowledge base and the knowledge_search and calculator tools: context, then each tool, then the answer", async () => {
-    const kbResponse = await api(galaxy, "POST", "/api/knowledge-bases", { token, body: { name: "Handbook" } });
+    // On Google, the knowledge base embeds with Gemini too.
+    const embeddingProvider = provider === "google" ? "google" : "openai";
+    const kbResponse = await api(galaxy, "POST", "/api/knowledge-bases", { token, body: { name: "Handbook", embeddingProvider } });
     expect(kbResponse.status, JSON.stringify(kbResponse.body)).toBe(201);
     const kb = dataOf(KnowledgeBase, kbResponse);
+    expect(kb.embeddingProvider).toBe(embeddingProvider);
     const text = "Galaxy answers 2 + 3 * 4 with its calculator tool. Agents run on NATS JetStream and Postgres.";
     const added = await api(galaxy, "POST", `/api/knowledge-bases/${kb.id}/documents`, { token, body: { title: "Calculator notes", text } });
     expect(added.status, JSON.stringify(added.body)).toBe(202);
