@@ -6,7 +6,7 @@ import { embed } from "./embeddings";
 import { geminiErrorResponse, ModelNotFoundError, UnknownRouteError } from "./errors";
 import { conversationFromGemini, geminiResponse, geminiStreamFrames } from "./gemini";
 import { BatchEmbedContentsRequest, EmbedContentRequest, GenerateContentRequest } from "./gemini.schemas";
-import { EMBEDDING_DEFAULT_DIMENSIONS, isChatModel, isEmbeddingModel, type EmbeddingModelId } from "./models";
+import { EMBEDDING_DEFAULT_DIMENSIONS, isChatModel, isEmbeddingModel, MODEL_IDS, type EmbeddingModelId } from "./models";
 import { parseBody } from "./parse";
 import { sendEventStream } from "./sse";
 
@@ -15,14 +15,22 @@ const ModelCall = z.object({ call: z.string().regex(/^[^:]+:[A-Za-z]+$/) });
 
 /**
  * Gemini's `POST /v1beta/models/{model}:{method}`: `generateContent`,
- * `streamGenerateContent?alt=sse`, `embedContent` and `batchEmbedContents`; every failure
- * leaves in Google's error shape.
+ * `streamGenerateContent?alt=sse`, `embedContent` and `batchEmbedContents`, and the model list
+ * (`GET /v1beta/models`, `GET /v1beta/models/{model}`); every failure leaves in Google's error shape.
  */
 export const geminiRoutes: FastifyPluginAsync<{ faults: FaultSwitches }> = async (app, { faults }) => {
   app.setErrorHandler((error, request, reply) => {
     const response = geminiErrorResponse(error);
     if (response.statusCode >= 500 && response.statusCode !== 503) request.log.error({ err: error }, "dev model request failed");
     return reply.code(response.statusCode).headers(response.headers).send(response.body);
+  });
+
+  app.get("/v1beta/models", async () => ({ models: MODEL_IDS.map(geminiModel) }));
+
+  app.get("/v1beta/models/:model", async (request) => {
+    const { model } = z.object({ model: z.string() }).parse(request.params);
+    if (!MODEL_IDS.includes(model)) throw new ModelNotFoundError(model);
+    return geminiModel(model);
   });
 
   app.post("/v1beta/models/:call", async (request, reply) => {
@@ -56,6 +64,11 @@ export const geminiRoutes: FastifyPluginAsync<{ faults: FaultSwitches }> = async
     }
   });
 };
+
+function geminiModel(id: string) {
+  const methods = isEmbeddingModel(id) ? ["embedContent", "batchEmbedContents"] : ["generateContent", "streamGenerateContent"];
+  return { name: `models/${id}`, version: "1", displayName: id, supportedGenerationMethods: methods };
+}
 
 function embeddingModel(model: string): EmbeddingModelId {
   if (!isEmbeddingModel(model)) throw new ModelNotFoundError(model);

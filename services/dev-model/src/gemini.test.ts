@@ -144,6 +144,13 @@ describe("embeddings over the @google/genai client", () => {
     expect(own.embeddings?.[0]?.values).toHaveLength(3072);
   });
 
+  it("lists the models, and gets one", async () => {
+    const names: string[] = [];
+    for await (const model of await gemini.models.list()) names.push(model.name ?? "");
+    expect(names).toEqual(["models/galaxy-dev-echo", "models/galaxy-dev-tools", "models/galaxy-dev-embed", "models/text-embedding-3-small", "models/gemini-embedding-001"]);
+    expect(await gemini.models.get({ model: "galaxy-dev-echo" })).toMatchObject({ name: "models/galaxy-dev-echo", supportedActions: ["generateContent", "streamGenerateContent"] });
+  });
+
   it("a chat model is no embedding model", async () => {
     const error = await gemini.models.embedContent({ model: "galaxy-dev-echo", contents: ["x"] }).catch((caught: unknown) => caught);
     expect((error as ApiError).status).toBe(404);
