@@ -10,9 +10,6 @@ import { completeGoogle, googleClient, ThoughtSignatures } from "./providers/goo
 import { completeOpenAI } from "./providers/openai";
 import { ClientCache, type ModelAnswer, type OnDelta } from "./providers/shared";
 
-export { anthropicMessages, DEFAULT_ANTHROPIC_MAX_TOKENS } from "./providers/anthropic";
-export { geminiContents } from "./providers/google";
-export { openAIMessages } from "./providers/openai";
 export { MAX_PROVIDER_MESSAGE_CHARS } from "./providers/shared";
 export type { ModelAnswer, OnDelta } from "./providers/shared";
 
