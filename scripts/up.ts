@@ -44,6 +44,7 @@ if (!env.OPENAI_API_KEY) {
   programs.unshift({ name: "dev-model", args: compiled("dev-model"), color: 90 });
   env.OPENAI_BASE_URL ??= `http://127.0.0.1:${devModelPort}/v1`;
   env.ANTHROPIC_BASE_URL ??= `http://127.0.0.1:${devModelPort}`;
+  if (!env.GOOGLE_API_KEY) env.GOOGLE_BASE_URL ??= `http://127.0.0.1:${devModelPort}`;
 }
 
 const built = await buildAll();

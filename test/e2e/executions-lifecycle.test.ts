@@ -13,8 +13,11 @@ import { readExecutionEvents, type SseFrame } from "./sse";
 /**
  * An execution's life through the gateway: cancel (queued and running), timeout, idempotent
  * starts, the SSE stream (in order, live, resumed with Last-Event-ID), lists, and the tier's
- * quota and token budget.
+ * quota and token budget. What reaches the model (a cancel aborting the call, the time limit,
+ * live deltas, the budget capping the answer) runs on each provider's API.
  */
+
+const PROVIDERS = ["openai", "anthropic", "google"] as const;
 
 let galaxy: Galaxy;
 let db: Kysely<ExecutionDb>;
@@ -111,9 +114,9 @@ describe("cancel", () => {
     expect((await get(token, queued.id)).status).toBe("cancelled");
   });
 
-  test("a running execution's model call is aborted and it ends cancelled exactly once", async () => {
+  test.each(PROVIDERS)("a running execution's model call on %s is aborted and it ends cancelled exactly once", async (provider) => {
     const { token, workspaceId } = await workspace();
-    const agent = await activeAgent(token);
+    const agent = await activeAgent(token, { provider });
     await galaxy.devModel.control({ latencyMs: 20_000 });
     const execution = await start(token, agent.id);
     await eventually(async () => ((await get(token, execution.id)).status === "running" ? true : undefined), 5_000, "running");
@@ -133,9 +136,9 @@ describe("cancel", () => {
 });
 
 describe("timeout and idempotency", () => {
-  test("an agent's timeoutMs ends a slow execution timed_out", async () => {
+  test.each(PROVIDERS)("an agent's timeoutMs ends a slow execution on %s timed_out", async (provider) => {
     const { token } = await workspace();
-    const agent = await activeAgent(token, { timeoutMs: 1_000 });
+    const agent = await activeAgent(token, { provider, timeoutMs: 1_000 });
     await galaxy.devModel.control({ latencyMs: 5_000 });
     const execution = await start(token, agent.id);
     expect(await ended(token, execution.id)).toMatchObject({ status: "timed_out", error: { code: "timeout" } });
@@ -183,9 +186,9 @@ describe("the event stream", () => {
     expect(numbered(resumed.frames).map((e) => e.event.id)).toEqual(events.slice(2).map((e) => e.event.id));
   });
 
-  test("a stream opened while the execution runs gets the live events and token deltas, then closes", async () => {
+  test.each(PROVIDERS)("a stream opened while the execution on %s runs gets the live events and token deltas, then closes", async (provider) => {
     const { token } = await workspace();
-    const agent = await activeAgent(token);
+    const agent = await activeAgent(token, { provider });
     await galaxy.devModel.control({ latencyMs: 1_000 });
     const execution = await start(token, agent.id, { message: "live words arrive one by one" });
     const stream = await readExecutionEvents(galaxy, execution.id, token);
@@ -266,9 +269,9 @@ describe("quota and budget", () => {
     expect((await api(galaxy, "POST", `/api/agents/${agent.id}/executions`, { token, body: { input: {} }, headers: { "idempotency-key": key } })).headers.get("idempotent-replayed")).toBeNull();
   });
 
-  test("the budget caps the model's answer at what is left, failing budget_exceeded when it is reached; usage is counted once", async () => {
+  test.each(PROVIDERS)("the budget caps the %s model's answer at what is left, failing budget_exceeded when it is reached; usage is counted once", async (provider) => {
     const { token, workspaceId } = await workspace();
-    const agent = await activeAgent(token);
+    const agent = await activeAgent(token, { provider });
     // Three tokens left this month.
     await inWorkspace(db, workspaceId, (tx) => addUsage(tx, workspaceId, new Date(), TIERS.free.monthlyTokens - 3));
     const execution = await start(token, agent.id, { message: "a long answer that needs many more than three tokens" });

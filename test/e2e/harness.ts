@@ -88,8 +88,8 @@ export async function startGalaxy(engines: EngineUrls, options: GalaxyOptions = 
     masterKey: env.masterKey,
     // Schedule triggers tick through BullMQ on the test's own queue and Redis keys.
     schedules: { redisUrl: env.redisUrl, queueName: scheduleQueueName(env.busPrefix), keyPrefix: `${env.redisPrefix}bull` },
-    // Knowledge documents are embedded by the dev model server, as without OPENAI_API_KEY.
-    knowledge: { openaiApiKey: "galaxy-dev", openaiBaseUrl: `${devModel.url}/v1` },
+    // Knowledge documents are embedded by the dev model server, as without OPENAI_API_KEY or GOOGLE_API_KEY.
+    knowledge: { openaiApiKey: "galaxy-dev", openaiBaseUrl: `${devModel.url}/v1`, googleApiKey: "galaxy-dev", googleBaseUrl: devModel.url },
   });
   await registry.start();
   services.push(registry);
@@ -100,7 +100,7 @@ export async function startGalaxy(engines: EngineUrls, options: GalaxyOptions = 
     db: db("execution-worker"),
     bus: workerBus,
     logger: testLogger("execution-worker"),
-    config: { openaiApiKey: "galaxy-dev", openaiBaseUrl: `${devModel.url}/v1`, anthropicApiKey: "galaxy-dev", anthropicBaseUrl: devModel.url, masterKey: env.masterKey, ...options.worker },
+    config: { openaiApiKey: "galaxy-dev", openaiBaseUrl: `${devModel.url}/v1`, anthropicApiKey: "galaxy-dev", anthropicBaseUrl: devModel.url, googleApiKey: "galaxy-dev", googleBaseUrl: devModel.url, masterKey: env.masterKey, ...options.worker },
   });
   await worker.start();
   services.push(worker);

@@ -6,12 +6,12 @@ import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
 /**
  * Knowledge bases through the public API, with every service running: a member creates a
  * knowledge base, adds a document (202, pending), the registry indexes it in the background
- * through the dev model's embeddings, and a query answers the right chunk first.
+ * through the dev model's embeddings (OpenAI's protocol, or Gemini's through `@google/genai`),
+ * and a query answers the right chunk first.
  */
 
 let galaxy: Galaxy;
 let alice: SignupResult;
-let bob: SignupResult;
 
 const signup = async (email: string) =>
   dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email, password: "correct horse battery", name: email, workspaceName: email.split("@")[0] } }));
@@ -28,7 +28,6 @@ const HANDBOOK = [
 beforeAll(async () => {
   galaxy = await startGalaxy(inject("engines"));
   alice = await signup("alice@knowledge.example.com");
-  bob = await signup("bob@knowledge.example.com");
 }, 60_000);
 
 afterAll(async () => {
@@ -36,11 +35,16 @@ afterAll(async () => {
 });
 
 describe("a knowledge base, end to end", () => {
-  test("create, add a document, wait until it is indexed, and query: the right chunk comes first", async () => {
-    const created = await api(galaxy, "POST", "/api/knowledge-bases", { token: alice.accessToken, body: { name: "Support handbook" } });
-    expect(created.status).toBe(201);
+  test.each([
+    ["openai", undefined],
+    ["google", "google"],
+  ] as const)("create (embedded by %s), add a document, wait until it is indexed, and query: the right chunk comes first", async (provider, asked) => {
+    const alice = await signup(`alice-${provider}@knowledge.example.com`);
+    const bob = await signup(`bob-${provider}@knowledge.example.com`);
+    const created = await api(galaxy, "POST", "/api/knowledge-bases", { token: alice.accessToken, body: { name: "Support handbook", ...(asked ? { embeddingProvider: asked } : {}) } });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
     const base = dataOf(KnowledgeBase, created);
-    expect(base).toMatchObject({ name: "Support handbook", workspaceId: alice.workspace.id, documentCount: 0 });
+    expect(base).toMatchObject({ name: "Support handbook", workspaceId: alice.workspace.id, documentCount: 0, embeddingProvider: provider });
 
     const listed = z.object({ data: z.array(KnowledgeBase), pagination: Pagination }).parse((await api(galaxy, "GET", "/api/knowledge-bases", { token: alice.accessToken })).body);
     expect(listed.data.map((b) => b.id)).toEqual([base.id]);
@@ -59,9 +63,9 @@ describe("a knowledge base, end to end", () => {
     expect(indexed).toMatchObject({ status: "indexed", error: null });
     expect(indexed.chunkCount).toBeGreaterThan(1);
 
-    const asked = await api(galaxy, "POST", `/api/knowledge-bases/${base.id}/query`, { token: alice.accessToken, body: { query: "How long does shipping to Europe take?", topK: 3 } });
-    expect(asked.status).toBe(200);
-    const results = dataOf(z.array(KnowledgeQueryResult), asked);
+    const answered = await api(galaxy, "POST", `/api/knowledge-bases/${base.id}/query`, { token: alice.accessToken, body: { query: "How long does shipping to Europe take?", topK: 3 } });
+    expect(answered.status).toBe(200);
+    const results = dataOf(z.array(KnowledgeQueryResult), answered);
     expect(results).toHaveLength(3);
     expect(results[0]).toMatchObject({ documentId: document.id });
     expect(results[0]?.chunk).toContain("Rotterdam");
@@ -106,5 +110,7 @@ describe("a knowledge base, end to end", () => {
     expect(badId.status).toBe(400);
     const missing = await api(galaxy, "POST", "/api/knowledge-bases", { token: alice.accessToken, body: {} });
     expect(missing.status).toBe(400);
+    const unknownProvider = await api(galaxy, "POST", "/api/knowledge-bases", { token: alice.accessToken, body: { name: "Cohere", embeddingProvider: "cohere" } });
+    expect(unknownProvider.status).toBe(400);
   });
 });

@@ -159,3 +159,52 @@ describe("a workspace's provider key, through the gateway", () => {
     expect(ErrorBody.parse(again.body).code).toBe("credential_not_found");
   });
 });
+
+describe("a workspace's Google (Gemini) key, through the gateway", () => {
+  const GOOGLE_KEY = "AIzaSy-e2e-workspace-key-6c1e";
+
+  test("is stored sealed, listed by its last four characters, and a Gemini agent's execution calls the workspace's endpoint with it", async () => {
+    const signup = await api(galaxy, "POST", "/api/auth/signup", { body: { email: "gemini-keys@example.com", password: "correct horse battery", name: "G", workspaceName: "Gemini keys" } });
+    const { accessToken: token, workspace } = dataOf(SignupResult, signup);
+    await provider.control({ requireApiKey: GOOGLE_KEY });
+    try {
+      const put = await api(galaxy, "PUT", "/api/provider-credentials/google", { token, body: { apiKey: GOOGLE_KEY, baseUrl: provider.url } });
+      expect(put.status, JSON.stringify(put.body)).toBe(200);
+      expect(dataOf(CredentialStored, put)).toEqual({ provider: "google", last4: "6c1e", updatedAt: expect.any(String) });
+      const list = await api(galaxy, "GET", "/api/provider-credentials", { token });
+      expect(dataOf(z.array(CredentialSummary), list)).toEqual([{ provider: "google", last4: "6c1e", baseUrl: provider.url, updatedAt: expect.any(String) }]);
+      expect(JSON.stringify([put.body, list.body])).not.toContain(GOOGLE_KEY);
+
+      const created = await api(galaxy, "POST", "/api/agents", { token, body: { name: "Gemini", provider: "google", model: "galaxy-dev-echo", systemPrompt: "Repeat." } });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      const agent = dataOf(Agent, created);
+      expect(agent.provider).toBe("google");
+      await api(galaxy, "POST", `/api/agents/${agent.id}/activate`, { token });
+      const started = await api(galaxy, "POST", `/api/agents/${agent.id}/executions`, { token, body: { input: { message: "hello" } } });
+      const id = dataOf(Execution, started).id;
+      const execution = await eventually(async () => {
+        const current = dataOf(Execution, await api(galaxy, "GET", `/api/executions/${id}`, { token }));
+        return current.status === "completed" || current.status === "failed" ? current : undefined;
+      }, 15_000, "the Gemini execution to finish");
+      expect(execution).toMatchObject({ status: "completed", output: { text: "echo: hello" }, error: null });
+      expect((await providerSettings()).lastApiKeyLast4).toBe("6c1e");
+
+      const identityDb = serviceDb<IdentityDb>(galaxy.env, "identity");
+      try {
+        const sealed = await inWorkspace(identityDb, workspace.id, (tx) => tx.selectFrom("provider_credentials").select(["provider", "ciphertext"]).execute());
+        expect(sealed.map((row) => row.provider)).toEqual(["google"]);
+        expect(JSON.stringify(sealed)).not.toContain(GOOGLE_KEY);
+      } finally {
+        await identityDb.destroy();
+      }
+    } finally {
+      await provider.control({ requireApiKey: KEY });
+    }
+  });
+
+  test("the OpenAPI document knows google as an agent's provider and as a credential's", async () => {
+    const doc = JSON.stringify((await api(galaxy, "GET", "/openapi.json")).body);
+    expect(doc).toContain(JSON.stringify(["openai", "anthropic", "google"]));
+    expect(doc).toContain(JSON.stringify(["openai", "anthropic", "google", "pinecone"]));
+  });
+});

@@ -25,7 +25,7 @@ export const AgentTool = z.discriminatedUnion("type", [
 ]);
 export type AgentTool = z.infer<typeof AgentTool>;
 
-export const Provider = z.enum(["openai", "anthropic"]);
+export const Provider = z.enum(["openai", "anthropic", "google"]);
 export type Provider = z.infer<typeof Provider>;
 
 export const AgentStatus = z.enum(["draft", "active", "paused"]);

@@ -18,8 +18,9 @@ describe("provider credential bodies", () => {
     expect(PutCredentialBody.safeParse(body).success).toBe(false);
   });
 
-  test("only openai, anthropic and pinecone are providers", () => {
+  test("only openai, anthropic, google and pinecone are providers", () => {
     expect(PutCredentialRequest.safeParse({ provider: "pinecone", apiKey: "pcsk-abcdef12" }).success).toBe(true);
+    expect(PutCredentialRequest.safeParse({ provider: "google", apiKey: "AIzaSyabcdef12" }).success).toBe(true);
     expect(PutCredentialRequest.safeParse({ provider: "cohere", apiKey: "co-abcdef12" }).success).toBe(false);
   });
 

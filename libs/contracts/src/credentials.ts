@@ -2,7 +2,7 @@ import { z } from "zod";
 import { IsoDateTime } from "./ids";
 
 /** The providers a workspace may hold a key for (CONTRACT §1). */
-export const CredentialProvider = z.enum(["openai", "anthropic", "pinecone"]);
+export const CredentialProvider = z.enum(["openai", "anthropic", "google", "pinecone"]);
 export type CredentialProvider = z.infer<typeof CredentialProvider>;
 
 /**

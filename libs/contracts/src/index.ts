@@ -54,7 +54,7 @@ export {
   ResolvedCredential, ProviderCredentialUpdated, ProviderCredentialDeleted, last4,
 } from "./credentials";
 export {
-  DOCUMENT_MAX_BYTES, KNOWLEDGE_TOP_K_MAX, KNOWLEDGE_TOP_K_DEFAULT, KnowledgeBaseName, CreateKnowledgeBaseBody, KnowledgeBase, DocumentStatus,
+  DOCUMENT_MAX_BYTES, KNOWLEDGE_TOP_K_MAX, KNOWLEDGE_TOP_K_DEFAULT, KnowledgeBaseName, EmbeddingProvider, CreateKnowledgeBaseBody, KnowledgeBase, DocumentStatus,
   AddDocumentBody, KnowledgeDocument, TopK, KnowledgeQueryBody, KnowledgeQueryResult, KnowledgeBaseRef, AddDocumentRequest, DocumentListQuery,
   ListDocumentsRequest, KnowledgeQueryRequest, KnowledgeQueryReply, KnowledgeSearchRequest, KnowledgeSearchHit, KnowledgeSearchReply,
   KnowledgeBaseCreated, DocumentAdded, DocumentIndexed,

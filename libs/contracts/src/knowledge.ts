@@ -15,13 +15,22 @@ export const KNOWLEDGE_TOP_K_DEFAULT = 5;
 
 export const KnowledgeBaseName = z.string().trim().min(1).max(200);
 
-export const CreateKnowledgeBaseBody = z.object({ name: KnowledgeBaseName }).strict();
+/**
+ * Whose embedding model makes a knowledge base's vectors, chosen when it is created and kept
+ * for its whole life: OpenAI's (the default) or Google's Gemini.
+ */
+export const EmbeddingProvider = z.enum(["openai", "google"]);
+export type EmbeddingProvider = z.infer<typeof EmbeddingProvider>;
+
+export const CreateKnowledgeBaseBody = z.object({ name: KnowledgeBaseName, embeddingProvider: EmbeddingProvider.optional() }).strict();
 export type CreateKnowledgeBaseBody = z.infer<typeof CreateKnowledgeBaseBody>;
 
 export const KnowledgeBase = z.object({
   id: Uuid,
   workspaceId: WorkspaceId,
   name: z.string(),
+  // Events recorded before knowledge bases could embed with Gemini have none: they were OpenAI's.
+  embeddingProvider: EmbeddingProvider.default("openai"),
   documentCount: z.number().int().min(0),
   createdBy: z.string(),
   createdAt: IsoDateTime,

@@ -11,11 +11,11 @@ export const ControlUpdate = z.strictObject({
     .strictObject({
       count: z.int().min(0),
       status: z.literal(FAULT_STATUSES),
-      /** The `retry-after` (seconds) a 429 or 503 carries; 0 unless set, so retry tests stay fast. */
+      /** The `retry-after` (seconds) a 429 or 503 carries (Gemini: its `RetryInfo.retryDelay`); 0 unless set, so retry tests stay fast. */
       retryAfterS: z.int().min(0).max(60).optional(),
     })
     .optional(),
-  /** Model calls must then present this key (OpenAI: `Authorization: Bearer`, Anthropic: `x-api-key`), else 401; null lifts it. */
+  /** Model calls must then present this key (OpenAI: `Authorization: Bearer`, Anthropic: `x-api-key`, Gemini: `x-goog-api-key`), else 401; null lifts it. */
   requireApiKey: z.string().min(1).nullable().optional(),
   reset: z.literal(true).optional(),
 });

@@ -94,6 +94,32 @@ export function anthropicErrorResponse(error: unknown): ErrorResponse {
   };
 }
 
+/**
+ * Gemini's error body: `{error: {code, message, status}}`. A 429 or 503 carries its retry hint
+ * as Google APIs do, a `google.rpc.RetryInfo` detail (`retryDelay: "2s"`), not a header.
+ */
+export function geminiErrorResponse(error: unknown): ErrorResponse {
+  const { statusCode, message } = describe(error);
+  const retryAfterS = error instanceof InjectedFaultError ? error.retryAfterS : 0;
+  const hinted = statusCode === 429 || (statusCode === 503 && retryAfterS > 0);
+  const details = hinted ? [{ "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: `${retryAfterS}s` }] : [];
+  return {
+    statusCode,
+    headers: {},
+    body: { error: { code: statusCode, message, status: googleStatus(statusCode), ...(details.length > 0 ? { details } : {}) } },
+  };
+}
+
+function googleStatus(statusCode: number): string {
+  if (statusCode === 400 || statusCode === 413) return "INVALID_ARGUMENT";
+  if (statusCode === 401) return "UNAUTHENTICATED";
+  if (statusCode === 403) return "PERMISSION_DENIED";
+  if (statusCode === 404) return "NOT_FOUND";
+  if (statusCode === 429) return "RESOURCE_EXHAUSTED";
+  if (statusCode === 503) return "UNAVAILABLE";
+  return "INTERNAL";
+}
+
 function describe(error: unknown): { statusCode: number; code: string | null; param: string | null; message: string } {
   if (error instanceof DevModelError) {
     return { statusCode: error.statusCode, code: error.code, param: error.param, message: error.message };

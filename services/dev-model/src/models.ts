@@ -9,11 +9,12 @@ export type ChatModelId = keyof typeof CHAT_MODELS;
 export const EMBEDDING_MODELS = {
   "galaxy-dev-embed": "hashed bag of words without common English words, 512 dimensions unless asked otherwise",
   "text-embedding-3-small": "the same hashed bag of words under OpenAI's model name, 1536 dimensions unless asked otherwise (stands in for a workspace's own OpenAI key)",
+  "gemini-embedding-001": "the same hashed bag of words under Gemini's model name, 3072 dimensions unless asked otherwise (stands in for a workspace's own Google key)",
 } as const;
 export type EmbeddingModelId = keyof typeof EMBEDDING_MODELS;
 
 /** Each embedding model's vector length when a request does not ask for `dimensions`. */
-export const EMBEDDING_DEFAULT_DIMENSIONS: Record<EmbeddingModelId, number> = { "galaxy-dev-embed": 512, "text-embedding-3-small": 1536 };
+export const EMBEDDING_DEFAULT_DIMENSIONS: Record<EmbeddingModelId, number> = { "galaxy-dev-embed": 512, "text-embedding-3-small": 1536, "gemini-embedding-001": 3072 };
 
 /** Every model id, in the order `GET /v1/models` lists them. */
 export const MODEL_IDS: readonly string[] = [...Object.keys(CHAT_MODELS), ...Object.keys(EMBEDDING_MODELS)];

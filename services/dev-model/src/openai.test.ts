@@ -165,7 +165,7 @@ describe("chat completions over the openai client", () => {
   it("lists and retrieves the models", async () => {
     const ids: string[] = [];
     for await (const model of openai.models.list()) ids.push(model.id);
-    expect(ids).toEqual(["galaxy-dev-echo", "galaxy-dev-tools", "galaxy-dev-embed", "text-embedding-3-small"]);
+    expect(ids).toEqual(["galaxy-dev-echo", "galaxy-dev-tools", "galaxy-dev-embed", "text-embedding-3-small", "gemini-embedding-001"]);
     expect(await openai.models.retrieve("galaxy-dev-embed")).toMatchObject({ id: "galaxy-dev-embed", object: "model" });
   });
 

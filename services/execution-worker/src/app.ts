@@ -25,9 +25,12 @@ export interface ExecutionWorkerConfig {
   /** Both must be set for Anthropic agents to run; otherwise they fail with `provider_not_configured`. */
   anthropicApiKey?: string | undefined;
   anthropicBaseUrl?: string | undefined;
+  /** Both must be set for Google (Gemini) agents to run; otherwise they fail with `provider_not_configured`. */
+  googleApiKey?: string | undefined;
+  googleBaseUrl?: string | undefined;
   /** Executions this instance runs at once (default 8). */
   concurrency?: number | undefined;
-  /** SDK retries of a failed model call (default 2). */
+  /** Retries of a failed model call (default 2). */
   maxRetries?: number | undefined;
   /** How long a workspace's provider credential is kept in memory (default 60 s; a change drops it at once). */
   credentialTtlMs?: number | undefined;
@@ -105,6 +108,8 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
     openaiBaseUrl: config.openaiBaseUrl,
     anthropicApiKey: config.anthropicApiKey,
     anthropicBaseUrl: config.anthropicBaseUrl,
+    googleApiKey: config.googleApiKey,
+    googleBaseUrl: config.googleBaseUrl,
     maxRetries: config.maxRetries,
     outboundPolicy: parseAllowlist(config.outboundHostAllowlist),
   });

@@ -16,6 +16,8 @@ const Env = CommonEnv.extend({
   OPENAI_BASE_URL: z.url().optional(),
   ANTHROPIC_API_KEY: z.string().min(1).optional(),
   ANTHROPIC_BASE_URL: z.url().optional(),
+  GOOGLE_API_KEY: z.string().min(1).optional(),
+  GOOGLE_BASE_URL: z.url().optional(),
   EXECUTION_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(8),
   MODEL_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
   EXECUTION_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(DEFAULT_SHUTDOWN_GRACE_MS),
@@ -48,6 +50,7 @@ function endpoint(key: string | undefined, baseUrl: string | undefined, real: st
 
 const openai = endpoint(env.OPENAI_API_KEY, env.OPENAI_BASE_URL, "https://api.openai.com/v1", `${DEV_MODEL_URL}/v1`);
 const anthropic = endpoint(env.ANTHROPIC_API_KEY, env.ANTHROPIC_BASE_URL, "https://api.anthropic.com", DEV_MODEL_URL);
+const google = endpoint(env.GOOGLE_API_KEY, env.GOOGLE_BASE_URL, "https://generativelanguage.googleapis.com", DEV_MODEL_URL);
 
 await runBusService<ExecutionDb>({
   service: "execution-worker",
@@ -67,6 +70,8 @@ await runBusService<ExecutionDb>({
         openaiBaseUrl: openai.baseUrl,
         anthropicApiKey: anthropic.apiKey,
         anthropicBaseUrl: anthropic.baseUrl,
+        googleApiKey: google.apiKey,
+        googleBaseUrl: google.baseUrl,
         concurrency: env.EXECUTION_CONCURRENCY,
         maxRetries: env.MODEL_MAX_RETRIES,
         shutdownGraceMs: env.EXECUTION_SHUTDOWN_GRACE_MS,

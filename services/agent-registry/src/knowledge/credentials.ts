@@ -18,7 +18,7 @@ interface Entry {
 }
 
 /**
- * A workspace's OpenAI and Pinecone keys for embedding and vector search, asked of identity
+ * A workspace's OpenAI, Google and Pinecone keys for embedding and vector search, asked of identity
  * with the registry's service claim (`identity.credentials.resolve`) and kept in memory only,
  * for a minute or until a `provider_credential.*` event says they changed. Never logged,
  * stored or put in an event.

@@ -3,15 +3,21 @@ import OpenAI from "openai";
 import { z } from "zod";
 import { guardedFetch, outboundRefusalIn, parseAllowlist, type FetchFunction, type OutboundPolicy } from "@galaxy/webhooks";
 import { EmbeddingCredentialMissingError, EmbeddingFailedError, EmbeddingUnavailableError } from "./knowledge.errors";
+import type { EmbeddingProvider } from "@galaxy/contracts";
 import type { EmbeddingSource } from "./knowledge.tables";
 import type { WorkspaceCredentials } from "./credentials";
+import { GeminiEmbeddings } from "./google-embeddings";
 
-/** Where embeddings are made when a workspace has no OpenAI credential of its own. */
+/** Where embeddings are made when a workspace has no credential of its own for the provider. */
 export interface EmbedderSettings {
   /** `OPENAI_API_KEY`, or the dev model server's key. */
   apiKey: string;
   /** `OPENAI_BASE_URL`, `https://api.openai.com/v1` with a key, else the dev model server's `/v1`. */
   baseUrl: string;
+  /** `GOOGLE_API_KEY` (else the dev model server's key), for knowledge bases embedded with Gemini. */
+  googleApiKey: string;
+  /** `GOOGLE_BASE_URL`, Google itself with a key, else the dev model server. */
+  googleBaseUrl: string;
   /** Retries of a failed call (429, 5xx, connection) by the SDK (default 2). */
   maxRetries?: number | undefined;
   /** The workspace's own keys, for knowledge bases created with one. Absent: the environment's for all. */
@@ -25,8 +31,9 @@ export interface EmbedderSettings {
 
 /** How a knowledge base's texts are embedded: fixed when it is created. */
 export interface EmbeddingSpec {
+  provider: EmbeddingProvider;
   model: string;
-  /** `platform`: the environment's endpoint; `workspace`: the workspace's own OpenAI credential. */
+  /** `platform`: the environment's endpoint; `workspace`: the workspace's own credential for the provider. */
   source: EmbeddingSource;
 }
 
@@ -44,9 +51,10 @@ const EmbeddingsReply = z.object({
 });
 
 /**
- * Embeds texts through the `openai` client, from the source the knowledge base was created
- * with: the workspace's own OpenAI credential, or the environment's endpoint (a real key, a
- * proxy, or the dev model server). Always asks `encoding_format: "float"`. A provider that
+ * Embeds texts with the provider the knowledge base was created with: OpenAI through the
+ * `openai` client, Google's Gemini through `@google/genai` (`GeminiEmbeddings`), from the
+ * source it was created with: the workspace's own credential, or the environment's endpoint
+ * (a real key, a proxy, or the dev model server). Always asks `encoding_format: "float"`. A provider that
  * refuses (a bad key, an unknown model, a base URL the outbound policy refuses) is
  * `EmbeddingFailedError`; one that cannot be reached is `EmbeddingUnavailableError`, which
  * callers may retry.
@@ -55,24 +63,48 @@ export class Embedder {
   private readonly fallback: OpenAI;
   private readonly clients = new Map<string, OpenAI>();
   private readonly guarded: FetchFunction;
+  private readonly gemini: GeminiEmbeddings;
 
   constructor(private readonly settings: EmbedderSettings) {
     this.fallback = new OpenAI({ apiKey: settings.apiKey, baseURL: settings.baseUrl, maxRetries: settings.maxRetries ?? 2 });
     this.guarded = guardedFetch(settings.outboundPolicy ?? parseAllowlist(""));
+    this.gemini = new GeminiEmbeddings({
+      apiKey: settings.googleApiKey,
+      baseUrl: settings.googleBaseUrl,
+      maxRetries: settings.maxRetries ?? 2,
+      credentials: settings.credentials,
+      guarded: this.guarded,
+    });
   }
 
   /** One embedding per text, in order; `onBatch` is called after each request (a consumer's heartbeat). */
   async embed(workspaceId: string, spec: EmbeddingSpec, texts: readonly string[], onBatch?: () => void): Promise<number[][]> {
     if (texts.length === 0) return [];
-    const model = spec.model;
-    const client = spec.source === "workspace" ? await this.workspaceClient(workspaceId) : this.fallback;
+    const embedBatch = await this.batcher(workspaceId, spec);
     const vectors: number[][] = [];
     for (let offset = 0; offset < texts.length; offset += BATCH) {
-      const batch = texts.slice(offset, offset + BATCH);
-      vectors.push(...(await this.embedBatch(client, model, batch)));
+      vectors.push(...(await embedBatch(texts.slice(offset, offset + BATCH))));
       onBatch?.();
     }
     return vectors;
+  }
+
+  /** One request's worth of texts to their vectors, with the knowledge base's provider, model and source. */
+  private async batcher(workspaceId: string, spec: EmbeddingSpec): Promise<(batch: string[]) => Promise<number[][]>> {
+    switch (spec.provider) {
+      case "openai": {
+        const client = spec.source === "workspace" ? await this.workspaceClient(workspaceId) : this.fallback;
+        return (batch) => this.embedBatch(client, spec.model, batch);
+      }
+      case "google": {
+        const client = await this.gemini.clientFor(workspaceId, spec.source);
+        return (batch) => this.gemini.embedBatch(client, spec.model, batch);
+      }
+      default: {
+        const exhaustive: never = spec.provider;
+        return exhaustive;
+      }
+    }
   }
 
   private async embedBatch(client: OpenAI, model: string, input: string[]): Promise<number[][]> {

@@ -71,11 +71,11 @@ export class EmbeddingDimensionMismatchError extends GalaxyError {
 
 /** A knowledge base embedded with the workspace's own OpenAI key, which the workspace has since removed. */
 export class EmbeddingCredentialMissingError extends GalaxyError {
-  constructor() {
+  constructor(provider: "openai" | "google" = "openai") {
     super(
       503,
       "embedding_credential_missing",
-      "This knowledge base was created with the workspace's own OpenAI key, which is no longer set: set it again (PUT /api/provider-credentials/openai), or create a new knowledge base",
+      `This knowledge base was created with the workspace's own ${provider === "google" ? "Google" : "OpenAI"} key, which is no longer set: set it again (PUT /api/provider-credentials/${provider}), or create a new knowledge base`,
       { retryable: false },
     );
     this.name = "EmbeddingCredentialMissingError";

@@ -132,7 +132,7 @@ describe("knowledge bases", () => {
     const member = await principal(uuidv7(), "member");
     const viewer = await principal(member.ws, "viewer");
     const base = await createBase(member, "  Support handbook ");
-    expect(base).toEqual({ id: expect.any(String), workspaceId: member.ws, name: "Support handbook", documentCount: 0, createdBy: member.sub, createdAt: expect.any(String) });
+    expect(base).toEqual({ id: expect.any(String), workspaceId: member.ws, name: "Support handbook", embeddingProvider: "openai", documentCount: 0, createdBy: member.sub, createdAt: expect.any(String) });
     expect(await caller.request("registry.knowledge_bases.get", { id: base.id }, opts(viewer))).toEqual(base);
     const page = await caller.request("registry.knowledge_bases.list", {}, opts(viewer));
     expect(page).toEqual({ items: [base], pagination: { total: 1, limit: 20, offset: 0, hasMore: false } });

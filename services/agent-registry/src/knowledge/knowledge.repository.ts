@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Selectable, type Transaction } from "@galaxy/db";
-import type { DocumentStatus, KnowledgeBase, KnowledgeDocument } from "@galaxy/contracts";
+import type { DocumentStatus, EmbeddingProvider, KnowledgeBase, KnowledgeDocument } from "@galaxy/contracts";
 import type { RegistryDb } from "../db";
 import type { EmbeddingSource, KnowledgeBasesTable, KnowledgeDocumentsTable, VectorStoreKind } from "./knowledge.tables";
 
@@ -9,6 +9,7 @@ type Tx = Transaction<RegistryDb>;
 export interface StoredKnowledgeBase {
   knowledgeBase: KnowledgeBase;
   vectorStore: VectorStoreKind;
+  embeddingProvider: EmbeddingProvider;
   embeddingModel: string;
   embeddingSource: EmbeddingSource;
   /** Null until its first document is indexed. */
@@ -20,6 +21,7 @@ export interface NewKnowledgeBase {
   workspaceId: string;
   name: string;
   vectorStore: VectorStoreKind;
+  embeddingProvider: EmbeddingProvider;
   embeddingModel: string;
   embeddingSource: EmbeddingSource;
   createdBy: string;
@@ -28,7 +30,7 @@ export interface NewKnowledgeBase {
 export async function insertKnowledgeBase(tx: Tx, kb: NewKnowledgeBase): Promise<StoredKnowledgeBase> {
   const row = await tx
     .insertInto("knowledge_bases")
-    .values({ id: kb.id, workspace_id: kb.workspaceId, name: kb.name, vector_store: kb.vectorStore, embedding_model: kb.embeddingModel, embedding_source: kb.embeddingSource, created_by: kb.createdBy })
+    .values({ id: kb.id, workspace_id: kb.workspaceId, name: kb.name, vector_store: kb.vectorStore, embedding_provider: kb.embeddingProvider, embedding_model: kb.embeddingModel, embedding_source: kb.embeddingSource, created_by: kb.createdBy })
     .returningAll()
     .executeTakeFirstOrThrow();
   return toStored(row, 0);
@@ -166,8 +168,9 @@ export async function stalePendingDocuments(db: Kysely<RegistryDb>, olderThanS: 
 
 function toStored(row: Selectable<KnowledgeBasesTable>, documentCount: number): StoredKnowledgeBase {
   return {
-    knowledgeBase: { id: row.id, workspaceId: row.workspace_id, name: row.name, documentCount, createdBy: row.created_by, createdAt: row.created_at.toISOString() },
+    knowledgeBase: { id: row.id, workspaceId: row.workspace_id, name: row.name, embeddingProvider: row.embedding_provider, documentCount, createdBy: row.created_by, createdAt: row.created_at.toISOString() },
     vectorStore: row.vector_store,
+    embeddingProvider: row.embedding_provider,
     embeddingModel: row.embedding_model,
     embeddingSource: row.embedding_source,
     embeddingDimensions: row.embedding_dimensions,

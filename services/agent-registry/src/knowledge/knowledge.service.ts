@@ -1,7 +1,7 @@
 import { v7 as uuidv7 } from "uuid";
 import { isRetryable, type EventMessage } from "@galaxy/bus";
 import {
-  authorize, DOCUMENT_MAX_BYTES, GalaxyError, pagination, principalOf, type Action, type CreateKnowledgeBaseBody, type EventActor, type KnowledgeBase,
+  authorize, DOCUMENT_MAX_BYTES, GalaxyError, pagination, principalOf, type Action, type CreateKnowledgeBaseBody, type EmbeddingProvider, type EventActor, type KnowledgeBase,
   type KnowledgeDocument, type KnowledgeQueryReply, type KnowledgeSearchReply, type ParsedRequest, type ReplyData, type WorkspaceClaim,
 } from "@galaxy/contracts";
 import { appendEvent, inWorkspace, reportCrossWorkspaceAttempt, type EventContext, type Kysely, type OutboxRelay, type OutboxRow } from "@galaxy/db";
@@ -27,9 +27,10 @@ export interface TextEmbedder {
   embed(workspaceId: string, spec: EmbeddingSpec, texts: readonly string[], onBatch?: () => void): Promise<number[][]>;
 }
 
-/** Where a new knowledge base of a workspace will keep its vectors, and which model, from whose endpoint, makes them. */
+/** Where a new knowledge base of a workspace will keep its vectors, and which provider's model, from whose endpoint, makes them. */
 export interface Placement {
   vectorStore: VectorStoreKind;
+  embeddingProvider: EmbeddingProvider;
   embeddingModel: string;
   embeddingSource: EmbeddingSource;
 }
@@ -39,8 +40,8 @@ export interface KnowledgeServiceDeps {
   relay: OutboxRelay;
   embedder: TextEmbedder;
   stores: Record<VectorStoreKind, VectorStore>;
-  /** Decides the vector store and model of a knowledge base when it is created. */
-  placement: (workspaceId: string) => Promise<Placement>;
+  /** Decides the vector store and model of a knowledge base when it is created, with the provider the caller asked for if any. */
+  placement: (workspaceId: string, provider: EmbeddingProvider | undefined) => Promise<Placement>;
   /** The registry's own claim for a workspace, for the events indexing causes. */
   serviceClaim: (workspaceId: string) => Promise<string>;
   logger: Logger;
@@ -70,7 +71,7 @@ export class KnowledgeService {
     const { db, relay } = this.deps;
     const { claim } = caller;
     requireAllowed(claim, "knowledge.create");
-    const placement = await this.deps.placement(claim.ws);
+    const placement = await this.deps.placement(claim.ws, body.embeddingProvider);
     const events: OutboxRow[] = [];
     const created = await inWorkspace(db, claim.ws, async (tx) => {
       const stored = await insertKnowledgeBase(tx, { id: uuidv7(), workspaceId: claim.ws, name: body.name, ...placement, createdBy: claim.sub });
@@ -260,11 +261,11 @@ export class KnowledgeService {
     return events.length > 0;
   }
 
-  /** Embeds the query once per embedding model and source, and merges the stores' answers, best first. */
+  /** Embeds the query once per embedding provider, model and source, and merges the stores' answers, best first. */
   private async searchBases(workspaceId: string, bases: readonly StoredKnowledgeBase[], query: string, topK: number): Promise<VectorMatch[]> {
     const groups = new Map<string, { base: StoredKnowledgeBase; ids: string[] }>();
     for (const base of bases) {
-      const key = `${base.vectorStore}\n${base.embeddingSource}\n${base.embeddingModel}`;
+      const key = `${base.vectorStore}\n${base.embeddingProvider}\n${base.embeddingSource}\n${base.embeddingModel}`;
       const group = groups.get(key);
       if (group) group.ids.push(base.knowledgeBase.id);
       else groups.set(key, { base, ids: [base.knowledgeBase.id] });
@@ -272,7 +273,7 @@ export class KnowledgeService {
     const vectors = new Map<string, number[]>();
     const matches: VectorMatch[] = [];
     for (const { base, ids } of groups.values()) {
-      const specKey = `${base.embeddingSource}\n${base.embeddingModel}`;
+      const specKey = `${base.embeddingProvider}\n${base.embeddingSource}\n${base.embeddingModel}`;
       let vector = vectors.get(specKey);
       if (!vector) {
         const [embedded] = await this.deps.embedder.embed(workspaceId, specOf(base), [query]);
@@ -319,7 +320,7 @@ export class KnowledgeService {
 
 /** How a knowledge base's texts are embedded. */
 function specOf(base: StoredKnowledgeBase): EmbeddingSpec {
-  return { model: base.embeddingModel, source: base.embeddingSource };
+  return { provider: base.embeddingProvider, model: base.embeddingModel, source: base.embeddingSource };
 }
 
 /**

@@ -1,10 +1,10 @@
 import type { ColumnType, Generated } from "@galaxy/db";
-import type { DocumentStatus } from "@galaxy/contracts";
+import type { DocumentStatus, EmbeddingProvider } from "@galaxy/contracts";
 
 /** Where a knowledge base's embeddings live; fixed when it is created. */
 export type VectorStoreKind = "postgres" | "pinecone";
 
-/** Whose OpenAI endpoint embeds a knowledge base (`platform`: the environment's); fixed when it is created. */
+/** Whose endpoint embeds a knowledge base (`platform`: the environment's, `workspace`: the workspace's own key); fixed when it is created. */
 export type EmbeddingSource = "platform" | "workspace";
 
 export interface KnowledgeBasesTable {
@@ -14,8 +14,10 @@ export interface KnowledgeBasesTable {
   vector_store: VectorStoreKind;
   /** The model every chunk and query of this knowledge base is embedded with. */
   embedding_model: string;
-  /** Whose OpenAI endpoint embeds it: the environment's or the workspace's own credential. */
+  /** Whose endpoint embeds it: the environment's or the workspace's own credential. */
   embedding_source: Generated<EmbeddingSource>;
+  /** Whose embedding model: OpenAI's or Google's (Gemini). */
+  embedding_provider: Generated<EmbeddingProvider>;
   /** The length of its vectors, recorded when its first document is indexed. */
   embedding_dimensions: number | null;
   created_by: string;

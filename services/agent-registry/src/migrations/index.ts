@@ -6,6 +6,7 @@ import * as addAgentNotifySecrets from "./2026_11_26_10_00_00_add_agent_notify_s
 import * as createKnowledge from "./2026_11_26_11_00_00_create_knowledge";
 import * as createTriggers from "./2026_11_26_14_00_00_create_triggers";
 import * as addKnowledgeEmbeddingSource from "./2026_11_26_17_00_00_add_knowledge_embedding_source";
+import * as addKnowledgeEmbeddingProvider from "./2026_12_04_22_00_00_add_knowledge_embedding_provider";
 
 /** This service's migrations in order; frozen once landed. */
 export const migrations: Record<string, Migration> = {
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   "2026_11_26_11_00_00_create_knowledge": createKnowledge,
   "2026_11_26_14_00_00_create_triggers": createTriggers,
   "2026_11_26_17_00_00_add_knowledge_embedding_source": addKnowledgeEmbeddingSource,
+  "2026_12_04_22_00_00_add_knowledge_embedding_provider": addKnowledgeEmbeddingProvider,
 };

@@ -50,15 +50,18 @@ describe("workspace provider credentials", () => {
     expect(await settings(own)).toMatchObject({ lastApiKeyLast4: "7e1c" });
   });
 
-  test("so does an Anthropic agent, with its Anthropic key", async () => {
+  test.each([
+    ["anthropic", "sk-ant-workspace-5a5a"],
+    ["google", "AIzaSy-workspace-6b6b"],
+  ] as const)("so does an agent on %s, with the workspace's key for it", async (provider, key) => {
     const ws = uuidv7();
-    await own.control({ requireApiKey: "sk-ant-workspace-5a5a" });
+    await own.control({ requireApiKey: key });
     try {
-      h.identity.credentials.set(`${ws}:anthropic`, { apiKey: "sk-ant-workspace-5a5a", baseUrl: own.url });
-      const agent = await h.activeAgent(ws, { provider: "anthropic" });
+      h.identity.credentials.set(`${ws}:${provider}`, { apiKey: key, baseUrl: own.url });
+      const agent = await h.activeAgent(ws, { provider });
       const execution = await run(ws, agent.id);
       expect(execution).toMatchObject({ status: "completed", output: { text: "echo: hello" } });
-      expect(await settings(own)).toMatchObject({ lastApiKeyLast4: "5a5a" });
+      expect(await settings(own)).toMatchObject({ lastApiKeyLast4: key.slice(-4) });
     } finally {
       await own.control({ requireApiKey: KEY });
     }

@@ -226,8 +226,8 @@ describe("the pipeline", () => {
     await h.events.waitFor(queued.id, "execution.failed");
   });
 
-  test("an Anthropic agent runs through the Anthropic client", async () => {
-    const agent = await h.registry.createActive(wsA, { provider: "anthropic", model: "galaxy-dev-echo", maxTokens: 100 });
+  test.each(["anthropic", "google"] as const)("an agent on %s runs through that provider's client", async (provider) => {
+    const agent = await h.registry.createActive(wsA, { provider, model: "galaxy-dev-echo", maxTokens: 100 });
     await projected(wsA, agent.id, "active");
     const queued = await start(wsA, agent.id, { message: "bonjour" });
     const done = await finished(wsA, queued.id);

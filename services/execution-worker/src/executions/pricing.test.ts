@@ -10,6 +10,7 @@ describe("pricing", () => {
     expect(costUsd(priceOf("gpt-4o"), 1_000_000, 1_000_000)).toBe(12.5);
     expect(costUsd(priceOf("gpt-4o-mini"), 1_234, 567)).toBe(0.0005253);
     expect(costUsd({ input: 3, output: 15 }, 1, 1)).toBe(0.000018);
+    expect(costUsd(priceOf("gemini-2.5-flash"), 1_000_000, 1_000_000)).toBe(2.8);
   });
 
   test("an unknown model has no price and costs 0", () => {

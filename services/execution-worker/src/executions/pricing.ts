@@ -22,6 +22,10 @@ export const MODEL_PRICES: Readonly<Record<string, ModelPrice>> = {
   "claude-3-7-sonnet-latest": { input: 3, output: 15 },
   "claude-sonnet-4-0": { input: 3, output: 15 },
   "claude-opus-4-0": { input: 15, output: 75 },
+  "gemini-2.5-pro": { input: 1.25, output: 10 },
+  "gemini-2.5-flash": { input: 0.3, output: 2.5 },
+  "gemini-2.5-flash-lite": { input: 0.1, output: 0.4 },
+  "gemini-2.0-flash": { input: 0.1, output: 0.4 },
 };
 
 export function priceOf(model: string): ModelPrice | null {

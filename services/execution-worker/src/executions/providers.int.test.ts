@@ -17,7 +17,7 @@ let providers: ModelProviders;
 
 beforeAll(async () => {
   devModel = await startDevModel();
-  providers = new ModelProviders({ openaiApiKey: "galaxy-dev", openaiBaseUrl: `${devModel.url}/v1`, anthropicApiKey: "galaxy-dev", anthropicBaseUrl: devModel.url, maxRetries: 2 });
+  providers = new ModelProviders({ ...endpoints(devModel.url), maxRetries: 2 });
 });
 afterAll(async () => {
   const closing = devModel.close();
@@ -43,10 +43,22 @@ const config = (overrides: Partial<AgentConfig> = {}): AgentConfig => ({
   ...overrides,
 });
 
+/** The three providers' endpoints, all at one server (the dev model server, or a stand-in). */
+const endpoints = (url: string) => ({
+  openaiApiKey: "galaxy-dev",
+  openaiBaseUrl: `${url}/v1`,
+  anthropicApiKey: "galaxy-dev",
+  anthropicBaseUrl: url,
+  googleApiKey: "galaxy-dev",
+  googleBaseUrl: url,
+});
+const PROVIDERS = ["openai", "anthropic", "google"] as const;
+const CALL_ID = { openai: /^call_/, anthropic: /^toolu_/, google: /^call_/ } as const;
+
 const modelCalls = async () => z.object({ modelCalls: z.number() }).parse(await (await fetch(`${devModel.url}/_control`)).json()).modelCalls;
 const signal = () => new AbortController().signal;
 
-describe.each(["openai", "anthropic"] as const)("a %s model", (provider) => {
+describe.each(PROVIDERS)("a %s model", (provider) => {
   test("streams its text to onDelta, and reports the tokens", async () => {
     const agent = config({ provider, model: "galaxy-dev-echo", tools: [] });
     const pieces: string[] = [];
@@ -69,14 +81,15 @@ describe.each(["openai", "anthropic"] as const)("a %s model", (provider) => {
     const [call] = first.toolCalls;
     expect(call?.name).toBe("calculator");
     expect(JSON.parse(call?.arguments ?? "")).toEqual({ expression: "6 * 7" });
-    expect(call?.id).toMatch(provider === "openai" ? /^call_/ : /^toolu_/);
+    expect(call?.id).toMatch(CALL_ID[provider]);
 
     const rounds: ToolRound[] = [{ text: first.text, calls: first.toolCalls, results: [{ callId: call?.id ?? "", name: "calculator", content: "42", isError: false }] }];
     const second = await providers.complete(modelRequest(agent, { message: "6 * 7" }, { tools, rounds }), signal());
     expect(second).toMatchObject({ text: "echo: 6 * 7 (tool: 42)", toolCalls: [] });
   });
 
-  test("a 429 is retried after the retry-after the provider asks for", async () => {
+  // Gemini asks through RetryInfo in its error body, the others through retry-after.
+  test("a 429 is retried after the delay the provider asks for", async () => {
     const agent = config({ provider, model: "galaxy-dev-echo", tools: [] });
     await devModel.control({ failNext: { count: 1, status: 429, retryAfterS: 1 } });
     const started = performance.now();
@@ -94,6 +107,19 @@ describe.each(["openai", "anthropic"] as const)("a %s model", (provider) => {
     expect(await modelCalls()).toBe(3);
   });
 
+  test("an abort ends the call while the model is still thinking, as an abort", async () => {
+    const agent = config({ provider, model: "galaxy-dev-echo", tools: [] });
+    await devModel.control({ latencyMs: 20_000 });
+    const controller = new AbortController();
+    const call = providers.complete(modelRequest(agent, { message: "slow" }), controller.signal).catch((caught: unknown) => caught);
+    for (let i = 0; i < 200 && (await modelCalls()) === 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+    controller.abort(new Error("cancelled"));
+    const error = await call;
+    expect(error).toBeInstanceOf(Error);
+    expect(error).not.toBeInstanceOf(ModelCallError);
+    expect(await modelCalls()).toBe(1);
+  });
+
   test("a refusal is not retried, and carries the provider's message", async () => {
     const agent = config({ provider, model: "galaxy-dev-nope", tools: [] });
     const error = await providers.complete(modelRequest(agent, { message: "x" }), signal()).catch((caught: unknown) => caught);
@@ -103,30 +129,27 @@ describe.each(["openai", "anthropic"] as const)("a %s model", (provider) => {
   });
 });
 
-describe.each(["openai", "anthropic"] as const)("a workspace's own %s base URL", (provider) => {
+describe.each(PROVIDERS)("a workspace's own %s base URL", (provider) => {
   const ws = "0190a1b2-0000-7000-8000-000000000001";
   const own = (baseUrl: string) => ({ get: async () => ({ apiKey: "galaxy-dev-own", baseUrl }) });
   const base = () => (provider === "openai" ? `${devModel.url}/v1` : devModel.url);
 
   test("pointing at loopback (or any private address) is refused before anything is sent", async () => {
-    const guarded = new ModelProviders({ openaiApiKey: "galaxy-dev", openaiBaseUrl: `${devModel.url}/v1`, anthropicApiKey: "galaxy-dev", anthropicBaseUrl: devModel.url, maxRetries: 0, credentials: own(base()) });
+    const guarded = new ModelProviders({ ...endpoints(devModel.url), maxRetries: 0, credentials: own(base()) });
     const agent = config({ provider, model: "galaxy-dev-echo", tools: [] });
     const error = await guarded.complete(modelRequest(agent, { message: "x" }), signal(), ws).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ModelCallError);
     expect(error).toMatchObject({ code: "provider_error", message: expect.stringContaining("base URL is not allowed") });
     expect(await modelCalls()).toBe(0);
 
-    const metadata = new ModelProviders({ openaiApiKey: "galaxy-dev", openaiBaseUrl: `${devModel.url}/v1`, maxRetries: 0, anthropicApiKey: "galaxy-dev", anthropicBaseUrl: devModel.url, credentials: own("http://169.254.169.254/latest/") });
+    const metadata = new ModelProviders({ ...endpoints(devModel.url), maxRetries: 0, credentials: own("http://169.254.169.254/latest/") });
     const refused = await metadata.complete(modelRequest(agent, { message: "x" }), signal(), ws).catch((caught: unknown) => caught);
     expect(refused).toMatchObject({ code: "provider_error", message: expect.stringContaining("link-local") });
   });
 
   test("a host OUTBOUND_HOST_ALLOWLIST names is reached, streamed, through the checked address", async () => {
     const allowed = new ModelProviders({
-      openaiApiKey: "galaxy-dev",
-      openaiBaseUrl: `${devModel.url}/v1`,
-      anthropicApiKey: "galaxy-dev",
-      anthropicBaseUrl: devModel.url,
+      ...endpoints(devModel.url),
       maxRetries: 0,
       credentials: own(base()),
       outboundPolicy: parseAllowlist("127.0.0.1"),
@@ -139,6 +162,29 @@ describe.each(["openai", "anthropic"] as const)("a workspace's own %s base URL",
   });
 });
 
+describe("Gemini's retry hint", () => {
+  test("a RetryInfo longer than a minute is not waited out: the 429 stands after one call", async () => {
+    let calls = 0;
+    const server = createServer((_req, res) => {
+      calls += 1;
+      res.writeHead(429, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: { code: 429, status: "RESOURCE_EXHAUSTED", message: "Quota exceeded", details: [{ "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: "120s" }] } }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const patient = new ModelProviders({ ...endpoints(url), maxRetries: 2 });
+      const error = await patient.complete(modelRequest(config({ provider: "google", model: "gemini-2.5-flash", tools: [] }), { message: "x" }), signal()).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(ModelCallError);
+      expect(error).toMatchObject({ code: "provider_error", message: "429: Quota exceeded" });
+      expect(calls).toBe(1);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
+
 describe("a provider's error body", () => {
   test("is cut short in the execution's message, never echoed whole", async () => {
     const server = createServer((_req, res) => {
@@ -148,8 +194,8 @@ describe("a provider's error body", () => {
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     try {
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      const chatty = new ModelProviders({ openaiApiKey: "k", openaiBaseUrl: `${url}/v1`, anthropicApiKey: "k", anthropicBaseUrl: url, maxRetries: 0 });
-      for (const provider of ["openai", "anthropic"] as const) {
+      const chatty = new ModelProviders({ ...endpoints(url), maxRetries: 0 });
+      for (const provider of PROVIDERS) {
         const error = await chatty.complete(modelRequest(config({ provider, model: "m", tools: [] }), { message: "x" }), signal()).catch((caught: unknown) => caught);
         expect(error).toBeInstanceOf(ModelCallError);
         const message = (error as ModelCallError).message;

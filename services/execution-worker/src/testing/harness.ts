@@ -225,6 +225,8 @@ export async function startHarness(engines: EngineUrls, config: Partial<Executio
     openaiBaseUrl: `${devModel.url}/v1`,
     anthropicApiKey: "galaxy-dev",
     anthropicBaseUrl: devModel.url,
+    googleApiKey: "galaxy-dev",
+    googleBaseUrl: devModel.url,
     maxRetries: 0,
     ...config,
     ...overrides,

@@ -115,6 +115,19 @@ describe("resolving a credential", () => {
     await expect(caller.request("identity.credentials.resolve", { provider: "anthropic" })).rejects.toMatchObject({ status: 401, code: "claim_missing" });
   });
 
+  test("a Google (Gemini) key is stored sealed and resolved for the worker and the registry alike", async () => {
+    const shown = await caller.request("identity.credentials.put", { provider: "google", apiKey: "AIzaSy-google-resolve-0044" }, asOwner());
+    expect(shown).toMatchObject({ provider: "google", last4: "0044" });
+    const [row] = (await rows()).filter((one) => one.provider === "google");
+    expect(row?.ciphertext).not.toContain("AIzaSy");
+    expect(JSON.stringify(await caller.request("identity.credentials.list", {}, asOwner()))).not.toContain("AIzaSy");
+    for (const service of ["execution-worker", "agent-registry"]) {
+      await expect(caller.request("identity.credentials.resolve", { provider: "google" }, await serviceClaim(service))).resolves.toEqual({ apiKey: "AIzaSy-google-resolve-0044", baseUrl: null });
+    }
+    await expect(caller.request("identity.credentials.resolve", { provider: "google" }, await serviceClaim("audit"))).rejects.toMatchObject({ status: 403 });
+    await caller.request("identity.credentials.delete", { provider: "google" }, asOwner());
+  });
+
   test("the registry's service claim gets the OpenAI and Pinecone keys (knowledge bases)", async () => {
     await caller.request("identity.credentials.put", { provider: "pinecone", apiKey: "pc-registry-resolve-0043" }, asOwner());
     await expect(caller.request("identity.credentials.resolve", { provider: "pinecone" }, await serviceClaim("agent-registry"))).resolves.toEqual({ apiKey: "pc-registry-resolve-0043", baseUrl: null });

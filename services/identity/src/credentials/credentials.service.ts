@@ -11,12 +11,12 @@ import { credentialsToReseal, deleteCredential, findCredential, listCredentials,
 /**
  * The services whose service claim may resolve a workspace's provider key, and which keys
  * each may have. NATS permissions (infra/nats) keep everyone else from even asking; this is
- * the second lock. The registry embeds knowledge documents (OpenAI) and keeps their vectors
- * (Pinecone); it never needs the Anthropic key.
+ * the second lock. The registry embeds knowledge documents (OpenAI or Google) and keeps their
+ * vectors (Pinecone); it never needs the Anthropic key.
  */
 export const CREDENTIAL_RESOLVERS: ReadonlyMap<string, ReadonlySet<CredentialRef["provider"]>> = new Map([
-  ["execution-worker", new Set(["openai", "anthropic", "pinecone"] as const)],
-  ["agent-registry", new Set(["openai", "pinecone"] as const)],
+  ["execution-worker", new Set(["openai", "anthropic", "google", "pinecone"] as const)],
+  ["agent-registry", new Set(["openai", "google", "pinecone"] as const)],
 ]);
 
 export interface CredentialsServiceDeps {
@@ -32,7 +32,7 @@ export interface CredentialsCaller {
 }
 
 /**
- * Workspace provider keys (OpenAI, Anthropic, Pinecone): sealed with AES-256-GCM under the
+ * Workspace provider keys (OpenAI, Anthropic, Google, Pinecone): sealed with AES-256-GCM under the
  * master key, shown only by their last four characters, and opened for one caller alone, the
  * execution worker, with a service claim.
  */

@@ -6,6 +6,7 @@ import * as createMemberExistsElsewhere from "./2026_11_26_01_45_00_create_membe
 import * as createExternalIdentities from "./2026_11_26_01_50_00_create_external_identities";
 import * as addSigningKeyLifecycle from "./2026_11_26_02_00_00_add_signing_key_lifecycle";
 import * as createApiKeyExistsElsewhere from "./2026_11_26_02_10_00_create_api_key_exists_elsewhere";
+import * as allowGoogleCredentials from "./2026_12_04_22_00_00_allow_google_credentials";
 
 /** Identity's migrations in order; frozen once landed. */
 export const migrations: Record<string, Migration> = {
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   "2026_11_26_01_50_00_create_external_identities": createExternalIdentities,
   "2026_11_26_02_00_00_add_signing_key_lifecycle": addSigningKeyLifecycle,
   "2026_11_26_02_10_00_create_api_key_exists_elsewhere": createApiKeyExistsElsewhere,
+  "2026_12_04_22_00_00_allow_google_credentials": allowGoogleCredentials,
 };
