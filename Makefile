@@ -30,3 +30,5 @@ test: install typecheck
 
 bench: install
 	@node --import tsx bench/run.ts
+
+fault: install ; @pnpm exec vitest run --config test/fault/vitest.config.ts

@@ -1,0 +1,103 @@
+import { execFile } from "node:child_process";
+import { chown, mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { freePort } from "@galaxy/testkit";
+import { portAnswers, sleep, waitFor } from "./child";
+
+const run = promisify(execFile);
+const BIN = "/usr/lib/postgresql/15/bin";
+/** uid and gid of the `postgres` user, who must own a cluster's files. */
+const POSTGRES_USER = "postgres";
+
+/**
+ * A Postgres 15 cluster of the suite's own, on a free loopback port, run as the `postgres`
+ * user. Durability is traded for speed (fsync off): the faults are process stops, not power
+ * cuts, and a stopped or killed server keeps what it committed in its WAL either way.
+ */
+export class PostgresCluster {
+  private constructor(
+    readonly dir: string,
+    readonly port: number,
+  ) {}
+
+  get dataDir(): string {
+    return join(this.dir, "data");
+  }
+
+  /** Superuser URL of the `galaxy` database (created by setup). */
+  get url(): string {
+    return `postgres://postgres@127.0.0.1:${this.port}/galaxy`;
+  }
+
+  static async create(): Promise<PostgresCluster> {
+    const dir = await mkdtemp(join(tmpdir(), "galaxy-fault-pg-"));
+    const { stdout } = await run("id", ["-u", POSTGRES_USER]);
+    const { stdout: gid } = await run("id", ["-g", POSTGRES_USER]);
+    await chown(dir, Number(stdout.trim()), Number(gid.trim()));
+    const cluster = new PostgresCluster(dir, await freePort());
+    await cluster.asPostgres("initdb", ["-D", cluster.dataDir, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync", "--no-instructions"]);
+    await cluster.start();
+    return cluster;
+  }
+
+  private async asPostgres(binary: string, args: readonly string[]): Promise<string> {
+    const { stdout } = await run("runuser", ["-u", POSTGRES_USER, "--", join(BIN, binary), ...args], { maxBuffer: 16 * 1024 * 1024 });
+    return stdout;
+  }
+
+  private get serverOptions(): string {
+    return [
+      `-p ${this.port}`,
+      "-c listen_addresses=127.0.0.1",
+      `-c unix_socket_directories=${this.dir}`,
+      "-c fsync=off",
+      "-c synchronous_commit=off",
+      "-c full_page_writes=off",
+      // Two worker instances of 100 running executions each, plus every other pool.
+      "-c max_connections=400",
+      "-c shared_buffers=128MB",
+    ].join(" ");
+  }
+
+  async start(): Promise<void> {
+    await this.asPostgres("pg_ctl", ["-D", this.dataDir, "-l", join(this.dir, "server.log"), "-o", this.serverOptions, "-w", "-t", "60", "start"]);
+    await waitFor("postgres to listen", async () => ((await portAnswers(this.port)) ? true : undefined), 30_000);
+  }
+
+  /** `pg_ctl stop -m fast`: sessions are ended, the server shuts down cleanly. */
+  async stop(): Promise<void> {
+    await this.asPostgres("pg_ctl", ["-D", this.dataDir, "-m", "fast", "-w", "-t", "60", "stop"]);
+  }
+
+  /** `pg_ctl restart -m fast`: the blip an operator's restart makes (well under a second here). */
+  async restart(): Promise<number> {
+    const started = Date.now();
+    await this.asPostgres("pg_ctl", ["-D", this.dataDir, "-l", join(this.dir, "server.log"), "-o", this.serverOptions, "-m", "fast", "-w", "-t", "60", "restart"]);
+    return Date.now() - started;
+  }
+
+  /** kill -9 of the postmaster; its backends notice and exit, then `start` recovers from the WAL. */
+  async kill9(): Promise<void> {
+    const pid = Number((await readFile(join(this.dataDir, "postmaster.pid"), "utf8")).split("\n")[0]);
+    process.kill(pid, "SIGKILL");
+    await waitFor("the postmaster to die", async () => (alive(pid) ? undefined : true), 10_000);
+    // Backends exit on their own once they see the postmaster gone.
+    await sleep(500);
+  }
+
+  async destroy(): Promise<void> {
+    await this.stop().catch(() => undefined);
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
