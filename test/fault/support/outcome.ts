@@ -2,7 +2,7 @@ import { z } from "zod";
 import { sql } from "@galaxy/db";
 import { deliveryEventId } from "../../../services/gateway/src/routes/hooks.routes";
 import { sleep } from "./child";
-import { deadLettersAfter, type DeadLetter } from "./dead-letters";
+import { deadLettersAfter, webhookConsumerIdle, type DeadLetter } from "./streams";
 import { call } from "./http";
 import type { ItemResult } from "./load";
 import type { World } from "./world";
@@ -67,7 +67,9 @@ export async function settle(world: World, fault: string, results: readonly Item
   const deadline = Date.now() + options.settleTimeoutMs;
   for (;;) {
     const ids = new Set(rows.map((row) => row.id));
-    const done = rows.every((row) => TERMINAL.includes(row.status)) && accepted.every((r) => ids.has(r.executionId ?? ""));
+    // Settled: every run ended, and every accepted one exists or never will (nothing left in the worker's inbox).
+    const ended = rows.every((row) => TERMINAL.includes(row.status));
+    const done = ended && (accepted.every((r) => ids.has(r.executionId ?? "")) || (await webhookConsumerIdle(world.nats)));
     if (done) {
       settleMs = Date.now() - options.loadEndedAt;
       break;
@@ -108,7 +110,7 @@ export async function settle(world: World, fault: string, results: readonly Item
     doubled: [...byKey.entries()].filter(([key, list]) => list.length > 1 || accepted.some((r) => r.key === key && list[0]?.id !== r.executionId)).map(([key]) => key),
     stuck: rows.filter((row) => !TERMINAL.includes(row.status)).map((row) => `${row.key} ${row.status}`),
     notCompleted: rows.filter((row) => TERMINAL.includes(row.status) && row.status !== "completed").map((row) => `${row.key} ${row.status}`),
-    modelRepeats: world.counter.repeated(rows.map((row) => row.key)).map((key) => `${key} ×${world.counter.callsOf(key)}`),
+    modelRepeats: world.counter.repeated(new Set(rows.map((row) => row.key))).map((key) => `${key} ×${world.counter.callsOf(key)}`),
     deadLetters: await deadLettersAfter(world.nats, options.dlqBefore),
     auditValid,
     auditMissing,

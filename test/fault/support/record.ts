@@ -7,10 +7,10 @@ import { ROOT } from "./services";
 /** Where each fault's last figures are written (git-ignored), for docs/reliability.md. */
 export const FIGURES_DIR = join(ROOT, "var", "fault");
 
-/** Writes the outcome to `var/fault/<slug>.json` and prints its figures. */
-export async function record(slug: string, outcome: Outcome): Promise<void> {
+/** Writes the outcome (and `extra` figures) to `var/fault/<slug>.json` and prints its figures. */
+export async function record(slug: string, outcome: Outcome, extra: Record<string, unknown> = {}): Promise<void> {
   await mkdir(FIGURES_DIR, { recursive: true });
-  await writeFile(join(FIGURES_DIR, `${slug}.json`), `${JSON.stringify({ ...outcome, recordedAt: new Date().toISOString() }, null, 2)}\n`);
+  await writeFile(join(FIGURES_DIR, `${slug}.json`), `${JSON.stringify({ ...outcome, ...extra, recordedAt: new Date().toISOString() }, null, 2)}\n`);
   const o = outcome;
   console.log(
     `[fault] ${o.fault}: deliveries ${o.deliveriesAccepted}/${o.deliveriesSent} accepted, starts ${o.startsAccepted}/${o.startsSent}, requests ${o.requests}, ` +

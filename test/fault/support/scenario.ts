@@ -1,5 +1,5 @@
 import { sleep } from "./child";
-import { deadLetterHead } from "./dead-letters";
+import { deadLetterHead } from "./streams";
 import { driveLoad } from "./load";
 import { settle, type Outcome } from "./outcome";
 import type { Tenant } from "./tenant";

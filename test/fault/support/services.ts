@@ -109,8 +109,9 @@ export class GalaxyProcesses {
     for (const name of names) await this.stop(name);
   }
 
+  /** Every instance, but those the suite stopped or killed and did not start again. */
   names(): string[] {
-    return [...this.instances.keys()];
+    return [...this.instances.entries()].filter(([, instance]) => !instance.expectingExit).map(([name]) => name);
   }
 
   gatewayUrl(): string {

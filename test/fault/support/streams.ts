@@ -29,6 +29,17 @@ export async function deadLettersAfter(nats: NatsServer, after: number): Promise
   });
 }
 
+/**
+ * Whether the worker's webhook consumer holds nothing: no delivery waiting and none handed out
+ * unacknowledged. Once so, an accepted delivery without its execution will never get one.
+ */
+export async function webhookConsumerIdle(nats: NatsServer): Promise<boolean> {
+  return withJsm(nats, async (jsm) => {
+    const info = await jsm.consumers.info("EVENTS", "execution-worker-webhooks");
+    return info.num_pending === 0 && info.num_ack_pending === 0;
+  }).catch(() => false);
+}
+
 async function withJsm<T>(nats: NatsServer, fn: (jsm: Awaited<ReturnType<typeof jetstreamManager>>) => Promise<T>): Promise<T> {
   const nc = await connect({ servers: nats.url, user: "galaxy-cli", pass: nats.passwords["galaxy-cli"], inboxPrefix: "_INBOX_galaxy-cli", reconnect: false });
   try {
