@@ -25,7 +25,7 @@ const Figures = z.object({
   stuck: z.array(z.string()),
   notCompleted: z.array(z.string()),
   modelRepeats: z.array(z.string()),
-  deadLetters: z.array(z.unknown()),
+  deadLetters: z.array(z.object({ consumer: z.string() })),
   auditValid: z.boolean(),
   auditMissing: z.number(),
   settleMs: z.number().nullable(),
@@ -52,8 +52,10 @@ for (const slug of slugs) {
     f.restartsMs ? `restarts of ${f.restartsMs.map((ms) => `${(ms / 1000).toFixed(2)} s`).join(", ")}` : "",
     f.schedule ? `schedule: ${f.schedule.ticks} ticks, ${f.schedule.afterRedisBack} after Redis was back, longest gap ${seconds(f.schedule.longestGapMs)}, ${f.schedule.notCompleted} not completed` : "",
   ].filter(Boolean);
+  const letters: Record<string, number> = {};
+  for (const letter of f.deadLetters) letters[letter.consumer] = (letters[letter.consumer] ?? 0) + 1;
   const fault = details.length > 0 ? `${f.fault} (${details.join("; ")})` : f.fault;
   console.log(
-    `| ${fault} | ${f.deliveriesSent} / ${f.deliveriesAccepted} | ${f.startsSent} / ${f.startsAccepted} | ${f.requests} | ${f.answers503} (${f.answers503WithoutRetryAfter}) | ${tally(f.answersOther5xx)} | ${tally(f.answers4xx)} | ${f.noAnswer} | ${f.lost.length} | ${f.doubled.length} | ${f.stuck.length} | ${f.notCompleted.length} | ${f.modelRepeats.length} | ${f.deadLetters.length} | ${audit} | ${seconds(f.settleMs)} | ${ready} |`,
+    `| ${fault} | ${f.deliveriesSent} / ${f.deliveriesAccepted} | ${f.startsSent} / ${f.startsAccepted} | ${f.requests} | ${f.answers503} (${f.answers503WithoutRetryAfter}) | ${tally(f.answersOther5xx)} | ${tally(f.answers4xx)} | ${f.noAnswer} | ${f.lost.length} | ${f.doubled.length} | ${f.stuck.length} | ${f.notCompleted.length} | ${f.modelRepeats.length} | ${tally(letters)} | ${audit} | ${seconds(f.settleMs)} | ${ready} |`,
   );
 }
