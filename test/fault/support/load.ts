@@ -45,9 +45,10 @@ const Accepted = z.object({ data: z.object({ executionId: z.string() }) });
 const Started = z.object({ data: z.object({ id: z.string() }) });
 
 /**
- * Drives deliveries and API starts into the gateway, as well-behaved senders would: every
- * answer other than a 2xx is retried with the same key after a capped backoff (honouring
- * `Retry-After` up to the cap), until a 2xx or `giveUpAfterMs`. Every answer is recorded.
+ * Drives deliveries and API starts into the gateway, as well-behaved senders would: no answer,
+ * a 5xx, a 409 or a 429 is retried with the same key after a capped backoff (honouring
+ * `Retry-After` up to the cap), until a 2xx or `giveUpAfterMs`; any other 4xx is final. Every
+ * answer is recorded.
  */
 export async function driveLoad(gatewayUrl: () => string, plan: LoadPlan): Promise<ItemResult[]> {
   const slots = new Semaphore(plan.concurrency ?? 24);
@@ -80,6 +81,8 @@ async function sendUntilAccepted(gatewayUrl: () => string, item: { kind: ItemKin
       result.executionId = parsed.success ? ("executionId" in parsed.data.data ? parsed.data.data.executionId : parsed.data.data.id) : undefined;
       return result;
     }
+    // A refusal is final, as for any sender; only "in progress" and "too many" say to retry.
+    if (answer.status >= 400 && answer.status < 500 && answer.status !== 409 && answer.status !== 429) return result;
     const hinted = retryAfter !== null && /^\d+$/.test(retryAfter) ? Number(retryAfter) * 1000 : backoffMs;
     await sleep(Math.min(2_000, Math.max(backoffMs, hinted)) * (0.75 + Math.random() * 0.5));
     backoffMs = Math.min(2_000, backoffMs * 2);

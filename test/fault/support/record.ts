@@ -30,7 +30,7 @@ const RETRY_ANSWERS = /^409 idempotency_in_progress$/;
  * valid and complete; no answer but 202, 503 (with Retry-After) or a "retry shortly"; no
  * dead letter; no service crashed.
  */
-export function expectClean(outcome: Outcome, options: { noModelRepeats?: boolean; allowedCrashes?: readonly string[] } = {}): void {
+export function expectClean(outcome: Outcome, options: { noModelRepeats?: boolean } = {}): void {
   expect.soft(outcome.lost, "accepted, then lost").toEqual([]);
   expect.soft(outcome.doubled, "doubled").toEqual([]);
   expect.soft(outcome.stuck, "stuck").toEqual([]);
@@ -42,6 +42,6 @@ export function expectClean(outcome: Outcome, options: { noModelRepeats?: boolea
   expect.soft(outcome.deadLetters, "dead letters").toEqual([]);
   expect.soft(outcome.auditValid, "audit chain valid").toBe(true);
   expect.soft(outcome.auditMissing, "events without their audit entry").toBe(0);
-  expect.soft(outcome.crashes.filter((crash) => !(options.allowedCrashes ?? []).some((name) => crash.startsWith(`${name}:`))), "crashes").toEqual([]);
+  expect.soft(outcome.crashes, "service exits the suite did not cause").toEqual([]);
   if (options.noModelRepeats) expect.soft(outcome.modelRepeats, "runs that called the model twice").toEqual([]);
 }
