@@ -48,3 +48,9 @@ browser-deps:
 		echo "installing chromium (Debian) for the console's browser tests"; \
 		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$sudo apt-get update -qq && $$sudo apt-get install -y -qq chromium >/dev/null; fi
+
+# The fault suite (docs/reliability.md): Galaxy's compiled services on engines of its own,
+# stopped and killed under load.
+.PHONY: fault
+fault: build
+	@pnpm exec vitest run --config test/fault/vitest.config.ts
