@@ -80,9 +80,10 @@ describe("errors in the contract's format, never a 500 for bad input", () => {
     expect(errorOf(response.payload).code).toBe("payload_too_large");
   });
 
-  test("a body that is not JSON is a 400", async () => {
+  test("a body that is not JSON is a 415", async () => {
     const response = await app.inject({ method: "POST", url: "/api/auth/login", headers: { "content-type": "text/plain" }, payload: "hello" });
-    expect(response.statusCode).toBe(400);
+    expect(response.statusCode).toBe(415);
+    expect(errorOf(response.payload)).toMatchObject({ error: "Unsupported Media Type", code: "unsupported_media_type" });
   });
 
   test("an API route without credentials is a 401", async () => {
