@@ -80,7 +80,17 @@ afterAll(async () => {
   await galaxy?.stop();
 });
 
-async function send(method: string, path: string, headers: Record<string, string>, body: string | Uint8Array | undefined): Promise<Answer> {
+/**
+ * Sends a request through Node's HTTP server (real sockets) when Node's own parser is what is
+ * tested (headers or a path over 16 KiB) or the answer is a live stream; otherwise through
+ * `inject`, which runs the same Fastify pipeline (routing, body parsers, hooks, handlers) at a
+ * fraction of the cost, so that 10,000 requests fit in the time.
+ */
+async function send(method: string, path: string, headers: Record<string, string>, body: string | Uint8Array | undefined, overHttp: boolean): Promise<Answer> {
+  if (!overHttp) {
+    const response = await galaxy.gateway.inject({ method: method as "GET", url: path, headers, ...(body !== undefined ? { payload: typeof body === "string" ? body : Buffer.from(body) } : {}) });
+    return { status: response.statusCode, contentType: String(response.headers["content-type"] ?? ""), text: response.payload };
+  }
   const response = await fetch(`${galaxy.url}${path}`, { method, headers, ...(body !== undefined ? { body } : {}), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
   const contentType = response.headers.get("content-type") ?? "";
   // A live stream (an execution's events) is never read to its end: its headers are the answer.
@@ -89,6 +99,12 @@ async function send(method: string, path: string, headers: Record<string, string
     return { status: response.status, contentType, text: "" };
   }
   return { status: response.status, contentType, text: await response.text() };
+}
+
+/** Whether a request must go over real HTTP: Node's parser sees it first, or it may stream. */
+function needsHttp(path: string, headers: Record<string, string>): boolean {
+  const headerBytes = Object.entries(headers).reduce((n, [name, value]) => n + name.length + value.length + 4, 0);
+  return path.length + headerBytes > 12 * 1024 || /\/events(\?|$)/.test(path);
 }
 
 /** What is wrong with an answer, or undefined: no 5xx, and every error in the documented shape with a documented code. */
@@ -166,7 +182,7 @@ test(`${API_REQUESTS} generated requests over every operation of /openapi.json a
     let answer: Answer;
     const started = performance.now();
     try {
-      answer = await send(request.method, request.path, request.headers, request.body);
+      answer = await send(request.method, request.path, request.headers, request.body, needsHttp(request.path, request.headers));
       spent.set(request.operation, (spent.get(request.operation) ?? 0) + performance.now() - started);
     } catch (error) {
       failures.push({ request: describeRequest(request.method, request.path, request.headers, request.body), problem: `no answer: ${String(error)}` });
@@ -184,7 +200,7 @@ test(`${API_REQUESTS} generated requests over every operation of /openapi.json a
     const payload = headers["content-type"] === undefined ? new TextEncoder().encode(body) : body;
     let answer: Answer;
     try {
-      answer = await send("POST", delivery.path, headers, payload);
+      answer = await send("POST", delivery.path, headers, payload, needsHttp(delivery.path, headers));
     } catch (error) {
       failures.push({ request: describeRequest("POST", delivery.path, headers, body), problem: `no answer: ${String(error)}` });
       return;
@@ -209,11 +225,13 @@ test(`${API_REQUESTS} generated requests over every operation of /openapi.json a
   expect(failures.slice(0, 25), `${failures.length} failures`).toEqual([]);
   expect(unstorableAccepted).toBe(0);
 
-  // The run reached the services, not only the validator: every operation was called, and most answered something other than a refusal of its input.
+  // The run reached the services, not only the validator: every operation was called, a good
+  // share of the requests succeeded, over most operations, and the deliveries were both accepted and refused.
   for (const operation of operations) expect(statuses.get(`${operation.method} ${operation.path}`)?.size ?? 0, `${operation.method} ${operation.path}`).toBeGreaterThan(0);
-  const answered = (prefix: string, status: number) => [...statuses.entries()].filter(([op]) => op.startsWith(prefix)).reduce((n, [, byStatus]) => n + (byStatus.get(status) ?? 0), 0);
-  expect(answered("GET /api/agents", 200)).toBeGreaterThan(50);
-  expect(answered("POST /api/agents", 201)).toBeGreaterThan(10);
-  expect(answered("POST /hooks/{triggerId} (signed, accepted)", 202)).toBeGreaterThan(100);
-  expect(answered("POST /hooks/{triggerId} (signed, invalid_value)", 400)).toBeGreaterThan(300);
+  const successes = (byStatus: Map<number, number>) => [...byStatus.entries()].filter(([status]) => status < 300).reduce((n, [, times]) => n + times, 0);
+  const apiSuccesses = [...statuses.entries()].filter(([operation]) => !operation.includes("(signed")).reduce((n, [, byStatus]) => n + successes(byStatus), 0);
+  expect(apiSuccesses).toBeGreaterThan(requests.length * 0.1);
+  expect(operations.filter((operation) => successes(statuses.get(`${operation.method} ${operation.path}`) ?? new Map()) > 0).length).toBeGreaterThanOrEqual(Math.ceil(30 * Math.min(1, SCALE)));
+  expect(statuses.get("POST /hooks/{triggerId} (signed, accepted)")?.get(202) ?? 0).toBeGreaterThan(100 * SCALE);
+  expect(statuses.get("POST /hooks/{triggerId} (signed, invalid_value)")?.get(400) ?? 0).toBeGreaterThan(250 * SCALE);
 }, 170_000);
