@@ -1,14 +1,15 @@
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { connect } from "node:net";
-import type { FastifyInstance } from "fastify";
+import Fastify, { type FastifyInstance } from "fastify";
 import { Redis } from "ioredis";
 import type { Bus } from "@galaxy/bus";
-import { ERROR_TITLES, ErrorBody } from "@galaxy/contracts";
-import type { Kysely } from "@galaxy/db";
+import { ERROR_TITLES, ErrorBody, UnavailableError } from "@galaxy/contracts";
+import { createDb, sql, type Kysely } from "@galaxy/db";
 import { createMetrics } from "@galaxy/observability";
-import { connectTestBus, createTestEnv, serviceDb, testLogger, type TestEnv } from "@galaxy/testkit";
+import { connectTestBus, createTestEnv, freePort, serviceDb, testLogger, type TestEnv } from "@galaxy/testkit";
 import { buildGateway } from "../app";
 import type { GatewayDb } from "../db";
+import { installErrorHandling } from "./errors";
 
 /** docs/errors.md: whatever refuses a request (Node, Fastify or Galaxy) answers in the one shape. */
 
@@ -107,6 +108,7 @@ describe("Fastify's own refusals answer in the documented shape", () => {
       const response = await http(path, { method: "POST", headers: { "content-type": type }, body: "email=a" });
       expect(response.status).toBe(415);
       expectShape(415, response.body, "unsupported_media_type");
+      expect(response.body.details).toEqual({ "headers.content-type": "must be application/json" });
     }
   });
 
@@ -166,5 +168,53 @@ describe("what Postgres cannot store is a 400 invalid_value before anything runs
     expectShape(400, query.body, "invalid_value");
     const path = await http("/api/agents/%00", { headers: { authorization: "Bearer x" } });
     expectShape(400, path.body, "invalid_value");
+  });
+});
+
+describe("errors that are not Galaxy's own: an outage 503, the input's fault 400, a bug 500", () => {
+  async function thrownBy(error: () => Promise<never>) {
+    const bare = Fastify();
+    installErrorHandling(bare);
+    bare.get("/", async () => error());
+    const response = await bare.inject({ method: "GET", url: "/" });
+    await bare.close();
+    return { status: response.statusCode, body: ErrorBody.parse(JSON.parse(response.payload)), retryAfter: response.headers["retry-after"] };
+  }
+
+  test("Postgres refusing connections is a 503 service_unavailable with Retry-After", async () => {
+    const closed = createDb<unknown>({ connectionString: `postgres://postgres@127.0.0.1:${await freePort()}/galaxy`, max: 1 });
+    const answer = await thrownBy(async () => {
+      await sql`select 1`.execute(closed);
+      throw new Error("unreachable");
+    });
+    await closed.destroy();
+    expect(answer.status).toBe(503);
+    expectShape(503, answer.body, "service_unavailable");
+    expect(answer.retryAfter).toMatch(/^\d+$/);
+  });
+
+  test("a stack overflow, even wrapped as a bus failure, is a 400 invalid_value: retrying cannot help", async () => {
+    const overflow = (() => {
+      const recurse = (n: number): number => recurse(n + 1) + 1;
+      try {
+        return recurse(0);
+      } catch (error) {
+        return error;
+      }
+    })();
+    const answer = await thrownBy(async () => {
+      throw new UnavailableError("the execution service did not answer", { cause: overflow });
+    });
+    expect(answer.status).toBe(400);
+    expectShape(400, answer.body, "invalid_value");
+  });
+
+  test("anything else is a 500 internal_error that tells nothing of its cause", async () => {
+    const answer = await thrownBy(async () => {
+      throw new TypeError("Cannot read properties of undefined (reading 'secret')");
+    });
+    expect(answer.status).toBe(500);
+    expectShape(500, answer.body, "internal_error");
+    expect(answer.body.message).not.toContain("secret");
   });
 });

@@ -9,6 +9,7 @@ interface KnownError {
   status: ErrorStatus;
   code: string;
   message: string;
+  details?: Record<string, string>;
 }
 
 /** Fastify's own failures that are the caller's fault, and how each is told (docs/errors.md). */
@@ -16,7 +17,12 @@ const FASTIFY_CLIENT_ERRORS: Record<string, KnownError> = {
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: "malformed_json", message: "The body is not valid JSON" },
   FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: "malformed_json", message: "The body is empty; send a JSON object" },
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: "payload_too_large", message: "The body is larger than 1 MiB" },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: "unsupported_media_type", message: "Send the body as JSON with `content-type: application/json`" },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    status: 415,
+    code: "unsupported_media_type",
+    message: "Send the body as JSON with `content-type: application/json`",
+    details: { "headers.content-type": "must be application/json" },
+  },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: "bad_content_length", message: "Content-Length does not match the body" },
   FST_ERR_BAD_URL: { status: 400, code: "bad_url", message: "The URL is not valid (a bad percent-encoding?)" },
   FST_ERR_INVALID_URL: { status: 400, code: "bad_url", message: "The URL is not valid" },
@@ -77,7 +83,7 @@ export function renderError(error: FastifyError, request: FastifyRequest, reply:
     return sendError(reply, 500, INTERNAL);
   }
   const known = error.code ? FASTIFY_CLIENT_ERRORS[error.code] : undefined;
-  if (known) return sendError(reply, known.status, body(known.status, known.code, known.message));
+  if (known) return sendError(reply, known.status, body(known.status, known.code, known.message, known.details));
   const kind = classifyGatewayFailure(error);
   if (kind === "input") return sendError(reply, 400, TOO_DEEP);
   if (kind === "engine") {
