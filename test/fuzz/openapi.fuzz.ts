@@ -74,7 +74,7 @@ beforeAll(async () => {
       { prefix: "/hooks/{triggerId}", param: "triggerId", id: hooksTrigger.id },
     ],
   };
-}, 120_000);
+}, 180_000);
 
 afterAll(async () => {
   await galaxy?.stop();
@@ -234,4 +234,6 @@ test(`${API_REQUESTS} generated requests over every operation of /openapi.json a
   expect(operations.filter((operation) => successes(statuses.get(`${operation.method} ${operation.path}`) ?? new Map()) > 0).length).toBeGreaterThanOrEqual(Math.ceil(30 * Math.min(1, SCALE)));
   expect(statuses.get("POST /hooks/{triggerId} (signed, accepted)")?.get(202) ?? 0).toBeGreaterThan(100 * SCALE);
   expect(statuses.get("POST /hooks/{triggerId} (signed, invalid_value)")?.get(400) ?? 0).toBeGreaterThan(250 * SCALE);
-}, 170_000);
+  // About 30 s of CPU for the test process: a minute or so on an idle machine of 2 cores. The
+  // bound is generous for a machine shared with other work, where it has taken 170 s.
+}, 400_000);

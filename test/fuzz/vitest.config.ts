@@ -6,5 +6,5 @@ import base from "../../vitest.config";
 export default defineConfig({
   ...base,
   root: fileURLToPath(new URL("../..", import.meta.url)),
-  test: { ...base.test, include: ["test/fuzz/**/*.fuzz.ts"], testTimeout: 180_000 },
+  test: { ...base.test, include: ["test/fuzz/**/*.fuzz.ts"], testTimeout: 400_000 },
 });

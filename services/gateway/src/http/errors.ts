@@ -53,7 +53,8 @@ function sendError(reply: FastifyReply, status: ErrorStatus, error: ErrorBody): 
   return reply.status(status).send(error);
 }
 
-const TOO_DEEP = body(400, "invalid_value", "The request cannot be processed: a value is nested too deeply", { body: "nests too deeply" });
+// The request's own fault found late (a stack overflow, a value Postgres refused): which value is not known here.
+const INVALID_VALUE = body(400, "invalid_value", "A value in the request cannot be processed or stored (nested too deeply, a NUL character, out of range)");
 const UNAVAILABLE = body(503, "service_unavailable", "A service Galaxy depends on is unavailable for a moment; retry with the same Idempotency-Key");
 const INTERNAL = body(500, "internal_error", "Something went wrong on our side");
 
@@ -65,7 +66,7 @@ export function renderError(error: FastifyError, request: FastifyRequest, reply:
   if (error instanceof GalaxyError) {
     // A service that could not even be asked because the request overflowed the stack (say,
     // while serialising it) was not unavailable: the request is at fault, and a retry never helps.
-    if (error.status === 503 && error.cause !== undefined && classifyGatewayFailure(error.cause) === "input") return sendError(reply, 400, TOO_DEEP);
+    if (error.status === 503 && error.cause !== undefined && classifyGatewayFailure(error.cause) === "input") return sendError(reply, 400, INVALID_VALUE);
     if (error.status >= 500) request.log.warn({ err: error }, "request failed");
     return sendError(reply, error.status, error.toBody());
   }
@@ -85,7 +86,7 @@ export function renderError(error: FastifyError, request: FastifyRequest, reply:
   const known = error.code ? FASTIFY_CLIENT_ERRORS[error.code] : undefined;
   if (known) return sendError(reply, known.status, body(known.status, known.code, known.message, known.details));
   const kind = classifyGatewayFailure(error);
-  if (kind === "input") return sendError(reply, 400, TOO_DEEP);
+  if (kind === "input") return sendError(reply, 400, INVALID_VALUE);
   if (kind === "engine") {
     request.log.warn({ err: error }, "an engine is unavailable");
     return sendError(reply, 503, UNAVAILABLE);
