@@ -2,7 +2,7 @@
 PNPM_VERSION := 12.4.2
 SHELL := /bin/bash
 
-.PHONY: up build test install setup typecheck bench engines help
+.PHONY: up build test install setup typecheck bench engines help fuzz
 
 help:
 	@echo "make up     install what is missing, build, migrate, run every service (Ctrl-C stops them)"
@@ -10,6 +10,7 @@ help:
 	@echo "make test   install what is missing, typecheck, run the whole suite"
 	@echo "make setup  database, roles, schemas, migrations and streams only"
 	@echo "make bench  run the benchmarks, each beside a bare baseline (docs/benchmarks.md)"
+	@echo "make fuzz   fuzz the whole system from /openapi.json: no 5xx, every error documented (docs/errors.md)"
 
 install:
 	@if ! command -v pnpm >/dev/null || [ "$$(pnpm --version)" != "$(PNPM_VERSION)" ]; then \
@@ -33,6 +34,9 @@ typecheck: install
 test: install browser-deps typecheck
 	@status=0; pnpm exec vitest run --reporter=default --reporter=json --outputFile.json=.vitest-results.json || status=$$?; \
 		node scripts/test-summary.mjs .vitest-results.json; exit $$status
+
+fuzz: install
+	@pnpm exec vitest run --config test/fuzz/vitest.config.ts
 
 bench: install
 	@node --import tsx bench/run.ts

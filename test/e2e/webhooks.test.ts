@@ -250,9 +250,14 @@ describe("a refused delivery stores nothing", () => {
         const d = delivery(trigger.secret, "message=hello");
         return deliver(trigger.id, d, { "content-type": "application/x-www-form-urlencoded" });
       },
-      400,
+      415,
       "unsupported_media_type",
     ],
+    // What Postgres cannot store is refused before the 202, as the API refuses it (docs/errors.md).
+    ["a NUL character in a string", () => deliver(trigger.id, delivery(trigger.secret, '{"message":"a\\u0000b"}')), 400, "invalid_value"],
+    ["a lone surrogate in a key", () => deliver(trigger.id, delivery(trigger.secret, '{"\\ud800":"x"}')), 400, "invalid_value"],
+    ["JSON nested 5,000 deep", () => deliver(trigger.id, delivery(trigger.secret, `{"a":${"[".repeat(5000)}${"]".repeat(5000)}}`)), 400, "invalid_value"],
+    ["a number JSON cannot hold (1e400)", () => deliver(trigger.id, delivery(trigger.secret, '{"amount":1e400}')), 400, "invalid_value"],
   ];
 
   test.each(refusals)("%s: its status, and no event, no execution", async (_name, send, status, code) => {

@@ -14,6 +14,8 @@ describe("provider credential bodies", () => {
     ["an unknown field", { apiKey: "sk-proj-abcdef", organization: "x" }],
     ["a base URL that is not http(s)", { apiKey: "sk-proj-abcdef", baseUrl: "file:///etc/passwd" }],
     ["a base URL with a password in it", { apiKey: "sk-proj-abcdef", baseUrl: "https://user:pass@example.com/v1" }],
+    // Found by the fuzz test: the user-info check threw on what is no URL at all (a 500).
+    ["a base URL that is no URL at all", { apiKey: "sk-proj-abcdef", baseUrl: "not a url" }],
   ])("%s is refused", (_name, body) => {
     expect(PutCredentialBody.safeParse(body).success).toBe(false);
   });

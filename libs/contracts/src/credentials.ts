@@ -13,6 +13,8 @@ export const CredentialBaseUrl = z.url({ protocol: /^https?$/ }).max(2048).refin
 
 /** True for a URL without a user name or password (`https://user:pass@host` is refused wherever Galaxy takes a URL). */
 export function withoutUserinfo(value: string): boolean {
+  // zod runs this refinement even when `z.url()` has refused the value: that refusal suffices.
+  if (!URL.canParse(value)) return true;
   const url = new URL(value);
   return url.username === "" && url.password === "";
 }

@@ -14,16 +14,20 @@ export const ERROR_TITLES = {
   401: "Unauthorized",
   403: "Forbidden",
   404: "Not Found",
+  408: "Request Timeout",
   409: "Conflict",
   413: "Payload Too Large",
+  414: "URI Too Long",
+  415: "Unsupported Media Type",
   429: "Too Many Requests",
+  431: "Request Header Fields Too Large",
   500: "Internal Server Error",
   503: "Service Unavailable",
 } as const;
 export type ErrorStatus = keyof typeof ERROR_TITLES;
 export const ErrorStatus = z.union([
-  z.literal(400), z.literal(401), z.literal(403), z.literal(404), z.literal(409),
-  z.literal(413), z.literal(429), z.literal(500), z.literal(503),
+  z.literal(400), z.literal(401), z.literal(403), z.literal(404), z.literal(408), z.literal(409),
+  z.literal(413), z.literal(414), z.literal(415), z.literal(429), z.literal(431), z.literal(500), z.literal(503),
 ]);
 
 /**
@@ -83,6 +87,14 @@ export class ConflictError extends GalaxyError {
   constructor(code: string, message: string) {
     super(409, code, message);
     this.name = "ConflictError";
+  }
+}
+
+/** A body in a media type the route does not read (anything but JSON on `/api/*` and `/hooks/*`). */
+export class UnsupportedMediaTypeError extends GalaxyError {
+  constructor(message = "Send the body as JSON with `content-type: application/json`") {
+    super(415, "unsupported_media_type", message, { details: { "headers.content-type": "must be application/json" } });
+    this.name = "UnsupportedMediaTypeError";
   }
 }
 

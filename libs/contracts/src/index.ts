@@ -7,8 +7,10 @@ export {
 export { HEADER, EventHeaders, RequestContext } from "./headers";
 export {
   ErrorBody, ERROR_TITLES, ErrorStatus, GalaxyError, ValidationError, UnauthorizedError, ForbiddenError,
-  NotFoundError, ConflictError, UnavailableError, issueDetails, parseOrThrow,
+  NotFoundError, ConflictError, UnsupportedMediaTypeError, UnavailableError, issueDetails, parseOrThrow,
 } from "./errors";
+export { MAX_JSON_DEPTH, UNSTORABLE_MESSAGES, findUnstorable, assertStorable } from "./json-storable";
+export type { Unstorable, UnstorableReason } from "./json-storable";
 export { PageQuery, Pagination, Page, pagination } from "./pagination";
 export { SECRET_FIELDS, REDACTED, isSecretField, redact } from "./redaction";
 export {

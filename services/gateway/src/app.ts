@@ -11,7 +11,8 @@ import { Authenticator } from "./auth/principal";
 import { LoginThrottle } from "./auth/login-throttle";
 import type { GatewayDb } from "./db";
 import { installRequestContext } from "./http/context";
-import { installErrorHandling } from "./http/errors";
+import { answerClientError, installErrorHandling, renderError } from "./http/errors";
+import { installBodyIntake } from "./http/body-intake";
 import { consoleRoutes } from "./http/console";
 import { agentRoutes } from "./routes/agents.routes";
 import { agentToolRoutes } from "./routes/agent-tools.routes";
@@ -62,11 +63,16 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     // While closing, requests already on open connections are answered normally (in the
     // contract's format); new connections are refused by the closed listener.
     return503OnClosing: false,
+    // Fastify's own refusals (a bad URL, an overlong path segment) and Node's (headers over
+    // 16 KiB, bytes that are not HTTP) answer in the documented shape too (docs/errors.md).
+    frameworkErrors: renderError,
+    clientErrorHandler: answerClientError,
   });
   base.setValidatorCompiler(validatorCompiler);
   base.setSerializerCompiler(serializerCompiler);
   installRequestContext(base);
   installErrorHandling(base);
+  installBodyIntake(base);
   installHttpMetrics(base, deps.metrics);
   const app = base.withTypeProvider<ZodTypeProvider>();
 

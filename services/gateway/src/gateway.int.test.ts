@@ -3,7 +3,7 @@ import type { FastifyInstance } from "fastify";
 import { Redis } from "ioredis";
 import { v7 as uuidv7 } from "uuid";
 import type { Bus } from "@galaxy/bus";
-import { ErrorBody, SYSTEM_WORKSPACE_ID, type LoginResult } from "@galaxy/contracts";
+import { ErrorBody, SYSTEM_WORKSPACE_ID, UnavailableError, type LoginResult } from "@galaxy/contracts";
 import { inWorkspace, sql, type Kysely } from "@galaxy/db";
 import { createMetrics } from "@galaxy/observability";
 import { connectTestBus, createTestEnv, serviceDb, testLogger, type TestEnv } from "@galaxy/testkit";
@@ -80,9 +80,10 @@ describe("errors in the contract's format, never a 500 for bad input", () => {
     expect(errorOf(response.payload).code).toBe("payload_too_large");
   });
 
-  test("a body that is not JSON is a 400", async () => {
+  test("a body that is not JSON is a 415", async () => {
     const response = await app.inject({ method: "POST", url: "/api/auth/login", headers: { "content-type": "text/plain" }, payload: "hello" });
-    expect(response.statusCode).toBe(400);
+    expect(response.statusCode).toBe(415);
+    expect(errorOf(response.payload)).toMatchObject({ error: "Unsupported Media Type", code: "unsupported_media_type" });
   });
 
   test("an API route without credentials is a 401", async () => {
@@ -155,6 +156,26 @@ describe("Idempotency-Key", () => {
     expect(await withIdempotency(db, scope("key-5"), execute)).toMatchObject({ status: 201, replayed: false });
     release();
     await slow;
+  });
+
+  test("a store that fails once the request has run still gives its answer (it was applied), and logs why", async () => {
+    const store = serviceDb<GatewayDb>(env, "gateway");
+    const warnings: string[] = [];
+    const ran = await withIdempotency(store, scope("key-6"), async () => {
+      await store.destroy();
+      return { status: 201, body: { ran: true } };
+    }, (_error, message) => warnings.push(message));
+    expect(ran).toEqual({ status: 201, body: { ran: true }, replayed: false });
+    expect(warnings).toEqual(["could not keep the response for its idempotency key"]);
+  });
+
+  test("a request that fails is told as it failed, even when its key cannot be released", async () => {
+    const store = serviceDb<GatewayDb>(env, "gateway");
+    const failing = withIdempotency(store, scope("key-7"), async () => {
+      await store.destroy();
+      throw new UnavailableError("the agent-registry service did not answer");
+    });
+    await expect(failing).rejects.toMatchObject({ status: 503, code: "service_unavailable" });
   });
 
   test("sign-up and login keep no record: their answers hold tokens", async () => {

@@ -43,6 +43,7 @@ export async function respond(
         throw error;
       }
     },
+    (error, message) => request.log.warn({ err: error }, message),
   );
   if (result.replayed) reply.header("idempotent-replayed", "true");
   send(reply, result.replayed ? result : reveal({ status: result.status, body: result.body }));

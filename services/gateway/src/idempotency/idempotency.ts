@@ -37,6 +37,7 @@ export async function withIdempotency(
   db: Kysely<GatewayDb>,
   scope: IdempotencyScope,
   execute: () => Promise<StoredResponse>,
+  warn: (error: unknown, message: string) => void = () => undefined,
 ): Promise<StoredResponse & { replayed: boolean }> {
   if (scope.key.length === 0 || scope.key.length > 255) throw new ValidationError("Idempotency-Key must be 1 to 255 characters", { "headers.idempotency-key": "must be 1 to 255 characters" });
   const workspaceId = scope.workspaceId ?? SYSTEM_WORKSPACE_ID;
@@ -73,19 +74,21 @@ export async function withIdempotency(
     return { status: existing.status, body: existing.response, replayed: true };
   }
 
+  // From here on the request has run (or failed) whatever happens to the store: a store that
+  // fails now never hides the answer. Its key stays "in progress" until IN_PROGRESS_TIMEOUT_MS.
   let response: StoredResponse;
   try {
     response = await execute();
   } catch (error) {
-    await forget(db, workspaceId, principal, scope.key);
+    await forget(db, workspaceId, principal, scope.key).catch((storeError: unknown) => warn(storeError, "could not release the idempotency key"));
     throw error;
   }
   if (response.status >= 500) {
-    await forget(db, workspaceId, principal, scope.key);
+    await forget(db, workspaceId, principal, scope.key).catch((storeError: unknown) => warn(storeError, "could not release the idempotency key"));
   } else {
     await inWorkspace(db, workspaceId, (tx) =>
       tx.updateTable("idempotency_keys").set({ status: response.status, response: JSON.stringify(response.body) }).where("workspace_id", "=", workspaceId).where("principal", "=", principal).where("key", "=", scope.key).execute(),
-    );
+    ).catch((storeError: unknown) => warn(storeError, "could not keep the response for its idempotency key"));
   }
   return { ...response, replayed: false };
 }

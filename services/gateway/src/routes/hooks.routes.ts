@@ -6,7 +6,8 @@ import { v5 as uuidv5 } from "uuid";
 import { z } from "zod";
 import type { Bus } from "@galaxy/bus";
 import {
-  ConflictError, EVENT_CATALOG, GalaxyError, parseEvent, UnauthorizedError, UnavailableError, Uuid, ValidationError, type ResolvedTrigger, type WebhookReceived,
+  assertStorable, ConflictError, EVENT_CATALOG, GalaxyError, parseEvent, UnauthorizedError, UnavailableError, UnsupportedMediaTypeError, Uuid, ValidationError,
+  type ResolvedTrigger, type WebhookReceived,
 } from "@galaxy/contracts";
 import { verifyWebhook, type WebhookRefusal } from "@galaxy/webhooks";
 import { CredentialCache } from "../auth/credential-cache";
@@ -107,7 +108,7 @@ export function hookRoutes({ bus }: RouteDeps, options: HookRouteOptions): Fasti
           tags: ["webhooks"],
           summary: "Deliver a signed webhook to a trigger; its JSON body becomes the input of one execution",
           description:
-            "Standard Webhooks: `webhook-id`, `webhook-timestamp` (Unix seconds, within 5 minutes) and `webhook-signature` (`v1,<base64 HMAC-SHA256>` of `{id}.{timestamp}.{body}` under the trigger's secret; several, space-separated, during a rotation). 202 once the delivery is durably stored; the same `webhook-id` again answers the same `executionId` and never starts a second execution. 401 bad or missing signature or stale timestamp; 404 unknown or deleted trigger; 409 agent not active; 413 body over 1 MiB; 400 not JSON; 429 past the trigger's rate limit; 503 the bus is unreachable (nothing stored; retry).",
+            "Standard Webhooks: `webhook-id`, `webhook-timestamp` (Unix seconds, within 5 minutes) and `webhook-signature` (`v1,<base64 HMAC-SHA256>` of `{id}.{timestamp}.{body}` under the trigger's secret; several, space-separated, during a rotation). 202 once the delivery is durably stored; the same `webhook-id` again answers the same `executionId` and never starts a second execution. 400 not JSON (`malformed_json`), or JSON that cannot be stored: a NUL character or a lone surrogate in a string or key, a number out of range, nesting deeper than 64 (`invalid_value`); 401 bad or missing signature or stale timestamp; 404 unknown or deleted trigger; 409 agent not active; 413 body over 1 MiB; 415 not `application/json`; 429 past the trigger's rate limit; 503 the bus is unreachable (nothing stored; retry).",
           security: [],
           params: z.object({ triggerId: Uuid }),
           response: { 202: Accepted },
@@ -116,7 +117,7 @@ export function hookRoutes({ bus }: RouteDeps, options: HookRouteOptions): Fasti
       async (request, reply) => {
         const { triggerId } = request.params;
         if (!JSON_MEDIA_TYPE.test(single(request.headers["content-type"]) ?? "")) {
-          throw new ValidationError("Send the delivery as JSON with `content-type: application/json`", { "headers.content-type": "must be application/json" }, "unsupported_media_type");
+          throw new UnsupportedMediaTypeError("Send the delivery as JSON with `content-type: application/json`");
         }
         const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
         const trigger = await triggers.get(triggerId);
@@ -136,6 +137,8 @@ export function hookRoutes({ bus }: RouteDeps, options: HookRouteOptions): Fasti
         } catch {
           throw new ValidationError("The body is not valid JSON", { body: "not valid JSON" }, "malformed_json");
         }
+        // Refused before the 202: what Postgres cannot store would be accepted and then lost.
+        assertStorable(body, "body");
         if (trigger.agentStatus !== "active") throw new TriggerAgentNotActiveError(trigger.agentId, trigger.agentStatus);
         await countDelivery(options.redis, triggerId, rate, reply);
 

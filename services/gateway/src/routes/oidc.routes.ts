@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
-import { ClerkUserEvent, GalaxyError, UnauthorizedError, UserSyncResult, ValidationError, issueDetails } from "@galaxy/contracts";
+import { assertStorable, ClerkUserEvent, GalaxyError, UnauthorizedError, UserSyncResult, ValidationError, issueDetails } from "@galaxy/contracts";
 import { busOptions } from "../http/context";
 import { verifyWebhook, type WebhookRefusal } from "@galaxy/webhooks";
 import type { RouteDeps } from "./deps";
@@ -66,6 +66,7 @@ export function oidcWebhookRoutes({ bus }: RouteDeps, options: OidcWebhookOption
         } catch {
           throw new ValidationError("The body is not valid JSON", undefined, "malformed_json");
         }
+        assertStorable(json, "body");
         const type = z.object({ type: z.string() }).safeParse(json);
         if (!type.success) throw new ValidationError("The body is not a provider event", issueDetails(type.error));
         // The provider may send event types Galaxy does not apply: acknowledged, so it stops retrying.

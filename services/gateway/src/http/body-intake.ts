@@ -1,0 +1,19 @@
+import type { FastifyInstance } from "fastify";
+import { assertStorable } from "@galaxy/contracts";
+
+/**
+ * What the gateway accepts as a request's input (docs/errors.md):
+ * - a body is JSON or nothing: any other media type (Fastify also reads `text/plain` by
+ *   default) is a 415 `unsupported_media_type`;
+ * - a JSON body, query or path that holds what Postgres cannot store, or nests deeper than
+ *   `MAX_JSON_DEPTH`, is a 400 `invalid_value` before anything runs. The webhook routes keep
+ *   their body raw for the signature and check the parsed value themselves, with the same code.
+ */
+export function installBodyIntake(app: FastifyInstance): void {
+  app.removeContentTypeParser("text/plain");
+  app.addHook("preValidation", async (request) => {
+    if (request.body !== undefined && !Buffer.isBuffer(request.body)) assertStorable(request.body, "body");
+    assertStorable(request.query, "query");
+    assertStorable(request.params, "params");
+  });
+}
