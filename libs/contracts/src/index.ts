@@ -10,6 +10,8 @@ export {
   NotFoundError, ConflictError, UnavailableError, issueDetails, parseOrThrow,
 } from "./errors";
 export { PageQuery, Pagination, Page, pagination } from "./pagination";
+export { HTTP_ERROR_CODES } from "./error-codes";
+export type { HttpErrorCode } from "./error-codes";
 export { SECRET_FIELDS, REDACTED, isSecretField, redact } from "./redaction";
 export {
   JsonSchemaDoc, BUILTIN_TOOLS, AgentTool, Provider, AgentStatus, AgentConfig, CreateAgentBody, agentConfigFromBody,

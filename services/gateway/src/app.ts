@@ -1,7 +1,7 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from "fastify";
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Redis } from "ioredis";
 import { v7 as uuidv7 } from "uuid";
 import type { Bus } from "@galaxy/bus";
@@ -12,6 +12,7 @@ import { LoginThrottle } from "./auth/login-throttle";
 import type { GatewayDb } from "./db";
 import { installRequestContext } from "./http/context";
 import { installErrorHandling } from "./http/errors";
+import { swaggerOptions } from "./openapi/options";
 import { agentRoutes } from "./routes/agents.routes";
 import { agentToolRoutes } from "./routes/agent-tools.routes";
 import { adminRoutes } from "./routes/admin.routes";
@@ -40,6 +41,8 @@ export interface GatewayDeps {
   oidcWebhookSecrets?: readonly string[];
   /** Deliveries per trigger per window on `POST /hooks/{triggerId}` (default 600 a minute). */
   webhookRateLimit?: HookRateLimit;
+  /** Told of every route as it is registered (the OpenAPI test checks each one is documented). */
+  onRoute?: (route: RouteOptions) => void;
 }
 
 /** The largest body Galaxy accepts (CONTRACT §1: 413 above it). */
@@ -67,17 +70,10 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   installRequestContext(base);
   installErrorHandling(base);
   installHttpMetrics(base, deps.metrics);
+  if (deps.onRoute) base.addHook("onRoute", deps.onRoute);
   const app = base.withTypeProvider<ZodTypeProvider>();
 
-  await app.register(fastifySwagger, {
-    openapi: {
-      openapi: "3.1.0",
-      info: { title: "Galaxy API", version: "1.0.0", description: "Define AI agents per workspace and run them. Errors: `{error, code, message, details}`." },
-      components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "A Galaxy access token, or an API key `gxk_…`" } } },
-      security: [{ bearer: [] }],
-    },
-    transform: jsonSchemaTransform,
-  });
+  await app.register(fastifySwagger, swaggerOptions);
   await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 

@@ -11,7 +11,7 @@ export function deliveryRoutes({ bus, auth }: RouteDeps): FastifyPluginAsyncZod 
       "/api/executions/:id/deliveries",
       {
         schema: {
-          tags: ["executions"],
+          tags: ["executions"], operationId: "listExecutionDeliveries",
           summary: "The execution's completion-callback attempts, in order; a pending one is the next retry, with when it is due",
           params: z.object({ id: Uuid }),
           querystring: PageQuery,
