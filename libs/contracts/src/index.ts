@@ -9,7 +9,7 @@ export {
   ErrorBody, ERROR_TITLES, ErrorStatus, GalaxyError, ValidationError, UnauthorizedError, ForbiddenError,
   NotFoundError, ConflictError, UnavailableError, issueDetails, parseOrThrow,
 } from "./errors";
-export { PageQuery, Pagination, Page, pagination } from "./pagination";
+export { PageQuery, CursorPageQuery, Pagination, Page, pagination, encodeCursor, decodeCursor, cursorPage, InvalidCursorError } from "./pagination";
 export { HTTP_ERROR_CODES } from "./error-codes";
 export type { HttpErrorCode } from "./error-codes";
 export { SECRET_FIELDS, REDACTED, isSecretField, redact } from "./redaction";

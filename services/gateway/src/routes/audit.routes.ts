@@ -1,7 +1,7 @@
 import { Readable } from "node:stream";
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
-import { AuditEntry, AuditLogQuery, AuditVerification, PageQuery, Pagination, type AuditExportPage } from "@galaxy/contracts";
+import { AuditEntry, AuditLogQuery, AuditVerification, CursorPageQuery, Pagination, type AuditExportPage } from "@galaxy/contracts";
 import { busOptions } from "../http/context";
 import type { RouteDeps } from "./deps";
 
@@ -18,7 +18,7 @@ export function auditRoutes({ bus, auth }: RouteDeps): FastifyPluginAsyncZod {
           tags: ["audit"], operationId: "listAuditLogs",
           summary: "The workspace's audit log, newest first (admins and owners)",
           description: "Filters: `action` (the event type), `resourceType`, `resourceId`, `actorId`, and the half-open time range [`since`, `until`).",
-          querystring: PageQuery.extend(AuditLogQuery.shape),
+          querystring: CursorPageQuery.extend(AuditLogQuery.shape),
           response: { 200: z.object({ data: z.array(AuditEntry), pagination: Pagination }) },
         },
       },

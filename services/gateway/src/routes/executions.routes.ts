@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
-import { Execution, ExecutionListQuery, PageQuery, Pagination, Uuid, ValidationError } from "@galaxy/contracts";
+import { CursorPageQuery, Execution, ExecutionListQuery, Pagination, Uuid, ValidationError } from "@galaxy/contracts";
 import { busOptions } from "../http/context";
 import { respond } from "../http/respond";
 import { ExecutionStream } from "./execution-stream";
@@ -31,7 +31,7 @@ export function executionRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyn
         schema: {
           tags: ["executions"], operationId: "listExecutions",
           summary: "List the workspace's executions, newest first, by status and agent",
-          querystring: PageQuery.extend(ExecutionListQuery.shape),
+          querystring: CursorPageQuery.extend(ExecutionListQuery.shape),
           response: { 200: z.object({ data: z.array(Execution), pagination: Pagination }) },
         },
       },
@@ -49,7 +49,7 @@ export function executionRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyn
           tags: ["executions"], operationId: "listAgentExecutions",
           summary: "List an agent's executions, newest first",
           params: ExecutionParams,
-          querystring: PageQuery.extend({ status: ExecutionListQuery.shape.status }),
+          querystring: CursorPageQuery.extend({ status: ExecutionListQuery.shape.status }),
           response: { 200: z.object({ data: z.array(Execution), pagination: Pagination }) },
         },
       },
