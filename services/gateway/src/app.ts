@@ -12,6 +12,7 @@ import { LoginThrottle } from "./auth/login-throttle";
 import type { GatewayDb } from "./db";
 import { installRequestContext } from "./http/context";
 import { installErrorHandling } from "./http/errors";
+import { ApiRateLimiter, type ApiRateLimitOptions } from "./http/rate-limit";
 import { swaggerOptions } from "./openapi/options";
 import { agentRoutes } from "./routes/agents.routes";
 import { agentToolRoutes } from "./routes/agent-tools.routes";
@@ -41,6 +42,8 @@ export interface GatewayDeps {
   oidcWebhookSecrets?: readonly string[];
   /** Deliveries per trigger per window on `POST /hooks/{triggerId}` (default 600 a minute). */
   webhookRateLimit?: HookRateLimit;
+  /** Requests per window on `/api/*`, by tier (default `API_RATE_LIMITS`: per minute). */
+  apiRateLimit?: ApiRateLimitOptions;
   /** Told of every route as it is registered (the OpenAPI test checks each one is documented). */
   onRoute?: (route: RouteOptions) => void;
 }
@@ -79,6 +82,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
 
   const auth = new Authenticator(deps.bus);
   const routeDeps = { bus: deps.bus, db: deps.db, auth };
+  new ApiRateLimiter(deps.redis, auth, deps.apiRateLimit).install(app);
   await app.register(authRoutes(routeDeps, new LoginThrottle(deps.redis)));
   await app.register(workspaceRoutes(routeDeps));
   await app.register(memberRoutes(routeDeps));
