@@ -2,13 +2,14 @@
 PNPM_VERSION := 12.4.2
 SHELL := /bin/bash
 
-.PHONY: up test install setup typecheck bench engines help
+.PHONY: up test install setup typecheck bench engines help sdk
 
 help:
 	@echo "make up     install what is missing, migrate, run every service (Ctrl-C stops them)"
 	@echo "make test   install what is missing, typecheck, run the whole suite"
 	@echo "make setup  database, roles, schemas, migrations and streams only"
 	@echo "make bench  run the benchmarks, each beside a bare baseline (docs/benchmarks.md)"
+	@echo "make sdk    regenerate libs/sdk (openapi.json and its types) from the gateway's routes, and build it"
 
 install:
 	@if ! command -v pnpm >/dev/null || [ "$$(pnpm --version)" != "$(PNPM_VERSION)" ]; then \
@@ -30,3 +31,7 @@ test: install typecheck
 
 bench: install
 	@node --import tsx bench/run.ts
+
+sdk: install
+	@pnpm --filter @galaxy/sdk generate
+	@pnpm --filter @galaxy/sdk build
