@@ -29,7 +29,7 @@ function errorStatuses(path: string, method: string, operation: Json): ErrorStat
   if (hasInput) statuses.add(400);
   if (!isPublic || path.startsWith("/hooks/")) statuses.add(401);
   if (!isPublic) statuses.add(403);
-  if (path.includes("{") || !isPublic) statuses.add(404);
+  if (path.includes("{") || !isPublic || path.startsWith("/hooks/")) statuses.add(404);
   if (MUTATIONS.has(method)) statuses.add(409);
   if (operation.requestBody !== undefined || path.startsWith("/hooks/")) statuses.add(413);
   if (path.startsWith("/api/") || path.startsWith("/hooks/")) statuses.add(429);
