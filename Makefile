@@ -2,7 +2,7 @@
 PNPM_VERSION := 12.4.2
 SHELL := /bin/bash
 
-.PHONY: up build test install setup typecheck bench engines help fuzz
+.PHONY: up build test install setup typecheck bench engines help fuzz sdk
 
 help:
 	@echo "make up     install what is missing, build, migrate, run every service (Ctrl-C stops them)"
@@ -11,6 +11,7 @@ help:
 	@echo "make setup  database, roles, schemas, migrations and streams only"
 	@echo "make bench  run the benchmarks, each beside a bare baseline (docs/benchmarks.md)"
 	@echo "make fuzz   fuzz the whole system from /openapi.json: no 5xx, every error documented (docs/errors.md)"
+	@echo "make sdk    regenerate libs/sdk (openapi.json and its types) from the gateway's routes, and build it"
 
 install:
 	@if ! command -v pnpm >/dev/null || [ "$$(pnpm --version)" != "$(PNPM_VERSION)" ]; then \
@@ -58,3 +59,7 @@ browser-deps:
 .PHONY: fault
 fault: build
 	@pnpm exec vitest run --config test/fault/vitest.config.ts
+
+sdk: install
+	@pnpm --filter @galaxy/sdk generate
+	@pnpm --filter @galaxy/sdk build

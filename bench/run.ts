@@ -6,6 +6,7 @@ import { Redis } from "ioredis";
 import { createDb, sql, type Kysely } from "@galaxy/db";
 import { startDevModel, type RunningDevModel } from "@galaxy/dev-model";
 import { startGalaxy, type Galaxy } from "../test/e2e/harness";
+import { RATE_TIERS_KEY } from "../services/gateway/src/http/rate-limit";
 import { createBaselineTable, createStream, serveBareWorker } from "./bare";
 import { CompletionWatcher } from "./completions";
 import type { BenchContext, BenchOutcome, ResultRow } from "./context";
@@ -94,6 +95,13 @@ async function main(): Promise<number> {
       await sql`insert into execution.workspace_tiers (workspace_id, tier) values (${client.workspaceId}, 'enterprise')`.execute(galaxyDb);
     } finally {
       await galaxyDb.destroy();
+    }
+    // Its API rate limits too (docs/api.md, Rate limits): the read-path load is one token's.
+    const rateTiers = new Redis(galaxy.env.redisUrl, { keyPrefix: galaxy.env.redisPrefix });
+    try {
+      await rateTiers.hset(RATE_TIERS_KEY, client.workspaceId, "enterprise");
+    } finally {
+      rateTiers.disconnect();
     }
     log(`  Galaxy at ${galaxy.url}, bus prefix ${galaxy.env.busPrefix}, agent ${agentId}`);
 

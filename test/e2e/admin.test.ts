@@ -84,7 +84,7 @@ describe("system admins", () => {
     await api(galaxy, "GET", `/api/agents/${carolAgent.id}`, { token: ada.accessToken });
     const both = await eventually(async () => {
       const page = Incidents.parse((await api(galaxy, "GET", "/api/admin/security-incidents?limit=1", { token: adminToken })).body);
-      return page.pagination.total >= 2 ? page : undefined;
+      return (page.pagination.total ?? 0) >= 2 ? page : undefined;
     }, 10_000, "both incidents");
     expect(both.data).toHaveLength(1);
     expect(both.data[0]?.workspaceId).toBe(ada.workspace.id);

@@ -127,7 +127,7 @@ describe("completion callbacks", () => {
       return current.status === "completed" ? true : undefined;
     }, 15_000, "the execution to complete");
     const page = DeliveryPage.parse((await api(galaxy, "GET", `/api/executions/${execution.id}/deliveries`, { token: owner.accessToken })).body);
-    expect(page).toEqual({ data: [], pagination: { total: 0, limit: 20, offset: 0, hasMore: false } });
+    expect(page).toEqual({ data: [], pagination: { total: 0, limit: 20, offset: 0, hasMore: false, nextCursor: null } });
 
     const outsider = dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email: "outsider@callbacks.example", password: "correct horse battery", name: "Out", workspaceName: "Out" } }));
     const foreign = await api(galaxy, "GET", `/api/executions/${execution.id}/deliveries`, { token: outsider.accessToken });

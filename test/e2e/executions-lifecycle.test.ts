@@ -231,11 +231,11 @@ describe("lists", () => {
     const Page = z.object({ data: z.array(Execution), pagination: Pagination });
     const all = Page.parse((await api(galaxy, "GET", "/api/executions", { token })).body);
     expect(all.data.map((e) => e.id)).toEqual([third.id, second.id, first.id]);
-    expect(all.pagination).toEqual({ total: 3, limit: 20, offset: 0, hasMore: false });
+    expect(all.pagination).toEqual({ total: 3, limit: 20, offset: 0, hasMore: false, nextCursor: null });
 
     const ofOne = Page.parse((await api(galaxy, "GET", `/api/agents/${one.id}/executions?limit=1`, { token })).body);
     expect(ofOne.data.map((e) => e.id)).toEqual([third.id]);
-    expect(ofOne.pagination).toEqual({ total: 2, limit: 1, offset: 0, hasMore: true });
+    expect(ofOne.pagination).toEqual({ total: 2, limit: 1, offset: 0, hasMore: true, nextCursor: expect.any(String) });
     const filtered = Page.parse((await api(galaxy, "GET", `/api/executions?agentId=${two.id}&status=completed`, { token })).body);
     expect(filtered.data.map((e) => e.id)).toEqual([second.id]);
     expect(Page.parse((await api(galaxy, "GET", "/api/executions?status=cancelled", { token })).body).data).toEqual([]);

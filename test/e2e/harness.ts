@@ -13,6 +13,7 @@ import { scheduleQueueName } from "../../services/agent-registry/src/triggers/sc
 import { createExecutionWorker, type ExecutionWorkerConfig } from "../../services/execution-worker/src/app";
 import { createAudit } from "../../services/audit/src/app";
 import { buildGateway } from "../../services/gateway/src/app";
+import { API_RATE_LIMITS, type ApiRateLimitOptions } from "../../services/gateway/src/http/rate-limit";
 import { SecretBox } from "@galaxy/secrets";
 import type { OidcConfig } from "../../services/identity/src/oidc/oidc.verifier";
 
@@ -43,7 +44,20 @@ export interface GalaxyOptions {
   worker?: Partial<ExecutionWorkerConfig>;
   /** Deliveries per trigger per window on `POST /hooks/{triggerId}` (default 600 a minute). */
   webhookRateLimit?: { limit: number; windowS: number };
+  /** `/api/*` rate limits (default: the product's, a hundredfold: tests send far faster than a client would). */
+  apiRateLimit?: ApiRateLimitOptions;
+  /** The Redis the gateway counts rate limits in (default: the test's own), e.g. one a test stops. */
+  gatewayRedisUrl?: string;
 }
+
+const TEST_API_RATE_LIMIT: ApiRateLimitOptions = {
+  windowS: API_RATE_LIMITS.windowS,
+  tiers: {
+    free: { workspace: API_RATE_LIMITS.tiers.free.workspace * 100, credential: API_RATE_LIMITS.tiers.free.credential * 100 },
+    pro: { workspace: API_RATE_LIMITS.tiers.pro.workspace * 100, credential: API_RATE_LIMITS.tiers.pro.credential * 100 },
+    enterprise: { workspace: API_RATE_LIMITS.tiers.enterprise.workspace * 100, credential: API_RATE_LIMITS.tiers.enterprise.credential * 100 },
+  },
+};
 
 /**
  * Starts the dev model server and the five services, each with its own NATS connection and
@@ -113,10 +127,12 @@ export async function startGalaxy(engines: EngineUrls, options: GalaxyOptions = 
 
   const gatewayBus = await connectTestBus(env, "gateway");
   buses.push(gatewayBus);
-  const redis = new Redis(env.redisUrl, { keyPrefix: env.redisPrefix, lazyConnect: true });
+  const redis = new Redis(options.gatewayRedisUrl ?? env.redisUrl, { keyPrefix: env.redisPrefix, lazyConnect: true });
+  // A test may stop this Redis; the gateway answers 503 then, and ioredis reconnects by itself.
+  redis.on("error", () => undefined);
   await redis.connect();
   cleanups.push(async () => redis.disconnect());
-  const gateway = await buildGateway({ bus: gatewayBus, db: db("gateway"), redis, logger: testLogger("gateway"), metrics: createMetrics("gateway"), oidcWebhookSecrets: options.oidcWebhookSecrets ?? [], ...(options.webhookRateLimit ? { webhookRateLimit: options.webhookRateLimit } : {}) });
+  const gateway = await buildGateway({ bus: gatewayBus, db: db("gateway"), redis, logger: testLogger("gateway"), metrics: createMetrics("gateway"), oidcWebhookSecrets: options.oidcWebhookSecrets ?? [], apiRateLimit: options.apiRateLimit ?? TEST_API_RATE_LIMIT, ...(options.webhookRateLimit ? { webhookRateLimit: options.webhookRateLimit } : {}) });
   await gateway.listen({ port: 0, host: "127.0.0.1" });
   const address = gateway.server.address();
   const port = typeof address === "object" && address ? address.port : 0;

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { Agent, AgentConfig, AgentStatus } from "./agents";
 import { IsoDateTime, Uuid } from "./ids";
-import { PageQuery } from "./pagination";
+import { CursorPageQuery, PageQuery } from "./pagination";
 
 /** A completion-callback signing secret: `whsec_` and 32 random bytes, base64 (Standard Webhooks). */
 export const NotifySecret = z.string().regex(/^whsec_[A-Za-z0-9+/]+=*$/);
@@ -81,5 +81,5 @@ export const CallbackDelivery = z.object({
 });
 export type CallbackDelivery = z.infer<typeof CallbackDelivery>;
 
-export const DeliveriesRequest = PageQuery.extend({ id: Uuid }).strict();
+export const DeliveriesRequest = CursorPageQuery.extend({ id: Uuid }).strict();
 export type DeliveriesRequest = z.infer<typeof DeliveriesRequest>;

@@ -2,14 +2,14 @@ import { z } from "zod";
 import { EventEnvelope } from "./events";
 import { ExecutionStatus } from "./executions";
 import { Uuid } from "./ids";
-import { PageQuery } from "./pagination";
+import { CursorPageQuery } from "./pagination";
 
 /** `GET /api/executions?status=&agentId=`: filters of the workspace's executions, newest first. */
 export const ExecutionListQuery = z.object({ status: ExecutionStatus.optional(), agentId: Uuid.optional() });
 export type ExecutionListQuery = z.infer<typeof ExecutionListQuery>;
 
 /** `execution.list`: a page of the workspace's executions, newest first. */
-export const ListExecutionsRequest = PageQuery.extend(ExecutionListQuery.shape).strict();
+export const ListExecutionsRequest = CursorPageQuery.extend(ExecutionListQuery.shape).strict();
 export type ListExecutionsRequest = z.infer<typeof ListExecutionsRequest>;
 
 /** `execution.cancel`: the reply is the execution as the cancel left it (`cancelled`, or still `running` while it stops). */

@@ -11,7 +11,9 @@ export {
 } from "./errors";
 export { MAX_JSON_DEPTH, UNSTORABLE_MESSAGES, findUnstorable, assertStorable } from "./json-storable";
 export type { Unstorable, UnstorableReason } from "./json-storable";
-export { PageQuery, Pagination, Page, pagination } from "./pagination";
+export { PageQuery, CursorPageQuery, Pagination, Page, pagination, encodeCursor, decodeCursor, cursorPage, InvalidCursorError } from "./pagination";
+export { HTTP_ERROR_CODES } from "./error-codes";
+export type { HttpErrorCode } from "./error-codes";
 export { SECRET_FIELDS, REDACTED, isSecretField, redact } from "./redaction";
 export {
   JsonSchemaDoc, BUILTIN_TOOLS, AgentTool, Provider, AgentStatus, AgentConfig, CreateAgentBody, agentConfigFromBody,

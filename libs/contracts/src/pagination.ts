@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ValidationError } from "./errors";
 
 export const PageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
@@ -6,11 +7,21 @@ export const PageQuery = z.object({
 });
 export type PageQuery = z.infer<typeof PageQuery>;
 
+/**
+ * The query of a list that pages by cursor as well (docs/api.md, Pagination): with `cursor`,
+ * `offset` is ignored and no `total` is counted; an empty `cursor` is the first page so.
+ */
+export const CursorPageQuery = PageQuery.extend({
+  cursor: z.string().max(512).optional().describe("`pagination.nextCursor` of the previous page; empty for the first page. Takes precedence over `offset`."),
+});
+export type CursorPageQuery = z.infer<typeof CursorPageQuery>;
+
 export const Pagination = z.object({
-  total: z.number().int(),
   limit: z.number().int(),
-  offset: z.number().int(),
   hasMore: z.boolean(),
+  total: z.number().int().optional().describe("How many items match; the offset form only"),
+  offset: z.number().int().optional().describe("The offset form only"),
+  nextCursor: z.string().nullable().optional().describe("The `cursor` of the next page (null on the last); lists that page by cursor only"),
 });
 export type Pagination = z.infer<typeof Pagination>;
 
@@ -21,4 +32,63 @@ export function pagination(total: number, page: PageQuery): Pagination {
 /** A page of items as services return it and the gateway renders it. */
 export function Page<T extends z.ZodType>(item: T) {
   return z.object({ items: z.array(item), pagination: Pagination });
+}
+
+/**
+ * An opaque cursor: base64url JSON of the list's name, a digest of its filters (a cursor is
+ * refused under other filters) and the sort key of the last item of the page.
+ */
+const CursorBody = z.object({ l: z.string(), f: z.string(), k: z.unknown() });
+
+/** FNV-1a of the filters: a cursor only has to notice other filters, not resist forgery (each page is read inside the caller's workspace anyway). */
+function filterDigest(filters: Record<string, unknown>): string {
+  const entries = Object.entries(filters).filter(([, value]) => value !== undefined).sort(([a], [b]) => a.localeCompare(b));
+  let hash = 0x811c9dc5;
+  for (const char of JSON.stringify(entries)) hash = Math.imul(hash ^ (char.codePointAt(0) ?? 0), 0x01000193) >>> 0;
+  return hash.toString(36);
+}
+
+// base64url without Buffer, so the contracts stay usable in a browser.
+function toBase64Url(text: string): string {
+  return btoa(String.fromCharCode(...new TextEncoder().encode(text))).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+function fromBase64Url(text: string): string {
+  const bytes = Uint8Array.from(atob(text.replaceAll("-", "+").replaceAll("_", "/")), (char) => char.charCodeAt(0));
+  return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+}
+
+export function encodeCursor(list: string, filters: Record<string, unknown>, key: unknown): string {
+  return toBase64Url(JSON.stringify({ l: list, f: filterDigest(filters), k: key }));
+}
+
+export class InvalidCursorError extends ValidationError {
+  constructor() {
+    super("The cursor is not one this list answered under these filters; start again without it", { "query.cursor": "unknown cursor" }, "invalid_cursor");
+    this.name = "InvalidCursorError";
+  }
+}
+
+/** The sort key a cursor carries; undefined for an empty cursor (the first page). */
+export function decodeCursor<S extends z.ZodType>(list: string, filters: Record<string, unknown>, cursor: string, key: S): z.infer<S> | undefined {
+  if (cursor === "") return undefined;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fromBase64Url(cursor));
+  } catch {
+    throw new InvalidCursorError();
+  }
+  const body = CursorBody.safeParse(raw);
+  if (!body.success || body.data.l !== list || body.data.f !== filterDigest(filters)) throw new InvalidCursorError();
+  const parsed = key.safeParse(body.data.k);
+  if (!parsed.success) throw new InvalidCursorError();
+  return parsed.data;
+}
+
+/** The pagination of a page read by cursor: `limit + 1` rows were asked for, to know whether more follow. */
+export function cursorPage<T>(rows: T[], limit: number, nextCursorOf: (last: T) => string): { items: T[]; pagination: Pagination } {
+  const items = rows.slice(0, limit);
+  const last = items.at(-1);
+  const hasMore = rows.length > limit && last !== undefined;
+  return { items, pagination: { limit, hasMore, nextCursor: hasMore ? nextCursorOf(last) : null } };
 }

@@ -24,7 +24,7 @@ import {
   AddMemberBody, CreateWorkspaceBody, Member, MemberParams, MemberRemoval, SwitchWorkspaceBody, UpdateMemberRequest, UpdateWorkspaceBody,
   WorkspaceDetails, WorkspaceMembership,
 } from "./members";
-import { Page, PageQuery } from "./pagination";
+import { CursorPageQuery, Page, PageQuery } from "./pagination";
 import {
   DeadLetter, DeadLetterQuery, DeadLetterRedrive, DeadLetterRedrives, DeadLetterRef, RedriveManyRequest, RedriveMessageRequest, RedriveMessageResult,
   ReplayAccepted, ReplayApplyRequest, ReplayApplyResult, ReplayListQuery, ReplayRef, ReplayReleaseResult, ReplayResetResult, ReplayRun, ReplayWorkspaceRequest,
@@ -132,7 +132,7 @@ export const REQUESTS = {
   // The signing secret of an agent's webhook tool calls (derived by the worker from the master key).
   "execution.tools.secret": op({ request: ToolSecretRequest, reply: ToolSecretReply, claim: "required" }),
   "execution.deliveries.list": op({ request: DeliveriesRequest, reply: Page(CallbackDelivery), claim: "required" }),
-  "audit.logs.list": op({ request: PageQuery.extend(AuditLogQuery.shape), reply: Page(AuditEntry), claim: "required" }),
+  "audit.logs.list": op({ request: CursorPageQuery.extend(AuditLogQuery.shape), reply: Page(AuditEntry), claim: "required" }),
   // Admins of the claim's workspace; an operator claim of the system workspace may name any workspace.
   "audit.logs.verify": op({ request: AuditVerifyRequest, reply: AuditVerification, claim: "required" }),
   // The gateway's NDJSON export reads the log a page at a time through this (admins).

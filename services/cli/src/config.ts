@@ -15,6 +15,9 @@ export const CliEnv = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("silent"),
   /** How long to wait for a service's answer (ms). */
   GALAXY_CLI_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  /** `galaxy agents|executions|triggers list|show`: the gateway they read through, and the API key (or access token) they read with. */
+  GALAXY_API_URL: z.string().url().default("http://127.0.0.1:8080"),
+  GALAXY_API_KEY: z.string().min(1).optional(),
   /** `galaxy migrate` only: the bootstrap database URL (each service then uses its own role). */
   DATABASE_URL: z.string().min(1).default("postgres://postgres@127.0.0.1:5432/galaxy"),
 });

@@ -10,6 +10,7 @@ import { describeKeys, describeRevocation, describeRotation, listKeys, revokeKey
 import { describeMigration, migrate } from "./commands/migrate";
 import { cancelReplay, describeReplay, describeReplays, getReplay, listReplays, progressBar, runReplay } from "./commands/replay";
 import { CliFailure, CliUsageError, connectCli, parseCliEnv } from "./config";
+import { printRead, registerReads } from "./reads";
 
 /** Exit codes: 0 done, 1 the operation failed, 2 bad usage (arguments, environment). */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -52,7 +53,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 
 function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
   const program = new Command("galaxy")
-    .description("Galaxy's operator program over NATS: replays, dead letters, re-runs, audit verification, migrations, system admins and signing keys")
+    .description("Galaxy's operator program: over NATS, replays, dead letters, re-runs, audit verification, migrations, system admins and signing keys; through the API, quick reads of agents, executions and triggers")
     .addOption(new Option("--json", "print answers (and errors, on stderr) as JSON"))
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
@@ -60,7 +61,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .configureOutput({ writeOut: (text) => io.out(text.trimEnd()), writeErr: (text) => io.err(text.trimEnd()) })
     .addHelpText(
       "after",
-      "\nEnvironment: NATS_URL (default nats://127.0.0.1:4222), NATS_USER / NATS_PASSWORD (galaxy-cli in production),\nGALAXY_BUS_PREFIX, GALAXY_CLI_TIMEOUT_MS (default 10000), LOG_LEVEL (default silent, to stderr).\nExit codes: 0 done, 1 the operation failed, 2 bad usage.",
+      "\nEnvironment: NATS_URL (default nats://127.0.0.1:4222), NATS_USER / NATS_PASSWORD (galaxy-cli in production),\nGALAXY_BUS_PREFIX, GALAXY_CLI_TIMEOUT_MS (default 10000), LOG_LEVEL (default silent, to stderr);\nGALAXY_API_URL (default http://127.0.0.1:8080) and GALAXY_API_KEY for agents, executions and triggers.\nExit codes: 0 done, 1 the operation failed, 2 bad usage.",
     );
 
   /** Connects, runs `action`, prints its answer, and closes the connection. */
@@ -179,7 +180,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
       return withBus((bus) => redriveDeadLetters(bus, consumer, options.subject), describeRedrives)();
     });
 
-  const executions = program.command("executions").description("executions across workspaces");
+  const executions = program.command("executions").description("executions: re-runs across workspaces (over NATS); one workspace's list and show (through the API)");
   executions
     .command("rerun")
     .description("start one agent's failed executions again as new ones (trigger `replay`, linked to the original); --dry-run shows the count first")
@@ -193,6 +194,8 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
       const request = parseWith(RerunExecutionsRequest, { agentId: options.agent, status: options.status, since: options.since, until: options.until, dryRun: options.dryRun === true, limit: options.limit });
       await withBus((bus) => rerunExecutions(bus, request), describeRerun)();
     });
+
+  registerReads(program, executions, printRead(io.env, () => program.opts<GlobalOptions>().json === true, io.out, () => setExit(EXIT.ok)));
 
   const audit = program.command("audit").description("the audit log");
   audit

@@ -1,7 +1,7 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from "fastify";
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Redis } from "ioredis";
 import { v7 as uuidv7 } from "uuid";
 import type { Bus } from "@galaxy/bus";
@@ -14,6 +14,8 @@ import { installRequestContext } from "./http/context";
 import { answerClientError, installErrorHandling, renderError } from "./http/errors";
 import { installBodyIntake } from "./http/body-intake";
 import { consoleRoutes } from "./http/console";
+import { ApiRateLimiter, type ApiRateLimitOptions } from "./http/rate-limit";
+import { swaggerOptions } from "./openapi/options";
 import { agentRoutes } from "./routes/agents.routes";
 import { agentToolRoutes } from "./routes/agent-tools.routes";
 import { adminRoutes } from "./routes/admin.routes";
@@ -42,6 +44,10 @@ export interface GatewayDeps {
   oidcWebhookSecrets?: readonly string[];
   /** Deliveries per trigger per window on `POST /hooks/{triggerId}` (default 600 a minute). */
   webhookRateLimit?: HookRateLimit;
+  /** Requests per window on `/api/*`, by tier (default `API_RATE_LIMITS`: per minute). */
+  apiRateLimit?: ApiRateLimitOptions;
+  /** Told of every route as it is registered (the OpenAPI test checks each one is documented). */
+  onRoute?: (route: RouteOptions) => void;
 }
 
 /** The largest body Galaxy accepts (CONTRACT §1: 413 above it). */
@@ -74,22 +80,16 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   installErrorHandling(base);
   installBodyIntake(base);
   installHttpMetrics(base, deps.metrics);
+  if (deps.onRoute) base.addHook("onRoute", deps.onRoute);
   const app = base.withTypeProvider<ZodTypeProvider>();
 
-  await app.register(fastifySwagger, {
-    openapi: {
-      openapi: "3.1.0",
-      info: { title: "Galaxy API", version: "1.0.0", description: "Define AI agents per workspace and run them. Errors: `{error, code, message, details}`." },
-      components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "A Galaxy access token, or an API key `gxk_…`" } } },
-      security: [{ bearer: [] }],
-    },
-    transform: jsonSchemaTransform,
-  });
+  await app.register(fastifySwagger, swaggerOptions);
   await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
   const auth = new Authenticator(deps.bus);
   const routeDeps = { bus: deps.bus, db: deps.db, auth };
+  new ApiRateLimiter(deps.redis, auth, deps.apiRateLimit).install(app);
   await app.register(authRoutes(routeDeps, new LoginThrottle(deps.redis)));
   await app.register(workspaceRoutes(routeDeps));
   await app.register(memberRoutes(routeDeps));

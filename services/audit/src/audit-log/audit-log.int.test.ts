@@ -362,7 +362,7 @@ describe("audit.logs.list", () => {
   test("an admin sees the workspace's entries, newest first", async () => {
     const page = await listAs(ws, "admin");
     expect(seqs(page)).toEqual([4, 3, 2, 1]);
-    expect(page.pagination).toEqual({ total: 4, limit: 20, offset: 0, hasMore: false });
+    expect(page.pagination).toEqual({ total: 4, limit: 20, offset: 0, hasMore: false, nextCursor: null });
     expect(page.items[3]).toMatchObject({
       workspaceId: ws,
       actor: { type: "user", id: USER },
@@ -380,7 +380,7 @@ describe("audit.logs.list", () => {
   test("pages with limit and offset", async () => {
     const page = await listAs(ws, "owner", { limit: 2, offset: 1 });
     expect(seqs(page)).toEqual([3, 2]);
-    expect(page.pagination).toEqual({ total: 4, limit: 2, offset: 1, hasMore: true });
+    expect(page.pagination).toEqual({ total: 4, limit: 2, offset: 1, hasMore: true, nextCursor: expect.any(String) });
     expect(seqs(await listAs(ws, "owner", { limit: 2, offset: 2 }))).toEqual([2, 1]);
   });
 
@@ -404,7 +404,7 @@ describe("audit.logs.list", () => {
     const page = await listAs(other, "owner");
     expect(page.items.map((item) => item.workspaceId)).toEqual([other]);
     const probe = await listAs(other, "owner", { resourceId: agent1.id });
-    expect(probe).toEqual({ items: [], pagination: { total: 0, limit: 20, offset: 0, hasMore: false } });
+    expect(probe).toEqual({ items: [], pagination: { total: 0, limit: 20, offset: 0, hasMore: false, nextCursor: null } });
   });
 
   test("refuses a request without a claim, and bad filters", async () => {

@@ -1,4 +1,5 @@
-import { AuditActor, type AuditEntry, type AuditLogQuery, type PageQuery } from "@galaxy/contracts";
+import { z } from "zod";
+import { AuditActor, cursorPage, decodeCursor, encodeCursor, pagination, type AuditEntry, type AuditLogQuery, type CursorPageQuery, type Pagination } from "@galaxy/contracts";
 import { sql, type Selectable, type Transaction } from "@galaxy/db";
 import type { JsonValue } from "../chain/canonical-json";
 import { GENESIS_HEAD, type AuditChanges, type ChainHead, type HashedAuditEntry } from "../chain/chain";
@@ -103,16 +104,28 @@ export async function insertEntriesAfter(
   return Number(result.numAffectedRows ?? 0n);
 }
 
-/** One page of the workspace's entries matching the filters, newest first, and their total. */
-export async function listEntries(
-  tx: Tx,
-  workspaceId: string,
-  query: AuditLogQuery & PageQuery,
-): Promise<{ rows: AuditLogRow[]; total: number }> {
+const LIST = "audit_logs";
+
+/**
+ * One page of the workspace's entries matching the filters, newest first. With a cursor, the
+ * page starts below the cursor's `seq` (a keyset on the workspace's chain), and nothing is
+ * counted; without one, it is the offset form with its `total` (docs/api.md, Pagination).
+ */
+export async function listEntries(tx: Tx, workspaceId: string, query: AuditLogQuery & CursorPageQuery): Promise<{ rows: AuditLogRow[]; pagination: Pagination }> {
+  const { limit, offset, cursor, ...filters } = query;
+  const nextCursor = (last: AuditLogRow) => encodeCursor(LIST, filters, Number(last.seq));
   const filtered = filteredEntries(tx, workspaceId, query);
-  const rows = await filtered.selectAll().orderBy("seq", "desc").limit(query.limit).offset(query.offset).execute();
-  const count = await filtered.select((eb) => eb.fn.countAll<number>().as("total")).executeTakeFirstOrThrow();
-  return { rows, total: count.total };
+  if (cursor === undefined) {
+    const rows = await filtered.selectAll().orderBy("seq", "desc").limit(limit).offset(offset).execute();
+    const count = await filtered.select((eb) => eb.fn.countAll<number>().as("total")).executeTakeFirstOrThrow();
+    const page = pagination(Number(count.total), query);
+    const last = rows.at(-1);
+    return { rows, pagination: { ...page, nextCursor: page.hasMore && last ? nextCursor(last) : null } };
+  }
+  const belowSeq = decodeCursor(LIST, filters, cursor, z.number().int().min(1));
+  const rows = await (belowSeq === undefined ? filtered : filtered.where("seq", "<", belowSeq)).selectAll().orderBy("seq", "desc").limit(limit + 1).execute();
+  const page = cursorPage(rows, limit, nextCursor);
+  return { rows: page.items, pagination: page.pagination };
 }
 
 /** Entries matching the filters with `afterSeq < seq <= throughSeq`, oldest first, at most `limit`. */

@@ -1,7 +1,7 @@
 import type { EventMessage } from "@galaxy/bus";
 import {
-  ForbiddenError, authorize, pagination, principalOf, type AuditExportPage, type AuditExportPageRequest, type AuditLogQuery, type AuditVerification,
-  type AuditVerifyRequest, type PageQuery, type ReplyData, type WorkspaceClaim,
+  ForbiddenError, authorize, principalOf, type AuditExportPage, type AuditExportPageRequest, type AuditLogQuery, type AuditVerification,
+  type AuditVerifyRequest, type CursorPageQuery, type ReplyData, type WorkspaceClaim,
 } from "@galaxy/contracts";
 import { inWorkspace, sql, type Kysely, type Transaction } from "@galaxy/db";
 import type { Logger } from "@galaxy/observability";
@@ -185,10 +185,10 @@ export class AuditLogService {
    *
    * @throws {ForbiddenError} the principal's role may not read the audit log (below admin)
    */
-  async list(claim: WorkspaceClaim, query: AuditLogQuery & PageQuery): Promise<ReplyData<"audit.logs.list">> {
+  async list(claim: WorkspaceClaim, query: AuditLogQuery & CursorPageQuery): Promise<ReplyData<"audit.logs.list">> {
     this.requireReader(claim);
-    const { rows, total } = await inWorkspace(this.deps.db, claim.ws, (tx) => listEntries(tx, claim.ws, query));
-    return { items: rows.map(toAuditEntry), pagination: pagination(total, query) };
+    const page = await inWorkspace(this.deps.db, claim.ws, (tx) => listEntries(tx, claim.ws, query));
+    return { items: page.rows.map(toAuditEntry), pagination: page.pagination };
   }
 
   /**

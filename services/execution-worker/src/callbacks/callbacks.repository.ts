@@ -1,5 +1,4 @@
 import { v7 as uuidv7 } from "uuid";
-import type { CallbackDelivery } from "@galaxy/contracts";
 import { sql, type Kysely, type Selectable, type Transaction } from "@galaxy/db";
 import type { CallbackDeliveriesTable, ExecutionDb } from "../db";
 
@@ -103,30 +102,3 @@ export async function postpone(tx: Tx, id: string, at: Date): Promise<void> {
   await tx.updateTable("callback_deliveries").set({ next_attempt_at: at }).where("id", "=", id).where("status", "=", "pending").execute();
 }
 
-/** One page of an execution's attempts, in order, and how many there are. */
-export async function listDeliveries(tx: Tx, executionId: string, page: { limit: number; offset: number }): Promise<{ items: CallbackDelivery[]; total: number }> {
-  const totalRow = await tx
-    .selectFrom("callback_deliveries")
-    .select((eb) => eb.fn.countAll<number>().as("total"))
-    .where("execution_id", "=", executionId)
-    .executeTakeFirstOrThrow();
-  const rows = await tx
-    .selectFrom("callback_deliveries")
-    .select(["attempt", "url", "status", "response_status", "at", "next_attempt_at", "event_id"])
-    .where("execution_id", "=", executionId)
-    .orderBy("attempt", "asc")
-    .orderBy("event_id", "asc")
-    .limit(page.limit)
-    .offset(page.offset)
-    .execute();
-  return {
-    items: rows.map((row) => ({
-      attempt: row.attempt,
-      url: row.url,
-      status: row.status,
-      responseStatus: row.response_status,
-      at: (row.status === "pending" && row.next_attempt_at ? row.next_attempt_at : row.at).toISOString(),
-    })),
-    total: Number(totalRow.total),
-  };
-}

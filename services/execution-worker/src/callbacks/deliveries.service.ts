@@ -1,10 +1,10 @@
 import type { RequestContext } from "@galaxy/bus";
-import { authorize, ForbiddenError, pagination, principalOf, type DeliveriesRequest, type ReplyData } from "@galaxy/contracts";
+import { authorize, ForbiddenError, principalOf, type DeliveriesRequest, type ReplyData } from "@galaxy/contracts";
 import { inWorkspace, reportCrossWorkspaceAttempt, type Kysely, type OutboxRelay } from "@galaxy/db";
 import type { ExecutionDb } from "../db";
 import { ExecutionNotFoundError } from "../errors";
 import { executionExistsElsewhere, findExecution } from "../executions/executions.repository";
-import { listDeliveries } from "./callbacks.repository";
+import { listDeliveries } from "./deliveries.list";
 
 export interface DeliveriesServiceDeps {
   db: Kysely<ExecutionDb>;
@@ -22,13 +22,13 @@ export class DeliveriesService {
       // Not found comes before the role check (CONTRACT §1).
       if (!(await findExecution(tx, request.id))) return null;
       if (!authorize(principalOf(claim), "executions.read")) throw new ForbiddenError("Your role may not read executions");
-      return listDeliveries(tx, request.id, request);
+      return listDeliveries(tx, request);
     });
     if (!found) {
       await this.reportIfElsewhere(ctx, request.id);
       throw new ExecutionNotFoundError(request.id);
     }
-    return { items: found.items, pagination: pagination(found.total, request) };
+    return found;
   }
 
   /** Another workspace's execution: the same 404, and a `security.cross_workspace_attempt` event. Never changes the answer. */

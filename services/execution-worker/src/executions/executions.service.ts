@@ -1,7 +1,7 @@
 import { v7 as uuidv7 } from "uuid";
 import type { Bus, RequestContext } from "@galaxy/bus";
 import {
-  authorize, ForbiddenError, principalOf, GalaxyError, pagination, TERMINAL_STATUSES, ZERO_USAGE, type Agent, type AgentConfig, type CancelSignal, type Execution,
+  authorize, ForbiddenError, principalOf, GalaxyError, TERMINAL_STATUSES, ZERO_USAGE, type Agent, type AgentConfig, type CancelSignal, type Execution,
   type ExecutionEventsReply, type ExecutionEventsRequest, type ListExecutionsRequest, type Principal, type ReplyData, type StartExecutionRequest, type WorkspaceClaim,
 } from "@galaxy/contracts";
 import { inWorkspace, reportCrossWorkspaceAttempt, type EventContext, type Kysely, type OutboxRelay, type OutboxRow, type Transaction } from "@galaxy/db";
@@ -12,10 +12,11 @@ import { queuedCount, tierOf, tokensUsed } from "../quota/quota.repository";
 import { secondsUntilNextMonth, TIERS } from "../quota/tiers";
 import { listExecutionEvents, recordExecutionEvent } from "./events";
 import {
-  agentExistsElsewhere, cancelQueued, executionExistsElsewhere, findExecution, findExecutionForUpdate, insertExecution, listExecutions, requestCancel, setQueuedEventId,
+  agentExistsElsewhere, cancelQueued, executionExistsElsewhere, findExecution, findExecutionForUpdate, insertExecution, requestCancel, setQueuedEventId,
   toExecution,
 } from "./executions.repository";
 import { checkInput } from "./input-check";
+import { listExecutionsPage } from "./list";
 
 /** The lookups by id whose misses are checked for another workspace's resource. */
 type Lookup =
@@ -118,8 +119,8 @@ export class ExecutionService {
         if (!(await this.fetchAgent(agentId, ctx, claim, ctx.eventContext().claim))) throw new AgentNotFoundError(agentId);
       }
     }
-    const { rows, total } = await inWorkspace(this.deps.db, claim.ws, (tx) => listExecutions(tx, request));
-    return { items: rows.map(toExecution), pagination: pagination(total, request) };
+    const page = await inWorkspace(this.deps.db, claim.ws, (tx) => listExecutionsPage(tx, request));
+    return { items: page.rows.map(toExecution), pagination: page.pagination };
   }
 
   /**

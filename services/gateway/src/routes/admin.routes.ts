@@ -44,7 +44,7 @@ export function adminRoutes({ bus, auth, db }: RouteDeps): FastifyPluginAsyncZod
       "/api/admin/replays",
       {
         schema: {
-          tags: ["admin"],
+          tags: ["admin"], operationId: "startReplay",
           summary: "Start a replay of EVENTS into one projection (`audit`, `execution-worker.agent-versions`); it runs in the background (system admins)",
           description:
             "Reads EVENTS with an ordered consumer from `since`/`fromSeq` (default: the start) through `until`/`toSeq` (default: the stream's end as of now), one subject filter (`subject`, or `evt.{workspaceId}.>`), and hands each message to the target alone with `Gx-Replay-Id`; nothing is re-published. `reset` first drops the target's projection of `workspaceId` and rebuilds it while that workspace's live events wait. `dryRun` counts and changes nothing. Poll `GET /api/admin/replays/{id}` for progress.",
@@ -60,7 +60,7 @@ export function adminRoutes({ bus, auth, db }: RouteDeps): FastifyPluginAsyncZod
 
     app.get(
       "/api/admin/replays",
-      { schema: { tags: ["admin"], summary: "Replays, newest first (system admins)", querystring: ReplayListQuery, response: { 200: z.object({ data: z.array(ReplayRun), pagination: Pagination }) } } },
+      { schema: { tags: ["admin"], operationId: "listReplays", summary: "Replays, newest first (system admins)", querystring: ReplayListQuery, response: { 200: z.object({ data: z.array(ReplayRun), pagination: Pagination }) } } },
       async (request) => {
         const page = await bus.request("audit.replays.list", request.query, await asOperator(request));
         return { data: page.items, pagination: page.pagination };
@@ -71,7 +71,7 @@ export function adminRoutes({ bus, auth, db }: RouteDeps): FastifyPluginAsyncZod
       "/api/admin/replays/:id",
       {
         schema: {
-          tags: ["admin"],
+          tags: ["admin"], operationId: "getReplay",
           summary: "A replay and its progress: matched, applied, skipped, failed, rate, ETA (system admins)",
           params: z.object({ id: Uuid }),
           response: { 200: z.object({ data: ReplayRun }) },
@@ -84,7 +84,7 @@ export function adminRoutes({ bus, auth, db }: RouteDeps): FastifyPluginAsyncZod
       "/api/admin/replays/:id/cancel",
       {
         schema: {
-          tags: ["admin"],
+          tags: ["admin"], operationId: "cancelReplay",
           summary: "Cancel a running replay: it stops within moments, and a reset lets the workspace's waiting events through first (system admins)",
           params: z.object({ id: Uuid }),
           response: { 202: z.object({ data: ReplayRun }) },
@@ -101,7 +101,7 @@ export function adminRoutes({ bus, auth, db }: RouteDeps): FastifyPluginAsyncZod
       "/api/admin/dead-letters",
       {
         schema: {
-          tags: ["admin"],
+          tags: ["admin"], operationId: "listDeadLetters",
           summary: "Dead letters, newest first: consumer, original subject, error, delivery count, redrive (system admins)",
           querystring: DeadLetterQuery,
           response: { 200: z.object({ data: z.array(DeadLetter), pagination: Pagination }) },
@@ -117,7 +117,7 @@ export function adminRoutes({ bus, auth, db }: RouteDeps): FastifyPluginAsyncZod
       "/api/admin/dead-letters/:id",
       {
         schema: {
-          tags: ["admin"],
+          tags: ["admin"], operationId: "getDeadLetter",
           summary: "One dead letter with its headers (the claim redacted) and payload (system admins)",
           params: z.object({ id: z.coerce.number().int().min(1) }),
           response: { 200: z.object({ data: DeadLetter }) },
@@ -130,7 +130,7 @@ export function adminRoutes({ bus, auth, db }: RouteDeps): FastifyPluginAsyncZod
       "/api/admin/dead-letters/:id/redrive",
       {
         schema: {
-          tags: ["admin"],
+          tags: ["admin"], operationId: "redriveDeadLetter",
           summary: "Hand a dead letter back to the consumer that failed it; once applied it is never applied again (409) (system admins)",
           params: z.object({ id: z.coerce.number().int().min(1) }),
           response: { 202: z.object({ data: DeadLetterRedrive }) },
@@ -146,7 +146,7 @@ export function adminRoutes({ bus, auth, db }: RouteDeps): FastifyPluginAsyncZod
       "/api/admin/dead-letters/redrive",
       {
         schema: {
-          tags: ["admin"],
+          tags: ["admin"], operationId: "redriveDeadLetters",
           summary: "Redrive every dead letter of one consumer (and original subject) not applied yet, oldest first (system admins)",
           body: RedriveManyRequest,
           response: { 202: z.object({ data: DeadLetterRedrives }) },
@@ -162,7 +162,7 @@ export function adminRoutes({ bus, auth, db }: RouteDeps): FastifyPluginAsyncZod
       "/api/admin/security-incidents",
       {
         schema: {
-          tags: ["admin"],
+          tags: ["admin"], operationId: "listSecurityIncidents",
           summary: "Security incidents (`security.*` audit entries) of every workspace and of the system workspace, newest first (system admins)",
           querystring: SecurityIncidentsQuery,
           response: { 200: z.object({ data: z.array(SecurityIncident), pagination: Pagination }) },
@@ -178,7 +178,7 @@ export function adminRoutes({ bus, auth, db }: RouteDeps): FastifyPluginAsyncZod
       "/api/admin/audit-logs",
       {
         schema: {
-          tags: ["admin"],
+          tags: ["admin"], operationId: "listAdminAuditLogs",
           summary: "The system workspace's audit log (system-admin grants, key rotations, user sync, replays), newest first (system admins)",
           querystring: PageQuery.extend(AuditLogQuery.shape),
           response: { 200: z.object({ data: z.array(AuditEntry), pagination: Pagination }) },

@@ -11,7 +11,7 @@ export function agentToolRoutes({ bus, auth }: RouteDeps): FastifyPluginAsyncZod
       "/api/agents/:id/tool-secret",
       {
         schema: {
-          tags: ["agents"],
+          tags: ["agents"], operationId: "getAgentToolSecret",
           summary: "The Standard Webhooks secret (`whsec_…`) Galaxy signs this agent's webhook tool calls with; admins and owners only",
           params: z.object({ id: Uuid }),
           response: { 200: z.object({ data: ToolSecretReply }) },

@@ -14,7 +14,7 @@ export function agentRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyncZod
       "/api/agents",
       {
         schema: {
-          tags: ["agents"],
+          tags: ["agents"], operationId: "createAgent",
           summary: "Create an agent (draft, version 1); with `notifyUrl`, the answer shows its callback secret `notifySecret`, once",
           body: CreateAgentBody,
           response: { 201: z.object({ data: SavedAgent }) },
@@ -28,7 +28,7 @@ export function agentRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyncZod
 
     app.get(
       "/api/agents",
-      { schema: { tags: ["agents"], summary: "List the workspace's agents", querystring: PageQuery.extend(AgentListQuery.shape), response: { 200: z.object({ data: z.array(Agent), pagination: Pagination }) } } },
+      { schema: { tags: ["agents"], operationId: "listAgents", summary: "List the workspace's agents", querystring: PageQuery.extend(AgentListQuery.shape), response: { 200: z.object({ data: z.array(Agent), pagination: Pagination }) } } },
       async (request) => {
         const principal = await auth.authenticate(request);
         const page = await bus.request("registry.agents.list", request.query, busOptions(request, principal));
@@ -36,7 +36,7 @@ export function agentRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyncZod
       },
     );
 
-    app.get("/api/agents/:id", { schema: { tags: ["agents"], summary: "Read an agent", params: AgentParams, response: { 200: z.object({ data: Agent }) } } }, async (request) => {
+    app.get("/api/agents/:id", { schema: { tags: ["agents"], operationId: "getAgent", summary: "Read an agent", params: AgentParams, response: { 200: z.object({ data: Agent }) } } }, async (request) => {
       const principal = await auth.authenticate(request);
       return { data: await bus.request("registry.agents.get", { id: request.params.id }, busOptions(request, principal)) };
     });
@@ -45,7 +45,7 @@ export function agentRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyncZod
       "/api/agents/:id",
       {
         schema: {
-          tags: ["agents"],
+          tags: ["agents"], operationId: "updateAgent",
           summary: "Change an agent's config: a change makes a new version (`version` + 1), no change makes none; a new `notifyUrl` shows its new `notifySecret`, once",
           params: AgentParams,
           body: UpdateAgentBody,
@@ -62,7 +62,7 @@ export function agentRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyncZod
 
     app.delete(
       "/api/agents/:id",
-      { schema: { tags: ["agents"], summary: "Delete an agent (soft): it is a 404 everywhere afterwards", params: AgentParams, response: { 204: z.null().describe("Deleted") } } },
+      { schema: { tags: ["agents"], operationId: "deleteAgent", summary: "Delete an agent (soft): it is a 404 everywhere afterwards", params: AgentParams, response: { 204: z.null().describe("Deleted") } } },
       async (request, reply) => {
         const principal = await auth.authenticate(request);
         await respond(db, request, reply, principal, async () => {
@@ -76,7 +76,7 @@ export function agentRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyncZod
       "/api/agents/:id/versions",
       {
         schema: {
-          tags: ["agents"],
+          tags: ["agents"], operationId: "listAgentVersions",
           summary: "An agent's immutable versions, newest first",
           params: AgentParams,
           querystring: PageQuery,
@@ -90,19 +90,19 @@ export function agentRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyncZod
       },
     );
 
-    app.post("/api/agents/:id/pause", { schema: { tags: ["agents"], summary: "Pause an active agent: it starts no new executions; running ones finish", params: AgentParams, response: { 200: z.object({ data: Agent }) } } }, async (request, reply) => {
+    app.post("/api/agents/:id/pause", { schema: { tags: ["agents"], operationId: "pauseAgent", summary: "Pause an active agent: it starts no new executions; running ones finish", params: AgentParams, response: { 200: z.object({ data: Agent }) } } }, async (request, reply) => {
       const principal = await auth.authenticate(request);
       await respond(db, request, reply, principal, async () => ({ status: 200, body: { data: await bus.request("registry.agents.pause", { id: request.params.id }, busOptions(request, principal)) } }));
     });
 
-    app.post("/api/agents/:id/activate", { schema: { tags: ["agents"], summary: "Activate an agent so it can run", params: AgentParams, response: { 200: z.object({ data: Agent }) } } }, async (request, reply) => {
+    app.post("/api/agents/:id/activate", { schema: { tags: ["agents"], operationId: "activateAgent", summary: "Activate an agent so it can run", params: AgentParams, response: { 200: z.object({ data: Agent }) } } }, async (request, reply) => {
       const principal = await auth.authenticate(request);
       await respond(db, request, reply, principal, async () => ({ status: 200, body: { data: await bus.request("registry.agents.activate", { id: request.params.id }, busOptions(request, principal)) } }));
     });
 
     app.post(
       "/api/agents/:id/executions",
-      { schema: { tags: ["executions"], summary: "Start an execution; it is queued, readable and cancellable at once", params: AgentParams, body: StartExecutionBody, response: { 202: z.object({ data: Execution }) } } },
+      { schema: { tags: ["executions"], operationId: "startExecution", summary: "Start an execution; it is queued, readable and cancellable at once", params: AgentParams, body: StartExecutionBody, response: { 202: z.object({ data: Execution }) } } },
       async (request, reply) => {
         const principal = await auth.authenticate(request);
         await respond(db, request, reply, principal, async () => ({

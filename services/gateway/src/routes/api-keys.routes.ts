@@ -12,7 +12,7 @@ export function apiKeyRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyncZo
     // (docs/decisions/0004). Repeating a create makes a second key, which can be revoked.
     app.post(
       "/api/api-keys",
-      { schema: { tags: ["api-keys"], summary: "Create an API key; `key` is shown only in this answer", body: CreateApiKeyBody, response: { 201: z.object({ data: CreatedApiKey }) } } },
+      { schema: { tags: ["api-keys"], operationId: "createApiKey", summary: "Create an API key; `key` is shown only in this answer", body: CreateApiKeyBody, response: { 201: z.object({ data: CreatedApiKey }) } } },
       async (request, reply) => {
         const principal = await auth.authenticate(request);
         reply.status(201);
@@ -22,7 +22,7 @@ export function apiKeyRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyncZo
 
     app.get(
       "/api/api-keys",
-      { schema: { tags: ["api-keys"], summary: "The workspace's API keys that are not revoked, newest first, without the keys", querystring: PageQuery, response: { 200: z.object({ data: z.array(ApiKey), pagination: Pagination }) } } },
+      { schema: { tags: ["api-keys"], operationId: "listApiKeys", summary: "The workspace's API keys that are not revoked, newest first, without the keys", querystring: PageQuery, response: { 200: z.object({ data: z.array(ApiKey), pagination: Pagination }) } } },
       async (request) => {
         const principal = await auth.authenticate(request);
         const page = await bus.request("identity.api_keys.list", request.query, busOptions(request, principal));
@@ -32,7 +32,7 @@ export function apiKeyRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyncZo
 
     app.delete(
       "/api/api-keys/:id",
-      { schema: { tags: ["api-keys"], summary: "Revoke an API key; it fails with 401 on every gateway within 1 s", params: z.object({ id: Uuid }), response: { 204: z.null().describe("Revoked") } } },
+      { schema: { tags: ["api-keys"], operationId: "revokeApiKey", summary: "Revoke an API key; it fails with 401 on every gateway within 1 s", params: z.object({ id: Uuid }), response: { 204: z.null().describe("Revoked") } } },
       async (request, reply) => {
         const principal = await auth.authenticate(request);
         await respond(db, request, reply, principal, async () => {

@@ -1,7 +1,7 @@
 import { Readable } from "node:stream";
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
-import { AuditEntry, AuditLogQuery, AuditVerification, PageQuery, Pagination, type AuditExportPage } from "@galaxy/contracts";
+import { AuditEntry, AuditLogQuery, AuditVerification, CursorPageQuery, Pagination, type AuditExportPage } from "@galaxy/contracts";
 import { busOptions } from "../http/context";
 import type { RouteDeps } from "./deps";
 
@@ -15,10 +15,10 @@ export function auditRoutes({ bus, auth }: RouteDeps): FastifyPluginAsyncZod {
       "/api/audit-logs",
       {
         schema: {
-          tags: ["audit"],
+          tags: ["audit"], operationId: "listAuditLogs",
           summary: "The workspace's audit log, newest first (admins and owners)",
           description: "Filters: `action` (the event type), `resourceType`, `resourceId`, `actorId`, and the half-open time range [`since`, `until`).",
-          querystring: PageQuery.extend(AuditLogQuery.shape),
+          querystring: CursorPageQuery.extend(AuditLogQuery.shape),
           response: { 200: z.object({ data: z.array(AuditEntry), pagination: Pagination }) },
         },
       },
@@ -33,7 +33,7 @@ export function auditRoutes({ bus, auth }: RouteDeps): FastifyPluginAsyncZod {
       "/api/audit-logs/verify",
       {
         schema: {
-          tags: ["audit"],
+          tags: ["audit"], operationId: "verifyAuditLogs",
           summary: "Check the workspace's hash chain end to end (admins and owners)",
           description:
             "Recomputes every entry's hash from the retention checkpoint (or genesis) to the head. `valid: false` names the first `seq` where the chain is not intact (`reason`: `hash_mismatch`, `prev_hash_mismatch` or `seq_gap`).",
@@ -50,7 +50,7 @@ export function auditRoutes({ bus, auth }: RouteDeps): FastifyPluginAsyncZod {
       "/api/audit-logs/export",
       {
         schema: {
-          tags: ["audit"],
+          tags: ["audit"], operationId: "exportAuditLogs",
           summary: "Export the workspace's audit log as NDJSON, oldest first (admins and owners)",
           description:
             "`application/x-ndjson`: one audit entry per line, in chain order, with the same filters as the list. Unfiltered, the lines are the chain itself and can be verified offline from the first entry's `prevHash`. The export ends at the head as it was when the export began. The caller's access is checked again for every page: when it ends (the member removed, the key revoked) or a page cannot be read, the transfer is aborted (the connection closes before the chunked body ends), so a complete download is always the whole export.",

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
-import { Execution, ExecutionListQuery, PageQuery, Pagination, Uuid, ValidationError } from "@galaxy/contracts";
+import { CursorPageQuery, Execution, ExecutionListQuery, Pagination, Uuid, ValidationError } from "@galaxy/contracts";
 import { busOptions } from "../http/context";
 import { respond } from "../http/respond";
 import { ExecutionStream } from "./execution-stream";
@@ -20,7 +20,7 @@ function lastEventId(header: string | string[] | undefined): number {
 /** Executions: read, list, cancel, and stream their events (the audit log is in audit.routes.ts). */
 export function executionRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyncZod {
   return async (app) => {
-    app.get("/api/executions/:id", { schema: { tags: ["executions"], summary: "Read an execution", params: ExecutionParams, response: { 200: z.object({ data: Execution }) } } }, async (request) => {
+    app.get("/api/executions/:id", { schema: { tags: ["executions"], operationId: "getExecution", summary: "Read an execution", params: ExecutionParams, response: { 200: z.object({ data: Execution }) } } }, async (request) => {
       const principal = await auth.authenticate(request);
       return { data: await bus.request("execution.get", { id: request.params.id }, busOptions(request, principal)) };
     });
@@ -29,9 +29,9 @@ export function executionRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyn
       "/api/executions",
       {
         schema: {
-          tags: ["executions"],
+          tags: ["executions"], operationId: "listExecutions",
           summary: "List the workspace's executions, newest first, by status and agent",
-          querystring: PageQuery.extend(ExecutionListQuery.shape),
+          querystring: CursorPageQuery.extend(ExecutionListQuery.shape),
           response: { 200: z.object({ data: z.array(Execution), pagination: Pagination }) },
         },
       },
@@ -46,10 +46,10 @@ export function executionRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyn
       "/api/agents/:id/executions",
       {
         schema: {
-          tags: ["executions"],
+          tags: ["executions"], operationId: "listAgentExecutions",
           summary: "List an agent's executions, newest first",
           params: ExecutionParams,
-          querystring: PageQuery.extend({ status: ExecutionListQuery.shape.status }),
+          querystring: CursorPageQuery.extend({ status: ExecutionListQuery.shape.status }),
           response: { 200: z.object({ data: z.array(Execution), pagination: Pagination }) },
         },
       },
@@ -66,7 +66,7 @@ export function executionRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyn
       "/api/executions/:id/cancel",
       {
         schema: {
-          tags: ["executions"],
+          tags: ["executions"], operationId: "cancelExecution",
           summary: "Cancel an execution: a queued one ends `cancelled` at once, a running one within moments; an ended one is a 409",
           params: ExecutionParams,
           response: { 202: z.object({ data: Execution }) },
@@ -82,7 +82,7 @@ export function executionRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyn
       "/api/executions/:id/events",
       {
         schema: {
-          tags: ["executions"],
+          tags: ["executions"], operationId: "streamExecutionEvents",
           summary: "Stream an execution's events (text/event-stream)",
           description:
             "The execution's stored events in order, then live ones, until its terminal event. `id:` is the event's seq within the execution (send it back as `Last-Event-ID` to resume), `event:` its type, `data:` the event JSON. `execution.delta` frames (token deltas) carry no `id:` and are not stored. Comments (`: keep-alive`) keep idle connections open.",

@@ -105,7 +105,7 @@ export function hookRoutes({ bus }: RouteDeps, options: HookRouteOptions): Fasti
       {
         bodyLimit: HOOK_BODY_LIMIT,
         schema: {
-          tags: ["webhooks"],
+          tags: ["webhooks"], operationId: "deliverWebhook",
           summary: "Deliver a signed webhook to a trigger; its JSON body becomes the input of one execution",
           description:
             "Standard Webhooks: `webhook-id`, `webhook-timestamp` (Unix seconds, within 5 minutes) and `webhook-signature` (`v1,<base64 HMAC-SHA256>` of `{id}.{timestamp}.{body}` under the trigger's secret; several, space-separated, during a rotation). 202 once the delivery is durably stored; the same `webhook-id` again answers the same `executionId` and never starts a second execution. 400 not JSON (`malformed_json`), or JSON that cannot be stored: a NUL character or a lone surrogate in a string or key, a number out of range, nesting deeper than 64 (`invalid_value`); 401 bad or missing signature or stale timestamp; 404 unknown or deleted trigger; 409 agent not active; 413 body over 1 MiB; 415 not `application/json`; 429 past the trigger's rate limit; 503 the bus is unreachable (nothing stored; retry).",

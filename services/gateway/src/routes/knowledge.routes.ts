@@ -15,7 +15,7 @@ export function knowledgeRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyn
   return async (app) => {
     app.post(
       "/api/knowledge-bases",
-      { schema: { tags: ["knowledge"], summary: "Create a knowledge base", body: CreateKnowledgeBaseBody, response: { 201: z.object({ data: KnowledgeBase }) } } },
+      { schema: { tags: ["knowledge"], operationId: "createKnowledgeBase", summary: "Create a knowledge base", body: CreateKnowledgeBaseBody, response: { 201: z.object({ data: KnowledgeBase }) } } },
       async (request, reply) => {
         const principal = await auth.authenticate(request);
         await respond(db, request, reply, principal, async () => ({ status: 201, body: { data: await bus.request("registry.knowledge_bases.create", request.body, busOptions(request, principal)) } }));
@@ -24,7 +24,7 @@ export function knowledgeRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyn
 
     app.get(
       "/api/knowledge-bases",
-      { schema: { tags: ["knowledge"], summary: "List the workspace's knowledge bases", querystring: PageQuery, response: { 200: z.object({ data: z.array(KnowledgeBase), pagination: Pagination }) } } },
+      { schema: { tags: ["knowledge"], operationId: "listKnowledgeBases", summary: "List the workspace's knowledge bases", querystring: PageQuery, response: { 200: z.object({ data: z.array(KnowledgeBase), pagination: Pagination }) } } },
       async (request) => {
         const principal = await auth.authenticate(request);
         const page = await bus.request("registry.knowledge_bases.list", request.query, busOptions(request, principal));
@@ -34,7 +34,7 @@ export function knowledgeRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyn
 
     app.get(
       "/api/knowledge-bases/:id",
-      { schema: { tags: ["knowledge"], summary: "Read a knowledge base", params: KnowledgeBaseParams, response: { 200: z.object({ data: KnowledgeBase }) } } },
+      { schema: { tags: ["knowledge"], operationId: "getKnowledgeBase", summary: "Read a knowledge base", params: KnowledgeBaseParams, response: { 200: z.object({ data: KnowledgeBase }) } } },
       async (request) => {
         const principal = await auth.authenticate(request);
         return { data: await bus.request("registry.knowledge_bases.get", { id: request.params.id }, busOptions(request, principal)) };
@@ -45,7 +45,7 @@ export function knowledgeRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyn
       "/api/knowledge-bases/:id/documents",
       {
         schema: {
-          tags: ["knowledge"],
+          tags: ["knowledge"], operationId: "addDocument",
           summary: "Add a document (at most 512 KiB of text); it is chunked and embedded asynchronously, status `pending` until `indexed` or `failed`",
           params: KnowledgeBaseParams,
           body: AddDocumentBody,
@@ -65,7 +65,7 @@ export function knowledgeRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyn
       "/api/knowledge-bases/:id/documents",
       {
         schema: {
-          tags: ["knowledge"],
+          tags: ["knowledge"], operationId: "listDocuments",
           summary: "List a knowledge base's documents with their indexing status",
           params: KnowledgeBaseParams,
           querystring: PageQuery.extend(DocumentListQuery.shape),
@@ -84,7 +84,7 @@ export function knowledgeRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyn
       "/api/knowledge-bases/:id/query",
       {
         schema: {
-          tags: ["knowledge"],
+          tags: ["knowledge"], operationId: "queryKnowledgeBase",
           summary: "The chunks of the knowledge base closest to a query, best first (cosine similarity)",
           params: KnowledgeBaseParams,
           body: KnowledgeQueryBody,

@@ -10,7 +10,7 @@ export function memberRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyncZo
   return async (app) => {
     app.get(
       "/api/members",
-      { schema: { tags: ["members"], summary: "The workspace's members, oldest first", querystring: PageQuery, response: { 200: z.object({ data: z.array(Member), pagination: Pagination }) } } },
+      { schema: { tags: ["members"], operationId: "listMembers", summary: "The workspace's members, oldest first", querystring: PageQuery, response: { 200: z.object({ data: z.array(Member), pagination: Pagination }) } } },
       async (request) => {
         const principal = await auth.authenticate(request);
         const page = await bus.request("identity.members.list", request.query, busOptions(request, principal));
@@ -22,7 +22,7 @@ export function memberRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyncZo
       "/api/members",
       {
         schema: {
-          tags: ["members"],
+          tags: ["members"], operationId: "addMember",
           summary: "Add an existing user by email (admins; only owners add owners)",
           description: "404 `user_not_found` when no account has the email; 409 `already_member`.",
           body: AddMemberBody,
@@ -39,7 +39,7 @@ export function memberRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyncZo
       "/api/members/:userId",
       {
         schema: {
-          tags: ["members"],
+          tags: ["members"], operationId: "updateMember",
           summary: "Change a member's role or permission overrides (admins; only owners change or make owners)",
           description: "`permissions`, when sent, replaces the member's overrides. The last owner cannot be demoted: 409 `last_owner`.",
           params: MemberParams,
@@ -60,7 +60,7 @@ export function memberRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyncZo
       "/api/members/:userId",
       {
         schema: {
-          tags: ["members"],
+          tags: ["members"], operationId: "removeMember",
           summary: "Remove a member (admins; only owners remove owners); the last owner cannot be removed",
           params: MemberParams,
           response: { 204: z.null().describe("Removed") },

@@ -39,7 +39,7 @@ export function oidcWebhookRoutes({ bus }: RouteDeps, options: OidcWebhookOption
       {
         bodyLimit: WEBHOOK_BODY_LIMIT,
         schema: {
-          tags: ["webhooks"],
+          tags: ["webhooks"], operationId: "receiveIdentityWebhook",
           summary: "User sync from the identity provider (Clerk), signed the Standard Webhooks way",
           description:
             "Headers `webhook-id`, `webhook-timestamp`, `webhook-signature` (HMAC-SHA256 under `OIDC_WEBHOOK_SECRET`). `user.created` creates or links the user, `user.updated` changes email and name, `user.deleted` soft-deletes the user (its tokens stop working). A repeated `webhook-id` changes nothing. Other event types are acknowledged and ignored.",

@@ -17,7 +17,7 @@ export function providerCredentialRoutes({ bus, db, auth }: RouteDeps): FastifyP
       "/api/provider-credentials/:provider",
       {
         schema: {
-          tags: ["provider-credentials"],
+          tags: ["provider-credentials"], operationId: "putProviderCredential",
           summary: "Set the workspace's key for a provider; the key is never returned, only its last four characters",
           params: ProviderParams,
           body: PutCredentialBody,
@@ -34,7 +34,7 @@ export function providerCredentialRoutes({ bus, db, auth }: RouteDeps): FastifyP
       "/api/provider-credentials",
       {
         schema: {
-          tags: ["provider-credentials"],
+          tags: ["provider-credentials"], operationId: "listProviderCredentials",
           summary: "The workspace's provider keys, by last four characters",
           querystring: PageQuery,
           response: { 200: z.object({ data: z.array(CredentialSummary), pagination: Pagination }) },
@@ -49,7 +49,7 @@ export function providerCredentialRoutes({ bus, db, auth }: RouteDeps): FastifyP
 
     app.delete(
       "/api/provider-credentials/:provider",
-      { schema: { tags: ["provider-credentials"], summary: "Delete the workspace's key for a provider", params: ProviderParams, response: { 204: z.null().describe("Deleted") } } },
+      { schema: { tags: ["provider-credentials"], operationId: "deleteProviderCredential", summary: "Delete the workspace's key for a provider", params: ProviderParams, response: { 204: z.null().describe("Deleted") } } },
       async (request, reply) => {
         const principal = await auth.authenticate(request);
         await respond(db, request, reply, principal, async () => {

@@ -12,7 +12,7 @@ export function triggerRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyncZ
       "/api/agents/:id/triggers",
       {
         schema: {
-          tags: ["triggers"],
+          tags: ["triggers"], operationId: "createTrigger",
           summary: "Create a trigger: a webhook (its `secret` is shown only in this answer) or a cron schedule",
           description:
             "`{type: \"webhook\"}` answers `url` (`/hooks/{id}`) and `secret` (`whsec_…`): sign deliveries with it the Standard Webhooks way. `{type: \"schedule\", cron, timezone?, input?}` runs the agent on a cron expression (5 fields, or 6 with seconds first) in an IANA time zone (default UTC), with `input` as each execution's input. Repeating the request with the same `Idempotency-Key` answers the trigger without its secret.",
@@ -33,7 +33,7 @@ export function triggerRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyncZ
       "/api/agents/:id/triggers",
       {
         schema: {
-          tags: ["triggers"],
+          tags: ["triggers"], operationId: "listTriggers",
           summary: "List an agent's triggers, newest first, without their secrets",
           params: AgentTriggerParams,
           querystring: PageQuery,
@@ -51,7 +51,7 @@ export function triggerRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyncZ
       "/api/agents/:id/triggers/:triggerId",
       {
         schema: {
-          tags: ["triggers"],
+          tags: ["triggers"], operationId: "deleteTrigger",
           summary: "Delete a trigger: its webhook answers 404 and its schedule stops ticking",
           params: TriggerParams,
           response: { 204: z.null().describe("Deleted") },
@@ -70,7 +70,7 @@ export function triggerRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyncZ
       "/api/agents/:id/triggers/:triggerId/rotate-secret",
       {
         schema: {
-          tags: ["triggers"],
+          tags: ["triggers"], operationId: "rotateTriggerSecret",
           summary: "Give a webhook trigger a new secret (shown only in this answer); the old one keeps verifying for 24 h",
           params: TriggerParams,
           // A replay (same Idempotency-Key) answers without the secret, which the gateway never keeps.

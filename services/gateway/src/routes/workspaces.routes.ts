@@ -10,7 +10,7 @@ export function workspaceRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyn
   return async (app) => {
     app.post(
       "/api/workspaces",
-      { schema: { tags: ["workspaces"], summary: "Create a workspace the caller owns (user tokens only); switch to it with POST /api/auth/switch", body: CreateWorkspaceBody, response: { 201: z.object({ data: WorkspaceDetails }) } } },
+      { schema: { tags: ["workspaces"], operationId: "createWorkspace", summary: "Create a workspace the caller owns (user tokens only); switch to it with POST /api/auth/switch", body: CreateWorkspaceBody, response: { 201: z.object({ data: WorkspaceDetails }) } } },
       async (request, reply) => {
         const principal = await auth.authenticate(request);
         await respond(db, request, reply, principal, async () => ({ status: 201, body: { data: await bus.request("identity.workspaces.create", request.body, busOptions(request, principal)) } }));
@@ -19,7 +19,7 @@ export function workspaceRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyn
 
     app.get(
       "/api/workspaces",
-      { schema: { tags: ["workspaces"], summary: "The workspaces the caller belongs to, with its role in each (user tokens only)", querystring: PageQuery, response: { 200: z.object({ data: z.array(WorkspaceMembership), pagination: Pagination }) } } },
+      { schema: { tags: ["workspaces"], operationId: "listWorkspaces", summary: "The workspaces the caller belongs to, with its role in each (user tokens only)", querystring: PageQuery, response: { 200: z.object({ data: z.array(WorkspaceMembership), pagination: Pagination }) } } },
       async (request) => {
         const principal = await auth.authenticate(request);
         const page = await bus.request("identity.workspaces.list", request.query, busOptions(request, principal));
@@ -27,7 +27,7 @@ export function workspaceRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyn
       },
     );
 
-    app.get("/api/workspace", { schema: { tags: ["workspaces"], summary: "The current workspace", response: { 200: z.object({ data: WorkspaceDetails }) } } }, async (request) => {
+    app.get("/api/workspace", { schema: { tags: ["workspaces"], operationId: "getWorkspace", summary: "The current workspace", response: { 200: z.object({ data: WorkspaceDetails }) } } }, async (request) => {
       const principal = await auth.authenticate(request);
       return { data: await bus.request("identity.workspace.get", {}, busOptions(request, principal)) };
     });
@@ -36,7 +36,7 @@ export function workspaceRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyn
       "/api/workspace",
       {
         schema: {
-          tags: ["workspaces"],
+          tags: ["workspaces"], operationId: "updateWorkspace",
           summary: "Rename the current workspace or change its settings (admins and owners)",
           description: "`settings` is merged key by key into the stored settings; a key set to `null` is removed.",
           body: UpdateWorkspaceBody,

@@ -1,0 +1,108 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { CreatedApiKey, ErrorBody, SignupResult } from "@galaxy/contracts";
+import { freePort } from "@galaxy/testkit";
+import { RATE_TIERS_KEY } from "../../services/gateway/src/http/rate-limit";
+import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
+
+// Small limits, and a window long enough that no test crosses into the next one.
+const LIMITS = { windowS: 3_600, tiers: { free: { workspace: 8, credential: 5 }, pro: { workspace: 40, credential: 30 }, enterprise: { workspace: 100, credential: 100 } } };
+
+/** A redis-server of this test's own, which it stops to see the limiter fail closed. */
+async function ownRedis(): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+  const url = `redis://127.0.0.1:${port}`;
+  await eventually(async () => {
+    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    try {
+      await probe.connect();
+      return (await probe.ping()) === "PONG" ? true : undefined;
+    } catch {
+      return undefined;
+    } finally {
+      probe.disconnect();
+    }
+  }, 10_000, "redis-server to start");
+  return { url, child };
+}
+
+let galaxy: Galaxy;
+let redis: { url: string; child: ChildProcess };
+
+beforeAll(async () => {
+  redis = await ownRedis();
+  galaxy = await startGalaxy(inject("engines"), { apiRateLimit: LIMITS, gatewayRedisUrl: redis.url });
+});
+
+afterAll(async () => {
+  await galaxy?.stop();
+  redis?.child.kill("SIGKILL");
+});
+
+async function signup(email: string): Promise<SignupResult> {
+  return dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email, password: "correct horse battery", name: "Rae", workspaceName: email } }));
+}
+
+describe("rate limits on /api/*", () => {
+  test("a credential gets its limit, with RateLimit-* on every answer, then 429 rate_limited with Retry-After", async () => {
+    const owner = await signup("rae@limits.example");
+    const statuses: number[] = [];
+    const remaining: Array<string | null> = [];
+    for (let i = 0; i < 6; i++) {
+      const response = await api(galaxy, "GET", "/api/me", { token: owner.accessToken });
+      statuses.push(response.status);
+      remaining.push(response.headers.get("ratelimit-remaining"));
+      expect(response.headers.get("ratelimit-limit")).toBe("5");
+      expect(Number(response.headers.get("ratelimit-reset"))).toBeGreaterThan(0);
+      if (response.status === 429) {
+        expect(ErrorBody.parse(response.body).code).toBe("rate_limited");
+        expect(Number(response.headers.get("retry-after"))).toBeGreaterThan(0);
+      }
+    }
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
+    expect(remaining).toEqual(["4", "3", "2", "1", "0", "0"]);
+  });
+
+  test("an API key counts on its own, and the workspace's limit holds across its credentials", async () => {
+    const owner = await signup("ray@limits.example");
+    const key = dataOf(CreatedApiKey, await api(galaxy, "POST", "/api/api-keys", { token: owner.accessToken, body: { name: "ci", role: "admin" } })).key;
+    // The owner has used 1 of the workspace's 8 and the key 5 of its own (its refused 6th uses none of the workspace's): 2 are left.
+    const byKey: number[] = [];
+    for (let i = 0; i < 6; i++) byKey.push((await api(galaxy, "GET", "/api/me", { token: key })).status);
+    expect(byKey).toEqual([200, 200, 200, 200, 200, 429]);
+    const byOwner: number[] = [];
+    for (let i = 0; i < 3; i++) byOwner.push((await api(galaxy, "GET", "/api/me", { token: owner.accessToken })).status);
+    expect(byOwner).toEqual([200, 200, 429]);
+  });
+
+  test("a workspace on a higher tier gets that tier's limits", async () => {
+    const owner = await signup("roy@limits.example");
+    const admin = new Redis(redis.url, { keyPrefix: galaxy.env.redisPrefix });
+    try {
+      await admin.hset(RATE_TIERS_KEY, owner.workspace.id, "pro");
+    } finally {
+      admin.disconnect();
+    }
+    const response = await api(galaxy, "GET", "/api/me", { token: owner.accessToken });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("ratelimit-limit")).toBe("30");
+  });
+
+  test("sign-up and login are not counted here", async () => {
+    for (let i = 0; i < 10; i++) expect((await api(galaxy, "POST", "/api/auth/login", { body: { email: "rae@limits.example", password: "correct horse battery" } })).status).toBe(200);
+  });
+
+  test("without Redis the limiter answers 503 at once: it fails closed", async () => {
+    const owner = await signup("rex@limits.example");
+    redis.child.kill("SIGKILL");
+    await new Promise((resolve) => redis.child.once("exit", resolve));
+    const response = await eventually(async () => {
+      const answer = await api(galaxy, "GET", "/api/me", { token: owner.accessToken });
+      return answer.status === 200 ? undefined : answer;
+    }, 10_000, "the limiter to notice Redis is gone");
+    expect(response.status).toBe(503);
+    expect(ErrorBody.parse(response.body).code).toBe("service_unavailable");
+  });
+});
