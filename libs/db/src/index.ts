@@ -3,10 +3,11 @@ export {
 } from "./connection";
 export type { Kysely, ServiceName, DbOptions } from "./connection";
 export { inWorkspace } from "./workspace-tx";
+export type { WorkspaceTxOptions } from "./workspace-tx";
 export { ensureDatabase, ensureRoles, ensureSchema, bootstrapService } from "./bootstrap";
 export { enableWorkspaceRls, createSecurityDefinerFunction, migrateService } from "./migrations";
 export type { Migration, SecurityDefinerFunction } from "./migrations";
-export { appendEvent, createOutbox, OutboxRelay } from "./outbox";
+export { appendEvent, createOutbox, insertOutboxRows, outboxRow, OutboxRelay } from "./outbox";
 export { reportCrossWorkspaceAttempt } from "./cross-workspace";
 export type { CrossWorkspaceAttempt } from "./cross-workspace";
 export { createReplayHoldTables, dropReplayHoldTables, ReplayHolds } from "./replay-holds";
