@@ -13,4 +13,4 @@ export type { CrossWorkspaceAttempt } from "./cross-workspace";
 export { createReplayHoldTables, dropReplayHoldTables, ReplayHolds } from "./replay-holds";
 export type { HoldableMessage } from "./replay-holds";
 export type { EventContext, OutboxRow, OutboxTable, NewEvent, PublishStored, OutboxRelayOptions } from "./outbox";
-export type { Transaction, Selectable, Insertable, Updateable, Generated, ColumnType } from "kysely";
+export type { Transaction, Selectable, Insertable, Updateable, Generated, ColumnType, RawBuilder } from "kysely";

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { decideOutcome, parseOutputJson } from "./pipeline";
+import { decideOutcome, parseOutputJson } from "./outcome";
 
 const startedAt = new Date("2026-01-01T00:00:00.000Z");
 const completedAt = new Date("2026-01-01T00:00:01.250Z");
