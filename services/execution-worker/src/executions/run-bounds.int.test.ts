@@ -4,7 +4,7 @@ import { UnavailableError, type Provider, type ResolvedCredential } from "@galax
 import { inWorkspace, OutboxRelay } from "@galaxy/db";
 import { testLogger } from "@galaxy/testkit";
 import { parseAllowlist } from "@galaxy/webhooks";
-import { startHarness, type Harness } from "../testing/harness";
+import { startHarness, type Harness } from "../../test/support/harness";
 import { cancelQueued, claimQueuedExecutions, listSteps, type ClaimedExecution } from "./executions.repository";
 import { runExecution, type RunDeps } from "./run";
 import { ModelProviders, type ModelAnswer, type WorkspaceCredentials } from "./providers";

@@ -217,8 +217,10 @@ export class Scheduler {
       .finally(() => {
         this.running.delete(execution.id);
         // A place is free here, and in this execution's workspace (its concurrency may be
-        // what held queued work back at the last claim): look at the queue again.
-        this.wake();
+        // what held queued work back at the last claim): look at the queue again. Unless the
+        // intake took this one at once (nothing of its workspace waited) and nothing was
+        // queued since: then the queue has nothing this place could take.
+        if (!execution.begun || this.wanted) this.wake();
       });
     this.running.set(execution.id, { execution, lease, cancel, done });
   }
