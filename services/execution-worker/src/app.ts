@@ -192,7 +192,9 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
       });
       credentials.listen();
       relay.start();
-      await relay.sweep(0);
+      // What a predecessor left unpublished; events younger than the sweep's age are still
+      // another running instance's to publish and mark (it marks in batches).
+      await relay.sweep();
       scheduler.start();
     },
     async stop() {
