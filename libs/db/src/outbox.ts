@@ -129,7 +129,7 @@ export interface OutboxRelayOptions {
   sweepAgeMs?: number;
   /**
    * How long events published by `publishNow` wait to be marked published together, in one
-   * statement (default 250 ms; below `sweepAgeMs`, so the sweep does not take them again).
+   * statement (default 100 ms; well below `sweepAgeMs`, so the sweep does not take them again).
    */
   markDelayMs?: number;
 }
@@ -220,7 +220,7 @@ export class OutboxRelay {
       return;
     }
     if (this.markTimer) return;
-    this.markTimer = setTimeout(() => void this.markUnmarked(), this.options.markDelayMs ?? 250);
+    this.markTimer = setTimeout(() => void this.markUnmarked(), this.options.markDelayMs ?? 100);
     this.markTimer.unref();
   }
 
