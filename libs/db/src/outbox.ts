@@ -49,11 +49,10 @@ export interface NewEvent<T extends EventType> {
 }
 
 /**
- * Writes an event into the outbox inside the caller's transaction, so it exists exactly when
- * the change does. Its id, fixed here, becomes `Nats-Msg-Id`. The data is checked against the
- * catalog so no malformed event can ever be published.
+ * The outbox row of an event, not written yet: its id, fixed here, becomes `Nats-Msg-Id`. The
+ * data is checked against the catalog so no malformed event can ever be published.
  */
-export async function appendEvent<DB, T extends EventType>(tx: Transaction<DB>, event: NewEvent<T>): Promise<OutboxRow> {
+export function outboxRow<T extends EventType>(event: NewEvent<T>): OutboxRow {
   const entry = EVENT_CATALOG[event.type];
   const data = entry.data.parse(event.data);
   const payload: EventEnvelope = {
@@ -64,9 +63,23 @@ export async function appendEvent<DB, T extends EventType>(tx: Transaction<DB>, 
     actor: event.actor,
     data,
   };
-  const row: OutboxRow = { id: payload.id, workspaceId: event.workspaceId, type: event.type, schemaVersion: entry.schemaVersion, payload, context: event.context };
-  await sql`insert into outbox (id, workspace_id, type, schema_version, payload, context)
-            values (${row.id}, ${row.workspaceId}, ${row.type}, ${row.schemaVersion}, ${JSON.stringify(payload)}::jsonb, ${JSON.stringify(event.context)}::jsonb)`.execute(tx);
+  return { id: payload.id, workspaceId: event.workspaceId, type: event.type, schemaVersion: entry.schemaVersion, payload, context: event.context };
+}
+
+/**
+ * Writes events into the outbox inside the caller's transaction, so they exist exactly when the
+ * change does: one multi-row insert, in the order given (the order the relay publishes them).
+ */
+export async function insertOutboxRows<DB>(tx: Transaction<DB>, rows: readonly OutboxRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  const values = rows.map((row) => sql`(${row.id}::uuid, ${row.workspaceId}::uuid, ${row.type}, ${row.schemaVersion}::int, ${JSON.stringify(row.payload)}::jsonb, ${JSON.stringify(row.context)}::jsonb)`);
+  await sql`insert into outbox (id, workspace_id, type, schema_version, payload, context) values ${sql.join(values)}`.execute(tx);
+}
+
+/** Writes one event into the outbox inside the caller's transaction (see `outboxRow`); publish the returned row after the commit. */
+export async function appendEvent<DB, T extends EventType>(tx: Transaction<DB>, event: NewEvent<T>): Promise<OutboxRow> {
+  const row = outboxRow(event);
+  await insertOutboxRows(tx, [row]);
   return row;
 }
 
@@ -114,17 +127,32 @@ export interface OutboxRelayOptions {
   sweepIntervalMs?: number;
   /** How old an unpublished event must be before the sweep takes it (default 1 s). */
   sweepAgeMs?: number;
+  /**
+   * How long events published by `publishNow` wait to be marked published together, in one
+   * statement (default 100 ms; well below `sweepAgeMs`, so the sweep does not take them again).
+   */
+  markDelayMs?: number;
 }
+
+/** Marked at once past this many ids waiting. */
+const MARK_BATCH = 500;
 
 /**
  * Publishes outbox events right after their transaction commits (`publishNow`), and sweeps for
  * any left behind by a crash or a bus outage. Publishing twice is harmless: the event id is the
  * `Nats-Msg-Id` and every consumer is idempotent.
+ *
+ * What `publishNow` published is marked in batches: the ids acknowledged within `markDelayMs`
+ * share one statement. An id whose mark is lost (a crash, the database away) is only published
+ * again by the sweep, which JetStream then drops as a duplicate.
  */
 export class OutboxRelay {
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Published by `publishNow`, not marked yet. */
+  private unmarked: string[] = [];
+  private markTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: OutboxRelayOptions) {}
 
@@ -139,7 +167,7 @@ export class OutboxRelay {
   /** Hands committed events to the bus without making the caller wait for it. */
   publishNow(rows: readonly OutboxRow[]): void {
     if (rows.length === 0) return;
-    const work = this.publishAll(rows).catch((error: unknown) => {
+    const work = this.publishAll(rows, (ids) => this.markLater(ids)).catch((error: unknown) => {
       this.options.logger.warn({ err: error, events: rows.length }, "outbox publish deferred to the sweep");
     });
     this.inFlight.add(work);
@@ -163,20 +191,49 @@ export class OutboxRelay {
     }
   }
 
-  /** Stops the sweep and waits for events being published now. */
+  /** Stops the sweep, waits for events being published now, and marks them. */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await Promise.allSettled([...this.inFlight, this.sweeping]);
+    await this.markUnmarked();
   }
 
-  private async publishAll(rows: readonly OutboxRow[]): Promise<void> {
+  private async publishAll(rows: readonly OutboxRow[], mark: (ids: string[]) => Promise<void> = (ids) => this.markPublished(ids)): Promise<void> {
     // Every publish goes out on the connection synchronously, in commit order; only the
     // acknowledgements are awaited together. Each row stands alone: one that cannot be
     // published (a bus outage, a message the server refuses) holds back no other.
     const results = await Promise.allSettled(rows.map((row) => this.options.publish(row)));
     const published = rows.filter((_, i) => results[i]?.status === "fulfilled").map((row) => row.id);
-    if (published.length > 0) await sql`select outbox_mark_published(${sql.val(published)}::uuid[])`.execute(this.options.db);
+    if (published.length > 0) await mark(published);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) throw failed.reason;
+  }
+
+  private async markPublished(ids: readonly string[]): Promise<void> {
+    await sql`select outbox_mark_published(${sql.val(ids)}::uuid[])`.execute(this.options.db);
+  }
+
+  private async markLater(ids: readonly string[]): Promise<void> {
+    this.unmarked.push(...ids);
+    if (this.unmarked.length >= MARK_BATCH) {
+      await this.markUnmarked();
+      return;
+    }
+    if (this.markTimer) return;
+    this.markTimer = setTimeout(() => void this.markUnmarked(), this.options.markDelayMs ?? 100);
+    this.markTimer.unref();
+  }
+
+  private async markUnmarked(): Promise<void> {
+    clearTimeout(this.markTimer);
+    this.markTimer = undefined;
+    const ids = this.unmarked;
+    if (ids.length === 0) return;
+    this.unmarked = [];
+    try {
+      await this.markPublished(ids);
+    } catch (error) {
+      this.options.logger.warn({ err: error, events: ids.length }, "outbox events published but not marked; the sweep publishes them again");
+    }
   }
 }

@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { Bus } from "@galaxy/bus";
-import { CancelSignal, EventEnvelope, ExecutionQueued } from "@galaxy/contracts";
+import { CancelSignal } from "@galaxy/contracts";
+import { z } from "zod";
 import { inWorkspace, isDbReachable, OutboxRelay, type Kysely } from "@galaxy/db";
 import type { Logger } from "@galaxy/observability";
 import { parseAllowlist } from "@galaxy/webhooks";
@@ -11,8 +12,8 @@ import { CredentialResolver } from "./credentials/credential-resolver";
 import type { ExecutionDb } from "./db";
 import { claimQueuedExecutions, findExecution, renewLease } from "./executions/executions.repository";
 import { CANCEL_SUBJECT, ExecutionService } from "./executions/executions.service";
-import { remainingTokens } from "./quota/quota.repository";
-import { runExecution } from "./executions/pipeline";
+import { Intake } from "./executions/intake";
+import { runExecution, type RunDeps } from "./executions/run";
 import { ModelProviders } from "./executions/providers";
 import { Scheduler } from "./executions/scheduler";
 import { serveToolSecret } from "./tools/tool-secret.handler";
@@ -84,15 +85,13 @@ export interface ExecutionWorker {
   readiness(): Promise<Record<string, boolean>>;
 }
 
-/** Subjects on which another instance's (or our own) queued executions wake the scheduler. */
-const QUEUED_EVENTS = "evt.*.execution.queued";
 /**
- * Core NATS only (outside `evt.>`, so JetStream keeps nothing): a stopping instance handed
- * executions back to the queue. It is not an event: `execution.queued` is emitted once.
+ * Core NATS only (outside `evt.>`, so JetStream keeps nothing): an instance queued an execution
+ * it did not take, or handed executions back to the queue on its way out. It is not an event,
+ * and an instance ignores its own: it woke its scheduler when it committed.
  */
 export const WAKE_SUBJECT = "sig.execution.wake";
-/** Our own queued events come back on the wake-up subscription; these ids were woken for already. */
-const LOCAL_WAKE_MEMORY = 1_024;
+const WakeSignal = z.object({ from: z.string() });
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 
 /** Builds the execution worker from its dependencies; `main.ts` runs it, tests build it too. */
@@ -113,7 +112,8 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
     maxRetries: config.maxRetries,
     outboundPolicy: parseAllowlist(config.outboundHostAllowlist),
   });
-  const pipeline = {
+  const wakeOthers = () => bus.publishCore(WAKE_SUBJECT, { from: owner });
+  const pipeline: RunDeps = {
     db,
     bus,
     relay,
@@ -122,10 +122,9 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
     owner,
     defaultTimeoutMs: config.defaultTimeoutMs ?? 600_000,
     maxAttempts: config.maxAttempts ?? 3,
-    wakeOthers: () => bus.publishCore(WAKE_SUBJECT, { from: owner }),
+    wakeOthers,
     tools: { policy: parseAllowlist(config.outboundHostAllowlist), masterKey: config.masterKey, timeoutMs: config.toolTimeoutMs ?? 10_000 },
     maxToolRounds: config.maxToolRounds,
-    budget: (workspaceId: string) => inWorkspace(db, workspaceId, (tx) => remainingTokens(tx, workspaceId, new Date())),
   };
   const scheduler = new Scheduler({
     concurrency: config.concurrency ?? 8,
@@ -144,31 +143,22 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
   const callbacks = new CallbackDispatcher({ db, bus, logger, config: callbackConfig });
   const deliveries = new DeliveriesService({ db, relay });
 
-  const wokenLocally = new Set<string>();
-  const executions = new ExecutionService({
+  const intake = new Intake({
     db,
     bus,
     relay,
-    onQueued: (executionId) => {
-      wokenLocally.add(executionId);
-      if (wokenLocally.size > LOCAL_WAKE_MEMORY) {
-        const oldest = wokenLocally.values().next();
-        if (!oldest.done) wokenLocally.delete(oldest.value);
-      }
+    owner,
+    leaseMs,
+    reserve: () => scheduler.reserve(),
+    onQueued: () => {
       scheduler.wake();
+      wakeOthers();
     },
   });
-
-  const onQueuedEvent = (data: unknown) => {
-    // Any doubt (a payload we cannot read) wakes: a spare claim costs one query.
-    const envelope = EventEnvelope.safeParse(data);
-    const queued = envelope.success ? ExecutionQueued.safeParse(envelope.data.data) : undefined;
-    if (queued?.success && wokenLocally.delete(queued.data.execution.id)) return;
-    scheduler.wake();
-  };
+  const executions = new ExecutionService({ db, bus, relay, intake });
 
   // Operator replays of the agent projection and dead-letter redrives, driven by audit (CONTRACT §4).
-  const replay = new WorkerReplay({ db, bus, logger, executions });
+  const replay = new WorkerReplay({ db, bus, logger, intake });
 
   return {
     scheduler,
@@ -184,11 +174,14 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
       bus.serve("execution.events.list", (request, ctx) => executions.events(request, ctx));
       bus.serve("execution.deliveries.list", (request, ctx) => deliveries.list(request, ctx));
       await bus.consume({ durable: AGENT_PROJECTION_CONSUMER, filter: AGENT_EVENTS, handler: replay.liveHandler(agentProjectionHandler(db)) });
-      await bus.consume({ durable: WEBHOOK_CONSUMER, filter: WEBHOOK_EVENTS, handler: webhookIntakeHandler({ db, bus, executions, logger }) });
+      await bus.consume({ durable: WEBHOOK_CONSUMER, filter: WEBHOOK_EVENTS, handler: webhookIntakeHandler({ bus, intake }) });
       await bus.consume({ durable: CALLBACK_CONSUMER, filter: CALLBACK_EVENTS, handler: callbackHandler(db, callbackConfig, () => callbacks.wake()) });
       callbacks.start();
-      bus.subscribeCore(QUEUED_EVENTS, onQueuedEvent);
-      bus.subscribeCore(WAKE_SUBJECT, () => scheduler.wake());
+      bus.subscribeCore(WAKE_SUBJECT, (data) => {
+        // Any doubt (a signal we cannot read) wakes: a spare claim costs one query.
+        const wake = WakeSignal.safeParse(data);
+        if (!wake.success || wake.data.from !== owner) scheduler.wake();
+      });
       // A cancel of a running execution, from whichever instance took the request: only the
       // one running it acts, and only after reading that the cancel is recorded, so a signal
       // (even a forged one) stops nothing that was not cancelled.
@@ -204,7 +197,9 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
       });
       credentials.listen();
       relay.start();
-      await relay.sweep(0);
+      // What a predecessor left unpublished; events younger than the sweep's age are still
+      // another running instance's to publish and mark (it marks in batches).
+      await relay.sweep();
       scheduler.start();
     },
     async stop() {

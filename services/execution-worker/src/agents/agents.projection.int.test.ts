@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { v7 as uuidv7 } from "uuid";
 import { inWorkspace } from "@galaxy/db";
-import { eventually, startHarness, type Harness } from "../testing/harness";
+import { eventually, startHarness, type Harness } from "../../test/support/harness";
 
 let h: Harness;
 const ws = uuidv7();

@@ -1,8 +1,8 @@
 import { TerminalMessageError, type EventMessage } from "@galaxy/bus";
 import type { TypedEvent } from "@galaxy/contracts";
 import { inWorkspace, type Kysely } from "@galaxy/db";
-import { findAgentVersion } from "../agents/agents.repository";
 import type { ExecutionDb } from "../db";
+import { NotifyUrls } from "./notify-urls";
 import type { CallbackConfig } from "./config";
 import { scheduleFirstAttempt } from "./callbacks.repository";
 
@@ -16,32 +16,35 @@ export const CALLBACK_EVENTS = "evt.*.execution.>";
  * is committed, so an acknowledged event always has its callback. Idempotent: a redelivery
  * or a replay finds the attempt scheduled already.
  */
-export async function scheduleCallback(db: Kysely<ExecutionDb>, event: TypedEvent, config: Pick<CallbackConfig, "retryWindowMs">, now: Date = new Date()): Promise<boolean> {
+export async function scheduleCallback(
+  db: Kysely<ExecutionDb>, event: TypedEvent, config: Pick<CallbackConfig, "retryWindowMs">, now: Date = new Date(), notifyUrls: NotifyUrls = new NotifyUrls(db),
+): Promise<boolean> {
   // An execution's last event: completed, failed (timed out too) or cancelled.
   if (event.type !== "execution.completed" && event.type !== "execution.failed" && event.type !== "execution.cancelled") return false;
   const { execution } = event.data;
   if (execution.workspaceId !== event.workspaceId) throw new TerminalMessageError("workspace_mismatch", "the execution belongs to another workspace than its event");
-  return inWorkspace(db, event.workspaceId, async (tx) => {
-    const pinned = await findAgentVersion(tx, execution.agentId, execution.agentVersion);
-    // The execution ran this version, so the projection holds it; if it does not yet, retry.
-    if (!pinned) throw new Error(`agent ${execution.agentId} version ${execution.agentVersion} is not in the projection yet`);
-    if (pinned.notifyUrl === null) return false;
-    return scheduleFirstAttempt(tx, {
+  const url = await notifyUrls.of(event.workspaceId, execution.agentId, execution.agentVersion);
+  // The execution ran this version, so the projection holds it; if it does not yet, retry.
+  if (url === undefined) throw new Error(`agent ${execution.agentId} version ${execution.agentVersion} is not in the projection yet`);
+  if (url === null) return false;
+  return inWorkspace(db, event.workspaceId, async (tx) =>
+    scheduleFirstAttempt(tx, {
       workspaceId: event.workspaceId,
       executionId: execution.id,
       eventId: event.id,
       eventType: event.type,
       agentId: execution.agentId,
       agentVersion: execution.agentVersion,
-      url: pinned.notifyUrl,
+      url,
       payload: { id: event.id, type: event.type, occurredAt: event.occurredAt, workspaceId: event.workspaceId, actor: event.actor, data: event.data },
       giveUpAt: new Date(now.getTime() + config.retryWindowMs),
-    });
-  });
+    }),
+  );
 }
 
 export function callbackHandler(db: Kysely<ExecutionDb>, config: Pick<CallbackConfig, "retryWindowMs">, scheduled: () => void): (message: EventMessage) => Promise<void> {
+  const notifyUrls = new NotifyUrls(db);
   return async (message) => {
-    if (await scheduleCallback(db, message.event, config)) scheduled();
+    if (await scheduleCallback(db, message.event, config, new Date(), notifyUrls)) scheduled();
   };
 }

@@ -8,7 +8,7 @@ import { ForbiddenError, NotFoundError, parseEvent } from "@galaxy/contracts";
 import { inWorkspace, sql } from "@galaxy/db";
 import { connectTestBus } from "@galaxy/testkit";
 import { verifyWebhook } from "@galaxy/webhooks";
-import { eventually, startHarness, type Harness } from "../testing/harness";
+import { eventually, startHarness, type Harness } from "../../test/support/harness";
 import { scheduleCallback } from "./callbacks.consumer";
 
 let h: Harness;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { v7 as uuidv7 } from "uuid";
 import { startDevModel, type RunningDevModel } from "@galaxy/dev-model";
-import { closeDevModel, startHarness, type Harness } from "../testing/harness";
+import { closeDevModel, startHarness, type Harness } from "../../test/support/harness";
 
 let h: Harness;
 /** The workspace's own provider endpoint: a second dev model that wants the workspace's key. */

@@ -3,7 +3,7 @@ import { v7 as uuidv7 } from "uuid";
 import { EventEnvelope, GalaxyError, HEADER } from "@galaxy/contracts";
 import { inWorkspace, sql } from "@galaxy/db";
 import { findPinnableAgent } from "../agents/agents.repository";
-import { eventually, startHarness, type Harness } from "../testing/harness";
+import { eventually, startHarness, type Harness } from "../../test/support/harness";
 
 interface Report {
   subject: string;

@@ -5,7 +5,7 @@ import { GalaxyError, TERMINAL_STATUSES, type Execution } from "@galaxy/contract
 import { inWorkspace } from "@galaxy/db";
 import { newTraceparent, traceIdOf } from "@galaxy/observability";
 import { findPinnableAgent } from "../agents/agents.repository";
-import { eventually, startHarness, type Harness } from "../testing/harness";
+import { eventually, startHarness, type Harness } from "../../test/support/harness";
 import { listSteps } from "./executions.repository";
 
 const StoredContext = z.object({ claim: z.string(), traceparent: z.string(), correlationId: z.string(), causationId: z.string() });

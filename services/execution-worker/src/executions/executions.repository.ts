@@ -4,6 +4,7 @@ import { sql, type Kysely, type Selectable, type Transaction } from "@galaxy/db"
 import type { ExecutionDb, ExecutionsTable, StepStatus } from "../db";
 import { addUsage } from "../quota/quota.repository";
 import { concurrencyByTier } from "../quota/tiers";
+import type { BegunRun } from "./run";
 
 type Db = Kysely<ExecutionDb> | Transaction<ExecutionDb>;
 
@@ -13,6 +14,8 @@ export type ExecutionRow = Selectable<ExecutionsTable>;
 export interface ClaimedExecution {
   id: string;
   workspaceId: string;
+  /** Set when the intake took it and began its run in the transaction that created it. */
+  begun?: BegunRun | undefined;
 }
 
 export interface NewExecution {
@@ -50,11 +53,6 @@ export async function insertExecution(tx: Transaction<ExecutionDb>, e: NewExecut
       completed_at: null,
     })
     .execute();
-}
-
-/** Remembers the `execution.queued` event, which the pipeline's first event names as its cause. */
-export async function setQueuedEventId(tx: Transaction<ExecutionDb>, id: string, eventId: string): Promise<void> {
-  await tx.updateTable("executions").set({ queued_event_id: eventId }).where("id", "=", id).execute();
 }
 
 export async function findExecution(db: Db, id: string): Promise<ExecutionRow | undefined> {
@@ -97,36 +95,6 @@ export async function renewLease(tx: Transaction<ExecutionDb>, id: string, owner
     .where("id", "=", id)
     .where("lease_owner", "=", owner)
     .where("status", "=", "running")
-    .executeTakeFirst();
-  return result.numUpdatedRows > 0n;
-}
-
-/**
- * Gives a leased execution back to the queue (this instance is stopping, or cannot get what it
- * needs to run it): `queued`, lease cleared, and the attempt its claim counted uncounted, so
- * hand-backs never lead to `too_many_attempts`. Only while `owner` holds the lease; true when
- * it did. `started_at` stays, so the next attempt emits no second `execution.started`.
- */
-export async function handBack(tx: Transaction<ExecutionDb>, id: string, owner: string): Promise<boolean> {
-  const result = await tx
-    .updateTable("executions")
-    .set({ status: "queued", lease_owner: null, lease_expires_at: null, attempt: sql<number>`greatest(attempt - 1, 0)` })
-    .where("id", "=", id)
-    .where("lease_owner", "=", owner)
-    .where("status", "=", "running")
-    .executeTakeFirst();
-  return result.numUpdatedRows > 0n;
-}
-
-/** Sets `started_at` the first time an attempt starts; true when this call set it. */
-export async function markStarted(tx: Transaction<ExecutionDb>, id: string, owner: string, at: Date): Promise<boolean> {
-  const result = await tx
-    .updateTable("executions")
-    .set({ started_at: at })
-    .where("id", "=", id)
-    .where("lease_owner", "=", owner)
-    .where("status", "=", "running")
-    .where("started_at", "is", null)
     .executeTakeFirst();
   return result.numUpdatedRows > 0n;
 }
@@ -238,14 +206,6 @@ export async function openStep(
     })
     .execute();
   return id;
-}
-
-export async function closeStep(tx: Transaction<ExecutionDb>, stepId: string, status: Exclude<StepStatus, "running">, completedAt: Date, durationMs: number, detail: unknown): Promise<void> {
-  await tx
-    .updateTable("execution_steps")
-    .set({ status, completed_at: completedAt, duration_ms: durationMs, detail: JSON.stringify(detail) })
-    .where("id", "=", stepId)
-    .execute();
 }
 
 export async function listSteps(db: Db, executionId: string) {

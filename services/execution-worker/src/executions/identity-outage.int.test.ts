@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { v7 as uuidv7 } from "uuid";
 import type { ExecutionRow } from "./executions.repository";
-import { eventually, startHarness, type Harness } from "../testing/harness";
+import { eventually, startHarness, type Harness } from "../../test/support/harness";
 
 /**
  * The pipeline needs a service claim from identity before it can record anything. While

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { v7 as uuidv7 } from "uuid";
 import { TERMINAL_STATUSES, type Execution } from "@galaxy/contracts";
 import { inWorkspace } from "@galaxy/db";
-import { eventually, startHarness, type Harness } from "../testing/harness";
+import { eventually, startHarness, type Harness } from "../../test/support/harness";
 import { listSteps } from "./executions.repository";
 
 /** The pipeline's limits, with the worker alone (a fake registry): tool rounds and the timeout over all steps. */

@@ -4,9 +4,9 @@ import { UnavailableError, type Provider, type ResolvedCredential } from "@galax
 import { inWorkspace, OutboxRelay } from "@galaxy/db";
 import { testLogger } from "@galaxy/testkit";
 import { parseAllowlist } from "@galaxy/webhooks";
-import { startHarness, type Harness } from "../testing/harness";
+import { startHarness, type Harness } from "../../test/support/harness";
 import { cancelQueued, claimQueuedExecutions, listSteps, type ClaimedExecution } from "./executions.repository";
-import { runExecution, type PipelineDeps } from "./pipeline";
+import { runExecution, type RunDeps } from "./run";
 import { ModelProviders, type ModelAnswer, type WorkspaceCredentials } from "./providers";
 import type { RunSignals } from "./scheduler";
 
@@ -35,7 +35,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-function depsWith(credentials: WorkspaceCredentials): PipelineDeps {
+function depsWith(credentials: WorkspaceCredentials): RunDeps {
   return {
     db: h.db,
     bus: h.bus,

@@ -48,6 +48,29 @@ describe("the scheduler", () => {
     await scheduler.stop();
   });
 
+  test("a place kept for an intake is not claimed; launched, the execution runs here; released, it is free again", async () => {
+    const { stats, scheduler, queue } = world({ queued: 0, runMs: 30, concurrency: 2 });
+    scheduler.start();
+    await tick(20);
+    const kept = scheduler.reserve();
+    const other = scheduler.reserve();
+    expect(kept).not.toBeNull();
+    expect(other).not.toBeNull();
+    expect(scheduler.reserve()).toBeNull();
+    other?.release();
+    queue.push({ id: "q1", workspaceId: "w" }, { id: "q2", workspaceId: "w" });
+    scheduler.wake();
+    while (stats.running < 1) await tick();
+    // One place is kept: one of the two queued runs, the other waits.
+    expect(queue.map((e) => e.id)).toEqual(["q2"]);
+    kept?.launch({ id: "taken", workspaceId: "w" });
+    expect(scheduler.isRunning("taken")).toBe(true);
+    while (stats.finished.length < 3) await tick();
+    expect(stats.maxRunning).toBe(2);
+    expect(stats.finished).toContain("taken");
+    await scheduler.stop();
+  });
+
   test("many wakes while a claim is in flight cost one more claim, not one each", async () => {
     const { stats, scheduler, queue } = world({ queued: 0, runMs: 1, concurrency: 4 });
     scheduler.start();

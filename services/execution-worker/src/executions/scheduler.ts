@@ -1,5 +1,6 @@
 import type { Logger } from "@galaxy/observability";
 import type { ClaimedExecution } from "./executions.repository";
+import type { Reservation } from "./intake";
 
 /**
  * How a run ended, as far as the scheduler cares:
@@ -58,6 +59,8 @@ interface Running {
  */
 export class Scheduler {
   private readonly running = new Map<string, Running>();
+  /** Places kept for executions an intake is taking at once (see `reserve`). */
+  private reserved = 0;
   /** Aborted when `stop()`'s grace period is over. */
   private readonly stopping = new AbortController();
   /** Set by every wake; cleared when a claim has looked at the queue since. */
@@ -110,6 +113,31 @@ export class Scheduler {
     return true;
   }
 
+  /**
+   * Keeps a place for an execution the intake is about to take in its own transaction; null
+   * when this instance runs all it may, or is stopping. The place is freed by `release`, or
+   * taken by `launch` once the execution is leased here.
+   */
+  reserve(): Reservation | null {
+    if (this.stopped || this.backingOff || this.running.size + this.reserved >= this.options.concurrency) return null;
+    this.reserved += 1;
+    let settled = false;
+    const settle = () => {
+      if (settled) throw new Error("a reservation is launched or released once");
+      settled = true;
+      this.reserved -= 1;
+    };
+    return {
+      launch: (execution) => {
+        settle();
+        this.launch(execution);
+      },
+      release: () => {
+        if (!settled) settle();
+      },
+    };
+  }
+
   /** Says there may be queued work; cheap and safe to call any number of times. */
   wake(): void {
     this.wanted = true;
@@ -156,7 +184,7 @@ export class Scheduler {
       while (this.wanted && !this.stopped) {
         // Backing off: `wanted` stays set and the resume timer wakes us.
         if (this.backingOff) return;
-        const free = this.options.concurrency - this.running.size;
+        const free = this.options.concurrency - this.running.size - this.reserved;
         // Full: `wanted` stays set, and the next pipeline to finish claims again.
         if (free <= 0) return;
         this.wanted = false;
@@ -189,8 +217,10 @@ export class Scheduler {
       .finally(() => {
         this.running.delete(execution.id);
         // A place is free here, and in this execution's workspace (its concurrency may be
-        // what held queued work back at the last claim): look at the queue again.
-        this.wake();
+        // what held queued work back at the last claim): look at the queue again. Unless the
+        // intake took this one at once (nothing of its workspace waited) and nothing was
+        // queued since: then the queue has nothing this place could take.
+        if (!execution.begun || this.wanted) this.wake();
       });
     this.running.set(execution.id, { execution, lease, cancel, done });
   }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { v7 as uuidv7 } from "uuid";
 import { startDevModel, type RunningDevModel } from "@galaxy/dev-model";
-import { closeDevModel, eventually, startHarness, type Harness } from "../testing/harness";
+import { closeDevModel, eventually, startHarness, type Harness } from "../../test/support/harness";
 
 /**
  * A stop must fit in the process's shutdown budget: model calls may take minutes, so after

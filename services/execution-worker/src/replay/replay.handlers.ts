@@ -4,7 +4,7 @@ import { inWorkspace, ReplayHolds, type Kysely } from "@galaxy/db";
 import type { Logger } from "@galaxy/observability";
 import { AGENT_PROJECTION_CONSUMER } from "../agents/agents.projection";
 import type { ExecutionDb } from "../db";
-import type { ExecutionService } from "../executions/executions.service";
+import type { Intake } from "../executions/intake";
 import { rerunExecutions } from "./rerun";
 
 /**
@@ -16,7 +16,7 @@ export class WorkerReplay {
   /** Live agent events of a workspace being rebuilt wait here; the projection's handler goes through it. */
   readonly holds: ReplayHolds<ExecutionDb>;
 
-  constructor(private readonly deps: { db: Kysely<ExecutionDb>; bus: Bus; logger: Logger; executions: ExecutionService }) {
+  constructor(private readonly deps: { db: Kysely<ExecutionDb>; bus: Bus; logger: Logger; intake: Intake }) {
     this.holds = new ReplayHolds(deps.db, AGENT_PROJECTION_CONSUMER);
   }
 

@@ -6,7 +6,7 @@ import { inWorkspace, type Kysely } from "@galaxy/db";
 import { connectTestBus, serviceDb, testLogger } from "@galaxy/testkit";
 import { createAudit, type AuditService } from "../../../audit/src/app";
 import type { AuditDb } from "../../../audit/src/db";
-import { eventually, startHarness, type Harness } from "../testing/harness";
+import { eventually, startHarness, type Harness } from "../../test/support/harness";
 
 /**
  * The worker's agent projection as a replay target (issue 6): audit runs the replay and hands

@@ -3,7 +3,9 @@ import { ForbiddenError, GalaxyError, SYSTEM_WORKSPACE_ID, type RerunExecutionsR
 import { inWorkspace, sql, type Kysely } from "@galaxy/db";
 import type { Logger } from "@galaxy/observability";
 import type { ExecutionDb } from "../db";
-import type { ExecutionService } from "../executions/executions.service";
+import { fetchAgent } from "../agents/registry-agent";
+import type { Intake } from "../executions/intake";
+import { WORKER_ACTOR } from "../executions/step-log";
 
 /**
  * `execution.rerun` (`galaxy executions rerun`): an operator's bulk re-run of one agent's failed
@@ -12,12 +14,12 @@ import type { ExecutionService } from "../executions/executions.service";
  * re-run already is not re-run again.
  */
 export async function rerunExecutions(
-  deps: { db: Kysely<ExecutionDb>; bus: Bus; executions: ExecutionService; logger: Logger },
+  deps: { db: Kysely<ExecutionDb>; bus: Bus; intake: Intake; logger: Logger },
   request: RerunExecutionsRequest,
   ctx: RequestContext,
 ): Promise<RerunExecutionsResult> {
   requireOperator(ctx.claim);
-  const { db, bus, executions } = deps;
+  const { db, bus, intake } = deps;
   const found = await sql<{ ws: string | null }>`select agent_workspace(${request.agentId}::uuid) as ws`.execute(db);
   const workspaceId = found.rows[0]?.ws ?? null;
   const empty = { workspaceId, matched: 0, alreadyRerun: 0, started: [], failed: [], dryRun: request.dryRun };
@@ -42,18 +44,16 @@ export async function rerunExecutions(
   });
   if (request.dryRun || originals.length === 0) return { ...empty, matched: originals.length, alreadyRerun };
 
-  const claimToken = await bus.serviceClaims.get(workspaceId);
-  const claim = await bus.claims.verify(claimToken, { checkExpiry: true });
-  const startCtx: RequestContext = {
-    ...ctx,
-    claim,
-    eventContext: () => ({ claim: claimToken, traceparent: ctx.traceparent, correlationId: ctx.correlationId, causationId: ctx.correlationId }),
-  };
+  const claim = await bus.serviceClaims.get(workspaceId);
+  const context = { claim, traceparent: ctx.traceparent, correlationId: ctx.correlationId, causationId: ctx.correlationId };
+  const askRegistry = () => fetchAgent(bus, request.agentId, { claim, workspaceId, traceparent: ctx.traceparent, correlationId: ctx.correlationId });
   const started: RerunExecutionsResult["started"] = [];
   const failed: RerunExecutionsResult["failed"] = [];
   for (const original of originals) {
     try {
-      const execution = await executions.start({ agentId: request.agentId, input: original.input, trigger: { type: "replay", id: original.id } }, startCtx);
+      const execution = await intake.start({
+        workspaceId, agentId: request.agentId, input: original.input, trigger: { type: "replay", id: original.id }, principal: null, actor: WORKER_ACTOR, context, askRegistry,
+      });
       started.push({ originalId: original.id, executionId: execution.id });
     } catch (error) {
       if (!(error instanceof GalaxyError)) throw error;

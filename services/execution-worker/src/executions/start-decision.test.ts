@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { AgentConfig, type Principal } from "@galaxy/contracts";
 import type { PinnableAgent } from "../agents/agents.repository";
-import { decideStart } from "./executions.service";
+import { decideStart } from "./start-decision";
 
 const config = AgentConfig.parse({
   name: "Echo", description: null, provider: "openai", model: "galaxy-dev-echo", systemPrompt: "", temperature: null, maxTokens: null,

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "vitest";
-import { decideOutcome, parseOutputJson } from "./pipeline";
+import type { ModelFailureCode } from "../errors";
+import { decideOutcome, parseOutputJson } from "./outcome";
 
 const startedAt = new Date("2026-01-01T00:00:00.000Z");
 const completedAt = new Date("2026-01-01T00:00:01.250Z");
@@ -43,6 +44,31 @@ describe("the outcome of a model call", () => {
       completedAt,
     );
     expect(outcome).toMatchObject({ status: "failed", error: { code: "output_schema_violation", message: "no" }, usage: { inputTokens: 1_000, outputTokens: 500, totalTokens: 1_500, costUsd: 0.0075 } });
+  });
+});
+
+describe("given a failure, when its outcome is decided, then its code says the status", () => {
+  const statusOf: Record<ModelFailureCode, string | null> = {
+    lease_lost: null,
+    timeout: "timed_out",
+    cancelled: "cancelled",
+    budget_exceeded: "failed",
+    provider_error: "failed",
+    provider_not_configured: "failed",
+    agent_version_missing: "failed",
+    too_many_attempts: "failed",
+    output_schema_violation: "failed",
+    tool_rounds_exceeded: "failed",
+    knowledge_unavailable: "failed",
+  };
+  test.each(Object.entries(statusOf) as Array<[ModelFailureCode, string | null]>)("%s → %s, with the error kept", (code, status) => {
+    const outcome = decideOutcome({ kind: "failed", code, message: "why" }, "gpt-4o", startedAt, completedAt);
+    expect(outcome?.status ?? null).toBe(status);
+    if (outcome) expect(outcome).toMatchObject({ output: null, error: { code, message: "why" }, durationMs: 1_250, usage: { totalTokens: 0, costUsd: 0 } });
+  });
+
+  test("given a completion time before the start (a clock step), when decided, then the duration is 0, never negative", () => {
+    expect(decideOutcome({ kind: "failed", code: "provider_error", message: "x" }, "gpt-4o", completedAt, startedAt)?.durationMs).toBe(0);
   });
 });
 

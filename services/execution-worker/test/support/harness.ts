@@ -5,10 +5,10 @@ import { inWorkspace, type Kysely } from "@galaxy/db";
 import { startDevModel, type RunningDevModel } from "@galaxy/dev-model";
 import { newTraceparent } from "@galaxy/observability";
 import { connectTestBus, createTestEnv, serviceDb, testLogger, TestClaims, type EngineUrls, type TestEnv } from "@galaxy/testkit";
-import { findPinnableAgent } from "../agents/agents.repository";
-import { createExecutionWorker, type ExecutionWorker, type ExecutionWorkerConfig } from "../app";
-import type { ExecutionDb } from "../db";
-import { findExecution, listSteps, type ExecutionRow } from "../executions/executions.repository";
+import { findPinnableAgent } from "../../src/agents/agents.repository";
+import { createExecutionWorker, type ExecutionWorker, type ExecutionWorkerConfig } from "../../src/app";
+import type { ExecutionDb } from "../../src/db";
+import { findExecution, listSteps, type ExecutionRow } from "../../src/executions/executions.repository";
 
 /**
  * The agent-registry as the worker sees it: `registry.agents.get` answered from what it holds,
