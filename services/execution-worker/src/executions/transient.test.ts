@@ -1,5 +1,6 @@
 import { describe, expect, test } from "vitest";
-import { isTransientDbError, retryTransient } from "./transient";
+import { isTransient } from "@galaxy/bus";
+import { retryTransient } from "./transient";
 
 const pgError = (code: string, message = "boom") => Object.assign(new Error(message), { code });
 
@@ -12,14 +13,14 @@ describe("given a database error, when classified, then only an engine away for 
     ["a connection exception", pgError("08006")],
     ["a serialization failure", pgError("40001")],
     ["node-postgres losing the connection mid-query", new Error("Connection terminated unexpectedly")],
-  ])("%s is transient", (_, error) => expect(isTransientDbError(error)).toBe(true));
+  ])("%s is transient", (_, error) => expect(isTransient(error)).toBe(true));
 
   test.each([
     ["a unique violation", pgError("23505")],
     ["a syntax error", pgError("42601")],
     ["an invalid JSON value", pgError("22P02")],
     ["not an Error at all", "connection terminated"],
-  ])("%s is not", (_, error) => expect(isTransientDbError(error)).toBe(false));
+  ])("%s is not", (_, error) => expect(isTransient(error)).toBe(false));
 });
 
 describe("given a write, when it fails transiently, then it is tried again in place", () => {
