@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, test } from "vitest";
 import { z } from "zod";
 import { Agent, EventEnvelope, Execution, ExecutionDelta, ErrorBody, Pagination, SignupResult } from "@galaxy/contracts";
-import { inWorkspace, type Kysely } from "@galaxy/db";
+import { createDb, inWorkspace, sql, type Kysely } from "@galaxy/db";
 import { serviceDb } from "@galaxy/testkit";
 import type { ExecutionDb } from "../../services/execution-worker/src/db";
 import { addUsage } from "../../services/execution-worker/src/quota/quota.repository";
@@ -21,14 +21,18 @@ const PROVIDERS = ["openai", "anthropic", "google"] as const;
 
 let galaxy: Galaxy;
 let db: Kysely<ExecutionDb>;
+/** Reaches across schemas, as an operator would: only to remove the gateway's record of a key. */
+let superuser: Kysely<unknown>;
 
 beforeAll(async () => {
   galaxy = await startGalaxy(inject("engines"));
   db = serviceDb<ExecutionDb>(galaxy.env, "execution-worker");
+  superuser = createDb<unknown>({ connectionString: galaxy.env.databaseUrl, max: 1 });
 });
 
 afterAll(async () => {
   await db?.destroy();
+  await superuser?.destroy();
   await galaxy?.stop();
 });
 
@@ -155,6 +159,22 @@ describe("timeout and idempotency", () => {
     expect(dataOf(Execution, repeat).id).toBe(first.id);
     const other = await api(galaxy, "POST", `/api/agents/${agent.id}/executions`, { token, body: { input: { message: "twice" } }, headers: { "idempotency-key": key } });
     expect(other.status).toBe(409);
+    await ended(token, first.id);
+    const rows = await inWorkspace(db, workspaceId, (tx) => tx.selectFrom("executions").select("id").where("agent_id", "=", agent.id).execute());
+    expect(rows).toEqual([{ id: first.id }]);
+  });
+
+  test("a start whose answer was lost is not started twice: with the gateway's record of the key gone, a retry answers the same execution", async () => {
+    const { token, workspaceId } = await workspace();
+    const agent = await activeAgent(token);
+    const key = randomUUID();
+    const first = await start(token, agent.id, { message: "lost answer" }, { "idempotency-key": key });
+    // As when the reply was lost with NATS, or the gateway died before writing the record.
+    await sql`delete from gateway.idempotency_keys where key = ${key}`.execute(superuser);
+    const retry = await api(galaxy, "POST", `/api/agents/${agent.id}/executions`, { token, body: { input: { message: "lost answer" } }, headers: { "idempotency-key": key } });
+    expect(retry.status).toBe(202);
+    expect(retry.headers.get("idempotent-replayed")).toBeNull();
+    expect(dataOf(Execution, retry).id).toBe(first.id);
     await ended(token, first.id);
     const rows = await inWorkspace(db, workspaceId, (tx) => tx.selectFrom("executions").select("id").where("agent_id", "=", agent.id).execute());
     expect(rows).toEqual([{ id: first.id }]);

@@ -64,9 +64,9 @@ export const StartExecutionRequest = z
     input: z.unknown(),
     trigger: ExecutionTrigger.default({ type: "manual" }),
     /**
-     * A start derived from a fact that may come twice (a schedule tick, a webhook delivery)
-     * fixes the execution's id, so a repeat answers the same execution and starts nothing. The
-     * gateway never passes one from a caller.
+     * A start derived from a fact that may come twice (a schedule tick, a webhook delivery, an
+     * API start with an `Idempotency-Key`) fixes the execution's id, so a repeat answers the same
+     * execution and starts nothing. The gateway derives it (never takes one from a caller).
      */
     executionId: Uuid.optional(),
   })

@@ -4,6 +4,7 @@ import { Agent, AgentListQuery, AgentVersion, CreateAgentBody, Execution, PageQu
 import { busOptions } from "../http/context";
 import { respond, respondShowingSecretOnce } from "../http/respond";
 import type { RouteDeps } from "./deps";
+import { startedExecutionId } from "./started-execution-id";
 
 const AgentParams = z.object({ id: Uuid });
 
@@ -105,9 +106,12 @@ export function agentRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyncZod
       { schema: { tags: ["executions"], operationId: "startExecution", summary: "Start an execution; it is queued, readable and cancellable at once", params: AgentParams, body: StartExecutionBody, response: { 202: z.object({ data: Execution }) } } },
       async (request, reply) => {
         const principal = await auth.authenticate(request);
+        const key = request.headers["idempotency-key"];
+        const input = request.body.input ?? null;
+        const executionId = typeof key === "string" ? startedExecutionId({ workspaceId: principal.workspaceId, principal: principal.userId, key, agentId: request.params.id, input }) : undefined;
         await respond(db, request, reply, principal, async () => ({
           status: 202,
-          body: { data: await bus.request("execution.start", { agentId: request.params.id, input: request.body.input ?? null, trigger: { type: "manual" } }, busOptions(request, principal)) },
+          body: { data: await bus.request("execution.start", { agentId: request.params.id, input, trigger: { type: "manual" }, executionId }, busOptions(request, principal)) },
         }));
       },
     );
