@@ -46,6 +46,14 @@ export const AUDIT_CONSUMER = "audit";
 /** Most events the consumer applies in one go. */
 export const AUDIT_BATCH = 256;
 
+/**
+ * How long a batch that is not full waits for more events: the events of one execution reach
+ * the stream within a few milliseconds of each other, and waiting for them makes them one
+ * statement instead of one each. Audit is off every request's path; its entries appear this
+ * much later (docs/audit-chain.md, "Ingest").
+ */
+export const AUDIT_LINGER_MS = 20;
+
 /** Builds audit from its dependencies; `main.ts` runs it, tests build it too. */
 export function createAudit(deps: AuditDeps): AuditService {
   const { db, bus, logger } = deps;
@@ -81,6 +89,7 @@ export function createAudit(deps: AuditDeps): AuditService {
         durable: AUDIT_CONSUMER,
         filter: "evt.>",
         maxBatch: AUDIT_BATCH,
+        lingerMs: AUDIT_LINGER_MS,
         // A dead letter is a gap in an audit log until someone redrives it, so the bus
         // retries infrastructure failures (in place, keeping stream order) for about twenty
         // minutes first.
