@@ -70,21 +70,20 @@ export async function up(db: Kysely<unknown>): Promise<void> {
              answer := answer || jsonb_build_array(jsonb_build_object('ws', ws, 'status', 'stale', 'seq', head_seq, 'hash', head_hash, 'stream_seq', head_stream, 'recorded', recorded));
              continue;
            end if;
-           if exists (
-             select 1 from (
-               select r.seq, r.prev_hash, lag(r.hash, 1, head_hash) over (order by r.seq) as before, row_number() over (order by r.seq) as n
-                 from jsonb_to_recordset(g->'rows') as r(${ROW_TYPE})
-             ) c where c.seq <> head_seq + c.n or c.prev_hash is distinct from c.before
-           ) then
-             raise exception 'audit.append_entries refused: the rows of workspace % do not continue its chain after seq %', ws, head_seq using errcode = 'P0001';
-           end if;
+           -- One pass over the rows: those that do not continue the chain are left out, and then
+           -- the count tells (and the exception undoes the insert).
            insert into audit_logs (id, workspace_id, seq, stream_seq, actor_type, actor_id, action, resource_type, resource_id, changes,
                                    ip_address, user_agent, trace_id, occurred_at, occurred_at_ts, hash, prev_hash)
            select r.id, ws, r.seq, r.stream_seq, r.actor_type, r.actor_id, r.action, r.resource_type, r.resource_id, r.changes,
                   r.ip_address, r.user_agent, r.trace_id, r.occurred_at, r.occurred_at::timestamptz, r.hash, r.prev_hash
-             from jsonb_to_recordset(g->'rows') as r(${ROW_TYPE})
+             from (select x.*, lag(x.hash, 1, head_hash) over (order by x.seq) as before, row_number() over (order by x.seq) as n
+                     from jsonb_to_recordset(g->'rows') as x(${ROW_TYPE})) r
+            where r.seq = head_seq + r.n and r.prev_hash = r.before
             order by r.seq;
            get diagnostics inserted = row_count;
+           if inserted <> jsonb_array_length(g->'rows') then
+             raise exception 'audit.append_entries refused: the rows of workspace % do not continue its chain after seq %', ws, head_seq using errcode = 'P0001';
+           end if;
            answer := answer || jsonb_build_array(jsonb_build_object('ws', ws, 'status', 'applied', 'inserted', inserted));
          end loop;
          return answer;
