@@ -80,13 +80,13 @@ async function auditIngest(env: TestEnv, claims: TestClaims, count: number, maxB
   try {
     const started = performance.now();
     if (maxBatch === undefined) await audit.start();
-    // Like for like: the same handler as audit's own consumer (replay holds checked, then applied), only in batches of one.
+    // Like for like: the same handler as audit's own consumer (replay holds checked in its statement), only in batches of one.
     else
       await bus.consumeBatch({
         durable: "audit-one-by-one",
         filter: "evt.>",
         maxBatch,
-        handler: async (messages) => void (await audit.operator.holds.live(messages, (live) => audit.log.applyEvents(live))),
+        handler: (messages) => audit.applyBatch(messages),
       });
     for (;;) {
       const { rows } = await sql<{ n: string }>`select count(*) as n from audit.audit_logs`.execute(counter);

@@ -1,41 +1,31 @@
-import type { EventMessage } from "@galaxy/bus";
 import {
   ForbiddenError, authorize, principalOf, type AuditExportPage, type AuditExportPageRequest, type AuditLogQuery, type AuditVerification,
   type AuditVerifyRequest, type CursorPageQuery, type ReplyData, type WorkspaceClaim,
 } from "@galaxy/contracts";
-import { inWorkspace, sql, type Kysely, type Transaction } from "@galaxy/db";
+import { inWorkspace, sql, type Kysely } from "@galaxy/db";
 import type { Logger } from "@galaxy/observability";
 import { CanonicalJsonError } from "../chain/canonical-json";
-import {
-  appendToChain, IncompleteAuditEntryError, verifyChain, type AuditEntryDraft, type ChainHead, type ChainVerification, type HashedAuditEntry,
-} from "../chain/chain";
+import { IncompleteAuditEntryError, verifyChain, type AuditEntryDraft, type ChainHead, type ChainVerification, type HashedAuditEntry } from "../chain/chain";
 import type { AuditDb } from "../db";
 import { DuplicateEventIdError, UnauditableEventError } from "../errors";
-import {
-  enterChain, existingIds, exportEntries, headSeq, insertEntriesAfter, listEntries, readChainPage, readCheckpoint, readHead, toAuditEntry, toHashedEntry,
-  type AuditLogRow,
-} from "./audit-log.repository";
+import { exportEntries, headSeq, listEntries, readChainPage, readCheckpoint, toAuditEntry, toHashedEntry, type AuditLogRow } from "./audit-log.repository";
+import { ChainWriter, type AppendResult, type AuditMessage } from "./chain-writer";
 import { isSystemOperator } from "../admin/security-incidents";
-import { buildEntryDraft, type AuditSource } from "./entry";
+import { buildEntryDraft } from "./entry";
 
 /** How many entries verification reads per query. */
 const VERIFY_PAGE_SIZE = 1_000;
 
-/** What happened to an event handed to {@link AuditLogService.applyEvents}. */
-export type AppendResult = { appended: true; entry: HashedAuditEntry } | { appended: false };
-
-/** An event as the audit log takes it: the event, its headers, and where it sat in `EVENTS`. */
-export type AuditMessage = AuditSource & Pick<EventMessage, "streamSeq">;
-
-/** A chain's head as the writer keeps it, with the stream position of its last entry. */
-type KnownHead = { head: ChainHead; lastStreamSeq: number | null };
+export type { AppendResult, AuditMessage } from "./chain-writer";
 
 /** The audit log: appends events to their workspace's chain, lists and verifies it. */
 export class AuditLogService {
-  /** Each workspace's chain head as this instance last wrote or read it. */
-  private readonly heads = new Map<string, KnownHead>();
+  /** Keeps each workspace's chain head in memory and writes a batch in one statement. */
+  private readonly writer: ChainWriter;
 
-  constructor(private readonly deps: { db: Kysely<AuditDb>; logger: Logger }) {}
+  constructor(private readonly deps: { db: Kysely<AuditDb>; logger: Logger }) {
+    this.writer = new ChainWriter(deps);
+  }
 
   /**
    * Appends one event to its workspace's chain, once: {@link applyEvents} of a batch of one.
@@ -51,51 +41,45 @@ export class AuditLogService {
 
   /**
    * Appends events to their workspaces' chains, in the order given (stream order), each
-   * once: an event already recorded (a redelivery, a replay) changes nothing. The live
-   * consumer and replay both come through here.
+   * once: an event already recorded (a redelivery, a replay) changes nothing. Replays, and
+   * live events whose replay holds were checked already (`ReplayHolds.live`), come through
+   * here; the live consumer comes through {@link applyLive}.
    *
-   * The whole batch is one transaction: for each workspace in it (in id order, so that two
-   * instances never wait on each other's locks in a circle) `app.workspace_id` is set and
-   * the chain locked in one statement, then its events go in with one multi-row insert.
-   * Each chain's head is kept in memory between calls; the insert checks, in the same
-   * statement, that the chain still ends there and that none of the events is recorded
-   * yet, and otherwise writes nothing. Then (another instance appended, a reset emptied the
-   * chain, a redelivery) the recorded ids and the head are read and the insert repeated.
-   * A failure rolls back the whole batch and forgets the heads of its workspaces.
+   * One statement, so one transaction, per batch in the common case (`ChainWriter`): per
+   * workspace all its events or none. A workspace whose chain moved since this instance last
+   * wrote it (or is new to it) costs one more statement.
    *
    * @returns one result per event, in the order given
    * @throws {UnauditableEventError} an event cannot be hashed or stored (never retried)
    * @throws {DuplicateEventIdError} an event id is an entry of another workspace (never retried)
    */
   async applyEvents(batch: readonly AuditMessage[]): Promise<AppendResult[]> {
-    const groups = [...groupByWorkspace(batch)]
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([workspaceId, messages]) => ({ workspaceId, drafts: messages.map((message) => ({ message, draft: this.draftOf(message) })) }));
-    const results = new Map<AuditMessage, AppendResult>();
-    try {
-      const heads = await this.deps.db.transaction().execute(async (tx) => {
-        const moved: Array<[string, KnownHead]> = [];
-        for (const { workspaceId, drafts } of groups) {
-          // Every statement from here until the next workspace sees this workspace's rows alone.
-          await enterChain(tx, workspaceId);
-          const applied = await this.applyToChain(tx, workspaceId, drafts);
-          for (const [message, result] of applied.results) results.set(message, result);
-          moved.push([workspaceId, applied.head]);
-        }
-        return moved;
-      });
-      // Kept only once committed: a rolled-back head was never stored.
-      for (const [workspaceId, head] of heads) this.heads.set(workspaceId, head);
-    } catch (error) {
-      for (const { workspaceId } of groups) this.heads.delete(workspaceId);
-      throw this.typed(error, batch);
-    }
+    const { results } = await this.write(batch, false);
     return batch.map((message) => results.get(message) ?? { appended: false });
+  }
+
+  /**
+   * The live consumer's path: {@link applyEvents}, with each workspace's replay hold checked in
+   * the same statement. The events of a workspace a reset replay holds are not written: they
+   * come back, in order, for `ReplayHolds.live` to keep aside (docs/replay.md).
+   */
+  async applyLive<M extends AuditMessage>(batch: readonly M[]): Promise<{ held: M[] }> {
+    const { held } = await this.write(batch, true);
+    return { held };
   }
 
   /** Forgets the head kept in memory for a workspace (after its chain was reset). */
   forgetHead(workspaceId: string): void {
-    this.heads.delete(workspaceId);
+    this.writer.forget(workspaceId);
+  }
+
+  private async write<M extends AuditMessage>(batch: readonly M[], checkHolds: boolean) {
+    const groups = [...groupByWorkspace(batch)].map(([workspaceId, messages]) => ({ workspaceId, drafts: messages.map((message) => ({ message, draft: this.draftOf(message) })) }));
+    try {
+      return await this.writer.write(groups, { checkHolds });
+    } catch (error) {
+      throw this.typed(error, batch);
+    }
   }
 
   private draftOf(message: AuditMessage): AuditEntryDraft {
@@ -104,67 +88,6 @@ export class AuditLogService {
     } catch (error) {
       throw this.typed(error, [message]);
     }
-  }
-
-  /**
-   * One workspace's events, its chain locked. First from the head in memory, assuming none
-   * of the events is recorded (one statement); when that writes nothing, from what the
-   * table says (two reads, then the insert, which must then go in).
-   */
-  private async applyToChain(
-    tx: Transaction<AuditDb>,
-    workspaceId: string,
-    drafts: ReadonlyArray<{ message: AuditMessage; draft: AuditEntryDraft }>,
-  ): Promise<{ results: Map<AuditMessage, AppendResult>; head: KnownHead }> {
-    const known = this.heads.get(workspaceId);
-    if (known) {
-      const attempt = this.chainAfter(workspaceId, known, drafts, new Set());
-      if ((await insertEntriesAfter(tx, workspaceId, known.head.hash, attempt.rows)) === attempt.rows.length) return attempt;
-      this.deps.logger.debug({ workspaceId }, "the chain moved since this instance last wrote it, or an event is recorded already; reading it again");
-    }
-    // Under the lock: a second instance holding the same redelivered event waited for the
-    // first to commit, and finds its entry now.
-    const recorded = await existingIds(tx, drafts.map(({ draft }) => draft.id));
-    const start = await readHead(tx, workspaceId);
-    const attempt = this.chainAfter(workspaceId, start, drafts, recorded);
-    const inserted = await insertEntriesAfter(tx, workspaceId, start.head.hash, attempt.rows);
-    if (inserted !== attempt.rows.length) {
-      throw new Error(`the chain of workspace ${workspaceId} moved under its lock (${inserted} of ${attempt.rows.length} entries inserted)`);
-    }
-    return attempt;
-  }
-
-  /** The entries `drafts` make after `start`, skipping recorded ids and repeats within the batch. */
-  private chainAfter(
-    workspaceId: string,
-    start: KnownHead,
-    drafts: ReadonlyArray<{ message: AuditMessage; draft: AuditEntryDraft }>,
-    recorded: ReadonlySet<string>,
-  ): { results: Map<AuditMessage, AppendResult>; rows: Array<{ entry: HashedAuditEntry; streamSeq: number }>; head: KnownHead } {
-    const results = new Map<AuditMessage, AppendResult>();
-    const rows: Array<{ entry: HashedAuditEntry; streamSeq: number }> = [];
-    const seen = new Set(recorded);
-    let head = start.head;
-    let lastStreamSeq = start.lastStreamSeq;
-    for (const { message, draft } of drafts) {
-      if (seen.has(draft.id)) {
-        results.set(message, { appended: false });
-        continue;
-      }
-      seen.add(draft.id);
-      if (lastStreamSeq !== null && lastStreamSeq > message.streamSeq) {
-        this.deps.logger.warn(
-          { eventId: draft.id, workspaceId, streamSeq: message.streamSeq, lastStreamSeq },
-          "event appended out of stream order; a rebuild will order this chain differently",
-        );
-      }
-      const entry = appendToChain(head, draft);
-      rows.push({ entry, streamSeq: message.streamSeq });
-      results.set(message, { appended: true, entry });
-      head = { seq: entry.seq, hash: entry.hash };
-      lastStreamSeq = message.streamSeq;
-    }
-    return { results, rows, head: { head, lastStreamSeq } };
   }
 
   /** The audit error an event's failure is, or the failure itself when it is not the event's fault. */
@@ -233,13 +156,13 @@ export class AuditLogService {
    * An operator action: only a replay with `reset` calls it.
    */
   async resetWorkspace(workspaceId: string): Promise<number> {
-    this.heads.delete(workspaceId);
+    this.writer.forget(workspaceId);
     try {
       const { rows } = await sql<{ removed: string | number }>`select audit.replay_reset(${workspaceId}::uuid) as removed`.execute(this.deps.db);
       return Number(rows[0]?.removed ?? 0);
     } finally {
       // A writer that read the old head while the reset waited for the chain lock must read it again.
-      this.heads.delete(workspaceId);
+      this.writer.forget(workspaceId);
     }
   }
 
@@ -339,8 +262,8 @@ function errorMessage(error: unknown): string {
 }
 
 /** The batch split by workspace, each part in the order given; workspaces in order of first appearance. */
-function groupByWorkspace(batch: readonly AuditMessage[]): Map<string, AuditMessage[]> {
-  const groups = new Map<string, AuditMessage[]>();
+function groupByWorkspace<M extends AuditMessage>(batch: readonly M[]): Map<string, M[]> {
+  const groups = new Map<string, M[]>();
   for (const message of batch) {
     const group = groups.get(message.event.workspaceId);
     if (group) group.push(message);

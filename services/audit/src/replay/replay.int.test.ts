@@ -36,11 +36,19 @@ beforeAll(async () => {
   db = serviceDb<AuditDb>(env, "audit");
   auditBus = await connectTestBus(env, "audit");
   audit = createAudit({ db, bus: auditBus, logger: testLogger("audit"), retryBackoffMs: 50 });
-  const apply = audit.log.applyEvents.bind(audit.log);
-  audit.log.applyEvents = async (batch) => {
+  // Both ways in: the live consumer's (replay holds checked) and replays' and redrives'.
+  const [apply, applyLive] = [audit.log.applyEvents.bind(audit.log), audit.log.applyLive.bind(audit.log)];
+  const hitsTheBug = (batch: ReadonlyArray<{ event: { id: string } }>) => {
     const bad = batch.find((m) => broken.has(m.event.id));
     if (bad) throw new UnauditableEventError(`event ${bad.event.id} hits the bug under test`);
+  };
+  audit.log.applyEvents = async (batch) => {
+    hitsTheBug(batch);
     return apply(batch);
+  };
+  audit.log.applyLive = async (batch) => {
+    hitsTheBug(batch);
+    return applyLive(batch);
   };
   await audit.start();
   publisher = await connectTestBus(env, "agent-registry");

@@ -10,10 +10,14 @@ import { childTraceparent, type Logger } from "@galaxy/observability";
 import { isSystemOperator } from "../admin/security-incidents";
 import type { AuditDb, ReplayRunsTable } from "../db";
 import { OperatorRequiredError } from "./errors";
+import { InOrderApplier, type Progress } from "./in-order-applier";
 import { subjectMatches, type ReplayTarget } from "./targets";
 
-/** Messages handed to a target per call. */
-const APPLY_BATCH = 256;
+/**
+ * Messages handed to a target per call, at most: audit writes each call's entries with one
+ * statement (docs/replay.md, "Rate"), so a rebuild goes in thousands of events per transaction.
+ */
+const APPLY_BATCH = 2_000;
 /** How often progress is written (and a cancel looked for), at most. */
 const PROGRESS_EVERY_MS = 250;
 /** What a reset that did not complete leaves behind, in its run's `error`. */
@@ -23,15 +27,6 @@ const STAYS_HELD =
 const ORPHAN_AFTER_MS = 60_000;
 
 type Row = Selectable<ReplayRunsTable>;
-
-interface Progress {
-  matched: number;
-  applied: number;
-  skipped: number;
-  failed: number;
-  lastSeq: number | null;
-  remaining: number | null;
-}
 
 /**
  * Operator replays (CONTRACT §4): each is a row of the system workspace, runs in the audit
@@ -275,16 +270,18 @@ export class ReplayService {
     if (info.num_pending === 0) return "completed";
     const started = Date.now();
     let lastSave = 0;
+    const applier = new InOrderApplier(target, row.id, progress, logger);
     let batch: RawBusMessage[] = [];
     const flush = async () => {
-      if (batch.length === 0) return;
-      const result = await target.apply(row.id, batch);
-      progress.applied += result.applied;
-      progress.failed += result.failed.length;
-      for (const failure of result.failed) logger.warn({ seq: failure.seq, error: failure.error }, "the target refused a replayed message; it is a dead letter of its consumer");
+      const messages = batch;
       batch = [];
+      await applier.hand(messages);
     };
-    const messages = await reader.consume({ max_messages: 512 });
+    const drain = async () => {
+      await flush();
+      await applier.settled();
+    };
+    const messages = await reader.consume({ max_messages: APPLY_BATCH * 2 });
     try {
       for await (const msg of messages) {
         if (msg.seq > endSeq) break;
@@ -301,12 +298,12 @@ export class ReplayService {
           // Never ahead of the rate: message n waits until n / rate seconds after the start.
           const due = started + (progress.matched / row.rate_per_sec) * 1000;
           if (due > Date.now()) {
-            await flush();
+            await drain();
             await sleep(due - Date.now());
           }
         }
         if (Date.now() - lastSave >= PROGRESS_EVERY_MS) {
-          await flush();
+          await drain();
           lastSave = Date.now();
           const cancelled = await inWorkspace(this.deps.db, SYSTEM_WORKSPACE_ID, (tx) => saveProgress(tx, row.id, progress));
           if (cancelled) return "cancelled";
@@ -314,8 +311,10 @@ export class ReplayService {
         }
         if (last) break;
       }
-      await flush();
+      await drain();
     } finally {
+      // Nothing left running behind a failure either.
+      await applier.settled().catch(() => undefined);
       await messages.close().catch(() => undefined);
     }
     return "completed";

@@ -1,0 +1,53 @@
+import type { RawBusMessage } from "@galaxy/contracts";
+import type { Logger } from "@galaxy/observability";
+import type { ReplayTarget } from "./targets";
+
+/** A replay's counts, written to its run as it goes. */
+export interface Progress {
+  matched: number;
+  applied: number;
+  skipped: number;
+  failed: number;
+  lastSeq: number | null;
+  remaining: number | null;
+}
+
+/**
+ * Hands a replay's batches to its target one call at a time, in stream order, with one call in
+ * flight while the replay reads and decodes the next batch: the target writes while the
+ * replay reads. A failed call fails the next {@link hand} or {@link settled}.
+ */
+export class InOrderApplier {
+  private inFlight: Promise<void> = Promise.resolve();
+  private failure: { error: unknown } | null = null;
+
+  constructor(
+    private readonly target: ReplayTarget,
+    private readonly replayId: string,
+    private readonly progress: Progress,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Starts applying `messages` once the call before has ended. */
+  async hand(messages: RawBusMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    await this.settled();
+    this.inFlight = this.target.apply(this.replayId, messages).then(
+      (result) => {
+        this.progress.applied += result.applied;
+        this.progress.failed += result.failed.length;
+        for (const f of result.failed) this.logger.warn({ seq: f.seq, error: f.error }, "the target refused a replayed message; it is a dead letter of its consumer");
+      },
+      (error: unknown) => {
+        // Kept, not left unhandled: the replay's next step throws it.
+        this.failure = { error };
+      },
+    );
+  }
+
+  /** Resolves once every batch handed over is applied; throws what a call failed with. */
+  async settled(): Promise<void> {
+    await this.inFlight;
+    if (this.failure) throw this.failure.error;
+  }
+}
