@@ -363,7 +363,6 @@ const ROWS: readonly Row[] = [
   { method: "GET", path: "/docs", auth: "public", hidden: true, expect: ALL(200), request: async () => ({ path: "/docs" }) },
   { method: "GET", path: "/health/live", auth: "public", hidden: true, expect: ALL(200), request: async () => ({ path: "/health/live" }) },
   { method: "GET", path: "/health/ready", auth: "public", hidden: true, expect: ALL(200), request: async () => ({ path: "/health/ready" }) },
-  { method: "GET", path: "/metrics", auth: "public", hidden: true, expect: ALL(200), request: async () => ({ path: "/metrics" }) },
 ];
 
 /** A fresh agent of the owner or the member, activated by its creator (pausing needs an active one). */

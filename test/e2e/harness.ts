@@ -4,7 +4,7 @@ import { Redis } from "ioredis";
 import { importJWK, SignJWT, type JWTPayload } from "jose";
 import type { Bus } from "@galaxy/bus";
 import { createDb, sql, type Kysely } from "@galaxy/db";
-import { createMetrics } from "@galaxy/observability";
+import { createMetrics, type Registry } from "@galaxy/observability";
 import { connectTestBus, createTestEnv, serviceDb, testLogger, type EngineUrls, type TestEnv } from "@galaxy/testkit";
 import { startDevModel, type RunningDevModel } from "@galaxy/dev-model";
 import { createIdentity, type IdentityService } from "../../services/identity/src/app";
@@ -27,6 +27,8 @@ export interface Galaxy {
   observer: Bus;
   /** The dev model server the worker calls (its `/_control` switches: latency, failNext). */
   devModel: RunningDevModel;
+  /** Each service's metrics registry, as its ops port's `/metrics` serves it. */
+  metrics: Record<"identity" | "agent-registry" | "execution-worker" | "audit" | "gateway", Registry>;
   stop(): Promise<void>;
 }
 
@@ -70,6 +72,13 @@ export async function startGalaxy(engines: EngineUrls, options: GalaxyOptions = 
   const dbs: Array<Kysely<unknown>> = [];
   const buses: Bus[] = [];
   const services: Stoppable[] = [];
+  const metrics: Galaxy["metrics"] = {
+    identity: createMetrics("identity"),
+    "agent-registry": createMetrics("agent-registry"),
+    "execution-worker": createMetrics("execution-worker"),
+    audit: createMetrics("audit"),
+    gateway: createMetrics("gateway"),
+  };
 
   const db = <DB>(service: Parameters<typeof serviceDb>[1]): Kysely<DB> => {
     const instance = serviceDb<DB>(env, service);
@@ -79,6 +88,7 @@ export async function startGalaxy(engines: EngineUrls, options: GalaxyOptions = 
 
   let identity: IdentityService | undefined;
   const identityBus = await connectTestBus(env, "identity", {
+    metrics: metrics.identity,
     loadJwks: async () => {
       if (!identity) throw new Error("identity not started");
       return identity.keys.publicJwks();
@@ -93,7 +103,7 @@ export async function startGalaxy(engines: EngineUrls, options: GalaxyOptions = 
   await identity.start();
   services.push(identity);
 
-  const registryBus = await connectTestBus(env, "agent-registry");
+  const registryBus = await connectTestBus(env, "agent-registry", { metrics: metrics["agent-registry"] });
   buses.push(registryBus);
   const registry = createAgentRegistry({
     db: db("agent-registry"),
@@ -108,7 +118,7 @@ export async function startGalaxy(engines: EngineUrls, options: GalaxyOptions = 
   await registry.start();
   services.push(registry);
 
-  const workerBus = await connectTestBus(env, "execution-worker");
+  const workerBus = await connectTestBus(env, "execution-worker", { metrics: metrics["execution-worker"] });
   buses.push(workerBus);
   const worker = createExecutionWorker({
     db: db("execution-worker"),
@@ -119,20 +129,20 @@ export async function startGalaxy(engines: EngineUrls, options: GalaxyOptions = 
   await worker.start();
   services.push(worker);
 
-  const auditBus = await connectTestBus(env, "audit");
+  const auditBus = await connectTestBus(env, "audit", { metrics: metrics["audit"] });
   buses.push(auditBus);
   const audit = createAudit({ db: db("audit"), bus: auditBus, logger: testLogger("audit") });
   await audit.start();
   services.push(audit);
 
-  const gatewayBus = await connectTestBus(env, "gateway");
+  const gatewayBus = await connectTestBus(env, "gateway", { metrics: metrics["gateway"] });
   buses.push(gatewayBus);
   const redis = new Redis(options.gatewayRedisUrl ?? env.redisUrl, { keyPrefix: env.redisPrefix, lazyConnect: true });
   // A test may stop this Redis; the gateway answers 503 then, and ioredis reconnects by itself.
   redis.on("error", () => undefined);
   await redis.connect();
   cleanups.push(async () => redis.disconnect());
-  const gateway = await buildGateway({ bus: gatewayBus, db: db("gateway"), redis, logger: testLogger("gateway"), metrics: createMetrics("gateway"), oidcWebhookSecrets: options.oidcWebhookSecrets ?? [], apiRateLimit: options.apiRateLimit ?? TEST_API_RATE_LIMIT, ...(options.webhookRateLimit ? { webhookRateLimit: options.webhookRateLimit } : {}) });
+  const gateway = await buildGateway({ bus: gatewayBus, db: db("gateway"), redis, logger: testLogger("gateway"), metrics: metrics.gateway, oidcWebhookSecrets: options.oidcWebhookSecrets ?? [], apiRateLimit: options.apiRateLimit ?? TEST_API_RATE_LIMIT, ...(options.webhookRateLimit ? { webhookRateLimit: options.webhookRateLimit } : {}) });
   await gateway.listen({ port: 0, host: "127.0.0.1" });
   const address = gateway.server.address();
   const port = typeof address === "object" && address ? address.port : 0;
@@ -148,6 +158,7 @@ export async function startGalaxy(engines: EngineUrls, options: GalaxyOptions = 
     gateway,
     observer,
     devModel,
+    metrics,
     async stop() {
       await gateway.close();
       for (const bus of buses) await bus.stopIntake();

@@ -1,7 +1,7 @@
 import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { Jwks, ParsedRequest, RawBusMessage, ReplyData, RequestName } from "@galaxy/contracts";
-import { consumerMetrics, Registry, type Logger } from "@galaxy/observability";
+import { consumerMetrics, eventMetrics, Registry, type Logger } from "@galaxy/observability";
 import { ClaimCache, ClaimVerifier } from "./claims";
 import { drainConnection, LinkState, openConnection } from "./connection";
 import { consume, consumeBatch } from "./consume";
@@ -34,6 +34,7 @@ export class Bus {
   private constructor(nc: NatsConnection, jsm: Awaited<ReturnType<typeof jetstreamManager>>, options: BusOptions, loadJwks?: ClaimVerifierLoader, issueServiceClaim?: ServiceClaimIssuer) {
     this.claims = new ClaimVerifier({ loadJwks: loadJwks ?? (() => this.request("identity.jwks", {})) });
     this.serviceClaims = new ClaimCache(issueServiceClaim ?? ((workspaceId) => this.request("identity.claims.service", { workspaceId, service: options.service })));
+    const registry = options.metrics ?? new Registry();
     this.r = {
       nc,
       js: jetstream(nc),
@@ -43,7 +44,9 @@ export class Bus {
       names: new Names(options.prefix),
       claims: this.claims,
       serviceClaims: this.serviceClaims,
-      metrics: consumerMetrics(options.metrics ?? new Registry()),
+      metrics: consumerMetrics(registry),
+      events: eventMetrics(registry),
+      registry,
       running: new Running(),
       watchKeyRevocations: () => this.watchKeyRevocations(),
     };
@@ -57,6 +60,11 @@ export class Bus {
 
   get service(): string {
     return this.r.options.service;
+  }
+
+  /** Where this connection's consumer and event metrics are registered (`/metrics` serves it). */
+  get registry(): Registry {
+    return this.r.registry;
   }
 
   get logger(): Logger {

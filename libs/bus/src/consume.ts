@@ -85,6 +85,7 @@ async function applyBatch(r: BusResources, run: ConsumerRun, options: BatchConsu
     return true;
   }
   if (batch.some((msg) => msg.info.deliveryCount > POISON_DELIVERIES)) return false;
+  for (const msg of batch) if (msg.info.deliveryCount === 1) r.metrics.eventAge.observe({ consumer: options.durable }, Math.max(0, Date.now() - msg.info.timestampNanos / 1e6) / 1000);
   try {
     const verified: EventMessage[] = [];
     for (const msg of batch) verified.push(await verifyEvent(r, msg, 1));

@@ -29,6 +29,7 @@ export async function handleEvent(r: BusResources, run: ConsumerRun, handler: (m
     return;
   }
   if (msg.info.deliveryCount > 1) r.metrics.redeliveries.inc({ consumer });
+  else r.metrics.eventAge.observe({ consumer }, Math.max(0, Date.now() - msg.info.timestampNanos / 1e6) / 1000);
   const retries = new RetryState(policy);
   for (let attempt = 1; ; attempt++) {
     try {

@@ -29,6 +29,8 @@ export async function publishEvent(r: BusResources, event: StoredEvent, extra: {
   } catch (error) {
     throw new UnavailableError("the event bus did not acknowledge the event", { cause: error });
   }
+  // After the acknowledgement: an event counted is one the other services will see.
+  r.events.observe(event.payload);
 }
 
 /** Publishes on core NATS only (live token deltas, signals): nothing is stored. */

@@ -1,6 +1,6 @@
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import type { ConsumerMetrics, Logger } from "@galaxy/observability";
+import type { ConsumerMetrics, EventMetrics, Logger, Registry } from "@galaxy/observability";
 import type { ClaimCache, ClaimVerifier } from "./claims";
 import type { Names } from "./names";
 import type { BusOptions, ConsumerHandle, EventMessage } from "./types";
@@ -20,6 +20,10 @@ export interface BusResources {
   readonly claims: ClaimVerifier;
   readonly serviceClaims: ClaimCache;
   readonly metrics: ConsumerMetrics;
+  /** Counts what the events this service publishes say (executions, model calls, intake). */
+  readonly events: EventMetrics;
+  /** The registry both go to: the service's own, or the bus's when it was given none. */
+  readonly registry: Registry;
   readonly running: Running;
   /** Starts listening for signing-key revocations (once): the first `serve` or `consume` calls it. */
   watchKeyRevocations(): void;

@@ -1,7 +1,7 @@
 import { sql, type Kysely, type QueryExecutorProvider, type Transaction } from "kysely";
 import { v7 as uuidv7 } from "uuid";
 import { EVENT_CATALOG, type EventActor, type EventData, type EventEnvelope, type EventType } from "@galaxy/contracts";
-import type { Logger } from "@galaxy/observability";
+import { outboxBacklog, type Gauge, type Logger, type Registry } from "@galaxy/observability";
 import { createSecurityDefinerFunction, enableWorkspaceRls } from "./migrations";
 import type { ServiceName } from "./connection";
 
@@ -132,6 +132,8 @@ export interface OutboxRelayOptions {
    * statement (default 100 ms; well below `sweepAgeMs`, so the sweep does not take them again).
    */
   markDelayMs?: number;
+  /** Where `galaxy_outbox_backlog` goes (the service's registry); none, no gauge. */
+  metrics?: Registry;
 }
 
 /** Marked at once past this many ids waiting. */
@@ -154,7 +156,12 @@ export class OutboxRelay {
   private unmarked: string[] = [];
   private markTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly options: OutboxRelayOptions) {}
+  /** Exported from the start (0 until a sweep finds a backlog), so an alert on it has a series. */
+  private readonly backlog: Gauge | undefined;
+
+  constructor(private readonly options: OutboxRelayOptions) {
+    this.backlog = options.metrics ? outboxBacklog(options.metrics) : undefined;
+  }
 
   start(): void {
     const interval = this.options.sweepIntervalMs ?? 2_000;
@@ -176,10 +183,14 @@ export class OutboxRelay {
 
   /** Publishes every unpublished event older than the sweep age; returns how many. */
   async sweep(ageMs = this.options.sweepAgeMs ?? 1_000): Promise<void> {
+    const backlog = this.backlog;
+    let found = 0;
     try {
       for (;;) {
         const result = await sql<{ id: string; workspace_id: string; type: string; schema_version: number; payload: EventEnvelope; context: EventContext }>`
           select * from outbox_pending(${ageMs}, 200)`.execute(this.options.db);
+        found += result.rows.length;
+        backlog?.set(found);
         if (result.rows.length === 0) return;
         await this.publishAll(
           result.rows.map((r) => ({ id: r.id, workspaceId: r.workspace_id, type: r.type, schemaVersion: r.schema_version, payload: r.payload, context: r.context })),

@@ -1,4 +1,4 @@
-import { Counter, Gauge, type Registry } from "prom-client";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
 /** Why a message became a dead letter, as the `galaxy_bus_dead_letters_total` label says it. */
 export type DeadLetterCause = "terminal" | "unknown" | "forged" | "poison";
@@ -10,6 +10,8 @@ export interface ConsumerMetrics {
   /** Messages handed to the handler again: retries in place and JetStream redeliveries. */
   redeliveries: Counter<"consumer">;
   deadLetters: Counter<"consumer" | "cause">;
+  /** How long an event waited in JetStream before its first delivery to a consumer (the audit consumer's is the audit ingest lag). */
+  eventAge: Histogram<"consumer">;
   /** Messages not yet acknowledged (waiting and in hand), read from JetStream at each scrape. */
   lag: Gauge<"consumer">;
   /** Tells the lag gauge how to read one consumer's lag; the returned function stops it. */
@@ -60,6 +62,13 @@ export function consumerMetrics(registry: Registry): ConsumerMetrics {
       name: "galaxy_bus_dead_letters_total",
       help: "Events a consumer wrote to DEAD_LETTERS, by cause (terminal, unknown, forged, poison)",
       labelNames: ["consumer", "cause"],
+      registers: [registry],
+    }),
+    eventAge: new Histogram({
+      name: "galaxy_bus_event_age_seconds",
+      help: "Time from JetStream storing an event to its first delivery to a consumer",
+      labelNames: ["consumer"],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
       registers: [registry],
     }),
     lag,

@@ -1,5 +1,6 @@
 import { pino, type DestinationStream, type Logger } from "pino";
 import { isSecretField, REDACTED, SECRET_FIELDS } from "@galaxy/contracts";
+import { traceFields } from "./log-trace";
 
 export type { Logger };
 
@@ -28,6 +29,8 @@ export function createLogger(options: LoggerOptions): Logger {
     redact: { paths: REDACT_PATHS, censor: REDACTED },
     formatters: { log: redactFields },
     base: { service: options.service },
+    // Every line written inside a span names it (docs/operations.md, "Traces").
+    mixin: () => traceFields(),
     ...(pretty
       ? { transport: { target: "pino-pretty", options: { colorize: true, singleLine: true, ignore: "pid,hostname,service,name", translateTime: "HH:MM:ss.l" } } }
       : {}),

@@ -43,7 +43,7 @@ export interface AgentRegistry {
 /** Builds the agent registry from its dependencies; `main.ts` runs it, tests build it too. */
 export function createAgentRegistry(deps: AgentRegistryDeps): AgentRegistry {
   const { db, bus, logger } = deps;
-  const relay = new OutboxRelay({ db, publish: (row) => bus.publishEvent(row), logger });
+  const relay = new OutboxRelay({ db, publish: (row) => bus.publishEvent(row), logger, metrics: bus.registry });
   const box = new SecretBox(deps.masterKey, deps.previousMasterKeys);
   const agents = new AgentsService({ db, relay, box });
   const schedules = deps.schedules ? new ScheduleRunner({ db, bus, logger, options: deps.schedules }) : undefined;

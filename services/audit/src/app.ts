@@ -60,7 +60,7 @@ export function createAudit(deps: AuditDeps): AuditService {
   const log = new AuditLogService({ db, logger });
   const incidents = new SecurityIncidentsService(db);
   // Publishes audit's own events (retention runs, operator records) right after they commit.
-  const relay = new OutboxRelay({ db, publish: (row) => bus.publishEvent(row), logger });
+  const relay = new OutboxRelay({ db, publish: (row) => bus.publishEvent(row), logger, metrics: bus.registry });
   const retention = new RetentionService({
     db,
     log,

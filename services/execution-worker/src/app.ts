@@ -99,7 +99,7 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
   const { db, bus, logger, config } = deps;
   const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const leaseMs = config.leaseMs ?? 30_000;
-  const relay = new OutboxRelay({ db, publish: (row) => bus.publishEvent(row), logger });
+  const relay = new OutboxRelay({ db, publish: (row) => bus.publishEvent(row), logger, metrics: bus.registry });
   const credentials = new CredentialResolver({ bus, ttlMs: config.credentialTtlMs });
   const providers = new ModelProviders({
     credentials,

@@ -6,7 +6,7 @@ import type { Redis } from "ioredis";
 import { v7 as uuidv7 } from "uuid";
 import type { Bus } from "@galaxy/bus";
 import { isDbReachable, type Kysely } from "@galaxy/db";
-import { Histogram, type Logger, type Registry } from "@galaxy/observability";
+import { Histogram, observeIntake, type Logger, type Registry } from "@galaxy/observability";
 import { Authenticator } from "./auth/principal";
 import { LoginThrottle } from "./auth/login-throttle";
 import type { GatewayDb } from "./db";
@@ -120,10 +120,6 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     const ready = Object.values(checks).every(Boolean);
     return reply.status(ready ? 200 : 503).send({ status: ready ? "ready" : "not_ready", checks });
   });
-  app.get("/metrics", { schema: { hide: true } }, async (_request, reply) => {
-    reply.header("content-type", deps.metrics.contentType);
-    return deps.metrics.metrics();
-  });
   return base;
 }
 
@@ -136,6 +132,8 @@ function installHttpMetrics(app: FastifyInstance, registry: Registry): void {
     registers: [registry],
   });
   app.addHook("onResponse", async (request, reply) => {
-    duration.observe({ method: request.method, route: request.routeOptions.url ?? "unmatched", status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    const route = request.routeOptions.url ?? "unmatched";
+    duration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    observeIntake(registry, request.method, route, reply.statusCode);
   });
 }

@@ -17,6 +17,7 @@ let identityStub: Bus;
 let db: Kysely<GatewayDb>;
 let redis: Redis;
 let app: FastifyInstance;
+const metrics = createMetrics("gateway");
 let logins = 0;
 
 beforeAll(async () => {
@@ -24,7 +25,7 @@ beforeAll(async () => {
   db = serviceDb<GatewayDb>(env, "gateway");
   gatewayBus = await connectTestBus(env, "gateway");
   redis = new Redis(env.redisUrl, { keyPrefix: env.redisPrefix });
-  app = await buildGateway({ bus: gatewayBus, db, redis, logger: testLogger("gateway"), metrics: createMetrics("gateway") });
+  app = await buildGateway({ bus: gatewayBus, db, redis, logger: testLogger("gateway"), metrics });
   // Stands in for identity's login so idempotency can be counted; sign-up stays unserved.
   identityStub = await connectTestBus(env, "identity");
   identityStub.serve("identity.auth.login", async (body): Promise<LoginResult> => {
@@ -193,10 +194,10 @@ describe("health, metrics and docs", () => {
     expect(JSON.parse(response.payload)).toMatchObject({ checks: { bus: true, database: true, redis: true } });
   });
 
-  test("/metrics is Prometheus text with the HTTP histogram", async () => {
-    const response = await app.inject({ method: "GET", url: "/metrics" });
-    expect(response.statusCode).toBe(200);
-    expect(response.payload).toContain("galaxy_http_request_duration_seconds");
+  test("the HTTP histogram goes to the service's registry (served on the ops port), not to the public port", async () => {
+    await app.inject({ method: "GET", url: "/health/live" });
+    expect(await metrics.metrics()).toContain("galaxy_http_request_duration_seconds");
+    expect((await app.inject({ method: "GET", url: "/metrics" })).statusCode).toBe(404);
   });
 
   test("/openapi.json describes the API as OpenAPI 3.1", async () => {

@@ -10,6 +10,8 @@ import type { GatewayDb } from "./db";
 const Env = CommonEnv.extend({
   GATEWAY_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   GATEWAY_HOST: z.string().default("127.0.0.1"),
+  // `/metrics` and the health checks for the orchestrator, off the public port (docs/operations.md).
+  GATEWAY_OPS_PORT: z.coerce.number().int().min(0).max(65535).default(8090),
   TRUST_PROXY: z.enum(["true", "false"]).default("false"),
   // Deliveries each webhook trigger may make per window (POST /hooks/{triggerId}); past it, 429.
   // Empty is the same as unset (docker-compose passes unset variables as "").
@@ -29,7 +31,7 @@ await runService({
   service,
   logger,
   metrics,
-  opsPort: null,
+  opsPort: env.GATEWAY_OPS_PORT,
   async start() {
     const db = createServiceDb<GatewayDb>(env.DATABASE_URL, service);
     const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 2, lazyConnect: true });

@@ -48,7 +48,7 @@ export function createIdentity(deps: IdentityDeps): IdentityService {
   const { db, bus, logger } = deps;
   const box = new SecretBox(deps.masterKey, deps.previousMasterKeys);
   const keys = new SigningKeys(db, box, deps.keyActivationDelayMs === undefined ? {} : { activationDelayMs: deps.keyActivationDelayMs });
-  const relay = new OutboxRelay({ db, publish: (row) => bus.publishEvent(row), logger });
+  const relay = new OutboxRelay({ db, publish: (row) => bus.publishEvent(row), logger, metrics: bus.registry });
   const auth = new AuthService({ db, keys, relay });
   const members = new MembersService({ db, relay });
   const workspaces = new WorkspacesService({ db, keys, relay });

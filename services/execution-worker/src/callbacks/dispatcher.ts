@@ -1,7 +1,7 @@
 import type { Bus } from "@galaxy/bus";
 import { GalaxyError, type NotifySecretReply } from "@galaxy/contracts";
 import { inWorkspace, type Kysely } from "@galaxy/db";
-import type { Logger } from "@galaxy/observability";
+import { callbackDeliveries, callbackOutcome, type Logger } from "@galaxy/observability";
 import { OutboundFailedError, OutboundRefusedError, postSigned } from "@galaxy/webhooks";
 import type { ExecutionDb } from "../db";
 import { retryDelayMs, type CallbackConfig } from "./config";
@@ -107,6 +107,7 @@ export class CallbackDispatcher {
         const current = await findPendingAttempt(tx, id);
         if (current) await recordAttempt(tx, current, outcome);
       });
+      callbackDeliveries(this.deps.bus.registry).inc({ outcome: callbackOutcome(outcome) });
       logger.info({ deliveryId: id, executionId: row.execution_id, attempt: row.attempt, status: outcome.status, responseStatus: outcome.responseStatus }, "completion callback attempted");
     } catch (error) {
       logger.error({ err: error, deliveryId: id }, "a completion callback attempt could not be recorded");
