@@ -88,7 +88,7 @@ function completedEvent(request: RunRequest, text: string) {
 }
 
 /**
- * The bare floor of ARCHITECTURE's budget: a core NATS responder on `<prefix>.svc.run` that does
+ * The bare floor of the performance budget (docs/benchmarks.md): a core NATS responder on `<prefix>.svc.run` that does
  * one model call, one insert and one JetStream publish, then replies.
  */
 export function serveBareWorker(nc: NatsConnection, prefix: string, deps: { db: Kysely<unknown>; modelUrl: string }): Subscription {

@@ -36,7 +36,7 @@ export interface ResultRow {
   /** Galaxy ÷ baseline. */
   ratio: string;
   target: string;
-  /** Whether Galaxy meets the ARCHITECTURE target; null when there is none. */
+  /** Whether Galaxy meets its target (docs/benchmarks.md); null when there is none. */
   met: boolean | null;
 }
 

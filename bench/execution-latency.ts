@@ -15,7 +15,7 @@ export interface LatencyOptions {
 
 export const LATENCY_DEFAULTS: LatencyOptions = { warmup: 30, count: 300, timeoutMs: 10_000 };
 
-/** ARCHITECTURE's target for one execution at a time, with a zero-latency model. */
+/** The target for one execution at a time (docs/benchmarks.md), with a zero-latency model. */
 const TARGET = { p50: 10, p99: 25 };
 
 /**

@@ -26,7 +26,7 @@ export function hostFacts(): Pick<Machine, "cores" | "cpu" | "memoryGiB" | "node
 
 /** The results as a Markdown table (it reads as plain text on a terminal too). */
 export function resultsTable(rows: readonly ResultRow[]): string {
-  const header = ["benchmark", "metric", "Galaxy", "baseline (same run)", "Galaxy ÷ baseline", "ARCHITECTURE target", "met"];
+  const header = ["benchmark", "metric", "Galaxy", "baseline (same run)", "Galaxy ÷ baseline", "target", "met"];
   const lines = rows.map((r) => [r.benchmark, r.metric, r.galaxy, r.baseline, r.ratio, r.target, r.met === null ? "—" : r.met ? "yes" : "no"]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? "").length)));
   const format = (cells: readonly string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`;

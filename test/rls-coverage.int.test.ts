@@ -5,7 +5,7 @@ import { createTestEnv, type TestEnv } from "@galaxy/testkit";
 
 /**
  * Row-level security and security-definer functions across every schema, read from the
- * catalogs of a database with every migration (ARCHITECTURE.md, Data; docs/security.md).
+ * catalogs of a database with every migration (docs/security.md).
  * A new tenant table without forced RLS, or a new definer function the docs do not name,
  * fails here.
  */

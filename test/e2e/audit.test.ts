@@ -8,7 +8,7 @@ import type { AuditDb } from "../../services/audit/src/db";
 import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
 
 /**
- * The audit trail through the gateway (CONTRACT §1, ARCHITECTURE "The audit chain"): changes
+ * The audit trail through the gateway (docs/api.md, docs/audit-chain.md): changes
  * of every kind become entries with who, what, from where and in which trace; the list
  * filters; verify re-checks the chain and names what was tampered with; export streams it.
  */

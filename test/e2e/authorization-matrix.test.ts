@@ -9,7 +9,7 @@ import { signWebhook } from "@galaxy/webhooks";
 import { api, dataOf, eventually, identitySigner, startGalaxy, type ApiResponse, type Galaxy } from "./harness";
 
 /**
- * The authorization matrix (CONTRACT §1): every endpoint of the gateway × every kind of caller
+ * The authorization matrix (docs/api.md): every endpoint of the gateway × every kind of caller
  * → the status it gets, from the one table `ROWS` below. Each cell is its own test with its
  * own fresh resources where a success would use them up. For every refused write, the
  * database (every table of every schema, read as the superuser, but for what changes on its
@@ -322,7 +322,7 @@ const ROWS: readonly Row[] = [
     request: async (w) => ({ path: `/api/executions/${await w.endedExecution()}/cancel` }),
   },
 
-  // Knowledge bases: viewers read and query, members create and add documents (CONTRACT §1).
+  // Knowledge bases: viewers read and query, members create and add documents (docs/api.md).
   { method: "POST", path: "/api/knowledge-bases", auth: "bearer", expect: [201, 201, 201, 403, 201, 201, 201, 403, 201, 403, 201, 401, 401, 401, 401, 401], request: async () => ({ path: "/api/knowledge-bases", body: { name: "Matrix" } }) },
   { method: "GET", path: "/api/knowledge-bases", auth: "bearer", expect: ANY_MEMBER(200), request: async () => ({ path: "/api/knowledge-bases" }) },
   { method: "GET", path: "/api/knowledge-bases/{id}", auth: "bearer", expect: [200, 200, 200, 200, 200, 200, 200, 200, 404, 404, 404, 401, 401, 401, 401, 401], request: async (w) => ({ path: `/api/knowledge-bases/${w.knowledgeBaseId}` }) },

@@ -24,7 +24,7 @@ async function tokenIn(email: string, workspaceId: string): Promise<string> {
   return dataOf(LoginResult, await api(galaxy, "POST", "/api/auth/login", { body: { email, password: PASSWORD, workspaceId } })).accessToken;
 }
 
-test("what an API key creates is owned by the key and by its creator (CONTRACT §1)", async () => {
+test("what an API key creates is owned by the key and by its creator (docs/api.md)", async () => {
   const owner = await signup("owner@keys.example");
   const ws = owner.workspace.id;
   const admin = await signup("admin@keys.example");

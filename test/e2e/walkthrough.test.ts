@@ -82,7 +82,7 @@ describe("the README walk-through, through the gateway", () => {
     expect(first?.prevHash).toBe("0".repeat(64));
   });
 
-  test("every event on the bus carries the headers of CONTRACT §3 and a claim that verifies", async () => {
+  test("every event on the bus carries the headers of docs/bus.md and a claim that verifies", async () => {
     const jwks = Jwks.parse((await api(galaxy, "GET", "/.well-known/jwks.json")).body);
     const keySet = createLocalJWKSet({ keys: jwks.keys.map((k) => ({ ...k })) });
     const types = new Set<string>();

@@ -14,7 +14,7 @@ import { deliveryEventId, deliveryExecutionId } from "../../services/gateway/src
 import { api, dataOf, eventually, startGalaxy, type ApiResponse, type Galaxy } from "./harness";
 
 /**
- * CONTRACT §2, "the bus unreachable: 503, nothing stored; the sender's retry is safe": Galaxy
+ * docs/webhooks.md, "the bus unreachable: 503, nothing stored; the sender's retry is safe": Galaxy
  * runs on a NATS server of this test's own, which the test stops and starts again.
  */
 

@@ -12,7 +12,7 @@ import { deliveryExecutionId } from "../../services/gateway/src/routes/hooks.rou
 import { api, dataOf, eventually, startGalaxy, type ApiResponse, type Galaxy } from "./harness";
 
 /**
- * Webhooks in (CONTRACT §2), through the gateway of a whole Galaxy: signed deliveries start one
+ * Webhooks in (docs/webhooks.md), through the gateway of a whole Galaxy: signed deliveries start one
  * execution each, however often they come; refused ones store nothing.
  */
 

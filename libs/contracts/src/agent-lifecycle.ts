@@ -64,7 +64,7 @@ export type AgentPaused = z.infer<typeof AgentPaused>;
 export const AgentDeleted = z.object({ agentId: Uuid, version: z.number().int().min(1), status: AgentStatus, deletedAt: IsoDateTime });
 export type AgentDeleted = z.infer<typeof AgentDeleted>;
 
-// Completion callbacks (CONTRACT §1, GET /api/executions/{id}/deliveries).
+// Completion callbacks (docs/api.md, GET /api/executions/{id}/deliveries).
 
 export const CallbackDeliveryStatus = z.enum(["pending", "delivered", "failed"]);
 export type CallbackDeliveryStatus = z.infer<typeof CallbackDeliveryStatus>;

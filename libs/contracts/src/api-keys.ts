@@ -2,7 +2,7 @@ import { z } from "zod";
 import { IsoDateTime, Uuid, WorkspaceId } from "./ids";
 import { Role } from "./roles";
 
-/** Every API key starts with this, so scanners and people recognise one (CONTRACT §1). */
+/** Every API key starts with this, so scanners and people recognise one (docs/api.md). */
 export const API_KEY_PREFIX = "gxk_";
 
 /** Whether a bearer credential is an API key rather than an access token. */

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { IsoDateTime, Uuid, WorkspaceId } from "./ids";
 
-/** Who an audit entry names (CONTRACT §1); an operator's events are recorded as a service's. */
+/** Who an audit entry names (docs/api.md); an operator's events are recorded as a service's. */
 export const AuditActor = z.object({ type: z.enum(["user", "api_key", "service"]), id: z.string() });
 export type AuditActor = z.infer<typeof AuditActor>;
 

@@ -3,7 +3,7 @@ import { ACTIONS, authorize, principalOf, type Action, type Principal } from "./
 import { ROLES, type Role } from "./roles";
 
 /**
- * CONTRACT §1, Roles, written out as a table: for each role and action, whether it is allowed
+ * docs/api.md, Roles, written out as a table: for each role and action, whether it is allowed
  * ("yes"), refused ("no"), or allowed only on an agent the principal created ("own").
  */
 type Rule = "yes" | "no" | "own";

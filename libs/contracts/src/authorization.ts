@@ -63,15 +63,15 @@ export interface ResourceOwnership {
 
 /**
  * May this principal do this? One pure decision for every service: role first, then the
- * member's permission overrides, then ownership for "its own" agents (CONTRACT §1, Roles).
+ * member's permission overrides, then ownership for "its own" agents (docs/api.md, Roles).
  */
 export function authorize(principal: Principal, action: Action, resource: ResourceOwnership = {}): boolean {
   if (principal.act === "service" || principal.act === "operator") return NON_MEMBER_ACTIONS.has(action);
   const rank = roleRank(principal.role);
   const atLeast = (role: Role) => rank >= roleRank(role);
   const override = (key: "create" | "edit" | "delete") => principal.perms?.agents?.[key];
-  // An API key owns what it created, and what its creator did (CONTRACT §1).
-  // What an API key creates is the key's and its creator's (CONTRACT §1); a key does not
+  // An API key owns what it created, and what its creator did (docs/api.md).
+  // What an API key creates is the key's and its creator's (docs/api.md); a key does not
   // inherit what its creator made by other means (docs/decisions/0007).
   const owns = [resource.createdBy, resource.createdByUser].some((who) => who !== undefined && who === principal.id);
   switch (action) {
@@ -81,7 +81,7 @@ export function authorize(principal: Principal, action: Action, resource: Resour
     case "executions.read":
     case "knowledge.read":
       return atLeast("viewer");
-    // Knowledge bases and their documents (CONTRACT §1: members create knowledge bases).
+    // Knowledge bases and their documents (docs/api.md: members create knowledge bases).
     case "knowledge.create":
       return atLeast("member");
     case "agents.create":

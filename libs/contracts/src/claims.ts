@@ -20,7 +20,7 @@ export const WorkspaceClaim = z.object({
   perms: Permissions.optional(),
   /**
    * For an API key's claim (`act: "api_key"`) only: the user who created the key. What the key
-   * creates is owned by the key and by its creator (CONTRACT §1), so ownership checks accept
+   * creates is owned by the key and by its creator (docs/api.md), so ownership checks accept
    * either. Absent on every other claim.
    */
   own: z.string().min(1).optional(),

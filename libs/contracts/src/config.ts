@@ -25,7 +25,7 @@ export const NatsEnv = z.object({
 });
 export type NatsEnv = z.infer<typeof NatsEnv>;
 
-/** The environment every service reads (CONTRACT §5). */
+/** The environment every service reads (docs/operations.md). */
 export const CommonEnv = z.object({
   DATABASE_URL: z.url().default("postgres://postgres@127.0.0.1:5432/galaxy"),
   ...NatsEnv.shape,

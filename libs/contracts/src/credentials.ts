@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { IsoDateTime } from "./ids";
 
-/** The providers a workspace may hold a key for (CONTRACT §1). */
+/** The providers a workspace may hold a key for (docs/api.md). */
 export const CredentialProvider = z.enum(["openai", "anthropic", "google", "pinecone"]);
 export type CredentialProvider = z.infer<typeof CredentialProvider>;
 
@@ -38,7 +38,7 @@ export const CredentialSummary = z.object({
 });
 export type CredentialSummary = z.infer<typeof CredentialSummary>;
 
-/** What `PUT` answers (CONTRACT §1: `{provider, last4, updatedAt}`). */
+/** What `PUT` answers (docs/api.md: `{provider, last4, updatedAt}`). */
 export const CredentialStored = CredentialSummary.pick({ provider: true, last4: true, updatedAt: true });
 export type CredentialStored = z.infer<typeof CredentialStored>;
 

@@ -7,7 +7,7 @@ import {
 } from "./errors";
 
 describe("GalaxyError.toBody", () => {
-  test("renders the CONTRACT §1 body with the status's title", () => {
+  test("renders the docs/api.md body with the status's title", () => {
     const error = new GalaxyError(409, "agent_not_active", "The agent is paused");
     expect(error.toBody()).toEqual({ error: "Conflict", code: "agent_not_active", message: "The agent is paused" });
     expect(Object.hasOwn(error.toBody(), "details")).toBe(false);

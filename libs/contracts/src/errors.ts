@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-/** The HTTP error body of CONTRACT §1. */
+/** The HTTP error body of docs/api.md. */
 export const ErrorBody = z.object({
   error: z.string(),
   code: z.string().regex(/^[a-z][a-z0-9_]*$/),
@@ -105,7 +105,7 @@ export class UnavailableError extends GalaxyError {
   }
 }
 
-/** Turns zod issues into CONTRACT §1 `details`: each bad field path to its message. */
+/** Turns zod issues into docs/api.md `details`: each bad field path to its message. */
 export function issueDetails(error: z.ZodError, prefix = ""): Record<string, string> {
   const details: Record<string, string> = {};
   for (const issue of error.issues) {

@@ -17,7 +17,7 @@ import { TriggerCreated, TriggerDeleted, TriggerSecretRotated, WebhookReceived }
 export const EventActor = z.object({ type: ClaimActor, id: z.string().min(1) });
 export type EventActor = z.infer<typeof EventActor>;
 
-/** Every event's payload (CONTRACT §3); `data` is parsed against the catalog entry. */
+/** Every event's payload (docs/bus.md); `data` is parsed against the catalog entry. */
 export const EventEnvelope = z.object({
   id: Uuid,
   type: z.string().regex(/^[a-z_]+(\.[a-z_]+)+$/),
@@ -191,7 +191,7 @@ export const EVENT_CATALOG = {
     resource: (d) => ({ type: "provider_credential", id: d.provider }),
     changes: (d) => ({ before: { provider: d.provider }, after: null }),
   }),
-  // Operator actions: system-workspace events (CONTRACT §3), signed with an operator claim.
+  // Operator actions: system-workspace events (docs/bus.md), signed with an operator claim.
   "user.system_admin_granted": entry({
     schemaVersion: 1,
     data: SystemAdminGranted,
@@ -309,7 +309,7 @@ export const EVENT_CATALOG = {
     resource: (d) => ({ type: "document", id: d.documentId }),
     changes: (d) => ({ before: { status: "pending" }, after: { status: d.status, chunkCount: d.chunkCount, error: d.error } }),
   }),
-  // User sync from an external identity provider: system-workspace events (CONTRACT §3).
+  // User sync from an external identity provider: system-workspace events (docs/bus.md).
   "user.created": entry({
     schemaVersion: 1,
     data: UserCreated,
@@ -360,7 +360,7 @@ export const EVENT_CATALOG = {
     resource: (d) => ({ type: "trigger", id: d.triggerId }),
     changes: (d) => ({ before: null, after: { webhookId: d.webhookId, executionId: d.executionId, agentId: d.agentId, bodySha256: d.bodySha256, bodySize: d.bodySize, receivedAt: d.receivedAt } }),
   }),
-  // Operator replays and redrives (CONTRACT §4): system-workspace events, written by audit.
+  // Operator replays and redrives (docs/replay.md): system-workspace events, written by audit.
   "replay.started": entry({
     schemaVersion: 1,
     data: ReplayStarted,

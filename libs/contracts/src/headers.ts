@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { WorkspaceId } from "./ids";
 
-/** Header names of every Galaxy bus message (CONTRACT §3). */
+/** Header names of every Galaxy bus message (docs/bus.md). */
 export const HEADER = {
   workspaceId: "Gx-Workspace-Id",
   claim: "Gx-Claim",

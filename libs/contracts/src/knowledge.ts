@@ -3,7 +3,7 @@ import { IsoDateTime, Uuid, WorkspaceId } from "./ids";
 import { PageQuery } from "./pagination";
 
 /**
- * Knowledge bases (CONTRACT §1): named collections of documents a workspace's agents can
+ * Knowledge bases (docs/api.md): named collections of documents a workspace's agents can
  * search. A document is stored as given, then chunked and embedded asynchronously.
  */
 
@@ -77,7 +77,7 @@ export const KnowledgeQueryBody = z
   .strict();
 export type KnowledgeQueryBody = z.infer<typeof KnowledgeQueryBody>;
 
-/** One ranked chunk of `POST /api/knowledge-bases/{id}/query`: CONTRACT §1 `{documentId, chunk, score}`. */
+/** One ranked chunk of `POST /api/knowledge-bases/{id}/query`: docs/api.md `{documentId, chunk, score}`. */
 export const KnowledgeQueryResult = z.object({
   documentId: Uuid,
   chunkIndex: z.number().int().min(0),
@@ -131,7 +131,7 @@ export type KnowledgeSearchHit = z.infer<typeof KnowledgeSearchHit>;
 export const KnowledgeSearchReply = z.object({ results: z.array(KnowledgeSearchHit) });
 export type KnowledgeSearchReply = z.infer<typeof KnowledgeSearchReply>;
 
-// Events (CONTRACT §3). Never a document's text: its title, size and chunk count only.
+// Events (docs/bus.md). Never a document's text: its title, size and chunk count only.
 
 export const KnowledgeBaseCreated = z.object({ knowledgeBase: KnowledgeBase });
 export type KnowledgeBaseCreated = z.infer<typeof KnowledgeBaseCreated>;

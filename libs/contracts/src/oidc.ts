@@ -4,11 +4,11 @@ import { Email } from "./identity";
 
 /**
  * Algorithms an external OIDC issuer's ID tokens may use. RS256 is accepted for that issuer
- * alone (CONTRACT §1); Galaxy's own tokens stay EdDSA/ES256.
+ * alone (docs/api.md); Galaxy's own tokens stay EdDSA/ES256.
  */
 export const EXTERNAL_TOKEN_ALGORITHMS = ["RS256", "ES256"] as const;
 
-/** `POST /api/auth/exchange`: an ID token of the configured OIDC issuer (CONTRACT §1). */
+/** `POST /api/auth/exchange`: an ID token of the configured OIDC issuer (docs/api.md). */
 export const ExchangeBody = z
   .object({ idToken: z.string().min(1).max(16_384), workspaceId: WorkspaceId.optional() })
   .strict();

@@ -5,7 +5,7 @@ import { IsoDateTime, SYSTEM_WORKSPACE_ID, Uuid, WorkspaceId } from "./ids";
 import { PageQuery } from "./pagination";
 
 /**
- * Operator replay and dead letters (CONTRACT §4). Audit runs and records replays and keeps the
+ * Operator replay and dead letters (docs/replay.md). Audit runs and records replays and keeps the
  * dead-letter index; each service that keeps a projection serves its part (apply, reset,
  * release, redrive) to audit alone.
  */
@@ -61,7 +61,7 @@ export const EventSubjectFilter = z
 export const ReplayStatus = z.enum(["running", "completed", "failed", "cancelled"]);
 export type ReplayStatus = z.infer<typeof ReplayStatus>;
 
-/** `POST /api/admin/replays` and `galaxy replay` (CONTRACT §4). */
+/** `POST /api/admin/replays` and `galaxy replay` (docs/replay.md). */
 export const StartReplayBody = z
   .object({
     target: ProjectionName,

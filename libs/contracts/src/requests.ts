@@ -80,7 +80,7 @@ export type StartExecutionRequest = z.infer<typeof StartExecutionRequest>;
 export const REQUESTS = {
   "identity.auth.signup": op({ request: SignupBody, reply: SignupResult, claim: "none" }),
   "identity.auth.login": op({ request: LoginBody, reply: LoginResult, claim: "none" }),
-  // An external OIDC issuer's ID token for a Galaxy access token (CONTRACT §1); no workspace is known yet.
+  // An external OIDC issuer's ID token for a Galaxy access token (docs/api.md); no workspace is known yet.
   "identity.auth.exchange": op({ request: ExchangeBody, reply: LoginResult, claim: "none" }),
   // A verified provider webhook (the gateway checks its Standard Webhooks signature); system-workspace events.
   "identity.users.sync": op({ request: UserSyncRequest, reply: UserSyncResult, claim: "none" }),
@@ -139,7 +139,7 @@ export const REQUESTS = {
   "audit.logs.export_page": op({ request: AuditExportPageRequest, reply: AuditExportPage, claim: "required" }),
   // Retention of one workspace's log (export, prune, checkpoint): an operator claim of the system workspace alone.
   "audit.retention.apply": op({ request: AuditRetentionRequest, reply: AuditRetentionResult, claim: "required" }),
-  // Operators (CONTRACT §1 system_admin, §3 keys). identity.operator.* carry no claim: in production only the
+  // Operators (docs/api.md system_admin, §3 keys). identity.operator.* carry no claim: in production only the
   // galaxy-cli NATS user may make them (infra/nats/); docs/security.md, Operators, says what that rests on.
   "identity.operator.grant_system_admin": op({ request: GrantSystemAdminRequest, reply: SystemAdminGrant, claim: "none" }),
   "identity.operator.keys.list": op({ request: z.object({}).strict(), reply: SigningKeyList, claim: "none" }),
@@ -164,7 +164,7 @@ export const REQUESTS = {
   // The CLI's operator claim on the system workspace (`sub: "galaxy-cli"`), for the operator requests
   // that take one (replays, dead letters); under svc.identity.operator.>, so galaxy-cli's alone.
   "identity.operator.claim": op({ request: z.object({}).strict(), reply: ClaimGrant, claim: "none" }),
-  // Operator replay and dead letters (CONTRACT §4): audit answers an operator claim of the system workspace alone.
+  // Operator replay and dead letters (docs/replay.md): audit answers an operator claim of the system workspace alone.
   "audit.replays.start": op({ request: StartReplayBody, reply: ReplayAccepted, claim: "required" }),
   "audit.replays.get": op({ request: ReplayRef, reply: ReplayRun, claim: "required" }),
   "audit.replays.list": op({ request: ReplayListQuery, reply: Page(ReplayRun), claim: "required" }),

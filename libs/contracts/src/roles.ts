@@ -13,7 +13,7 @@ export function lowerRole(a: Role, b: Role): Role {
   return roleRank(a) <= roleRank(b) ? a : b;
 }
 
-/** Per-member overrides of what the role allows (CONTRACT §1, Roles). */
+/** Per-member overrides of what the role allows (docs/api.md, Roles). */
 export const Permissions = z
   .object({
     agents: z.object({ create: z.boolean(), edit: z.boolean(), delete: z.boolean() }).partial().optional(),

@@ -105,7 +105,7 @@ export const TriggerSecretRotated = z.object({ triggerId: Uuid, agentId: Uuid, p
 export type TriggerSecretRotated = z.infer<typeof TriggerSecretRotated>;
 
 /**
- * A signed webhook delivery the gateway accepted (CONTRACT §2). The stream is the inbox: the
+ * A signed webhook delivery the gateway accepted (docs/webhooks.md). The stream is the inbox: the
  * execution-worker creates execution `executionId` from it, once however many copies arrive.
  */
 export const WebhookReceived = z.object({

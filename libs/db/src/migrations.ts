@@ -3,7 +3,7 @@ import { createDb, ownerRole, schemaOf, type ServiceName } from "./connection";
 
 export type { Migration };
 
-/** The row-level security policy of every tenant table (ARCHITECTURE.md, Data). */
+/** The row-level security policy of every tenant table (docs/security.md, Row-level security). */
 const WORKSPACE_PREDICATE = "workspace_id = nullif(current_setting('app.workspace_id', true), '')::uuid";
 
 /** ENABLE and FORCE row-level security on a tenant table, with USING and WITH CHECK. */

@@ -7,7 +7,7 @@ import type { ServiceName } from "./connection";
 
 /** What travels beside an event into its headers: who asked, from where, in which trace. */
 export interface EventContext {
-  /** The signed workspace claim to publish with (CONTRACT §3). */
+  /** The signed workspace claim to publish with (docs/bus.md). */
   claim: string;
   traceparent: string;
   tracestate?: string | undefined;

@@ -4,7 +4,7 @@ import { enableWorkspaceRls } from "./migrations";
 
 /**
  * While a replay with `reset` rebuilds one workspace's part of a projection, live events for
- * that workspace wait (CONTRACT §4): the consumer stores them here and acks, and the replay
+ * that workspace wait (docs/replay.md): the consumer stores them here and acks, and the replay
  * applies them after the rebuild, in stream order, before it lets live events through again.
  *
  * Tables (in the service's schema, under row-level security): `replay_holds` (which workspace

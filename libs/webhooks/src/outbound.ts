@@ -6,7 +6,7 @@ import { Readable } from "node:stream";
 import { signWebhook } from "./standard-webhooks";
 
 /**
- * Galaxy's outbound policy (CONTRACT §1 and §5): webhook tools and completion callbacks go
+ * Galaxy's outbound policy (docs/api.md and §5): webhook tools and completion callbacks go
  * only to hosts on `OUTBOUND_HOST_ALLOWLIST`; with the list empty, to public hosts only.
  * A private, loopback, unique-local, multicast, unspecified or IPv4-mapped address is refused
  * unless the list names that exact host or address (a `*.suffix` entry never opens private

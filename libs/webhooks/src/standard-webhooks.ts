@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 
-/** How far `webhook-timestamp` may be from now, either way (CONTRACT §2: 5 minutes). */
+/** How far `webhook-timestamp` may be from now, either way (docs/webhooks.md: 5 minutes). */
 export const WEBHOOK_TOLERANCE_S = 5 * 60;
 
 const SECRET_PREFIX = "whsec_";
@@ -21,7 +21,7 @@ export function signWebhook(secret: string, id: string, timestampS: number | str
   return `v1,${digest(webhookKey(secret), id, String(timestampS), typeof body === "string" ? Buffer.from(body) : body).toString("base64")}`;
 }
 
-/** Why a delivery was refused; every reason is a 401 (CONTRACT §2). */
+/** Why a delivery was refused; every reason is a 401 (docs/webhooks.md). */
 export type WebhookRefusal = "missing_headers" | "bad_timestamp" | "timestamp_out_of_range" | "bad_signature";
 
 export type WebhookVerdict = { ok: true; id: string; timestampS: number } | { ok: false; reason: WebhookRefusal };

@@ -29,7 +29,7 @@ export interface AgentVersionsTable {
   created_at: Generated<Date>;
 }
 
-/** Webhook and schedule triggers (CONTRACT §1); secrets sealed with `GALAXY_MASTER_KEY` (libs/secrets). */
+/** Webhook and schedule triggers (docs/api.md); secrets sealed with `GALAXY_MASTER_KEY` (libs/secrets). */
 export interface TriggersTable {
   id: string;
   workspace_id: string;

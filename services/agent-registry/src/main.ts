@@ -13,7 +13,7 @@ const env = parseEnv(
     AGENT_REGISTRY_PORT: z.coerce.number().int().min(0).max(65535).default(8082),
     GALAXY_MASTER_KEY: z.string().min(1, "is required (32 bytes, base64); `make up` generates one"),
     GALAXY_MASTER_KEY_PREVIOUS: z.string().optional(),
-    // Knowledge bases (CONTRACT §5): unset, the dev model server embeds and Postgres keeps the vectors.
+    // Knowledge bases (docs/operations.md): unset, the dev model server embeds and Postgres keeps the vectors.
     OPENAI_API_KEY: z.string().min(1).optional(),
     OPENAI_BASE_URL: z.url().optional(),
     KNOWLEDGE_EMBEDDING_MODEL: z.string().min(1).optional(),

@@ -29,7 +29,7 @@ export interface AuditService {
   applyBatch(messages: EventMessage[]): Promise<void>;
   /** Which instance consumes `evt.>`: the one holding the consumer lock. */
   ingest: IngestLock;
-  /** Replays and dead letters (CONTRACT §4). */
+  /** Replays and dead letters (docs/replay.md). */
   operator: OperatorSide;
   /** Consumes `evt.>` into the chains (in batches) and serves `audit.logs.{list,verify,export_page}`, `audit.retention.apply` and the operator requests. */
   start(): Promise<void>;
@@ -94,7 +94,7 @@ export function createAudit(deps: AuditDeps): AuditService {
         // an engine outage for as long as it lasts, in place, keeping stream order
         // (docs/bus.md, "Retry policy").
         ...(deps.retryBackoffMs !== undefined ? { backoffMs: deps.retryBackoffMs } : {}),
-        // While a replay rebuilds a workspace's log, its live events wait (replay/, CONTRACT §4).
+        // While a replay rebuilds a workspace's log, its live events wait (replay/, docs/replay.md).
         handler: (messages) => applyBatch(messages),
       }),
   });

@@ -1,7 +1,7 @@
 import type { ColumnType, Generated, OutboxTable } from "@galaxy/db";
 
 /**
- * One entry of a workspace's hash chain (CONTRACT §1 "Audit entry"). Rows are never
+ * One entry of a workspace's hash chain (docs/api.md "Audit entry"). Rows are never
  * updated or deleted by the service: its login role may only insert and select.
  */
 export interface AuditLogsTable {
@@ -38,7 +38,7 @@ export interface AuditCheckpointsTable {
   created_at: Generated<Date>;
 }
 
-/** An operator replay (CONTRACT §4), a record of the system workspace. */
+/** An operator replay (docs/replay.md), a record of the system workspace. */
 export interface ReplayRunsTable {
   id: string;
   workspace_id: string;

@@ -79,7 +79,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
 
   const replay = program
     .command("replay")
-    .description("replay EVENTS into one projection (CONTRACT §4), with a progress bar; Ctrl-C cancels it")
+    .description("replay EVENTS into one projection (docs/replay.md), with a progress bar; Ctrl-C cancels it")
     .addOption(new Option("--target <projection>", "the projection to rebuild").choices(Object.keys(PROJECTIONS)).makeOptionMandatory())
     .option("--subject <filter>", "one subject filter (default evt.>, or evt.<workspace>.> with --workspace)")
     .option("--workspace <id>", "only this workspace's events (a subject token)")

@@ -157,7 +157,7 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
   });
   const executions = new ExecutionService({ db, bus, relay, intake });
 
-  // Operator replays of the agent projection and dead-letter redrives, driven by audit (CONTRACT §4).
+  // Operator replays of the agent projection and dead-letter redrives, driven by audit (docs/replay.md).
   const replay = new WorkerReplay({ db, bus, logger, intake });
 
   return {

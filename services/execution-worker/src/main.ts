@@ -40,7 +40,7 @@ const SHUTDOWN_MARGIN_MS = 20_000;
 
 /**
  * A provider's endpoint: the base URL when given; the provider itself when only a key is
- * (setting the key switches to the real provider, CONTRACT §5); else the dev model server.
+ * (setting the key switches to the real provider, docs/operations.md); else the dev model server.
  */
 function endpoint(key: string | undefined, baseUrl: string | undefined, real: string, dev: string): { apiKey: string; baseUrl: string } {
   if (baseUrl) return { apiKey: key ?? DEV_MODEL_KEY, baseUrl };

@@ -50,7 +50,7 @@ export interface GatewayDeps {
   onRoute?: (route: RouteOptions) => void;
 }
 
-/** The largest body Galaxy accepts (CONTRACT §1: 413 above it). */
+/** The largest body Galaxy accepts (docs/api.md: 413 above it). */
 export const BODY_LIMIT = 1024 * 1024;
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;

@@ -22,7 +22,7 @@ export class InvalidTokenError extends UnauthorizedError {
   }
 }
 
-/** The token was valid when issued but its holder's membership changed since (CONTRACT §1). */
+/** The token was valid when issued but its holder's membership changed since (docs/api.md). */
 export class TokenStaleError extends UnauthorizedError {
   constructor() {
     super("Your access to this workspace has changed; sign in again", "token_stale");
@@ -106,7 +106,7 @@ export class CredentialNotFoundError extends NotFoundError {
   }
 }
 
-/** An external OIDC token that is forged, expired, of another issuer or audience, or unusable (CONTRACT §1, exchange). */
+/** An external OIDC token that is forged, expired, of another issuer or audience, or unusable (docs/api.md, exchange). */
 export class InvalidExternalTokenError extends UnauthorizedError {
   constructor(message = "The identity provider's token is invalid or expired") {
     super(message, "invalid_external_token");
@@ -139,7 +139,7 @@ export class SigningKeyActiveError extends ConflictError {
   }
 }
 
-/** An operator claim is for users who hold the `system_admin` flag (CONTRACT §1). */
+/** An operator claim is for users who hold the `system_admin` flag (docs/api.md). */
 export class SystemAdminRequiredError extends GalaxyError {
   constructor() {
     super(403, "system_admin_required", "Only system admins may do this");

@@ -212,7 +212,7 @@ export class AgentsService {
     const { claim } = caller;
     const agent = await inWorkspace(this.deps.db, claim.ws, (tx) => findAgent(tx, id));
     // Not found comes before the role check: another workspace's agent must be
-    // indistinguishable from one that does not exist (CONTRACT §1).
+    // indistinguishable from one that does not exist (docs/api.md).
     if (!agent) throw await this.notFound(caller, id, "agents.get");
     requireAllowed(claim, "agents.read");
     return agent;

@@ -28,7 +28,7 @@ export const STALE_PENDING_AFTER_S = 3_600;
 export const SWEEP_EVERY_MS = 5 * 60_000;
 export const DEFAULT_PINECONE_INDEX = "galaxy";
 
-/** How the registry embeds and where it keeps vectors (CONTRACT §5 environment). */
+/** How the registry embeds and where it keeps vectors (docs/operations.md environment). */
 export interface KnowledgeSettings {
   /** `OPENAI_API_KEY` (else the dev model server's key). */
   openaiApiKey?: string | undefined;

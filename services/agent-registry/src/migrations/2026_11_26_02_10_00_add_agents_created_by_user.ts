@@ -1,7 +1,7 @@
 import { sql, type Kysely } from "kysely";
 
 /**
- * What an API key creates is owned by the key and by its creator (CONTRACT §1): the agent
+ * What an API key creates is owned by the key and by its creator (docs/api.md): the agent
  * keeps both, `created_by` (the key, or the user) and `created_by_user` (the person behind it).
  */
 export async function up(db: Kysely<unknown>): Promise<void> {

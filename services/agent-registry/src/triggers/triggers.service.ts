@@ -17,9 +17,9 @@ import {
   type LiveSchedule, type NewTrigger,
 } from "./triggers.repository";
 
-/** How long a webhook trigger's previous secret keeps verifying after a rotation (CONTRACT §1). */
+/** How long a webhook trigger's previous secret keeps verifying after a rotation (docs/api.md). */
 export const PREVIOUS_SECRET_GRACE_MS = 24 * 60 * 60 * 1000;
-/** Random bytes in a webhook secret (CONTRACT: 24–64), base64 after `whsec_`. */
+/** Random bytes in a webhook secret (docs/webhooks.md: 24–64), base64 after `whsec_`. */
 const SECRET_BYTES = 32;
 
 /** The operations that look a trigger (or its agent) up by id, as a `security.cross_workspace_attempt` names them. */
@@ -50,7 +50,7 @@ export function newWebhookSecret(): string {
 }
 
 /**
- * Webhook and schedule triggers of an agent (CONTRACT §1). A trigger is part of its agent's
+ * Webhook and schedule triggers of an agent (docs/api.md). A trigger is part of its agent's
  * configuration: viewers read them, whoever may edit the agent manages them. A webhook
  * trigger's secret is shown when it is created or rotated, never again; it is stored sealed.
  */

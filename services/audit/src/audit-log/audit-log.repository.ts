@@ -221,7 +221,7 @@ export function toHashedEntry(row: AuditLogRow): HashedAuditEntry | null {
   };
 }
 
-/** A stored row as the API shows it (CONTRACT §1 "Audit entry"). */
+/** A stored row as the API shows it (docs/api.md "Audit entry"). */
 export function toAuditEntry(row: AuditLogRow): AuditEntry {
   const actorType = AuditActor.shape.type.safeParse(row.actor_type);
   const changes = toChanges(row.changes);

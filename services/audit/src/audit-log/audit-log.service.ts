@@ -242,7 +242,7 @@ export class AuditLogService {
   }
 
   private requireReader(claim: WorkspaceClaim): void {
-    // The system workspace's log is read by system admins (operator claims) alone (CONTRACT §3).
+    // The system workspace's log is read by system admins (operator claims) alone (docs/bus.md).
     if (!authorize(principalOf(claim), "audit.read") && !isSystemOperator(claim)) {
       throw new ForbiddenError("Only admins and owners may read the audit log");
     }

@@ -17,7 +17,7 @@ import type { AuditActor } from '@galaxy/contracts';
 export type AuditChanges = { before: JsonValue; after: JsonValue };
 
 /**
- * Every field of an audit entry that its hash covers (CONTRACT §1 "Audit entry" minus
+ * Every field of an audit entry that its hash covers (docs/api.md "Audit entry" minus
  * `hash`). All of them come from the event the entry records, never from the time of
  * insertion. Fields that may be unknown are `null`, never absent, so the hashed JSON has
  * the same shape for every entry.

@@ -53,7 +53,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
            dropped as (delete from audit_checkpoints where workspace_id = p_workspace_id returning 1)
       select count(*) from removed`,
     reason:
-      "An operator replay with reset (CONTRACT §4): empties one workspace's audit chain and its checkpoint, so the replay rebuilds it from EVENTS with the same seq and hash values.",
+      "An operator replay with reset (docs/replay.md): empties one workspace's audit chain and its checkpoint, so the replay rebuilds it from EVENTS with the same seq and hash values.",
   });
 }
 

@@ -2,7 +2,7 @@ import { sql, type Kysely } from "kysely";
 import { createOutbox, createReplayHoldTables, dropReplayHoldTables, enableWorkspaceRls } from "@galaxy/db";
 
 /**
- * Operator replays and dead-letter redrives (CONTRACT §4), recorded by audit. Both are
+ * Operator replays and dead-letter redrives (docs/replay.md), recorded by audit. Both are
  * operator records of the system workspace (`workspace_id` is always its id), so they sit
  * under the same row-level security as every tenant table. The outbox carries
  * `replay.started`, `replay.completed` and `dead_letter.redriven`; the replay holds keep live

@@ -52,7 +52,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await sql
     .raw(
       `comment on function audit.replay_reset(uuid) is ${quote(
-        "An operator replay with reset (CONTRACT §4): empties one workspace's audit chain so the replay rebuilds it from EVENTS with the same seq and hash values; only while a running reset replay of that workspace holds it, never for a workspace with a retention checkpoint, which it keeps.",
+        "An operator replay with reset (docs/replay.md): empties one workspace's audit chain so the replay rebuilds it from EVENTS with the same seq and hash values; only while a running reset replay of that workspace holds it, never for a workspace with a retention checkpoint, which it keeps.",
       )}`,
     )
     .execute(db);

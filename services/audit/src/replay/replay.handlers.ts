@@ -21,7 +21,7 @@ export interface OperatorSide {
 }
 
 /**
- * Audit's operator side (CONTRACT §4): it runs and records replays, and keeps the dead-letter
+ * Audit's operator side (docs/replay.md): it runs and records replays, and keeps the dead-letter
  * index. The `audit` consumer's own dead letters and replays are applied here, in-process;
  * another service's go through its `svc.<service>.replay.*` and `dlq.redrive` requests.
  */

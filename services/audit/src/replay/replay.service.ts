@@ -29,7 +29,7 @@ const ORPHAN_AFTER_MS = 60_000;
 type Row = Selectable<ReplayRunsTable>;
 
 /**
- * Operator replays (CONTRACT §4): each is a row of the system workspace, runs in the audit
+ * Operator replays (docs/replay.md): each is a row of the system workspace, runs in the audit
  * instance that accepted it, reads `EVENTS` with an ordered consumer, and hands each message
  * to its target alone.
  */

@@ -14,7 +14,7 @@ export interface ReplayProgress {
 }
 
 /**
- * `galaxy replay`: starts a replay (CONTRACT §4) and, unless `detach`, follows it to the end,
+ * `galaxy replay`: starts a replay (docs/replay.md) and, unless `detach`, follows it to the end,
  * cancelling it if the operator interrupts. Answers the replay as it ended (or as it started).
  */
 export async function runReplay(bus: Bus, body: StartReplayBody, options: { detach?: boolean } & ReplayProgress = {}): Promise<ReplayRun> {

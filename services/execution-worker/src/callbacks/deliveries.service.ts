@@ -19,7 +19,7 @@ export class DeliveriesService {
     const claim = ctx.claim;
     if (!claim) throw new Error("the bus let a request without a claim through");
     const found = await inWorkspace(this.deps.db, claim.ws, async (tx) => {
-      // Not found comes before the role check (CONTRACT §1).
+      // Not found comes before the role check (docs/api.md).
       if (!(await findExecution(tx, request.id))) return null;
       if (!authorize(principalOf(claim), "executions.read")) throw new ForbiddenError("Your role may not read executions");
       return listDeliveries(tx, request);

@@ -1,6 +1,6 @@
 import type { AgentConfig, KnowledgeSearchHit } from "@galaxy/contracts";
 
-/** The user message given to the model: `input.message` when a string, else the input as JSON (CONTRACT §1). */
+/** The user message given to the model: `input.message` when a string, else the input as JSON (docs/api.md). */
 export function userMessage(input: unknown): string {
   if (typeof input === "object" && input !== null && "message" in input && typeof input.message === "string") return input.message;
   return JSON.stringify(input ?? null);

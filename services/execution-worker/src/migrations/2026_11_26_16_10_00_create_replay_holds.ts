@@ -3,7 +3,7 @@ import { createReplayHoldTables, createSecurityDefinerFunction, dropReplayHoldTa
 
 /**
  * Operator work on the worker (issue 6): live agent events of a workspace whose projection a
- * replay rebuilds wait in the replay holds (CONTRACT §4); a bulk re-run names an agent, and
+ * replay rebuilds wait in the replay holds (docs/replay.md); a bulk re-run names an agent, and
  * finds its workspace through `agent_workspace`.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {

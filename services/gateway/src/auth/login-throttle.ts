@@ -52,7 +52,7 @@ export class LoginThrottledError extends GalaxyError {
 }
 
 /**
- * Throttles password guessing (CONTRACT §1: 429 with `Retry-After`): at most `perEmail`
+ * Throttles password guessing (docs/api.md: 429 with `Retry-After`): at most `perEmail`
  * failed logins per email and `perIp` per client IP in a fixed window, counted in Redis so
  * every gateway instance shares them. Each attempt is counted before the password is
  * checked, so a burst of parallel guesses cannot slip past the limit; a success forgets the

@@ -46,7 +46,7 @@ const ANY_CLAIM_TAG = "signing_keys";
  * traded with identity for a claim of the key. Both are cached per credential (at most
  * `CLAIM_MAX_AGE_MS`, and until shortly before the claim expires).
  *
- * Every instance drops what it cached within moments of a change (CONTRACT §1: within 1 s): it
+ * Every instance drops what it cached within moments of a change (docs/api.md: within 1 s): it
  * listens on core NATS for `api_key.revoked`, `member.role_changed` and `member.removed` and
  * drops the claims of that key, or of that member and of every key the member created. The next
  * request then asks identity again, which answers with the new role, or 401.

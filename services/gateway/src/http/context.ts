@@ -14,7 +14,7 @@ declare module "fastify" {
 
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
-/** Every response carries `x-request-id` and `traceparent` (CONTRACT §1). */
+/** Every response carries `x-request-id` and `traceparent` (docs/api.md). */
 export function installRequestContext(app: FastifyInstance): void {
   app.decorateRequest("traceparent", "");
   app.decorateRequest("span", null);

@@ -13,7 +13,7 @@ export interface RespondOptions {
 
 /**
  * Sends what `execute` produces; for POST, PATCH and DELETE with an `Idempotency-Key`, the
- * first response is stored and replayed for repeats (CONTRACT §1).
+ * first response is stored and replayed for repeats (docs/api.md).
  */
 export async function respond(
   db: Kysely<GatewayDb>,

@@ -3,7 +3,7 @@ import { ConflictError, SYSTEM_WORKSPACE_ID, ValidationError } from "@galaxy/con
 import { inWorkspace, type Kysely } from "@galaxy/db";
 import type { GatewayDb } from "../db";
 
-/** How long a response is kept for its key (CONTRACT §1: 24 h). */
+/** How long a response is kept for its key (docs/api.md: 24 h). */
 export const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
 
 /**

@@ -12,7 +12,7 @@ import { respond } from "../http/respond";
 import type { RouteDeps } from "./deps";
 
 /**
- * `/api/admin/*`: operator endpoints for users who hold the `system_admin` flag (CONTRACT §1).
+ * `/api/admin/*`: operator endpoints for users who hold the `system_admin` flag (docs/api.md).
  * They act with an operator claim on the system workspace, which identity issues only after
  * reading the flag again; the flag opens nothing inside a workspace the user is not a member of.
  */
@@ -39,7 +39,7 @@ export function adminRoutes({ bus, auth, db }: RouteDeps): FastifyPluginAsyncZod
   }
 
   return async (app) => {
-    // Replays (CONTRACT §4): audit runs and records them.
+    // Replays (docs/replay.md): audit runs and records them.
     app.post(
       "/api/admin/replays",
       {
@@ -96,7 +96,7 @@ export function adminRoutes({ bus, auth, db }: RouteDeps): FastifyPluginAsyncZod
       },
     );
 
-    // Dead letters (CONTRACT §3, §4): what a consumer could not apply.
+    // Dead letters (docs/bus.md, §4): what a consumer could not apply.
     app.get(
       "/api/admin/dead-letters",
       {

@@ -8,7 +8,7 @@ import type { RouteDeps } from "./deps";
 /** Entries per bus request while an export streams: the gateway holds one page at a time. */
 const EXPORT_PAGE_SIZE = 500;
 
-/** The workspace's audit log: list, verify the hash chain, export (admins and owners; CONTRACT §1). */
+/** The workspace's audit log: list, verify the hash chain, export (admins and owners; docs/api.md). */
 export function auditRoutes({ bus, auth }: RouteDeps): FastifyPluginAsyncZod {
   return async (app) => {
     app.get(

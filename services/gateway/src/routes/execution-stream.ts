@@ -26,7 +26,7 @@ export interface ExecutionStreamOptions {
 }
 
 /**
- * One client's `GET /api/executions/{id}/events` (CONTRACT §1). It subscribes to the
+ * One client's `GET /api/executions/{id}/events` (docs/api.md). It subscribes to the
  * execution's events (core `evt.<ws>.execution.>`, filtered by id) and token deltas
  * (`live.<ws>.execution.<id>`) before it reads the stored events, so nothing falls between the
  * two; every event is written once, in seq order (`id:` is the seq), whichever way it came;

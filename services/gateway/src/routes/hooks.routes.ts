@@ -13,7 +13,7 @@ import { verifyWebhook, type WebhookRefusal } from "@galaxy/webhooks";
 import { CredentialCache } from "../auth/credential-cache";
 import type { RouteDeps } from "./deps";
 
-/** The largest delivery accepted (CONTRACT §1, §2: 413 above 1 MiB). */
+/** The largest delivery accepted (docs/api.md, §2: 413 above 1 MiB). */
 const HOOK_BODY_LIMIT = 1024 * 1024;
 
 /**
@@ -85,7 +85,7 @@ const TRIGGER_MAX_AGE_MS = 10_000;
 const Accepted = z.object({ data: z.object({ executionId: Uuid }) });
 
 /**
- * `POST /hooks/{triggerId}`: signed webhook deliveries that run an agent (CONTRACT §2). The
+ * `POST /hooks/{triggerId}`: signed webhook deliveries that run an agent (docs/webhooks.md). The
  * body is kept raw for the signature (this plugin's content-type parser applies to this route
  * alone). A delivery is checked (JSON, trigger, signature, agent, rate) and then published as
  * `evt.<ws>.webhook.received`; the 202 is sent only once JetStream has stored it, so the

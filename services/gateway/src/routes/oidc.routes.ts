@@ -5,7 +5,7 @@ import { busOptions } from "../http/context";
 import { verifyWebhook, type WebhookRefusal } from "@galaxy/webhooks";
 import type { RouteDeps } from "./deps";
 
-/** The largest user-sync delivery accepted (CONTRACT §1: 413 above 1 MiB). */
+/** The largest user-sync delivery accepted (docs/api.md: 413 above 1 MiB). */
 const WEBHOOK_BODY_LIMIT = 1024 * 1024;
 
 const REFUSALS: Record<WebhookRefusal, { code: string; message: string }> = {
@@ -26,7 +26,7 @@ export interface OidcWebhookOptions {
 
 /**
  * `POST /hooks/identity/clerk`: the identity provider's user-sync webhooks (`user.created`,
- * `user.updated`, `user.deleted`), signed the Standard Webhooks way (CONTRACT §2). The body is
+ * `user.updated`, `user.deleted`), signed the Standard Webhooks way (docs/webhooks.md). The body is
  * kept raw for the signature; this plugin's content-type parser applies to this route alone.
  */
 export function oidcWebhookRoutes({ bus }: RouteDeps, options: OidcWebhookOptions): FastifyPluginAsyncZod {

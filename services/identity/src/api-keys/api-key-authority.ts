@@ -1,7 +1,7 @@
 import { lowerRole, roleRank, type Permissions, type Role } from "@galaxy/contracts";
 
 /**
- * What an API key may do right now (CONTRACT §1): the lower of its own role and its creator's
+ * What an API key may do right now (docs/api.md): the lower of its own role and its creator's
  * current one. The creator's permission overrides come along, but a key whose role is below its
  * creator's keeps only the overrides that take rights away: one that grants (say `agents.delete`
  * to a member) was given to the creator, not to a key that was deliberately made smaller.

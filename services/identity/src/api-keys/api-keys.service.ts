@@ -108,7 +108,7 @@ export class ApiKeysService {
     const claim = requireClaim(ctx);
     const events: OutboxRow[] = [];
     const revoked = await inWorkspace(db, claim.ws, async (tx) => {
-      // A key of another workspace does not exist for the caller, whatever its role (CONTRACT §1).
+      // A key of another workspace does not exist for the caller, whatever its role (docs/api.md).
       const current = await findApiKey(tx, claim.ws, id);
       if (!current) return null;
       if (current.revoked_at) throw new ApiKeyNotFoundError(id);

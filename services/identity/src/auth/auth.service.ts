@@ -89,7 +89,7 @@ export class AuthService {
     return { accessToken: token.token, expiresAt: token.expiresAt.toISOString(), workspace: chosen.workspace, role: chosen.role };
   }
 
-  /** A token for another workspace of the caller's (CONTRACT §1 `POST /api/auth/switch`); not a member → 404. */
+  /** A token for another workspace of the caller's (docs/api.md `POST /api/auth/switch`); not a member → 404. */
   async switchWorkspace(claim: WorkspaceClaim, body: SwitchWorkspaceBody): Promise<LoginResult> {
     const { db, keys } = this.deps;
     if (!authorize(principalOf(claim), "workspaces.switch")) throw new ActionNotAllowedError("switch workspaces with this credential");

@@ -14,7 +14,7 @@ export interface KeysServiceDeps {
   onKeysChanged: () => void;
 }
 
-/** Operator key management: `galaxy keys list | rotate | revoke` (CONTRACT §3, Keys). */
+/** Operator key management: `galaxy keys list | rotate | revoke` (docs/bus.md, Keys). */
 export class KeysService {
   constructor(private readonly deps: KeysServiceDeps) {}
 

@@ -16,7 +16,7 @@ const PrivateJwk = z.object({ kty: z.literal("OKP"), crv: z.literal("Ed25519"), 
 // Serializes key creation, promotion and revocation between identity instances.
 const KEY_LOCK = 7_114_216;
 
-/** How long tokens and claims live (CONTRACT §1: access tokens at most 15 minutes). */
+/** How long tokens and claims live (docs/api.md: access tokens at most 15 minutes). */
 export const ACCESS_TOKEN_TTL_S = 15 * 60;
 export const SERVICE_CLAIM_TTL_S = 15 * 60;
 
@@ -43,7 +43,7 @@ type SigningKeyRow = Selectable<SigningKeysTable>;
 /**
  * Identity's signing keys: the active one signs access tokens and workspace claims; a pending
  * one is published before it signs; retired ones stay published so what they signed still
- * verifies; revoked ones are gone from the JWKS (CONTRACT §3).
+ * verifies; revoked ones are gone from the JWKS (docs/bus.md).
  */
 export class SigningKeys {
   private active: ActiveKey | undefined;
@@ -196,7 +196,7 @@ export class SigningKeys {
     return { token, expiresAt: new Date(exp * 1000), jti };
   }
 
-  /** A workspace claim (CONTRACT §3) for the bus; `own` names an API key's creator. */
+  /** A workspace claim (docs/bus.md) for the bus; `own` names an API key's creator. */
   async signClaim(input: { workspaceId: string; sub: string; act: ClaimActor; role: Role; perms?: Permissions; own?: string; expiresAt: number }): Promise<{ claim: string; expiresAt: number }> {
     const key = this.requireActive();
     const now = Math.floor(Date.now() / 1000);

@@ -1,7 +1,7 @@
 import { sql, type Kysely } from "kysely";
 
 /**
- * Signing keys rotate and can be revoked (CONTRACT §3): a new key is `pending` (published in
+ * Signing keys rotate and can be revoked (docs/bus.md): a new key is `pending` (published in
  * the JWKS, not signing) until `activates_at`, when it becomes `active` and the one before
  * `retired`; a revoked key leaves the JWKS. At most one key is active.
  */

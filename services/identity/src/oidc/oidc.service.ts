@@ -35,7 +35,7 @@ interface Outcome {
 }
 
 /**
- * External identity (CONTRACT §1): trades an ID token of the configured OIDC issuer for a
+ * External identity (docs/api.md): trades an ID token of the configured OIDC issuer for a
  * Galaxy access token, creating the user on first sight; and applies the provider's user
  * webhooks (created, updated, deleted), each a system-workspace event.
  */

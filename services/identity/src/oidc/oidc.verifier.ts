@@ -2,7 +2,7 @@ import { createRemoteJWKSet, errors as joseErrors, jwtVerify } from "jose";
 import { EXTERNAL_TOKEN_ALGORITHMS, ExternalTokenClaims, UnavailableError } from "@galaxy/contracts";
 import { InvalidExternalTokenError } from "../errors";
 
-/** The external OIDC issuer whose ID tokens `POST /api/auth/exchange` accepts (CONTRACT §5). */
+/** The external OIDC issuer whose ID tokens `POST /api/auth/exchange` accepts (docs/operations.md). */
 export interface OidcConfig {
   /** `OIDC_ISSUER`: the exact `iss` of its tokens, e.g. `https://clerk.example.com`. */
   issuer: string;
