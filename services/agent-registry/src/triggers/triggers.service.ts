@@ -19,7 +19,7 @@ import {
 
 /** How long a webhook trigger's previous secret keeps verifying after a rotation (docs/api.md). */
 export const PREVIOUS_SECRET_GRACE_MS = 24 * 60 * 60 * 1000;
-/** Random bytes in a webhook secret (docs/webhooks.md: 24–64), base64 after `whsec_`. */
+/** Random bytes in a webhook secret (Standard Webhooks allows 24–64; docs/webhooks.md), base64 after `whsec_`. */
 const SECRET_BYTES = 32;
 
 /** The operations that look a trigger (or its agent) up by id, as a `security.cross_workspace_attempt` names them. */
