@@ -79,9 +79,32 @@ export interface Operation {
   body: JsonSchema | undefined;
 }
 
+/** How deep `$ref`s are followed: the document's schemas nest far less; a cycle stops here. */
+const MAX_REF_DEPTH = 24;
+
+/**
+ * The document with every local `$ref` (`#/components/...`: named schemas, shared parameters)
+ * replaced by what it names, so operations can be read and generated from as written inline.
+ */
+export function dereference(document: unknown): unknown {
+  const resolve = (pointer: string): unknown =>
+    pointer
+      .replace(/^#\//, "")
+      .split("/")
+      .reduce<unknown>((node, key) => (typeof node === "object" && node !== null ? (node as Record<string, unknown>)[key.replace(/~1/g, "/").replace(/~0/g, "~")] : undefined), document);
+  const walk = (node: unknown, depth: number): unknown => {
+    if (Array.isArray(node)) return node.map((item) => walk(item, depth));
+    if (typeof node !== "object" || node === null) return node;
+    const ref = (node as Record<string, unknown>)["$ref"];
+    if (typeof ref === "string" && ref.startsWith("#/")) return depth >= MAX_REF_DEPTH ? {} : walk(resolve(ref), depth + 1);
+    return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, walk(value, depth)]));
+  };
+  return walk(document, 0);
+}
+
 /** Every operation of the document (each method of each path). */
 export function operationsOf(document: unknown): Operation[] {
-  const doc = OpenApiDocument.parse(document);
+  const doc = OpenApiDocument.parse(dereference(document));
   const operations: Operation[] = [];
   for (const [path, item] of Object.entries(doc.paths)) {
     for (const method of METHODS) {
