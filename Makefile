@@ -12,6 +12,8 @@ help:
 	@echo "make bench  run the benchmarks, each beside a bare baseline (docs/benchmarks.md)"
 	@echo "make fuzz   fuzz the whole system from /openapi.json: no 5xx, every error documented (docs/errors.md)"
 	@echo "make sdk    regenerate libs/sdk (openapi.json and its types) from the gateway's routes, and build it"
+	@echo "make fault  the fault suite: engines of its own stopped and killed under load (docs/reliability.md)"
+	@echo "make console build the web console the gateway serves at /console (docs/console.md)"
 
 install:
 	@if ! command -v pnpm >/dev/null || [ "$$(pnpm --version)" != "$(PNPM_VERSION)" ]; then \
