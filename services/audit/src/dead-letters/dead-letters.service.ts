@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { Bus, MessageContext, RequestContext } from "@galaxy/bus";
 import { toRawMessage } from "@galaxy/bus";
 import {
-  CONSUMER_SERVICES, ConflictError, HEADER, NotFoundError, SYSTEM_WORKSPACE_ID, ValidationError, pagination, type DeadLetter, type DeadLetterQuery,
+  CONSUMER_SERVICES, ConflictError, HEADER, NotFoundError, SYSTEM_WORKSPACE_ID, ValidationError, cursorPage, decodeCursor, encodeCursor, pagination, type DeadLetter, type DeadLetterQuery,
   type DeadLetterRedrive, type RawBusMessage, type RedriveOutcome, type ReplyData, type WorkspaceClaim,
 } from "@galaxy/contracts";
 import { appendEvent, inWorkspace, sql, type Kysely, type OutboxRelay, type OutboxRow } from "@galaxy/db";
@@ -15,6 +15,7 @@ import { OperatorRequiredError } from "../replay/errors";
 const LIST_SCAN_LIMIT = 10_000;
 // Advisory lock space for redrives, so two operators redriving one dead letter apply it once.
 const REDRIVE_LOCK_SPACE = 0x646c7172; // "dlqr"
+const LIST = "dead_letters";
 
 /** A message of `DEAD_LETTERS` as the bus reads it. */
 type StoredDeadLetter = NonNullable<Awaited<ReturnType<Bus["streamMessage"]>>>;
@@ -39,17 +40,30 @@ export class DeadLettersService {
     },
   ) {}
 
-  /** `audit.dead_letters.list`: newest first. */
+  /**
+   * `audit.dead_letters.list`: newest first (by stream sequence, the dead letter's id). With a
+   * cursor (the last id of the page), the page is read from below that id, so dead letters that
+   * arrive meanwhile never shift it; without one, the offset form with its `total` (docs/api.md).
+   *
+   * @throws {InvalidCursorError} a cursor of another list or other filters
+   */
   async list(claim: WorkspaceClaim, query: DeadLetterQuery): Promise<ReplyData<"audit.dead_letters.list">> {
     requireOperator(claim);
+    const { limit, offset, cursor, ...filters } = query;
+    const nextCursor = (last: DeadLetter) => encodeCursor(LIST, filters, last.id);
+    const belowId = cursor === undefined ? undefined : decodeCursor(LIST, filters, cursor, z.number().int().min(1));
     const filter = query.consumer ? `dlq.${query.consumer}.${query.subject ?? ">"}` : "dlq.>";
-    const stored = await this.scan(filter);
+    const stored = await this.scan(filter, belowId === undefined ? undefined : belowId - 1);
     const redrives = await this.redrives(stored.map((s) => s.seq));
     let letters = stored.map((s) => toDeadLetter(s, redrives.get(s.seq) ?? null));
     if (query.subject && !query.consumer) letters = letters.filter((l) => l.subject === query.subject);
     if (query.redriven !== undefined) letters = letters.filter((l) => (l.redrive?.outcome === "applied") === query.redriven);
     letters.reverse();
-    return { items: letters.slice(query.offset, query.offset + query.limit), pagination: pagination(letters.length, query) };
+    if (cursor !== undefined) return cursorPage(letters.slice(0, limit + 1), limit, nextCursor);
+    const items = letters.slice(offset, offset + limit);
+    const page = pagination(letters.length, query);
+    const last = items.at(-1);
+    return { items, pagination: { ...page, nextCursor: page.hasMore && last ? nextCursor(last) : null } };
   }
 
   /** `audit.dead_letters.get`. @throws {NotFoundError} `dead_letter_not_found` */
@@ -134,10 +148,11 @@ export class DeadLettersService {
     return stored;
   }
 
-  /** Every dead letter under `filter` (up to the stream's end now), oldest first. */
-  private async scan(filter: string): Promise<StoredDeadLetter[]> {
-    const { lastSeq, messages: total } = await this.deps.bus.streamState("DEAD_LETTERS");
-    if (total === 0) return [];
+  /** Every dead letter under `filter` up to `throughSeq` (default: the stream's end now), oldest first. */
+  private async scan(filter: string, throughSeq?: number): Promise<StoredDeadLetter[]> {
+    const state = await this.deps.bus.streamState("DEAD_LETTERS");
+    const lastSeq = Math.min(state.lastSeq, throughSeq ?? state.lastSeq);
+    if (state.messages === 0 || lastSeq < 1) return [];
     const reader = await this.deps.bus.orderedReader("DEAD_LETTERS", { filter });
     if ((await reader.info()).num_pending === 0) return [];
     const out: StoredDeadLetter[] = [];
