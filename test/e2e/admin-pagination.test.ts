@@ -20,6 +20,7 @@ const CONSUMER = "pagination-probe";
 const ATTEMPTS = 7;
 const LETTERS = 7;
 const REPLAYS = 5;
+const NOISE = 300;
 
 const Incidents = z.object({ data: z.array(AuditEntry), pagination: Pagination });
 const Letters = z.object({ data: z.array(DeadLetter), pagination: Pagination });
@@ -28,17 +29,17 @@ const Replays = z.object({ data: z.array(ReplayRun), pagination: Pagination });
 const signup = async (email: string) =>
   dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email, password: PASSWORD, name: email, workspaceName: email.split("@")[0] } }));
 
-/** A dead letter of `CONSUMER` stored in DEAD_LETTERS as a consumer writes one. */
-async function plantDeadLetter(workspaceId: string, n: number): Promise<void> {
+/** A dead letter of `consumer` stored in DEAD_LETTERS as a consumer writes one. */
+async function plantDeadLetter(workspaceId: string, n: number, consumer = CONSUMER): Promise<void> {
   const subject = `evt.${workspaceId}.probe.failed`;
   const h = natsHeaders();
   h.set(HEADER.workspaceId, workspaceId);
-  h.set(HEADER.msgId, `${CONSUMER}:EVENTS:${n + 1}`);
-  h.set(HEADER.dlqConsumer, CONSUMER);
+  h.set(HEADER.msgId, `${consumer}:EVENTS:${n + 1}`);
+  h.set(HEADER.dlqConsumer, consumer);
   h.set(HEADER.dlqSubject, subject);
   h.set(HEADER.dlqError, `probe ${n}`);
   h.set(HEADER.dlqDeliveries, "1");
-  await galaxy.observer.rawRequest(galaxy.observer.subject(`dlq.${CONSUMER}.${subject}`), JSON.stringify({ id: randomUUID(), n }), { headers: h, timeoutMs: 5_000 });
+  await galaxy.observer.rawRequest(galaxy.observer.subject(`dlq.${consumer}.${subject}`), JSON.stringify({ id: randomUUID(), n }), { headers: h, timeoutMs: 5_000 });
 }
 
 beforeAll(async () => {
@@ -58,6 +59,8 @@ beforeAll(async () => {
   const agent = dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token: carol.accessToken, body: { name: "Private", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "" } }));
   for (let i = 0; i < ATTEMPTS; i++) expect((await api(galaxy, "GET", `/api/agents/${agent.id}`, { token: mallory.accessToken })).status).toBe(404);
   for (let i = 0; i < LETTERS; i++) await plantDeadLetter(mallory.workspace.id, i);
+  // Another consumer's letters above them: a cursor page reads back past more than one window (256 first) to find them.
+  for (let i = 0; i < NOISE; i++) await plantDeadLetter(mallory.workspace.id, i, "pagination-noise");
   for (let i = 0; i < REPLAYS; i++) {
     const response = await api(galaxy, "POST", "/api/admin/replays", { token: adminToken, body: { target: "audit", workspaceId: mallory.workspace.id, dryRun: true } });
     expect(response.status).toBe(202);
@@ -116,7 +119,7 @@ describe("the operator lists page by cursor", () => {
     expect(pages.flat().map((e) => e.id)).toEqual(all.data.map((e) => e.id));
   });
 
-  test("dead letters: by keyset on their id, newest first; a letter stored meanwhile does not shift the walk", async () => {
+  test("dead letters: by keyset on their id, newest first, past other consumers' letters; a letter stored meanwhile does not shift the walk", async () => {
     const path = `/api/admin/dead-letters?consumer=${CONSUMER}`;
     const all = await everything(path, Letters);
     expect(all.pagination).toMatchObject({ total: LETTERS, hasMore: false, nextCursor: null });
@@ -127,6 +130,8 @@ describe("the operator lists page by cursor", () => {
     const second = Letters.parse((await api(galaxy, "GET", `${path}&limit=100&cursor=${z.string().parse(first.pagination.nextCursor)}`, { token: adminToken })).body);
     expect([...first.data, ...second.data].map((l) => l.id)).toEqual(all.data.map((l) => l.id));
     expect(all.data.map((l) => l.id)).toEqual([...all.data.map((l) => l.id)].sort((a, b) => b - a));
+    const everyLetter = await walk("/api/admin/dead-letters", Letters, 100);
+    expect(everyLetter.flat()).toHaveLength(LETTERS + 1 + NOISE);
   });
 
   test("replays: by keyset on their start, newest first", async () => {
