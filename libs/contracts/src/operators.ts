@@ -2,7 +2,7 @@ import { z } from "zod";
 import { AuditEntry } from "./audit";
 import { Email } from "./identity";
 import { IsoDateTime, Uuid, WorkspaceId } from "./ids";
-import { PageQuery } from "./pagination";
+import { CursorPageQuery } from "./pagination";
 
 /**
  * What operators do: grant `system_admin`, rotate and revoke identity's signing keys, read
@@ -61,7 +61,7 @@ export const OperatorClaimRequest = z.object({ accessToken: z.string().min(1).ma
 export type OperatorClaimRequest = z.infer<typeof OperatorClaimRequest>;
 
 /** `GET /api/admin/security-incidents`: newest first, across every workspace. */
-export const SecurityIncidentsQuery = PageQuery.extend({
+export const SecurityIncidentsQuery = CursorPageQuery.extend({
   action: z.string().regex(/^security\.[a-z_.]+$/).max(200).optional(),
   workspaceId: WorkspaceId.optional(),
   since: IsoDateTime.optional(),

@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { WorkspaceClaim } from "./claims";
 import { ForbiddenError } from "./errors";
 import { IsoDateTime, SYSTEM_WORKSPACE_ID, Uuid, WorkspaceId } from "./ids";
-import { PageQuery } from "./pagination";
+import { CursorPageQuery } from "./pagination";
 
 /**
  * Operator replay and dead letters (docs/replay.md). Audit runs and records replays and keeps the
@@ -138,7 +138,7 @@ export type ReplayAccepted = z.infer<typeof ReplayAccepted>;
 export const ReplayRef = z.object({ id: Uuid }).strict();
 export type ReplayRef = z.infer<typeof ReplayRef>;
 
-export const ReplayListQuery = PageQuery.extend({ status: ReplayStatus.optional(), target: ProjectionName.optional() });
+export const ReplayListQuery = CursorPageQuery.extend({ status: ReplayStatus.optional(), target: ProjectionName.optional() });
 export type ReplayListQuery = z.infer<typeof ReplayListQuery>;
 
 /** A message as it sits in a stream, carried in a request: headers as NATS has them, payload in base64. */
@@ -191,7 +191,7 @@ export const DeadLetter = z.object({
 });
 export type DeadLetter = z.infer<typeof DeadLetter>;
 
-export const DeadLetterQuery = PageQuery.extend({
+export const DeadLetterQuery = CursorPageQuery.extend({
   consumer: z.string().min(1).max(100).optional(),
   /** The original subject, exactly. */
   subject: z.string().min(1).max(1000).optional(),

@@ -1837,6 +1837,7 @@ export interface operations {
             query?: {
                 action?: string;
                 actorId?: string;
+                cursor?: string;
                 limit?: number;
                 offset?: number;
                 resourceId?: string;
@@ -1880,6 +1881,7 @@ export interface operations {
         parameters: {
             query?: {
                 consumer?: string;
+                cursor?: string;
                 limit?: number;
                 offset?: number;
                 redriven?: boolean | string;
@@ -2042,6 +2044,7 @@ export interface operations {
     listReplays: {
         parameters: {
             query?: {
+                cursor?: string;
                 limit?: number;
                 offset?: number;
                 status?: "running" | "completed" | "failed" | "cancelled";
@@ -2205,6 +2208,7 @@ export interface operations {
         parameters: {
             query?: {
                 action?: string;
+                cursor?: string;
                 limit?: number;
                 offset?: number;
                 since?: string;

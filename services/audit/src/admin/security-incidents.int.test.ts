@@ -89,7 +89,7 @@ describe("audit.security_incidents.list", () => {
   test("an operator claim of the system workspace reads every workspace's security entries, and only those, newest first", async () => {
     const page = await list({}, await operator());
     expect(page.items.map((e) => e.id)).toEqual([ids.a2, ids.sys, ids.b1, ids.a1]);
-    expect(page.pagination).toEqual({ total: 4, limit: 20, offset: 0, hasMore: false });
+    expect(page.pagination).toEqual({ total: 4, limit: 20, offset: 0, hasMore: false, nextCursor: null });
     expect(page.items[0]).toMatchObject({ workspaceId: wsA, action: "security.cross_workspace_attempt", userAgent: "probe/1.0", seq: 2 });
   });
 
@@ -97,7 +97,7 @@ describe("audit.security_incidents.list", () => {
     const claim = await operator();
     const second = await list({ limit: 2, offset: 2 }, claim);
     expect(second.items.map((e) => e.id)).toEqual([ids.b1, ids.a1]);
-    expect(second.pagination).toEqual({ total: 4, limit: 2, offset: 2, hasMore: false });
+    expect(second.pagination).toEqual({ total: 4, limit: 2, offset: 2, hasMore: false, nextCursor: null });
     expect((await list({ limit: 1 }, claim)).pagination.hasMore).toBe(true);
     expect((await list({ action: "security.forged_message" }, claim)).items.map((e) => e.id)).toEqual([ids.sys, ids.b1]);
     expect((await list({ workspaceId: wsA }, claim)).items.map((e) => e.id)).toEqual([ids.a2, ids.a1]);
@@ -106,6 +106,18 @@ describe("audit.security_incidents.list", () => {
     expect((await list({ since }, claim)).items.map((e) => e.id)).toEqual([ids.a2, ids.sys]);
     expect((await list({ until: since }, claim)).items.map((e) => e.id)).toEqual([ids.b1, ids.a1]);
     await expect(list({ action: "agent.created" }, claim)).rejects.toMatchObject({ status: 400 });
+  });
+
+  test("pages by cursor on (occurredAt, id), in the offset form's order; a cursor under other filters is refused", async () => {
+    const claim = await operator();
+    const first = await list({ limit: 3, cursor: "" }, claim);
+    expect(first.items.map((e) => e.id)).toEqual([ids.a2, ids.sys, ids.b1]);
+    expect(first.pagination).toMatchObject({ limit: 3, hasMore: true });
+    const cursor = String(first.pagination.nextCursor);
+    const rest = await list({ limit: 3, cursor }, claim);
+    expect(rest.items.map((e) => e.id)).toEqual([ids.a1]);
+    expect(rest.pagination).toEqual({ limit: 3, hasMore: false, nextCursor: null });
+    await expect(list({ limit: 3, cursor, workspaceId: wsA }, claim)).rejects.toMatchObject({ status: 400, code: "invalid_cursor" });
   });
 
   test("a user's, a service's, or another workspace's operator claim is refused", async () => {
@@ -127,7 +139,7 @@ describe("audit.security_incidents.list", () => {
       select p.proname as name, pg_get_userbyid(p.proowner) as owner, p.prosecdef as definer, obj_description(p.oid, 'pg_proc') as comment
       from pg_proc p join pg_namespace n on n.oid = p.pronamespace
       where n.nspname = 'audit' and p.proname like 'security_incidents%' order by 1`.execute(owner);
-    expect(rows.rows.map((r) => r.name)).toEqual(["security_incidents", "security_incidents_count"]);
+    expect(rows.rows.map((r) => r.name)).toEqual(["security_incidents", "security_incidents_after", "security_incidents_count"]);
     for (const row of rows.rows) {
       expect(row).toMatchObject({ owner: "galaxy_audit_owner", definer: true });
       expect(row.comment).toMatch(/system admins|security-incident list/i);

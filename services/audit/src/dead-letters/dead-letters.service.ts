@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { Bus, MessageContext, RequestContext } from "@galaxy/bus";
 import { toRawMessage } from "@galaxy/bus";
 import {
-  CONSUMER_SERVICES, ConflictError, HEADER, NotFoundError, SYSTEM_WORKSPACE_ID, ValidationError, pagination, type DeadLetter, type DeadLetterQuery,
+  CONSUMER_SERVICES, ConflictError, HEADER, NotFoundError, SYSTEM_WORKSPACE_ID, ValidationError, cursorPage, decodeCursor, encodeCursor, pagination, type DeadLetter, type DeadLetterQuery,
   type DeadLetterRedrive, type RawBusMessage, type RedriveOutcome, type ReplyData, type WorkspaceClaim,
 } from "@galaxy/contracts";
 import { appendEvent, inWorkspace, sql, type Kysely, type OutboxRelay, type OutboxRow } from "@galaxy/db";
@@ -15,6 +15,7 @@ import { OperatorRequiredError } from "../replay/errors";
 const LIST_SCAN_LIMIT = 10_000;
 // Advisory lock space for redrives, so two operators redriving one dead letter apply it once.
 const REDRIVE_LOCK_SPACE = 0x646c7172; // "dlqr"
+const LIST = "dead_letters";
 
 /** A message of `DEAD_LETTERS` as the bus reads it. */
 type StoredDeadLetter = NonNullable<Awaited<ReturnType<Bus["streamMessage"]>>>;
@@ -39,17 +40,52 @@ export class DeadLettersService {
     },
   ) {}
 
-  /** `audit.dead_letters.list`: newest first. */
+  /**
+   * `audit.dead_letters.list`: newest first (by stream sequence, the dead letter's id). With a
+   * cursor (the last id of the page), the page is read backwards from below that id in growing
+   * windows, so it costs what the first page does and letters stored meanwhile never shift it;
+   * without one, the offset form with its `total` (docs/api.md, Pagination).
+   *
+   * @throws {InvalidCursorError} a cursor of another list or other filters
+   */
   async list(claim: WorkspaceClaim, query: DeadLetterQuery): Promise<ReplyData<"audit.dead_letters.list">> {
     requireOperator(claim);
+    const { limit, offset, cursor, ...filters } = query;
+    const nextCursor = (last: DeadLetter) => encodeCursor(LIST, filters, last.id);
     const filter = query.consumer ? `dlq.${query.consumer}.${query.subject ?? ">"}` : "dlq.>";
-    const stored = await this.scan(filter);
+    if (cursor !== undefined) {
+      const belowId = decodeCursor(LIST, filters, cursor, z.number().int().min(1));
+      return cursorPage(await this.newestBelow(filter, query, belowId, limit + 1), limit, nextCursor);
+    }
+    const letters = await this.matching(query, await this.scan(filter));
+    const items = letters.slice(offset, offset + limit);
+    const page = pagination(letters.length, query);
+    const last = items.at(-1);
+    return { items, pagination: { ...page, nextCursor: page.hasMore && last ? nextCursor(last) : null } };
+  }
+
+  /** Up to `count` dead letters matching the query with an id below `belowId` (default: all), newest first. */
+  private async newestBelow(filter: string, query: DeadLetterQuery, belowId: number | undefined, count: number): Promise<DeadLetter[]> {
+    const { firstSeq, lastSeq, messages } = await this.deps.bus.streamState("DEAD_LETTERS");
+    if (messages === 0) return [];
+    const out: DeadLetter[] = [];
+    let end = Math.min(lastSeq, (belowId ?? lastSeq + 1) - 1);
+    // Windows grow fourfold up to the scan limit, so a sparse filter takes few reads; each read stops at its window's end.
+    for (let window = Math.min(Math.max(count * 4, 256), LIST_SCAN_LIMIT); end >= firstSeq && out.length < count; window = Math.min(window * 4, LIST_SCAN_LIMIT)) {
+      const start = Math.max(firstSeq, end - window + 1);
+      out.push(...(await this.matching(query, await this.scan(filter, start, end))));
+      end = start - 1;
+    }
+    return out.slice(0, count);
+  }
+
+  /** The stored letters (oldest first) with their redrives, those the query asks for, newest first. */
+  private async matching(query: DeadLetterQuery, stored: StoredDeadLetter[]): Promise<DeadLetter[]> {
     const redrives = await this.redrives(stored.map((s) => s.seq));
     let letters = stored.map((s) => toDeadLetter(s, redrives.get(s.seq) ?? null));
     if (query.subject && !query.consumer) letters = letters.filter((l) => l.subject === query.subject);
     if (query.redriven !== undefined) letters = letters.filter((l) => (l.redrive?.outcome === "applied") === query.redriven);
-    letters.reverse();
-    return { items: letters.slice(query.offset, query.offset + query.limit), pagination: pagination(letters.length, query) };
+    return letters.reverse();
   }
 
   /** `audit.dead_letters.get`. @throws {NotFoundError} `dead_letter_not_found` */
@@ -134,11 +170,12 @@ export class DeadLettersService {
     return stored;
   }
 
-  /** Every dead letter under `filter` (up to the stream's end now), oldest first. */
-  private async scan(filter: string): Promise<StoredDeadLetter[]> {
-    const { lastSeq, messages: total } = await this.deps.bus.streamState("DEAD_LETTERS");
-    if (total === 0) return [];
-    const reader = await this.deps.bus.orderedReader("DEAD_LETTERS", { filter });
+  /** Every dead letter under `filter` from `fromSeq` through `throughSeq` (default: the whole stream now, the newest 10,000 kept), oldest first. */
+  private async scan(filter: string, fromSeq?: number, throughSeq?: number): Promise<StoredDeadLetter[]> {
+    const state = await this.deps.bus.streamState("DEAD_LETTERS");
+    const lastSeq = Math.min(state.lastSeq, throughSeq ?? state.lastSeq);
+    if (state.messages === 0 || lastSeq < 1) return [];
+    const reader = await this.deps.bus.orderedReader("DEAD_LETTERS", { filter, fromSeq });
     if ((await reader.info()).num_pending === 0) return [];
     const out: StoredDeadLetter[] = [];
     const messages = await reader.consume({ max_messages: 512 });

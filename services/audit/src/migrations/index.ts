@@ -5,6 +5,7 @@ import * as auditRetentionAndReset from "./2026_11_26_15_00_00_audit_retention_a
 import * as createReplays from "./2026_11_26_16_00_00_create_replays";
 import * as guardReplayReset from "./2026_11_26_19_00_00_guard_replay_reset";
 import * as appendEntries from "./2026_12_04_23_00_00_append_entries";
+import * as securityIncidentsAfter from "./2026_12_04_23_50_00_security_incidents_after";
 
 /** This service's migrations in order; frozen once landed. */
 export const migrations: Record<string, Migration> = {
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   "2026_11_26_16_00_00_create_replays": createReplays,
   "2026_11_26_19_00_00_guard_replay_reset": guardReplayReset,
   "2026_12_04_23_00_00_append_entries": appendEntries,
+  "2026_12_04_23_50_00_security_incidents_after": securityIncidentsAfter,
 };

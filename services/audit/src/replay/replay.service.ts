@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Bus, MessageContext, RequestContext } from "@galaxy/bus";
 import { rawOf } from "@galaxy/bus";
 import {
-  ConflictError, NotFoundError, ProjectionName, ReplayStatus, SYSTEM_WORKSPACE_ID, pagination, type EventActor, type RawBusMessage, type ReplayListQuery,
+  ConflictError, NotFoundError, ProjectionName, ReplayStatus, SYSTEM_WORKSPACE_ID, type EventActor, type RawBusMessage, type ReplayListQuery,
   type ReplayRun, type ReplyData, type StartReplayBody, type WorkspaceClaim,
 } from "@galaxy/contracts";
 import { appendEvent, inWorkspace, type Kysely, type OutboxRelay, type Selectable, type Transaction } from "@galaxy/db";
@@ -10,6 +10,7 @@ import { childTraceparent, type Logger } from "@galaxy/observability";
 import { isSystemOperator } from "../admin/security-incidents";
 import type { AuditDb, ReplayRunsTable } from "../db";
 import { OperatorRequiredError } from "./errors";
+import { listReplayRuns } from "./replay-list";
 import { InOrderApplier, type Progress } from "./in-order-applier";
 import { subjectMatches, type ReplayTarget } from "./targets";
 
@@ -160,17 +161,11 @@ export class ReplayService {
     return toReplayRun(row);
   }
 
-  /** `audit.replays.list`: newest first. */
+  /** `audit.replays.list`: newest first, by cursor or offset. */
   async list(claim: WorkspaceClaim, query: ReplayListQuery): Promise<ReplyData<"audit.replays.list">> {
     requireOperator(claim);
-    return inWorkspace(this.deps.db, SYSTEM_WORKSPACE_ID, async (tx) => {
-      let filtered = tx.selectFrom("replay_runs");
-      if (query.status) filtered = filtered.where("status", "=", query.status);
-      if (query.target) filtered = filtered.where("target", "=", query.target);
-      const rows = await filtered.selectAll().orderBy("created_at", "desc").orderBy("id", "desc").limit(query.limit).offset(query.offset).execute();
-      const { total } = await filtered.select((eb) => eb.fn.countAll<number>().as("total")).executeTakeFirstOrThrow();
-      return { items: rows.map(toReplayRun), pagination: pagination(Number(total), query) };
-    });
+    const page = await inWorkspace(this.deps.db, SYSTEM_WORKSPACE_ID, (tx) => listReplayRuns(tx, query));
+    return { items: page.rows.map(toReplayRun), pagination: page.pagination };
   }
 
   /**

@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import {
-  AuditEntry, AuditLogQuery, DeadLetter, DeadLetterQuery, DeadLetterRedrive, DeadLetterRedrives, ForbiddenError, PageQuery, Pagination, RedriveManyRequest,
+  AuditEntry, AuditLogQuery, DeadLetter, DeadLetterQuery, DeadLetterRedrive, DeadLetterRedrives, ForbiddenError, CursorPageQuery, Pagination, RedriveManyRequest,
   ReplayAccepted, ReplayListQuery, ReplayRun, SecurityIncident, SecurityIncidentsQuery, StartReplayBody, SYSTEM_WORKSPACE_ID, Uuid,
 } from "@galaxy/contracts";
 import type { RequestOptions } from "@galaxy/bus";
@@ -180,7 +180,7 @@ export function adminRoutes({ bus, auth, db }: RouteDeps): FastifyPluginAsyncZod
         schema: {
           tags: ["admin"], operationId: "listAdminAuditLogs",
           summary: "The system workspace's audit log (system-admin grants, key rotations, user sync, replays), newest first (system admins)",
-          querystring: PageQuery.extend(AuditLogQuery.shape),
+          querystring: CursorPageQuery.extend(AuditLogQuery.shape),
           response: { 200: z.object({ data: z.array(AuditEntry), pagination: Pagination }) },
         },
       },
