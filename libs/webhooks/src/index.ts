@@ -1,2 +1,3 @@
 export * from "./standard-webhooks";
 export * from "./outbound";
+export { isLinkLocalAddress, isPrivateAddress } from "./addresses";

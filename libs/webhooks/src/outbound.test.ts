@@ -4,7 +4,6 @@ import { afterEach, describe, expect, test } from "vitest";
 import {
   checkOutboundUrl,
   guardedFetch,
-  isPrivateAddress,
   outboundRefusalIn,
   OutboundFailedError,
   OutboundRefusedError,
@@ -13,6 +12,7 @@ import {
   type OutboundPolicy,
   type ResolvedAddress,
 } from "./outbound";
+import { isPrivateAddress } from "./addresses";
 import { verifyWebhook } from "./standard-webhooks";
 
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";

@@ -3,8 +3,8 @@ import { assertStorable } from "@galaxy/contracts";
 
 /**
  * What the gateway accepts as a request's input (docs/errors.md):
- * - a body is JSON or nothing: any other media type (Fastify also reads `text/plain` by
- *   default) is a 415 `unsupported_media_type`;
+ * - a body is JSON or nothing: a body of another media type (Fastify also reads `text/plain`
+ *   by default) is a 415 `unsupported_media_type`;
  * - a JSON body, query or path that holds what Postgres cannot store, or nests deeper than
  *   `MAX_JSON_DEPTH`, is a 400 `invalid_value` before anything runs. The webhook routes keep
  *   their body raw for the signature and check the parsed value themselves, with the same code.
