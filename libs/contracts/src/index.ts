@@ -38,11 +38,10 @@ export {
   AUDIT_RETENTION_DAYS, AuditChainBreak, AuditChainHead, AuditExportPage, AuditExportPageRequest, AuditRetentionApplied, AuditRetentionRequest,
   AuditRetentionResult, AuditTier, AuditVerification, AuditVerifyRequest,
 } from "./audit";
+export { EventEnvelope, EVENT_CATALOG, EVENT_TYPES, isEventType, eventSubject, parseEventSubject, parseEvent } from "./events";
 export {
-  EventActor, EventEnvelope, WorkspaceCreated, MemberAdded, MemberRoleChanged, MemberRemoved, WorkspaceUpdated, ApiKeyInfo, ApiKeyCreated,
-  ApiKeyRevoked, CrossWorkspaceAttempt, ForgedMessage, AgentCreated, AgentActivated, ExecutionQueued,
-  ExecutionEventBase, ExecutionStarted, ExecutionFinished, ExecutionStepCompleted, EVENT_CATALOG, EVENT_TYPES, isEventType, eventSubject, parseEventSubject, parseEvent,
-} from "./events";
+  EventActor, WorkspaceCreated, MemberAdded, MemberRoleChanged, MemberRemoved, WorkspaceUpdated, ApiKeyInfo, ApiKeyCreated, ApiKeyRevoked, CrossWorkspaceAttempt, ForgedMessage, AgentCreated, AgentActivated, ExecutionEventBase, ExecutionQueued, ExecutionStarted, ExecutionFinished, ExecutionStepCompleted,
+} from "./event-payloads";
 export type { ResourceRef, Changes, EventCatalog, EventType, EventData, TypedEvent } from "./events";
 export {
   ExecutionListQuery, ListExecutionsRequest, CancelExecutionRequest, MAX_EVENTS_PAGE, ExecutionEventsRequest, StoredExecutionEvent, ExecutionEventsReply,
