@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { createDb, inWorkspace, sql, type Kysely } from "@galaxy/db";
 import { createTestEnv, serviceDb, type TestEnv } from "@galaxy/testkit";
-import { insertEntriesAfter } from "./audit-log/audit-log.repository";
+import { insertEntriesAfter } from "../test/support/chain-seed";
 import { GENESIS_HASH, GENESIS_HEAD, appendToChain, type HashedAuditEntry } from "./chain/chain";
 import type { AuditDb } from "./db";
 

@@ -7,7 +7,8 @@ import { connectTestBus, createTestEnv, serviceDb, testLogger, TestClaims, type 
 import { createAudit, type AuditService } from "../app";
 import { appendToChain } from "../chain/chain";
 import type { AuditDb } from "../db";
-import { enterChain, insertEntriesAfter, readHead } from "../audit-log/audit-log.repository";
+import { readHead } from "../audit-log/audit-log.repository";
+import { enterChain, insertEntriesAfter } from "../../test/support/chain-seed";
 
 let env: TestEnv;
 let claims: TestClaims;

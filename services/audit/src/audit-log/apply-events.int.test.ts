@@ -6,7 +6,7 @@ import { createTestEnv, serviceDb, testLogger, type TestEnv } from "@galaxy/test
 import { GENESIS_HASH, GENESIS_HEAD, appendToChain, type HashedAuditEntry } from "../chain/chain";
 import { GOLDEN_HASHES, GOLDEN_WORKSPACE, goldenSources } from "../chain/golden.fixture";
 import type { AuditDb } from "../db";
-import { insertEntriesAfter } from "./audit-log.repository";
+import { insertEntriesAfter } from "../../test/support/chain-seed";
 import { AuditLogService, type AuditMessage } from "./audit-log.service";
 
 let env: TestEnv;

@@ -8,7 +8,8 @@ import { connectTestBus, createTestEnv, serviceDb, testLogger, TestClaims, type 
 import { createAudit, type AuditService } from "../app";
 import { GENESIS_HASH, GENESIS_HEAD, appendToChain, hashEntry, verifyChain, type HashedAuditEntry } from "../chain/chain";
 import type { AuditDb } from "../db";
-import { enterChain, insertEntriesAfter, toHashedEntry } from "./audit-log.repository";
+import { toHashedEntry } from "./audit-log.repository";
+import { enterChain, insertEntriesAfter } from "../../test/support/chain-seed";
 
 let env: TestEnv;
 let claims: TestClaims;

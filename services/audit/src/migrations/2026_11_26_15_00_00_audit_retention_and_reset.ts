@@ -6,7 +6,7 @@ import { AUDIT_LOCK_SPACE } from "../audit-log/audit-log.repository";
  * The only two ways rows leave `audit_logs` (the login role may not update or delete it):
  * retention removes the oldest part of a chain and moves the checkpoint, and a replay reset
  * empties a workspace's chain before it is rebuilt from `EVENTS`. Both take the chain's lock
- * (the same advisory key as `enterChain` in audit-log.repository.ts) so no writer appends
+ * (the same advisory key, `AUDIT_LOCK_SPACE` in audit-log.repository.ts) so no writer appends
  * meanwhile.
  */
 

@@ -13,7 +13,7 @@ import { AUDIT_HOLD_LOCK_SPACE } from "../audit-log/append-entries";
  * - when `check_hold`, takes the workspace's replay-hold lock shared (the key of
  *   `ReplayHolds` in libs/db: a hold starts only after every live write that missed it ended)
  *   and answers `held`, writing nothing, when a reset replay holds the workspace;
- * - takes the chain's lock (the key of `enterChain`, `retention_prune` and `replay_reset`);
+ * - takes the chain's lock (the key of `retention_prune` and `replay_reset`);
  * - answers `stale`, with the chain's head and which of `ids` are entries already, writing
  *   nothing, unless the chain ends at `after_hash` and none of `ids` is recorded;
  * - otherwise inserts `rows` as entries of that workspace alone (the workspace id of every row
