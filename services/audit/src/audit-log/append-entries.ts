@@ -44,6 +44,27 @@ const Answer = z.array(
   ]),
 );
 
+/** An entry as the columns of its `audit_logs` row (the workspace comes from its group). */
+export function entryColumns(entry: HashedAuditEntry, streamSeq: number) {
+  return {
+    id: entry.id,
+    seq: entry.seq,
+    stream_seq: streamSeq,
+    actor_type: entry.actor.type,
+    actor_id: entry.actor.id,
+    action: entry.action,
+    resource_type: entry.resourceType,
+    resource_id: entry.resourceId,
+    changes: entry.changes,
+    ip_address: entry.ipAddress,
+    user_agent: entry.userAgent,
+    trace_id: entry.traceId,
+    occurred_at: entry.occurredAt,
+    hash: entry.hash,
+    prev_hash: entry.prevHash,
+  };
+}
+
 /**
  * Appends the groups' rows in one statement, so one transaction (`audit.append_entries`,
  * in the migration `2026_12_04_23_00_00_append_entries`): per workspace all its rows or none.
@@ -55,23 +76,7 @@ export async function appendEntries(db: Kysely<AuditDb>, groups: readonly Append
     check_hold: group.checkHold,
     after_hash: group.afterHash,
     ids: group.ids,
-    rows: group.rows.map(({ entry, streamSeq }) => ({
-      id: entry.id,
-      seq: entry.seq,
-      stream_seq: streamSeq,
-      actor_type: entry.actor.type,
-      actor_id: entry.actor.id,
-      action: entry.action,
-      resource_type: entry.resourceType,
-      resource_id: entry.resourceId,
-      changes: entry.changes,
-      ip_address: entry.ipAddress,
-      user_agent: entry.userAgent,
-      trace_id: entry.traceId,
-      occurred_at: entry.occurredAt,
-      hash: entry.hash,
-      prev_hash: entry.prevHash,
-    })),
+    rows: group.rows.map(({ entry, streamSeq }) => entryColumns(entry, streamSeq)),
   }));
   const { rows } = await sql<{ answer: unknown }>`select audit.append_entries(${JSON.stringify(payload)}::jsonb) as answer`.execute(db);
   return Answer.parse(rows[0]?.answer).map((item): AppendOutcome => {

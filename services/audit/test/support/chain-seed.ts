@@ -1,4 +1,5 @@
 import { sql, type Transaction } from "@galaxy/db";
+import { entryColumns } from "../../src/audit-log/append-entries";
 import { AUDIT_LOCK_SPACE } from "../../src/audit-log/audit-log.repository";
 import { GENESIS_HEAD, type HashedAuditEntry } from "../../src/chain/chain";
 import type { AuditDb } from "../../src/db";
@@ -41,24 +42,7 @@ export async function insertEntriesAfter(
   entries: ReadonlyArray<{ entry: HashedAuditEntry; streamSeq: number }>,
 ): Promise<number> {
   if (entries.length === 0) return 0;
-  const rows = entries.map(({ entry, streamSeq }) => ({
-    id: entry.id,
-    workspace_id: entry.workspaceId,
-    seq: entry.seq,
-    stream_seq: streamSeq,
-    actor_type: entry.actor.type,
-    actor_id: entry.actor.id,
-    action: entry.action,
-    resource_type: entry.resourceType,
-    resource_id: entry.resourceId,
-    changes: entry.changes,
-    ip_address: entry.ipAddress,
-    user_agent: entry.userAgent,
-    trace_id: entry.traceId,
-    occurred_at: entry.occurredAt,
-    hash: entry.hash,
-    prev_hash: entry.prevHash,
-  }));
+  const rows = entries.map(({ entry, streamSeq }) => ({ ...entryColumns(entry, streamSeq), workspace_id: entry.workspaceId }));
   const result = await sql`
     insert into audit_logs (id, workspace_id, seq, stream_seq, actor_type, actor_id, action, resource_type, resource_id, changes,
                             ip_address, user_agent, trace_id, occurred_at, occurred_at_ts, hash, prev_hash)
