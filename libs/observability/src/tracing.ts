@@ -1,7 +1,7 @@
 import { context, propagation, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type TextMapGetter, type TextMapSetter } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
-import { NodeSDK } from "@opentelemetry/sdk-node";
-import { randomBytes } from "node:crypto";
+import type { NodeSDK } from "@opentelemetry/sdk-node";
+import { randomFillSync } from "node:crypto";
 
 export { context, trace, SpanKind };
 export type { Context, Span };
@@ -11,12 +11,14 @@ let sdk: NodeSDK | undefined;
 /**
  * Starts OpenTelemetry for the process. Spans are exported where the standard
  * `OTEL_EXPORTER_OTLP_ENDPOINT` says; without it, only context propagation runs, so
- * `traceparent` still links gateway → services → worker → audit.
+ * `traceparent` still links gateway → services → worker → audit. The SDK (and the exporters it
+ * brings, several megabytes of modules) is loaded only when there is somewhere to export to.
  */
-export function startTelemetry(service: string): void {
+export async function startTelemetry(service: string): Promise<void> {
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   if (sdk || !process.env.OTEL_EXPORTER_OTLP_ENDPOINT) return;
-  sdk = new NodeSDK({ serviceName: service, instrumentations: [] });
+  const { NodeSDK: Sdk } = await import("@opentelemetry/sdk-node");
+  sdk = new Sdk({ serviceName: service, instrumentations: [] });
   sdk.start();
 }
 
@@ -58,8 +60,23 @@ export function currentTraceparent(ctx: Context = context.active()): string {
   return newTraceparent();
 }
 
-export function newTraceparent(traceId = randomBytes(16).toString("hex")): string {
-  return `00-${traceId}-${randomBytes(8).toString("hex")}-01`;
+export function newTraceparent(traceId = randomHex(16)): string {
+  return `00-${traceId}-${randomHex(8)}-01`;
+}
+
+// Random bytes for trace and span ids, drawn from a pool filled 4 KiB at a time: one
+// `randomBytes` call per id (several per message) was a measurable share of the bus's CPU.
+const RANDOM_POOL = Buffer.alloc(4096);
+let randomOffset = RANDOM_POOL.length;
+
+function randomHex(bytes: number): string {
+  if (randomOffset + bytes > RANDOM_POOL.length) {
+    randomFillSync(RANDOM_POOL);
+    randomOffset = 0;
+  }
+  const hex = RANDOM_POOL.toString("hex", randomOffset, randomOffset + bytes);
+  randomOffset += bytes;
+  return hex;
 }
 
 /** A child of `parent`: same trace, new span id. */

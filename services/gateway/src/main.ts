@@ -23,7 +23,7 @@ const Env = CommonEnv.extend({
 
 const env = parseEnv(Env);
 const service = "gateway";
-startTelemetry(service);
+await startTelemetry(service);
 const logger = createLogger({ service, level: env.LOG_LEVEL });
 const metrics = createMetrics(service);
 
