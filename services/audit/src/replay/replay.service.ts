@@ -298,10 +298,15 @@ export class ReplayService {
           }
         }
         if (Date.now() - lastSave >= PROGRESS_EVERY_MS) {
-          await drain();
+          // A mark waits for nothing in flight: the batch being applied goes on while the
+          // progress is written, and the batch being read stays whole (a mark that drained
+          // left the target idle while the next batch was read, four times a second).
           lastSave = Date.now();
           const cancelled = await inWorkspace(this.deps.db, SYSTEM_WORKSPACE_ID, (tx) => saveProgress(tx, row.id, progress));
-          if (cancelled) return "cancelled";
+          if (cancelled) {
+            await drain();
+            return "cancelled";
+          }
           if (this.stopping) throw new Error("audit stopped while the replay ran; start it again");
         }
         if (last) break;
