@@ -11,9 +11,10 @@ import { header, safeJson } from "./wire";
  * Parses and verifies one event message (docs/bus.md, "Consumers"): its subject names a
  * workspace, its claim verifies (expiry aside: an event is a fact that was authorized when it
  * was produced), claim, header, subject and payload name the same workspace, and the payload
- * matches its type. Throws `TerminalMessageError` when it can never be applied.
+ * matches its type. Throws `TerminalMessageError` when it can never be applied. `replayId`, when
+ * given, stands for a `Gx-Replay-Id` header (a replay hands over messages as they were read).
  */
-export async function verifyEvent(r: BusResources, msg: IncomingMessage, attempt: number): Promise<EventMessage> {
+export async function verifyEvent(r: BusResources, msg: IncomingMessage, attempt: number, replayId?: string): Promise<EventMessage> {
   const subject = r.names.unprefixed(msg.subject);
   const hdr = (key: string) => header(msg.headers, key);
   const fromSubject = parseEventSubject(subject);
@@ -62,7 +63,7 @@ export async function verifyEvent(r: BusResources, msg: IncomingMessage, attempt
     streamSeq: msg.seq,
     deliveryCount: msg.info.deliveryCount,
     attempt,
-    replayId: hdr(HEADER.replayId),
+    replayId: replayId ?? hdr(HEADER.replayId),
     headers,
     derivedContext: (derivedClaim) => ({
       claim: derivedClaim ?? claimToken ?? "",

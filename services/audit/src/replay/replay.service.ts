@@ -1,8 +1,7 @@
 import { randomUUID } from "node:crypto";
-import type { Bus, MessageContext, RequestContext } from "@galaxy/bus";
-import { rawOf } from "@galaxy/bus";
+import type { Bus, MessageContext, ReadMessage, RequestContext } from "@galaxy/bus";
 import {
-  ConflictError, NotFoundError, ProjectionName, ReplayStatus, SYSTEM_WORKSPACE_ID, type EventActor, type RawBusMessage, type ReplayListQuery,
+  ConflictError, NotFoundError, ProjectionName, ReplayStatus, SYSTEM_WORKSPACE_ID, type EventActor, type ReplayListQuery,
   type ReplayRun, type ReplyData, type StartReplayBody, type WorkspaceClaim,
 } from "@galaxy/contracts";
 import { appendEvent, inWorkspace, type Kysely, type OutboxRelay, type Selectable, type Transaction } from "@galaxy/db";
@@ -266,7 +265,7 @@ export class ReplayService {
     const started = Date.now();
     let lastSave = 0;
     const applier = new InOrderApplier(target, row.id, progress, logger);
-    let batch: RawBusMessage[] = [];
+    let batch: ReadMessage[] = [];
     const flush = async () => {
       const messages = batch;
       batch = [];
@@ -286,7 +285,7 @@ export class ReplayService {
         progress.remaining = msg.info.pending;
         const subject = this.deps.bus.unprefixed(msg.subject);
         if (row.dry_run || !subjectMatches(target.filter, subject)) progress.skipped++;
-        else batch.push(rawOf(msg, subject));
+        else batch.push(msg);
         const last = msg.info.pending === 0 || msg.seq >= endSeq;
         if (batch.length >= APPLY_BATCH || last) await flush();
         if (row.rate_per_sec) {
