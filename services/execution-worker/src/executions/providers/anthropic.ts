@@ -1,8 +1,20 @@
-import Anthropic from "@anthropic-ai/sdk";
+import type Anthropic from "@anthropic-ai/sdk";
 import { z } from "zod";
 import { ModelCallError } from "../../errors";
 import type { ModelRequest } from "../messages";
 import { MAX_TOOL_CALLS_PER_ANSWER, providerFailure, tooManyToolCalls, toolInput, type ModelAnswer, type OnDelta } from "./shared";
+
+type AnthropicSdk = typeof import("@anthropic-ai/sdk");
+let sdk: Promise<AnthropicSdk> | undefined;
+
+/**
+ * Anthropic's SDK, loaded when the first client is made: a worker whose agents never call
+ * Anthropic does not carry its modules (docs/benchmarks.md, "Read path, replay and memory").
+ */
+export function loadAnthropic(): Promise<AnthropicSdk> {
+  sdk ??= import("@anthropic-ai/sdk");
+  return sdk;
+}
 
 // The parts of Anthropic's stream the worker reads; parsed, not trusted, because the base URL
 // may point at any server that claims to speak the protocol.
@@ -98,7 +110,8 @@ export async function completeAnthropic(request: ModelRequest, signal: AbortSign
       }
     }
   } catch (error) {
-    throw providerFailure(error, (caught) => caught instanceof Anthropic.APIUserAbortError);
+    const { default: Sdk } = await loadAnthropic();
+    throw providerFailure(error, (caught) => caught instanceof Sdk.APIUserAbortError);
   }
   // A tool_use block with no input deltas has an empty object as input.
   const toolCalls = [...calls.entries()].sort(([a], [b]) => a - b).map(([, call]) => ({ ...call, arguments: call.arguments === "" ? "{}" : call.arguments }));

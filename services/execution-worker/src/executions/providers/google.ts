@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { ApiError, GoogleGenAI, type Content, type Part } from "@google/genai";
+import type { GoogleGenAI, Content, Part } from "@google/genai";
 import { z } from "zod";
 import type { FetchFunction } from "@galaxy/webhooks";
 import { ModelCallError } from "../../errors";
@@ -12,8 +12,20 @@ import { MAX_TOOL_CALLS_PER_ANSWER, providerFailure, tooManyToolCalls, toolInput
  * never what `GOOGLE_*` variables the SDK would read by itself). The SDK's own retries are
  * off: `retryingFetch` retries instead, honouring Gemini's `RetryInfo`, which the SDK ignores.
  */
-export function googleClient(apiKey: string, baseUrl: string, fetch: FetchFunction, maxRetries: number): GoogleGenAI {
-  return new GoogleGenAI({ apiKey, vertexai: false, httpOptions: { baseUrl, fetch: retryingFetch(fetch, maxRetries) } });
+export async function googleClient(apiKey: string, baseUrl: string, fetch: FetchFunction, maxRetries: number): Promise<GoogleGenAI> {
+  const { GoogleGenAI: Client } = await loadGoogle();
+  return new Client({ apiKey, vertexai: false, httpOptions: { baseUrl, fetch: retryingFetch(fetch, maxRetries) } });
+}
+
+type GoogleSdk = typeof import("@google/genai");
+let sdk: Promise<GoogleSdk> | undefined;
+/** The SDK once loaded: every Gemini call has a client, so it is set by the time a call fails. */
+let loaded: GoogleSdk | undefined;
+
+/** Google's SDK, loaded when the first client is made (a worker that never calls Gemini does not carry it). */
+function loadGoogle(): Promise<GoogleSdk> {
+  sdk ??= import("@google/genai").then((module) => (loaded = module));
+  return sdk;
 }
 
 // The parts of Gemini's stream the worker reads; parsed, not trusted, because the base URL may
@@ -146,7 +158,7 @@ const GoogleErrorBody = z.object({ error: z.object({ message: z.string() }) });
 /** The SDK's `ApiError` carries Google's whole error body as its message; the `error.message` inside is what the provider said. */
 function geminiMessage(error: unknown): string | null {
   if (!(error instanceof Error)) return null;
-  if (error instanceof ApiError) {
+  if (loaded && error instanceof loaded.ApiError) {
     try {
       const parsed = GoogleErrorBody.safeParse(JSON.parse(error.message));
       if (parsed.success) return `${error.status}: ${parsed.data.error.message}`;
