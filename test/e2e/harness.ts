@@ -137,7 +137,7 @@ export async function startGalaxy(engines: EngineUrls, options: GalaxyOptions = 
 
   const gatewayBus = await connectTestBus(env, "gateway", { metrics: metrics["gateway"] });
   buses.push(gatewayBus);
-  const redis = new Redis(options.gatewayRedisUrl ?? env.redisUrl, { keyPrefix: env.redisPrefix, lazyConnect: true });
+  const redis = new Redis(options.gatewayRedisUrl ?? env.redisUrl, { keyPrefix: env.redisPrefix, lazyConnect: true, enableAutoPipelining: true });
   // A test may stop this Redis; the gateway answers 503 then, and ioredis reconnects by itself.
   redis.on("error", () => undefined);
   await redis.connect();
