@@ -122,8 +122,10 @@ async function main(): Promise<void> {
     log("| --- | --- | --- | --- | --- |");
     for (const { name, child, opsPort } of children) {
       const now = memoryOf(child.pid ?? 0);
-      log(`| ${name} | ${(started[name] ?? 0).toFixed(0)} MiB | ${now.rss.toFixed(0)} MiB | ${now.hwm.toFixed(0)} MiB | ${opsPort ? await heapOf(opsPort) : "–"} |`);
+      log(`| ${name} (pid ${child.pid ?? "?"}) | ${(started[name] ?? 0).toFixed(0)} MiB | ${now.rss.toFixed(0)} MiB | ${now.hwm.toFixed(0)} MiB | ${opsPort ? await heapOf(opsPort) : "–"} |`);
     }
+    // MEMORY_HOLD_S keeps the services up a while after the table, e.g. to take a heap snapshot.
+    await sleep(Number(process.env.MEMORY_HOLD_S ?? 0) * 1000);
   } finally {
     for (const { child } of children.reverse()) child.kill("SIGTERM");
     const exited = ({ child }: { child: ChildProcess }) => (child.exitCode !== null ? undefined : new Promise((done) => child.once("exit", done)));
