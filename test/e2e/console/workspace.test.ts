@@ -210,6 +210,13 @@ describe("a new user", () => {
     await page.mouse.wheel(0, -1_000_000);
     await page.evaluate("window.scrollTo(0, 0)");
     await screenshot(page, "executions");
+    // The trigger and time filters are the API's: the totals are of every match, not of the loaded rows.
+    await page.getByLabel("Trigger").selectOption("schedule");
+    await page.getByText("10,000 executions").waitFor();
+    await page.getByLabel(/^Time/).selectOption("1h");
+    await page.getByText(/^(59|60|61) executions/).waitFor();
+    await page.getByLabel("Trigger").selectOption("replay");
+    await page.getByText("No executions match these filters.").waitFor();
   }, 60_000);
 
   test("creates a webhook trigger: its signed curl example delivers, and the delivery completes", async () => {

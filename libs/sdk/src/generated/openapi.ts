@@ -528,7 +528,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List the workspace's executions, newest first, by status and agent */
+        /** List the workspace's executions, newest first, by status, agent, trigger type and creation time */
         get: operations["listExecutions"];
         put?: never;
         post?: never;
@@ -2495,10 +2495,13 @@ export interface operations {
     listAgentExecutions: {
         parameters: {
             query?: {
+                createdAfter?: string;
+                createdBefore?: string;
                 cursor?: string;
                 limit?: number;
                 offset?: number;
                 status?: "queued" | "running" | "completed" | "failed" | "cancelled" | "timed_out";
+                triggerType?: "manual" | "webhook" | "schedule" | "replay";
             };
             header?: never;
             path: {
@@ -3275,10 +3278,13 @@ export interface operations {
         parameters: {
             query?: {
                 agentId?: string;
+                createdAfter?: string;
+                createdBefore?: string;
                 cursor?: string;
                 limit?: number;
                 offset?: number;
                 status?: "queued" | "running" | "completed" | "failed" | "cancelled" | "timed_out";
+                triggerType?: "manual" | "webhook" | "schedule" | "replay";
             };
             header?: never;
             path?: never;
