@@ -78,6 +78,7 @@ export {
   CreateTriggerRequest, ListTriggersRequest, TriggerRef, ResolveTriggerRequest, ResolvedTrigger, TriggerCreated, TriggerDeleted, TriggerSecretRotated,
   WebhookReceived,
 } from "./triggers";
+export { TriggerDeliveryOutcome, TriggerDelivery, TRIGGER_DELIVERIES_KEPT, TRIGGER_DELIVERIES_TTL_S } from "./trigger-deliveries";
 export {
   PROJECTIONS, ProjectionName, CONSUMER_SERVICES, EventSubjectFilter, ReplayStatus, StartReplayBody, ReplayRun, ReplayAccepted, ReplayRef, ReplayListQuery,
   RawBusMessage, ReplayApplyRequest, ReplayApplyResult, ReplayWorkspaceRequest, ReplayResetResult, ReplayReleaseResult, RedriveMessageRequest, RedriveOutcome,

@@ -30,6 +30,7 @@ import { knowledgeRoutes } from "./routes/knowledge.routes";
 import { providerCredentialRoutes } from "./routes/provider-credentials.routes";
 import { oidcWebhookRoutes } from "./routes/oidc.routes";
 import { hookRoutes, type HookRateLimit } from "./routes/hooks.routes";
+import { triggerDeliveryRoutes } from "./routes/trigger-deliveries.routes";
 import { triggerRoutes } from "./routes/triggers.routes";
 
 export interface GatewayDeps {
@@ -102,6 +103,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   await app.register(providerCredentialRoutes(routeDeps));
   await app.register(apiKeyRoutes(routeDeps));
   await app.register(triggerRoutes(routeDeps));
+  await app.register(triggerDeliveryRoutes(routeDeps, { redis: deps.redis }));
   await app.register(hookRoutes(routeDeps, { redis: deps.redis, rateLimit: deps.webhookRateLimit }));
   await app.register(oidcWebhookRoutes(routeDeps, { secrets: deps.oidcWebhookSecrets ?? [], forgetUser: (userId) => auth.forgetUser(userId) }));
   await app.register(adminRoutes(routeDeps));

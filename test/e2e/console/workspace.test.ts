@@ -232,7 +232,18 @@ describe("a new user", () => {
     const { stdout } = await run("bash", ["-c", example ?? ""], { timeout: 15_000 });
     expect(stdout).toContain("executionId");
     await page.getByRole("button", { name: "I have copied it" }).click();
-    await page.getByRole("list", { name: "Recent deliveries" }).getByText("completed").waitFor({ timeout: 30_000 });
+    const deliveries = page.getByRole("list", { name: "Recent deliveries" });
+    await deliveries.getByText("completed").waitFor({ timeout: 30_000 });
+    // A delivery signed with another secret is refused, and listed with why.
+    const triggerId = /\/hooks\/([0-9a-f-]{36})/.exec(example ?? "")?.[1] ?? "";
+    const refused = await api(galaxy, "POST", `/hooks/${triggerId}`, {
+      body: "{}",
+      headers: { "content-type": "application/json", "webhook-id": "msg_forged", "webhook-timestamp": String(Math.floor(Date.now() / 1000)), "webhook-signature": "v1,Zm9yZ2Vk" },
+    });
+    expect(refused.status).toBe(401);
+    await deliveries.getByText("bad signature").waitFor();
+    await expectAccessible("trigger deliveries");
+    await screenshot(page, "trigger-deliveries");
   }, 60_000);
 
   test("verifies the audit chain and lists its entries", async () => {

@@ -140,6 +140,18 @@ export interface Trigger {
   secret?: string;
 }
 
+/** One delivery to a webhook trigger as the gateway answered it (docs/webhooks.md, Deliveries). */
+export interface TriggerDelivery {
+  seq: number;
+  receivedAt: string;
+  webhookId: string | null;
+  outcome: "accepted" | "refused";
+  httpStatus: number;
+  code: string | null;
+  executionId: string | null;
+  executionStatus: ExecutionStatus | null;
+}
+
 export interface AuditEntry {
   id: string;
   workspaceId: string;

@@ -51,6 +51,7 @@ const TONES: Record<string, string> = {
   failed: "bad",
   timed_out: "bad",
   cancelled: "muted",
+  refused: "bad",
 };
 
 export function StatusBadge({ status }: { status: string }) {

@@ -2,33 +2,12 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { ApiError } from "../../api/client";
 import { galaxy } from "../../api/galaxy";
-import type { Agent, Execution, Trigger } from "../../api/types";
-import { Link } from "../../router";
-import { EmptyState, ErrorNotice, Loading, StatusBadge } from "../../ui/feedback";
+import type { Agent, Trigger } from "../../api/types";
+import { EmptyState, ErrorNotice, Loading } from "../../ui/feedback";
 import { FormError, SecretOnce, TextArea, TextField } from "../../ui/form";
-import { formatTime, shortId } from "../../ui/format";
+import { shortId } from "../../ui/format";
 import { exampleBody, hookUrl, signedCurl } from "./curl";
-
-/** The executions a trigger started, newest first: its deliveries and their outcome. */
-function RecentDeliveries({ trigger }: { trigger: Trigger }) {
-  const runs = useQuery({
-    queryKey: ["executions", "agent", trigger.agentId, "recent"],
-    queryFn: ({ signal }) => galaxy.page<Execution>(`/api/agents/${trigger.agentId}/executions`, { limit: 100 }, signal),
-    refetchInterval: 3_000,
-  });
-  const mine = (runs.data?.data ?? []).filter((e) => e.trigger.id === trigger.id).slice(0, 10);
-  if (runs.isError) return <ErrorNotice error={runs.error} />;
-  if (mine.length === 0) return <p className="hint">No deliveries yet. Send one with the example above.</p>;
-  return (
-    <ul className="deliveries" aria-label="Recent deliveries">
-      {mine.map((e) => (
-        <li key={e.id}>
-          <StatusBadge status={e.status} /> <Link to={`/executions/${e.id}`}>{shortId(e.id)}</Link> · {formatTime(e.createdAt)}
-        </li>
-      ))}
-    </ul>
-  );
-}
+import { RecentDeliveries } from "./RecentDeliveries";
 
 function TriggerCard({ trigger, onSecret }: { trigger: Trigger; onSecret: (t: Trigger) => void }) {
   const client = useQueryClient();
@@ -68,7 +47,7 @@ function TriggerCard({ trigger, onSecret }: { trigger: Trigger; onSecret: (t: Tr
       )}
       {rotate.isError ? <ErrorNotice error={rotate.error} /> : null}
       {remove.isError ? <ErrorNotice error={remove.error} /> : null}
-      <h4>Recent deliveries</h4>
+      <h4>{trigger.type === "webhook" ? "Recent deliveries" : "Recent runs"}</h4>
       <RecentDeliveries trigger={trigger} />
     </article>
   );
