@@ -74,7 +74,7 @@ export {
   RevokeSigningKeyRequest, OperatorClaimRequest, SecurityIncidentsQuery, SecurityIncident, SystemAdminGranted, SigningKeyRotated, SigningKeyRevoked,
 } from "./operators";
 export {
-  TriggerKind, CronExpression, TimeZone, CreateTriggerBody, Trigger, CreatedTrigger, RotatedTriggerSecret, AgentTriggerParams, TriggerParams,
+  TriggerKind, CronExpression, TimeZone, CreateTriggerBody, Trigger, SCHEDULE_NEXT_RUNS, CreatedTrigger, RotatedTriggerSecret, AgentTriggerParams, TriggerParams,
   CreateTriggerRequest, ListTriggersRequest, TriggerRef, ResolveTriggerRequest, ResolvedTrigger, TriggerCreated, TriggerDeleted, TriggerSecretRotated,
   WebhookReceived,
 } from "./triggers";

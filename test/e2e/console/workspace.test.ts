@@ -246,6 +246,19 @@ describe("a new user", () => {
     await screenshot(page, "trigger-deliveries");
   }, 60_000);
 
+  test("adds a schedule and shows its next three runs in its time zone", async () => {
+    const form = page.getByRole("form", { name: "New schedule" });
+    await form.getByLabel("Cron").fill("0 9 * * *");
+    await form.getByLabel("Time zone").fill("Europe/Paris");
+    await form.getByRole("button", { name: "Add schedule" }).click();
+    const runs = page.getByRole("list", { name: "Next runs (Europe/Paris)" });
+    await runs.waitFor();
+    expect(await runs.getByRole("listitem").allTextContents()).toEqual([expect.stringMatching(/09:00/), expect.stringMatching(/09:00/), expect.stringMatching(/09:00/)]);
+    await expectAccessible("schedules");
+    await runs.scrollIntoViewIfNeeded();
+    await screenshot(page, "schedules");
+  });
+
   test("verifies the audit chain and lists its entries", async () => {
     await go("/audit");
     await page.getByRole("button", { name: "Verify the chain" }).click();

@@ -1145,6 +1145,8 @@ export interface components {
             /** Format: uuid */
             id: string;
             input: unknown;
+            nextRunAt?: string | null;
+            nextRuns?: string[];
             secret?: string;
             timezone: string | null;
             /** @enum {string} */
@@ -1596,6 +1598,8 @@ export interface components {
             /** Format: uuid */
             id: string;
             input: unknown;
+            nextRunAt?: string | null;
+            nextRuns?: string[];
             timezone: string | null;
             /** @enum {string} */
             type: "webhook" | "schedule";
@@ -2842,6 +2846,8 @@ export interface operations {
                             /** Format: uuid */
                             id: string;
                             input: unknown;
+                            nextRunAt?: string | null;
+                            nextRuns?: string[];
                             /** Format: date-time */
                             previousSecretExpiresAt: string;
                             secret?: string;

@@ -137,6 +137,9 @@ export interface Trigger {
   input: unknown;
   createdBy: string;
   createdAt: string;
+  /** Schedules: the next tick and the next three (none while the agent is not active). */
+  nextRunAt?: string | null;
+  nextRuns?: string[];
   secret?: string;
 }
 

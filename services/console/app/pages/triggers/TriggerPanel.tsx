@@ -7,6 +7,7 @@ import { EmptyState, ErrorNotice, Loading } from "../../ui/feedback";
 import { FormError, SecretOnce, TextArea, TextField } from "../../ui/form";
 import { shortId } from "../../ui/format";
 import { exampleBody, hookUrl, signedCurl } from "./curl";
+import { NextRuns } from "./NextRuns";
 import { RecentDeliveries } from "./RecentDeliveries";
 
 function TriggerCard({ trigger, onSecret }: { trigger: Trigger; onSecret: (t: Trigger) => void }) {
@@ -41,9 +42,12 @@ function TriggerCard({ trigger, onSecret }: { trigger: Trigger; onSecret: (t: Tr
           Deliveries go to <code>{hookUrl(trigger.url)}</code>
         </p>
       ) : (
-        <p>
-          Runs on <code>{trigger.cron}</code> ({trigger.timezone ?? "UTC"}) with input <code>{JSON.stringify(trigger.input)}</code>
-        </p>
+        <>
+          <p>
+            Runs on <code>{trigger.cron}</code> ({trigger.timezone ?? "UTC"}) with input <code>{JSON.stringify(trigger.input)}</code>
+          </p>
+          <NextRuns trigger={trigger} />
+        </>
       )}
       {rotate.isError ? <ErrorNotice error={rotate.error} /> : null}
       {remove.isError ? <ErrorNotice error={remove.error} /> : null}
@@ -91,7 +95,12 @@ function NewSchedule({ agent }: { agent: Agent }) {
 export function TriggerPanel({ agent }: { agent: Agent }) {
   const client = useQueryClient();
   const [secret, setSecret] = useState<Trigger | null>(null);
-  const triggers = useQuery({ queryKey: ["triggers", agent.id], queryFn: ({ signal }) => galaxy.page<Trigger>(`/api/agents/${agent.id}/triggers`, { limit: 100 }, signal) });
+  const triggers = useQuery({
+    queryKey: ["triggers", agent.id],
+    queryFn: ({ signal }) => galaxy.page<Trigger>(`/api/agents/${agent.id}/triggers`, { limit: 100 }, signal),
+    // Schedules' next runs move on as time passes.
+    refetchInterval: 30_000,
+  });
   const createWebhook = useMutation({
     mutationFn: () => galaxy.data<Trigger>(`/api/agents/${agent.id}/triggers`, { method: "POST", body: { type: "webhook" }, idempotent: true }),
     onSuccess: (trigger) => {
