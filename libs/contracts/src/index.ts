@@ -78,6 +78,7 @@ export {
   CreateTriggerRequest, ListTriggersRequest, TriggerRef, ResolveTriggerRequest, ResolvedTrigger, TriggerCreated, TriggerDeleted, TriggerSecretRotated,
   WebhookReceived,
 } from "./triggers";
+export { ExecutionSummary, EXECUTION_CHANGE_TYPES, ExecutionChangeType, ExecutionChange, ExecutionChangesQuery } from "./execution-changes";
 export { TriggerDeliveryOutcome, TriggerDelivery, TRIGGER_DELIVERIES_KEPT, TRIGGER_DELIVERIES_TTL_S } from "./trigger-deliveries";
 export {
   PROJECTIONS, ProjectionName, CONSUMER_SERVICES, EventSubjectFilter, ReplayStatus, StartReplayBody, ReplayRun, ReplayAccepted, ReplayRef, ReplayListQuery,

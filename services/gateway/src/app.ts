@@ -31,6 +31,7 @@ import { providerCredentialRoutes } from "./routes/provider-credentials.routes";
 import { oidcWebhookRoutes } from "./routes/oidc.routes";
 import { hookRoutes, type HookRateLimit } from "./routes/hooks.routes";
 import { triggerDeliveryRoutes } from "./routes/trigger-deliveries.routes";
+import { executionChangeRoutes } from "./routes/execution-changes.routes";
 import { triggerRoutes } from "./routes/triggers.routes";
 
 export interface GatewayDeps {
@@ -97,6 +98,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   await app.register(agentRoutes(routeDeps));
   await app.register(agentToolRoutes(routeDeps));
   await app.register(executionRoutes(routeDeps));
+  await app.register(executionChangeRoutes(routeDeps));
   await app.register(auditRoutes(routeDeps));
   await app.register(deliveryRoutes(routeDeps));
   await app.register(knowledgeRoutes(routeDeps));

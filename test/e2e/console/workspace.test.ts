@@ -182,6 +182,20 @@ describe("a new user", () => {
     await expectAccessible("executions");
   });
 
+  test("the executions list follows the workspace's stream: a run started elsewhere appears and ends without a reload", async () => {
+    const streamOpened = page.waitForRequest((request) => request.url().includes("/api/executions/stream"));
+    await go("/executions");
+    await streamOpened;
+    await page.getByText(/Updates live\./).waitFor();
+    const token = String(await page.evaluate("JSON.parse(sessionStorage.getItem('galaxy.console.session')).accessToken"));
+    const agentId = agentUrl.split("/").at(-1) ?? "";
+    const started = await api(galaxy, "POST", `/api/agents/${agentId}/executions`, { token, body: { input: { question: "from elsewhere" } } });
+    expect(started.status).toBe(202);
+    const id = String((started.body as { data: { id: string } }).data.id);
+    const row = page.getByRole("row").filter({ has: page.getByRole("link", { name: id.slice(0, 8) }) });
+    await row.getByText("completed").waitFor();
+  });
+
   test("a list of 10,000 executions renders only the rows in view and loads older pages as it scrolls", async () => {
     const workspaceId = String(await page.evaluate("JSON.parse(sessionStorage.getItem('galaxy.console.session')).workspaceId"));
     const agentId = agentUrl.split("/").at(-1) ?? "";

@@ -609,6 +609,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/executions/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream the workspace's execution status changes (text/event-stream)
+         * @description First `event: ready` (read the list now: nothing before it is replayed), then one frame per change of an execution of the workspace (or of `agentId`'s), `event:` its type (`execution.queued`, `execution.started`, `execution.completed`, `execution.failed`, `execution.cancelled`), `data:` the `ExecutionChange` JSON: the execution's id, agent, status and, but on `execution.started`, its row without input or output. Frames carry no `id:`: after a reconnect, read the list again. `: keep-alive` comments every 15 s. The stream ends when the access token expires, after 15 minutes at most, or when the client falls 1 MiB behind; reconnect then. Who may list the workspace's executions may stream them.
+         */
+        get: operations["streamExecutionChanges"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/knowledge-bases": {
         parameters: {
             query?: never;
@@ -1282,6 +1302,44 @@ export interface components {
             };
             workspaceId: string;
         };
+        ExecutionChange: {
+            /** Format: uuid */
+            agentId: string;
+            execution: {
+                /** Format: uuid */
+                agentId: string;
+                agentVersion: number;
+                completedAt: string | null;
+                /** Format: date-time */
+                createdAt: string;
+                durationMs: number | null;
+                /** Format: uuid */
+                id: string;
+                startedAt: string | null;
+                /** @enum {string} */
+                status: "queued" | "running" | "completed" | "failed" | "cancelled" | "timed_out";
+                trigger: {
+                    id?: string;
+                    /** @enum {string} */
+                    type: "manual" | "webhook" | "schedule" | "replay";
+                };
+                usage: {
+                    costUsd: number;
+                    inputTokens: number;
+                    outputTokens: number;
+                    totalTokens: number;
+                };
+                workspaceId: string;
+            } | null;
+            /** Format: uuid */
+            executionId: string;
+            /** Format: date-time */
+            occurredAt: string;
+            /** @enum {string} */
+            status: "queued" | "running" | "completed" | "failed" | "cancelled" | "timed_out";
+            /** @enum {string} */
+            type: "execution.queued" | "execution.started" | "execution.completed" | "execution.failed" | "execution.cancelled";
+        };
         ExecutionDelta: {
             delta: string;
             /** Format: uuid */
@@ -1605,6 +1663,18 @@ export interface components {
             type: "webhook" | "schedule";
             url: string | null;
             workspaceId: string;
+        };
+        TriggerDelivery: {
+            code: string | null;
+            executionId: string | null;
+            executionStatus: ("queued" | "running" | "completed" | "failed" | "cancelled" | "timed_out") | null;
+            httpStatus: number;
+            /** @enum {string} */
+            outcome: "accepted" | "refused";
+            /** Format: date-time */
+            receivedAt: string;
+            seq: number;
+            webhookId: string | null;
         };
         UpdateAgentBody: {
             description?: string | null;
@@ -3499,6 +3569,40 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    streamExecutionChanges: {
+        parameters: {
+            query?: {
+                agentId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     listKnowledgeBases: {
         parameters: {
             query?: {
@@ -4096,18 +4200,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        data: {
-                            code: string | null;
-                            executionId: string | null;
-                            executionStatus: ("queued" | "running" | "completed" | "failed" | "cancelled" | "timed_out") | null;
-                            httpStatus: number;
-                            /** @enum {string} */
-                            outcome: "accepted" | "refused";
-                            /** Format: date-time */
-                            receivedAt: string;
-                            seq: number;
-                            webhookId: string | null;
-                        }[];
+                        data: components["schemas"]["TriggerDelivery"][];
                         pagination: components["schemas"]["Pagination"];
                     };
                 };

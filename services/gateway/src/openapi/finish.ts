@@ -90,6 +90,13 @@ function finishOperation(path: string, method: string, operation: Json): void {
       content: { "text/event-stream": { schema: { type: "string", description: "Server-sent events: `id:` seq, `event:` type, `data:` an `Event` (or an `ExecutionDelta` for `execution.delta`)" }, "x-item-schema": ref("schemas", "Event"), "x-delta-schema": ref("schemas", "ExecutionDelta") } },
     };
   }
+  if (id === "streamExecutionChanges") {
+    const ok = isObject(responses["200"]) ? responses["200"] : {};
+    responses["200"] = {
+      description: ok.description ?? "The workspace's execution status changes",
+      content: { "text/event-stream": { schema: { type: "string", description: "Server-sent events: `event: ready`, then `event:` the change's type and `data:` an `ExecutionChange`" }, "x-item-schema": ref("schemas", "ExecutionChange") } },
+    };
+  }
   if (id === "exportAuditLogs") {
     responses["200"] = { description: "One audit entry per line, oldest first", content: { "application/x-ndjson": { schema: { type: "string" }, "x-item-schema": ref("schemas", "AuditEntry") } } };
   }

@@ -6,6 +6,7 @@ import { EXECUTION_STATUSES, TRIGGER_TYPES, type Agent, type Execution } from ".
 import { Link, navigate, useSearch } from "../../router";
 import { EmptyState, ErrorNotice, Loading, PageHeader, StatusBadge } from "../../ui/feedback";
 import { formatCost, formatDuration, formatTime, shortId } from "../../ui/format";
+import { useExecutionChanges } from "./live";
 
 const PAGE = 100;
 const ROW_HEIGHT = 44;
@@ -38,8 +39,10 @@ export default function ExecutionList() {
   const server = { agentId: filters.agentId || undefined, status: filters.status || undefined, triggerType: filters.trigger || undefined, createdAfter };
   const agents = useQuery({ queryKey: ["agents", "all"], queryFn: ({ signal }) => galaxy.page<Agent>("/api/agents", { limit: 100 }, signal) });
   const names = useMemo(() => new Map((agents.data?.data ?? []).map((a) => [a.id, a.name])), [agents.data]);
-  // The newest page is polled for live updates; older pages load as the list scrolls.
-  const head = useQuery({ queryKey: ["executions", "head", server], queryFn: ({ signal }) => galaxy.page<Execution>("/api/executions", { limit: PAGE, offset: 0, ...server }, signal), refetchInterval: 2_000 });
+  // The newest page follows the stream (live.ts), with a slow read as a safety net for a change
+  // the stream missed; older pages load as the list scrolls.
+  const live = useExecutionChanges(server.agentId);
+  const head = useQuery({ queryKey: ["executions", "head", server], queryFn: ({ signal }) => galaxy.page<Execution>("/api/executions", { limit: PAGE, offset: 0, ...server }, signal), refetchInterval: 30_000 });
   const older = useInfiniteQuery({
     queryKey: ["executions", "older", server],
     initialPageParam: PAGE,
@@ -128,7 +131,7 @@ export default function ExecutionList() {
       {rows.length > 0 ? (
         <>
           <p className="hint" aria-live="polite">
-            {total.toLocaleString()} {total === 1 ? "execution" : "executions"}. Updates live.
+            {total.toLocaleString()} {total === 1 ? "execution" : "executions"}. {live ? "Updates live." : "Reconnecting to live updates…"}
           </p>
           <div className="vtable" role="table" aria-label="Executions" aria-rowcount={rows.length + 1}>
             <div className="vrow vhead" role="row" aria-rowindex={1}>
