@@ -1,7 +1,8 @@
 import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { useEffect, useMemo, useRef } from "react";
-import { galaxy } from "../../api/galaxy";
+import { ok } from "@galaxy/sdk";
+import { sdk } from "../../api/galaxy";
 import { EXECUTION_STATUSES, TRIGGER_TYPES, type Agent, type Execution } from "../../api/types";
 import { Link, navigate, useSearch } from "../../router";
 import { EmptyState, ErrorNotice, Loading, PageHeader, StatusBadge } from "../../ui/feedback";
@@ -36,18 +37,27 @@ export default function ExecutionList() {
   const sinceMs = SINCE.find(([key]) => key === filters.since)?.[2] ?? 0;
   // The window starts when the filter is chosen (to the minute), so the query keeps one key while it is on.
   const createdAfter = useMemo(() => (sinceMs ? new Date(Math.floor((Date.now() - sinceMs) / 60_000) * 60_000).toISOString() : undefined), [sinceMs]);
-  const server = { agentId: filters.agentId || undefined, status: filters.status || undefined, triggerType: filters.trigger || undefined, createdAfter };
-  const agents = useQuery({ queryKey: ["agents", "all"], queryFn: ({ signal }) => galaxy.page<Agent>("/api/agents", { limit: 100 }, signal) });
+  const server = {
+    agentId: filters.agentId || undefined,
+    status: EXECUTION_STATUSES.find((s) => s === filters.status),
+    triggerType: TRIGGER_TYPES.find((t) => t === filters.trigger),
+    createdAfter,
+  };
+  const agents = useQuery({ queryKey: ["agents", "all"], queryFn: ({ signal }) => ok(sdk.api.GET("/api/agents", { params: { query: { limit: 100 } }, signal })) });
   const names = useMemo(() => new Map((agents.data?.data ?? []).map((a) => [a.id, a.name])), [agents.data]);
   // The newest page follows the stream (live.ts), with a slow read as a safety net for a change
   // the stream missed; older pages load as the list scrolls.
   const live = useExecutionChanges(server.agentId);
-  const head = useQuery({ queryKey: ["executions", "head", server], queryFn: ({ signal }) => galaxy.page<Execution>("/api/executions", { limit: PAGE, offset: 0, ...server }, signal), refetchInterval: 30_000 });
+  const head = useQuery({
+    queryKey: ["executions", "head", server],
+    queryFn: ({ signal }) => ok(sdk.api.GET("/api/executions", { params: { query: { limit: PAGE, offset: 0, ...server } }, signal })),
+    refetchInterval: 30_000,
+  });
   const older = useInfiniteQuery({
     queryKey: ["executions", "older", server],
     initialPageParam: PAGE,
-    queryFn: ({ pageParam, signal }) => galaxy.page<Execution>("/api/executions", { limit: PAGE, offset: pageParam, ...server }, signal),
-    getNextPageParam: (last) => (last.pagination.hasMore ? last.pagination.offset + last.pagination.limit : undefined),
+    queryFn: ({ pageParam, signal }) => ok(sdk.api.GET("/api/executions", { params: { query: { limit: PAGE, offset: pageParam, ...server } }, signal })),
+    getNextPageParam: (last) => (last.pagination.hasMore ? (last.pagination.offset ?? 0) + last.pagination.limit : undefined),
     enabled: head.data?.pagination.hasMore === true,
   });
   const rows = useMemo(() => {

@@ -45,7 +45,7 @@ export function Credentials() {
         ))}
       </ul>
       <form onSubmit={submit} noValidate className="inline-form" aria-label="Set a provider key">
-        <SelectField label="Provider" name="provider" value={provider} onChange={(e) => setProvider(e.target.value as CredentialSummary["provider"])} error={save.error} options={[["openai", "OpenAI"], ["anthropic", "Anthropic"], ["pinecone", "Pinecone"]]} />
+        <SelectField label="Provider" name="provider" value={provider} onChange={(e) => setProvider(e.target.value as CredentialSummary["provider"])} error={save.error} options={[["openai", "OpenAI"], ["anthropic", "Anthropic"], ["google", "Google"], ["pinecone", "Pinecone"]]} />
         <TextField label="API key" name="apiKey" type="password" autoComplete="off" value={apiKey} onChange={(e) => setApiKey(e.target.value)} error={save.error} />
         <TextField label="Base URL (optional)" name="baseUrl" type="url" value={baseUrl} onChange={(e) => setBaseUrl(e.target.value)} error={save.error} />
         <FormError error={save.error} />

@@ -1,5 +1,6 @@
 import { useQuery } from "@tanstack/react-query";
-import { galaxy } from "../../api/galaxy";
+import { ok } from "@galaxy/sdk";
+import { sdk } from "../../api/galaxy";
 import type { Execution, Trigger, TriggerDelivery } from "../../api/types";
 import { Link } from "../../router";
 import { ErrorNotice, StatusBadge } from "../../ui/feedback";
@@ -40,7 +41,7 @@ function DeliveryItem({ delivery }: { delivery: TriggerDelivery }) {
 function WebhookDeliveries({ trigger }: { trigger: Trigger }) {
   const list = useQuery({
     queryKey: ["triggers", trigger.id, "deliveries"],
-    queryFn: ({ signal }) => galaxy.page<TriggerDelivery>(`/api/triggers/${trigger.id}/deliveries`, { limit: 10 }, signal),
+    queryFn: ({ signal }) => ok(sdk.api.GET("/api/triggers/{id}/deliveries", { params: { path: { id: trigger.id }, query: { limit: 10 } }, signal })),
     refetchInterval: 3_000,
   });
   if (list.isError) return <ErrorNotice error={list.error} />;
@@ -59,7 +60,7 @@ function WebhookDeliveries({ trigger }: { trigger: Trigger }) {
 function ScheduleRuns({ trigger }: { trigger: Trigger }) {
   const runs = useQuery({
     queryKey: ["executions", "agent", trigger.agentId, "schedule"],
-    queryFn: ({ signal }) => galaxy.page<Execution>(`/api/agents/${trigger.agentId}/executions`, { limit: 100, triggerType: "schedule" }, signal),
+    queryFn: ({ signal }) => ok(sdk.api.GET("/api/agents/{id}/executions", { params: { path: { id: trigger.agentId }, query: { limit: 100, triggerType: "schedule" } }, signal })),
     refetchInterval: 3_000,
   });
   const mine = (runs.data?.data ?? []).filter((e) => e.trigger.id === trigger.id).slice(0, 10);

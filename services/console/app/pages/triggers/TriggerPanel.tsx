@@ -1,7 +1,8 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { ApiError } from "../../api/client";
-import { galaxy } from "../../api/galaxy";
+import { ok } from "@galaxy/sdk";
+import { sdk } from "../../api/galaxy";
 import type { Agent, Trigger } from "../../api/types";
 import { EmptyState, ErrorNotice, Loading } from "../../ui/feedback";
 import { FormError, SecretOnce, TextArea, TextField } from "../../ui/form";
@@ -13,11 +14,11 @@ import { RecentDeliveries } from "./RecentDeliveries";
 function TriggerCard({ trigger, onSecret }: { trigger: Trigger; onSecret: (t: Trigger) => void }) {
   const client = useQueryClient();
   const rotate = useMutation({
-    mutationFn: () => galaxy.data<Trigger>(`/api/agents/${trigger.agentId}/triggers/${trigger.id}/rotate-secret`, { method: "POST", idempotent: true }),
+    mutationFn: () => ok(sdk.api.POST("/api/agents/{id}/triggers/{triggerId}/rotate-secret", { params: { path: { id: trigger.agentId, triggerId: trigger.id } } })).then((r) => r.data),
     onSuccess: onSecret,
   });
   const remove = useMutation({
-    mutationFn: () => galaxy.request(`/api/agents/${trigger.agentId}/triggers/${trigger.id}`, { method: "DELETE", idempotent: true }),
+    mutationFn: () => ok(sdk.api.DELETE("/api/agents/{id}/triggers/{triggerId}", { params: { path: { id: trigger.agentId, triggerId: trigger.id } } })),
     onSuccess: () => void client.invalidateQueries({ queryKey: ["triggers"] }),
   });
   return (
@@ -70,7 +71,7 @@ function NewSchedule({ agent }: { agent: Agent }) {
       } catch {
         throw new ApiError(400, "validation_failed", "Fix the fields marked below", { input: "is not valid JSON" });
       }
-      return galaxy.data<Trigger>(`/api/agents/${agent.id}/triggers`, { method: "POST", body: { type: "schedule", cron, timezone, input: parsed }, idempotent: true });
+      return ok(sdk.api.POST("/api/agents/{id}/triggers", { params: { path: { id: agent.id } }, body: { type: "schedule", cron, timezone, input: parsed } })).then((r) => r.data);
     },
     onSuccess: () => void client.invalidateQueries({ queryKey: ["triggers"] }),
   });
@@ -97,12 +98,12 @@ export function TriggerPanel({ agent }: { agent: Agent }) {
   const [secret, setSecret] = useState<Trigger | null>(null);
   const triggers = useQuery({
     queryKey: ["triggers", agent.id],
-    queryFn: ({ signal }) => galaxy.page<Trigger>(`/api/agents/${agent.id}/triggers`, { limit: 100 }, signal),
+    queryFn: ({ signal }) => ok(sdk.api.GET("/api/agents/{id}/triggers", { params: { path: { id: agent.id }, query: { limit: 100 } }, signal })),
     // Schedules' next runs move on as time passes.
     refetchInterval: 30_000,
   });
   const createWebhook = useMutation({
-    mutationFn: () => galaxy.data<Trigger>(`/api/agents/${agent.id}/triggers`, { method: "POST", body: { type: "webhook" }, idempotent: true }),
+    mutationFn: () => ok(sdk.api.POST("/api/agents/{id}/triggers", { params: { path: { id: agent.id } }, body: { type: "webhook" } })).then((r) => r.data),
     onSuccess: (trigger) => {
       setSecret(trigger);
       void client.invalidateQueries({ queryKey: ["triggers"] });
