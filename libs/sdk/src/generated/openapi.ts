@@ -487,6 +487,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/oidc": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Whether a browser can sign in with the OIDC provider, and where to send it (authorization code with PKCE) */
+        get: operations["describeOidcSignIn"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/oidc/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Trade the provider's authorization code (and its PKCE verifier) for an access token
+         * @description The gateway redeems the code at the provider's token endpoint with `codeVerifier` and the same `redirectUri` the authorization request named, then exchanges the provider's ID token as `POST /api/auth/exchange` does. 401 `invalid_authorization_code` when the provider refuses the code, `invalid_external_token` when its ID token does not verify; 404 `oidc_not_configured`; 503 when the provider cannot be reached.
+         */
+        post: operations["redeemOidcCode"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/signup": {
         parameters: {
             query?: never;
@@ -1835,7 +1872,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description Unauthorized. `code` is one of: `missing_credentials`, `invalid_token`, `token_expired`, `token_stale`, `invalid_api_key`, `invalid_credentials`, `invalid_external_token`, `missing_webhook_signature`, `invalid_webhook_timestamp`, `webhook_timestamp_out_of_range`, `invalid_webhook_signature`, `claim_missing`, `claim_bad_signature`, `claim_expired`, `claim_unknown_key`, `claim_wrong_type`, `claim_malformed`, `claim_workspace_mismatch` (docs/errors.md). */
+        /** @description Unauthorized. `code` is one of: `missing_credentials`, `invalid_token`, `token_expired`, `token_stale`, `invalid_api_key`, `invalid_credentials`, `invalid_external_token`, `invalid_authorization_code`, `missing_webhook_signature`, `invalid_webhook_timestamp`, `webhook_timestamp_out_of_range`, `invalid_webhook_signature`, `claim_missing`, `claim_bad_signature`, `claim_expired`, `claim_unknown_key`, `claim_wrong_type`, `claim_malformed`, `claim_workspace_mismatch` (docs/errors.md). */
         Unauthorized: {
             headers: {
                 [name: string]: unknown;
@@ -3263,6 +3300,87 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["LoginBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["LoginResult"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    describeOidcSignIn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            authorizationUrl: string | null;
+                            clientId: string | null;
+                            enabled: boolean;
+                            providerName: string | null;
+                            scopes: string | null;
+                        };
+                    };
+                };
+            };
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    redeemOidcCode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    code: string;
+                    codeVerifier: string;
+                    /** Format: uri */
+                    redirectUri: string;
+                    /** Format: uuid */
+                    workspaceId?: string;
+                };
             };
         };
         responses: {

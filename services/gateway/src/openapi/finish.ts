@@ -12,7 +12,7 @@ const MUTATIONS = new Set(["put", "post", "patch", "delete"]);
  * hold tokens or secrets the gateway never stores (docs/decisions 0003, 0004, 0005), or a
  * webhook sender's own `webhook-id` plays that part.
  */
-const WITHOUT_IDEMPOTENCY = new Set(["signup", "login", "exchangeToken", "switchWorkspace", "createApiKey", "putProviderCredential", "deliverWebhook", "receiveIdentityWebhook"]);
+const WITHOUT_IDEMPOTENCY = new Set(["signup", "login", "exchangeToken", "switchWorkspace", "createApiKey", "putProviderCredential", "deliverWebhook", "receiveIdentityWebhook", "redeemOidcCode"]);
 
 /** The component response of each error status. */
 const ERROR_RESPONSE: Record<ErrorStatus, string> = {
