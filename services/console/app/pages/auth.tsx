@@ -1,7 +1,7 @@
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { ok } from "@galaxy/sdk";
 import { useEffect, useRef, useState, type FormEvent, type ReactNode } from "react";
-import { galaxy, sdk } from "../api/galaxy";
+import { sdk } from "../api/galaxy";
 import type { SignupResult, TokenGrant } from "../api/types";
 import { Link, navigate, useSearch } from "../router";
 import { redirectUri, returnedSignIn, startOidcSignIn } from "../session/oidc";
@@ -30,7 +30,7 @@ export function SignIn() {
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const login = useMutation({
-    mutationFn: () => galaxy.data<TokenGrant>("/api/auth/login", { method: "POST", body: { email, password } }),
+    mutationFn: () => ok(sdk.api.POST("/api/auth/login", { body: { email, password } })).then((r) => r.data),
     onSuccess: start,
   });
   const submit = (event: FormEvent) => {
@@ -106,7 +106,7 @@ export function OidcCallback() {
 export function SignUp() {
   const [form, setForm] = useState({ name: "", email: "", password: "", workspaceName: "" });
   const signup = useMutation({
-    mutationFn: () => galaxy.data<SignupResult>("/api/auth/signup", { method: "POST", body: form }),
+    mutationFn: () => ok(sdk.api.POST("/api/auth/signup", { body: form })).then((r) => r.data),
     onSuccess: start,
   });
   const set = (key: keyof typeof form) => (event: { target: { value: string } }) => setForm({ ...form, [key]: event.target.value });
