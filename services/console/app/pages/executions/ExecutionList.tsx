@@ -55,10 +55,12 @@ export default function ExecutionList() {
   });
   const older = useInfiniteQuery({
     queryKey: ["executions", "older", server],
-    initialPageParam: PAGE,
-    queryFn: ({ pageParam, signal }) => ok(sdk.api.GET("/api/executions", { params: { query: { limit: PAGE, offset: pageParam, ...server } }, signal })),
-    getNextPageParam: (last) => (last.pagination.hasMore ? (last.pagination.offset ?? 0) + last.pagination.limit : undefined),
-    enabled: head.data?.pagination.hasMore === true,
+    // Older pages go by cursor from the newest page's last row (keyset: a deep page costs what
+    // the first does, and rows arriving at the top shift nothing below).
+    initialPageParam: head.data?.pagination.nextCursor ?? "",
+    queryFn: ({ pageParam, signal }) => ok(sdk.api.GET("/api/executions", { params: { query: { limit: PAGE, cursor: pageParam, ...server } }, signal })),
+    getNextPageParam: (last) => last.pagination.nextCursor ?? undefined,
+    enabled: head.data?.pagination.hasMore === true && Boolean(head.data.pagination.nextCursor),
   });
   const rows = useMemo(() => {
     const seen = new Set<string>();

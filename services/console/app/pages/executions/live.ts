@@ -3,14 +3,20 @@ import { useEffect, useState } from "react";
 import type { Page } from "../../api/client";
 import { galaxy } from "../../api/galaxy";
 import { followExecutionChanges } from "../../api/sse";
-import type { Execution } from "../../api/types";
+import { EXECUTION_STATUSES, type Execution, type ExecutionChange } from "../../api/types";
 
-/** An execution's status change as the stream tells it (docs/api.md, The event stream). */
-interface ExecutionChange {
-  type: string;
-  executionId: string;
-  status: Execution["status"];
-  execution: Omit<Execution, "input" | "output" | "error"> | null;
+/** A frame's change, when it is one: the fields the list applies are checked, the rest is the API's (docs/api.md, The event stream). */
+function changeOf(data: string): ExecutionChange | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(data);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null) return undefined;
+  const { executionId, status, execution } = value as Record<string, unknown>;
+  const known = EXECUTION_STATUSES.some((s) => s === status);
+  return typeof executionId === "string" && known && (execution === null || typeof execution === "object") ? (value as ExecutionChange) : undefined;
 }
 
 function patch(rows: Execution[], change: ExecutionChange): Execution[] {
@@ -38,7 +44,8 @@ export function useExecutionChanges(agentId: string | undefined): boolean {
     const onFrame = (frame: { event: string; data: string }) => {
       if (frame.event === "ready") return refreshHead();
       if (!frame.event.startsWith("execution.")) return;
-      const change = JSON.parse(frame.data) as ExecutionChange;
+      const change = changeOf(frame.data);
+      if (!change) return;
       client.setQueriesData<Page<Execution>>({ queryKey: ["executions", "head"] }, (page) => (page ? { ...page, data: patch(page.data, change) } : page));
       client.setQueriesData<InfiniteData<Page<Execution>>>({ queryKey: ["executions", "older"] }, (data) =>
         data ? { ...data, pages: data.pages.map((page) => ({ ...page, data: patch(page.data, change) })) } : data,
