@@ -160,25 +160,6 @@ export async function requestCancel(tx: Transaction<ExecutionDb>, id: string, at
   await tx.updateTable("executions").set({ cancel_requested_at: at }).where("id", "=", id).where("status", "=", "running").where("cancel_requested_at", "is", null).execute();
 }
 
-export interface ExecutionFilter {
-  status?: ExecutionStatus | undefined;
-  agentId?: string | undefined;
-  limit: number;
-  offset: number;
-}
-
-/** A page of the workspace's executions, newest first, and how many match in all. */
-export async function listExecutions(db: Db, filter: ExecutionFilter): Promise<{ rows: ExecutionRow[]; total: number }> {
-  let query = db.selectFrom("executions");
-  if (filter.status) query = query.where("status", "=", filter.status);
-  if (filter.agentId) query = query.where("agent_id", "=", filter.agentId);
-  const [rows, count] = await Promise.all([
-    query.selectAll().orderBy("created_at", "desc").orderBy("id", "desc").limit(filter.limit).offset(filter.offset).execute(),
-    query.select((eb) => eb.fn.countAll<string>().as("n")).executeTakeFirstOrThrow(),
-  ]);
-  return { rows, total: Number(count.n) };
-}
-
 /**
  * Opens a step; with `closeAbandoned`, steps an earlier attempt left running (its instance
  * died) are closed as abandoned first.

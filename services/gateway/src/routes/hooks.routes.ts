@@ -11,6 +11,8 @@ import {
 } from "@galaxy/contracts";
 import { verifyWebhook, type WebhookRefusal } from "@galaxy/webhooks";
 import { CredentialCache } from "../auth/credential-cache";
+import { DeliveryLog } from "../hooks/delivery-log";
+import { recordDeliveries } from "../hooks/record-deliveries";
 import type { RouteDeps } from "./deps";
 
 /** The largest delivery accepted (docs/api.md, §2: 413 above 1 MiB). */
@@ -99,6 +101,7 @@ export function hookRoutes({ bus }: RouteDeps, options: HookRouteOptions): Fasti
   return async (app) => {
     app.removeAllContentTypeParsers();
     app.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: HOOK_BODY_LIMIT }, (_request, body, done) => done(null, body));
+    recordDeliveries(app, new DeliveryLog(options.redis, app.log), async (triggerId) => (await triggers.get(triggerId)).workspaceId);
 
     app.post(
       "/hooks/:triggerId",
