@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { v7 as uuidv7 } from "uuid";
 import { GalaxyError, NotFoundError, UnavailableError, type Agent, type Jwks } from "@galaxy/contracts";
-import { newTraceparent, traceIdOf } from "@galaxy/observability";
+import { traceIdOf } from "@galaxy/observability";
 import { createDb, sql } from "@galaxy/db";
-import { connectTestBus, createTestEnv, freePort, TestClaims, type TestEnv } from "@galaxy/testkit";
+import { connectTestBus, createTestEnv, freePort, TestClaims, type TestEnv, incomingTraceparent } from "@galaxy/testkit";
 import { agent, rejection } from "../test/support";
 import type { Bus } from "./bus";
 import type { RequestContext } from "./types";
@@ -59,7 +59,7 @@ describe("requests", () => {
   test("the handler's event context keeps the claim, correlation and trace, with a new span", async () => {
     const ws = uuidv7();
     const claim = await claims.sign({ ws });
-    const traceparent = newTraceparent();
+    const traceparent = incomingTraceparent();
     let context: ReturnType<RequestContext["eventContext"]> | undefined;
     onAgentGet = async (req, ctx) => {
       context = ctx.eventContext();

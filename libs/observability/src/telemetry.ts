@@ -1,0 +1,55 @@
+import { propagation } from "@opentelemetry/api";
+import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { FastifyOtelInstrumentation } from "@fastify/otel";
+import { HttpInstrumentation } from "@opentelemetry/instrumentation-http";
+import { IORedisInstrumentation } from "@opentelemetry/instrumentation-ioredis";
+import { PgInstrumentation } from "@opentelemetry/instrumentation-pg";
+import { UndiciInstrumentation } from "@opentelemetry/instrumentation-undici";
+import { NodeSDK } from "@opentelemetry/sdk-node";
+
+// One SDK per process, even when two bundles hold this file (the preload's and the service's).
+const SDK = Symbol.for("galaxy.telemetry.sdk");
+const slot = globalThis as { [SDK]?: NodeSDK | undefined };
+
+/**
+ * Whether this process exports spans: an OTLP endpoint is configured (all signals or traces
+ * alone) and `OTEL_SDK_DISABLED` does not say otherwise. Everything else the exporter needs
+ * (protocol, headers, sampler, batch delays) the SDK reads from the standard OTEL_* variables
+ * itself (docs/operations.md, "Tracing").
+ */
+export function telemetryConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === "true") return false;
+  return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+}
+
+/**
+ * Starts OpenTelemetry for the process when an exporter is configured: the SDK, with the
+ * instrumentations of Fastify, node:http, undici (fetch), pg and ioredis. Without one no SDK
+ * runs and the API stays a no-op; a trace that arrives on a request or a message is still
+ * passed on unchanged. Called again, it does nothing. The instrumentations patch modules as
+ * they load, so services start it before anything else (`preload.ts`).
+ */
+export function startTelemetry(service: string): void {
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  if (slot[SDK] || !telemetryConfigured()) return;
+  const sdk = new NodeSDK({
+    // OTEL_SERVICE_NAME, when set, names the service; the SDK reads it.
+    ...(process.env.OTEL_SERVICE_NAME ? {} : { serviceName: service }),
+    instrumentations: [
+      new HttpInstrumentation(),
+      new UndiciInstrumentation(),
+      new FastifyOtelInstrumentation({ registerOnInitialization: true, ignorePaths: (opts) => opts.url.startsWith("/health") }),
+      new PgInstrumentation({ requireParentSpan: true }),
+      new IORedisInstrumentation({ requireParentSpan: true }),
+    ],
+  });
+  sdk.start();
+  slot[SDK] = sdk;
+}
+
+/** Flushes the spans not exported yet and stops the SDK (on shutdown). */
+export async function stopTelemetry(): Promise<void> {
+  const sdk = slot[SDK];
+  slot[SDK] = undefined;
+  await sdk?.shutdown();
+}
