@@ -2,6 +2,7 @@ import { describe, expect, test } from "vitest";
 import { ROOT_CONTEXT, trace } from "@opentelemetry/api";
 import { currentTraceparent, inSpan, startSpan, traceHeadersOf, traceIdOf, traceparentOf } from "./tracing";
 import { telemetryConfigured } from "./telemetry";
+import { serviceOfEntry } from "./service-entry";
 
 const parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
@@ -54,5 +55,17 @@ describe("telemetryConfigured", () => {
     [{ OTEL_EXPORTER_OTLP_ENDPOINT: "" }, false],
   ])("%j → %s", (env, expected) => {
     expect(telemetryConfigured(env)).toBe(expected);
+  });
+});
+
+describe("serviceOfEntry", () => {
+  test.each([
+    ["/app/dist/gateway/main.js", "gateway"],
+    ["/tmp/galaxy-build/execution-worker/main.js", "execution-worker"],
+    ["/work/galaxy/services/agent-registry/src/main.ts", "agent-registry"],
+    ["/work/galaxy/scripts/setup.ts", undefined],
+    [undefined, undefined],
+  ])("%s → %s", (entry, service) => {
+    expect(serviceOfEntry(entry)).toBe(service);
   });
 });
