@@ -1,5 +1,5 @@
 import type { MsgHdrs } from "@nats-io/transport-node";
-import { endSpan, inSpan, injectContext, spanContextOf, SpanKind, startSpan, type Attributes, type HeaderCarrier, type Span, type TraceHeaders } from "@galaxy/observability";
+import { context, endSpan, inSpan, injectContext, spanContextOf, SpanKind, startSpan, trace, type Attributes, type HeaderCarrier, type Span, type TraceHeaders } from "@galaxy/observability";
 import type { EventMessage } from "./types";
 
 /**
@@ -20,8 +20,9 @@ function messagingAttributes(operation: "send" | "receive" | "process", subject:
 
 /** Runs `send` in a PRODUCER (event) or CLIENT (request) span whose context `h` then carries. */
 export async function inSendSpan<T>(name: string, kind: SpanKind.PRODUCER | SpanKind.CLIENT, parent: TraceHeaders, subject: string, attributes: Attributes, h: MsgHdrs, send: () => Promise<T>): Promise<T> {
-  return inSpan(name, parent.traceparent ? parent : undefined, { kind, attributes: messagingAttributes("send", subject, attributes) }, async () => {
-    injectContext(carrierOf(h));
+  return inSpan(name, parent.traceparent ? parent : undefined, { kind, attributes: messagingAttributes("send", subject, attributes) }, async (_traceparent, span) => {
+    // The span itself, not the active context: without an SDK no context manager runs.
+    injectContext(carrierOf(h), trace.setSpan(context.active(), span));
     return send();
   });
 }
