@@ -39,9 +39,10 @@ async function call(method: string, path: string, options: { token?: string; bod
 }
 
 function data<S extends z.ZodType>(schema: S, response: { status: number; body: unknown }): z.infer<S> {
-  const parsed = z.object({ data: schema }).safeParse(response.body);
+  const envelope = z.object({ data: z.unknown() }).safeParse(response.body);
+  const parsed = schema.safeParse(envelope.success ? envelope.data.data : undefined);
   if (!parsed.success) throw new Error(`unexpected ${response.status}: ${JSON.stringify(response.body)}`);
-  return parsed.data.data;
+  return parsed.data;
 }
 
 /** What the trace of the delivery must hold once every service exported its spans; undefined while it does not yet. */
