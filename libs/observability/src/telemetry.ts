@@ -36,15 +36,20 @@ export function startTelemetry(service: string): void {
     // OTEL_SERVICE_NAME, when set, names the service; the SDK reads it.
     ...(process.env.OTEL_SERVICE_NAME ? {} : { serviceName: service }),
     instrumentations: [
-      new HttpInstrumentation(),
+      // Probes and scrapes (every few seconds, on every service) are no one's trace.
+      new HttpInstrumentation({ ignoreIncomingRequestHook: (request) => isProbe(request.url) }),
       new UndiciInstrumentation(),
-      new FastifyOtelInstrumentation({ registerOnInitialization: true, ignorePaths: (opts) => opts.url.startsWith("/health") }),
+      new FastifyOtelInstrumentation({ registerOnInitialization: true, ignorePaths: (opts) => isProbe(opts.url) }),
       new PgInstrumentation({ requireParentSpan: true }),
       new IORedisInstrumentation({ requireParentSpan: true }),
     ],
   });
   sdk.start();
   slot[SDK] = sdk;
+}
+
+function isProbe(url: string | undefined): boolean {
+  return url !== undefined && (url.startsWith("/health") || url.startsWith("/metrics"));
 }
 
 /** Flushes the spans not exported yet and stops the SDK (on shutdown). */

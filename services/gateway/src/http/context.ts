@@ -23,14 +23,21 @@ export function installRequestContext(app: FastifyInstance): void {
   app.decorateRequest("traceparent", undefined);
   app.decorateRequest("span", null);
   app.addHook("onRequest", async (request, reply) => {
-    const incoming = request.headers.traceparent;
+    const header = request.headers.traceparent;
+    const incoming = typeof header === "string" && TRACEPARENT.test(header) ? header : undefined;
+    reply.header("x-request-id", request.id);
+    if (request.url.startsWith("/health")) {
+      // Probes (every few seconds) get no span; a trace they bring passes through.
+      request.traceparent = incoming;
+      if (incoming) reply.header("traceparent", incoming);
+      return;
+    }
     const active = trace.getSpanContext(context.active());
     const instrumented = active !== undefined && trace.isSpanContextValid(active);
-    const parent = instrumented ? undefined : { traceparent: typeof incoming === "string" && TRACEPARENT.test(incoming) ? incoming : undefined };
+    const parent = instrumented ? undefined : { traceparent: incoming };
     const attributes = { "http.request.method": request.method, "http.route": request.routeOptions.url ?? "unmatched" };
     request.span = startSpan(`${request.method} ${request.routeOptions.url ?? "unmatched"}`, parent, { kind: instrumented ? SpanKind.INTERNAL : SpanKind.SERVER, attributes });
     request.traceparent = traceparentOf(request.span);
-    reply.header("x-request-id", request.id);
     if (request.traceparent) reply.header("traceparent", request.traceparent);
   });
   app.addHook("onResponse", async (request, reply) => {
