@@ -1,4 +1,6 @@
 import { randomUUID } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
 import { z } from "zod";
 import { CreatedTrigger, SavedAgent, SignupResult } from "@galaxy/contracts";
@@ -16,8 +18,19 @@ import { waitFor } from "../fault/support/child";
 
 let receiver: OtlpReceiver;
 let galaxy: TracedGalaxy | undefined;
+/** The agent's completion-callback endpoint, and the `traceparent` each callback came with. */
+let callbacks: Server;
+let callbackUrl = "";
+const callbackTraceparents: string[] = [];
 
 beforeAll(async () => {
+  callbacks = createServer((request, response) => {
+    callbackTraceparents.push(String(request.headers.traceparent ?? ""));
+    request.resume();
+    request.on("end", () => response.end("ok"));
+  });
+  await new Promise<void>((resolve) => callbacks.listen(0, "127.0.0.1", resolve));
+  callbackUrl = `http://127.0.0.1:${(callbacks.address() as AddressInfo).port}/callbacks`;
   receiver = new OtlpReceiver();
   const otlpUrl = await receiver.listen();
   galaxy = await startTracedGalaxy(inject("engines"), otlpUrl);
@@ -26,6 +39,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await galaxy?.stop();
   await receiver?.close();
+  await new Promise<void>((resolve) => (callbacks ? callbacks.close(() => resolve()) : resolve()));
 }, 120_000);
 
 async function call(method: string, path: string, options: { token?: string; body?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: Headers; body: unknown }> {
@@ -53,6 +67,7 @@ function complete(spans: ReceivedSpan[]): { missingParents: ReceivedSpan[] } | u
   if (!chat || !spans.some((s) => s.service === "audit" && s.kind === 5)) return undefined;
   if (!spans.some((s) => s.attributes["db.system"] === "postgresql" || s.attributes["db.system.name"] === "postgresql")) return undefined;
   if (!spans.some((s) => s.name.startsWith("process execution.completed") && s.service === "audit")) return undefined;
+  if (!spans.some((s) => s.name === "callback execution.completed")) return undefined;
   const ids = new Set(spans.map((s) => s.spanId));
   return { missingParents: spans.filter((s) => s.parentSpanId !== "" && !ids.has(s.parentSpanId)) };
 }
@@ -60,7 +75,7 @@ function complete(spans: ReceivedSpan[]): { missingParents: ReceivedSpan[] } | u
 test("one signed delivery is one trace across gateway, worker and audit, whole", async () => {
   const signup = data(SignupResult, await call("POST", "/api/auth/signup", { body: JSON.stringify({ email: `owner-${randomUUID()}@trace.example`, password: "correct horse battery", name: "Owner", workspaceName: "Traced" }) }));
   const token = signup.accessToken;
-  const agent = data(SavedAgent, await call("POST", "/api/agents", { token, body: JSON.stringify({ name: "Traced", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "" }) }));
+  const agent = data(SavedAgent, await call("POST", "/api/agents", { token, body: JSON.stringify({ name: "Traced", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "", notifyUrl: callbackUrl }) }));
   expect((await call("POST", `/api/agents/${agent.id}/activate`, { token })).status).toBe(200);
   const trigger = await waitFor("the trigger to be created", async () => {
     const response = await call("POST", `/api/agents/${agent.id}/triggers`, { token, body: JSON.stringify({ type: "webhook" }) });
@@ -114,5 +129,9 @@ test("one signed delivery is one trace across gateway, worker and audit, whole",
   expect(publish?.attributes).toMatchObject({ "messaging.system": "nats" });
   expect(consume?.parentSpanId).toBe(publish?.spanId);
   expect(spans.some((s) => s.service === "execution-worker" && s.name === "step model_call")).toBe(true);
+  // The completion callback: a span of the same trace, whose context the receiver got.
+  const callback = spans.find((s) => s.name === "callback execution.completed");
+  expect(callback?.attributes["galaxy.callback.status"]).toBe("delivered");
+  expect(callbackTraceparents.map((tp) => tp.split("-")[1])).toContain(traceId);
   expect(spans.some((s) => s.service === "execution-worker" && (s.attributes["db.system"] === "postgresql" || s.attributes["db.system.name"] === "postgresql"))).toBe(true);
 }, 120_000);

@@ -52,6 +52,8 @@ export async function startTracedGalaxy(engines: EngineUrls, otlpUrl: string): P
     SCRYPT_COST: "12",
     OPENAI_API_KEY: "galaxy-dev",
     OPENAI_BASE_URL: `${devModel.url}/v1`,
+    // Completion callbacks go to the test's receiver on loopback.
+    OUTBOUND_HOST_ALLOWLIST: "127.0.0.1",
     OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrl,
     OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
     OTEL_BSP_SCHEDULE_DELAY: "100",
