@@ -128,6 +128,17 @@ test("one signed delivery is one trace across gateway, worker and audit, whole",
   const consume = spans.find((s) => s.service === "execution-worker" && s.name === "process webhook.received");
   expect(publish?.attributes).toMatchObject({ "messaging.system": "nats" });
   expect(consume?.parentSpanId).toBe(publish?.spanId);
+  expect(consume?.attributes).toMatchObject({ "messaging.system": "nats", "messaging.consumer.group.name": "execution-worker-webhooks" });
+  // Request-reply: the registry's SERVER span is the child of the gateway's CLIENT span.
+  const send = spans.find((s) => s.service === "gateway" && s.name === "send registry.triggers.resolve");
+  const serve = spans.find((s) => s.service === "agent-registry" && s.name === "serve registry.triggers.resolve");
+  expect([send?.kind, serve?.kind]).toEqual([3, 2]);
+  expect(serve?.parentSpanId).toBe(send?.spanId);
+  // Audit's ingest: a CONSUMER span per event, each the child of the span that published it.
+  const ingested = spans.filter((s) => s.service === "audit" && s.kind === 5);
+  const byId = new Map(spans.map((s) => [s.spanId, s]));
+  expect(ingested.length).toBeGreaterThan(0);
+  for (const span of ingested) expect(byId.get(span.parentSpanId)?.name).toBe(span.name.replace("process", "publish"));
   expect(spans.some((s) => s.service === "execution-worker" && s.name === "step model_call")).toBe(true);
   // The completion callback: a span of the same trace, whose context the receiver got.
   const callback = spans.find((s) => s.name === "callback execution.completed");
