@@ -34,7 +34,7 @@ export async function handleEvent(r: BusResources, run: ConsumerRun, handler: (m
   for (let attempt = 1; ; attempt++) {
     try {
       const message = await verifyEvent(r, msg, attempt);
-      await inApplySpan(message, consumer, { "galaxy.attempt": attempt }, (traceparent) => handler(continuing(message, traceparent)));
+      await inApplySpan(message, consumer, { "galaxy.attempt": attempt }, (_traceparent, span) => handler(continuing(message, span)));
       msg.ack();
       if (retries.transientInARow > 0) logger.info({ attempt }, "event applied after its dependencies came back");
       r.metrics.transientFailures.set({ consumer }, 0);

@@ -1,5 +1,5 @@
 import type { MsgHdrs } from "@nats-io/transport-node";
-import { context, endSpan, inSpan, injectContext, spanContextOf, SpanKind, startSpan, trace, type Attributes, type HeaderCarrier, type Span, type TraceHeaders } from "@galaxy/observability";
+import { context, endSpan, inSpan, injectContext, spanContextOf, SpanKind, startSpan, trace, traceHeadersOfSpan, type Attributes, type HeaderCarrier, type Span, type TraceHeaders } from "@galaxy/observability";
 import type { EventMessage } from "./types";
 
 /**
@@ -33,9 +33,10 @@ export async function inApplySpan(message: EventMessage, consumer: string, attri
   await inSpan(`process ${message.event.type}`, message.headers, { kind: SpanKind.CONSUMER, attributes: attrs }, apply);
 }
 
-/** The message handed to a consumer's handler, its derived events continuing the CONSUMER span. */
-export function continuing(message: EventMessage, traceparent: string | undefined): EventMessage {
-  return { ...message, derivedContext: (claim) => ({ ...message.derivedContext(claim), traceparent, tracestate: undefined }) };
+/** The message handed to a consumer's handler, its derived events continuing the CONSUMER span (and its `tracestate`). */
+export function continuing(message: EventMessage, span: Span): EventMessage {
+  const { traceparent, tracestate } = traceHeadersOfSpan(span);
+  return { ...message, derivedContext: (claim) => ({ ...message.derivedContext(claim), traceparent, tracestate }) };
 }
 
 /**

@@ -22,7 +22,7 @@ export async function deliver(r: BusResources, consumer: string, raw: RawBusMess
   const logger = r.logger.child({ consumer, subject: raw.subject, seq: raw.seq, replayId: options.replayId });
   try {
     const message = await verifyEvent(r, msg, 1);
-    await inApplySpan(message, consumer, { "galaxy.replay": options.replayId ?? "" }, (traceparent) => handler(continuing(message, traceparent)));
+    await inApplySpan(message, consumer, { "galaxy.replay": options.replayId ?? "" }, (_traceparent, span) => handler(continuing(message, span)));
   } catch (error) {
     if (classifyFailure(error) === "terminal") {
       const reason = error instanceof Error ? error.message : String(error);

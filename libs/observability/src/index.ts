@@ -11,7 +11,7 @@ export type { CallbackOutcome } from "./callback-metrics";
 export type { EventMetrics } from "./event-metrics";
 export { startTelemetry, stopTelemetry, telemetryConfigured } from "./telemetry";
 export {
-  extractContext, injectContext, contextOf, traceHeadersOf, currentTraceparent, traceIdOf, traceparentOf, spanContextOf, startSpan, endSpan, inSpan,
+  extractContext, injectContext, contextOf, traceHeadersOf, currentTraceparent, traceIdOf, traceparentOf, traceHeadersOfSpan, spanContextOf, startSpan, endSpan, inSpan,
   context, trace, SpanKind, SpanStatusCode,
 } from "./tracing";
 export type { HeaderCarrier, TraceHeaders, SpanOptions, Attributes, Context, Link, Span } from "./tracing";

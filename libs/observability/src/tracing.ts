@@ -79,6 +79,11 @@ export function traceparentOf(span: Span): string | undefined {
   return currentTraceparent(trace.setSpan(ROOT_CONTEXT, span));
 }
 
+/** `traceparent` and `tracestate` of `span` (see {@link traceparentOf}). */
+export function traceHeadersOfSpan(span: Span): TraceHeaders {
+  return traceHeadersOf(trace.setSpan(ROOT_CONTEXT, span));
+}
+
 /** The span context a `traceparent` names, for a span link; undefined when it names none. */
 export function spanContextOf(traceparent: string | undefined): SpanContext | undefined {
   if (!traceparent) return undefined;
