@@ -9,8 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { AuthorizationError, connect, PermissionViolationError, RequestError, type NatsConnection } from "@nats-io/transport-node";
 import { Bus, type EventMessage, type StoredEvent } from "@galaxy/bus";
 import type { Agent } from "@galaxy/contracts";
-import { newTraceparent } from "@galaxy/observability";
-import { freePort, TestClaims, testLogger } from "@galaxy/testkit";
+import { freePort, TestClaims, testLogger, incomingTraceparent } from "@galaxy/testkit";
 
 /**
  * The production NATS configuration (infra/nats/nats-server.conf), run by a nats-server of
@@ -192,7 +191,7 @@ function agentCreated(workspaceId: string, claim: string): StoredEvent {
   return {
     id, workspaceId, type: "agent.created", schemaVersion: 1,
     payload: { id, type: "agent.created", occurredAt: new Date().toISOString(), workspaceId, actor: { type: "user", id: randomUUID() }, data: { agent: agent(workspaceId) } },
-    context: { claim, traceparent: newTraceparent(), correlationId: randomUUID(), causationId: randomUUID() },
+    context: { claim, traceparent: incomingTraceparent(), correlationId: randomUUID(), causationId: randomUUID() },
   };
 }
 
@@ -687,7 +686,7 @@ describe("durable consumers", () => {
     await registryBus.publishEvent({
       id, workspaceId: ws, type: "document.added", schemaVersion: 1,
       payload: { id, type: "document.added", occurredAt: new Date().toISOString(), workspaceId: ws, actor: { type: "user", id: randomUUID() }, data: { documentId: randomUUID(), knowledgeBaseId, title: "Doc", sizeBytes: 3 } },
-      context: { claim: await claims.sign({ ws }), traceparent: newTraceparent(), correlationId: randomUUID(), causationId: randomUUID() },
+      context: { claim: await claims.sign({ ws }), traceparent: incomingTraceparent(), correlationId: randomUUID(), causationId: randomUUID() },
     });
     await eventually(() => seen.has(id), "the registry to apply document.added");
     await eventually(async () => (await consumerInfo("agent-registry-documents")).num_ack_pending === 0, "the event acked");

@@ -3,7 +3,8 @@ import { createLocalJWKSet, jwtVerify } from "jose";
 import type { Msg } from "@nats-io/transport-node";
 import { Agent, AuditEntry, CLAIM_AUDIENCE, CLAIM_ISSUER, CLAIM_TYP, Execution, HEADER, Jwks, SignupResult, WorkspaceClaim } from "@galaxy/contracts";
 import { z } from "zod";
-import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
+import { incomingTraceparent } from "@galaxy/testkit";
+import { api, dataOf, eventually, startGalaxy, type Galaxy, type ApiResponse } from "./harness";
 
 let galaxy: Galaxy;
 const seen: Msg[] = [];
@@ -17,6 +18,14 @@ afterAll(async () => {
   await galaxy?.stop();
 });
 
+/**
+ * A request from a traced client: it sends a `traceparent` of its own. No tracing runs in
+ * this process, so the trace passes through Galaxy unchanged (docs/operations.md, "Tracing").
+ */
+function traced(method: string, path: string, options: { token?: string; body?: unknown } = {}): Promise<ApiResponse> {
+  return api(galaxy, method, path, { ...options, headers: { traceparent: incomingTraceparent() } });
+}
+
 describe("the README walk-through, through the gateway", () => {
   let token = "";
   let workspaceId = "";
@@ -24,7 +33,7 @@ describe("the README walk-through, through the gateway", () => {
   let executionId = "";
 
   test("sign up", async () => {
-    const response = await api(galaxy, "POST", "/api/auth/signup", { body: { email: "ada@example.com", password: "correct horse battery", name: "Ada", workspaceName: "Engines" } });
+    const response = await traced("POST", "/api/auth/signup", { body: { email: "ada@example.com", password: "correct horse battery", name: "Ada", workspaceName: "Engines" } });
     expect(response.status).toBe(201);
     const result = dataOf(SignupResult, response);
     token = result.accessToken;
@@ -34,19 +43,19 @@ describe("the README walk-through, through the gateway", () => {
   });
 
   test("create an agent with provider openai and model galaxy-dev-echo, then activate it", async () => {
-    const created = await api(galaxy, "POST", "/api/agents", { token, body: { name: "Echo", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "Repeat after me." } });
+    const created = await traced("POST", "/api/agents", { token, body: { name: "Echo", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "Repeat after me." } });
     expect(created.status).toBe(201);
     const agent = dataOf(Agent, created);
     expect(agent).toMatchObject({ status: "draft", version: 1, workspaceId });
     agentId = agent.id;
 
-    const activated = await api(galaxy, "POST", `/api/agents/${agentId}/activate`, { token });
+    const activated = await traced("POST", `/api/agents/${agentId}/activate`, { token });
     expect(activated.status).toBe(200);
     expect(dataOf(Agent, activated).status).toBe("active");
   });
 
   test("start an execution: 202, queued and readable at once", async () => {
-    const started = await api(galaxy, "POST", `/api/agents/${agentId}/executions`, { token, body: { input: { message: "hello" } } });
+    const started = await traced("POST", `/api/agents/${agentId}/executions`, { token, body: { input: { message: "hello" } } });
     expect(started.status).toBe(202);
     const execution = dataOf(Execution, started);
     expect(execution.status).toBe("queued");

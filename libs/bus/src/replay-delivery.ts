@@ -1,9 +1,9 @@
 import type { MsgHdrs } from "@nats-io/transport-node";
 import { GalaxyError, type RawBusMessage } from "@galaxy/contracts";
-import { inSpan, SpanKind } from "@galaxy/observability";
 import { classifyFailure } from "./classify-failure";
 import { writeDeadLetter } from "./dead-letters";
 import { reportForgedMessage, securityFailure } from "./forged-messages";
+import { continuing, inApplySpan } from "./message-spans";
 import { incomingOf, toRawMessage, type IncomingMessage } from "./raw-messages";
 import type { BusResources } from "./resources";
 import type { EventMessage } from "./types";
@@ -23,9 +23,7 @@ export async function deliver(r: BusResources, consumer: string, raw: RawBusMess
   const logger = r.logger.child({ consumer, subject: raw.subject, seq: raw.seq, replayId: options.replayId });
   try {
     const message = await verifyEvent(r, msg, 1);
-    await inSpan(`apply ${message.event.type}`, message.headers.traceparent, SpanKind.CONSUMER, { "messaging.system": "nats", "galaxy.consumer": consumer, "galaxy.replay": options.replayId ?? "" }, (traceparent) =>
-      handler({ ...message, derivedContext: (claim) => ({ ...message.derivedContext(claim), traceparent }) }),
-    );
+    await inApplySpan(message, consumer, { "galaxy.replay": options.replayId ?? "" }, (_traceparent, span) => handler(continuing(message, span)));
   } catch (error) {
     if (classifyFailure(error) === "terminal") {
       const reason = error instanceof Error ? error.message : String(error);

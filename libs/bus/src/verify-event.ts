@@ -1,5 +1,4 @@
 import { HEADER, WorkspaceId, parseEvent, parseEventSubject, type WorkspaceClaim } from "@galaxy/contracts";
-import { childTraceparent } from "@galaxy/observability";
 import { ClaimError } from "./claims";
 import { TerminalMessageError } from "./errors";
 import { rawOf, type IncomingMessage } from "./raw-messages";
@@ -43,13 +42,13 @@ export async function verifyEvent(r: BusResources, msg: IncomingMessage, attempt
     throw new TerminalMessageError("workspace_mismatch", "claim, header, subject and payload name different workspaces");
   }
   if (event.type !== fromSubject.type) throw new TerminalMessageError("bad_payload", `payload type ${event.type} does not match subject`);
-  // Every event carries its trace; making one up would make the audit entry built from it
-  // differ on every replay.
+  // The span that published the event, when it was published inside a trace; never made up
+  // here, or the audit entry built from it would differ on every replay.
   const traceparent = hdr(HEADER.traceparent);
-  if (!traceparent) throw new TerminalMessageError("missing_header", "no traceparent header");
   const correlationId = hdr(HEADER.correlationId) ?? event.id;
   const headers = {
     traceparent,
+    tracestate: hdr(HEADER.tracestate),
     correlationId,
     causationId: hdr(HEADER.causationId) ?? correlationId,
     clientIp: hdr(HEADER.clientIp),
@@ -67,7 +66,8 @@ export async function verifyEvent(r: BusResources, msg: IncomingMessage, attempt
     headers,
     derivedContext: (derivedClaim) => ({
       claim: derivedClaim ?? claimToken ?? "",
-      traceparent: childTraceparent(traceparent),
+      traceparent,
+      tracestate: headers.tracestate,
       correlationId,
       causationId: event.id,
       clientIp: headers.clientIp,

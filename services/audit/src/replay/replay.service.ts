@@ -5,7 +5,7 @@ import {
   type ReplayRun, type ReplyData, type StartReplayBody, type WorkspaceClaim,
 } from "@galaxy/contracts";
 import { appendEvent, inWorkspace, type Kysely, type OutboxRelay, type Selectable, type Transaction } from "@galaxy/db";
-import { childTraceparent, type Logger } from "@galaxy/observability";
+import type { Logger } from "@galaxy/observability";
 import { isSystemOperator } from "../admin/security-incidents";
 import type { AuditDb, ReplayRunsTable } from "../db";
 import { OperatorRequiredError } from "./errors";
@@ -320,8 +320,8 @@ export class ReplayService {
   }
 
   /** The context of a system-workspace event audit writes: its service claim, the request's trace. */
-  private async eventContext(traceparent: string, correlationId: string): Promise<MessageContext> {
-    return { claim: await this.deps.bus.serviceClaims.get(SYSTEM_WORKSPACE_ID), traceparent: childTraceparent(traceparent), correlationId, causationId: correlationId };
+  private async eventContext(traceparent: string | undefined, correlationId: string): Promise<MessageContext> {
+    return { claim: await this.deps.bus.serviceClaims.get(SYSTEM_WORKSPACE_ID), traceparent, correlationId, causationId: correlationId };
   }
 }
 

@@ -22,7 +22,7 @@ export interface NewExecution {
   execution: Execution;
   createdBy: string;
   correlationId: string;
-  traceparent: string;
+  traceparent: string | undefined;
   /** Null when the execution row is written before its `execution.queued` event. */
   queuedEventId: string | null;
 }
@@ -44,7 +44,7 @@ export async function insertExecution(tx: Transaction<ExecutionDb>, e: NewExecut
       duration_ms: null,
       created_by: e.createdBy,
       correlation_id: e.correlationId,
-      traceparent: e.traceparent,
+      traceparent: e.traceparent ?? null,
       queued_event_id: e.queuedEventId,
       lease_owner: null,
       lease_expires_at: null,

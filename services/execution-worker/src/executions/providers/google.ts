@@ -55,6 +55,7 @@ const GeminiChunk = z.object({
     .nullish(),
   usageMetadata: z.object({ promptTokenCount: Count, toolUsePromptTokenCount: Count, candidatesTokenCount: Count, thoughtsTokenCount: Count }).nullish(),
   promptFeedback: z.object({ blockReason: z.string().nullish() }).nullish(),
+  modelVersion: z.string().max(200).nullish(),
 });
 
 // Finishes that mean the model refused or was stopped, not that it answered.
@@ -89,6 +90,7 @@ export async function completeGoogle(request: ModelRequest, signal: AbortSignal,
   let text = "";
   const calls: ToolCall[] = [];
   let usage: z.infer<typeof GeminiChunk>["usageMetadata"] = null;
+  let model: string | undefined;
   let refusal: string | null = null;
   try {
     const stream = await client.models.generateContentStream({
@@ -108,6 +110,7 @@ export async function completeGoogle(request: ModelRequest, signal: AbortSignal,
       const chunk = GeminiChunk.safeParse(raw);
       if (!chunk.success) throw new ModelCallError("provider_error", "The provider's stream was malformed", { cause: chunk.error });
       if (chunk.data.usageMetadata) usage = chunk.data.usageMetadata;
+      if (chunk.data.modelVersion) model = chunk.data.modelVersion;
       if (chunk.data.promptFeedback?.blockReason) refusal = `The provider blocked the prompt (${chunk.data.promptFeedback.blockReason})`;
       for (const candidate of chunk.data.candidates?.slice(0, 1) ?? []) {
         if (candidate.finishReason && REFUSALS.has(candidate.finishReason)) refusal = `The model stopped without an answer (${candidate.finishReason})`;
@@ -132,7 +135,7 @@ export async function completeGoogle(request: ModelRequest, signal: AbortSignal,
   const inputTokens = (usage?.promptTokenCount ?? 0) + (usage?.toolUsePromptTokenCount ?? 0);
   // Thinking is billed as output.
   const outputTokens = (usage?.candidatesTokenCount ?? 0) + (usage?.thoughtsTokenCount ?? 0);
-  return { text, toolCalls: calls, inputTokens, outputTokens, totalTokens: inputTokens + outputTokens };
+  return { text, toolCalls: calls, inputTokens, outputTokens, totalTokens: inputTokens + outputTokens, model };
 }
 
 /** The conversation in Gemini's terms: the user, then per round the model's `functionCall` parts and a user turn of `functionResponse` parts. */
