@@ -12,13 +12,14 @@ import { CredentialResolver } from "./credentials/credential-resolver";
 import type { ExecutionDb } from "./db";
 import { claimQueuedExecutions, findExecution, renewLease } from "./executions/executions.repository";
 import { CANCEL_SUBJECT, ExecutionService } from "./executions/executions.service";
+import { BatchIntake } from "./executions/batch-intake";
 import { Intake } from "./executions/intake";
 import { runExecution, type RunDeps } from "./executions/run";
 import { ModelProviders } from "./executions/providers";
 import { Scheduler } from "./executions/scheduler";
 import { serveToolSecret } from "./tools/tool-secret.handler";
 import { WorkerReplay } from "./replay/replay.handlers";
-import { WEBHOOK_CONSUMER, WEBHOOK_EVENTS, webhookIntakeHandler } from "./webhooks/webhooks.consumer";
+import { WEBHOOK_BATCH, WEBHOOK_CONSUMER, WEBHOOK_EVENTS, WEBHOOK_LINGER_MS, webhookIntakeHandler } from "./webhooks/webhooks.consumer";
 
 export interface ExecutionWorkerConfig {
   openaiApiKey: string;
@@ -143,7 +144,7 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
   const callbacks = new CallbackDispatcher({ db, bus, logger, config: callbackConfig });
   const deliveries = new DeliveriesService({ db, relay });
 
-  const intake = new Intake({
+  const intakeDeps = {
     db,
     bus,
     relay,
@@ -154,7 +155,9 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
       scheduler.wake();
       wakeOthers();
     },
-  });
+  };
+  const intake = new Intake(intakeDeps);
+  const batchIntake = new BatchIntake({ ...intakeDeps, intake });
   const executions = new ExecutionService({ db, bus, relay, intake });
 
   // Operator replays of the agent projection and dead-letter redrives, driven by audit (docs/replay.md).
@@ -174,7 +177,7 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
       bus.serve("execution.events.list", (request, ctx) => executions.events(request, ctx));
       bus.serve("execution.deliveries.list", (request, ctx) => deliveries.list(request, ctx));
       await bus.consume({ durable: AGENT_PROJECTION_CONSUMER, filter: AGENT_EVENTS, handler: replay.liveHandler(agentProjectionHandler(db)) });
-      await bus.consume({ durable: WEBHOOK_CONSUMER, filter: WEBHOOK_EVENTS, handler: webhookIntakeHandler({ bus, intake }) });
+      await bus.consumeBatch({ durable: WEBHOOK_CONSUMER, filter: WEBHOOK_EVENTS, maxBatch: WEBHOOK_BATCH, lingerMs: WEBHOOK_LINGER_MS, handler: webhookIntakeHandler({ bus, intake: batchIntake }) });
       await bus.consume({ durable: CALLBACK_CONSUMER, filter: CALLBACK_EVENTS, handler: callbackHandler(db, callbackConfig, () => callbacks.wake()) });
       callbacks.start();
       bus.subscribeCore(WAKE_SUBJECT, (data) => {
