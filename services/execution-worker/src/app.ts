@@ -95,12 +95,21 @@ export const WAKE_SUBJECT = "sig.execution.wake";
 const WakeSignal = z.object({ from: z.string() });
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 
+/**
+ * How long the events this worker published wait to be marked published, together: one mark
+ * for every execution of that half second instead of one for two or three (decision 0018).
+ * The sweep leaves an unpublished event alone until it is older than a mark's wait with a
+ * margin, so it does not publish again what is only waiting for its mark.
+ */
+const OUTBOX_MARK_DELAY_MS = 500;
+const OUTBOX_SWEEP_AGE_MS = 2_000;
+
 /** Builds the execution worker from its dependencies; `main.ts` runs it, tests build it too. */
 export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorker {
   const { db, bus, logger, config } = deps;
   const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const leaseMs = config.leaseMs ?? 30_000;
-  const relay = new OutboxRelay({ db, publish: (row) => bus.publishEvent(row), logger, metrics: bus.registry });
+  const relay = new OutboxRelay({ db, publish: (row) => bus.publishEvent(row), logger, metrics: bus.registry, markDelayMs: OUTBOX_MARK_DELAY_MS, sweepAgeMs: OUTBOX_SWEEP_AGE_MS });
   const credentials = new CredentialResolver({ bus, ttlMs: config.credentialTtlMs });
   const providers = new ModelProviders({
     credentials,

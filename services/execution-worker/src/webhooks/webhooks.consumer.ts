@@ -6,9 +6,13 @@ import { WORKER_ACTOR } from "../executions/step-log";
 /** The durable consumer that turns accepted webhook deliveries into executions. */
 export const WEBHOOK_CONSUMER = "execution-worker-webhooks";
 export const WEBHOOK_EVENTS = "evt.*.webhook.received";
-/** Most deliveries taken in at once, and how long a batch that is not full waits for more. */
+/**
+ * Most deliveries taken in at once; a batch takes what is waiting without waiting for more
+ * (a lone delivery starts at once), and a burst makes its own batches: what arrives while one
+ * is written is the next.
+ */
 export const WEBHOOK_BATCH = 256;
-export const WEBHOOK_LINGER_MS = 2;
+export const WEBHOOK_LINGER_MS = 0;
 
 export interface WebhookIntakeDeps {
   bus: Bus;
