@@ -73,7 +73,8 @@ export class BatchIntake {
           let free = slots.length;
           const inserted: PlannedStart[] = [];
           for (const [workspaceId, indexes] of groups) {
-            if (workspaceId !== first) await sql.raw(`select set_config('app.workspace_id', '${workspaceId.toLowerCase()}', true)`).execute(tx);
+            // Row-level security reads the setting of the moment: each group writes as its own workspace.
+            if (workspaceId !== first) await sql`select set_config('app.workspace_id', ${workspaceId.toLowerCase()}, true)`.execute(tx);
             const facts = await readGroupFacts(tx, workspaceId, indexes.map((i) => orders[i] as BatchOrder));
             const claim = claims.get(workspaceId) ?? null;
             const group = this.planGroup(orders, indexes, facts, claim, free, state);
