@@ -3,6 +3,7 @@ import { v7 as uuidv7 } from "uuid";
 import { GalaxyError, type Agent } from "@galaxy/contracts";
 import { inWorkspace, OutboxRelay, sql } from "@galaxy/db";
 import { newTraceparent } from "@galaxy/observability";
+import { testLogger } from "@galaxy/testkit";
 import { fetchAgent } from "../agents/registry-agent";
 import { setTier } from "../quota/quota.repository";
 import { TIERS } from "../quota/tiers";
@@ -22,7 +23,7 @@ let relay: OutboxRelay;
 
 beforeAll(async () => {
   h = await startHarness(inject("engines"));
-  relay = new OutboxRelay({ db: h.db, publish: (row) => h.bus.publishEvent(row) });
+  relay = new OutboxRelay({ db: h.db, publish: (row) => h.bus.publishEvent(row), logger: testLogger("batch-intake") });
   const deps = { db: h.db, bus: h.bus, relay, owner: "batch-test", leaseMs: 30_000, reserve: () => null, onQueued: () => undefined };
   batch = new BatchIntake({ ...deps, intake: new Intake(deps) });
 });
@@ -133,6 +134,32 @@ describe("BatchIntake.startAll", () => {
     } finally {
       await h.devModel.control({ reset: true });
     }
+  });
+
+  test("a workspace with nothing queued takes at once what fits its concurrency and the places kept; the rest is queued", async () => {
+    const ws = uuidv7();
+    const agent = await h.activeAgent(ws);
+    const launched: string[] = [];
+    let kept = 0;
+    let released = 0;
+    // Three free places on this instance.
+    const reserve = () => {
+      if (kept >= 3) return null;
+      kept += 1;
+      return { launch: (execution: { id: string }) => void launched.push(execution.id), release: () => void (released += 1) };
+    };
+    const deps = { db: h.db, bus: h.bus, relay, owner: "batch-test", leaseMs: 30_000, reserve, onQueued: () => undefined };
+    const taking = new BatchIntake({ ...deps, intake: new Intake(deps) });
+    const orders = await Promise.all(Array.from({ length: 4 }, (_, i) => orderOf(agent, { i })));
+    expect(await taking.startAll(orders)).toEqual([null, null, null, null]);
+    const statuses = await Promise.all(orders.map(async (o) => (await h.row(ws, o.executionId)).status));
+    // Free: two at once, under the workspace's concurrency, though three places were free.
+    expect(statuses).toEqual(["running", "running", "queued", "queued"]);
+    expect(launched).toEqual([orders[0]?.executionId, orders[1]?.executionId]);
+    // Places are kept only for what the workspace may take.
+    expect([kept, released]).toEqual([2, 0]);
+    expect(await h.stepStatuses(ws, orders[0]?.executionId ?? "")).toEqual(["running"]);
+    await inWorkspace(h.db, ws, (tx) => sql`update executions set status = 'cancelled', completed_at = now() where status in ('queued', 'running')`.execute(tx));
   });
 
   test("an agent the projection has not seen yet is asked of the registry, for that delivery alone", async () => {

@@ -41,7 +41,8 @@ interface GroupFacts {
  * intake's, per order: the pinned version's `inputSchema`, the month's budget and the queue cap
  * (counting the orders of the batch queued before it). A workspace with nothing queued takes
  * at once, up to its room under its tier's concurrency and this instance's free places, its
- * first orders; the rest wait for the fair claim. An order whose agent the projection does not
+ * first orders, under the claim lock (taken then, and only then: a burst's batches, which
+ * queue, never hold the scheduler's claims back); the rest wait for the fair claim. An order whose agent the projection does not
  * know as startable is handed to the intake alone after the commit (it asks the registry).
  */
 export class BatchIntake {
@@ -49,42 +50,46 @@ export class BatchIntake {
 
   async startAll(orders: readonly BatchOrder[]): Promise<BatchOutcomes> {
     const outcomes: BatchOutcomes = orders.map(() => null);
-    if (orders.length === 0) return outcomes;
-    const { db, relay, bus } = this.deps;
     const groups = groupByWorkspace(orders);
-    const slots = this.reserveUpTo(orders.length);
+    const [first] = groups.keys();
+    if (first === undefined) return outcomes;
+    const { db, relay, bus } = this.deps;
+    // The run's events carry the worker's claim; without it, the workspace's executions just wait in the queue.
+    const claims = new Map<string, string>();
+    for (const workspaceId of groups.keys()) {
+      const claim = await bus.serviceClaims.get(workspaceId).catch(() => null);
+      if (claim !== null) claims.set(workspaceId, claim);
+    }
+    const slots: Reservation[] = [];
     const planned: PlannedStart[] = [];
     const state: BatchState = { outcomes, alone: [], copies: [] };
     try {
-      const claims = new Map<string, string>();
-      if (slots.length > 0) {
-        for (const workspaceId of groups.keys()) {
-          const claim = await bus.serviceClaims.get(workspaceId).catch(() => null);
-          if (claim !== null) claims.set(workspaceId, claim);
-        }
-      }
-      const [first] = groups.keys();
-      if (first === undefined) return outcomes;
-      const lock = claims.size > 0 ? { advisoryLock: CLAIM_LOCK } : {};
-      const written = await inWorkspace(
-        db,
-        first,
-        async (tx) => {
-          let free = slots.length;
-          const inserted: PlannedStart[] = [];
-          for (const [workspaceId, indexes] of groups) {
-            // Row-level security reads the setting of the moment: each group writes as its own workspace.
-            if (workspaceId !== first) await sql`select set_config('app.workspace_id', ${workspaceId.toLowerCase()}, true)`.execute(tx);
-            const facts = await readGroupFacts(tx, workspaceId, indexes.map((i) => orders[i] as BatchOrder));
-            const claim = claims.get(workspaceId) ?? null;
-            const group = this.planGroup(orders, indexes, facts, claim, free, state);
-            free -= group.filter((start) => start.plan.begun !== null).length;
-            inserted.push(...(await writeStarts(tx, workspaceId, group, this.deps)));
+      const written = await inWorkspace(db, first, async (tx) => {
+        let locked = false;
+        const inserted: PlannedStart[] = [];
+        for (const [workspaceId, indexes] of groups) {
+          // Row-level security reads the setting of the moment: each group writes as its own workspace.
+          if (workspaceId !== first) await sql`select set_config('app.workspace_id', ${workspaceId.toLowerCase()}, true)`.execute(tx);
+          const groupOrders = indexes.map((i) => orders[i] as BatchOrder);
+          let facts = await readGroupFacts(tx, workspaceId, groupOrders);
+          const claim = claims.get(workspaceId) ?? null;
+          let reserved: Reservation[] = [];
+          if (claim !== null && facts.queued === 0 && facts.running < TIERS[facts.tier].concurrency) {
+            // It may take some at once: only then are places kept and the claim lock taken, and
+            // its running count read again under the lock (a burst holds neither).
+            reserved = this.reserveUpTo(Math.min(indexes.length, TIERS[facts.tier].concurrency - facts.running));
+            slots.push(...reserved);
+            if (reserved.length > 0 && !locked) {
+              await sql`select pg_advisory_xact_lock(hashtext(${CLAIM_LOCK}))`.execute(tx);
+              locked = true;
+              facts = await readGroupFacts(tx, workspaceId, groupOrders);
+            }
           }
-          return inserted;
-        },
-        lock,
-      );
+          const group = this.planGroup(orders, indexes, facts, claim, reserved.length, state);
+          inserted.push(...(await writeStarts(tx, workspaceId, group, this.deps)));
+        }
+        return inserted;
+      });
       planned.push(...written);
     } catch (error) {
       for (const slot of slots) slot.release();
@@ -109,7 +114,7 @@ export class BatchIntake {
     return outcomes;
   }
 
-  /** Decides each order of one workspace's group; those to write, planned (taken at once while room is left). */
+  /** Decides each order of one workspace's group; those to write, planned (taken at once while room is left in `free` places kept for it). */
   private planGroup(orders: readonly BatchOrder[], indexes: number[], facts: GroupFacts, claim: string | null, free: number, state: BatchState): PlannedStart[] {
     const { outcomes, alone } = state;
     const now = new Date();
