@@ -34,7 +34,7 @@ interface GroupFacts {
 }
 
 /**
- * Starts many orders (webhook deliveries) at once (docs/executions.md, "Intake"): in ONE
+ * Starts many orders (webhook deliveries) at once (docs/webhooks.md, "Intake"): in ONE
  * transaction, each workspace's orders as one group under its own workspace setting (row-level
  * security is per setting), with one read of its agents, tier, usage, queue and existing ids,
  * and one statement writing all its new executions and their events. The checks are the
@@ -42,8 +42,9 @@ interface GroupFacts {
  * (counting the orders of the batch queued before it). A workspace with nothing queued takes
  * at once, up to its room under its tier's concurrency and this instance's free places, its
  * first orders, under the claim lock (taken then, and only then: a burst's batches, which
- * queue, never hold the scheduler's claims back); the rest wait for the fair claim. An order whose agent the projection does not
- * know as startable is handed to the intake alone after the commit (it asks the registry).
+ * queue, never hold the scheduler's claims back); the rest wait for the fair claim. An order
+ * whose agent the projection does not know as startable is handed to the intake alone after
+ * the commit (it asks the registry).
  */
 export class BatchIntake {
   constructor(private readonly deps: IntakeDeps & { intake: Intake }) {}
