@@ -149,6 +149,43 @@ describe("consumeBatch", () => {
     await vi.waitFor(async () => expect(await consumerState("batch-fallback")).toEqual({ pending: 0, ackPending: 0 }));
   });
 
+  test("events the handler refuses for good are dead-lettered alone, without applying the batch again; a refusal that is not terminal applies it one event at a time", async () => {
+    const ws = uuidv7();
+    const claim = await claims.sign({ ws });
+    const events = Array.from({ length: 30 }, () => agentCreated(ws, claim));
+    const refused = events[5];
+    const flaky = events[15];
+    if (!refused || !flaky) throw new Error("too few events");
+    await publishAll(events);
+    const sizes: number[] = [];
+    const handed: string[] = [];
+    let flakyRefusals = 0;
+    await worker.consumeBatch({
+      durable: "batch-refusals",
+      filter: `evt.${ws}.>`,
+      backoffMs: 10,
+      handler: async (batch) => {
+        sizes.push(batch.length);
+        handed.push(...batch.map((m) => m.event.id));
+        const refusals = batch.filter((m) => m.event.id === refused.id).map((message) => ({ message, error: new ValidationError("this one can never start") }));
+        const unlucky = batch.find((m) => m.event.id === flaky.id);
+        if (unlucky && flakyRefusals < 1) {
+          flakyRefusals++;
+          refusals.push({ message: unlucky, error: new UnavailableError("the database went away") });
+        }
+        return refusals;
+      },
+    });
+    await vi.waitFor(async () => expect(await consumerState("batch-refusals")).toEqual({ pending: 0, ackPending: 0 }), { timeout: 10_000 });
+    const dead = await deadLetters("batch-refusals");
+    expect(dead.map((m) => m.header.get(HEADER.dlqError))).toEqual(["this one can never start"]);
+    expect(dead[0]?.header.get(HEADER.dlqDeliveries)).toBe("1");
+    // Every event was handed over; the refusal that was not terminal sent its batch one event at a time.
+    expect(new Set(handed)).toEqual(new Set(events.map((e) => e.id)));
+    expect(flakyRefusals).toBe(1);
+    expect(sizes).toContain(1);
+  });
+
   test("while an event is retried in place, the rest of its batch and the events queued behind it are kept alive: none is redelivered", async () => {
     const ws = uuidv7();
     const claim = await claims.sign({ ws });

@@ -1,5 +1,7 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import { registerConsumer, startConsumer, type ConsumerRun } from "./consumer-run";
+import { classifyFailure } from "./classify-failure";
+import { settleDeadLetter } from "./dead-letters";
 import { handleEvent, POISON_DELIVERIES } from "./handle-event";
 import { inBatchSpans } from "./message-spans";
 import type { BusResources } from "./resources";
@@ -36,7 +38,8 @@ export async function consume(r: BusResources, options: ConsumerOptions): Promis
 /**
  * Like {@link consume}, but hands the handler every event that is waiting (up to `maxBatch`,
  * after at most `lingerMs` for more) in one call, and acks them all after it returns: one
- * transaction can then apply many events. When any event of a batch fails its checks or the
+ * transaction can then apply many events. The events the handler refuses for good become dead
+ * letters alone, the rest are acked. When any event of a batch fails its checks or the
  * handler throws, the batch is applied again one event at a time, in order, through the same
  * path as `consume` (retries in place, dead letters per event), so a bad event costs only
  * itself and stream order is kept.
@@ -45,7 +48,11 @@ export async function consumeBatch(r: BusResources, options: BatchConsumerOption
   const maxBatch = options.maxBatch ?? 256;
   const lingerMs = options.lingerMs ?? 2;
   const policy = retryPolicyOf(options);
-  const single = (message: EventMessage) => options.handler([message]);
+  const single = async (message: EventMessage) => {
+    // Alone, a refusal is a throw: the one-at-a-time path dead-letters it.
+    const refusal = (await options.handler([message]))?.[0];
+    if (refusal) throw refusal.error;
+  };
   r.running.appliers.set(options.durable, single);
   r.running.batchAppliers.set(options.durable, options.handler);
   // The events of a failed batch not applied yet: kept alive, with the queue, while one is retried.
@@ -85,16 +92,34 @@ async function applyBatch(r: BusResources, run: ConsumerRun, options: BatchConsu
     return true;
   }
   if (batch.some((msg) => msg.info.deliveryCount > POISON_DELIVERIES)) return false;
+  const refused = new Map<number, Error>();
   for (const msg of batch) if (msg.info.deliveryCount === 1) r.metrics.eventAge.observe({ consumer: options.durable }, Math.max(0, Date.now() - msg.info.timestampNanos / 1e6) / 1000);
   try {
     const verified: EventMessage[] = [];
     for (const msg of batch) verified.push(await verifyEvent(r, msg, 1));
-    if (verified.length === 0) return true;
-    await inBatchSpans(verified, options.durable, () => options.handler(verified));
+    const first = verified[0];
+    if (!first) return true;
+    const refusals = await inBatchSpans(verified, options.durable, () => options.handler(verified));
+    for (const refusal of refusals ?? []) {
+      const index = verified.indexOf(refusal.message);
+      const msg = batch[index];
+      // Only a refusal for good is a dead letter here; anything else is tried again, one event at a time.
+      if (!msg || classifyFailure(refusal.error) !== "terminal") throw refusal.error;
+      refused.set(index, refusal.error);
+    }
   } catch (error) {
     r.logger.debug({ err: error, consumer: options.durable, events: batch.length }, "batch failed; applying its events one at a time");
     return false;
   }
-  for (const msg of batch) msg.ack();
+  for (const [index, msg] of batch.entries()) {
+    const error = refused.get(index);
+    if (!error) {
+      msg.ack();
+      continue;
+    }
+    const logger = r.logger.child({ consumer: options.durable, subject: msg.subject, seq: msg.seq });
+    logger.error({ err: error, attempt: 1, kind: "terminal" }, "event cannot be applied; dead-lettered");
+    await settleDeadLetter(r, options.durable, msg, { reason: error.message, attempts: 1, cause: "terminal", securityReason: null }, logger);
+  }
   return true;
 }

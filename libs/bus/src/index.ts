@@ -1,6 +1,6 @@
 export { Bus } from "./bus";
 export type { ClaimVerifierLoader, ServiceClaimIssuer } from "./bus";
-export type { BusOptions, RequestOptions, RequestContext, EventMessage, ConsumerOptions, ConsumerHandle, BatchConsumerOptions, MessageContext, StoredEvent } from "./types";
+export type { BusOptions, RequestOptions, RequestContext, EventMessage, ConsumerOptions, ConsumerHandle, BatchConsumerOptions, BatchHandler, BatchRefusal, MessageContext, StoredEvent } from "./types";
 export { dropStreams, replicasFor } from "./provisioning";
 export { busConnection, DEFAULT_STREAM_SETTINGS } from "./config";
 export type { NatsAuth, StreamSettings } from "./config";

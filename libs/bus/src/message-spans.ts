@@ -45,17 +45,18 @@ export function continuing(message: EventMessage, span: Span): EventMessage {
  * applied, and none has a parent that was never exported. The handler's own work (one
  * transaction for all) runs inside the first event's span, which links to the others.
  */
-export async function inBatchSpans(messages: EventMessage[], consumer: string, apply: () => Promise<void>): Promise<void> {
+export async function inBatchSpans<T>(messages: EventMessage[], consumer: string, apply: () => Promise<T>): Promise<T | undefined> {
   const [first, ...others] = messages;
-  if (!first) return;
+  if (!first) return undefined;
   const links = others.flatMap((m) => {
     const sc = spanContextOf(m.headers.traceparent);
     return sc ? [{ context: sc }] : [];
   });
   const spans = others.map((m) => startSpan(`process ${m.event.type}`, m.headers, { kind: SpanKind.CONSUMER, attributes: applyAttributes(m, consumer, { "messaging.batch.message_count": messages.length }) }));
   try {
-    await inSpan(`process ${first.event.type}`, first.headers, { kind: SpanKind.CONSUMER, attributes: applyAttributes(first, consumer, { "messaging.batch.message_count": messages.length }), links }, apply);
+    const result = await inSpan(`process ${first.event.type}`, first.headers, { kind: SpanKind.CONSUMER, attributes: applyAttributes(first, consumer, { "messaging.batch.message_count": messages.length }), links }, apply);
     for (const span of spans) endSpan(span);
+    return result;
   } catch (error) {
     for (const span of spans) endSpan(span, error);
     throw error;

@@ -48,8 +48,8 @@ export async function deliverMany(r: BusResources, consumer: string, raws: RawBu
     try {
       const verified: EventMessage[] = [];
       for (const raw of raws) verified.push(await verifyEvent(r, incomingOf(raw, r.names.subject(raw.subject), r.names.stream("EVENTS"), options), 1));
-      await batch(verified);
-      return [];
+      const refused = (await batch(verified)) ?? [];
+      return refused.map((refusal) => ({ seq: raws[verified.indexOf(refusal.message)]?.seq ?? 0, error: refusal.error.message }));
     } catch (error) {
       r.logger.debug({ err: error, consumer, messages: raws.length }, "replayed batch failed; delivering its messages one at a time");
     }
@@ -78,8 +78,8 @@ export async function deliverRead(r: BusResources, consumer: string, messages: R
       const stream = r.names.stream("EVENTS");
       const verified: EventMessage[] = [];
       for (const message of messages) verified.push(await verifyEvent(r, readView(message, stream), 1, options.replayId));
-      await batch(verified);
-      return [];
+      const refused = (await batch(verified)) ?? [];
+      return refused.map((refusal) => ({ seq: messages[verified.indexOf(refusal.message)]?.seq ?? 0, error: refusal.error.message }));
     } catch (error) {
       r.logger.debug({ err: error, consumer, messages: messages.length }, "replayed batch failed; delivering its messages one at a time");
     }

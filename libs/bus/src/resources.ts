@@ -3,7 +3,7 @@ import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { ConsumerMetrics, EventMetrics, Logger, Registry } from "@galaxy/observability";
 import type { ClaimCache, ClaimVerifier } from "./claims";
 import type { Names } from "./names";
-import type { BusOptions, ConsumerHandle, EventMessage } from "./types";
+import type { BatchHandler, BusOptions, ConsumerHandle, EventMessage } from "./types";
 
 /**
  * What every part of the bus shares: one connection, its JetStream handles, the deployment's
@@ -41,7 +41,7 @@ export class Running {
   /** Each durable consumer's handler by name: a replayed or redriven message goes to the same code. */
   readonly appliers = new Map<string, (message: EventMessage) => Promise<void>>();
   /** The handlers of batch consumers: a replay hands them many messages in one call. */
-  readonly batchAppliers = new Map<string, (messages: EventMessage[]) => Promise<void>>();
+  readonly batchAppliers = new Map<string, BatchHandler>();
 
   /** Tracks a piece of work until it settles. */
   track(work: Promise<void>): void {

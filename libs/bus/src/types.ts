@@ -112,13 +112,27 @@ export interface ConsumerOptions {
   ackWaitMs?: number;
 }
 
+/** An event of a batch its handler refused for good, and why: it becomes a dead letter alone. */
+export interface BatchRefusal {
+  message: EventMessage;
+  error: Error;
+}
+
+/**
+ * Applies a batch of events; answers the events it refused for good (none: nothing, or an
+ * empty list). A refusal whose error is not terminal (docs/bus.md, "Retry policy") fails the
+ * whole batch instead.
+ */
+export type BatchHandler = (messages: EventMessage[]) => Promise<void | readonly BatchRefusal[]>;
+
 /**
  * A consumer that applies many events at a time (`Bus.consumeBatch`). The handler gets the
- * events in stream order and they are acked together once it returns; it must be idempotent,
- * because after a failure each event of the batch is handed to it again, alone.
+ * events in stream order and they are acked together once it returns, but for those it
+ * refused, which become dead letters; it must be idempotent, because after a failure each
+ * event of the batch is handed to it again, alone.
  */
 export interface BatchConsumerOptions extends Omit<ConsumerOptions, "handler"> {
-  handler: (messages: EventMessage[]) => Promise<void>;
+  handler: BatchHandler;
   /** Most events in one batch (default 256). */
   maxBatch?: number;
   /** How long a batch that is not full waits for more events (default 2 ms; 0 takes what is there). */

@@ -47,12 +47,13 @@ export const AUDIT_CONSUMER = "audit";
 export const AUDIT_BATCH = 256;
 
 /**
- * How long a batch that is not full waits for more events: the events of one execution reach
- * the stream within a few milliseconds of each other, and waiting for them makes them one
- * statement instead of one each. Audit is off every request's path; its entries appear this
- * much later (docs/audit-chain.md, "Ingest").
+ * How long a batch that is not full waits for more events: the events of one execution (its
+ * start, then its end a model call later) and of the executions right after it reach the
+ * stream within this time, and waiting for them makes them one statement instead of one each
+ * (decision 0018). Audit is off every request's path; its entries appear this much later
+ * (docs/audit-chain.md, "Ingest").
  */
-export const AUDIT_LINGER_MS = 20;
+export const AUDIT_LINGER_MS = 100;
 
 /** Builds audit from its dependencies; `main.ts` runs it, tests build it too. */
 export function createAudit(deps: AuditDeps): AuditService {

@@ -58,7 +58,10 @@ describe("a Postgres restart while executions run", () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(modelCalls).toBe(started.length);
     for (const execution of started) {
-      expect(h.events.of(execution.id).map((event) => event.type)).toEqual(["execution.queued", "execution.started", "execution.completed"]);
+      // An event published before the outage whose mark it lost is published again by the sweep
+      // (docs/architecture.md: the same id, dropped by JetStream, seen twice on core NATS): counted once.
+      const events = new Map(h.events.of(execution.id).map((event) => [event.id, event.type]));
+      expect([...events.values()]).toEqual(["execution.queued", "execution.started", "execution.completed"]);
       const row = await h.row(ws, execution.id);
       expect(row).toMatchObject({ status: "completed", attempt: 1, output: { text: "echo: hello" } });
       // Answered while Postgres was down, recorded once it was back: the write was retried.

@@ -1,15 +1,16 @@
 import { v7 as uuidv7 } from "uuid";
-import { AgentConfig, ZERO_USAGE, type Agent, type EventActor, type Execution, type ExecutionTrigger, type GalaxyError, type Principal } from "@galaxy/contracts";
+import { AgentConfig, type Agent, type EventActor, type Execution, type ExecutionTrigger, type GalaxyError, type Principal } from "@galaxy/contracts";
 import type { Bus } from "@galaxy/bus";
-import { inWorkspace, outboxRow, sql, type EventContext, type Kysely, type OutboxRelay, type OutboxRow, type Transaction } from "@galaxy/db";
+import { inWorkspace, sql, type EventContext, type Kysely, type OutboxRelay, type OutboxRow, type Transaction } from "@galaxy/db";
 import { pinnableFrom, rememberAgent, type PinnableAgent } from "../agents/agents.repository";
 import type { ExecutionDb } from "../db";
 import { QuotaExceededError } from "../errors";
 import { monthOf, secondsUntilNextMonth, Tier, TIERS } from "../quota/tiers";
 import { findExecution, toExecution, type ClaimedExecution } from "./executions.repository";
 import { checkInput } from "./input-check";
-import { recordsOf, numbered } from "./run-store";
-import { firstStepOf, runContext, startedEvent, type BegunRun } from "./run";
+import { recordsOf } from "./run-store";
+import type { BegunRun } from "./run";
+import { planStart, type BudgetFacts } from "./start-plan";
 import { decideStart } from "./start-decision";
 
 /** The scheduler's claim lock (`claim_queued_executions`): an intake that takes its execution at once counts running executions under it too. */
@@ -153,48 +154,14 @@ export class Intake {
 
   private async write(tx: Transaction<ExecutionDb>, order: StartOrder, version: number, config: AgentConfig, facts: IntakeFacts, take: { claim: string } | null, now: Date): Promise<Admission> {
     const id = order.executionId ?? uuidv7();
-    const queuedExecution: Execution = {
-      id,
-      workspaceId: order.workspaceId,
-      agentId: order.agentId,
-      agentVersion: version,
-      status: "queued",
-      trigger: order.trigger,
-      input: order.input ?? null,
-      output: null,
-      error: null,
-      usage: ZERO_USAGE,
-      durationMs: null,
-      createdAt: now.toISOString(),
-      startedAt: null,
-      completedAt: null,
-    };
-    const queued = outboxRow({ type: "execution.queued", workspaceId: order.workspaceId, actor: order.actor, data: { executionId: id, seq: 1, execution: queuedExecution }, context: order.context, occurredAt: now });
-    let begun: BegunRun | null = null;
-    const events = [queued];
-    if (take) {
-      const execution: Execution = { ...queuedExecution, status: "running", startedAt: now.toISOString() };
-      const partial = { claim: take.claim, traceparent: order.context.traceparent, correlationId: order.context.correlationId };
-      const started = startedEvent(execution, runContext(partial, queued.id));
-      events.push(started);
-      begun = {
-        ...partial,
-        execution,
-        attempt: 1,
-        cancelRequested: false,
-        config,
-        causationId: started.id,
-        firstStep: firstStepOf(config, 1, now),
-        remainingTokens: Math.max(0, TIERS[facts.tier].monthlyTokens - facts.tokensUsed),
-      };
-    }
+    const { queued: queuedExecution, queuedEventId, events, begun } = planStart(order, id, version, config, facts, take, now);
     const result = await sql<{ base: number }>`
       with run as (
         insert into executions (id, workspace_id, agent_id, agent_version, status, trigger, input, created_by, correlation_id, traceparent,
                                 queued_event_id, attempt, lease_owner, lease_expires_at, last_event_seq, created_at, started_at)
         values (${id}, ${order.workspaceId}, ${order.agentId}, ${version}, ${take ? "running" : "queued"}, ${JSON.stringify(order.trigger)}::jsonb,
                 ${JSON.stringify(order.input ?? null)}::jsonb, ${order.actor.id}, ${order.context.correlationId}, ${order.context.traceparent ?? null},
-                ${queued.id}, ${take ? 1 : 0}, ${take ? this.deps.owner : null},
+                ${queuedEventId}, ${take ? 1 : 0}, ${take ? this.deps.owner : null},
                 ${take ? sql`now() + make_interval(secs => ${this.deps.leaseMs} / 1000.0)` : null}, ${events.length}, ${now}, ${take ? now : null})
         on conflict (id) do nothing
         returning workspace_id, 0 as base
@@ -207,7 +174,7 @@ export class Intake {
       return { kind: "exists", execution: toExecution(existing) };
     }
     // The answer is the execution as it was queued, as its `execution.queued` says, taken at once or not.
-    return { kind: "admitted", execution: queuedExecution, events: numbered(events, 0), begun };
+    return { kind: "admitted", execution: queuedExecution, events, begun };
   }
 }
 
@@ -239,12 +206,19 @@ async function readFacts(tx: Transaction<ExecutionDb>, order: StartOrder, now: D
  * cap by at most their number, which the cap tolerates (it protects the queue, not a bill).
  */
 function checkQuota(facts: IntakeFacts, now: Date): void {
-  const { tier } = facts;
+  const refusal = quotaRefusal(facts, facts.queued, now);
+  if (refusal) throw refusal;
+}
+
+/** Why the workspace's tier refuses one more start now, with `queued` executions waiting; null when it allows it. */
+export function quotaRefusal(budget: BudgetFacts, queued: number, now: Date): QuotaExceededError | null {
+  const { tier } = budget;
   const limits = TIERS[tier];
-  if (facts.tokensUsed >= limits.monthlyTokens) {
-    throw new QuotaExceededError(`This workspace used its ${tier} tier's ${limits.monthlyTokens} tokens for this month`, secondsUntilNextMonth(now), { quota: "monthly_tokens", tier });
+  if (budget.tokensUsed >= limits.monthlyTokens) {
+    return new QuotaExceededError(`This workspace used its ${tier} tier's ${limits.monthlyTokens} tokens for this month`, secondsUntilNextMonth(now), { quota: "monthly_tokens", tier });
   }
-  if (facts.queued >= limits.maxQueued) {
-    throw new QuotaExceededError(`This workspace has ${facts.queued} executions waiting, the most its ${tier} tier allows`, QUEUE_FULL_RETRY_AFTER_SECONDS, { quota: "queued_executions", tier });
+  if (queued >= limits.maxQueued) {
+    return new QuotaExceededError(`This workspace has ${queued} executions waiting, the most its ${tier} tier allows`, QUEUE_FULL_RETRY_AFTER_SECONDS, { quota: "queued_executions", tier });
   }
+  return null;
 }

@@ -1,0 +1,223 @@
+import { AgentConfig, type AgentStatus } from "@galaxy/contracts";
+import { isRetryable } from "@galaxy/bus";
+import { inWorkspace, sql, type OutboxRow, type Transaction } from "@galaxy/db";
+import type { PinnableAgent } from "../agents/agents.repository";
+import type { ExecutionDb } from "../db";
+import { monthOf, Tier, TIERS } from "../quota/tiers";
+import { checkInput } from "./input-check";
+import { CLAIM_LOCK, quotaRefusal, type Intake, type IntakeDeps, type Reservation, type StartOrder } from "./intake";
+import { writeStarts, type PlannedStart } from "./start-rows";
+import { planStart } from "./start-plan";
+import { decideStart } from "./start-decision";
+
+/** A start with a fixed id: a batch may be handed again, whole or in part, and must start each once. */
+export type BatchOrder = StartOrder & { executionId: string };
+
+/** What became of each order of a batch, in order: null when it is started (now, or before), else why it never can be. */
+export type BatchOutcomes = Array<Error | null>;
+
+/** What becomes of a batch's orders as it is planned: outcomes, orders for the intake alone, and copies of an earlier order (index, original). */
+interface BatchState {
+  outcomes: BatchOutcomes;
+  alone: number[];
+  copies: Array<[number, number]>;
+}
+
+/** What one workspace's group of a batch reads before it writes: one statement. */
+interface GroupFacts {
+  tier: Tier;
+  tokensUsed: number;
+  queued: number;
+  running: number;
+  existing: Set<string>;
+  agents: Map<string, PinnableAgent>;
+}
+
+/**
+ * Starts many orders (webhook deliveries) at once (docs/webhooks.md, "Intake"): in ONE
+ * transaction, each workspace's orders as one group under its own workspace setting (row-level
+ * security is per setting), with one read of its agents, tier, usage, queue and existing ids,
+ * and one statement writing all its new executions and their events. The checks are the
+ * intake's, per order: the pinned version's `inputSchema`, the month's budget and the queue cap
+ * (counting the orders of the batch queued before it). A workspace with nothing queued takes
+ * at once, up to its room under its tier's concurrency and this instance's free places, its
+ * first orders, under the claim lock (taken then, and only then: a burst's batches, which
+ * queue, never hold the scheduler's claims back); the rest wait for the fair claim. An order
+ * whose agent the projection does not know as startable is handed to the intake alone after
+ * the commit (it asks the registry).
+ */
+export class BatchIntake {
+  constructor(private readonly deps: IntakeDeps & { intake: Intake }) {}
+
+  async startAll(orders: readonly BatchOrder[]): Promise<BatchOutcomes> {
+    const outcomes: BatchOutcomes = orders.map(() => null);
+    const groups = groupByWorkspace(orders);
+    const [first] = groups.keys();
+    if (first === undefined) return outcomes;
+    const { db, relay, bus } = this.deps;
+    // The run's events carry the worker's claim; without it, the workspace's executions just wait in the queue.
+    const claims = new Map<string, string>();
+    for (const workspaceId of groups.keys()) {
+      const claim = await bus.serviceClaims.get(workspaceId).catch(() => null);
+      if (claim !== null) claims.set(workspaceId, claim);
+    }
+    const slots: Reservation[] = [];
+    const planned: PlannedStart[] = [];
+    const state: BatchState = { outcomes, alone: [], copies: [] };
+    try {
+      const written = await inWorkspace(db, first, async (tx) => {
+        let locked = false;
+        const inserted: PlannedStart[] = [];
+        for (const [workspaceId, indexes] of groups) {
+          // Row-level security reads the setting of the moment: each group writes as its own workspace.
+          if (workspaceId !== first) await sql`select set_config('app.workspace_id', ${workspaceId.toLowerCase()}, true)`.execute(tx);
+          const groupOrders = indexes.map((i) => orders[i] as BatchOrder);
+          let facts = await readGroupFacts(tx, workspaceId, groupOrders);
+          const claim = claims.get(workspaceId) ?? null;
+          let reserved: Reservation[] = [];
+          if (claim !== null && facts.queued === 0 && facts.running < TIERS[facts.tier].concurrency) {
+            // It may take some at once: only then are places kept and the claim lock taken, and
+            // its running count read again under the lock (a burst holds neither).
+            reserved = this.reserveUpTo(Math.min(indexes.length, TIERS[facts.tier].concurrency - facts.running));
+            slots.push(...reserved);
+            if (reserved.length > 0 && !locked) {
+              await sql`select pg_advisory_xact_lock(hashtext(${CLAIM_LOCK}))`.execute(tx);
+              locked = true;
+              facts = await readGroupFacts(tx, workspaceId, groupOrders);
+            }
+          }
+          const group = this.planGroup(orders, indexes, facts, claim, reserved.length, state);
+          inserted.push(...(await writeStarts(tx, workspaceId, group, this.deps)));
+        }
+        return inserted;
+      });
+      planned.push(...written);
+    } catch (error) {
+      for (const slot of slots) slot.release();
+      throw error;
+    }
+    relay.publishNow(planned.flatMap((start): OutboxRow[] => start.plan.events));
+    let launched = 0;
+    let queued = false;
+    for (const start of planned) {
+      const slot = start.plan.begun ? slots[launched] : undefined;
+      if (slot && start.plan.begun) {
+        slot.launch({ id: start.plan.queued.id, workspaceId: start.plan.queued.workspaceId, begun: start.plan.begun });
+        launched += 1;
+      } else {
+        queued = true;
+      }
+    }
+    for (const slot of slots.slice(launched)) slot.release();
+    if (queued) this.deps.onQueued();
+    for (const index of state.alone) outcomes[index] = await this.startAlone(orders[index] as BatchOrder);
+    for (const [copy, original] of state.copies) outcomes[copy] = outcomes[original] ?? null;
+    return outcomes;
+  }
+
+  /** Decides each order of one workspace's group; those to write, planned (taken at once while room is left in `free` places kept for it). */
+  private planGroup(orders: readonly BatchOrder[], indexes: number[], facts: GroupFacts, claim: string | null, free: number, state: BatchState): PlannedStart[] {
+    const { outcomes, alone } = state;
+    const now = new Date();
+    const group: PlannedStart[] = [];
+    const room = facts.queued === 0 ? Math.min(free, TIERS[facts.tier].concurrency - facts.running) : 0;
+    let queuedHere = facts.queued;
+    let taken = 0;
+    const seen = new Map<string, number>();
+    for (const index of indexes) {
+      const order = orders[index] as BatchOrder;
+      // Started before: nothing more to do. A copy of a delivery earlier in this batch fares as it does.
+      if (facts.existing.has(order.executionId)) continue;
+      const original = seen.get(order.executionId);
+      if (original !== undefined) {
+        state.copies.push([index, original]);
+        continue;
+      }
+      seen.set(order.executionId, index);
+      const decision = decideStart(order.agentId, facts.agents.get(order.agentId) ?? null, order.principal, false);
+      if (decision.kind !== "enqueue") {
+        alone.push(index);
+        continue;
+      }
+      try {
+        checkInput(order.agentId, decision.version, decision.config, order.input ?? null);
+      } catch (error) {
+        outcomes[index] = error instanceof Error ? error : new Error(String(error));
+        continue;
+      }
+      const take = claim !== null && taken < room ? { claim } : null;
+      const refusal = quotaRefusal(facts, take ? facts.queued : queuedHere, now);
+      if (refusal) {
+        outcomes[index] = refusal;
+        continue;
+      }
+      if (take) taken += 1;
+      else queuedHere += 1;
+      group.push({ order, version: decision.version, plan: planStart(order, order.executionId, decision.version, decision.config, facts, take, now) });
+    }
+    return group;
+  }
+
+  /** Through the intake alone (it asks the registry); a refusal for good is the order's outcome, anything else fails the batch. */
+  private async startAlone(order: BatchOrder): Promise<Error | null> {
+    try {
+      await this.deps.intake.start(order);
+      return null;
+    } catch (error) {
+      if (error instanceof Error && !isRetryable(error)) return error;
+      throw error;
+    }
+  }
+
+  private reserveUpTo(count: number): Reservation[] {
+    const slots: Reservation[] = [];
+    while (slots.length < count) {
+      const slot = this.deps.reserve();
+      if (!slot) break;
+      slots.push(slot);
+    }
+    return slots;
+  }
+}
+
+/** The orders' indexes by workspace, in the order each workspace first appears. */
+function groupByWorkspace(orders: readonly BatchOrder[]): Map<string, number[]> {
+  const groups = new Map<string, number[]>();
+  for (const [index, order] of orders.entries()) {
+    const group = groups.get(order.workspaceId);
+    if (group) group.push(index);
+    else groups.set(order.workspaceId, [index]);
+  }
+  return groups;
+}
+
+interface AgentRow {
+  agent_id: string;
+  status: AgentStatus;
+  deleted: boolean;
+  current_version: number;
+  config: unknown;
+}
+
+async function readGroupFacts(tx: Transaction<ExecutionDb>, workspaceId: string, orders: readonly BatchOrder[]): Promise<GroupFacts> {
+  const ids = orders.map((order) => order.executionId);
+  const agentIds = [...new Set(orders.map((order) => order.agentId))];
+  const result = await sql<{ tier: string | null; tokens: number | null; queued: number; running: number; existing: string[]; agents: AgentRow[] }>`
+    select (select tier from workspace_tiers where workspace_id = ${workspaceId}) as tier,
+           (select tokens from workspace_usage where workspace_id = ${workspaceId} and month = ${monthOf(new Date())}::date) as tokens,
+           (select count(*) from executions where workspace_id = ${workspaceId} and status = 'queued')::int as queued,
+           (select count(*) from executions where workspace_id = ${workspaceId} and status = 'running')::int as running,
+           (select coalesce(jsonb_agg(id), '[]') from executions where id = any(${ids}::uuid[])) as existing,
+           (select coalesce(jsonb_agg(jsonb_build_object('agent_id', a.agent_id, 'status', a.status, 'deleted', a.deleted, 'current_version', a.current_version, 'config', v.config)), '[]')
+              from agents a left join agent_versions v on v.agent_id = a.agent_id and v.version = a.current_version
+             where a.agent_id = any(${agentIds}::uuid[])) as agents`.execute(tx);
+  const row = result.rows[0];
+  if (!row) throw new Error("the batch intake's facts query returned no row");
+  const tier = Tier.safeParse(row.tier);
+  const agents = new Map<string, PinnableAgent>();
+  for (const agent of row.agents) {
+    const config = AgentConfig.safeParse(agent.config);
+    agents.set(agent.agent_id, { status: agent.status, deleted: agent.deleted, version: agent.current_version, config: config.success ? config.data : null });
+  }
+  return { tier: tier.success ? tier.data : "free", tokensUsed: Number(row.tokens ?? 0), queued: row.queued, running: row.running, existing: new Set(row.existing), agents };
+}

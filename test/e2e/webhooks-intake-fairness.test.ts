@@ -1,0 +1,118 @@
+import { createHash, randomUUID } from "node:crypto";
+import { incomingTraceparent, serviceDb } from "@galaxy/testkit";
+import { afterAll, beforeAll, expect, inject, test } from "vitest";
+import { Agent, EVENT_CATALOG, Execution, SignupResult, type EventEnvelope, type WebhookReceived } from "@galaxy/contracts";
+import { inWorkspace, sql, type Kysely, type RawBuilder } from "@galaxy/db";
+import type { ExecutionDb } from "../../services/execution-worker/src/db";
+import { setTier } from "../../services/execution-worker/src/quota/quota.repository";
+import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
+
+/**
+ * Webhook intake without a noisy neighbour (docs/webhooks.md, "Intake"): a backlog of
+ * deliveries from one workspace is taken in by batches, so another workspace's single delivery
+ * published behind it is queued soon after, and the fair claim runs it long before most of the
+ * backlog. Taken in one delivery at a time, the backlog's executions would run for as long as
+ * it took to take them all in before the other delivery was even read.
+ */
+
+const BACKLOG = 2_000;
+
+let galaxy: Galaxy;
+let db: Kysely<ExecutionDb>;
+
+beforeAll(async () => {
+  galaxy = await startGalaxy(inject("engines"), { worker: { concurrency: 8, shutdownGraceMs: 200 } });
+  db = serviceDb<ExecutionDb>(galaxy.env, "execution-worker");
+});
+
+afterAll(async () => {
+  await db?.destroy();
+  await galaxy?.stop();
+});
+
+async function workspaceWithAgent(): Promise<{ token: string; workspaceId: string; agentId: string }> {
+  const signup = dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email: `${randomUUID()}@example.com`, password: "correct horse battery", name: "Hooks", workspaceName: "Hooks" } }));
+  const token = signup.accessToken;
+  const agent = dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token, body: { name: "Hooked", systemPrompt: "Be brief.", provider: "openai", model: "galaxy-dev-echo" } }));
+  expect((await api(galaxy, "POST", `/api/agents/${agent.id}/activate`, { token })).status).toBe(200);
+  return { token, workspaceId: signup.workspace.id, agentId: agent.id };
+}
+
+/** Publishes a `webhook.received` as the gateway does once it verified a delivery; answers its execution id. */
+async function publishDelivery(workspaceId: string, agentId: string, triggerId: string, message: string): Promise<string> {
+  const executionId = randomUUID();
+  const body = { message };
+  const raw = JSON.stringify(body);
+  const data: WebhookReceived = {
+    triggerId,
+    agentId,
+    webhookId: `msg_${randomUUID()}`,
+    executionId,
+    body,
+    bodySha256: createHash("sha256").update(raw).digest("hex"),
+    bodySize: Buffer.byteLength(raw),
+    headers: { "content-type": "application/json" },
+    receivedAt: new Date().toISOString(),
+  };
+  const id = randomUUID();
+  const payload: EventEnvelope = { id, type: "webhook.received", occurredAt: data.receivedAt, workspaceId, actor: { type: "service", id: "gateway" }, data };
+  const claim = await galaxy.observer.serviceClaims.get(workspaceId);
+  await galaxy.observer.publishEvent({
+    id,
+    workspaceId,
+    type: "webhook.received",
+    schemaVersion: EVENT_CATALOG["webhook.received"].schemaVersion,
+    payload,
+    context: { claim, traceparent: incomingTraceparent(), correlationId: id, causationId: id },
+  });
+  return executionId;
+}
+
+/** The single number a count query answers, in the workspace. */
+async function scalar(workspaceId: string, query: RawBuilder<{ n: number }>): Promise<number> {
+  return inWorkspace(db, workspaceId, async (tx) => (await query.execute(tx)).rows[0]?.n ?? -1);
+}
+
+test(`another workspace's single delivery, published behind ${BACKLOG} of a busy workspace's, completes before most of them`, async () => {
+  const busy = await workspaceWithAgent();
+  const quiet = await workspaceWithAgent();
+  // Enterprise: the whole backlog fits under its queue cap, so every delivery becomes an execution.
+  await inWorkspace(db, busy.workspaceId, (tx) => setTier(tx, busy.workspaceId, "enterprise"));
+  // Every model call takes a while: the worker runs about 8 executions per 150 ms.
+  await galaxy.devModel.control({ latencyMs: 150 });
+
+  const busyTrigger = randomUUID();
+  for (let i = 0; i < BACKLOG; i += 100) {
+    await Promise.all(Array.from({ length: Math.min(100, BACKLOG - i) }, (_, j) => publishDelivery(busy.workspaceId, busy.agentId, busyTrigger, `b${i + j}`)));
+  }
+  const mine = await publishDelivery(quiet.workspaceId, quiet.agentId, randomUUID(), "me");
+
+  const done = await eventually(async () => {
+    const response = await api(galaxy, "GET", `/api/executions/${mine}`, { token: quiet.token });
+    if (response.status !== 200) return undefined;
+    const current = dataOf(Execution, response);
+    return current.status === "completed" ? current : undefined;
+  }, 45_000, "the quiet workspace's execution to complete");
+
+  const completedBefore = await scalar(busy.workspaceId, sql`select count(*)::int as n from executions where status = 'completed' and completed_at <= ${new Date(done.completedAt ?? 0)}`);
+  // Every delivery of the backlog was started once.
+  const created = await scalar(busy.workspaceId, sql`select count(*)::int as n from executions where trigger ->> 'id' = ${busyTrigger}`);
+  // How many transactions wrote the backlog's executions: their `execution.queued` rows are
+  // never updated, so each keeps the id of the transaction that created it. One at a time, it
+  // would be one per delivery.
+  const intakeTransactions = await scalar(busy.workspaceId, sql`select count(distinct xmin::text)::int as n from execution_events where type = 'execution.queued'`);
+
+  // The rest of the backlog need not run: cancel it and let the running ones finish before the services stop.
+  await inWorkspace(db, busy.workspaceId, (tx) => sql`update executions set status = 'cancelled', completed_at = now() where status = 'queued'`.execute(tx));
+  await galaxy.devModel.control({ reset: true });
+  await eventually(async () => {
+    const running = await scalar(busy.workspaceId, sql`select count(*)::int as n from executions where status = 'running'`);
+    return running === 0 ? true : undefined;
+  }, 20_000, "the running executions to end");
+
+  expect(created).toBe(BACKLOG);
+  expect(intakeTransactions).toBeLessThan(BACKLOG / 20);
+  // Had the backlog held the quiet delivery back, the worker would have run the backlog's
+  // executions all the while it took the backlog in; it ran fewer than a tenth of them.
+  expect(completedBefore).toBeLessThan(BACKLOG / 10);
+}, 90_000);
