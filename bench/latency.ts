@@ -15,8 +15,9 @@ const TARGET = { p50: 10, p99: 25 };
 const STATS_SETTLE_MS = 11_000;
 
 /**
- * Benchmark 2: one signed webhook delivery at a time (one sender, in a process of its own),
- * from the POST to the moment its `execution.completed` is seen on the bus; beside it the bare
+ * Benchmark 2: one signed webhook delivery at a time (one sender, in a process of its own,
+ * sending the next once it has seen the previous one's `execution.completed` on the bus),
+ * from the POST to the moment its `execution.completed` is seen; beside it the bare
  * responder (NATS request → model call → insert → JetStream publish), timed the same way. Also
  * counts the transactions Postgres committed in the bench database per execution (reads
  * included; `pg_stat_database.xact_commit`), which needs no help from the services' code.
@@ -24,7 +25,7 @@ const STATS_SETTLE_MS = 11_000;
 export async function executionLatency(ctx: BenchContext): Promise<BenchOutcome & { figures: DeliveryFigures }> {
   await sleep(STATS_SETTLE_MS);
   const before = await transactions(ctx.db, ctx.world.database);
-  const run = sendDeliveries({ url: ctx.webhookUrl, secret: ctx.tenant.secret, count: LATENCY.warmup + LATENCY.count, concurrency: 1, label: "latency" }, 120_000);
+  const run = sendDeliveries({ url: ctx.webhookUrl, secret: ctx.tenant.secret, count: LATENCY.warmup + LATENCY.count, concurrency: 1, label: "latency", untilCompleted: { natsUrl: ctx.world.natsUrl, busPrefix: ctx.galaxy.busPrefix, timeoutMs: LATENCY.timeoutMs } }, 180_000);
   const galaxy = await timeDeliveries(await run.done, ctx.galaxyFinished, 120_000, LATENCY.warmup);
   await sleep(STATS_SETTLE_MS);
   const after = await transactions(ctx.db, ctx.world.database);
