@@ -11,6 +11,8 @@ export interface DeliveryFigures {
   elapsedMs: number;
   /** From the first POST to the last 202. */
   acceptedMs: number;
+  /** Executions completed by the time of the last 202. */
+  completedWhileAccepting: number;
   /** POST → `execution.completed` seen, per delivery. */
   latency: LatencySummary;
   /** POST → 202, per delivery. */
@@ -37,11 +39,13 @@ export async function timeDeliveries(sent: readonly Sent[], watcher: CompletionW
   const first = Math.min(...counted.map((s) => s.sentAt));
   const last = Math.max(...done);
   const elapsedMs = last - first;
+  const lastAccepted = Math.max(...counted.map((s) => s.answeredAt));
   return {
     count: counted.length,
     perSecond: (counted.length * 1000) / elapsedMs,
     elapsedMs,
-    acceptedMs: Math.max(...counted.map((s) => s.answeredAt)) - first,
+    acceptedMs: lastAccepted - first,
+    completedWhileAccepting: done.filter((at) => at <= lastAccepted).length,
     latency: summarize(counted.map((s, i) => (done[i] ?? Number.NaN) - s.sentAt)),
     accept: summarize(counted.map((s) => s.answeredAt - s.sentAt)),
   };
