@@ -38,10 +38,6 @@ export async function sustainedExecutions(ctx: BenchContext): Promise<BenchOutco
   const bull = await measureBullmq(ctx);
   ctx.log(`  bullmq  ${perSecond(bull.perSecond, "jobs")} (${(bull.elapsedMs / 1000).toFixed(1)} s)`);
   const seconds = galaxy.elapsedMs / 1000;
-  const cpuLine = [...cpu]
-    .sort((a, b) => b[1] - a[1])
-    .map(([name, used]) => `${name} ${used.toFixed(1)} s (${Math.round((used / seconds) * 100)}%)`)
-    .join(", ");
   return {
     figures: galaxy,
     rows: [
@@ -57,7 +53,7 @@ export async function sustainedExecutions(ctx: BenchContext): Promise<BenchOutco
     ],
     notes: [
       `Sustained: Galaxy answered all ${SUSTAINED.count} deliveries 202 after ${(galaxy.acceptedMs / 1000).toFixed(1)} s (${perSecond((SUSTAINED.count * 1000) / galaxy.acceptedMs, "delivery")}) and completed the last execution after ${(galaxy.elapsedMs / 1000).toFixed(1)} s: ${galaxy.completedWhileAccepting} executions completed while deliveries were coming in (${perSecond((galaxy.completedWhileAccepting * 1000) / galaxy.acceptedMs, "exec")}), the other ${galaxy.count - galaxy.completedWhileAccepting} in the ${((galaxy.elapsedMs - galaxy.acceptedMs) / 1000).toFixed(1)} s after (${perSecond(((galaxy.count - galaxy.completedWhileAccepting) * 1000) / (galaxy.elapsedMs - galaxy.acceptedMs), "exec")}); POST → completed p50 ${ms(galaxy.latency.p50)}, p99 ${ms(galaxy.latency.p99)}. BullMQ: ${SUSTAINED.count} jobs added by ${SUSTAINED.senders} producers in ${(bull.addedMs / 1000).toFixed(1)} s, all done after ${(bull.elapsedMs / 1000).toFixed(1)} s.`,
-      `CPU used during Galaxy's sustained run (${seconds.toFixed(1)} s; 100% = one core, the machine has ${availableParallelism()}): ${cpuLine}. The engines' figures are all their processes, other sessions' work on them included.`,
+      `CPU used during Galaxy's sustained run (${seconds.toFixed(1)} s; 100% = one core, the machine has ${availableParallelism()}): ${cpuLine(cpu, seconds)}. The engines' figures are all their processes, other sessions' work on them included.`,
     ],
   };
 }
@@ -84,4 +80,12 @@ async function measureBullmq(ctx: BenchContext): Promise<{ perSecond: number; el
   } finally {
     await queue.close();
   }
+}
+
+/** CPU seconds by process group, largest first, with the share of one core over `seconds`. */
+export function cpuLine(cpu: ReadonlyMap<string, number>, seconds: number): string {
+  return [...cpu]
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, used]) => `${name} ${used.toFixed(1)} s (${Math.round((used / seconds) * 100)}%)`)
+    .join(", ");
 }

@@ -1,6 +1,8 @@
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import type { BenchContext, BenchOutcome } from "./context";
+import { cpuLine } from "./sustained";
+import { CpuMeter, pidsNamed } from "./system/proc";
 import { ms, perSecond, ratio, within } from "./stats";
 
 export const INTAKE = { connections: 64, durationS: 6, warmupS: 1 };
@@ -23,10 +25,17 @@ interface LoadFigures {
  */
 export async function webhookIntake(ctx: BenchContext): Promise<BenchOutcome> {
   process.env.BENCH_WEBHOOK_SECRET = ctx.tenant.secret;
-  const galaxy = await load(ctx.webhookUrl);
+  const services = ctx.galaxy.pids();
+  const meter = new CpuMeter(async () => {
+    const groups = await pidsNamed(["postgres", "nats-server", "redis-server"]);
+    for (const [name, pid] of services) groups.set(name, [pid]);
+    return groups;
+  });
+  const galaxy = await load(ctx.webhookUrl, async () => meter.start());
+  const cpu = await meter.stop();
   ctx.log(`  galaxy  ${perSecond(galaxy.perSecond, "delivery")}  p99 ${ms(galaxy.p99)}`);
   process.env.BENCH_WEBHOOK_SECRET = ctx.bare.secret;
-  const bare = await load(`${ctx.bare.process.url}/hooks/bare`);
+  const bare = await load(`${ctx.bare.process.url}/hooks/bare`, async () => undefined);
   ctx.log(`  bare    ${perSecond(bare.perSecond, "delivery")}  p99 ${ms(bare.p99)}`);
   const name = "1. intake";
   return {
@@ -34,11 +43,11 @@ export async function webhookIntake(ctx: BenchContext): Promise<BenchOutcome> {
       { benchmark: name, metric: `202/s (${INTAKE.connections} conns, ${INTAKE.durationS} s)`, galaxy: perSecond(galaxy.perSecond, "delivery"), baseline: perSecond(bare.perSecond, "delivery"), ratio: ratio(galaxy.perSecond, bare.perSecond), target: `≥ ${TARGET_RATIO}× bare`, met: galaxy.perSecond >= TARGET_RATIO * bare.perSecond },
       { benchmark: name, metric: "p99 latency", galaxy: ms(galaxy.p99), baseline: ms(bare.p99), ratio: ratio(galaxy.p99, bare.p99), target: "—", met: null },
     ],
-    notes: [`Intake: p50 Galaxy ${ms(galaxy.p50)}, bare ${ms(bare.p50)}; deliveries accepted in the measured ${INTAKE.durationS} s: Galaxy ${galaxy.total}, bare ${bare.total} (Galaxy's worker was turning them into executions meanwhile).`],
+    notes: [`Intake: p50 Galaxy ${ms(galaxy.p50)}, bare ${ms(bare.p50)}; deliveries accepted in the measured ${INTAKE.durationS} s: Galaxy ${galaxy.total}, bare ${bare.total} (Galaxy's worker was turning them into executions meanwhile). CPU during Galaxy's measured ${INTAKE.durationS} s: ${cpuLine(cpu, INTAKE.durationS)}.`],
   };
 }
 
-async function load(url: string): Promise<LoadFigures> {
+async function load(url: string, beforeMeasuring: () => Promise<void>): Promise<LoadFigures> {
   const run = async (duration: number) => {
     const result = await within(
       autocannon({ url, method: "POST", connections: INTAKE.connections, duration, workers: 1, timeout: 10, requests: [{ method: "POST", setupRequest: SETUP_REQUEST }] }),
@@ -50,6 +59,7 @@ async function load(url: string): Promise<LoadFigures> {
     return result;
   };
   await run(INTAKE.warmupS);
+  await beforeMeasuring();
   const result = await run(INTAKE.durationS);
   return { perSecond: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, total: result.requests.total };
 }

@@ -71,8 +71,15 @@ export async function startGalaxySystem(engines: SystemEngines, busPrefix: strin
       // The machine's NATS has no users; the level is `make up`'s unless BENCH_LOG_LEVEL says otherwise.
       { ...common, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "info" },
     );
+    // BENCH_WORKERS=2 runs a second execution-worker (`execution-worker-2`), as a deployment adds instances.
+    const workers = Number(process.env.BENCH_WORKERS ?? 1);
+    if (!Number.isInteger(workers) || workers < 1 || workers > 4) throw new Error(`BENCH_WORKERS=${process.env.BENCH_WORKERS}: 1 to 4`);
     for (const service of SERVICES) {
-      await processes.start(service, service, service === "gateway" ? { GATEWAY_OPS_PORT: String(await freePort()) } : {});
+      if (service === "execution-worker") {
+        for (let i = 1; i <= workers; i++) await processes.start(i === 1 ? service : `${service}-${i}`, service);
+      } else {
+        await processes.start(service, service, service === "gateway" ? { GATEWAY_OPS_PORT: String(await freePort()) } : {});
+      }
     }
     const running = processes;
     return {
