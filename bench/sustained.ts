@@ -5,7 +5,7 @@ import { Queue } from "bullmq";
 import type { BenchContext, BenchOutcome } from "./context";
 import { sendDeliveries } from "./load/senders";
 import { timeDeliveries, type DeliveryFigures } from "./load/timing";
-import { CpuMeter, pidsNamed } from "./system/proc";
+import { CpuMeter, machineBusySeconds, pidsNamed } from "./system/proc";
 import { ms, perSecond, pool, ratio, within } from "./stats";
 
 export const SUSTAINED = { count: 3_000, senders: 64, warmup: 30, timeoutMs: 240_000 };
@@ -30,14 +30,26 @@ export async function sustainedExecutions(ctx: BenchContext): Promise<BenchOutco
     return groups;
   });
   await meter.start();
+  const machineBefore = await machineBusySeconds();
   const run = sendDeliveries({ url: ctx.webhookUrl, secret: ctx.tenant.secret, count: SUSTAINED.count, concurrency: SUSTAINED.senders, label: "sustained" }, SUSTAINED.timeoutMs);
   const sent = await run.done;
   const galaxy = await timeDeliveries(sent, ctx.galaxyFinished, SUSTAINED.timeoutMs);
   const cpu = await meter.stop();
+  const machineBusy = (await machineBusySeconds()) - machineBefore;
   ctx.log(`  galaxy  ${perSecond(galaxy.perSecond, "executions")} (${(galaxy.elapsedMs / 1000).toFixed(1)} s; all 202s after ${(galaxy.acceptedMs / 1000).toFixed(1)} s)`);
+  const bareMeter = new CpuMeter(async () => {
+    const groups = await pidsNamed(ENGINES);
+    if (ctx.bare.process.pid !== undefined) groups.set("baseline process", [ctx.bare.process.pid]);
+    const model = services.get("dev-model");
+    if (model !== undefined) groups.set("dev-model", [model]);
+    return groups;
+  });
+  await bareMeter.start();
   const bull = await measureBullmq(ctx);
+  const bareCpu = await bareMeter.stop();
   ctx.log(`  bullmq  ${perSecond(bull.perSecond, "jobs")} (${(bull.elapsedMs / 1000).toFixed(1)} s)`);
   const seconds = galaxy.elapsedMs / 1000;
+  ctx.log(`  CPU per execution: Galaxy ${ms(cpuPerUnit(cpu, SUSTAINED.count))}, BullMQ ${ms(cpuPerUnit(bareCpu, SUSTAINED.count + SUSTAINED.warmup))}`);
   return {
     figures: galaxy,
     rows: [
@@ -52,8 +64,9 @@ export async function sustainedExecutions(ctx: BenchContext): Promise<BenchOutco
       },
     ],
     notes: [
+      `CPU per execution (all the processes' CPU time during the run ÷ executions; the engines' include other sessions' work): Galaxy ${ms(cpuPerUnit(cpu, SUSTAINED.count))}, the BullMQ baseline ${ms(cpuPerUnit(bareCpu, SUSTAINED.count + SUSTAINED.warmup))}. The dev model's and the runner's share is left out of both.`,
       `Sustained: Galaxy answered all ${SUSTAINED.count} deliveries 202 after ${(galaxy.acceptedMs / 1000).toFixed(1)} s (${perSecond((SUSTAINED.count * 1000) / galaxy.acceptedMs, "delivery")}) and completed the last execution after ${(galaxy.elapsedMs / 1000).toFixed(1)} s: ${galaxy.completedWhileAccepting} executions completed while deliveries were coming in (${perSecond((galaxy.completedWhileAccepting * 1000) / galaxy.acceptedMs, "exec")}), the other ${galaxy.count - galaxy.completedWhileAccepting} in the ${((galaxy.elapsedMs - galaxy.acceptedMs) / 1000).toFixed(1)} s after (${perSecond(((galaxy.count - galaxy.completedWhileAccepting) * 1000) / (galaxy.elapsedMs - galaxy.acceptedMs), "exec")}); POST → completed p50 ${ms(galaxy.latency.p50)}, p99 ${ms(galaxy.latency.p99)}. BullMQ: ${SUSTAINED.count} jobs added by ${SUSTAINED.senders} producers in ${(bull.addedMs / 1000).toFixed(1)} s, all done after ${(bull.elapsedMs / 1000).toFixed(1)} s.`,
-      `CPU used during Galaxy's sustained run (${seconds.toFixed(1)} s; 100% = one core, the machine has ${availableParallelism()}): ${cpuLine(cpu, seconds)}. The engines' figures are all their processes, other sessions' work on them included.`,
+      `CPU used during Galaxy's sustained run (${seconds.toFixed(1)} s; 100% = one core, the machine has ${availableParallelism()}): ${cpuLine(cpu, seconds)}. The engines' figures are all their processes, other sessions' work on them included. The whole machine was busy ${machineBusy.toFixed(0)} CPU-seconds of ${(seconds * availableParallelism()).toFixed(0)} meanwhile (${Math.round((machineBusy / (seconds * availableParallelism())) * 100)}%).`,
     ],
   };
 }
@@ -88,4 +101,11 @@ export function cpuLine(cpu: ReadonlyMap<string, number>, seconds: number): stri
     .sort((a, b) => b[1] - a[1])
     .map(([name, used]) => `${name} ${used.toFixed(1)} s (${Math.round((used / seconds) * 100)}%)`)
     .join(", ");
+}
+
+/** Milliseconds of CPU per unit of work, the dev model and the bench runner left out. */
+function cpuPerUnit(cpu: ReadonlyMap<string, number>, units: number): number {
+  let seconds = 0;
+  for (const [name, used] of cpu) if (name !== "dev-model" && !name.startsWith("bench runner")) seconds += used;
+  return (seconds * 1000) / units;
 }

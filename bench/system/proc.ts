@@ -55,3 +55,11 @@ export class CpuMeter {
     return used;
   }
 }
+
+/** CPU seconds the whole machine has been busy so far, all cores (/proc/stat: everything but idle and iowait). */
+export async function machineBusySeconds(): Promise<number> {
+  const stat = await readFile("/proc/stat", "utf8");
+  const fields = (stat.split("\n")[0] ?? "").trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields;
+  return (user + nice + system + irq + softirq + steal) / TICKS_PER_SECOND;
+}
