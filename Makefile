@@ -9,7 +9,7 @@ help:
 	@echo "make build  compile every service, the CLI and setup to dist/<name>/main.js"
 	@echo "make test   install what is missing, typecheck, run the whole suite"
 	@echo "make setup  database, roles, schemas, migrations and streams only"
-	@echo "make bench  run the benchmarks, each beside a bare baseline (docs/benchmarks.md)"
+	@echo "make bench  every performance target on the compiled services, each beside a bare baseline (docs/benchmarks.md; BENCH_ONLY=1,2 for some)"
 	@echo "make fuzz   fuzz the whole system from /openapi.json: no 5xx, every error documented (docs/errors.md)"
 	@echo "make sdk    regenerate libs/sdk (openapi.json and its types) from the gateway's routes, and build it"
 	@echo "make fault  the fault suite: engines of its own stopped and killed under load (docs/reliability.md)"
@@ -41,6 +41,7 @@ test: install browser-deps typecheck
 fuzz: install
 	@pnpm exec vitest run --config test/fuzz/vitest.config.ts
 
+# bench/run.ts builds dist/ as `make build` does (the web console is not needed) and runs Galaxy's processes.
 bench: install
 	@node --import tsx bench/run.ts
 

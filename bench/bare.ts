@@ -32,7 +32,7 @@ export async function callModel(modelUrl: string, message: string): Promise<stri
 /** The baselines' table, in the bench database (not Galaxy's clone), written as the superuser. */
 export async function createBaselineTable(db: Kysely<unknown>): Promise<void> {
   await sql`create schema if not exists baseline`.execute(db);
-  await sql`create table baseline.executions (
+  await sql`create table if not exists baseline.executions (
       id uuid primary key,
       workspace_id uuid not null,
       status text not null,
@@ -40,7 +40,7 @@ export async function createBaselineTable(db: Kysely<unknown>): Promise<void> {
       output jsonb,
       created_at timestamptz not null default now()
     )`.execute(db);
-  await sql`create table baseline.calibration (id bigint generated always as identity primary key, at timestamptz not null default now())`.execute(db);
+  await sql`create table if not exists baseline.calibration (id bigint generated always as identity primary key, at timestamptz not null default now())`.execute(db);
 }
 
 /** One autocommit insert: the row of a finished execution. */

@@ -1,137 +1,111 @@
+import { availableParallelism } from "node:os";
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { Queue, Worker } from "bullmq";
+import { Queue } from "bullmq";
 import type { BenchContext, BenchOutcome } from "./context";
-import { callModel, insertExecution } from "./bare";
-import { ms, perSecond, pool, ratio, summarize, withLoopUtilization, within } from "./stats";
+import { sendDeliveries } from "./load/senders";
+import { timeDeliveries, type DeliveryFigures } from "./load/timing";
+import { CpuMeter, machineBusySeconds, pidsNamed } from "./system/proc";
+import { ms, perSecond, pool, ratio, within } from "./stats";
 
-export interface SustainedOptions {
-  count: number;
-  /** HTTP clients (Galaxy) and producers (BullMQ) submitting at once. */
-  clients: number;
-  /** The bare BullMQ worker's concurrency: Galaxy's worker default (`EXECUTION_CONCURRENCY`). */
-  workerConcurrency: number;
-  warmup: number;
-  /** For the whole run of one side. */
-  timeoutMs: number;
-}
-
-export const SUSTAINED_DEFAULTS: SustainedOptions = { count: 1_000, clients: 32, workerConcurrency: 8, warmup: 30, timeoutMs: 90_000 };
+export const SUSTAINED = { count: 3_000, senders: 64, warmup: 30, timeoutMs: 240_000 };
+/** Galaxy's worker runs 8 executions at once (`EXECUTION_CONCURRENCY`); the bare BullMQ worker as many. */
+export const BULL_CONCURRENCY = 8;
+const TARGET_RATIO = 0.5;
+const ENGINES = ["postgres", "nats-server", "redis-server"] as const;
 
 /**
- * Benchmark 2: 1,000 executions submitted by 32 HTTP clients at once; executions per second from
- * the first submit to the last `execution.completed`. Beside it a bare BullMQ worker doing one
- * insert and one model call per job at concurrency 8.
+ * Benchmark 3: 3,000 signed deliveries from 64 senders (each sends its next delivery once
+ * the previous one is answered); executions per second from the first POST to the last
+ * `execution.completed`. Beside it the bare BullMQ worker (in the baseline process) doing the
+ * same model call and row write per job, 3,000 jobs added by 64 producers. The CPU each
+ * process used during Galaxy's run is read from /proc.
  */
-export async function sustainedExecutions(ctx: BenchContext, options: SustainedOptions = SUSTAINED_DEFAULTS): Promise<BenchOutcome> {
-  const { value: galaxy, utilization: galaxyLoop, busyMs: galaxyBusy } = await withLoopUtilization(() => measureGalaxy(ctx, options));
-  ctx.log(`  galaxy  ${perSecond(galaxy.perSecond, "executions")} (${(galaxy.elapsedMs / 1000).toFixed(2)} s, event loop ${pct(galaxyLoop)} busy)`);
-  const bullmq = await measureBullmq(ctx, options);
-  const { utilization: bullmqLoop, busyMs: bullmqBusy } = bullmq.loop;
-  ctx.log(`  bullmq  ${perSecond(bullmq.perSecond, "jobs")} (${(bullmq.elapsedMs / 1000).toFixed(2)} s, event loop ${pct(bullmqLoop)} busy)`);
+export async function sustainedExecutions(ctx: BenchContext): Promise<BenchOutcome & { figures: DeliveryFigures }> {
+  const services = ctx.galaxy.pids();
+  const meter = new CpuMeter(async () => {
+    const groups = await pidsNamed(ENGINES);
+    for (const [name, pid] of services) groups.set(name, [pid]);
+    groups.set("bench runner (watcher)", [process.pid]);
+    return groups;
+  });
+  await meter.start();
+  const machineBefore = await machineBusySeconds();
+  const run = sendDeliveries({ url: ctx.webhookUrl, secret: ctx.tenant.secret, count: SUSTAINED.count, concurrency: SUSTAINED.senders, label: "sustained" }, SUSTAINED.timeoutMs);
+  const sent = await run.done;
+  const galaxy = await timeDeliveries(sent, ctx.galaxyFinished, SUSTAINED.timeoutMs);
+  const cpu = await meter.stop();
+  const machineBusy = (await machineBusySeconds()) - machineBefore;
+  ctx.log(`  galaxy  ${perSecond(galaxy.perSecond, "executions")} (${(galaxy.elapsedMs / 1000).toFixed(1)} s; all 202s after ${(galaxy.acceptedMs / 1000).toFixed(1)} s)`);
+  const bareMeter = new CpuMeter(async () => {
+    const groups = await pidsNamed(ENGINES);
+    if (ctx.bare.process.pid !== undefined) groups.set("baseline process", [ctx.bare.process.pid]);
+    const model = services.get("dev-model");
+    if (model !== undefined) groups.set("dev-model", [model]);
+    return groups;
+  });
+  await bareMeter.start();
+  const bull = await measureBullmq(ctx);
+  const bareCpu = await bareMeter.stop();
+  ctx.log(`  bullmq  ${perSecond(bull.perSecond, "jobs")} (${(bull.elapsedMs / 1000).toFixed(1)} s)`);
+  const seconds = galaxy.elapsedMs / 1000;
+  ctx.log(`  CPU per execution: Galaxy ${ms(cpuPerUnit(cpu, SUSTAINED.count))}, BullMQ ${ms(cpuPerUnit(bareCpu, SUSTAINED.count + SUSTAINED.warmup))}`);
   return {
+    figures: galaxy,
     rows: [
       {
-        benchmark: "2. sustained executions",
-        metric: `${options.count} at ${options.clients} clients, /s`,
+        benchmark: "3. sustained",
+        metric: `${SUSTAINED.count} from ${SUSTAINED.senders} senders, /s`,
         galaxy: perSecond(galaxy.perSecond, "exec"),
-        baseline: perSecond(bullmq.perSecond, "jobs"),
-        ratio: ratio(galaxy.perSecond, bullmq.perSecond),
-        target: "≥ bare BullMQ",
-        met: galaxy.perSecond >= bullmq.perSecond,
+        baseline: perSecond(bull.perSecond, "jobs"),
+        ratio: ratio(galaxy.perSecond, bull.perSecond),
+        target: `≥ ${TARGET_RATIO}× BullMQ`,
+        met: galaxy.perSecond >= TARGET_RATIO * bull.perSecond,
       },
     ],
     notes: [
-      `Galaxy: all ${options.count} POSTs answered 202 after ${(galaxy.submittedMs / 1000).toFixed(2)} s (${perSecond((options.count * 1000) / galaxy.submittedMs, "req")}); ${galaxy.completedWhileSubmitting} executions completed meanwhile (${perSecond((galaxy.completedWhileSubmitting * 1000) / galaxy.submittedMs, "exec")}), the other ${options.count - galaxy.completedWhileSubmitting} in the ${((galaxy.elapsedMs - galaxy.submittedMs) / 1000).toFixed(2)} s after (${perSecond(((options.count - galaxy.completedWhileSubmitting) * 1000) / (galaxy.elapsedMs - galaxy.submittedMs), "exec")}). Submit → completed under this load: p50 ${ms(galaxy.latency.p50)}, p99 ${ms(galaxy.latency.p99)}. The process's event loop (all of Galaxy, the dev model, the clients) was ${pct(galaxyLoop)} busy: ${ms(galaxyBusy / options.count)} of main-thread time per execution.`,
-      `BullMQ: ${options.count} jobs added in ${(bullmq.submittedMs / 1000).toFixed(2)} s by ${options.clients} producers, all completed after ${(bullmq.elapsedMs / 1000).toFixed(2)} s; event loop ${pct(bullmqLoop)} busy: ${ms(bullmqBusy / options.count)} per job.`,
+      `CPU per execution (all the processes' CPU time during the run ÷ executions; the engines' include other sessions' work): Galaxy ${ms(cpuPerUnit(cpu, SUSTAINED.count))}, the BullMQ baseline ${ms(cpuPerUnit(bareCpu, SUSTAINED.count + SUSTAINED.warmup))}. The dev model's and the runner's share is left out of both.`,
+      `Sustained: Galaxy answered all ${SUSTAINED.count} deliveries 202 after ${(galaxy.acceptedMs / 1000).toFixed(1)} s (${perSecond((SUSTAINED.count * 1000) / galaxy.acceptedMs, "delivery")}) and completed the last execution after ${(galaxy.elapsedMs / 1000).toFixed(1)} s: ${galaxy.completedWhileAccepting} executions completed while deliveries were coming in (${perSecond((galaxy.completedWhileAccepting * 1000) / galaxy.acceptedMs, "exec")}), the other ${galaxy.count - galaxy.completedWhileAccepting} in the ${((galaxy.elapsedMs - galaxy.acceptedMs) / 1000).toFixed(1)} s after (${perSecond(((galaxy.count - galaxy.completedWhileAccepting) * 1000) / (galaxy.elapsedMs - galaxy.acceptedMs), "exec")}); POST → completed p50 ${ms(galaxy.latency.p50)}, p99 ${ms(galaxy.latency.p99)}. BullMQ: ${SUSTAINED.count} jobs added by ${SUSTAINED.senders} producers in ${(bull.addedMs / 1000).toFixed(1)} s, all done after ${(bull.elapsedMs / 1000).toFixed(1)} s.`,
+      `CPU used during Galaxy's sustained run (${seconds.toFixed(1)} s; 100% = one core, the machine has ${availableParallelism()}): ${cpuLine(cpu, seconds)}. The engines' figures are all their processes, other sessions' work on them included. The whole machine was busy ${machineBusy.toFixed(0)} CPU-seconds of ${(seconds * availableParallelism()).toFixed(0)} meanwhile (${Math.round((machineBusy / (seconds * availableParallelism())) * 100)}%).`,
     ],
   };
 }
 
-async function measureGalaxy(ctx: BenchContext, options: SustainedOptions) {
-  const submittedAt = new Array<number>(options.count);
-  const finished: Array<Promise<number>> = [];
-  const t0 = performance.now();
-  let lastAccepted = t0;
-  await within(
-    pool(options.count, options.clients, async (i) => {
-      submittedAt[i] = performance.now();
-      const id = await ctx.client.startExecution(ctx.agentId, { message: `sustained ${i}` });
-      lastAccepted = performance.now();
-      const done = ctx.galaxyFinished.wait(id, options.timeoutMs);
-      // Awaited below with the others; handled here so an abandoned run leaves no unhandled rejection.
-      done.catch(() => undefined);
-      finished[i] = done;
-    }),
-    options.timeoutMs,
-    "Galaxy to accept every execution",
-  );
-  const done = await within(Promise.all(finished), options.timeoutMs, "Galaxy to finish every execution");
-  const last = Math.max(...done);
-  const elapsedMs = last - t0;
-  return {
-    perSecond: (options.count * 1000) / elapsedMs,
-    elapsedMs,
-    submittedMs: lastAccepted - t0,
-    completedWhileSubmitting: done.filter((at) => at <= lastAccepted).length,
-    latency: summarize(done.map((at, i) => at - (submittedAt[i] ?? t0))),
-  };
-}
-
-async function measureBullmq(ctx: BenchContext, options: SustainedOptions) {
-  const { bare, world } = ctx;
-  const connection = { url: world.redisUrl, maxRetriesPerRequest: null };
-  const queueName = "executions";
-  const queue = new Queue(queueName, { connection, prefix: world.redisPrefix });
-  let completed = 0;
-  let target = 0;
-  let lastCompletedAt = 0;
-  let onTarget: (() => void) | undefined;
-  let onFailure: ((error: Error) => void) | undefined;
-  const worker = new Worker<{ id: string; message: string }>(
-    queueName,
-    async (job) => {
-      const text = await callModel(bare.modelUrl, job.data.message);
-      await insertExecution(bare.db, { id: job.data.id, workspaceId: bare.workspaceId, input: { message: job.data.message }, output: { text } });
-      return text;
-    },
-    { connection, prefix: world.redisPrefix, concurrency: options.workerConcurrency, removeOnComplete: { count: 0 }, removeOnFail: { count: 100 } },
-  );
-  worker.on("completed", () => {
-    completed++;
-    lastCompletedAt = performance.now();
-    if (completed >= target) onTarget?.();
-  });
-  worker.on("failed", (job, error) => onFailure?.(new Error(`BullMQ job ${job?.id ?? "?"} failed: ${error.message}`)));
+async function measureBullmq(ctx: BenchContext): Promise<{ perSecond: number; elapsedMs: number; addedMs: number }> {
+  const queue = new Queue("executions", { connection: { url: ctx.redisUrl, maxRetriesPerRequest: null }, prefix: ctx.bare.bullPrefix });
   const runJobs = async (count: number, label: string) => {
-    completed = 0;
-    target = count;
-    const allDone = new Promise<void>((resolve, reject) => {
-      onTarget = resolve;
-      onFailure = reject;
-    });
-    allDone.catch(() => undefined);
+    const ids = Array.from({ length: count }, () => randomUUID());
     const t0 = performance.now();
     let lastAdded = t0;
-    await pool(count, options.clients, async (i) => {
-      await queue.add("run", { id: randomUUID(), message: `${label} ${i}` });
+    const finished = ids.map((id) => ctx.bare.bullFinished.wait(id, SUSTAINED.timeoutMs));
+    for (const done of finished) done.catch(() => undefined);
+    await pool(count, SUSTAINED.senders, async (i) => {
+      await queue.add("run", { id: ids[i], message: `${label} ${i}` });
       lastAdded = performance.now();
     });
-    await within(allDone, options.timeoutMs, `BullMQ to finish ${count} jobs`);
-    return { elapsedMs: lastCompletedAt - t0, submittedMs: lastAdded - t0 };
+    const done = await within(Promise.all(finished), SUSTAINED.timeoutMs, `BullMQ to finish ${count} jobs`);
+    return { elapsedMs: Math.max(...done) - t0, addedMs: lastAdded - t0 };
   };
   try {
-    await worker.waitUntilReady();
-    await runJobs(options.warmup, "warm-up");
-    const { value: run, ...loop } = await withLoopUtilization(() => runJobs(options.count, "sustained"));
-    return { ...run, loop, perSecond: (options.count * 1000) / run.elapsedMs };
+    await runJobs(SUSTAINED.warmup, "warm-up");
+    const run = await runJobs(SUSTAINED.count, "sustained");
+    return { ...run, perSecond: (SUSTAINED.count * 1000) / run.elapsedMs };
   } finally {
-    await worker.close();
-    await queue.obliterate({ force: true });
     await queue.close();
   }
 }
 
-function pct(utilization: number): string {
-  return `${Math.round(utilization * 100)}%`;
+/** CPU seconds by process group, largest first, with the share of one core over `seconds`. */
+export function cpuLine(cpu: ReadonlyMap<string, number>, seconds: number): string {
+  return [...cpu]
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, used]) => `${name} ${used.toFixed(1)} s (${Math.round((used / seconds) * 100)}%)`)
+    .join(", ");
+}
+
+/** Milliseconds of CPU per unit of work, the dev model and the bench runner left out. */
+function cpuPerUnit(cpu: ReadonlyMap<string, number>, units: number): number {
+  let seconds = 0;
+  for (const [name, used] of cpu) if (name !== "dev-model" && !name.startsWith("bench runner")) seconds += used;
+  return (seconds * 1000) / units;
 }

@@ -55,10 +55,15 @@ export class GalaxyProcesses {
   /** Exits nobody asked for: `name: code/signal`. */
   readonly crashes: string[] = [];
 
+  /**
+   * `shared` goes to every instance under the variables this class sets (engines, NATS user,
+   * port); `overrides` over them (e.g. a bus prefix, or no NATS user on an engine without auth).
+   */
   constructor(
     private readonly engines: EngineEndpoints,
     private readonly logDir: string,
     private readonly shared: Record<string, string>,
+    private readonly overrides: Record<string, string> = {},
   ) {}
 
   /** Starts `name` (a service, or a second instance of one), and waits until it answers ready. */
@@ -78,6 +83,7 @@ export class GalaxyProcesses {
       LOG_FORMAT: "json",
       LOG_LEVEL: process.env.FAULT_LOG_LEVEL ?? "info",
       [PORT_VARIABLE[service]]: String(port),
+      ...this.overrides,
       ...extraEnv,
     };
     const child = new Child(name, command, args, join(this.logDir, `${name}.log`), { cwd: ROOT, env });
@@ -112,6 +118,11 @@ export class GalaxyProcesses {
   /** Every instance, but those the suite stopped or killed and did not start again. */
   names(): string[] {
     return [...this.instances.entries()].filter(([, instance]) => !instance.expectingExit).map(([name]) => name);
+  }
+
+  /** The process id of a running instance (for its CPU time and memory in /proc). */
+  pid(name: string): number | undefined {
+    return this.get(name).child.process.pid;
   }
 
   gatewayUrl(): string {
