@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect } from "vitest";
-import { agentCreated, delay, eventually, json, outcome, test, USERS, type User } from "./support/nats-permissions";
+import { agentCreated, json, outcome, test, USERS, type User } from "./support/nats-permissions";
 
 /** Who may publish which events into EVENTS, and who may subscribe to what on core NATS. */
 describe("events", () => {

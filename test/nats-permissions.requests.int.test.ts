@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { describe, expect } from "vitest";
 import { outcome, test, USERS, type User } from "./support/nats-permissions";
 

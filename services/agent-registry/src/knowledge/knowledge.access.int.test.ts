@@ -1,10 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect } from "vitest";
 import { v7 as uuidv7 } from "uuid";
-import { DOCUMENT_MAX_BYTES } from "@galaxy/contracts";
 import { inWorkspace, sql } from "@galaxy/db";
-import { eventually, opts, test } from "../../test/support/knowledge-fixtures";
-import { handbook, TOPICS } from "./testing/documents";
+import { opts, test } from "../../test/support/knowledge-fixtures";
+import { TOPICS } from "./testing/documents";
 
 /** Who may read what: the execution worker's search, and one workspace never seeing another's. */
 describe("registry.knowledge.search (the execution worker's)", () => {

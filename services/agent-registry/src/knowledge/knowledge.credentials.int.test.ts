@@ -1,10 +1,8 @@
-import { randomUUID } from "node:crypto";
 import { describe, expect } from "vitest";
 import { v7 as uuidv7 } from "uuid";
-import { DOCUMENT_MAX_BYTES } from "@galaxy/contracts";
-import { inWorkspace, sql } from "@galaxy/db";
-import { eventually, opts, test } from "../../test/support/knowledge-fixtures";
-import { handbook, TOPICS } from "./testing/documents";
+import { inWorkspace } from "@galaxy/db";
+import { opts, test } from "../../test/support/knowledge-fixtures";
+import { TOPICS } from "./testing/documents";
 
 /** A workspace's own embeddings endpoint and vector store, from its credentials. */
 describe("workspace credentials", () => {

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { describe, expect } from "vitest";
 import { v7 as uuidv7 } from "uuid";
 import { DOCUMENT_MAX_BYTES } from "@galaxy/contracts";

@@ -1,8 +1,5 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect } from "vitest";
-import { GalaxyError, SYSTEM_WORKSPACE_ID } from "@galaxy/contracts";
-import { sql } from "@galaxy/db";
-import { USER } from "../../test/support/audit-events";
 import { eventually, replayTest } from "../../test/support/replay-fixtures";
 
 /** What audit cannot apply goes to dead letters; a redrive applies it once the code is fixed. */

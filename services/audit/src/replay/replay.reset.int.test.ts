@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect } from "vitest";
-import { GalaxyError, SYSTEM_WORKSPACE_ID } from "@galaxy/contracts";
+import type { StoredEvent } from "@galaxy/bus";
+import { SYSTEM_WORKSPACE_ID, type ReplayRun } from "@galaxy/contracts";
 import { sql } from "@galaxy/db";
-import { USER } from "../../test/support/audit-events";
 import { eventually, replayTest } from "../../test/support/replay-fixtures";
 
 /** A reset holds the workspace while it rebuilds its chain; live events wait. */
