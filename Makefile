@@ -39,7 +39,7 @@ test: install browser-deps typecheck
 	@status=0; pnpm exec vitest run --reporter=default --reporter=json --outputFile.json=.vitest-results.json || status=$$?; \
 		node scripts/test-summary.mjs .vitest-results.json; exit $$status
 
-# The unit lane: files named *.test.ts in libs/, services/ and test/build/ (engine tests end in
+# The unit lane: files named *.test.ts in libs/, services/, test/build/ and test/docs/ (engine tests end in
 # .int.test.ts; test/e2e and test/ops boot the whole system). See vitest.config.ts.
 test-unit: install
 	@pnpm exec vitest run --project unit

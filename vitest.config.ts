@@ -6,7 +6,7 @@ const e2e = ["test/e2e/**/*.test.ts", "test/ops/**/*.test.ts"];
 
 /**
  * Three lanes (`--project <name>`); `vitest run` without one runs them all.
- * - unit: pure functions, no engine: every `*.test.ts` in libs/ and services/ and test/build/.
+ * - unit: pure functions, no engine: every `*.test.ts` in libs/, services/, test/build/ and test/docs/.
  * - integration: `*.int.test.ts`, each against the real Postgres, NATS and Redis.
  * - e2e: the whole system started in-process (test/e2e/harness.ts), driven over HTTP.
  */
@@ -23,7 +23,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: "unit",
-          include: ["libs/*/src/**/*.test.ts", "services/*/src/**/*.test.ts", "test/build/**/*.test.ts"],
+          include: ["libs/*/src/**/*.test.ts", "services/*/src/**/*.test.ts", "test/build/**/*.test.ts", "test/docs/**/*.test.ts"],
           exclude: [...configDefaults.exclude, "**/*.int.test.ts"],
         },
       },
