@@ -2,13 +2,15 @@ import { configDefaults, defineConfig } from "vitest/config";
 
 /** Finds the engines and migrates the template database each file clones (test/global-setup.ts). */
 const engines = ["test/global-setup.ts"];
-const e2e = ["test/e2e/**/*.test.ts", "test/ops/**/*.test.ts"];
+/** Pure tests under test/: they read files, never the engines. */
+const pureUnderTest = ["test/build/**/*.test.ts", "test/docs/**/*.test.ts"];
 
 /**
  * Three lanes (`--project <name>`); `vitest run` without one runs them all.
  * - unit: pure functions, no engine: every `*.test.ts` in libs/, services/, test/build/ and test/docs/.
  * - integration: `*.int.test.ts`, each against the real Postgres, NATS and Redis.
- * - e2e: the whole system started in-process (test/e2e/harness.ts), driven over HTTP.
+ * - e2e: every other `*.test.ts` under test/ (test/e2e, test/ops, …): the whole system started
+ *   in-process (test/e2e/harness.ts), driven over HTTP.
  */
 export default defineConfig({
   test: {
@@ -23,7 +25,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: "unit",
-          include: ["libs/*/src/**/*.test.ts", "services/*/src/**/*.test.ts", "test/build/**/*.test.ts", "test/docs/**/*.test.ts"],
+          include: ["libs/*/src/**/*.test.ts", "services/*/src/**/*.test.ts", ...pureUnderTest],
           exclude: [...configDefaults.exclude, "**/*.int.test.ts"],
         },
       },
@@ -32,7 +34,6 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["libs/*/src/**/*.int.test.ts", "services/*/src/**/*.int.test.ts", "test/**/*.int.test.ts"],
-          exclude: [...configDefaults.exclude, ...e2e],
           globalSetup: engines,
         },
       },
@@ -40,7 +41,8 @@ export default defineConfig({
         extends: true,
         test: {
           name: "e2e",
-          include: e2e,
+          include: ["test/**/*.test.ts"],
+          exclude: [...configDefaults.exclude, "test/**/*.int.test.ts", ...pureUnderTest],
           globalSetup: engines,
         },
       },
