@@ -25,4 +25,8 @@ if (!name || !programs.includes(name)) {
 process.setSourceMapsEnabled(true);
 const entry = join(dist, name, "main.js");
 process.argv = [process.argv[0] ?? "node", entry, ...args];
+// Tracing first, when configured: its instrumentations patch pg, ioredis, Fastify and undici
+// as the program loads them (docs/operations.md, "Tracing").
+const telemetry = join(dist, "telemetry.js");
+if (existsSync(telemetry)) await import(telemetry);
 await import(entry);

@@ -29,7 +29,7 @@ function masterKey(): string {
 
 /** `node dist/<name>/main.js`, with stack traces mapped back to the TypeScript sources. */
 function compiled(name: string): string[] {
-  return ["--enable-source-maps", `dist/${name}/main.js`];
+  return ["--enable-source-maps", "--import", "./dist/telemetry.js", `dist/${name}/main.js`];
 }
 
 const programs: Program[] = [

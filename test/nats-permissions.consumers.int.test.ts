@@ -1,8 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { describe, expect } from "vitest";
 import type { EventMessage } from "@galaxy/bus";
-import { newTraceparent } from "@galaxy/observability";
-import { TestClaims } from "@galaxy/testkit";
+import { incomingTraceparent, TestClaims } from "@galaxy/testkit";
 import { agentCreated, eventually, outcome, test } from "./support/nats-permissions";
 
 /** Durable consumers: each service reads, acks and dead-letters through its own, and touches no other. */
@@ -77,7 +76,7 @@ describe("durable consumers", () => {
     await registryBus.publishEvent({
       id, workspaceId: ws, type: "document.added", schemaVersion: 1,
       payload: { id, type: "document.added", occurredAt: new Date().toISOString(), workspaceId: ws, actor: { type: "user", id: randomUUID() }, data: { documentId: randomUUID(), knowledgeBaseId, title: "Doc", sizeBytes: 3 } },
-      context: { claim: await claims.sign({ ws }), traceparent: newTraceparent(), correlationId: randomUUID(), causationId: randomUUID() },
+      context: { claim: await claims.sign({ ws }), traceparent: incomingTraceparent(), correlationId: randomUUID(), causationId: randomUUID() },
     });
     await eventually(() => seen.has(id), "the registry to apply document.added");
     await eventually(async () => (await consumerInfo("agent-registry-documents")).num_ack_pending === 0, "the event acked");

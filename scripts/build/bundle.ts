@@ -23,7 +23,17 @@ export type EntryName = keyof typeof ENTRIES;
  * Packages loaded by name at run time rather than imported, so the bundles' imports do not
  * show them: pino starts its `pino-pretty` transport from a string (`LOG_FORMAT=pretty`).
  */
-const LOADED_BY_NAME = [{ name: "pino-pretty", from: "libs/observability/src/logger.ts" }];
+const LOADED_BY_NAME = [
+  { name: "pino-pretty", from: "libs/observability/src/logger.ts" },
+  // The ES module hook OpenTelemetry's instrumentations patch imports through (registered by name).
+  { name: "@opentelemetry/instrumentation", from: "libs/observability/src/preload.ts" },
+];
+
+/**
+ * `dist/telemetry.js`: what `node --import` loads before a program, to start tracing before
+ * the packages it instruments load (docs/operations.md, "Tracing").
+ */
+export const TELEMETRY_PRELOAD = { out: "telemetry", entry: "libs/observability/src/preload.ts" } as const;
 
 export interface BuildOptions {
   /** Where `<name>/main.js` go (default `dist`). */
@@ -114,7 +124,7 @@ export async function buildAll(options: BuildOptions = {}): Promise<BuildResult>
   const conflicts: string[] = [];
   const result = await build({
     absWorkingDir: ROOT,
-    entryPoints: Object.fromEntries(Object.entries(ENTRIES).map(([name, entry]) => [`${name}/main`, entry])),
+    entryPoints: { ...Object.fromEntries(Object.entries(ENTRIES).map(([name, entry]) => [`${name}/main`, entry])), [TELEMETRY_PRELOAD.out]: TELEMETRY_PRELOAD.entry },
     outdir,
     bundle: true,
     platform: "node",

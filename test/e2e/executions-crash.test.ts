@@ -4,8 +4,7 @@ import { resolve } from "node:path";
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
 import { Agent, Execution, SignupResult } from "@galaxy/contracts";
 import { inWorkspace, sql, type Kysely } from "@galaxy/db";
-import { newTraceparent } from "@galaxy/observability";
-import { freePort, serviceDb } from "@galaxy/testkit";
+import { freePort, serviceDb, incomingTraceparent } from "@galaxy/testkit";
 import type { ExecutionDb } from "../../services/execution-worker/src/db";
 import { setTier } from "../../services/execution-worker/src/quota/quota.repository";
 import { insertExecution } from "../../services/execution-worker/src/executions/executions.repository";
@@ -90,7 +89,7 @@ test("a worker process killed mid-run: every execution ends exactly once, its us
   await inWorkspace(db, ws, async (tx) => {
     for (let i = 1; i < TOTAL; i++) {
       const execution = { ...template, id: randomUUID(), input: { message: `n${i}` }, createdAt: new Date().toISOString() };
-      await insertExecution(tx, { execution, createdBy: "test", correlationId: randomUUID(), traceparent: newTraceparent(), queuedEventId: null });
+      await insertExecution(tx, { execution, createdBy: "test", correlationId: randomUUID(), traceparent: incomingTraceparent(), queuedEventId: null });
       ids.push(execution.id);
     }
   });

@@ -2,8 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
 import { Agent, Execution, SignupResult } from "@galaxy/contracts";
 import { inWorkspace, sql, type Kysely } from "@galaxy/db";
-import { newTraceparent } from "@galaxy/observability";
-import { serviceDb } from "@galaxy/testkit";
+import { serviceDb, incomingTraceparent } from "@galaxy/testkit";
 import type { ExecutionDb } from "../../services/execution-worker/src/db";
 import { setTier } from "../../services/execution-worker/src/quota/quota.repository";
 import { insertExecution } from "../../services/execution-worker/src/executions/executions.repository";
@@ -53,7 +52,7 @@ test("another workspace's single execution completes before most of a 500-execut
   await inWorkspace(db, busy.workspaceId, async (tx) => {
     for (let i = 1; i < BACKLOG; i++) {
       const execution = { ...template, id: randomUUID(), input: { message: `b${i}` }, createdAt: new Date(base + i).toISOString() };
-      await insertExecution(tx, { execution, createdBy: "test", correlationId: randomUUID(), traceparent: newTraceparent(), queuedEventId: null });
+      await insertExecution(tx, { execution, createdBy: "test", correlationId: randomUUID(), traceparent: incomingTraceparent(), queuedEventId: null });
     }
   });
   galaxy.observer.publishCore(WAKE_SUBJECT, { from: "test" });

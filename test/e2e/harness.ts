@@ -16,6 +16,7 @@ import { buildGateway } from "../../services/gateway/src/app";
 import { API_RATE_LIMITS, type ApiRateLimitOptions } from "../../services/gateway/src/http/rate-limit";
 import { SecretBox } from "@galaxy/secrets";
 import type { OidcConfig } from "../../services/identity/src/oidc/oidc.verifier";
+import type { OidcSignIn } from "../../services/gateway/src/auth/oidc-sign-in";
 
 /** Galaxy as a whole, in this process, on a test's own database, bus prefix and ports. */
 export interface Galaxy {
@@ -40,6 +41,8 @@ interface Stoppable {
 export interface GalaxyOptions {
   /** The external OIDC issuer identity accepts at `POST /api/auth/exchange`. */
   oidc?: OidcConfig;
+  /** The gateway's browser sign-in with the OIDC provider (`OIDC_AUTHORIZATION_URL`, …). */
+  oidcSignIn?: OidcSignIn;
   /** The gateway's `OIDC_WEBHOOK_SECRET`s for `POST /hooks/identity/clerk`. */
   oidcWebhookSecrets?: readonly string[];
   /** More execution-worker configuration (e.g. `outboundHostAllowlist`, `maxRetries`). */
@@ -137,12 +140,12 @@ export async function startGalaxy(engines: EngineUrls, options: GalaxyOptions = 
 
   const gatewayBus = await connectTestBus(env, "gateway", { metrics: metrics["gateway"] });
   buses.push(gatewayBus);
-  const redis = new Redis(options.gatewayRedisUrl ?? env.redisUrl, { keyPrefix: env.redisPrefix, lazyConnect: true });
+  const redis = new Redis(options.gatewayRedisUrl ?? env.redisUrl, { keyPrefix: env.redisPrefix, lazyConnect: true, enableAutoPipelining: true });
   // A test may stop this Redis; the gateway answers 503 then, and ioredis reconnects by itself.
   redis.on("error", () => undefined);
   await redis.connect();
   cleanups.push(async () => redis.disconnect());
-  const gateway = await buildGateway({ bus: gatewayBus, db: db("gateway"), redis, logger: testLogger("gateway"), metrics: metrics.gateway, oidcWebhookSecrets: options.oidcWebhookSecrets ?? [], apiRateLimit: options.apiRateLimit ?? TEST_API_RATE_LIMIT, ...(options.webhookRateLimit ? { webhookRateLimit: options.webhookRateLimit } : {}) });
+  const gateway = await buildGateway({ bus: gatewayBus, db: db("gateway"), redis, logger: testLogger("gateway"), metrics: metrics.gateway, oidcWebhookSecrets: options.oidcWebhookSecrets ?? [], oidcSignIn: options.oidcSignIn, apiRateLimit: options.apiRateLimit ?? TEST_API_RATE_LIMIT, ...(options.webhookRateLimit ? { webhookRateLimit: options.webhookRateLimit } : {}) });
   await gateway.listen({ port: 0, host: "127.0.0.1" });
   const address = gateway.server.address();
   const port = typeof address === "object" && address ? address.port : 0;

@@ -4,8 +4,7 @@ import { randomUUID as uuidv7 } from "node:crypto";
 import { z } from "zod";
 import { Agent, AuditEntry, ClaimGrant, CreatedApiKey, ErrorBody, Execution, HEADER, SignupResult, type AuditLogQuery } from "@galaxy/contracts";
 import { createDb, sql, type Kysely } from "@galaxy/db";
-import { newTraceparent } from "@galaxy/observability";
-import { TestClaims } from "@galaxy/testkit";
+import { TestClaims, incomingTraceparent } from "@galaxy/testkit";
 import { AGENT_PROJECTION_CONSUMER } from "../../services/execution-worker/src/agents/agents.projection";
 import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
 
@@ -131,7 +130,7 @@ describe("the bus attack suite: messages published straight to NATS", () => {
     h.set(HEADER.workspaceId, ws);
     if (claim) h.set(HEADER.claim, claim);
     h.set(HEADER.msgId, id);
-    h.set(HEADER.traceparent, newTraceparent());
+    h.set(HEADER.traceparent, incomingTraceparent());
     h.set(HEADER.correlationId, id);
     h.set(HEADER.causationId, id);
     h.set(HEADER.eventType, "agent.created");

@@ -3,15 +3,23 @@ import { createLocalJWKSet, jwtVerify } from "jose";
 import type { Msg } from "@nats-io/transport-node";
 import { Agent, AuditEntry, CLAIM_AUDIENCE, CLAIM_ISSUER, CLAIM_TYP, Execution, HEADER, Jwks, SignupResult, WorkspaceClaim } from "@galaxy/contracts";
 import { z } from "zod";
+import { incomingTraceparent } from "@galaxy/testkit";
 import { galaxyTest } from "./fixtures";
-import { api, dataOf, eventually } from "./harness";
+import { api, dataOf, eventually, type ApiResponse } from "./harness";
 
 /** `seen`: every event on the bus, watched from before the first test. */
-const test = galaxyTest().extend("seen", { scope: "file", auto: true }, async ({ galaxy }) => {
-  const seen: Msg[] = [];
-  galaxy.observer.watch("evt.>", (msg) => void seen.push(msg));
-  return seen;
-});
+const test = galaxyTest()
+  .extend("seen", { scope: "file", auto: true }, async ({ galaxy }) => {
+    const seen: Msg[] = [];
+    galaxy.observer.watch("evt.>", (msg) => void seen.push(msg));
+    return seen;
+  })
+  /**
+   * A request from a traced client: it sends a `traceparent` of its own. No tracing runs in
+   * this process, so the trace passes through Galaxy unchanged (docs/operations.md, "Tracing").
+   */
+  .extend("traced", { scope: "file" }, async ({ galaxy }) => (method: string, path: string, options: { token?: string; body?: unknown } = {}): Promise<ApiResponse> =>
+    api(galaxy, method, path, { ...options, headers: { traceparent: incomingTraceparent() } }));
 
 describe("the README walk-through, through the gateway", () => {
   let token = "";
@@ -19,8 +27,8 @@ describe("the README walk-through, through the gateway", () => {
   let agentId = "";
   let executionId = "";
 
-  test("sign up", async ({ galaxy }) => {
-    const response = await api(galaxy, "POST", "/api/auth/signup", { body: { email: "ada@example.com", password: "correct horse battery", name: "Ada", workspaceName: "Engines" } });
+  test("sign up", async ({ traced }) => {
+    const response = await traced("POST", "/api/auth/signup", { body: { email: "ada@example.com", password: "correct horse battery", name: "Ada", workspaceName: "Engines" } });
     expect(response.status).toBe(201);
     const result = dataOf(SignupResult, response);
     token = result.accessToken;
@@ -29,20 +37,20 @@ describe("the README walk-through, through the gateway", () => {
     expect(response.headers.get("traceparent")).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
   });
 
-  test("create an agent with provider openai and model galaxy-dev-echo, then activate it", async ({ galaxy }) => {
-    const created = await api(galaxy, "POST", "/api/agents", { token, body: { name: "Echo", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "Repeat after me." } });
+  test("create an agent with provider openai and model galaxy-dev-echo, then activate it", async ({ traced }) => {
+    const created = await traced("POST", "/api/agents", { token, body: { name: "Echo", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "Repeat after me." } });
     expect(created.status).toBe(201);
     const agent = dataOf(Agent, created);
     expect(agent).toMatchObject({ status: "draft", version: 1, workspaceId });
     agentId = agent.id;
 
-    const activated = await api(galaxy, "POST", `/api/agents/${agentId}/activate`, { token });
+    const activated = await traced("POST", `/api/agents/${agentId}/activate`, { token });
     expect(activated.status).toBe(200);
     expect(dataOf(Agent, activated).status).toBe("active");
   });
 
-  test("start an execution: 202, queued and readable at once", async ({ galaxy }) => {
-    const started = await api(galaxy, "POST", `/api/agents/${agentId}/executions`, { token, body: { input: { message: "hello" } } });
+  test("start an execution: 202, queued and readable at once", async ({ galaxy, traced }) => {
+    const started = await traced("POST", `/api/agents/${agentId}/executions`, { token, body: { input: { message: "hello" } } });
     expect(started.status).toBe(202);
     const execution = dataOf(Execution, started);
     expect(execution.status).toBe("queued");

@@ -93,7 +93,7 @@ async function send(method: string, path: string, headers: Record<string, string
   }
   const response = await fetch(`${galaxy.url}${path}`, { method, headers, ...(body !== undefined ? { body } : {}), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
   const contentType = response.headers.get("content-type") ?? "";
-  // A live stream (an execution's events) is never read to its end: its headers are the answer.
+  // A live stream (an execution's events, the workspace's changes) is never read to its end: its headers are the answer.
   if (contentType.startsWith("text/event-stream")) {
     await response.body?.cancel();
     return { status: response.status, contentType, text: "" };
@@ -104,7 +104,7 @@ async function send(method: string, path: string, headers: Record<string, string
 /** Whether a request must go over real HTTP: Node's parser sees it first, or it may stream. */
 function needsHttp(path: string, headers: Record<string, string>): boolean {
   const headerBytes = Object.entries(headers).reduce((n, [name, value]) => n + name.length + value.length + 4, 0);
-  return path.length + headerBytes > 12 * 1024 || /\/events(\?|$)/.test(path);
+  return path.length + headerBytes > 12 * 1024 || /\/(events|stream)(\?|$)/.test(path);
 }
 
 /** What is wrong with an answer, or undefined: no 5xx, and every error in the documented shape with a documented code. */

@@ -18,7 +18,7 @@ let callbackUrl: string;
 const ops = new Map<string, OpsServer>();
 
 beforeAll(async () => {
-  galaxy = await startGalaxy(inject("engines"), { worker: { outboundHostAllowlist: "127.0.0.1", callbacks: { backoffBaseMs: 200, pollIntervalMs: 50, timeoutMs: 5_000 } } });
+  galaxy = await startGalaxy(inject("engines"), { worker: { outboundHostAllowlist: "127.0.0.1", queueDepthIntervalMs: 100, callbacks: { backoffBaseMs: 200, pollIntervalMs: 50, timeoutMs: 5_000 } } });
   for (const [service, registry] of Object.entries(galaxy.metrics)) {
     ops.set(service, await startOpsServer({ port: 0, metrics: registry, readiness: async () => ({}) }));
   }
@@ -121,4 +121,36 @@ describe("metrics an operator alerts on", () => {
       for (const target of panel.targets) for (const family of familiesIn(target.expr)) expect(exported, `${panel.title}: ${family}`).toContain(family);
     }
   });
+});
+
+describe("queue depth by tier", () => {
+  test("galaxy_executions_queue_depth{tier} counts the executions waiting beyond the tier's concurrency, then falls back to 0", async () => {
+    const owner = dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email: "queue@metrics.example", password: "correct horse battery", name: "Queue", workspaceName: "Queue" } }));
+    const agent = dataOf(SavedAgent, await api(galaxy, "POST", "/api/agents", { token: owner.accessToken, body: { name: "Slow", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "" } }));
+    expect((await api(galaxy, "POST", `/api/agents/${agent.id}/activate`, { token: owner.accessToken })).status).toBe(200);
+    const queued = async () => total(await scrape("execution-worker"), "galaxy_executions_queue_depth", { tier: "free" });
+    expect(await queued()).toBe(0);
+    // Slow answers: a free workspace runs 2 at a time, so 2 of these 4 wait in the queue.
+    await galaxy.devModel.control({ latencyMs: 2_000 });
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        const execution = await eventually(async () => {
+          const response = await api(galaxy, "POST", `/api/agents/${agent.id}/executions`, { token: owner.accessToken, body: { input: { message: `wait ${i}` } } });
+          return response.status === 202 ? dataOf(Execution, response) : undefined;
+        }, 10_000, "the execution to start");
+        ids.push(execution.id);
+      }
+      await eventually(async () => ((await queued()) >= 1 ? true : undefined), 10_000, "the gauge to count the waiting executions");
+      for (const id of ids) {
+        await eventually(async () => {
+          const current = dataOf(Execution, await api(galaxy, "GET", `/api/executions/${id}`, { token: owner.accessToken }));
+          return current.status === "completed" ? current : undefined;
+        }, 30_000, "the execution to complete");
+      }
+    } finally {
+      await galaxy.devModel.control({ latencyMs: 0 });
+    }
+    await eventually(async () => ((await queued()) === 0 ? true : undefined), 10_000, "the gauge to fall back to 0");
+  }, 90_000);
 });

@@ -9,8 +9,7 @@ import { expect, test as base } from "vitest";
 import { connect, PermissionViolationError, RequestError, type NatsConnection } from "@nats-io/transport-node";
 import { Bus, type StoredEvent } from "@galaxy/bus";
 import type { Agent } from "@galaxy/contracts";
-import { newTraceparent } from "@galaxy/observability";
-import { freePort, TestClaims, testLogger } from "@galaxy/testkit";
+import { freePort, incomingTraceparent, TestClaims, testLogger } from "@galaxy/testkit";
 
 /**
  * The production NATS configuration (infra/nats/nats-server.conf), run by a nats-server of
@@ -128,7 +127,7 @@ export function agentCreated(workspaceId: string, claim: string): StoredEvent {
   return {
     id, workspaceId, type: "agent.created", schemaVersion: 1,
     payload: { id, type: "agent.created", occurredAt: new Date().toISOString(), workspaceId, actor: { type: "user", id: randomUUID() }, data: { agent: agent(workspaceId) } },
-    context: { claim, traceparent: newTraceparent(), correlationId: randomUUID(), causationId: randomUUID() },
+    context: { claim, traceparent: incomingTraceparent(), correlationId: randomUUID(), causationId: randomUUID() },
   };
 }
 

@@ -3,8 +3,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager, type StoredMsg } from "@nats-io/jetstream";
 import { v7 as uuidv7 } from "uuid";
 import { HEADER, UnavailableError, ValidationError, type Agent } from "@galaxy/contracts";
-import { newTraceparent } from "@galaxy/observability";
-import { connectTestBus, createTestEnv, TestClaims, type TestEnv } from "@galaxy/testkit";
+import { connectTestBus, createTestEnv, TestClaims, type TestEnv, incomingTraceparent } from "@galaxy/testkit";
 import type { Bus } from "./bus";
 import type { EventMessage, StoredEvent } from "./types";
 
@@ -47,7 +46,7 @@ function agentCreated(workspaceId: string, claim: string): StoredEvent {
     type: "agent.created",
     schemaVersion: 1,
     payload: { id, type: "agent.created", occurredAt: now, workspaceId, actor: { type: "user", id: uuidv7() }, data: { agent } },
-    context: { claim, traceparent: newTraceparent(), correlationId: uuidv7(), causationId: uuidv7() },
+    context: { claim, traceparent: incomingTraceparent(), correlationId: uuidv7(), causationId: uuidv7() },
   };
 }
 

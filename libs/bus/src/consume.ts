@@ -1,7 +1,7 @@
 import type { JsMsg } from "@nats-io/jetstream";
-import { inSpan, SpanKind } from "@galaxy/observability";
 import { registerConsumer, startConsumer, type ConsumerRun } from "./consumer-run";
 import { handleEvent, POISON_DELIVERIES } from "./handle-event";
+import { inBatchSpans } from "./message-spans";
 import type { BusResources } from "./resources";
 import { retryPolicyOf } from "./retry-policy";
 import type { BatchConsumerOptions, ConsumerHandle, ConsumerOptions, EventMessage } from "./types";
@@ -89,11 +89,8 @@ async function applyBatch(r: BusResources, run: ConsumerRun, options: BatchConsu
   try {
     const verified: EventMessage[] = [];
     for (const msg of batch) verified.push(await verifyEvent(r, msg, 1));
-    const first = verified[0];
-    if (!first) return true;
-    await inSpan(`apply ${verified.length} events`, first.headers.traceparent, SpanKind.CONSUMER, { "messaging.system": "nats", "galaxy.consumer": options.durable, "messaging.batch.message_count": verified.length }, () =>
-      options.handler(verified),
-    );
+    if (verified.length === 0) return true;
+    await inBatchSpans(verified, options.durable, () => options.handler(verified));
   } catch (error) {
     r.logger.debug({ err: error, consumer: options.durable, events: batch.length }, "batch failed; applying its events one at a time");
     return false;

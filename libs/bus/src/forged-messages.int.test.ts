@@ -3,8 +3,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { connect, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import { v5 as uuidv5, v7 as uuidv7 } from "uuid";
 import { EventEnvelope, ForgedMessage, HEADER, SYSTEM_WORKSPACE_ID, type Agent } from "@galaxy/contracts";
-import { newTraceparent } from "@galaxy/observability";
-import { connectTestBus, createTestEnv, TestClaims, type TestEnv } from "@galaxy/testkit";
+import { connectTestBus, createTestEnv, TestClaims, type TestEnv, incomingTraceparent } from "@galaxy/testkit";
 import type { Bus } from "./bus";
 
 /** A `security.forged_message` event as it went over the wire. */
@@ -73,7 +72,7 @@ async function publishRaw(subjectWs: string, options: { claim?: string; headerWs
   const h = natsHeaders();
   if (options.headerWs !== null) h.set(HEADER.workspaceId, options.headerWs ?? subjectWs);
   if (options.claim) h.set(HEADER.claim, options.claim);
-  h.set(HEADER.traceparent, newTraceparent());
+  h.set(HEADER.traceparent, incomingTraceparent());
   h.set(HEADER.eventType, type);
   h.set(HEADER.schemaVersion, "1");
   const payloadWs = options.payloadWs ?? subjectWs;

@@ -1,6 +1,6 @@
 import { v5 as uuidv5 } from "uuid";
 import { EVENT_CATALOG, HEADER, SYSTEM_WORKSPACE_ID, Uuid, WorkspaceId, parseEventSubject } from "@galaxy/contracts";
-import { newTraceparent, type Logger } from "@galaxy/observability";
+import type { Logger } from "@galaxy/observability";
 import { TerminalMessageError } from "./errors";
 import { publishEvent } from "./publishing";
 import type { IncomingMessage } from "./raw-messages";
@@ -74,7 +74,8 @@ function forgedMessageReport(subject: string, msg: IncomingMessage, consumer: st
     type: "security.forged_message",
     schemaVersion: entry.schemaVersion,
     payload: { id, type: "security.forged_message", occurredAt: msg.time.toISOString(), workspaceId, actor: { type: "service", id: service }, data },
-    context: { traceparent: newTraceparent(), correlationId: id, causationId: messageId ?? id },
+    // In the trace of the message refused, when it named a valid one.
+    context: { traceparent: header(msg.headers, HEADER.traceparent), tracestate: header(msg.headers, HEADER.tracestate), correlationId: id, causationId: messageId ?? id },
   };
 }
 

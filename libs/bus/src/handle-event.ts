@@ -1,7 +1,7 @@
 import type { JsMsg } from "@nats-io/jetstream";
-import { inSpan, SpanKind } from "@galaxy/observability";
 import type { ConsumerRun } from "./consumer-run";
 import { settleDeadLetter } from "./dead-letters";
+import { continuing, inApplySpan } from "./message-spans";
 import { securityFailure } from "./forged-messages";
 import type { BusResources } from "./resources";
 import { errorCode, RetryState, type RetryPolicy } from "./retry-policy";
@@ -34,9 +34,7 @@ export async function handleEvent(r: BusResources, run: ConsumerRun, handler: (m
   for (let attempt = 1; ; attempt++) {
     try {
       const message = await verifyEvent(r, msg, attempt);
-      await inSpan(`apply ${message.event.type}`, message.headers.traceparent, SpanKind.CONSUMER, { "messaging.system": "nats", "galaxy.consumer": consumer, "galaxy.attempt": attempt }, (traceparent) =>
-        handler({ ...message, derivedContext: (claim) => ({ ...message.derivedContext(claim), traceparent }) }),
-      );
+      await inApplySpan(message, consumer, { "galaxy.attempt": attempt }, (_traceparent, span) => handler(continuing(message, span)));
       msg.ack();
       if (retries.transientInARow > 0) logger.info({ attempt }, "event applied after its dependencies came back");
       r.metrics.transientFailures.set({ consumer }, 0);

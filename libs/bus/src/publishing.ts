@@ -1,12 +1,15 @@
 import { headers as natsHeaders, type Msg } from "@nats-io/transport-node";
 import { HEADER, UnavailableError } from "@galaxy/contracts";
+import { SpanKind } from "@galaxy/observability";
+import { inSendSpan } from "./message-spans";
 import type { BusResources } from "./resources";
 import type { StoredEvent } from "./types";
 import { clip, safeJson } from "./wire";
 
 /**
  * Publishes a stored event to `EVENTS` with every header of docs/bus.md ("Headers") and
- * resolves once JetStream has it. The NATS publish happens synchronously on call, so calling
+ * resolves once JetStream has it, in a PRODUCER span, child of the span that wrote the event
+ * (its stored `traceparent`), whose context the message carries. The NATS publish happens synchronously on call, so calling
  * this for several events keeps their order.
  */
 export async function publishEvent(r: BusResources, event: StoredEvent, extra: { replayId?: string } = {}): Promise<void> {
@@ -14,8 +17,6 @@ export async function publishEvent(r: BusResources, event: StoredEvent, extra: {
   h.set(HEADER.workspaceId, event.workspaceId);
   h.set(HEADER.claim, event.context.claim);
   h.set(HEADER.msgId, event.id);
-  h.set(HEADER.traceparent, event.context.traceparent);
-  if (event.context.tracestate) h.set(HEADER.tracestate, event.context.tracestate);
   h.set(HEADER.correlationId, event.context.correlationId);
   h.set(HEADER.causationId, event.context.causationId);
   h.set(HEADER.eventType, event.type);
@@ -24,11 +25,14 @@ export async function publishEvent(r: BusResources, event: StoredEvent, extra: {
   if (event.context.userAgent) h.set(HEADER.userAgent, clip(event.context.userAgent));
   if (extra.replayId) h.set(HEADER.replayId, extra.replayId);
   const subject = r.names.subject(`evt.${event.workspaceId}.${event.type}`);
-  try {
-    await r.js.publish(subject, JSON.stringify(event.payload), { msgID: event.id, headers: h });
-  } catch (error) {
-    throw new UnavailableError("the event bus did not acknowledge the event", { cause: error });
-  }
+  const attributes = { "messaging.message.id": event.id, "galaxy.event.type": event.type };
+  await inSendSpan(`publish ${event.type}`, SpanKind.PRODUCER, event.context, subject, attributes, h, async () => {
+    try {
+      await r.js.publish(subject, JSON.stringify(event.payload), { msgID: event.id, headers: h });
+    } catch (error) {
+      throw new UnavailableError("the event bus did not acknowledge the event", { cause: error });
+    }
+  });
   // After the acknowledgement: an event counted is one the other services will see.
   r.events.observe(event.payload);
 }

@@ -1,9 +1,10 @@
+import type { MsgHdrs } from "@nats-io/transport-node";
 import { GalaxyError, type RawBusMessage } from "@galaxy/contracts";
-import { inSpan, SpanKind } from "@galaxy/observability";
 import { classifyFailure } from "./classify-failure";
 import { writeDeadLetter } from "./dead-letters";
 import { reportForgedMessage, securityFailure } from "./forged-messages";
-import { incomingOf } from "./raw-messages";
+import { continuing, inApplySpan } from "./message-spans";
+import { incomingOf, toRawMessage, type IncomingMessage } from "./raw-messages";
 import type { BusResources } from "./resources";
 import type { EventMessage } from "./types";
 import { verifyEvent } from "./verify-event";
@@ -22,9 +23,7 @@ export async function deliver(r: BusResources, consumer: string, raw: RawBusMess
   const logger = r.logger.child({ consumer, subject: raw.subject, seq: raw.seq, replayId: options.replayId });
   try {
     const message = await verifyEvent(r, msg, 1);
-    await inSpan(`apply ${message.event.type}`, message.headers.traceparent, SpanKind.CONSUMER, { "messaging.system": "nats", "galaxy.consumer": consumer, "galaxy.replay": options.replayId ?? "" }, (traceparent) =>
-      handler({ ...message, derivedContext: (claim) => ({ ...message.derivedContext(claim), traceparent }) }),
-    );
+    await inApplySpan(message, consumer, { "galaxy.replay": options.replayId ?? "" }, (_traceparent, span) => handler(continuing(message, span)));
   } catch (error) {
     if (classifyFailure(error) === "terminal") {
       const reason = error instanceof Error ? error.message : String(error);
@@ -55,6 +54,44 @@ export async function deliverMany(r: BusResources, consumer: string, raws: RawBu
       r.logger.debug({ err: error, consumer, messages: raws.length }, "replayed batch failed; delivering its messages one at a time");
     }
   }
+  return deliverEach(r, consumer, raws, options);
+}
+
+/** A message as a replay read it from `EVENTS`: its subject as on the wire (with the prefix). */
+export interface ReadMessage {
+  subject: string;
+  headers: MsgHdrs | undefined;
+  data: Uint8Array;
+  seq: number;
+}
+
+/**
+ * Like {@link deliverMany} for messages a replay of this process read itself: verified as they
+ * were read, with no copy to the raw form and back (what a request carries them in). A batch
+ * that fails goes the raw way one message at a time, so a refused one becomes its dead letter
+ * exactly as {@link deliver} makes it.
+ */
+export async function deliverRead(r: BusResources, consumer: string, messages: ReadMessage[], options: { replayId?: string | undefined } = {}): Promise<Array<{ seq: number; error: string }>> {
+  const batch = r.running.batchAppliers.get(consumer);
+  if (batch && messages.length > 1) {
+    try {
+      const stream = r.names.stream("EVENTS");
+      const verified: EventMessage[] = [];
+      for (const message of messages) verified.push(await verifyEvent(r, readView(message, stream), 1, options.replayId));
+      await batch(verified);
+      return [];
+    } catch (error) {
+      r.logger.debug({ err: error, consumer, messages: messages.length }, "replayed batch failed; delivering its messages one at a time");
+    }
+  }
+  return deliverEach(r, consumer, messages.map((m) => toRawMessage(r.names.unprefixed(m.subject), m.seq, m.headers, m.data)), options);
+}
+
+function readView(message: ReadMessage, stream: string): IncomingMessage {
+  return { subject: message.subject, headers: message.headers, data: message.data, seq: message.seq, info: { stream, deliveryCount: 1 }, time: new Date(), working: () => undefined };
+}
+
+async function deliverEach(r: BusResources, consumer: string, raws: RawBusMessage[], options: { replayId?: string | undefined }): Promise<Array<{ seq: number; error: string }>> {
   const failed: Array<{ seq: number; error: string }> = [];
   for (const raw of raws) {
     try {

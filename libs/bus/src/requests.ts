@@ -2,9 +2,10 @@ import { headers as natsHeaders, type Msg, type MsgHdrs } from "@nats-io/transpo
 import { v7 as uuidv7 } from "uuid";
 import type { z } from "zod";
 import { GalaxyError, HEADER, REQUESTS, ReplyEnvelope, UnavailableError, requestSubject, type ReplyData, type RequestName } from "@galaxy/contracts";
-import { newTraceparent } from "@galaxy/observability";
+import { SpanKind } from "@galaxy/observability";
 import { isTooDeep } from "./classify-failure";
 import { payloadTooDeep } from "./errors";
+import { inSendSpan } from "./message-spans";
 import type { BusResources } from "./resources";
 import type { RequestOptions } from "./types";
 import { clip, safeJson } from "./wire";
@@ -14,25 +15,28 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 /**
  * Makes a `svc.*` request; a typed error reply is thrown as the `GalaxyError` it carries. No
  * answer (no responder, a timeout, NATS down) is a 503 `service_unavailable`; a payload too
- * deep to serialize is the caller's 400 `payload_too_deep`, before anything is sent.
+ * deep to serialize is the caller's 400 `payload_too_deep`, before anything is sent. The
+ * request is a CLIENT span, child of `options.traceparent` (or of the span active here), and
+ * carries it in its headers.
  */
 export async function request<N extends RequestName>(r: BusResources, name: N, payload: unknown, options: RequestOptions = {}): Promise<ReplyData<N>> {
   const body = serialize(payload ?? {});
   const h = natsHeaders();
   if (options.claim) h.set(HEADER.claim, options.claim);
   if (options.workspaceId) h.set(HEADER.workspaceId, options.workspaceId);
-  h.set(HEADER.traceparent, options.traceparent ?? newTraceparent());
   h.set(HEADER.correlationId, options.correlationId ?? uuidv7());
   if (options.causationId) h.set(HEADER.causationId, options.causationId);
   if (options.clientIp) h.set(HEADER.clientIp, clip(options.clientIp));
   if (options.userAgent) h.set(HEADER.userAgent, clip(options.userAgent));
-  let reply: Msg;
-  try {
-    reply = await r.nc.request(r.names.subject(requestSubject(name)), body, { timeout: options.timeoutMs ?? r.options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS, headers: h });
-  } catch (error) {
-    const what = name.split(".")[0] ?? name;
-    throw new UnavailableError(`the ${what} service did not answer`, { cause: error });
-  }
+  const subject = r.names.subject(requestSubject(name));
+  const reply = await inSendSpan(`send ${name}`, SpanKind.CLIENT, { traceparent: options.traceparent }, subject, { "galaxy.operation": name }, h, async () => {
+    try {
+      return await r.nc.request(subject, body, { timeout: options.timeoutMs ?? r.options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS, headers: h });
+    } catch (error) {
+      const what = name.split(".")[0] ?? name;
+      throw new UnavailableError(`the ${what} service did not answer`, { cause: error });
+    }
+  });
   const parsed = safeJson(reply.data);
   const envelope = parsed.ok ? ReplyEnvelope.safeParse(parsed.value) : undefined;
   if (!envelope?.success) throw new UnavailableError(`the reply to ${name} was malformed`);

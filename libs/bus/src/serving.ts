@@ -37,7 +37,9 @@ export function serve<N extends RequestName>(r: BusResources, name: N, handler: 
 async function handleRequest<N extends RequestName>(r: BusResources, name: N, claimRequired: boolean, msg: Msg, handler: Handler<N>): Promise<void> {
   const correlationId = header(msg.headers, HEADER.correlationId) ?? uuidv7();
   const logger = r.logger.child({ op: name, correlationId });
-  await inSpan(`svc.${name}`, header(msg.headers, HEADER.traceparent), SpanKind.SERVER, { "messaging.system": "nats", "galaxy.operation": name }, async (traceparent) => {
+  const parent = { traceparent: header(msg.headers, HEADER.traceparent), tracestate: header(msg.headers, HEADER.tracestate) };
+  const attributes = { "messaging.system": "nats", "messaging.operation.type": "process", "messaging.destination.name": msg.subject, "galaxy.operation": name };
+  await inSpan(`serve ${name}`, parent, { kind: SpanKind.SERVER, attributes }, async (traceparent) => {
     let envelope: ReplyEnvelope;
     try {
       const { claim, request } = await parseRequest(r, name, claimRequired, msg);
@@ -71,7 +73,7 @@ async function parseRequest<N extends RequestName>(r: BusResources, name: N, cla
   return { claim, request: parsed.data };
 }
 
-function requestContext(name: string, msg: Msg, claim: WorkspaceClaim | null, request: { correlationId: string; traceparent: string; logger: Logger }): RequestContext {
+function requestContext(name: string, msg: Msg, claim: WorkspaceClaim | null, request: { correlationId: string; traceparent: string | undefined; logger: Logger }): RequestContext {
   const hdr = (key: string) => header(msg.headers, key);
   const claimToken = hdr(HEADER.claim);
   const { correlationId, traceparent } = request;

@@ -5,7 +5,8 @@ import type { NatsAuth, StreamSettings } from "./config";
 /** What an event's headers carry beside the claim; matches `EventContext` of libs/db. */
 export interface MessageContext {
   claim: string;
-  traceparent: string;
+  /** The span that caused the event (docs/bus.md, "Headers"); absent outside any trace. */
+  traceparent?: string | undefined;
   tracestate?: string | undefined;
   correlationId: string;
   causationId: string;
@@ -57,7 +58,8 @@ export interface RequestContext {
   /** Builds the context of the events this request causes. Throws when the request carried no claim. */
   eventContext(): MessageContext;
   correlationId: string;
-  traceparent: string;
+  /** The request's SERVER span, for what the handler sends on; absent outside any trace. */
+  traceparent: string | undefined;
   clientIp: string | undefined;
   userAgent: string | undefined;
   /**
@@ -80,7 +82,7 @@ export interface EventMessage {
   /** Which attempt of this delivery this is: failures are retried in place, in order. */
   attempt: number;
   replayId: string | undefined;
-  headers: { traceparent: string; correlationId: string; causationId: string; clientIp: string | undefined; userAgent: string | undefined };
+  headers: { traceparent: string | undefined; tracestate: string | undefined; correlationId: string; causationId: string; clientIp: string | undefined; userAgent: string | undefined };
   /** Context for events derived from this one: same correlation, caused by this event. */
   derivedContext(claim?: string): MessageContext;
   /** Tells JetStream the handler is still at work. */

@@ -1,5 +1,4 @@
 import { HEADER, WorkspaceId, parseEvent, parseEventSubject, type WorkspaceClaim } from "@galaxy/contracts";
-import { childTraceparent } from "@galaxy/observability";
 import { ClaimError } from "./claims";
 import { TerminalMessageError } from "./errors";
 import { rawOf, type IncomingMessage } from "./raw-messages";
@@ -11,9 +10,10 @@ import { header, safeJson } from "./wire";
  * Parses and verifies one event message (docs/bus.md, "Consumers"): its subject names a
  * workspace, its claim verifies (expiry aside: an event is a fact that was authorized when it
  * was produced), claim, header, subject and payload name the same workspace, and the payload
- * matches its type. Throws `TerminalMessageError` when it can never be applied.
+ * matches its type. Throws `TerminalMessageError` when it can never be applied. `replayId`, when
+ * given, stands for a `Gx-Replay-Id` header (a replay hands over messages as they were read).
  */
-export async function verifyEvent(r: BusResources, msg: IncomingMessage, attempt: number): Promise<EventMessage> {
+export async function verifyEvent(r: BusResources, msg: IncomingMessage, attempt: number, replayId?: string): Promise<EventMessage> {
   const subject = r.names.unprefixed(msg.subject);
   const hdr = (key: string) => header(msg.headers, key);
   const fromSubject = parseEventSubject(subject);
@@ -42,13 +42,13 @@ export async function verifyEvent(r: BusResources, msg: IncomingMessage, attempt
     throw new TerminalMessageError("workspace_mismatch", "claim, header, subject and payload name different workspaces");
   }
   if (event.type !== fromSubject.type) throw new TerminalMessageError("bad_payload", `payload type ${event.type} does not match subject`);
-  // Every event carries its trace; making one up would make the audit entry built from it
-  // differ on every replay.
+  // The span that published the event, when it was published inside a trace; never made up
+  // here, or the audit entry built from it would differ on every replay.
   const traceparent = hdr(HEADER.traceparent);
-  if (!traceparent) throw new TerminalMessageError("missing_header", "no traceparent header");
   const correlationId = hdr(HEADER.correlationId) ?? event.id;
   const headers = {
     traceparent,
+    tracestate: hdr(HEADER.tracestate),
     correlationId,
     causationId: hdr(HEADER.causationId) ?? correlationId,
     clientIp: hdr(HEADER.clientIp),
@@ -62,11 +62,12 @@ export async function verifyEvent(r: BusResources, msg: IncomingMessage, attempt
     streamSeq: msg.seq,
     deliveryCount: msg.info.deliveryCount,
     attempt,
-    replayId: hdr(HEADER.replayId),
+    replayId: replayId ?? hdr(HEADER.replayId),
     headers,
     derivedContext: (derivedClaim) => ({
       claim: derivedClaim ?? claimToken ?? "",
-      traceparent: childTraceparent(traceparent),
+      traceparent,
+      tracestate: headers.tracestate,
       correlationId,
       causationId: event.id,
       clientIp: headers.clientIp,

@@ -2,10 +2,10 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type StoredMsg } from "@nats-io/jetstream";
 import { v7 as uuidv7 } from "uuid";
 import { GalaxyError, type Agent, type EventEnvelope, type Execution } from "@galaxy/contracts";
-import { newTraceparent } from "@galaxy/observability";
 import type { TestEnv } from "@galaxy/testkit";
 import { streamName } from "../src/names";
 import type { StoredEvent } from "../src/types";
+import { incomingTraceparent } from "@galaxy/testkit";
 
 /** An agent as the registry would hold it, in `workspaceId`. */
 export function agent(workspaceId: string, overrides: Partial<Agent> = {}): Agent {
@@ -34,7 +34,7 @@ export function agentCreated(workspaceId: string, claim: string, payload: Partia
     type: "agent.created",
     schemaVersion: 1,
     payload: { id, type: "agent.created", occurredAt: new Date().toISOString(), workspaceId, actor: { type: "user", id: uuidv7() }, data: { agent: agent(workspaceId) }, ...payload },
-    context: { claim, traceparent: newTraceparent(), correlationId: uuidv7(), causationId: uuidv7() },
+    context: { claim, traceparent: incomingTraceparent(), correlationId: uuidv7(), causationId: uuidv7() },
   };
 }
 

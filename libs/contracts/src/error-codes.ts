@@ -9,7 +9,7 @@ export const HTTP_ERROR_CODES = {
   malformed_request: 400, bad_request: 400, input_schema_unusable: 400, invalid_json_schema: 400, input_invalid: 400, invalid_schedule: 400,
   unknown_consumer: 400, invalid_cursor: 400,
   missing_credentials: 401, invalid_token: 401, token_expired: 401, token_stale: 401, invalid_api_key: 401, invalid_credentials: 401,
-  invalid_external_token: 401, missing_webhook_signature: 401, invalid_webhook_timestamp: 401, webhook_timestamp_out_of_range: 401,
+  invalid_external_token: 401, invalid_authorization_code: 401, missing_webhook_signature: 401, invalid_webhook_timestamp: 401, webhook_timestamp_out_of_range: 401,
   invalid_webhook_signature: 401, claim_missing: 401, claim_bad_signature: 401, claim_expired: 401, claim_unknown_key: 401, claim_wrong_type: 401,
   claim_malformed: 401, claim_workspace_mismatch: 401,
   forbidden: 403, api_key_role_too_high: 403, system_admin_required: 403, replay_runner_required: 403,

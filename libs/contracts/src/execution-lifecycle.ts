@@ -1,11 +1,21 @@
 import { z } from "zod";
 import { EventEnvelope } from "./events";
-import { ExecutionStatus } from "./executions";
-import { Uuid } from "./ids";
+import { ExecutionStatus, TriggerType } from "./executions";
+import { IsoDateTime, Uuid } from "./ids";
 import { CursorPageQuery } from "./pagination";
 
-/** `GET /api/executions?status=&agentId=`: filters of the workspace's executions, newest first. */
-export const ExecutionListQuery = z.object({ status: ExecutionStatus.optional(), agentId: Uuid.optional() });
+/**
+ * `GET /api/executions?status=&agentId=&triggerType=&createdAfter=&createdBefore=`: filters of
+ * the workspace's executions, newest first. The time range is of `createdAt`, `createdAfter`
+ * included and `createdBefore` excluded (docs/api.md, Executions).
+ */
+export const ExecutionListQuery = z.object({
+  status: ExecutionStatus.optional(),
+  agentId: Uuid.optional(),
+  triggerType: TriggerType.optional().describe("What started the execution"),
+  createdAfter: IsoDateTime.optional().describe("Executions created at or after this time (ISO 8601 with offset)"),
+  createdBefore: IsoDateTime.optional().describe("Executions created before this time (ISO 8601 with offset)"),
+});
 export type ExecutionListQuery = z.infer<typeof ExecutionListQuery>;
 
 /** `execution.list`: a page of the workspace's executions, newest first. */

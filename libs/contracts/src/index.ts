@@ -74,10 +74,12 @@ export {
   RevokeSigningKeyRequest, OperatorClaimRequest, SecurityIncidentsQuery, SecurityIncident, SystemAdminGranted, SigningKeyRotated, SigningKeyRevoked,
 } from "./operators";
 export {
-  TriggerKind, CronExpression, TimeZone, CreateTriggerBody, Trigger, CreatedTrigger, RotatedTriggerSecret, AgentTriggerParams, TriggerParams,
+  TriggerKind, CronExpression, TimeZone, CreateTriggerBody, Trigger, SCHEDULE_NEXT_RUNS, CreatedTrigger, RotatedTriggerSecret, AgentTriggerParams, TriggerParams,
   CreateTriggerRequest, ListTriggersRequest, TriggerRef, ResolveTriggerRequest, ResolvedTrigger, TriggerCreated, TriggerDeleted, TriggerSecretRotated,
   WebhookReceived,
 } from "./triggers";
+export { ExecutionSummary, EXECUTION_CHANGE_TYPES, ExecutionChangeType, ExecutionChange, ExecutionChangesQuery } from "./execution-changes";
+export { TriggerDeliveryOutcome, TriggerDelivery, TRIGGER_DELIVERIES_KEPT, TRIGGER_DELIVERIES_TTL_S } from "./trigger-deliveries";
 export {
   PROJECTIONS, ProjectionName, CONSUMER_SERVICES, EventSubjectFilter, ReplayStatus, StartReplayBody, ReplayRun, ReplayAccepted, ReplayRef, ReplayListQuery,
   RawBusMessage, ReplayApplyRequest, ReplayApplyResult, ReplayWorkspaceRequest, ReplayResetResult, ReplayReleaseResult, RedriveMessageRequest, RedriveOutcome,

@@ -49,8 +49,18 @@ export const Trigger = z.object({
   input: z.unknown(),
   createdBy: z.string(),
   createdAt: IsoDateTime,
+  /**
+   * Schedule triggers, as listed and created: when the schedule fires next, in its time zone's
+   * rules (daylight saving included), and the next `SCHEDULE_NEXT_RUNS` ticks; null and empty
+   * while the agent is not active (it does not tick), and for webhooks. Not in events.
+   */
+  nextRunAt: IsoDateTime.nullable().optional().describe("When the schedule fires next; null while its agent is not active, and for webhooks"),
+  nextRuns: z.array(IsoDateTime).optional().describe("The schedule's next ticks, soonest first (at most 3); empty while its agent is not active, and for webhooks"),
 });
 export type Trigger = z.infer<typeof Trigger>;
+
+/** How many upcoming ticks a schedule trigger lists (`nextRuns`). */
+export const SCHEDULE_NEXT_RUNS = 3;
 
 /** The answer to creating a trigger: a webhook trigger's secret (`whsec_…`) appears here and nowhere else. */
 export const CreatedTrigger = Trigger.extend({ secret: z.string().optional() });

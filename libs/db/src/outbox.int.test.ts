@@ -3,8 +3,7 @@ import type { Msg } from "@nats-io/transport-node";
 import { v7 as uuidv7 } from "uuid";
 import type { Bus } from "@galaxy/bus";
 import { HEADER } from "@galaxy/contracts";
-import { newTraceparent } from "@galaxy/observability";
-import { connectTestBus, createTestEnv, serviceDb, TestClaims, testLogger, type TestEnv } from "@galaxy/testkit";
+import { connectTestBus, createTestEnv, serviceDb, TestClaims, testLogger, type TestEnv, incomingTraceparent } from "@galaxy/testkit";
 import type { Kysely } from "./connection";
 import { appendEvent, OutboxRelay, type EventContext, type OutboxRow, type OutboxTable } from "./outbox";
 import { inWorkspace } from "./workspace-tx";
@@ -39,7 +38,7 @@ afterAll(async () => {
 });
 
 async function context(ws: string): Promise<EventContext> {
-  return { claim: await claims.sign({ ws }), traceparent: newTraceparent(), correlationId: uuidv7(), causationId: uuidv7() };
+  return { claim: await claims.sign({ ws }), traceparent: incomingTraceparent(), correlationId: uuidv7(), causationId: uuidv7() };
 }
 
 async function append(ws: string, count = 1): Promise<OutboxRow[]> {

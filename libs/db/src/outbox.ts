@@ -9,7 +9,8 @@ import type { ServiceName } from "./connection";
 export interface EventContext {
   /** The signed workspace claim to publish with (docs/bus.md). */
   claim: string;
-  traceparent: string;
+  /** The span that wrote the event, which its publish continues (docs/bus.md, "Headers"); absent outside any trace. */
+  traceparent?: string | undefined;
   tracestate?: string | undefined;
   correlationId: string;
   causationId: string;

@@ -9,11 +9,13 @@ export { outboxBacklog } from "./outbox-metrics";
 export { callbackDeliveries, callbackOutcome } from "./callback-metrics";
 export type { CallbackOutcome } from "./callback-metrics";
 export type { EventMetrics } from "./event-metrics";
+export { startTelemetry, stopTelemetry, telemetryConfigured } from "./telemetry";
 export {
-  startTelemetry, stopTelemetry, extractContext, injectContext, currentTraceparent, newTraceparent, childTraceparent, traceIdOf,
-  traceparentOf, startSpan, inSpan, context, trace, SpanKind,
+  extractContext, injectContext, contextOf, traceHeadersOf, currentTraceparent, traceIdOf, traceparentOf, traceHeadersOfSpan, spanContextOf, startSpan, endSpan, inSpan,
+  context, trace, SpanKind, SpanStatusCode,
 } from "./tracing";
-export type { HeaderCarrier, Context, Span } from "./tracing";
+export type { HeaderCarrier, TraceHeaders, SpanOptions, Attributes, Context, Link, Span } from "./tracing";
+export { modelCallAttributes, toolCallAttributes } from "./gen-ai";
 export { startOpsServer } from "./ops-server";
 export type { OpsServer, OpsServerOptions } from "./ops-server";
 export { runService } from "./lifecycle";

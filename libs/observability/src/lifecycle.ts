@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { startOpsServer } from "./ops-server";
-import { stopTelemetry } from "./tracing";
+import { stopTelemetry } from "./telemetry";
 
 export interface RunningService {
   /** Each dependency's reachability, for `/health/ready`. */

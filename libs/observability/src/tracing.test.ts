@@ -1,7 +1,9 @@
 import { describe, expect, test } from "vitest";
-import { childTraceparent, newTraceparent, traceIdOf } from "./tracing";
+import { ROOT_CONTEXT, trace } from "@opentelemetry/api";
+import { currentTraceparent, inSpan, startSpan, traceHeadersOf, traceIdOf, traceparentOf } from "./tracing";
+import { telemetryConfigured } from "./telemetry";
+import { serviceOfEntry } from "./service-entry";
 
-const TRACEPARENT = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 const parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 describe("traceIdOf", () => {
@@ -21,41 +23,49 @@ describe("traceIdOf", () => {
   });
 });
 
-describe("newTraceparent", () => {
-  test("is a valid traceparent with fresh ids each time", () => {
-    const a = newTraceparent();
-    const b = newTraceparent();
-    expect(a).toMatch(TRACEPARENT);
-    expect(traceIdOf(a)).not.toBe(traceIdOf(b));
+// No SDK runs in this file: the API is the no-op one, as in a service without an exporter.
+describe("without an SDK, the incoming trace passes on unchanged and none is made up", () => {
+  test("a span continuing a traceparent hands that same traceparent onward", async () => {
+    expect(await inSpan("process agent.created", { traceparent: parent }, {}, async (tp) => tp)).toBe(parent);
   });
 
-  test("keeps a trace id it is given", () => {
-    expect(traceIdOf(newTraceparent("4bf92f3577b34da6a3ce929d0e0e4736"))).toBe("4bf92f3577b34da6a3ce929d0e0e4736");
+  test("with no parent there is no traceparent to send", async () => {
+    expect(await inSpan("publish agent.created", { traceparent: undefined }, {}, async (tp) => tp)).toBeUndefined();
+    const span = startSpan("GET /api/agents", undefined);
+    expect(traceparentOf(span)).toBeUndefined();
+    expect(currentTraceparent()).toBeUndefined();
+  });
+
+  test("a malformed traceparent is no parent", async () => {
+    expect(await inSpan("process agent.created", { traceparent: "00-zz-yy-01" }, {}, async (tp) => tp)).toBeUndefined();
+  });
+
+  test("tracestate is kept beside the traceparent it came with", () => {
+    const span = startSpan("process agent.created", { traceparent: parent, tracestate: "vendor=abc" });
+    expect(traceHeadersOf(trace.setSpan(ROOT_CONTEXT, span))).toEqual({ traceparent: parent, tracestate: "vendor=abc" });
   });
 });
 
-describe("childTraceparent", () => {
-  test("keeps the trace id and changes the span id", () => {
-    const child = childTraceparent(parent);
-    expect(child).toMatch(TRACEPARENT);
-    expect(traceIdOf(child)).toBe(traceIdOf(parent));
-    expect(child.split("-")[2]).not.toBe(parent.split("-")[2]);
+describe("telemetryConfigured", () => {
+  test.each([
+    [{}, false],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318" }, true],
+    [{ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://collector:4318/v1/traces" }, true],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318", OTEL_SDK_DISABLED: "true" }, false],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: "" }, false],
+  ])("%j → %s", (env, expected) => {
+    expect(telemetryConfigured(env)).toBe(expected);
   });
+});
 
-  test("two children of one parent are different spans of the same trace", () => {
-    const a = childTraceparent(parent);
-    const b = childTraceparent(parent);
-    expect(a).not.toBe(b);
-    expect(traceIdOf(a)).toBe(traceIdOf(b));
+describe("serviceOfEntry", () => {
+  test.each([
+    ["/app/dist/gateway/main.js", "gateway"],
+    ["/tmp/galaxy-build/execution-worker/main.js", "execution-worker"],
+    ["/work/galaxy/services/agent-registry/src/main.ts", "agent-registry"],
+    ["/work/galaxy/scripts/setup.ts", undefined],
+    [undefined, undefined],
+  ])("%s → %s", (entry, service) => {
+    expect(serviceOfEntry(entry)).toBe(service);
   });
-
-  test.each([undefined, "", "garbage", "00-00000000000000000000000000000000-00f067aa0ba902b7-01"])(
-    "starts a new trace when the parent %j is missing or invalid",
-    (value) => {
-      const child = childTraceparent(value);
-      expect(child).toMatch(TRACEPARENT);
-      expect(traceIdOf(child)).not.toBeNull();
-      expect(child).not.toContain("0".repeat(32));
-    },
-  );
 });

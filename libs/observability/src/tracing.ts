@@ -1,28 +1,15 @@
-import { context, propagation, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type TextMapGetter, type TextMapSetter } from "@opentelemetry/api";
+import {
+  context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Link, type Span, type SpanContext, type TextMapGetter, type TextMapSetter,
+} from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
-import { NodeSDK } from "@opentelemetry/sdk-node";
-import { randomBytes } from "node:crypto";
 
-export { context, trace, SpanKind };
-export type { Context, Span };
+export { context, trace, SpanKind, SpanStatusCode };
+export type { Attributes, Context, Link, Span };
 
-let sdk: NodeSDK | undefined;
-
-/**
- * Starts OpenTelemetry for the process. Spans are exported where the standard
- * `OTEL_EXPORTER_OTLP_ENDPOINT` says; without it, only context propagation runs, so
- * `traceparent` still links gateway → services → worker → audit.
- */
-export function startTelemetry(service: string): void {
-  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-  if (sdk || !process.env.OTEL_EXPORTER_OTLP_ENDPOINT) return;
-  sdk = new NodeSDK({ serviceName: service, instrumentations: [] });
-  sdk.start();
-}
-
-export async function stopTelemetry(): Promise<void> {
-  await sdk?.shutdown();
-  sdk = undefined;
+/** The W3C trace context of a message or request: what its `traceparent`/`tracestate` headers hold. */
+export interface TraceHeaders {
+  traceparent?: string | undefined;
+  tracestate?: string | undefined;
 }
 
 /** A minimal string map view of message headers, for the propagator. */
@@ -38,34 +25,42 @@ const getter: TextMapGetter<HeaderCarrier> = {
 };
 const setter: TextMapSetter<HeaderCarrier> = { set: (carrier, key, value) => carrier.set(key, value) };
 
-export function extractContext(carrier: HeaderCarrier): Context {
-  return propagation.extract(context.active(), carrier, getter);
+// Galaxy's own headers are W3C trace context whatever global propagator runs, and reading
+// them must work before (or without) any SDK.
+const w3c = new W3CTraceContextPropagator();
+
+function headerMap(headers: TraceHeaders): HeaderCarrier {
+  const map = new Map<string, string>();
+  if (headers.traceparent) map.set("traceparent", headers.traceparent);
+  if (headers.tracestate) map.set("tracestate", headers.tracestate);
+  return { get: (k) => map.get(k), set: (k, v) => map.set(k, v), keys: () => [...map.keys()] };
 }
 
+/** The context a message or request's trace headers name as parent; the active one when they name none. */
+export function extractContext(carrier: HeaderCarrier, base: Context = context.active()): Context {
+  return w3c.extract(base, carrier, getter);
+}
+
+/** Writes the trace of `ctx` into `carrier` (`traceparent`, `tracestate`); nothing when it holds no span. */
 export function injectContext(carrier: HeaderCarrier, ctx: Context = context.active()): void {
-  propagation.inject(ctx, carrier, setter);
+  w3c.inject(ctx, carrier, setter);
 }
 
-/**
- * The traceparent to send on: the active span's when there is one, else a fresh root, so
- * every message carries one even when no exporter runs.
- */
-export function currentTraceparent(ctx: Context = context.active()): string {
-  const span = trace.getSpanContext(ctx);
-  if (span && trace.isSpanContextValid(span)) {
-    return `00-${span.traceId}-${span.spanId}-${span.traceFlags.toString(16).padStart(2, "0")}`;
-  }
-  return newTraceparent();
+/** The context whose remote parent the headers name (ROOT when they name none). */
+export function contextOf(headers: TraceHeaders): Context {
+  return headers.traceparent ? extractContext(headerMap(headers), ROOT_CONTEXT) : ROOT_CONTEXT;
 }
 
-export function newTraceparent(traceId = randomBytes(16).toString("hex")): string {
-  return `00-${traceId}-${randomBytes(8).toString("hex")}-01`;
+/** The trace headers of `ctx`'s span, to store or send on; empty when there is no span. */
+export function traceHeadersOf(ctx: Context = context.active()): TraceHeaders {
+  const out = headerMap({});
+  injectContext(out, ctx);
+  return { traceparent: out.get("traceparent"), tracestate: out.get("tracestate") };
 }
 
-/** A child of `parent`: same trace, new span id. */
-export function childTraceparent(parent: string | undefined): string {
-  const traceId = parent ? traceIdOf(parent) : null;
-  return newTraceparent(traceId ?? undefined);
+/** The traceparent of the active span, or undefined outside any trace. */
+export function currentTraceparent(ctx: Context = context.active()): string | undefined {
+  return traceHeadersOf(ctx).traceparent;
 }
 
 /** The trace id of a W3C traceparent; null when it is malformed or the invalid all-zero id. */
@@ -75,47 +70,69 @@ export function traceIdOf(traceparent: string): string | null {
   return traceId && !/^0+$/.test(traceId) ? traceId : null;
 }
 
+/**
+ * The traceparent that work inside `span` passes on: the span's own ids. Without an SDK the
+ * span is the no-op one, carrying its parent's ids, so the incoming trace passes on unchanged;
+ * with no parent either, there is none.
+ */
+export function traceparentOf(span: Span): string | undefined {
+  return currentTraceparent(trace.setSpan(ROOT_CONTEXT, span));
+}
+
+/** `traceparent` and `tracestate` of `span` (see {@link traceparentOf}). */
+export function traceHeadersOfSpan(span: Span): TraceHeaders {
+  return traceHeadersOf(trace.setSpan(ROOT_CONTEXT, span));
+}
+
+/** The span context a `traceparent` names, for a span link; undefined when it names none. */
+export function spanContextOf(traceparent: string | undefined): SpanContext | undefined {
+  if (!traceparent) return undefined;
+  const sc = trace.getSpanContext(contextOf({ traceparent }));
+  return sc && trace.isSpanContextValid(sc) ? sc : undefined;
+}
+
 const tracer = () => trace.getTracer("galaxy");
 
-/** A context whose remote parent is `parent`; read directly so it works before any SDK starts. */
-function contextOf(parent: string | undefined): Context {
-  const match = parent ? /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(parent) : null;
-  if (!match?.[1] || !match[2] || !match[3] || /^0+$/.test(match[1])) return context.active();
-  return trace.setSpanContext(context.active(), { traceId: match[1], spanId: match[2], traceFlags: Number.parseInt(match[3], 16), isRemote: true });
+export interface SpanOptions {
+  kind?: SpanKind;
+  attributes?: Attributes;
+  links?: Link[];
+  /** When the work began, if before now (a step opened earlier). */
+  startTime?: Date;
 }
 
 /**
- * The traceparent that work inside `span` passes on: the span's own ids when a tracer records
- * it (so the next service's span is its child), else a new span id in the parent's trace.
+ * Starts a span. Its parent is the trace the headers name (a message or request from another
+ * process) or, when `parent` is undefined, the span active here.
  */
-export function traceparentOf(span: Span, parent: string | undefined): string {
-  if (span.isRecording()) {
-    const sc = span.spanContext();
-    return `00-${sc.traceId}-${sc.spanId}-${sc.traceFlags.toString(16).padStart(2, "0")}`;
+export function startSpan(name: string, parent: TraceHeaders | undefined, options: SpanOptions = {}): Span {
+  const ctx = parent ? contextOf(parent) : context.active();
+  const { kind = SpanKind.INTERNAL, attributes = {}, links = [], startTime } = options;
+  return tracer().startSpan(name, { kind, attributes, links, ...(startTime ? { startTime } : {}) }, ctx);
+}
+
+/** Ends `span` with the outcome of the work it timed. */
+export function endSpan(span: Span, error?: unknown): void {
+  if (error !== undefined) {
+    span.recordException(error instanceof Error ? error : String(error));
+    span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
   }
-  return childTraceparent(parent);
-}
-
-/** Starts a span whose parent is the traceparent of an incoming request or message. */
-export function startSpan(name: string, parent: string | undefined, kind: SpanKind, attributes: Attributes = {}): Span {
-  return tracer().startSpan(name, { kind, attributes }, contextOf(parent));
+  span.end();
 }
 
 /**
- * Runs `fn` inside a span that continues `parent`, recording failures; `fn` gets the
- * traceparent to send onward. Without an exporter the span records nothing and costs little.
+ * Runs `fn` inside a new span, active for everything `fn` does (database and HTTP calls
+ * become its children), recording a failure; `fn` gets the traceparent to send onward.
+ * `parent`: see {@link startSpan}. Without an SDK the span records nothing and costs little.
  */
-export async function inSpan<T>(name: string, parent: string | undefined, kind: SpanKind, attributes: Attributes, fn: (traceparent: string) => Promise<T>): Promise<T> {
-  const span = startSpan(name, parent, kind, attributes);
+export async function inSpan<T>(name: string, parent: TraceHeaders | undefined, options: SpanOptions, fn: (traceparent: string | undefined, span: Span) => Promise<T>): Promise<T> {
+  const span = startSpan(name, parent, options);
   try {
-    const result = await context.with(trace.setSpan(context.active(), span), () => fn(traceparentOf(span, parent)));
-    span.setStatus({ code: SpanStatusCode.OK });
+    const result = await context.with(trace.setSpan(parent ? contextOf(parent) : context.active(), span), () => fn(traceparentOf(span), span));
+    endSpan(span);
     return result;
   } catch (error) {
-    span.recordException(error instanceof Error ? error : String(error));
-    span.setStatus({ code: SpanStatusCode.ERROR });
+    endSpan(span, error);
     throw error;
-  } finally {
-    span.end();
   }
 }

@@ -40,7 +40,7 @@ export interface BusServiceOptions<DB> {
  */
 export async function runBusService<DB>(options: BusServiceOptions<DB>): Promise<void> {
   const { env, service } = options;
-  startTelemetry(service);
+  await startTelemetry(service);
   const logger = createLogger({ service, level: env.LOG_LEVEL });
   const metrics = createMetrics(service);
   await runService({

@@ -9,3 +9,4 @@ export { TestClaims } from "./claims";
 export type { ClaimInput } from "./claims";
 export { startLocalOidcIssuer } from "./oidc-issuer";
 export type { LocalOidcIssuer, IdTokenOptions } from "./oidc-issuer";
+export { incomingTraceparent } from "./trace";

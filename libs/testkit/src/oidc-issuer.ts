@@ -1,5 +1,6 @@
 import { createServer, type Server } from "node:http";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from "jose";
+import { LOCAL_OIDC_CLIENT_ID, LocalCodeGrant } from "./oidc-code-grant";
 
 /** What a test may set on an ID token; everything has a sensible default. */
 export interface IdTokenOptions {
@@ -29,6 +30,12 @@ export interface LocalOidcIssuer {
   sign(claims: JWTPayload, options?: IdTokenOptions): Promise<string>;
   /** Another RS256 private key, unknown to the JWKS. */
   foreignKey(): Promise<CryptoKey>;
+  /** The browser sign-in (authorization code with PKCE): `<issuer>/authorize`, `<issuer>/token`, the client id they know. */
+  authorizationUrl: string;
+  tokenUrl: string;
+  clientId: string;
+  /** Who `/authorize` signs in, at once and without a page: the claims of the ID token `/token` answers. */
+  signInAs(claims: JWTPayload): void;
   close(): Promise<void>;
 }
 
@@ -38,7 +45,10 @@ export async function startLocalOidcIssuer(options: { audience?: string } = {}):
   const kid = `test-${Math.random().toString(36).slice(2, 10)}`;
   const publicJwk: JWK = { ...(await exportJWK(publicKey)), kid, alg: "RS256", use: "sig" };
   let fetches = 0;
+  let sign: (claims: JWTPayload) => Promise<string> = async () => "";
+  const grants = new LocalCodeGrant((claims) => sign(claims));
   const server: Server = createServer((request, response) => {
+    if (grants.handle(request, response)) return;
     if (request.url === "/.well-known/jwks.json") {
       fetches += 1;
       response.writeHead(200, { "content-type": "application/json" });
@@ -51,9 +61,13 @@ export async function startLocalOidcIssuer(options: { audience?: string } = {}):
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : 0;
   const issuer = `http://127.0.0.1:${port}`;
-  return {
+  const local: LocalOidcIssuer = {
     issuer,
     jwksUrl: `${issuer}/.well-known/jwks.json`,
+    authorizationUrl: `${issuer}/authorize`,
+    tokenUrl: `${issuer}/token`,
+    clientId: LOCAL_OIDC_CLIENT_ID,
+    signInAs: (claims) => grants.signInAs(claims),
     audience: options.audience,
     kid,
     jwksFetches: () => fetches,
@@ -73,4 +87,6 @@ export async function startLocalOidcIssuer(options: { audience?: string } = {}):
     },
     close: () => new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve()))),
   };
+  sign = (claims) => local.sign(claims);
+  return local;
 }

@@ -236,6 +236,8 @@ export interface PostSignedRequest {
   maxResponseBytes?: number;
   /** For tests: the clock, in seconds. */
   nowS?: () => number;
+  /** The W3C trace context to send on (`traceparent`), so the receiver can continue the trace. */
+  traceparent?: string | undefined;
 }
 
 export interface PostSignedResponse {
@@ -291,6 +293,7 @@ export async function postSigned(request: PostSignedRequest): Promise<PostSigned
           "webhook-id": request.webhookId,
           "webhook-timestamp": String(timestampS),
           "webhook-signature": signature,
+          ...(request.traceparent ? { traceparent: request.traceparent } : {}),
         },
       },
       (res) => {

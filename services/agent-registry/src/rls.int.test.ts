@@ -2,8 +2,7 @@ import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { v7 as uuidv7 } from "uuid";
 import { agentConfigFromBody } from "@galaxy/contracts";
 import { appendEvent, createDb, createServiceDb, inWorkspace, sql, type Kysely } from "@galaxy/db";
-import { newTraceparent } from "@galaxy/observability";
-import { createTestEnv, serviceDb, type TestEnv } from "@galaxy/testkit";
+import { createTestEnv, serviceDb, type TestEnv, incomingTraceparent } from "@galaxy/testkit";
 import { insertAgent } from "./agents/agents.repository";
 import type { RegistryDb } from "./db";
 
@@ -22,7 +21,7 @@ beforeAll(async () => {
   const config = agentConfigFromBody({ name: "tenant A's agent", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "" });
   await inWorkspace(db, wsA, async (tx) => {
     const agent = await insertAgent(tx, { id: agentId, workspaceId: wsA, config, createdBy: "user-a", createdByUser: "user-a" });
-    const context = { claim: "unused: never published", traceparent: newTraceparent(), correlationId: "rls-test", causationId: "rls-test" };
+    const context = { claim: "unused: never published", traceparent: incomingTraceparent(), correlationId: "rls-test", causationId: "rls-test" };
     await appendEvent(tx, { type: "agent.created", workspaceId: wsA, actor: { type: "user", id: "user-a" }, context, data: { agent } });
   });
 });

@@ -4,7 +4,7 @@ import { Loading } from "./ui/feedback";
 import { match, navigate, usePath } from "./router";
 import { useSession } from "./session/session";
 import { useTokenRefresh } from "./session/refresh";
-import { SignIn, SignUp } from "./pages/auth";
+import { OidcCallback, SignIn, SignUp } from "./pages/auth";
 
 type Page = LazyExoticComponent<ComponentType<{ params: Record<string, string> }>>;
 
@@ -42,13 +42,14 @@ export function App() {
   const session = useSession();
   const path = usePath();
   useTokenRefresh();
-  const publicPage = path === "/sign-in" || path === "/sign-up";
+  const publicPage = path === "/sign-in" || path === "/sign-up" || path === "/auth/callback";
   useEffect(() => {
     document.title = `Galaxy console`;
   }, [path]);
 
   if (!session) {
     if (path === "/sign-up") return <SignUp />;
+    if (path === "/auth/callback") return <OidcCallback />;
     if (path !== "/sign-in") return <Redirect to={`/sign-in`} />;
     return <SignIn />;
   }

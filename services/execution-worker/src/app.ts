@@ -16,6 +16,7 @@ import { Intake } from "./executions/intake";
 import { runExecution, type RunDeps } from "./executions/run";
 import { ModelProviders } from "./executions/providers";
 import { Scheduler } from "./executions/scheduler";
+import { QueueDepth } from "./executions/queue-depth";
 import { serveToolSecret } from "./tools/tool-secret.handler";
 import { WorkerReplay } from "./replay/replay.handlers";
 import { WEBHOOK_CONSUMER, WEBHOOK_EVENTS, webhookIntakeHandler } from "./webhooks/webhooks.consumer";
@@ -58,6 +59,8 @@ export interface ExecutionWorkerConfig {
   maxToolRounds?: number | undefined;
   /** Completion callbacks: backoff, retry window, timeout, timer (src/callbacks/config.ts); they go where `outboundHostAllowlist` allows. */
   callbacks?: Partial<CallbackSettings> | undefined;
+  /** How often `galaxy_executions_queue_depth` counts the queue (default 15 s). */
+  queueDepthIntervalMs?: number | undefined;
   /** The first pause of claiming after identity gave no service claim (default 500 ms); it doubles each time. */
   unavailableBackoffMs?: number | undefined;
   /** The longest such pause (default 5 s): how soon after identity is back the worker runs again. */
@@ -139,6 +142,7 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
     logger,
   });
 
+  const queueDepth = new QueueDepth(db, bus.registry, logger, config.queueDepthIntervalMs ?? 15_000);
   const callbackConfig = { ...DEFAULT_CALLBACK_SETTINGS, ...config.callbacks, policy: parseAllowlist(config.outboundHostAllowlist) };
   const callbacks = new CallbackDispatcher({ db, bus, logger, config: callbackConfig });
   const deliveries = new DeliveriesService({ db, relay });
@@ -201,8 +205,10 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
       // another running instance's to publish and mark (it marks in batches).
       await relay.sweep();
       scheduler.start();
+      queueDepth.start();
     },
     async stop() {
+      await queueDepth.stop();
       await scheduler.stop();
       await callbacks.stop();
       await relay.stop();

@@ -42,7 +42,7 @@ export interface ExecutionsTable {
   created_by: string;
   /** The originating request's correlation id and trace: the pipeline's events continue them. */
   correlation_id: string;
-  traceparent: string;
+  traceparent: string | null;
   /** The `execution.queued` event: what the pipeline's first event was caused by. */
   queued_event_id: string | null;
   attempt: Generated<number>;
@@ -116,6 +116,8 @@ export interface CallbackDeliveriesTable {
   at: ColumnType<Date, Date | undefined, Date>;
   next_attempt_at: Date | null;
   give_up_at: ColumnType<Date, Date, never>;
+  /** The span that scheduled the delivery; its attempts continue it. */
+  traceparent: ColumnType<string | null, string | null | undefined, never>;
 }
 
 /** The `execution` schema as the service sees it. */

@@ -23,6 +23,8 @@ const Env = CommonEnv.extend({
   EXECUTION_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(DEFAULT_SHUTDOWN_GRACE_MS),
   // How long a running execution stays this instance's without renewal: after a crash, how soon another instance takes it over.
   EXECUTION_LEASE_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
+  // How often the galaxy_executions_queue_depth gauge counts the queue.
+  QUEUE_DEPTH_INTERVAL_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(15_000),
   OUTBOUND_HOST_ALLOWLIST: z.string().optional(),
   // Webhook tools' signing secrets derive from it (tools/tool-secret.ts); without it they fail.
   GALAXY_MASTER_KEY: MasterKeyEnv.optional(),
@@ -76,6 +78,7 @@ await runBusService<ExecutionDb>({
         maxRetries: env.MODEL_MAX_RETRIES,
         shutdownGraceMs: env.EXECUTION_SHUTDOWN_GRACE_MS,
         leaseMs: env.EXECUTION_LEASE_MS,
+        queueDepthIntervalMs: env.QUEUE_DEPTH_INTERVAL_MS,
         // CALLBACK_* (zod-parsed; a bad value stops the worker naming it), README "Completion callbacks".
         callbacks: callbackSettingsFromEnv(process.env),
         outboundHostAllowlist: env.OUTBOUND_HOST_ALLOWLIST,

@@ -2,8 +2,7 @@ import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { v7 as uuidv7 } from "uuid";
 import { AgentConfig, ZERO_USAGE, type Execution } from "@galaxy/contracts";
 import { appendEvent, inWorkspace, sql, type Kysely } from "@galaxy/db";
-import { newTraceparent } from "@galaxy/observability";
-import { createTestEnv, serviceDb, type TestEnv } from "@galaxy/testkit";
+import { createTestEnv, serviceDb, type TestEnv, incomingTraceparent } from "@galaxy/testkit";
 import { applyAgentFact, insertAgentVersion } from "./agents/agents.repository";
 import type { ExecutionDb } from "./db";
 import { findExecution, insertExecution, listSteps, openStep, renewLease } from "./executions/executions.repository";
@@ -31,7 +30,7 @@ function execution(id: string, workspaceId: string): Execution {
 /** Records an execution as `execution.start` and the pipeline do: its queued event, the row, and a step. */
 async function recordExecution(workspaceId: string, id: string): Promise<void> {
   await inWorkspace(db, workspaceId, async (tx) => {
-    const context = { claim: "test", traceparent: newTraceparent(), correlationId: uuidv7(), causationId: uuidv7() };
+    const context = { claim: "test", traceparent: incomingTraceparent(), correlationId: uuidv7(), causationId: uuidv7() };
     await insertExecution(tx, { execution: execution(id, workspaceId), createdBy: "u", correlationId: context.correlationId, traceparent: context.traceparent, queuedEventId: null });
     await recordExecutionEvent(tx, { type: "execution.queued", workspaceId, executionId: id, actor: { type: "user", id: "u" }, data: { execution: execution(id, workspaceId) }, context });
     await openStep(tx, { workspaceId, executionId: id, name: "model_call", startedAt: new Date(), detail: { attempt: 1 }, closeAbandoned: false });
@@ -90,7 +89,7 @@ describe("row-level security as galaxy_execution", () => {
     // Recording an execution of A while B is set fails at its first row (the outbox event).
     await expect(recordExecutionAs(wsB, wsA)).rejects.toThrow(/row-level security/);
     await expect(
-      inWorkspace(db, wsB, (tx) => insertExecution(tx, { execution: execution(uuidv7(), wsA), createdBy: "u", correlationId: uuidv7(), traceparent: newTraceparent(), queuedEventId: uuidv7() })),
+      inWorkspace(db, wsB, (tx) => insertExecution(tx, { execution: execution(uuidv7(), wsA), createdBy: "u", correlationId: uuidv7(), traceparent: incomingTraceparent(), queuedEventId: uuidv7() })),
     ).rejects.toThrow(/row-level security/);
     // An update from B matches none of A's rows.
     const moved = await inWorkspace(db, wsB, (tx) => tx.updateTable("executions").set({ status: "failed" }).where("id", "=", executionId).executeTakeFirst());
@@ -108,7 +107,7 @@ describe("row-level security as galaxy_execution", () => {
 /** Writes, with `setWs` as the transaction's workspace, an execution that belongs to `rowWs`. */
 async function recordExecutionAs(setWs: string, rowWs: string): Promise<void> {
   await inWorkspace(db, setWs, async (tx) => {
-    const context = { claim: "test", traceparent: newTraceparent(), correlationId: uuidv7(), causationId: uuidv7() };
+    const context = { claim: "test", traceparent: incomingTraceparent(), correlationId: uuidv7(), causationId: uuidv7() };
     await appendEvent(tx, { type: "execution.queued", workspaceId: rowWs, actor: { type: "user", id: "u" }, data: { executionId: uuidv7(), seq: 1, execution: execution(uuidv7(), rowWs) }, context });
   });
 }

@@ -30,6 +30,10 @@ import { knowledgeRoutes } from "./routes/knowledge.routes";
 import { providerCredentialRoutes } from "./routes/provider-credentials.routes";
 import { oidcWebhookRoutes } from "./routes/oidc.routes";
 import { hookRoutes, type HookRateLimit } from "./routes/hooks.routes";
+import { triggerDeliveryRoutes } from "./routes/trigger-deliveries.routes";
+import { executionChangeRoutes } from "./routes/execution-changes.routes";
+import { oidcSignInRoutes } from "./routes/oidc-sign-in.routes";
+import type { OidcSignIn } from "./auth/oidc-sign-in";
 import { triggerRoutes } from "./routes/triggers.routes";
 
 export interface GatewayDeps {
@@ -42,6 +46,8 @@ export interface GatewayDeps {
   trustProxy?: boolean;
   /** `OIDC_WEBHOOK_SECRET`: the identity provider's user-sync webhook secrets (`whsec_…`); empty, `/hooks/identity/clerk` answers 404. */
   oidcWebhookSecrets?: readonly string[];
+  /** The browser sign-in with the OIDC provider (`OIDC_AUTHORIZATION_URL`, …); absent, `GET /api/auth/oidc` says it is off. */
+  oidcSignIn?: OidcSignIn | undefined;
   /** Deliveries per trigger per window on `POST /hooks/{triggerId}` (default 600 a minute). */
   webhookRateLimit?: HookRateLimit;
   /** Requests per window on `/api/*`, by tier (default `API_RATE_LIMITS`: per minute). */
@@ -96,12 +102,15 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   await app.register(agentRoutes(routeDeps));
   await app.register(agentToolRoutes(routeDeps));
   await app.register(executionRoutes(routeDeps));
+  await app.register(executionChangeRoutes(routeDeps));
+  await app.register(oidcSignInRoutes(routeDeps, deps.oidcSignIn));
   await app.register(auditRoutes(routeDeps));
   await app.register(deliveryRoutes(routeDeps));
   await app.register(knowledgeRoutes(routeDeps));
   await app.register(providerCredentialRoutes(routeDeps));
   await app.register(apiKeyRoutes(routeDeps));
   await app.register(triggerRoutes(routeDeps));
+  await app.register(triggerDeliveryRoutes(routeDeps, { redis: deps.redis }));
   await app.register(hookRoutes(routeDeps, { redis: deps.redis, rateLimit: deps.webhookRateLimit }));
   await app.register(oidcWebhookRoutes(routeDeps, { secrets: deps.oidcWebhookSecrets ?? [], forgetUser: (userId) => auth.forgetUser(userId) }));
   await app.register(adminRoutes(routeDeps));

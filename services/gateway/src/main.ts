@@ -5,6 +5,7 @@ import { CommonEnv, parseEnv } from "@galaxy/contracts";
 import { createServiceDb } from "@galaxy/db";
 import { createLogger, createMetrics, runService, startTelemetry } from "@galaxy/observability";
 import { buildGateway } from "./app";
+import { oidcSignInFromEnv } from "./auth/oidc-sign-in";
 import type { GatewayDb } from "./db";
 
 const Env = CommonEnv.extend({
@@ -18,12 +19,17 @@ const Env = CommonEnv.extend({
   WEBHOOK_RATE_LIMIT: z.preprocess((v) => (v === "" ? undefined : v), z.coerce.number().int().min(1).default(600)),
   WEBHOOK_RATE_WINDOW_S: z.preprocess((v) => (v === "" ? undefined : v), z.coerce.number().int().min(1).max(86_400).default(60)),
   // The identity provider's webhook secret(s), `whsec_…`, comma-separated during a rotation.
+  OIDC_PROVIDER_NAME: z.string().max(60).optional(),
+  OIDC_AUTHORIZATION_URL: z.url().or(z.literal("")).optional(),
+  OIDC_TOKEN_URL: z.url().or(z.literal("")).optional(),
+  OIDC_CLIENT_ID: z.string().max(200).optional(),
+  OIDC_SCOPES: z.string().max(500).optional(),
   OIDC_WEBHOOK_SECRET: z.string().regex(/^(whsec_[A-Za-z0-9+/=]+(,whsec_[A-Za-z0-9+/=]+)*)?$/, "must be whsec_<base64>, comma-separated").optional(),
 });
 
 const env = parseEnv(Env);
 const service = "gateway";
-startTelemetry(service);
+await startTelemetry(service);
 const logger = createLogger({ service, level: env.LOG_LEVEL });
 const metrics = createMetrics(service);
 
@@ -34,10 +40,12 @@ await runService({
   opsPort: env.GATEWAY_OPS_PORT,
   async start() {
     const db = createServiceDb<GatewayDb>(env.DATABASE_URL, service);
-    const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 2, lazyConnect: true });
+    // Commands issued in one turn of the event loop (every request's rate-limit count) go out
+    // in one write (docs/benchmarks.md, "Read path, replay and memory: before and after").
+    const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 2, lazyConnect: true, enableAutoPipelining: true });
     await redis.connect();
     const bus = await Bus.connect({ ...busConnection(env), service, logger, metrics });
-    const app = await buildGateway({ bus, db, redis, logger, metrics, trustProxy: env.TRUST_PROXY === "true", oidcWebhookSecrets: env.OIDC_WEBHOOK_SECRET ? env.OIDC_WEBHOOK_SECRET.split(",") : [], webhookRateLimit: { limit: env.WEBHOOK_RATE_LIMIT, windowS: env.WEBHOOK_RATE_WINDOW_S } });
+    const app = await buildGateway({ bus, db, redis, logger, metrics, trustProxy: env.TRUST_PROXY === "true", oidcWebhookSecrets: env.OIDC_WEBHOOK_SECRET ? env.OIDC_WEBHOOK_SECRET.split(",") : [], oidcSignIn: oidcSignInFromEnv(env), webhookRateLimit: { limit: env.WEBHOOK_RATE_LIMIT, windowS: env.WEBHOOK_RATE_WINDOW_S } });
     await app.listen({ port: env.GATEWAY_PORT, host: env.GATEWAY_HOST });
     return {
       async readiness() {

@@ -182,6 +182,20 @@ describe("a new user", () => {
     await expectAccessible("executions");
   });
 
+  test("the executions list follows the workspace's stream: a run started elsewhere appears and ends without a reload", async () => {
+    const streamOpened = page.waitForRequest((request) => request.url().includes("/api/executions/stream"));
+    await go("/executions");
+    await streamOpened;
+    await page.getByText(/Updates live\./).waitFor();
+    const token = String(await page.evaluate("JSON.parse(sessionStorage.getItem('galaxy.console.session')).accessToken"));
+    const agentId = agentUrl.split("/").at(-1) ?? "";
+    const started = await api(galaxy, "POST", `/api/agents/${agentId}/executions`, { token, body: { input: { question: "from elsewhere" } } });
+    expect(started.status).toBe(202);
+    const id = String((started.body as { data: { id: string } }).data.id);
+    const row = page.getByRole("row").filter({ has: page.getByRole("link", { name: id.slice(0, 8) }) });
+    await row.getByText("completed").waitFor();
+  });
+
   test("a list of 10,000 executions renders only the rows in view and loads older pages as it scrolls", async () => {
     const workspaceId = String(await page.evaluate("JSON.parse(sessionStorage.getItem('galaxy.console.session')).workspaceId"));
     const agentId = agentUrl.split("/").at(-1) ?? "";
@@ -210,6 +224,13 @@ describe("a new user", () => {
     await page.mouse.wheel(0, -1_000_000);
     await page.evaluate("window.scrollTo(0, 0)");
     await screenshot(page, "executions");
+    // The trigger and time filters are the API's: the totals are of every match, not of the loaded rows.
+    await page.getByLabel("Trigger").selectOption("schedule");
+    await page.getByText("10,000 executions").waitFor();
+    await page.getByLabel(/^Time/).selectOption("1h");
+    await page.getByText(/^(59|60|61) executions/).waitFor();
+    await page.getByLabel("Trigger").selectOption("replay");
+    await page.getByText("No executions match these filters.").waitFor();
   }, 60_000);
 
   test("creates a webhook trigger: its signed curl example delivers, and the delivery completes", async () => {
@@ -225,8 +246,32 @@ describe("a new user", () => {
     const { stdout } = await run("bash", ["-c", example ?? ""], { timeout: 15_000 });
     expect(stdout).toContain("executionId");
     await page.getByRole("button", { name: "I have copied it" }).click();
-    await page.getByRole("list", { name: "Recent deliveries" }).getByText("completed").waitFor({ timeout: 30_000 });
+    const deliveries = page.getByRole("list", { name: "Recent deliveries" });
+    await deliveries.getByText("completed").waitFor({ timeout: 30_000 });
+    // A delivery signed with another secret is refused, and listed with why.
+    const triggerId = /\/hooks\/([0-9a-f-]{36})/.exec(example ?? "")?.[1] ?? "";
+    const refused = await api(galaxy, "POST", `/hooks/${triggerId}`, {
+      body: "{}",
+      headers: { "content-type": "application/json", "webhook-id": "msg_forged", "webhook-timestamp": String(Math.floor(Date.now() / 1000)), "webhook-signature": "v1,Zm9yZ2Vk" },
+    });
+    expect(refused.status).toBe(401);
+    await deliveries.getByText("bad signature").waitFor();
+    await expectAccessible("trigger deliveries");
+    await screenshot(page, "trigger-deliveries");
   }, 60_000);
+
+  test("adds a schedule and shows its next three runs in its time zone", async () => {
+    const form = page.getByRole("form", { name: "New schedule" });
+    await form.getByLabel("Cron").fill("0 9 * * *");
+    await form.getByLabel("Time zone").fill("Europe/Paris");
+    await form.getByRole("button", { name: "Add schedule" }).click();
+    const runs = page.getByRole("list", { name: "Next runs (Europe/Paris)" });
+    await runs.waitFor();
+    expect(await runs.getByRole("listitem").allTextContents()).toEqual([expect.stringMatching(/09:00/), expect.stringMatching(/09:00/), expect.stringMatching(/09:00/)]);
+    await expectAccessible("schedules");
+    await runs.scrollIntoViewIfNeeded();
+    await screenshot(page, "schedules");
+  });
 
   test("verifies the audit chain and lists its entries", async () => {
     await go("/audit");

@@ -487,6 +487,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/oidc": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Whether a browser can sign in with the OIDC provider, and where to send it (authorization code with PKCE) */
+        get: operations["describeOidcSignIn"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/oidc/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Trade the provider's authorization code (and its PKCE verifier) for an access token
+         * @description The gateway redeems the code at the provider's token endpoint with `codeVerifier` and the same `redirectUri` the authorization request named, then exchanges the provider's ID token as `POST /api/auth/exchange` does. 401 `invalid_authorization_code` when the provider refuses the code, `invalid_external_token` when its ID token does not verify; 404 `oidc_not_configured`; 503 when the provider cannot be reached.
+         */
+        post: operations["redeemOidcCode"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/signup": {
         parameters: {
             query?: never;
@@ -528,7 +565,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List the workspace's executions, newest first, by status and agent */
+        /** List the workspace's executions, newest first, by status, agent, trigger type and creation time */
         get: operations["listExecutions"];
         put?: never;
         post?: never;
@@ -601,6 +638,26 @@ export interface paths {
          * @description The execution's stored events in order, then live ones, until its terminal event. `id:` is the event's seq within the execution (send it back as `Last-Event-ID` to resume), `event:` its type, `data:` the event JSON. `execution.delta` frames (token deltas) carry no `id:` and are not stored. Comments (`: keep-alive`) keep idle connections open.
          */
         get: operations["streamExecutionEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/executions/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream the workspace's execution status changes (text/event-stream)
+         * @description First `event: ready` (read the list now: nothing before it is replayed), then one frame per change of an execution of the workspace (or of `agentId`'s), `event:` its type (`execution.queued`, `execution.started`, `execution.completed`, `execution.failed`, `execution.cancelled`), `data:` the `ExecutionChange` JSON: the execution's id, agent, status and, but on `execution.started`, its row without input or output. Frames carry no `id:`: after a reconnect, read the list again. `: keep-alive` comments every 15 s. The stream ends when the access token expires, after 15 minutes at most, or when the client falls 1 MiB behind; reconnect then. Who may list the workspace's executions may stream them.
+         */
+        get: operations["streamExecutionChanges"];
         put?: never;
         post?: never;
         delete?: never;
@@ -768,6 +825,26 @@ export interface paths {
         post?: never;
         /** Delete the workspace's key for a provider */
         delete: operations["deleteProviderCredential"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/triggers/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A webhook trigger's recent deliveries, newest first: accepted ones with their execution, refused ones with why
+         * @description The newest 200 deliveries of the trigger over the last 7 days after its latest one, whatever the gateway answered: 202 (`outcome: accepted`, with `executionId` and that execution's status, null until the worker has created it) or a refusal (`outcome: refused`, with the answer's status and `code`: a bad signature, a stale timestamp, a body too large or not JSON, the agent not active, the rate limit). An unknown trigger's deliveries are not kept. A schedule trigger has none (404).
+         */
+        get: operations["listTriggerDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1125,6 +1202,8 @@ export interface components {
             /** Format: uuid */
             id: string;
             input: unknown;
+            nextRunAt?: string | null;
+            nextRuns?: string[];
             secret?: string;
             timezone: string | null;
             /** @enum {string} */
@@ -1259,6 +1338,44 @@ export interface components {
                 totalTokens: number;
             };
             workspaceId: string;
+        };
+        ExecutionChange: {
+            /** Format: uuid */
+            agentId: string;
+            execution: {
+                /** Format: uuid */
+                agentId: string;
+                agentVersion: number;
+                completedAt: string | null;
+                /** Format: date-time */
+                createdAt: string;
+                durationMs: number | null;
+                /** Format: uuid */
+                id: string;
+                startedAt: string | null;
+                /** @enum {string} */
+                status: "queued" | "running" | "completed" | "failed" | "cancelled" | "timed_out";
+                trigger: {
+                    id?: string;
+                    /** @enum {string} */
+                    type: "manual" | "webhook" | "schedule" | "replay";
+                };
+                usage: {
+                    costUsd: number;
+                    inputTokens: number;
+                    outputTokens: number;
+                    totalTokens: number;
+                };
+                workspaceId: string;
+            } | null;
+            /** Format: uuid */
+            executionId: string;
+            /** Format: date-time */
+            occurredAt: string;
+            /** @enum {string} */
+            status: "queued" | "running" | "completed" | "failed" | "cancelled" | "timed_out";
+            /** @enum {string} */
+            type: "execution.queued" | "execution.started" | "execution.completed" | "execution.failed" | "execution.cancelled";
         };
         ExecutionDelta: {
             delta: string;
@@ -1576,11 +1693,25 @@ export interface components {
             /** Format: uuid */
             id: string;
             input: unknown;
+            nextRunAt?: string | null;
+            nextRuns?: string[];
             timezone: string | null;
             /** @enum {string} */
             type: "webhook" | "schedule";
             url: string | null;
             workspaceId: string;
+        };
+        TriggerDelivery: {
+            code: string | null;
+            executionId: string | null;
+            executionStatus: ("queued" | "running" | "completed" | "failed" | "cancelled" | "timed_out") | null;
+            httpStatus: number;
+            /** @enum {string} */
+            outcome: "accepted" | "refused";
+            /** Format: date-time */
+            receivedAt: string;
+            seq: number;
+            webhookId: string | null;
         };
         UpdateAgentBody: {
             description?: string | null;
@@ -1741,7 +1872,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description Unauthorized. `code` is one of: `missing_credentials`, `invalid_token`, `token_expired`, `token_stale`, `invalid_api_key`, `invalid_credentials`, `invalid_external_token`, `missing_webhook_signature`, `invalid_webhook_timestamp`, `webhook_timestamp_out_of_range`, `invalid_webhook_signature`, `claim_missing`, `claim_bad_signature`, `claim_expired`, `claim_unknown_key`, `claim_wrong_type`, `claim_malformed`, `claim_workspace_mismatch` (docs/errors.md). */
+        /** @description Unauthorized. `code` is one of: `missing_credentials`, `invalid_token`, `token_expired`, `token_stale`, `invalid_api_key`, `invalid_credentials`, `invalid_external_token`, `invalid_authorization_code`, `missing_webhook_signature`, `invalid_webhook_timestamp`, `webhook_timestamp_out_of_range`, `invalid_webhook_signature`, `claim_missing`, `claim_bad_signature`, `claim_expired`, `claim_unknown_key`, `claim_wrong_type`, `claim_malformed`, `claim_workspace_mismatch` (docs/errors.md). */
         Unauthorized: {
             headers: {
                 [name: string]: unknown;
@@ -2495,10 +2626,13 @@ export interface operations {
     listAgentExecutions: {
         parameters: {
             query?: {
+                createdAfter?: string;
+                createdBefore?: string;
                 cursor?: string;
                 limit?: number;
                 offset?: number;
                 status?: "queued" | "running" | "completed" | "failed" | "cancelled" | "timed_out";
+                triggerType?: "manual" | "webhook" | "schedule" | "replay";
             };
             header?: never;
             path: {
@@ -2819,6 +2953,8 @@ export interface operations {
                             /** Format: uuid */
                             id: string;
                             input: unknown;
+                            nextRunAt?: string | null;
+                            nextRuns?: string[];
                             /** Format: date-time */
                             previousSecretExpiresAt: string;
                             secret?: string;
@@ -3192,6 +3328,87 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    describeOidcSignIn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            authorizationUrl: string | null;
+                            clientId: string | null;
+                            enabled: boolean;
+                            providerName: string | null;
+                            scopes: string | null;
+                        };
+                    };
+                };
+            };
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    redeemOidcCode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    code: string;
+                    codeVerifier: string;
+                    /** Format: uri */
+                    redirectUri: string;
+                    /** Format: uuid */
+                    workspaceId?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["LoginResult"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     signup: {
         parameters: {
             query?: never;
@@ -3275,10 +3492,13 @@ export interface operations {
         parameters: {
             query?: {
                 agentId?: string;
+                createdAfter?: string;
+                createdBefore?: string;
                 cursor?: string;
                 limit?: number;
                 offset?: number;
                 status?: "queued" | "running" | "completed" | "failed" | "cancelled" | "timed_out";
+                triggerType?: "manual" | "webhook" | "schedule" | "replay";
             };
             header?: never;
             path?: never;
@@ -3440,6 +3660,40 @@ export interface operations {
             path: {
                 id: string;
             };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    streamExecutionChanges: {
+        parameters: {
+            query?: {
+                agentId?: string;
+            };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -4032,6 +4286,47 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listTriggerDeliveries: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["TriggerDelivery"][];
+                        pagination: components["schemas"]["Pagination"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             414: components["responses"]["UriTooLong"];
             429: components["responses"]["TooManyRequests"];
             431: components["responses"]["HeadersTooLarge"];

@@ -4,8 +4,7 @@ import { v7 as uuidv7 } from "uuid";
 import type { Bus, EventMessage } from "@galaxy/bus";
 import { EventEnvelope, HEADER, type Agent, type Permissions, type Role } from "@galaxy/contracts";
 import { inWorkspace, sql, type Kysely } from "@galaxy/db";
-import { newTraceparent } from "@galaxy/observability";
-import { connectTestBus, createTestEnv, serviceDb, TestClaims, testLogger, type TestEnv } from "@galaxy/testkit";
+import { connectTestBus, createTestEnv, serviceDb, TestClaims, testLogger, type TestEnv, incomingTraceparent } from "@galaxy/testkit";
 import { createAgentRegistry, type AgentRegistry } from "../app";
 import type { RegistryDb } from "../db";
 
@@ -144,7 +143,7 @@ describe("registry.agents.create", () => {
 
   test("the creation is published as agent.created, with every header, and stored in the stream", async () => {
     const member = await principal(newWorkspace(), "member");
-    const traceparent = newTraceparent();
+    const traceparent = incomingTraceparent();
     const correlationId = randomUUID();
     const agent = await caller.request("registry.agents.create", body("Published"), { claim: member.claim, workspaceId: member.ws, traceparent, correlationId });
 

@@ -5,7 +5,7 @@ import {
   type KnowledgeDocument, type KnowledgeQueryReply, type KnowledgeSearchReply, type ParsedRequest, type ReplyData, type WorkspaceClaim,
 } from "@galaxy/contracts";
 import { appendEvent, inWorkspace, reportCrossWorkspaceAttempt, type EventContext, type Kysely, type OutboxRelay, type OutboxRow } from "@galaxy/db";
-import { newTraceparent, type Logger } from "@galaxy/observability";
+import { currentTraceparent, type Logger } from "@galaxy/observability";
 import type { RegistryDb } from "../db";
 import { ActionForbiddenError } from "../errors";
 import type { Caller } from "../agents/agents.service";
@@ -210,7 +210,7 @@ export class KnowledgeService {
     for (const { id, workspaceId } of stale) {
       const document = await inWorkspace(this.deps.db, workspaceId, (tx) => findDocumentForIndexing(tx, id));
       if (!document || document.status !== "pending") continue;
-      const context: EventContext = { claim: await this.deps.serviceClaim(workspaceId), traceparent: newTraceparent(), correlationId: uuidv7(), causationId: uuidv7() };
+      const context: EventContext = { claim: await this.deps.serviceClaim(workspaceId), traceparent: currentTraceparent(), correlationId: uuidv7(), causationId: uuidv7() };
       const error = `Indexing did not finish within ${Math.round(olderThanS / 60)} minutes of the document being added (the indexer failed every time); add the document again`;
       if (await this.finish(context, document, { status: "failed", error })) marked += 1;
     }

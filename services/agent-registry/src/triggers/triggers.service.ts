@@ -11,6 +11,7 @@ import type { Caller } from "../agents/agents.service";
 import { agentExistsElsewhere, agentOwners, findAgent } from "../agents/agents.repository";
 import type { RegistryDb } from "../db";
 import { ActionForbiddenError, AgentNotFoundError, InvalidScheduleError, TriggerHasNoSecretError, TriggerNotFoundError } from "../errors";
+import { withNextRuns } from "./next-runs";
 import { DEFAULT_TIMEZONE, scheduleProblems } from "./schedule-spec";
 import {
   findTrigger, insertTrigger, listTriggers, rotateTriggerSecret, softDeleteTrigger, toTrigger, triggerExistsElsewhere, webhookTriggerForDelivery,
@@ -99,18 +100,21 @@ export class TriggersService {
     relay.publishNow(events);
     const { trigger } = created;
     if (trigger.type === "schedule" && created.agentStatus === "active") await this.startTicking(trigger);
-    return secret === undefined ? trigger : { ...trigger, secret };
+    const shown = withNextRuns(trigger, created.agentStatus, this.now());
+    return secret === undefined ? shown : { ...shown, secret };
   }
 
   async list(caller: Caller, request: ListTriggersRequest): Promise<TriggerPage> {
     const { claim } = caller;
     const page = await inWorkspace(this.deps.db, claim.ws, async (tx) => {
-      if (!(await findAgent(tx, request.agentId))) return null;
+      const agent = await findAgent(tx, request.agentId);
+      if (!agent) return null;
       await requireAllowed(tx, claim, "triggers.read", request.agentId);
-      return listTriggers(tx, request.agentId, request);
+      return { ...(await listTriggers(tx, request.agentId, request)), agentStatus: agent.status };
     });
     if (!page) throw await this.agentNotFound(caller, request.agentId, "triggers.list");
-    return { items: page.triggers, pagination: pagination(page.total, request) };
+    const now = this.now();
+    return { items: page.triggers.map((trigger) => withNextRuns(trigger, page.agentStatus, now)), pagination: pagination(page.total, request) };
   }
 
   /** Deletes a trigger (soft): its webhook answers 404 and its schedule stops ticking. */

@@ -10,7 +10,7 @@ import { UnauditableEventError } from "../errors";
 /** What the entry of an event is built from: the event and the headers it travelled with. */
 export interface AuditSource {
   event: TypedEvent;
-  headers: { traceparent: string; clientIp: string | undefined; userAgent: string | undefined };
+  headers: { traceparent: string | undefined; clientIp: string | undefined; userAgent: string | undefined };
 }
 
 /**
@@ -30,7 +30,7 @@ export interface AuditSource {
 export function buildEntryDraft(source: AuditSource): AuditEntryDraft {
   const { event, headers } = source;
   const view = auditView(event.type, event.data);
-  const traceId = traceIdOf(headers.traceparent);
+  const traceId = headers.traceparent ? traceIdOf(headers.traceparent) : null;
   return {
     id: event.id,
     workspaceId: event.workspaceId,

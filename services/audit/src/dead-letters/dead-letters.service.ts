@@ -6,7 +6,7 @@ import {
   type DeadLetterRedrive, type RawBusMessage, type RedriveOutcome, type ReplyData, type WorkspaceClaim,
 } from "@galaxy/contracts";
 import { appendEvent, inWorkspace, sql, type Kysely, type OutboxRelay, type OutboxRow } from "@galaxy/db";
-import { childTraceparent, type Logger } from "@galaxy/observability";
+import type { Logger } from "@galaxy/observability";
 import { isSystemOperator } from "../admin/security-incidents";
 import type { AuditDb } from "../db";
 import { OperatorRequiredError } from "../replay/errors";
@@ -201,7 +201,7 @@ export class DeadLettersService {
   }
 
   private async eventContext(ctx: Pick<RequestContext, "traceparent" | "correlationId">): Promise<MessageContext> {
-    return { claim: await this.deps.bus.serviceClaims.get(SYSTEM_WORKSPACE_ID), traceparent: childTraceparent(ctx.traceparent), correlationId: ctx.correlationId, causationId: ctx.correlationId };
+    return { claim: await this.deps.bus.serviceClaims.get(SYSTEM_WORKSPACE_ID), traceparent: ctx.traceparent, correlationId: ctx.correlationId, causationId: ctx.correlationId };
   }
 }
 

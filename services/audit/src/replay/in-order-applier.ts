@@ -1,4 +1,4 @@
-import type { RawBusMessage } from "@galaxy/contracts";
+import type { ReadMessage } from "@galaxy/bus";
 import type { Logger } from "@galaxy/observability";
 import type { ReplayTarget } from "./targets";
 
@@ -29,7 +29,7 @@ export class InOrderApplier {
   ) {}
 
   /** Starts applying `messages` once the call before has ended. */
-  async hand(messages: RawBusMessage[]): Promise<void> {
+  async hand(messages: ReadMessage[]): Promise<void> {
     if (messages.length === 0) return;
     await this.settled();
     this.inFlight = this.target.apply(this.replayId, messages).then(

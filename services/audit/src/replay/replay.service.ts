@@ -1,12 +1,11 @@
 import { randomUUID } from "node:crypto";
-import type { Bus, MessageContext, RequestContext } from "@galaxy/bus";
-import { rawOf } from "@galaxy/bus";
+import type { Bus, MessageContext, ReadMessage, RequestContext } from "@galaxy/bus";
 import {
-  ConflictError, NotFoundError, ProjectionName, ReplayStatus, SYSTEM_WORKSPACE_ID, type EventActor, type RawBusMessage, type ReplayListQuery,
+  ConflictError, NotFoundError, ProjectionName, ReplayStatus, SYSTEM_WORKSPACE_ID, type EventActor, type ReplayListQuery,
   type ReplayRun, type ReplyData, type StartReplayBody, type WorkspaceClaim,
 } from "@galaxy/contracts";
 import { appendEvent, inWorkspace, type Kysely, type OutboxRelay, type Selectable, type Transaction } from "@galaxy/db";
-import { childTraceparent, type Logger } from "@galaxy/observability";
+import type { Logger } from "@galaxy/observability";
 import { isSystemOperator } from "../admin/security-incidents";
 import type { AuditDb, ReplayRunsTable } from "../db";
 import { OperatorRequiredError } from "./errors";
@@ -266,7 +265,7 @@ export class ReplayService {
     const started = Date.now();
     let lastSave = 0;
     const applier = new InOrderApplier(target, row.id, progress, logger);
-    let batch: RawBusMessage[] = [];
+    let batch: ReadMessage[] = [];
     const flush = async () => {
       const messages = batch;
       batch = [];
@@ -286,7 +285,7 @@ export class ReplayService {
         progress.remaining = msg.info.pending;
         const subject = this.deps.bus.unprefixed(msg.subject);
         if (row.dry_run || !subjectMatches(target.filter, subject)) progress.skipped++;
-        else batch.push(rawOf(msg, subject));
+        else batch.push(msg);
         const last = msg.info.pending === 0 || msg.seq >= endSeq;
         if (batch.length >= APPLY_BATCH || last) await flush();
         if (row.rate_per_sec) {
@@ -298,10 +297,15 @@ export class ReplayService {
           }
         }
         if (Date.now() - lastSave >= PROGRESS_EVERY_MS) {
-          await drain();
+          // A mark waits for nothing in flight: the batch being applied goes on while the
+          // progress is written, and the batch being read stays whole (a mark that drained
+          // left the target idle while the next batch was read, four times a second).
           lastSave = Date.now();
           const cancelled = await inWorkspace(this.deps.db, SYSTEM_WORKSPACE_ID, (tx) => saveProgress(tx, row.id, progress));
-          if (cancelled) return "cancelled";
+          if (cancelled) {
+            await drain();
+            return "cancelled";
+          }
           if (this.stopping) throw new Error("audit stopped while the replay ran; start it again");
         }
         if (last) break;
@@ -316,8 +320,8 @@ export class ReplayService {
   }
 
   /** The context of a system-workspace event audit writes: its service claim, the request's trace. */
-  private async eventContext(traceparent: string, correlationId: string): Promise<MessageContext> {
-    return { claim: await this.deps.bus.serviceClaims.get(SYSTEM_WORKSPACE_ID), traceparent: childTraceparent(traceparent), correlationId, causationId: correlationId };
+  private async eventContext(traceparent: string | undefined, correlationId: string): Promise<MessageContext> {
+    return { claim: await this.deps.bus.serviceClaims.get(SYSTEM_WORKSPACE_ID), traceparent, correlationId, causationId: correlationId };
   }
 }
 

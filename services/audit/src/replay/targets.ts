@@ -1,5 +1,5 @@
-import type { Bus } from "@galaxy/bus";
-import { ConflictError, PROJECTIONS, SYSTEM_WORKSPACE_ID, type ProjectionName, type RawBusMessage, type ReplayApplyResult } from "@galaxy/contracts";
+import { toRawMessage, type Bus, type ReadMessage } from "@galaxy/bus";
+import { ConflictError, PROJECTIONS, SYSTEM_WORKSPACE_ID, type ProjectionName, type ReplayApplyResult } from "@galaxy/contracts";
 import type { ReplayHolds } from "@galaxy/db";
 import type { AuditDb } from "../db";
 
@@ -12,8 +12,8 @@ export interface ReplayTarget {
   readonly consumer: string;
   /** The consumer's own filter: a message outside it is skipped. */
   readonly filter: string;
-  /** Applies messages in order; each refused one is a dead letter of the consumer, and is reported here. */
-  apply(replayId: string, messages: RawBusMessage[]): Promise<ReplayApplyResult>;
+  /** Applies messages in order, as the replay read them; each refused one is a dead letter of the consumer, and is reported here. */
+  apply(replayId: string, messages: ReadMessage[]): Promise<ReplayApplyResult>;
   /**
    * Holds live events of the workspace, then drops the projection's part of it; answers how
    * many rows went. When it cannot drop, it gives the hold back before it throws.
@@ -40,9 +40,10 @@ export class AuditLogTarget implements ReplayTarget {
     },
   ) {}
 
-  async apply(replayId: string, messages: RawBusMessage[]): Promise<ReplayApplyResult> {
-    // Many events per transaction, as the live consumer applies them.
-    const failed = await this.deps.bus.deliverMany(this.consumer, messages, { replayId });
+  async apply(replayId: string, messages: ReadMessage[]): Promise<ReplayApplyResult> {
+    // Many events per transaction, as the live consumer applies them; in this process, so
+    // the messages go as they were read, with no copy to the raw form a request carries.
+    const failed = await this.deps.bus.deliverRead(this.consumer, messages, { replayId });
     return { applied: messages.length - failed.length, failed };
   }
 
@@ -85,8 +86,9 @@ export class RemoteTarget implements ReplayTarget {
     this.filter = PROJECTIONS[name].filter;
   }
 
-  async apply(replayId: string, messages: RawBusMessage[]): Promise<ReplayApplyResult> {
-    return this.bus.request("execution.replay.apply", { replayId, consumer: this.consumer, messages }, { ...(await this.options()), timeoutMs: 60_000 });
+  async apply(replayId: string, messages: ReadMessage[]): Promise<ReplayApplyResult> {
+    const raws = messages.map((m) => toRawMessage(this.bus.unprefixed(m.subject), m.seq, m.headers, m.data));
+    return this.bus.request("execution.replay.apply", { replayId, consumer: this.consumer, messages: raws }, { ...(await this.options()), timeoutMs: 60_000 });
   }
 
   async reset(replayId: string, workspaceId: string): Promise<number> {

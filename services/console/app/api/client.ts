@@ -4,6 +4,10 @@
  * so the pages can move to the SDK without changing.
  */
 
+import { GalaxyApiError } from "@galaxy/sdk";
+
+export { GalaxyApiError };
+
 /** The API's error body (docs/errors.md): a stable code, a message, and per-field messages. */
 export interface ErrorBody {
   error: string;
@@ -12,30 +16,31 @@ export interface ErrorBody {
   details?: Record<string, string>;
 }
 
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details: Record<string, string> = {},
-  ) {
-    super(message);
+/**
+ * An error the console raises itself, shaped as the API's (`@galaxy/sdk`'s `GalaxyApiError`):
+ * a form's own checks before it asks, or an answer off the documented shape.
+ */
+export class ApiError extends GalaxyApiError {
+  constructor(status: number, code: string, message: string, details: Record<string, string> = {}) {
+    super(status, { error: "Error", code, message, details }, new Headers());
     this.name = "ApiError";
   }
+}
 
-  /** The message for one form field: `details` names it `body.email`, `email` or `body.tools.0.url`. */
-  fieldError(field: string): string | undefined {
-    for (const [path, message] of Object.entries(this.details)) {
-      const bare = path.replace(/^body\./, "");
-      if (bare === field || bare.startsWith(`${field}.`)) return message;
-    }
-    return undefined;
+/** The message for one form field: `details` names it `body.email`, `email` or `body.tools.0.url`. */
+export function fieldMessage(error: unknown, field: string): string | undefined {
+  if (!(error instanceof GalaxyApiError)) return undefined;
+  for (const [path, message] of Object.entries(error.details ?? {})) {
+    const bare = path.replace(/^body\./, "");
+    if (bare === field || bare.startsWith(`${field}.`)) return message;
   }
+  return undefined;
 }
 
 export interface Page<T> {
   data: T[];
-  pagination: { total: number; limit: number; offset: number; hasMore: boolean };
+  /** `total` and `offset` in the offset form, `nextCursor` on lists that page by cursor (docs/api.md, Pagination). */
+  pagination: { limit: number; hasMore: boolean; total?: number; offset?: number; nextCursor?: string | null };
 }
 
 export interface RequestOptions {
@@ -70,7 +75,7 @@ function isErrorBody(value: unknown): value is ErrorBody {
 export class GalaxyClient {
   constructor(private readonly config: ClientConfig) {}
 
-  /** The raw answer of a call (for streams and downloads); errors are thrown as `ApiError`. */
+  /** The raw answer of a call (for streams and downloads); errors are thrown as `GalaxyApiError`. */
   async fetch(path: string, options: RequestOptions & { accept?: string } = {}): Promise<Response> {
     const token = this.config.token();
     const headers: Record<string, string> = { accept: options.accept ?? "application/json", ...options.headers };
@@ -98,7 +103,7 @@ export class GalaxyClient {
       body = null;
     }
     if (response.status === 401 && token) this.config.onUnauthorized();
-    if (isErrorBody(body)) throw new ApiError(response.status, body.code, body.message, body.details ?? {});
+    if (isErrorBody(body)) throw new GalaxyApiError(response.status, body, response.headers);
     throw new ApiError(response.status, "unexpected_answer", `Galaxy answered ${response.status}`);
   }
 

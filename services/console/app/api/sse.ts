@@ -67,3 +67,47 @@ export async function streamExecutionEvents(client: GalaxyClient, executionId: s
     }
   }
 }
+
+/**
+ * Follows `GET /api/executions/stream` (the workspace's execution status changes) until
+ * `signal` aborts. The server ends a stream when the token expires or after 15 minutes, and
+ * connections drop: each time it connects again, after a pause that grows while it fails, and
+ * each new stream starts with `ready` (read the list again: nothing missed is replayed).
+ * `onState` says whether the stream is up.
+ */
+export async function followExecutionChanges(
+  client: GalaxyClient,
+  query: { agentId?: string | undefined },
+  onFrame: (frame: SseFrame) => void,
+  onState: (live: boolean) => void,
+  signal: AbortSignal,
+): Promise<void> {
+  let failures = 0;
+  while (!signal.aborted) {
+    try {
+      const response = await client.fetch("/api/executions/stream", { accept: "text/event-stream", signal, query });
+      const reader = response.body?.getReader();
+      if (!reader) throw new Error("no stream");
+      onState(true);
+      const openedAt = Date.now();
+      const decoder = new TextDecoder();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += decoder.decode(value, { stream: true });
+        const { frames, rest } = takeFrames(buffer);
+        buffer = rest;
+        for (const frame of frames) onFrame(frame);
+      }
+      // A stream that ends at once (say, a token about to expire) is not retried in a tight loop.
+      failures = Date.now() - openedAt < 5_000 ? failures + 1 : 0;
+    } catch (error) {
+      if (signal.aborted) return;
+      if (error instanceof Error && "status" in error && typeof error.status === "number" && error.status >= 400 && error.status < 500 && error.status !== 429) throw error;
+      failures++;
+    }
+    onState(false);
+    if (failures > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 500 * 2 ** Math.min(failures, 6))));
+  }
+}

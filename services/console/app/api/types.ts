@@ -1,4 +1,19 @@
 /** The API's resources as the console reads them (docs/executions.md, docs/webhooks.md, docs/audit-chain.md, docs/replay.md). */
+import type { components } from "@galaxy/sdk";
+
+/** The resources `@galaxy/sdk` generates from `/openapi.json`: the console reads them as the API documents them. */
+type Schemas = components["schemas"];
+export type Agent = Schemas["Agent"];
+export type SavedAgent = Schemas["SavedAgent"];
+export type Execution = Schemas["Execution"];
+export type Trigger = Schemas["CreatedTrigger"];
+export type TriggerDelivery = Schemas["TriggerDelivery"];
+export type ExecutionChange = Schemas["ExecutionChange"];
+export type CallbackDelivery = Schemas["CallbackDelivery"];
+export type AuditEntry = Schemas["AuditEntry"];
+export type Member = Schemas["Member"];
+export type KnowledgeBase = Schemas["KnowledgeBase"];
+export type KnowledgeDocument = Schemas["KnowledgeDocument"];
 
 export type Role = "viewer" | "member" | "admin" | "owner";
 export const ROLES: readonly Role[] = ["viewer", "member", "admin", "owner"];
@@ -33,8 +48,10 @@ export interface Me {
   memberships: Array<{ workspace: Workspace; role: Role }>;
 }
 
-export type Provider = "openai" | "anthropic";
-export type AgentStatus = "draft" | "active" | "paused";
+export type Provider = Agent["provider"];
+export const PROVIDERS: readonly Provider[] = ["openai", "anthropic", "google"];
+export type AgentStatus = Agent["status"];
+export const AGENT_STATUSES: readonly AgentStatus[] = ["draft", "active", "paused"];
 export const BUILTIN_TOOLS = ["current_time", "calculator", "knowledge_search"] as const;
 export type BuiltinTool = (typeof BUILTIN_TOOLS)[number];
 
@@ -58,20 +75,6 @@ export interface AgentConfig {
   notifyUrl: string | null;
 }
 
-export interface Agent extends AgentConfig {
-  id: string;
-  workspaceId: string;
-  status: AgentStatus;
-  version: number;
-  createdBy: string;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface SavedAgent extends Agent {
-  notifySecret?: string;
-}
-
 export interface AgentVersion {
   version: number;
   config: AgentConfig;
@@ -92,23 +95,6 @@ export interface Usage {
   costUsd: number;
 }
 
-export interface Execution {
-  id: string;
-  workspaceId: string;
-  agentId: string;
-  agentVersion: number;
-  status: ExecutionStatus;
-  trigger: { type: TriggerType; id?: string };
-  input: unknown;
-  output: { text: string; json?: unknown } | null;
-  error: { code: string; message: string } | null;
-  usage: Usage;
-  durationMs: number | null;
-  createdAt: string;
-  startedAt: string | null;
-  completedAt: string | null;
-}
-
 export interface ExecutionStep {
   name: "context" | "model_call" | "tool_call" | "output";
   status: "completed" | "failed";
@@ -116,45 +102,6 @@ export interface ExecutionStep {
   completedAt: string;
   durationMs: number;
   detail: Record<string, unknown>;
-}
-
-export interface CallbackDelivery {
-  attempt: number;
-  url: string;
-  status: string;
-  responseStatus: number | null;
-  at: string;
-}
-
-export interface Trigger {
-  id: string;
-  type: "webhook" | "schedule";
-  agentId: string;
-  workspaceId: string;
-  url: string | null;
-  cron: string | null;
-  timezone: string | null;
-  input: unknown;
-  createdBy: string;
-  createdAt: string;
-  secret?: string;
-}
-
-export interface AuditEntry {
-  id: string;
-  workspaceId: string;
-  seq: number;
-  actor: { type: string; id: string };
-  action: string;
-  resourceType: string;
-  resourceId: string | null;
-  changes: { before: unknown; after: unknown } | null;
-  ipAddress: string | null;
-  userAgent: string | null;
-  traceId: string | null;
-  occurredAt: string;
-  hash: string;
-  prevHash: string;
 }
 
 export interface AuditVerification {
@@ -165,14 +112,6 @@ export interface AuditVerification {
   checkpoint: { seq: number; hash: string } | null;
   firstBadSeq?: number;
   reason?: "hash_mismatch" | "prev_hash_mismatch" | "seq_gap";
-}
-
-export interface Member {
-  userId: string;
-  email: string;
-  name: string;
-  role: Role;
-  joinedAt: string;
 }
 
 export interface ApiKey {
@@ -186,27 +125,10 @@ export interface ApiKey {
 }
 
 export interface CredentialSummary {
-  provider: "openai" | "anthropic" | "pinecone";
+  provider: "openai" | "anthropic" | "google" | "pinecone";
   last4: string;
   baseUrl: string | null;
   updatedAt: string;
-}
-
-export interface KnowledgeBase {
-  id: string;
-  name: string;
-  documentCount: number;
-  createdAt: string;
-}
-
-export interface KnowledgeDocument {
-  id: string;
-  title: string;
-  sizeBytes: number;
-  status: "pending" | "indexed" | "failed";
-  chunkCount: number | null;
-  error: string | null;
-  createdAt: string;
 }
 
 export interface KnowledgeChunk {

@@ -1,5 +1,6 @@
 import { useEffect, useState } from "react";
-import { galaxy } from "../api/galaxy";
+import { ok } from "@galaxy/sdk";
+import { sdk } from "../api/galaxy";
 import type { TokenGrant } from "../api/types";
 import { sessionFromGrant, sessionStore, useSession } from "./session";
 
@@ -10,7 +11,7 @@ const RETRY_MS = 20 * 1000;
 
 /** A fresh token for the same workspace: identity issues one on `POST /api/auth/switch`. */
 export async function renewToken(workspaceId: string): Promise<void> {
-  const grant = await galaxy.data<TokenGrant>("/api/auth/switch", { method: "POST", body: { workspaceId } });
+  const grant = await (await ok(sdk.api.POST("/api/auth/switch", { body: { workspaceId } }))).data;
   sessionStore.set(sessionFromGrant(grant));
 }
 

@@ -1,6 +1,7 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type ReactNode } from "react";
-import { galaxy } from "../api/galaxy";
+import { ok } from "@galaxy/sdk";
+import { sdk } from "../api/galaxy";
 import type { Me, TokenGrant } from "../api/types";
 import { Link, navigate, usePath } from "../router";
 import { sessionFromGrant, sessionStore, useSession } from "../session/session";
@@ -18,12 +19,12 @@ const NAV = [
 function WorkspaceSwitcher() {
   const session = useSession();
   const client = useQueryClient();
-  const me = useQuery({ queryKey: ["me"], queryFn: () => galaxy.data<Me>("/api/me") });
+  const me = useQuery({ queryKey: ["me"], queryFn: () => ok(sdk.api.GET("/api/me")).then((r) => r.data) });
   const [error, setError] = useState<string | null>(null);
   const switchTo = async (workspaceId: string) => {
     setError(null);
     try {
-      const grant = await galaxy.data<TokenGrant>("/api/auth/switch", { method: "POST", body: { workspaceId } });
+      const grant = await (await ok(sdk.api.POST("/api/auth/switch", { body: { workspaceId } }))).data;
       sessionStore.set(sessionFromGrant(grant));
       // Everything cached belongs to the workspace left behind.
       client.clear();

@@ -3,7 +3,8 @@ import type { Page } from "../api/client";
 /** Previous and next for an offset-paginated list. */
 export function Pager({ page, offset, onOffset }: { page: Page<unknown> | undefined; offset: number; onOffset: (offset: number) => void }) {
   if (!page || (offset === 0 && !page.pagination.hasMore)) return null;
-  const { limit, total } = page.pagination;
+  const { limit } = page.pagination;
+  const total = page.pagination.total ?? offset + page.data.length;
   return (
     <nav className="pager" aria-label="Pages">
       <button type="button" disabled={offset === 0} onClick={() => onOffset(Math.max(0, offset - limit))}>

@@ -1,5 +1,5 @@
 import type { ReactNode } from "react";
-import { ApiError } from "../api/client";
+import { GalaxyApiError } from "../api/client";
 
 export function Loading({ what = "Loading" }: { what?: string }) {
   return (
@@ -11,8 +11,8 @@ export function Loading({ what = "Loading" }: { what?: string }) {
 
 /** A failed call, in the API's own words; a retry button when one makes sense. */
 export function ErrorNotice({ error, retry }: { error: unknown; retry?: () => void }) {
-  const message = error instanceof ApiError ? error.message : error instanceof Error ? error.message : "Something went wrong";
-  const code = error instanceof ApiError ? error.code : undefined;
+  const message = error instanceof GalaxyApiError ? error.message : error instanceof Error ? error.message : "Something went wrong";
+  const code = error instanceof GalaxyApiError ? error.code : undefined;
   return (
     <div className="notice error" role="alert">
       <p>
@@ -51,6 +51,7 @@ const TONES: Record<string, string> = {
   failed: "bad",
   timed_out: "bad",
   cancelled: "muted",
+  refused: "bad",
 };
 
 export function StatusBadge({ status }: { status: string }) {

@@ -1,9 +1,9 @@
 import { useId, type InputHTMLAttributes, type ReactNode, type SelectHTMLAttributes, type TextareaHTMLAttributes } from "react";
-import { ApiError } from "../api/client";
+import { fieldMessage } from "../api/client";
 
 /** The API's message for one field of a failed submit, if it named that field. */
 export function fieldError(error: unknown, field: string): string | undefined {
-  return error instanceof ApiError ? error.fieldError(field) : undefined;
+  return fieldMessage(error, field);
 }
 
 interface FieldProps {

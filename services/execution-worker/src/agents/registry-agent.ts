@@ -5,7 +5,7 @@ import { GalaxyError, type Agent } from "@galaxy/contracts";
 export interface RegistryAsker {
   claim: string;
   workspaceId: string;
-  traceparent: string;
+  traceparent: string | undefined;
   correlationId: string;
   clientIp?: string | undefined;
   userAgent?: string | undefined;

@@ -17,7 +17,7 @@ export const CALLBACK_EVENTS = "evt.*.execution.>";
  * or a replay finds the attempt scheduled already.
  */
 export async function scheduleCallback(
-  db: Kysely<ExecutionDb>, event: TypedEvent, config: Pick<CallbackConfig, "retryWindowMs">, now: Date = new Date(), notifyUrls: NotifyUrls = new NotifyUrls(db),
+  db: Kysely<ExecutionDb>, event: TypedEvent, config: Pick<CallbackConfig, "retryWindowMs">, now: Date = new Date(), notifyUrls: NotifyUrls = new NotifyUrls(db), traceparent?: string,
 ): Promise<boolean> {
   // An execution's last event: completed, failed (timed out too) or cancelled.
   if (event.type !== "execution.completed" && event.type !== "execution.failed" && event.type !== "execution.cancelled") return false;
@@ -38,6 +38,7 @@ export async function scheduleCallback(
       url,
       payload: { id: event.id, type: event.type, occurredAt: event.occurredAt, workspaceId: event.workspaceId, actor: event.actor, data: event.data },
       giveUpAt: new Date(now.getTime() + config.retryWindowMs),
+      traceparent,
     }),
   );
 }
@@ -45,6 +46,7 @@ export async function scheduleCallback(
 export function callbackHandler(db: Kysely<ExecutionDb>, config: Pick<CallbackConfig, "retryWindowMs">, scheduled: () => void): (message: EventMessage) => Promise<void> {
   const notifyUrls = new NotifyUrls(db);
   return async (message) => {
-    if (await scheduleCallback(db, message.event, config, new Date(), notifyUrls)) scheduled();
+    // The consumer's span: the delivery, made later by the dispatcher, continues it.
+    if (await scheduleCallback(db, message.event, config, new Date(), notifyUrls, message.derivedContext().traceparent)) scheduled();
   };
 }

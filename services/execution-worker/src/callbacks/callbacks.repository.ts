@@ -16,6 +16,7 @@ export interface FirstAttempt {
   /** The event as it went over the bus: what the receiver gets. */
   payload: unknown;
   giveUpAt: Date;
+  traceparent?: string | undefined;
 }
 
 /** Schedules the first attempt of a delivery, due now. A redelivered or replayed event finds it there and changes nothing. */
@@ -38,6 +39,7 @@ export async function scheduleFirstAttempt(tx: Tx, first: FirstAttempt): Promise
       payload: JSON.stringify(first.payload),
       next_attempt_at: sql<Date>`now()`,
       give_up_at: first.giveUpAt,
+      traceparent: first.traceparent ?? null,
     })
     .onConflict((oc) => oc.columns(["event_id", "attempt"]).doNothing())
     .returning("id")
@@ -92,6 +94,7 @@ export async function recordAttempt(tx: Tx, row: DeliveryRow, outcome: AttemptOu
       at: outcome.at,
       next_attempt_at: outcome.retryAt,
       give_up_at: row.give_up_at,
+      traceparent: row.traceparent,
     })
     .onConflict((oc) => oc.columns(["event_id", "attempt"]).doNothing())
     .execute();

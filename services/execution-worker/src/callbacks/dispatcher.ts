@@ -1,7 +1,7 @@
 import type { Bus } from "@galaxy/bus";
 import { GalaxyError, type NotifySecretReply } from "@galaxy/contracts";
 import { inWorkspace, type Kysely } from "@galaxy/db";
-import { callbackDeliveries, callbackOutcome, type Logger } from "@galaxy/observability";
+import { callbackDeliveries, callbackOutcome, inSpan, SpanKind, type Logger } from "@galaxy/observability";
 import { OutboundFailedError, OutboundRefusedError, postSigned } from "@galaxy/webhooks";
 import type { ExecutionDb } from "../db";
 import { retryDelayMs, type CallbackConfig } from "./config";
@@ -114,11 +114,22 @@ export class CallbackDispatcher {
     }
   }
 
+  /** One attempt, in a CLIENT span continuing the trace of the execution whose end it reports; the receiver gets its `traceparent`. */
   private async send(row: DeliveryRow, secret: NotifySecretReply): Promise<AttemptOutcome> {
+    const attributes = { "http.request.method": "POST", "galaxy.callback.attempt": row.attempt, "galaxy.event.type": row.event_type, "galaxy.execution.id": row.execution_id };
+    return inSpan(`callback ${row.event_type}`, { traceparent: row.traceparent ?? undefined }, { kind: SpanKind.CLIENT, attributes }, async (traceparent, span) => {
+      const outcome = await this.post(row, secret, traceparent);
+      span.setAttribute("galaxy.callback.status", outcome.status);
+      if (outcome.responseStatus !== null) span.setAttribute("http.response.status_code", outcome.responseStatus);
+      return outcome;
+    });
+  }
+
+  private async post(row: DeliveryRow, secret: NotifySecretReply, traceparent: string | undefined): Promise<AttemptOutcome> {
     const { config } = this.deps;
     const at = this.now();
     try {
-      const response = await postSigned({ url: row.url, secret: secret.notifySecret, webhookId: row.event_id, body: row.payload, timeoutMs: config.timeoutMs, policy: config.policy });
+      const response = await postSigned({ url: row.url, secret: secret.notifySecret, webhookId: row.event_id, body: row.payload, timeoutMs: config.timeoutMs, policy: config.policy, traceparent });
       if (response.status >= 200 && response.status < 300) return { status: "delivered", responseStatus: response.status, error: null, at, retryAt: null };
       return this.failed(row, at, response.status, `the receiver answered ${response.status}`);
     } catch (error) {

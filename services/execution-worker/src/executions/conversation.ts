@@ -1,6 +1,6 @@
 import { KNOWLEDGE_TOP_K_DEFAULT, UnavailableError, type AgentConfig, type ExecutionDelta, type ExecutionStep, type KnowledgeSearchHit } from "@galaxy/contracts";
 import type { Bus } from "@galaxy/bus";
-import { childTraceparent } from "@galaxy/observability";
+import { inSpan, modelCallAttributes, SpanKind, toolCallAttributes } from "@galaxy/observability";
 import { ModelCallError, type ModelFailureCode } from "../errors";
 import { schemaViolation } from "../tools/json-schema";
 import { runTool, toolSpecs, type ToolSettings } from "../tools/tools";
@@ -9,6 +9,9 @@ import { parseOutputJson, type FinalAnswer, type TokenUsage } from "./outcome";
 import { DEFAULT_MAX_OUTPUT_TOKENS, type ModelProviders } from "./providers";
 import type { RunSignals } from "./scheduler";
 import type { StepLog } from "./step-log";
+
+/** `gen_ai.provider.name` of each provider an agent may use (OpenTelemetry's GenAI conventions). */
+const GEN_AI_PROVIDER: Record<AgentConfig["provider"], string> = { openai: "openai", anthropic: "anthropic", google: "gcp.gemini" };
 
 /** Model↔tool rounds an execution may take when the worker's configuration says nothing. */
 export const DEFAULT_MAX_TOOL_ROUNDS = 5;
@@ -44,7 +47,6 @@ export interface Conversation {
   config: AgentConfig | null;
   /** The worker's service claim, for the knowledge search. */
   claim: string;
-  traceparent: string;
   correlationId: string;
   /** Tokens the workspace could still use when the attempt began (its tier's budget). */
   remainingTokens: number;
@@ -85,7 +87,7 @@ export async function converse(deps: ConversationDeps, c: Conversation): Promise
     const reply = await deps.bus.request(
       "registry.knowledge.search",
       { knowledgeBaseIds: config.knowledgeBaseIds, query: query.slice(0, 8_000), topK },
-      { claim: c.claim, workspaceId: ws, traceparent: childTraceparent(c.traceparent), correlationId: c.correlationId },
+      { claim: c.claim, workspaceId: ws, traceparent: steps.stepTraceparent(), correlationId: c.correlationId },
     );
     return reply.results;
   };
@@ -120,7 +122,12 @@ export async function converse(deps: ConversationDeps, c: Conversation): Promise
       // provider's default): a provider refuses a max_tokens beyond what its model can write.
       const capped = remaining < (config.maxTokens ?? DEFAULT_MAX_OUTPUT_TOKENS[config.provider]);
       const maxTokens = capped ? remaining : config.maxTokens;
-      const answer = await deps.providers.complete(modelRequest({ ...config, maxTokens }, c.input, { system, tools: specs, rounds }), signal, ws, onDelta);
+      const call = { provider: GEN_AI_PROVIDER[config.provider], requestModel: config.model };
+      const answer = await inSpan(`chat ${config.model}`, { traceparent: steps.stepTraceparent() }, { kind: SpanKind.CLIENT, attributes: modelCallAttributes(call) }, async (_tp, span) => {
+        const reply = await deps.providers.complete(modelRequest({ ...config, maxTokens }, c.input, { system, tools: specs, rounds }), signal, ws, onDelta);
+        span.setAttributes(modelCallAttributes({ ...call, responseModel: reply.model, inputTokens: reply.inputTokens, outputTokens: reply.outputTokens }));
+        return reply;
+      });
       // An SDK whose stream was aborted may end it quietly, as if the answer were whole.
       if (signal.aborted) throw signal.reason;
       used.inputTokens += answer.inputTokens;
@@ -144,7 +151,12 @@ export async function converse(deps: ConversationDeps, c: Conversation): Promise
       let closing: { status: ExecutionStep["status"]; detail: Record<string, unknown> } = { status: "completed", detail: { ...tokens, toolCalls: calls.map((call) => call.name) } };
       for (const [index, call] of calls.entries()) {
         steps.next(closing.status, closing.detail, "tool_call", { round, tool: call.name, callId: call.id });
-        const outcome = await runTool(call, config.tools, { workspaceId: ws, agentId: c.agentId, executionId: c.executionId, round, index, knowledgeBaseIds: config.knowledgeBaseIds, searchKnowledge, signal }, deps.tools);
+        const toolContext = { workspaceId: ws, agentId: c.agentId, executionId: c.executionId, round, index, knowledgeBaseIds: config.knowledgeBaseIds, searchKnowledge, signal };
+        const outcome = await inSpan(`execute_tool ${call.name}`, { traceparent: steps.stepTraceparent() }, { attributes: toolCallAttributes({ name: call.name, callId: call.id }) }, async (_tp, span) => {
+          const result = await runTool(call, config.tools, toolContext, deps.tools);
+          if (!result.ok) span.setAttribute("error.type", "tool_error");
+          return result;
+        });
         if (signal.aborted) throw signal.reason;
         closing = { status: outcome.ok ? "completed" : "failed", detail: outcome.detail };
         results.push({ callId: call.id, name: call.name, content: outcome.content, isError: !outcome.ok });

@@ -3,11 +3,12 @@ import { v7 as uuidv7 } from "uuid";
 import { z } from "zod";
 import { GalaxyError, TERMINAL_STATUSES, type Execution } from "@galaxy/contracts";
 import { inWorkspace } from "@galaxy/db";
-import { newTraceparent, traceIdOf } from "@galaxy/observability";
+import { traceIdOf } from "@galaxy/observability";
 import { findPinnableAgent } from "../agents/agents.repository";
 import { workerTest } from "../../test/support/fixtures";
 import { eventually } from "../../test/support/harness";
 import { listSteps } from "./executions.repository";
+import { incomingTraceparent } from "@galaxy/testkit";
 
 const StoredContext = z.object({ claim: z.string(), traceparent: z.string(), correlationId: z.string(), causationId: z.string() });
 
@@ -48,7 +49,7 @@ describe("execution.start and execution.get", () => {
     const agent = await h.registry.createActive(wsA);
     await projected(wsA, agent.id, "active");
     const gets = h.registry.gets;
-    const traceparent = newTraceparent();
+    const traceparent = incomingTraceparent();
     const correlationId = uuidv7();
 
     const queued = await start(wsA, agent.id, { message: "hello" }, { traceparent, correlationId });
@@ -87,7 +88,7 @@ describe("execution.start and execution.get", () => {
   test("the pipeline's events continue the request's trace and correlation, caused one by the other, under a service claim", async ({ h, start, projected }) => {
     const agent = await h.registry.createActive(wsA);
     await projected(wsA, agent.id, "active");
-    const traceparent = newTraceparent();
+    const traceparent = incomingTraceparent();
     const correlationId = uuidv7();
     const queued = await start(wsA, agent.id, { message: "trace me" }, { traceparent, correlationId });
     await h.events.waitFor(queued.id, "execution.completed");

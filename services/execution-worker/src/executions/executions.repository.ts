@@ -22,7 +22,7 @@ export interface NewExecution {
   execution: Execution;
   createdBy: string;
   correlationId: string;
-  traceparent: string;
+  traceparent: string | undefined;
   /** Null when the execution row is written before its `execution.queued` event. */
   queuedEventId: string | null;
 }
@@ -44,7 +44,7 @@ export async function insertExecution(tx: Transaction<ExecutionDb>, e: NewExecut
       duration_ms: null,
       created_by: e.createdBy,
       correlation_id: e.correlationId,
-      traceparent: e.traceparent,
+      traceparent: e.traceparent ?? null,
       queued_event_id: e.queuedEventId,
       lease_owner: null,
       lease_expires_at: null,
@@ -158,25 +158,6 @@ export async function cancelQueued(tx: Transaction<ExecutionDb>, id: string, at:
 /** Marks a running execution to be cancelled (kept, so an instance taking it over sees it too). */
 export async function requestCancel(tx: Transaction<ExecutionDb>, id: string, at: Date): Promise<void> {
   await tx.updateTable("executions").set({ cancel_requested_at: at }).where("id", "=", id).where("status", "=", "running").where("cancel_requested_at", "is", null).execute();
-}
-
-export interface ExecutionFilter {
-  status?: ExecutionStatus | undefined;
-  agentId?: string | undefined;
-  limit: number;
-  offset: number;
-}
-
-/** A page of the workspace's executions, newest first, and how many match in all. */
-export async function listExecutions(db: Db, filter: ExecutionFilter): Promise<{ rows: ExecutionRow[]; total: number }> {
-  let query = db.selectFrom("executions");
-  if (filter.status) query = query.where("status", "=", filter.status);
-  if (filter.agentId) query = query.where("agent_id", "=", filter.agentId);
-  const [rows, count] = await Promise.all([
-    query.selectAll().orderBy("created_at", "desc").orderBy("id", "desc").limit(filter.limit).offset(filter.offset).execute(),
-    query.select((eb) => eb.fn.countAll<string>().as("n")).executeTakeFirstOrThrow(),
-  ]);
-  return { rows, total: Number(count.n) };
 }
 
 /**

@@ -193,7 +193,7 @@ export class Intake {
         insert into executions (id, workspace_id, agent_id, agent_version, status, trigger, input, created_by, correlation_id, traceparent,
                                 queued_event_id, attempt, lease_owner, lease_expires_at, last_event_seq, created_at, started_at)
         values (${id}, ${order.workspaceId}, ${order.agentId}, ${version}, ${take ? "running" : "queued"}, ${JSON.stringify(order.trigger)}::jsonb,
-                ${JSON.stringify(order.input ?? null)}::jsonb, ${order.actor.id}, ${order.context.correlationId}, ${order.context.traceparent},
+                ${JSON.stringify(order.input ?? null)}::jsonb, ${order.actor.id}, ${order.context.correlationId}, ${order.context.traceparent ?? null},
                 ${queued.id}, ${take ? 1 : 0}, ${take ? this.deps.owner : null},
                 ${take ? sql`now() + make_interval(secs => ${this.deps.leaseMs} / 1000.0)` : null}, ${events.length}, ${now}, ${take ? now : null})
         on conflict (id) do nothing

@@ -1,11 +1,11 @@
-import Anthropic from "@anthropic-ai/sdk";
+import type Anthropic from "@anthropic-ai/sdk";
 import type { GoogleGenAI } from "@google/genai";
 import OpenAI from "openai";
 import type { Provider, ResolvedCredential } from "@galaxy/contracts";
 import { guardedFetch, parseAllowlist, type FetchFunction, type OutboundPolicy } from "@galaxy/webhooks";
 import { ModelCallError } from "../errors";
 import type { ModelRequest } from "./messages";
-import { completeAnthropic, DEFAULT_ANTHROPIC_MAX_TOKENS } from "./providers/anthropic";
+import { completeAnthropic, DEFAULT_ANTHROPIC_MAX_TOKENS, loadAnthropic } from "./providers/anthropic";
 import { completeGoogle, googleClient, ThoughtSignatures } from "./providers/google";
 import { completeOpenAI } from "./providers/openai";
 import { ClientCache, type ModelAnswer, type OnDelta } from "./providers/shared";
@@ -70,28 +70,24 @@ export const DEFAULT_MAX_OUTPUT_TOKENS: Record<Provider, number> = { openai: 4_0
  */
 export class ModelProviders {
   private readonly openai: OpenAI;
-  private readonly anthropic: Anthropic | null;
-  private readonly google: GoogleGenAI | null;
+  // Anthropic's and Google's clients (and SDKs) are made on first use: most workers call one provider.
+  private anthropic: Promise<Anthropic> | undefined;
+  private google: Promise<GoogleGenAI> | undefined;
   private readonly maxRetries: number;
   private readonly credentials: WorkspaceCredentials | undefined;
   private readonly workspaceOpenAI = new ClientCache<OpenAI>("openai");
-  private readonly workspaceAnthropic = new ClientCache<Anthropic>("anthropic");
-  private readonly workspaceGoogle = new ClientCache<GoogleGenAI>("google");
+  private readonly workspaceAnthropic = new ClientCache<Promise<Anthropic>>("anthropic");
+  private readonly workspaceGoogle = new ClientCache<Promise<GoogleGenAI>>("google");
   private readonly signatures = new ThoughtSignatures();
   // For a workspace's own base URL: every request checked against the outbound policy.
   private readonly guarded: FetchFunction;
 
-  constructor(settings: ProviderSettings) {
+  constructor(private readonly settings: ProviderSettings) {
     const maxRetries = settings.maxRetries ?? 2;
     this.maxRetries = maxRetries;
     this.credentials = settings.credentials;
     this.guarded = guardedFetch(settings.outboundPolicy ?? parseAllowlist(""));
     this.openai = new OpenAI({ apiKey: settings.openaiApiKey, baseURL: settings.openaiBaseUrl, maxRetries });
-    this.anthropic =
-      settings.anthropicApiKey && settings.anthropicBaseUrl
-        ? new Anthropic({ apiKey: settings.anthropicApiKey, baseURL: settings.anthropicBaseUrl, maxRetries })
-        : null;
-    this.google = settings.googleApiKey && settings.googleBaseUrl ? googleClient(settings.googleApiKey, settings.googleBaseUrl, fetch, maxRetries) : null;
   }
 
   /**
@@ -106,12 +102,14 @@ export class ModelProviders {
     switch (request.provider) {
       case "openai":
         return completeOpenAI(request, signal, credential ? this.openaiFor(credential) : this.openai, onDelta);
-      case "anthropic":
-        return completeAnthropic(request, signal, credential ? this.anthropicFor(credential) : this.anthropic, onDelta);
+      case "anthropic": {
+        const client = credential ? this.anthropicFor(credential) : this.environmentAnthropic();
+        return completeAnthropic(request, signal, client ? await client : null, onDelta);
+      }
       case "google": {
-        const client = credential ? this.googleFor(credential) : this.google;
+        const client = credential ? this.googleFor(credential) : this.environmentGoogle();
         if (!client) throw new ModelCallError("provider_not_configured", "No Google (Gemini) endpoint is configured for this worker or workspace");
-        return completeGoogle(request, signal, client, onDelta, this.signatures);
+        return completeGoogle(request, signal, await client, onDelta, this.signatures);
       }
       default: {
         const exhaustive: never = request.provider;
@@ -126,13 +124,29 @@ export class ModelProviders {
     return this.workspaceOpenAI.get(baseURL, credential.apiKey, () => new OpenAI({ apiKey: credential.apiKey, baseURL, maxRetries: this.maxRetries, ...fetch }));
   }
 
-  private anthropicFor(credential: ResolvedCredential): Anthropic {
-    const baseURL = credential.baseUrl ?? PROVIDER_BASE_URLS.anthropic;
-    const fetch = credential.baseUrl ? { fetch: this.guarded } : {};
-    return this.workspaceAnthropic.get(baseURL, credential.apiKey, () => new Anthropic({ apiKey: credential.apiKey, baseURL, maxRetries: this.maxRetries, ...fetch }));
+  /** The environment's Anthropic client, made on first use; null when none is configured. */
+  private environmentAnthropic(): Promise<Anthropic> | null {
+    const { anthropicApiKey: apiKey, anthropicBaseUrl: baseURL } = this.settings;
+    if (!apiKey || !baseURL) return null;
+    this.anthropic ??= loadAnthropic().then(({ default: Sdk }) => new Sdk({ apiKey, baseURL, maxRetries: this.maxRetries }));
+    return this.anthropic;
   }
 
-  private googleFor(credential: ResolvedCredential): GoogleGenAI {
+  /** The environment's Gemini client, made on first use; null when none is configured. */
+  private environmentGoogle(): Promise<GoogleGenAI> | null {
+    const { googleApiKey: apiKey, googleBaseUrl: baseUrl } = this.settings;
+    if (!apiKey || !baseUrl) return null;
+    this.google ??= googleClient(apiKey, baseUrl, fetch, this.maxRetries);
+    return this.google;
+  }
+
+  private anthropicFor(credential: ResolvedCredential): Promise<Anthropic> {
+    const baseURL = credential.baseUrl ?? PROVIDER_BASE_URLS.anthropic;
+    const fetch = credential.baseUrl ? { fetch: this.guarded } : {};
+    return this.workspaceAnthropic.get(baseURL, credential.apiKey, () => loadAnthropic().then(({ default: Sdk }) => new Sdk({ apiKey: credential.apiKey, baseURL, maxRetries: this.maxRetries, ...fetch })));
+  }
+
+  private googleFor(credential: ResolvedCredential): Promise<GoogleGenAI> {
     const baseUrl = credential.baseUrl ?? PROVIDER_BASE_URLS.google;
     return this.workspaceGoogle.get(baseUrl, credential.apiKey, () => googleClient(credential.apiKey, baseUrl, credential.baseUrl ? this.guarded : fetch, this.maxRetries));
   }

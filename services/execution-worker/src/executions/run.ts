@@ -1,7 +1,7 @@
 import { v7 as uuidv7 } from "uuid";
 import { AgentConfig, type Execution, type StepName } from "@galaxy/contracts";
 import { inWorkspace, outboxRow, sql, type EventContext, type Kysely, type OutboxRelay, type OutboxRow } from "@galaxy/db";
-import { childTraceparent, type Logger } from "@galaxy/observability";
+import { inSpan, type Logger } from "@galaxy/observability";
 import type { ExecutionDb } from "../db";
 import { monthOf, Tier, TIERS } from "../quota/tiers";
 import { converse, type ConversationDeps } from "./conversation";
@@ -35,7 +35,8 @@ export interface BegunRun {
   attempt: number;
   cancelRequested: boolean;
   config: AgentConfig | null;
-  traceparent: string;
+  /** The span the run continues: the one that queued the execution, then the run's own. */
+  traceparent: string | undefined;
   correlationId: string;
   /** What the run's events were caused by: its `execution.started`, else its `execution.queued`. */
   causationId: string;
@@ -56,7 +57,7 @@ export function firstStepOf(config: AgentConfig | null, attempt: number, at: Dat
 
 /** The context of the events a run records: the worker's claim, in the trace and correlation of the request that queued it. */
 export function runContext(run: Pick<BegunRun, "claim" | "traceparent" | "correlationId">, causationId: string): EventContext {
-  return { claim: run.claim, traceparent: childTraceparent(run.traceparent), correlationId: run.correlationId, causationId };
+  return { claim: run.claim, traceparent: run.traceparent, correlationId: run.correlationId, causationId };
 }
 
 /** `execution.started` of an attempt that is the execution's first (its seq is the statement's to give). */
@@ -106,8 +107,19 @@ export async function runExecution(deps: RunDeps, claimed: ClaimedExecution, sig
     deps.relay.publishNow(started.events);
     begun = started.begun;
   }
-  const run = begun;
-  const steps = new StepLog(claimed.workspaceId, claimed.id, () => runContext(run, run.causationId), run.firstStep);
+  const attributes = { "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.id": begun.execution.agentId, "galaxy.execution.id": claimed.id, "galaxy.workspace.id": claimed.workspaceId, "galaxy.attempt": begun.attempt };
+  const queuedBy = begun;
+  // The run, in a span that continues the one that queued the execution; its steps are children.
+  return inSpan("invoke_agent", { traceparent: queuedBy.traceparent }, { attributes }, async (traceparent, span) => {
+    const outcome = await converseAndRecord(deps, claimed, signals, { ...queuedBy, traceparent }, retry, logger);
+    span.setAttribute("galaxy.run.outcome", outcome);
+    return outcome;
+  });
+}
+
+/** The conversation of a begun run, then its end written: what `runExecution` does once the attempt began. */
+async function converseAndRecord(deps: RunDeps, claimed: ClaimedExecution, signals: RunSignals, run: BegunRun, retry: RetryOptions, logger: Logger): Promise<RunOutcome> {
+  const steps = new StepLog(claimed.workspaceId, claimed.id, () => runContext(run, run.causationId), run.firstStep, run.traceparent);
   const result = await converse(deps, {
     executionId: claimed.id,
     workspaceId: claimed.workspaceId,
@@ -117,7 +129,6 @@ export async function runExecution(deps: RunDeps, claimed: ClaimedExecution, sig
     cancelRequested: run.cancelRequested,
     config: run.config,
     claim: run.claim,
-    traceparent: run.traceparent,
     correlationId: run.correlationId,
     remainingTokens: run.remainingTokens,
     signals,
@@ -183,7 +194,7 @@ async function begin(deps: RunDeps, claimed: ClaimedExecution, claim: string, st
     const execution: Execution = { ...toExecution(row), startedAt: startedAt.toISOString() };
     const tier = Tier.safeParse(row.tier);
     const remainingTokens = Math.max(0, TIERS[tier.success ? tier.data : "free"].monthlyTokens - Number(row.tokens ?? 0));
-    const partial = { claim, traceparent: row.traceparent, correlationId: row.correlation_id };
+    const partial = { claim, traceparent: row.traceparent ?? undefined, correlationId: row.correlation_id };
     // A later attempt (its first worker died, or handed it back) keeps the first start and its event.
     const events = row.started_at === null ? [startedEvent(execution, runContext(partial, row.queued_event_id ?? row.id))] : [];
     const firstStep = firstStepOf(config, row.attempt, now, stepId);

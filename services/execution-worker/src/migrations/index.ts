@@ -5,6 +5,8 @@ import * as createCallbackDeliveries from "./2026_11_26_10_10_00_create_callback
 import * as createExecutionEvents from "./2026_11_26_13_00_00_create_execution_events";
 import * as quotasCancelFairClaim from "./2026_11_26_13_10_00_quotas_cancel_fair_claim";
 import * as createReplayHolds from "./2026_11_26_16_10_00_create_replay_holds";
+import * as indexExecutionsByTriggerType from "./2026_12_05_01_10_00_index_executions_by_trigger_type";
+import * as tracingAndQueueDepth from "./2026_12_05_01_20_00_tracing_and_queue_depth";
 
 /** This service's migrations in order; frozen once landed. */
 export const migrations: Record<string, Migration> = {
@@ -14,4 +16,6 @@ export const migrations: Record<string, Migration> = {
   "2026_11_26_13_00_00_create_execution_events": createExecutionEvents,
   "2026_11_26_13_10_00_quotas_cancel_fair_claim": quotasCancelFairClaim,
   "2026_11_26_16_10_00_create_replay_holds": createReplayHolds,
+  "2026_12_05_01_10_00_index_executions_by_trigger_type": indexExecutionsByTriggerType,
+  "2026_12_05_01_20_00_tracing_and_queue_depth": tracingAndQueueDepth,
 };

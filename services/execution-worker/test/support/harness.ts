@@ -3,8 +3,7 @@ import type { Bus } from "@galaxy/bus";
 import { NotFoundError, parseEvent, type ResolvedCredential, type Agent, type Execution, type EventType, type EventData, type TypedEvent } from "@galaxy/contracts";
 import { inWorkspace, type Kysely } from "@galaxy/db";
 import { startDevModel, type RunningDevModel } from "@galaxy/dev-model";
-import { newTraceparent } from "@galaxy/observability";
-import { connectTestBus, createTestEnv, serviceDb, testLogger, TestClaims, type EngineUrls, type TestEnv } from "@galaxy/testkit";
+import { connectTestBus, createTestEnv, serviceDb, testLogger, TestClaims, type EngineUrls, type TestEnv, incomingTraceparent } from "@galaxy/testkit";
 import { findPinnableAgent } from "../../src/agents/agents.repository";
 import { createExecutionWorker, type ExecutionWorker, type ExecutionWorkerConfig } from "../../src/app";
 import type { ExecutionDb } from "../../src/db";
@@ -99,7 +98,7 @@ export class FakeRegistry {
       type,
       schemaVersion: 1,
       payload: envelope,
-      context: { claim, traceparent: newTraceparent(), correlationId, causationId: correlationId },
+      context: { claim, traceparent: incomingTraceparent(), correlationId, causationId: correlationId },
     });
     return envelope;
   }

@@ -5,7 +5,7 @@ import {
   DeadLetterRedrives, ErrorBody, EventEnvelope, ExchangeBody, Execution, ExecutionDelta, Jwks, KnowledgeBase, KnowledgeDocument, KnowledgeQueryBody,
   KnowledgeQueryResult, LoginBody, LoginResult, Me, Member, Pagination, PutCredentialBody, RedriveManyRequest, ReplayAccepted, ReplayRun, RotatedTriggerSecret,
   SavedAgent, SecurityIncident, SignupBody, SignupResult, StartExecutionBody, StartReplayBody, SwitchWorkspaceBody, ToolSecretReply, Trigger, UpdateAgentBody,
-  UpdateMemberBody, UpdateWorkspaceBody, WorkspaceDetails, WorkspaceMembership, AddDocumentBody, ExecutionFinished,
+  UpdateMemberBody, UpdateWorkspaceBody, WorkspaceDetails, WorkspaceMembership, AddDocumentBody, ExecutionFinished, ExecutionChange, TriggerDelivery,
 } from "@galaxy/contracts";
 
 /**
@@ -19,8 +19,8 @@ export const apiSchemas = z.registry<{ id: string; description?: string }>();
 const NAMED: Record<string, z.ZodType> = {
   Error: ErrorBody, Pagination,
   Agent, SavedAgent, AgentVersion, CreateAgentBody, UpdateAgentBody,
-  Execution, StartExecutionBody, ExecutionDelta, CallbackDelivery, Event: EventEnvelope,
-  Trigger, CreatedTrigger, CreateTriggerBody, RotatedTriggerSecret,
+  Execution, StartExecutionBody, ExecutionDelta, ExecutionChange, CallbackDelivery, Event: EventEnvelope,
+  Trigger, CreatedTrigger, CreateTriggerBody, RotatedTriggerSecret, TriggerDelivery,
   KnowledgeBase, CreateKnowledgeBaseBody, KnowledgeDocument, AddDocumentBody, KnowledgeQueryBody, KnowledgeQueryResult,
   SignupBody, SignupResult, LoginBody, LoginResult, ExchangeBody, SwitchWorkspaceBody, Me, Jwks,
   WorkspaceDetails, WorkspaceMembership, CreateWorkspaceBody, UpdateWorkspaceBody, Member, AddMemberBody, UpdateMemberBody,

@@ -12,7 +12,7 @@ const MUTATIONS = new Set(["put", "post", "patch", "delete"]);
  * hold tokens or secrets the gateway never stores (docs/decisions 0003, 0004, 0005), or a
  * webhook sender's own `webhook-id` plays that part.
  */
-const WITHOUT_IDEMPOTENCY = new Set(["signup", "login", "exchangeToken", "switchWorkspace", "createApiKey", "putProviderCredential", "deliverWebhook", "receiveIdentityWebhook"]);
+const WITHOUT_IDEMPOTENCY = new Set(["signup", "login", "exchangeToken", "switchWorkspace", "createApiKey", "putProviderCredential", "deliverWebhook", "receiveIdentityWebhook", "redeemOidcCode"]);
 
 /** The component response of each error status. */
 const ERROR_RESPONSE: Record<ErrorStatus, string> = {
@@ -88,6 +88,13 @@ function finishOperation(path: string, method: string, operation: Json): void {
     responses["200"] = {
       description: ok.description ?? "The execution's events",
       content: { "text/event-stream": { schema: { type: "string", description: "Server-sent events: `id:` seq, `event:` type, `data:` an `Event` (or an `ExecutionDelta` for `execution.delta`)" }, "x-item-schema": ref("schemas", "Event"), "x-delta-schema": ref("schemas", "ExecutionDelta") } },
+    };
+  }
+  if (id === "streamExecutionChanges") {
+    const ok = isObject(responses["200"]) ? responses["200"] : {};
+    responses["200"] = {
+      description: ok.description ?? "The workspace's execution status changes",
+      content: { "text/event-stream": { schema: { type: "string", description: "Server-sent events: `event: ready`, then `event:` the change's type and `data:` an `ExecutionChange`" }, "x-item-schema": ref("schemas", "ExecutionChange") } },
     };
   }
   if (id === "exportAuditLogs") {

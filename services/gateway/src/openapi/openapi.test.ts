@@ -97,9 +97,9 @@ describe("/openapi.json", () => {
     expect(schemas.Error).toMatchObject({ type: "object", required: expect.arrayContaining(["error", "code", "message"]) });
   });
 
-  test("sign-up, login and signed deliveries need no bearer token; everything else under /api does", () => {
+  test("sign-up, login, the OIDC sign-in and signed deliveries need no bearer token; everything else under /api does", () => {
     const publicOnes = operations.filter(({ operation }) => operation.security?.length === 0).map(({ operation }) => operation.operationId);
-    expect(publicOnes.sort()).toEqual(["deliverWebhook", "exchangeToken", "getJwks", "login", "receiveIdentityWebhook", "signup"]);
+    expect(publicOnes.sort()).toEqual(["deliverWebhook", "describeOidcSignIn", "exchangeToken", "getJwks", "login", "receiveIdentityWebhook", "redeemOidcCode", "signup"]);
     expect(document.security).toEqual([{ bearer: [] }]);
   });
 

@@ -30,7 +30,7 @@ export function executionRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyn
       {
         schema: {
           tags: ["executions"], operationId: "listExecutions",
-          summary: "List the workspace's executions, newest first, by status and agent",
+          summary: "List the workspace's executions, newest first, by status, agent, trigger type and creation time",
           querystring: CursorPageQuery.extend(ExecutionListQuery.shape),
           response: { 200: z.object({ data: z.array(Execution), pagination: Pagination }) },
         },
@@ -49,7 +49,7 @@ export function executionRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyn
           tags: ["executions"], operationId: "listAgentExecutions",
           summary: "List an agent's executions, newest first",
           params: ExecutionParams,
-          querystring: CursorPageQuery.extend({ status: ExecutionListQuery.shape.status }),
+          querystring: CursorPageQuery.extend(ExecutionListQuery.omit({ agentId: true }).shape),
           response: { 200: z.object({ data: z.array(Execution), pagination: Pagination }) },
         },
       },

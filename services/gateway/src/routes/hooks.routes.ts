@@ -5,12 +5,15 @@ import type { Redis } from "ioredis";
 import { v5 as uuidv5 } from "uuid";
 import { z } from "zod";
 import type { Bus } from "@galaxy/bus";
+import { inSpan } from "@galaxy/observability";
 import {
   assertStorable, ConflictError, EVENT_CATALOG, GalaxyError, parseEvent, UnauthorizedError, UnavailableError, UnsupportedMediaTypeError, Uuid, ValidationError,
   type ResolvedTrigger, type WebhookReceived,
 } from "@galaxy/contracts";
 import { verifyWebhook, type WebhookRefusal } from "@galaxy/webhooks";
 import { CredentialCache } from "../auth/credential-cache";
+import { DeliveryLog } from "../hooks/delivery-log";
+import { recordDeliveries } from "../hooks/record-deliveries";
 import type { RouteDeps } from "./deps";
 
 /** The largest delivery accepted (docs/api.md, §2: 413 above 1 MiB). */
@@ -99,6 +102,7 @@ export function hookRoutes({ bus }: RouteDeps, options: HookRouteOptions): Fasti
   return async (app) => {
     app.removeAllContentTypeParsers();
     app.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: HOOK_BODY_LIMIT }, (_request, body, done) => done(null, body));
+    recordDeliveries(app, new DeliveryLog(options.redis, app.log), async (triggerId) => (await triggers.get(triggerId)).workspaceId);
 
     app.post(
       "/hooks/:triggerId",
@@ -116,47 +120,51 @@ export function hookRoutes({ bus }: RouteDeps, options: HookRouteOptions): Fasti
       },
       async (request, reply) => {
         const { triggerId } = request.params;
-        if (!JSON_MEDIA_TYPE.test(single(request.headers["content-type"]) ?? "")) {
-          throw new UnsupportedMediaTypeError("Send the delivery as JSON with `content-type: application/json`");
-        }
-        const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-        const trigger = await triggers.get(triggerId);
-        const verdict = verifyWebhook(
-          trigger.secrets,
-          { id: single(request.headers["webhook-id"]), timestamp: single(request.headers["webhook-timestamp"]), signature: single(request.headers["webhook-signature"]) },
-          raw,
-          Math.floor(Date.now() / 1000),
-        );
-        if (!verdict.ok) {
-          const refusal = REFUSALS[verdict.reason];
-          throw new UnauthorizedError(refusal.message, refusal.code);
-        }
-        let body: unknown;
-        try {
-          body = JSON.parse(raw.toString("utf8"));
-        } catch {
-          throw new ValidationError("The body is not valid JSON", { body: "not valid JSON" }, "malformed_json");
-        }
-        // Refused before the 202: what Postgres cannot store would be accepted and then lost.
-        assertStorable(body, "body");
-        if (trigger.agentStatus !== "active") throw new TriggerAgentNotActiveError(trigger.agentId, trigger.agentStatus);
-        await countDelivery(options.redis, triggerId, rate, reply);
+        // The intake in a span of its own, child of the request's: the delivery event continues it.
+        return inSpan("webhook intake", { traceparent: request.traceparent }, { attributes: { "galaxy.trigger.id": triggerId } }, async (traceparent, span) => {
+          if (!JSON_MEDIA_TYPE.test(single(request.headers["content-type"]) ?? "")) {
+            throw new UnsupportedMediaTypeError("Send the delivery as JSON with `content-type: application/json`");
+          }
+          const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+          const trigger = await triggers.get(triggerId);
+          const verdict = verifyWebhook(
+            trigger.secrets,
+            { id: single(request.headers["webhook-id"]), timestamp: single(request.headers["webhook-timestamp"]), signature: single(request.headers["webhook-signature"]) },
+            raw,
+            Math.floor(Date.now() / 1000),
+          );
+          if (!verdict.ok) {
+            const refusal = REFUSALS[verdict.reason];
+            throw new UnauthorizedError(refusal.message, refusal.code);
+          }
+          let body: unknown;
+          try {
+            body = JSON.parse(raw.toString("utf8"));
+          } catch {
+            throw new ValidationError("The body is not valid JSON", { body: "not valid JSON" }, "malformed_json");
+          }
+          // Refused before the 202: what Postgres cannot store would be accepted and then lost.
+          assertStorable(body, "body");
+          if (trigger.agentStatus !== "active") throw new TriggerAgentNotActiveError(trigger.agentId, trigger.agentStatus);
+          await countDelivery(options.redis, triggerId, rate, reply);
 
-        const executionId = deliveryExecutionId(triggerId, verdict.id);
-        const data: WebhookReceived = {
-          triggerId,
-          agentId: trigger.agentId,
-          webhookId: verdict.id,
-          executionId,
-          body,
-          bodySha256: createHash("sha256").update(raw).digest("hex"),
-          bodySize: raw.length,
-          headers: keptHeaders(request),
-          receivedAt: new Date().toISOString(),
-        };
-        await publishDelivery(bus, request, trigger, data);
-        reply.status(202);
-        return { data: { executionId } };
+          const executionId = deliveryExecutionId(triggerId, verdict.id);
+          const data: WebhookReceived = {
+            triggerId,
+            agentId: trigger.agentId,
+            webhookId: verdict.id,
+            executionId,
+            body,
+            bodySha256: createHash("sha256").update(raw).digest("hex"),
+            bodySize: raw.length,
+            headers: keptHeaders(request),
+            receivedAt: new Date().toISOString(),
+          };
+          span.setAttribute("galaxy.execution.id", executionId);
+          await publishDelivery(bus, request, trigger, data, traceparent);
+          reply.status(202);
+          return { data: { executionId } };
+        });
       },
     );
   };
@@ -168,7 +176,7 @@ export function hookRoutes({ bus }: RouteDeps, options: HookRouteOptions): Fasti
  * 503 without publishing when the bus is down: a publish while reconnecting would only be
  * buffered, and might be stored after the sender was told it was not.
  */
-async function publishDelivery(bus: Bus, request: FastifyRequest, trigger: ResolvedTrigger, data: WebhookReceived): Promise<void> {
+async function publishDelivery(bus: Bus, request: FastifyRequest, trigger: ResolvedTrigger, data: WebhookReceived, traceparent: string | undefined): Promise<void> {
   if (!bus.isConnected()) throw new UnavailableError("The event bus is unreachable; the delivery was not stored, retry it");
   const workspaceId = trigger.workspaceId;
   const claim = await bus.serviceClaims.get(workspaceId);
@@ -181,7 +189,7 @@ async function publishDelivery(bus: Bus, request: FastifyRequest, trigger: Resol
     type: "webhook.received",
     schemaVersion: entry.schemaVersion,
     payload: { id, type: "webhook.received", occurredAt: data.receivedAt, workspaceId, actor: { type: "service", id: bus.service }, data },
-    context: { claim, traceparent: request.traceparent, correlationId: request.id, causationId: request.id, clientIp: request.ip, userAgent },
+    context: { claim, traceparent, correlationId: request.id, causationId: request.id, clientIp: request.ip, userAgent },
   });
 }
 

@@ -1,6 +1,5 @@
 import type { MessageContext, RequestContext } from "@galaxy/bus";
 import { SYSTEM_WORKSPACE_ID, type EventActor } from "@galaxy/contracts";
-import { childTraceparent } from "@galaxy/observability";
 import { SERVICE_CLAIM_TTL_S, type SigningKeys } from "../keys/signing-keys";
 
 /** Who the CLI's operations are recorded as: the operator program, whose NATS user alone may ask. */
@@ -22,7 +21,7 @@ export async function operatorEventContext(keys: SigningKeys, ctx: RequestContex
   });
   return {
     claim,
-    traceparent: childTraceparent(ctx.traceparent),
+    traceparent: ctx.traceparent,
     correlationId: ctx.correlationId,
     causationId: ctx.correlationId,
     clientIp: ctx.clientIp,

@@ -6,7 +6,6 @@ import {
   type Me, type SignupBody, type SignupResult, type WorkspaceClaim,
 } from "@galaxy/contracts";
 import { appendEvent, inWorkspace, type Kysely, type OutboxRelay, type OutboxRow } from "@galaxy/db";
-import { childTraceparent } from "@galaxy/observability";
 import type { RequestContext } from "@galaxy/bus";
 import { dummyHash, hashPassword, verifyPassword } from "../crypto/passwords";
 import type { IdentityDb } from "../db";
@@ -48,7 +47,7 @@ export class AuthService {
       const { claim } = await keys.signClaim({ workspaceId, sub: userId, act: "user", role: "owner", expiresAt: nowS() + SERVICE_CLAIM_TTL_S });
       const context = {
         claim,
-        traceparent: childTraceparent(ctx.traceparent),
+        traceparent: ctx.traceparent,
         correlationId: ctx.correlationId,
         causationId: ctx.correlationId,
         clientIp: ctx.clientIp,

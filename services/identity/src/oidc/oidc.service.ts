@@ -4,7 +4,6 @@ import {
   type UserSyncRequest, type UserSyncResult, type Workspace,
 } from "@galaxy/contracts";
 import { appendEvent, inWorkspace, type EventContext, type Kysely, type OutboxRelay, type OutboxRow, type Transaction } from "@galaxy/db";
-import { childTraceparent } from "@galaxy/observability";
 import type { RequestContext } from "@galaxy/bus";
 import type { IdentityDb } from "../db";
 import { EmailTakenError, InvalidExternalTokenError, NoWorkspaceError, OidcNotConfiguredError } from "../errors";
@@ -256,7 +255,7 @@ function skipped(userId: string | null, reason: string): Outcome {
 function eventContext(claim: string, ctx: RequestContext): EventContext {
   return {
     claim,
-    traceparent: childTraceparent(ctx.traceparent),
+    traceparent: ctx.traceparent,
     correlationId: ctx.correlationId,
     causationId: ctx.correlationId,
     clientIp: ctx.clientIp,

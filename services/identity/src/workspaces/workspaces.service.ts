@@ -4,7 +4,6 @@ import {
   type UpdateWorkspaceBody, type WorkspaceClaim, type WorkspaceDetails, type WorkspaceMembership,
 } from "@galaxy/contracts";
 import { appendEvent, inWorkspace, type EventContext, type Kysely, type OutboxRelay, type OutboxRow } from "@galaxy/db";
-import { childTraceparent } from "@galaxy/observability";
 import type { RequestContext } from "@galaxy/bus";
 import type { IdentityDb } from "../db";
 import { ActionNotAllowedError, NoWorkspaceError, SlugTakenError, TokenStaleError } from "../errors";
@@ -51,7 +50,7 @@ export class WorkspacesService {
         const { claim: ownClaim } = await keys.signClaim({ workspaceId, sub: user.id, act: "user", role: "owner", expiresAt: nowS() + SERVICE_CLAIM_TTL_S });
         const context: EventContext = {
           claim: ownClaim,
-          traceparent: childTraceparent(ctx.traceparent),
+          traceparent: ctx.traceparent,
           correlationId: ctx.correlationId,
           causationId: ctx.correlationId,
           clientIp: ctx.clientIp,

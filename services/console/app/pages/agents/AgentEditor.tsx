@@ -1,7 +1,8 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
-import { galaxy } from "../../api/galaxy";
-import { BUILTIN_TOOLS, type Agent, type KnowledgeBase, type SavedAgent } from "../../api/types";
+import { ok } from "@galaxy/sdk";
+import { galaxy, sdk } from "../../api/galaxy";
+import { BUILTIN_TOOLS, PROVIDERS, type Agent, type KnowledgeBase, type SavedAgent } from "../../api/types";
 import { Link, navigate } from "../../router";
 import { ErrorNotice, Loading, PageHeader } from "../../ui/feedback";
 import { FormError, SecretOnce, SelectField, TextArea, TextField, fieldError } from "../../ui/form";
@@ -11,7 +12,7 @@ function AgentForm({ existing }: { existing?: Agent }) {
   const client = useQueryClient();
   const [form, setForm] = useState<AgentFormState>(existing ? formFromAgent(existing) : EMPTY_AGENT_FORM);
   const [saved, setSaved] = useState<SavedAgent | null>(null);
-  const bases = useQuery({ queryKey: ["knowledge-bases", "all"], queryFn: ({ signal }) => galaxy.page<KnowledgeBase>("/api/knowledge-bases", { limit: 100 }, signal) });
+  const bases = useQuery({ queryKey: ["knowledge-bases", "all"], queryFn: ({ signal }) => ok(sdk.api.GET("/api/knowledge-bases", { params: { query: { limit: 100 } }, signal })) });
   const save = useMutation({
     mutationFn: async () => {
       const body = bodyFromForm(form, existing);
@@ -52,7 +53,7 @@ function AgentForm({ existing }: { existing?: Agent }) {
         <TextField label="Name" name="name" required value={form.name} onChange={(e) => set("name", e.target.value)} error={error} />
         <TextField label="Description" name="description" value={form.description} onChange={(e) => set("description", e.target.value)} error={error} />
         <div className="row">
-          <SelectField label="Provider" name="provider" value={form.provider} onChange={(e) => set("provider", e.target.value === "anthropic" ? "anthropic" : "openai")} error={error} options={[["openai", "OpenAI"], ["anthropic", "Anthropic"]]} />
+          <SelectField label="Provider" name="provider" value={form.provider} onChange={(e) => set("provider", PROVIDERS.find((p) => p === e.target.value) ?? "openai")} error={error} options={[["openai", "OpenAI"], ["anthropic", "Anthropic"], ["google", "Google"]]} />
           <TextField label="Model" name="model" required value={form.model} onChange={(e) => set("model", e.target.value)} error={error} list="model-suggestions" hint="galaxy-dev-echo and galaxy-dev-tools run on the dev model server." />
           <datalist id="model-suggestions">
             <option value="galaxy-dev-echo" />
@@ -113,7 +114,7 @@ function AgentForm({ existing }: { existing?: Agent }) {
 
 export default function AgentEditor({ params }: { params: Record<string, string> }) {
   const id = params.id;
-  const agent = useQuery({ queryKey: ["agent", id], queryFn: () => galaxy.data<Agent>(`/api/agents/${id}`), enabled: id !== undefined });
+  const agent = useQuery({ queryKey: ["agent", id], queryFn: () => ok(sdk.api.GET("/api/agents/{id}", { params: { path: { id: id ?? "" } } })).then((r) => r.data), enabled: id !== undefined });
   if (!id)
     return (
       <section>

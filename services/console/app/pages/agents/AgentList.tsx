@@ -1,7 +1,8 @@
 import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
-import { galaxy } from "../../api/galaxy";
-import type { Agent } from "../../api/types";
+import { ok } from "@galaxy/sdk";
+import { sdk } from "../../api/galaxy";
+import { AGENT_STATUSES, type Agent } from "../../api/types";
 import { Link } from "../../router";
 import { EmptyState, ErrorNotice, Loading, PageHeader, StatusBadge } from "../../ui/feedback";
 import { formatTime } from "../../ui/format";
@@ -10,7 +11,7 @@ import { Pager } from "../../ui/Pager";
 export default function AgentList() {
   const [offset, setOffset] = useState(0);
   const [status, setStatus] = useState("");
-  const agents = useQuery({ queryKey: ["agents", { offset, status }], queryFn: ({ signal }) => galaxy.page<Agent>("/api/agents", { limit: 50, offset, status }, signal) });
+  const agents = useQuery({ queryKey: ["agents", { offset, status }], queryFn: ({ signal }) => ok(sdk.api.GET("/api/agents", { params: { query: { limit: 50, offset, status: AGENT_STATUSES.find((s) => s === status) } }, signal })) });
   return (
     <section>
       <PageHeader title="Agents">

@@ -1,6 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
-import { galaxy } from "../../api/galaxy";
+import { ok } from "@galaxy/sdk";
+import { sdk } from "../../api/galaxy";
 import type { Agent } from "../../api/types";
 import { Link, navigate } from "../../router";
 import { ErrorNotice, Loading, PageHeader, StatusBadge } from "../../ui/feedback";
@@ -20,8 +21,8 @@ function Lifecycle({ agent }: { agent: Agent }) {
   const client = useQueryClient();
   const action = useMutation({
     mutationFn: async (what: "activate" | "pause" | "delete") => {
-      if (what === "delete") return galaxy.request(`/api/agents/${agent.id}`, { method: "DELETE", idempotent: true });
-      return galaxy.data<Agent>(`/api/agents/${agent.id}/${what}`, { method: "POST", idempotent: true });
+      if (what === "delete") return ok(sdk.api.DELETE("/api/agents/{id}", { params: { path: { id: agent.id } } }));
+      return ok(sdk.api.POST(what === "activate" ? "/api/agents/{id}/activate" : "/api/agents/{id}/pause", { params: { path: { id: agent.id } } })).then((r) => r.data);
     },
     onSuccess: (_result, what) => {
       void client.invalidateQueries({ queryKey: ["agents"] });
@@ -57,7 +58,7 @@ function Lifecycle({ agent }: { agent: Agent }) {
 export default function AgentPage({ params }: { params: Record<string, string> }) {
   const id = params.id ?? "";
   const [tab, setTab] = useState<Tab>("run");
-  const agent = useQuery({ queryKey: ["agent", id], queryFn: () => galaxy.data<Agent>(`/api/agents/${id}`) });
+  const agent = useQuery({ queryKey: ["agent", id], queryFn: () => ok(sdk.api.GET("/api/agents/{id}", { params: { path: { id } } })).then((r) => r.data) });
   if (agent.isPending) return <Loading what="Loading the agent" />;
   if (agent.isError) return <ErrorNotice error={agent.error} retry={() => void agent.refetch()} />;
   const a = agent.data;

@@ -1,7 +1,8 @@
 import { useMutation } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
-import { ApiError } from "../../api/client";
-import { galaxy } from "../../api/galaxy";
+import { ApiError, fieldMessage } from "../../api/client";
+import { ok } from "@galaxy/sdk";
+import { sdk } from "../../api/galaxy";
 import type { Agent, Execution } from "../../api/types";
 import { navigate } from "../../router";
 import { FormError } from "../../ui/form";
@@ -14,7 +15,7 @@ export function TestRun({ agent }: { agent: Agent }) {
     mutationFn: async () => {
       const { input, errors } = inputFromFields(agent.inputSchema, values);
       if (Object.keys(errors).length > 0) throw new ApiError(400, "validation_failed", "Fix the fields marked below", errors);
-      return galaxy.data<Execution>(`/api/agents/${agent.id}/executions`, { method: "POST", body: { input }, idempotent: true });
+      return ok(sdk.api.POST("/api/agents/{id}/executions", { params: { path: { id: agent.id } }, body: { input } })).then((r) => r.data);
     },
     onSuccess: (execution) => navigate(`/executions/${execution.id}`),
   });
@@ -22,7 +23,7 @@ export function TestRun({ agent }: { agent: Agent }) {
     event.preventDefault();
     run.mutate();
   };
-  const errorFor = (field: string) => (run.error instanceof ApiError ? run.error.fieldError(field) : undefined);
+  const errorFor = (field: string) => fieldMessage(run.error, field);
   return (
     <form onSubmit={submit} noValidate aria-label="Test run">
       {agent.status !== "active" ? <p className="notice">This agent is {agent.status}: activate it to run it.</p> : null}

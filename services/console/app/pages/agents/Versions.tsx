@@ -1,6 +1,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
-import { galaxy } from "../../api/galaxy";
+import { ok } from "@galaxy/sdk";
+import { sdk } from "../../api/galaxy";
 import type { Agent, AgentConfig, AgentVersion } from "../../api/types";
 import { ErrorNotice, Loading } from "../../ui/feedback";
 import { formatTime, json } from "../../ui/format";
@@ -11,7 +12,7 @@ const show = (value: unknown) => (typeof value === "string" ? value : json(value
 
 /** An agent's versions, two of them side by side with what differs marked. */
 export function Versions({ agent }: { agent: Agent }) {
-  const versions = useQuery({ queryKey: ["agent", agent.id, "versions"], queryFn: ({ signal }) => galaxy.page<AgentVersion>(`/api/agents/${agent.id}/versions`, { limit: 100 }, signal) });
+  const versions = useQuery({ queryKey: ["agent", agent.id, "versions"], queryFn: ({ signal }) => ok(sdk.api.GET("/api/agents/{id}/versions", { params: { path: { id: agent.id }, query: { limit: 100 } }, signal })) });
   const [left, setLeft] = useState(Math.max(1, agent.version - 1));
   const [right, setRight] = useState(agent.version);
   if (versions.isPending) return <Loading what="Loading versions" />;

@@ -1,11 +1,11 @@
 import { ApiError } from "../../api/client";
-import type { Agent, AgentConfig, AgentTool, BuiltinTool } from "../../api/types";
+import type { Agent, AgentConfig, AgentTool, BuiltinTool, Provider } from "../../api/types";
 
 /** The agent form's state: text as typed, turned into an API body on submit. */
 export interface AgentFormState {
   name: string;
   description: string;
-  provider: "openai" | "anthropic";
+  provider: Provider;
   model: string;
   systemPrompt: string;
   temperature: string;

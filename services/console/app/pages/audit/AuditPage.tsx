@@ -1,6 +1,7 @@
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useState } from "react";
-import { galaxy } from "../../api/galaxy";
+import { ok } from "@galaxy/sdk";
+import { galaxy, sdk } from "../../api/galaxy";
 import type { AuditEntry, AuditVerification } from "../../api/types";
 import { EmptyState, ErrorNotice, Loading, PageHeader } from "../../ui/feedback";
 import { formatTime, json } from "../../ui/format";
@@ -15,7 +16,7 @@ const FILTERS = [
 type FilterKey = (typeof FILTERS)[number][0];
 
 function Verify() {
-  const verify = useMutation({ mutationFn: () => galaxy.data<AuditVerification>("/api/audit-logs/verify") });
+  const verify = useMutation({ mutationFn: () => ok(sdk.api.GET("/api/audit-logs/verify")).then((r) => r.data) });
   const result = verify.data;
   return (
     <div className="card">
@@ -54,7 +55,7 @@ export default function AuditPage() {
   const [filters, setFilters] = useState<Partial<Record<FilterKey, string>>>({});
   const [offset, setOffset] = useState(0);
   const [open, setOpen] = useState<string | null>(null);
-  const logs = useQuery({ queryKey: ["audit", filters, offset], queryFn: ({ signal }) => galaxy.page<AuditEntry>("/api/audit-logs", { limit: 50, offset, ...filters }, signal) });
+  const logs = useQuery({ queryKey: ["audit", filters, offset], queryFn: ({ signal }) => ok(sdk.api.GET("/api/audit-logs", { params: { query: { limit: 50, offset, ...filters } }, signal })) });
   const exporting = useMutation({ mutationFn: () => download(filters) });
   return (
     <section>

@@ -1,11 +1,13 @@
 import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { useEffect, useMemo, useRef } from "react";
-import { galaxy } from "../../api/galaxy";
+import { ok } from "@galaxy/sdk";
+import { sdk } from "../../api/galaxy";
 import { EXECUTION_STATUSES, TRIGGER_TYPES, type Agent, type Execution } from "../../api/types";
 import { Link, navigate, useSearch } from "../../router";
 import { EmptyState, ErrorNotice, Loading, PageHeader, StatusBadge } from "../../ui/feedback";
 import { formatCost, formatDuration, formatTime, shortId } from "../../ui/format";
+import { useExecutionChanges } from "./live";
 
 const PAGE = 100;
 const ROW_HEIGHT = 44;
@@ -32,37 +34,46 @@ function useFilters() {
 
 export default function ExecutionList() {
   const { filters, set } = useFilters();
-  const server = { agentId: filters.agentId || undefined, status: filters.status || undefined };
-  const agents = useQuery({ queryKey: ["agents", "all"], queryFn: ({ signal }) => galaxy.page<Agent>("/api/agents", { limit: 100 }, signal) });
+  const sinceMs = SINCE.find(([key]) => key === filters.since)?.[2] ?? 0;
+  // The window starts when the filter is chosen (to the minute), so the query keeps one key while it is on.
+  const createdAfter = useMemo(() => (sinceMs ? new Date(Math.floor((Date.now() - sinceMs) / 60_000) * 60_000).toISOString() : undefined), [sinceMs]);
+  const server = {
+    agentId: filters.agentId || undefined,
+    status: EXECUTION_STATUSES.find((s) => s === filters.status),
+    triggerType: TRIGGER_TYPES.find((t) => t === filters.trigger),
+    createdAfter,
+  };
+  const agents = useQuery({ queryKey: ["agents", "all"], queryFn: ({ signal }) => ok(sdk.api.GET("/api/agents", { params: { query: { limit: 100 } }, signal })) });
   const names = useMemo(() => new Map((agents.data?.data ?? []).map((a) => [a.id, a.name])), [agents.data]);
-  // The newest page is polled for live updates; older pages load as the list scrolls.
-  const head = useQuery({ queryKey: ["executions", "head", server], queryFn: ({ signal }) => galaxy.page<Execution>("/api/executions", { limit: PAGE, offset: 0, ...server }, signal), refetchInterval: 2_000 });
+  // The newest page follows the stream (live.ts), with a slow read as a safety net for a change
+  // the stream missed; older pages load as the list scrolls.
+  const live = useExecutionChanges(server.agentId);
+  const head = useQuery({
+    queryKey: ["executions", "head", server],
+    queryFn: ({ signal }) => ok(sdk.api.GET("/api/executions", { params: { query: { limit: PAGE, offset: 0, ...server } }, signal })),
+    refetchInterval: 30_000,
+  });
   const older = useInfiniteQuery({
     queryKey: ["executions", "older", server],
-    initialPageParam: PAGE,
-    queryFn: ({ pageParam, signal }) => galaxy.page<Execution>("/api/executions", { limit: PAGE, offset: pageParam, ...server }, signal),
-    getNextPageParam: (last) => (last.pagination.hasMore ? last.pagination.offset + last.pagination.limit : undefined),
-    enabled: head.data?.pagination.hasMore === true,
+    // Older pages go by cursor from the newest page's last row (keyset: a deep page costs what
+    // the first does, and rows arriving at the top shift nothing below).
+    initialPageParam: head.data?.pagination.nextCursor ?? "",
+    queryFn: ({ pageParam, signal }) => ok(sdk.api.GET("/api/executions", { params: { query: { limit: PAGE, cursor: pageParam, ...server } }, signal })),
+    getNextPageParam: (last) => last.pagination.nextCursor ?? undefined,
+    enabled: head.data?.pagination.hasMore === true && Boolean(head.data.pagination.nextCursor),
   });
-  const sinceMs = SINCE.find(([key]) => key === filters.since)?.[2] ?? 0;
-  const loaded = useMemo(() => [...(head.data?.data ?? []), ...(older.data?.pages.flatMap((p) => p.data) ?? [])], [head.data, older.data]);
   const rows = useMemo(() => {
     const seen = new Set<string>();
     const all: Execution[] = [];
-    for (const e of loaded) {
+    for (const e of [...(head.data?.data ?? []), ...(older.data?.pages.flatMap((p) => p.data) ?? [])]) {
       if (seen.has(e.id)) continue;
       seen.add(e.id);
-      if (filters.trigger && e.trigger.type !== filters.trigger) continue;
-      if (sinceMs && Date.parse(e.createdAt) < Date.now() - sinceMs) continue;
       all.push(e);
     }
     return all;
-  }, [loaded, filters.trigger, sinceMs]);
+  }, [head.data, older.data]);
   const total = head.data?.pagination.total ?? 0;
-  // Newest first: once the oldest loaded execution is before the time filter, older pages cannot match.
-  const oldest = loaded.at(-1);
-  const reachedOlderThanSince = sinceMs > 0 && oldest !== undefined && Date.parse(oldest.createdAt) < Date.now() - sinceMs;
-  const canLoadMore = (head.data?.pagination.hasMore ?? false) && older.hasNextPage !== false && !reachedOlderThanSince;
+  const canLoadMore = (head.data?.pagination.hasMore ?? false) && older.hasNextPage !== false;
 
   const scroller = useRef<HTMLDivElement>(null);
   const virtual = useVirtualizer({ count: rows.length, getScrollElement: () => scroller.current, estimateSize: () => ROW_HEIGHT, overscan: 10 });
@@ -123,7 +134,7 @@ export default function ExecutionList() {
       {head.isPending ? <Loading what="Loading executions" /> : null}
       {head.isError ? <ErrorNotice error={head.error} retry={() => void head.refetch()} /> : null}
       {head.data && rows.length === 0 ? (
-        <EmptyState title={total === 0 && !filters.agentId && !filters.status ? "No executions yet." : "No executions match these filters."}>
+        <EmptyState title={Object.values(filters).every((value) => !value) ? "No executions yet." : "No executions match these filters."}>
           <p>
             Executions appear here as they start: run an agent from <Link to="/agents">its page</Link>, or send a delivery to one of its webhook triggers.
           </p>
@@ -132,7 +143,7 @@ export default function ExecutionList() {
       {rows.length > 0 ? (
         <>
           <p className="hint" aria-live="polite">
-            {total.toLocaleString()} {total === 1 ? "execution" : "executions"}{filters.trigger || filters.since ? `; ${rows.length.toLocaleString()} of those loaded match the trigger and time filters` : ""}. Updates live.
+            {total.toLocaleString()} {total === 1 ? "execution" : "executions"}. {live ? "Updates live." : "Reconnecting to live updates…"}
           </p>
           <div className="vtable" role="table" aria-label="Executions" aria-rowcount={rows.length + 1}>
             <div className="vrow vhead" role="row" aria-rowindex={1}>

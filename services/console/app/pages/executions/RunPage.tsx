@@ -1,6 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
-import { galaxy } from "../../api/galaxy";
+import { ok } from "@galaxy/sdk";
+import { galaxy, sdk } from "../../api/galaxy";
 import { streamExecutionEvents } from "../../api/sse";
 import { TERMINAL, type Agent, type CallbackDelivery, type Execution } from "../../api/types";
 import { Link } from "../../router";
@@ -34,7 +35,7 @@ function useRunStream(executionId: string): { run: RunState; streamError: unknow
 }
 
 function Deliveries({ executionId }: { executionId: string }) {
-  const deliveries = useQuery({ queryKey: ["execution", executionId, "deliveries"], queryFn: ({ signal }) => galaxy.page<CallbackDelivery>(`/api/executions/${executionId}/deliveries`, { limit: 50 }, signal), refetchInterval: 5_000 });
+  const deliveries = useQuery({ queryKey: ["execution", executionId, "deliveries"], queryFn: ({ signal }) => ok(sdk.api.GET("/api/executions/{id}/deliveries", { params: { path: { id: executionId }, query: { limit: 50 } }, signal })), refetchInterval: 5_000 });
   if (deliveries.isError) return <ErrorNotice error={deliveries.error} />;
   const list = deliveries.data?.data ?? [];
   if (list.length === 0) return <p className="hint">No completion callback: the agent has no callback URL, or the execution has not finished.</p>;
@@ -54,15 +55,15 @@ export default function RunPage({ params }: { params: Record<string, string> }) 
   const client = useQueryClient();
   const execution = useQuery({
     queryKey: ["execution", id],
-    queryFn: () => galaxy.data<Execution>(`/api/executions/${id}`),
+    queryFn: () => ok(sdk.api.GET("/api/executions/{id}", { params: { path: { id } } })).then((r) => r.data),
     // The stream brings the final record; polling covers a stream that cannot connect.
     refetchInterval: (query) => (query.state.data && TERMINAL.has(query.state.data.status) ? false : 3_000),
   });
   const agentId = execution.data?.agentId;
-  const agent = useQuery({ queryKey: ["agent", agentId], queryFn: () => galaxy.data<Agent>(`/api/agents/${agentId}`), enabled: agentId !== undefined });
+  const agent = useQuery({ queryKey: ["agent", agentId], queryFn: () => ok(sdk.api.GET("/api/agents/{id}", { params: { path: { id: agentId ?? "" } } })).then((r) => r.data), enabled: agentId !== undefined });
   const { run, streamError } = useRunStream(id);
   const cancel = useMutation({
-    mutationFn: () => galaxy.data<Execution>(`/api/executions/${id}/cancel`, { method: "POST", idempotent: true }),
+    mutationFn: () => ok(sdk.api.POST("/api/executions/{id}/cancel", { params: { path: { id } } })).then((r) => r.data),
     onSuccess: (e) => client.setQueryData(["execution", id], e),
   });
   if (execution.isPending) return <Loading what="Loading the execution" />;

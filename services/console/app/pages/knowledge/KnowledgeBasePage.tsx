@@ -1,6 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type ChangeEvent, type FormEvent } from "react";
-import { galaxy } from "../../api/galaxy";
+import { ok } from "@galaxy/sdk";
+import { sdk } from "../../api/galaxy";
 import type { KnowledgeBase, KnowledgeChunk, KnowledgeDocument } from "../../api/types";
 import { EmptyState, ErrorNotice, Loading, PageHeader, StatusBadge } from "../../ui/feedback";
 import { FormError, TextArea, TextField } from "../../ui/form";
@@ -11,7 +12,7 @@ function Upload({ baseId }: { baseId: string }) {
   const [title, setTitle] = useState("");
   const [text, setText] = useState("");
   const add = useMutation({
-    mutationFn: () => galaxy.data<KnowledgeDocument>(`/api/knowledge-bases/${baseId}/documents`, { method: "POST", body: { title, text }, idempotent: true }),
+    mutationFn: () => ok(sdk.api.POST("/api/knowledge-bases/{id}/documents", { params: { path: { id: baseId } }, body: { title, text } })).then((r) => r.data),
     onSuccess: () => {
       setTitle("");
       setText("");
@@ -47,7 +48,7 @@ function Upload({ baseId }: { baseId: string }) {
 
 function Search({ baseId }: { baseId: string }) {
   const [query, setQuery] = useState("");
-  const search = useMutation({ mutationFn: () => galaxy.data<KnowledgeChunk[]>(`/api/knowledge-bases/${baseId}/query`, { method: "POST", body: { query, topK: 5 } }) });
+  const search = useMutation({ mutationFn: () => ok(sdk.api.POST("/api/knowledge-bases/{id}/query", { params: { path: { id: baseId } }, body: { query, topK: 5 } })).then((r) => r.data) });
   const submit = (event: FormEvent) => {
     event.preventDefault();
     search.mutate();
@@ -76,10 +77,10 @@ function Search({ baseId }: { baseId: string }) {
 
 export default function KnowledgeBasePage({ params }: { params: Record<string, string> }) {
   const id = params.id ?? "";
-  const base = useQuery({ queryKey: ["knowledge-base", id], queryFn: () => galaxy.data<KnowledgeBase>(`/api/knowledge-bases/${id}`) });
+  const base = useQuery({ queryKey: ["knowledge-base", id], queryFn: () => ok(sdk.api.GET("/api/knowledge-bases/{id}", { params: { path: { id } } })).then((r) => r.data) });
   const documents = useQuery({
     queryKey: ["documents", id],
-    queryFn: ({ signal }) => galaxy.page<KnowledgeDocument>(`/api/knowledge-bases/${id}/documents`, { limit: 100 }, signal),
+    queryFn: ({ signal }) => ok(sdk.api.GET("/api/knowledge-bases/{id}/documents", { params: { path: { id }, query: { limit: 100 } }, signal })),
     // Indexing runs in the background: poll while a document is still pending.
     refetchInterval: (query) => (query.state.data?.data.some((d) => d.status === "pending") ? 2_000 : false),
   });

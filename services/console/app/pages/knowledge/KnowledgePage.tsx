@@ -1,6 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
-import { galaxy } from "../../api/galaxy";
+import { ok } from "@galaxy/sdk";
+import { sdk } from "../../api/galaxy";
 import type { KnowledgeBase } from "../../api/types";
 import { Link } from "../../router";
 import { EmptyState, ErrorNotice, Loading, PageHeader } from "../../ui/feedback";
@@ -9,10 +10,10 @@ import { formatTime } from "../../ui/format";
 
 export default function KnowledgePage() {
   const client = useQueryClient();
-  const bases = useQuery({ queryKey: ["knowledge-bases", "all"], queryFn: ({ signal }) => galaxy.page<KnowledgeBase>("/api/knowledge-bases", { limit: 100 }, signal) });
+  const bases = useQuery({ queryKey: ["knowledge-bases", "all"], queryFn: ({ signal }) => ok(sdk.api.GET("/api/knowledge-bases", { params: { query: { limit: 100 } }, signal })) });
   const [name, setName] = useState("");
   const create = useMutation({
-    mutationFn: () => galaxy.data<KnowledgeBase>("/api/knowledge-bases", { method: "POST", body: { name }, idempotent: true }),
+    mutationFn: () => ok(sdk.api.POST("/api/knowledge-bases", { body: { name } })).then((r) => r.data),
     onSuccess: () => {
       setName("");
       void client.invalidateQueries({ queryKey: ["knowledge-bases"] });

@@ -1,6 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
-import { galaxy } from "../../api/galaxy";
+import { ok } from "@galaxy/sdk";
+import { sdk } from "../../api/galaxy";
 import type { DeadLetter, DeadLetterRedrive } from "../../api/types";
 import { EmptyState, ErrorNotice, Loading, StatusBadge } from "../../ui/feedback";
 import { formatTime, json } from "../../ui/format";
@@ -14,11 +15,11 @@ export function DeadLetters() {
   const [results, setResults] = useState<Record<number, DeadLetterRedrive>>({});
   const letters = useQuery({
     queryKey: ["dead-letters", consumer, pendingOnly, offset],
-    queryFn: ({ signal }) => galaxy.page<DeadLetter>("/api/admin/dead-letters", { limit: 25, offset, ...(consumer ? { consumer } : {}), ...(pendingOnly ? { redriven: false } : {}) }, signal),
+    queryFn: ({ signal }) => ok(sdk.api.GET("/api/admin/dead-letters", { params: { query: { limit: 25, offset, ...(consumer ? { consumer } : {}), ...(pendingOnly ? { redriven: "false" as const } : {}) } }, signal })),
     refetchInterval: 5_000,
   });
   const redrive = useMutation({
-    mutationFn: (id: number) => galaxy.data<DeadLetterRedrive>(`/api/admin/dead-letters/${id}/redrive`, { method: "POST", idempotent: true }),
+    mutationFn: (id: number) => ok(sdk.api.POST("/api/admin/dead-letters/{id}/redrive", { params: { path: { id } } })).then((r) => r.data),
     onSuccess: (result) => {
       setResults((all) => ({ ...all, [result.id]: result }));
       void client.invalidateQueries({ queryKey: ["dead-letters"] });

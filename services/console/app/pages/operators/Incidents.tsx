@@ -1,6 +1,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
-import { galaxy } from "../../api/galaxy";
+import { ok } from "@galaxy/sdk";
+import { sdk } from "../../api/galaxy";
 import type { AuditEntry } from "../../api/types";
 import { EmptyState, ErrorNotice, Loading } from "../../ui/feedback";
 import { formatTime } from "../../ui/format";
@@ -8,7 +9,7 @@ import { Pager } from "../../ui/Pager";
 
 export function Incidents() {
   const [offset, setOffset] = useState(0);
-  const incidents = useQuery({ queryKey: ["incidents", offset], queryFn: ({ signal }) => galaxy.page<AuditEntry>("/api/admin/security-incidents", { limit: 50, offset }, signal), refetchInterval: 10_000 });
+  const incidents = useQuery({ queryKey: ["incidents", offset], queryFn: ({ signal }) => ok(sdk.api.GET("/api/admin/security-incidents", { params: { query: { limit: 50, offset } }, signal })), refetchInterval: 10_000 });
   if (incidents.isPending) return <Loading what="Loading incidents" />;
   if (incidents.isError) return <ErrorNotice error={incidents.error} />;
   if (incidents.data.data.length === 0) return <EmptyState title="No security incidents.">Cross-workspace attempts and forged claims appear here.</EmptyState>;

@@ -1,6 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
-import { galaxy } from "../../api/galaxy";
+import { ok } from "@galaxy/sdk";
+import { galaxy, sdk } from "../../api/galaxy";
 import { PROJECTIONS, type ProjectionName, type ReplayRun } from "../../api/types";
 import { EmptyState, ErrorNotice, Loading, StatusBadge } from "../../ui/feedback";
 import { FormError, SelectField, TextField } from "../../ui/form";
@@ -43,7 +44,7 @@ export function Replays() {
   const [previewed, setPreviewed] = useState<string | null>(null);
   const replays = useQuery({
     queryKey: ["replays"],
-    queryFn: ({ signal }) => galaxy.page<ReplayRun>("/api/admin/replays", { limit: 20 }, signal),
+    queryFn: ({ signal }) => ok(sdk.api.GET("/api/admin/replays", { params: { query: { limit: 20 } }, signal })),
     refetchInterval: (query) => (query.state.data?.data.some((r) => r.status === "running") ? 1_000 : 5_000),
   });
   const start = useMutation({
@@ -53,7 +54,7 @@ export function Replays() {
       void client.invalidateQueries({ queryKey: ["replays"] });
     },
   });
-  const cancel = useMutation({ mutationFn: (id: string) => galaxy.data(`/api/admin/replays/${id}/cancel`, { method: "POST", idempotent: true }), onSuccess: () => void client.invalidateQueries({ queryKey: ["replays"] }) });
+  const cancel = useMutation({ mutationFn: (id: string) => ok(sdk.api.POST("/api/admin/replays/{id}/cancel", { params: { path: { id } } })), onSuccess: () => void client.invalidateQueries({ queryKey: ["replays"] }) });
   const preview = replays.data?.data.find((r) => r.id === previewed);
   const submit = (event: FormEvent) => {
     event.preventDefault();

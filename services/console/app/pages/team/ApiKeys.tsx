@@ -1,6 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
-import { galaxy } from "../../api/galaxy";
+import { ok } from "@galaxy/sdk";
+import { sdk } from "../../api/galaxy";
 import { ROLES, type ApiKey, type Role } from "../../api/types";
 import { EmptyState, ErrorNotice, Loading } from "../../ui/feedback";
 import { FormError, SecretOnce, SelectField, TextField } from "../../ui/form";
@@ -8,21 +9,21 @@ import { formatTime } from "../../ui/format";
 
 export function ApiKeys() {
   const client = useQueryClient();
-  const keys = useQuery({ queryKey: ["api-keys"], queryFn: ({ signal }) => galaxy.page<ApiKey>("/api/api-keys", { limit: 100 }, signal) });
+  const keys = useQuery({ queryKey: ["api-keys"], queryFn: ({ signal }) => ok(sdk.api.GET("/api/api-keys", { params: { query: { limit: 100 } }, signal })) });
   const [name, setName] = useState("");
   const [role, setRole] = useState<Role>("member");
   const [expiresAt, setExpiresAt] = useState("");
   const [created, setCreated] = useState<ApiKey | null>(null);
   const refresh = () => void client.invalidateQueries({ queryKey: ["api-keys"] });
   const create = useMutation({
-    mutationFn: () => galaxy.data<ApiKey>("/api/api-keys", { method: "POST", body: { name, role, ...(expiresAt ? { expiresAt: new Date(expiresAt).toISOString() } : {}) } }),
+    mutationFn: () => ok(sdk.api.POST("/api/api-keys", { body: { name, role, ...(expiresAt ? { expiresAt: new Date(expiresAt).toISOString() } : {}) } })).then((r) => r.data),
     onSuccess: (key) => {
       setCreated(key);
       setName("");
       refresh();
     },
   });
-  const revoke = useMutation({ mutationFn: (id: string) => galaxy.request(`/api/api-keys/${id}`, { method: "DELETE", idempotent: true }), onSuccess: refresh });
+  const revoke = useMutation({ mutationFn: (id: string) => ok(sdk.api.DELETE("/api/api-keys/{id}", { params: { path: { id } } })), onSuccess: refresh });
   const submit = (event: FormEvent) => {
     event.preventDefault();
     create.mutate();

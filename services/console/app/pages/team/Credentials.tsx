@@ -1,6 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
-import { galaxy } from "../../api/galaxy";
+import { ok } from "@galaxy/sdk";
+import { sdk } from "../../api/galaxy";
 import type { CredentialSummary } from "../../api/types";
 import { ErrorNotice, Loading } from "../../ui/feedback";
 import { FormError, SelectField, TextField } from "../../ui/form";
@@ -9,19 +10,19 @@ import { formatTime } from "../../ui/format";
 /** Provider keys: set and replaced, never shown (only their last four characters). */
 export function Credentials() {
   const client = useQueryClient();
-  const list = useQuery({ queryKey: ["credentials"], queryFn: () => galaxy.data<CredentialSummary[]>("/api/provider-credentials") });
+  const list = useQuery({ queryKey: ["credentials"], queryFn: () => ok(sdk.api.GET("/api/provider-credentials")).then((r) => r.data) });
   const [provider, setProvider] = useState<CredentialSummary["provider"]>("openai");
   const [apiKey, setApiKey] = useState("");
   const [baseUrl, setBaseUrl] = useState("");
   const refresh = () => void client.invalidateQueries({ queryKey: ["credentials"] });
   const save = useMutation({
-    mutationFn: () => galaxy.data(`/api/provider-credentials/${provider}`, { method: "PUT", body: { apiKey, ...(baseUrl ? { baseUrl } : {}) } }),
+    mutationFn: () => ok(sdk.api.PUT("/api/provider-credentials/{provider}", { params: { path: { provider } }, body: { apiKey, ...(baseUrl ? { baseUrl } : {}) } })),
     onSuccess: () => {
       setApiKey("");
       refresh();
     },
   });
-  const remove = useMutation({ mutationFn: (p: string) => galaxy.request(`/api/provider-credentials/${p}`, { method: "DELETE", idempotent: true }), onSuccess: refresh });
+  const remove = useMutation({ mutationFn: (p: CredentialSummary["provider"]) => ok(sdk.api.DELETE("/api/provider-credentials/{provider}", { params: { path: { provider: p } } })), onSuccess: refresh });
   const submit = (event: FormEvent) => {
     event.preventDefault();
     save.mutate();
@@ -45,7 +46,7 @@ export function Credentials() {
         ))}
       </ul>
       <form onSubmit={submit} noValidate className="inline-form" aria-label="Set a provider key">
-        <SelectField label="Provider" name="provider" value={provider} onChange={(e) => setProvider(e.target.value as CredentialSummary["provider"])} error={save.error} options={[["openai", "OpenAI"], ["anthropic", "Anthropic"], ["pinecone", "Pinecone"]]} />
+        <SelectField label="Provider" name="provider" value={provider} onChange={(e) => setProvider(e.target.value as CredentialSummary["provider"])} error={save.error} options={[["openai", "OpenAI"], ["anthropic", "Anthropic"], ["google", "Google"], ["pinecone", "Pinecone"]]} />
         <TextField label="API key" name="apiKey" type="password" autoComplete="off" value={apiKey} onChange={(e) => setApiKey(e.target.value)} error={save.error} />
         <TextField label="Base URL (optional)" name="baseUrl" type="url" value={baseUrl} onChange={(e) => setBaseUrl(e.target.value)} error={save.error} />
         <FormError error={save.error} />

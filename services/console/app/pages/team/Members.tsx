@@ -1,6 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
-import { galaxy } from "../../api/galaxy";
+import { ok } from "@galaxy/sdk";
+import { sdk } from "../../api/galaxy";
 import { ROLES, type Member, type Role } from "../../api/types";
 import { ErrorNotice, Loading } from "../../ui/feedback";
 import { FormError, SelectField, TextField } from "../../ui/form";
@@ -10,19 +11,19 @@ const ROLE_OPTIONS = ROLES.map((r) => [r, r] as const);
 
 export function Members() {
   const client = useQueryClient();
-  const members = useQuery({ queryKey: ["members"], queryFn: ({ signal }) => galaxy.page<Member>("/api/members", { limit: 100 }, signal) });
+  const members = useQuery({ queryKey: ["members"], queryFn: ({ signal }) => ok(sdk.api.GET("/api/members", { params: { query: { limit: 100 } }, signal })) });
   const [email, setEmail] = useState("");
   const [role, setRole] = useState<Role>("member");
   const refresh = () => void client.invalidateQueries({ queryKey: ["members"] });
   const add = useMutation({
-    mutationFn: () => galaxy.data<Member>("/api/members", { method: "POST", body: { email, role }, idempotent: true }),
+    mutationFn: () => ok(sdk.api.POST("/api/members", { body: { email, role } })).then((r) => r.data),
     onSuccess: () => {
       setEmail("");
       refresh();
     },
   });
-  const change = useMutation({ mutationFn: (m: { userId: string; role: string }) => galaxy.data<Member>(`/api/members/${m.userId}`, { method: "PATCH", body: { role: m.role }, idempotent: true }), onSuccess: refresh });
-  const remove = useMutation({ mutationFn: (userId: string) => galaxy.request(`/api/members/${userId}`, { method: "DELETE", idempotent: true }), onSuccess: refresh });
+  const change = useMutation({ mutationFn: (m: { userId: string; role: Role }) => ok(sdk.api.PATCH("/api/members/{userId}", { params: { path: { userId: m.userId } }, body: { role: m.role } })).then((r) => r.data), onSuccess: refresh });
+  const remove = useMutation({ mutationFn: (userId: string) => ok(sdk.api.DELETE("/api/members/{userId}", { params: { path: { userId } } })), onSuccess: refresh });
   const submit = (event: FormEvent) => {
     event.preventDefault();
     add.mutate();
@@ -54,7 +55,7 @@ export function Members() {
                   <td>{m.name}</td>
                   <td>{m.email}</td>
                   <td>
-                    <select aria-label={`Role of ${m.email}`} value={m.role} onChange={(e) => change.mutate({ userId: m.userId, role: e.target.value })}>
+                    <select aria-label={`Role of ${m.email}`} value={m.role} onChange={(e) => change.mutate({ userId: m.userId, role: ROLES.find((r) => r === e.target.value) ?? m.role })}>
                       {ROLES.map((r) => (
                         <option key={r} value={r}>
                           {r}

@@ -1,43 +1,24 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { ApiError } from "../../api/client";
-import { galaxy } from "../../api/galaxy";
-import type { Agent, Execution, Trigger } from "../../api/types";
-import { Link } from "../../router";
-import { EmptyState, ErrorNotice, Loading, StatusBadge } from "../../ui/feedback";
+import { ok } from "@galaxy/sdk";
+import { sdk } from "../../api/galaxy";
+import type { Agent, Trigger } from "../../api/types";
+import { EmptyState, ErrorNotice, Loading } from "../../ui/feedback";
 import { FormError, SecretOnce, TextArea, TextField } from "../../ui/form";
-import { formatTime, shortId } from "../../ui/format";
+import { shortId } from "../../ui/format";
 import { exampleBody, hookUrl, signedCurl } from "./curl";
-
-/** The executions a trigger started, newest first: its deliveries and their outcome. */
-function RecentDeliveries({ trigger }: { trigger: Trigger }) {
-  const runs = useQuery({
-    queryKey: ["executions", "agent", trigger.agentId, "recent"],
-    queryFn: ({ signal }) => galaxy.page<Execution>(`/api/agents/${trigger.agentId}/executions`, { limit: 100 }, signal),
-    refetchInterval: 3_000,
-  });
-  const mine = (runs.data?.data ?? []).filter((e) => e.trigger.id === trigger.id).slice(0, 10);
-  if (runs.isError) return <ErrorNotice error={runs.error} />;
-  if (mine.length === 0) return <p className="hint">No deliveries yet. Send one with the example above.</p>;
-  return (
-    <ul className="deliveries" aria-label="Recent deliveries">
-      {mine.map((e) => (
-        <li key={e.id}>
-          <StatusBadge status={e.status} /> <Link to={`/executions/${e.id}`}>{shortId(e.id)}</Link> · {formatTime(e.createdAt)}
-        </li>
-      ))}
-    </ul>
-  );
-}
+import { NextRuns } from "./NextRuns";
+import { RecentDeliveries } from "./RecentDeliveries";
 
 function TriggerCard({ trigger, onSecret }: { trigger: Trigger; onSecret: (t: Trigger) => void }) {
   const client = useQueryClient();
   const rotate = useMutation({
-    mutationFn: () => galaxy.data<Trigger>(`/api/agents/${trigger.agentId}/triggers/${trigger.id}/rotate-secret`, { method: "POST", idempotent: true }),
+    mutationFn: () => ok(sdk.api.POST("/api/agents/{id}/triggers/{triggerId}/rotate-secret", { params: { path: { id: trigger.agentId, triggerId: trigger.id } } })).then((r) => r.data),
     onSuccess: onSecret,
   });
   const remove = useMutation({
-    mutationFn: () => galaxy.request(`/api/agents/${trigger.agentId}/triggers/${trigger.id}`, { method: "DELETE", idempotent: true }),
+    mutationFn: () => ok(sdk.api.DELETE("/api/agents/{id}/triggers/{triggerId}", { params: { path: { id: trigger.agentId, triggerId: trigger.id } } })),
     onSuccess: () => void client.invalidateQueries({ queryKey: ["triggers"] }),
   });
   return (
@@ -62,13 +43,16 @@ function TriggerCard({ trigger, onSecret }: { trigger: Trigger; onSecret: (t: Tr
           Deliveries go to <code>{hookUrl(trigger.url)}</code>
         </p>
       ) : (
-        <p>
-          Runs on <code>{trigger.cron}</code> ({trigger.timezone ?? "UTC"}) with input <code>{JSON.stringify(trigger.input)}</code>
-        </p>
+        <>
+          <p>
+            Runs on <code>{trigger.cron}</code> ({trigger.timezone ?? "UTC"}) with input <code>{JSON.stringify(trigger.input)}</code>
+          </p>
+          <NextRuns trigger={trigger} />
+        </>
       )}
       {rotate.isError ? <ErrorNotice error={rotate.error} /> : null}
       {remove.isError ? <ErrorNotice error={remove.error} /> : null}
-      <h4>Recent deliveries</h4>
+      <h4>{trigger.type === "webhook" ? "Recent deliveries" : "Recent runs"}</h4>
       <RecentDeliveries trigger={trigger} />
     </article>
   );
@@ -87,7 +71,7 @@ function NewSchedule({ agent }: { agent: Agent }) {
       } catch {
         throw new ApiError(400, "validation_failed", "Fix the fields marked below", { input: "is not valid JSON" });
       }
-      return galaxy.data<Trigger>(`/api/agents/${agent.id}/triggers`, { method: "POST", body: { type: "schedule", cron, timezone, input: parsed }, idempotent: true });
+      return ok(sdk.api.POST("/api/agents/{id}/triggers", { params: { path: { id: agent.id } }, body: { type: "schedule", cron, timezone, input: parsed } })).then((r) => r.data);
     },
     onSuccess: () => void client.invalidateQueries({ queryKey: ["triggers"] }),
   });
@@ -112,9 +96,14 @@ function NewSchedule({ agent }: { agent: Agent }) {
 export function TriggerPanel({ agent }: { agent: Agent }) {
   const client = useQueryClient();
   const [secret, setSecret] = useState<Trigger | null>(null);
-  const triggers = useQuery({ queryKey: ["triggers", agent.id], queryFn: ({ signal }) => galaxy.page<Trigger>(`/api/agents/${agent.id}/triggers`, { limit: 100 }, signal) });
+  const triggers = useQuery({
+    queryKey: ["triggers", agent.id],
+    queryFn: ({ signal }) => ok(sdk.api.GET("/api/agents/{id}/triggers", { params: { path: { id: agent.id }, query: { limit: 100 } }, signal })),
+    // Schedules' next runs move on as time passes.
+    refetchInterval: 30_000,
+  });
   const createWebhook = useMutation({
-    mutationFn: () => galaxy.data<Trigger>(`/api/agents/${agent.id}/triggers`, { method: "POST", body: { type: "webhook" }, idempotent: true }),
+    mutationFn: () => ok(sdk.api.POST("/api/agents/{id}/triggers", { params: { path: { id: agent.id } }, body: { type: "webhook" } })).then((r) => r.data),
     onSuccess: (trigger) => {
       setSecret(trigger);
       void client.invalidateQueries({ queryKey: ["triggers"] });

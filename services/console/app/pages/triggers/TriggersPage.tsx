@@ -1,5 +1,6 @@
 import { useQuery } from "@tanstack/react-query";
-import { galaxy } from "../../api/galaxy";
+import { ok } from "@galaxy/sdk";
+import { sdk } from "../../api/galaxy";
 import type { Agent } from "../../api/types";
 import { Link } from "../../router";
 import { EmptyState, ErrorNotice, Loading, PageHeader } from "../../ui/feedback";
@@ -7,7 +8,7 @@ import { TriggerPanel } from "./TriggerPanel";
 
 /** Every agent's triggers on one page (triggers belong to agents). */
 export default function TriggersPage() {
-  const agents = useQuery({ queryKey: ["agents", "all"], queryFn: ({ signal }) => galaxy.page<Agent>("/api/agents", { limit: 100 }, signal) });
+  const agents = useQuery({ queryKey: ["agents", "all"], queryFn: ({ signal }) => ok(sdk.api.GET("/api/agents", { params: { query: { limit: 100 } }, signal })) });
   return (
     <section>
       <PageHeader title="Triggers" />

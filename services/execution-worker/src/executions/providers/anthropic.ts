@@ -1,13 +1,25 @@
-import Anthropic from "@anthropic-ai/sdk";
+import type Anthropic from "@anthropic-ai/sdk";
 import { z } from "zod";
 import { ModelCallError } from "../../errors";
 import type { ModelRequest } from "../messages";
 import { MAX_TOOL_CALLS_PER_ANSWER, providerFailure, tooManyToolCalls, toolInput, type ModelAnswer, type OnDelta } from "./shared";
 
+type AnthropicSdk = typeof import("@anthropic-ai/sdk");
+let sdk: Promise<AnthropicSdk> | undefined;
+
+/**
+ * Anthropic's SDK, loaded when the first client is made: a worker whose agents never call
+ * Anthropic does not carry its modules (docs/benchmarks.md, "Read path, replay and memory").
+ */
+export function loadAnthropic(): Promise<AnthropicSdk> {
+  sdk ??= import("@anthropic-ai/sdk");
+  return sdk;
+}
+
 // The parts of Anthropic's stream the worker reads; parsed, not trusted, because the base URL
 // may point at any server that claims to speak the protocol.
 const AnthropicEvent = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("message_start"), message: z.object({ usage: z.object({ input_tokens: z.number().int().min(0), output_tokens: z.number().int().min(0).nullish() }) }) }),
+  z.object({ type: z.literal("message_start"), message: z.object({ model: z.string().max(200).nullish(), usage: z.object({ input_tokens: z.number().int().min(0), output_tokens: z.number().int().min(0).nullish() }) }) }),
   z.object({
     type: z.literal("content_block_start"),
     index: z.number().int().min(0),
@@ -36,6 +48,7 @@ export async function completeAnthropic(request: ModelRequest, signal: AbortSign
   let text = "";
   const calls = new Map<number, { id: string; name: string; arguments: string }>();
   let inputTokens = 0;
+  let model: string | undefined;
   let outputTokens = 0;
   try {
     const stream = await client.messages.create(
@@ -66,6 +79,7 @@ export async function completeAnthropic(request: ModelRequest, signal: AbortSign
       switch (event.type) {
         case "message_start":
           inputTokens = event.message.usage.input_tokens;
+          model = event.message.model ?? undefined;
           outputTokens = event.message.usage.output_tokens ?? 0;
           break;
         case "content_block_start":
@@ -98,11 +112,12 @@ export async function completeAnthropic(request: ModelRequest, signal: AbortSign
       }
     }
   } catch (error) {
-    throw providerFailure(error, (caught) => caught instanceof Anthropic.APIUserAbortError);
+    const { default: Sdk } = await loadAnthropic();
+    throw providerFailure(error, (caught) => caught instanceof Sdk.APIUserAbortError);
   }
   // A tool_use block with no input deltas has an empty object as input.
   const toolCalls = [...calls.entries()].sort(([a], [b]) => a - b).map(([, call]) => ({ ...call, arguments: call.arguments === "" ? "{}" : call.arguments }));
-  return { text, toolCalls, inputTokens, outputTokens, totalTokens: inputTokens + outputTokens };
+  return { text, toolCalls, inputTokens, outputTokens, totalTokens: inputTokens + outputTokens, model };
 }
 
 type AnthropicMessage = Anthropic.MessageParam;

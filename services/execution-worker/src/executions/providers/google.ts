@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { ApiError, GoogleGenAI, type Content, type Part } from "@google/genai";
+import type { GoogleGenAI, Content, Part } from "@google/genai";
 import { z } from "zod";
 import type { FetchFunction } from "@galaxy/webhooks";
 import { ModelCallError } from "../../errors";
@@ -12,8 +12,20 @@ import { MAX_TOOL_CALLS_PER_ANSWER, providerFailure, tooManyToolCalls, toolInput
  * never what `GOOGLE_*` variables the SDK would read by itself). The SDK's own retries are
  * off: `retryingFetch` retries instead, honouring Gemini's `RetryInfo`, which the SDK ignores.
  */
-export function googleClient(apiKey: string, baseUrl: string, fetch: FetchFunction, maxRetries: number): GoogleGenAI {
-  return new GoogleGenAI({ apiKey, vertexai: false, httpOptions: { baseUrl, fetch: retryingFetch(fetch, maxRetries) } });
+export async function googleClient(apiKey: string, baseUrl: string, fetch: FetchFunction, maxRetries: number): Promise<GoogleGenAI> {
+  const { GoogleGenAI: Client } = await loadGoogle();
+  return new Client({ apiKey, vertexai: false, httpOptions: { baseUrl, fetch: retryingFetch(fetch, maxRetries) } });
+}
+
+type GoogleSdk = typeof import("@google/genai");
+let sdk: Promise<GoogleSdk> | undefined;
+/** The SDK once loaded: every Gemini call has a client, so it is set by the time a call fails. */
+let loaded: GoogleSdk | undefined;
+
+/** Google's SDK, loaded when the first client is made (a worker that never calls Gemini does not carry it). */
+function loadGoogle(): Promise<GoogleSdk> {
+  sdk ??= import("@google/genai").then((module) => (loaded = module));
+  return sdk;
 }
 
 // The parts of Gemini's stream the worker reads; parsed, not trusted, because the base URL may
@@ -43,6 +55,7 @@ const GeminiChunk = z.object({
     .nullish(),
   usageMetadata: z.object({ promptTokenCount: Count, toolUsePromptTokenCount: Count, candidatesTokenCount: Count, thoughtsTokenCount: Count }).nullish(),
   promptFeedback: z.object({ blockReason: z.string().nullish() }).nullish(),
+  modelVersion: z.string().max(200).nullish(),
 });
 
 // Finishes that mean the model refused or was stopped, not that it answered.
@@ -77,6 +90,7 @@ export async function completeGoogle(request: ModelRequest, signal: AbortSignal,
   let text = "";
   const calls: ToolCall[] = [];
   let usage: z.infer<typeof GeminiChunk>["usageMetadata"] = null;
+  let model: string | undefined;
   let refusal: string | null = null;
   try {
     const stream = await client.models.generateContentStream({
@@ -96,6 +110,7 @@ export async function completeGoogle(request: ModelRequest, signal: AbortSignal,
       const chunk = GeminiChunk.safeParse(raw);
       if (!chunk.success) throw new ModelCallError("provider_error", "The provider's stream was malformed", { cause: chunk.error });
       if (chunk.data.usageMetadata) usage = chunk.data.usageMetadata;
+      if (chunk.data.modelVersion) model = chunk.data.modelVersion;
       if (chunk.data.promptFeedback?.blockReason) refusal = `The provider blocked the prompt (${chunk.data.promptFeedback.blockReason})`;
       for (const candidate of chunk.data.candidates?.slice(0, 1) ?? []) {
         if (candidate.finishReason && REFUSALS.has(candidate.finishReason)) refusal = `The model stopped without an answer (${candidate.finishReason})`;
@@ -120,7 +135,7 @@ export async function completeGoogle(request: ModelRequest, signal: AbortSignal,
   const inputTokens = (usage?.promptTokenCount ?? 0) + (usage?.toolUsePromptTokenCount ?? 0);
   // Thinking is billed as output.
   const outputTokens = (usage?.candidatesTokenCount ?? 0) + (usage?.thoughtsTokenCount ?? 0);
-  return { text, toolCalls: calls, inputTokens, outputTokens, totalTokens: inputTokens + outputTokens };
+  return { text, toolCalls: calls, inputTokens, outputTokens, totalTokens: inputTokens + outputTokens, model };
 }
 
 /** The conversation in Gemini's terms: the user, then per round the model's `functionCall` parts and a user turn of `functionResponse` parts. */
@@ -146,7 +161,7 @@ const GoogleErrorBody = z.object({ error: z.object({ message: z.string() }) });
 /** The SDK's `ApiError` carries Google's whole error body as its message; the `error.message` inside is what the provider said. */
 function geminiMessage(error: unknown): string | null {
   if (!(error instanceof Error)) return null;
-  if (error instanceof ApiError) {
+  if (loaded && error instanceof loaded.ApiError) {
     try {
       const parsed = GoogleErrorBody.safeParse(JSON.parse(error.message));
       if (parsed.success) return `${error.status}: ${parsed.data.error.message}`;

@@ -30,6 +30,7 @@ const OpenAIChunk = z.object({
     )
     .nullish(),
   usage: OpenAIUsage.nullish(),
+  model: z.string().max(200).nullish(),
 });
 
 /** Calls an OpenAI chat model, streamed, with usage reported in the last chunk. */
@@ -37,6 +38,7 @@ export async function completeOpenAI(request: ModelRequest, signal: AbortSignal,
   let text = "";
   const calls = new Map<number, { id: string; name: string; arguments: string }>();
   let usage: z.infer<typeof OpenAIUsage> | null = null;
+  let model: string | undefined;
   try {
     const stream = await client.chat.completions.create(
       {
@@ -56,6 +58,7 @@ export async function completeOpenAI(request: ModelRequest, signal: AbortSignal,
       const chunk = OpenAIChunk.safeParse(raw);
       if (!chunk.success) throw new ModelCallError("provider_error", "The provider's stream was malformed", { cause: chunk.error });
       if (chunk.data.usage) usage = chunk.data.usage;
+      if (chunk.data.model) model = chunk.data.model;
       for (const choice of chunk.data.choices ?? []) {
         const delta = choice.delta;
         if (!delta) continue;
@@ -79,7 +82,7 @@ export async function completeOpenAI(request: ModelRequest, signal: AbortSignal,
   const toolCalls = [...calls.entries()].sort(([a], [b]) => a - b).map(([index, call]) => ({ id: call.id || `call_${index}`, name: call.name, arguments: call.arguments }));
   const inputTokens = usage?.prompt_tokens ?? 0;
   const outputTokens = usage?.completion_tokens ?? 0;
-  return { text, toolCalls, inputTokens, outputTokens, totalTokens: usage?.total_tokens ?? inputTokens + outputTokens };
+  return { text, toolCalls, inputTokens, outputTokens, totalTokens: usage?.total_tokens ?? inputTokens + outputTokens, model };
 }
 
 type OpenAIMessage = OpenAI.Chat.Completions.ChatCompletionMessageParam;

@@ -12,6 +12,8 @@ export interface ModelAnswer {
   inputTokens: number;
   outputTokens: number;
   totalTokens: number;
+  /** The model that answered, as the provider names it (a dated version of the one asked for), when it says. */
+  model?: string | undefined;
 }
 
 /** Receives the text of a streamed answer as it arrives. */

@@ -1,0 +1,113 @@
+import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import { Agent, CreatedTrigger, ErrorBody, Execution, Pagination, SignupResult } from "@galaxy/contracts";
+import { signWebhook } from "@galaxy/webhooks";
+import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
+
+/**
+ * `GET /api/executions` and an agent's list filtered by trigger type and creation time, by the
+ * API (docs/api.md, Executions): three manual runs and two webhook deliveries.
+ */
+
+let galaxy: Galaxy;
+let token = "";
+let agentId = "";
+const manual: Execution[] = [];
+let webhookIds: string[] = [];
+
+const Executions = z.object({ data: z.array(Execution), pagination: Pagination });
+
+async function list(path: string): Promise<z.infer<typeof Executions>> {
+  const response = await api(galaxy, "GET", path, { token });
+  expect(response.status, JSON.stringify(response.body)).toBe(200);
+  return Executions.parse(response.body);
+}
+
+async function deliver(triggerId: string, secret: string, payload: unknown): Promise<void> {
+  const id = `msg_${randomUUID()}`;
+  const timestamp = Math.floor(Date.now() / 1000);
+  const body = JSON.stringify(payload);
+  const response = await api(galaxy, "POST", `/hooks/${triggerId}`, {
+    body,
+    headers: { "content-type": "application/json", "webhook-id": id, "webhook-timestamp": String(timestamp), "webhook-signature": signWebhook(secret, id, timestamp, body) },
+  });
+  expect(response.status).toBe(202);
+}
+
+beforeAll(async () => {
+  galaxy = await startGalaxy(inject("engines"));
+  token = dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email: "filters@example.com", password: "correct horse battery", name: "Fil", workspaceName: "Filters" } })).accessToken;
+  agentId = dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token, body: { name: "Echo", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "Repeat." } })).id;
+  await api(galaxy, "POST", `/api/agents/${agentId}/activate`, { token });
+  for (let i = 0; i < 3; i++) manual.push(dataOf(Execution, await api(galaxy, "POST", `/api/agents/${agentId}/executions`, { token, body: { input: { message: `m${i}` } } })));
+  const trigger = dataOf(CreatedTrigger, await api(galaxy, "POST", `/api/agents/${agentId}/triggers`, { token, body: { type: "webhook" } }));
+  for (let i = 0; i < 2; i++) await deliver(trigger.id, trigger.secret ?? "", { message: `w${i}` });
+  webhookIds = await eventually(async () => {
+    const page = await list("/api/executions?triggerType=webhook");
+    return page.data.length === 2 ? page.data.map((e) => e.id) : undefined;
+  }, 15_000, "both deliveries to start an execution");
+});
+
+afterAll(async () => {
+  await galaxy?.stop();
+});
+
+describe("filtering executions by the API", () => {
+  test("by trigger type: each type lists its own executions and counts them", async () => {
+    const manualPage = await list("/api/executions?triggerType=manual");
+    expect(manualPage.data.map((e) => e.id)).toEqual(manual.map((e) => e.id).reverse());
+    expect(manualPage.pagination.total).toBe(3);
+    const webhookPage = await list("/api/executions?triggerType=webhook");
+    expect(webhookPage.data.every((e) => e.trigger.type === "webhook")).toBe(true);
+    expect(webhookPage.pagination.total).toBe(2);
+    expect((await list("/api/executions?triggerType=schedule")).data).toEqual([]);
+    expect((await list("/api/executions")).pagination.total).toBe(5);
+  });
+
+  test("by creation time: createdAfter includes its instant, createdBefore excludes it", async () => {
+    const [first, second, third] = manual.map((e) => e.createdAt);
+    const after = await list(`/api/executions?triggerType=manual&createdAfter=${encodeURIComponent(second ?? "")}`);
+    expect(after.data.map((e) => e.createdAt)).toEqual([third, second]);
+    const before = await list(`/api/executions?createdBefore=${encodeURIComponent(second ?? "")}`);
+    expect(before.data.map((e) => e.createdAt)).toEqual([first]);
+    const window = await list(`/api/executions?createdAfter=${encodeURIComponent(second ?? "")}&createdBefore=${encodeURIComponent(third ?? "")}`);
+    expect(window.data.map((e) => e.id)).toEqual([manual[1]?.id]);
+    const inOffset = await list(`/api/executions?createdAfter=${encodeURIComponent(new Date(Date.parse(first ?? "") - 3_600_000).toISOString().replace("Z", "+00:00"))}`);
+    expect(inOffset.pagination.total).toBe(5);
+  });
+
+  test("the filters page by cursor too, and an agent's list takes them", async () => {
+    const pages: string[][] = [];
+    let cursor = "";
+    for (let i = 0; i < 10; i++) {
+      const page = await list(`/api/executions?triggerType=manual&limit=2&cursor=${encodeURIComponent(cursor)}`);
+      pages.push(page.data.map((e) => e.id));
+      cursor = page.pagination.nextCursor ?? "";
+      if (!page.pagination.nextCursor) break;
+    }
+    expect(pages).toEqual([[manual[2]?.id, manual[1]?.id], [manual[0]?.id]]);
+    const agentPage = await list(`/api/agents/${agentId}/executions?triggerType=webhook`);
+    expect(agentPage.data.map((e) => e.id).sort()).toEqual([...webhookIds].sort());
+  });
+
+  test("bad values are a 400 naming the field, and a cursor of other filters is refused", async () => {
+    const cases: Array<[string, string]> = [
+      ["/api/executions?triggerType=cron", "triggerType"],
+      ["/api/executions?createdAfter=yesterday", "createdAfter"],
+      ["/api/executions?createdBefore=2026-12-01", "createdBefore"],
+      [`/api/agents/${agentId}/executions?createdAfter=not-a-time`, "createdAfter"],
+      ["/api/executions?createdAfter=2026-12-02T00:00:00Z&createdBefore=2026-12-01T00:00:00Z", "createdAfter"],
+    ];
+    for (const [path, field] of cases) {
+      const response = await api(galaxy, "GET", path, { token });
+      expect(response.status, path).toBe(400);
+      const body = ErrorBody.parse(response.body);
+      expect(body.code, path).toBe("validation_failed");
+      expect(JSON.stringify(body.details), path).toContain(field);
+    }
+    const first = await list("/api/executions?triggerType=manual&limit=1&cursor=");
+    const response = await api(galaxy, "GET", `/api/executions?triggerType=webhook&cursor=${first.pagination.nextCursor ?? ""}`, { token });
+    expect(ErrorBody.parse(response.body).code).toBe("invalid_cursor");
+  });
+});

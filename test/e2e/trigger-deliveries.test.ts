@@ -1,0 +1,134 @@
+import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import { Agent, CreatedTrigger, ErrorBody, Pagination, SignupResult, TRIGGER_DELIVERIES_KEPT, TriggerDelivery } from "@galaxy/contracts";
+import { signWebhook } from "@galaxy/webhooks";
+import { api, dataOf, eventually, startGalaxy, type ApiResponse, type Galaxy } from "./harness";
+
+/**
+ * `GET /api/triggers/{id}/deliveries` (docs/webhooks.md, Deliveries): every answer to a delivery
+ * is listed, refusals included, newest first, bounded per trigger and seen only by its workspace.
+ */
+
+const RATE_LIMIT = 8;
+let galaxy: Galaxy;
+let token = "";
+let agentId = "";
+
+const Deliveries = z.object({ data: z.array(TriggerDelivery), pagination: Pagination });
+
+async function deliver(triggerId: string, secret: string, options: { body?: string; timestamp?: number; signWith?: string } = {}): Promise<ApiResponse> {
+  const id = `msg_${randomUUID()}`;
+  const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
+  const body = options.body ?? JSON.stringify({ message: "hi" });
+  return api(galaxy, "POST", `/hooks/${triggerId}`, {
+    body,
+    headers: { "content-type": "application/json", "webhook-id": id, "webhook-timestamp": String(timestamp), "webhook-signature": signWebhook(options.signWith ?? secret, id, timestamp, body) },
+  });
+}
+
+async function createTrigger(): Promise<{ id: string; secret: string }> {
+  const trigger = dataOf(CreatedTrigger, await api(galaxy, "POST", `/api/agents/${agentId}/triggers`, { token, body: { type: "webhook" } }));
+  return { id: trigger.id, secret: trigger.secret ?? "" };
+}
+
+async function deliveries(triggerId: string, query = "", as = token): Promise<z.infer<typeof Deliveries>> {
+  const response = await api(galaxy, "GET", `/api/triggers/${triggerId}/deliveries${query}`, { token: as });
+  expect(response.status, JSON.stringify(response.body)).toBe(200);
+  return Deliveries.parse(response.body);
+}
+
+/** The trigger's list once it holds `count` deliveries (recording follows the answer, in the background). */
+async function listed(triggerId: string, count: number): Promise<TriggerDelivery[]> {
+  return eventually(async () => {
+    const page = await deliveries(triggerId, "?limit=100");
+    return page.pagination.total === count ? page.data : undefined;
+  }, 10_000, `${count} deliveries listed`);
+}
+
+beforeAll(async () => {
+  galaxy = await startGalaxy(inject("engines"), { webhookRateLimit: { limit: RATE_LIMIT, windowS: 60 } });
+  token = dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email: "log@example.com", password: "correct horse battery", name: "Log", workspaceName: "Deliveries" } })).accessToken;
+  agentId = dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token, body: { name: "Echo", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "Repeat." } })).id;
+  await api(galaxy, "POST", `/api/agents/${agentId}/activate`, { token });
+});
+
+afterAll(async () => {
+  await galaxy?.stop();
+});
+
+describe("a webhook trigger's deliveries", () => {
+  test("accepted ones carry their execution and its status; refused ones their status and code", async () => {
+    const trigger = await createTrigger();
+    const accepted = await deliver(trigger.id, trigger.secret);
+    expect(accepted.status).toBe(202);
+    const executionId = z.object({ data: z.object({ executionId: z.string() }) }).parse(accepted.body).data.executionId;
+    expect((await deliver(trigger.id, trigger.secret, { signWith: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" })).status).toBe(401);
+    expect((await deliver(trigger.id, trigger.secret, { timestamp: Math.floor(Date.now() / 1000) - 3600 })).status).toBe(401);
+    expect((await deliver(trigger.id, trigger.secret, { body: JSON.stringify({ message: "x".repeat(1024 * 1024) }) })).status).toBe(413);
+    expect((await deliver(trigger.id, trigger.secret, { body: "{not json" })).status).toBe(400);
+    const list = await listed(trigger.id, 5);
+    expect(list.map((d) => [d.outcome, d.httpStatus, d.code])).toEqual([
+      ["refused", 400, "malformed_json"],
+      ["refused", 413, "payload_too_large"],
+      ["refused", 401, "webhook_timestamp_out_of_range"],
+      ["refused", 401, "invalid_webhook_signature"],
+      ["accepted", 202, null],
+    ]);
+    expect(list.map((d) => d.seq)).toEqual([5, 4, 3, 2, 1]);
+    expect(list.every((d) => d.webhookId?.startsWith("msg_"))).toBe(true);
+    expect(list.slice(0, 4).every((d) => d.executionId === null && d.executionStatus === null)).toBe(true);
+    await eventually(async () => {
+      const last = (await deliveries(trigger.id)).data.at(-1);
+      return last?.executionId === executionId && last.executionStatus === "completed" ? true : undefined;
+    }, 20_000, "the accepted delivery's execution to complete");
+  });
+
+  test("rate-limited deliveries are listed, the list keeps the newest 200, and it pages by cursor", async () => {
+    const trigger = await createTrigger();
+    const statuses: number[] = [];
+    for (let i = 0; i < TRIGGER_DELIVERIES_KEPT + 5; i++) statuses.push((await deliver(trigger.id, trigger.secret)).status);
+    expect(statuses.filter((s) => s === 202)).toHaveLength(RATE_LIMIT);
+    const list = await listed(trigger.id, TRIGGER_DELIVERIES_KEPT);
+    expect(list).toHaveLength(100);
+    expect(list[0]).toMatchObject({ seq: TRIGGER_DELIVERIES_KEPT + 5, outcome: "refused", httpStatus: 429, code: "webhook_rate_limited" });
+    const seqs: number[] = [];
+    let cursor = "";
+    for (let i = 0; i < 20; i++) {
+      const page = await deliveries(trigger.id, `?limit=30&cursor=${encodeURIComponent(cursor)}`);
+      expect(page.pagination.total).toBeUndefined();
+      seqs.push(...page.data.map((d) => d.seq));
+      if (!page.pagination.nextCursor) break;
+      cursor = page.pagination.nextCursor;
+    }
+    // The oldest five were dropped: the newest 200 remain, newest first, each once.
+    expect(seqs).toEqual(Array.from({ length: TRIGGER_DELIVERIES_KEPT }, (_, i) => TRIGGER_DELIVERIES_KEPT + 5 - i));
+  });
+
+  test("a delivery while the agent is paused is listed as refused: agent_not_active", async () => {
+    const trigger = await createTrigger();
+    expect((await api(galaxy, "POST", `/api/agents/${agentId}/pause`, { token })).status).toBe(200);
+    await eventually(async () => ((await deliver(trigger.id, trigger.secret)).status === 409 ? true : undefined), 10_000, "deliveries to be refused while paused");
+    const list = await eventually(async () => {
+      const page = await deliveries(trigger.id);
+      return page.data.some((d) => d.code === "agent_not_active") ? page.data : undefined;
+    }, 10_000, "the refusal to be listed");
+    expect(list[0]).toMatchObject({ outcome: "refused", httpStatus: 409, code: "agent_not_active", executionId: null });
+    expect((await api(galaxy, "POST", `/api/agents/${agentId}/activate`, { token })).status).toBe(200);
+  });
+
+  test("another workspace sees a 404, an unknown trigger is a 404, and a bad cursor a 400", async () => {
+    const trigger = await createTrigger();
+    await deliver(trigger.id, trigger.secret);
+    await listed(trigger.id, 1);
+    const other = dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email: "other@example.com", password: "correct horse battery", name: "Other", workspaceName: "Other" } })).accessToken;
+    for (const [path, as] of [[`/api/triggers/${trigger.id}/deliveries`, other], [`/api/triggers/${randomUUID()}/deliveries`, token]] as const) {
+      const response = await api(galaxy, "GET", path, { token: as });
+      expect(response.status, path).toBe(404);
+      expect(ErrorBody.parse(response.body).code).toBe("trigger_not_found");
+    }
+    const response = await api(galaxy, "GET", `/api/triggers/${trigger.id}/deliveries?cursor=nope`, { token });
+    expect(ErrorBody.parse(response.body).code).toBe("invalid_cursor");
+    expect((await api(galaxy, "GET", `/api/triggers/${trigger.id}/deliveries`)).status).toBe(401);
+  });
+});
