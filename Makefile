@@ -2,12 +2,13 @@
 PNPM_VERSION := 12.4.2
 SHELL := /bin/bash
 
-.PHONY: up build test install setup typecheck bench engines help fuzz sdk
+.PHONY: up build test test-unit install setup typecheck bench engines help fuzz sdk
 
 help:
 	@echo "make up     install what is missing, build, migrate, run every service (Ctrl-C stops them)"
 	@echo "make build  compile every service, the CLI and setup to dist/<name>/main.js"
 	@echo "make test   install what is missing, typecheck, run the whole suite"
+	@echo "make test-unit  the unit lane alone: pure tests, no engine needed (vitest project unit)"
 	@echo "make setup  database, roles, schemas, migrations and streams only"
 	@echo "make bench  every performance target on the compiled services, each beside a bare baseline (docs/benchmarks.md; BENCH_ONLY=1,2 for some)"
 	@echo "make fuzz   fuzz the whole system from /openapi.json: no 5xx, every error documented (docs/errors.md)"
@@ -37,6 +38,11 @@ typecheck: install
 test: install browser-deps typecheck
 	@status=0; pnpm exec vitest run --reporter=default --reporter=json --outputFile.json=.vitest-results.json || status=$$?; \
 		node scripts/test-summary.mjs .vitest-results.json; exit $$status
+
+# The unit lane: files named *.test.ts in libs/, services/, test/build/ and test/docs/ (engine tests end in
+# .int.test.ts; test/e2e and test/ops boot the whole system). See vitest.config.ts.
+test-unit: install
+	@pnpm exec vitest run --project unit
 
 fuzz: install
 	@pnpm exec vitest run --config test/fuzz/vitest.config.ts

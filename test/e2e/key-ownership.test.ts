@@ -1,30 +1,17 @@
-import { afterAll, beforeAll, expect, inject, test } from "vitest";
+import { expect } from "vitest";
 import { z } from "zod";
-import { Agent, LoginResult, SignupResult } from "@galaxy/contracts";
-import { api, dataOf, startGalaxy, type Galaxy } from "./harness";
+import { Agent, LoginResult } from "@galaxy/contracts";
+import { galaxyTest, PASSWORD } from "./fixtures";
+import { api, dataOf } from "./harness";
 
-let galaxy: Galaxy;
-
-beforeAll(async () => {
-  galaxy = await startGalaxy(inject("engines"));
-});
-
-afterAll(async () => {
-  await galaxy?.stop();
-});
-
-const PASSWORD = "correct horse battery";
 const agentBody = { name: "Made by a key", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "" };
 
-async function signup(email: string): Promise<SignupResult> {
-  return dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email, password: PASSWORD, name: email, workspaceName: email } }));
-}
+const test = galaxyTest()
+  .extend("signup", { scope: "file" }, async ({ signUp }) => (email: string) => signUp(email, email))
+  .extend("tokenIn", { scope: "file" }, async ({ galaxy }) => async (email: string, workspaceId: string): Promise<string> =>
+    dataOf(LoginResult, await api(galaxy, "POST", "/api/auth/login", { body: { email, password: PASSWORD, workspaceId } })).accessToken);
 
-async function tokenIn(email: string, workspaceId: string): Promise<string> {
-  return dataOf(LoginResult, await api(galaxy, "POST", "/api/auth/login", { body: { email, password: PASSWORD, workspaceId } })).accessToken;
-}
-
-test("what an API key creates is owned by the key and by its creator (docs/api.md)", async () => {
+test("what an API key creates is owned by the key and by its creator (docs/api.md)", async ({ galaxy, signup, tokenIn }) => {
   const owner = await signup("owner@keys.example");
   const ws = owner.workspace.id;
   const admin = await signup("admin@keys.example");

@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { z } from "zod";
-import { ErrorBody, KnowledgeBase, KnowledgeDocument, KnowledgeQueryResult, Pagination, SignupResult } from "@galaxy/contracts";
-import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
+import { ErrorBody, KnowledgeBase, KnowledgeDocument, KnowledgeQueryResult, Pagination } from "@galaxy/contracts";
+import { galaxyTest } from "./fixtures";
+import { api, dataOf, eventually } from "./harness";
 
 /**
  * Knowledge bases through the public API, with every service running: a member creates a
@@ -9,12 +10,6 @@ import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
  * through the dev model's embeddings (OpenAI's protocol, or Gemini's through `@google/genai`),
  * and a query answers the right chunk first.
  */
-
-let galaxy: Galaxy;
-let alice: SignupResult;
-
-const signup = async (email: string) =>
-  dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email, password: "correct horse battery", name: email, workspaceName: email.split("@")[0] } }));
 
 const HANDBOOK = [
   "Refunds: a customer may return a product within thirty days of delivery for a full refund to the original payment method.",
@@ -25,20 +20,16 @@ const HANDBOOK = [
   .map((paragraph) => `${paragraph} ${paragraph} ${paragraph} ${paragraph}`)
   .join("\n\n");
 
-beforeAll(async () => {
-  galaxy = await startGalaxy(inject("engines"));
-  alice = await signup("alice@knowledge.example.com");
-}, 60_000);
-
-afterAll(async () => {
-  await galaxy?.stop();
-});
+const test = galaxyTest()
+  .extend("signup", { scope: "file" }, async ({ signUp }) => (email: string) => signUp(email))
+  .extend("alice", { scope: "file", auto: true }, async ({ signup }) => signup("alice@knowledge.example.com"));
 
 describe("a knowledge base, end to end", () => {
-  test.each([
+  const providers: Array<["openai" | "google", "google" | undefined]> = [
     ["openai", undefined],
     ["google", "google"],
-  ] as const)("create (embedded by %s), add a document, wait until it is indexed, and query: the right chunk comes first", async (provider, asked) => {
+  ];
+  test.for(providers)("create (embedded by %s), add a document, wait until it is indexed, and query: the right chunk comes first", { timeout: 60_000 }, async ([provider, asked], { galaxy, signup }) => {
     const alice = await signup(`alice-${provider}@knowledge.example.com`);
     const bob = await signup(`bob-${provider}@knowledge.example.com`);
     const created = await api(galaxy, "POST", "/api/knowledge-bases", { token: alice.accessToken, body: { name: "Support handbook", ...(asked ? { embeddingProvider: asked } : {}) } });
@@ -95,9 +86,9 @@ describe("a knowledge base, end to end", () => {
     }
     const bobs = z.object({ data: z.array(KnowledgeBase) }).parse((await api(galaxy, "GET", "/api/knowledge-bases", { token: bob.accessToken })).body);
     expect(bobs.data).toEqual([]);
-  }, 60_000);
+  });
 
-  test("bad input is a clear 4xx", async () => {
+  test("bad input is a clear 4xx", async ({ galaxy, alice }) => {
     const base = dataOf(KnowledgeBase, await api(galaxy, "POST", "/api/knowledge-bases", { token: alice.accessToken, body: { name: "Limits" } }));
     const tooLarge = await api(galaxy, "POST", `/api/knowledge-bases/${base.id}/documents`, { token: alice.accessToken, body: { title: "Big", text: "word ".repeat(110_000) } });
     expect(tooLarge.status).toBe(413);

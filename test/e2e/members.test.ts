@@ -1,32 +1,23 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { z } from "zod";
 import { Agent, ErrorBody, LoginResult, Member, Pagination, SignupResult, WorkspaceDetails, WorkspaceMembership } from "@galaxy/contracts";
-import { api, dataOf, startGalaxy, type Galaxy } from "./harness";
+import { galaxyTest, PASSWORD } from "./fixtures";
+import { api, dataOf } from "./harness";
 
-let galaxy: Galaxy;
-let owner: SignupResult;
-let mate: SignupResult;
-
-const PASSWORD = "correct horse battery";
-const signup = async (email: string, workspaceName: string) =>
-  dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email, password: PASSWORD, name: email.split("@")[0], workspaceName } }));
 const errorOf = (body: unknown) => ErrorBody.parse(body);
 const agentBody = { name: "Helper", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "Be brief." };
 
-beforeAll(async () => {
-  galaxy = await startGalaxy(inject("engines"));
-  owner = await signup("olga@example.com", "Olga's Team");
-  mate = await signup("tim@example.com", "Tim's Own");
-});
-
-afterAll(async () => {
-  await galaxy?.stop();
-});
+/** Set up before the first test: Olga, owner of her team's workspace, and Tim, with one of his own. */
+const test = galaxyTest()
+  .extend("signup", { scope: "file" }, async ({ galaxy }) => async (email: string, workspaceName: string) =>
+    dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email, password: PASSWORD, name: email.split("@")[0], workspaceName } })))
+  .extend("owner", { scope: "file", auto: true }, async ({ signup }) => signup("olga@example.com", "Olga's Team"))
+  .extend("mate", { scope: "file", auto: true }, async ({ signup }) => signup("tim@example.com", "Tim's Own"));
 
 describe("a teammate joins, reads, is promoted", () => {
   let teammateToken: string;
 
-  test("the owner invites the teammate as viewer", async () => {
+  test("the owner invites the teammate as viewer", async ({ galaxy, owner, mate }) => {
     const response = await api(galaxy, "POST", "/api/members", { token: owner.accessToken, body: { email: "tim@example.com", role: "viewer" } });
     expect(response.status).toBe(201);
     expect(dataOf(Member, response)).toMatchObject({ userId: mate.user.id, email: "tim@example.com", role: "viewer", permissions: {} });
@@ -38,7 +29,7 @@ describe("a teammate joins, reads, is promoted", () => {
     expect(errorOf(nobody.body).code).toBe("user_not_found");
   });
 
-  test("the teammate sees both workspaces and switches to the owner's", async () => {
+  test("the teammate sees both workspaces and switches to the owner's", async ({ galaxy, owner, mate }) => {
     const list = await api(galaxy, "GET", "/api/workspaces", { token: mate.accessToken });
     expect(list.status).toBe(200);
     const page = z.object({ data: z.array(WorkspaceMembership), pagination: Pagination }).parse(list.body);
@@ -50,12 +41,12 @@ describe("a teammate joins, reads, is promoted", () => {
     teammateToken = grant.accessToken;
   });
 
-  test("a workspace the caller does not belong to cannot be switched to", async () => {
+  test("a workspace the caller does not belong to cannot be switched to", async ({ galaxy, owner, mate }) => {
     const response = await api(galaxy, "POST", "/api/auth/switch", { token: owner.accessToken, body: { workspaceId: mate.workspace.id } });
     expect(response.status).toBe(404);
   });
 
-  test("as viewer, the teammate reads agents and members but may not create an agent nor manage members", async () => {
+  test("as viewer, the teammate reads agents and members but may not create an agent nor manage members", async ({ galaxy, mate }) => {
     expect((await api(galaxy, "GET", "/api/agents", { token: teammateToken })).status).toBe(200);
     const members = z.object({ data: z.array(Member), pagination: Pagination }).parse((await api(galaxy, "GET", "/api/members", { token: teammateToken })).body);
     expect(members.data.map((m) => [m.email, m.role])).toEqual([["olga@example.com", "owner"], ["tim@example.com", "viewer"]]);
@@ -68,7 +59,7 @@ describe("a teammate joins, reads, is promoted", () => {
     expect((await api(galaxy, "PATCH", "/api/workspace", { token: teammateToken, body: { name: "Tim's now" } })).status).toBe(403);
   });
 
-  test("the owner promotes the teammate to member; a fresh token acts as member", async () => {
+  test("the owner promotes the teammate to member; a fresh token acts as member", async ({ galaxy, owner, mate }) => {
     const response = await api(galaxy, "PATCH", `/api/members/${mate.user.id}`, { token: owner.accessToken, body: { role: "member" }, headers: { "idempotency-key": "promote-tim" } });
     expect(response.status).toBe(200);
     expect(dataOf(Member, response).role).toBe("member");
@@ -79,7 +70,7 @@ describe("a teammate joins, reads, is promoted", () => {
     expect(dataOf(Agent, create).createdBy).toBe(mate.user.id);
   });
 
-  test("the last owner cannot be demoted or removed; a member of another workspace is 404", async () => {
+  test("the last owner cannot be demoted or removed; a member of another workspace is 404", async ({ galaxy, owner, mate }) => {
     const demote = await api(galaxy, "PATCH", `/api/members/${owner.user.id}`, { token: owner.accessToken, body: { role: "admin" } });
     expect(demote.status).toBe(409);
     expect(errorOf(demote.body).code).toBe("last_owner");
@@ -93,7 +84,7 @@ describe("a teammate joins, reads, is promoted", () => {
     expect(errorOf(elsewhere.body).code).toBe("member_not_found");
   });
 
-  test("removing the teammate answers 204 and its workspace is gone from its list", async () => {
+  test("removing the teammate answers 204 and its workspace is gone from its list", async ({ galaxy, owner, mate }) => {
     const response = await api(galaxy, "DELETE", `/api/members/${mate.user.id}`, { token: owner.accessToken });
     expect(response.status).toBe(204);
     const list = z.object({ data: z.array(WorkspaceMembership) }).parse((await api(galaxy, "GET", "/api/workspaces", { token: mate.accessToken })).body);
@@ -103,7 +94,7 @@ describe("a teammate joins, reads, is promoted", () => {
 });
 
 describe("workspaces", () => {
-  test("a user creates a workspace with a slug; the slug is then taken; bad slugs are 400", async () => {
+  test("a user creates a workspace with a slug; the slug is then taken; bad slugs are 400", async ({ galaxy, owner, mate }) => {
     const created = await api(galaxy, "POST", "/api/workspaces", { token: owner.accessToken, body: { name: "Olga Labs", slug: "olga-labs" } });
     expect(created.status).toBe(201);
     const workspace = dataOf(WorkspaceDetails, created);
@@ -120,13 +111,13 @@ describe("workspaces", () => {
     expect(current.id).toBe(workspace.id);
   });
 
-  test("an admin renames the workspace and sets settings", async () => {
+  test("an admin renames the workspace and sets settings", async ({ galaxy, owner }) => {
     const response = await api(galaxy, "PATCH", "/api/workspace", { token: owner.accessToken, body: { name: "Olga's Team, renamed", settings: { timezone: "Europe/Paris" } } });
     expect(response.status).toBe(200);
     expect(dataOf(WorkspaceDetails, response)).toMatchObject({ name: "Olga's Team, renamed", settings: { timezone: "Europe/Paris" } });
   });
 
-  test("an API key manages members as its role allows, but has no account of its own: no workspace list, creation or switch", async () => {
+  test("an API key manages members as its role allows, but has no account of its own: no workspace list, creation or switch", async ({ galaxy, owner }) => {
     const created = await api(galaxy, "POST", "/api/api-keys", { token: owner.accessToken, body: { name: "teammates-bot", role: "admin" } });
     expect(created.status).toBe(201);
     const key = dataOf(z.object({ key: z.string() }), created).key;
@@ -142,7 +133,7 @@ describe("workspaces", () => {
     }
   });
 
-  test("the new endpoints are in the OpenAPI document", async () => {
+  test("the new endpoints are in the OpenAPI document", async ({ galaxy }) => {
     const doc = z.object({ paths: z.record(z.string(), z.record(z.string(), z.unknown())) }).parse((await api(galaxy, "GET", "/openapi.json")).body);
     expect(Object.keys(doc.paths["/api/members/{userId}"] ?? {}).sort()).toEqual(["delete", "patch"]);
     expect(Object.keys(doc.paths["/api/members"] ?? {}).sort()).toEqual(["get", "post"]);
@@ -153,7 +144,7 @@ describe("workspaces", () => {
 });
 
 describe("login throttling", () => {
-  test("after 5 failed logins for an email, the 6th is 429 with Retry-After, even with the right password", async () => {
+  test("after 5 failed logins for an email, the 6th is 429 with Retry-After, even with the right password", async ({ galaxy, signup }) => {
     await signup("guessed@example.com", "Guessed");
     for (let i = 1; i <= 5; i += 1) {
       const response = await api(galaxy, "POST", "/api/auth/login", { body: { email: "guessed@example.com", password: `wrong password ${i}` } });
@@ -172,7 +163,7 @@ describe("login throttling", () => {
     expect((await api(galaxy, "POST", "/api/auth/login", { body: { email: "olga@example.com", password: PASSWORD } })).status).toBe(200);
   });
 
-  test("a success forgets the email's failures", async () => {
+  test("a success forgets the email's failures", async ({ galaxy, signup }) => {
     await signup("forgetful@example.com", "Forgetful");
     for (let i = 0; i < 4; i += 1) await api(galaxy, "POST", "/api/auth/login", { body: { email: "forgetful@example.com", password: "not it at all" } });
     expect((await api(galaxy, "POST", "/api/auth/login", { body: { email: "forgetful@example.com", password: PASSWORD } })).status).toBe(200);
@@ -181,7 +172,7 @@ describe("login throttling", () => {
     }
   });
 
-  test("after 20 failed logins from one IP, whatever the emails, the next is 429", async () => {
+  test("after 20 failed logins from one IP, whatever the emails, the next is 429", async ({ galaxy }) => {
     // Earlier tests of this file already failed 13 logins from this address.
     let status = 0;
     let failures = 13;

@@ -1,48 +1,47 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { z } from "zod";
 import { Agent, AuditEntry, ErrorBody, Execution, Pagination, SignupResult } from "@galaxy/contracts";
-import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
-
-let galaxy: Galaxy;
-let token = "";
-let agentId = "";
-const started: string[] = [];
+import { galaxyTest } from "./fixtures";
+import { api, dataOf, eventually } from "./harness";
 
 const Executions = z.object({ data: z.array(Execution), pagination: Pagination });
 const Entries = z.object({ data: z.array(AuditEntry), pagination: Pagination });
 
-beforeAll(async () => {
-  galaxy = await startGalaxy(inject("engines"));
-  token = dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email: "pia@example.com", password: "correct horse battery", name: "Pia", workspaceName: "Pages" } })).accessToken;
-  agentId = dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token, body: { name: "Echo", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "Repeat." } })).id;
-  await api(galaxy, "POST", `/api/agents/${agentId}/activate`, { token });
-  for (let i = 0; i < 7; i++) started.push(dataOf(Execution, await api(galaxy, "POST", `/api/agents/${agentId}/executions`, { token, body: { input: { message: `m${i}` } } })).id);
-});
-
-afterAll(async () => {
-  await galaxy?.stop();
-});
-
-/** Every page of `path` by cursor, from an empty cursor, `limit` at a time. */
-async function walk<T>(path: string, schema: z.ZodType<{ data: T[]; pagination: Pagination }>, limit: number): Promise<{ pages: T[][]; last: Pagination }> {
-  const pages: T[][] = [];
-  let cursor = "";
-  for (let i = 0; i < 50; i++) {
-    const separator = path.includes("?") ? "&" : "?";
-    const response = await api(galaxy, "GET", `${path}${separator}limit=${limit}&cursor=${encodeURIComponent(cursor)}`, { token });
-    expect(response.status).toBe(200);
-    const page = schema.parse(response.body);
-    pages.push(page.data);
-    expect(page.pagination.total).toBeUndefined();
-    if (!page.pagination.nextCursor) return { pages, last: page.pagination };
-    expect(page.pagination.hasMore).toBe(true);
-    cursor = page.pagination.nextCursor;
-  }
-  throw new Error("more than 50 pages");
-}
+/** Set up before the first test: Pia's workspace, an active agent, and seven executions of it (`started`, oldest first). */
+const test = galaxyTest()
+  .extend("token", { scope: "file", auto: true }, async ({ galaxy }) =>
+    dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email: "pia@example.com", password: "correct horse battery", name: "Pia", workspaceName: "Pages" } })).accessToken)
+  .extend("agentId", { scope: "file", auto: true }, async ({ galaxy, token }) => {
+    const agentId = dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token, body: { name: "Echo", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "Repeat." } })).id;
+    await api(galaxy, "POST", `/api/agents/${agentId}/activate`, { token });
+    return agentId;
+  })
+  .extend("started", { scope: "file", auto: true }, async ({ galaxy, token, agentId }) => {
+    const started: string[] = [];
+    for (let i = 0; i < 7; i++) started.push(dataOf(Execution, await api(galaxy, "POST", `/api/agents/${agentId}/executions`, { token, body: { input: { message: `m${i}` } } })).id);
+    return started;
+  })
+  /** Every page of `path` by cursor, from an empty cursor, `limit` at a time. */
+  .extend("walk", { scope: "file" }, async ({ galaxy, token }) =>
+    async <T>(path: string, schema: z.ZodType<{ data: T[]; pagination: Pagination }>, limit: number): Promise<{ pages: T[][]; last: Pagination }> => {
+      const pages: T[][] = [];
+      let cursor = "";
+      for (let i = 0; i < 50; i++) {
+        const separator = path.includes("?") ? "&" : "?";
+        const response = await api(galaxy, "GET", `${path}${separator}limit=${limit}&cursor=${encodeURIComponent(cursor)}`, { token });
+        expect(response.status).toBe(200);
+        const page = schema.parse(response.body);
+        pages.push(page.data);
+        expect(page.pagination.total).toBeUndefined();
+        if (!page.pagination.nextCursor) return { pages, last: page.pagination };
+        expect(page.pagination.hasMore).toBe(true);
+        cursor = page.pagination.nextCursor;
+      }
+      throw new Error("more than 50 pages");
+    });
 
 describe("cursor pagination", () => {
-  test("executions page by cursor in the order the offset form lists them, and the last page says so", async () => {
+  test("executions page by cursor in the order the offset form lists them, and the last page says so", async ({ galaxy, token, started, walk }) => {
     const all = Executions.parse((await api(galaxy, "GET", "/api/executions?limit=100", { token })).body);
     expect(all.pagination).toMatchObject({ total: 7, offset: 0, hasMore: false, nextCursor: null });
     const { pages, last } = await walk("/api/executions", Executions, 3);
@@ -52,7 +51,7 @@ describe("cursor pagination", () => {
     expect(new Set(pages.flat().map((e) => e.id))).toEqual(new Set(started));
   });
 
-  test("the offset form answers a nextCursor that continues where it stopped", async () => {
+  test("the offset form answers a nextCursor that continues where it stopped", async ({ galaxy, token }) => {
     const first = Executions.parse((await api(galaxy, "GET", "/api/executions?limit=4", { token })).body);
     expect(first.pagination).toMatchObject({ total: 7, limit: 4, offset: 0, hasMore: true });
     const cursor = z.string().parse(first.pagination.nextCursor);
@@ -62,12 +61,12 @@ describe("cursor pagination", () => {
     expect([...first.data, ...rest.data].map((e) => e.id)).toEqual(all.data.map((e) => e.id));
   });
 
-  test("an agent's executions page by cursor too", async () => {
+  test("an agent's executions page by cursor too", async ({ agentId, walk }) => {
     const { pages } = await walk(`/api/agents/${agentId}/executions`, Executions, 5);
     expect(pages.flat()).toHaveLength(7);
   });
 
-  test("a cursor that is not one, or one from other filters, is a 400 invalid_cursor", async () => {
+  test("a cursor that is not one, or one from other filters, is a 400 invalid_cursor", async ({ galaxy, token }) => {
     const first = Executions.parse((await api(galaxy, "GET", "/api/executions?limit=2&cursor=", { token })).body);
     const cursor = z.string().parse(first.pagination.nextCursor);
     for (const path of ["/api/executions?cursor=not-a-cursor", `/api/executions?status=completed&cursor=${cursor}`, `/api/audit-logs?cursor=${cursor}`]) {
@@ -77,7 +76,7 @@ describe("cursor pagination", () => {
     }
   });
 
-  test("the audit log pages by cursor, newest first, with no entry twice", async () => {
+  test("the audit log pages by cursor, newest first, with no entry twice", async ({ galaxy, token, walk }) => {
     await eventually(async () => {
       const response = Entries.parse((await api(galaxy, "GET", "/api/audit-logs?limit=1", { token })).body);
       return (response.pagination.total ?? 0) >= 10 ? true : undefined;
@@ -90,7 +89,7 @@ describe("cursor pagination", () => {
     expect(seqs).toEqual([...seqs].sort((a, b) => b - a));
   });
 
-  test("an execution's deliveries answer the cursor form (none: the agent has no notifyUrl)", async () => {
+  test("an execution's deliveries answer the cursor form (none: the agent has no notifyUrl)", async ({ galaxy, token, started }) => {
     const response = await api(galaxy, "GET", `/api/executions/${started[0]}/deliveries?cursor=`, { token });
     expect(response.status).toBe(200);
     expect(z.object({ data: z.array(z.unknown()), pagination: Pagination }).parse(response.body)).toEqual({ data: [], pagination: { limit: 20, hasMore: false, nextCursor: null } });

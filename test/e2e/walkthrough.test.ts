@@ -1,30 +1,25 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { createLocalJWKSet, jwtVerify } from "jose";
 import type { Msg } from "@nats-io/transport-node";
 import { Agent, AuditEntry, CLAIM_AUDIENCE, CLAIM_ISSUER, CLAIM_TYP, Execution, HEADER, Jwks, SignupResult, WorkspaceClaim } from "@galaxy/contracts";
 import { z } from "zod";
 import { incomingTraceparent } from "@galaxy/testkit";
-import { api, dataOf, eventually, startGalaxy, type Galaxy, type ApiResponse } from "./harness";
+import { galaxyTest } from "./fixtures";
+import { api, dataOf, eventually, type ApiResponse } from "./harness";
 
-let galaxy: Galaxy;
-const seen: Msg[] = [];
-
-beforeAll(async () => {
-  galaxy = await startGalaxy(inject("engines"));
-  galaxy.observer.watch("evt.>", (msg) => void seen.push(msg));
-});
-
-afterAll(async () => {
-  await galaxy?.stop();
-});
-
-/**
- * A request from a traced client: it sends a `traceparent` of its own. No tracing runs in
- * this process, so the trace passes through Galaxy unchanged (docs/operations.md, "Tracing").
- */
-function traced(method: string, path: string, options: { token?: string; body?: unknown } = {}): Promise<ApiResponse> {
-  return api(galaxy, method, path, { ...options, headers: { traceparent: incomingTraceparent() } });
-}
+/** `seen`: every event on the bus, watched from before the first test. */
+const test = galaxyTest()
+  .extend("seen", { scope: "file", auto: true }, async ({ galaxy }) => {
+    const seen: Msg[] = [];
+    galaxy.observer.watch("evt.>", (msg) => void seen.push(msg));
+    return seen;
+  })
+  /**
+   * A request from a traced client: it sends a `traceparent` of its own. No tracing runs in
+   * this process, so the trace passes through Galaxy unchanged (docs/operations.md, "Tracing").
+   */
+  .extend("traced", { scope: "file" }, async ({ galaxy }) => (method: string, path: string, options: { token?: string; body?: unknown } = {}): Promise<ApiResponse> =>
+    api(galaxy, method, path, { ...options, headers: { traceparent: incomingTraceparent() } }));
 
 describe("the README walk-through, through the gateway", () => {
   let token = "";
@@ -32,7 +27,7 @@ describe("the README walk-through, through the gateway", () => {
   let agentId = "";
   let executionId = "";
 
-  test("sign up", async () => {
+  test("sign up", async ({ traced }) => {
     const response = await traced("POST", "/api/auth/signup", { body: { email: "ada@example.com", password: "correct horse battery", name: "Ada", workspaceName: "Engines" } });
     expect(response.status).toBe(201);
     const result = dataOf(SignupResult, response);
@@ -42,7 +37,7 @@ describe("the README walk-through, through the gateway", () => {
     expect(response.headers.get("traceparent")).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
   });
 
-  test("create an agent with provider openai and model galaxy-dev-echo, then activate it", async () => {
+  test("create an agent with provider openai and model galaxy-dev-echo, then activate it", async ({ traced }) => {
     const created = await traced("POST", "/api/agents", { token, body: { name: "Echo", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "Repeat after me." } });
     expect(created.status).toBe(201);
     const agent = dataOf(Agent, created);
@@ -54,7 +49,7 @@ describe("the README walk-through, through the gateway", () => {
     expect(dataOf(Agent, activated).status).toBe("active");
   });
 
-  test("start an execution: 202, queued and readable at once", async () => {
+  test("start an execution: 202, queued and readable at once", async ({ galaxy, traced }) => {
     const started = await traced("POST", `/api/agents/${agentId}/executions`, { token, body: { input: { message: "hello" } } });
     expect(started.status).toBe(202);
     const execution = dataOf(Execution, started);
@@ -64,7 +59,7 @@ describe("the README walk-through, through the gateway", () => {
     expect(read.status).toBe(200);
   });
 
-  test("the execution completes with the echo and its token usage", async () => {
+  test("the execution completes with the echo and its token usage", async ({ galaxy }) => {
     const done = await eventually(async () => {
       const execution = dataOf(Execution, await api(galaxy, "GET", `/api/executions/${executionId}`, { token }));
       return execution.status === "completed" || execution.status === "failed" ? execution : undefined;
@@ -77,7 +72,7 @@ describe("the README walk-through, through the gateway", () => {
     expect(done.agentVersion).toBe(1);
   });
 
-  test("the audit log lists agent.created and execution.completed for the workspace", async () => {
+  test("the audit log lists agent.created and execution.completed for the workspace", async ({ galaxy }) => {
     const entries = await eventually(async () => {
       const response = await api(galaxy, "GET", "/api/audit-logs?limit=100", { token });
       const list = z.object({ data: z.array(AuditEntry) }).parse(response.body).data;
@@ -91,7 +86,7 @@ describe("the README walk-through, through the gateway", () => {
     expect(first?.prevHash).toBe("0".repeat(64));
   });
 
-  test("every event on the bus carries the headers of docs/bus.md and a claim that verifies", async () => {
+  test("every event on the bus carries the headers of docs/bus.md and a claim that verifies", async ({ galaxy, seen }) => {
     const jwks = Jwks.parse((await api(galaxy, "GET", "/.well-known/jwks.json")).body);
     const keySet = createLocalJWKSet({ keys: jwks.keys.map((k) => ({ ...k })) });
     const types = new Set<string>();
@@ -114,7 +109,7 @@ describe("the README walk-through, through the gateway", () => {
     expect([...types]).toEqual(expect.arrayContaining(["workspace.created", "member.added", "agent.created", "agent.activated", "execution.queued", "execution.started", "execution.completed"]));
   });
 
-  test("one trace runs from the gateway request to the execution's events", async () => {
+  test("one trace runs from the gateway request to the execution's events", async ({ seen }) => {
     const forExecution = seen.filter((msg) => msg.subject.endsWith("execution.queued") || msg.subject.endsWith("execution.completed"));
     const traceIds = new Set(forExecution.map((msg) => msg.headers?.get(HEADER.traceparent)?.split("-")[1]));
     expect(forExecution.length).toBeGreaterThanOrEqual(2);

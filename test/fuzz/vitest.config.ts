@@ -6,5 +6,6 @@ import base from "../../vitest.config";
 export default defineConfig({
   ...base,
   root: fileURLToPath(new URL("../..", import.meta.url)),
-  test: { ...base.test, include: ["test/fuzz/**/*.fuzz.ts"], testTimeout: 400_000 },
+  // The suite's settings without its lanes (projects): one file, with the engines' global setup.
+  test: { ...base.test, projects: undefined, include: ["test/fuzz/**/*.fuzz.ts"], globalSetup: ["test/global-setup.ts"], testTimeout: 400_000 },
 });

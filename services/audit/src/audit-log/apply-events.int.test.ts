@@ -1,31 +1,26 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import type { TypedEvent } from "@galaxy/contracts";
-import { createDb, inWorkspace, sql, type Kysely } from "@galaxy/db";
-import { createTestEnv, serviceDb, testLogger, type TestEnv } from "@galaxy/testkit";
-import { GENESIS_HASH, GENESIS_HEAD, appendToChain, type HashedAuditEntry } from "../chain/chain";
+import { inWorkspace, sql } from "@galaxy/db";
+import { testLogger } from "@galaxy/testkit";
+import { GENESIS_HASH, GENESIS_HEAD, appendToChain } from "../chain/chain";
 import { GOLDEN_HASHES, GOLDEN_WORKSPACE, goldenSources } from "../chain/golden.fixture";
-import type { AuditDb } from "../db";
-import { insertEntriesAfter } from "../../test/support/chain-seed";
+import { test as auditLogTest } from "../../test/support/audit-log-fixtures";
 import { AuditLogService, type AuditMessage } from "./audit-log.service";
 
-let env: TestEnv;
-let db: Kysely<AuditDb>;
-/** The bootstrap (superuser) connection: sees every workspace and may alter what it likes. */
-let admin: Kysely<AuditDb>;
+const test = auditLogTest
+  /** An audit log service on the file's database with nothing in memory (another instance, or a restart). */
+  .extend("newLog", { scope: "file" }, async ({ db }) => () => new AuditLogService({ db, logger: testLogger("audit") }))
+  /** What a replay with reset sets up first (docs/replay.md): its running run, and its hold of the workspace. */
+  .extend("heldForReset", { scope: "file" }, async ({ admin }) => async (workspaceId: string): Promise<void> => {
+    const id = randomUUID();
+    await sql`insert into audit.replay_runs (id, workspace_id, target, subject, filter_workspace_id, dry_run, reset, status, requested_by)
+              values (${id}, '00000000-0000-0000-0000-000000000000', 'audit', ${`evt.${workspaceId}.>`}, ${workspaceId}, false, true, 'running', 'test')`.execute(admin);
+    await sql`insert into audit.replay_holds (workspace_id, consumer, replay_id) values (${workspaceId}, 'audit', ${id})`.execute(admin);
+  })
+  .extend("prune", { scope: "file" }, async ({ db }) => (workspaceId: string, throughSeq: number) =>
+    sql<{ removed: string }>`select audit.retention_prune(${workspaceId}::uuid, ${throughSeq}::bigint) as removed`.execute(db).then((r) => Number(r.rows[0]?.removed)));
 
-beforeAll(async () => {
-  env = await createTestEnv(inject("engines"));
-  db = serviceDb<AuditDb>(env, "audit");
-  admin = createDb<AuditDb>({ connectionString: env.databaseUrl, schema: "audit", max: 2 });
-});
-
-afterAll(async () => {
-  await Promise.all([db?.destroy(), admin?.destroy()]);
-  await env?.cleanup();
-});
-
-const newLog = () => new AuditLogService({ db, logger: testLogger("audit") });
 
 let streamSeq = 1_000;
 
@@ -42,20 +37,8 @@ function message(workspaceId: string, occurredAt = new Date().toISOString()): Au
   return { event, headers: { traceparent: `00-${randomUUID().replaceAll("-", "")}-00f067aa0ba902b7-01`, clientIp: "203.0.113.7", userAgent: "vitest" }, streamSeq: streamSeq++ };
 }
 
-/** Stores a made-up chain (or part of one) through the service's own insert, after whatever the workspace's chain ends with. */
-async function storeChain(workspaceId: string, entries: readonly HashedAuditEntry[]): Promise<void> {
-  const first = entries[0];
-  if (!first) return;
-  const inserted = await admin.transaction().execute((tx) => insertEntriesAfter(tx, workspaceId, first.prevHash, entries.map((entry) => ({ entry, streamSeq: 0 }))));
-  if (inserted !== entries.length) throw new Error(`stored ${inserted} of ${entries.length} entries`);
-}
-
-async function rowsOf(workspaceId: string) {
-  return admin.selectFrom("audit_logs").selectAll().where("workspace_id", "=", workspaceId).orderBy("seq").execute();
-}
-
 describe("applyEvents", () => {
-  test("stores the golden events as the pinned chain, and applying them again changes nothing", async () => {
+  test("stores the golden events as the pinned chain, and applying them again changes nothing", async ({ newLog, rowsOf }) => {
     const log = newLog();
     const batch = goldenSources().map((source, i) => ({ ...source, streamSeq: i + 1 }));
     const results = await log.applyEvents(batch);
@@ -70,7 +53,7 @@ describe("applyEvents", () => {
     expect(await rowsOf(GOLDEN_WORKSPACE)).toEqual(rows);
   });
 
-  test("a batch spanning workspaces appends each event to its own chain, in order, once", async () => {
+  test("a batch spanning workspaces appends each event to its own chain, in order, once", async ({ newLog, rowsOf }) => {
     const [a, b] = [randomUUID(), randomUUID()];
     const [a1, b1, a2, b2] = [message(a), message(b), message(a), message(b)];
     const results = await newLog().applyEvents([a1, b1, a2, { ...a1, streamSeq: streamSeq++ }, b2]);
@@ -79,7 +62,7 @@ describe("applyEvents", () => {
     expect((await rowsOf(b)).map((r) => [r.seq, r.id])).toEqual([[1, b1.event.id], [2, b2.event.id]]);
   });
 
-  test("a head kept in memory that another instance moved is read again, never forked from", async () => {
+  test("a head kept in memory that another instance moved is read again, never forked from", async ({ newLog, rowsOf }) => {
     const ws = randomUUID();
     const first = newLog();
     const second = newLog();
@@ -94,7 +77,7 @@ describe("applyEvents", () => {
 
   // Live events reach one instance at a time (the consumer lock: ingest-lock.int.test.ts and
   // audit-log.int.test.ts); two writers at once are a replay beside the live consumer.
-  test("two writers applying batches over the same workspaces at once make unbroken chains", async () => {
+  test("two writers applying batches over the same workspaces at once make unbroken chains", async ({ newLog, rowsOf }) => {
     const workspaces = Array.from({ length: 5 }, () => randomUUID());
     const [first, second] = [newLog(), newLog()];
     const batchOf = (order: readonly string[]) => Array.from({ length: 40 }, (_, i) => message(order[i % order.length] ?? ""));
@@ -113,7 +96,7 @@ describe("applyEvents", () => {
     }
   });
 
-  test("a failed batch forgets the head and records nothing of that workspace", async () => {
+  test("a failed batch forgets the head and records nothing of that workspace", async ({ newLog, rowsOf }) => {
     const ws = randomUUID();
     const log = newLog();
     await log.applyEvents([message(ws)]);
@@ -126,15 +109,7 @@ describe("applyEvents", () => {
 });
 
 describe("resetWorkspace (audit.replay_reset)", () => {
-  /** What a replay with reset sets up first (docs/replay.md): its running run, and its hold of the workspace. */
-  async function heldForReset(workspaceId: string): Promise<void> {
-    const id = randomUUID();
-    await sql`insert into audit.replay_runs (id, workspace_id, target, subject, filter_workspace_id, dry_run, reset, status, requested_by)
-              values (${id}, '00000000-0000-0000-0000-000000000000', 'audit', ${`evt.${workspaceId}.>`}, ${workspaceId}, false, true, 'running', 'test')`.execute(admin);
-    await sql`insert into audit.replay_holds (workspace_id, consumer, replay_id) values (${workspaceId}, 'audit', ${id})`.execute(admin);
-  }
-
-  test("empties one workspace's chain; applying its events again rebuilds the same hashes", async () => {
+  test("empties one workspace's chain; applying its events again rebuilds the same hashes", async ({ newLog, heldForReset, rowsOf }) => {
     const [ws, other] = [randomUUID(), randomUUID()];
     const log = newLog();
     const events = [message(ws), message(ws), message(ws)];
@@ -152,7 +127,7 @@ describe("resetWorkspace (audit.replay_reset)", () => {
     expect(rebuilt.map((r) => [r.id, r.seq, r.hash, r.prev_hash])).toEqual(before.map((r) => [r.id, r.seq, r.hash, r.prev_hash]));
   });
 
-  test("another instance's head in memory does not survive a reset", async () => {
+  test("another instance's head in memory does not survive a reset", async ({ newLog, heldForReset }) => {
     const ws = randomUUID();
     const live = newLog();
     await live.applyEvents([message(ws), message(ws)]);
@@ -177,10 +152,7 @@ describe("the login role removes entries only through the two functions", () => 
     });
   }
 
-  const prune = (workspaceId: string, throughSeq: number) =>
-    sql<{ removed: string }>`select audit.retention_prune(${workspaceId}::uuid, ${throughSeq}::bigint) as removed`.execute(db).then((r) => Number(r.rows[0]?.removed));
-
-  test("retention_prune removes a prefix and sets the checkpoint to its last entry", async () => {
+  test("retention_prune removes a prefix and sets the checkpoint to its last entry", async ({ newLog, prune, rowsOf, storeChain, admin }) => {
     const ws = randomUUID();
     const chain = oldChain(ws, 5, (n) => `2025-01-0${n}T00:00:00.000Z`);
     await storeChain(ws, chain);
@@ -194,7 +166,7 @@ describe("the login role removes entries only through the two functions", () => 
     expect((await rowsOf(ws)).map((r) => r.seq)).toEqual([4, 5]);
   });
 
-  test("retention_prune never removes entries younger than the shortest retention (30 days)", async () => {
+  test("retention_prune never removes entries younger than the shortest retention (30 days)", async ({ prune, rowsOf, storeChain, admin }) => {
     const ws = randomUUID();
     const young = new Date(Date.now() - 29 * 24 * 3600 * 1000).toISOString();
     const chain = oldChain(ws, 3, (n) => (n === 2 ? young : "2025-01-01T00:00:00.000Z"));
@@ -206,7 +178,7 @@ describe("the login role removes entries only through the two functions", () => 
     expect(await prune(ws, 1)).toBe(1);
   });
 
-  test("inside a workspace the login role still may not delete, and may not write checkpoints", async () => {
+  test("inside a workspace the login role still may not delete, and may not write checkpoints", async ({ newLog, rowsOf, db }) => {
     const ws = randomUUID();
     await newLog().applyEvents([message(ws)]);
     await expect(inWorkspace(db, ws, (tx) => tx.deleteFrom("audit_logs").where("workspace_id", "=", ws).execute())).rejects.toMatchObject({ code: "42501" });

@@ -1,32 +1,29 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import type { TypedEvent } from "@galaxy/contracts";
-import { createDb, sql, type Kysely } from "@galaxy/db";
-import { createTestEnv, serviceDb, testLogger, type TestEnv } from "@galaxy/testkit";
+import { sql } from "@galaxy/db";
+import { testLogger } from "@galaxy/testkit";
 import { GENESIS_HASH, appendToChain } from "../chain/chain";
-import type { AuditDb } from "../db";
+import { auditTest } from "../../test/support/audit-fixtures";
 import { appendEntries } from "./append-entries";
 import { AuditLogService, type AuditMessage } from "./audit-log.service";
 
 // The write path of docs/audit-chain.md "Ingest": one `audit.append_entries` statement per batch.
 
-let env: TestEnv;
-let db: Kysely<AuditDb>;
-/** The bootstrap (superuser) connection: reads every workspace. */
-let admin: Kysely<AuditDb>;
+const test = auditTest()
+  /** An audit log service on the file's database with nothing in memory (another instance, or a restart). */
+  .extend("newLog", { scope: "file" }, async ({ db }) => () => new AuditLogService({ db, logger: testLogger("audit") }))
+  .extend("rowsOf", { scope: "file" }, async ({ admin }) => async (workspaceId: string) =>
+    admin.selectFrom("audit_logs").select(["id", "seq", "stream_seq", "hash"]).where("workspace_id", "=", workspaceId).orderBy("seq").execute())
+  .extend("expectChain", { scope: "file" }, async ({ rowsOf, newLog }) => async (workspaceId: string, ids: readonly string[]): Promise<void> => {
+    const rows = await rowsOf(workspaceId);
+    expect(rows.map((r) => r.seq)).toEqual(ids.map((_, i) => i + 1));
+    expect(rows.map((r) => r.id)).toEqual(ids);
+    // Stream order is chain order.
+    expect(rows.map((r) => Number(r.stream_seq))).toEqual([...rows.map((r) => Number(r.stream_seq))].sort((a, b) => a - b));
+    expect(await newLog().verifyWorkspace(workspaceId)).toMatchObject({ valid: true, entries: ids.length });
+  });
 
-beforeAll(async () => {
-  env = await createTestEnv(inject("engines"));
-  db = serviceDb<AuditDb>(env, "audit");
-  admin = createDb<AuditDb>({ connectionString: env.databaseUrl, schema: "audit", max: 2 });
-});
-
-afterAll(async () => {
-  await Promise.all([db?.destroy(), admin?.destroy()]);
-  await env?.cleanup();
-});
-
-const newLog = () => new AuditLogService({ db, logger: testLogger("audit") });
 let streamSeq = 1;
 
 function message(workspaceId: string): AuditMessage {
@@ -46,23 +43,10 @@ function interleaved(workspaces: readonly string[], count: number): AuditMessage
   return Array.from({ length: count }, (_, i) => message(workspaces[i % workspaces.length] ?? ""));
 }
 
-async function rowsOf(workspaceId: string) {
-  return admin.selectFrom("audit_logs").select(["id", "seq", "stream_seq", "hash"]).where("workspace_id", "=", workspaceId).orderBy("seq").execute();
-}
-
-async function expectChain(workspaceId: string, ids: readonly string[]): Promise<void> {
-  const rows = await rowsOf(workspaceId);
-  expect(rows.map((r) => r.seq)).toEqual(ids.map((_, i) => i + 1));
-  expect(rows.map((r) => r.id)).toEqual(ids);
-  // Stream order is chain order.
-  expect(rows.map((r) => Number(r.stream_seq))).toEqual([...rows.map((r) => Number(r.stream_seq))].sort((a, b) => a - b));
-  expect(await newLog().verifyWorkspace(workspaceId)).toMatchObject({ valid: true, entries: ids.length });
-}
-
 const idsOf = (batch: readonly AuditMessage[], workspaceId: string) => batch.filter((m) => m.event.workspaceId === workspaceId).map((m) => m.event.id);
 
 describe("ChainWriter (audit.append_entries)", () => {
-  test("a batch spanning several workspaces keeps each chain's seq contiguous and verifiable", async () => {
+  test("a batch spanning several workspaces keeps each chain's seq contiguous and verifiable", async ({ newLog, expectChain }) => {
     const workspaces = Array.from({ length: 7 }, () => randomUUID());
     const log = newLog();
     const first = interleaved(workspaces, 300);
@@ -72,7 +56,7 @@ describe("ChainWriter (audit.append_entries)", () => {
     for (const ws of workspaces) await expectChain(ws, [...idsOf(first, ws), ...idsOf(second, ws)]);
   });
 
-  test("a redelivered batch writes nothing twice, also when only part of it was recorded", async () => {
+  test("a redelivered batch writes nothing twice, also when only part of it was recorded", async ({ newLog, expectChain }) => {
     const workspaces = [randomUUID(), randomUUID(), randomUUID()];
     const log = newLog();
     const batch = interleaved(workspaces, 30);
@@ -87,7 +71,7 @@ describe("ChainWriter (audit.append_entries)", () => {
     for (const ws of workspaces) await expectChain(ws, [...idsOf(batch, ws), ...idsOf(more, ws)]);
   });
 
-  test("a leader taking over after another mid-stream continues the chain, and the old one catches up if it comes back", async () => {
+  test("a leader taking over after another mid-stream continues the chain, and the old one catches up if it comes back", async ({ newLog, expectChain }) => {
     const workspaces = [randomUUID(), randomUUID()];
     const [old, next] = [newLog(), newLog()];
     const stream = interleaved(workspaces, 60);
@@ -99,7 +83,7 @@ describe("ChainWriter (audit.append_entries)", () => {
     for (const ws of workspaces) await expectChain(ws, idsOf(stream, ws));
   });
 
-  test("live events of a held workspace come back unwritten; the other workspaces of the batch are written", async () => {
+  test("live events of a held workspace come back unwritten; the other workspaces of the batch are written", async ({ newLog, rowsOf, expectChain, admin }) => {
     const [held, free] = [randomUUID(), randomUUID()];
     await sql`insert into audit.replay_holds (workspace_id, consumer, replay_id) values (${held}, 'audit', ${randomUUID()})`.execute(admin);
     const batch = interleaved([held, free], 6);
@@ -112,7 +96,7 @@ describe("ChainWriter (audit.append_entries)", () => {
     await expectChain(held, idsOf(batch, held));
   });
 
-  test("the function writes only rows that continue the chain, each as the workspace it locked", async () => {
+  test("the function writes only rows that continue the chain, each as the workspace it locked", async ({ rowsOf, db }) => {
     const [ws, other] = [randomUUID(), randomUUID()];
     const draft = (workspaceId: string) => ({
       id: randomUUID(), workspaceId, actor: { type: "service" as const, id: "test" }, action: "agent.activated", resourceType: "agent", resourceId: "a",

@@ -1,41 +1,30 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { v7 as uuidv7 } from "uuid";
 import { inWorkspace } from "@galaxy/db";
-import { eventually, startHarness, type Harness } from "../../test/support/harness";
+import { eventually } from "../../test/support/harness";
+import { workerTest } from "../../test/support/fixtures";
 
-let h: Harness;
 const ws = uuidv7();
 
-beforeAll(async () => {
-  h = await startHarness(inject("engines"));
-});
-
-afterAll(async () => {
-  await h?.close();
-});
-
-async function rows(workspaceId: string, agentId: string) {
-  return inWorkspace(h.db, workspaceId, async (tx) => ({
-    agent: await tx.selectFrom("agents").selectAll().where("agent_id", "=", agentId).executeTakeFirst(),
-    versions: await tx.selectFrom("agent_versions").selectAll().where("agent_id", "=", agentId).orderBy("version").execute(),
-  }));
-}
-
-async function projectedAs(workspaceId: string, agentId: string, status: string, version = 1) {
-  return eventually(async () => {
-    const current = await rows(workspaceId, agentId);
-    return current.agent?.status === status && current.agent.current_version === version ? current : null;
+const test = workerTest()
+  .extend("rows", { scope: "file" }, async ({ h }) => async (workspaceId: string, agentId: string) =>
+    inWorkspace(h.db, workspaceId, async (tx) => ({
+      agent: await tx.selectFrom("agents").selectAll().where("agent_id", "=", agentId).executeTakeFirst(),
+      versions: await tx.selectFrom("agent_versions").selectAll().where("agent_id", "=", agentId).orderBy("version").execute(),
+    })))
+  .extend("projectedAs", { scope: "file" }, async ({ rows }) => async (workspaceId: string, agentId: string, status: string, version = 1) =>
+    eventually(async () => {
+      const current = await rows(workspaceId, agentId);
+      return current.agent?.status === status && current.agent.current_version === version ? current : null;
+    }))
+  /** Events are applied one at a time in stream order: once a later one shows, earlier ones were applied. */
+  .extend("drained", { scope: "file" }, async ({ h, projectedAs }) => async (workspaceId: string): Promise<void> => {
+    const { agent } = await h.registry.create(workspaceId);
+    await projectedAs(workspaceId, agent.id, "draft");
   });
-}
-
-/** Events are applied one at a time in stream order: once a later one shows, earlier ones were applied. */
-async function drained(workspaceId: string): Promise<void> {
-  const { agent } = await h.registry.create(workspaceId);
-  await projectedAs(workspaceId, agent.id, "draft");
-}
 
 describe("the agent projection", () => {
-  test("agent.created records the draft and its version 1 config; agent.activated makes it active", async () => {
+  test("agent.created records the draft and its version 1 config; agent.activated makes it active", async ({ h, projectedAs }) => {
     const { agent } = await h.registry.create(ws, { systemPrompt: "Be exact.", temperature: 0.2 });
     const created = await projectedAs(ws, agent.id, "draft");
     expect(created.agent).toMatchObject({ workspace_id: ws, status: "draft", current_version: 1, deleted: false });
@@ -47,7 +36,7 @@ describe("the agent projection", () => {
     expect(activated.versions).toEqual(created.versions);
   });
 
-  test("a redelivered or replayed event changes nothing, not even back to draft", async () => {
+  test("a redelivered or replayed event changes nothing, not even back to draft", async ({ h, rows, projectedAs, drained }) => {
     const { agent, envelope: created } = await h.registry.create(ws);
     const activated = await h.registry.activate(agent.id);
     const before = await projectedAs(ws, agent.id, "active");
@@ -60,7 +49,7 @@ describe("the agent projection", () => {
     expect(await rows(ws, agent.id)).toEqual(before);
   });
 
-  test("the current version never moves backwards", async () => {
+  test("the current version never moves backwards", async ({ h, rows, projectedAs, drained }) => {
     const { agent } = await h.registry.create(ws);
     await h.registry.publish(ws, "agent.activated", { agentId: agent.id, version: 2, status: "active", before: "draft" }, agent.createdBy);
     await projectedAs(ws, agent.id, "active", 2);
@@ -69,7 +58,7 @@ describe("the agent projection", () => {
     expect((await rows(ws, agent.id)).agent?.current_version).toBe(2);
   });
 
-  test("an agent.created whose agent names another workspace is not applied anywhere", async () => {
+  test("an agent.created whose agent names another workspace is not applied anywhere", async ({ h, rows, drained }) => {
     const other = uuidv7();
     const agent = h.registry.put(other);
     await h.registry.publish(ws, "agent.created", { agent }, agent.createdBy);
@@ -78,7 +67,7 @@ describe("the agent projection", () => {
     expect((await rows(other, agent.id)).agent).toBeUndefined();
   });
 
-  test("agent.updated records the new version beside the old one and makes it current", async () => {
+  test("agent.updated records the new version beside the old one and makes it current", async ({ h, rows, projectedAs, drained }) => {
     const agent = await h.registry.createActive(ws, { systemPrompt: "Version one." });
     await projectedAs(ws, agent.id, "active");
     const v2 = { ...agent, version: 2, systemPrompt: "Version two.", notifyUrl: "https://hooks.example.com/done", updatedAt: new Date().toISOString() };
@@ -94,7 +83,7 @@ describe("the agent projection", () => {
     expect(await rows(ws, agent.id)).toEqual(projected);
   });
 
-  test("agent.paused stops the agent; agent.deleted is final, whatever arrives after it", async () => {
+  test("agent.paused stops the agent; agent.deleted is final, whatever arrives after it", async ({ h, rows, projectedAs, drained }) => {
     const agent = await h.registry.createActive(ws);
     await projectedAs(ws, agent.id, "active");
     await h.registry.publish(ws, "agent.paused", { agentId: agent.id, version: 1, status: "paused", before: "active" }, agent.createdBy);

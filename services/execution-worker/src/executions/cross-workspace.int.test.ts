@@ -1,9 +1,10 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { v7 as uuidv7 } from "uuid";
 import { EventEnvelope, GalaxyError, HEADER } from "@galaxy/contracts";
 import { inWorkspace, sql } from "@galaxy/db";
 import { findPinnableAgent } from "../agents/agents.repository";
-import { eventually, startHarness, type Harness } from "../../test/support/harness";
+import { workerTest } from "../../test/support/fixtures";
+import { eventually } from "../../test/support/harness";
 
 interface Report {
   subject: string;
@@ -11,28 +12,30 @@ interface Report {
   event: EventEnvelope;
 }
 
-let h: Harness;
-const reports: Report[] = [];
 const from = { clientIp: "198.51.100.23", userAgent: "curl/8.5.0" };
 
-beforeAll(async () => {
-  h = await startHarness(inject("engines"), { maxRetries: 0 });
-  const decoder = new TextDecoder();
-  h.caller.watch("evt.*.security.cross_workspace_attempt", (msg) => {
-    const headers = msg.headers;
-    reports.push({ subject: h.caller.unprefixed(msg.subject), header: (name) => headers?.get(name) || undefined, event: EventEnvelope.parse(JSON.parse(decoder.decode(msg.data))) });
+const test = workerTest({ maxRetries: 0 })
+  /** Every cross-workspace report on the bus, watched from before the first test. */
+  .extend("reports", { scope: "file", auto: true }, async ({ h }) => {
+    const reports: Report[] = [];
+    const decoder = new TextDecoder();
+    h.caller.watch("evt.*.security.cross_workspace_attempt", (msg) => {
+      const headers = msg.headers;
+      reports.push({ subject: h.caller.unprefixed(msg.subject), header: (name) => headers?.get(name) || undefined, event: EventEnvelope.parse(JSON.parse(decoder.decode(msg.data))) });
+    });
+    await h.caller.flush();
+    return reports;
+  })
+  .extend("as", { scope: "file" }, async ({ h }) => async (ws: string, role: "member" | "viewer" = "member"): Promise<{ ws: string; sub: string; claim: string }> => {
+    const sub = uuidv7();
+    return { ws, sub, claim: await h.claims.sign({ ws, sub, role }) };
+  })
+  .extend("reportsIn", { scope: "file" }, async ({ reports }) => (ws: string) => reports.filter((r) => r.event.workspaceId === ws))
+  /** Waits a moment for anything still on its way, then gives what arrived. */
+  .extend("settledReports", { scope: "file" }, async ({ reportsIn }) => async (ws: string): Promise<Report[]> => {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    return reportsIn(ws);
   });
-  await h.caller.flush();
-});
-
-afterAll(async () => {
-  await h?.close();
-});
-
-async function as(ws: string, role: "member" | "viewer" = "member"): Promise<{ ws: string; sub: string; claim: string }> {
-  const sub = uuidv7();
-  return { ws, sub, claim: await h.claims.sign({ ws, sub, role }) };
-}
 
 /** The error body a refused request answered, with `id` written as `<id>` so two answers compare. */
 async function refusedBody(promise: Promise<unknown>, id: string): Promise<string> {
@@ -41,16 +44,8 @@ async function refusedBody(promise: Promise<unknown>, id: string): Promise<strin
   return JSON.stringify({ status: error.status, body: error.toBody() }).replaceAll(id, "<id>");
 }
 
-const reportsIn = (ws: string) => reports.filter((r) => r.event.workspaceId === ws);
-
-/** Waits a moment for anything still on its way, then gives what arrived. */
-async function settledReports(ws: string): Promise<Report[]> {
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  return reportsIn(ws);
-}
-
 describe("another workspace's execution or agent, asked for by id", () => {
-  test("execution.get answers the 404 of a random id; only the foreign id is reported, in the caller's workspace", async () => {
+  test("execution.get answers the 404 of a random id; only the foreign id is reported, in the caller's workspace", async ({ h, as, reportsIn, settledReports }) => {
     const owner = uuidv7();
     const agent = await h.activeAgent(owner);
     const execution = await h.startExecution(owner, agent.id);
@@ -80,7 +75,7 @@ describe("another workspace's execution or agent, asked for by id", () => {
     expect(reportsIn(owner)).toEqual([]);
   });
 
-  test("execution.start of an agent the projection holds for another workspace: the same 404, reported, the registry not asked", async () => {
+  test("execution.start of an agent the projection holds for another workspace: the same 404, reported, the registry not asked", async ({ h, as, reportsIn, settledReports }) => {
     const owner = uuidv7();
     const agent = await h.activeAgent(owner);
     const stranger = await as(uuidv7());
@@ -101,7 +96,7 @@ describe("another workspace's execution or agent, asked for by id", () => {
     expect(queued).toEqual([]);
   });
 
-  test("an agent of another workspace the projection has not seen is left to the registry: no second report from the worker", async () => {
+  test("an agent of another workspace the projection has not seen is left to the registry: no second report from the worker", async ({ h, as, settledReports }) => {
     const elsewhere = h.registry.put(uuidv7(), { status: "active" });
     const stranger = await as(uuidv7());
     expect(await inWorkspace(h.db, elsewhere.workspaceId, (tx) => findPinnableAgent(tx, elsewhere.id))).toBeNull();
@@ -112,7 +107,7 @@ describe("another workspace's execution or agent, asked for by id", () => {
     expect(await settledReports(stranger.ws)).toEqual([]);
   });
 
-  test("the security-definer functions answer yes or no, and only for another workspace", async () => {
+  test("the security-definer functions answer yes or no, and only for another workspace", async ({ h, as }) => {
     const owner = uuidv7();
     const agent = await h.activeAgent(owner);
     const execution = await h.startExecution(owner, agent.id);

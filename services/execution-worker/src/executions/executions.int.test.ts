@@ -1,56 +1,42 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { v7 as uuidv7 } from "uuid";
 import { z } from "zod";
 import { GalaxyError, TERMINAL_STATUSES, type Execution } from "@galaxy/contracts";
 import { inWorkspace } from "@galaxy/db";
 import { traceIdOf } from "@galaxy/observability";
 import { findPinnableAgent } from "../agents/agents.repository";
-import { eventually, startHarness, type Harness } from "../../test/support/harness";
+import { workerTest } from "../../test/support/fixtures";
+import { eventually } from "../../test/support/harness";
 import { listSteps } from "./executions.repository";
 import { incomingTraceparent } from "@galaxy/testkit";
 
 const StoredContext = z.object({ claim: z.string(), traceparent: z.string(), correlationId: z.string(), causationId: z.string() });
 
-let h: Harness;
 const wsA = uuidv7();
 const wsB = uuidv7();
 
-beforeAll(async () => {
-  h = await startHarness(inject("engines"), { maxRetries: 1 });
-});
+const test = workerTest({ maxRetries: 1 })
+  .extend("member", { scope: "file" }, async ({ h }) => (ws: string) => h.claims.sign({ ws, role: "member" }))
+  .extend("start", { scope: "file" }, async ({ h, member }) =>
+    async (ws: string, agentId: string, input: unknown = { message: "hello" }, options: { claim?: string; traceparent?: string; correlationId?: string } = {}): Promise<Execution> =>
+      h.caller.request("execution.start", { agentId, input }, { claim: options.claim ?? (await member(ws)), workspaceId: ws, traceparent: options.traceparent, correlationId: options.correlationId }))
+  .extend("get", { scope: "file" }, async ({ h, member }) => async (ws: string, id: string, claim?: string): Promise<Execution> =>
+    h.caller.request("execution.get", { id }, { claim: claim ?? (await member(ws)), workspaceId: ws }))
+  .extend("finished", { scope: "file" }, async ({ get }) => async (ws: string, id: string, timeoutMs = 10_000): Promise<Execution> =>
+    eventually(async () => {
+      const execution = await get(ws, id);
+      return TERMINAL_STATUSES.has(execution.status) ? execution : null;
+    }, timeoutMs, `execution ${id} to finish`))
+  /** The agent as the worker's projection has it, once its events arrived. */
+  .extend("projected", { scope: "file" }, async ({ h }) => async (ws: string, agentId: string, status: "draft" | "active") =>
+    eventually(async () => {
+      const agent = await inWorkspace(h.db, ws, (tx) => findPinnableAgent(tx, agentId));
+      return agent?.status === status ? agent : null;
+    }));
 
-afterAll(async () => {
-  await h?.close();
-});
-
-beforeEach(async () => {
+test.beforeEach(async ({ h }) => {
   await h.devModel.control({ reset: true });
 });
-
-const member = (ws: string) => h.claims.sign({ ws, role: "member" });
-
-async function start(ws: string, agentId: string, input: unknown = { message: "hello" }, options: { claim?: string; traceparent?: string; correlationId?: string } = {}): Promise<Execution> {
-  return h.caller.request("execution.start", { agentId, input }, { claim: options.claim ?? (await member(ws)), workspaceId: ws, traceparent: options.traceparent, correlationId: options.correlationId });
-}
-
-async function get(ws: string, id: string, claim?: string): Promise<Execution> {
-  return h.caller.request("execution.get", { id }, { claim: claim ?? (await member(ws)), workspaceId: ws });
-}
-
-async function finished(ws: string, id: string, timeoutMs = 10_000): Promise<Execution> {
-  return eventually(async () => {
-    const execution = await get(ws, id);
-    return TERMINAL_STATUSES.has(execution.status) ? execution : null;
-  }, timeoutMs, `execution ${id} to finish`);
-}
-
-/** The agent as the worker's projection has it, once its events arrived. */
-async function projected(ws: string, agentId: string, status: "draft" | "active") {
-  return eventually(async () => {
-    const agent = await inWorkspace(h.db, ws, (tx) => findPinnableAgent(tx, agentId));
-    return agent?.status === status ? agent : null;
-  });
-}
 
 async function refusal(promise: Promise<unknown>): Promise<GalaxyError> {
   const error = await promise.then(() => null, (e: unknown) => e);
@@ -59,7 +45,7 @@ async function refusal(promise: Promise<unknown>): Promise<GalaxyError> {
 }
 
 describe("execution.start and execution.get", () => {
-  test("a started execution is queued and readable at once, then completes with the model's answer, usage and its events", async () => {
+  test("a started execution is queued and readable at once, then completes with the model's answer, usage and its events", async ({ h, start, get, finished, projected }) => {
     const agent = await h.registry.createActive(wsA);
     await projected(wsA, agent.id, "active");
     const gets = h.registry.gets;
@@ -99,7 +85,7 @@ describe("execution.start and execution.get", () => {
     ]);
   });
 
-  test("the pipeline's events continue the request's trace and correlation, caused one by the other, under a service claim", async () => {
+  test("the pipeline's events continue the request's trace and correlation, caused one by the other, under a service claim", async ({ h, start, projected }) => {
     const agent = await h.registry.createActive(wsA);
     await projected(wsA, agent.id, "active");
     const traceparent = incomingTraceparent();
@@ -122,19 +108,19 @@ describe("execution.start and execution.get", () => {
     expect(startedClaim).toMatchObject({ act: "service", sub: "execution-worker", ws: wsA });
   });
 
-  test("starting a draft agent is a 409 agent_not_active", async () => {
+  test("starting a draft agent is a 409 agent_not_active", async ({ h, start, projected }) => {
     const { agent } = await h.registry.create(wsA);
     await projected(wsA, agent.id, "draft");
     const error = await refusal(start(wsA, agent.id));
     expect(error).toMatchObject({ status: 409, code: "agent_not_active" });
   });
 
-  test("starting an unknown agent is a 404 agent_not_found", async () => {
+  test("starting an unknown agent is a 404 agent_not_found", async ({ start }) => {
     const error = await refusal(start(wsA, uuidv7()));
     expect(error).toMatchObject({ status: 404, code: "agent_not_found" });
   });
 
-  test("another workspace's agent and execution are 404s, as if they did not exist", async () => {
+  test("another workspace's agent and execution are 404s, as if they did not exist", async ({ h, start, get, finished, projected }) => {
     const agent = await h.registry.createActive(wsA);
     await projected(wsA, agent.id, "active");
     const queued = await start(wsA, agent.id);
@@ -143,7 +129,7 @@ describe("execution.start and execution.get", () => {
     await finished(wsA, queued.id);
   });
 
-  test("a viewer may read executions but not start one (403)", async () => {
+  test("a viewer may read executions but not start one (403)", async ({ h, start, get, finished, projected }) => {
     const agent = await h.registry.createActive(wsA);
     await projected(wsA, agent.id, "active");
     const viewer = await h.claims.sign({ ws: wsA, role: "viewer" });
@@ -153,7 +139,7 @@ describe("execution.start and execution.get", () => {
     await finished(wsA, queued.id);
   });
 
-  test("an agent the projection has not seen yet is fetched from the registry, kept, and run", async () => {
+  test("an agent the projection has not seen yet is fetched from the registry, kept, and run", async ({ h, start, finished }) => {
     const agent = h.registry.put(wsA, { status: "active" });
     const gets = h.registry.gets;
     const queued = await start(wsA, agent.id, { message: "from the registry" });
@@ -167,7 +153,7 @@ describe("execution.start and execution.get", () => {
     expect(h.registry.gets).toBe(gets + 1);
   });
 
-  test("an agent activated in the registry before its event arrived starts, on the registry's word", async () => {
+  test("an agent activated in the registry before its event arrived starts, on the registry's word", async ({ h, start, finished, projected }) => {
     const { agent } = await h.registry.create(wsA);
     await projected(wsA, agent.id, "draft");
     h.registry.agents.set(agent.id, { ...agent, status: "active", updatedAt: new Date().toISOString() });
@@ -175,7 +161,7 @@ describe("execution.start and execution.get", () => {
     expect((await finished(wsA, queued.id)).status).toBe("completed");
   });
 
-  test("input that is not {message: string} reaches the model as JSON", async () => {
+  test("input that is not {message: string} reaches the model as JSON", async ({ h, start, finished, projected }) => {
     const agent = await h.registry.createActive(wsA);
     await projected(wsA, agent.id, "active");
     const queued = await start(wsA, agent.id, { order: 42, items: ["a"] });
@@ -187,7 +173,7 @@ describe("execution.start and execution.get", () => {
 });
 
 describe("the pipeline", () => {
-  test("a provider that keeps failing fails the execution with the provider's message", async () => {
+  test("a provider that keeps failing fails the execution with the provider's message", async ({ h, start, finished, projected }) => {
     const agent = await h.registry.createActive(wsA);
     await projected(wsA, agent.id, "active");
     // maxRetries is 1: two failures exhaust the call.
@@ -204,7 +190,7 @@ describe("the pipeline", () => {
     expect(steps.map((step) => step.status)).toEqual(["failed"]);
   });
 
-  test("a provider failure the client's retry outlasts still completes", async () => {
+  test("a provider failure the client's retry outlasts still completes", async ({ h, start, finished, projected }) => {
     const agent = await h.registry.createActive(wsA);
     await projected(wsA, agent.id, "active");
     await h.devModel.control({ failNext: { count: 1, status: 503 } });
@@ -214,7 +200,7 @@ describe("the pipeline", () => {
     expect(done.output?.text).toBe("echo: hello");
   });
 
-  test("a model slower than the agent's timeoutMs times the execution out", async () => {
+  test("a model slower than the agent's timeoutMs times the execution out", async ({ h, start, finished, projected }) => {
     const agent = await h.registry.createActive(wsA, { timeoutMs: 1_000 });
     await projected(wsA, agent.id, "active");
     await h.devModel.control({ latencyMs: 2_500 });
@@ -227,7 +213,7 @@ describe("the pipeline", () => {
     await h.events.waitFor(queued.id, "execution.failed");
   });
 
-  test.each(["anthropic", "google"] as const)("an agent on %s runs through that provider's client", async (provider) => {
+  test.for(["anthropic", "google"] as const)("an agent on %s runs through that provider's client", async (provider, { h, start, finished, projected }) => {
     const agent = await h.registry.createActive(wsA, { provider, model: "galaxy-dev-echo", maxTokens: 100 });
     await projected(wsA, agent.id, "active");
     const queued = await start(wsA, agent.id, { message: "bonjour" });
@@ -237,7 +223,7 @@ describe("the pipeline", () => {
     expect(done.usage.inputTokens).toBeGreaterThan(0);
   });
 
-  test("executions of two workspaces both complete", async () => {
+  test("executions of two workspaces both complete", async ({ h, start, finished, projected }) => {
     const [a, b] = await Promise.all([h.registry.createActive(wsA), h.registry.createActive(wsB)]);
     if (!a || !b) throw new Error("agents missing");
     await Promise.all([projected(wsA, a.id, "active"), projected(wsB, b.id, "active")]);
@@ -247,7 +233,7 @@ describe("the pipeline", () => {
     expect(doneY).toMatchObject({ workspaceId: wsB, status: "completed", output: { text: "echo: from B" } });
   });
 
-  test("more executions than the concurrency limit all complete", async () => {
+  test("more executions than the concurrency limit all complete", async ({ h, start, finished, projected }) => {
     const agent = await h.registry.createActive(wsB);
     await projected(wsB, agent.id, "active");
     await h.devModel.control({ latencyMs: 50 });
@@ -258,7 +244,7 @@ describe("the pipeline", () => {
 });
 
 describe("shutdown", () => {
-  test("stopping the worker finishes the execution it is running", async () => {
+  test("stopping the worker finishes the execution it is running", async ({ h, start, projected }) => {
     const agent = await h.registry.createActive(wsA);
     await projected(wsA, agent.id, "active");
     await h.devModel.control({ latencyMs: 500 });

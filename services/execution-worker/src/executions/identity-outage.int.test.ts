@@ -1,31 +1,25 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { v7 as uuidv7 } from "uuid";
 import type { ExecutionRow } from "./executions.repository";
-import { eventually, startHarness, type Harness } from "../../test/support/harness";
+import { eventually } from "../../test/support/harness";
+import { workerTest } from "../../test/support/fixtures";
 
 /**
  * The pipeline needs a service claim from identity before it can record anything. While
  * identity is down, executions must wait in the queue (not leased, no attempt counted) and run
  * as soon as it answers again; never loop between lease expiries into `too_many_attempts`.
  */
-let h: Harness;
 const LEASE_MS = 1_000;
 const MAX_BACKOFF_MS = 400;
 
-beforeAll(async () => {
-  // A short lease: an execution stuck leased would be claimed again, attempt after attempt, within the test.
-  h = await startHarness(inject("engines"), { leaseMs: LEASE_MS, unavailableBackoffMs: 100, unavailableBackoffMaxMs: MAX_BACKOFF_MS });
-});
-
-afterAll(async () => {
-  await h?.close();
-});
+// A short lease: an execution stuck leased would be claimed again, attempt after attempt, within the test.
+const test = workerTest({ leaseMs: LEASE_MS, unavailableBackoffMs: 100, unavailableBackoffMaxMs: MAX_BACKOFF_MS })
+  .extend("eventTypes", { scope: "file" }, async ({ h }) => (executionId: string) => h.events.of(executionId).map((event) => event.type));
 
 const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const eventTypes = (executionId: string) => h.events.of(executionId).map((event) => event.type);
 
 describe("an identity outage", () => {
-  test("leaves executions queued and uncounted while nothing answers identity, and they run once it does", async () => {
+  test("leaves executions queued and uncounted while nothing answers identity, and they run once it does", async ({ h, eventTypes }) => {
     // With identity up first, the worker has its keys: callers' claims and agent events verify without it.
     const warm = uuidv7();
     const warmAgent = await h.activeAgent(warm);

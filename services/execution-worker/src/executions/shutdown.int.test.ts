@@ -1,43 +1,41 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { v7 as uuidv7 } from "uuid";
-import { startDevModel, type RunningDevModel } from "@galaxy/dev-model";
-import { closeDevModel, eventually, startHarness, type Harness } from "../../test/support/harness";
+import { startDevModel } from "@galaxy/dev-model";
+import { workerTest } from "../../test/support/fixtures";
+import { closeDevModel, eventually } from "../../test/support/harness";
 
 /**
  * A stop must fit in the process's shutdown budget: model calls may take minutes, so after
  * the grace period the worker aborts them and hands their executions back to the queue.
  */
-let h: Harness;
-/** A second model server, without latency, for the instances that take over. */
-let spare: RunningDevModel;
 const ws = uuidv7();
 const GRACE_MS = 300;
 /** Far longer than any stop may take; only an aborted call ends sooner. */
 const SLOW_MODEL_MS = 20_000;
 
-beforeAll(async () => {
-  h = await startHarness(inject("engines"), { shutdownGraceMs: GRACE_MS });
-  spare = await startDevModel();
+const test = workerTest({ shutdownGraceMs: GRACE_MS })
+  /** A second model server, without latency, for the instances that take over. */
+  .extend("spare", { scope: "file" }, async ({}, { onCleanup }) => {
+    const spare = await startDevModel();
+    onCleanup(() => closeDevModel(spare));
+    return spare;
+  })
+  .extend("onSpareModel", { scope: "file" }, async ({ spare }) => () => ({ openaiBaseUrl: `${spare.url}/v1`, anthropicBaseUrl: spare.url }))
+  .extend("eventTypes", { scope: "file" }, async ({ h }) => (executionId: string) => h.events.of(executionId).map((event) => event.type))
+  /** Waits until the execution's model call is under way on some instance. */
+  .extend("calling", { scope: "file" }, async ({ h }) => async (executionId: string): Promise<void> => {
+    await h.events.waitFor(executionId, "execution.started");
+    await eventually(async () => ((await h.stepStatuses(ws, executionId)).includes("running") ? true : null));
+  });
+
+test.afterAll(async ({ h }) => {
+  await h.devModel.control({ reset: true });
 });
 
-afterAll(async () => {
-  await h?.devModel.control({ reset: true });
-  await h?.close();
-  if (spare) await closeDevModel(spare);
-});
-
-const onSpareModel = () => ({ openaiBaseUrl: `${spare.url}/v1`, anthropicBaseUrl: spare.url });
 const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const eventTypes = (executionId: string) => h.events.of(executionId).map((event) => event.type);
-
-/** Waits until the execution's model call is under way on some instance. */
-async function calling(executionId: string): Promise<void> {
-  await h.events.waitFor(executionId, "execution.started");
-  await eventually(async () => ((await h.stepStatuses(ws, executionId)).includes("running") ? true : null));
-}
 
 describe("stopping a worker with executions running", () => {
-  test("after the grace period the model call is aborted and the execution goes back to the queue, uncounted; another instance completes it once", async () => {
+  test("after the grace period the model call is aborted and the execution goes back to the queue, uncounted; another instance completes it once", async ({ h, onSpareModel, eventTypes, calling }) => {
     const agent = await h.activeAgent(ws);
     await h.devModel.control({ latencyMs: SLOW_MODEL_MS });
     const queued = await h.startExecution(ws, agent.id);
@@ -69,7 +67,7 @@ describe("stopping a worker with executions running", () => {
     await next.stop();
   });
 
-  test("the stopping instance wakes the others: a running instance takes the execution at once, not after a poll or a lease", async () => {
+  test("the stopping instance wakes the others: a running instance takes the execution at once, not after a poll or a lease", async ({ h, onSpareModel, eventTypes, calling }) => {
     // The only instance running when the execution starts.
     const first = await h.spawnWorker({ shutdownGraceMs: GRACE_MS });
     const agent = await h.activeAgent(ws);

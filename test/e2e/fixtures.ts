@@ -1,0 +1,35 @@
+import { inject, test as base } from "vitest";
+import { SignupResult } from "@galaxy/contracts";
+import { createDb } from "@galaxy/db";
+import { api, dataOf, startGalaxy, type Galaxy, type GalaxyOptions } from "./harness";
+
+/** The password every user of the e2e tests signs up with. */
+export const PASSWORD = "correct horse battery";
+
+/**
+ * A Galaxy of the file's own (harness.ts: every service in-process on the file's database, bus
+ * prefix and Redis prefix), started once per file before its first test, stopped after its last:
+ * - `galaxy`: the running system, its URL and engines;
+ * - `superuser`: the bootstrap connection to its database, which sees every schema and row;
+ * - `signUp`: signs a new user up, with a workspace of their own (named after the email unless told).
+ */
+export function galaxyTest(options: GalaxyOptions = {}) {
+  const test = base
+    .extend("galaxy", { scope: "file" }, async ({}, { onCleanup }): Promise<Galaxy> => {
+      const galaxy = await startGalaxy(inject("engines"), options);
+      onCleanup(() => galaxy.stop());
+      return galaxy;
+    })
+    .extend("superuser", { scope: "file" }, async ({ galaxy }, { onCleanup }) => {
+      const superuser = createDb<unknown>({ connectionString: galaxy.env.databaseUrl, max: 2 });
+      onCleanup(() => superuser.destroy());
+      return superuser;
+    })
+    .extend("signUp", { scope: "file" }, async ({ galaxy }) => async (email: string, workspaceName = email.split("@")[0] ?? email) =>
+      dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email, password: PASSWORD, name: email, workspaceName } })));
+  // Galaxy starts under the hooks' time limit, not the first test's.
+  test.beforeAll(async ({ galaxy }) => {
+    void galaxy;
+  });
+  return test;
+}
