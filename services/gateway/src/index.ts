@@ -1,4 +1,12 @@
 export { buildGateway, BODY_LIMIT } from "./app";
 export type { GatewayDeps } from "./app";
+export type { GatewayDb } from "./db";
+export type { OidcSignIn } from "./auth/oidc-sign-in";
 export { migrations } from "./migrations/index";
 export { apiDocument } from "./openapi/document";
+/** The default `/api/*` limits, and where an operator sets a workspace's rate tier in Redis (docs/api.md, Rate limits). */
+export { API_RATE_LIMITS, RATE_TIERS_KEY } from "./http/rate-limit";
+export type { ApiRateLimitOptions, RateLimits } from "./http/rate-limit";
+/** A delivery's execution id and `webhook.received` event id, derived from its `webhook-id`: what a sender's retry is recognised by. */
+export { deliveryEventId, deliveryExecutionId } from "./routes/hooks.routes";
+export { CONSOLE_CSP, CONSOLE_DIST } from "./http/console";
