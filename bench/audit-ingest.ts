@@ -5,8 +5,7 @@ import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/
 import type { Bus, StoredEvent } from "@galaxy/bus";
 import { createDb, sql } from "@galaxy/db";
 import { connectTestBus, createTestEnv, serviceDb, testLogger, TestClaims, type TestEnv } from "@galaxy/testkit";
-import { createAudit } from "../services/audit/src/app";
-import type { AuditDb } from "../services/audit/src/db";
+import { createAudit, type AuditDb } from "@galaxy/audit";
 import { createBenchWorld } from "./setup";
 
 // `node --import tsx bench/audit-ingest.ts`: how fast the audit consumer turns stored events

@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import { Redis } from "ioredis";
 import { sql } from "@galaxy/db";
-import { RATE_TIERS_KEY } from "../services/gateway/src/http/rate-limit";
+import { RATE_TIERS_KEY } from "@galaxy/gateway";
 import { insertExecution } from "./bare";
 import type { BenchContext, BenchOutcome } from "./context";
 import { ms, perSecond, ratio, within } from "./stats";

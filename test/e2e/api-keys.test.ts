@@ -7,8 +7,7 @@ import { Agent, ApiKey, CreatedApiKey, ErrorBody, LoginResult, Me, SignupResult 
 import type { Kysely } from "@galaxy/db";
 import { createMetrics } from "@galaxy/observability";
 import { connectTestBus, serviceDb, testLogger } from "@galaxy/testkit";
-import { buildGateway } from "../../services/gateway/src/app";
-import type { GatewayDb } from "../../services/gateway/src/db";
+import { buildGateway, type GatewayDb } from "@galaxy/gateway";
 import { api, dataOf, startGalaxy, type Galaxy } from "./harness";
 
 /**

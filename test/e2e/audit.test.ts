@@ -2,10 +2,8 @@ import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { z } from "zod";
 import { Agent, AuditEntry, AuditVerification, CreatedApiKey, ErrorBody, LoginResult, Pagination, SignupResult } from "@galaxy/contracts";
 import { createDb, type Kysely } from "@galaxy/db";
-import { readHead } from "../../services/audit/src/audit-log/audit-log.repository";
+import { GENESIS_HEAD, appendToChain, verifyChain, type AuditDb, type HashedAuditEntry } from "@galaxy/audit";
 import { enterChain, insertEntriesAfter } from "../../services/audit/test/support/chain-seed";
-import { GENESIS_HEAD, appendToChain, verifyChain, type HashedAuditEntry } from "../../services/audit/src/chain/chain";
-import type { AuditDb } from "../../services/audit/src/db";
 import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
 
 /**
@@ -218,7 +216,9 @@ describe("GET /api/audit-logs/export", () => {
     const ws = ed.workspace.id;
     await superuser.transaction().execute(async (tx) => {
       await enterChain(tx, ws);
-      let { head } = await readHead(tx, ws);
+      // The chain's head: its last entry, else genesis (a new workspace has no retention checkpoint).
+      const last = await tx.selectFrom("audit_logs").select(["seq", "hash"]).where("workspace_id", "=", ws).orderBy("seq", "desc").limit(1).executeTakeFirst();
+      let head = last ? { seq: Number(last.seq), hash: last.hash } : GENESIS_HEAD;
       const entries: HashedAuditEntry[] = [];
       for (let i = 0; i < 30_000; i++) {
         const entry = appendToChain(head, {

@@ -4,11 +4,9 @@ import { resolve } from "node:path";
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
 import { Agent, Execution, SignupResult } from "@galaxy/contracts";
 import { inWorkspace, sql, type Kysely } from "@galaxy/db";
-import { freePort, serviceDb, incomingTraceparent } from "@galaxy/testkit";
-import type { ExecutionDb } from "../../services/execution-worker/src/db";
-import { setTier } from "../../services/execution-worker/src/quota/quota.repository";
-import { insertExecution } from "../../services/execution-worker/src/executions/executions.repository";
-import { WAKE_SUBJECT } from "../../services/execution-worker/src/app";
+import { freePort, serviceDb } from "@galaxy/testkit";
+import { WAKE_SUBJECT, setTier, type ExecutionDb } from "@galaxy/execution-worker";
+import { queueBacklog } from "./backlog";
 import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
 
 /**
@@ -85,14 +83,8 @@ test("a worker process killed mid-run: every execution ends exactly once, its us
   // One start through the API; the other 199 written straight into the queue beside it
   // (intake is tested elsewhere; 200 HTTP starts would only slow this test down).
   const template = dataOf(Execution, await api(galaxy, "POST", `/api/agents/${agent.id}/executions`, { token, body: { input: { message: "n0" } } }));
-  const ids = [template.id];
-  await inWorkspace(db, ws, async (tx) => {
-    for (let i = 1; i < TOTAL; i++) {
-      const execution = { ...template, id: randomUUID(), input: { message: `n${i}` }, createdAt: new Date().toISOString() };
-      await insertExecution(tx, { execution, createdBy: "test", correlationId: randomUUID(), traceparent: incomingTraceparent(), queuedEventId: null });
-      ids.push(execution.id);
-    }
-  });
+  const backlog = Array.from({ length: TOTAL - 1 }, (_, i) => ({ input: { message: `n${i + 1}` }, createdAt: new Date() }));
+  const ids = [template.id, ...(await queueBacklog(db, template, backlog))];
   galaxy.observer.publishCore(WAKE_SUBJECT, { from: "test" });
 
   const count = async (where: "ended" | "leased_by_first") => {

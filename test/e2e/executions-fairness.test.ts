@@ -2,11 +2,9 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
 import { Agent, Execution, SignupResult } from "@galaxy/contracts";
 import { inWorkspace, sql, type Kysely } from "@galaxy/db";
-import { serviceDb, incomingTraceparent } from "@galaxy/testkit";
-import type { ExecutionDb } from "../../services/execution-worker/src/db";
-import { setTier } from "../../services/execution-worker/src/quota/quota.repository";
-import { insertExecution } from "../../services/execution-worker/src/executions/executions.repository";
-import { WAKE_SUBJECT } from "../../services/execution-worker/src/app";
+import { serviceDb } from "@galaxy/testkit";
+import { WAKE_SUBJECT, setTier, type ExecutionDb } from "@galaxy/execution-worker";
+import { queueBacklog } from "./backlog";
 import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
 
 /**
@@ -49,12 +47,7 @@ test("another workspace's single execution completes before most of a 500-execut
   // would only slow this test down), every row older than the quiet workspace's execution.
   const template = dataOf(Execution, await api(galaxy, "POST", `/api/agents/${busy.agentId}/executions`, { token: busy.token, body: { input: { message: "b" } } }));
   const base = Date.now() - 60_000;
-  await inWorkspace(db, busy.workspaceId, async (tx) => {
-    for (let i = 1; i < BACKLOG; i++) {
-      const execution = { ...template, id: randomUUID(), input: { message: `b${i}` }, createdAt: new Date(base + i).toISOString() };
-      await insertExecution(tx, { execution, createdBy: "test", correlationId: randomUUID(), traceparent: incomingTraceparent(), queuedEventId: null });
-    }
-  });
+  await queueBacklog(db, template, Array.from({ length: BACKLOG - 1 }, (_, i) => ({ input: { message: `b${i + 1}` }, createdAt: new Date(base + i + 1) })));
   galaxy.observer.publishCore(WAKE_SUBJECT, { from: "test" });
   const mine = dataOf(Execution, await api(galaxy, "POST", `/api/agents/${quiet.agentId}/executions`, { token: quiet.token, body: { input: { message: "me" } } }));
 

@@ -4,9 +4,7 @@ import { z } from "zod";
 import { Agent, EventEnvelope, Execution, ExecutionDelta, ErrorBody, Pagination, SignupResult } from "@galaxy/contracts";
 import { createDb, inWorkspace, sql, type Kysely } from "@galaxy/db";
 import { serviceDb } from "@galaxy/testkit";
-import type { ExecutionDb } from "../../services/execution-worker/src/db";
-import { addUsage } from "../../services/execution-worker/src/quota/quota.repository";
-import { TIERS } from "../../services/execution-worker/src/quota/tiers";
+import { TIERS, type ExecutionDb } from "@galaxy/execution-worker";
 import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
 import { readExecutionEvents, type SseFrame } from "./sse";
 
@@ -39,6 +37,12 @@ afterAll(async () => {
 beforeEach(async () => {
   await galaxy.devModel.control({ reset: true });
 });
+
+/** Records `tokens` as already spent by a new workspace this month (UTC), as the worker counts them. */
+async function spent(workspaceId: string, tokens: number): Promise<void> {
+  const month = `${new Date().toISOString().slice(0, 7)}-01`;
+  await inWorkspace(db, workspaceId, (tx) => tx.insertInto("workspace_usage").values({ workspace_id: workspaceId, month, tokens, executions: 0 }).execute());
+}
 
 /** A new workspace (free tier) and its owner's token. */
 async function workspace(): Promise<{ token: string; workspaceId: string }> {
@@ -278,7 +282,7 @@ describe("quota and budget", () => {
   test("a workspace that spent its month's tokens gets 429 quota_exceeded with Retry-After", async () => {
     const { token, workspaceId } = await workspace();
     const agent = await activeAgent(token);
-    await inWorkspace(db, workspaceId, (tx) => addUsage(tx, workspaceId, new Date(), TIERS.free.monthlyTokens));
+    await spent(workspaceId, TIERS.free.monthlyTokens);
     const refused = await api(galaxy, "POST", `/api/agents/${agent.id}/executions`, { token, body: { input: { message: "more" } } });
     expect(refused.status).toBe(429);
     expect(ErrorBody.parse(refused.body).code).toBe("quota_exceeded");
@@ -293,7 +297,7 @@ describe("quota and budget", () => {
     const { token, workspaceId } = await workspace();
     const agent = await activeAgent(token, { provider });
     // Three tokens left this month.
-    await inWorkspace(db, workspaceId, (tx) => addUsage(tx, workspaceId, new Date(), TIERS.free.monthlyTokens - 3));
+    await spent(workspaceId, TIERS.free.monthlyTokens - 3);
     const execution = await start(token, agent.id, { message: "a long answer that needs many more than three tokens" });
     const done = await ended(token, execution.id);
     expect(done).toMatchObject({ status: "failed", error: { code: "budget_exceeded" } });

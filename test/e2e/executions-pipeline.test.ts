@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, inject, test } from 
 import { z } from "zod";
 import { Agent, EventEnvelope, Execution, ExecutionDelta, ExecutionStep, KnowledgeBase, KnowledgeDocument, SignupResult, ToolSecretReply } from "@galaxy/contracts";
 import { verifyWebhook } from "@galaxy/webhooks";
-import { webhookToolSecret } from "../../services/execution-worker/src/tools/tool-secret";
+import { webhookToolSecret } from "@galaxy/execution-worker";
 import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
 
 /**

@@ -8,8 +8,7 @@ import { createDb, type Kysely } from "@galaxy/db";
 import { createMetrics } from "@galaxy/observability";
 import { connectTestBus, freePort, serviceDb, testLogger } from "@galaxy/testkit";
 import { signWebhook } from "@galaxy/webhooks";
-import { buildGateway } from "../../services/gateway/src/app";
-import type { GatewayDb } from "../../services/gateway/src/db";
+import { buildGateway, type GatewayDb } from "@galaxy/gateway";
 import { api, dataOf, startGalaxy, type Galaxy } from "./harness";
 
 /**

@@ -7,16 +7,12 @@ import { createDb, sql, type Kysely } from "@galaxy/db";
 import { createMetrics, type Registry } from "@galaxy/observability";
 import { connectTestBus, createTestEnv, serviceDb, testLogger, type EngineUrls, type TestEnv } from "@galaxy/testkit";
 import { startDevModel, type RunningDevModel } from "@galaxy/dev-model";
-import { createIdentity, type IdentityService } from "../../services/identity/src/app";
-import { createAgentRegistry } from "../../services/agent-registry/src/app";
-import { scheduleQueueName } from "../../services/agent-registry/src/triggers/schedules";
-import { createExecutionWorker, type ExecutionWorkerConfig } from "../../services/execution-worker/src/app";
-import { createAudit } from "../../services/audit/src/app";
-import { buildGateway } from "../../services/gateway/src/app";
-import { API_RATE_LIMITS, type ApiRateLimitOptions } from "../../services/gateway/src/http/rate-limit";
+import { createIdentity, type IdentityService, type OidcConfig } from "@galaxy/identity";
+import { createAgentRegistry, scheduleQueueName } from "@galaxy/agent-registry";
+import { createExecutionWorker, type ExecutionWorkerConfig } from "@galaxy/execution-worker";
+import { createAudit } from "@galaxy/audit";
+import { API_RATE_LIMITS, buildGateway, type ApiRateLimitOptions, type OidcSignIn } from "@galaxy/gateway";
 import { SecretBox } from "@galaxy/secrets";
-import type { OidcConfig } from "../../services/identity/src/oidc/oidc.verifier";
-import type { OidcSignIn } from "../../services/gateway/src/auth/oidc-sign-in";
 
 /** Galaxy as a whole, in this process, on a test's own database, bus prefix and ports. */
 export interface Galaxy {

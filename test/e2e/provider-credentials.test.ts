@@ -5,8 +5,8 @@ import { Agent, AuditEntry, CredentialStored, CredentialSummary, ErrorBody, Exec
 import { inWorkspace } from "@galaxy/db";
 import { startDevModel, type RunningDevModel } from "@galaxy/dev-model";
 import { serviceDb } from "@galaxy/testkit";
-import type { GatewayDb } from "../../services/gateway/src/db";
-import type { IdentityDb } from "../../services/identity/src/db";
+import type { GatewayDb } from "@galaxy/gateway";
+import type { IdentityDb } from "@galaxy/identity";
 import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
 
 let galaxy: Galaxy;

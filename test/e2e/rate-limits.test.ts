@@ -3,7 +3,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { CreatedApiKey, ErrorBody, SignupResult } from "@galaxy/contracts";
 import { freePort } from "@galaxy/testkit";
-import { RATE_TIERS_KEY } from "../../services/gateway/src/http/rate-limit";
+import { RATE_TIERS_KEY } from "@galaxy/gateway";
 import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
 
 // Small limits, and a window long enough that no test crosses into the next one.

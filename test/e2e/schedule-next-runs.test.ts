@@ -3,7 +3,7 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { z } from "zod";
 import { Agent, CreatedTrigger, Pagination, SignupResult, Trigger } from "@galaxy/contracts";
-import { scheduleQueueName } from "../../services/agent-registry/src/triggers/schedules";
+import { scheduleQueueName } from "@galaxy/agent-registry";
 import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
 
 /**

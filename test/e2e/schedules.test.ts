@@ -5,9 +5,7 @@ import { Agent, CreatedTrigger, SignupResult } from "@galaxy/contracts";
 import { createDb, sql, type Kysely } from "@galaxy/db";
 import { connectTestBus, deleteRedisKeys, serviceDb, testLogger } from "@galaxy/testkit";
 import type { Bus } from "@galaxy/bus";
-import { createAgentRegistry, type AgentRegistry } from "../../services/agent-registry/src/app";
-import type { RegistryDb } from "../../services/agent-registry/src/db";
-import { scheduleQueueName, tickExecutionId } from "../../services/agent-registry/src/triggers/schedules";
+import { createAgentRegistry, scheduleQueueName, tickExecutionId, type AgentRegistry, type RegistryDb } from "@galaxy/agent-registry";
 import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
 
 /**

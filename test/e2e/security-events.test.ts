@@ -5,7 +5,7 @@ import { z } from "zod";
 import { Agent, AuditEntry, ClaimGrant, CreatedApiKey, ErrorBody, Execution, HEADER, SignupResult, type AuditLogQuery } from "@galaxy/contracts";
 import { createDb, sql, type Kysely } from "@galaxy/db";
 import { TestClaims, incomingTraceparent } from "@galaxy/testkit";
-import { AGENT_PROJECTION_CONSUMER } from "../../services/execution-worker/src/agents/agents.projection";
+import { AGENT_PROJECTION_CONSUMER } from "@galaxy/execution-worker";
 import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
 
 let galaxy: Galaxy;

@@ -3,8 +3,7 @@ import { incomingTraceparent, serviceDb } from "@galaxy/testkit";
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
 import { Agent, EVENT_CATALOG, Execution, SignupResult, type EventEnvelope, type WebhookReceived } from "@galaxy/contracts";
 import { inWorkspace, sql, type Kysely, type RawBuilder } from "@galaxy/db";
-import type { ExecutionDb } from "../../services/execution-worker/src/db";
-import { setTier } from "../../services/execution-worker/src/quota/quota.repository";
+import { setTier, type ExecutionDb } from "@galaxy/execution-worker";
 import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
 
 /**

@@ -10,7 +10,7 @@ import { Agent, CreatedTrigger, Execution, SignupResult } from "@galaxy/contract
 import { createDb, sql, type Kysely } from "@galaxy/db";
 import { freePort } from "@galaxy/testkit";
 import { signWebhook } from "@galaxy/webhooks";
-import { deliveryEventId, deliveryExecutionId } from "../../services/gateway/src/routes/hooks.routes";
+import { deliveryEventId, deliveryExecutionId } from "@galaxy/gateway";
 import { api, dataOf, eventually, startGalaxy, type ApiResponse, type Galaxy } from "./harness";
 
 /**

@@ -8,7 +8,7 @@ import type { Msg } from "@nats-io/transport-node";
 import { Agent, AuditEntry, CreatedTrigger, EVENT_CATALOG, EventEnvelope, Execution, RotatedTriggerSecret, SignupResult, Trigger } from "@galaxy/contracts";
 import { createDb, sql, type Kysely } from "@galaxy/db";
 import { signWebhook } from "@galaxy/webhooks";
-import { deliveryExecutionId } from "../../services/gateway/src/routes/hooks.routes";
+import { deliveryExecutionId } from "@galaxy/gateway";
 import { api, dataOf, eventually, startGalaxy, type ApiResponse, type Galaxy } from "./harness";
 
 /**

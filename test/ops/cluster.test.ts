@@ -11,9 +11,8 @@ import { Agent, Execution, SignupResult } from "@galaxy/contracts";
 import { inWorkspace, sql, type Kysely } from "@galaxy/db";
 import { createMetrics } from "@galaxy/observability";
 import { deleteRedisKeys, freePort, serviceDb, testLogger } from "@galaxy/testkit";
-import type { ExecutionDb } from "../../services/execution-worker/src/db";
-import type { GatewayDb } from "../../services/gateway/src/db";
-import { buildGateway } from "../../services/gateway/src/app";
+import type { ExecutionDb } from "@galaxy/execution-worker";
+import { buildGateway, type GatewayDb } from "@galaxy/gateway";
 import { api, dataOf, eventually, startGalaxy, type Galaxy } from "../e2e/harness";
 import { startClusterFromConfig, type ClusterFromConfig } from "./nats-cluster-config";
 

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { dirname, resolve } from "node:path";
 import { promisify } from "node:util";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import { CONSOLE_DIST } from "../../../services/gateway/src/http/console";
+import { CONSOLE_DIST } from "@galaxy/gateway";
 
 const run = promisify(execFile);
 const root = resolve(import.meta.dirname, "../../..");

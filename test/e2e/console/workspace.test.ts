@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { createDb, sql } from "@galaxy/db";
 import { api, startGalaxy, type Galaxy } from "../harness";
-import { CONSOLE_CSP } from "../../../services/gateway/src/http/console";
+import { CONSOLE_CSP } from "@galaxy/gateway";
 import { criticalViolations, ensureConsoleBuilt, launchBrowser, openContext, screenshot } from "./browser";
 
 /**

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { sql } from "@galaxy/db";
-import { deliveryEventId } from "../../../services/gateway/src/routes/hooks.routes";
+import { deliveryEventId } from "@galaxy/gateway";
 import { sleep } from "./child";
 import { deadLettersAfter, webhookConsumerIdle, type DeadLetter } from "./streams";
 import { call } from "./http";
