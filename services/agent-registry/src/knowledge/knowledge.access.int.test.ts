@@ -3,7 +3,7 @@ import { describe, expect } from "vitest";
 import { v7 as uuidv7 } from "uuid";
 import { inWorkspace, sql } from "@galaxy/db";
 import { opts, test } from "../../test/support/knowledge-fixtures";
-import { TOPICS } from "./testing/documents";
+import { TOPICS } from "../../test/support/knowledge/documents";
 
 /** Who may read what: the execution worker's search, and one workspace never seeing another's. */
 describe("registry.knowledge.search (the execution worker's)", () => {

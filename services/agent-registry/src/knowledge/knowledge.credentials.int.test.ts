@@ -2,7 +2,7 @@ import { describe, expect } from "vitest";
 import { v7 as uuidv7 } from "uuid";
 import { inWorkspace } from "@galaxy/db";
 import { opts, test } from "../../test/support/knowledge-fixtures";
-import { TOPICS } from "./testing/documents";
+import { TOPICS } from "../../test/support/knowledge/documents";
 
 /** A workspace's own embeddings endpoint and vector store, from its credentials. */
 describe("workspace credentials", () => {

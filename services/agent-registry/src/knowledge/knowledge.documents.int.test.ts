@@ -3,7 +3,7 @@ import { v7 as uuidv7 } from "uuid";
 import { DOCUMENT_MAX_BYTES } from "@galaxy/contracts";
 import { inWorkspace, sql } from "@galaxy/db";
 import { eventually, opts, test } from "../../test/support/knowledge-fixtures";
-import { handbook, TOPICS } from "./testing/documents";
+import { handbook, TOPICS } from "../../test/support/knowledge/documents";
 
 /** Knowledge bases and their documents: added, indexed into chunks, queried; and the sweep of documents left pending. */
 describe("knowledge bases", () => {

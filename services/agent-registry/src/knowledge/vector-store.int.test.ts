@@ -6,8 +6,8 @@ import type { RegistryDb } from "../db";
 import { VectorStoreNotConfiguredError } from "./knowledge.errors";
 import { PineconeVectorStore } from "./pinecone-store";
 import { PostgresVectorStore } from "./postgres-store";
-import { startFakePinecone, type FakePinecone } from "./testing/fake-pinecone";
-import { describeVectorStore } from "./testing/vector-store.suite";
+import { startFakePinecone, type FakePinecone } from "../../test/support/knowledge/fake-pinecone";
+import { describeVectorStore } from "../../test/support/knowledge/vector-store.suite";
 
 let env: TestEnv;
 let db: Kysely<RegistryDb>;

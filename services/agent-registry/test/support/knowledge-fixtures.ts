@@ -9,8 +9,8 @@ import { parseAllowlist } from "@galaxy/webhooks";
 import { createAgentRegistry } from "../../src/app";
 import type { RegistryDb } from "../../src/db";
 import type { WorkspaceCredentials } from "../../src/knowledge/credentials";
-import { handbook } from "../../src/knowledge/testing/documents";
-import { startFakePinecone } from "../../src/knowledge/testing/fake-pinecone";
+import { handbook } from "./knowledge/documents";
+import { startFakePinecone } from "./knowledge/fake-pinecone";
 
 /** Who makes a request: a workspace, a subject and the claim signed for them. */
 export interface Who {

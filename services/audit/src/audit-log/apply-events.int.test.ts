@@ -4,7 +4,7 @@ import type { TypedEvent } from "@galaxy/contracts";
 import { inWorkspace, sql } from "@galaxy/db";
 import { testLogger } from "@galaxy/testkit";
 import { GENESIS_HASH, GENESIS_HEAD, appendToChain } from "../chain/chain";
-import { GOLDEN_HASHES, GOLDEN_WORKSPACE, goldenSources } from "../chain/golden.fixture";
+import { GOLDEN_HASHES, GOLDEN_WORKSPACE, goldenSources } from "../../test/support/golden.fixture";
 import { test as auditLogTest } from "../../test/support/audit-log-fixtures";
 import { AuditLogService, type AuditMessage } from "./audit-log.service";
 

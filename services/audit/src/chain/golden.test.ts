@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { buildEntryDraft } from "../audit-log/entry";
 import { GENESIS_HASH, GENESIS_HEAD, appendToChain, verifyChain, type HashedAuditEntry } from "./chain";
-import { GOLDEN_HASHES, GOLDEN_WORKSPACE, goldenSources } from "./golden.fixture";
+import { GOLDEN_HASHES, GOLDEN_WORKSPACE, goldenSources } from "../../test/support/golden.fixture";
 
 function goldenChain(): HashedAuditEntry[] {
   const entries: HashedAuditEntry[] = [];

@@ -6,7 +6,7 @@ import { inWorkspace, sql, type Kysely } from "@galaxy/db";
 import { type TestEnv } from "@galaxy/testkit";
 import { type IdentityService } from "../app";
 import type { IdentityDb } from "../db";
-import { startIdentityUnderTest, type IdentityUnderTest } from "../testing/identity-under-test";
+import { startIdentityUnderTest, type IdentityUnderTest } from "../../test/support/identity-under-test";
 import { API_KEY_CLAIM_TTL_S } from "./api-keys.service";
 
 let env: TestEnv;

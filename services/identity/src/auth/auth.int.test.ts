@@ -6,7 +6,7 @@ import type { Kysely } from "@galaxy/db";
 import { connectTestBus, type TestEnv } from "@galaxy/testkit";
 import { type IdentityService } from "../app";
 import type { IdentityDb } from "../db";
-import { startIdentityUnderTest, type IdentityUnderTest } from "../testing/identity-under-test";
+import { startIdentityUnderTest, type IdentityUnderTest } from "../../test/support/identity-under-test";
 
 let env: TestEnv;
 let bus: Bus;

@@ -7,7 +7,7 @@ import { testLogger, type TestEnv } from "@galaxy/testkit";
 import { type IdentityService } from "../app";
 import { SecretBox } from "@galaxy/secrets";
 import type { IdentityDb } from "../db";
-import { startIdentityUnderTest, type IdentityUnderTest } from "../testing/identity-under-test";
+import { startIdentityUnderTest, type IdentityUnderTest } from "../../test/support/identity-under-test";
 import { SigningKeys } from "../keys/signing-keys";
 import { CredentialsService, resealCredentials } from "./credentials.service";
 

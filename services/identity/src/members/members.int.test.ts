@@ -7,7 +7,7 @@ import { inWorkspace, type Kysely } from "@galaxy/db";
 import { type TestEnv } from "@galaxy/testkit";
 import { type IdentityService } from "../app";
 import type { IdentityDb } from "../db";
-import { startIdentityUnderTest, type IdentityUnderTest } from "../testing/identity-under-test";
+import { startIdentityUnderTest, type IdentityUnderTest } from "../../test/support/identity-under-test";
 
 let env: TestEnv;
 let bus: Bus;

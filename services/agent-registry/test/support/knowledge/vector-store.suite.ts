@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, test } from "vitest";
-import type { ChunkRecord, VectorStore } from "../vector-store";
+import type { ChunkRecord, VectorStore } from "../../../src/knowledge/vector-store";
 
 /** What a store under test needs around it. */
 export interface VectorStoreFixture {

@@ -1,8 +1,8 @@
 import type { Bus } from "@galaxy/bus";
 import type { Kysely } from "@galaxy/db";
 import { connectTestBus, createTestEnv, serviceDb, testLogger, type EngineUrls, type TestEnv } from "@galaxy/testkit";
-import { createIdentity, type IdentityDeps, type IdentityService } from "../app";
-import type { IdentityDb } from "../db";
+import { createIdentity, type IdentityDeps, type IdentityService } from "../../src/app";
+import type { IdentityDb } from "../../src/db";
 
 /** Identity running on a test's own database and bus, with a second connection to call it as the gateway would. */
 export interface IdentityUnderTest {

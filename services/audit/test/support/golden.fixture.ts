@@ -1,5 +1,5 @@
 import { parseEvent, type TypedEvent } from "@galaxy/contracts";
-import type { AuditSource } from "../audit-log/entry";
+import type { AuditSource } from "../../src/audit-log/entry";
 
 /**
  * A fixed sequence of events of one workspace, with everything fixed: ids, times, actors,
