@@ -6,8 +6,8 @@ import { WEBHOOK_SECRET } from "./principals";
 import { buildWorld, documentedOperations } from "./world";
 
 /**
- * The matrix's file fixtures: an OIDC issuer of its own, a Galaxy that trusts it and the
- * Clerk-style webhook secret, the superuser connection the fingerprint reads with, the world
+ * The matrix's file fixtures: an OIDC issuer of its own, a Galaxy that trusts it (for ID tokens
+ * and the browser sign-in) and the Clerk-style webhook secret, the superuser connection the fingerprint reads with, the world
  * (world.ts) and the operations of the gateway's `/openapi.json`.
  */
 export const test = base
@@ -17,7 +17,8 @@ export const test = base
     return issuer;
   })
   .extend("galaxy", { scope: "file" }, async ({ issuer }, { onCleanup }) => {
-    const galaxy = await startGalaxy(inject("engines"), { oidc: { issuer: issuer.issuer, jwksUrl: issuer.jwksUrl }, oidcWebhookSecrets: [WEBHOOK_SECRET] });
+    const oidcSignIn = { providerName: "Local IdP", authorizationUrl: issuer.authorizationUrl, tokenUrl: issuer.tokenUrl, clientId: issuer.clientId, scopes: "openid email profile" };
+    const galaxy = await startGalaxy(inject("engines"), { oidc: { issuer: issuer.issuer, jwksUrl: issuer.jwksUrl }, oidcSignIn, oidcWebhookSecrets: [WEBHOOK_SECRET] });
     onCleanup(() => galaxy.stop());
     return galaxy;
   })

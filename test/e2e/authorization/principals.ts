@@ -110,5 +110,7 @@ export interface World {
   /** A new webhook trigger of the owner's active agent. */
   freshTrigger(): Promise<{ id: string; agentId: string; secret: string }>;
   /** A delivery to a webhook trigger of the owner's active agent, signed with its secret or not at all. */
+  /** The owner's webhook trigger that the matrix's deliveries go to, made once. */
+  webhookTrigger(): Promise<{ id: string; secret: string }>;
   triggerDelivery(signed: boolean): Promise<CellRequest>;
 }

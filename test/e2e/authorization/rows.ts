@@ -14,6 +14,16 @@ export const ROWS: readonly Row[] = [
   // Public: the bearer header plays no part; the ID token decides.
   { method: "POST", path: "/api/auth/exchange", variant: "a token of the configured issuer", auth: "public", expect: ALL(200), request: async (w) => ({ path: "/api/auth/exchange", body: { idToken: await w.idToken(false) } }) },
   { method: "POST", path: "/api/auth/exchange", variant: "a token signed by another key", auth: "public", expect: ALL(401), request: async (w) => ({ path: "/api/auth/exchange", body: { idToken: await w.idToken(true) } }) },
+  // The browser sign-in: whether it is configured, and a code the provider never issued.
+  { method: "GET", path: "/api/auth/oidc", auth: "public", expect: ALL(200), request: async () => ({ path: "/api/auth/oidc" }) },
+  {
+    method: "POST",
+    path: "/api/auth/oidc/token",
+    variant: "a code the provider never issued",
+    auth: "public",
+    expect: ALL(401),
+    request: async () => ({ path: "/api/auth/oidc/token", body: { code: `never-issued-${randomUUID()}`, codeVerifier: "v".repeat(43), redirectUri: "http://127.0.0.1/console/auth/callback" } }),
+  },
   { method: "POST", path: "/hooks/identity/clerk", variant: "signed", auth: "public", expect: ALL(200), request: async (w) => w.userSyncDelivery(true) },
   { method: "POST", path: "/hooks/identity/clerk", variant: "unsigned", auth: "public", expect: ALL(401), request: async (w) => w.userSyncDelivery(false) },
   // Webhook triggers' deliveries: the signature decides, never a bearer credential.
@@ -194,6 +204,7 @@ export const ROWS: readonly Row[] = [
     expect: [201, 201, 201, 403, 201, 201, 403, 403, 404, 404, 404, 401, 401, 401, 401, 401],
     request: async (w) => ({ path: `/api/agents/${await w.freshDraftAgent("member")}/triggers`, body: { type: "schedule", cron: "0 0 1 1 *" } }),
   },
+  { method: "GET", path: "/api/triggers/{id}/deliveries", auth: "bearer", expect: [200, 200, 200, 200, 200, 200, 200, 200, 404, 404, 404, 401, 401, 401, 401, 401], request: async (w) => ({ path: `/api/triggers/${(await w.webhookTrigger()).id}/deliveries` }) },
   { method: "GET", path: "/api/agents/{id}/triggers", auth: "bearer", expect: [200, 200, 200, 200, 200, 200, 200, 200, 404, 404, 404, 401, 401, 401, 401, 401], request: async (w) => ({ path: `/api/agents/${w.activeAgentId}/triggers` }) },
   {
     method: "DELETE",
@@ -230,6 +241,8 @@ export const ROWS: readonly Row[] = [
   // Lists are of the caller's own workspace: another workspace's caller sees its own (empty) list.
   { method: "GET", path: "/api/executions", auth: "bearer", expect: [200, 200, 200, 200, 200, 200, 200, 200, 404, 404, 404, 401, 401, 401, 401, 401], request: async (w) => ({ path: `/api/executions?agentId=${w.activeAgentId}` }) },
   { method: "GET", path: "/api/agents/{id}/executions", auth: "bearer", expect: [200, 200, 200, 200, 200, 200, 200, 200, 404, 404, 404, 401, 401, 401, 401, 401], request: async (w) => ({ path: `/api/agents/${w.activeAgentId}/executions` }) },
+  // The live changes of the workspace's executions (or of one agent's): who may list them may follow them.
+  { method: "GET", path: "/api/executions/stream", auth: "bearer", expect: [200, 200, 200, 200, 200, 200, 200, 200, 404, 404, 404, 401, 401, 401, 401, 401], request: async (w) => ({ path: `/api/executions/stream?agentId=${w.activeAgentId}` }) },
   // The stream of an ended execution: its stored events, then the end.
   { method: "GET", path: "/api/executions/{id}/events", auth: "bearer", expect: [200, 200, 200, 200, 200, 200, 200, 200, 404, 404, 404, 401, 401, 401, 401, 401], request: async (w) => ({ path: `/api/executions/${await w.endedExecution()}/events` }) },
   // An ended execution: who may cancel gets the 409, who may not the 403 first.

@@ -155,8 +155,12 @@ export async function buildWorld(galaxy: Galaxy, issuer: LocalOidcIssuer, superu
       const created = dataOf(CreatedTrigger, await must(api(galaxy, "POST", `/api/agents/${activeAgentId}/triggers`, { token: owner.accessToken, body: { type: "webhook" } }), 201, "a webhook trigger"));
       return { id: created.id, agentId: activeAgentId, secret: created.secret ?? "" };
     },
-    async triggerDelivery(signed) {
+    async webhookTrigger() {
       hookTrigger ??= await this.freshTrigger();
+      return hookTrigger;
+    },
+    async triggerDelivery(signed) {
+      hookTrigger = await this.webhookTrigger();
       const body = JSON.stringify({ message: "from the matrix" });
       const webhookId = `msg_${randomUUID()}`;
       const timestamp = Math.floor(Date.now() / 1000);
