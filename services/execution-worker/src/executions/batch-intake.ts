@@ -42,11 +42,18 @@ interface GroupFacts {
  * (counting the orders of the batch queued before it). A workspace with nothing queued takes
  * at once, up to its room under its tier's concurrency and this instance's free places, its
  * first orders, under the claim lock (taken then, and only then: a burst's batches, which
- * queue, never hold the scheduler's claims back); the rest wait for the fair claim. An order
+ * queue, never hold the scheduler's claims back); the rest wait for the fair claim. A batch of
+ * one workspace that had nothing waiting at its last batch here (a lone delivery, most often)
+ * takes the lock with its transaction's first round trip, and reads once, under it: two round
+ * trips fewer than reading, locking and reading again (docs/benchmarks.md, "Webhook to
+ * completed: where the milliseconds went"). An order
  * whose agent the projection does not know as startable is handed to the intake alone after
  * the commit (it asks the registry).
  */
 export class BatchIntake {
+  /** Workspaces whose last batch here found or left executions waiting, or no room: their next batch is likely queued, so it locks only if it may take. */
+  private readonly waiting = new Set<string>();
+
   constructor(private readonly deps: IntakeDeps & { intake: Intake }) {}
 
   async startAll(orders: readonly BatchOrder[]): Promise<BatchOutcomes> {
@@ -64,9 +71,10 @@ export class BatchIntake {
     const slots: Reservation[] = [];
     const planned: PlannedStart[] = [];
     const state: BatchState = { outcomes, alone: [], copies: [] };
+    const lockFirst = groups.size === 1 && claims.has(first) && !this.waiting.has(first);
     try {
       const written = await inWorkspace(db, first, async (tx) => {
-        let locked = false;
+        let locked = lockFirst;
         const inserted: PlannedStart[] = [];
         for (const [workspaceId, indexes] of groups) {
           // Row-level security reads the setting of the moment: each group writes as its own workspace.
@@ -87,10 +95,11 @@ export class BatchIntake {
             }
           }
           const group = this.planGroup(orders, indexes, facts, claim, reserved.length, state);
+          this.remember(workspaceId, facts.queued > 0 || facts.running >= TIERS[facts.tier].concurrency || group.some((start) => start.plan.begun === null));
           inserted.push(...(await writeStarts(tx, workspaceId, group, this.deps)));
         }
         return inserted;
-      });
+      }, lockFirst ? { advisoryLock: CLAIM_LOCK } : {});
       planned.push(...written);
     } catch (error) {
       for (const slot of slots) slot.release();
@@ -167,6 +176,16 @@ export class BatchIntake {
       if (error instanceof Error && !isRetryable(error)) return error;
       throw error;
     }
+  }
+
+  /** Notes whether the workspace has executions waiting, or no room to take more (bounded: forgotten wholesale past 10,000 workspaces). */
+  private remember(workspaceId: string, waiting: boolean): void {
+    if (!waiting) {
+      this.waiting.delete(workspaceId);
+      return;
+    }
+    if (this.waiting.size >= 10_000) this.waiting.clear();
+    this.waiting.add(workspaceId);
   }
 
   private reserveUpTo(count: number): Reservation[] {

@@ -1,0 +1,115 @@
+import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { incomingTraceparent, testLogger } from "@galaxy/testkit";
+import { v7 as uuidv7 } from "uuid";
+import type { Agent } from "@galaxy/contracts";
+import { OutboxRelay, sql } from "@galaxy/db";
+import { fetchAgent } from "../agents/registry-agent";
+import { eventually, startHarness, type Harness } from "../../test/support/harness";
+import { BatchIntake, type BatchOrder } from "./batch-intake";
+import { CLAIM_LOCK, Intake } from "./intake";
+import { WORKER_ACTOR } from "./step-log";
+
+/**
+ * When the batch intake takes the scheduler's claim lock (docs/webhooks.md, "Intake"): a lone
+ * delivery to a workspace with nothing waiting takes it with its transaction's first round
+ * trip; one to a workspace whose last batch left executions queued does not wait for it.
+ */
+
+let h: Harness;
+let batch: BatchIntake;
+let relay: OutboxRelay;
+
+beforeAll(async () => {
+  h = await startHarness(inject("engines"));
+  relay = new OutboxRelay({ db: h.db, publish: (row) => h.bus.publishEvent(row), logger: testLogger("batch-intake-lock") });
+  // No free place here: every delivery is queued, and the workspace is known to have executions waiting.
+  const deps = { db: h.db, bus: h.bus, relay, owner: "batch-lock-test", leaseMs: 30_000, reserve: () => null, onQueued: () => undefined };
+  batch = new BatchIntake({ ...deps, intake: new Intake(deps) });
+});
+
+afterAll(async () => {
+  await relay?.stop();
+  await h?.close();
+});
+
+async function orderOf(agent: Agent): Promise<BatchOrder> {
+  const workspaceId = agent.workspaceId;
+  const claim = await h.bus.serviceClaims.get(workspaceId);
+  const correlationId = uuidv7();
+  const context = { claim, traceparent: incomingTraceparent(), correlationId, causationId: correlationId };
+  return {
+    workspaceId,
+    agentId: agent.id,
+    input: { message: "hello" },
+    trigger: { type: "webhook", id: uuidv7() },
+    executionId: uuidv7(),
+    principal: null,
+    actor: WORKER_ACTOR,
+    context,
+    askRegistry: () => fetchAgent(h.bus, agent.id, { claim, workspaceId, traceparent: context.traceparent, correlationId }),
+  };
+}
+
+/** Holds the claim lock on a connection of its own until `release` is called. */
+async function holdClaimLock(): Promise<{ release: () => Promise<void> }> {
+  let release = () => undefined as void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let locked = () => undefined as void;
+  const held = new Promise<void>((resolve) => (locked = resolve));
+  const done = h.db.connection().execute(async (connection) => {
+    await sql`begin`.execute(connection);
+    await sql`select pg_advisory_xact_lock(hashtext(${CLAIM_LOCK}))`.execute(connection);
+    locked();
+    await released;
+    await sql`commit`.execute(connection);
+  });
+  await Promise.race([held, done]);
+  return {
+    release: async () => {
+      release();
+      await done;
+    },
+  };
+}
+
+/** Whether a transaction of the workspace (its id is a literal of the transaction's first round trip) waits for an advisory lock. */
+async function waitsForTheLock(workspaceId: string): Promise<boolean> {
+  const result = await sql<{ n: number }>`
+    select count(*)::int as n from pg_locks l join pg_stat_activity a on a.pid = l.pid
+     where l.locktype = 'advisory' and not l.granted and a.query like ${`%${workspaceId}%`}`.execute(h.db);
+  return (result.rows[0]?.n ?? 0) > 0;
+}
+
+describe("BatchIntake and the claim lock", () => {
+  test("a lone delivery to a workspace with nothing waiting takes the claim lock before it reads", async () => {
+    const ws = uuidv7();
+    const agent = await h.activeAgent(ws);
+    const lock = await holdClaimLock();
+    let settled = false;
+    const started = batch.startAll([await orderOf(agent)]).finally(() => (settled = true));
+    try {
+      await eventually(async () => ((await waitsForTheLock(ws)) ? true : null), 10_000, "the intake waiting for the claim lock");
+      expect(settled).toBe(false);
+    } finally {
+      await lock.release();
+    }
+    expect(await started).toEqual([null]);
+  });
+
+  test("a lone delivery to a workspace whose last batch left executions queued does not wait for the claim lock", async () => {
+    const ws = uuidv7();
+    const agent = await h.activeAgent(ws);
+    // Nothing could be taken at once: this batch leaves its execution queued.
+    expect(await batch.startAll([await orderOf(agent)])).toEqual([null]);
+    const lock = await holdClaimLock();
+    try {
+      let settled = false;
+      const next = batch.startAll([await orderOf(agent)]).finally(() => (settled = true));
+      const first = await eventually(async () => (settled ? "queued" : (await waitsForTheLock(ws)) ? "waited for the claim lock" : null), 10_000, "the intake");
+      expect(first).toBe("queued");
+      expect(await next).toEqual([null]);
+    } finally {
+      await lock.release();
+    }
+  });
+});
