@@ -31,7 +31,7 @@ async function send(galaxy: Galaxy, method: Method, path: string, token: string 
   const headers: Record<string, string> = { ...(cell.body !== undefined ? { "content-type": "application/json" } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}), ...cell.headers };
   const response = await fetch(`${galaxy.url}${path}`, { method, headers, ...(cell.body !== undefined ? { body: typeof cell.body === "string" ? cell.body : JSON.stringify(cell.body) } : {}) });
   // A live stream answers its status and headers, then stays open: the cell needs only those.
-  if (response.ok && (response.headers.get("content-type") ?? "").startsWith("text/event-stream") && path.endsWith("/stream")) {
+  if (response.ok && (response.headers.get("content-type") ?? "").startsWith("text/event-stream")) {
     await response.body?.cancel();
     return { status: response.status, body: "" };
   }
