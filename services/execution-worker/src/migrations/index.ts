@@ -7,6 +7,7 @@ import * as quotasCancelFairClaim from "./2026_11_26_13_10_00_quotas_cancel_fair
 import * as createReplayHolds from "./2026_11_26_16_10_00_create_replay_holds";
 import * as indexExecutionsByTriggerType from "./2026_12_05_01_10_00_index_executions_by_trigger_type";
 import * as tracingAndQueueDepth from "./2026_12_05_01_20_00_tracing_and_queue_depth";
+import * as claimRanksQueueHeads from "./2026_12_05_03_10_00_claim_ranks_queue_heads";
 
 /** This service's migrations in order; frozen once landed. */
 export const migrations: Record<string, Migration> = {
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   "2026_11_26_16_10_00_create_replay_holds": createReplayHolds,
   "2026_12_05_01_10_00_index_executions_by_trigger_type": indexExecutionsByTriggerType,
   "2026_12_05_01_20_00_tracing_and_queue_depth": tracingAndQueueDepth,
+  "2026_12_05_03_10_00_claim_ranks_queue_heads": claimRanksQueueHeads,
 };
