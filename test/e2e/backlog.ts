@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
-import type { Execution } from "@galaxy/contracts";
+import { Agent, SignupResult, type Execution } from "@galaxy/contracts";
 import { inWorkspace, type Kysely } from "@galaxy/db";
 import type { ExecutionDb } from "@galaxy/execution-worker";
 import { incomingTraceparent } from "@galaxy/testkit";
+import { api, dataOf, type Galaxy } from "./harness";
 
 /** One execution of a backlog: its input and when it was queued. */
 export interface BacklogEntry {
@@ -41,4 +42,14 @@ export async function queueBacklog(db: Kysely<ExecutionDb>, template: Execution,
   }));
   if (rows.length > 0) await inWorkspace(db, template.workspaceId, (tx) => tx.insertInto("executions").values(rows).execute());
   return rows.map((row) => row.id);
+}
+
+/** A fresh user's workspace with an active `galaxy-dev-echo` agent: a tenant for tests of fairness between workspaces. */
+export async function workspaceWithAgent(galaxy: Galaxy, name: string): Promise<{ token: string; workspaceId: string; agentId: string }> {
+  const signup = dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email: `${randomUUID()}@example.com`, password: "correct horse battery", name, workspaceName: name } }));
+  const token = signup.accessToken;
+  const agent = dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token, body: { name, systemPrompt: "Be brief.", provider: "openai", model: "galaxy-dev-echo" } }));
+  const activated = await api(galaxy, "POST", `/api/agents/${agent.id}/activate`, { token });
+  if (activated.status !== 200) throw new Error(`activating the agent answered ${activated.status}`);
+  return { token, workspaceId: signup.workspace.id, agentId: agent.id };
 }

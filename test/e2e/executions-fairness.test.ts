@@ -1,10 +1,9 @@
-import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
-import { Agent, Execution, SignupResult } from "@galaxy/contracts";
+import { Execution } from "@galaxy/contracts";
 import { inWorkspace, sql, type Kysely } from "@galaxy/db";
 import { serviceDb } from "@galaxy/testkit";
 import { WAKE_SUBJECT, setTier, type ExecutionDb } from "@galaxy/execution-worker";
-import { queueBacklog } from "./backlog";
+import { queueBacklog, workspaceWithAgent } from "./backlog";
 import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
 
 /**
@@ -27,17 +26,10 @@ afterAll(async () => {
   await galaxy?.stop();
 });
 
-async function workspaceWithAgent(): Promise<{ token: string; workspaceId: string; agentId: string }> {
-  const signup = dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email: `${randomUUID()}@example.com`, password: "correct horse battery", name: "Fair", workspaceName: "Fair" } }));
-  const token = signup.accessToken;
-  const agent = dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token, body: { name: "Fair", systemPrompt: "Be brief.", provider: "openai", model: "galaxy-dev-echo" } }));
-  expect((await api(galaxy, "POST", `/api/agents/${agent.id}/activate`, { token })).status).toBe(200);
-  return { token, workspaceId: signup.workspace.id, agentId: agent.id };
-}
 
 test("another workspace's single execution completes before most of a 500-execution backlog", async () => {
-  const busy = await workspaceWithAgent();
-  const quiet = await workspaceWithAgent();
+  const busy = await workspaceWithAgent(galaxy, "Fair");
+  const quiet = await workspaceWithAgent(galaxy, "Fair");
   // Pro: 500 queued fit under its queue cap.
   await inWorkspace(db, busy.workspaceId, (tx) => setTier(tx, busy.workspaceId, "pro"));
   // Every model call takes a while, so the backlog takes far longer to run than to queue.

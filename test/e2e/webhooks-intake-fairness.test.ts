@@ -1,9 +1,10 @@
 import { createHash, randomUUID } from "node:crypto";
 import { incomingTraceparent, serviceDb } from "@galaxy/testkit";
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
-import { Agent, EVENT_CATALOG, Execution, SignupResult, type EventEnvelope, type WebhookReceived } from "@galaxy/contracts";
+import { EVENT_CATALOG, Execution, type EventEnvelope, type WebhookReceived } from "@galaxy/contracts";
 import { inWorkspace, sql, type Kysely, type RawBuilder } from "@galaxy/db";
 import { setTier, type ExecutionDb } from "@galaxy/execution-worker";
+import { workspaceWithAgent } from "./backlog";
 import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
 
 /**
@@ -29,13 +30,6 @@ afterAll(async () => {
   await galaxy?.stop();
 });
 
-async function workspaceWithAgent(): Promise<{ token: string; workspaceId: string; agentId: string }> {
-  const signup = dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email: `${randomUUID()}@example.com`, password: "correct horse battery", name: "Hooks", workspaceName: "Hooks" } }));
-  const token = signup.accessToken;
-  const agent = dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token, body: { name: "Hooked", systemPrompt: "Be brief.", provider: "openai", model: "galaxy-dev-echo" } }));
-  expect((await api(galaxy, "POST", `/api/agents/${agent.id}/activate`, { token })).status).toBe(200);
-  return { token, workspaceId: signup.workspace.id, agentId: agent.id };
-}
 
 /** Publishes a `webhook.received` as the gateway does once it verified a delivery; answers its execution id. */
 async function publishDelivery(workspaceId: string, agentId: string, triggerId: string, message: string): Promise<string> {
@@ -73,8 +67,8 @@ async function scalar(workspaceId: string, query: RawBuilder<{ n: number }>): Pr
 }
 
 test(`another workspace's single delivery, published behind ${BACKLOG} of a busy workspace's, completes before most of them`, async () => {
-  const busy = await workspaceWithAgent();
-  const quiet = await workspaceWithAgent();
+  const busy = await workspaceWithAgent(galaxy, "Hooks");
+  const quiet = await workspaceWithAgent(galaxy, "Hooks");
   // Enterprise: the whole backlog fits under its queue cap, so every delivery becomes an execution.
   await inWorkspace(db, busy.workspaceId, (tx) => setTier(tx, busy.workspaceId, "enterprise"));
   // Every model call takes a while: the worker runs about 8 executions per 150 ms.

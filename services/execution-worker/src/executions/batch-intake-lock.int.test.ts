@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
-import { incomingTraceparent, testLogger } from "@galaxy/testkit";
+import { testLogger } from "@galaxy/testkit";
 import { v7 as uuidv7 } from "uuid";
 import type { Agent } from "@galaxy/contracts";
 import { OutboxRelay, sql } from "@galaxy/db";
-import { fetchAgent } from "../agents/registry-agent";
 import { eventually, startHarness, type Harness } from "../../test/support/harness";
+import { webhookOrder } from "../../test/support/webhook-orders";
 import { BatchIntake, type BatchOrder } from "./batch-intake";
 import { CLAIM_LOCK, Intake } from "./intake";
-import { WORKER_ACTOR } from "./step-log";
 
 /**
  * When the batch intake takes the scheduler's claim lock (docs/webhooks.md, "Intake"): a lone
@@ -32,23 +31,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-async function orderOf(agent: Agent): Promise<BatchOrder> {
-  const workspaceId = agent.workspaceId;
-  const claim = await h.bus.serviceClaims.get(workspaceId);
-  const correlationId = uuidv7();
-  const context = { claim, traceparent: incomingTraceparent(), correlationId, causationId: correlationId };
-  return {
-    workspaceId,
-    agentId: agent.id,
-    input: { message: "hello" },
-    trigger: { type: "webhook", id: uuidv7() },
-    executionId: uuidv7(),
-    principal: null,
-    actor: WORKER_ACTOR,
-    context,
-    askRegistry: () => fetchAgent(h.bus, agent.id, { claim, workspaceId, traceparent: context.traceparent, correlationId }),
-  };
-}
+const orderOf = (agent: Agent): Promise<BatchOrder> => webhookOrder(h.bus, agent, { message: "hello" });
 
 /** Holds the claim lock on a connection of its own until `release` is called. */
 async function holdClaimLock(): Promise<{ release: () => Promise<void> }> {

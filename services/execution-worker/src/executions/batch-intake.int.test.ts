@@ -1,15 +1,14 @@
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
-import { incomingTraceparent, testLogger } from "@galaxy/testkit";
+import { testLogger } from "@galaxy/testkit";
 import { v7 as uuidv7 } from "uuid";
 import { GalaxyError, type Agent } from "@galaxy/contracts";
 import { inWorkspace, OutboxRelay, sql } from "@galaxy/db";
-import { fetchAgent } from "../agents/registry-agent";
 import { setTier } from "../quota/quota.repository";
 import { TIERS } from "../quota/tiers";
 import { eventually, startHarness, type Harness } from "../../test/support/harness";
+import { webhookOrder } from "../../test/support/webhook-orders";
 import { BatchIntake, type BatchOrder } from "./batch-intake";
 import { Intake } from "./intake";
-import { WORKER_ACTOR } from "./step-log";
 
 /**
  * The batch intake webhook deliveries go through (docs/executions.md, "Intake"): many starts in
@@ -32,23 +31,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-async function orderOf(agent: Agent, input: unknown): Promise<BatchOrder> {
-  const workspaceId = agent.workspaceId;
-  const claim = await h.bus.serviceClaims.get(workspaceId);
-  const correlationId = uuidv7();
-  const context = { claim, traceparent: incomingTraceparent(), correlationId, causationId: correlationId };
-  return {
-    workspaceId,
-    agentId: agent.id,
-    input,
-    trigger: { type: "webhook", id: uuidv7() },
-    executionId: uuidv7(),
-    principal: null,
-    actor: WORKER_ACTOR,
-    context,
-    askRegistry: () => fetchAgent(h.bus, agent.id, { claim, workspaceId, traceparent: context.traceparent, correlationId }),
-  };
-}
+const orderOf = (agent: Agent, input: unknown): Promise<BatchOrder> => webhookOrder(h.bus, agent, input);
 
 /** The executions among `ids` the workspace sees, and their `execution.queued` events in its outbox. */
 async function written(workspaceId: string, ids: string[]): Promise<{ executions: string[]; queuedEvents: number; workspaces: string[] }> {
