@@ -71,8 +71,10 @@ test(`another workspace's single delivery, published behind ${BACKLOG} of a busy
   const quiet = await workspaceWithAgent(galaxy, "Hooks");
   // Enterprise: the whole backlog fits under its queue cap, so every delivery becomes an execution.
   await inWorkspace(db, busy.workspaceId, (tx) => setTier(tx, busy.workspaceId, "enterprise"));
-  // Every model call takes a while: the worker runs about 8 executions per 150 ms.
-  await galaxy.devModel.control({ latencyMs: 150 });
+  // Every model call takes a second: the worker runs about 8 executions a second, so the
+  // backlog's completions count the seconds intake took (well under 25 s even on a loaded
+  // machine), not how fast this machine runs a model call.
+  await galaxy.devModel.control({ latencyMs: 1_000 });
 
   const busyTrigger = randomUUID();
   for (let i = 0; i < BACKLOG; i += 100) {

@@ -101,6 +101,22 @@ describe("claim_queued_executions", () => {
     expect(rest.map((c) => c.id)).toEqual(backlog.slice(2));
   });
 
+  test("a workspace running fewer goes first: one free place goes to a lone execution, not to an older backlog's", async () => {
+    const busy = uuidv7();
+    const quiet = uuidv7();
+    await tier(busy, "enterprise");
+    const base = Date.now() - 45_000;
+    const backlog: string[] = [];
+    for (let i = 0; i < 10; i++) backlog.push(await queue(busy, new Date(base + i)));
+    expect((await claimQueuedExecutions(db, "owner-busy", 3, 30_000)).map((c) => c.id)).toEqual(backlog.slice(0, 3));
+    const lone = await queue(quiet, new Date(base + 1_000));
+    // Busy's next is older, but busy already runs three: the lone execution is at place 1, busy's at place 4.
+    expect((await claimQueuedExecutions(db, "owner-busy", 1, 30_000)).map((c) => c.id)).toEqual([lone]);
+    expect((await claimQueuedExecutions(db, "owner-busy", 1, 30_000)).map((c) => c.id)).toEqual([backlog[3]]);
+    await inWorkspace(db, busy, (tx) => sql`update executions set status = 'cancelled' where status in ('queued', 'running')`.execute(tx));
+    await inWorkspace(db, quiet, (tx) => sql`update executions set status = 'cancelled' where status = 'running'`.execute(tx));
+  });
+
   test("a workspace never runs more at once than its tier allows, across claims of every instance", async () => {
     const free = uuidv7();
     const pro = uuidv7();

@@ -8,6 +8,7 @@ import * as createReplayHolds from "./2026_11_26_16_10_00_create_replay_holds";
 import * as indexExecutionsByTriggerType from "./2026_12_05_01_10_00_index_executions_by_trigger_type";
 import * as tracingAndQueueDepth from "./2026_12_05_01_20_00_tracing_and_queue_depth";
 import * as claimRanksQueueHeads from "./2026_12_05_03_10_00_claim_ranks_queue_heads";
+import * as claimCountsRunning from "./2026_12_05_22_20_00_claim_counts_running";
 
 /** This service's migrations in order; frozen once landed. */
 export const migrations: Record<string, Migration> = {
@@ -20,4 +21,5 @@ export const migrations: Record<string, Migration> = {
   "2026_12_05_01_10_00_index_executions_by_trigger_type": indexExecutionsByTriggerType,
   "2026_12_05_01_20_00_tracing_and_queue_depth": tracingAndQueueDepth,
   "2026_12_05_03_10_00_claim_ranks_queue_heads": claimRanksQueueHeads,
+  "2026_12_05_22_20_00_claim_counts_running": claimCountsRunning,
 };
