@@ -1,9 +1,9 @@
 import type { Migration, ServiceName } from "@galaxy/db";
-import { migrations as agentRegistry } from "../services/agent-registry/src/migrations/index";
-import { migrations as audit } from "../services/audit/src/migrations/index";
-import { migrations as executionWorker } from "../services/execution-worker/src/migrations/index";
-import { migrations as gateway } from "../services/gateway/src/migrations/index";
-import { migrations as identity } from "../services/identity/src/migrations/index";
+import { migrations as agentRegistry } from "@galaxy/agent-registry/migrations";
+import { migrations as audit } from "@galaxy/audit/migrations";
+import { migrations as executionWorker } from "@galaxy/execution-worker/migrations";
+import { migrations as gateway } from "@galaxy/gateway/migrations";
+import { migrations as identity } from "@galaxy/identity/migrations";
 
 /** Every service's migrations, in the order their schemas are set up. */
 export const SERVICE_MIGRATIONS: Array<[ServiceName, Record<string, Migration>]> = [

@@ -3,14 +3,15 @@ import { dirname, join, relative, resolve } from "node:path";
 import { expect, test } from "vitest";
 
 /**
- * The repository's own tests and benchmarks use each service as another program would: through
- * its package (`@galaxy/gateway`, …), whose `src/index.ts` says what it offers. An import of a
- * service's `src/` by path, or of a deep path of its package, would tie them to its insides.
- * Starting a service's `src/main.ts` as a process is not an import and stays allowed.
+ * The repository's own tests, benchmarks and scripts, and every service, use another service
+ * as another program would: through its package (`@galaxy/gateway`, …), whose `src/index.ts`
+ * and the subpaths its `package.json` exports say what it offers. An import of a service's
+ * `src/` by path, or of a deep path its package does not export, would tie them to its
+ * insides. Starting a service's `src/main.ts` as a process is not an import and stays allowed.
  */
 
 const ROOT = join(import.meta.dirname, "../..");
-const SCANNED = ["test", "bench"];
+const SCANNED = ["test", "bench", "scripts"];
 const SERVICE_PACKAGES = ["agent-registry", "audit", "cli", "dev-model", "execution-worker", "gateway", "identity"];
 
 /** `from "x"`, `import "x"`, `import("x")`, `export … from "x"`. */
@@ -28,10 +29,24 @@ function sourceFiles(dir: string): string[] {
 function reachesIntoService(file: string, specifier: string): string | undefined {
   if (specifier.startsWith(".")) {
     const target = relative(ROOT, resolve(dirname(file), specifier)).split("\\").join("/");
-    return /^services\/[^/]+\/src(?:\/|$)/.test(target) ? `${specifier} (${target})` : undefined;
+    const into = /^services\/([^/]+)\/src(?:\/|$)/.exec(target)?.[1];
+    return into !== undefined && into !== serviceOf(file) ? `${specifier} (${target})` : undefined;
   }
-  const deep = /^@galaxy\/([^/]+)\/./.exec(specifier);
-  return deep && SERVICE_PACKAGES.includes(deep[1] ?? "") ? specifier : undefined;
+  const deep = /^@galaxy\/([^/]+)\/(.+)$/.exec(specifier);
+  if (!deep || !SERVICE_PACKAGES.includes(deep[1] ?? "")) return undefined;
+  return exportedSubpaths(deep[1] ?? "").has(`./${deep[2] ?? ""}`) ? undefined : specifier;
+}
+
+/** The service a file belongs to, if it is one's. */
+function serviceOf(file: string): string | undefined {
+  return /^services\/([^/]+)\//.exec(relative(ROOT, file).split("\\").join("/"))?.[1];
+}
+
+/** The subpaths a service's package exports (`./migrations`, …). */
+function exportedSubpaths(service: string): Set<string> {
+  const manifest: unknown = JSON.parse(readFileSync(join(ROOT, "services", service, "package.json"), "utf8"));
+  const exports = typeof manifest === "object" && manifest !== null && "exports" in manifest ? manifest.exports : undefined;
+  return new Set(typeof exports === "object" && exports !== null ? Object.keys(exports) : []);
 }
 
 /** Each import of `text` (the source of `file`) that reaches into a service. */
@@ -48,6 +63,9 @@ test("the check recognises an import of a service's insides, by path or by deep 
   expect(reachesIntoService(join(ROOT, "bench/x.ts"), "../services/audit/src/db")).toBeDefined();
   expect(reachesIntoService(file, "@galaxy/execution-worker/src/quota/tiers")).toBeDefined();
   expect(reachesIntoService(file, "@galaxy/execution-worker")).toBeUndefined();
+  expect(reachesIntoService(file, "@galaxy/execution-worker/migrations")).toBeUndefined();
+  expect(reachesIntoService(join(ROOT, "services/audit/src/x.int.test.ts"), "../../agent-registry/src/app")).toBeDefined();
+  expect(reachesIntoService(join(ROOT, "services/audit/src/x/y.ts"), "../db")).toBeUndefined();
   expect(reachesIntoService(file, "@galaxy/testkit/anything")).toBeUndefined();
   expect(reachesIntoService(file, "./harness")).toBeUndefined();
   // Spelt in pieces, so that this file does not itself hold such an import.
@@ -60,8 +78,8 @@ test("the check recognises an import of a service's insides, by path or by deep 
   ]);
 });
 
-test("nothing under test/ or bench/ imports a service's src/ by path", () => {
-  const files = SCANNED.flatMap((dir) => sourceFiles(join(ROOT, dir)));
-  expect(files.length).toBeGreaterThan(50);
+test("nothing under test/, bench/, scripts/ or another service imports a service's insides", () => {
+  const files = [...SCANNED, ...SERVICE_PACKAGES.map((service) => `services/${service}`)].flatMap((dir) => sourceFiles(join(ROOT, dir)));
+  expect(files.length).toBeGreaterThan(300);
   expect(files.flatMap((file) => offenders(file, readFileSync(file, "utf8")))).toEqual([]);
 });

@@ -5,10 +5,8 @@ import type { Bus } from "@galaxy/bus";
 import { DeadLetter, ReplayRun, SYSTEM_WORKSPACE_ID, type Agent } from "@galaxy/contracts";
 import { createDb, type Kysely } from "@galaxy/db";
 import { connectTestBus, createTestEnv, serviceDb, testLogger, type TestEnv } from "@galaxy/testkit";
-import { createAudit, type AuditService } from "../../audit/src/app";
-import type { AuditDb } from "../../audit/src/db";
-import { createIdentity, type IdentityService } from "../../identity/src/app";
-import type { IdentityDb } from "../../identity/src/db";
+import { createAudit, type AuditDb, type AuditService } from "@galaxy/audit";
+import { createIdentity, type IdentityDb, type IdentityService } from "@galaxy/identity";
 import { EXIT, runCli } from "./program";
 
 /**

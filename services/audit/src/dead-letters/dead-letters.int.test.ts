@@ -4,8 +4,7 @@ import { TerminalMessageError, type Bus, type StoredEvent } from "@galaxy/bus";
 import { SYSTEM_WORKSPACE_ID } from "@galaxy/contracts";
 import type { Kysely } from "@galaxy/db";
 import { connectTestBus, createTestEnv, serviceDb, testLogger, TestClaims, type TestEnv } from "@galaxy/testkit";
-import { createAgentRegistry, type AgentRegistry } from "../../../agent-registry/src/app";
-import type { RegistryDb } from "../../../agent-registry/src/db";
+import { createAgentRegistry, type AgentRegistry, type RegistryDb } from "@galaxy/agent-registry";
 import { createAudit, type AuditService } from "../app";
 import type { AuditDb } from "../db";
 

@@ -4,8 +4,7 @@ import type { Bus } from "@galaxy/bus";
 import { SYSTEM_WORKSPACE_ID, type ReplayRun } from "@galaxy/contracts";
 import { inWorkspace, type Kysely } from "@galaxy/db";
 import { connectTestBus, serviceDb, testLogger } from "@galaxy/testkit";
-import { createAudit, type AuditService } from "../../../audit/src/app";
-import type { AuditDb } from "../../../audit/src/db";
+import { createAudit, type AuditDb, type AuditService } from "@galaxy/audit";
 import { eventually, startHarness, type Harness } from "../../test/support/harness";
 
 /**
