@@ -41,8 +41,11 @@ export async function startGalaxySystem(engines: SystemEngines, busPrefix: strin
   const children: Child[] = [];
   let processes: GalaxyProcesses | undefined;
   const stop = async (keepLogs: boolean) => {
+    // Profiled processes (BENCH_CPU_PROF) write their profiles only when they stop gracefully.
+    const profiling = Boolean(process.env.BENCH_CPU_PROF);
+    if (processes && profiling) await processes.stopAll().catch(() => undefined);
     if (processes) for (const name of processes.names()) await processes.kill9(name).catch(() => undefined);
-    for (const child of children) await child.kill9();
+    for (const child of children) await (profiling ? child.stop("SIGTERM", 10_000) : child.kill9());
     if (keepLogs) log(`  Galaxy's logs kept in ${logDir}`);
     else await rm(logDir, { recursive: true, force: true });
   };
