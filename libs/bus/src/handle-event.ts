@@ -1,4 +1,5 @@
 import type { JsMsg } from "@nats-io/jetstream";
+import type { Logger } from "@galaxy/observability";
 import type { ConsumerRun } from "./consumer-run";
 import { settleDeadLetter } from "./dead-letters";
 import { continuing, inApplySpan } from "./message-spans";
@@ -21,11 +22,13 @@ export const POISON_DELIVERIES = 20;
  */
 export async function handleEvent(r: BusResources, run: ConsumerRun, handler: (message: EventMessage) => Promise<void>, policy: RetryPolicy, msg: JsMsg): Promise<void> {
   const consumer = run.durable;
-  const logger = r.logger.child({ consumer, subject: msg.subject, seq: msg.seq });
+  // A child logger costs its bindings' serialisation: made only when a line is written.
+  let child: Logger | undefined;
+  const logger = () => (child ??= r.logger.child({ consumer, subject: msg.subject, seq: msg.seq }));
   if (msg.info.deliveryCount > POISON_DELIVERIES) {
     // Redelivered again and again without an ack: the handler likely crashes its process.
     const reason = `delivered ${msg.info.deliveryCount} times without being acknowledged`;
-    await settleDeadLetter(r, consumer, msg, { reason, attempts: msg.info.deliveryCount, cause: "poison", securityReason: null }, logger);
+    await settleDeadLetter(r, consumer, msg, { reason, attempts: msg.info.deliveryCount, cause: "poison", securityReason: null }, logger());
     return;
   }
   if (msg.info.deliveryCount > 1) r.metrics.redeliveries.inc({ consumer });
@@ -36,7 +39,7 @@ export async function handleEvent(r: BusResources, run: ConsumerRun, handler: (m
       const message = await verifyEvent(r, msg, attempt);
       await inApplySpan(message, consumer, { "galaxy.attempt": attempt }, (_traceparent, span) => handler(continuing(message, span)));
       msg.ack();
-      if (retries.transientInARow > 0) logger.info({ attempt }, "event applied after its dependencies came back");
+      if (retries.transientInARow > 0) logger().info({ attempt }, "event applied after its dependencies came back");
       r.metrics.transientFailures.set({ consumer }, 0);
       return;
     } catch (error) {
@@ -44,10 +47,10 @@ export async function handleEvent(r: BusResources, run: ConsumerRun, handler: (m
       r.metrics.transientFailures.set({ consumer }, retries.transientInARow);
       if (verdict.action === "dead_letter") {
         const reason = error instanceof Error ? error.message : String(error);
-        logger.error({ err: error, attempt, kind: verdict.kind }, verdict.kind === "terminal" ? "event cannot be applied; dead-lettered" : "event failed every attempt; dead-lettered");
+        logger().error({ err: error, attempt, kind: verdict.kind }, verdict.kind === "terminal" ? "event cannot be applied; dead-lettered" : "event failed every attempt; dead-lettered");
         const security = securityFailure(error);
         const cause = security ? "forged" : verdict.kind;
-        await settleDeadLetter(r, consumer, msg, { reason, attempts: attempt, cause, securityReason: security }, logger);
+        await settleDeadLetter(r, consumer, msg, { reason, attempts: attempt, cause, securityReason: security }, logger());
         r.metrics.transientFailures.set({ consumer }, 0);
         return;
       }
@@ -56,7 +59,7 @@ export async function handleEvent(r: BusResources, run: ConsumerRun, handler: (m
         msg.nak();
         return;
       }
-      logger.warn(
+      logger().warn(
         {
           attempt,
           kind: verdict.kind,

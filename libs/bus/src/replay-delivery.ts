@@ -20,12 +20,12 @@ export async function deliver(r: BusResources, consumer: string, raw: RawBusMess
   const handler = r.running.appliers.get(consumer);
   if (!handler) throw new GalaxyError(404, "consumer_not_found", `this service runs no consumer named ${consumer}`);
   const msg = incomingOf(raw, r.names.subject(raw.subject), r.names.stream("EVENTS"), options);
-  const logger = r.logger.child({ consumer, subject: raw.subject, seq: raw.seq, replayId: options.replayId });
   try {
     const message = await verifyEvent(r, msg, 1);
     await inApplySpan(message, consumer, { "galaxy.replay": options.replayId ?? "" }, (_traceparent, span) => handler(continuing(message, span)));
   } catch (error) {
     if (classifyFailure(error) === "terminal") {
+      const logger = r.logger.child({ consumer, subject: raw.subject, seq: raw.seq, replayId: options.replayId });
       const reason = error instanceof Error ? error.message : String(error);
       logger.warn({ err: error }, "a replayed or redriven message cannot be applied; dead-lettered");
       await writeDeadLetter(r, consumer, msg, reason, 1);

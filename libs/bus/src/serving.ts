@@ -36,7 +36,9 @@ export function serve<N extends RequestName>(r: BusResources, name: N, handler: 
 
 async function handleRequest<N extends RequestName>(r: BusResources, name: N, claimRequired: boolean, msg: Msg, handler: Handler<N>): Promise<void> {
   const correlationId = header(msg.headers, HEADER.correlationId) ?? uuidv7();
-  const logger = r.logger.child({ op: name, correlationId });
+  // A child logger costs its bindings' serialisation: made only when a line is written.
+  let child: Logger | undefined;
+  const logger = () => (child ??= r.logger.child({ op: name, correlationId }));
   const parent = { traceparent: header(msg.headers, HEADER.traceparent), tracestate: header(msg.headers, HEADER.tracestate) };
   const attributes = { "messaging.system": "nats", "messaging.operation.type": "process", "messaging.destination.name": msg.subject, "galaxy.operation": name };
   await inSpan(`serve ${name}`, parent, { kind: SpanKind.SERVER, attributes }, async (traceparent) => {
@@ -46,7 +48,7 @@ async function handleRequest<N extends RequestName>(r: BusResources, name: N, cl
       const data = await handler(request, requestContext(name, msg, claim, { correlationId, traceparent, logger }));
       envelope = { ok: true, data };
     } catch (error) {
-      envelope = replyToFailure(error, logger);
+      envelope = replyToFailure(error, logger());
     }
     if (msg.reply) msg.respond(JSON.stringify(envelope));
   });
@@ -73,7 +75,7 @@ async function parseRequest<N extends RequestName>(r: BusResources, name: N, cla
   return { claim, request: parsed.data };
 }
 
-function requestContext(name: string, msg: Msg, claim: WorkspaceClaim | null, request: { correlationId: string; traceparent: string | undefined; logger: Logger }): RequestContext {
+function requestContext(name: string, msg: Msg, claim: WorkspaceClaim | null, request: { correlationId: string; traceparent: string | undefined; logger: () => Logger }): RequestContext {
   const hdr = (key: string) => header(msg.headers, key);
   const claimToken = hdr(HEADER.claim);
   const { correlationId, traceparent } = request;
@@ -84,7 +86,9 @@ function requestContext(name: string, msg: Msg, claim: WorkspaceClaim | null, re
     clientIp: hdr(HEADER.clientIp),
     userAgent: hdr(HEADER.userAgent),
     requester: msg.reply ? /^_INBOX_([^.]+)\./.exec(msg.reply)?.[1] : undefined,
-    logger: request.logger,
+    get logger() {
+      return request.logger();
+    },
     eventContext: () => {
       if (!claimToken) throw new Error(`${name} has no claim to publish events with`);
       return { claim: claimToken, traceparent, correlationId, causationId: hdr(HEADER.causationId) ?? correlationId, clientIp: hdr(HEADER.clientIp), userAgent: hdr(HEADER.userAgent) };

@@ -35,6 +35,7 @@ import { executionChangeRoutes } from "./routes/execution-changes.routes";
 import { oidcSignInRoutes } from "./routes/oidc-sign-in.routes";
 import type { OidcSignIn } from "./auth/oidc-sign-in";
 import { triggerRoutes } from "./routes/triggers.routes";
+import { RequestLog } from "./http/request-log";
 
 export interface GatewayDeps {
   bus: Bus;
@@ -52,6 +53,8 @@ export interface GatewayDeps {
   webhookRateLimit?: HookRateLimit;
   /** Requests per window on `/api/*`, by tier (default `API_RATE_LIMITS`: per minute). */
   apiRateLimit?: ApiRateLimitOptions;
+  /** A request at least this long is logged at `warn` (default `SLOW_REQUEST_MS`, 1 s); faster ones at `debug`. */
+  slowRequestMs?: number;
   /** Told of every route as it is registered (the OpenAPI test checks each one is documented). */
   onRoute?: (route: RouteOptions) => void;
 }
@@ -66,6 +69,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   const loggerInstance: FastifyBaseLogger = deps.logger;
   const base = Fastify({
     loggerInstance,
+    logController: new RequestLog(deps.slowRequestMs),
     bodyLimit: BODY_LIMIT,
     trustProxy: deps.trustProxy ?? false,
     genReqId: (req) => {
