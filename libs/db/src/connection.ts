@@ -113,7 +113,30 @@ export function createDb<DB>(options: DbOptions): Kysely<DB> {
   // drops between queries reports it only as this event: without a listener that too would
   // crash the process. Its next query fails, and the pool then drops it.
   pool.on("connect", (client) => client.on("error", () => undefined));
-  return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  return new PooledKysely<DB>(pool);
+}
+
+/** The pool under each database handle `createDb` made, while it is not destroyed: workspace transactions (workspace-tx.ts) use its clients directly. */
+const POOLS = new WeakMap<object, pg.Pool>();
+
+/** A Kysely handle over a pool that workspace transactions may also use; destroying it ends the pool, whoever used it. */
+class PooledKysely<DB> extends Kysely<DB> {
+  constructor(private readonly pool: pg.Pool) {
+    super({ dialect: new PostgresDialect({ pool }) });
+    POOLS.set(this, pool);
+  }
+
+  override async destroy(): Promise<void> {
+    POOLS.delete(this);
+    await super.destroy();
+    // Kysely ends the pool only if it queried through it itself.
+    if (!this.pool.ending) await this.pool.end();
+  }
+}
+
+/** The pool of a handle `createDb` made; undefined for any other. */
+export function poolOf(db: object): pg.Pool | undefined {
+  return POOLS.get(db);
 }
 
 /** Connects as the service's login role to its schema (`env`: see serviceDatabaseUrl). */

@@ -5,7 +5,7 @@ export {
 export { connectionSettings } from "./tls";
 export type { ConnectionSettings, SslMode } from "./tls";
 export type { Kysely, ServiceName, DbOptions } from "./connection";
-export { inWorkspace } from "./workspace-tx";
+export { inWorkspace, inWorkspaceAtOnce } from "./workspace-tx";
 export type { WorkspaceTxOptions } from "./workspace-tx";
 export { ensureDatabase, ensureRoles, ensureSchema, bootstrapService } from "./bootstrap";
 export { enableWorkspaceRls, createSecurityDefinerFunction, migrateService } from "./migrations";

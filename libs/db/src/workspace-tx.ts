@@ -1,4 +1,8 @@
-import { PostgresDialect, sql, Transaction, type Kysely } from "kysely";
+import { DefaultQueryExecutor, PostgresAdapter, PostgresDialect, PostgresQueryCompiler, SingleConnectionProvider, sql, Transaction, type CompiledQuery, type Kysely } from "kysely";
+import type pg from "pg";
+import { FoldedOpeningConnection } from "./folded-connection";
+import { poolOf } from "./connection";
+import { inlineParameters } from "./inline-parameters";
 
 /** A workspace id goes into the transaction's first round trip as a literal: only a UUID may. */
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -30,15 +34,16 @@ export interface WorkspaceTxOptions {
  * shows and accepts only that workspace's rows: a query that forgets its filter still sees
  * one workspace, or nothing.
  *
- * `begin` and the setting travel in one round trip (two statements of the simple query
- * protocol, the id checked as a UUID first): Kysely's own transaction would spend one on
- * `begin` and another on `set_config`, on every transaction of every service.
+ * `begin`, the setting (the id checked as a UUID first) and the lock travel with the
+ * transaction's first statement, in one message of the simple query protocol, its parameters
+ * written in as literals (folded-connection.ts): a transaction of n statements takes n + 1
+ * round trips, where Kysely's own would take n + 3 (`begin`, `set_config`, the statements,
+ * `commit`). On a handle `createDb` did not make, the opening takes a round trip of its own.
  */
 export async function inWorkspace<DB, T>(db: Kysely<DB>, workspaceId: string, fn: (tx: Transaction<DB>) => Promise<T>, options: WorkspaceTxOptions = {}): Promise<T> {
-  if (!UUID.test(workspaceId)) throw new Error(`not a workspace id: ${JSON.stringify(workspaceId)}`);
-  const lock = options.advisoryLock;
-  if (lock !== undefined && !LOCK_NAME.test(lock)) throw new Error(`not an advisory lock name: ${JSON.stringify(lock)}`);
-  const opening = [`begin`, `select set_config('app.workspace_id', '${workspaceId.toLowerCase()}', true)`, ...(lock === undefined ? [] : [`select pg_advisory_xact_lock(hashtext('${lock}'))`])].join("; ");
+  const opening = openingOf(workspaceId, options).join("; ");
+  const pool = poolOf(db);
+  if (pool) return inFoldedTransaction(pool, opening, fn);
   return db.connection().execute(async (connection) => {
     await sql.raw(opening).execute(connection);
     const tx = new Transaction<DB>({ config: { dialect: DIALECT }, dialect: DIALECT, driver: DIALECT.createDriver(), executor: connection.getExecutor() });
@@ -53,4 +58,77 @@ export async function inWorkspace<DB, T>(db: Kysely<DB>, workspaceId: string, fn
     await sql.raw("commit").execute(connection);
     return result;
   });
+}
+
+/**
+ * One statement as a workspace transaction of its own, in ONE round trip: `begin`, the
+ * workspace setting (and the advisory lock, if asked), the statement and `commit` travel as one
+ * message of the simple query protocol, the statement's parameters written in as literals
+ * (inline-parameters.ts). Row-level security applies exactly as in `inWorkspace`, which spends
+ * three round trips on the same work (docs/benchmarks.md, "One round trip"). Answers the
+ * statement's rows.
+ *
+ * A statement whose parameters cannot be written as literals (binary data), or a handle that
+ * `createDb` did not make, goes through `inWorkspace` instead: the same transaction, more round
+ * trips.
+ */
+export async function inWorkspaceAtOnce<DB, R>(db: Kysely<DB>, workspaceId: string, query: CompiledQuery<R>, options: WorkspaceTxOptions = {}): Promise<R[]> {
+  const opening = openingOf(workspaceId, options);
+  const pool = poolOf(db);
+  const statement = pool ? inlineParameters(query.sql, query.parameters) : undefined;
+  if (!pool || statement === undefined) return inWorkspace(db, workspaceId, async (tx) => (await tx.executeQuery(query)).rows, options);
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    const results: unknown = await client.query([...opening, statement, "commit"].join(";\n"));
+    const rows = Array.isArray(results) ? rowsOf(results[opening.length]) : undefined;
+    if (rows === undefined) throw new Error("Postgres answered a one-round-trip transaction without the statement's result");
+    // The rows are the statement's, typed as Kysely types them: what the compiled query selects.
+    return rows as R[];
+  } catch (error) {
+    // A failed statement leaves the transaction open and aborted: end it before the connection goes back to the pool.
+    await client.query("rollback").catch((rollbackError: unknown) => {
+      broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+    });
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}
+
+/**
+ * `inWorkspace` on a connection of the pool itself, whose opening travels with the first
+ * statement (folded-connection.ts): a transaction of n statements takes n + 1 round trips.
+ */
+async function inFoldedTransaction<DB, T>(pool: pg.Pool, opening: string, fn: (tx: Transaction<DB>) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  const connection = new FoldedOpeningConnection(client, opening);
+  const executor = new DefaultQueryExecutor(new PostgresQueryCompiler(), new PostgresAdapter(), new SingleConnectionProvider(connection), []);
+  const tx = new Transaction<DB>({ config: { dialect: DIALECT }, dialect: DIALECT, driver: DIALECT.createDriver(), executor });
+  let broken: Error | undefined;
+  try {
+    const result = await fn(tx);
+    if (connection.opened) await client.query("commit");
+    return result;
+  } catch (error) {
+    // A connection that broke cannot roll back: the pool drops it, and the error that matters is the first.
+    if (connection.opened) await client.query("rollback").catch((rollbackError: unknown) => {
+      broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+    });
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}
+
+/** `begin`, the workspace setting and the advisory lock as statements, the id and lock name checked before they are written as literals. */
+function openingOf(workspaceId: string, options: WorkspaceTxOptions): string[] {
+  if (!UUID.test(workspaceId)) throw new Error(`not a workspace id: ${JSON.stringify(workspaceId)}`);
+  const lock = options.advisoryLock;
+  if (lock !== undefined && !LOCK_NAME.test(lock)) throw new Error(`not an advisory lock name: ${JSON.stringify(lock)}`);
+  return [`begin`, `select set_config('app.workspace_id', '${workspaceId.toLowerCase()}', true)`, ...(lock === undefined ? [] : [`select pg_advisory_xact_lock(hashtext('${lock}'))`])];
+}
+
+function rowsOf(result: unknown): unknown[] | undefined {
+  return typeof result === "object" && result !== null && "rows" in result && Array.isArray(result.rows) ? result.rows : undefined;
 }

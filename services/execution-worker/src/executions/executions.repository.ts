@@ -1,6 +1,6 @@
 import { v7 as uuidv7 } from "uuid";
 import { ExecutionError, ExecutionOutput, ExecutionTrigger, type Execution, type ExecutionStatus, type Usage } from "@galaxy/contracts";
-import { sql, type Kysely, type Selectable, type Transaction } from "@galaxy/db";
+import { inWorkspaceAtOnce, sql, type Kysely, type Selectable, type Transaction } from "@galaxy/db";
 import type { ExecutionDb, ExecutionsTable, StepStatus } from "../db";
 import { addUsage } from "../quota/quota.repository";
 import { concurrencyByTier } from "../quota/tiers";
@@ -57,6 +57,12 @@ export async function insertExecution(tx: Transaction<ExecutionDb>, e: NewExecut
 
 export async function findExecution(db: Db, id: string): Promise<ExecutionRow | undefined> {
   return db.selectFrom("executions").selectAll().where("id", "=", id).executeTakeFirst();
+}
+
+/** `findExecution` as a workspace transaction of its own, in one round trip (the read path of `GET /api/executions/{id}`). */
+export async function findExecutionAlone(db: Kysely<ExecutionDb>, workspaceId: string, id: string): Promise<ExecutionRow | undefined> {
+  const [row] = await inWorkspaceAtOnce(db, workspaceId, db.selectFrom("executions").selectAll().where("id", "=", id).compile());
+  return row;
 }
 
 /**

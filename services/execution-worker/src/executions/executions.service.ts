@@ -9,7 +9,7 @@ import { fetchAgent } from "../agents/registry-agent";
 import type { ExecutionDb } from "../db";
 import { AgentNotFoundError, ExecutionNotFoundError, ExecutionTerminalError } from "../errors";
 import { listExecutionEvents, recordExecutionEvent } from "./events";
-import { agentExistsElsewhere, cancelQueued, executionExistsElsewhere, findExecution, findExecutionForUpdate, requestCancel, toExecution } from "./executions.repository";
+import { agentExistsElsewhere, cancelQueued, executionExistsElsewhere, findExecution, findExecutionAlone, findExecutionForUpdate, requestCancel, toExecution } from "./executions.repository";
 import { listExecutionsPage } from "./list";
 import type { Intake } from "./intake";
 
@@ -59,7 +59,7 @@ export class ExecutionService {
 
   async get(id: string, ctx: RequestContext): Promise<Execution> {
     const claim = requireClaim(ctx.claim);
-    const row = await inWorkspace(this.deps.db, claim.ws, (tx) => findExecution(tx, id));
+    const row = await findExecutionAlone(this.deps.db, claim.ws, id);
     if (!row) {
       await this.isElsewhere(ctx, claim, id, { targetType: "execution", operation: "executions.get" });
       throw new ExecutionNotFoundError(id);

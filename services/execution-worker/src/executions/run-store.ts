@@ -1,5 +1,5 @@
 import type { StepName } from "@galaxy/contracts";
-import { sql, type OutboxRow, type RawBuilder, type Transaction } from "@galaxy/db";
+import { inWorkspaceAtOnce, sql, type Kysely, type OutboxRow, type RawBuilder, type Transaction } from "@galaxy/db";
 import type { ExecutionDb, StepStatus } from "../db";
 
 /** A step of a run as the run keeps it in memory until it writes it. */
@@ -37,8 +37,27 @@ export interface RunWrite {
  * writes no step, no event and no usage.
  */
 export async function writeRun(tx: Transaction<ExecutionDb>, write: RunWrite): Promise<OutboxRow[] | null> {
+  return writtenEvents(write, (await runWriteStatement(write).execute(tx)).rows);
+}
+
+/**
+ * Applies a run's write as a workspace transaction of its own, in one round trip (`begin`, the
+ * workspace, the statement and `commit` in one message: `inWorkspaceAtOnce`). What the run's
+ * end writes, on the path of every execution.
+ */
+export async function writeRunAlone(db: Kysely<ExecutionDb>, workspaceId: string, write: RunWrite): Promise<OutboxRow[] | null> {
+  return writtenEvents(write, await inWorkspaceAtOnce(db, workspaceId, runWriteStatement(write).compile(db)));
+}
+
+function writtenEvents(write: RunWrite, rows: ReadonlyArray<{ base: number }>): OutboxRow[] | null {
+  const base = rows[0]?.base;
+  return base === undefined ? null : numbered(write.events, base);
+}
+
+/** The one statement of a run's write. */
+function runWriteStatement(write: RunWrite): RawBuilder<{ base: number }> {
   const n = write.events.length;
-  const result = await sql<{ base: number }>`
+  return sql<{ base: number }>`
     with run as (
       update executions set ${write.set}, last_event_seq = last_event_seq + ${n}::int
        where id = ${write.executionId} and lease_owner = ${write.owner} and status = 'running'
@@ -52,9 +71,7 @@ export async function writeRun(tx: Transaction<ExecutionDb>, write: RunWrite): P
       select run.workspace_id, ${write.usage?.month ?? null}::date, ${write.usage?.tokens ?? 0}::bigint, 1 from run where ${write.usage !== undefined}
       on conflict (workspace_id, month) do update set tokens = workspace_usage.tokens + excluded.tokens, executions = workspace_usage.executions + 1
     ), ${recordsOf(write.executionId, write.events, write.steps)}
-    select base from run`.execute(tx);
-  const base = result.rows[0]?.base;
-  return base === undefined ? null : numbered(write.events, base);
+    select base from run`;
 }
 
 /**

@@ -8,7 +8,7 @@ import { converse, type ConversationDeps } from "./conversation";
 import { toExecution, type ClaimedExecution, type Outcome } from "./executions.repository";
 import { decideOutcome } from "./outcome";
 import { priceOf } from "./pricing";
-import { writeRun, type StepRecord } from "./run-store";
+import { writeRun, writeRunAlone, type StepRecord } from "./run-store";
 import type { RunOutcome, RunSignals } from "./scheduler";
 import { StepLog, WORKER_ACTOR } from "./step-log";
 import { retryTransient, type RetryOptions } from "./transient";
@@ -156,9 +156,7 @@ async function converseAndRecord(deps: RunDeps, claimed: ClaimedExecution, signa
   const final = endEvent(run, outcome);
   const written = await retryTransient(
     () =>
-      inWorkspace(deps.db, claimed.workspaceId, (tx) =>
-        writeRun(tx, { executionId: claimed.id, owner: deps.owner, set: endColumns(outcome), events: [...stepEvents, final], steps: records, usage: { month: monthOf(completedAt), tokens: outcome.usage.totalTokens } }),
-      ),
+      writeRunAlone(deps.db, claimed.workspaceId, { executionId: claimed.id, owner: deps.owner, set: endColumns(outcome), events: [...stepEvents, final], steps: records, usage: { month: monthOf(completedAt), tokens: outcome.usage.totalTokens } }),
     retry,
   );
   if (!written) {
