@@ -38,6 +38,26 @@ export class FoldedOpeningConnection implements DatabaseConnection {
     return this.opening === undefined;
   }
 
+  /**
+   * Commits, with `last` (the transaction's last statement, if any) in the same round trip, and
+   * the opening too if nothing carried it yet: a transaction of one statement then takes one
+   * round trip. Answers `last`'s rows.
+   */
+  async commitWith(last: CompiledQuery | undefined): Promise<unknown[]> {
+    const statement = last ? inlineParameters(last.sql, last.parameters) : undefined;
+    if (last && statement === undefined) {
+      const { rows } = await this.executeQuery(last);
+      await this.client.query("commit");
+      return rows;
+    }
+    if (statement === undefined && !this.opened) return [];
+    const opening = this.opening;
+    this.opening = undefined;
+    const parts = [opening, statement, "commit"].filter((part) => part !== undefined);
+    const results: unknown = await this.client.query(parts.join(";\n"));
+    return statement === undefined ? [] : resultOf(Array.isArray(results) ? results.at(-2) : undefined).rows;
+  }
+
   streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
     throw new Error("a workspace transaction does not stream query results");
   }

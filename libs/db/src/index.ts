@@ -5,7 +5,7 @@ export {
 export { connectionSettings } from "./tls";
 export type { ConnectionSettings, SslMode } from "./tls";
 export type { Kysely, ServiceName, DbOptions } from "./connection";
-export { inWorkspace, inWorkspaceAtOnce } from "./workspace-tx";
+export { atCommit, CommitStatement, inWorkspace, inWorkspaceAtOnce } from "./workspace-tx";
 export type { WorkspaceTxOptions } from "./workspace-tx";
 export { ensureDatabase, ensureRoles, ensureSchema, bootstrapService } from "./bootstrap";
 export { enableWorkspaceRls, createSecurityDefinerFunction, migrateService } from "./migrations";
@@ -16,4 +16,4 @@ export type { CrossWorkspaceAttempt } from "./cross-workspace";
 export { createReplayHoldTables, dropReplayHoldTables, ReplayHolds } from "./replay-holds";
 export type { HoldableMessage } from "./replay-holds";
 export type { EventContext, OutboxRow, OutboxTable, NewEvent, PublishStored, OutboxRelayOptions } from "./outbox";
-export type { Transaction, Selectable, Insertable, Updateable, Generated, ColumnType, RawBuilder } from "kysely";
+export type { Transaction, Selectable, Insertable, Updateable, Generated, ColumnType, RawBuilder, CompiledQuery } from "kysely";

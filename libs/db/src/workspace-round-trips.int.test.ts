@@ -4,7 +4,7 @@ import { v7 as uuidv7 } from "uuid";
 import { createTestEnv, serviceDb, type TestEnv } from "@galaxy/testkit";
 import { createDb, sql, withUser, type Kysely } from "./connection";
 import { enableWorkspaceRls } from "./migrations";
-import { inWorkspace, inWorkspaceAtOnce } from "./workspace-tx";
+import { atCommit, inWorkspace, inWorkspaceAtOnce } from "./workspace-tx";
 
 /** How few round trips a workspace transaction takes: inWorkspaceAtOnce (one), inWorkspace (one more than its statements). */
 
@@ -121,5 +121,36 @@ describe("inWorkspace on a pool's connection", () => {
   test("a first statement that fails rolls the transaction back; the connection serves the next", async () => {
     await expect(inWorkspace(single, a, (tx) => sql`select 1 / 0`.execute(tx))).rejects.toThrow(/division by zero/);
     expect(await labelsOf(a)).toContainEqual({ label: "a1" });
+  });
+});
+
+describe("atCommit", () => {
+  test("a transaction's last statement travels with the commit: a read and a write, two round trips", async () => {
+    const id = uuidv7();
+    let answer: string[] = [];
+    const trips = await roundTrips(async () => {
+      answer = await inWorkspace(single, a, async (tx) => {
+        const before = await tx.selectFrom("scratch_once").select("label").execute();
+        return atCommit(tx.insertInto("scratch_once").values({ id, workspace_id: a, label: `after ${before.length}` }).returning("label").compile(), (rows) => rows.map((row) => row.label));
+      });
+    });
+    expect(trips).toBe(2);
+    expect(answer[0]).toMatch(/^after \d+$/);
+    expect(await labelsOf(a)).toContainEqual({ label: answer[0] });
+  });
+
+  test("one statement alone, through inWorkspaceAtOnce, is one round trip", async () => {
+    expect(await roundTrips(() => labelsOf(a))).toBe(1);
+  });
+
+  test("a last statement that fails rolls the whole transaction back", async () => {
+    const id = uuidv7();
+    await expect(
+      inWorkspace(single, a, async (tx) => {
+        await tx.insertInto("scratch_once").values({ id, workspace_id: a, label: "kept?" }).execute();
+        return atCommit(tx.insertInto("scratch_once").values({ id, workspace_id: a, label: "duplicate" }).compile(), () => "never");
+      }),
+    ).rejects.toThrow(/duplicate key/);
+    expect((await labelsOf(a)).map((row) => row.label)).not.toContain("kept?");
   });
 });

@@ -2,7 +2,6 @@ import { DefaultQueryExecutor, PostgresAdapter, PostgresDialect, PostgresQueryCo
 import type pg from "pg";
 import { FoldedOpeningConnection } from "./folded-connection";
 import { poolOf } from "./connection";
-import { inlineParameters } from "./inline-parameters";
 
 /** A workspace id goes into the transaction's first round trip as a literal: only a UUID may. */
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -38,9 +37,11 @@ export interface WorkspaceTxOptions {
  * transaction's first statement, in one message of the simple query protocol, its parameters
  * written in as literals (folded-connection.ts): a transaction of n statements takes n + 1
  * round trips, where Kysely's own would take n + 3 (`begin`, `set_config`, the statements,
- * `commit`). On a handle `createDb` did not make, the opening takes a round trip of its own.
+ * `commit`). When `fn` answers its last statement as `atCommit(query, answer)`, that statement
+ * travels with the commit: n statements, n round trips. On a handle `createDb` did not make,
+ * the opening and the commit take a round trip each.
  */
-export async function inWorkspace<DB, T>(db: Kysely<DB>, workspaceId: string, fn: (tx: Transaction<DB>) => Promise<T>, options: WorkspaceTxOptions = {}): Promise<T> {
+export async function inWorkspace<DB, T>(db: Kysely<DB>, workspaceId: string, fn: (tx: Transaction<DB>) => Promise<T | CommitStatement<T>>, options: WorkspaceTxOptions = {}): Promise<T> {
   const opening = openingOf(workspaceId, options).join("; ");
   const pool = poolOf(db);
   if (pool) return inFoldedTransaction(pool, opening, fn);
@@ -49,7 +50,8 @@ export async function inWorkspace<DB, T>(db: Kysely<DB>, workspaceId: string, fn
     const tx = new Transaction<DB>({ config: { dialect: DIALECT }, dialect: DIALECT, driver: DIALECT.createDriver(), executor: connection.getExecutor() });
     let result: T;
     try {
-      result = await fn(tx);
+      const answer = await fn(tx);
+      result = answer instanceof CommitStatement ? answer.answer((await tx.executeQuery(answer.query)).rows) : answer;
     } catch (error) {
       // A connection that broke cannot roll back; the pool drops it, and the error that matters is the first.
       await sql.raw("rollback").execute(connection).catch(() => undefined);
@@ -61,46 +63,37 @@ export async function inWorkspace<DB, T>(db: Kysely<DB>, workspaceId: string, fn
 }
 
 /**
+ * A workspace transaction's last statement, which `inWorkspace` sends with the commit in one
+ * round trip (and with the opening too, when it is the only statement); `answer` makes the
+ * transaction's answer of its rows. Made by `atCommit`.
+ */
+export class CommitStatement<T> {
+  constructor(
+    readonly query: CompiledQuery<unknown>,
+    readonly answer: (rows: unknown[]) => T,
+  ) {}
+}
+
+/** `query` as the last statement of the transaction `fn` runs in: see `CommitStatement`. */
+export function atCommit<R, T>(query: CompiledQuery<R>, answer: (rows: R[]) => T): CommitStatement<T> {
+  // The rows are the statement's, typed as Kysely types them: what the compiled query selects.
+  return new CommitStatement(query, (rows) => answer(rows as R[]));
+}
+
+/**
  * One statement as a workspace transaction of its own, in ONE round trip: `begin`, the
  * workspace setting (and the advisory lock, if asked), the statement and `commit` travel as one
- * message of the simple query protocol, the statement's parameters written in as literals
- * (inline-parameters.ts). Row-level security applies exactly as in `inWorkspace`, which spends
- * three round trips on the same work (docs/benchmarks.md, "One round trip"). Answers the
- * statement's rows.
- *
- * A statement whose parameters cannot be written as literals (binary data), or a handle that
- * `createDb` did not make, goes through `inWorkspace` instead: the same transaction, more round
- * trips.
+ * message. Row-level security applies exactly as in any `inWorkspace`. Answers its rows.
  */
 export async function inWorkspaceAtOnce<DB, R>(db: Kysely<DB>, workspaceId: string, query: CompiledQuery<R>, options: WorkspaceTxOptions = {}): Promise<R[]> {
-  const opening = openingOf(workspaceId, options);
-  const pool = poolOf(db);
-  const statement = pool ? inlineParameters(query.sql, query.parameters) : undefined;
-  if (!pool || statement === undefined) return inWorkspace(db, workspaceId, async (tx) => (await tx.executeQuery(query)).rows, options);
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
-    const results: unknown = await client.query([...opening, statement, "commit"].join(";\n"));
-    const rows = Array.isArray(results) ? rowsOf(results[opening.length]) : undefined;
-    if (rows === undefined) throw new Error("Postgres answered a one-round-trip transaction without the statement's result");
-    // The rows are the statement's, typed as Kysely types them: what the compiled query selects.
-    return rows as R[];
-  } catch (error) {
-    // A failed statement leaves the transaction open and aborted: end it before the connection goes back to the pool.
-    await client.query("rollback").catch((rollbackError: unknown) => {
-      broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
-    });
-    throw error;
-  } finally {
-    client.release(broken);
-  }
+  return inWorkspace(db, workspaceId, async () => atCommit(query, (rows) => rows), options);
 }
 
 /**
  * `inWorkspace` on a connection of the pool itself, whose opening travels with the first
  * statement (folded-connection.ts): a transaction of n statements takes n + 1 round trips.
  */
-async function inFoldedTransaction<DB, T>(pool: pg.Pool, opening: string, fn: (tx: Transaction<DB>) => Promise<T>): Promise<T> {
+async function inFoldedTransaction<DB, T>(pool: pg.Pool, opening: string, fn: (tx: Transaction<DB>) => Promise<T | CommitStatement<T>>): Promise<T> {
   const client = await pool.connect();
   const connection = new FoldedOpeningConnection(client, opening);
   const executor = new DefaultQueryExecutor(new PostgresQueryCompiler(), new PostgresAdapter(), new SingleConnectionProvider(connection), []);
@@ -108,8 +101,11 @@ async function inFoldedTransaction<DB, T>(pool: pg.Pool, opening: string, fn: (t
   let broken: Error | undefined;
   try {
     const result = await fn(tx);
-    if (connection.opened) await client.query("commit");
-    return result;
+    if (!(result instanceof CommitStatement)) {
+      await connection.commitWith(undefined);
+      return result;
+    }
+    return result.answer(await connection.commitWith(result.query));
   } catch (error) {
     // A connection that broke cannot roll back: the pool drops it, and the error that matters is the first.
     if (connection.opened) await client.query("rollback").catch((rollbackError: unknown) => {
@@ -127,8 +123,4 @@ function openingOf(workspaceId: string, options: WorkspaceTxOptions): string[] {
   const lock = options.advisoryLock;
   if (lock !== undefined && !LOCK_NAME.test(lock)) throw new Error(`not an advisory lock name: ${JSON.stringify(lock)}`);
   return [`begin`, `select set_config('app.workspace_id', '${workspaceId.toLowerCase()}', true)`, ...(lock === undefined ? [] : [`select pg_advisory_xact_lock(hashtext('${lock}'))`])];
-}
-
-function rowsOf(result: unknown): unknown[] | undefined {
-  return typeof result === "object" && result !== null && "rows" in result && Array.isArray(result.rows) ? result.rows : undefined;
 }

@@ -1,12 +1,12 @@
 import { AgentConfig, type AgentStatus } from "@galaxy/contracts";
 import { isRetryable } from "@galaxy/bus";
-import { inWorkspace, sql, type OutboxRow, type Transaction } from "@galaxy/db";
+import { atCommit, inWorkspace, sql, type OutboxRow, type Transaction } from "@galaxy/db";
 import type { PinnableAgent } from "../agents/agents.repository";
 import type { ExecutionDb } from "../db";
 import { monthOf, Tier, TIERS } from "../quota/tiers";
 import { checkInput } from "./input-check";
 import { CLAIM_LOCK, quotaRefusal, type Intake, type IntakeDeps, type Reservation, type StartOrder } from "./intake";
-import { writeStarts, type PlannedStart } from "./start-rows";
+import { startsWrite, type PlannedStart, type StartsWrite } from "./start-rows";
 import { planStart } from "./start-plan";
 import { decideStart } from "./start-decision";
 
@@ -76,7 +76,10 @@ export class BatchIntake {
       const written = await inWorkspace(db, first, async (tx) => {
         let locked = lockFirst;
         const inserted: PlannedStart[] = [];
+        // Each group's write is sent before the next group's setting; the last one with the commit.
+        let pending: StartsWrite | undefined;
         for (const [workspaceId, indexes] of groups) {
+          if (pending) inserted.push(...pending.written((await tx.executeQuery(pending.query)).rows));
           // Row-level security reads the setting of the moment: each group writes as its own workspace.
           if (workspaceId !== first) await sql`select set_config('app.workspace_id', ${workspaceId.toLowerCase()}, true)`.execute(tx);
           const groupOrders = indexes.map((i) => orders[i] as BatchOrder);
@@ -96,9 +99,10 @@ export class BatchIntake {
           }
           const group = this.planGroup(orders, indexes, facts, claim, reserved.length, state);
           this.remember(workspaceId, facts.queued > 0 || facts.running >= TIERS[facts.tier].concurrency || group.some((start) => start.plan.begun === null));
-          inserted.push(...(await writeStarts(tx, workspaceId, group, this.deps)));
+          pending = startsWrite(tx, workspaceId, group, this.deps);
         }
-        return inserted;
+        const last = pending;
+        return last ? atCommit(last.query, (rows) => [...inserted, ...last.written(rows)]) : inserted;
       }, lockFirst ? { advisoryLock: CLAIM_LOCK } : {});
       planned.push(...written);
     } catch (error) {

@@ -1,4 +1,4 @@
-import { sql, type Transaction } from "@galaxy/db";
+import { sql, type CompiledQuery, type Transaction } from "@galaxy/db";
 import type { ExecutionDb } from "../db";
 import type { StartOrder } from "./intake";
 import type { StartPlan } from "./start-plan";
@@ -10,15 +10,22 @@ export interface PlannedStart {
   plan: StartPlan;
 }
 
+/** A statement of `startsWrite`, and what its rows say was written. */
+export interface StartsWrite {
+  query: CompiledQuery<{ id: string }>;
+  written(rows: ReadonlyArray<{ id: string }>): PlannedStart[];
+}
+
 /**
- * Writes the new executions of one workspace in one statement, inside the caller's transaction
- * whose workspace setting is `workspaceId`: the rows (`queued`, or `running` and leased to
- * `owner` when taken at once), their events in the outbox and `execution_events`, and the first
- * step of those taken. An id that exists already (another copy of the delivery won the race)
- * writes nothing, neither row nor events; the starts written are answered.
+ * The one statement writing the new executions of one workspace, for the caller's transaction
+ * whose workspace setting is `workspaceId` (undefined when there are none): the rows (`queued`,
+ * or `running` and leased to `owner` when taken at once), their events in the outbox and
+ * `execution_events`, and the first step of those taken. An id that exists already (another
+ * copy of the delivery won the race) writes nothing, neither row nor events; `written` answers
+ * the starts its rows say were written.
  */
-export async function writeStarts(tx: Transaction<ExecutionDb>, workspaceId: string, starts: readonly PlannedStart[], lease: { owner: string; leaseMs: number }): Promise<PlannedStart[]> {
-  if (starts.length === 0) return [];
+export function startsWrite(tx: Transaction<ExecutionDb>, workspaceId: string, starts: readonly PlannedStart[], lease: { owner: string; leaseMs: number }): StartsWrite | undefined {
+  if (starts.length === 0) return undefined;
   const rows = starts.map(({ order, version, plan }, n) => ({
     n,
     id: plan.queued.id,
@@ -48,7 +55,7 @@ export async function writeStarts(tx: Transaction<ExecutionDb>, workspaceId: str
     return step ? [{ id: step.id, execution_id: plan.queued.id, name: step.name, status: step.status, started_at: step.startedAt.toISOString(), detail: step.detail }] : [];
   });
   const createdAt = starts[0]?.plan.queued.createdAt ?? new Date().toISOString();
-  const result = await sql<{ id: string }>`
+  const query = sql<{ id: string }>`
     with input as (
       select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
         as r(n int, id uuid, agent_id uuid, agent_version int, taken boolean, trigger jsonb, input jsonb, created_by text, correlation_id text, traceparent text, queued_event_id uuid, last_event_seq int)
@@ -78,7 +85,12 @@ export async function writeStarts(tx: Transaction<ExecutionDb>, workspaceId: str
         from jsonb_to_recordset(${JSON.stringify(steps)}::jsonb) as s(id uuid, execution_id uuid, name text, status text, started_at timestamptz, detail jsonb)
        where s.execution_id in (select id from run)
     )
-    select id::text from run`.execute(tx);
-  const written = new Set(result.rows.map((row) => row.id));
-  return starts.filter((start) => written.has(start.plan.queued.id));
+    select id::text from run`.compile(tx);
+  return {
+    query,
+    written: (rows) => {
+      const ids = new Set(rows.map((row) => row.id));
+      return starts.filter((start) => ids.has(start.plan.queued.id));
+    },
+  };
 }
