@@ -1,6 +1,8 @@
 import { inject, test as base } from "vitest";
 import { SignupResult } from "@galaxy/contracts";
 import { createDb } from "@galaxy/db";
+import type { ExecutionDb } from "@galaxy/execution-worker";
+import { serviceDb } from "@galaxy/testkit";
 import { api, dataOf, startGalaxy, type Galaxy, type GalaxyOptions } from "./harness";
 
 /** The password every user of the e2e tests signs up with. */
@@ -11,6 +13,7 @@ export const PASSWORD = "correct horse battery";
  * prefix and Redis prefix), started once per file before its first test, stopped after its last:
  * - `galaxy`: the running system, its URL and engines;
  * - `superuser`: the bootstrap connection to its database, which sees every schema and row;
+ * - `workerDb`: a connection as the execution worker's role, to its tables (opened when a test names it);
  * - `signUp`: signs a new user up, with a workspace of their own (named after the email unless told).
  */
 export function galaxyTest(options: GalaxyOptions = {}) {
@@ -24,6 +27,11 @@ export function galaxyTest(options: GalaxyOptions = {}) {
       const superuser = createDb<unknown>({ connectionString: galaxy.env.databaseUrl, max: 2 });
       onCleanup(() => superuser.destroy());
       return superuser;
+    })
+    .extend("workerDb", { scope: "file" }, async ({ galaxy }, { onCleanup }) => {
+      const workerDb = serviceDb<ExecutionDb>(galaxy.env, "execution-worker");
+      onCleanup(() => workerDb.destroy());
+      return workerDb;
     })
     .extend("signUp", { scope: "file" }, async ({ galaxy }) => async (email: string, workspaceName = email.split("@")[0] ?? email) =>
       dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email, password: PASSWORD, name: email, workspaceName } })));
