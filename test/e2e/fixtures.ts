@@ -1,8 +1,8 @@
 import { inject, test as base } from "vitest";
 import { SignupResult } from "@galaxy/contracts";
-import { createDb } from "@galaxy/db";
+import { createDb, type Kysely } from "@galaxy/db";
 import type { ExecutionDb } from "@galaxy/execution-worker";
-import { serviceDb } from "@galaxy/testkit";
+import { serviceDb, startLocalOidcIssuer, type LocalOidcIssuer } from "@galaxy/testkit";
 import { api, dataOf, startGalaxy, type Galaxy, type GalaxyOptions } from "./harness";
 
 /** The password every user of the e2e tests signs up with. */
@@ -23,21 +23,58 @@ export function galaxyTest(options: GalaxyOptions = {}) {
       onCleanup(() => galaxy.stop());
       return galaxy;
     })
-    .extend("superuser", { scope: "file" }, async ({ galaxy }, { onCleanup }) => {
-      const superuser = createDb<unknown>({ connectionString: galaxy.env.databaseUrl, max: 2 });
-      onCleanup(() => superuser.destroy());
-      return superuser;
-    })
-    .extend("workerDb", { scope: "file" }, async ({ galaxy }, { onCleanup }) => {
-      const workerDb = serviceDb<ExecutionDb>(galaxy.env, "execution-worker");
-      onCleanup(() => workerDb.destroy());
-      return workerDb;
-    })
-    .extend("signUp", { scope: "file" }, async ({ galaxy }) => async (email: string, workspaceName = email.split("@")[0] ?? email) =>
-      dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email, password: PASSWORD, name: email, workspaceName } })));
+    .extend("superuser", { scope: "file" }, openSuperuser)
+    .extend("workerDb", { scope: "file" }, openWorkerDb)
+    .extend("signUp", { scope: "file" }, signUpOn);
   // Galaxy starts under the hooks' time limit, not the first test's.
   test.beforeAll(async ({ galaxy }) => {
     void galaxy;
   });
   return test;
+}
+
+/**
+ * `galaxyTest()` with a local OIDC issuer (`issuer`, started before Galaxy and closed after it),
+ * for a Galaxy configured with it: `options` are made from the issuer.
+ */
+export function issuerGalaxyTest(options: (issuer: LocalOidcIssuer) => GalaxyOptions) {
+  const test = base
+    .extend("issuer", { scope: "file" }, async ({}, { onCleanup }): Promise<LocalOidcIssuer> => {
+      const issuer = await startLocalOidcIssuer();
+      onCleanup(() => issuer.close());
+      return issuer;
+    })
+    .extend("galaxy", { scope: "file" }, async ({ issuer }, { onCleanup }): Promise<Galaxy> => {
+      const galaxy = await startGalaxy(inject("engines"), options(issuer));
+      onCleanup(() => galaxy.stop());
+      return galaxy;
+    })
+    .extend("superuser", { scope: "file" }, openSuperuser)
+    .extend("workerDb", { scope: "file" }, openWorkerDb)
+    .extend("signUp", { scope: "file" }, signUpOn);
+  test.beforeAll(async ({ galaxy }) => {
+    void galaxy;
+  });
+  return test;
+}
+
+interface Cleanup {
+  onCleanup(cleanup: () => unknown): void;
+}
+
+async function openSuperuser({ galaxy }: { galaxy: Galaxy }, { onCleanup }: Cleanup): Promise<Kysely<unknown>> {
+  const superuser = createDb<unknown>({ connectionString: galaxy.env.databaseUrl, max: 2 });
+  onCleanup(() => superuser.destroy());
+  return superuser;
+}
+
+async function openWorkerDb({ galaxy }: { galaxy: Galaxy }, { onCleanup }: Cleanup): Promise<Kysely<ExecutionDb>> {
+  const workerDb = serviceDb<ExecutionDb>(galaxy.env, "execution-worker");
+  onCleanup(() => workerDb.destroy());
+  return workerDb;
+}
+
+async function signUpOn({ galaxy }: { galaxy: Galaxy }) {
+  return async (email: string, workspaceName = email.split("@")[0] ?? email) =>
+    dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email, password: PASSWORD, name: email, workspaceName } }));
 }
