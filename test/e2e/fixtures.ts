@@ -1,4 +1,7 @@
 import { inject, test as base } from "vitest";
+import { Queue } from "bullmq";
+import { Redis } from "ioredis";
+import { scheduleQueueName } from "@galaxy/agent-registry";
 import { SignupResult } from "@galaxy/contracts";
 import { createDb, type Kysely } from "@galaxy/db";
 import type { ExecutionDb } from "@galaxy/execution-worker";
@@ -14,6 +17,7 @@ export const PASSWORD = "correct horse battery";
  * - `galaxy`: the running system, its URL and engines;
  * - `superuser`: the bootstrap connection to its database, which sees every schema and row;
  * - `workerDb`: a connection as the execution worker's role, to its tables (opened when a test names it);
+ * - `scheduleQueue`: the BullMQ queue of the registry's schedules, on its own Redis connection (opened when a test names it);
  * - `signUp`: signs a new user up, with a workspace of their own (named after the email unless told).
  */
 export function galaxyTest(options: GalaxyOptions = {}) {
@@ -25,6 +29,7 @@ export function galaxyTest(options: GalaxyOptions = {}) {
     })
     .extend("superuser", { scope: "file" }, openSuperuser)
     .extend("workerDb", { scope: "file" }, openWorkerDb)
+    .extend("scheduleQueue", { scope: "file" }, openScheduleQueue)
     .extend("signUp", { scope: "file" }, signUpOn);
   // Galaxy starts under the hooks' time limit, not the first test's.
   test.beforeAll(async ({ galaxy }) => {
@@ -51,6 +56,7 @@ export function issuerGalaxyTest(options: (issuer: LocalOidcIssuer) => GalaxyOpt
     })
     .extend("superuser", { scope: "file" }, openSuperuser)
     .extend("workerDb", { scope: "file" }, openWorkerDb)
+    .extend("scheduleQueue", { scope: "file" }, openScheduleQueue)
     .extend("signUp", { scope: "file" }, signUpOn);
   test.beforeAll(async ({ galaxy }) => {
     void galaxy;
@@ -72,6 +78,16 @@ async function openWorkerDb({ galaxy }: { galaxy: Galaxy }, { onCleanup }: Clean
   const workerDb = serviceDb<ExecutionDb>(galaxy.env, "execution-worker");
   onCleanup(() => workerDb.destroy());
   return workerDb;
+}
+
+async function openScheduleQueue({ galaxy }: { galaxy: Galaxy }, { onCleanup }: Cleanup): Promise<Queue> {
+  const connection = new Redis(galaxy.env.redisUrl, { maxRetriesPerRequest: null });
+  const queue = new Queue(scheduleQueueName(galaxy.env.busPrefix), { connection, prefix: `${galaxy.env.redisPrefix}bull` });
+  onCleanup(async () => {
+    await queue.close();
+    connection.disconnect();
+  });
+  return queue;
 }
 
 async function signUpOn({ galaxy }: { galaxy: Galaxy }) {
