@@ -39,13 +39,13 @@ export function galaxyTest(options: GalaxyOptions = {}) {
 }
 
 /**
- * `galaxyTest()` with a local OIDC issuer (`issuer`, started before Galaxy and closed after it),
- * for a Galaxy configured with it: `options` are made from the issuer.
+ * `galaxyTest()` with a local OIDC issuer (`issuer`, started with `issuerOptions` before Galaxy
+ * and closed after it), for a Galaxy configured with it: `options` are made from the issuer.
  */
-export function issuerGalaxyTest(options: (issuer: LocalOidcIssuer) => GalaxyOptions) {
+export function issuerGalaxyTest(options: (issuer: LocalOidcIssuer) => GalaxyOptions, issuerOptions: { audience?: string } = {}) {
   const test = base
     .extend("issuer", { scope: "file" }, async ({}, { onCleanup }): Promise<LocalOidcIssuer> => {
-      const issuer = await startLocalOidcIssuer();
+      const issuer = await startLocalOidcIssuer(issuerOptions);
       onCleanup(() => issuer.close());
       return issuer;
     })
