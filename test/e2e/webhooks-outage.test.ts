@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, expect, inject, test } from "vitest";
+import { expect, inject, test as base } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { connect as tcpConnect } from "node:net";
@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { Agent, CreatedTrigger, Execution, SignupResult } from "@galaxy/contracts";
-import { createDb, sql, type Kysely } from "@galaxy/db";
+import { createDb, sql } from "@galaxy/db";
 import { freePort } from "@galaxy/testkit";
 import { signWebhook } from "@galaxy/webhooks";
 import { deliveryEventId, deliveryExecutionId } from "@galaxy/gateway";
@@ -19,27 +19,11 @@ import { api, dataOf, eventually, startGalaxy, type ApiResponse, type Galaxy } f
  */
 
 const NATS_SERVER = "/usr/sbin/nats-server";
-let port = 0;
-let storeDir = "";
-let nats: ChildProcess | undefined;
-let galaxy: Galaxy;
-let superuser: Kysely<unknown>;
-
-async function startNats(): Promise<void> {
-  const child = spawn(NATS_SERVER, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir, "-m", "0"], { stdio: "ignore" });
-  nats = child;
-  await eventually(async () => {
-    if (child.exitCode !== null) throw new Error(`nats-server exited with ${child.exitCode}`);
-    return (await portAnswers(port)) ? true : undefined;
-  }, 10_000, "nats-server to listen");
-}
-
-async function stopNats(): Promise<void> {
-  const child = nats;
-  if (!child || child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  await exited;
+/** A nats-server of the file's own, on `url`: `stop()` ends it, `start()` starts it again on the same port and store. */
+interface OwnNats {
+  url: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
 }
 
 async function portAnswers(p: number): Promise<boolean> {
@@ -53,22 +37,57 @@ async function portAnswers(p: number): Promise<boolean> {
   });
 }
 
-beforeAll(async () => {
-  port = await freePort();
-  storeDir = await mkdtemp(join(tmpdir(), "galaxy-webhooks-nats-"));
-  await startNats();
-  galaxy = await startGalaxy({ ...inject("engines"), natsUrl: `nats://127.0.0.1:${port}` });
-  superuser = createDb<unknown>({ connectionString: galaxy.env.databaseUrl, max: 1 });
+/**
+ * A Galaxy of the file's own (as `galaxyTest()` starts one) on `nats`, a nats-server started
+ * before it, stopped and its store removed after it; `superuser` reads its database.
+ */
+const test = base
+  .extend("nats", { scope: "file" }, async ({}, { onCleanup }): Promise<OwnNats> => {
+    const port = await freePort();
+    const storeDir = await mkdtemp(join(tmpdir(), "galaxy-webhooks-nats-"));
+    let child: ChildProcess | undefined;
+    const nats: OwnNats = {
+      url: `nats://127.0.0.1:${port}`,
+      async start() {
+        const started = spawn(NATS_SERVER, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir, "-m", "0"], { stdio: "ignore" });
+        child = started;
+        await eventually(async () => {
+          if (started.exitCode !== null) throw new Error(`nats-server exited with ${started.exitCode}`);
+          return (await portAnswers(port)) ? true : undefined;
+        }, 10_000, "nats-server to listen");
+      },
+      async stop() {
+        const running = child;
+        if (!running || running.exitCode !== null) return;
+        const exited = new Promise((resolve) => running.once("exit", resolve));
+        running.kill("SIGTERM");
+        await exited;
+      },
+    };
+    onCleanup(async () => {
+      await nats.stop();
+      await rm(storeDir, { recursive: true, force: true });
+    });
+    await nats.start();
+    return nats;
+  })
+  .extend("galaxy", { scope: "file" }, async ({ nats }, { onCleanup }): Promise<Galaxy> => {
+    const galaxy = await startGalaxy({ ...inject("engines"), natsUrl: nats.url });
+    onCleanup(() => galaxy.stop());
+    return galaxy;
+  })
+  .extend("superuser", { scope: "file" }, async ({ galaxy }, { onCleanup }) => {
+    const superuser = createDb<unknown>({ connectionString: galaxy.env.databaseUrl, max: 1 });
+    onCleanup(() => superuser.destroy());
+    return superuser;
+  });
+
+// NATS and Galaxy start under the hooks' time limit, not the first test's.
+test.beforeAll(async ({ superuser }) => {
+  void superuser;
 }, 60_000);
 
-afterAll(async () => {
-  await superuser?.destroy();
-  await galaxy?.stop();
-  await stopNats();
-  await rm(storeDir, { recursive: true, force: true });
-});
-
-test("with NATS stopped a delivery is 503 and stored nowhere; the same delivery retried once NATS is back makes exactly one execution", async () => {
+test("with NATS stopped a delivery is 503 and stored nowhere; the same delivery retried once NATS is back makes exactly one execution", async ({ galaxy, nats, superuser }) => {
   const signup = dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email: "outage@example.com", password: "correct horse battery", name: "Outage", workspaceName: "Outage" } }));
   const token = signup.accessToken;
   const agent = dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token, body: { name: "Echo", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "Repeat." } }));
@@ -86,7 +105,7 @@ test("with NATS stopped a delivery is 503 and stored nowhere; the same delivery 
   // A first delivery while all is well (the gateway now holds the trigger and its claim).
   expect((await send(`msg_${randomUUID()}`, JSON.stringify({ message: "before" }))).status).toBe(202);
 
-  await stopNats();
+  await nats.stop();
   await eventually(async () => (galaxy.observer.isConnected() ? undefined : true), 10_000, "the clients to see NATS gone");
   const webhookId = `msg_${randomUUID()}`;
   const body = JSON.stringify({ message: "during the outage" });
@@ -94,7 +113,7 @@ test("with NATS stopped a delivery is 503 and stored nowhere; the same delivery 
   expect(refused.status, JSON.stringify(refused.body)).toBe(503);
   expect(refused.body).toMatchObject({ error: "Service Unavailable" });
 
-  await startNats();
+  await nats.start();
   await eventually(async () => (galaxy.observer.isConnected() ? true : undefined), 20_000, "the clients to reconnect");
   // Nothing of the refused delivery reached the stream.
   const stream = galaxy.observer.stream("EVENTS");
