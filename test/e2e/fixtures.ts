@@ -5,7 +5,7 @@ import { scheduleQueueName } from "@galaxy/agent-registry";
 import { SignupResult } from "@galaxy/contracts";
 import { createDb, type Kysely } from "@galaxy/db";
 import type { ExecutionDb } from "@galaxy/execution-worker";
-import { serviceDb, startLocalOidcIssuer, type LocalOidcIssuer } from "@galaxy/testkit";
+import { serviceDb, startLocalOidcIssuer, type EngineUrls, type LocalOidcIssuer } from "@galaxy/testkit";
 import { api, dataOf, startGalaxy, type Galaxy, type GalaxyOptions } from "./harness";
 
 /** The password every user of the e2e tests signs up with. */
@@ -39,18 +39,16 @@ export function galaxyTest(options: GalaxyOptions = {}) {
 }
 
 /**
- * `galaxyTest()` with a local OIDC issuer (`issuer`, started with `issuerOptions` before Galaxy
- * and closed after it), for a Galaxy configured with it: `options` are made from the issuer.
+ * `galaxyTest()` on something of the file's own that Galaxy needs before it starts (`prelude`:
+ * an issuer, a Redis or NATS server), started by `start` before Galaxy and cleaned up after it;
+ * `configure` makes Galaxy's engines (the shared ones unless told) and options from it.
  */
-export function issuerGalaxyTest(options: (issuer: LocalOidcIssuer) => GalaxyOptions, issuerOptions: { audience?: string } = {}) {
+export function galaxyTestAfter<P>(start: (cleanup: Cleanup) => Promise<P>, configure: (prelude: P) => { engines?: Partial<EngineUrls>; options?: GalaxyOptions }) {
   const test = base
-    .extend("issuer", { scope: "file" }, async ({}, { onCleanup }): Promise<LocalOidcIssuer> => {
-      const issuer = await startLocalOidcIssuer(issuerOptions);
-      onCleanup(() => issuer.close());
-      return issuer;
-    })
-    .extend("galaxy", { scope: "file" }, async ({ issuer }, { onCleanup }): Promise<Galaxy> => {
-      const galaxy = await startGalaxy(inject("engines"), options(issuer));
+    .extend("prelude", { scope: "file" }, async ({}, { onCleanup }): Promise<P> => start({ onCleanup }))
+    .extend("galaxy", { scope: "file" }, async ({ prelude }, { onCleanup }): Promise<Galaxy> => {
+      const { engines = {}, options = {} } = configure(prelude);
+      const galaxy = await startGalaxy({ ...inject("engines"), ...engines }, options);
       onCleanup(() => galaxy.stop());
       return galaxy;
     })
@@ -58,13 +56,30 @@ export function issuerGalaxyTest(options: (issuer: LocalOidcIssuer) => GalaxyOpt
     .extend("workerDb", { scope: "file" }, openWorkerDb)
     .extend("scheduleQueue", { scope: "file" }, openScheduleQueue)
     .extend("signUp", { scope: "file" }, signUpOn);
+  // The prelude and Galaxy start under the hooks' time limit, not the first test's.
   test.beforeAll(async ({ galaxy }) => {
     void galaxy;
   });
   return test;
 }
 
-interface Cleanup {
+/**
+ * `galaxyTest()` with a local OIDC issuer (`issuer`, started with `issuerOptions` before Galaxy
+ * and closed after it), for a Galaxy configured with it: `options` are made from the issuer.
+ */
+export function issuerGalaxyTest(options: (issuer: LocalOidcIssuer) => GalaxyOptions, issuerOptions: { audience?: string } = {}) {
+  return galaxyTestAfter(
+    async ({ onCleanup }) => {
+      const issuer = await startLocalOidcIssuer(issuerOptions);
+      onCleanup(() => issuer.close());
+      return issuer;
+    },
+    (issuer) => ({ options: options(issuer) }),
+  ).extend("issuer", { scope: "file" }, async ({ prelude }) => prelude);
+}
+
+/** What a fixture is handed to clean up after itself. */
+export interface Cleanup {
   onCleanup(cleanup: () => unknown): void;
 }
 

@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { Redis } from "ioredis";
-import { describe, expect, inject, test as base } from "vitest";
+import { describe, expect } from "vitest";
 import { CreatedApiKey, ErrorBody, SignupResult } from "@galaxy/contracts";
 import { freePort } from "@galaxy/testkit";
 import { RATE_TIERS_KEY } from "@galaxy/gateway";
-import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
+import { galaxyTestAfter } from "./fixtures";
+import { api, dataOf, eventually } from "./harness";
 
 // Small limits, and a window long enough that no test crosses into the next one.
 const LIMITS = { windowS: 3_600, tiers: { free: { workspace: 8, credential: 5 }, pro: { workspace: 40, credential: 30 }, enterprise: { workspace: 100, credential: 100 } } };
@@ -29,27 +30,20 @@ async function ownRedis(): Promise<{ url: string; child: ChildProcess }> {
 }
 
 /**
- * A Galaxy of the file's own (as `galaxyTest()` starts one) whose gateway counts in `redis`, a
- * redis-server started before it and killed after it; `signup` signs a user up.
+ * A Galaxy whose gateway counts in `redis`, a redis-server started before it and killed after
+ * it; `signup` signs a user up.
  */
-const test = base
-  .extend("redis", { scope: "file" }, async ({}, { onCleanup }) => {
+const test = galaxyTestAfter(
+  async ({ onCleanup }) => {
     const redis = await ownRedis();
     onCleanup(() => void redis.child.kill("SIGKILL"));
     return redis;
-  })
-  .extend("galaxy", { scope: "file" }, async ({ redis }, { onCleanup }): Promise<Galaxy> => {
-    const galaxy = await startGalaxy(inject("engines"), { apiRateLimit: LIMITS, gatewayRedisUrl: redis.url });
-    onCleanup(() => galaxy.stop());
-    return galaxy;
-  })
+  },
+  (redis) => ({ options: { apiRateLimit: LIMITS, gatewayRedisUrl: redis.url } }),
+)
+  .extend("redis", { scope: "file" }, async ({ prelude }) => prelude)
   .extend("signup", { scope: "file" }, async ({ galaxy }) => async (email: string): Promise<SignupResult> =>
     dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email, password: "correct horse battery", name: "Rae", workspaceName: email } })));
-
-// Redis and Galaxy start under the hooks' time limit, not the first test's.
-test.beforeAll(async ({ galaxy }) => {
-  void galaxy;
-});
 
 describe("rate limits on /api/*", () => {
   test("a credential gets its limit, with RateLimit-* on every answer, then 429 rate_limited with Retry-After", async ({ galaxy, signup }) => {

@@ -1,4 +1,4 @@
-import { expect, inject, test as base } from "vitest";
+import { expect } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { connect as tcpConnect } from "node:net";
@@ -7,11 +7,12 @@ import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { Agent, CreatedTrigger, Execution, SignupResult } from "@galaxy/contracts";
-import { createDb, sql } from "@galaxy/db";
+import { sql } from "@galaxy/db";
 import { freePort } from "@galaxy/testkit";
 import { signWebhook } from "@galaxy/webhooks";
 import { deliveryEventId, deliveryExecutionId } from "@galaxy/gateway";
-import { api, dataOf, eventually, startGalaxy, type ApiResponse, type Galaxy } from "./harness";
+import { galaxyTestAfter } from "./fixtures";
+import { api, dataOf, eventually, type ApiResponse } from "./harness";
 
 /**
  * docs/webhooks.md, "the bus unreachable: 503, nothing stored; the sender's retry is safe": Galaxy
@@ -38,11 +39,11 @@ async function portAnswers(p: number): Promise<boolean> {
 }
 
 /**
- * A Galaxy of the file's own (as `galaxyTest()` starts one) on `nats`, a nats-server started
- * before it, stopped and its store removed after it; `superuser` reads its database.
+ * A Galaxy on `nats`, a nats-server of the file's own started before it, stopped and its store
+ * removed after it.
  */
-const test = base
-  .extend("nats", { scope: "file" }, async ({}, { onCleanup }): Promise<OwnNats> => {
+const test = galaxyTestAfter(
+  async ({ onCleanup }): Promise<OwnNats> => {
     const port = await freePort();
     const storeDir = await mkdtemp(join(tmpdir(), "galaxy-webhooks-nats-"));
     let child: ChildProcess | undefined;
@@ -70,22 +71,9 @@ const test = base
     });
     await nats.start();
     return nats;
-  })
-  .extend("galaxy", { scope: "file" }, async ({ nats }, { onCleanup }): Promise<Galaxy> => {
-    const galaxy = await startGalaxy({ ...inject("engines"), natsUrl: nats.url });
-    onCleanup(() => galaxy.stop());
-    return galaxy;
-  })
-  .extend("superuser", { scope: "file" }, async ({ galaxy }, { onCleanup }) => {
-    const superuser = createDb<unknown>({ connectionString: galaxy.env.databaseUrl, max: 1 });
-    onCleanup(() => superuser.destroy());
-    return superuser;
-  });
-
-// NATS and Galaxy start under the hooks' time limit, not the first test's.
-test.beforeAll(async ({ superuser }) => {
-  void superuser;
-}, 60_000);
+  },
+  (nats) => ({ engines: { natsUrl: nats.url } }),
+).extend("nats", { scope: "file" }, async ({ prelude }) => prelude);
 
 test("with NATS stopped a delivery is 503 and stored nowhere; the same delivery retried once NATS is back makes exactly one execution", async ({ galaxy, nats, superuser }) => {
   const signup = dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email: "outage@example.com", password: "correct horse battery", name: "Outage", workspaceName: "Outage" } }));
