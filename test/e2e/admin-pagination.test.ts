@@ -78,7 +78,7 @@ const test = galaxyTest()
   })
   .extend("adminGet", { scope: "file" }, async ({ galaxy, adminToken }): Promise<AdminGet> => (path) => api(galaxy, "GET", path, { token: adminToken }));
 
-// The set-up runs under the hooks' time limit, as it did in beforeAll.
+// The set-up runs before the first test, under the hooks' time limit, not the test's.
 test.beforeAll(async ({ mallory }) => {
   void mallory;
 });

@@ -106,7 +106,7 @@ const test = base
   .extend("apiKey", { scope: "file" }, async ({ changes }) => changes.apiKey)
   .extend("agent", { scope: "file" }, async ({ changes }) => changes.agent);
 
-// The changes are made under the set-up's own time limit, as they were in beforeAll.
+// The changes are made before the first test, under a time limit of their own (they wait for the audit log).
 test.beforeAll(async ({ changes }) => {
   void changes;
 }, 120_000);

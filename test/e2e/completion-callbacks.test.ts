@@ -120,7 +120,7 @@ describe("completion callbacks", () => {
     expect(target.requests).toHaveLength(0);
   });
 
-  test("an agent without notifyUrl has no deliveries; viewers of another workspace get a 404", async ({ galaxy, owner, run, deliveries }) => {
+  test("an agent without notifyUrl has no deliveries; viewers of another workspace get a 404", async ({ galaxy, owner, run }) => {
     const agent = dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token: owner.accessToken, body: agentBody }));
     expect((await api(galaxy, "POST", `/api/agents/${agent.id}/activate`, { token: owner.accessToken })).status).toBe(200);
     const execution = await run(agent.id, "quiet");

@@ -26,8 +26,7 @@ const test = issuerGalaxyTest((issuer) => ({
   oidc: { issuer: issuer.issuer, jwksUrl: issuer.jwksUrl },
   oidcSignIn: { providerName: "Local IdP", authorizationUrl: issuer.authorizationUrl, tokenUrl: issuer.tokenUrl, clientId: issuer.clientId, scopes: "openid email profile" },
 }))
-  .extend("plain", { scope: "file", auto: true }, async ({ galaxy }, { onCleanup }): Promise<Galaxy> => {
-    void galaxy; // started after it
+  .extend("plain", { scope: "file", auto: true }, async ({}, { onCleanup }): Promise<Galaxy> => {
     const plain = await startGalaxy(inject("engines"));
     onCleanup(() => plain.stop());
     return plain;
@@ -46,7 +45,7 @@ const test = issuerGalaxyTest((issuer) => ({
     return back.searchParams.get("code") ?? "";
   });
 
-// Both Galaxies start under the hooks' time limit, as they did in beforeAll.
+// The second Galaxy starts before the first test too, under the hooks' time limit.
 test.beforeAll(async ({ plain }) => {
   void plain;
 });

@@ -76,7 +76,7 @@ describe("creating a schedule", () => {
 describe("a schedule every 2 seconds, with two registry processes", () => {
   let triggerId = "";
 
-  test("each tick starts exactly one execution", async ({ galaxy, second, token, agentId, executionsOf, scheduleQueue }) => {
+  test("each tick starts exactly one execution", async ({ galaxy, token, agentId, executionsOf, scheduleQueue }) => {
     const response = await api(galaxy, "POST", `/api/agents/${agentId}/triggers`, { token, body: { type: "schedule", cron: "*/2 * * * * *", timezone: "Europe/Paris", input: { message: "tick" } } });
     expect(response.status, JSON.stringify(response.body)).toBe(201);
     const trigger = dataOf(CreatedTrigger, response);

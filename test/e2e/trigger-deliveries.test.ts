@@ -114,7 +114,7 @@ describe("a webhook trigger's deliveries", () => {
     expect((await api(galaxy, "POST", `/api/agents/${agentId}/activate`, { token })).status).toBe(200);
   });
 
-  test("another workspace sees a 404, an unknown trigger is a 404, and a bad cursor a 400", async ({ galaxy, token, deliver, createTrigger, deliveries, listed }) => {
+  test("another workspace sees a 404, an unknown trigger is a 404, and a bad cursor a 400", async ({ galaxy, token, deliver, createTrigger, listed }) => {
     const trigger = await createTrigger();
     await deliver(trigger.id, trigger.secret);
     await listed(trigger.id, 1);
