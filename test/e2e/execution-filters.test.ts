@@ -56,6 +56,11 @@ const test = galaxyTest()
     }, 15_000, "both deliveries to start an execution");
   });
 
+// The set-up waits for the deliveries' executions: it runs before the first test, under the hooks' time limit.
+test.beforeAll(async ({ webhookIds }) => {
+  void webhookIds;
+});
+
 describe("filtering executions by the API", () => {
   test("by trigger type: each type lists its own executions and counts them", async ({ manual, list }) => {
     const manualPage = await list("/api/executions?triggerType=manual");
