@@ -1,54 +1,45 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { z } from "zod";
-import { Agent, AuditEntry, CreatedApiKey, ErrorBody, LoginResult, Pagination, SignupResult, SYSTEM_WORKSPACE_ID } from "@galaxy/contracts";
+import { Agent, AuditEntry, CreatedApiKey, ErrorBody, LoginResult, Pagination, SYSTEM_WORKSPACE_ID } from "@galaxy/contracts";
 import { connectCli, grantSystemAdmin, parseCliEnv, revokeKey, rotateKeys } from "@galaxy/cli";
-import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
+import { galaxyTest, PASSWORD } from "./fixtures";
+import { api, dataOf, eventually } from "./harness";
 
-let galaxy: Galaxy;
-/** Becomes a system admin; a member of her own workspace only. */
-let ada: SignupResult;
-/** Makes a cross-workspace attempt. */
-let mallory: SignupResult;
-/** Owns workspace W and its agent. */
-let carol: SignupResult;
-let carolAgent: Agent;
-
-const PASSWORD = "correct horse battery";
-const signup = async (email: string) =>
-  dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email, password: PASSWORD, name: email, workspaceName: email.split("@")[0] } }));
-const login = async (email: string) => dataOf(LoginResult, await api(galaxy, "POST", "/api/auth/login", { body: { email, password: PASSWORD } }));
 const Incidents = z.object({ data: z.array(AuditEntry), pagination: Pagination });
 const codeOf = (body: unknown) => ErrorBody.parse(body).code;
 
-beforeAll(async () => {
-  galaxy = await startGalaxy(inject("engines"));
-  ada = await signup("ada@example.com");
-  mallory = await signup("mallory@example.com");
-  carol = await signup("carol@example.com");
-  carolAgent = dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token: carol.accessToken, body: { name: "Private", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "" } }));
-});
+type CliBus = Awaited<ReturnType<typeof connectCli>>;
 
-afterAll(async () => {
-  await galaxy?.stop();
-});
-
-/** Runs a CLI command function as `galaxy` does: its own connection on this test's bus. */
-async function asCli<T>(command: (bus: Awaited<ReturnType<typeof connectCli>>) => Promise<T>): Promise<T> {
-  const bus = await connectCli(parseCliEnv({ NATS_URL: galaxy.env.natsUrl, GALAXY_BUS_PREFIX: galaxy.env.busPrefix }));
-  try {
-    return await command(bus);
-  } finally {
-    await bus.close();
-  }
-}
-
-/** `galaxy admin grant-system-admin <email>`. */
-const grant = (email: string) => asCli((bus) => grantSystemAdmin(bus, email));
+/**
+ * Set up before the first test:
+ * - `ada`: becomes a system admin; a member of her own workspace only;
+ * - `mallory`: makes a cross-workspace attempt;
+ * - `carol`: owns workspace W and its agent, `carolAgent`;
+ * - `login`: signs a user in; `asCli`: runs a CLI command function as `galaxy` does, on its own
+ *   connection on this file's bus; `grant`: `galaxy admin grant-system-admin <email>`.
+ */
+const test = galaxyTest()
+  .extend("ada", { scope: "file", auto: true }, async ({ signUp }) => signUp("ada@example.com"))
+  .extend("mallory", { scope: "file", auto: true }, async ({ signUp }) => signUp("mallory@example.com"))
+  .extend("carol", { scope: "file", auto: true }, async ({ signUp }) => signUp("carol@example.com"))
+  .extend("carolAgent", { scope: "file", auto: true }, async ({ galaxy, carol }) =>
+    dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token: carol.accessToken, body: { name: "Private", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "" } })))
+  .extend("login", { scope: "file" }, async ({ galaxy }) => async (email: string) =>
+    dataOf(LoginResult, await api(galaxy, "POST", "/api/auth/login", { body: { email, password: PASSWORD } })))
+  .extend("asCli", { scope: "file" }, async ({ galaxy }) => async <T>(command: (bus: CliBus) => Promise<T>): Promise<T> => {
+    const bus = await connectCli(parseCliEnv({ NATS_URL: galaxy.env.natsUrl, GALAXY_BUS_PREFIX: galaxy.env.busPrefix }));
+    try {
+      return await command(bus);
+    } finally {
+      await bus.close();
+    }
+  })
+  .extend("grant", { scope: "file" }, async ({ asCli }) => (email: string) => asCli((bus) => grantSystemAdmin(bus, email)));
 
 describe("system admins", () => {
   let adminToken: string;
 
-  test("the CLI grants the flag; it opens /api/admin/* from the next sign-in", async () => {
+  test("the CLI grants the flag; it opens /api/admin/* from the next sign-in", async ({ galaxy, ada, login, grant }) => {
     // A token issued before the grant does not carry it.
     const early = await api(galaxy, "GET", "/api/admin/security-incidents", { token: ada.accessToken });
     expect(early.status).toBe(403);
@@ -60,7 +51,7 @@ describe("system admins", () => {
     expect(response.status).toBe(200);
   });
 
-  test("security incidents list another user's cross-workspace attempt, from every workspace, newest first", async () => {
+  test("security incidents list another user's cross-workspace attempt, from every workspace, newest first", async ({ galaxy, ada, mallory, carolAgent }) => {
     const attempt = await api(galaxy, "GET", `/api/agents/${carolAgent.id}`, { token: mallory.accessToken, headers: { "user-agent": "probe/1.0" } });
     expect(attempt.status).toBe(404);
     const incidents = await eventually(async () => {
@@ -94,7 +85,7 @@ describe("system admins", () => {
     expect(filtered.data.every((e) => e.workspaceId === mallory.workspace.id)).toBe(true);
   });
 
-  test("the grant is in the system workspace's audit log, which only system admins read", async () => {
+  test("the grant is in the system workspace's audit log, which only system admins read", async ({ galaxy, ada, carol }) => {
     const log = await eventually(async () => {
       const page = z.object({ data: z.array(AuditEntry) }).parse((await api(galaxy, "GET", "/api/admin/audit-logs", { token: adminToken })).body);
       return page.data.some((e) => e.action === "user.system_admin_granted") ? page : undefined;
@@ -109,7 +100,7 @@ describe("system admins", () => {
     expect(plain.status).toBe(403);
   });
 
-  test("a non-admin, an API key (even an admin's) and no credential are refused", async () => {
+  test("a non-admin, an API key (even an admin's) and no credential are refused", async ({ galaxy, mallory, carol }) => {
     for (const token of [mallory.accessToken, carol.accessToken]) {
       const response = await api(galaxy, "GET", "/api/admin/security-incidents", { token });
       expect(response.status).toBe(403);
@@ -121,7 +112,7 @@ describe("system admins", () => {
     expect((await api(galaxy, "GET", "/api/admin/security-incidents")).status).toBe(401);
   });
 
-  test("the flag opens nothing inside a workspace the admin is not a member of", async () => {
+  test("the flag opens nothing inside a workspace the admin is not a member of", async ({ galaxy, carol, carolAgent }) => {
     const agent = await api(galaxy, "GET", `/api/agents/${carolAgent.id}`, { token: adminToken });
     expect(agent.status).toBe(404);
     expect(codeOf(agent.body)).toBe("agent_not_found");
@@ -133,7 +124,7 @@ describe("system admins", () => {
 });
 
 describe("signing keys", () => {
-  test("after `keys rotate --now` and `keys revoke`, tokens of the revoked key are refused within seconds; new ones work", async () => {
+  test("after `keys rotate --now` and `keys revoke`, tokens of the revoked key are refused within seconds; new ones work", async ({ galaxy, carol, carolAgent, login, asCli }) => {
     // A token of the old key, first used after the rotation: the gateway then caches a claim
     // that the new key signed, so only the gateway's own JWKS can refuse the token later.
     const early = await login("carol@example.com");

@@ -1,88 +1,66 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { z } from "zod";
 import { Agent, AgentVersion, AuditEntry, Execution, Pagination, SavedAgent, SignupResult, LoginResult } from "@galaxy/contracts";
-import { createDb, sql, type Kysely } from "@galaxy/db";
-import { api, dataOf, eventually, startGalaxy, type ApiResponse, type Galaxy } from "./harness";
+import { sql } from "@galaxy/db";
+import { galaxyTest, PASSWORD } from "./fixtures";
+import { api, dataOf, eventually, type ApiResponse } from "./harness";
 
-let galaxy: Galaxy;
-let superuser: Kysely<unknown>;
-
-beforeAll(async () => {
-  galaxy = await startGalaxy(inject("engines"));
-  superuser = createDb<unknown>({ connectionString: galaxy.env.databaseUrl, max: 1 });
-});
-
-afterAll(async () => {
-  await superuser?.destroy();
-  await galaxy?.stop();
-});
-
-const PASSWORD = "correct horse battery";
 const agentBody = { name: "Support bot", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "You answer support questions." };
 const ErrorCode = z.object({ code: z.string() });
 const VersionPage = z.object({ data: z.array(AgentVersion), pagination: Pagination });
 const AgentPage = z.object({ data: z.array(Agent), pagination: Pagination });
 
-async function signup(email: string): Promise<SignupResult> {
-  return dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email, password: PASSWORD, name: email, workspaceName: email } }));
-}
-
-/** Adds a user to the owner's workspace with `role` and answers their token there. */
-async function join(owner: SignupResult, email: string, role: "admin" | "member" | "viewer"): Promise<{ token: string; userId: string }> {
-  const user = await signup(email);
-  expect((await api(galaxy, "POST", "/api/members", { token: owner.accessToken, body: { email, role } })).status).toBe(201);
-  const login = dataOf(LoginResult, await api(galaxy, "POST", "/api/auth/login", { body: { email, password: PASSWORD, workspaceId: owner.workspace.id } }));
-  return { token: login.accessToken, userId: user.user.id };
-}
-
 const code = (response: ApiResponse) => ErrorCode.parse(response.body).code;
 
-async function create(token: string, body: Record<string, unknown> = agentBody): Promise<Agent> {
-  return dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token, body }));
-}
-
 /**
- * Waits until the execution worker's projection shows the agent as the registry does: the
- * registry answers first, and the worker follows its events within moments.
+ * - `signup`: signs a user up, with a workspace named after the email;
+ * - `join`: adds a user to the owner's workspace with `role` and answers their token there;
+ * - `create`: creates an agent (the support bot unless told);
+ * - `projected`: waits until the execution worker's projection shows the agent as the registry
+ *   does: the registry answers first, and the worker follows its events within moments;
+ * - `finished`: waits for an execution to complete or fail.
  */
-async function projected(agentId: string, expected: { status?: string; version?: number; deleted?: boolean }): Promise<void> {
-  await eventually(
-    async () => {
-      const rows = await sql<{ status: string; current_version: number; deleted: boolean }>`
-        select status, current_version, deleted from execution.agents where agent_id = ${agentId}`.execute(superuser);
-      const row = rows.rows[0];
-      if (!row) return undefined;
-      if (expected.status !== undefined && row.status !== expected.status) return undefined;
-      if (expected.version !== undefined && row.current_version !== expected.version) return undefined;
-      if (expected.deleted !== undefined && row.deleted !== expected.deleted) return undefined;
-      return true;
-    },
-    10_000,
-    `the worker's projection of ${agentId} to show ${JSON.stringify(expected)}`,
-  );
-}
+const base = galaxyTest()
+  .extend("signup", { scope: "file" }, async ({ signUp }) => (email: string): Promise<SignupResult> => signUp(email, email))
+  .extend("join", { scope: "file" }, async ({ galaxy, signup }) => async (owner: SignupResult, email: string, role: "admin" | "member" | "viewer"): Promise<{ token: string; userId: string }> => {
+    const user = await signup(email);
+    expect((await api(galaxy, "POST", "/api/members", { token: owner.accessToken, body: { email, role } })).status).toBe(201);
+    const login = dataOf(LoginResult, await api(galaxy, "POST", "/api/auth/login", { body: { email, password: PASSWORD, workspaceId: owner.workspace.id } }));
+    return { token: login.accessToken, userId: user.user.id };
+  })
+  .extend("create", { scope: "file" }, async ({ galaxy }) => async (token: string, body: Record<string, unknown> = agentBody): Promise<Agent> =>
+    dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token, body })))
+  .extend("projected", { scope: "file" }, async ({ superuser }) => async (agentId: string, expected: { status?: string; version?: number; deleted?: boolean }): Promise<void> => {
+    await eventually(
+      async () => {
+        const rows = await sql<{ status: string; current_version: number; deleted: boolean }>`
+          select status, current_version, deleted from execution.agents where agent_id = ${agentId}`.execute(superuser);
+        const row = rows.rows[0];
+        if (!row) return undefined;
+        if (expected.status !== undefined && row.status !== expected.status) return undefined;
+        if (expected.version !== undefined && row.current_version !== expected.version) return undefined;
+        if (expected.deleted !== undefined && row.deleted !== expected.deleted) return undefined;
+        return true;
+      },
+      10_000,
+      `the worker's projection of ${agentId} to show ${JSON.stringify(expected)}`,
+    );
+  })
+  .extend("finished", { scope: "file" }, async ({ galaxy }) => (token: string, executionId: string): Promise<Execution> =>
+    eventually(async () => {
+      const execution = dataOf(Execution, await api(galaxy, "GET", `/api/executions/${executionId}`, { token }));
+      return execution.status === "completed" || execution.status === "failed" ? execution : undefined;
+    }, 15_000, `execution ${executionId} to finish`));
 
-async function finished(token: string, executionId: string): Promise<Execution> {
-  return eventually(async () => {
-    const execution = dataOf(Execution, await api(galaxy, "GET", `/api/executions/${executionId}`, { token }));
-    return execution.status === "completed" || execution.status === "failed" ? execution : undefined;
-  }, 15_000, `execution ${executionId} to finish`);
-}
+/** Set up before the first test: the owner's workspace, with a member, a viewer and an admin. */
+const test = base
+  .extend("owner", { scope: "file", auto: true }, async ({ signup }) => signup("owner@lifecycle.example"))
+  .extend("member", { scope: "file", auto: true }, async ({ join, owner }) => join(owner, "member@lifecycle.example", "member"))
+  .extend("viewer", { scope: "file", auto: true }, async ({ join, owner }) => join(owner, "viewer@lifecycle.example", "viewer"))
+  .extend("admin", { scope: "file", auto: true }, async ({ join, owner }) => join(owner, "admin@lifecycle.example", "admin"));
 
 describe("agent lifecycle", () => {
-  let owner: SignupResult;
-  let member: { token: string; userId: string };
-  let viewer: { token: string; userId: string };
-  let admin: { token: string; userId: string };
-
-  beforeAll(async () => {
-    owner = await signup("owner@lifecycle.example");
-    member = await join(owner, "member@lifecycle.example", "member");
-    viewer = await join(owner, "viewer@lifecycle.example", "viewer");
-    admin = await join(owner, "admin@lifecycle.example", "admin");
-  });
-
-  test("a config change makes a new immutable version; a change to nothing makes none", async () => {
+  test("a config change makes a new immutable version; a change to nothing makes none", async ({ galaxy, create, owner, viewer }) => {
     const agent = await create(owner.accessToken, { ...agentBody, inputSchema: { type: "object", properties: { message: { type: "string" } }, required: ["message"] } });
     expect(agent.version).toBe(1);
 
@@ -125,7 +103,7 @@ describe("agent lifecycle", () => {
     expect(entry[1]?.changes).toMatchObject({ before: { version: 1, config: { systemPrompt: agentBody.systemPrompt } }, after: { version: 2, config: { systemPrompt: "Be brief." } } });
   });
 
-  test("an update is checked like a create: bad JSON Schema, unknown fields, bad values are 400", async () => {
+  test("an update is checked like a create: bad JSON Schema, unknown fields, bad values are 400", async ({ galaxy, create, owner }) => {
     const agent = await create(owner.accessToken);
     const badSchema = await api(galaxy, "PATCH", `/api/agents/${agent.id}`, { token: owner.accessToken, body: { outputSchema: { type: "no-such-type" } } });
     expect(badSchema.status).toBe(400);
@@ -137,7 +115,7 @@ describe("agent lifecycle", () => {
     expect(dataOf(Agent, await api(galaxy, "GET", `/api/agents/${agent.id}`, { token: owner.accessToken })).version).toBe(1);
   });
 
-  test("members edit and delete what they created; admins anything; permissions override the role", async () => {
+  test("members edit and delete what they created; admins anything; permissions override the role", async ({ galaxy, create, owner, member, viewer, admin }) => {
     const owners = await create(owner.accessToken);
     const members = await create(member.token);
     expect((await api(galaxy, "PATCH", `/api/agents/${owners.id}`, { token: member.token, body: { description: "mine now" } })).status).toBe(403);
@@ -157,7 +135,7 @@ describe("agent lifecycle", () => {
     expect((await api(galaxy, "DELETE", `/api/agents/${members.id}`, { token: admin.token })).status).toBe(204);
   });
 
-  test("new executions pin the new version; one queued before the change keeps its own", async () => {
+  test("new executions pin the new version; one queued before the change keeps its own", async ({ galaxy, create, projected, finished, owner, member }) => {
     const agent = await create(owner.accessToken);
     expect((await api(galaxy, "POST", `/api/agents/${agent.id}/activate`, { token: owner.accessToken })).status).toBe(200);
     await projected(agent.id, { status: "active", version: 1 });
@@ -174,7 +152,7 @@ describe("agent lifecycle", () => {
     expect(await finished(owner.accessToken, after.id)).toMatchObject({ status: "completed", agentVersion: 2, output: { text: "echo: second" } });
   });
 
-  test("a paused agent starts nothing (409) until activated again; lists filter by status", async () => {
+  test("a paused agent starts nothing (409) until activated again; lists filter by status", async ({ galaxy, create, projected, owner, viewer }) => {
     const agent = await create(owner.accessToken);
     // A draft cannot be paused: it is not running in the first place.
     const draft = await api(galaxy, "POST", `/api/agents/${agent.id}/pause`, { token: owner.accessToken });
@@ -205,7 +183,7 @@ describe("agent lifecycle", () => {
     expect((await api(galaxy, "POST", `/api/agents/${agent.id}/executions`, { token: owner.accessToken, body: { input: { message: "again" } } })).status).toBe(202);
   });
 
-  test("a deleted agent is a 404 everywhere: read, list, change, activate, versions, executions", async () => {
+  test("a deleted agent is a 404 everywhere: read, list, change, activate, versions, executions", async ({ galaxy, create, projected, finished, owner }) => {
     const agent = await create(owner.accessToken);
     expect((await api(galaxy, "POST", `/api/agents/${agent.id}/activate`, { token: owner.accessToken })).status).toBe(200);
     await projected(agent.id, { status: "active" });
@@ -244,7 +222,7 @@ describe("agent lifecycle", () => {
     expect((await finished(owner.accessToken, running.id)).agentVersion).toBe(1);
   });
 
-  test("another workspace's agent is a 404 for every change, and the attempt is reported", async () => {
+  test("another workspace's agent is a 404 for every change, and the attempt is reported", async ({ galaxy, signup, create, owner }) => {
     const agent = await create(owner.accessToken);
     const outsider = await signup("outsider@lifecycle.example");
     for (const [method, path, body] of [
@@ -264,7 +242,7 @@ describe("agent lifecycle", () => {
     expect(dataOf(Agent, await api(galaxy, "GET", `/api/agents/${agent.id}`, { token: owner.accessToken })).version).toBe(1);
   });
 
-  test("listing another workspace's agent's executions is a 404, and the attempt is reported", async () => {
+  test("listing another workspace's agent's executions is a 404, and the attempt is reported", async ({ galaxy, signup, create, projected, owner }) => {
     const agent = await create(owner.accessToken);
     await projected(agent.id, {});
     const outsider = await signup("lister@lifecycle.example");

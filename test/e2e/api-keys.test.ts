@@ -1,78 +1,73 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
-import type { FastifyInstance } from "fastify";
+import { describe, expect } from "vitest";
 import { Redis } from "ioredis";
 import { z } from "zod";
-import type { Bus } from "@galaxy/bus";
-import { Agent, ApiKey, CreatedApiKey, ErrorBody, LoginResult, Me, SignupResult } from "@galaxy/contracts";
-import type { Kysely } from "@galaxy/db";
+import { Agent, ApiKey, CreatedApiKey, ErrorBody, LoginResult, Me } from "@galaxy/contracts";
 import { createMetrics } from "@galaxy/observability";
 import { connectTestBus, serviceDb, testLogger } from "@galaxy/testkit";
 import { buildGateway, type GatewayDb } from "@galaxy/gateway";
-import { api, dataOf, startGalaxy, type Galaxy } from "./harness";
+import { galaxyTest, PASSWORD } from "./fixtures";
+import { api, dataOf, type Galaxy } from "./harness";
 
 /**
  * API keys end to end, on two gateway instances (each with its own bus connection and cache),
  * to show that a revocation or a member's role change reaches every instance within 1 s.
  */
-let galaxy: Galaxy;
-let second: { gateway: FastifyInstance; bus: Bus; db: Kysely<GatewayDb>; redis: Redis; url: string };
-let gateways: Array<{ name: string; galaxy: Galaxy }>;
-let owner: SignupResult;
 
-const PASSWORD = "correct horse battery";
-const signup = async (email: string) => dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email, password: PASSWORD, name: email, workspaceName: email.split("@")[0] } }));
-
-beforeAll(async () => {
-  galaxy = await startGalaxy(inject("engines"));
-  const bus = await connectTestBus(galaxy.env, "gateway");
-  const db = serviceDb<GatewayDb>(galaxy.env, "gateway");
-  const redis = new Redis(galaxy.env.redisUrl, { keyPrefix: galaxy.env.redisPrefix, lazyConnect: true });
-  await redis.connect();
-  const gateway = await buildGateway({ bus, db, redis, logger: testLogger("gateway-2"), metrics: createMetrics("gateway-2") });
-  await gateway.listen({ port: 0, host: "127.0.0.1" });
-  const address = gateway.server.address();
-  const url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
-  second = { gateway, bus, db, redis, url };
-  gateways = [
-    { name: "gateway 1", galaxy },
-    { name: "gateway 2", galaxy: { ...galaxy, url } },
-  ];
-  owner = await signup("owner@example.com");
-});
-
-afterAll(async () => {
-  await second?.gateway.close();
-  await second?.bus.close();
-  second?.redis.disconnect();
-  await second?.db.destroy();
-  await galaxy?.stop();
-});
-
-/** Polls every gateway until each answers `path` with `status`; returns how long that took after `since`. */
-async function everyGatewayAnswers(since: number, token: string, method: string, path: string, status: number, timeoutMs = 3_000): Promise<number> {
-  for (const { name, galaxy: g } of gateways) {
-    for (;;) {
-      const response = await api(g, method, path, { token });
-      if (response.status === status) break;
-      if (Date.now() - since > timeoutMs) throw new Error(`${name} still answers ${method} ${path} with ${response.status}, not ${status}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-  return Date.now() - since;
-}
-
-/** Each gateway answers `status` now (and so has the credential's claim in its cache). */
-async function onEveryGateway(token: string, method: string, path: string, status: number): Promise<void> {
-  for (const { name, galaxy: g } of gateways) expect((await api(g, method, path, { token })).status, `${name} ${method} ${path}`).toBe(status);
-}
+/**
+ * Set up before the first test:
+ * - `gateways`: Galaxy's own gateway and a second one (its own bus connection, database pool,
+ *   Redis connection and cache), each as a Galaxy to call;
+ * - `owner`: the owner of a workspace;
+ * - `everyGatewayAnswers`: polls every gateway until each answers `path` with `status`; returns
+ *   how long that took after `since`;
+ * - `onEveryGateway`: each gateway answers `status` now (and so has the credential's claim in its cache);
+ * - `ownerClaim`: the owner's claim, to act as the owner straight on the bus (as the members endpoints do).
+ */
+const test = galaxyTest()
+  .extend("gateways", { scope: "file", auto: true }, async ({ galaxy }, { onCleanup }): Promise<Array<{ name: string; galaxy: Galaxy }>> => {
+    const bus = await connectTestBus(galaxy.env, "gateway");
+    const db = serviceDb<GatewayDb>(galaxy.env, "gateway");
+    const redis = new Redis(galaxy.env.redisUrl, { keyPrefix: galaxy.env.redisPrefix, lazyConnect: true });
+    let gateway: Awaited<ReturnType<typeof buildGateway>> | undefined;
+    onCleanup(async () => {
+      await gateway?.close();
+      await bus.close();
+      redis.disconnect();
+      await db.destroy();
+    });
+    await redis.connect();
+    gateway = await buildGateway({ bus, db, redis, logger: testLogger("gateway-2"), metrics: createMetrics("gateway-2") });
+    await gateway.listen({ port: 0, host: "127.0.0.1" });
+    const address = gateway.server.address();
+    const url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+    return [
+      { name: "gateway 1", galaxy },
+      { name: "gateway 2", galaxy: { ...galaxy, url } },
+    ];
+  })
+  .extend("owner", { scope: "file", auto: true }, async ({ signUp }) => signUp("owner@example.com"))
+  .extend("everyGatewayAnswers", { scope: "file" }, async ({ gateways }) =>
+    async (since: number, token: string, method: string, path: string, status: number, timeoutMs = 3_000): Promise<number> => {
+      for (const { name, galaxy: g } of gateways) {
+        for (;;) {
+          const response = await api(g, method, path, { token });
+          if (response.status === status) break;
+          if (Date.now() - since > timeoutMs) throw new Error(`${name} still answers ${method} ${path} with ${response.status}, not ${status}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
+      return Date.now() - since;
+    })
+  .extend("onEveryGateway", { scope: "file" }, async ({ gateways }) => async (token: string, method: string, path: string, status: number): Promise<void> => {
+    for (const { name, galaxy: g } of gateways) expect((await api(g, method, path, { token })).status, `${name} ${method} ${path}`).toBe(status);
+  })
+  .extend("ownerClaim", { scope: "file" }, async ({ galaxy, owner }) => async () =>
+    ({ claim: (await galaxy.observer.request("identity.claims.issue", { accessToken: owner.accessToken })).claim, workspaceId: owner.workspace.id }));
 
 const codeOf = (body: unknown) => ErrorBody.parse(body).code;
 
-/** The owner's claim, to act as the owner straight on the bus (as the members endpoints do). */
-const ownerClaim = async () => ({ claim: (await galaxy.observer.request("identity.claims.issue", { accessToken: owner.accessToken })).claim, workspaceId: owner.workspace.id });
-
 describe("API keys", () => {
-  test("an admin creates a key, shown once; it calls the API; the list never shows the key", async () => {
+  test("an admin creates a key, shown once; it calls the API; the list never shows the key", async ({ galaxy, owner, onEveryGateway }) => {
     const response = await api(galaxy, "POST", "/api/api-keys", { token: owner.accessToken, body: { name: "ci", role: "member" } });
     expect(response.status).toBe(201);
     const created = dataOf(CreatedApiKey, response);
@@ -93,7 +88,7 @@ describe("API keys", () => {
     expect(JSON.stringify(list.body)).not.toContain(created.key);
   });
 
-  test("a key acts with its own role, and never manages keys", async () => {
+  test("a key acts with its own role, and never manages keys", async ({ galaxy, owner }) => {
     const viewer = dataOf(CreatedApiKey, await api(galaxy, "POST", "/api/api-keys", { token: owner.accessToken, body: { name: "read-only", role: "viewer" } }));
     expect((await api(galaxy, "GET", "/api/agents", { token: viewer.key })).status).toBe(200);
     const create = await api(galaxy, "POST", "/api/agents", { token: viewer.key, body: { name: "x", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "" } });
@@ -103,13 +98,13 @@ describe("API keys", () => {
     expect((await api(galaxy, "GET", "/api/api-keys", { token: admin.key })).status).toBe(403);
   });
 
-  test("unknown and malformed keys are a 401 invalid_api_key", async () => {
+  test("unknown and malformed keys are a 401 invalid_api_key", async ({ galaxy }) => {
     const response = await api(galaxy, "GET", "/api/agents", { token: `gxk_${"x".repeat(43)}` });
     expect(response.status).toBe(401);
     expect(codeOf(response.body)).toBe("invalid_api_key");
   });
 
-  test("a revoked key fails with 401 on every gateway within 1 s", async () => {
+  test("a revoked key fails with 401 on every gateway within 1 s", async ({ galaxy, gateways, owner, everyGatewayAnswers, onEveryGateway }) => {
     const created = dataOf(CreatedApiKey, await api(galaxy, "POST", "/api/api-keys", { token: owner.accessToken, body: { name: "to revoke", role: "member" } }));
     // Both gateways now hold the key's claim in their caches.
     await onEveryGateway(created.key, "GET", "/api/agents", 200);
@@ -121,7 +116,7 @@ describe("API keys", () => {
     expect((await api(galaxy, "DELETE", `/api/api-keys/${created.id}`, { token: owner.accessToken })).status).toBe(404);
   });
 
-  test("an expiring key works on every gateway until its expiry, then fails with 401 on every gateway within 1 s of it", async () => {
+  test("an expiring key works on every gateway until its expiry, then fails with 401 on every gateway within 1 s of it", async ({ galaxy, gateways, owner, onEveryGateway }) => {
     const POLL_MS = 20;
     const expiresAt = new Date(Date.now() + 3_000);
     const created = dataOf(CreatedApiKey, await api(galaxy, "POST", "/api/api-keys", { token: owner.accessToken, body: { name: "short-lived", role: "member", expiresAt: expiresAt.toISOString() } }));
@@ -153,9 +148,9 @@ describe("API keys", () => {
     }
   });
 
-  test("another workspace's key is a 404 to revoke; an expiry in the past is a 400", async () => {
+  test("another workspace's key is a 404 to revoke; an expiry in the past is a 400", async ({ galaxy, signUp, owner }) => {
     const created = dataOf(CreatedApiKey, await api(galaxy, "POST", "/api/api-keys", { token: owner.accessToken, body: { name: "mine", role: "viewer" } }));
-    const stranger = await signup("stranger@example.com");
+    const stranger = await signUp("stranger@example.com");
     const attempt = await api(galaxy, "DELETE", `/api/api-keys/${created.id}`, { token: stranger.accessToken });
     expect(attempt.status).toBe(404);
     expect(codeOf(attempt.body)).toBe("api_key_not_found");
@@ -166,8 +161,8 @@ describe("API keys", () => {
 });
 
 describe("a member's role change or removal reaches every gateway within 1 s", () => {
-  test("for the member's access token and for the keys the member created", async () => {
-    const mate = await signup("mate@example.com");
+  test("for the member's access token and for the keys the member created", async ({ galaxy, signUp, gateways, owner, everyGatewayAnswers, onEveryGateway, ownerClaim }) => {
+    const mate = await signUp("mate@example.com");
     await galaxy.observer.request("identity.members.add", { email: "mate@example.com", role: "admin" }, await ownerClaim());
     const login = dataOf(LoginResult, await api(galaxy, "POST", "/api/auth/login", { body: { email: "mate@example.com", password: PASSWORD, workspaceId: owner.workspace.id } }));
     const token = login.accessToken;
@@ -193,8 +188,8 @@ describe("a member's role change or removal reaches every gateway within 1 s", (
     expect(codeOf((await api(gateways[1]!.galaxy, "GET", "/api/agents", { token: key })).body)).toBe("invalid_api_key");
   });
 
-  test("a member's permission override reaches every gateway within 1 s, for the member's existing token", async () => {
-    const dev = await signup("dev@example.com");
+  test("a member's permission override reaches every gateway within 1 s, for the member's existing token", async ({ galaxy, signUp, gateways, owner, onEveryGateway, ownerClaim }) => {
+    const dev = await signUp("dev@example.com");
     await galaxy.observer.request("identity.members.add", { email: "dev@example.com", role: "member" }, await ownerClaim());
     const token = dataOf(LoginResult, await api(galaxy, "POST", "/api/auth/login", { body: { email: "dev@example.com", password: PASSWORD, workspaceId: owner.workspace.id } })).accessToken;
     const body = { name: "By dev", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "" };

@@ -1,10 +1,11 @@
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { z } from "zod";
 import { Agent, AuditEntry, CallbackDelivery, EventEnvelope, Execution, ExecutionFinished, Pagination, SavedAgent, SignupResult } from "@galaxy/contracts";
 import { verifyWebhook } from "@galaxy/webhooks";
-import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
+import { galaxyTest } from "./fixtures";
+import { api, dataOf, eventually } from "./harness";
 
 /** A receiver of callbacks: records each request as it came, answers the statuses it is told, in turn. */
 interface Receiver {
@@ -13,7 +14,7 @@ interface Receiver {
   close(): Promise<void>;
 }
 
-async function receiver(statuses: number[], host = "127.0.0.1"): Promise<Receiver> {
+async function startReceiver(statuses: number[], host = "127.0.0.1"): Promise<Receiver> {
   const requests: Receiver["requests"] = [];
   const server: Server = createServer((request, response) => {
     const chunks: Buffer[] = [];
@@ -31,53 +32,55 @@ async function receiver(statuses: number[], host = "127.0.0.1"): Promise<Receive
 
 const one = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
 
-let galaxy: Galaxy;
-let owner: SignupResult;
-const receivers: Receiver[] = [];
-
-beforeAll(async () => {
-  galaxy = await startGalaxy(inject("engines"), {
-    // Callbacks may reach this machine only because the allowlist names it; retries come after 200 ms, 400 ms…
-    worker: { outboundHostAllowlist: "127.0.0.1", callbacks: { backoffBaseMs: 200, pollIntervalMs: 50, timeoutMs: 5_000 } },
-  });
-  owner = dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email: "owner@callbacks.example", password: "correct horse battery", name: "Owner", workspaceName: "Callbacks" } }));
-});
-
-afterAll(async () => {
-  for (const r of receivers) await r.close();
-  await galaxy?.stop();
-});
-
 const DeliveryPage = z.object({ data: z.array(CallbackDelivery), pagination: Pagination });
 const agentBody = { name: "Notifier", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "" };
 
-async function activeAgent(notifyUrl: string): Promise<{ agent: Agent; secret: string }> {
-  const created = dataOf(SavedAgent, await api(galaxy, "POST", "/api/agents", { token: owner.accessToken, body: { ...agentBody, notifyUrl } }));
-  if (!created.notifySecret) throw new Error("the create answer showed no notifySecret");
-  expect((await api(galaxy, "POST", `/api/agents/${created.id}/activate`, { token: owner.accessToken })).status).toBe(200);
-  return { agent: created, secret: created.notifySecret };
-}
-
-async function run(agentId: string, message: string): Promise<Execution> {
-  return eventually(async () => {
-    // The worker's projection follows the registry within moments: until then a start may be refused.
-    const response = await api(galaxy, "POST", `/api/agents/${agentId}/executions`, { token: owner.accessToken, body: { input: { message } } });
-    return response.status === 202 ? dataOf(Execution, response) : undefined;
-  }, 10_000, "the execution to start");
-}
-
-async function deliveries(executionId: string, done: (items: CallbackDelivery[]) => boolean): Promise<CallbackDelivery[]> {
-  return eventually(async () => {
-    const response = await api(galaxy, "GET", `/api/executions/${executionId}/deliveries`, { token: owner.accessToken });
-    const page = DeliveryPage.parse(response.body);
-    return done(page.data) ? page.data : undefined;
-  }, 20_000, `the deliveries of ${executionId}`);
-}
+/**
+ * - `owner`: signed up before the first test;
+ * - `receiver`: starts a receiver of callbacks, closed after the file's last test;
+ * - `activeAgent`: an active agent of the owner's that calls `notifyUrl` back, and its secret;
+ * - `run`: starts an execution of it, once the worker's projection has it;
+ * - `deliveries`: waits until an execution's callback deliveries are `done`.
+ */
+const test = galaxyTest({
+  // Callbacks may reach this machine only because the allowlist names it; retries come after 200 ms, 400 ms…
+  worker: { outboundHostAllowlist: "127.0.0.1", callbacks: { backoffBaseMs: 200, pollIntervalMs: 50, timeoutMs: 5_000 } },
+})
+  .extend("owner", { scope: "file", auto: true }, async ({ galaxy }) =>
+    dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email: "owner@callbacks.example", password: "correct horse battery", name: "Owner", workspaceName: "Callbacks" } })))
+  .extend("receiver", { scope: "file" }, async ({}, { onCleanup }) => {
+    const receivers: Receiver[] = [];
+    onCleanup(async () => {
+      for (const r of receivers) await r.close();
+    });
+    return async (statuses: number[], host?: string): Promise<Receiver> => {
+      const started = await startReceiver(statuses, host);
+      receivers.push(started);
+      return started;
+    };
+  })
+  .extend("activeAgent", { scope: "file" }, async ({ galaxy, owner }) => async (notifyUrl: string): Promise<{ agent: Agent; secret: string }> => {
+    const created = dataOf(SavedAgent, await api(galaxy, "POST", "/api/agents", { token: owner.accessToken, body: { ...agentBody, notifyUrl } }));
+    if (!created.notifySecret) throw new Error("the create answer showed no notifySecret");
+    expect((await api(galaxy, "POST", `/api/agents/${created.id}/activate`, { token: owner.accessToken })).status).toBe(200);
+    return { agent: created, secret: created.notifySecret };
+  })
+  .extend("run", { scope: "file" }, async ({ galaxy, owner }) => (agentId: string, message: string): Promise<Execution> =>
+    eventually(async () => {
+      // The worker's projection follows the registry within moments: until then a start may be refused.
+      const response = await api(galaxy, "POST", `/api/agents/${agentId}/executions`, { token: owner.accessToken, body: { input: { message } } });
+      return response.status === 202 ? dataOf(Execution, response) : undefined;
+    }, 10_000, "the execution to start"))
+  .extend("deliveries", { scope: "file" }, async ({ galaxy, owner }) => (executionId: string, done: (items: CallbackDelivery[]) => boolean): Promise<CallbackDelivery[]> =>
+    eventually(async () => {
+      const response = await api(galaxy, "GET", `/api/executions/${executionId}/deliveries`, { token: owner.accessToken });
+      const page = DeliveryPage.parse(response.body);
+      return done(page.data) ? page.data : undefined;
+    }, 20_000, `the deliveries of ${executionId}`));
 
 describe("completion callbacks", () => {
-  test("a receiver that fails twice gets three signed attempts; the third is recorded delivered", async () => {
+  test("a receiver that fails twice gets three signed attempts; the third is recorded delivered", async ({ receiver, activeAgent, run, deliveries }) => {
     const target = await receiver([500, 503, 200]);
-    receivers.push(target);
     const { agent, secret } = await activeAgent(target.url);
     expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
 
@@ -107,10 +110,9 @@ describe("completion callbacks", () => {
     expect(ids.size).toBe(1);
   });
 
-  test("a URL the allowlist does not name is recorded as failed and never called", async () => {
+  test("a URL the allowlist does not name is recorded as failed and never called", async ({ receiver, activeAgent, run, deliveries }) => {
     // The same receiver, reachable, but named by a host the allowlist does not list.
     const target = await receiver([200], "localhost");
-    receivers.push(target);
     const { agent } = await activeAgent(target.url);
     const execution = await run(agent.id, "nobody hears this");
     const attempts = await deliveries(execution.id, (items) => items.length > 0 && items.every((d) => d.status !== "pending"));
@@ -118,7 +120,7 @@ describe("completion callbacks", () => {
     expect(target.requests).toHaveLength(0);
   });
 
-  test("an agent without notifyUrl has no deliveries; viewers of another workspace get a 404", async () => {
+  test("an agent without notifyUrl has no deliveries; viewers of another workspace get a 404", async ({ galaxy, owner, run }) => {
     const agent = dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token: owner.accessToken, body: agentBody }));
     expect((await api(galaxy, "POST", `/api/agents/${agent.id}/activate`, { token: owner.accessToken })).status).toBe(200);
     const execution = await run(agent.id, "quiet");
@@ -135,9 +137,8 @@ describe("completion callbacks", () => {
     expect(z.object({ code: z.string() }).parse(foreign.body).code).toBe("execution_not_found");
   });
 
-  test("the secret is shown once: not by reads, lists, replays or events; a new notifyUrl gets a new one", async () => {
+  test("the secret is shown once: not by reads, lists, replays or events; a new notifyUrl gets a new one", async ({ galaxy, owner, receiver }) => {
     const target = await receiver([]);
-    receivers.push(target);
     const headers = { "idempotency-key": "create-notifier-once" };
     const first = await api(galaxy, "POST", "/api/agents", { token: owner.accessToken, body: { ...agentBody, notifyUrl: target.url }, headers });
     const created = dataOf(SavedAgent, first);

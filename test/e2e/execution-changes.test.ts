@@ -1,18 +1,14 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { randomUUID } from "node:crypto";
 import { Agent, ErrorBody, Execution, ExecutionChange, SignupResult } from "@galaxy/contracts";
-import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
+import { galaxyTest } from "./fixtures";
+import { api, dataOf, eventually } from "./harness";
 import { parseSse, type SseFrame } from "./sse";
 
 /**
  * `GET /api/executions/stream` (docs/api.md, The event stream): every status change of the
  * workspace's executions, live, filtered by agent, never another workspace's.
  */
-
-let galaxy: Galaxy;
-let token = "";
-let echo = "";
-let other = "";
 
 interface OpenStream {
   status: number;
@@ -23,60 +19,60 @@ interface OpenStream {
   close(): void;
 }
 
-/** Opens the stream and keeps reading it in the background until `close()` (or 60 s). */
-async function openChanges(as: string, query = ""): Promise<OpenStream> {
-  const abort = new AbortController();
-  const timeout = setTimeout(() => abort.abort(), 60_000);
-  const response = await fetch(`${galaxy.url}/api/executions/stream${query}`, { headers: { authorization: `Bearer ${as}`, accept: "text/event-stream" }, signal: abort.signal });
-  const frames: SseFrame[] = [];
-  const read = async () => {
-    if (!response.body || response.status !== 200) return;
-    const decoder = new TextDecoder();
-    let text = "";
-    try {
-      for await (const chunk of response.body) {
-        text += decoder.decode(chunk, { stream: true });
-        const complete = text.lastIndexOf("\n\n");
-        if (complete === -1) continue;
-        frames.push(...parseSse(text.slice(0, complete + 2)));
-        text = text.slice(complete + 2);
-      }
-    } catch {
-      // Aborted by close().
-    } finally {
-      clearTimeout(timeout);
-    }
-  };
-  return {
-    status: response.status,
-    frames,
-    changes: () => frames.filter((f) => f.event?.startsWith("execution.")).map((f) => ExecutionChange.parse(JSON.parse(f.data ?? ""))),
-    ended: read(),
-    close: () => abort.abort(),
-  };
-}
-
-async function run(agentId: string): Promise<Execution> {
-  return dataOf(Execution, await api(galaxy, "POST", `/api/agents/${agentId}/executions`, { token, body: { input: { message: "hi" } } }));
-}
-
-beforeAll(async () => {
-  galaxy = await startGalaxy(inject("engines"));
-  token = dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email: "live@example.com", password: "correct horse battery", name: "Live", workspaceName: "Live" } })).accessToken;
-  for (const name of ["Echo", "Other"]) {
-    const id = dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token, body: { name, provider: "openai", model: "galaxy-dev-echo", systemPrompt: "Repeat." } })).id;
+/**
+ * Set up before the first test: `token`, of a workspace with two active agents, `echo` and `other`.
+ * - `openChanges`: opens the stream and keeps reading it in the background until `close()` (or 60 s);
+ * - `run`: starts an execution of an agent of the workspace.
+ */
+const test = galaxyTest()
+  .extend("token", { scope: "file", auto: true }, async ({ galaxy }) =>
+    dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email: "live@example.com", password: "correct horse battery", name: "Live", workspaceName: "Live" } })).accessToken)
+  .extend("echo", { scope: "file", auto: true }, async ({ galaxy, token }) => {
+    const id = dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token, body: { name: "Echo", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "Repeat." } })).id;
     await api(galaxy, "POST", `/api/agents/${id}/activate`, { token });
-    if (name === "Echo") echo = id;
-    else other = id;
-  }
-});
-
-afterAll(async () => {
-  await galaxy?.stop();
-});
+    return id;
+  })
+  .extend("other", { scope: "file", auto: true }, async ({ galaxy, token }) => {
+    const id = dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token, body: { name: "Other", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "Repeat." } })).id;
+    await api(galaxy, "POST", `/api/agents/${id}/activate`, { token });
+    return id;
+  })
+  .extend("openChanges", { scope: "file" }, async ({ galaxy }) => async (as: string, query = ""): Promise<OpenStream> => {
+    const abort = new AbortController();
+    const timeout = setTimeout(() => abort.abort(), 60_000);
+    const response = await fetch(`${galaxy.url}/api/executions/stream${query}`, { headers: { authorization: `Bearer ${as}`, accept: "text/event-stream" }, signal: abort.signal });
+    const frames: SseFrame[] = [];
+    const read = async () => {
+      if (!response.body || response.status !== 200) return;
+      const decoder = new TextDecoder();
+      let text = "";
+      try {
+        for await (const chunk of response.body) {
+          text += decoder.decode(chunk, { stream: true });
+          const complete = text.lastIndexOf("\n\n");
+          if (complete === -1) continue;
+          frames.push(...parseSse(text.slice(0, complete + 2)));
+          text = text.slice(complete + 2);
+        }
+      } catch {
+        // Aborted by close().
+      } finally {
+        clearTimeout(timeout);
+      }
+    };
+    return {
+      status: response.status,
+      frames,
+      changes: () => frames.filter((f) => f.event?.startsWith("execution.")).map((f) => ExecutionChange.parse(JSON.parse(f.data ?? ""))),
+      ended: read(),
+      close: () => abort.abort(),
+    };
+  })
+  .extend("run", { scope: "file" }, async ({ galaxy, token }) => async (agentId: string): Promise<Execution> =>
+    dataOf(Execution, await api(galaxy, "POST", `/api/agents/${agentId}/executions`, { token, body: { input: { message: "hi" } } })));
 
 describe("the workspace's execution stream", () => {
-  test("says ready, then each status change of a run: queued, running, completed, with the row but not its input or output", async () => {
+  test("says ready, then each status change of a run: queued, running, completed, with the row but not its input or output", async ({ token, echo, openChanges, run }) => {
     const stream = await openChanges(token);
     expect(stream.status).toBe(200);
     await eventually(async () => (stream.frames[0]?.event === "ready" ? true : undefined), 5_000, "the ready frame");
@@ -99,7 +95,7 @@ describe("the workspace's execution stream", () => {
     await stream.ended;
   });
 
-  test("filtered by agent, it carries that agent's runs alone; a cancel is a change too", async () => {
+  test("filtered by agent, it carries that agent's runs alone; a cancel is a change too", async ({ galaxy, token, echo, other, openChanges, run }) => {
     const stream = await openChanges(token, `?agentId=${other}`);
     await galaxy.devModel.control({ latencyMs: 5_000 });
     try {
@@ -117,7 +113,7 @@ describe("the workspace's execution stream", () => {
     }
   });
 
-  test("another workspace's stream sees none of these runs", async () => {
+  test("another workspace's stream sees none of these runs", async ({ galaxy, token, echo, openChanges, run }) => {
     const stranger = dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email: "stranger@example.com", password: "correct horse battery", name: "S", workspaceName: "Elsewhere" } })).accessToken;
     const theirs = await openChanges(stranger);
     const ours = await openChanges(token);
@@ -131,7 +127,7 @@ describe("the workspace's execution stream", () => {
     }
   });
 
-  test("refusals come as JSON before the stream: no token 401, a bad agentId 400, an unknown or foreign agent 404", async () => {
+  test("refusals come as JSON before the stream: no token 401, a bad agentId 400, an unknown or foreign agent 404", async ({ galaxy, token, echo }) => {
     const noToken = await api(galaxy, "GET", "/api/executions/stream");
     expect(noToken.status).toBe(401);
     const bad = await api(galaxy, "GET", "/api/executions/stream?agentId=nope", { token });

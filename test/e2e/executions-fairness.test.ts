@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, expect, inject, test } from "vitest";
+import { expect } from "vitest";
 import { Execution } from "@galaxy/contracts";
-import { inWorkspace, sql, type Kysely } from "@galaxy/db";
-import { serviceDb } from "@galaxy/testkit";
-import { WAKE_SUBJECT, setTier, type ExecutionDb } from "@galaxy/execution-worker";
+import { inWorkspace, sql } from "@galaxy/db";
+import { WAKE_SUBJECT, setTier } from "@galaxy/execution-worker";
 import { queueBacklog, workspaceWithAgent } from "./backlog";
-import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
+import { galaxyTest } from "./fixtures";
+import { api, dataOf, eventually } from "./harness";
 
 /**
  * Fair scheduling: one workspace's backlog of 500 executions does not hold back another
@@ -13,25 +13,13 @@ import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
 
 const BACKLOG = 500;
 
-let galaxy: Galaxy;
-let db: Kysely<ExecutionDb>;
+const test = galaxyTest({ worker: { concurrency: 8, shutdownGraceMs: 200 } });
 
-beforeAll(async () => {
-  galaxy = await startGalaxy(inject("engines"), { worker: { concurrency: 8, shutdownGraceMs: 200 } });
-  db = serviceDb<ExecutionDb>(galaxy.env, "execution-worker");
-});
-
-afterAll(async () => {
-  await db?.destroy();
-  await galaxy?.stop();
-});
-
-
-test("another workspace's single execution completes before most of a 500-execution backlog", async () => {
+test("another workspace's single execution completes before most of a 500-execution backlog", async ({ galaxy, workerDb }) => {
   const busy = await workspaceWithAgent(galaxy, "Fair");
   const quiet = await workspaceWithAgent(galaxy, "Fair");
   // Pro: 500 queued fit under its queue cap.
-  await inWorkspace(db, busy.workspaceId, (tx) => setTier(tx, busy.workspaceId, "pro"));
+  await inWorkspace(workerDb, busy.workspaceId, (tx) => setTier(tx, busy.workspaceId, "pro"));
   // Every model call takes a while, so the backlog takes far longer to run than to queue.
   await galaxy.devModel.control({ latencyMs: 1_500 });
 
@@ -39,7 +27,7 @@ test("another workspace's single execution completes before most of a 500-execut
   // would only slow this test down), every row older than the quiet workspace's execution.
   const template = dataOf(Execution, await api(galaxy, "POST", `/api/agents/${busy.agentId}/executions`, { token: busy.token, body: { input: { message: "b" } } }));
   const base = Date.now() - 60_000;
-  await queueBacklog(db, template, Array.from({ length: BACKLOG - 1 }, (_, i) => ({ input: { message: `b${i + 1}` }, createdAt: new Date(base + i + 1) })));
+  await queueBacklog(workerDb, template, Array.from({ length: BACKLOG - 1 }, (_, i) => ({ input: { message: `b${i + 1}` }, createdAt: new Date(base + i + 1) })));
   galaxy.observer.publishCore(WAKE_SUBJECT, { from: "test" });
   const mine = dataOf(Execution, await api(galaxy, "POST", `/api/agents/${quiet.agentId}/executions`, { token: quiet.token, body: { input: { message: "me" } } }));
 
@@ -47,19 +35,19 @@ test("another workspace's single execution completes before most of a 500-execut
     const current = dataOf(Execution, await api(galaxy, "GET", `/api/executions/${mine.id}`, { token: quiet.token }));
     return current.status === "completed" ? current : undefined;
   }, 30_000, "the quiet workspace's execution to complete");
-  const backlogDone = await inWorkspace(db, busy.workspaceId, (tx) =>
+  const backlogDone = await inWorkspace(workerDb, busy.workspaceId, (tx) =>
     sql<{ n: number }>`select count(*)::int as n from executions where status not in ('queued', 'running') and completed_at <= ${new Date(done.completedAt ?? 0)}`.execute(tx),
   );
   // Without fairness it would run after all 500; it ran before even a fifth of them.
   expect(backlogDone.rows[0]?.n).toBeLessThan(BACKLOG / 5);
-  const stillQueued = await inWorkspace(db, busy.workspaceId, (tx) => sql<{ n: number }>`select count(*)::int as n from executions where status = 'queued'`.execute(tx));
+  const stillQueued = await inWorkspace(workerDb, busy.workspaceId, (tx) => sql<{ n: number }>`select count(*)::int as n from executions where status = 'queued'`.execute(tx));
   expect(stillQueued.rows[0]?.n).toBeGreaterThan(BACKLOG / 2);
 
   // The rest of the backlog need not run: cancel it and let the running ones finish before the services stop.
-  await inWorkspace(db, busy.workspaceId, (tx) => sql`update executions set status = 'cancelled', completed_at = now() where status = 'queued'`.execute(tx));
+  await inWorkspace(workerDb, busy.workspaceId, (tx) => sql`update executions set status = 'cancelled', completed_at = now() where status = 'queued'`.execute(tx));
   await galaxy.devModel.control({ reset: true });
   await eventually(async () => {
-    const running = await inWorkspace(db, busy.workspaceId, (tx) => sql<{ n: number }>`select count(*)::int as n from executions where status = 'running'`.execute(tx));
+    const running = await inWorkspace(workerDb, busy.workspaceId, (tx) => sql<{ n: number }>`select count(*)::int as n from executions where status = 'running'`.execute(tx));
     return running.rows[0]?.n === 0 ? true : undefined;
   }, 20_000, "the running executions to end");
 }, 55_000);

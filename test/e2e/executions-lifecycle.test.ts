@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, beforeEach, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { z } from "zod";
 import { Agent, EventEnvelope, Execution, ExecutionDelta, ErrorBody, Pagination, SignupResult } from "@galaxy/contracts";
-import { createDb, inWorkspace, sql, type Kysely } from "@galaxy/db";
-import { serviceDb } from "@galaxy/testkit";
-import { TIERS, type ExecutionDb } from "@galaxy/execution-worker";
-import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
+import { inWorkspace, sql } from "@galaxy/db";
+import { TIERS } from "@galaxy/execution-worker";
+import { galaxyTest } from "./fixtures";
+import { api, dataOf, eventually } from "./harness";
 import { readExecutionEvents, type SseFrame } from "./sse";
 
 /**
@@ -17,64 +17,50 @@ import { readExecutionEvents, type SseFrame } from "./sse";
 
 const PROVIDERS = ["openai", "anthropic", "google"] as const;
 
-let galaxy: Galaxy;
-let db: Kysely<ExecutionDb>;
-/** Reaches across schemas, as an operator would: only to remove the gateway's record of a key. */
-let superuser: Kysely<unknown>;
+/**
+ * `superuser` reaches across schemas, as an operator would: only to remove the gateway's record
+ * of a key. `workerDb` reads and writes the worker's own tables.
+ */
+const test = galaxyTest()
+  /** Records `tokens` as already spent by a new workspace this month (UTC), as the worker counts them. */
+  .extend("spent", { scope: "file" }, async ({ workerDb }) => async (workspaceId: string, tokens: number): Promise<void> => {
+    const month = `${new Date().toISOString().slice(0, 7)}-01`;
+    await inWorkspace(workerDb, workspaceId, (tx) => tx.insertInto("workspace_usage").values({ workspace_id: workspaceId, month, tokens, executions: 0 }).execute());
+  })
+  /** A new workspace (free tier) and its owner's token. */
+  .extend("workspace", { scope: "file" }, async ({ galaxy }) => async (): Promise<{ token: string; workspaceId: string }> => {
+    const signup = await api(galaxy, "POST", "/api/auth/signup", { body: { email: `${randomUUID()}@example.com`, password: "correct horse battery", name: "Ada", workspaceName: "Lifecycle" } });
+    const result = dataOf(SignupResult, signup);
+    return { token: result.accessToken, workspaceId: result.workspace.id };
+  })
+  .extend("activeAgent", { scope: "file" }, async ({ galaxy }) => async (token: string, body: Record<string, unknown> = {}): Promise<Agent> => {
+    const created = await api(galaxy, "POST", "/api/agents", { token, body: { name: "Lifecycle", systemPrompt: "Be brief.", provider: "openai", model: "galaxy-dev-echo", ...body } });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const agent = dataOf(Agent, created);
+    expect((await api(galaxy, "POST", `/api/agents/${agent.id}/activate`, { token })).status).toBe(200);
+    return agent;
+  })
+  .extend("start", { scope: "file" }, async ({ galaxy }) => async (token: string, agentId: string, input: unknown = { message: "hello" }, headers: Record<string, string> = {}): Promise<Execution> => {
+    const started = await api(galaxy, "POST", `/api/agents/${agentId}/executions`, { token, body: { input }, headers });
+    expect(started.status, JSON.stringify(started.body)).toBe(202);
+    return dataOf(Execution, started);
+  })
+  .extend("get", { scope: "file" }, async ({ galaxy }) => async (token: string, id: string): Promise<Execution> => {
+    return dataOf(Execution, await api(galaxy, "GET", `/api/executions/${id}`, { token }));
+  })
+  .extend("ended", { scope: "file" }, async ({ get }) => async (token: string, id: string, timeoutMs = 15_000): Promise<Execution> => {
+    return eventually(async () => {
+      const current = await get(token, id);
+      return current.status === "queued" || current.status === "running" ? undefined : current;
+    }, timeoutMs, `execution ${id} to end`);
+  })
+  .extend("storedEvents", { scope: "file" }, async ({ workerDb }) => async (workspaceId: string, executionId: string) => {
+    return inWorkspace(workerDb, workspaceId, (tx) => tx.selectFrom("execution_events").select(["seq", "type"]).where("execution_id", "=", executionId).orderBy("seq").execute());
+  });
 
-beforeAll(async () => {
-  galaxy = await startGalaxy(inject("engines"));
-  db = serviceDb<ExecutionDb>(galaxy.env, "execution-worker");
-  superuser = createDb<unknown>({ connectionString: galaxy.env.databaseUrl, max: 1 });
-});
-
-afterAll(async () => {
-  await db?.destroy();
-  await superuser?.destroy();
-  await galaxy?.stop();
-});
-
-beforeEach(async () => {
+test.beforeEach(async ({ galaxy }) => {
   await galaxy.devModel.control({ reset: true });
 });
-
-/** Records `tokens` as already spent by a new workspace this month (UTC), as the worker counts them. */
-async function spent(workspaceId: string, tokens: number): Promise<void> {
-  const month = `${new Date().toISOString().slice(0, 7)}-01`;
-  await inWorkspace(db, workspaceId, (tx) => tx.insertInto("workspace_usage").values({ workspace_id: workspaceId, month, tokens, executions: 0 }).execute());
-}
-
-/** A new workspace (free tier) and its owner's token. */
-async function workspace(): Promise<{ token: string; workspaceId: string }> {
-  const signup = await api(galaxy, "POST", "/api/auth/signup", { body: { email: `${randomUUID()}@example.com`, password: "correct horse battery", name: "Ada", workspaceName: "Lifecycle" } });
-  const result = dataOf(SignupResult, signup);
-  return { token: result.accessToken, workspaceId: result.workspace.id };
-}
-
-async function activeAgent(token: string, body: Record<string, unknown> = {}): Promise<Agent> {
-  const created = await api(galaxy, "POST", "/api/agents", { token, body: { name: "Lifecycle", systemPrompt: "Be brief.", provider: "openai", model: "galaxy-dev-echo", ...body } });
-  expect(created.status, JSON.stringify(created.body)).toBe(201);
-  const agent = dataOf(Agent, created);
-  expect((await api(galaxy, "POST", `/api/agents/${agent.id}/activate`, { token })).status).toBe(200);
-  return agent;
-}
-
-async function start(token: string, agentId: string, input: unknown = { message: "hello" }, headers: Record<string, string> = {}): Promise<Execution> {
-  const started = await api(galaxy, "POST", `/api/agents/${agentId}/executions`, { token, body: { input }, headers });
-  expect(started.status, JSON.stringify(started.body)).toBe(202);
-  return dataOf(Execution, started);
-}
-
-async function get(token: string, id: string): Promise<Execution> {
-  return dataOf(Execution, await api(galaxy, "GET", `/api/executions/${id}`, { token }));
-}
-
-async function ended(token: string, id: string, timeoutMs = 15_000): Promise<Execution> {
-  return eventually(async () => {
-    const current = await get(token, id);
-    return current.status === "queued" || current.status === "running" ? undefined : current;
-  }, timeoutMs, `execution ${id} to end`);
-}
 
 const Frame = z.object({ id: z.string().optional(), event: z.string(), data: z.string() });
 
@@ -89,12 +75,8 @@ function numbered(frames: SseFrame[]) {
     });
 }
 
-async function storedEvents(workspaceId: string, executionId: string) {
-  return inWorkspace(db, workspaceId, (tx) => tx.selectFrom("execution_events").select(["seq", "type"]).where("execution_id", "=", executionId).orderBy("seq").execute());
-}
-
 describe("cancel", () => {
-  test("a queued execution ends cancelled at once, with one execution.cancelled event; a second cancel is a 409", async () => {
+  test("a queued execution ends cancelled at once, with one execution.cancelled event; a second cancel is a 409", async ({ galaxy, workspace, activeAgent, start, get, ended, storedEvents }) => {
     const { token, workspaceId } = await workspace();
     const agent = await activeAgent(token);
     await galaxy.devModel.control({ latencyMs: 3_000 });
@@ -122,7 +104,7 @@ describe("cancel", () => {
     expect((await get(token, queued.id)).status).toBe("cancelled");
   });
 
-  test.each(PROVIDERS)("a running execution's model call on %s is aborted and it ends cancelled exactly once", async (provider) => {
+  test.for(PROVIDERS)("a running execution's model call on %s is aborted and it ends cancelled exactly once", async (provider, { galaxy, workspace, activeAgent, start, get, ended, storedEvents }) => {
     const { token, workspaceId } = await workspace();
     const agent = await activeAgent(token, { provider });
     await galaxy.devModel.control({ latencyMs: 20_000 });
@@ -144,7 +126,7 @@ describe("cancel", () => {
 });
 
 describe("timeout and idempotency", () => {
-  test.each(PROVIDERS)("an agent's timeoutMs ends a slow execution on %s timed_out", async (provider) => {
+  test.for(PROVIDERS)("an agent's timeoutMs ends a slow execution on %s timed_out", async (provider, { galaxy, workspace, activeAgent, start, ended }) => {
     const { token } = await workspace();
     const agent = await activeAgent(token, { provider, timeoutMs: 1_000 });
     await galaxy.devModel.control({ latencyMs: 5_000 });
@@ -152,7 +134,7 @@ describe("timeout and idempotency", () => {
     expect(await ended(token, execution.id)).toMatchObject({ status: "timed_out", error: { code: "timeout" } });
   });
 
-  test("the same Idempotency-Key starts one execution; another body with it is a 409", async () => {
+  test("the same Idempotency-Key starts one execution; another body with it is a 409", async ({ galaxy, workerDb, workspace, activeAgent, start, ended }) => {
     const { token, workspaceId } = await workspace();
     const agent = await activeAgent(token);
     const key = randomUUID();
@@ -164,11 +146,11 @@ describe("timeout and idempotency", () => {
     const other = await api(galaxy, "POST", `/api/agents/${agent.id}/executions`, { token, body: { input: { message: "twice" } }, headers: { "idempotency-key": key } });
     expect(other.status).toBe(409);
     await ended(token, first.id);
-    const rows = await inWorkspace(db, workspaceId, (tx) => tx.selectFrom("executions").select("id").where("agent_id", "=", agent.id).execute());
+    const rows = await inWorkspace(workerDb, workspaceId, (tx) => tx.selectFrom("executions").select("id").where("agent_id", "=", agent.id).execute());
     expect(rows).toEqual([{ id: first.id }]);
   });
 
-  test("a start whose answer was lost is not started twice: with the gateway's record of the key gone, a retry answers the same execution", async () => {
+  test("a start whose answer was lost is not started twice: with the gateway's record of the key gone, a retry answers the same execution", async ({ galaxy, workerDb, superuser, workspace, activeAgent, start, ended }) => {
     const { token, workspaceId } = await workspace();
     const agent = await activeAgent(token);
     const key = randomUUID();
@@ -180,13 +162,13 @@ describe("timeout and idempotency", () => {
     expect(retry.headers.get("idempotent-replayed")).toBeNull();
     expect(dataOf(Execution, retry).id).toBe(first.id);
     await ended(token, first.id);
-    const rows = await inWorkspace(db, workspaceId, (tx) => tx.selectFrom("executions").select("id").where("agent_id", "=", agent.id).execute());
+    const rows = await inWorkspace(workerDb, workspaceId, (tx) => tx.selectFrom("executions").select("id").where("agent_id", "=", agent.id).execute());
     expect(rows).toEqual([{ id: first.id }]);
   });
 });
 
 describe("the event stream", () => {
-  test("stored events in order with their seq as id, closing after the terminal event; Last-Event-ID resumes after it", async () => {
+  test("stored events in order with their seq as id, closing after the terminal event; Last-Event-ID resumes after it", async ({ galaxy, workspace, activeAgent, start, ended }) => {
     const { token } = await workspace();
     const agent = await activeAgent(token);
     const execution = await start(token, agent.id, { message: "stream me" });
@@ -210,7 +192,7 @@ describe("the event stream", () => {
     expect(numbered(resumed.frames).map((e) => e.event.id)).toEqual(events.slice(2).map((e) => e.event.id));
   });
 
-  test.each(PROVIDERS)("a stream opened while the execution on %s runs gets the live events and token deltas, then closes", async (provider) => {
+  test.for(PROVIDERS)("a stream opened while the execution on %s runs gets the live events and token deltas, then closes", async (provider, { galaxy, workspace, activeAgent, start }) => {
     const { token } = await workspace();
     const agent = await activeAgent(token, { provider });
     await galaxy.devModel.control({ latencyMs: 1_000 });
@@ -229,7 +211,7 @@ describe("the event stream", () => {
     expect(stream.frames.at(-1)?.event).toBe("execution.completed");
   });
 
-  test("another workspace's execution is a 404 before any stream; a bad Last-Event-ID is a 400", async () => {
+  test("another workspace's execution is a 404 before any stream; a bad Last-Event-ID is a 400", async ({ galaxy, workspace, activeAgent, start, ended }) => {
     const a = await workspace();
     const b = await workspace();
     const agent = await activeAgent(a.token);
@@ -243,7 +225,7 @@ describe("the event stream", () => {
 });
 
 describe("lists", () => {
-  test("the workspace's executions, newest first, by status and by agent, paginated", async () => {
+  test("the workspace's executions, newest first, by status and by agent, paginated", async ({ galaxy, workspace, activeAgent, start, ended }) => {
     const { token } = await workspace();
     const one = await activeAgent(token);
     const two = await activeAgent(token);
@@ -268,7 +250,7 @@ describe("lists", () => {
 });
 
 describe("quota and budget", () => {
-  test("an input that fails the agent's inputSchema is a 400 naming the field, and nothing is recorded", async () => {
+  test("an input that fails the agent's inputSchema is a 400 naming the field, and nothing is recorded", async ({ galaxy, workerDb, workspace, activeAgent }) => {
     const { token, workspaceId } = await workspace();
     const agent = await activeAgent(token, { inputSchema: { type: "object", properties: { message: { type: "string" } }, required: ["message"] } });
     const refused = await api(galaxy, "POST", `/api/agents/${agent.id}/executions`, { token, body: { input: { message: 42 } } });
@@ -276,10 +258,10 @@ describe("quota and budget", () => {
     expect(ErrorBody.parse(refused.body)).toMatchObject({ code: "input_invalid", details: { "input.message": expect.any(String) } });
     const missing = await api(galaxy, "POST", `/api/agents/${agent.id}/executions`, { token, body: { input: {} } });
     expect(ErrorBody.parse(missing.body).details).toHaveProperty(["input.message"]);
-    expect(await inWorkspace(db, workspaceId, (tx) => tx.selectFrom("executions").select("id").execute())).toEqual([]);
+    expect(await inWorkspace(workerDb, workspaceId, (tx) => tx.selectFrom("executions").select("id").execute())).toEqual([]);
   });
 
-  test("a workspace that spent its month's tokens gets 429 quota_exceeded with Retry-After", async () => {
+  test("a workspace that spent its month's tokens gets 429 quota_exceeded with Retry-After", async ({ galaxy, spent, workspace, activeAgent }) => {
     const { token, workspaceId } = await workspace();
     const agent = await activeAgent(token);
     await spent(workspaceId, TIERS.free.monthlyTokens);
@@ -293,7 +275,7 @@ describe("quota and budget", () => {
     expect((await api(galaxy, "POST", `/api/agents/${agent.id}/executions`, { token, body: { input: {} }, headers: { "idempotency-key": key } })).headers.get("idempotent-replayed")).toBeNull();
   });
 
-  test.each(PROVIDERS)("the budget caps the %s model's answer at what is left, failing budget_exceeded when it is reached; usage is counted once", async (provider) => {
+  test.for(PROVIDERS)("the budget caps the %s model's answer at what is left, failing budget_exceeded when it is reached; usage is counted once", async (provider, { galaxy, workerDb, spent, workspace, activeAgent, start, ended }) => {
     const { token, workspaceId } = await workspace();
     const agent = await activeAgent(token, { provider });
     // Three tokens left this month.
@@ -302,7 +284,7 @@ describe("quota and budget", () => {
     const done = await ended(token, execution.id);
     expect(done).toMatchObject({ status: "failed", error: { code: "budget_exceeded" } });
     expect(done.usage.outputTokens).toBeLessThanOrEqual(3);
-    const usage = await inWorkspace(db, workspaceId, (tx) => tx.selectFrom("workspace_usage").select(["tokens", "executions"]).executeTakeFirstOrThrow());
+    const usage = await inWorkspace(workerDb, workspaceId, (tx) => tx.selectFrom("workspace_usage").select(["tokens", "executions"]).executeTakeFirstOrThrow());
     expect(Number(usage.tokens)).toBe(TIERS.free.monthlyTokens - 3 + done.usage.totalTokens);
     // The next start is refused at intake.
     expect((await api(galaxy, "POST", `/api/agents/${agent.id}/executions`, { token, body: { input: {} } })).status).toBe(429);

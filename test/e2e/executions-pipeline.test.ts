@@ -1,11 +1,12 @@
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, beforeEach, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { z } from "zod";
 import { Agent, EventEnvelope, Execution, ExecutionDelta, ExecutionStep, KnowledgeBase, KnowledgeDocument, SignupResult, ToolSecretReply } from "@galaxy/contracts";
 import { verifyWebhook } from "@galaxy/webhooks";
 import { webhookToolSecret } from "@galaxy/execution-worker";
-import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
+import { galaxyTest } from "./fixtures";
+import { api, dataOf, eventually } from "./harness";
 
 /**
  * The execution pipeline end to end, through the gateway, on each provider's API (OpenAI,
@@ -18,94 +19,98 @@ interface Received {
   body: string;
 }
 
-let galaxy: Galaxy;
-let receiver: Server;
-let receiverUrl = "";
-const received: Received[] = [];
-/** `execution.step_completed` events and token deltas, by execution id. */
-const steps = new Map<string, ExecutionStep[]>();
-const deltas = new Map<string, ExecutionDelta[]>();
-
-let token = "";
-let workspaceId = "";
-
-beforeAll(async () => {
-  // A webhook tool's owner: records what Galaxy sends and answers the weather.
-  receiver = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => {
-      received.push({ headers: req.headers, body: Buffer.concat(chunks).toString("utf8") });
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify({ temperature: 21, unit: "celsius" }));
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
-  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/weather`;
-
-  galaxy = await startGalaxy(inject("engines"), { worker: { outboundHostAllowlist: "127.0.0.1", maxRetries: 2 } });
-  galaxy.observer.watch("evt.*.execution.step_completed", (msg) => {
-    const envelope = EventEnvelope.parse(msg.json());
-    const data = z.object({ executionId: z.string(), step: ExecutionStep }).parse(envelope.data);
-    steps.set(data.executionId, [...(steps.get(data.executionId) ?? []), data.step]);
-  });
-  galaxy.observer.watch("live.*.execution.*", (msg) => {
-    const delta = ExecutionDelta.parse(msg.json());
-    deltas.set(delta.executionId, [...(deltas.get(delta.executionId) ?? []), delta]);
-  });
-  await galaxy.observer.flush();
-
-  const signup = await api(galaxy, "POST", "/api/auth/signup", { body: { email: "grace@example.com", password: "correct horse battery", name: "Grace", workspaceName: "Pipelines" } });
-  const result = dataOf(SignupResult, signup);
-  token = result.accessToken;
-  workspaceId = result.workspace.id;
-});
-
-afterAll(async () => {
-  await galaxy?.stop();
-  receiver?.closeAllConnections();
-  await new Promise<void>((resolve) => (receiver ? receiver.close(() => resolve()) : resolve()));
-});
-
-beforeEach(async () => {
-  await galaxy.devModel.control({ reset: true });
-});
-
 const PROVIDERS = ["openai", "anthropic", "google"] as const;
 
-async function activeAgentOf(body: Record<string, unknown>): Promise<Agent> {
-  const created = await api(galaxy, "POST", "/api/agents", { token, body: { name: "Pipeline", systemPrompt: "You help.", model: "galaxy-dev-tools", ...body } });
-  expect(created.status, JSON.stringify(created.body)).toBe(201);
-  const agent = dataOf(Agent, created);
-  const activated = await api(galaxy, "POST", `/api/agents/${agent.id}/activate`, { token });
-  expect(activated.status).toBe(200);
-  return agent;
-}
+/**
+ * - `receiver`: a webhook tool's owner: records what Galaxy sends (`received`) and answers the
+ *   weather at `receiverUrl`;
+ * - `steps`, `deltas`: `execution.step_completed` events and token deltas, by execution id, watched
+ *   from before the first test;
+ * - `token`, `workspaceId`: Grace's, signed up before the first test;
+ * - `activeAgentOf`: an active agent of Grace's; `run`: starts an execution and waits for its end;
+ *   its steps are the events seen by then.
+ */
+const pipelineTest = galaxyTest({ worker: { outboundHostAllowlist: "127.0.0.1", maxRetries: 2 } })
+  .extend("receiver", { scope: "file" }, async ({}, { onCleanup }) => {
+    const received: Received[] = [];
+    const server: Server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (chunk: Buffer) => chunks.push(chunk));
+      req.on("end", () => {
+        received.push({ headers: req.headers, body: Buffer.concat(chunks).toString("utf8") });
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ temperature: 21, unit: "celsius" }));
+      });
+    });
+    onCleanup(async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/weather`, received };
+  })
+  .extend("receiverUrl", { scope: "file" }, async ({ receiver }) => receiver.url)
+  .extend("received", { scope: "file" }, async ({ receiver }) => receiver.received)
+  .extend("steps", { scope: "file", auto: true }, async ({ galaxy }) => {
+    const steps = new Map<string, ExecutionStep[]>();
+    galaxy.observer.watch("evt.*.execution.step_completed", (msg) => {
+      const envelope = EventEnvelope.parse(msg.json());
+      const data = z.object({ executionId: z.string(), step: ExecutionStep }).parse(envelope.data);
+      steps.set(data.executionId, [...(steps.get(data.executionId) ?? []), data.step]);
+    });
+    return steps;
+  })
+  .extend("deltas", { scope: "file", auto: true }, async ({ galaxy }) => {
+    const deltas = new Map<string, ExecutionDelta[]>();
+    galaxy.observer.watch("live.*.execution.*", (msg) => {
+      const delta = ExecutionDelta.parse(msg.json());
+      deltas.set(delta.executionId, [...(deltas.get(delta.executionId) ?? []), delta]);
+    });
+    await galaxy.observer.flush();
+    return deltas;
+  })
+  .extend("grace", { scope: "file", auto: true }, async ({ galaxy }) => {
+    const signup = await api(galaxy, "POST", "/api/auth/signup", { body: { email: "grace@example.com", password: "correct horse battery", name: "Grace", workspaceName: "Pipelines" } });
+    return dataOf(SignupResult, signup);
+  })
+  .extend("token", { scope: "file" }, async ({ grace }) => grace.accessToken)
+  .extend("workspaceId", { scope: "file" }, async ({ grace }) => grace.workspace.id)
+  .extend("activeAgentOf", { scope: "file" }, async ({ galaxy, token }) => async (body: Record<string, unknown>): Promise<Agent> => {
+    const created = await api(galaxy, "POST", "/api/agents", { token, body: { name: "Pipeline", systemPrompt: "You help.", model: "galaxy-dev-tools", ...body } });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const agent = dataOf(Agent, created);
+    const activated = await api(galaxy, "POST", `/api/agents/${agent.id}/activate`, { token });
+    expect(activated.status).toBe(200);
+    return agent;
+  })
+  .extend("run", { scope: "file" }, async ({ galaxy, token, steps }) => async (agentId: string, message: string): Promise<{ execution: Execution; steps: ExecutionStep[] }> => {
+    const started = await api(galaxy, "POST", `/api/agents/${agentId}/executions`, { token, body: { input: { message } } });
+    expect(started.status, JSON.stringify(started.body)).toBe(202);
+    const { id } = dataOf(Execution, started);
+    const execution = await eventually(async () => {
+      const current = dataOf(Execution, await api(galaxy, "GET", `/api/executions/${id}`, { token }));
+      return current.status === "queued" || current.status === "running" ? undefined : current;
+    }, 20_000, `execution ${id} to finish`);
+    // The last step's event is committed with the final record; the relay may publish it a moment later.
+    const seen = await eventually(async () => {
+      const list = steps.get(id) ?? [];
+      const last = list.at(-1);
+      return last && (last.name === "output" || last.status === "failed") ? list : undefined;
+    }, 10_000, `the steps of ${id}`);
+    return { execution, steps: seen };
+  });
 
-/** Starts an execution and waits for its end; its steps are the events seen by then. */
-async function run(agentId: string, message: string): Promise<{ execution: Execution; steps: ExecutionStep[] }> {
-  const started = await api(galaxy, "POST", `/api/agents/${agentId}/executions`, { token, body: { input: { message } } });
-  expect(started.status, JSON.stringify(started.body)).toBe(202);
-  const { id } = dataOf(Execution, started);
-  const execution = await eventually(async () => {
-    const current = dataOf(Execution, await api(galaxy, "GET", `/api/executions/${id}`, { token }));
-    return current.status === "queued" || current.status === "running" ? undefined : current;
-  }, 20_000, `execution ${id} to finish`);
-  // The last step's event is committed with the final record; the relay may publish it a moment later.
-  const seen = await eventually(async () => {
-    const list = steps.get(id) ?? [];
-    const last = list.at(-1);
-    return last && (last.name === "output" || last.status === "failed") ? list : undefined;
-  }, 10_000, `the steps of ${id}`);
-  return { execution, steps: seen };
-}
+pipelineTest.beforeEach(async ({ galaxy }) => {
+  await galaxy.devModel.control({ reset: true });
+});
 
 const calculatorAgent = { tools: [{ type: "builtin", name: "calculator" }, { type: "builtin", name: "current_time" }] };
 
 describe.each(PROVIDERS)("the execution pipeline on %s", (provider) => {
-  const activeAgent = (body: Record<string, unknown>) => activeAgentOf({ provider, ...body });
+  /** `activeAgent`: an active agent of Grace's on this provider. */
+  const test = pipelineTest.extend("activeAgent", async ({ activeAgentOf }) => (body: Record<string, unknown>) => activeAgentOf({ provider, ...body }));
 
-  test("an agent with calculator and current_time tools completes with a step for each tool call, and its tokens streamed live", async () => {
+  test("an agent with calculator and current_time tools completes with a step for each tool call, and its tokens streamed live", async ({ deltas, run, activeAgent }) => {
     const agent = await activeAgent(calculatorAgent);
     const { execution, steps: seen } = await run(agent.id, "2 + 3 * 4");
     expect(execution.status).toBe("completed");
@@ -142,7 +147,7 @@ describe.each(PROVIDERS)("the execution pipeline on %s", (provider) => {
     expect(live.map((d) => d.index)).toEqual(live.map((_, i) => i));
   });
 
-  test("a calculator call with an expression it cannot read is a failed tool step, and the model gets the error", async () => {
+  test("a calculator call with an expression it cannot read is a failed tool step, and the model gets the error", async ({ run, activeAgent }) => {
     const agent = await activeAgent({ tools: [{ type: "builtin", name: "calculator" }] });
     const { execution, steps: seen } = await run(agent.id, "2 + * 4");
     expect(execution.status).toBe("completed");
@@ -150,7 +155,7 @@ describe.each(PROVIDERS)("the execution pipeline on %s", (provider) => {
     expect(seen.find((step) => step.name === "tool_call")).toMatchObject({ status: "failed", detail: { error: { code: "invalid_arguments" } } });
   });
 
-  test("output.json holds the answer's JSON when it matches the outputSchema; a violation fails cleanly", async () => {
+  test("output.json holds the answer's JSON when it matches the outputSchema; a violation fails cleanly", async ({ run, activeAgent }) => {
     const outputSchema = { type: "object", properties: { answer: { type: "number" } }, required: ["answer"] };
     const agent = await activeAgent({ model: "galaxy-dev-echo", outputSchema });
 
@@ -169,7 +174,7 @@ describe.each(PROVIDERS)("the execution pipeline on %s", (provider) => {
     expect(notJson.execution.error?.code).toBe("output_schema_violation");
   });
 
-  test("a webhook tool receives a call signed with the agent's tool secret, and its answer goes back to the model", async () => {
+  test("a webhook tool receives a call signed with the agent's tool secret, and its answer goes back to the model", async ({ galaxy, token, workspaceId, received, receiverUrl, run, activeAgent }) => {
     const agent = await activeAgent({
       tools: [{ type: "webhook", name: "weather", description: "The weather in a city", parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] }, url: receiverUrl }],
     });
@@ -196,7 +201,7 @@ describe.each(PROVIDERS)("the execution pipeline on %s", (provider) => {
     expect(seen.find((step) => step.name === "tool_call")).toMatchObject({ status: "completed", detail: { tool: "weather", type: "webhook", status: 200 } });
   });
 
-  test("a webhook tool on a host OUTBOUND_HOST_ALLOWLIST does not name is refused, and nothing is sent", async () => {
+  test("a webhook tool on a host OUTBOUND_HOST_ALLOWLIST does not name is refused, and nothing is sent", async ({ received, receiverUrl, run, activeAgent }) => {
     const port = new URL(receiverUrl).port;
     const agent = await activeAgent({
       tools: [{ type: "webhook", name: "elsewhere", description: "Not allowed", parameters: { type: "object", properties: {} }, url: `http://localhost:${port}/weather` }],
@@ -209,7 +214,7 @@ describe.each(PROVIDERS)("the execution pipeline on %s", (provider) => {
     expect(seen.find((step) => step.name === "tool_call")).toMatchObject({ status: "failed", detail: { error: { code: "outbound_refused" }, reason: "host_not_allowed" } });
   });
 
-  test("the model answering 429 twice is retried, and the execution completes", async () => {
+  test("the model answering 429 twice is retried, and the execution completes", async ({ galaxy, run, activeAgent }) => {
     const agent = await activeAgent({ model: "galaxy-dev-echo" });
     await galaxy.devModel.control({ failNext: { count: 2, status: 429 } });
     const { execution } = await run(agent.id, "again");
@@ -219,7 +224,7 @@ describe.each(PROVIDERS)("the execution pipeline on %s", (provider) => {
     expect(settings.modelCalls).toBe(3);
   });
 
-  test("a provider that keeps failing past the retries, or refuses the call, fails the execution with its message", async () => {
+  test("a provider that keeps failing past the retries, or refuses the call, fails the execution with its message", async ({ galaxy, run, activeAgent }) => {
     const agent = await activeAgent({ model: "galaxy-dev-echo" });
     await galaxy.devModel.control({ failNext: { count: 3, status: 500 } });
     const exhausted = await run(agent.id, "hello");
@@ -233,7 +238,7 @@ describe.each(PROVIDERS)("the execution pipeline on %s", (provider) => {
     expect(refused.execution.error?.message).toContain("The model `galaxy-dev-nope` does not exist");
   });
 
-  test("the workspace's large budget never becomes max_tokens: an agent without maxTokens runs, and its own maxTokens cutting the answer is no budget failure", async () => {
+  test("the workspace's large budget never becomes max_tokens: an agent without maxTokens runs, and its own maxTokens cutting the answer is no budget failure", async ({ run, activeAgent }) => {
     // The dev model refuses max_tokens above 128k as real models do; the free tier's budget is 200k.
     const unlimited = await activeAgent({ model: "galaxy-dev-echo" });
     const { execution } = await run(unlimited.id, "no limit set");
@@ -246,7 +251,7 @@ describe.each(PROVIDERS)("the execution pipeline on %s", (provider) => {
     expect(cut.execution.usage.outputTokens).toBe(2);
   });
 
-  test("an agent with a knowledge base and the knowledge_search and calculator tools: context, then each tool, then the answer", async () => {
+  test("an agent with a knowledge base and the knowledge_search and calculator tools: context, then each tool, then the answer", async ({ galaxy, token, run, activeAgent }) => {
     // On Google, the knowledge base embeds with Gemini too.
     const embeddingProvider = provider === "google" ? "google" : "openai";
     const kbResponse = await api(galaxy, "POST", "/api/knowledge-bases", { token, body: { name: "Handbook", embeddingProvider } });

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { randomUUID } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import { Redis } from "ioredis";
@@ -9,7 +9,8 @@ import { createMetrics } from "@galaxy/observability";
 import { connectTestBus, freePort, serviceDb, testLogger } from "@galaxy/testkit";
 import { signWebhook } from "@galaxy/webhooks";
 import { buildGateway, type GatewayDb } from "@galaxy/gateway";
-import { api, dataOf, startGalaxy, type Galaxy } from "./harness";
+import { galaxyTest } from "./fixtures";
+import { api, dataOf } from "./harness";
 
 /**
  * docs/errors.md: an engine the gateway cannot reach is a 503 with `Retry-After`, never a 500;
@@ -18,44 +19,10 @@ import { api, dataOf, startGalaxy, type Galaxy } from "./harness";
  * closed connection), sharing everything else with it.
  */
 
-let galaxy: Galaxy;
-let token = "";
-let agent: Agent;
-let trigger: CreatedTrigger;
-const cleanups: Array<() => Promise<void>> = [];
-
-beforeAll(async () => {
-  galaxy = await startGalaxy(inject("engines"));
-  token = dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email: "outages@example.com", password: "correct horse battery", name: "O", workspaceName: "Outages" } })).accessToken;
-  agent = dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token, body: { name: "Echo", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "Repeat." } }));
-  expect((await api(galaxy, "POST", `/api/agents/${agent.id}/activate`, { token })).status).toBe(200);
-  trigger = dataOf(CreatedTrigger, await api(galaxy, "POST", `/api/agents/${agent.id}/triggers`, { token, body: { type: "webhook" } }));
-});
-
-afterAll(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  await galaxy?.stop();
-});
-
 interface Parts {
   db?: Kysely<GatewayDb>;
   redis?: Redis;
   bus?: Bus;
-}
-
-/** Another gateway on this Galaxy, with any of its engines replaced. */
-async function gatewayWith(parts: Parts): Promise<FastifyInstance> {
-  const bus = parts.bus ?? (await connectTestBus(galaxy.env, "gateway"));
-  const db = parts.db ?? serviceDb<GatewayDb>(galaxy.env, "gateway");
-  const redis = parts.redis ?? new Redis(galaxy.env.redisUrl, { keyPrefix: galaxy.env.redisPrefix });
-  const gateway = await buildGateway({ bus, db, redis, logger: testLogger("gateway-outage"), metrics: createMetrics("gateway-outage") });
-  cleanups.push(async () => {
-    await gateway.close();
-    await bus.close();
-    redis.disconnect();
-    await db.destroy();
-  });
-  return gateway;
 }
 
 /** A Redis client as the gateway runs it, but pointed at a port where nothing listens. */
@@ -65,20 +32,56 @@ async function unreachableRedis(): Promise<Redis> {
   return redis;
 }
 
-function signed(body: string, headers: Record<string, string> = {}): Record<string, string> {
-  const id = `msg_${randomUUID()}`;
-  const timestamp = Math.floor(Date.now() / 1000);
-  return { "content-type": "application/json", "webhook-id": id, "webhook-timestamp": String(timestamp), "webhook-signature": signWebhook(trigger.secret ?? "", id, timestamp, body), ...headers };
-}
-
 function expectUnavailable(response: { statusCode: number; payload: string; headers: Record<string, unknown> }): void {
   expect(response.statusCode, response.payload).toBe(503);
   expect(ErrorBody.parse(JSON.parse(response.payload))).toMatchObject({ error: "Service Unavailable", code: "service_unavailable" });
   expect(String(response.headers["retry-after"])).toMatch(/^\d+$/);
 }
 
+/**
+ * Set up before the first test: `token`, of a workspace with an active agent (`agent`) and a
+ * webhook trigger of it (`trigger`).
+ * - `gatewayWith`: another gateway on this Galaxy, with any of its engines replaced (each closed
+ *   after the file's last test);
+ * - `signed`: the headers of a delivery of `body` to the trigger, signed with its secret.
+ */
+const test = galaxyTest()
+  .extend("token", { scope: "file", auto: true }, async ({ galaxy }) =>
+    dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email: "outages@example.com", password: "correct horse battery", name: "O", workspaceName: "Outages" } })).accessToken)
+  .extend("agent", { scope: "file", auto: true }, async ({ galaxy, token }) => {
+    const agent = dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token, body: { name: "Echo", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "Repeat." } }));
+    expect((await api(galaxy, "POST", `/api/agents/${agent.id}/activate`, { token })).status).toBe(200);
+    return agent;
+  })
+  .extend("trigger", { scope: "file", auto: true }, async ({ galaxy, token, agent }) =>
+    dataOf(CreatedTrigger, await api(galaxy, "POST", `/api/agents/${agent.id}/triggers`, { token, body: { type: "webhook" } })))
+  .extend("gatewayWith", { scope: "file" }, async ({ galaxy }, { onCleanup }) => {
+    const cleanups: Array<() => Promise<void>> = [];
+    onCleanup(async () => {
+      for (const cleanup of cleanups.reverse()) await cleanup();
+    });
+    return async (parts: Parts): Promise<FastifyInstance> => {
+      const bus = parts.bus ?? (await connectTestBus(galaxy.env, "gateway"));
+      const db = parts.db ?? serviceDb<GatewayDb>(galaxy.env, "gateway");
+      const redis = parts.redis ?? new Redis(galaxy.env.redisUrl, { keyPrefix: galaxy.env.redisPrefix });
+      const gateway = await buildGateway({ bus, db, redis, logger: testLogger("gateway-outage"), metrics: createMetrics("gateway-outage") });
+      cleanups.push(async () => {
+        await gateway.close();
+        await bus.close();
+        redis.disconnect();
+        await db.destroy();
+      });
+      return gateway;
+    };
+  })
+  .extend("signed", { scope: "file" }, async ({ trigger }) => (body: string, headers: Record<string, string> = {}): Record<string, string> => {
+    const id = `msg_${randomUUID()}`;
+    const timestamp = Math.floor(Date.now() / 1000);
+    return { "content-type": "application/json", "webhook-id": id, "webhook-timestamp": String(timestamp), "webhook-signature": signWebhook(trigger.secret ?? "", id, timestamp, body), ...headers };
+  });
+
 describe("an engine out of reach is a 503 with Retry-After", () => {
-  test("the idempotency store refusing connections: a keyed request is a 503; without a key it runs", async () => {
+  test("the idempotency store refusing connections: a keyed request is a 503; without a key it runs", async ({ token, gatewayWith }) => {
     const db = createDb<GatewayDb>({ connectionString: `postgres://gateway@127.0.0.1:${await freePort()}/galaxy`, max: 1 });
     const gateway = await gatewayWith({ db });
     const body = { name: "Keyed", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "Hi." };
@@ -89,14 +92,14 @@ describe("an engine out of reach is a 503 with Retry-After", () => {
     expect((await gateway.inject({ method: "GET", url: "/health/ready" })).statusCode).toBe(503);
   });
 
-  test("Redis refusing connections: a webhook delivery (its rate limit) and a login (its throttle) are 503s", async () => {
+  test("Redis refusing connections: a webhook delivery (its rate limit) and a login (its throttle) are 503s", async ({ trigger, gatewayWith, signed }) => {
     const gateway = await gatewayWith({ redis: await unreachableRedis() });
     const body = JSON.stringify({ message: "while Redis is down" });
     expectUnavailable(await gateway.inject({ method: "POST", url: `/hooks/${trigger.id}`, headers: signed(body), payload: body }));
     expectUnavailable(await gateway.inject({ method: "POST", url: "/api/auth/login", payload: { email: "outages@example.com", password: "correct horse battery" } }));
   });
 
-  test("the bus connection closed: an API call and a delivery are 503s", async () => {
+  test("the bus connection closed: an API call and a delivery are 503s", async ({ galaxy, token, trigger, gatewayWith, signed }) => {
     const bus = await connectTestBus(galaxy.env, "gateway");
     const gateway = await gatewayWith({ bus });
     await bus.close();
@@ -114,7 +117,7 @@ describe("what cannot be stored is the same 400 invalid_value on the API and on 
     ["a number out of range", '{"message":1e400}'],
   ];
 
-  test.each(hostile)("%s", async (_name, input) => {
+  test.for(hostile)("%s", async ([_name, input], { galaxy, token, agent, trigger, signed }) => {
     const started = await api(galaxy, "POST", `/api/agents/${agent.id}/executions`, { token, body: `{"input":${input}}`, headers: { "idempotency-key": randomUUID() } });
     expect(started.status, JSON.stringify(started.body)).toBe(400);
     expect(ErrorBody.parse(started.body).code).toBe("invalid_value");
@@ -123,7 +126,7 @@ describe("what cannot be stored is the same 400 invalid_value on the API and on 
     expect(ErrorBody.parse(delivered.body).code).toBe("invalid_value");
   });
 
-  test("the same bodies without the hostile value are accepted on both paths", async () => {
+  test("the same bodies without the hostile value are accepted on both paths", async ({ galaxy, token, agent, trigger, signed }) => {
     const input = '{"message":"fine"}';
     expect((await api(galaxy, "POST", `/api/agents/${agent.id}/executions`, { token, body: `{"input":${input}}` })).status).toBe(202);
     expect((await api(galaxy, "POST", `/hooks/${trigger.id}`, { body: input, headers: signed(input) })).status).toBe(202);

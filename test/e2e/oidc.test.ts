@@ -1,46 +1,16 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { z } from "zod";
 import { ErrorBody, LoginResult, Me, SYSTEM_WORKSPACE_ID } from "@galaxy/contracts";
-import { createDb, sql, type Kysely } from "@galaxy/db";
-import { startLocalOidcIssuer, type LocalOidcIssuer } from "@galaxy/testkit";
+import { sql } from "@galaxy/db";
 import { signWebhook } from "@galaxy/webhooks";
-import { api, dataOf, eventually, startGalaxy, type ApiResponse, type Galaxy } from "./harness";
+import { issuerGalaxyTest } from "./fixtures";
+import { api, dataOf, eventually, type ApiResponse } from "./harness";
 
 /**
  * External identity end to end: a local Clerk-like issuer (RS256, JWKS on 127.0.0.1), its ID
  * tokens exchanged for Galaxy tokens, and its user-sync webhooks signed the Standard Webhooks way.
  */
 const WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-let galaxy: Galaxy;
-let issuer: LocalOidcIssuer;
-let superuser: Kysely<unknown>;
-
-beforeAll(async () => {
-  issuer = await startLocalOidcIssuer();
-  galaxy = await startGalaxy(inject("engines"), { oidc: { issuer: issuer.issuer, jwksUrl: issuer.jwksUrl }, oidcWebhookSecrets: [WEBHOOK_SECRET] });
-  superuser = createDb<unknown>({ connectionString: galaxy.env.databaseUrl, max: 1 });
-});
-
-afterAll(async () => {
-  await superuser?.destroy();
-  await galaxy?.stop();
-  await issuer?.close();
-});
-
-const codeOf = (response: ApiResponse) => ErrorBody.parse(response.body).code;
-const exchange = async (idToken: string) => api(galaxy, "POST", "/api/auth/exchange", { body: { idToken } });
-
-/** POSTs a provider webhook, signed unless `signature` is given. */
-async function deliver(body: unknown, options: { id?: string; timestampS?: number; signature?: string; raw?: string } = {}): Promise<ApiResponse> {
-  const raw = options.raw ?? JSON.stringify(body);
-  const id = options.id ?? `msg_${Math.random().toString(36).slice(2)}`;
-  const timestamp = options.timestampS ?? Math.floor(Date.now() / 1000);
-  return api(galaxy, "POST", "/hooks/identity/clerk", {
-    body: raw,
-    headers: { "webhook-id": id, "webhook-timestamp": String(timestamp), "webhook-signature": options.signature ?? signWebhook(WEBHOOK_SECRET, id, timestamp, raw) },
-  });
-}
 
 const clerkUser = (id: string, firstName: string, updatedAt: number) => ({
   object: "user",
@@ -58,14 +28,42 @@ const clerkUser = (id: string, firstName: string, updatedAt: number) => ({
 
 const SyncAnswer = z.object({ status: z.string(), userId: z.string().nullable() });
 
-/** The audit entries of the system workspace, of one action (audit consumes every event). */
-const systemAudit = async (action: string) =>
-  (await sql<{ id: string; resource_id: string }>`select id, resource_id from audit.audit_logs where workspace_id = ${SYSTEM_WORKSPACE_ID} and action = ${action} order by seq`.execute(superuser)).rows;
+const codeOf = (response: ApiResponse) => ErrorBody.parse(response.body).code;
+
+/**
+ * The issuer's Galaxy, which takes its ID tokens and its signed user-sync webhooks.
+ * - `exchange`: exchanges an ID token for a Galaxy token;
+ * - `deliver`: POSTs a provider webhook, signed unless `signature` is given;
+ * - `systemAudit`: the audit entries of the system workspace, of one action (audit consumes every event).
+ */
+const test = issuerGalaxyTest((issuer) => ({ oidc: { issuer: issuer.issuer, jwksUrl: issuer.jwksUrl }, oidcWebhookSecrets: [WEBHOOK_SECRET] }))
+  .extend("exchange", { scope: "file" }, async ({ galaxy }) => async (idToken: string) => api(galaxy, "POST", "/api/auth/exchange", { body: { idToken } }))
+  .extend("deliver", { scope: "file" }, async ({ galaxy }) => async (body: unknown, options: { id?: string; timestampS?: number; signature?: string; raw?: string } = {}): Promise<ApiResponse> => {
+    const raw = options.raw ?? JSON.stringify(body);
+    const id = options.id ?? `msg_${Math.random().toString(36).slice(2)}`;
+    const timestamp = options.timestampS ?? Math.floor(Date.now() / 1000);
+    return api(galaxy, "POST", "/hooks/identity/clerk", {
+      body: raw,
+      headers: { "webhook-id": id, "webhook-timestamp": String(timestamp), "webhook-signature": options.signature ?? signWebhook(WEBHOOK_SECRET, id, timestamp, raw) },
+    });
+  })
+  .extend("systemAudit", { scope: "file" }, async ({ superuser }) => async (action: string) =>
+    (await sql<{ id: string; resource_id: string }>`select id, resource_id from audit.audit_logs where workspace_id = ${SYSTEM_WORKSPACE_ID} and action = ${action} order by seq`.execute(superuser)).rows)
+  /** Grace, made by a user.created delivery, and her `token` from the exchange (the webhooks' tests set her up first). */
+  .extend("grace", { scope: "file" }, async ({ issuer, exchange, deliver }) => {
+    const created = await deliver({ object: "event", type: "user.created", data: clerkUser("user_grace", "Grace", 1_700_000_000_000) });
+    expect(created.status).toBe(200);
+    const userId = dataOf(SyncAnswer, created).userId ?? "";
+    const token = dataOf(LoginResult, await exchange(await issuer.sign({ sub: "user_grace" }))).accessToken;
+    return { token, userId };
+  })
+  .extend("token", { scope: "file" }, async ({ grace }) => grace.token)
+  .extend("userId", { scope: "file" }, async ({ grace }) => grace.userId);
 
 describe("exchange", () => {
   let login: LoginResult;
 
-  test("an ID token of the configured issuer is exchanged for a Galaxy token; the user is created on first sight", async () => {
+  test("an ID token of the configured issuer is exchanged for a Galaxy token; the user is created on first sight", async ({ galaxy, issuer, exchange }) => {
     const response = await exchange(await issuer.sign({ sub: "user_ada", email: "ada@example.com", email_verified: true, name: "Ada" }));
     expect(response.status).toBe(200);
     login = dataOf(LoginResult, response);
@@ -75,7 +73,7 @@ describe("exchange", () => {
     expect(me.workspace.id).toBe(login.workspace.id);
   });
 
-  test("the external token itself is refused on API routes, however valid", async () => {
+  test("the external token itself is refused on API routes, however valid", async ({ galaxy, issuer }) => {
     const external = await issuer.sign({ sub: "user_ada", email: "ada@example.com", email_verified: true });
     for (const path of ["/api/agents", "/api/me"]) {
       const response = await api(galaxy, "GET", path, { token: external });
@@ -84,7 +82,7 @@ describe("exchange", () => {
     }
   });
 
-  test("a forged, expired or foreign-issuer token is a 401 invalid_external_token", async () => {
+  test("a forged, expired or foreign-issuer token is a 401 invalid_external_token", async ({ issuer, exchange }) => {
     for (const token of [
       await issuer.sign({ sub: "user_ada" }, { key: await issuer.foreignKey() }),
       await issuer.sign({ sub: "user_ada" }, { expiresInS: -300 }),
@@ -97,29 +95,23 @@ describe("exchange", () => {
     }
   });
 
-  test("a body that is not an exchange is a 400", async () => {
+  test("a body that is not an exchange is a 400", async ({ galaxy }) => {
     const response = await api(galaxy, "POST", "/api/auth/exchange", { body: { token: "x" } });
     expect(response.status).toBe(400);
   });
 });
 
 describe("user sync webhooks", () => {
-  let token: string;
-  let userId: string;
-
-  beforeAll(async () => {
-    const created = await deliver({ object: "event", type: "user.created", data: clerkUser("user_grace", "Grace", 1_700_000_000_000) });
-    expect(created.status).toBe(200);
-    userId = dataOf(SyncAnswer, created).userId ?? "";
-    token = dataOf(LoginResult, await exchange(await issuer.sign({ sub: "user_grace" }))).accessToken;
+  test.beforeAll(async ({ grace }) => {
+    void grace;
   });
 
-  test("user.created made the user; the exchange logs into it", async () => {
+  test("user.created made the user; the exchange logs into it", async ({ galaxy, token, userId }) => {
     const me = dataOf(Me, await api(galaxy, "GET", "/api/me", { token }));
     expect(me.user).toEqual({ id: userId, email: "user_grace@example.com", name: "Grace Lovelace" });
   });
 
-  test("user.updated changes the name; a repeat delivery changes nothing", async () => {
+  test("user.updated changes the name; a repeat delivery changes nothing", async ({ galaxy, deliver, systemAudit, token, userId }) => {
     const id = "msg_update_grace";
     const update = { object: "event", type: "user.updated", data: clerkUser("user_grace", "Augusta", 1_700_000_001_000) };
     const first = await deliver(update, { id });
@@ -138,7 +130,7 @@ describe("user sync webhooks", () => {
     expect(updates.map((row) => row.resource_id)).toEqual([userId]);
   });
 
-  test("a bad signature, a stale timestamp or missing headers are 401; a signed body that is not JSON is 400", async () => {
+  test("a bad signature, a stale timestamp or missing headers are 401; a signed body that is not JSON is 400", async ({ galaxy, deliver, token }) => {
     const body = { object: "event", type: "user.updated", data: clerkUser("user_grace", "Mallory", 1_700_000_009_000) };
     const forged = await deliver(body, { signature: signWebhook("whsec_b3RoZXIgc2VjcmV0", "msg_forged", Math.floor(Date.now() / 1000), JSON.stringify(body)), id: "msg_forged" });
     expect(forged.status).toBe(401);
@@ -154,7 +146,7 @@ describe("user sync webhooks", () => {
     expect(dataOf(Me, await api(galaxy, "GET", "/api/me", { token })).user.name).toBe("Augusta Lovelace");
   });
 
-  test("an event type Galaxy does not apply is acknowledged and ignored; a malformed user event is 400; over 1 MiB is 413", async () => {
+  test("an event type Galaxy does not apply is acknowledged and ignored; a malformed user event is 400; over 1 MiB is 413", async ({ deliver }) => {
     const session = await deliver({ object: "event", type: "session.created", data: { id: "sess_1" } });
     expect(dataOf(SyncAnswer, session)).toEqual({ status: "ignored", userId: null });
     const malformed = await deliver({ object: "event", type: "user.updated", data: { id: "user_grace" } });
@@ -163,7 +155,7 @@ describe("user sync webhooks", () => {
     expect(huge.status).toBe(413);
   });
 
-  test("user.deleted: the user's token stops working within moments; the events are in the system workspace", async () => {
+  test("user.deleted: the user's token stops working within moments; the events are in the system workspace", async ({ galaxy, superuser, issuer, exchange, deliver, systemAudit, token, userId }) => {
     expect((await api(galaxy, "GET", "/api/agents", { token })).status).toBe(200);
     const since = Date.now();
     const deleted = await deliver({ object: "event", type: "user.deleted", data: { object: "user", id: "user_grace", deleted: true } });

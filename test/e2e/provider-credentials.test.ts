@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { z } from "zod";
 import type { Msg } from "@nats-io/transport-node";
 import { Agent, AuditEntry, CredentialStored, CredentialSummary, ErrorBody, Execution, SignupResult } from "@galaxy/contracts";
@@ -7,37 +7,35 @@ import { startDevModel, type RunningDevModel } from "@galaxy/dev-model";
 import { serviceDb } from "@galaxy/testkit";
 import type { GatewayDb } from "@galaxy/gateway";
 import type { IdentityDb } from "@galaxy/identity";
-import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
-
-let galaxy: Galaxy;
-/** The workspace's own OpenAI-compatible endpoint: it answers only the workspace's key. */
-let provider: RunningDevModel;
-const seen: Msg[] = [];
+import { galaxyTest } from "./fixtures";
+import { api, dataOf, eventually } from "./harness";
 
 const KEY = "sk-proj-e2e-workspace-key-4b2d";
 const WRONG_KEY = "sk-proj-e2e-wrong-key-9999";
 
-beforeAll(async () => {
-  // The workspace's own endpoint is on loopback: a workspace base URL goes only where OUTBOUND_HOST_ALLOWLIST allows.
-  galaxy = await startGalaxy(inject("engines"), { worker: { outboundHostAllowlist: "127.0.0.1" } });
-  provider = await startDevModel();
-  await provider.control({ requireApiKey: KEY });
-  galaxy.observer.watch("evt.>", (msg) => void seen.push(msg));
-});
-
-afterAll(async () => {
-  await galaxy?.stop();
-  await provider?.close();
-});
-
-const providerSettings = async () => z.object({ lastApiKeyLast4: z.string().nullable() }).parse(await (await fetch(`${provider.url}/_control`)).json());
-
-describe("a workspace's provider key, through the gateway", () => {
-  let token = "";
-  let workspaceId = "";
-  let agentId = "";
-
-  async function runExecution(): Promise<Execution> {
+/**
+ * - `provider`: the workspace's own OpenAI-compatible endpoint: it answers only the workspace's
+ *   key; `providerSettings`: the last key it was called with, by its last four characters;
+ * - `seen`: every event on the bus, watched from before the first test;
+ * - `runExecution`: runs an agent and waits for its end;
+ * - `auditEntries`: waits until the audit log holds `count` entries of `action`: the event has been published.
+ */
+// The workspace's own endpoint is on loopback: a workspace base URL goes only where OUTBOUND_HOST_ALLOWLIST allows.
+const test = galaxyTest({ worker: { outboundHostAllowlist: "127.0.0.1" } })
+  .extend("provider", { scope: "file", auto: true }, async ({}, { onCleanup }): Promise<RunningDevModel> => {
+    const provider = await startDevModel();
+    onCleanup(() => provider.close());
+    await provider.control({ requireApiKey: KEY });
+    return provider;
+  })
+  .extend("seen", { scope: "file", auto: true }, async ({ galaxy }) => {
+    const seen: Msg[] = [];
+    galaxy.observer.watch("evt.>", (msg) => void seen.push(msg));
+    return seen;
+  })
+  .extend("providerSettings", { scope: "file" }, async ({ provider }) => async () =>
+    z.object({ lastApiKeyLast4: z.string().nullable() }).parse(await (await fetch(`${provider.url}/_control`)).json()))
+  .extend("runExecution", { scope: "file" }, async ({ galaxy }) => async (token: string, agentId: string): Promise<Execution> => {
     const started = await api(galaxy, "POST", `/api/agents/${agentId}/executions`, { token, body: { input: { message: "hello" } } });
     expect(started.status).toBe(202);
     const id = dataOf(Execution, started).id;
@@ -45,18 +43,20 @@ describe("a workspace's provider key, through the gateway", () => {
       const execution = dataOf(Execution, await api(galaxy, "GET", `/api/executions/${id}`, { token }));
       return execution.status === "completed" || execution.status === "failed" ? execution : undefined;
     }, 15_000, "the execution to finish");
-  }
-
-  /** Waits until the audit log holds `count` entries of `action`: the event has been published. */
-  async function auditEntries(action: string, count: number): Promise<AuditEntry[]> {
-    return eventually(async () => {
+  })
+  .extend("auditEntries", { scope: "file" }, async ({ galaxy }) => (token: string, action: string, count: number): Promise<AuditEntry[]> =>
+    eventually(async () => {
       const response = await api(galaxy, "GET", `/api/audit-logs?action=${action}`, { token });
       const entries = z.object({ data: z.array(AuditEntry) }).parse(response.body).data;
       return entries.length >= count ? entries : undefined;
-    }, 15_000, `${count} ${action} audit entries`);
-  }
+    }, 15_000, `${count} ${action} audit entries`));
 
-  test("an owner sets the OpenAI key: 200 with its last four characters, never the key", async () => {
+describe("a workspace's provider key, through the gateway", () => {
+  let token = "";
+  let workspaceId = "";
+  let agentId = "";
+
+  test("an owner sets the OpenAI key: 200 with its last four characters, never the key", async ({ galaxy, provider }) => {
     const signup = await api(galaxy, "POST", "/api/auth/signup", { body: { email: "keys@example.com", password: "correct horse battery", name: "K", workspaceName: "Keys" } });
     const result = dataOf(SignupResult, signup);
     token = result.accessToken;
@@ -71,7 +71,7 @@ describe("a workspace's provider key, through the gateway", () => {
     expect(JSON.stringify(put.body)).not.toContain(KEY);
   });
 
-  test("GET lists it by last four characters; the key is in no answer", async () => {
+  test("GET lists it by last four characters; the key is in no answer", async ({ galaxy, provider }) => {
     const list = await api(galaxy, "GET", "/api/provider-credentials", { token });
     expect(list.status).toBe(200);
     expect(z.object({ data: z.array(CredentialSummary), pagination: z.object({ total: z.number() }) }).parse(list.body)).toEqual({
@@ -81,28 +81,28 @@ describe("a workspace's provider key, through the gateway", () => {
     expect(JSON.stringify(list.body)).not.toContain(KEY);
   });
 
-  test("an execution of an OpenAI agent calls the workspace's endpoint with the workspace's key", async () => {
+  test("an execution of an OpenAI agent calls the workspace's endpoint with the workspace's key", async ({ galaxy, providerSettings, runExecution }) => {
     const created = await api(galaxy, "POST", "/api/agents", { token, body: { name: "Echo", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "Repeat." } });
     agentId = dataOf(Agent, created).id;
     await api(galaxy, "POST", `/api/agents/${agentId}/activate`, { token });
-    const execution = await runExecution();
+    const execution = await runExecution(token, agentId);
     expect(execution).toMatchObject({ status: "completed", output: { text: "echo: hello" }, error: null });
     expect((await providerSettings()).lastApiKeyLast4).toBe("4b2d");
   });
 
-  test("with a key the provider refuses, the execution fails with provider_error", async () => {
+  test("with a key the provider refuses, the execution fails with provider_error", async ({ galaxy, provider, providerSettings, runExecution, auditEntries }) => {
     const put = await api(galaxy, "PUT", "/api/provider-credentials/openai", { token, body: { apiKey: WRONG_KEY, baseUrl: `${provider.url}/v1` } });
     expect(put.status).toBe(200);
     // The update is on the bus (so every worker dropped the old key) once audit has it.
-    await auditEntries("provider_credential.updated", 2);
-    const execution = await runExecution();
+    await auditEntries(token, "provider_credential.updated", 2);
+    const execution = await runExecution(token, agentId);
     expect(execution).toMatchObject({ status: "failed", error: { code: "provider_error" } });
     expect((await providerSettings()).lastApiKeyLast4).toBe("9999");
     expect(JSON.stringify(execution)).not.toContain(WRONG_KEY);
   });
 
-  test("the audit log records each change by last four characters and base URL alone", async () => {
-    const entries = await auditEntries("provider_credential.updated", 2);
+  test("the audit log records each change by last four characters and base URL alone", async ({ provider, auditEntries }) => {
+    const entries = await auditEntries(token, "provider_credential.updated", 2);
     expect(entries.map((entry) => entry.changes?.after)).toEqual([
       { provider: "openai", last4: "9999", baseUrl: `${provider.url}/v1` },
       { provider: "openai", last4: "4b2d", baseUrl: `${provider.url}/v1` },
@@ -112,14 +112,14 @@ describe("a workspace's provider key, through the gateway", () => {
     expect(JSON.stringify(entries)).not.toContain(WRONG_KEY);
   });
 
-  test("no event on the bus carries the key", async () => {
+  test("no event on the bus carries the key", async ({ seen }) => {
     const bodies = seen.map((msg) => msg.string()).join("\n");
     expect(bodies).toContain("provider_credential.updated");
     expect(bodies).not.toContain(KEY);
     expect(bodies).not.toContain(WRONG_KEY);
   });
 
-  test("the gateway kept no idempotency record of a PUT: not even a digest of the key", async () => {
+  test("the gateway kept no idempotency record of a PUT: not even a digest of the key", async ({ galaxy }) => {
     const gatewayDb = serviceDb<GatewayDb>(galaxy.env, "gateway");
     const identityDb = serviceDb<IdentityDb>(galaxy.env, "identity");
     try {
@@ -135,7 +135,7 @@ describe("a workspace's provider key, through the gateway", () => {
     }
   });
 
-  test("bad requests: an unknown provider or a missing key is a 400, no token a 401", async () => {
+  test("bad requests: an unknown provider or a missing key is a 400, no token a 401", async ({ galaxy }) => {
     const unknown = await api(galaxy, "PUT", "/api/provider-credentials/cohere", { token, body: { apiKey: KEY } });
     expect(unknown.status).toBe(400);
     const missing = await api(galaxy, "PUT", "/api/provider-credentials/openai", { token, body: { baseUrl: "https://example.com" } });
@@ -145,12 +145,12 @@ describe("a workspace's provider key, through the gateway", () => {
     expect(anonymous.status).toBe(401);
   });
 
-  test("DELETE removes it (204); the next execution uses the environment's endpoint; a second DELETE is a 404", async () => {
+  test("DELETE removes it (204); the next execution uses the environment's endpoint; a second DELETE is a 404", async ({ galaxy, providerSettings, runExecution, auditEntries }) => {
     const deleted = await api(galaxy, "DELETE", "/api/provider-credentials/openai", { token });
     expect(deleted.status).toBe(204);
     expect(dataOf(z.array(CredentialSummary), await api(galaxy, "GET", "/api/provider-credentials", { token }))).toEqual([]);
-    await auditEntries("provider_credential.deleted", 1);
-    const execution = await runExecution();
+    await auditEntries(token, "provider_credential.deleted", 1);
+    const execution = await runExecution(token, agentId);
     expect(execution).toMatchObject({ status: "completed" });
     // The workspace's endpoint saw no call since the refused one.
     expect((await providerSettings()).lastApiKeyLast4).toBe("9999");
@@ -163,7 +163,7 @@ describe("a workspace's provider key, through the gateway", () => {
 describe("a workspace's Google (Gemini) key, through the gateway", () => {
   const GOOGLE_KEY = "AIzaSy-e2e-workspace-key-6c1e";
 
-  test("is stored sealed, listed by its last four characters, and a Gemini agent's execution calls the workspace's endpoint with it", async () => {
+  test("is stored sealed, listed by its last four characters, and a Gemini agent's execution calls the workspace's endpoint with it", async ({ galaxy, provider, providerSettings }) => {
     const signup = await api(galaxy, "POST", "/api/auth/signup", { body: { email: "gemini-keys@example.com", password: "correct horse battery", name: "G", workspaceName: "Gemini keys" } });
     const { accessToken: token, workspace } = dataOf(SignupResult, signup);
     await provider.control({ requireApiKey: GOOGLE_KEY });
@@ -202,7 +202,7 @@ describe("a workspace's Google (Gemini) key, through the gateway", () => {
     }
   });
 
-  test("the OpenAPI document knows google as an agent's provider and as a credential's", async () => {
+  test("the OpenAPI document knows google as an agent's provider and as a credential's", async ({ galaxy }) => {
     const doc = JSON.stringify((await api(galaxy, "GET", "/openapi.json")).body);
     expect(doc).toContain(JSON.stringify(["openai", "anthropic", "google"]));
     expect(doc).toContain(JSON.stringify(["openai", "anthropic", "google", "pinecone"]));

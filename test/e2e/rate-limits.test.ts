@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { CreatedApiKey, ErrorBody, SignupResult } from "@galaxy/contracts";
 import { freePort } from "@galaxy/testkit";
 import { RATE_TIERS_KEY } from "@galaxy/gateway";
-import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
+import { galaxyTestAfter } from "./fixtures";
+import { api, dataOf, eventually } from "./harness";
 
 // Small limits, and a window long enough that no test crosses into the next one.
 const LIMITS = { windowS: 3_600, tiers: { free: { workspace: 8, credential: 5 }, pro: { workspace: 40, credential: 30 }, enterprise: { workspace: 100, credential: 100 } } };
@@ -28,25 +29,24 @@ async function ownRedis(): Promise<{ url: string; child: ChildProcess }> {
   return { url, child };
 }
 
-let galaxy: Galaxy;
-let redis: { url: string; child: ChildProcess };
-
-beforeAll(async () => {
-  redis = await ownRedis();
-  galaxy = await startGalaxy(inject("engines"), { apiRateLimit: LIMITS, gatewayRedisUrl: redis.url });
-});
-
-afterAll(async () => {
-  await galaxy?.stop();
-  redis?.child.kill("SIGKILL");
-});
-
-async function signup(email: string): Promise<SignupResult> {
-  return dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email, password: "correct horse battery", name: "Rae", workspaceName: email } }));
-}
+/**
+ * A Galaxy whose gateway counts in `redis`, a redis-server started before it and killed after
+ * it; `signup` signs a user up.
+ */
+const test = galaxyTestAfter(
+  async ({ onCleanup }) => {
+    const redis = await ownRedis();
+    onCleanup(() => void redis.child.kill("SIGKILL"));
+    return redis;
+  },
+  (redis) => ({ options: { apiRateLimit: LIMITS, gatewayRedisUrl: redis.url } }),
+)
+  .extend("redis", { scope: "file" }, async ({ prelude }) => prelude)
+  .extend("signup", { scope: "file" }, async ({ galaxy }) => async (email: string): Promise<SignupResult> =>
+    dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email, password: "correct horse battery", name: "Rae", workspaceName: email } })));
 
 describe("rate limits on /api/*", () => {
-  test("a credential gets its limit, with RateLimit-* on every answer, then 429 rate_limited with Retry-After", async () => {
+  test("a credential gets its limit, with RateLimit-* on every answer, then 429 rate_limited with Retry-After", async ({ galaxy, signup }) => {
     const owner = await signup("rae@limits.example");
     const statuses: number[] = [];
     const remaining: Array<string | null> = [];
@@ -65,7 +65,7 @@ describe("rate limits on /api/*", () => {
     expect(remaining).toEqual(["4", "3", "2", "1", "0", "0"]);
   });
 
-  test("an API key counts on its own, and the workspace's limit holds across its credentials", async () => {
+  test("an API key counts on its own, and the workspace's limit holds across its credentials", async ({ galaxy, signup }) => {
     const owner = await signup("ray@limits.example");
     const key = dataOf(CreatedApiKey, await api(galaxy, "POST", "/api/api-keys", { token: owner.accessToken, body: { name: "ci", role: "admin" } })).key;
     // The owner has used 1 of the workspace's 8 and the key 5 of its own (its refused 6th uses none of the workspace's): 2 are left.
@@ -77,7 +77,7 @@ describe("rate limits on /api/*", () => {
     expect(byOwner).toEqual([200, 200, 429]);
   });
 
-  test("a workspace on a higher tier gets that tier's limits", async () => {
+  test("a workspace on a higher tier gets that tier's limits", async ({ galaxy, redis, signup }) => {
     const owner = await signup("roy@limits.example");
     const admin = new Redis(redis.url, { keyPrefix: galaxy.env.redisPrefix });
     try {
@@ -90,11 +90,11 @@ describe("rate limits on /api/*", () => {
     expect(response.headers.get("ratelimit-limit")).toBe("30");
   });
 
-  test("sign-up and login are not counted here", async () => {
+  test("sign-up and login are not counted here", async ({ galaxy }) => {
     for (let i = 0; i < 10; i++) expect((await api(galaxy, "POST", "/api/auth/login", { body: { email: "rae@limits.example", password: "correct horse battery" } })).status).toBe(200);
   });
 
-  test("without Redis the limiter answers 503 at once: it fails closed", async () => {
+  test("without Redis the limiter answers 503 at once: it fails closed", async ({ galaxy, redis, signup }) => {
     const owner = await signup("rex@limits.example");
     redis.child.kill("SIGKILL");
     await new Promise((resolve) => redis.child.once("exit", resolve));

@@ -1,8 +1,9 @@
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { Galaxy, GalaxyApiError, ok, verifyCompletionCallback, WebhookVerificationError, type CompletionCallback, type Execution, type StreamItem } from "@galaxy/sdk";
-import { eventually, startGalaxy, type Galaxy as RunningGalaxy } from "./harness";
+import { galaxyTest } from "./fixtures";
+import { eventually } from "./harness";
 
 /** Where completion callbacks arrive: every request as it came, answered 200. */
 interface Receiver {
@@ -26,24 +27,22 @@ async function receiver(): Promise<Receiver> {
   return { url: `http://127.0.0.1:${port}/galaxy`, requests, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
-let running: RunningGalaxy;
-let callbacks: Receiver;
-
-beforeAll(async () => {
-  callbacks = await receiver();
-  running = await startGalaxy(inject("engines"), { worker: { outboundHostAllowlist: "127.0.0.1", callbacks: { backoffBaseMs: 200, pollIntervalMs: 50, timeoutMs: 5_000 } } });
-});
-
-afterAll(async () => {
-  await callbacks?.close();
-  await running?.stop();
-});
+/**
+ * `galaxy`: the running system (callbacks may reach this machine because the allowlist names it);
+ * `callbacks`: where its completion callbacks arrive, started before the first test.
+ */
+const test = galaxyTest({ worker: { outboundHostAllowlist: "127.0.0.1", callbacks: { backoffBaseMs: 200, pollIntervalMs: 50, timeoutMs: 5_000 } } })
+  .extend("callbacks", { scope: "file", auto: true }, async ({}, { onCleanup }) => {
+    const callbacks = await receiver();
+    onCleanup(() => callbacks.close());
+    return callbacks;
+  });
 
 /** Starts an execution once the worker knows the agent is active (it follows the registry within moments). */
-async function start(galaxy: Galaxy, agentId: string, input: unknown): Promise<Execution> {
+async function start(client: Galaxy, agentId: string, input: unknown): Promise<Execution> {
   return eventually(async () => {
     try {
-      return (await ok(galaxy.api.POST("/api/agents/{id}/executions", { params: { path: { id: agentId } }, body: { input } }))).data;
+      return (await ok(client.api.POST("/api/agents/{id}/executions", { params: { path: { id: agentId } }, body: { input } }))).data;
     } catch (error) {
       if (error instanceof GalaxyApiError && error.code === "agent_not_active") return undefined;
       throw error;
@@ -58,13 +57,13 @@ describe("the README walk-through, through @galaxy/sdk", () => {
   let notifySecret = "";
   let executionId = "";
 
-  test("sign up, and an API key for the rest", async () => {
-    const anonymous = new Galaxy({ baseUrl: running.url });
+  test("sign up, and an API key for the rest", async ({ galaxy }) => {
+    const anonymous = new Galaxy({ baseUrl: galaxy.url });
     const { data: account } = await ok(anonymous.api.POST("/api/auth/signup", { body: { email: "sam@sdk.example", password: "correct horse battery", name: "Sam", workspaceName: "SDK" } }));
     owner = anonymous.withToken(account.accessToken);
     const { data: key } = await ok(owner.api.POST("/api/api-keys", { body: { name: "ci", role: "admin" } }));
     expect(key.key).toMatch(/^gxk_/);
-    withKey = new Galaxy({ baseUrl: running.url, token: key.key });
+    withKey = new Galaxy({ baseUrl: galaxy.url, token: key.key });
     const { data: me } = await ok(withKey.api.GET("/api/me"));
     expect(me.workspace.id).toBe(account.workspace.id);
   });
@@ -75,7 +74,7 @@ describe("the README walk-through, through @galaxy/sdk", () => {
     expect(error).toMatchObject({ status: 404, code: "agent_not_found" });
   });
 
-  test("a knowledge base with a document, and an agent that searches it and calls back", async () => {
+  test("a knowledge base with a document, and an agent that searches it and calls back", async ({ callbacks }) => {
     const { data: kb } = await ok(withKey.api.POST("/api/knowledge-bases", { body: { name: "Handbook" } }));
     await ok(withKey.api.POST("/api/knowledge-bases/{id}/documents", { params: { path: { id: kb.id } }, body: { title: "Shipping", text: "Orders to Europe ship from Rotterdam within a week." } }));
     const { data: agent } = await ok(
@@ -131,7 +130,7 @@ describe("the README walk-through, through @galaxy/sdk", () => {
     expect(listed.sort()).toEqual([executionId, started.id].sort());
   });
 
-  test("the completion callback verifies with the agent's notifySecret, and a forged one does not", async () => {
+  test("the completion callback verifies with the agent's notifySecret, and a forged one does not", async ({ callbacks }) => {
     const verified: CompletionCallback[] = await eventually(async () => {
       const received = callbacks.requests.map((request) => verifyCompletionCallback(notifySecret, request.body, request.headers as Record<string, string>));
       return received.length >= 2 ? received : undefined;

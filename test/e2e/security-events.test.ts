@@ -1,52 +1,83 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { headers as natsHeaders, type Msg } from "@nats-io/transport-node";
 import { randomUUID as uuidv7 } from "node:crypto";
 import { z } from "zod";
-import { Agent, AuditEntry, ClaimGrant, CreatedApiKey, ErrorBody, Execution, HEADER, SignupResult, type AuditLogQuery } from "@galaxy/contracts";
-import { createDb, sql, type Kysely } from "@galaxy/db";
+import { Agent, AuditEntry, ClaimGrant, CreatedApiKey, ErrorBody, Execution, HEADER, type AuditLogQuery } from "@galaxy/contracts";
+import { sql } from "@galaxy/db";
 import { TestClaims, incomingTraceparent } from "@galaxy/testkit";
 import { AGENT_PROJECTION_CONSUMER } from "@galaxy/execution-worker";
-import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
+import { galaxyTest } from "./fixtures";
+import { api, dataOf, eventually } from "./harness";
 
-let galaxy: Galaxy;
-let alice: SignupResult;
-let bob: SignupResult;
-let aliceAgent: Agent;
-let aliceExecution: Execution;
-let aliceKey: CreatedApiKey;
-/** The test database as its superuser, which row-level security does not restrict: to read the worker's projection. */
-let superuser: Kysely<unknown>;
-const deadLetters: Msg[] = [];
 const userAgent = "security-probe/1.0 (e2e)";
 
-const signup = async (email: string) =>
-  dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email, password: "correct horse battery", name: email, workspaceName: email.split("@")[0] } }));
-
-beforeAll(async () => {
-  galaxy = await startGalaxy(inject("engines"));
-  galaxy.observer.watch("dlq.>", (msg) => void deadLetters.push(msg));
-  await galaxy.observer.flush();
-  alice = await signup("alice@example.com");
-  bob = await signup("bob@example.com");
-  aliceAgent = dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token: alice.accessToken, body: { name: "Private", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "" } }));
-  await api(galaxy, "POST", `/api/agents/${aliceAgent.id}/activate`, { token: alice.accessToken });
-  aliceExecution = dataOf(Execution, await api(galaxy, "POST", `/api/agents/${aliceAgent.id}/executions`, { token: alice.accessToken, body: { input: { message: "secret" } } }));
-  aliceKey = dataOf(CreatedApiKey, await api(galaxy, "POST", "/api/api-keys", { token: alice.accessToken, body: { name: "alice's deploy key", role: "member" } }));
-  superuser = createDb<unknown>({ connectionString: galaxy.env.databaseUrl, max: 1 });
-});
-
-afterAll(async () => {
-  await superuser?.destroy();
-  await galaxy?.stop();
-});
-
-/** The caller's audit entries matching `query`, newest first. */
-async function auditLog(token: string, query: AuditLogQuery & { limit?: number }): Promise<AuditEntry[]> {
-  const params = new URLSearchParams(Object.entries({ limit: 100, ...query }).map(([k, v]): [string, string] => [k, String(v)]));
-  const response = await api(galaxy, "GET", `/api/audit-logs?${params.toString()}`, { token });
-  expect(response.status).toBe(200);
-  return z.object({ data: z.array(AuditEntry) }).parse(response.body).data;
-}
+/**
+ * Set up before the first test: `deadLetters`, every dead letter on the bus from then on;
+ * Alice, with an active agent, an execution of it and an API key; Bob, with a workspace of his own.
+ * `superuser` (the test database's superuser, which row-level security does not restrict) reads
+ * the worker's projection.
+ */
+const test = galaxyTest()
+  .extend("deadLetters", { scope: "file", auto: true }, async ({ galaxy }) => {
+    const deadLetters: Msg[] = [];
+    galaxy.observer.watch("dlq.>", (msg) => void deadLetters.push(msg));
+    await galaxy.observer.flush();
+    return deadLetters;
+  })
+  .extend("alice", { scope: "file", auto: true }, async ({ signUp }) => signUp("alice@example.com"))
+  .extend("bob", { scope: "file", auto: true }, async ({ signUp }) => signUp("bob@example.com"))
+  .extend("aliceAgent", { scope: "file", auto: true }, async ({ galaxy, alice }) => {
+    const aliceAgent = dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token: alice.accessToken, body: { name: "Private", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "" } }));
+    await api(galaxy, "POST", `/api/agents/${aliceAgent.id}/activate`, { token: alice.accessToken });
+    return aliceAgent;
+  })
+  .extend("aliceExecution", { scope: "file", auto: true }, async ({ galaxy, alice, aliceAgent }) =>
+    dataOf(Execution, await api(galaxy, "POST", `/api/agents/${aliceAgent.id}/executions`, { token: alice.accessToken, body: { input: { message: "secret" } } })))
+  .extend("aliceKey", { scope: "file", auto: true }, async ({ galaxy, alice }) =>
+    dataOf(CreatedApiKey, await api(galaxy, "POST", "/api/api-keys", { token: alice.accessToken, body: { name: "alice's deploy key", role: "member" } })))
+  /** The caller's audit entries matching `query`, newest first. */
+  .extend("auditLog", { scope: "file" }, async ({ galaxy }) => async (token: string, query: AuditLogQuery & { limit?: number }): Promise<AuditEntry[]> => {
+    const params = new URLSearchParams(Object.entries({ limit: 100, ...query }).map(([k, v]): [string, string] => [k, String(v)]));
+    const response = await api(galaxy, "GET", `/api/audit-logs?${params.toString()}`, { token });
+    expect(response.status).toBe(200);
+    return z.object({ data: z.array(AuditEntry) }).parse(response.body).data;
+  })
+  /**
+   * Publishes a valid `agent.created` payload for Bob's workspace on its subject, with `claim`
+   * (or none), the way a stranger with a NATS connection would. Returns the payload's id and
+   * the id of the agent it plants.
+   */
+  .extend("publishRaw", { scope: "file" }, async ({ galaxy, bob, aliceAgent }) => async (claim: string | undefined): Promise<{ id: string; agentId: string }> => {
+    const ws = bob.workspace.id;
+    const id = uuidv7();
+    const agentId = uuidv7();
+    const now = new Date().toISOString();
+    const agent: Agent = {
+      ...aliceAgent,
+      id: agentId,
+      workspaceId: ws,
+      name: "Planted",
+      status: "draft",
+      version: 1,
+      createdBy: bob.user.id,
+      createdAt: now,
+      updatedAt: now,
+    };
+    const payload = { id, type: "agent.created", occurredAt: now, workspaceId: ws, actor: { type: "user", id: bob.user.id }, data: { agent } };
+    const h = natsHeaders();
+    h.set(HEADER.workspaceId, ws);
+    if (claim) h.set(HEADER.claim, claim);
+    h.set(HEADER.msgId, id);
+    h.set(HEADER.traceparent, incomingTraceparent());
+    h.set(HEADER.correlationId, id);
+    h.set(HEADER.causationId, id);
+    h.set(HEADER.eventType, "agent.created");
+    h.set(HEADER.schemaVersion, "1");
+    // A request to a stream's subject is answered with JetStream's acknowledgement: stored.
+    const ack = await galaxy.observer.rawRequest(galaxy.observer.subject(`evt.${ws}.agent.created`), JSON.stringify(payload), { headers: h, timeoutMs: 5_000 });
+    expect(z.object({ seq: z.number() }).parse(JSON.parse(new TextDecoder().decode(ack.data))).seq).toBeGreaterThan(0);
+    return { id, agentId };
+  });
 
 /** What a 404 said, with the id it named replaced, so two answers compare. */
 function notFoundBody(response: { status: number; body: unknown }, id: string): string {
@@ -55,7 +86,7 @@ function notFoundBody(response: { status: number; body: unknown }, id: string): 
 }
 
 describe("asking for another workspace's resource by id", () => {
-  test("answers the 404 of a missing id, and only the foreign id lands in the caller's audit log as security.cross_workspace_attempt", async () => {
+  test("answers the 404 of a missing id, and only the foreign id lands in the caller's audit log as security.cross_workspace_attempt", async ({ galaxy, alice, bob, aliceAgent, aliceExecution, aliceKey, auditLog }) => {
     const headers = { "user-agent": userAgent };
     const probes = [
       { method: "GET", path: (id: string) => `/api/agents/${id}`, target: aliceAgent.id, targetType: "agent" },
@@ -104,44 +135,7 @@ describe("asking for another workspace's resource by id", () => {
 });
 
 describe("the bus attack suite: messages published straight to NATS", () => {
-  /**
-   * Publishes a valid `agent.created` payload for Bob's workspace on its subject, with `claim`
-   * (or none), the way a stranger with a NATS connection would. Returns the payload's id and
-   * the id of the agent it plants.
-   */
-  async function publishRaw(claim: string | undefined): Promise<{ id: string; agentId: string }> {
-    const ws = bob.workspace.id;
-    const id = uuidv7();
-    const agentId = uuidv7();
-    const now = new Date().toISOString();
-    const agent: Agent = {
-      ...aliceAgent,
-      id: agentId,
-      workspaceId: ws,
-      name: "Planted",
-      status: "draft",
-      version: 1,
-      createdBy: bob.user.id,
-      createdAt: now,
-      updatedAt: now,
-    };
-    const payload = { id, type: "agent.created", occurredAt: now, workspaceId: ws, actor: { type: "user", id: bob.user.id }, data: { agent } };
-    const h = natsHeaders();
-    h.set(HEADER.workspaceId, ws);
-    if (claim) h.set(HEADER.claim, claim);
-    h.set(HEADER.msgId, id);
-    h.set(HEADER.traceparent, incomingTraceparent());
-    h.set(HEADER.correlationId, id);
-    h.set(HEADER.causationId, id);
-    h.set(HEADER.eventType, "agent.created");
-    h.set(HEADER.schemaVersion, "1");
-    // A request to a stream's subject is answered with JetStream's acknowledgement: stored.
-    const ack = await galaxy.observer.rawRequest(galaxy.observer.subject(`evt.${ws}.agent.created`), JSON.stringify(payload), { headers: h, timeoutMs: 5_000 });
-    expect(z.object({ seq: z.number() }).parse(JSON.parse(new TextDecoder().decode(ack.data))).seq).toBeGreaterThan(0);
-    return { id, agentId };
-  }
-
-  test("a foreign key's claim, another workspace's claim, no claim: none applied, each a dead letter and a security incident in the workspace it named", async () => {
+  test("a foreign key's claim, another workspace's claim, no claim: none applied, each a dead letter and a security incident in the workspace it named", async ({ galaxy, superuser, deadLetters, alice, bob, aliceAgent, auditLog, publishRaw }) => {
     const foreignKey = await (await TestClaims.create()).sign({ ws: bob.workspace.id, sub: bob.user.id, role: "owner" });
     // A genuine claim, signed by identity, for Alice's workspace.
     const grant = ClaimGrant.parse(await galaxy.observer.request("identity.claims.issue", { accessToken: alice.accessToken }));

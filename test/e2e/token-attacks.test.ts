@@ -1,24 +1,16 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { createHmac, randomUUID } from "node:crypto";
 import { decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT, type JWTPayload } from "jose";
 import { z } from "zod";
 import { ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_TYP, CLAIM_ISSUER, CLAIM_TYP, ErrorBody, HEADER, Jwks, LoginResult, SignupResult } from "@galaxy/contracts";
-import { startLocalOidcIssuer, type LocalOidcIssuer } from "@galaxy/testkit";
-import { api, dataOf, eventually, identitySigner, startGalaxy, type Galaxy, type IdentitySigner } from "./harness";
+import { issuerGalaxyTest, PASSWORD } from "./fixtures";
+import { api, dataOf, eventually, identitySigner, type IdentitySigner } from "./harness";
 
 /**
  * Forged and misused bearer tokens on an API route: each is a 401, and each attack is paired
  * with a control built the same way but honest, which is a 200, so a 401 is the attack's doing.
  */
-let galaxy: Galaxy;
-let owner: SignupResult;
-let viewerToken: string;
-let signer: IdentitySigner;
-/** The external OIDC issuer Galaxy is configured to trust at `POST /api/auth/exchange`, and there alone. */
-let oidc: LocalOidcIssuer;
-
 const ROUTE = "/api/agents";
-const PASSWORD = "correct horse battery";
 
 const b64url = (value: string | Buffer) => Buffer.from(value).toString("base64url");
 const decodePart = (part: string | undefined): Record<string, unknown> => z.record(z.string(), z.unknown()).parse(JSON.parse(Buffer.from(part ?? "", "base64url").toString("utf8")));
@@ -28,53 +20,52 @@ const partsOf = (token: string) => {
 };
 const nowS = () => Math.floor(Date.now() / 1000);
 
-/** A payload identity would sign for the owner now; `overrides` change single claims. */
-function ownerPayload(overrides: JWTPayload = {}): JWTPayload {
-  const iat = nowS();
-  return { iss: CLAIM_ISSUER, aud: ACCESS_TOKEN_AUDIENCE, sub: owner.user.id, ws: owner.workspace.id, role: "owner", iat, exp: iat + 600, jti: randomUUID(), ...overrides };
-}
-
-async function expect401(token: string, code: string): Promise<void> {
-  const response = await api(galaxy, "GET", ROUTE, { token });
-  expect(response.status, JSON.stringify(response.body)).toBe(401);
-  expect(ErrorBody.parse(response.body)).toMatchObject({ error: "Unauthorized", code });
-}
-
-async function expect200(token: string): Promise<void> {
-  const response = await api(galaxy, "GET", ROUTE, { token });
-  expect(response.status, JSON.stringify(response.body)).toBe(200);
-}
-
-beforeAll(async () => {
-  oidc = await startLocalOidcIssuer({ audience: "galaxy-app" });
-  galaxy = await startGalaxy(inject("engines"), { oidc: { issuer: oidc.issuer, jwksUrl: oidc.jwksUrl, audience: "galaxy-app" } });
-  owner = dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email: "owner@example.com", password: PASSWORD, name: "Owner", workspaceName: "Attacked" } }));
-  await api(galaxy, "POST", "/api/auth/signup", { body: { email: "viewer@example.com", password: PASSWORD, name: "Viewer", workspaceName: "Viewer's" } });
-  expect((await api(galaxy, "POST", "/api/members", { token: owner.accessToken, body: { email: "viewer@example.com", role: "viewer" } })).status).toBe(201);
-  viewerToken = dataOf(LoginResult, await api(galaxy, "POST", "/api/auth/login", { body: { email: "viewer@example.com", password: PASSWORD, workspaceId: owner.workspace.id } })).accessToken;
-  signer = await identitySigner(galaxy);
-});
-
-afterAll(async () => {
-  await galaxy?.stop();
-  await oidc?.close();
-});
+/**
+ * Set up before the first test: the owner of the attacked workspace, and `viewerToken`, a
+ * viewer's token in it; `signer` signs with identity's key.
+ * `oidc`: the external OIDC issuer Galaxy is configured to trust at `POST /api/auth/exchange`, and there alone.
+ * `ownerPayload`: a payload identity would sign for the owner now; `overrides` change single claims.
+ * `expect401`, `expect200`: the route's answer to a token.
+ */
+const test = issuerGalaxyTest((issuer) => ({ oidc: { issuer: issuer.issuer, jwksUrl: issuer.jwksUrl, audience: "galaxy-app" } }), { audience: "galaxy-app" })
+  .extend("oidc", { scope: "file" }, async ({ issuer }) => issuer)
+  .extend("owner", { scope: "file", auto: true }, async ({ galaxy }) =>
+    dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email: "owner@example.com", password: PASSWORD, name: "Owner", workspaceName: "Attacked" } })))
+  .extend("viewerToken", { scope: "file", auto: true }, async ({ galaxy, owner }) => {
+    await api(galaxy, "POST", "/api/auth/signup", { body: { email: "viewer@example.com", password: PASSWORD, name: "Viewer", workspaceName: "Viewer's" } });
+    expect((await api(galaxy, "POST", "/api/members", { token: owner.accessToken, body: { email: "viewer@example.com", role: "viewer" } })).status).toBe(201);
+    return dataOf(LoginResult, await api(galaxy, "POST", "/api/auth/login", { body: { email: "viewer@example.com", password: PASSWORD, workspaceId: owner.workspace.id } })).accessToken;
+  })
+  .extend("signer", { scope: "file", auto: true }, async ({ galaxy }): Promise<IdentitySigner> => identitySigner(galaxy))
+  .extend("ownerPayload", { scope: "file" }, async ({ owner }) => (overrides: JWTPayload = {}): JWTPayload => {
+    const iat = nowS();
+    return { iss: CLAIM_ISSUER, aud: ACCESS_TOKEN_AUDIENCE, sub: owner.user.id, ws: owner.workspace.id, role: "owner", iat, exp: iat + 600, jti: randomUUID(), ...overrides };
+  })
+  .extend("expect401", { scope: "file" }, async ({ galaxy }) => async (token: string, code: string): Promise<void> => {
+    const response = await api(galaxy, "GET", ROUTE, { token });
+    expect(response.status, JSON.stringify(response.body)).toBe(401);
+    expect(ErrorBody.parse(response.body)).toMatchObject({ error: "Unauthorized", code });
+  })
+  .extend("expect200", { scope: "file" }, async ({ galaxy }) => async (token: string): Promise<void> => {
+    const response = await api(galaxy, "GET", ROUTE, { token });
+    expect(response.status, JSON.stringify(response.body)).toBe(200);
+  });
 
 describe("controls: the tokens the attacks start from are accepted", () => {
-  test("identity's own tokens", async () => {
+  test("identity's own tokens", async ({ galaxy, owner, viewerToken, expect200 }) => {
     await expect200(owner.accessToken);
     await expect200(viewerToken);
     // The viewer's token really is a viewer's: the tampering below is what would lift it.
     expect((await api(galaxy, "POST", ROUTE, { token: viewerToken, body: { name: "x", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "" } })).status).toBe(403);
   });
 
-  test("a token the test signs with identity's key and the right claims", async () => {
+  test("a token the test signs with identity's key and the right claims", async ({ signer, ownerPayload, expect200 }) => {
     await expect200(await signer.sign({ typ: ACCESS_TOKEN_TYP }, ownerPayload()));
   });
 });
 
 describe("each attack is a 401", () => {
-  test("alg none, with and without a signature", async () => {
+  test("alg none, with and without a signature", async ({ owner, signer, expect401 }) => {
     const { payload } = partsOf(owner.accessToken);
     const header = b64url(JSON.stringify({ alg: "none", typ: ACCESS_TOKEN_TYP, kid: signer.kid }));
     const body = b64url(JSON.stringify(payload));
@@ -82,7 +73,7 @@ describe("each attack is a 401", () => {
     await expect401(`${header}.${body}.${partsOf(owner.accessToken).signature}`, "invalid_token");
   });
 
-  test("HS256 keyed with the public key (the JWKS's x, as text and as bytes)", async () => {
+  test("HS256 keyed with the public key (the JWKS's x, as text and as bytes)", async ({ galaxy, owner, signer, expect401 }) => {
     const jwks = Jwks.parse((await api(galaxy, "GET", "/.well-known/jwks.json")).body);
     const key = jwks.keys.find((k) => k.kid === signer.kid);
     const x = z.object({ x: z.string() }).parse(key).x;
@@ -94,7 +85,7 @@ describe("each attack is a 401", () => {
     }
   });
 
-  test("a changed payload under the old signature (viewer → owner, or another workspace)", async () => {
+  test("a changed payload under the old signature (viewer → owner, or another workspace)", async ({ viewerToken, expect401, expect200 }) => {
     const { header, payload, signature } = partsOf(viewerToken);
     expect(payload.role).toBe("viewer");
     const encodedHeader = viewerToken.split(".")[0];
@@ -106,18 +97,18 @@ describe("each attack is a 401", () => {
     await expect200(`${encodedHeader}.${b64url(JSON.stringify(payload))}.${signature}`);
   });
 
-  test("an expired token, signed by identity's key", async () => {
+  test("an expired token, signed by identity's key", async ({ signer, ownerPayload, expect401 }) => {
     await expect401(await signer.sign({ typ: ACCESS_TOKEN_TYP }, ownerPayload({ iat: nowS() - 20 * 60, exp: nowS() - 5 * 60 })), "token_expired");
   });
 
-  test("a wrong audience (also the bus's), issuer or typ, signed by identity's key", async () => {
+  test("a wrong audience (also the bus's), issuer or typ, signed by identity's key", async ({ signer, ownerPayload, expect401 }) => {
     await expect401(await signer.sign({ typ: ACCESS_TOKEN_TYP }, ownerPayload({ aud: "galaxy-bus" })), "invalid_token");
     await expect401(await signer.sign({ typ: ACCESS_TOKEN_TYP }, ownerPayload({ aud: "someone-else" })), "invalid_token");
     await expect401(await signer.sign({ typ: ACCESS_TOKEN_TYP }, ownerPayload({ iss: "https://evil.example.com" })), "invalid_token");
     for (const typ of ["JWT", CLAIM_TYP, "at+JWT ", undefined]) await expect401(await signer.sign({ typ }, ownerPayload()), "invalid_token");
   });
 
-  test("a workspace claim presented as an access token", async () => {
+  test("a workspace claim presented as an access token", async ({ galaxy, owner, expect401 }) => {
     // One read off the bus, from the Gx-Claim header of the event the owner's own request caused.
     const claims: string[] = [];
     galaxy.observer.watch(`evt.${owner.workspace.id}.agent.created`, (msg) => void claims.push(msg.headers?.get(HEADER.claim) ?? ""));
@@ -135,7 +126,7 @@ describe("each attack is a 401", () => {
     await expect401(service.claim, "invalid_token");
   });
 
-  test("a token of the configured external issuer, which the exchange accepts, is refused on API routes", async () => {
+  test("a token of the configured external issuer, which the exchange accepts, is refused on API routes", async ({ galaxy, oidc, ownerPayload, expect401, expect200 }) => {
     const idToken = await oidc.sign({ sub: "user_2external", email: "external@example.com", email_verified: true, name: "External" });
     // Control: the token is genuine, and trades for a Galaxy token at the exchange.
     const exchanged = await api(galaxy, "POST", "/api/auth/exchange", { body: { idToken } });
@@ -146,14 +137,14 @@ describe("each attack is a 401", () => {
     await expect401(await oidc.sign(ownerPayload(), { issuer: CLAIM_ISSUER, audience: ACCESS_TOKEN_AUDIENCE, header: { typ: ACCESS_TOKEN_TYP } }), "invalid_token");
   });
 
-  test("an RS256 token of an issuer nobody configured", async () => {
+  test("an RS256 token of an issuer nobody configured", async ({ ownerPayload, expect401 }) => {
     const { privateKey } = await generateKeyPair("RS256");
     const external = (payload: JWTPayload, typ: string) => new SignJWT(payload).setProtectedHeader({ alg: "RS256", kid: "ins_external", typ }).sign(privateKey);
     await expect401(await external({ iss: "https://clerk.example.com", aud: ACCESS_TOKEN_AUDIENCE, sub: "user_2abc", iat: nowS(), exp: nowS() + 600 }, "JWT"), "invalid_token");
     await expect401(await external(ownerPayload(), ACCESS_TOKEN_TYP), "invalid_token");
   });
 
-  test("a kid that is not in the JWKS: a stranger's Ed25519 key, and identity's key under another kid", async () => {
+  test("a kid that is not in the JWKS: a stranger's Ed25519 key, and identity's key under another kid", async ({ galaxy, signer, ownerPayload, expect401 }) => {
     const { privateKey, publicKey } = await generateKeyPair("EdDSA", { crv: "Ed25519" });
     const jwks = Jwks.parse((await api(galaxy, "GET", "/.well-known/jwks.json")).body);
     const strangerKid = randomUUID();
@@ -166,7 +157,7 @@ describe("each attack is a 401", () => {
     await expect401(await signer.sign({ typ: ACCESS_TOKEN_TYP, kid: randomUUID() }, ownerPayload()), "invalid_token");
   });
 
-  test("garbage in the bearer slot", async () => {
+  test("garbage in the bearer slot", async ({ owner, expect401 }) => {
     for (const token of ["x", "a.b.c", `${owner.accessToken}.extra`, owner.accessToken.slice(0, -1)]) await expect401(token, "invalid_token");
   });
 });

@@ -1,9 +1,10 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { Agent, CreatedTrigger, ErrorBody, Pagination, SignupResult, TRIGGER_DELIVERIES_KEPT, TriggerDelivery } from "@galaxy/contracts";
 import { signWebhook } from "@galaxy/webhooks";
-import { api, dataOf, eventually, startGalaxy, type ApiResponse, type Galaxy } from "./harness";
+import { galaxyTest } from "./fixtures";
+import { api, dataOf, eventually, type ApiResponse } from "./harness";
 
 /**
  * `GET /api/triggers/{id}/deliveries` (docs/webhooks.md, Deliveries): every answer to a delivery
@@ -11,54 +12,50 @@ import { api, dataOf, eventually, startGalaxy, type ApiResponse, type Galaxy } f
  */
 
 const RATE_LIMIT = 8;
-let galaxy: Galaxy;
-let token = "";
-let agentId = "";
 
 const Deliveries = z.object({ data: z.array(TriggerDelivery), pagination: Pagination });
 
-async function deliver(triggerId: string, secret: string, options: { body?: string; timestamp?: number; signWith?: string } = {}): Promise<ApiResponse> {
-  const id = `msg_${randomUUID()}`;
-  const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
-  const body = options.body ?? JSON.stringify({ message: "hi" });
-  return api(galaxy, "POST", `/hooks/${triggerId}`, {
-    body,
-    headers: { "content-type": "application/json", "webhook-id": id, "webhook-timestamp": String(timestamp), "webhook-signature": signWebhook(options.signWith ?? secret, id, timestamp, body) },
+/**
+ * Set up before the first test: `token`, of a workspace with an active agent, `agentId`.
+ * `deliver` posts a signed delivery to a trigger; `createTrigger` makes a webhook trigger of the
+ * agent; `deliveries` reads a trigger's list; `listed` waits for the list to hold `count`.
+ */
+const test = galaxyTest({ webhookRateLimit: { limit: RATE_LIMIT, windowS: 60 } })
+  .extend("token", { scope: "file", auto: true }, async ({ galaxy }) =>
+    dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email: "log@example.com", password: "correct horse battery", name: "Log", workspaceName: "Deliveries" } })).accessToken)
+  .extend("agentId", { scope: "file", auto: true }, async ({ galaxy, token }) => {
+    const agentId = dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token, body: { name: "Echo", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "Repeat." } })).id;
+    await api(galaxy, "POST", `/api/agents/${agentId}/activate`, { token });
+    return agentId;
+  })
+  .extend("deliver", { scope: "file" }, async ({ galaxy }) => async (triggerId: string, secret: string, options: { body?: string; timestamp?: number; signWith?: string } = {}): Promise<ApiResponse> => {
+    const id = `msg_${randomUUID()}`;
+    const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
+    const body = options.body ?? JSON.stringify({ message: "hi" });
+    return api(galaxy, "POST", `/hooks/${triggerId}`, {
+      body,
+      headers: { "content-type": "application/json", "webhook-id": id, "webhook-timestamp": String(timestamp), "webhook-signature": signWebhook(options.signWith ?? secret, id, timestamp, body) },
+    });
+  })
+  .extend("createTrigger", { scope: "file" }, async ({ galaxy, token, agentId }) => async (): Promise<{ id: string; secret: string }> => {
+    const trigger = dataOf(CreatedTrigger, await api(galaxy, "POST", `/api/agents/${agentId}/triggers`, { token, body: { type: "webhook" } }));
+    return { id: trigger.id, secret: trigger.secret ?? "" };
+  })
+  .extend("deliveries", { scope: "file" }, async ({ galaxy, token }) => async (triggerId: string, query = "", as = token): Promise<z.infer<typeof Deliveries>> => {
+    const response = await api(galaxy, "GET", `/api/triggers/${triggerId}/deliveries${query}`, { token: as });
+    expect(response.status, JSON.stringify(response.body)).toBe(200);
+    return Deliveries.parse(response.body);
+  })
+  /** The trigger's list once it holds `count` deliveries (recording follows the answer, in the background). */
+  .extend("listed", { scope: "file" }, async ({ deliveries }) => async (triggerId: string, count: number): Promise<TriggerDelivery[]> => {
+    return eventually(async () => {
+      const page = await deliveries(triggerId, "?limit=100");
+      return page.pagination.total === count ? page.data : undefined;
+    }, 10_000, `${count} deliveries listed`);
   });
-}
-
-async function createTrigger(): Promise<{ id: string; secret: string }> {
-  const trigger = dataOf(CreatedTrigger, await api(galaxy, "POST", `/api/agents/${agentId}/triggers`, { token, body: { type: "webhook" } }));
-  return { id: trigger.id, secret: trigger.secret ?? "" };
-}
-
-async function deliveries(triggerId: string, query = "", as = token): Promise<z.infer<typeof Deliveries>> {
-  const response = await api(galaxy, "GET", `/api/triggers/${triggerId}/deliveries${query}`, { token: as });
-  expect(response.status, JSON.stringify(response.body)).toBe(200);
-  return Deliveries.parse(response.body);
-}
-
-/** The trigger's list once it holds `count` deliveries (recording follows the answer, in the background). */
-async function listed(triggerId: string, count: number): Promise<TriggerDelivery[]> {
-  return eventually(async () => {
-    const page = await deliveries(triggerId, "?limit=100");
-    return page.pagination.total === count ? page.data : undefined;
-  }, 10_000, `${count} deliveries listed`);
-}
-
-beforeAll(async () => {
-  galaxy = await startGalaxy(inject("engines"), { webhookRateLimit: { limit: RATE_LIMIT, windowS: 60 } });
-  token = dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email: "log@example.com", password: "correct horse battery", name: "Log", workspaceName: "Deliveries" } })).accessToken;
-  agentId = dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token, body: { name: "Echo", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "Repeat." } })).id;
-  await api(galaxy, "POST", `/api/agents/${agentId}/activate`, { token });
-});
-
-afterAll(async () => {
-  await galaxy?.stop();
-});
 
 describe("a webhook trigger's deliveries", () => {
-  test("accepted ones carry their execution and its status; refused ones their status and code", async () => {
+  test("accepted ones carry their execution and its status; refused ones their status and code", async ({ deliver, createTrigger, deliveries, listed }) => {
     const trigger = await createTrigger();
     const accepted = await deliver(trigger.id, trigger.secret);
     expect(accepted.status).toBe(202);
@@ -84,7 +81,7 @@ describe("a webhook trigger's deliveries", () => {
     }, 20_000, "the accepted delivery's execution to complete");
   });
 
-  test("rate-limited deliveries are listed, the list keeps the newest 200, and it pages by cursor", async () => {
+  test("rate-limited deliveries are listed, the list keeps the newest 200, and it pages by cursor", async ({ deliver, createTrigger, deliveries, listed }) => {
     const trigger = await createTrigger();
     const statuses: number[] = [];
     for (let i = 0; i < TRIGGER_DELIVERIES_KEPT + 5; i++) statuses.push((await deliver(trigger.id, trigger.secret)).status);
@@ -105,7 +102,7 @@ describe("a webhook trigger's deliveries", () => {
     expect(seqs).toEqual(Array.from({ length: TRIGGER_DELIVERIES_KEPT }, (_, i) => TRIGGER_DELIVERIES_KEPT + 5 - i));
   });
 
-  test("a delivery while the agent is paused is listed as refused: agent_not_active", async () => {
+  test("a delivery while the agent is paused is listed as refused: agent_not_active", async ({ galaxy, token, agentId, deliver, createTrigger, deliveries }) => {
     const trigger = await createTrigger();
     expect((await api(galaxy, "POST", `/api/agents/${agentId}/pause`, { token })).status).toBe(200);
     await eventually(async () => ((await deliver(trigger.id, trigger.secret)).status === 409 ? true : undefined), 10_000, "deliveries to be refused while paused");
@@ -117,7 +114,7 @@ describe("a webhook trigger's deliveries", () => {
     expect((await api(galaxy, "POST", `/api/agents/${agentId}/activate`, { token })).status).toBe(200);
   });
 
-  test("another workspace sees a 404, an unknown trigger is a 404, and a bad cursor a 400", async () => {
+  test("another workspace sees a 404, an unknown trigger is a 404, and a bad cursor a 400", async ({ galaxy, token, deliver, createTrigger, listed }) => {
     const trigger = await createTrigger();
     await deliver(trigger.id, trigger.secret);
     await listed(trigger.id, 1);

@@ -1,11 +1,12 @@
 import { createHash, randomUUID } from "node:crypto";
-import { incomingTraceparent, serviceDb } from "@galaxy/testkit";
-import { afterAll, beforeAll, expect, inject, test } from "vitest";
+import { incomingTraceparent } from "@galaxy/testkit";
+import { expect } from "vitest";
 import { EVENT_CATALOG, Execution, type EventEnvelope, type WebhookReceived } from "@galaxy/contracts";
-import { inWorkspace, sql, type Kysely, type RawBuilder } from "@galaxy/db";
-import { setTier, type ExecutionDb } from "@galaxy/execution-worker";
+import { inWorkspace, sql, type RawBuilder } from "@galaxy/db";
+import { setTier } from "@galaxy/execution-worker";
 import { workspaceWithAgent } from "./backlog";
-import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
+import { galaxyTest } from "./fixtures";
+import { api, dataOf, eventually } from "./harness";
 
 /**
  * Webhook intake without a noisy neighbour (docs/webhooks.md, "Intake"): a backlog of
@@ -17,60 +18,51 @@ import { api, dataOf, eventually, startGalaxy, type Galaxy } from "./harness";
 
 const BACKLOG = 2_000;
 
-let galaxy: Galaxy;
-let db: Kysely<ExecutionDb>;
-
-beforeAll(async () => {
-  galaxy = await startGalaxy(inject("engines"), { worker: { concurrency: 8, shutdownGraceMs: 200 } });
-  db = serviceDb<ExecutionDb>(galaxy.env, "execution-worker");
-});
-
-afterAll(async () => {
-  await db?.destroy();
-  await galaxy?.stop();
-});
-
-
-/** Publishes a `webhook.received` as the gateway does once it verified a delivery; answers its execution id. */
-async function publishDelivery(workspaceId: string, agentId: string, triggerId: string, message: string): Promise<string> {
-  const executionId = randomUUID();
-  const body = { message };
-  const raw = JSON.stringify(body);
-  const data: WebhookReceived = {
-    triggerId,
-    agentId,
-    webhookId: `msg_${randomUUID()}`,
-    executionId,
-    body,
-    bodySha256: createHash("sha256").update(raw).digest("hex"),
-    bodySize: Buffer.byteLength(raw),
-    headers: { "content-type": "application/json" },
-    receivedAt: new Date().toISOString(),
-  };
-  const id = randomUUID();
-  const payload: EventEnvelope = { id, type: "webhook.received", occurredAt: data.receivedAt, workspaceId, actor: { type: "service", id: "gateway" }, data };
-  const claim = await galaxy.observer.serviceClaims.get(workspaceId);
-  await galaxy.observer.publishEvent({
-    id,
-    workspaceId,
-    type: "webhook.received",
-    schemaVersion: EVENT_CATALOG["webhook.received"].schemaVersion,
-    payload,
-    context: { claim, traceparent: incomingTraceparent(), correlationId: id, causationId: id },
+/**
+ * `publishDelivery` publishes a `webhook.received` as the gateway does once it verified a
+ * delivery, and answers its execution id; `scalar` is the single number a count query answers,
+ * in the workspace.
+ */
+const test = galaxyTest({ worker: { concurrency: 8, shutdownGraceMs: 200 } })
+  /** Publishes a `webhook.received` as the gateway does once it verified a delivery; answers its execution id. */
+  .extend("publishDelivery", { scope: "file" }, async ({ galaxy }) => async (workspaceId: string, agentId: string, triggerId: string, message: string): Promise<string> => {
+    const executionId = randomUUID();
+    const body = { message };
+    const raw = JSON.stringify(body);
+    const data: WebhookReceived = {
+      triggerId,
+      agentId,
+      webhookId: `msg_${randomUUID()}`,
+      executionId,
+      body,
+      bodySha256: createHash("sha256").update(raw).digest("hex"),
+      bodySize: Buffer.byteLength(raw),
+      headers: { "content-type": "application/json" },
+      receivedAt: new Date().toISOString(),
+    };
+    const id = randomUUID();
+    const payload: EventEnvelope = { id, type: "webhook.received", occurredAt: data.receivedAt, workspaceId, actor: { type: "service", id: "gateway" }, data };
+    const claim = await galaxy.observer.serviceClaims.get(workspaceId);
+    await galaxy.observer.publishEvent({
+      id,
+      workspaceId,
+      type: "webhook.received",
+      schemaVersion: EVENT_CATALOG["webhook.received"].schemaVersion,
+      payload,
+      context: { claim, traceparent: incomingTraceparent(), correlationId: id, causationId: id },
+    });
+    return executionId;
+  })
+  /** The single number a count query answers, in the workspace. */
+  .extend("scalar", { scope: "file" }, async ({ workerDb }) => async (workspaceId: string, query: RawBuilder<{ n: number }>): Promise<number> => {
+    return inWorkspace(workerDb, workspaceId, async (tx) => (await query.execute(tx)).rows[0]?.n ?? -1);
   });
-  return executionId;
-}
 
-/** The single number a count query answers, in the workspace. */
-async function scalar(workspaceId: string, query: RawBuilder<{ n: number }>): Promise<number> {
-  return inWorkspace(db, workspaceId, async (tx) => (await query.execute(tx)).rows[0]?.n ?? -1);
-}
-
-test(`another workspace's single delivery, published behind ${BACKLOG} of a busy workspace's, completes before most of them`, async () => {
+test(`another workspace's single delivery, published behind ${BACKLOG} of a busy workspace's, completes before most of them`, async ({ galaxy, workerDb, publishDelivery, scalar }) => {
   const busy = await workspaceWithAgent(galaxy, "Hooks");
   const quiet = await workspaceWithAgent(galaxy, "Hooks");
   // Enterprise: the whole backlog fits under its queue cap, so every delivery becomes an execution.
-  await inWorkspace(db, busy.workspaceId, (tx) => setTier(tx, busy.workspaceId, "enterprise"));
+  await inWorkspace(workerDb, busy.workspaceId, (tx) => setTier(tx, busy.workspaceId, "enterprise"));
   // Every model call takes a second: the worker runs about 8 executions a second, so the
   // backlog's completions count the seconds intake took (well under 25 s even on a loaded
   // machine), not how fast this machine runs a model call.
@@ -98,7 +90,7 @@ test(`another workspace's single delivery, published behind ${BACKLOG} of a busy
   const intakeTransactions = await scalar(busy.workspaceId, sql`select count(distinct xmin::text)::int as n from execution_events where type = 'execution.queued'`);
 
   // The rest of the backlog need not run: cancel it and let the running ones finish before the services stop.
-  await inWorkspace(db, busy.workspaceId, (tx) => sql`update executions set status = 'cancelled', completed_at = now() where status = 'queued'`.execute(tx));
+  await inWorkspace(workerDb, busy.workspaceId, (tx) => sql`update executions set status = 'cancelled', completed_at = now() where status = 'queued'`.execute(tx));
   await galaxy.devModel.control({ reset: true });
   await eventually(async () => {
     const running = await scalar(busy.workspaceId, sql`select count(*)::int as n from executions where status = 'running'`);

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, expect, inject, test } from "vitest";
+import { expect } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { connect as tcpConnect } from "node:net";
@@ -7,11 +7,12 @@ import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { Agent, CreatedTrigger, Execution, SignupResult } from "@galaxy/contracts";
-import { createDb, sql, type Kysely } from "@galaxy/db";
+import { sql } from "@galaxy/db";
 import { freePort } from "@galaxy/testkit";
 import { signWebhook } from "@galaxy/webhooks";
 import { deliveryEventId, deliveryExecutionId } from "@galaxy/gateway";
-import { api, dataOf, eventually, startGalaxy, type ApiResponse, type Galaxy } from "./harness";
+import { galaxyTestAfter } from "./fixtures";
+import { api, dataOf, eventually, type ApiResponse } from "./harness";
 
 /**
  * docs/webhooks.md, "the bus unreachable: 503, nothing stored; the sender's retry is safe": Galaxy
@@ -19,27 +20,11 @@ import { api, dataOf, eventually, startGalaxy, type ApiResponse, type Galaxy } f
  */
 
 const NATS_SERVER = "/usr/sbin/nats-server";
-let port = 0;
-let storeDir = "";
-let nats: ChildProcess | undefined;
-let galaxy: Galaxy;
-let superuser: Kysely<unknown>;
-
-async function startNats(): Promise<void> {
-  const child = spawn(NATS_SERVER, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir, "-m", "0"], { stdio: "ignore" });
-  nats = child;
-  await eventually(async () => {
-    if (child.exitCode !== null) throw new Error(`nats-server exited with ${child.exitCode}`);
-    return (await portAnswers(port)) ? true : undefined;
-  }, 10_000, "nats-server to listen");
-}
-
-async function stopNats(): Promise<void> {
-  const child = nats;
-  if (!child || child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  await exited;
+/** A nats-server of the file's own, on `url`: `stop()` ends it, `start()` starts it again on the same port and store. */
+interface OwnNats {
+  url: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
 }
 
 async function portAnswers(p: number): Promise<boolean> {
@@ -53,22 +38,44 @@ async function portAnswers(p: number): Promise<boolean> {
   });
 }
 
-beforeAll(async () => {
-  port = await freePort();
-  storeDir = await mkdtemp(join(tmpdir(), "galaxy-webhooks-nats-"));
-  await startNats();
-  galaxy = await startGalaxy({ ...inject("engines"), natsUrl: `nats://127.0.0.1:${port}` });
-  superuser = createDb<unknown>({ connectionString: galaxy.env.databaseUrl, max: 1 });
-}, 60_000);
+/**
+ * A Galaxy on `nats`, a nats-server of the file's own started before it, stopped and its store
+ * removed after it.
+ */
+const test = galaxyTestAfter(
+  async ({ onCleanup }): Promise<OwnNats> => {
+    const port = await freePort();
+    const storeDir = await mkdtemp(join(tmpdir(), "galaxy-webhooks-nats-"));
+    let child: ChildProcess | undefined;
+    const nats: OwnNats = {
+      url: `nats://127.0.0.1:${port}`,
+      async start() {
+        const started = spawn(NATS_SERVER, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir, "-m", "0"], { stdio: "ignore" });
+        child = started;
+        await eventually(async () => {
+          if (started.exitCode !== null) throw new Error(`nats-server exited with ${started.exitCode}`);
+          return (await portAnswers(port)) ? true : undefined;
+        }, 10_000, "nats-server to listen");
+      },
+      async stop() {
+        const running = child;
+        if (!running || running.exitCode !== null) return;
+        const exited = new Promise((resolve) => running.once("exit", resolve));
+        running.kill("SIGTERM");
+        await exited;
+      },
+    };
+    onCleanup(async () => {
+      await nats.stop();
+      await rm(storeDir, { recursive: true, force: true });
+    });
+    await nats.start();
+    return nats;
+  },
+  (nats) => ({ engines: { natsUrl: nats.url } }),
+).extend("nats", { scope: "file" }, async ({ prelude }) => prelude);
 
-afterAll(async () => {
-  await superuser?.destroy();
-  await galaxy?.stop();
-  await stopNats();
-  await rm(storeDir, { recursive: true, force: true });
-});
-
-test("with NATS stopped a delivery is 503 and stored nowhere; the same delivery retried once NATS is back makes exactly one execution", async () => {
+test("with NATS stopped a delivery is 503 and stored nowhere; the same delivery retried once NATS is back makes exactly one execution", async ({ galaxy, nats, superuser }) => {
   const signup = dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email: "outage@example.com", password: "correct horse battery", name: "Outage", workspaceName: "Outage" } }));
   const token = signup.accessToken;
   const agent = dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token, body: { name: "Echo", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "Repeat." } }));
@@ -86,7 +93,7 @@ test("with NATS stopped a delivery is 503 and stored nowhere; the same delivery 
   // A first delivery while all is well (the gateway now holds the trigger and its claim).
   expect((await send(`msg_${randomUUID()}`, JSON.stringify({ message: "before" }))).status).toBe(202);
 
-  await stopNats();
+  await nats.stop();
   await eventually(async () => (galaxy.observer.isConnected() ? undefined : true), 10_000, "the clients to see NATS gone");
   const webhookId = `msg_${randomUUID()}`;
   const body = JSON.stringify({ message: "during the outage" });
@@ -94,7 +101,7 @@ test("with NATS stopped a delivery is 503 and stored nowhere; the same delivery 
   expect(refused.status, JSON.stringify(refused.body)).toBe(503);
   expect(refused.body).toMatchObject({ error: "Service Unavailable" });
 
-  await startNats();
+  await nats.start();
   await eventually(async () => (galaxy.observer.isConnected() ? true : undefined), 20_000, "the clients to reconnect");
   // Nothing of the refused delivery reached the stream.
   const stream = galaxy.observer.stream("EVENTS");

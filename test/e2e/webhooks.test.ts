@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { execFile } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
@@ -6,10 +6,11 @@ import { promisify } from "node:util";
 import { z } from "zod";
 import type { Msg } from "@nats-io/transport-node";
 import { Agent, AuditEntry, CreatedTrigger, EVENT_CATALOG, EventEnvelope, Execution, RotatedTriggerSecret, SignupResult, Trigger } from "@galaxy/contracts";
-import { createDb, sql, type Kysely } from "@galaxy/db";
+import { sql } from "@galaxy/db";
 import { signWebhook } from "@galaxy/webhooks";
 import { deliveryExecutionId } from "@galaxy/gateway";
-import { api, dataOf, eventually, startGalaxy, type ApiResponse, type Galaxy } from "./harness";
+import { galaxyTest } from "./fixtures";
+import { api, dataOf, eventually, type ApiResponse, type Galaxy } from "./harness";
 
 /**
  * Webhooks in (docs/webhooks.md), through the gateway of a whole Galaxy: signed deliveries start one
@@ -18,15 +19,9 @@ import { api, dataOf, eventually, startGalaxy, type ApiResponse, type Galaxy } f
 
 const RATE_LIMIT = 60;
 const run = promisify(execFile);
-let galaxy: Galaxy;
-let superuser: Kysely<unknown>;
-let token = "";
-let workspaceId = "";
-let agentId = "";
-/** Every `webhook.received` the bus stored, as the observer saw it. */
-const received: Msg[] = [];
-/** The execution id of every `execution.queued` published. */
-const queuedEvents: string[] = [];
+
+/** Posts a delivery to a trigger, as its sender would. */
+type Deliver = (triggerId: string, d: Delivery, headers?: Record<string, string>) => Promise<ApiResponse>;
 
 interface Delivery {
   id: string;
@@ -42,68 +37,73 @@ function delivery(secret: string, payload: unknown, options: { id?: string; time
   return { id, timestamp, body, signature: signWebhook(secret, id, timestamp, body) };
 }
 
-async function deliver(triggerId: string, d: Delivery, headers: Record<string, string> = {}): Promise<ApiResponse> {
-  return api(galaxy, "POST", `/hooks/${triggerId}`, {
-    body: d.body,
-    headers: { "content-type": "application/json", "webhook-id": d.id, "webhook-timestamp": String(d.timestamp), "webhook-signature": d.signature, ...headers },
-  });
-}
-
-async function createTrigger(body: unknown = { type: "webhook" }): Promise<{ id: string; secret: string }> {
-  const response = await api(galaxy, "POST", `/api/agents/${agentId}/triggers`, { token, body });
-  expect(response.status, JSON.stringify(response.body)).toBe(201);
-  const trigger = dataOf(CreatedTrigger, response);
-  return { id: trigger.id, secret: trigger.secret ?? "" };
-}
-
-async function executionsOf(triggerId: string): Promise<Array<{ id: string; status: string }>> {
-  const rows = await sql<{ id: string; status: string }>`select id, status from execution.executions where trigger->>'id' = ${triggerId} order by created_at`.execute(superuser);
-  return rows.rows;
-}
-
 function decode(msg: Msg): { data: { triggerId: string } } {
   return z.object({ data: z.object({ triggerId: z.string() }) }).parse(JSON.parse(new TextDecoder().decode(msg.data)));
 }
 
-/** How many `webhook.received` publishes of this trigger the observer saw (repeats included). */
-async function receivedFor(triggerId: string): Promise<number> {
-  return received.filter((msg) => decode(msg).data.triggerId === triggerId).length;
-}
-
-/** Resolves once the worker's webhook consumer has applied (acked) everything stored so far. */
-async function workerCaughtUp(): Promise<void> {
-  const ConsumerInfo = z.object({ num_pending: z.number(), num_ack_pending: z.number() });
-  await eventually(async () => {
-    const reply = await galaxy.observer.rawRequest(`$JS.API.CONSUMER.INFO.${galaxy.observer.stream("EVENTS")}.execution-worker-webhooks`, "", { timeoutMs: 3_000 });
-    const info = ConsumerInfo.parse(JSON.parse(new TextDecoder().decode(reply.data)));
-    return info.num_pending === 0 && info.num_ack_pending === 0 ? true : undefined;
-  }, 15_000, "the webhook consumer to catch up");
-}
-
-beforeAll(async () => {
-  galaxy = await startGalaxy(inject("engines"), { webhookRateLimit: { limit: RATE_LIMIT, windowS: 60 } });
-  superuser = createDb<unknown>({ connectionString: galaxy.env.databaseUrl, max: 2 });
-  galaxy.observer.watch("evt.*.webhook.received", (msg) => void received.push(msg));
-  galaxy.observer.watch("evt.*.execution.queued", (msg) => {
-    const queued = z.object({ data: z.object({ execution: z.object({ id: z.string() }) }) }).safeParse(JSON.parse(new TextDecoder().decode(msg.data)));
-    if (queued.success) queuedEvents.push(queued.data.data.execution.id);
-  });
-  await galaxy.observer.flush();
-  const signup = dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email: "hooks@example.com", password: "correct horse battery", name: "Hooks", workspaceName: "Hooks" } }));
-  token = signup.accessToken;
-  workspaceId = signup.workspace.id;
-  const agent = dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token, body: { name: "Echo", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "Repeat." } }));
-  agentId = agent.id;
-  expect((await api(galaxy, "POST", `/api/agents/${agentId}/activate`, { token })).status).toBe(200);
-});
-
-afterAll(async () => {
-  await superuser?.destroy();
-  await galaxy?.stop();
-});
+/**
+ * Watched from before the first test: `received`, every `webhook.received` the bus stored, as the
+ * observer saw it; `queuedEvents`, the execution id of every `execution.queued` published.
+ * Set up before the first test: `token`, of a workspace (`workspaceId`) with an active agent, `agentId`.
+ */
+const test = galaxyTest({ webhookRateLimit: { limit: RATE_LIMIT, windowS: 60 } })
+  .extend("received", { scope: "file", auto: true }, async ({ galaxy }) => {
+    const received: Msg[] = [];
+    galaxy.observer.watch("evt.*.webhook.received", (msg) => void received.push(msg));
+    return received;
+  })
+  .extend("queuedEvents", { scope: "file", auto: true }, async ({ galaxy }) => {
+    const queuedEvents: string[] = [];
+    galaxy.observer.watch("evt.*.execution.queued", (msg) => {
+      const queued = z.object({ data: z.object({ execution: z.object({ id: z.string() }) }) }).safeParse(JSON.parse(new TextDecoder().decode(msg.data)));
+      if (queued.success) queuedEvents.push(queued.data.data.execution.id);
+    });
+    await galaxy.observer.flush();
+    return queuedEvents;
+  })
+  .extend("hooks", { scope: "file", auto: true }, async ({ galaxy }) =>
+    dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email: "hooks@example.com", password: "correct horse battery", name: "Hooks", workspaceName: "Hooks" } })))
+  .extend("token", { scope: "file" }, async ({ hooks }) => hooks.accessToken)
+  .extend("workspaceId", { scope: "file" }, async ({ hooks }) => hooks.workspace.id)
+  .extend("agentId", { scope: "file", auto: true }, async ({ galaxy, token }) => {
+    const agent = dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token, body: { name: "Echo", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "Repeat." } }));
+    expect((await api(galaxy, "POST", `/api/agents/${agent.id}/activate`, { token })).status).toBe(200);
+    return agent.id;
+  })
+  .extend("deliver", { scope: "file" }, async ({ galaxy }): Promise<Deliver> => async (triggerId, d, headers = {}) => {
+    return api(galaxy, "POST", `/hooks/${triggerId}`, {
+      body: d.body,
+      headers: { "content-type": "application/json", "webhook-id": d.id, "webhook-timestamp": String(d.timestamp), "webhook-signature": d.signature, ...headers },
+    });
+  })
+  .extend("createTrigger", { scope: "file" }, async ({ galaxy, token, agentId }) => async (body: unknown = { type: "webhook" }): Promise<{ id: string; secret: string }> => {
+    const response = await api(galaxy, "POST", `/api/agents/${agentId}/triggers`, { token, body });
+    expect(response.status, JSON.stringify(response.body)).toBe(201);
+    const trigger = dataOf(CreatedTrigger, response);
+    return { id: trigger.id, secret: trigger.secret ?? "" };
+  })
+  .extend("executionsOf", { scope: "file" }, async ({ superuser }) => async (triggerId: string): Promise<Array<{ id: string; status: string }>> => {
+    const rows = await sql<{ id: string; status: string }>`select id, status from execution.executions where trigger->>'id' = ${triggerId} order by created_at`.execute(superuser);
+    return rows.rows;
+  })
+  /** How many `webhook.received` publishes of this trigger the observer saw (repeats included). */
+  .extend("receivedFor", { scope: "file" }, async ({ received }) => async (triggerId: string): Promise<number> => {
+    return received.filter((msg) => decode(msg).data.triggerId === triggerId).length;
+  })
+  /** Resolves once the worker's webhook consumer has applied (acked) everything stored so far. */
+  .extend("workerCaughtUp", { scope: "file" }, async ({ galaxy }) => async (): Promise<void> => {
+    const ConsumerInfo = z.object({ num_pending: z.number(), num_ack_pending: z.number() });
+    await eventually(async () => {
+      const reply = await galaxy.observer.rawRequest(`$JS.API.CONSUMER.INFO.${galaxy.observer.stream("EVENTS")}.execution-worker-webhooks`, "", { timeoutMs: 3_000 });
+      const info = ConsumerInfo.parse(JSON.parse(new TextDecoder().decode(reply.data)));
+      return info.num_pending === 0 && info.num_ack_pending === 0 ? true : undefined;
+    }, 15_000, "the webhook consumer to catch up");
+  })
+  /** The trigger the refusals are sent to (made before the first of them). */
+  .extend("refusedTrigger", { scope: "file" }, async ({ createTrigger }) => createTrigger());
 
 describe("webhook triggers", () => {
-  test("creating one answers its url and a whsec_ secret once; the list never shows the secret", async () => {
+  test("creating one answers its url and a whsec_ secret once; the list never shows the secret", async ({ galaxy, superuser, token, workspaceId, agentId }) => {
     const response = await api(galaxy, "POST", `/api/agents/${agentId}/triggers`, { token, body: { type: "webhook" } });
     expect(response.status).toBe(201);
     const created = dataOf(CreatedTrigger, response);
@@ -123,7 +123,7 @@ describe("webhook triggers", () => {
 });
 
 describe("idempotent creation", () => {
-  test("the same Idempotency-Key answers the same trigger again, without its secret, which the gateway never stores", async () => {
+  test("the same Idempotency-Key answers the same trigger again, without its secret, which the gateway never stores", async ({ galaxy, superuser, token, agentId }) => {
     const key = `create-${randomUUID()}`;
     const first = await api(galaxy, "POST", `/api/agents/${agentId}/triggers`, { token, body: { type: "webhook" }, headers: { "idempotency-key": key } });
     expect(first.status).toBe(201);
@@ -142,7 +142,7 @@ describe("idempotent creation", () => {
 });
 
 describe("a signed delivery", () => {
-  test("is accepted (202) with the execution id derived from trigger and webhook-id, and runs the agent on its body", async () => {
+  test("is accepted (202) with the execution id derived from trigger and webhook-id, and runs the agent on its body", async ({ galaxy, token, agentId, deliver, createTrigger }) => {
     const trigger = await createTrigger();
     const d = delivery(trigger.secret, { message: "hello from a webhook" });
     const response = await deliver(trigger.id, d);
@@ -161,7 +161,7 @@ describe("a signed delivery", () => {
     expect(done.output?.text).toBe("echo: hello from a webhook");
   });
 
-  test("50 concurrent copies make one execution, and so does a copy that comes after the duplicate window", async () => {
+  test("50 concurrent copies make one execution, and so does a copy that comes after the duplicate window", async ({ galaxy, received, queuedEvents, workspaceId, deliver, createTrigger, executionsOf, workerCaughtUp }) => {
     const trigger = await createTrigger();
     const d = delivery(trigger.secret, { message: "once" });
     const responses = await Promise.all(Array.from({ length: 50 }, () => deliver(trigger.id, d)));
@@ -193,7 +193,7 @@ describe("a signed delivery", () => {
     expect(queuedEvents.filter((id) => id === executionId)).toHaveLength(1);
   });
 
-  test("a repeat a while later answers the same execution id and starts nothing new", async () => {
+  test("a repeat a while later answers the same execution id and starts nothing new", async ({ deliver, createTrigger, executionsOf, workerCaughtUp }) => {
     const trigger = await createTrigger();
     const d = delivery(trigger.secret, { message: "again" });
     const first = await deliver(trigger.id, d);
@@ -208,7 +208,7 @@ describe("a signed delivery", () => {
 });
 
 describe("the README's curl", () => {
-  test("scripts/sign-webhook.ts prints a curl command that delivers (202)", async () => {
+  test("scripts/sign-webhook.ts prints a curl command that delivers (202)", async ({ galaxy, createTrigger, executionsOf }) => {
     const trigger = await createTrigger();
     const script = fileURLToPath(new URL("../../scripts/sign-webhook.ts", import.meta.url));
     const { stdout } = await run("node", ["--import", "tsx", script, "--secret", trigger.secret, "--body", `{"message":"it's curl"}`, "--url", `${galaxy.url}/hooks/${trigger.id}`]);
@@ -222,31 +222,31 @@ describe("the README's curl", () => {
 });
 
 describe("a refused delivery stores nothing", () => {
-  let trigger: { id: string; secret: string };
-
-  beforeAll(async () => {
-    trigger = await createTrigger();
+  test.beforeAll(async ({ refusedTrigger }) => {
+    void refusedTrigger;
   });
 
-  const refusals: Array<[string, () => Promise<ApiResponse>, number, string]> = [
-    ["a timestamp 6 minutes old", () => deliver(trigger.id, delivery(trigger.secret, { message: "stale" }, { timestamp: Math.floor(Date.now() / 1000) - 6 * 60 })), 401, "webhook_timestamp_out_of_range"],
-    ["a timestamp 6 minutes ahead", () => deliver(trigger.id, delivery(trigger.secret, { message: "future" }, { timestamp: Math.floor(Date.now() / 1000) + 6 * 60 })), 401, "webhook_timestamp_out_of_range"],
-    ["a signature under another secret", () => deliver(trigger.id, delivery(`whsec_${Buffer.from(randomUUID()).toString("base64")}`, { message: "forged" })), 401, "invalid_webhook_signature"],
+  /** How each refusal is sent, to `trigger`. */
+  type Send = (on: { galaxy: Galaxy; trigger: { id: string; secret: string }; deliver: Deliver }) => Promise<ApiResponse>;
+  const refusals: Array<[string, Send, number, string]> = [
+    ["a timestamp 6 minutes old", ({ trigger, deliver }) => deliver(trigger.id, delivery(trigger.secret, { message: "stale" }, { timestamp: Math.floor(Date.now() / 1000) - 6 * 60 })), 401, "webhook_timestamp_out_of_range"],
+    ["a timestamp 6 minutes ahead", ({ trigger, deliver }) => deliver(trigger.id, delivery(trigger.secret, { message: "future" }, { timestamp: Math.floor(Date.now() / 1000) + 6 * 60 })), 401, "webhook_timestamp_out_of_range"],
+    ["a signature under another secret", ({ trigger, deliver }) => deliver(trigger.id, delivery(`whsec_${Buffer.from(randomUUID()).toString("base64")}`, { message: "forged" })), 401, "invalid_webhook_signature"],
     [
       "a body changed after signing",
-      async () => {
+      async ({ trigger, deliver }) => {
         const d = delivery(trigger.secret, { message: "original" });
         return deliver(trigger.id, { ...d, body: JSON.stringify({ message: "tampered" }) });
       },
       401,
       "invalid_webhook_signature",
     ],
-    ["no signature at all", () => api(galaxy, "POST", `/hooks/${trigger.id}`, { body: { message: "unsigned" } }), 401, "missing_webhook_signature"],
-    ["a body of 1 MiB + 1 byte", () => deliver(trigger.id, delivery(trigger.secret, `"${"x".repeat(1024 * 1024 - 1)}"`)), 413, "payload_too_large"],
-    ["a body that is not JSON", () => deliver(trigger.id, delivery(trigger.secret, "not json at all")), 400, "malformed_json"],
+    ["no signature at all", ({ galaxy, trigger }) => api(galaxy, "POST", `/hooks/${trigger.id}`, { body: { message: "unsigned" } }), 401, "missing_webhook_signature"],
+    ["a body of 1 MiB + 1 byte", ({ trigger, deliver }) => deliver(trigger.id, delivery(trigger.secret, `"${"x".repeat(1024 * 1024 - 1)}"`)), 413, "payload_too_large"],
+    ["a body that is not JSON", ({ trigger, deliver }) => deliver(trigger.id, delivery(trigger.secret, "not json at all")), 400, "malformed_json"],
     [
       "a content type that is not JSON",
-      () => {
+      ({ trigger, deliver }) => {
         const d = delivery(trigger.secret, "message=hello");
         return deliver(trigger.id, d, { "content-type": "application/x-www-form-urlencoded" });
       },
@@ -254,14 +254,14 @@ describe("a refused delivery stores nothing", () => {
       "unsupported_media_type",
     ],
     // What Postgres cannot store is refused before the 202, as the API refuses it (docs/errors.md).
-    ["a NUL character in a string", () => deliver(trigger.id, delivery(trigger.secret, '{"message":"a\\u0000b"}')), 400, "invalid_value"],
-    ["a lone surrogate in a key", () => deliver(trigger.id, delivery(trigger.secret, '{"\\ud800":"x"}')), 400, "invalid_value"],
-    ["JSON nested 5,000 deep", () => deliver(trigger.id, delivery(trigger.secret, `{"a":${"[".repeat(5000)}${"]".repeat(5000)}}`)), 400, "invalid_value"],
-    ["a number JSON cannot hold (1e400)", () => deliver(trigger.id, delivery(trigger.secret, '{"amount":1e400}')), 400, "invalid_value"],
+    ["a NUL character in a string", ({ trigger, deliver }) => deliver(trigger.id, delivery(trigger.secret, '{"message":"a\\u0000b"}')), 400, "invalid_value"],
+    ["a lone surrogate in a key", ({ trigger, deliver }) => deliver(trigger.id, delivery(trigger.secret, '{"\\ud800":"x"}')), 400, "invalid_value"],
+    ["JSON nested 5,000 deep", ({ trigger, deliver }) => deliver(trigger.id, delivery(trigger.secret, `{"a":${"[".repeat(5000)}${"]".repeat(5000)}}`)), 400, "invalid_value"],
+    ["a number JSON cannot hold (1e400)", ({ trigger, deliver }) => deliver(trigger.id, delivery(trigger.secret, '{"amount":1e400}')), 400, "invalid_value"],
   ];
 
-  test.each(refusals)("%s: its status, and no event, no execution", async (_name, send, status, code) => {
-    const response = await send();
+  test.for(refusals)("%s: its status, and no event, no execution", async ([_name, send, status, code], { galaxy, refusedTrigger: trigger, deliver, receivedFor, executionsOf }) => {
+    const response = await send({ galaxy, trigger, deliver });
     expect(response.status, JSON.stringify(response.body)).toBe(status);
     expect(response.body).toMatchObject({ code });
     await galaxy.observer.flush();
@@ -269,7 +269,7 @@ describe("a refused delivery stores nothing", () => {
     expect(await executionsOf(trigger.id)).toHaveLength(0);
   });
 
-  test("an unknown trigger is 404; a deleted one too, at once", async () => {
+  test("an unknown trigger is 404; a deleted one too, at once", async ({ galaxy, token, agentId, refusedTrigger: trigger, deliver, createTrigger }) => {
     const unknown = await deliver(randomUUID(), delivery(trigger.secret, { message: "nobody" }));
     expect(unknown.status).toBe(404);
     const doomed = await createTrigger();
@@ -281,7 +281,7 @@ describe("a refused delivery stores nothing", () => {
 });
 
 describe("secret rotation", () => {
-  test("after a rotation both the new and the previous secret verify; the answer shows the new one once", async () => {
+  test("after a rotation both the new and the previous secret verify; the answer shows the new one once", async ({ galaxy, token, agentId, deliver, createTrigger }) => {
     const trigger = await createTrigger();
     const rotated = await api(galaxy, "POST", `/api/agents/${agentId}/triggers/${trigger.id}/rotate-secret`, { token });
     expect(rotated.status).toBe(200);
@@ -296,7 +296,7 @@ describe("secret rotation", () => {
     expect((await deliver(trigger.id, { ...both, signature: `${old} ${both.signature}` })).status).toBe(202);
   });
 
-  test("a schedule has no secret to rotate: 409", async () => {
+  test("a schedule has no secret to rotate: 409", async ({ galaxy, token, agentId, createTrigger }) => {
     const schedule = await createTrigger({ type: "schedule", cron: "0 0 1 1 *", timezone: "Europe/Paris" });
     const response = await api(galaxy, "POST", `/api/agents/${agentId}/triggers/${schedule.id}/rotate-secret`, { token });
     expect(response.status).toBe(409);
@@ -305,7 +305,7 @@ describe("secret rotation", () => {
 });
 
 describe("the agent and the rate", () => {
-  test("past the trigger's limit: 429 with Retry-After and RateLimit-* headers, and nothing stored", async () => {
+  test("past the trigger's limit: 429 with Retry-After and RateLimit-* headers, and nothing stored", async ({ galaxy, deliver, createTrigger, receivedFor }) => {
     const trigger = await createTrigger();
     for (let i = 0; i < RATE_LIMIT; i++) expect((await deliver(trigger.id, delivery(trigger.secret, { message: `n${i}` }))).status).toBe(202);
     const before = await receivedFor(trigger.id);
@@ -320,7 +320,7 @@ describe("the agent and the rate", () => {
     expect(await receivedFor(trigger.id)).toBe(before);
   });
 
-  test("a paused agent's trigger answers 409 at once, and accepts again after activation", async () => {
+  test("a paused agent's trigger answers 409 at once, and accepts again after activation", async ({ galaxy, token, deliver }) => {
     const agent = dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token, body: { name: "Pausable", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "Repeat." } }));
     expect((await api(galaxy, "POST", `/api/agents/${agent.id}/activate`, { token })).status).toBe(200);
     const created = dataOf(CreatedTrigger, await api(galaxy, "POST", `/api/agents/${agent.id}/triggers`, { token, body: { type: "webhook" } }));
@@ -335,7 +335,7 @@ describe("the agent and the rate", () => {
 });
 
 describe("audit", () => {
-  test("a delivery's audit entry records the digest and size of its body, not the body", async () => {
+  test("a delivery's audit entry records the digest and size of its body, not the body", async ({ galaxy, token, deliver, createTrigger }) => {
     const trigger = await createTrigger();
     const marker = `secret-payload-${randomUUID()}`;
     const d = delivery(trigger.secret, { message: marker });
