@@ -1,5 +1,5 @@
 import type { StepName } from "@galaxy/contracts";
-import { inWorkspaceAtOnce, sql, type Kysely, type OutboxRow, type RawBuilder, type Transaction } from "@galaxy/db";
+import { atCommit, inWorkspaceAtOnce, sql, type CommitStatement, type Kysely, type OutboxRow, type RawBuilder, type Transaction } from "@galaxy/db";
 import type { ExecutionDb, StepStatus } from "../db";
 
 /** A step of a run as the run keeps it in memory until it writes it. */
@@ -31,22 +31,23 @@ export interface RunWrite {
 }
 
 /**
- * Applies a run's write in one statement, while `owner` holds the lease; the events as written
- * (with their seq, to publish after the commit), or null when the lease was no longer ours and
- * nothing was written. Every part hangs on the update of the execution's row, so a lost lease
- * writes no step, no event and no usage.
- */
-export async function writeRun(tx: Transaction<ExecutionDb>, write: RunWrite): Promise<OutboxRow[] | null> {
-  return writtenEvents(write, (await runWriteStatement(write).execute(tx)).rows);
-}
-
-/**
- * Applies a run's write as a workspace transaction of its own, in one round trip (`begin`, the
- * workspace, the statement and `commit` in one message: `inWorkspaceAtOnce`). What the run's
- * end writes, on the path of every execution.
+ * Applies a run's write in one statement, while `owner` holds the lease, as a workspace
+ * transaction of its own in one round trip (`begin`, the workspace, the statement and `commit`
+ * in one message: `inWorkspaceAtOnce`): the events as written (with their seq, to publish after
+ * the commit), or null when the lease was no longer ours and nothing was written. Every part
+ * hangs on the update of the execution's row, so a lost lease writes no step, no event and no
+ * usage. The run's end and a hand-back write so.
  */
 export async function writeRunAlone(db: Kysely<ExecutionDb>, workspaceId: string, write: RunWrite): Promise<OutboxRow[] | null> {
   return writtenEvents(write, await inWorkspaceAtOnce(db, workspaceId, runWriteStatement(write).compile(db)));
+}
+
+/**
+ * A run's write as the last statement of its transaction, sent with the commit (`atCommit`);
+ * `answer` makes the transaction's answer of the events written (null: the lease was lost).
+ */
+export function writeRunAtCommit<T>(tx: Transaction<ExecutionDb>, write: RunWrite, answer: (written: OutboxRow[] | null) => T): CommitStatement<T> {
+  return atCommit(runWriteStatement(write).compile(tx), (rows) => answer(writtenEvents(write, rows)));
 }
 
 function writtenEvents(write: RunWrite, rows: ReadonlyArray<{ base: number }>): OutboxRow[] | null {

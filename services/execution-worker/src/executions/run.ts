@@ -8,7 +8,7 @@ import { converse, type ConversationDeps } from "./conversation";
 import { toExecution, type ClaimedExecution, type Outcome } from "./executions.repository";
 import { decideOutcome } from "./outcome";
 import { priceOf } from "./pricing";
-import { writeRun, writeRunAlone, type StepRecord } from "./run-store";
+import { writeRunAlone, writeRunAtCommit, type StepRecord } from "./run-store";
 import type { RunOutcome, RunSignals } from "./scheduler";
 import { StepLog, WORKER_ACTOR } from "./step-log";
 import { retryTransient, type RetryOptions } from "./transient";
@@ -196,26 +196,22 @@ async function begin(deps: RunDeps, claimed: ClaimedExecution, claim: string, st
     // A later attempt (its first worker died, or handed it back) keeps the first start and its event.
     const events = row.started_at === null ? [startedEvent(execution, runContext(partial, row.queued_event_id ?? row.id))] : [];
     const firstStep = firstStepOf(config, row.attempt, now, stepId);
-    const written = await writeRun(tx, {
-      executionId: row.id,
-      owner: deps.owner,
-      set: sql`started_at = coalesce(started_at, ${startedAt})`,
-      events,
-      steps: [firstStep],
-      abandonRunning: row.started_at !== null,
+    const start = { executionId: row.id, owner: deps.owner, set: sql`started_at = coalesce(started_at, ${startedAt})`, events, steps: [firstStep], abandonRunning: row.started_at !== null };
+    // Sent with the commit: the attempt's start takes two round trips.
+    return writeRunAtCommit(tx, start, (written) => {
+      if (!written) return null;
+      const begun: BegunRun = {
+        ...partial,
+        execution,
+        attempt: row.attempt,
+        cancelRequested: row.cancel_requested_at !== null,
+        config,
+        causationId: written[0]?.id ?? row.queued_event_id ?? row.id,
+        firstStep,
+        remainingTokens,
+      };
+      return { begun, events: written };
     });
-    if (!written) return null;
-    const begun: BegunRun = {
-      ...partial,
-      execution,
-      attempt: row.attempt,
-      cancelRequested: row.cancel_requested_at !== null,
-      config,
-      causationId: written[0]?.id ?? row.queued_event_id ?? row.id,
-      firstStep,
-      remainingTokens,
-    };
-    return { begun, events: written };
   });
 }
 
@@ -267,10 +263,7 @@ async function stopped(deps: RunDeps, claimed: ClaimedExecution, steps: StepReco
 /** Gives a leased execution back to the queue (attempt uncounted) with the steps of this attempt; false when the lease was no longer ours. */
 async function handBack(deps: RunDeps, claimed: ClaimedExecution, steps: StepRecord[], retry: RetryOptions): Promise<boolean> {
   const written = await retryTransient(
-    () =>
-      inWorkspace(deps.db, claimed.workspaceId, (tx) =>
-        writeRun(tx, { executionId: claimed.id, owner: deps.owner, set: sql`status = 'queued', lease_owner = null, lease_expires_at = null, attempt = greatest(attempt - 1, 0)`, events: [], steps }),
-      ),
+    () => writeRunAlone(deps.db, claimed.workspaceId, { executionId: claimed.id, owner: deps.owner, set: sql`status = 'queued', lease_owner = null, lease_expires_at = null, attempt = greatest(attempt - 1, 0)`, events: [], steps }),
     retry,
   );
   return written !== null;
