@@ -2,7 +2,7 @@ import { sql, type Kysely } from "kysely";
 import { createSecurityDefinerFunction } from "@galaxy/db";
 
 /**
- * The fair claim counts what each workspace already runs (docs/executions.md, "Fair claims").
+ * The fair claim counts what each workspace already runs (docs/executions.md, "Fair scheduling").
  * It handed out the oldest queued execution of every workspace, then the second of each, and so
  * on; but each claim started that count at one. A claim for a single free slot, the usual case
  * once a busy worker's runs end one by one, then always went to the workspace with the oldest
