@@ -1,5 +1,5 @@
 import type { JsMsg } from "@nats-io/jetstream";
-import type { Logger } from "@galaxy/observability";
+import { lazyChild } from "@galaxy/observability";
 import type { ConsumerRun } from "./consumer-run";
 import { settleDeadLetter } from "./dead-letters";
 import { continuing, inApplySpan } from "./message-spans";
@@ -22,9 +22,7 @@ export const POISON_DELIVERIES = 20;
  */
 export async function handleEvent(r: BusResources, run: ConsumerRun, handler: (message: EventMessage) => Promise<void>, policy: RetryPolicy, msg: JsMsg): Promise<void> {
   const consumer = run.durable;
-  // A child logger costs its bindings' serialisation: made only when a line is written.
-  let child: Logger | undefined;
-  const logger = () => (child ??= r.logger.child({ consumer, subject: msg.subject, seq: msg.seq }));
+  const logger = lazyChild(r.logger, { consumer, subject: msg.subject, seq: msg.seq });
   if (msg.info.deliveryCount > POISON_DELIVERIES) {
     // Redelivered again and again without an ack: the handler likely crashes its process.
     const reason = `delivered ${msg.info.deliveryCount} times without being acknowledged`;

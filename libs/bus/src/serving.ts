@@ -5,7 +5,7 @@ import {
   GalaxyError, HEADER, REQUESTS, UnavailableError, ValidationError, issueDetails, requestSubject, type ErrorBody, type ErrorStatus, type ParsedRequest,
   type ReplyData, type ReplyEnvelope, type RequestName, type WorkspaceClaim,
 } from "@galaxy/contracts";
-import { inSpan, SpanKind, type Logger } from "@galaxy/observability";
+import { inSpan, lazyChild, SpanKind, type Logger } from "@galaxy/observability";
 import { ClaimError } from "./claims";
 import { classifyFailure, isDataException, isTooDeep } from "./classify-failure";
 import { payloadTooDeep } from "./errors";
@@ -36,9 +36,7 @@ export function serve<N extends RequestName>(r: BusResources, name: N, handler: 
 
 async function handleRequest<N extends RequestName>(r: BusResources, name: N, claimRequired: boolean, msg: Msg, handler: Handler<N>): Promise<void> {
   const correlationId = header(msg.headers, HEADER.correlationId) ?? uuidv7();
-  // A child logger costs its bindings' serialisation: made only when a line is written.
-  let child: Logger | undefined;
-  const logger = () => (child ??= r.logger.child({ op: name, correlationId }));
+  const logger = lazyChild(r.logger, { op: name, correlationId });
   const parent = { traceparent: header(msg.headers, HEADER.traceparent), tracestate: header(msg.headers, HEADER.tracestate) };
   const attributes = { "messaging.system": "nats", "messaging.operation.type": "process", "messaging.destination.name": msg.subject, "galaxy.operation": name };
   await inSpan(`serve ${name}`, parent, { kind: SpanKind.SERVER, attributes }, async (traceparent) => {

@@ -72,7 +72,7 @@ test("takes the advisory lock asked for, in the same transaction", async () => {
   expect(locks).toEqual([{ n: 1 }]);
 });
 
-test("a statement whose parameters cannot be literals runs through inWorkspace, with the same answer", async () => {
+test("a statement whose parameters cannot be literals is sent with its parameters, the opening before it, with the same answer", async () => {
   const rows = await inWorkspaceAtOnce(db, a, sql<{ n: number; ws: string }>`select length(${Buffer.from("four")}::bytea) as n, current_setting('app.workspace_id') as ws`.compile(db));
   expect(rows).toEqual([{ n: 4, ws: a }]);
 });

@@ -1,5 +1,4 @@
-import { DefaultQueryExecutor, PostgresAdapter, PostgresDialect, PostgresQueryCompiler, SingleConnectionProvider, sql, Transaction, type CompiledQuery, type Kysely } from "kysely";
-import type pg from "pg";
+import { DefaultQueryExecutor, PostgresAdapter, PostgresDialect, PostgresQueryCompiler, SingleConnectionProvider, Transaction, type CompiledQuery, type Kysely } from "kysely";
 import { FoldedOpeningConnection } from "./folded-connection";
 import { poolOf } from "./connection";
 
@@ -9,9 +8,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const LOCK_NAME = /^[a-z0-9_.]+$/;
 
 /**
- * What a transaction's `Transaction` needs besides the executor of its connection: a dialect
- * and driver for introspection only. It opens no pool: the queries go through the connection
- * the transaction holds.
+ * What a workspace transaction's `Transaction` needs besides its executor: a dialect and driver
+ * for introspection only. It opens no pool: the queries go through the client the transaction
+ * holds.
  */
 const DIALECT = new PostgresDialect({
   pool: async () => {
@@ -38,28 +37,34 @@ export interface WorkspaceTxOptions {
  * written in as literals (folded-connection.ts): a transaction of n statements takes n + 1
  * round trips, where Kysely's own would take n + 3 (`begin`, `set_config`, the statements,
  * `commit`). When `fn` answers its last statement as `atCommit(query, answer)`, that statement
- * travels with the commit: n statements, n round trips. On a handle `createDb` did not make,
- * the opening and the commit take a round trip each.
+ * travels with the commit: n statements, n round trips. The transaction holds one client of
+ * the pool under `db` (`createDb` keeps it; a destroyed handle has none).
  */
 export async function inWorkspace<DB, T>(db: Kysely<DB>, workspaceId: string, fn: (tx: Transaction<DB>) => Promise<T | CommitStatement<T>>, options: WorkspaceTxOptions = {}): Promise<T> {
   const opening = openingOf(workspaceId, options).join("; ");
   const pool = poolOf(db);
-  if (pool) return inFoldedTransaction(pool, opening, fn);
-  return db.connection().execute(async (connection) => {
-    await sql.raw(opening).execute(connection);
-    const tx = new Transaction<DB>({ config: { dialect: DIALECT }, dialect: DIALECT, driver: DIALECT.createDriver(), executor: connection.getExecutor() });
-    let result: T;
-    try {
-      const answer = await fn(tx);
-      result = answer instanceof CommitStatement ? answer.answer((await tx.executeQuery(answer.query)).rows) : answer;
-    } catch (error) {
-      // A connection that broke cannot roll back; the pool drops it, and the error that matters is the first.
-      await sql.raw("rollback").execute(connection).catch(() => undefined);
-      throw error;
+  if (!pool) throw new Error("a workspace transaction needs a database handle made by createDb and not destroyed");
+  const client = await pool.connect();
+  const connection = new FoldedOpeningConnection(client, opening);
+  const executor = new DefaultQueryExecutor(new PostgresQueryCompiler(), new PostgresAdapter(), new SingleConnectionProvider(connection), []);
+  const tx = new Transaction<DB>({ config: { dialect: DIALECT }, dialect: DIALECT, driver: DIALECT.createDriver(), executor });
+  let broken: Error | undefined;
+  try {
+    const result = await fn(tx);
+    if (!(result instanceof CommitStatement)) {
+      await connection.commitWith(undefined);
+      return result;
     }
-    await sql.raw("commit").execute(connection);
-    return result;
-  });
+    return result.answer(await connection.commitWith(result.query));
+  } catch (error) {
+    // A connection that broke cannot roll back: the pool drops it, and the error that matters is the first.
+    if (connection.opened) await client.query("rollback").catch((rollbackError: unknown) => {
+      broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+    });
+    throw error;
+  } finally {
+    client.release(broken);
+  }
 }
 
 /**
@@ -87,34 +92,6 @@ export function atCommit<R, T>(query: CompiledQuery<R>, answer: (rows: R[]) => T
  */
 export async function inWorkspaceAtOnce<DB, R>(db: Kysely<DB>, workspaceId: string, query: CompiledQuery<R>, options: WorkspaceTxOptions = {}): Promise<R[]> {
   return inWorkspace(db, workspaceId, async () => atCommit(query, (rows) => rows), options);
-}
-
-/**
- * `inWorkspace` on a connection of the pool itself, whose opening travels with the first
- * statement (folded-connection.ts): a transaction of n statements takes n + 1 round trips.
- */
-async function inFoldedTransaction<DB, T>(pool: pg.Pool, opening: string, fn: (tx: Transaction<DB>) => Promise<T | CommitStatement<T>>): Promise<T> {
-  const client = await pool.connect();
-  const connection = new FoldedOpeningConnection(client, opening);
-  const executor = new DefaultQueryExecutor(new PostgresQueryCompiler(), new PostgresAdapter(), new SingleConnectionProvider(connection), []);
-  const tx = new Transaction<DB>({ config: { dialect: DIALECT }, dialect: DIALECT, driver: DIALECT.createDriver(), executor });
-  let broken: Error | undefined;
-  try {
-    const result = await fn(tx);
-    if (!(result instanceof CommitStatement)) {
-      await connection.commitWith(undefined);
-      return result;
-    }
-    return result.answer(await connection.commitWith(result.query));
-  } catch (error) {
-    // A connection that broke cannot roll back: the pool drops it, and the error that matters is the first.
-    if (connection.opened) await client.query("rollback").catch((rollbackError: unknown) => {
-      broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
-    });
-    throw error;
-  } finally {
-    client.release(broken);
-  }
 }
 
 /** `begin`, the workspace setting and the advisory lock as statements, the id and lock name checked before they are written as literals. */

@@ -1,4 +1,4 @@
-export { createLogger, REDACT_PATHS } from "./logger";
+export { createLogger, lazyChild, REDACT_PATHS } from "./logger";
 export type { Logger, LoggerOptions } from "./logger";
 export { createMetrics, Counter, Gauge, Histogram, Registry } from "./metrics";
 export { consumerMetrics } from "./consumer-metrics";

@@ -1,7 +1,7 @@
 import { Writable } from "node:stream";
-import { describe, expect, test } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import { REDACTED, SECRET_FIELDS } from "@galaxy/contracts";
-import { createLogger, type Logger } from "./logger";
+import { createLogger, lazyChild, type Logger } from "./logger";
 
 /** A logger writing JSON lines into an array the test reads. */
 function capture(): { logger: Logger; lines: () => Array<Record<string, unknown>>; raw: () => string } {
@@ -99,5 +99,18 @@ describe("createLogger", () => {
     logger.debug("hidden");
     logger.info("shown");
     expect(lines().map((l) => l.msg)).toEqual(["shown"]);
+  });
+});
+
+describe("lazyChild", () => {
+  test("makes its child once, on first use, and the child's lines carry the bindings", () => {
+    const { logger, lines } = capture();
+    const made = vi.spyOn(logger, "child");
+    const lazy = lazyChild(logger, { consumer: "c1", seq: 7 });
+    expect(made).not.toHaveBeenCalled();
+    lazy().info("one");
+    lazy().info("two");
+    expect(made).toHaveBeenCalledTimes(1);
+    expect(lines().map((line) => [line.msg, line.consumer, line.seq])).toEqual([["one", "c1", 7], ["two", "c1", 7]]);
   });
 });

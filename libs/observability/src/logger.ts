@@ -39,6 +39,16 @@ export function createLogger(options: LoggerOptions): Logger {
 }
 
 /**
+ * A child of `parent` with `bindings`, made on first use: a pino child serialises (and redacts)
+ * its bindings when it is made, which a consumer's or responder's per-message child paid on
+ * every message though most never write a line.
+ */
+export function lazyChild(parent: Logger, bindings: Record<string, unknown>): () => Logger {
+  let child: Logger | undefined;
+  return () => (child ??= parent.child(bindings));
+}
+
+/**
  * The logged object with every secret field replaced, in any case and at any depth of its plain
  * objects and arrays: pino's paths above match case-sensitively and only two levels down. Errors
  * and other class instances are left to pino's serializers and the paths.

@@ -56,13 +56,17 @@ export async function insertExecution(tx: Transaction<ExecutionDb>, e: NewExecut
 }
 
 export async function findExecution(db: Db, id: string): Promise<ExecutionRow | undefined> {
-  return db.selectFrom("executions").selectAll().where("id", "=", id).executeTakeFirst();
+  return executionById(db, id).executeTakeFirst();
 }
 
 /** `findExecution` as a workspace transaction of its own, in one round trip (the read path of `GET /api/executions/{id}`). */
 export async function findExecutionAlone(db: Kysely<ExecutionDb>, workspaceId: string, id: string): Promise<ExecutionRow | undefined> {
-  const [row] = await inWorkspaceAtOnce(db, workspaceId, db.selectFrom("executions").selectAll().where("id", "=", id).compile());
+  const [row] = await inWorkspaceAtOnce(db, workspaceId, executionById(db, id).compile());
   return row;
+}
+
+function executionById(db: Db, id: string) {
+  return db.selectFrom("executions").selectAll().where("id", "=", id);
 }
 
 /**
