@@ -1,5 +1,6 @@
 import { expect, test } from "vitest";
-import { inlineParameters } from "./inline-parameters";
+import pg from "pg";
+import { inlineParameters, quoteLiteral } from "./inline-parameters";
 
 test("each placeholder becomes its value as a quoted literal, quotes and backslashes escaped", () => {
   expect(inlineParameters("select * from t where a = $1 and b = $2 limit $3", ["x", "it's", 5])).toBe("select * from t where a = 'x' and b = 'it''s' limit '5'");
@@ -27,4 +28,16 @@ test("binary data or a NUL character cannot be written as a literal", () => {
 
 test("a placeholder without its parameter is a bug, not a NULL", () => {
   expect(() => inlineParameters("select $2", ["one"])).toThrow(/\$2/);
+});
+
+test("a statement of many rows gets every placeholder, in any order, the text between them unchanged", () => {
+  const values = Array.from({ length: 300 }, (_, i) => `v${i + 1}`);
+  const rows = values.map((_, i) => `($${300 - i}, 'x$${i + 1}', now())`).join(", ");
+  const expected = values.map((_, i) => `('v${300 - i}', 'x$${i + 1}', now())`).join(", ");
+  expect(inlineParameters(`insert into t values ${rows} returning id`, values)).toBe(`insert into t values ${expected} returning id`);
+});
+
+test("literals are quoted exactly as node-postgres' escapeLiteral quotes them", () => {
+  const samples = ["", "plain", "it's", "''", "back\\slash", "both ' and \\", "\\\\'\\", "ünïcødé 🚀", "line\nbreak", "$1 -- /* */"];
+  for (const sample of samples) expect(quoteLiteral(sample)).toBe(pg.escapeLiteral(sample));
 });
