@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { createLogger } from "@galaxy/observability";
 import { buildAll, ROOT } from "./build/bundle";
+import { compiledProgramArgs } from "./program-args";
 import { Supervisor, type Program } from "./supervisor";
 
 /**
@@ -27,9 +28,8 @@ function masterKey(): string {
   return readFileSync(file, "utf8").trim();
 }
 
-/** `node dist/<name>/main.js`, with stack traces mapped back to the TypeScript sources. */
 function compiled(name: string): string[] {
-  return ["--enable-source-maps", "--import", "./dist/telemetry.js", `dist/${name}/main.js`];
+  return compiledProgramArgs(resolve(ROOT, "dist"), name);
 }
 
 const programs: Program[] = [

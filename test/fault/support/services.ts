@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { freePort } from "@galaxy/testkit";
+import { compiledProgramArgs } from "../../../scripts/program-args";
 import { Child, waitFor } from "./child";
 import type { NatsUser } from "./nats";
 
@@ -21,14 +22,14 @@ const PORT_VARIABLE: Record<ServiceName, string> = {
 
 /**
  * How a service or the dev model server is started, as `make up` starts it: the built
- * `dist/<dir>/main.js` once a build has made it, else the TypeScript entry through tsx.
+ * `dist/<dir>/main.js` once a build has made it, with the same `node` arguments, else the TypeScript entry through tsx.
  * `FAULT_RUN_FROM=source` forces the latter. `BENCH_CPU_PROF=<dir>` writes each process's CPU
  * profile there when it stops (`node --cpu-prof`; docs/benchmarks.md, "How to run").
  */
 export function serviceCommand(dir: ServiceName | "dev-model"): { command: string; args: string[] } {
   const profile = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`, `--cpu-prof-name=${dir}.${Date.now()}.cpuprofile`] : [];
   const built = join(ROOT, "dist", dir, "main.js");
-  if (process.env.FAULT_RUN_FROM !== "source" && existsSync(built)) return { command: process.execPath, args: [...profile, built] };
+  if (process.env.FAULT_RUN_FROM !== "source" && existsSync(built)) return { command: process.execPath, args: [...profile, ...compiledProgramArgs(join(ROOT, "dist"), dir)] };
   return { command: process.execPath, args: [...profile, "--import", "tsx", join(ROOT, "services", dir, "src", "main.ts")] };
 }
 

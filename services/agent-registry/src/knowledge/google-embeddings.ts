@@ -1,4 +1,4 @@
-import { ApiError, GoogleGenAI } from "@google/genai";
+import type { GoogleGenAI } from "@google/genai";
 import { z } from "zod";
 import { outboundRefusalIn, type FetchFunction } from "@galaxy/webhooks";
 import type { WorkspaceCredentials } from "./credentials";
@@ -16,6 +16,15 @@ export interface GeminiEmbeddingSettings {
   guarded: FetchFunction;
 }
 
+type GoogleSdk = typeof import("@google/genai");
+let sdk: Promise<GoogleSdk> | undefined;
+
+/** The SDK, loaded on first use: a registry that never embeds with Gemini never holds it in memory. */
+function loadGoogle(): Promise<GoogleSdk> {
+  sdk ??= import("@google/genai");
+  return sdk;
+}
+
 const GOOGLE_BASE_URL = "https://generativelanguage.googleapis.com";
 const MAX_CLIENTS = 1_000;
 const MAX_PROVIDER_MESSAGE_CHARS = 300;
@@ -31,16 +40,14 @@ const GoogleErrorBody = z.object({ error: z.object({ message: z.string() }) });
  * `EmbeddingUnavailableError` (the document's indexing is tried again).
  */
 export class GeminiEmbeddings {
-  private readonly platform: GoogleGenAI;
-  private readonly clients = new Map<string, GoogleGenAI>();
+  private platform: Promise<GoogleGenAI> | undefined;
+  private readonly clients = new Map<string, Promise<GoogleGenAI>>();
 
-  constructor(private readonly settings: GeminiEmbeddingSettings) {
-    this.platform = this.client(settings.apiKey, settings.baseUrl, undefined);
-  }
+  constructor(private readonly settings: GeminiEmbeddingSettings) {}
 
   /** The client a knowledge base's source names: the environment's, or the workspace's own key. */
   async clientFor(workspaceId: string, source: "platform" | "workspace"): Promise<GoogleGenAI> {
-    if (source === "platform") return this.platform;
+    if (source === "platform") return (this.platform ??= this.client(this.settings.apiKey, this.settings.baseUrl, undefined));
     let credential;
     try {
       credential = this.settings.credentials ? await this.settings.credentials.get(workspaceId, "google") : null;
@@ -67,6 +74,7 @@ export class GeminiEmbeddings {
     } catch (error) {
       const refused = outboundRefusalIn(error);
       if (refused) throw new EmbeddingFailedError(`The workspace's Google base URL is not allowed: ${refused.message}`, { cause: error });
+      const { ApiError } = await loadGoogle();
       if (error instanceof ApiError && error.status >= 400 && error.status < 500 && ![408, 409, 429].includes(error.status)) {
         throw new EmbeddingFailedError(`The embedding provider refused: ${short(providerMessage(error))}`, { cause: error });
       }
@@ -80,8 +88,9 @@ export class GeminiEmbeddings {
   }
 
   // Never Vertex AI, and never what `GOOGLE_*` variables the SDK would read by itself.
-  private client(apiKey: string, baseUrl: string, fetch: FetchFunction | undefined): GoogleGenAI {
+  private async client(apiKey: string, baseUrl: string, fetch: FetchFunction | undefined): Promise<GoogleGenAI> {
     const attempts = this.settings.maxRetries + 1;
+    const { GoogleGenAI } = await loadGoogle();
     return new GoogleGenAI({
       apiKey,
       vertexai: false,

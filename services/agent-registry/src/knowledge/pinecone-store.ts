@@ -1,7 +1,16 @@
 import { createHash } from "node:crypto";
-import { Pinecone, type Index } from "@pinecone-database/pinecone";
+import type { Index, Pinecone } from "@pinecone-database/pinecone";
 import { z } from "zod";
 import type { ChunkRecord, VectorMatch, VectorQuery, VectorStore } from "./vector-store";
+
+type PineconeSdk = typeof import("@pinecone-database/pinecone");
+let sdk: Promise<PineconeSdk> | undefined;
+
+/** The SDK, loaded on first use: a registry without Pinecone never holds it in memory. */
+function loadPinecone(): Promise<PineconeSdk> {
+  sdk ??= import("@pinecone-database/pinecone");
+  return sdk;
+}
 
 /** Which Pinecone index a workspace's chunks go to, and with which key. */
 export interface PineconeTarget {
@@ -88,6 +97,7 @@ export class PineconeVectorStore implements VectorStore {
     if (!client) {
       // A rotated key leaves its old client behind; past the bound, start over.
       if (this.clients.size >= MAX_CLIENTS) this.clients.clear();
+      const { Pinecone } = await loadPinecone();
       client = new Pinecone({
         apiKey: target.apiKey,
         maxRetries: this.options.maxRetries ?? 2,
