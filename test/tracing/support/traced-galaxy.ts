@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { connectTestBus, createTestEnv, freePort, type EngineUrls, type TestEnv } from "@galaxy/testkit";
 import { startDevModel, type RunningDevModel } from "@galaxy/dev-model";
 import { buildAll, ROOT } from "../../../scripts/build/bundle";
+import { compiledProgramArgs } from "../../../scripts/program-args";
 import { Child, waitFor } from "../../fault/support/child";
 
 /** The services, in the order they start: identity first (the others verify its claims). */
@@ -28,7 +29,7 @@ export interface TracedGalaxy {
 
 /**
  * Builds the programs as `make build` does (into a directory of this run's own) and runs each
- * service as production does, `node --import dist/telemetry.js dist/<service>/main.js`, so
+ * service as production does (`compiledProgramArgs`: `--import <outdir>/telemetry.js`), so
  * each has its own `service.name` and its instrumentations patch the packages it loads.
  */
 export async function startTracedGalaxy(engines: EngineUrls, otlpUrl: string): Promise<TracedGalaxy> {
@@ -64,7 +65,7 @@ export async function startTracedGalaxy(engines: EngineUrls, otlpUrl: string): P
   const start = async (service: Service): Promise<void> => {
     const port = await freePort();
     const extra = service === "gateway" ? { GATEWAY_OPS_PORT: String(await freePort()) } : {};
-    const args = ["--enable-source-maps", "--import", join(outdir, "telemetry.js"), join(outdir, service, "main.js")];
+    const args = compiledProgramArgs(outdir, service);
     const child = new Child(service, process.execPath, args, join(logDir, `${service}.log`), { cwd: ROOT, env: { ...shared, ...extra, [PORT_VARIABLE[service]]: String(port) } });
     children.set(service, { child, port });
     await waitFor(
