@@ -10,7 +10,7 @@ FROM node:20-bookworm-slim AS base
 RUN npm install -g pnpm@12.4.2 && npm cache clean --force
 WORKDIR /app
 
-# Copies out only what `pnpm install` reads, keeping the folders, so the install layers
+# Copies out only what `pnpm install` reads (the patches of dependencies included), keeping the folders, so the install layers
 # below are rebuilt when a manifest or the lockfile changes and not on every source edit.
 # (`COPY services/*/package.json` would flatten the paths.)
 FROM base AS manifests
@@ -18,6 +18,7 @@ COPY . /src
 RUN mkdir /manifests \
  && cd /src \
  && cp --parents package.json pnpm-lock.yaml pnpm-workspace.yaml /manifests \
+ && cp -r patches /manifests/patches \
  && if [ -f .npmrc ]; then cp --parents .npmrc /manifests; fi \
  && find libs services -mindepth 2 -maxdepth 2 -name package.json -exec cp --parents {} /manifests \;
 

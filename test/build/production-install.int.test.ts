@@ -31,9 +31,10 @@ let app = "";
 let env: TestEnv;
 const children: ChildProcess[] = [];
 
-/** What the Dockerfile's manifests stage copies: the workspace manifests and the lockfile. */
+/** What the Dockerfile's manifests stage copies: the workspace manifests, the lockfile and the patches of dependencies. */
 async function copyManifests(to: string): Promise<void> {
   for (const file of ["package.json", "pnpm-lock.yaml", "pnpm-workspace.yaml", ".npmrc"]) await cp(join(ROOT, file), join(to, file)).catch(() => undefined);
+  await cp(join(ROOT, "patches"), join(to, "patches"), { recursive: true });
   for (const folder of ["libs", "services"]) {
     for (const entry of await readdir(join(ROOT, folder))) {
       const manifest = join(folder, entry, "package.json");
@@ -128,6 +129,14 @@ test("the production node_modules holds no test or build tooling", async () => {
   expect(packages.filter((name) => name.startsWith("@galaxy/"))).toEqual([]);
   const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
   console.info(`production node_modules: ${mib(await bytesIn(join(app, "node_modules")))} MiB, ${packages.length} packages; dist: ${mib(await bytesIn(join(app, "dist")))} MiB`);
+});
+
+test("it carries Galaxy's patch of nats.js: an answered request builds no error (patches/, docs/decisions/0024)", async () => {
+  const request = await readFile(join(app, "node_modules/@nats-io/nats-core/lib/request.js"), "utf8");
+  const one = request.slice(request.indexOf("class RequestOne"));
+  const resolver = one.slice(one.indexOf("resolver(err, msg)"), one.indexOf("cancel(err)"));
+  expect(resolver).toContain("this.mux.cancel(this);");
+  expect(resolver).not.toContain("this.cancel();");
 });
 
 test("setup and the CLI run from it", async () => {
