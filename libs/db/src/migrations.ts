@@ -20,8 +20,14 @@ export interface SecurityDefinerFunction {
   args: string;
   /** e.g. `table (id uuid, email text)` or `setof outbox` */
   returns: string;
-  /** The SQL body. */
+  /** The body: SQL statements, or a PL/pgSQL block (`begin … end`) when `language` is `plpgsql`. */
   body: string;
+  /**
+   * `sql` (the default) for small bodies: Postgres plans a SQL function's body again at every
+   * call. `plpgsql` keeps each statement's plan for the session, which pays for a large
+   * statement called often (the claim: docs/decisions/0025).
+   */
+  language?: "sql" | "plpgsql";
   /** `stable` for reads, `volatile` for writes. */
   volatility?: "stable" | "volatile";
   /** Why it must see across workspaces; listed in docs/security.md. */
@@ -37,7 +43,7 @@ export async function createSecurityDefinerFunction(db: Kysely<unknown>, service
   const qualified = `${schema}.${fn.name}`;
   await sql
     .raw(
-      `create or replace function ${qualified}(${fn.args}) returns ${fn.returns} language sql ${fn.volatility ?? "stable"} security definer set search_path = ${schema}, pg_temp as $fn$ ${fn.body} $fn$`,
+      `create or replace function ${qualified}(${fn.args}) returns ${fn.returns} language ${fn.language ?? "sql"} ${fn.volatility ?? "stable"} security definer set search_path = ${schema}, pg_temp as $fn$ ${fn.body} $fn$`,
     )
     .execute(db);
   await sql.raw(`comment on function ${qualified}(${fn.args}) is ${quoteLiteral(fn.reason)}`).execute(db);

@@ -24,8 +24,20 @@ async function createClaim(db: Kysely<unknown>, runningFirst: string): Promise<v
     args: "p_owner text, p_limit int, p_lease_ms int, p_concurrency jsonb",
     returns: "table (id uuid, workspace_id uuid)",
     volatility: "volatile",
-    body: `select pg_advisory_xact_lock(hashtext('execution.claim_queued_executions'));
-           with recursive waiting(workspace_id) as (
+    body: `select ${CLAIM_LOCK}; ${claimQuery(runningFirst)}`,
+    reason: CLAIM_REASON,
+  });
+}
+
+/** Claims are taken one at a time, across every worker instance: the lock each takes first. */
+export const CLAIM_LOCK = "pg_advisory_xact_lock(hashtext('execution.claim_queued_executions'))";
+
+export const CLAIM_REASON =
+  "The scheduler picks queued executions (and ones whose worker's lease expired) of every workspace before it knows which workspace each belongs to, fairly across workspaces (a workspace running fewer goes first) and within each workspace's concurrency.";
+
+/** The claim's statement, after the lock; `runningFirst` is `"l.running + "` since this migration. */
+export function claimQuery(runningFirst: string): string {
+  return `with recursive waiting(workspace_id) as (
              (select workspace_id from executions where status = 'queued' order by workspace_id limit 1)
              union all
              select (select e.workspace_id from executions e
@@ -81,8 +93,5 @@ async function createClaim(db: Kysely<unknown>, runningFirst: string): Promise<v
                   lease_expires_at = now() + make_interval(secs => p_lease_ms / 1000.0)
              from picked
             where e.id = picked.id
-           returning e.id, e.workspace_id`,
-    reason:
-      "The scheduler picks queued executions (and ones whose worker's lease expired) of every workspace before it knows which workspace each belongs to, fairly across workspaces (a workspace running fewer goes first) and within each workspace's concurrency.",
-  });
+           returning e.id, e.workspace_id`;
 }

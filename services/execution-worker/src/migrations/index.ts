@@ -9,6 +9,7 @@ import * as indexExecutionsByTriggerType from "./2026_12_05_01_10_00_index_execu
 import * as tracingAndQueueDepth from "./2026_12_05_01_20_00_tracing_and_queue_depth";
 import * as claimRanksQueueHeads from "./2026_12_05_03_10_00_claim_ranks_queue_heads";
 import * as claimCountsRunning from "./2026_12_05_22_20_00_claim_counts_running";
+import * as claimKeepsItsPlan from "./2026_12_06_01_30_00_claim_keeps_its_plan";
 
 /** This service's migrations in order; frozen once landed. */
 export const migrations: Record<string, Migration> = {
@@ -22,4 +23,5 @@ export const migrations: Record<string, Migration> = {
   "2026_12_05_01_20_00_tracing_and_queue_depth": tracingAndQueueDepth,
   "2026_12_05_03_10_00_claim_ranks_queue_heads": claimRanksQueueHeads,
   "2026_12_05_22_20_00_claim_counts_running": claimCountsRunning,
+  "2026_12_06_01_30_00_claim_keeps_its_plan": claimKeepsItsPlan,
 };
