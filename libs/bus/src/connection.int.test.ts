@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect } from "vitest";
 import { NatsEnv, parseEnv } from "@galaxy/contracts";
 import { testLogger } from "@galaxy/testkit";
-import { makeCertificates, startNatsServer, type OwnNatsServer, type TestCertificates } from "../test/nats-server";
+import { ownNatsTest } from "../test/fixtures";
 import { Bus } from "./bus";
 import { busConnection } from "./config";
 
@@ -10,21 +10,7 @@ import { busConnection } from "./config";
  * environment alone (docs/bus.md, "Configuration"). Each server is the test's own.
  */
 
-let certs: TestCertificates;
-let tlsServer: OwnNatsServer;
-let tokenServer: OwnNatsServer;
-
-beforeAll(async () => {
-  certs = await makeCertificates();
-  tlsServer = await startNatsServer(["--tlsverify", "--tlscert", certs.serverCert, "--tlskey", certs.serverKey, "--tlscacert", certs.ca]);
-  tokenServer = await startNatsServer(["--auth", "galaxy-test-token"]);
-}, 60_000);
-
-afterAll(async () => {
-  await tlsServer?.stop();
-  await tokenServer?.stop();
-  await certs?.remove();
-});
+const test = ownNatsTest();
 
 async function connectFrom(env: Record<string, string>): Promise<Bus> {
   return Bus.connect({ ...busConnection(parseEnv(NatsEnv, env)), service: "gateway", logger: testLogger("gateway"), requestTimeoutMs: 2_000 });
@@ -38,7 +24,7 @@ async function roundTrip(bus: Bus): Promise<void> {
 }
 
 describe("TLS", () => {
-  test("with the CA and a client certificate from the environment, the bus connects and works", async () => {
+  test("with the CA and a client certificate from the environment, the bus connects and works", async ({ certs, tlsServer }) => {
     const bus = await connectFrom({
       NATS_URL: `tls://127.0.0.1:${tlsServer.port}`,
       NATS_TLS_CA_FILE: certs.ca,
@@ -52,13 +38,13 @@ describe("TLS", () => {
     }
   });
 
-  test("without a client certificate, the server refuses it", async () => {
+  test("without a client certificate, the server refuses it", async ({ certs, tlsServer }) => {
     await expect(connectFrom({ NATS_URL: `tls://127.0.0.1:${tlsServer.port}`, NATS_TLS_CA_FILE: certs.ca })).rejects.toThrow();
   });
 });
 
 describe("token", () => {
-  test("NATS_TOKEN authenticates; a wrong one is refused", async () => {
+  test("NATS_TOKEN authenticates; a wrong one is refused", async ({ tokenServer }) => {
     const bus = await connectFrom({ NATS_URL: `nats://127.0.0.1:${tokenServer.port}`, NATS_TOKEN: "galaxy-test-token" });
     try {
       await roundTrip(bus);

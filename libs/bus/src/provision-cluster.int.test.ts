@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, expect, test } from "vitest";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { expect } from "vitest";
 import { testLogger } from "@galaxy/testkit";
-import { startNatsCluster, type NatsCluster } from "../test/nats-cluster";
+import { clusterTest } from "../test/fixtures";
+import type { NatsCluster } from "../test/nats-cluster";
 import { Bus } from "./bus";
 import type { StreamSettings } from "./config";
 
@@ -12,22 +11,9 @@ import type { StreamSettings } from "./config";
  * takes copies away (docs/bus.md, "Streams"). Runs on three `nats-server` nodes of its own.
  */
 
-let cluster: NatsCluster;
-let nc: NatsConnection;
-let jsm: JetStreamManager;
+const test = clusterTest();
 
-beforeAll(async () => {
-  cluster = await startNatsCluster();
-  nc = await connect({ servers: cluster.url.split(",") });
-  jsm = await jetstreamManager(nc);
-}, 60_000);
-
-afterAll(async () => {
-  await nc?.close();
-  await cluster?.stop();
-});
-
-async function provisionWith(streams: Partial<StreamSettings>): Promise<void> {
+async function provisionWith(cluster: NatsCluster, streams: Partial<StreamSettings>): Promise<void> {
   const bus = await Bus.connect({ url: cluster.url, prefix: "replicas", service: "setup", logger: testLogger("setup"), streams });
   try {
     await bus.provision();
@@ -36,18 +22,18 @@ async function provisionWith(streams: Partial<StreamSettings>): Promise<void> {
   }
 }
 
-test("streams get the configured replicas, may gain more, and never lose any", async () => {
-  await provisionWith({ replicas: 3 });
+test("streams get the configured replicas, may gain more, and never lose any", async ({ cluster, jsm }) => {
+  await provisionWith(cluster, { replicas: 3 });
   expect((await jsm.streams.info("REPLICAS_EVENTS")).config.num_replicas).toBe(3);
   expect((await jsm.streams.info("REPLICAS_DEAD_LETTERS")).config.num_replicas).toBe(3);
 
-  await provisionWith({ replicas: 1 });
-  await provisionWith({});
+  await provisionWith(cluster, { replicas: 1 });
+  await provisionWith(cluster, {});
   expect((await jsm.streams.info("REPLICAS_EVENTS")).config.num_replicas).toBe(3);
   expect((await jsm.streams.info("REPLICAS_DEAD_LETTERS")).config.num_replicas).toBe(3);
 });
 
-test("a stream created with one replica is raised when the configuration asks for more", async () => {
+test("a stream created with one replica is raised when the configuration asks for more", async ({ cluster, jsm }) => {
   const bus = await Bus.connect({ url: cluster.url, prefix: "raised", service: "setup", logger: testLogger("setup"), streams: { replicas: 1 } });
   try {
     await bus.provision();
