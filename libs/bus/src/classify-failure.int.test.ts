@@ -1,9 +1,10 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { describe, expect } from "vitest";
+import { connect } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
 import { GalaxyError, NotFoundError, UnavailableError, ValidationError } from "@galaxy/contracts";
-import { createDb, sql, type Kysely } from "@galaxy/db";
-import { createTestEnv, freePort, type TestEnv } from "@galaxy/testkit";
+import { createDb, sql } from "@galaxy/db";
+import { freePort } from "@galaxy/testkit";
+import { busTest } from "../test/fixtures";
 import { ClaimError } from "./claims";
 import { classifyFailure } from "./classify-failure";
 import { TerminalMessageError } from "./errors";
@@ -14,21 +15,18 @@ import { TerminalMessageError } from "./errors";
  * serialization failure); the rest are shaped as the drivers shape them.
  */
 
-let env: TestEnv;
-let db: Kysely<unknown>;
-let nc: NatsConnection;
-
-beforeAll(async () => {
-  env = await createTestEnv(inject("engines"));
-  db = createDb<unknown>({ connectionString: env.databaseUrl, max: 3 });
-  nc = await connect({ servers: env.natsUrl });
-});
-
-afterAll(async () => {
-  await nc?.close();
-  await db?.destroy();
-  await env?.cleanup();
-});
+/** `db`: the bootstrap connection to the file's database; `nc`: a plain NATS connection. */
+const test = busTest
+  .extend("db", { scope: "file" }, async ({ env }, { onCleanup }) => {
+    const db = createDb<unknown>({ connectionString: env.databaseUrl, max: 3 });
+    onCleanup(() => db.destroy());
+    return db;
+  })
+  .extend("nc", { scope: "file" }, async ({ env }, { onCleanup }) => {
+    const nc = await connect({ servers: env.natsUrl });
+    onCleanup(() => nc.close());
+    return nc;
+  });
 
 async function failure(work: () => Promise<unknown>): Promise<unknown> {
   try {
@@ -56,7 +54,7 @@ describe("engine failures are transient", () => {
     }
   });
 
-  test("Postgres terminating the backend mid-query (57P01, as in a restart)", async () => {
+  test("Postgres terminating the backend mid-query (57P01, as in a restart)", async ({ env, db }) => {
     const victim = createDb<unknown>({ connectionString: env.databaseUrl, max: 1, applicationName: "classify-victim" });
     try {
       const running = failure(() => sql`select pg_sleep(10)`.execute(victim));
@@ -73,7 +71,7 @@ describe("engine failures are transient", () => {
     }
   });
 
-  test("a serialization failure between two repeatable-read transactions (40001)", async () => {
+  test("a serialization failure between two repeatable-read transactions (40001)", async ({ db }) => {
     await sql`create table if not exists classify_counter (id int primary key, n int not null)`.execute(db);
     await sql`insert into classify_counter values (1, 0) on conflict (id) do update set n = 0`.execute(db);
     const error = await failure(() =>
@@ -110,7 +108,7 @@ describe("engine failures are transient", () => {
     }
   });
 
-  test("NATS: no responders, and a responder that never answers (timeout)", async () => {
+  test("NATS: no responders, and a responder that never answers (timeout)", async ({ env, nc }) => {
     const none = await failure(() => nc.request(`${env.busPrefix}.nobody.here`, "", { timeout: 2_000 }));
     expect(classifyFailure(none)).toBe("transient");
     const sub = nc.subscribe(`${env.busPrefix}.silent`);
@@ -133,7 +131,7 @@ describe("engine failures are transient", () => {
 });
 
 describe("what can never succeed is terminal", () => {
-  test("Postgres refusing a value (class 22): a NUL in text", async () => {
+  test("Postgres refusing a value (class 22): a NUL in text", async ({ db }) => {
     const error = await failure(() => sql`select ${"a\u0000b"}::text`.execute(db));
     expect(error).toMatchObject({ code: expect.stringMatching(/^22/) });
     expect(classifyFailure(error)).toBe("terminal");
@@ -163,7 +161,7 @@ describe("what can never succeed is terminal", () => {
 });
 
 describe("anything else is unknown (a bug)", () => {
-  test("a statement Postgres refuses on its merits, a TypeError, a 500, a thrown string", async () => {
+  test("a statement Postgres refuses on its merits, a TypeError, a 500, a thrown string", async ({ db }) => {
     const error = await failure(() => sql`select * from no_such_table_anywhere`.execute(db));
     expect(error).toMatchObject({ code: "42P01" });
     expect(classifyFailure(error)).toBe("unknown");

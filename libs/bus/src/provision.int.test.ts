@@ -1,34 +1,18 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { v7 as uuidv7 } from "uuid";
-import { connectTestBus, createTestEnv, TestClaims, type TestEnv } from "@galaxy/testkit";
-import { agentCreated, StreamInspector } from "../test/support";
+import { busTest } from "../test/fixtures";
+import { agentCreated } from "../test/support";
 import { Bus } from "./bus";
 import { dropStreams } from "./provisioning";
 
 /** The streams a deployment needs, and how provisioning keeps them (docs/bus.md, "Streams"). */
 
-let env: TestEnv;
-let claims: TestClaims;
-let caller: Bus;
-let publisher: Bus;
-let inspector: StreamInspector;
-
-beforeAll(async () => {
-  env = await createTestEnv(inject("engines"));
-  claims = await TestClaims.create();
-  caller = await connectTestBus(env, "gateway");
-  publisher = await connectTestBus(env, "agent-registry");
-  inspector = await StreamInspector.open(env);
-});
-
-afterAll(async () => {
-  for (const bus of [publisher, caller]) await bus?.close();
-  await inspector?.close();
-  await env?.cleanup();
-});
+const test = busTest
+  .extend("gatewayBus", { scope: "file" }, async ({ connect }) => connect("gateway"))
+  .extend("publisher", { scope: "file" }, async ({ connect }) => connect("agent-registry"));
 
 describe("provision", () => {
-  test("creates <PREFIX>_EVENTS and <PREFIX>_DEAD_LETTERS on the prefix's subjects", async () => {
+  test("creates <PREFIX>_EVENTS and <PREFIX>_DEAD_LETTERS on the prefix's subjects", async ({ env, inspector, gatewayBus: caller }) => {
     const upper = env.busPrefix.toUpperCase();
     const events = await inspector.jsm.streams.info(`${upper}_EVENTS`);
     const dead = await inspector.jsm.streams.info(`${upper}_DEAD_LETTERS`);
@@ -37,7 +21,7 @@ describe("provision", () => {
     expect(caller.stream("EVENTS")).toBe(`${upper}_EVENTS`);
   });
 
-  test("several services provisioning a fresh deployment at once all succeed", async () => {
+  test("several services provisioning a fresh deployment at once all succeed", async ({ env, inspector, gatewayBus: caller }) => {
     const prefix = `${env.busPrefix}p`;
     const buses = await Promise.all(
       ["identity", "audit", "gateway"].map((service) => Bus.connect({ url: env.natsUrl, prefix, service, logger: caller.logger })),
@@ -52,7 +36,7 @@ describe("provision", () => {
     }
   });
 
-  test("is idempotent: running it again keeps the streams and what they hold", async () => {
+  test("is idempotent: running it again keeps the streams and what they hold", async ({ claims, inspector, gatewayBus: caller, publisher }) => {
     const ws = uuidv7();
     await publisher.publishEvent(agentCreated(ws, await claims.sign({ ws })));
     const before = await inspector.jsm.streams.info(caller.stream("EVENTS"));
@@ -64,7 +48,7 @@ describe("provision", () => {
     expect(after.config.subjects).toEqual(before.config.subjects);
   });
 
-  test("storage comes from the configuration: memory when asked, file by default", async () => {
+  test("storage comes from the configuration: memory when asked, file by default", async ({ env, inspector, gatewayBus: caller }) => {
     const prefix = `${env.busPrefix}m`;
     const bus = await Bus.connect({ url: env.natsUrl, prefix, service: "setup", logger: caller.logger, streams: { storage: "memory" } });
     try {
