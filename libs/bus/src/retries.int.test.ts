@@ -1,41 +1,26 @@
-import { afterAll, beforeAll, describe, expect, inject, test, vi } from "vitest";
+import { describe, expect, vi } from "vitest";
 import { v7 as uuidv7 } from "uuid";
 import { HEADER, UnavailableError, ValidationError } from "@galaxy/contracts";
-import { createDb, sql, type Kysely } from "@galaxy/db";
+import { createDb, sql } from "@galaxy/db";
 import { Registry } from "@galaxy/observability";
-import { connectTestBus, createTestEnv, freePort, TestClaims, type TestEnv } from "@galaxy/testkit";
-import { agentCreated, decode, StreamInspector } from "../test/support";
-import type { Bus } from "./bus";
+import { freePort } from "@galaxy/testkit";
+import { busTest } from "../test/fixtures";
+import { agentCreated, decode } from "../test/support";
 
 /** How a consumer retries a failing handler, and when it gives a message up (docs/bus.md, "Retry policy"). */
 
-let env: TestEnv;
-let claims: TestClaims;
-let identity: Bus;
-let publisher: Bus;
-let worker: Bus;
-let inspector: StreamInspector;
+/** The worker's metrics: what its consumers count of retries and dead letters. */
 const metrics = new Registry();
-/** A database nobody runs: every query is refused, as while Postgres is down. */
-let downDb: Kysely<unknown>;
 
-beforeAll(async () => {
-  env = await createTestEnv(inject("engines"));
-  claims = await TestClaims.create();
-  identity = await connectTestBus(env, "identity");
-  await claims.serve(identity);
-  publisher = await connectTestBus(env, "agent-registry");
-  worker = await connectTestBus(env, "execution-worker", { metrics });
-  inspector = await StreamInspector.open(env);
-  downDb = createDb<unknown>({ connectionString: `postgres://postgres@127.0.0.1:${await freePort()}/galaxy`, max: 1 });
-});
-
-afterAll(async () => {
-  for (const bus of [worker, publisher, identity]) await bus?.close();
-  await inspector?.close();
-  await downDb?.destroy();
-  await env?.cleanup();
-});
+/** `downDb`: a database nobody runs: every query is refused, as while Postgres is down. */
+const test = busTest
+  .extend("publisher", { scope: "file" }, async ({ connect }) => connect("agent-registry"))
+  .extend("worker", { scope: "file" }, async ({ connect }) => connect("execution-worker", { metrics }))
+  .extend("downDb", { scope: "file" }, async ({}, { onCleanup }) => {
+    const downDb = createDb<unknown>({ connectionString: `postgres://postgres@127.0.0.1:${await freePort()}/galaxy`, max: 1 });
+    onCleanup(() => downDb.destroy());
+    return downDb;
+  });
 
 /** A metric's value for one consumer (and cause), 0 when it has none yet. */
 async function metric(name: string, labels: Record<string, string>): Promise<number> {
@@ -44,7 +29,7 @@ async function metric(name: string, labels: Record<string, string>): Promise<num
 }
 
 describe("transient failures: waited out, in place, for as long as they last", () => {
-  test("a handler failing 20 times in a row on a refused database connection, beyond any budget, applies the event once, in order, with nothing dead-lettered or redelivered", async () => {
+  test("a handler failing 20 times in a row on a refused database connection, beyond any budget, applies the event once, in order, with nothing dead-lettered or redelivered", async ({ claims, publisher, worker, inspector, downDb }) => {
     const ws = uuidv7();
     const claim = await claims.sign({ ws });
     const events = [agentCreated(ws, claim), agentCreated(ws, claim), agentCreated(ws, claim)];
@@ -97,7 +82,7 @@ describe("transient failures: waited out, in place, for as long as they last", (
     expect(await metric("galaxy_bus_dead_letters_total", { consumer: "outage" })).toBe(0);
   });
 
-  test("transient failures do not use up the budget of unknown ones", async () => {
+  test("transient failures do not use up the budget of unknown ones", async ({ claims, publisher, worker, inspector }) => {
     const ws = uuidv7();
     const outcomes: Array<Error | null> = [new UnavailableError("identity did not answer"), new TypeError("a bug, once"), new UnavailableError("identity did not answer"), new UnavailableError("identity did not answer"), null];
     const attempts: number[] = [];
@@ -120,7 +105,7 @@ describe("transient failures: waited out, in place, for as long as they last", (
 });
 
 describe("unknown and terminal failures", () => {
-  test("a handler that fails a few times gets the event again, in place, until it succeeds once", async () => {
+  test("a handler that fails a few times gets the event again, in place, until it succeeds once", async ({ claims, publisher, worker, inspector }) => {
     const ws = uuidv7();
     const deliveries: number[] = [];
     let applied = 0;
@@ -143,7 +128,7 @@ describe("unknown and terminal failures", () => {
     expect(await inspector.consumerState("flaky")).toEqual({ pending: 0, ackPending: 0 });
   });
 
-  test("a retried event keeps its place: the events behind it wait and are applied in stream order", async () => {
+  test("a retried event keeps its place: the events behind it wait and are applied in stream order", async ({ claims, publisher, worker }) => {
     const ws = uuidv7();
     const applied: string[] = [];
     const events = await Promise.all([0, 1, 2].map(async () => agentCreated(ws, await claims.sign({ ws }))));
@@ -165,7 +150,7 @@ describe("unknown and terminal failures", () => {
     expect(applied).toEqual(events.map((e) => e.id));
   });
 
-  test("an unknown error (a bug) that keeps failing has the event dead-lettered after its budget, maxDeliveries", async () => {
+  test("an unknown error (a bug) that keeps failing has the event dead-lettered after its budget, maxDeliveries", async ({ claims, publisher, worker, inspector }) => {
     const ws = uuidv7();
     let calls = 0;
     await worker.consume({
@@ -196,7 +181,7 @@ describe("unknown and terminal failures", () => {
     expect(await metric("galaxy_bus_dead_letters_total", { consumer: "always-down", cause: "unknown" })).toBe(1);
   });
 
-  test("a handler's terminal error dead-letters the event at the first delivery", async () => {
+  test("a handler's terminal error dead-letters the event at the first delivery", async ({ claims, publisher, worker, inspector }) => {
     const ws = uuidv7();
     let calls = 0;
     await worker.consume({
