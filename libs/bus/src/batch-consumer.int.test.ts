@@ -1,36 +1,14 @@
-import { afterAll, beforeAll, describe, expect, inject, test, vi } from "vitest";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { jetstreamManager, type JetStreamManager, type StoredMsg } from "@nats-io/jetstream";
+import { describe, expect, vi } from "vitest";
 import { v7 as uuidv7 } from "uuid";
 import { HEADER, UnavailableError, ValidationError, type Agent } from "@galaxy/contracts";
-import { connectTestBus, createTestEnv, TestClaims, type TestEnv, incomingTraceparent } from "@galaxy/testkit";
+import { connectTestBus, incomingTraceparent } from "@galaxy/testkit";
+import { busTest } from "../test/fixtures";
 import type { Bus } from "./bus";
 import type { EventMessage, StoredEvent } from "./types";
 
-let env: TestEnv;
-let claims: TestClaims;
-let identity: Bus;
-let publisher: Bus;
-let worker: Bus;
-let nc: NatsConnection;
-let jsm: JetStreamManager;
-
-beforeAll(async () => {
-  env = await createTestEnv(inject("engines"));
-  claims = await TestClaims.create();
-  identity = await connectTestBus(env, "identity");
-  await claims.serve(identity);
-  publisher = await connectTestBus(env, "agent-registry");
-  worker = await connectTestBus(env, "audit");
-  nc = await connect({ servers: env.natsUrl });
-  jsm = await jetstreamManager(nc);
-});
-
-afterAll(async () => {
-  for (const bus of [worker, publisher, identity]) await bus?.close();
-  await nc?.close();
-  await env?.cleanup();
-});
+const test = busTest
+  .extend("publisher", { scope: "file" }, async ({ connect }) => connect("agent-registry"))
+  .extend("worker", { scope: "file" }, async ({ connect }) => connect("audit"));
 
 function agentCreated(workspaceId: string, claim: string): StoredEvent {
   const id = uuidv7();
@@ -50,32 +28,16 @@ function agentCreated(workspaceId: string, claim: string): StoredEvent {
   };
 }
 
-async function publishAll(events: StoredEvent[]): Promise<void> {
+async function publishAll(publisher: Bus, events: StoredEvent[]): Promise<void> {
   for (const event of events) await publisher.publishEvent(event);
 }
 
-async function deadLetters(durable: string): Promise<StoredMsg[]> {
-  const stream = publisher.stream("DEAD_LETTERS");
-  const info = await jsm.streams.info(stream);
-  const out: StoredMsg[] = [];
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
-    const msg = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
-    if (msg && msg.subject.startsWith(publisher.subject(`dlq.${durable}.`))) out.push(msg);
-  }
-  return out;
-}
-
-async function consumerState(durable: string): Promise<{ pending: number; ackPending: number }> {
-  const info = await jsm.consumers.info(publisher.stream("EVENTS"), durable);
-  return { pending: info.num_pending, ackPending: info.num_ack_pending };
-}
-
 describe("consumeBatch", () => {
-  test("hands over what is waiting in batches of at most maxBatch, in stream order, each event once", async () => {
+  test("hands over what is waiting in batches of at most maxBatch, in stream order, each event once", async ({ claims, publisher, worker, inspector }) => {
     const ws = uuidv7();
     const claim = await claims.sign({ ws });
     const events = Array.from({ length: 250 }, () => agentCreated(ws, claim));
-    await publishAll(events);
+    await publishAll(publisher, events);
     const batches: EventMessage[][] = [];
     await worker.consumeBatch({ durable: "batch-order", filter: `evt.${ws}.>`, maxBatch: 100, handler: async (batch) => void batches.push(batch) });
     await vi.waitFor(() => expect(batches.flat()).toHaveLength(250), { timeout: 10_000 });
@@ -85,37 +47,37 @@ describe("consumeBatch", () => {
     expect(batches.length).toBeLessThan(250);
     const seqs = batches.flat().map((m) => m.streamSeq);
     expect([...seqs].sort((x, y) => x - y)).toEqual(seqs);
-    await vi.waitFor(async () => expect(await consumerState("batch-order")).toEqual({ pending: 0, ackPending: 0 }));
+    await vi.waitFor(async () => expect(await inspector.consumerState("batch-order")).toEqual({ pending: 0, ackPending: 0 }));
   });
 
-  test("a forged event in a batch is dead-lettered alone; the events around it are applied in order", async () => {
+  test("a forged event in a batch is dead-lettered alone; the events around it are applied in order", async ({ claims, publisher, worker, inspector }) => {
     const ws = uuidv7();
     const claim = await claims.sign({ ws });
     const before = Array.from({ length: 20 }, () => agentCreated(ws, claim));
     const forged = agentCreated(ws, await claims.sign({ ws: uuidv7() }));
     const after = Array.from({ length: 20 }, () => agentCreated(ws, claim));
-    await publishAll([...before, forged, ...after]);
+    await publishAll(publisher, [...before, forged, ...after]);
     const applied: string[] = [];
     await worker.consumeBatch({ durable: "batch-forged", filter: `evt.${ws}.agent.>`, handler: async (batch) => void applied.push(...batch.map((m) => m.event.id)) });
     await vi.waitFor(() => expect(applied).toHaveLength(40), { timeout: 10_000 });
     expect(applied).toEqual([...before, ...after].map((e) => e.id));
     const dead = await vi.waitFor(async () => {
-      const found = await deadLetters("batch-forged");
+      const found = await inspector.deadLetters("batch-forged");
       expect(found).toHaveLength(1);
       return found;
     });
     expect(dead[0]?.header.get(HEADER.dlqError)).toMatch(/different workspaces/);
-    await vi.waitFor(async () => expect(await consumerState("batch-forged")).toEqual({ pending: 0, ackPending: 0 }));
+    await vi.waitFor(async () => expect(await inspector.consumerState("batch-forged")).toEqual({ pending: 0, ackPending: 0 }));
   });
 
-  test("after a failed batch each event is applied alone: a transient failure retries in place, a terminal one dead-letters that event", async () => {
+  test("after a failed batch each event is applied alone: a transient failure retries in place, a terminal one dead-letters that event", async ({ claims, publisher, worker, inspector }) => {
     const ws = uuidv7();
     const claim = await claims.sign({ ws });
     const events = Array.from({ length: 30 }, () => agentCreated(ws, claim));
     const poison = events[10];
     const flaky = events[20];
     if (!poison || !flaky) throw new Error("too few events");
-    await publishAll(events);
+    await publishAll(publisher, events);
     const applied: string[] = [];
     const sizes: number[] = [];
     let flakyFailures = 0;
@@ -140,23 +102,23 @@ describe("consumeBatch", () => {
     expect(sizes[0]).toBeGreaterThan(1);
     expect(sizes).toContain(1);
     const dead = await vi.waitFor(async () => {
-      const found = await deadLetters("batch-fallback");
+      const found = await inspector.deadLetters("batch-fallback");
       expect(found).toHaveLength(1);
       return found;
     });
     expect(dead[0]?.header.get(HEADER.dlqError)).toBe("this event can never be applied");
     expect(dead[0]?.header.get(HEADER.dlqDeliveries)).toBe("1");
-    await vi.waitFor(async () => expect(await consumerState("batch-fallback")).toEqual({ pending: 0, ackPending: 0 }));
+    await vi.waitFor(async () => expect(await inspector.consumerState("batch-fallback")).toEqual({ pending: 0, ackPending: 0 }));
   });
 
-  test("events the handler refuses for good are dead-lettered alone, without applying the batch again; a refusal that is not terminal applies it one event at a time", async () => {
+  test("events the handler refuses for good are dead-lettered alone, without applying the batch again; a refusal that is not terminal applies it one event at a time", async ({ claims, publisher, worker, inspector }) => {
     const ws = uuidv7();
     const claim = await claims.sign({ ws });
     const events = Array.from({ length: 30 }, () => agentCreated(ws, claim));
     const refused = events[5];
     const flaky = events[15];
     if (!refused || !flaky) throw new Error("too few events");
-    await publishAll(events);
+    await publishAll(publisher, events);
     const sizes: number[] = [];
     const handed: string[] = [];
     let flakyRefusals = 0;
@@ -176,8 +138,8 @@ describe("consumeBatch", () => {
         return refusals;
       },
     });
-    await vi.waitFor(async () => expect(await consumerState("batch-refusals")).toEqual({ pending: 0, ackPending: 0 }), { timeout: 10_000 });
-    const dead = await deadLetters("batch-refusals");
+    await vi.waitFor(async () => expect(await inspector.consumerState("batch-refusals")).toEqual({ pending: 0, ackPending: 0 }), { timeout: 10_000 });
+    const dead = await inspector.deadLetters("batch-refusals");
     expect(dead.map((m) => m.header.get(HEADER.dlqError))).toEqual(["this one can never start"]);
     expect(dead[0]?.header.get(HEADER.dlqDeliveries)).toBe("1");
     // Every event was handed over; the refusal that was not terminal sent its batch one event at a time.
@@ -186,14 +148,14 @@ describe("consumeBatch", () => {
     expect(sizes).toContain(1);
   });
 
-  test("while an event is retried in place, the rest of its batch and the events queued behind it are kept alive: none is redelivered", async () => {
+  test("while an event is retried in place, the rest of its batch and the events queued behind it are kept alive: none is redelivered", async ({ claims, publisher, worker, inspector }) => {
     const ws = uuidv7();
     const claim = await claims.sign({ ws });
     const events = Array.from({ length: 20 }, () => agentCreated(ws, claim));
     const later = Array.from({ length: 10 }, () => agentCreated(ws, claim));
     const first = events[0];
     if (!first) throw new Error("too few events");
-    await publishAll(events);
+    await publishAll(publisher, events);
     const applied: EventMessage[] = [];
     let failures = 0;
     await worker.consumeBatch({
@@ -205,25 +167,25 @@ describe("consumeBatch", () => {
       handler: async (batch) => {
         if (batch.some((m) => m.event.id === first.id) && failures < 5) {
           failures++;
-          if (failures === 1) await publishAll(later);
+          if (failures === 1) await publishAll(publisher, later);
           throw new UnavailableError("the database went away");
         }
         applied.push(...batch);
       },
     });
-    await vi.waitFor(async () => expect(await consumerState("batch-keepalive")).toEqual({ pending: 0, ackPending: 0 }), { timeout: 20_000 });
+    await vi.waitFor(async () => expect(await inspector.consumerState("batch-keepalive")).toEqual({ pending: 0, ackPending: 0 }), { timeout: 20_000 });
     expect(failures).toBe(5);
     expect(applied.map((m) => m.event.id)).toEqual([...events, ...later].map((e) => e.id));
     expect(applied.map((m) => m.deliveryCount)).toEqual(applied.map(() => 1));
   });
 
-  test("consume (one at a time) keeps the events queued behind a retried one alive too", async () => {
+  test("consume (one at a time) keeps the events queued behind a retried one alive too", async ({ claims, publisher, worker, inspector }) => {
     const ws = uuidv7();
     const claim = await claims.sign({ ws });
     const events = Array.from({ length: 10 }, () => agentCreated(ws, claim));
     const first = events[0];
     if (!first) throw new Error("too few events");
-    await publishAll(events);
+    await publishAll(publisher, events);
     const applied: EventMessage[] = [];
     let failures = 0;
     await worker.consume({
@@ -239,16 +201,16 @@ describe("consumeBatch", () => {
         applied.push(message);
       },
     });
-    await vi.waitFor(async () => expect(await consumerState("single-keepalive")).toEqual({ pending: 0, ackPending: 0 }), { timeout: 20_000 });
+    await vi.waitFor(async () => expect(await inspector.consumerState("single-keepalive")).toEqual({ pending: 0, ackPending: 0 }), { timeout: 20_000 });
     expect(applied.map((m) => m.event.id)).toEqual(events.map((e) => e.id));
     expect(applied.map((m) => m.deliveryCount)).toEqual(applied.map(() => 1));
   });
 
-  test("stopping one consumer ends its retry at once and hands its events back to the next one", async () => {
+  test("stopping one consumer ends its retry at once and hands its events back to the next one", async ({ env, claims, publisher, worker }) => {
     const ws = uuidv7();
     const claim = await claims.sign({ ws });
     const events = Array.from({ length: 5 }, () => agentCreated(ws, claim));
-    await publishAll(events);
+    await publishAll(publisher, events);
     let tried = 0;
     // A short ack wait: a handed-back event JetStream sends to the stopped consumer's
     // last pull request comes back once it passes.
