@@ -1,44 +1,27 @@
-import { afterAll, beforeAll, describe, expect, inject, test, vi } from "vitest";
+import { describe, expect, vi } from "vitest";
 import { v7 as uuidv7 } from "uuid";
 import { HEADER } from "@galaxy/contracts";
-import { connectTestBus, createTestEnv, TestClaims, type TestEnv } from "@galaxy/testkit";
-import { agent, agentCreated, decode, execution, rejection, StreamInspector } from "../test/support";
-import type { Bus } from "./bus";
+import { connectTestBus } from "@galaxy/testkit";
+import { busTest } from "../test/fixtures";
+import { agent, agentCreated, decode, execution, rejection } from "../test/support";
 import type { EventMessage } from "./types";
 
 /** Durable consumers: what a handler sees, in what order, acked when (docs/bus.md, "Consumers"). */
 
-let env: TestEnv;
-let claims: TestClaims;
-let identity: Bus;
-let caller: Bus;
-let publisher: Bus;
-let worker: Bus;
-let server: Bus;
-let inspector: StreamInspector;
-
-beforeAll(async () => {
-  env = await createTestEnv(inject("engines"));
-  claims = await TestClaims.create();
-  identity = await connectTestBus(env, "identity", { loadJwks: async () => claims.jwks });
-  await claims.serve(identity);
-  caller = await connectTestBus(env, "gateway");
-  publisher = await connectTestBus(env, "agent-registry");
-  worker = await connectTestBus(env, "execution-worker");
-  server = await connectTestBus(env, "agent-registry");
-  server.serve("registry.agents.get", async (req, ctx) => agent(ctx.claim?.ws ?? uuidv7(), { id: req.id }));
-  await server.flush();
-  inspector = await StreamInspector.open(env);
-});
-
-afterAll(async () => {
-  for (const bus of [server, worker, publisher, caller, identity]) await bus?.close();
-  await inspector?.close();
-  await env?.cleanup();
-});
+const test = busTest
+  .extend("gatewayBus", { scope: "file" }, async ({ connect }) => connect("gateway"))
+  .extend("publisher", { scope: "file" }, async ({ connect }) => connect("agent-registry"))
+  .extend("worker", { scope: "file" }, async ({ connect }) => connect("execution-worker"))
+  // The agent registry answering `registry.agents.get`, for the whole file (auto): a test asks it through a bus of its own.
+  .extend("server", { scope: "file", auto: true }, async ({ connect }) => {
+    const server = await connect("agent-registry");
+    server.serve("registry.agents.get", async (req, ctx) => agent(ctx.claim?.ws ?? uuidv7(), { id: req.id }));
+    await server.flush();
+    return server;
+  });
 
 describe("events", () => {
-  test("a consumer sees each event typed, with its claim and stream sequence, in publish order", async () => {
+  test("a consumer sees each event typed, with its claim and stream sequence, in publish order", async ({ claims, publisher, worker, inspector }) => {
     const ws = uuidv7();
     const claim = await claims.sign({ ws, role: "admin" });
     const seen: EventMessage[] = [];
@@ -61,7 +44,7 @@ describe("events", () => {
     await vi.waitFor(async () => expect(await inspector.consumerState("in-order")).toEqual({ pending: 0, ackPending: 0 }));
   });
 
-  test("many publishes made without awaiting between them land in the stream in call order", async () => {
+  test("many publishes made without awaiting between them land in the stream in call order", async ({ claims, publisher, worker }) => {
     const ws = uuidv7();
     const claim = await claims.sign({ ws });
     const events = Array.from({ length: 40 }, () => agentCreated(ws, claim));
@@ -72,7 +55,7 @@ describe("events", () => {
     expect(seen).toEqual(events.map((e) => e.id));
   });
 
-  test("each event carries the headers of docs/bus.md, and its id as Nats-Msg-Id", async () => {
+  test("each event carries the headers of docs/bus.md, and its id as Nats-Msg-Id", async ({ claims, publisher, inspector }) => {
     const ws = uuidv7();
     const event = agentCreated(ws, await claims.sign({ ws }));
     await publisher.publishEvent(event);
@@ -86,7 +69,7 @@ describe("events", () => {
     expect(decode(stored?.data ?? new Uint8Array())).toEqual(event.payload);
   });
 
-  test("an event is acked only after its handler returns", async () => {
+  test("an event is acked only after its handler returns", async ({ claims, publisher, worker, inspector }) => {
     const ws = uuidv7();
     let release: () => void = () => {};
     const gate = new Promise<void>((resolve) => (release = resolve));
@@ -111,7 +94,7 @@ describe("events", () => {
   });
 
 
-  test("an event's claim is accepted after it expired; the same claim on a request is not", async () => {
+  test("an event's claim is accepted after it expired; the same claim on a request is not", async ({ claims, gatewayBus: caller, publisher, worker, inspector }) => {
     const ws = uuidv7();
     const expired = await claims.sign({ ws, ttlS: -3_600 });
     const applied: EventMessage[] = [];
@@ -129,7 +112,7 @@ describe("events", () => {
     expect(error).toMatchObject({ status: 401, code: "claim_expired" });
   });
 
-  test("a consumer started again under the same durable resumes after what it acked", async () => {
+  test("a consumer started again under the same durable resumes after what it acked", async ({ env, claims, publisher, inspector }) => {
     const ws = uuidv7();
     const claim = await claims.sign({ ws });
     const first = await connectTestBus(env, "audit");
@@ -152,7 +135,7 @@ describe("events", () => {
     }
   });
 
-  test("instances sharing a durable share the work: each event is applied once", async () => {
+  test("instances sharing a durable share the work: each event is applied once", async ({ env, claims, publisher, worker }) => {
     const ws = uuidv7();
     const claim = await claims.sign({ ws });
     const second = await connectTestBus(env, "execution-worker");
@@ -173,7 +156,7 @@ describe("events", () => {
     }
   });
 
-  test("core subscribers see events too, under their unprefixed subject", async () => {
+  test("core subscribers see events too, under their unprefixed subject", async ({ claims, publisher, worker }) => {
     const ws = uuidv7();
     const seen: Array<{ subject: string; data: unknown }> = [];
     worker.subscribeCore(`evt.${ws}.agent.*`, (data, subject) => seen.push({ subject, data }));
@@ -184,7 +167,7 @@ describe("events", () => {
     expect(seen[0]).toEqual({ subject: `evt.${ws}.agent.created`, data: event.payload });
   });
 
-  test("a core subscriber that throws costs neither its later messages nor the connection", async () => {
+  test("a core subscriber that throws costs neither its later messages nor the connection", async ({ env, claims, publisher }) => {
     const ws = uuidv7();
     const bus = await connectTestBus(env, "gateway");
     try {
