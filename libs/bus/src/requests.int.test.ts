@@ -1,45 +1,42 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { v7 as uuidv7 } from "uuid";
 import { GalaxyError, NotFoundError, UnavailableError, type Agent, type Jwks } from "@galaxy/contracts";
 import { traceIdOf } from "@galaxy/observability";
 import { createDb, sql } from "@galaxy/db";
-import { connectTestBus, createTestEnv, freePort, TestClaims, type TestEnv, incomingTraceparent } from "@galaxy/testkit";
+import { connectTestBus, freePort, TestClaims, incomingTraceparent } from "@galaxy/testkit";
+import { busTest } from "../test/fixtures";
 import { agent, rejection } from "../test/support";
-import type { Bus } from "./bus";
 import type { RequestContext } from "./types";
 
 /** Request-reply across the bus: claims, payloads and the errors that come back (docs/bus.md, "Request-reply"). */
 
-let env: TestEnv;
-let claims: TestClaims;
-/** Plays identity: answers `svc.identity.jwks` with whatever `jwks` holds. */
-let identity: Bus;
+/** The JWKS identity publishes: the claims' keys unless a test rotates them. */
 let jwks: Jwks;
-let caller: Bus;
-let server: Bus;
 
 /** What the served `registry.agents.get` does; each test sets its own. */
 let onAgentGet: (req: { id: string }, ctx: RequestContext) => Promise<Agent>;
 
-beforeAll(async () => {
-  env = await createTestEnv(inject("engines"));
-  claims = await TestClaims.create();
-  jwks = claims.jwks;
-  identity = await connectTestBus(env, "identity", { loadJwks: async () => jwks });
-  identity.serve("identity.jwks", async () => jwks);
-  caller = await connectTestBus(env, "gateway");
-  server = await connectTestBus(env, "agent-registry");
-  server.serve("registry.agents.get", (req, ctx) => onAgentGet(req, ctx));
-  await server.flush();
-});
-
-afterAll(async () => {
-  for (const bus of [server, caller, identity]) await bus?.close();
-  await env?.cleanup();
-});
+const test = busTest
+  // Plays identity: answers `svc.identity.jwks` with whatever `jwks` holds (keys only, no service claims).
+  .extend("claims", { scope: "file" }, async ({ env }, { onCleanup }) => {
+    const claims = await TestClaims.create();
+    jwks = claims.jwks;
+    const identity = await connectTestBus(env, "identity", { loadJwks: async () => jwks });
+    onCleanup(() => identity.close());
+    identity.serve("identity.jwks", async () => jwks);
+    return claims;
+  })
+  .extend("gatewayBus", { scope: "file" }, async ({ connect }) => connect("gateway"))
+  // The agent registry answering `registry.agents.get` with `onAgentGet`, for the whole file (auto).
+  .extend("server", { scope: "file", auto: true }, async ({ connect }) => {
+    const server = await connect("agent-registry");
+    server.serve("registry.agents.get", (req, ctx) => onAgentGet(req, ctx));
+    await server.flush();
+    return server;
+  });
 
 describe("requests", () => {
-  test("a request reaches the server with its claim verified, and the reply comes back parsed", async () => {
+  test("a request reaches the server with its claim verified, and the reply comes back parsed", async ({ claims, gatewayBus: caller }) => {
     const ws = uuidv7();
     const sub = uuidv7();
     const claim = await claims.sign({ ws, sub, role: "member" });
@@ -56,7 +53,7 @@ describe("requests", () => {
     expect(seen[0]?.claim).toMatchObject({ ws, sub, role: "member", act: "user" });
   });
 
-  test("the handler's event context keeps the claim, correlation and trace", async () => {
+  test("the handler's event context keeps the claim, correlation and trace", async ({ claims, gatewayBus: caller }) => {
     const ws = uuidv7();
     const claim = await claims.sign({ ws });
     const traceparent = incomingTraceparent();
@@ -72,7 +69,7 @@ describe("requests", () => {
     expect(context?.traceparent).toBe(traceparent);
   });
 
-  test("an expired claim is refused with 401 claim_expired before the handler runs", async () => {
+  test("an expired claim is refused with 401 claim_expired before the handler runs", async ({ claims, gatewayBus: caller }) => {
     const ws = uuidv7();
     let ran = false;
     onAgentGet = async (req) => {
@@ -84,7 +81,7 @@ describe("requests", () => {
     expect(ran).toBe(false);
   });
 
-  test("a claim for workspace A with Gx-Workspace-Id B is refused", async () => {
+  test("a claim for workspace A with Gx-Workspace-Id B is refused", async ({ claims, gatewayBus: caller }) => {
     const a = uuidv7();
     const b = uuidv7();
     let ran = false;
@@ -97,12 +94,12 @@ describe("requests", () => {
     expect(ran).toBe(false);
   });
 
-  test("a request that needs a claim and has none is refused", async () => {
+  test("a request that needs a claim and has none is refused", async ({ gatewayBus: caller }) => {
     const error = await rejection(caller.request("registry.agents.get", { id: uuidv7() }));
     expect(error).toMatchObject({ status: 401, code: "claim_missing" });
   });
 
-  test("a claim signed by a key identity does not publish is refused", async () => {
+  test("a claim signed by a key identity does not publish is refused", async ({ gatewayBus: caller }) => {
     const stranger = await TestClaims.create();
     const ws = uuidv7();
     const error = await rejection(caller.request("registry.agents.get", { id: uuidv7() }, { claim: await stranger.sign({ ws }), workspaceId: ws }));
@@ -110,13 +107,13 @@ describe("requests", () => {
     expect(error.code).toBe("claim_unknown_key");
   });
 
-  test("an access token is not accepted as a claim", async () => {
+  test("an access token is not accepted as a claim", async ({ claims, gatewayBus: caller }) => {
     const ws = uuidv7();
     const error = await rejection(caller.request("registry.agents.get", { id: uuidv7() }, { claim: await claims.sign({ ws }, "at+jwt"), workspaceId: ws }));
     expect(error).toMatchObject({ status: 401, code: "claim_wrong_type" });
   });
 
-  test("a payload that fails its schema is a 400 naming the field", async () => {
+  test("a payload that fails its schema is a 400 naming the field", async ({ claims, gatewayBus: caller }) => {
     const ws = uuidv7();
     const error = await rejection(caller.request("registry.agents.get", { id: "not-a-uuid" }, { claim: await claims.sign({ ws }), workspaceId: ws }));
     expect(error.status).toBe(400);
@@ -124,7 +121,7 @@ describe("requests", () => {
     expect(Object.keys(error.details ?? {})).toEqual(["id"]);
   });
 
-  test("with no server for the operation, the caller gets a 503 UnavailableError at once", async () => {
+  test("with no server for the operation, the caller gets a 503 UnavailableError at once", async ({ gatewayBus: caller }) => {
     const started = Date.now();
     const error = await rejection(caller.request("registry.agents.activate", { id: uuidv7() }));
     expect(error).toBeInstanceOf(UnavailableError);
@@ -133,7 +130,7 @@ describe("requests", () => {
     expect(Date.now() - started).toBeLessThan(2_000);
   });
 
-  test("a GalaxyError thrown by the handler arrives as that GalaxyError", async () => {
+  test("a GalaxyError thrown by the handler arrives as that GalaxyError", async ({ claims, gatewayBus: caller }) => {
     const ws = uuidv7();
     const id = uuidv7();
     onAgentGet = async (req) => {
@@ -146,7 +143,7 @@ describe("requests", () => {
     expect(error.message).toBe(`No agent ${id} in this workspace`);
   });
 
-  test("a crashing handler is a 500 internal_error that leaks nothing of the crash", async () => {
+  test("a crashing handler is a 500 internal_error that leaks nothing of the crash", async ({ claims, gatewayBus: caller }) => {
     const ws = uuidv7();
     onAgentGet = async () => {
       throw new TypeError("cannot read properties of undefined (config for 10.1.2.3:5432 password=hunter2)");
@@ -157,7 +154,7 @@ describe("requests", () => {
     expect(JSON.stringify({ message: error.message, body: error.toBody() })).not.toMatch(/hunter2|10\.1\.2\.3|ECONNREFUSED/);
   });
 
-  test("a handler whose database refuses connections answers 503 service_unavailable, never internal_error, and leaks nothing", async () => {
+  test("a handler whose database refuses connections answers 503 service_unavailable, never internal_error, and leaks nothing", async ({ claims, gatewayBus: caller }) => {
     const ws = uuidv7();
     const down = createDb<unknown>({ connectionString: `postgres://postgres:hunter2@127.0.0.1:${await freePort()}/galaxy`, max: 1 });
     try {
@@ -173,7 +170,7 @@ describe("requests", () => {
     }
   });
 
-  test("input too deep to serialize is the caller's 400 payload_too_deep, on either side, never 503", async () => {
+  test("input too deep to serialize is the caller's 400 payload_too_deep, on either side, never 503", async ({ claims, gatewayBus: caller }) => {
     const ws = uuidv7();
     let deep: unknown = "bottom";
     for (let i = 0; i < 200_000; i++) deep = { deeper: deep };
@@ -189,7 +186,7 @@ describe("requests", () => {
     expect(served).toMatchObject({ status: 400, code: "payload_too_deep" });
   });
 
-  test("a key added to the JWKS is picked up when a claim signed by it arrives, and refused once revoked", async () => {
+  test("a key added to the JWKS is picked up when a claim signed by it arrives, and refused once revoked", async ({ claims, gatewayBus: caller, server }) => {
     const ws = uuidv7();
     onAgentGet = async (req) => agent(ws, { id: req.id });
     // The verifier has loaded the JWKS by now; it refetches at most once a second.
@@ -214,7 +211,7 @@ describe("requests", () => {
 });
 
 describe("close", () => {
-  test("drains: a request being handled finishes and its reply arrives", async () => {
+  test("drains: a request being handled finishes and its reply arrives", async ({ env, claims, gatewayBus: caller }) => {
     const ws = uuidv7();
     const draining = await connectTestBus(env, "execution-worker");
     let started: () => void = () => {};
