@@ -1,9 +1,10 @@
-import { afterAll, beforeAll, describe, expect, inject, test, vi } from "vitest";
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type StoredMsg } from "@nats-io/jetstream";
-import { connect, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
+import { describe, expect, vi } from "vitest";
+import { headers as natsHeaders } from "@nats-io/transport-node";
 import { v5 as uuidv5, v7 as uuidv7 } from "uuid";
 import { EventEnvelope, ForgedMessage, HEADER, SYSTEM_WORKSPACE_ID, type Agent } from "@galaxy/contracts";
-import { connectTestBus, createTestEnv, TestClaims, type TestEnv, incomingTraceparent } from "@galaxy/testkit";
+import { connectTestBus, TestClaims, incomingTraceparent } from "@galaxy/testkit";
+import { busTest } from "../test/fixtures";
+import type { StreamInspector } from "../test/support";
 import type { Bus } from "./bus";
 
 /** A `security.forged_message` event as it went over the wire. */
@@ -14,41 +15,30 @@ interface Report {
   data: ForgedMessage;
 }
 
-let env: TestEnv;
-let claims: TestClaims;
-let identity: Bus;
-let consumerBus: Bus;
-let watcher: Bus;
-/** A connection of the test's own: JetStream's API, and raw publishes as a stranger on the bus would make them. */
-let nc: NatsConnection;
-let js: JetStreamClient;
-let jsm: JetStreamManager;
-const reports: Report[] = [];
-
-beforeAll(async () => {
-  env = await createTestEnv(inject("engines"));
-  claims = await TestClaims.create();
-  identity = await connectTestBus(env, "identity");
-  await claims.serve(identity);
-  consumerBus = await connectTestBus(env, "audit");
-  watcher = await connectTestBus(env, "observer");
-  nc = await connect({ servers: env.natsUrl });
-  js = jetstream(nc);
-  jsm = await jetstreamManager(nc);
-  const decoder = new TextDecoder();
-  watcher.watch("evt.*.security.forged_message", (msg) => {
-    const event = EventEnvelope.parse(JSON.parse(decoder.decode(msg.data)));
-    const headers = msg.headers;
-    reports.push({ subject: watcher.unprefixed(msg.subject), header: (name) => headers?.get(name) || undefined, event, data: ForgedMessage.parse(event.data) });
-  });
-  await watcher.flush();
-});
-
-afterAll(async () => {
-  for (const bus of [watcher, consumerBus, identity]) await bus?.close();
-  await nc?.close();
-  await env?.cleanup();
-});
+/**
+ * - `consumerBus`: audit's bus, whose consumers check and report; `watcher`: a bus that watches reports;
+ * - `reports`: every `security.forged_message` the watcher saw since the file started (auto);
+ * - `reportsOf`, `publishRaw`, `consumer`: the helpers below, on those.
+ * The inspector (busTest) is the test's own connection: JetStream's API, and raw publishes as a
+ * stranger on the bus would make them.
+ */
+const test = busTest
+  .extend("consumerBus", { scope: "file" }, async ({ connect }) => connect("audit"))
+  .extend("watcher", { scope: "file" }, async ({ connect }) => connect("observer"))
+  .extend("reports", { scope: "file", auto: true }, async ({ watcher }) => {
+    const reports: Report[] = [];
+    const decoder = new TextDecoder();
+    watcher.watch("evt.*.security.forged_message", (msg) => {
+      const event = EventEnvelope.parse(JSON.parse(decoder.decode(msg.data)));
+      const headers = msg.headers;
+      reports.push({ subject: watcher.unprefixed(msg.subject), header: (name) => headers?.get(name) || undefined, event, data: ForgedMessage.parse(event.data) });
+    });
+    await watcher.flush();
+    return reports;
+  })
+  .extend("reportsOf", async ({ reports }) => (messageId: string) => reports.filter((r) => r.data.messageId === messageId))
+  .extend("publishRaw", async ({ inspector }) => (subjectWs: string, options: RawOptions = {}) => publishRaw(inspector, subjectWs, options))
+  .extend("consumer", async ({ consumerBus }) => (durable: string, filter: string, bus: Bus = consumerBus) => consumer(bus, durable, filter));
 
 function agent(workspaceId: string): Agent {
   const now = new Date().toISOString();
@@ -59,6 +49,15 @@ function agent(workspaceId: string): Agent {
   };
 }
 
+/** What `publishRaw` puts on a message: its claim, workspace header (`null`: none), payload workspace, type and data. */
+interface RawOptions {
+  claim?: string;
+  headerWs?: string | null;
+  payloadWs?: string;
+  type?: string;
+  data?: unknown;
+}
+
 /**
  * Publishes an `agent.created` straight to JetStream, as a stranger on the bus would: a valid
  * payload, with whatever claim and workspace header it is given, naming `payloadWs` (the
@@ -66,7 +65,7 @@ function agent(workspaceId: string): Agent {
  * is its place in the stream.
  */
 let lastSeq = 0;
-async function publishRaw(subjectWs: string, options: { claim?: string; headerWs?: string | null; payloadWs?: string; type?: string; data?: unknown } = {}): Promise<string> {
+async function publishRaw(inspector: StreamInspector, subjectWs: string, options: RawOptions): Promise<string> {
   const id = uuidv7();
   const type = options.type ?? "agent.created";
   const h = natsHeaders();
@@ -77,47 +76,34 @@ async function publishRaw(subjectWs: string, options: { claim?: string; headerWs
   h.set(HEADER.schemaVersion, "1");
   const payloadWs = options.payloadWs ?? subjectWs;
   const payload = { id, type, occurredAt: new Date().toISOString(), workspaceId: payloadWs, actor: { type: "user", id: uuidv7() }, data: options.data ?? { agent: agent(payloadWs) } };
-  const ack = await js.publish(watcher.subject(`evt.${subjectWs}.${type}`), JSON.stringify(payload), { msgID: id, headers: h });
+  const ack = await inspector.js.publish(inspector.subject(`evt.${subjectWs}.${type}`), JSON.stringify(payload), { msgID: id, headers: h });
   lastSeq = ack.seq;
   return id;
 }
 
-async function deadLetters(durable: string): Promise<StoredMsg[]> {
-  const stream = watcher.stream("DEAD_LETTERS");
-  const info = await jsm.streams.info(stream);
-  const out: StoredMsg[] = [];
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
-    const msg = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
-    if (msg && msg.subject.startsWith(watcher.subject(`dlq.${durable}.`))) out.push(msg);
-  }
-  return out;
-}
-
-const reportsOf = (messageId: string) => reports.filter((r) => r.data.messageId === messageId);
-
-/** Consumes `filter` under `durable`, collecting the ids of the events its handler was given. */
-async function consumer(durable: string, filter: string, bus: Bus = consumerBus): Promise<string[]> {
+/** Consumes `filter` under `durable` on `bus`, collecting the ids of the events its handler was given. */
+async function consumer(bus: Bus, durable: string, filter: string): Promise<string[]> {
   const applied: string[] = [];
   await bus.consume({ durable, filter, handler: async (m) => void applied.push(m.event.id) });
   return applied;
 }
 
 describe("a message that fails its claim or workspace checks", () => {
-  test.each([
+  test.for([
     ["a claim signed by a key identity does not publish", "forged-key", async (ws: string) => (await TestClaims.create()).sign({ ws }), /^forged_claim:(unknown_key|bad_signature)$/],
-    ["a claim for another workspace", "claim-elsewhere", async () => claims.sign({ ws: uuidv7() }), /^workspace_mismatch$/],
+    ["a claim for another workspace", "claim-elsewhere", async (_ws: string, claims: TestClaims) => claims.sign({ ws: uuidv7() }), /^workspace_mismatch$/],
     ["no claim at all", "no-claim", async () => undefined, /^forged_claim:missing$/],
-  ])("%s: dead-lettered, never applied, and reported as security.forged_message in the workspace it named", async (_what, durable, claimFor, reason) => {
+  ] as const)("%s: dead-lettered, never applied, and reported as security.forged_message in the workspace it named", async ([_what, durable, claimFor, reason], { claims, watcher, inspector, reportsOf, publishRaw, consumer }) => {
     const ws = uuidv7();
     const applied = await consumer(durable, `evt.${ws}.agent.>`);
-    const claim = await claimFor(ws);
+    const claim = await claimFor(ws, claims);
     const forgedId = await publishRaw(ws, claim ? { claim } : {});
     const forgedSeq = lastSeq;
     // A valid event behind it: the consumer moves on.
     const goodId = await publishRaw(ws, { claim: await claims.sign({ ws }) });
     await vi.waitFor(() => expect(applied).toEqual([goodId]), { timeout: 10_000 });
 
-    const [letter] = await deadLetters(durable);
+    const [letter] = await inspector.deadLetters(durable);
     expect(letter?.subject).toBe(watcher.subject(`dlq.${durable}.evt.${ws}.agent.created`));
     const [report] = await vi.waitFor(() => {
       const found = reportsOf(forgedId);
@@ -144,7 +130,7 @@ describe("a message that fails its claim or workspace checks", () => {
     expect(reportClaim).toMatchObject({ ws, act: "service", sub: "audit" });
   });
 
-  test("a genuine claim, header and subject of one workspace on a payload naming another: dead-lettered, never applied, reported where the message was sent", async () => {
+  test("a genuine claim, header and subject of one workspace on a payload naming another: dead-lettered, never applied, reported where the message was sent", async ({ claims, watcher, inspector, reports, reportsOf, publishRaw, consumer }) => {
     const ws = uuidv7();
     const elsewhere = uuidv7();
     const applied = await consumer("payload-elsewhere", `evt.${ws}.agent.>`);
@@ -154,7 +140,7 @@ describe("a message that fails its claim or workspace checks", () => {
     const goodId = await publishRaw(ws, { claim: await claims.sign({ ws }) });
     await vi.waitFor(() => expect(applied).toEqual([goodId]), { timeout: 10_000 });
 
-    const letters = await deadLetters("payload-elsewhere");
+    const letters = await inspector.deadLetters("payload-elsewhere");
     expect(letters.map((m) => m.subject)).toEqual([watcher.subject(`dlq.payload-elsewhere.evt.${ws}.agent.created`)]);
     expect(letters[0]?.header.get(HEADER.dlqError)).toMatch(/different workspaces/);
     expect(EventEnvelope.parse(letters[0]?.json())).toMatchObject({ id: forgedId, workspaceId: elsewhere });
@@ -175,7 +161,7 @@ describe("a message that fails its claim or workspace checks", () => {
     expect(reports.filter((r) => r.event.workspaceId === elsewhere)).toEqual([]);
   });
 
-  test("a report verifies where every consumer checks it: a consumer of the whole workspace applies it", async () => {
+  test("a report verifies where every consumer checks it: a consumer of the whole workspace applies it", async ({ inspector, reportsOf, publishRaw, consumer }) => {
     const ws = uuidv7();
     const applied = await consumer("whole-workspace", `evt.${ws}.>`);
     const forgedId = await publishRaw(ws, { claim: await (await TestClaims.create()).sign({ ws }) });
@@ -185,14 +171,14 @@ describe("a message that fails its claim or workspace checks", () => {
       return found;
     }, { timeout: 5_000 });
     await vi.waitFor(() => expect(applied).toEqual([report?.event.id]), { timeout: 5_000 });
-    expect(await deadLetters("whole-workspace")).toHaveLength(1);
+    expect(await inspector.deadLetters("whole-workspace")).toHaveLength(1);
   });
 
-  test("a message that names no valid workspace is reported in the system workspace", async () => {
+  test("a message that names no valid workspace is reported in the system workspace", async ({ watcher, inspector, reportsOf, consumer }) => {
     const tag = `nows${Date.now()}`;
     await consumer("no-workspace", `evt.${tag}.>`);
     const id = uuidv7();
-    await js.publish(watcher.subject(`evt.${tag}.agent.created`), JSON.stringify({ id }), { msgID: id });
+    await inspector.js.publish(watcher.subject(`evt.${tag}.agent.created`), JSON.stringify({ id }), { msgID: id });
     const [report] = await vi.waitFor(() => {
       const found = reportsOf(id);
       expect(found).toHaveLength(1);
@@ -202,7 +188,7 @@ describe("a message that fails its claim or workspace checks", () => {
     expect(report?.data).toMatchObject({ reason: "bad_subject", subject: `evt.${tag}.agent.created`, claimedWorkspaceId: null });
   });
 
-  test("a forged report is itself dead-lettered and reported once; its report verifies, so nothing more follows", async () => {
+  test("a forged report is itself dead-lettered and reported once; its report verifies, so nothing more follows", async ({ inspector, reports, reportsOf, publishRaw, consumer }) => {
     const ws = uuidv7();
     const applied = await consumer("forged-report", `evt.${ws}.>`);
     const forgedId = await publishRaw(ws, {
@@ -217,21 +203,21 @@ describe("a message that fails its claim or workspace checks", () => {
     }, { timeout: 5_000 });
     await vi.waitFor(() => expect(applied).toEqual([report?.event.id]), { timeout: 5_000 });
     await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(await deadLetters("forged-report")).toHaveLength(1);
+    expect(await inspector.deadLetters("forged-report")).toHaveLength(1);
     // The watcher saw the forged report itself, and one report of it: nothing more.
     expect(reports.filter((r) => r.event.workspaceId === ws).map((r) => r.event.id).sort()).toEqual([forgedId, report?.event.id].sort());
   });
 
-  test("a bad payload with a valid claim is dead-lettered but is no security incident", async () => {
+  test("a bad payload with a valid claim is dead-lettered but is no security incident", async ({ claims, inspector, reportsOf, publishRaw, consumer }) => {
     const ws = uuidv7();
     await consumer("bad-payload-only", `evt.${ws}.agent.>`);
     const badId = await publishRaw(ws, { claim: await claims.sign({ ws }), data: { agent: { name: 42 } } });
-    await vi.waitFor(async () => expect(await deadLetters("bad-payload-only")).toHaveLength(1), { timeout: 5_000 });
+    await vi.waitFor(async () => expect(await inspector.deadLetters("bad-payload-only")).toHaveLength(1), { timeout: 5_000 });
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(reportsOf(badId)).toEqual([]);
   });
 
-  test("with no service claim to be had, the message is still dead-lettered and acked, and the consumer moves on", async () => {
+  test("with no service claim to be had, the message is still dead-lettered and acked, and the consumer moves on", async ({ env, claims, watcher, inspector, reportsOf, publishRaw, consumer }) => {
     const ws = uuidv7();
     const cut = await connectTestBus(env, "audit", {
       issueServiceClaim: async () => {
@@ -246,10 +232,10 @@ describe("a message that fails its claim or workspace checks", () => {
       await vi.waitFor(() => expect(applied).toEqual([goodId]), { timeout: 10_000 });
       // A few bounded tries, not a stalled consumer.
       expect(Date.now() - started).toBeLessThan(5_000);
-      expect(await deadLetters("identity-down")).toHaveLength(1);
+      expect(await inspector.deadLetters("identity-down")).toHaveLength(1);
       expect(reportsOf(forgedId)).toEqual([]);
       await vi.waitFor(async () => {
-        const info = await jsm.consumers.info(watcher.stream("EVENTS"), "identity-down");
+        const info = await inspector.jsm.consumers.info(watcher.stream("EVENTS"), "identity-down");
         expect({ pending: info.num_pending, ackPending: info.num_ack_pending }).toEqual({ pending: 0, ackPending: 0 });
       });
     } finally {
