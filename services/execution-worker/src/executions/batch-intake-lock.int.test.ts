@@ -1,12 +1,12 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
-import { testLogger } from "@galaxy/testkit";
+import { describe, expect } from "vitest";
 import { v7 as uuidv7 } from "uuid";
 import type { Agent } from "@galaxy/contracts";
-import { OutboxRelay, sql } from "@galaxy/db";
-import { eventually, startHarness, type Harness } from "../../test/support/harness";
+import { sql } from "@galaxy/db";
+import { batchIntakeTest } from "../../test/support/fixtures";
+import { eventually } from "../../test/support/harness";
 import { webhookOrder } from "../../test/support/webhook-orders";
-import { BatchIntake, type BatchOrder } from "./batch-intake";
-import { CLAIM_LOCK, Intake } from "./intake";
+import type { BatchOrder } from "./batch-intake";
+import { CLAIM_LOCK } from "./intake";
 
 /**
  * When the batch intake takes the scheduler's claim lock (docs/webhooks.md, "Intake"): a lone
@@ -14,57 +14,39 @@ import { CLAIM_LOCK, Intake } from "./intake";
  * trip; one to a workspace whose last batch left executions queued does not wait for it.
  */
 
-let h: Harness;
-let batch: BatchIntake;
-let relay: OutboxRelay;
-
-beforeAll(async () => {
-  h = await startHarness(inject("engines"));
-  relay = new OutboxRelay({ db: h.db, publish: (row) => h.bus.publishEvent(row), logger: testLogger("batch-intake-lock") });
-  // No free place here: every delivery is queued, and the workspace is known to have executions waiting.
-  const deps = { db: h.db, bus: h.bus, relay, owner: "batch-lock-test", leaseMs: 30_000, reserve: () => null, onQueued: () => undefined };
-  batch = new BatchIntake({ ...deps, intake: new Intake(deps) });
-});
-
-afterAll(async () => {
-  await relay?.stop();
-  await h?.close();
-});
-
-const orderOf = (agent: Agent): Promise<BatchOrder> => webhookOrder(h.bus, agent, { message: "hello" });
-
-/** Holds the claim lock on a connection of its own until `release` is called. */
-async function holdClaimLock(): Promise<{ release: () => Promise<void> }> {
-  let release = () => undefined as void;
-  const released = new Promise<void>((resolve) => (release = resolve));
-  let locked = () => undefined as void;
-  const held = new Promise<void>((resolve) => (locked = resolve));
-  const done = h.db.connection().execute(async (connection) => {
-    await sql`begin`.execute(connection);
-    await sql`select pg_advisory_xact_lock(hashtext(${CLAIM_LOCK}))`.execute(connection);
-    locked();
-    await released;
-    await sql`commit`.execute(connection);
+const test = batchIntakeTest("batch-lock-test")
+  .extend("orderOf", { scope: "file" }, async ({ h }) => (agent: Agent): Promise<BatchOrder> => webhookOrder(h.bus, agent, { message: "hello" }))
+  /** Holds the claim lock on a connection of its own until `release` is called. */
+  .extend("holdClaimLock", { scope: "file" }, async ({ h }) => async (): Promise<{ release: () => Promise<void> }> => {
+    let release = () => undefined as void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let locked = () => undefined as void;
+    const held = new Promise<void>((resolve) => (locked = resolve));
+    const done = h.db.connection().execute(async (connection) => {
+      await sql`begin`.execute(connection);
+      await sql`select pg_advisory_xact_lock(hashtext(${CLAIM_LOCK}))`.execute(connection);
+      locked();
+      await released;
+      await sql`commit`.execute(connection);
+    });
+    await Promise.race([held, done]);
+    return {
+      release: async () => {
+        release();
+        await done;
+      },
+    };
+  })
+  /** Whether a transaction of the workspace (its id is a literal of the transaction's first round trip) waits for an advisory lock. */
+  .extend("waitsForTheLock", { scope: "file" }, async ({ h }) => async (workspaceId: string): Promise<boolean> => {
+    const result = await sql<{ n: number }>`
+      select count(*)::int as n from pg_locks l join pg_stat_activity a on a.pid = l.pid
+       where l.locktype = 'advisory' and not l.granted and a.query like ${`%${workspaceId}%`}`.execute(h.db);
+    return (result.rows[0]?.n ?? 0) > 0;
   });
-  await Promise.race([held, done]);
-  return {
-    release: async () => {
-      release();
-      await done;
-    },
-  };
-}
-
-/** Whether a transaction of the workspace (its id is a literal of the transaction's first round trip) waits for an advisory lock. */
-async function waitsForTheLock(workspaceId: string): Promise<boolean> {
-  const result = await sql<{ n: number }>`
-    select count(*)::int as n from pg_locks l join pg_stat_activity a on a.pid = l.pid
-     where l.locktype = 'advisory' and not l.granted and a.query like ${`%${workspaceId}%`}`.execute(h.db);
-  return (result.rows[0]?.n ?? 0) > 0;
-}
 
 describe("BatchIntake and the claim lock", () => {
-  test("a lone delivery to a workspace with nothing waiting takes the claim lock before it reads", async () => {
+  test("a lone delivery to a workspace with nothing waiting takes the claim lock before it reads", async ({ h, batch, orderOf, holdClaimLock, waitsForTheLock }) => {
     const ws = uuidv7();
     const agent = await h.activeAgent(ws);
     const lock = await holdClaimLock();
@@ -79,7 +61,7 @@ describe("BatchIntake and the claim lock", () => {
     expect(await started).toEqual([null]);
   });
 
-  test("a lone delivery to a workspace whose last batch left executions queued does not wait for the claim lock", async () => {
+  test("a lone delivery to a workspace whose last batch left executions queued does not wait for the claim lock", async ({ h, batch, orderOf, holdClaimLock, waitsForTheLock }) => {
     const ws = uuidv7();
     const agent = await h.activeAgent(ws);
     // Nothing could be taken at once: this batch leaves its execution queued.

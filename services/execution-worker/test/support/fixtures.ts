@@ -1,20 +1,61 @@
 import { inject, test as base } from "vitest";
+import { OutboxRelay } from "@galaxy/db";
+import { testLogger, type EngineUrls } from "@galaxy/testkit";
 import type { ExecutionWorkerConfig } from "../../src/app";
+import { BatchIntake } from "../../src/executions/batch-intake";
+import { Intake } from "../../src/executions/intake";
 import { startHarness, type Harness } from "./harness";
 
+/** What a fixture is handed to clean up after itself. */
+export interface Cleanup {
+  onCleanup(cleanup: () => unknown): void;
+}
+
 /**
- * `h`: the file's harness (harness.ts: engines of its own, identity's claims, a fake registry,
- * the dev model and a running worker with `config`), started before the file's first test,
- * under the hooks' time limit, and closed after its last.
+ * The file's fixtures, each set up once per file:
+ * - `h`: the file's harness (harness.ts: engines of its own, identity's claims, a fake registry,
+ *   the dev model and a running worker with `config`), started before the file's first test,
+ *   under the hooks' time limit, and closed after its last;
+ * - `relay`: an outbox relay on the worker's pool and bus, never started (what a test hands
+ *   the intake or the pipeline), stopped before the harness closes.
  */
 export function workerTest(config: Partial<ExecutionWorkerConfig> = {}) {
-  const test = base.extend("h", { scope: "file" }, async ({}, { onCleanup }): Promise<Harness> => {
-    const h = await startHarness(inject("engines"), config);
-    onCleanup(() => h.close());
-    return h;
-  });
+  return workerTestAfter(async () => undefined, () => inject("engines"), config);
+}
+
+/**
+ * `workerTest()` on something of the file's own that the harness needs before it starts
+ * (`prelude`: a Postgres of its own, say), started by `start` before the harness and cleaned up
+ * after it; `engines` makes the harness's engines from it. Both start under `setupTimeoutMs`
+ * (the hooks' time limit unless told).
+ */
+export function workerTestAfter<P>(start: (cleanup: Cleanup) => Promise<P>, engines: (prelude: P) => EngineUrls, config: Partial<ExecutionWorkerConfig> = {}, setupTimeoutMs?: number) {
+  const test = base
+    .extend("prelude", { scope: "file" }, async ({}, { onCleanup }): Promise<P> => start({ onCleanup }))
+    .extend("h", { scope: "file" }, async ({ prelude }, { onCleanup }): Promise<Harness> => {
+      const h = await startHarness(engines(prelude), config);
+      onCleanup(() => h.close());
+      return h;
+    })
+    .extend("relay", { scope: "file" }, async ({ h }, { onCleanup }): Promise<OutboxRelay> => {
+      const relay = new OutboxRelay({ db: h.db, publish: (row) => h.bus.publishEvent(row), logger: testLogger("execution-worker") });
+      onCleanup(() => relay.stop());
+      return relay;
+    });
   test.beforeAll(async ({ h }) => {
     void h;
-  });
+  }, setupTimeoutMs);
   return test;
+}
+
+/**
+ * `workerTest()` with `batch`: a batch intake of its own, as lease owner `owner`, beside the
+ * worker's. It finds no free place: every delivery is queued, and the workspace is known to have
+ * executions waiting.
+ */
+export function batchIntakeTest(owner: string) {
+  return workerTest().extend("batch", { scope: "file" }, async ({ h, relay }): Promise<BatchIntake> => {
+    const deps = { db: h.db, bus: h.bus, relay, owner, leaseMs: 30_000, reserve: () => null, onQueued: () => undefined };
+    return new BatchIntake({ ...deps, intake: new Intake(deps) });
+  });
 }
