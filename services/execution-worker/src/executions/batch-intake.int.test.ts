@@ -1,11 +1,11 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
-import { testLogger } from "@galaxy/testkit";
+import { describe, expect } from "vitest";
 import { v7 as uuidv7 } from "uuid";
 import { GalaxyError, type Agent } from "@galaxy/contracts";
-import { inWorkspace, OutboxRelay, sql } from "@galaxy/db";
+import { inWorkspace, sql } from "@galaxy/db";
 import { setTier } from "../quota/quota.repository";
 import { TIERS } from "../quota/tiers";
-import { eventually, startHarness, type Harness } from "../../test/support/harness";
+import { batchIntakeTest } from "../../test/support/fixtures";
+import { eventually } from "../../test/support/harness";
 import { webhookOrder } from "../../test/support/webhook-orders";
 import { BatchIntake, type BatchOrder } from "./batch-intake";
 import { Intake } from "./intake";
@@ -15,37 +15,20 @@ import { Intake } from "./intake";
  * one transaction, each workspace's under its own setting, each order checked alone.
  */
 
-let h: Harness;
-let batch: BatchIntake;
-let relay: OutboxRelay;
-
-beforeAll(async () => {
-  h = await startHarness(inject("engines"));
-  relay = new OutboxRelay({ db: h.db, publish: (row) => h.bus.publishEvent(row), logger: testLogger("batch-intake") });
-  const deps = { db: h.db, bus: h.bus, relay, owner: "batch-test", leaseMs: 30_000, reserve: () => null, onQueued: () => undefined };
-  batch = new BatchIntake({ ...deps, intake: new Intake(deps) });
-});
-
-afterAll(async () => {
-  await relay?.stop();
-  await h?.close();
-});
-
-const orderOf = (agent: Agent, input: unknown): Promise<BatchOrder> => webhookOrder(h.bus, agent, input);
-
-/** The executions among `ids` the workspace sees, and their `execution.queued` events in its outbox. */
-async function written(workspaceId: string, ids: string[]): Promise<{ executions: string[]; queuedEvents: number; workspaces: string[] }> {
-  return inWorkspace(h.db, workspaceId, async (tx) => {
-    const rows = await sql<{ id: string; workspace_id: string }>`select id::text, workspace_id::text from executions where id = any(${ids}::uuid[]) order by id`.execute(tx);
-    const events = await sql<{ n: number }>`select count(*)::int as n from outbox where type = 'execution.queued' and (payload -> 'data' ->> 'executionId')::uuid = any(${ids}::uuid[])`.execute(tx);
-    return { executions: rows.rows.map((r) => r.id), queuedEvents: events.rows[0]?.n ?? -1, workspaces: [...new Set(rows.rows.map((r) => r.workspace_id))] };
-  });
-}
+const test = batchIntakeTest("batch-test")
+  .extend("orderOf", { scope: "file" }, async ({ h }) => (agent: Agent, input: unknown): Promise<BatchOrder> => webhookOrder(h.bus, agent, input))
+  /** The executions among `ids` the workspace sees, and their `execution.queued` events in its outbox. */
+  .extend("written", { scope: "file" }, async ({ h }) => async (workspaceId: string, ids: string[]): Promise<{ executions: string[]; queuedEvents: number; workspaces: string[] }> =>
+    inWorkspace(h.db, workspaceId, async (tx) => {
+      const rows = await sql<{ id: string; workspace_id: string }>`select id::text, workspace_id::text from executions where id = any(${ids}::uuid[]) order by id`.execute(tx);
+      const events = await sql<{ n: number }>`select count(*)::int as n from outbox where type = 'execution.queued' and (payload -> 'data' ->> 'executionId')::uuid = any(${ids}::uuid[])`.execute(tx);
+      return { executions: rows.rows.map((r) => r.id), queuedEvents: events.rows[0]?.n ?? -1, workspaces: [...new Set(rows.rows.map((r) => r.workspace_id))] };
+    }));
 
 const CHECKED_INPUT = { type: "object", properties: { message: { type: "string" } }, required: ["message"], additionalProperties: false };
 
 describe("BatchIntake.startAll", () => {
-  test("a delivery refused among good ones is refused alone; the others are created once, each with one execution.queued", async () => {
+  test("a delivery refused among good ones is refused alone; the others are created once, each with one execution.queued", async ({ h, batch, orderOf, written }) => {
     const ws = uuidv7();
     const agent = await h.activeAgent(ws, { inputSchema: CHECKED_INPUT });
     const orders = [
@@ -65,7 +48,7 @@ describe("BatchIntake.startAll", () => {
     expect(after.queuedEvents).toBe(3);
   });
 
-  test("the same batch handed again (a redelivery, a replay) creates nothing new and refuses the same delivery", async () => {
+  test("the same batch handed again (a redelivery, a replay) creates nothing new and refuses the same delivery", async ({ h, batch, orderOf, written }) => {
     const ws = uuidv7();
     const agent = await h.activeAgent(ws, { inputSchema: CHECKED_INPUT });
     const orders = [await orderOf(agent, { message: "a" }), await orderOf(agent, { bad: true }), await orderOf(agent, { message: "c" })];
@@ -81,7 +64,7 @@ describe("BatchIntake.startAll", () => {
     expect(after.queuedEvents).toBe(2);
   });
 
-  test("two workspaces in one batch: each one's executions are written under its own workspace and seen only there", async () => {
+  test("two workspaces in one batch: each one's executions are written under its own workspace and seen only there", async ({ h, batch, orderOf, written }) => {
     const wsA = uuidv7();
     const wsB = uuidv7();
     const agentA = await h.activeAgent(wsA);
@@ -98,7 +81,7 @@ describe("BatchIntake.startAll", () => {
     expect([seenByA.queuedEvents, seenByB.queuedEvents]).toEqual([2, 2]);
   });
 
-  test("deliveries past a free workspace's queue cap are refused one by one (quota_exceeded); those under it are queued", async () => {
+  test("deliveries past a free workspace's queue cap are refused one by one (quota_exceeded); those under it are queued", async ({ h, batch, orderOf, written }) => {
     const ws = uuidv7();
     const agent = await h.activeAgent(ws);
     await inWorkspace(h.db, ws, (tx) => setTier(tx, ws, "free"));
@@ -118,7 +101,7 @@ describe("BatchIntake.startAll", () => {
     }
   });
 
-  test("a workspace with nothing queued takes at once what fits its concurrency and the places kept; the rest is queued", async () => {
+  test("a workspace with nothing queued takes at once what fits its concurrency and the places kept; the rest is queued", async ({ h, relay, orderOf }) => {
     const ws = uuidv7();
     const agent = await h.activeAgent(ws);
     const launched: string[] = [];
@@ -144,7 +127,7 @@ describe("BatchIntake.startAll", () => {
     await inWorkspace(h.db, ws, (tx) => sql`update executions set status = 'cancelled', completed_at = now() where status in ('queued', 'running')`.execute(tx));
   });
 
-  test("an agent the projection has not seen yet is asked of the registry, for that delivery alone", async () => {
+  test("an agent the projection has not seen yet is asked of the registry, for that delivery alone", async ({ h, batch, orderOf, written }) => {
     const ws = uuidv7();
     const known = await h.activeAgent(ws);
     const unseen = h.registry.put(ws, { status: "active" });
