@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { v7 as uuidv7 } from "uuid";
 import { UnavailableError, type Provider, type ResolvedCredential } from "@galaxy/contracts";
-import { inWorkspace, OutboxRelay } from "@galaxy/db";
+import { inWorkspace } from "@galaxy/db";
 import { testLogger } from "@galaxy/testkit";
 import { parseAllowlist } from "@galaxy/webhooks";
-import { startHarness, type Harness } from "../../test/support/harness";
+import { workerTest } from "../../test/support/fixtures";
 import { cancelQueued, claimQueuedExecutions, listSteps, type ClaimedExecution } from "./executions.repository";
 import { runExecution, type RunDeps } from "./run";
 import { ModelProviders, type ModelAnswer, type WorkspaceCredentials } from "./providers";
@@ -19,24 +19,20 @@ import type { RunSignals } from "./scheduler";
  * The worker's scheduler claims nothing here (concurrency 0): each test claims its execution
  * and runs the pipeline itself, with the credential look-up it needs.
  */
-let h: Harness;
-let relay: OutboxRelay;
 const ws = uuidv7();
 const owner = "run-bounds-test";
 const LEASE_MS = 30_000;
 
-beforeAll(async () => {
-  h = await startHarness(inject("engines"), { concurrency: 0 });
-  relay = new OutboxRelay({ db: h.db, publish: (row) => h.bus.publishEvent(row), logger: testLogger("execution-worker") });
-});
+/** A look-up that never answers, whatever the signals say (a request lost in a reconnect). */
+const deaf: WorkspaceCredentials = { get: () => new Promise<ResolvedCredential | null>(() => {}) };
 
-afterAll(async () => {
-  await relay?.stop();
-  await h?.close();
-});
+function signals(): { signals: RunSignals; stop: AbortController } {
+  const stop = new AbortController();
+  return { signals: { lease: new AbortController().signal, stop: stop.signal, cancel: new AbortController().signal }, stop };
+}
 
-function depsWith(credentials: WorkspaceCredentials): RunDeps {
-  return {
+const test = workerTest({ concurrency: 0 })
+  .extend("depsWith", { scope: "file" }, async ({ h, relay }) => (credentials: WorkspaceCredentials): RunDeps => ({
     db: h.db,
     bus: h.bus,
     relay,
@@ -47,30 +43,19 @@ function depsWith(credentials: WorkspaceCredentials): RunDeps {
     maxAttempts: 3,
     wakeOthers: () => {},
     tools: { policy: parseAllowlist(""), masterKey: undefined, timeoutMs: 10_000 },
-  };
-}
-
-/** A look-up that never answers, whatever the signals say (a request lost in a reconnect). */
-const deaf: WorkspaceCredentials = { get: () => new Promise<ResolvedCredential | null>(() => {}) };
-
-function signals(): { signals: RunSignals; stop: AbortController } {
-  const stop = new AbortController();
-  return { signals: { lease: new AbortController().signal, stop: stop.signal, cancel: new AbortController().signal }, stop };
-}
-
-async function queuedAndClaimed(timeoutMs?: number): Promise<ClaimedExecution> {
-  const agent = await h.activeAgent(ws, timeoutMs === undefined ? {} : { timeoutMs });
-  const queued = await h.startExecution(ws, agent.id);
-  const claimed = await claimQueuedExecutions(h.db, owner, 1, LEASE_MS);
-  expect(claimed).toEqual([{ id: queued.id, workspaceId: ws }]);
-  return { id: queued.id, workspaceId: ws };
-}
-
-const steps = async (executionId: string) =>
-  (await inWorkspace(h.db, ws, (tx) => listSteps(tx, executionId))).map((step) => [step.name, step.status, (step.detail as { reason?: string }).reason ?? null]);
+  }))
+  .extend("queuedAndClaimed", { scope: "file" }, async ({ h }) => async (timeoutMs?: number): Promise<ClaimedExecution> => {
+    const agent = await h.activeAgent(ws, timeoutMs === undefined ? {} : { timeoutMs });
+    const queued = await h.startExecution(ws, agent.id);
+    const claimed = await claimQueuedExecutions(h.db, owner, 1, LEASE_MS);
+    expect(claimed).toEqual([{ id: queued.id, workspaceId: ws }]);
+    return { id: queued.id, workspaceId: ws };
+  })
+  .extend("steps", { scope: "file" }, async ({ h }) => async (executionId: string) =>
+    (await inWorkspace(h.db, ws, (tx) => listSteps(tx, executionId))).map((step) => [step.name, step.status, (step.detail as { reason?: string }).reason ?? null]));
 
 describe("a pipeline waiting on a step that never ends", () => {
-  test("ends the execution timed_out at the agent's timeoutMs", async () => {
+  test("ends the execution timed_out at the agent's timeoutMs", async ({ h, depsWith, queuedAndClaimed, steps }) => {
     const claimed = await queuedAndClaimed(1_000);
     const { signals: s } = signals();
     expect(await runExecution(depsWith(deaf), claimed, s)).toBe("finished");
@@ -78,7 +63,7 @@ describe("a pipeline waiting on a step that never ends", () => {
     expect(await steps(claimed.id)).toEqual([["model_call", "failed", null]]);
   });
 
-  test("hands the execution back when the worker stops", async () => {
+  test("hands the execution back when the worker stops", async ({ h, depsWith, queuedAndClaimed, steps }) => {
     const claimed = await queuedAndClaimed();
     const { signals: s, stop } = signals();
     const run = runExecution(depsWith(deaf), claimed, s);
@@ -94,7 +79,7 @@ describe("a pipeline waiting on a step that never ends", () => {
 });
 
 describe("a model call aborted mid-answer", () => {
-  test("is not taken for a whole answer: a cancel while the stream ends quietly records cancelled", async () => {
+  test("is not taken for a whole answer: a cancel while the stream ends quietly records cancelled", async ({ h, depsWith, queuedAndClaimed, steps }) => {
     const claimed = await queuedAndClaimed();
     const cancel = new AbortController();
     // An SDK that, aborted while it streams, ends the stream quietly with what came so far.
@@ -113,7 +98,7 @@ describe("a model call aborted mid-answer", () => {
 });
 
 describe("identity unable to resolve the workspace's provider key", () => {
-  test("sends the execution back to the queue, its attempt uncounted, instead of leaving it running until its lease ends", async () => {
+  test("sends the execution back to the queue, its attempt uncounted, instead of leaving it running until its lease ends", async ({ h, depsWith, queuedAndClaimed, steps }) => {
     const claimed = await queuedAndClaimed();
     let asked = 0;
     const unavailable: WorkspaceCredentials = {
