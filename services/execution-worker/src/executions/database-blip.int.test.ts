@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect, inject } from "vitest";
 import { v7 as uuidv7 } from "uuid";
 import { withUser } from "@galaxy/db";
 import { createDatabase } from "@galaxy/testkit";
 import { provisionDatabase } from "../../../../scripts/provision";
-import { eventually, startHarness, type Harness } from "../../test/support/harness";
+import { workerTestAfter } from "../../test/support/fixtures";
+import { eventually } from "../../test/support/harness";
 import { OwnPostgres } from "../../test/support/own-postgres";
 
 /**
@@ -15,36 +16,41 @@ import { OwnPostgres } from "../../test/support/own-postgres";
  *
  * The worker runs on a Postgres of this test's own, which the test stops and starts.
  */
-let postgres: OwnPostgres;
-let h: Harness;
 const ws = uuidv7();
-/** Model calls the dev model received. */
-let modelCalls = 0;
 
-beforeAll(async () => {
-  postgres = await OwnPostgres.create();
-  const template = `galaxy_blip_template_${randomBytes(4).toString("hex")}`;
-  await createDatabase(postgres.url, template);
-  await provisionDatabase(withUser(postgres.url, "postgres", template));
-  const engines = inject("engines");
-  h = await startHarness({ databaseUrl: postgres.url, natsUrl: engines.natsUrl, redisUrl: engines.redisUrl, template });
-  h.devModel.app.server.on("request", (request: { url?: string }) => {
-    if (request.url?.includes("/chat/completions")) modelCalls += 1;
+const test = workerTestAfter(
+  async ({ onCleanup }) => {
+    const postgres = await OwnPostgres.create();
+    onCleanup(() => postgres.destroy());
+    const template = `galaxy_blip_template_${randomBytes(4).toString("hex")}`;
+    await createDatabase(postgres.url, template);
+    await provisionDatabase(withUser(postgres.url, "postgres", template));
+    return { postgres, template };
+  },
+  ({ postgres, template }) => {
+    const engines = inject("engines");
+    return { databaseUrl: postgres.url, natsUrl: engines.natsUrl, redisUrl: engines.redisUrl, template };
+  },
+  {},
+  120_000,
+)
+  .extend("postgres", { scope: "file" }, async ({ prelude }) => prelude.postgres)
+  /** Model calls the dev model received. */
+  .extend("modelCalls", { scope: "file" }, async ({ h }) => {
+    const calls = { count: 0 };
+    h.devModel.app.server.on("request", (request: { url?: string }) => {
+      if (request.url?.includes("/chat/completions")) calls.count += 1;
+    });
+    return calls;
   });
-}, 120_000);
-
-afterAll(async () => {
-  await h?.close();
-  await postgres?.destroy();
-});
 
 describe("a Postgres restart while executions run", () => {
-  test("the runs complete once, on their first attempt, and the model is called once for each", async () => {
+  test("the runs complete once, on their first attempt, and the model is called once for each", async ({ h, postgres, modelCalls }) => {
     const agent = await h.activeAgent(ws);
     // The model answers while Postgres is down: the end of each run is written into the outage.
     await h.devModel.control({ latencyMs: 1_500 });
     const started = await Promise.all([h.startExecution(ws, agent.id), h.startExecution(ws, agent.id)]);
-    await eventually(() => (modelCalls === started.length ? true : null), 10_000, "both model calls under way");
+    await eventually(() => (modelCalls.count === started.length ? true : null), 10_000, "both model calls under way");
 
     await postgres.stop();
     const stoppedAt = new Date();
@@ -56,7 +62,7 @@ describe("a Postgres restart while executions run", () => {
     for (const execution of started) await h.events.waitFor(execution.id, "execution.completed", 15_000);
     // Long enough for a second attempt's events to show up, were there one.
     await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(modelCalls).toBe(started.length);
+    expect(modelCalls.count).toBe(started.length);
     for (const execution of started) {
       // An event published before the outage whose mark it lost is published again by the sweep
       // (docs/architecture.md: the same id, dropped by JetStream, seen twice on core NATS): counted once.
