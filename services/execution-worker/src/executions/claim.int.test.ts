@@ -1,64 +1,56 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { v7 as uuidv7 } from "uuid";
 import { inWorkspace, sql, type Kysely } from "@galaxy/db";
-import { createTestEnv, serviceDb, type TestEnv } from "@galaxy/testkit";
+import { serviceDb } from "@galaxy/testkit";
+import { test as engineTest } from "@galaxy/testkit/fixtures";
 import type { ExecutionDb } from "../db";
 import { claimQueuedExecutions, finishExecution, insertExecution, renewLease } from "./executions.repository";
 import { setTier } from "../quota/quota.repository";
 import { TIERS, type Tier } from "../quota/tiers";
 
-let env: TestEnv;
-let db: Kysely<ExecutionDb>;
-
-beforeAll(async () => {
-  env = await createTestEnv(inject("engines"));
-  db = serviceDb<ExecutionDb>(env, "execution-worker");
-});
-
-afterAll(async () => {
-  await db?.destroy();
-  await env?.cleanup();
-});
-
-async function queue(workspaceId: string, createdAt: Date): Promise<string> {
-  const id = uuidv7();
-  await inWorkspace(db, workspaceId, (tx) =>
-    insertExecution(tx, {
-      execution: {
-        id,
-        workspaceId,
-        agentId: uuidv7(),
-        agentVersion: 1,
-        status: "queued",
-        trigger: { type: "manual" },
-        input: { message: "x" },
-        output: null,
-        error: null,
-        usage: { inputTokens: 0, outputTokens: 0, totalTokens: 0, costUsd: 0 },
-        durationMs: null,
-        createdAt: createdAt.toISOString(),
-        startedAt: null,
-        completedAt: null,
-      },
-      createdBy: "test",
-      correlationId: uuidv7(),
-      traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-      queuedEventId: uuidv7(),
-    }),
-  );
-  return id;
-}
-
-async function tier(workspaceId: string, value: Tier): Promise<void> {
-  await inWorkspace(db, workspaceId, (tx) => setTier(tx, workspaceId, value));
-}
-
-async function statusOf(workspaceId: string, id: string) {
-  return inWorkspace(db, workspaceId, (tx) => tx.selectFrom("executions").select(["status", "lease_owner", "attempt"]).where("id", "=", id).executeTakeFirstOrThrow());
-}
+/** `db`: the worker's login-role connection to the file's own database. */
+const test = engineTest
+  .extend("db", { scope: "file" }, async ({ env }, { onCleanup }): Promise<Kysely<ExecutionDb>> => {
+    const db = serviceDb<ExecutionDb>(env, "execution-worker");
+    onCleanup(() => db.destroy());
+    return db;
+  })
+  .extend("queue", { scope: "file" }, async ({ db }) => async (workspaceId: string, createdAt: Date): Promise<string> => {
+    const id = uuidv7();
+    await inWorkspace(db, workspaceId, (tx) =>
+      insertExecution(tx, {
+        execution: {
+          id,
+          workspaceId,
+          agentId: uuidv7(),
+          agentVersion: 1,
+          status: "queued",
+          trigger: { type: "manual" },
+          input: { message: "x" },
+          output: null,
+          error: null,
+          usage: { inputTokens: 0, outputTokens: 0, totalTokens: 0, costUsd: 0 },
+          durationMs: null,
+          createdAt: createdAt.toISOString(),
+          startedAt: null,
+          completedAt: null,
+        },
+        createdBy: "test",
+        correlationId: uuidv7(),
+        traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        queuedEventId: uuidv7(),
+      }),
+    );
+    return id;
+  })
+  .extend("tier", { scope: "file" }, async ({ db }) => async (workspaceId: string, value: Tier): Promise<void> => {
+    await inWorkspace(db, workspaceId, (tx) => setTier(tx, workspaceId, value));
+  })
+  .extend("statusOf", { scope: "file" }, async ({ db }) => async (workspaceId: string, id: string) =>
+    inWorkspace(db, workspaceId, (tx) => tx.selectFrom("executions").select(["status", "lease_owner", "attempt"]).where("id", "=", id).executeTakeFirstOrThrow()));
 
 describe("claim_queued_executions", () => {
-  test("takes the oldest queued execution of any workspace first", async () => {
+  test("takes the oldest queued execution of any workspace first", async ({ db, queue }) => {
     const base = Date.now() - 60_000;
     const newer = await queue(uuidv7(), new Date(base + 1_000));
     const older = await queue(uuidv7(), new Date(base));
@@ -69,7 +61,7 @@ describe("claim_queued_executions", () => {
     expect(await claimQueuedExecutions(db, "owner-a", 5, 30_000)).toEqual([]);
   });
 
-  test("concurrent claims never take the same execution, and together take them all", async () => {
+  test("concurrent claims never take the same execution, and together take them all", async ({ db, queue, tier, statusOf }) => {
     const ws = [uuidv7(), uuidv7()];
     for (const w of ws) await tier(w, "enterprise");
     const ids = new Set<string>();
@@ -82,7 +74,7 @@ describe("claim_queued_executions", () => {
     expect(row.status).toBe("running");
   });
 
-  test("round robin: the oldest of every workspace first, then the second of each, however long one backlog is", async () => {
+  test("round robin: the oldest of every workspace first, then the second of each, however long one backlog is", async ({ db, queue, tier }) => {
     const busy = uuidv7();
     const quiet = [uuidv7(), uuidv7()];
     for (const w of [busy, ...quiet]) await tier(w, "enterprise");
@@ -101,7 +93,7 @@ describe("claim_queued_executions", () => {
     expect(rest.map((c) => c.id)).toEqual(backlog.slice(2));
   });
 
-  test("a workspace running fewer goes first: one free place goes to a lone execution, not to an older backlog's", async () => {
+  test("a workspace running fewer goes first: one free place goes to a lone execution, not to an older backlog's", async ({ db, queue, tier }) => {
     const busy = uuidv7();
     const quiet = uuidv7();
     await tier(busy, "enterprise");
@@ -117,7 +109,7 @@ describe("claim_queued_executions", () => {
     await inWorkspace(db, quiet, (tx) => sql`update executions set status = 'cancelled' where status = 'running'`.execute(tx));
   });
 
-  test("a workspace never runs more at once than its tier allows, across claims of every instance", async () => {
+  test("a workspace never runs more at once than its tier allows, across claims of every instance", async ({ db, queue, tier }) => {
     const free = uuidv7();
     const pro = uuidv7();
     await tier(pro, "pro");
@@ -139,7 +131,7 @@ describe("claim_queued_executions", () => {
     expect(next.filter((c) => c.workspaceId === free)).toHaveLength(1);
   });
 
-  test("an execution whose lease expired is taken over, a leased one is not", async () => {
+  test("an execution whose lease expired is taken over, a leased one is not", async ({ db, queue, statusOf }) => {
     const ws = uuidv7();
     const id = await queue(ws, new Date());
     const [claimed] = await claimQueuedExecutions(db, "owner-dead", 1, 30_000);
