@@ -1,6 +1,6 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
+import { describe, expect, test as baseTest } from "vitest";
 import { z } from "zod";
 import { startDevModel, type RunningDevModel } from "@galaxy/dev-model";
 import type { AgentConfig } from "@galaxy/contracts";
@@ -9,22 +9,9 @@ import { ModelCallError } from "../errors";
 import { toolSpecs } from "../tools/tools";
 import { modelRequest, type ToolRound } from "./messages";
 import { MAX_PROVIDER_MESSAGE_CHARS, ModelProviders } from "./providers";
+import { closeDevModel } from "../../test/support/harness";
 
 /** The providers against the dev model server, through the real SDKs, streamed. */
-
-let devModel: RunningDevModel;
-let providers: ModelProviders;
-
-beforeAll(async () => {
-  devModel = await startDevModel();
-  providers = new ModelProviders({ ...endpoints(devModel.url), maxRetries: 2 });
-});
-afterAll(async () => {
-  const closing = devModel.close();
-  devModel.app.server.closeAllConnections();
-  await closing;
-});
-beforeEach(async () => devModel.control({ reset: true }));
 
 const config = (overrides: Partial<AgentConfig> = {}): AgentConfig => ({
   name: "Test",
@@ -55,11 +42,25 @@ const endpoints = (url: string) => ({
 const PROVIDERS = ["openai", "anthropic", "google"] as const;
 const CALL_ID = { openai: /^call_/, anthropic: /^toolu_/, google: /^call_/ } as const;
 
-const modelCalls = async () => z.object({ modelCalls: z.number() }).parse(await (await fetch(`${devModel.url}/_control`)).json()).modelCalls;
 const signal = () => new AbortController().signal;
 
+/**
+ * The file's dev model server (`devModel`, reset before every test), the providers against it
+ * (`providers`), and `modelCalls`: how many model calls it received since its last reset.
+ */
+const test = baseTest
+  .extend("devModel", { scope: "file" }, async ({}, { onCleanup }): Promise<RunningDevModel> => {
+    const devModel = await startDevModel();
+    onCleanup(() => closeDevModel(devModel));
+    return devModel;
+  })
+  .extend("providers", { scope: "file" }, async ({ devModel }) => new ModelProviders({ ...endpoints(devModel.url), maxRetries: 2 }))
+  .extend("modelCalls", { scope: "file" }, async ({ devModel }) => async () =>
+    z.object({ modelCalls: z.number() }).parse(await (await fetch(`${devModel.url}/_control`)).json()).modelCalls);
+test.beforeEach(async ({ devModel }) => devModel.control({ reset: true }));
+
 describe.each(PROVIDERS)("a %s model", (provider) => {
-  test("streams its text to onDelta, and reports the tokens", async () => {
+  test("streams its text to onDelta, and reports the tokens", async ({ providers }) => {
     const agent = config({ provider, model: "galaxy-dev-echo", tools: [] });
     const pieces: string[] = [];
     const answer = await providers.complete(modelRequest(agent, { message: "one two three" }), signal(), undefined, (delta) => pieces.push(delta));
@@ -72,7 +73,7 @@ describe.each(PROVIDERS)("a %s model", (provider) => {
     expect(answer.totalTokens).toBe(answer.inputTokens + answer.outputTokens);
   });
 
-  test("asks for a tool with streamed arguments, then answers with the tool's result handed back", async () => {
+  test("asks for a tool with streamed arguments, then answers with the tool's result handed back", async ({ providers }) => {
     const agent = config({ provider });
     const tools = toolSpecs(agent.tools);
     const first = await providers.complete(modelRequest(agent, { message: "6 * 7" }, { tools }), signal());
@@ -89,7 +90,7 @@ describe.each(PROVIDERS)("a %s model", (provider) => {
   });
 
   // Gemini asks through RetryInfo in its error body, the others through retry-after.
-  test("a 429 is retried after the delay the provider asks for", async () => {
+  test("a 429 is retried after the delay the provider asks for", async ({ devModel, providers, modelCalls }) => {
     const agent = config({ provider, model: "galaxy-dev-echo", tools: [] });
     await devModel.control({ failNext: { count: 1, status: 429, retryAfterS: 1 } });
     const started = performance.now();
@@ -100,14 +101,14 @@ describe.each(PROVIDERS)("a %s model", (provider) => {
     expect(await modelCalls()).toBe(2);
   });
 
-  test("429 twice then an answer: three calls, one answer", async () => {
+  test("429 twice then an answer: three calls, one answer", async ({ devModel, providers, modelCalls }) => {
     const agent = config({ provider, model: "galaxy-dev-echo", tools: [] });
     await devModel.control({ failNext: { count: 2, status: 429 } });
     expect((await providers.complete(modelRequest(agent, { message: "again" }), signal())).text).toBe("echo: again");
     expect(await modelCalls()).toBe(3);
   });
 
-  test("an abort ends the call while the model is still thinking, as an abort", async () => {
+  test("an abort ends the call while the model is still thinking, as an abort", async ({ devModel, providers, modelCalls }) => {
     const agent = config({ provider, model: "galaxy-dev-echo", tools: [] });
     await devModel.control({ latencyMs: 20_000 });
     const controller = new AbortController();
@@ -120,7 +121,7 @@ describe.each(PROVIDERS)("a %s model", (provider) => {
     expect(await modelCalls()).toBe(1);
   });
 
-  test("a refusal is not retried, and carries the provider's message", async () => {
+  test("a refusal is not retried, and carries the provider's message", async ({ providers, modelCalls }) => {
     const agent = config({ provider, model: "galaxy-dev-nope", tools: [] });
     const error = await providers.complete(modelRequest(agent, { message: "x" }), signal()).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ModelCallError);
@@ -132,10 +133,10 @@ describe.each(PROVIDERS)("a %s model", (provider) => {
 describe.each(PROVIDERS)("a workspace's own %s base URL", (provider) => {
   const ws = "0190a1b2-0000-7000-8000-000000000001";
   const own = (baseUrl: string) => ({ get: async () => ({ apiKey: "galaxy-dev-own", baseUrl }) });
-  const base = () => (provider === "openai" ? `${devModel.url}/v1` : devModel.url);
+  const base = (url: string) => (provider === "openai" ? `${url}/v1` : url);
 
-  test("pointing at loopback (or any private address) is refused before anything is sent", async () => {
-    const guarded = new ModelProviders({ ...endpoints(devModel.url), maxRetries: 0, credentials: own(base()) });
+  test("pointing at loopback (or any private address) is refused before anything is sent", async ({ devModel, modelCalls }) => {
+    const guarded = new ModelProviders({ ...endpoints(devModel.url), maxRetries: 0, credentials: own(base(devModel.url)) });
     const agent = config({ provider, model: "galaxy-dev-echo", tools: [] });
     const error = await guarded.complete(modelRequest(agent, { message: "x" }), signal(), ws).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ModelCallError);
@@ -147,11 +148,11 @@ describe.each(PROVIDERS)("a workspace's own %s base URL", (provider) => {
     expect(refused).toMatchObject({ code: "provider_error", message: expect.stringContaining("link-local") });
   });
 
-  test("a host OUTBOUND_HOST_ALLOWLIST names is reached, streamed, through the checked address", async () => {
+  test("a host OUTBOUND_HOST_ALLOWLIST names is reached, streamed, through the checked address", async ({ devModel, modelCalls }) => {
     const allowed = new ModelProviders({
       ...endpoints(devModel.url),
       maxRetries: 0,
-      credentials: own(base()),
+      credentials: own(base(devModel.url)),
       outboundPolicy: parseAllowlist("127.0.0.1"),
     });
     const pieces: string[] = [];
