@@ -1,8 +1,9 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import pg from "pg";
 import { v7 as uuidv7 } from "uuid";
-import { createTestEnv, serviceDb, type TestEnv } from "@galaxy/testkit";
-import { createDb, sql, withUser, type Kysely } from "./connection";
+import { serviceDb } from "@galaxy/testkit";
+import { scratchTest } from "../test/fixtures";
+import { sql } from "./connection";
 import { createSecurityDefinerFunction, enableWorkspaceRls } from "./migrations";
 import { inWorkspace } from "./workspace-tx";
 
@@ -10,45 +11,31 @@ interface ScratchDb {
   scratch: { id: string; workspace_id: string; label: string };
 }
 
-let env: TestEnv;
-/** The identity schema's owner: creates the scratch table as a migration would. */
-let owner: Kysely<unknown>;
-/** identity's login role, as the service runs. */
-let db: Kysely<ScratchDb>;
-/** The same login role on one connection, so a setting left behind would be seen. */
-let single: Kysely<ScratchDb>;
 const a = uuidv7();
 const b = uuidv7();
 
-beforeAll(async () => {
-  env = await createTestEnv(inject("engines"));
-  owner = createDb<unknown>({ connectionString: env.databaseUrl, role: "galaxy_identity_owner", schema: "identity", max: 1 });
-  await sql`create table scratch (id uuid primary key, workspace_id uuid not null, label text not null)`.execute(owner);
-  await enableWorkspaceRls(owner, "scratch");
-  await createSecurityDefinerFunction(owner, "identity", {
-    name: "scratch_labels",
-    args: "",
-    returns: "table (workspace_id uuid, label text)",
-    body: "select workspace_id, label from scratch order by label",
-    reason: "test: reads every workspace's rows",
-  });
-  db = serviceDb<ScratchDb>(env, "identity");
-  single = createDb<ScratchDb>({ connectionString: withUser(env.databaseUrl, "galaxy_identity"), schema: "identity", max: 1 });
-  await inWorkspace(db, a, (tx) => tx.insertInto("scratch").values([{ id: uuidv7(), workspace_id: a, label: "a1" }, { id: uuidv7(), workspace_id: a, label: "a2" }]).execute());
-  await inWorkspace(db, b, (tx) => tx.insertInto("scratch").values({ id: uuidv7(), workspace_id: b, label: "b1" }).execute());
-});
-
-afterAll(async () => {
-  await single?.destroy();
-  await db?.destroy();
-  await owner?.destroy();
-  await env?.cleanup();
+const test = scratchTest<ScratchDb>({
+  async create(owner) {
+    await sql`create table scratch (id uuid primary key, workspace_id uuid not null, label text not null)`.execute(owner);
+    await enableWorkspaceRls(owner, "scratch");
+    await createSecurityDefinerFunction(owner, "identity", {
+      name: "scratch_labels",
+      args: "",
+      returns: "table (workspace_id uuid, label text)",
+      body: "select workspace_id, label from scratch order by label",
+      reason: "test: reads every workspace's rows",
+    });
+  },
+  async seed(db) {
+    await inWorkspace(db, a, (tx) => tx.insertInto("scratch").values([{ id: uuidv7(), workspace_id: a, label: "a1" }, { id: uuidv7(), workspace_id: a, label: "a2" }]).execute());
+    await inWorkspace(db, b, (tx) => tx.insertInto("scratch").values({ id: uuidv7(), workspace_id: b, label: "b1" }).execute());
+  },
 });
 
 const labels = (rows: Array<{ label: string }>) => rows.map((r) => r.label).sort();
 
 describe("inWorkspace", () => {
-  test("sets app.workspace_id for its transaction only", async () => {
+  test("sets app.workspace_id for its transaction only", async ({ single }) => {
     const inside = await inWorkspace(single, a, async (tx) => (await sql<{ ws: string }>`select current_setting('app.workspace_id', true) as ws`.execute(tx)).rows[0]?.ws);
     expect(inside).toBe(a);
     const after = await sql<{ ws: string | null }>`select current_setting('app.workspace_id', true) as ws`.execute(single);
@@ -56,7 +43,7 @@ describe("inWorkspace", () => {
     expect(await single.selectFrom("scratch").select("label").execute()).toEqual([]);
   });
 
-  test("a transaction that fails leaves neither its rows nor its setting behind", async () => {
+  test("a transaction that fails leaves neither its rows nor its setting behind", async ({ single }) => {
     const id = uuidv7();
     await expect(
       inWorkspace(single, a, async (tx) => {
@@ -69,36 +56,36 @@ describe("inWorkspace", () => {
     expect(after.rows[0]?.ws).toBe("");
   });
 
-  test("two workspaces in turn on one connection each see their own rows", async () => {
+  test("two workspaces in turn on one connection each see their own rows", async ({ single }) => {
     expect(labels(await inWorkspace(single, a, (tx) => tx.selectFrom("scratch").select("label").execute()))).toEqual(["a1", "a2"]);
     expect(labels(await inWorkspace(single, b, (tx) => tx.selectFrom("scratch").select("label").execute()))).toEqual(["b1"]);
   });
 });
 
 describe("row-level security on a table with enableWorkspaceRls", () => {
-  test("the login role sees only the workspace set, and nothing without one", async () => {
+  test("the login role sees only the workspace set, and nothing without one", async ({ db }) => {
     expect(labels(await inWorkspace(db, a, (tx) => tx.selectFrom("scratch").select("label").execute()))).toEqual(["a1", "a2"]);
     expect(labels(await inWorkspace(db, uuidv7(), (tx) => tx.selectFrom("scratch").select("label").execute()))).toEqual([]);
     expect(await db.selectFrom("scratch").select("label").execute()).toEqual([]);
   });
 
-  test("a filter naming another workspace finds nothing", async () => {
+  test("a filter naming another workspace finds nothing", async ({ db }) => {
     const rows = await inWorkspace(db, a, (tx) => tx.selectFrom("scratch").select("label").where("workspace_id", "=", b).execute());
     expect(rows).toEqual([]);
   });
 
-  test("the login role cannot insert a row of another workspace", async () => {
+  test("the login role cannot insert a row of another workspace", async ({ db }) => {
     await expect(
       inWorkspace(db, a, (tx) => tx.insertInto("scratch").values({ id: uuidv7(), workspace_id: b, label: "smuggled" }).execute()),
     ).rejects.toThrow(/row-level security/);
     await expect(db.insertInto("scratch").values({ id: uuidv7(), workspace_id: b, label: "no workspace set" }).execute()).rejects.toThrow(/row-level security/);
   });
 
-  test("the login role cannot move its rows into another workspace", async () => {
+  test("the login role cannot move its rows into another workspace", async ({ db }) => {
     await expect(inWorkspace(db, a, (tx) => tx.updateTable("scratch").set({ workspace_id: b }).where("label", "=", "a1").execute())).rejects.toThrow(/row-level security/);
   });
 
-  test("updates and deletes of another workspace's rows touch nothing", async () => {
+  test("updates and deletes of another workspace's rows touch nothing", async ({ db }) => {
     const updated = await inWorkspace(db, a, (tx) => tx.updateTable("scratch").set({ label: "hijacked" }).where("label", "=", "b1").executeTakeFirst());
     const deleted = await inWorkspace(db, a, (tx) => tx.deleteFrom("scratch").where("workspace_id", "=", b).executeTakeFirst());
     expect(updated.numUpdatedRows).toBe(0n);
@@ -106,7 +93,7 @@ describe("row-level security on a table with enableWorkspaceRls", () => {
     expect(labels(await inWorkspace(db, b, (tx) => tx.selectFrom("scratch").select("label").execute()))).toEqual(["b1"]);
   });
 
-  test("the table is ENABLE and FORCE row level security with one policy, USING and WITH CHECK", async () => {
+  test("the table is ENABLE and FORCE row level security with one policy, USING and WITH CHECK", async ({ owner }) => {
     const rows = await sql<{ relrowsecurity: boolean; relforcerowsecurity: boolean; qual: string | null; with_check: string | null }>`
       select c.relrowsecurity, c.relforcerowsecurity, p.qual, p.with_check
       from pg_class c join pg_namespace n on n.oid = c.relnamespace join pg_policies p on p.schemaname = n.nspname and p.tablename = c.relname
@@ -119,12 +106,12 @@ describe("row-level security on a table with enableWorkspaceRls", () => {
 });
 
 describe("createSecurityDefinerFunction", () => {
-  test("is callable by the login role and sees every workspace's rows", async () => {
+  test("is callable by the login role and sees every workspace's rows", async ({ db }) => {
     const rows = await sql<{ workspace_id: string; label: string }>`select * from scratch_labels()`.execute(db);
     expect(rows.rows.map((r) => r.label)).toEqual(["a1", "a2", "b1"]);
   });
 
-  test("is not callable by another service's login role, nor by PUBLIC", async () => {
+  test("is not callable by another service's login role, nor by PUBLIC", async ({ env }) => {
     const registry = serviceDb<unknown>(env, "agent-registry");
     try {
       await expect(sql`select * from identity.scratch_labels()`.execute(registry)).rejects.toThrow(/permission denied/);
@@ -145,7 +132,7 @@ describe("createSecurityDefinerFunction", () => {
     }
   });
 
-  test("is owned by the owner role, security definer, with its search_path pinned", async () => {
+  test("is owned by the owner role, security definer, with its search_path pinned", async ({ owner }) => {
     const rows = await sql<{ owner: string; prosecdef: boolean; proconfig: string[] | null; comment: string | null }>`
       select pg_get_userbyid(p.proowner) as owner, p.prosecdef, p.proconfig, obj_description(p.oid, 'pg_proc') as comment
       from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'identity' and p.proname = 'scratch_labels'`.execute(owner);
