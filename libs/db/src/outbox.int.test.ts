@@ -1,9 +1,10 @@
-import { afterAll, beforeAll, describe, expect, inject, test, vi } from "vitest";
+import { describe, expect, vi } from "vitest";
 import type { Msg } from "@nats-io/transport-node";
 import { v7 as uuidv7 } from "uuid";
 import type { Bus } from "@galaxy/bus";
 import { HEADER } from "@galaxy/contracts";
-import { connectTestBus, createTestEnv, serviceDb, TestClaims, testLogger, type TestEnv, incomingTraceparent } from "@galaxy/testkit";
+import { connectTestBus, serviceDb, testLogger, incomingTraceparent } from "@galaxy/testkit";
+import { test as engineTest } from "@galaxy/testkit/fixtures";
 import type { Kysely } from "./connection";
 import { appendEvent, OutboxRelay, type EventContext, type OutboxRow, type OutboxTable } from "./outbox";
 import { inWorkspace } from "./workspace-tx";
@@ -12,85 +13,83 @@ interface Db {
   outbox: OutboxTable;
 }
 
-let env: TestEnv;
-let claims: TestClaims;
-/** identity's bus: it publishes identity's outbox and answers the JWKS. */
-let bus: Bus;
-/** A reader of the events, as another service would be. */
-let reader: Bus;
-let db: Kysely<Db>;
 const logger = testLogger("identity");
 
-beforeAll(async () => {
-  env = await createTestEnv(inject("engines"));
-  claims = await TestClaims.create();
-  bus = await connectTestBus(env, "identity", { loadJwks: async () => claims.jwks });
-  await claims.serve(bus);
-  reader = await connectTestBus(env, "audit");
-  db = serviceDb<Db>(env, "identity");
-});
-
-afterAll(async () => {
-  await reader?.close();
-  await bus?.close();
-  await db?.destroy();
-  await env?.cleanup();
-});
-
-async function context(ws: string): Promise<EventContext> {
-  return { claim: await claims.sign({ ws }), traceparent: incomingTraceparent(), correlationId: uuidv7(), causationId: uuidv7() };
-}
-
-async function append(ws: string, count = 1): Promise<OutboxRow[]> {
-  const ctx = await context(ws);
-  return inWorkspace(db, ws, async (tx) => {
-    const rows: OutboxRow[] = [];
-    for (let i = 0; i < count; i++) {
-      rows.push(
-        await appendEvent(tx, {
-          type: "agent.activated",
-          workspaceId: ws,
-          actor: { type: "user", id: uuidv7() },
-          data: { agentId: uuidv7(), version: i + 1, status: "active", before: "draft" },
-          context: ctx,
-        }),
-      );
-    }
-    return rows;
+/**
+ * On the testkit's `env` and `claims` (whose identity stand-in answers the JWKS), each set up
+ * once per file:
+ * - `bus`: identity's bus, which publishes identity's outbox;
+ * - `reader`: a reader of the events, as another service would be;
+ * - `db`: identity's login role;
+ * - `relay`: makes an outbox relay on `db` (publishing on `bus` unless told); every relay made
+ *   is stopped after the file's last test.
+ */
+const test = engineTest
+  .extend("bus", { scope: "file" }, async ({ env, claims }, { onCleanup }): Promise<Bus> => {
+    const bus = await connectTestBus(env, "identity", { loadJwks: async () => claims.jwks });
+    onCleanup(() => bus.close());
+    return bus;
+  })
+  .extend("reader", { scope: "file" }, async ({ env }, { onCleanup }): Promise<Bus> => {
+    const reader = await connectTestBus(env, "audit");
+    onCleanup(() => reader.close());
+    return reader;
+  })
+  .extend("db", { scope: "file" }, async ({ env }, { onCleanup }): Promise<Kysely<Db>> => {
+    const db = serviceDb<Db>(env, "identity");
+    onCleanup(() => db.destroy());
+    return db;
+  })
+  .extend("context", { scope: "file" }, async ({ claims }) => async (ws: string): Promise<EventContext> => ({
+    claim: await claims.sign({ ws }),
+    traceparent: incomingTraceparent(),
+    correlationId: uuidv7(),
+    causationId: uuidv7(),
+  }))
+  .extend("append", { scope: "file" }, async ({ db, context }) => async (ws: string, count = 1): Promise<OutboxRow[]> => {
+    const ctx = await context(ws);
+    return inWorkspace(db, ws, async (tx) => {
+      const rows: OutboxRow[] = [];
+      for (let i = 0; i < count; i++) {
+        rows.push(
+          await appendEvent(tx, {
+            type: "agent.activated",
+            workspaceId: ws,
+            actor: { type: "user", id: uuidv7() },
+            data: { agentId: uuidv7(), version: i + 1, status: "active", before: "draft" },
+            context: ctx,
+          }),
+        );
+      }
+      return rows;
+    });
+  })
+  .extend("outboxRow", { scope: "file" }, async ({ db }) => async (ws: string, id: string): Promise<OutboxTable | undefined> =>
+    inWorkspace(db, ws, (tx) => tx.selectFrom("outbox").selectAll().where("id", "=", id).executeTakeFirst()))
+  /** Event ids a durable consumer of the workspace receives from `EVENTS`. */
+  .extend("storedEvents", { scope: "file" }, async ({ reader }) => async (ws: string): Promise<string[]> => {
+    const ids: string[] = [];
+    await reader.consume({ durable: `reader-${ws.slice(-12)}`, filter: `evt.${ws}.>`, handler: async (m) => void ids.push(m.event.id) });
+    return ids;
+  })
+  /** Every message published on the workspace's event subjects, with its headers. */
+  .extend("watch", { scope: "file" }, async ({ bus }) => (ws: string): Msg[] => {
+    const seen: Msg[] = [];
+    bus.watch(`evt.${ws}.>`, (msg) => void seen.push(msg));
+    return seen;
+  })
+  .extend("relay", { scope: "file" }, async ({ db, bus }, { onCleanup }) => {
+    const relays: OutboxRelay[] = [];
+    onCleanup(() => Promise.all(relays.map((r) => r.stop())));
+    return (publish: (row: OutboxRow) => Promise<void> = (row) => bus.publishEvent(row)): OutboxRelay => {
+      const r = new OutboxRelay({ db, publish, logger });
+      relays.push(r);
+      return r;
+    };
   });
-}
-
-async function outboxRow(ws: string, id: string): Promise<OutboxTable | undefined> {
-  return inWorkspace(db, ws, (tx) => tx.selectFrom("outbox").selectAll().where("id", "=", id).executeTakeFirst());
-}
-
-/** Event ids a durable consumer of the workspace receives from `EVENTS`. */
-async function storedEvents(ws: string): Promise<string[]> {
-  const ids: string[] = [];
-  await reader.consume({ durable: `reader-${ws.slice(-12)}`, filter: `evt.${ws}.>`, handler: async (m) => void ids.push(m.event.id) });
-  return ids;
-}
-
-/** Every message published on the workspace's event subjects, with its headers. */
-function watch(ws: string): Msg[] {
-  const seen: Msg[] = [];
-  bus.watch(`evt.${ws}.>`, (msg) => void seen.push(msg));
-  return seen;
-}
-
-const relays: OutboxRelay[] = [];
-function relay(publish: (row: OutboxRow) => Promise<void> = (row) => bus.publishEvent(row)): OutboxRelay {
-  const r = new OutboxRelay({ db, publish, logger });
-  relays.push(r);
-  return r;
-}
-
-afterAll(async () => {
-  await Promise.all(relays.map((r) => r.stop()));
-});
 
 describe("appendEvent", () => {
-  test("writes the event, checked against the catalog, in the caller's transaction", async () => {
+  test("writes the event, checked against the catalog, in the caller's transaction", async ({ append, outboxRow }) => {
     const ws = uuidv7();
     const [row] = await append(ws);
     expect(row).toBeDefined();
@@ -100,7 +99,7 @@ describe("appendEvent", () => {
     expect(row?.payload).toMatchObject({ id: row?.id, type: "agent.activated", workspaceId: ws });
   });
 
-  test("rejects data that does not match the catalog, and the transaction writes nothing", async () => {
+  test("rejects data that does not match the catalog, and the transaction writes nothing", async ({ db, context }) => {
     const ws = uuidv7();
     const ctx = await context(ws);
     const agentId = uuidv7();
@@ -113,7 +112,7 @@ describe("appendEvent", () => {
     expect(rows).toEqual([]);
   });
 
-  test("cannot write an event of another workspace than the transaction's", async () => {
+  test("cannot write an event of another workspace than the transaction's", async ({ db, context }) => {
     const ws = uuidv7();
     const ctx = await context(ws);
     await expect(
@@ -125,7 +124,7 @@ describe("appendEvent", () => {
 });
 
 describe("OutboxRelay", () => {
-  test("publishNow puts the committed event on the bus with its id as Nats-Msg-Id, and marks it published", async () => {
+  test("publishNow puts the committed event on the bus with its id as Nats-Msg-Id, and marks it published", async ({ bus, append, outboxRow, storedEvents, watch, relay }) => {
     const ws = uuidv7();
     const seen = watch(ws);
     await bus.flush();
@@ -140,7 +139,7 @@ describe("OutboxRelay", () => {
     await vi.waitFor(async () => expect((await outboxRow(ws, row?.id ?? ""))?.published_at).toBeInstanceOf(Date));
   });
 
-  test("events appended together are published in the order they were appended", async () => {
+  test("events appended together are published in the order they were appended", async ({ append, storedEvents, relay }) => {
     const ws = uuidv7();
     const stored = await storedEvents(ws);
     const rows = await append(ws, 10);
@@ -149,7 +148,7 @@ describe("OutboxRelay", () => {
     expect(stored).toEqual(rows.map((r) => r.id));
   });
 
-  test("a row left unpublished by a failed publish is published by the sweep, once", async () => {
+  test("a row left unpublished by a failed publish is published by the sweep, once", async ({ bus, append, outboxRow, storedEvents, relay }) => {
     const ws = uuidv7();
     const stored = await storedEvents(ws);
     let attempts = 0;
@@ -176,7 +175,7 @@ describe("OutboxRelay", () => {
     expect(attempts).toBe(before);
   });
 
-  test("the sweep leaves events younger than its age to publishNow", async () => {
+  test("the sweep leaves events younger than its age to publishNow", async ({ append, outboxRow, relay }) => {
     const ws = uuidv7();
     const published: string[] = [];
     const r = relay(async (row) => void published.push(row.id));
@@ -188,7 +187,7 @@ describe("OutboxRelay", () => {
     expect(published).toContain(row?.id);
   });
 
-  test("stop waits for the publishes under way", async () => {
+  test("stop waits for the publishes under way", async ({ bus, append, outboxRow, relay }) => {
     const ws = uuidv7();
     const r = relay(async (row) => {
       await new Promise((resolve) => setTimeout(resolve, 200));
