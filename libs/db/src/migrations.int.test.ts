@@ -1,18 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect, inject, test as base } from "vitest";
 import { sql, type Kysely } from "kysely";
 import { dropDatabase } from "@galaxy/testkit";
 import { bootstrapService, ensureDatabase } from "./bootstrap";
 import { createDb, createServiceDb, withUser } from "./connection";
 import { migrateService, type Migration } from "./migrations";
-
-/**
- * A database of this file's own, bootstrapped from nothing for one service, so the
- * bootstrap and the migrator are exercised as `make up` runs them.
- */
-let engines: { databaseUrl: string };
-let url: string;
-const name = `galaxy_test_boot_${randomBytes(5).toString("hex")}`;
 
 const migrations: Record<string, Migration> = {
   "2026_01_01_00_00_00_create_notes": {
@@ -22,19 +14,23 @@ const migrations: Record<string, Migration> = {
   },
 };
 
-beforeAll(async () => {
-  engines = inject("engines");
-  url = withUser(engines.databaseUrl, new URL(engines.databaseUrl).username || "postgres", name);
+/**
+ * `url`: a database of this file's own, bootstrapped from nothing for one service, so the
+ * bootstrap and the migrator are exercised as `make up` runs them; dropped after the file's
+ * last test.
+ */
+const test = base.extend("url", { scope: "file" }, async ({}, { onCleanup }): Promise<string> => {
+  const engines = inject("engines");
+  const name = `galaxy_test_boot_${randomBytes(5).toString("hex")}`;
+  const url = withUser(engines.databaseUrl, new URL(engines.databaseUrl).username || "postgres", name);
+  onCleanup(() => dropDatabase(engines.databaseUrl, name));
   await ensureDatabase(url);
   await bootstrapService(url, "gateway");
-});
-
-afterAll(async () => {
-  await dropDatabase(engines.databaseUrl, name);
+  return url;
 });
 
 describe("bootstrap", () => {
-  test("is safe to run again", async () => {
+  test("is safe to run again", async ({ url }) => {
     await ensureDatabase(url);
     await bootstrapService(url, "gateway");
     const db = createDb<unknown>({ connectionString: url });
@@ -54,7 +50,7 @@ describe("bootstrap", () => {
 });
 
 describe("migrateService", () => {
-  test("runs as the owner role, keeps its bookkeeping in the service's schema, and applies nothing twice", async () => {
+  test("runs as the owner role, keeps its bookkeeping in the service's schema, and applies nothing twice", async ({ url }) => {
     const first = await migrateService(url, "gateway", migrations);
     expect(first.results?.map((r) => [r.migrationName, r.status])).toEqual([["2026_01_01_00_00_00_create_notes", "Success"]]);
     const again = await migrateService(url, "gateway", migrations);
@@ -76,7 +72,7 @@ describe("migrateService", () => {
     }
   });
 
-  test("the login role can read and write the owner's tables but not change them", async () => {
+  test("the login role can read and write the owner's tables but not change them", async ({ url }) => {
     await migrateService(url, "gateway", migrations);
     const db = createServiceDb<{ notes: { id: number; body: string } }>(url, "gateway", { max: 1 });
     try {
@@ -91,7 +87,7 @@ describe("migrateService", () => {
     }
   });
 
-  test("a failing migration throws with its name and applies nothing of it", async () => {
+  test("a failing migration throws with its name and applies nothing of it", async ({ url }) => {
     const failing: Record<string, Migration> = {
       ...migrations,
       "2026_01_02_00_00_00_break_things": {
