@@ -80,7 +80,9 @@ const test = engineTest
   })
   .extend("relay", { scope: "file" }, async ({ db, bus }, { onCleanup }) => {
     const relays: OutboxRelay[] = [];
-    onCleanup(() => Promise.all(relays.map((r) => r.stop())));
+    onCleanup(async () => {
+      await Promise.all(relays.map((r) => r.stop()));
+    });
     return (publish: (row: OutboxRow) => Promise<void> = (row) => bus.publishEvent(row)): OutboxRelay => {
       const r = new OutboxRelay({ db, publish, logger });
       relays.push(r);
