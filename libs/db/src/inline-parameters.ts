@@ -8,8 +8,9 @@ import { prepareValue } from "pg/lib/utils.js";
  * Each value goes through node-postgres' own conversion (`prepareValue`: dates, arrays, JSON,
  * numbers and booleans become the text the driver would have sent) and is then quoted as its
  * `escapeLiteral` quotes ({@link quoteLiteral}), so it reaches Postgres as a string literal of
- * unknown type: Postgres infers its type from where it stands, as it does for a parameter. Placeholders are found outside
- * quoted strings, quoted names, dollar-quoted bodies and comments only.
+ * unknown type: Postgres infers its type from where it stands, as it does for a parameter.
+ * Placeholders are found outside quoted strings, quoted names, dollar-quoted bodies and
+ * comments only.
  */
 export function inlineParameters(text: string, parameters: readonly unknown[]): string | undefined {
   const literals: string[] = [];
