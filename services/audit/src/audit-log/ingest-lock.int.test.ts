@@ -1,26 +1,17 @@
-import { afterAll, beforeAll, describe, expect, inject, test, vi } from "vitest";
+import { describe, expect, vi } from "vitest";
 import type { ConsumerHandle } from "@galaxy/bus";
 import { createDb, sql, type Kysely } from "@galaxy/db";
-import { createTestEnv, serviceDb, testLogger, type TestEnv } from "@galaxy/testkit";
+import { testLogger } from "@galaxy/testkit";
+import { auditTest } from "../../test/support/audit-fixtures";
 import type { AuditDb } from "../db";
 import { AUDIT_LOCK_SPACE } from "./audit-log.repository";
 import { IngestLock } from "./ingest-lock";
 
-let env: TestEnv;
-let db: Kysely<AuditDb>;
+/** The file's own database (`env`) and audit's login-role connection to it (`db`); the service itself is not started. */
+const test = auditTest();
 
-beforeAll(async () => {
-  env = await createTestEnv(inject("engines"));
-  db = serviceDb<AuditDb>(env, "audit");
-});
-
-afterAll(async () => {
-  await db?.destroy();
-  await env?.cleanup();
-});
-
-/** An instance whose consumer only records that it runs. */
-function instance(name: string, running: Set<string>) {
+/** An instance on `db` whose consumer only records that it runs. */
+function instance(db: Kysely<AuditDb>, name: string, running: Set<string>) {
   return new IngestLock({
     db,
     logger: testLogger("audit"),
@@ -33,9 +24,9 @@ function instance(name: string, running: Set<string>) {
 }
 
 describe("IngestLock", () => {
-  test("one instance consumes at a time; when it stops, a standby takes over", async () => {
+  test("one instance consumes at a time; when it stops, a standby takes over", async ({ db }) => {
     const running = new Set<string>();
-    const [a, b, c] = [instance("a", running), instance("b", running), instance("c", running)];
+    const [a, b, c] = [instance(db, "a", running), instance(db, "b", running), instance(db, "c", running)];
     a.start();
     await vi.waitFor(() => expect(running).toEqual(new Set(["a"])));
     b.start();
@@ -55,12 +46,12 @@ describe("IngestLock", () => {
     expect(running.size).toBe(0);
   });
 
-  test("the lock goes with its session: when the holder's connection dies, another instance takes over", async () => {
+  test("the lock goes with its session: when the holder's connection dies, another instance takes over", async ({ env, db }) => {
     const running = new Set<string>();
-    const a = instance("a", running);
+    const a = instance(db, "a", running);
     a.start();
     await vi.waitFor(() => expect(running).toEqual(new Set(["a"])));
-    const b = instance("b", running);
+    const b = instance(db, "b", running);
     b.start();
     // Ends a's session as a crash or a lost connection would.
     const admin = createDb<AuditDb>({ connectionString: env.databaseUrl, schema: "audit", max: 1 });
