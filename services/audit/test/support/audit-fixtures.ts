@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createDb } from "@galaxy/db";
 import { connectTestBus, serviceDb, testLogger } from "@galaxy/testkit";
 import { test as engineTest } from "@galaxy/testkit/fixtures";
@@ -13,6 +16,7 @@ export interface AuditTestOptions {
  * The audit service running against the file's own database and bus, set up once per file:
  * - `db`: audit's own login-role connection; `admin`: the bootstrap (superuser) one, which sees
  *   every workspace and may alter what it likes;
+ * - `exportDir`: a directory of the file's own that retention exports to, removed after the last test;
  * - `audit`: the running service, on `auditBus`;
  * - `publisher`: the agent registry's bus, which publishes events; `gatewayBus`: the gateway's, which
  *   makes requests.
@@ -34,10 +38,15 @@ export function auditTest(options: AuditTestOptions = {}) {
       onCleanup(() => bus.close());
       return bus;
     })
-    .extend("audit", { scope: "file" }, async ({ claims, db, auditBus }, { onCleanup }) => {
+    .extend("exportDir", { scope: "file" }, async ({}, { onCleanup }) => {
+      const dir = await mkdtemp(join(tmpdir(), "galaxy-audit-exports-"));
+      onCleanup(() => rm(dir, { recursive: true, force: true }));
+      return dir;
+    })
+    .extend("audit", { scope: "file" }, async ({ claims, db, auditBus, exportDir }, { onCleanup }) => {
       // The claims' keys are served before the service starts checking events against them.
       void claims;
-      const audit = createAudit({ db, bus: auditBus, logger: testLogger("audit"), retryBackoffMs: 50 });
+      const audit = createAudit({ db, bus: auditBus, logger: testLogger("audit"), retryBackoffMs: 50, exportDir });
       options.beforeStart?.(audit);
       await audit.start();
       onCleanup(async () => {
