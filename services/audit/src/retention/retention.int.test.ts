@@ -1,80 +1,63 @@
 import { randomUUID } from "node:crypto";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, readFile } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
-import type { Bus } from "@galaxy/bus";
+import { describe, expect } from "vitest";
 import { AuditEntry, GalaxyError, SYSTEM_WORKSPACE_ID, type Role } from "@galaxy/contracts";
-import { createDb, type Kysely } from "@galaxy/db";
-import { connectTestBus, createTestEnv, serviceDb, testLogger, TestClaims, type TestEnv } from "@galaxy/testkit";
-import { createAudit, type AuditService } from "../app";
+import { connectTestBus } from "@galaxy/testkit";
+import { auditTest } from "../../test/support/audit-fixtures";
 import { GENESIS_HEAD, verifyChain, type HashedAuditEntry } from "../chain/chain";
-import type { AuditDb } from "../db";
-
-let env: TestEnv;
-let claims: TestClaims;
-let identityBus: Bus;
-let auditBus: Bus;
-let publisher: Bus;
-let caller: Bus;
-let db: Kysely<AuditDb>;
-let admin: Kysely<AuditDb>;
-let audit: AuditService;
-let exportDir: string;
-
-beforeAll(async () => {
-  env = await createTestEnv(inject("engines"));
-  claims = await TestClaims.create();
-  identityBus = await connectTestBus(env, "identity");
-  await claims.serve(identityBus);
-  db = serviceDb<AuditDb>(env, "audit");
-  exportDir = await mkdtemp(join(tmpdir(), "galaxy-audit-exports-"));
-  auditBus = await connectTestBus(env, "audit");
-  audit = createAudit({ db, bus: auditBus, logger: testLogger("audit"), exportDir });
-  await audit.start();
-  publisher = await connectTestBus(env, "identity");
-  caller = await connectTestBus(env, "gateway");
-  admin = createDb<AuditDb>({ connectionString: env.databaseUrl, schema: "audit", max: 2 });
-});
-
-afterAll(async () => {
-  await auditBus?.stopIntake();
-  await audit?.stop();
-  await Promise.all([auditBus?.close(), publisher?.close(), caller?.close(), identityBus?.close()]);
-  await Promise.all([db?.destroy(), admin?.destroy()]);
-  await env?.cleanup();
-  if (exportDir) await rm(exportDir, { recursive: true, force: true });
-});
 
 const DAY = 24 * 3600 * 1000;
 
-/** Publishes `member.added` events into the workspace, one per time given, in order. */
-async function publishAt(workspaceId: string, times: readonly string[]): Promise<string[]> {
-  const ids: string[] = [];
-  for (const occurredAt of times) {
-    const id = randomUUID();
-    const actor = { type: "user" as const, id: randomUUID() };
-    await publisher.publishEvent({
-      id,
-      workspaceId,
-      type: "member.added",
-      schemaVersion: 1,
-      payload: { id, type: "member.added", occurredAt, workspaceId, actor, data: { userId: randomUUID(), email: "grace@example.com", role: "member" } },
-      context: {
-        claim: await claims.sign({ ws: workspaceId, sub: actor.id }),
-        traceparent: `00-${randomUUID().replaceAll("-", "")}-00f067aa0ba902b7-01`,
-        correlationId: randomUUID(),
-        causationId: randomUUID(),
-      },
-    });
-    ids.push(id);
-  }
-  return ids;
-}
-
-async function rowsOf(workspaceId: string) {
-  return admin.selectFrom("audit_logs").selectAll().where("workspace_id", "=", workspaceId).orderBy("seq").execute();
-}
+/**
+ * The audit service of the file (audit-fixtures.ts: `admin`, `gatewayBus`, `exportDir`, where
+ * retention writes) and what its tests do with it, set up once per file:
+ * - `identityPublisher`: identity's bus, which publishes `member.added`;
+ * - `publishAt`: publishes `member.added` events into a workspace, one per time given, in order;
+ * - `rowsOf`: a workspace's entries in chain order, read past row-level security;
+ * - `operatorClaim`, `applyRetention`, `verifyAs`: requests as the gateway would make them.
+ */
+const test = auditTest()
+  .extend("identityPublisher", { scope: "file" }, async ({ env, audit }, { onCleanup }) => {
+    // Events are published once the service consumes them.
+    void audit;
+    const bus = await connectTestBus(env, "identity");
+    onCleanup(() => bus.close());
+    return bus;
+  })
+  .extend("publishAt", { scope: "file" }, async ({ claims, identityPublisher }) =>
+    async (workspaceId: string, times: readonly string[]): Promise<string[]> => {
+      const ids: string[] = [];
+      for (const occurredAt of times) {
+        const id = randomUUID();
+        const actor = { type: "user" as const, id: randomUUID() };
+        await identityPublisher.publishEvent({
+          id,
+          workspaceId,
+          type: "member.added",
+          schemaVersion: 1,
+          payload: { id, type: "member.added", occurredAt, workspaceId, actor, data: { userId: randomUUID(), email: "grace@example.com", role: "member" } },
+          context: {
+            claim: await claims.sign({ ws: workspaceId, sub: actor.id }),
+            traceparent: `00-${randomUUID().replaceAll("-", "")}-00f067aa0ba902b7-01`,
+            correlationId: randomUUID(),
+            causationId: randomUUID(),
+          },
+        });
+        ids.push(id);
+      }
+      return ids;
+    })
+  .extend("rowsOf", { scope: "file" }, async ({ admin }) =>
+    async (workspaceId: string) => admin.selectFrom("audit_logs").selectAll().where("workspace_id", "=", workspaceId).orderBy("seq").execute())
+  .extend("operatorClaim", { scope: "file" }, async ({ claims }) =>
+    () => claims.sign({ ws: SYSTEM_WORKSPACE_ID, sub: "galaxy-cli", act: "operator", role: "owner" }))
+  .extend("applyRetention", { scope: "file" }, async ({ gatewayBus, operatorClaim }) =>
+    async (workspaceId: string, tier: "free" | "pro" | "enterprise", claim?: string) =>
+      gatewayBus.request("audit.retention.apply", { workspaceId, tier }, { claim: claim ?? (await operatorClaim()), workspaceId: SYSTEM_WORKSPACE_ID }))
+  .extend("verifyAs", { scope: "file" }, async ({ claims, gatewayBus }) =>
+    async (workspaceId: string, role: Role = "admin") =>
+      gatewayBus.request("audit.logs.verify", {}, { claim: await claims.sign({ ws: workspaceId, role }), workspaceId }));
 
 async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
   const deadline = Date.now() + 10_000;
@@ -84,16 +67,6 @@ async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
-}
-
-const operatorClaim = () => claims.sign({ ws: SYSTEM_WORKSPACE_ID, sub: "galaxy-cli", act: "operator", role: "owner" });
-
-async function applyRetention(workspaceId: string, tier: "free" | "pro" | "enterprise", claim?: string) {
-  return caller.request("audit.retention.apply", { workspaceId, tier }, { claim: claim ?? (await operatorClaim()), workspaceId: SYSTEM_WORKSPACE_ID });
-}
-
-async function verifyAs(workspaceId: string, role: Role = "admin") {
-  return caller.request("audit.logs.verify", {}, { claim: await claims.sign({ ws: workspaceId, role }), workspaceId });
 }
 
 async function refusal(work: Promise<unknown>): Promise<GalaxyError> {
@@ -107,7 +80,7 @@ const OLD = ["2025-01-01T00:00:00.000Z", "2025-01-02T00:00:00.000Z", "2025-01-03
 const recent = () => [new Date(Date.now() - 7 * DAY).toISOString(), new Date(Date.now() - DAY).toISOString()];
 
 describe("audit.retention.apply", () => {
-  test("exports the expired prefix, removes it, keeps a checkpoint; the chain and the export both still verify", async () => {
+  test("exports the expired prefix, removes it, keeps a checkpoint; the chain and the export both still verify", async ({ publishAt, rowsOf, applyRetention, verifyAs, exportDir, admin }) => {
     const ws = randomUUID();
     const ids = await publishAt(ws, [...OLD, ...recent()]);
     const before = await eventually(() => rowsOf(ws), (rows) => rows.length === 6, "six entries");
@@ -146,7 +119,7 @@ describe("audit.retention.apply", () => {
     expect(await verifyAs(ws)).toMatchObject({ valid: true, entries: 3, checkpoint: { seq: 4 } });
   });
 
-  test("a second run starts from the checkpoint, and pro keeps a year", async () => {
+  test("a second run starts from the checkpoint, and pro keeps a year", async ({ publishAt, rowsOf, applyRetention, verifyAs, exportDir }) => {
     const ws = randomUUID();
     const twoYears = new Date(Date.now() - 730 * DAY).toISOString();
     const halfYear = new Date(Date.now() - 180 * DAY).toISOString();
@@ -159,7 +132,7 @@ describe("audit.retention.apply", () => {
     expect(await verifyAs(ws)).toMatchObject({ valid: true, entries: 0, head: { seq: 4 }, checkpoint: { seq: 4 } });
   });
 
-  test("two runs at once: the prefix is removed once, and the export of the run that removed it is kept", async () => {
+  test("two runs at once: the prefix is removed once, and the export of the run that removed it is kept", async ({ publishAt, rowsOf, applyRetention, exportDir }) => {
     const ws = randomUUID();
     await publishAt(ws, [...OLD, ...recent()]);
     await eventually(() => rowsOf(ws), (rows) => rows.length === 6, "six entries");
@@ -172,7 +145,7 @@ describe("audit.retention.apply", () => {
     expect((await readFile(winners[0]?.exportFile ?? "", "utf8")).trim().split("\n")).toHaveLength(4);
   });
 
-  test("enterprise keeps everything", async () => {
+  test("enterprise keeps everything", async ({ publishAt, rowsOf, applyRetention }) => {
     const ws = randomUUID();
     await publishAt(ws, OLD);
     await eventually(() => rowsOf(ws), (rows) => rows.length === 4, "four entries");
@@ -180,7 +153,7 @@ describe("audit.retention.apply", () => {
     expect(await rowsOf(ws)).toHaveLength(4);
   });
 
-  test("a broken prefix is neither exported nor removed", async () => {
+  test("a broken prefix is neither exported nor removed", async ({ publishAt, rowsOf, applyRetention, exportDir, admin }) => {
     const ws = randomUUID();
     await publishAt(ws, OLD);
     await eventually(() => rowsOf(ws), (rows) => rows.length === 4, "four entries");
@@ -192,19 +165,19 @@ describe("audit.retention.apply", () => {
     expect(await readdir(join(exportDir, ws))).toEqual([]);
   });
 
-  test("only an operator claim of the system workspace may apply it", async () => {
+  test("only an operator claim of the system workspace may apply it", async ({ publishAt, rowsOf, gatewayBus, claims }) => {
     const ws = randomUUID();
     await publishAt(ws, OLD);
     await eventually(() => rowsOf(ws), (rows) => rows.length === 4, "four entries");
     const owner = await claims.sign({ ws, role: "owner" });
-    const error = await refusal(caller.request("audit.retention.apply", { workspaceId: ws, tier: "free" }, { claim: owner, workspaceId: ws }));
+    const error = await refusal(gatewayBus.request("audit.retention.apply", { workspaceId: ws, tier: "free" }, { claim: owner, workspaceId: ws }));
     expect(error).toMatchObject({ status: 403, code: "system_admin_required" });
     expect(await rowsOf(ws)).toHaveLength(4);
   });
 });
 
 describe("audit.logs.verify", () => {
-  test("admins and owners verify their own workspace; members, viewers and other workspaces may not", async () => {
+  test("admins and owners verify their own workspace; members, viewers and other workspaces may not", async ({ publishAt, rowsOf, verifyAs, gatewayBus, claims }) => {
     const ws = randomUUID();
     await publishAt(ws, recent());
     await eventually(() => rowsOf(ws), (rows) => rows.length === 2, "two entries");
@@ -212,14 +185,14 @@ describe("audit.logs.verify", () => {
     for (const role of ["member", "viewer"] as const) expect(await refusal(verifyAs(ws, role))).toMatchObject({ status: 403 });
     const outsider = randomUUID();
     const claim = await claims.sign({ ws: outsider, role: "owner" });
-    expect(await refusal(caller.request("audit.logs.verify", { workspaceId: ws }, { claim, workspaceId: outsider }))).toMatchObject({ status: 403 });
+    expect(await refusal(gatewayBus.request("audit.logs.verify", { workspaceId: ws }, { claim, workspaceId: outsider }))).toMatchObject({ status: 403 });
   });
 
-  test("an operator claim verifies any workspace, and names the first bad seq", async () => {
+  test("an operator claim verifies any workspace, and names the first bad seq", async ({ publishAt, rowsOf, admin, gatewayBus, operatorClaim }) => {
     const ws = randomUUID();
     await publishAt(ws, recent());
     const rows = await eventually(() => rowsOf(ws), (found) => found.length === 2, "two entries");
-    const asOperator = async () => caller.request("audit.logs.verify", { workspaceId: ws }, { claim: await operatorClaim(), workspaceId: SYSTEM_WORKSPACE_ID });
+    const asOperator = async () => gatewayBus.request("audit.logs.verify", { workspaceId: ws }, { claim: await operatorClaim(), workspaceId: SYSTEM_WORKSPACE_ID });
     expect(await asOperator()).toEqual({ workspaceId: ws, valid: true, entries: 2, head: { seq: 2, hash: rows[1]?.hash }, checkpoint: null });
     await admin.updateTable("audit_logs").set({ occurred_at: "2020-01-01T00:00:00.000Z" }).where("workspace_id", "=", ws).where("seq", "=", 2).execute();
     expect(await asOperator()).toEqual({ workspaceId: ws, valid: false, entries: 1, head: null, checkpoint: null, firstBadSeq: 2, reason: "hash_mismatch" });
@@ -227,20 +200,20 @@ describe("audit.logs.verify", () => {
 });
 
 describe("audit.logs.export_page", () => {
-  test("pages oldest first after afterSeq, bounded by the head when the export began, with the list's filters", async () => {
+  test("pages oldest first after afterSeq, bounded by the head when the export began, with the list's filters", async ({ publishAt, rowsOf, gatewayBus, claims }) => {
     const ws = randomUUID();
     const ids = await publishAt(ws, recent());
     await eventually(() => rowsOf(ws), (rows) => rows.length === 2, "two entries");
     const options = { claim: await claims.sign({ ws, role: "admin" }), workspaceId: ws };
-    const first = await caller.request("audit.logs.export_page", { limit: 1 }, options);
+    const first = await gatewayBus.request("audit.logs.export_page", { limit: 1 }, options);
     expect(first).toMatchObject({ throughSeq: 2, items: [{ id: ids[0], seq: 1 }] });
     await publishAt(ws, [new Date().toISOString()]);
     await eventually(() => rowsOf(ws), (rows) => rows.length === 3, "three entries");
-    const second = await caller.request("audit.logs.export_page", { limit: 10, afterSeq: 1, throughSeq: first.throughSeq }, options);
+    const second = await gatewayBus.request("audit.logs.export_page", { limit: 10, afterSeq: 1, throughSeq: first.throughSeq }, options);
     expect(second.items.map((e) => e.id)).toEqual([ids[1]]);
-    const filtered = await caller.request("audit.logs.export_page", { action: "agent.created" }, options);
+    const filtered = await gatewayBus.request("audit.logs.export_page", { action: "agent.created" }, options);
     expect(filtered.items).toEqual([]);
     const member = { claim: await claims.sign({ ws, role: "member" }), workspaceId: ws };
-    expect(await refusal(caller.request("audit.logs.export_page", {}, member))).toMatchObject({ status: 403 });
+    expect(await refusal(gatewayBus.request("audit.logs.export_page", {}, member))).toMatchObject({ status: 403 });
   });
 });
