@@ -1,16 +1,8 @@
 import Anthropic from "@anthropic-ai/sdk";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
 import { countTokens } from "./tokens";
-import { type RunningDevModel, startDevModel } from "./test-server";
+import { devModelTest as test } from "../test/fixtures";
 
-let server: RunningDevModel;
-let anthropic: Anthropic;
-
-beforeAll(async () => {
-  server = await startDevModel();
-  anthropic = new Anthropic({ apiKey: "dev", baseURL: server.url, maxRetries: 0 });
-});
-afterAll(async () => server.close());
 
 const lookup: Anthropic.Tool = {
   name: "lookup",
@@ -19,7 +11,7 @@ const lookup: Anthropic.Tool = {
 };
 
 describe("messages over the anthropic client", () => {
-  it("echoes the last user message with usage", async () => {
+  test("echoes the last user message with usage", async ({ anthropic }) => {
     const message = await anthropic.messages.create({
       model: "galaxy-dev-echo",
       max_tokens: 100,
@@ -34,7 +26,7 @@ describe("messages over the anthropic client", () => {
     });
   });
 
-  it("streams events in Anthropic's order and the helper reassembles the same message", async () => {
+  test("streams events in Anthropic's order and the helper reassembles the same message", async ({ anthropic }) => {
     const request = { model: "galaxy-dev-echo", max_tokens: 100, messages: [{ role: "user" as const, content: "streaming works, right?" }] };
     const whole = await anthropic.messages.create(request);
 
@@ -57,13 +49,13 @@ describe("messages over the anthropic client", () => {
     expect(final.usage.output_tokens).toBe(whole.usage.output_tokens);
   });
 
-  it("stops at max_tokens", async () => {
+  test("stops at max_tokens", async ({ anthropic }) => {
     const message = await anthropic.messages.create({ model: "galaxy-dev-echo", max_tokens: 2, messages: [{ role: "user", content: "a b c" }] });
     expect(message.stop_reason).toBe("max_tokens");
     expect(message.content).toEqual([expect.objectContaining({ text: "echo:" })]);
   });
 
-  it("runs a tool_use round with galaxy-dev-tools, streamed and not", async () => {
+  test("runs a tool_use round with galaxy-dev-tools, streamed and not", async ({ anthropic }) => {
     const messages: Anthropic.MessageParam[] = [{ role: "user", content: "define galaxy" }];
     const first = await anthropic.messages.create({ model: "galaxy-dev-tools", max_tokens: 100, messages, tools: [lookup] });
     expect(first.stop_reason).toBe("tool_use");
@@ -84,7 +76,7 @@ describe("messages over the anthropic client", () => {
     expect(second.content).toEqual([expect.objectContaining({ type: "text", text: "echo: define galaxy (tool: a system of stars)" })]);
   });
 
-  it("answers errors in Anthropic's shape", async () => {
+  test("answers errors in Anthropic's shape", async ({ anthropic }) => {
     const notFound = await anthropic.messages
       .create({ model: "claude-nope", max_tokens: 10, messages: [{ role: "user", content: "hi" }] })
       .catch((e: unknown) => e);

@@ -1,24 +1,15 @@
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type RunningDevModel, startDevModel } from "./test-server";
+import { describe, expect } from "vitest";
+import { devModelTest } from "../test/fixtures";
 
-let server: RunningDevModel;
-let openai: OpenAI;
-let anthropic: Anthropic;
-
-beforeAll(async () => {
-  server = await startDevModel();
-  openai = new OpenAI({ apiKey: "dev", baseURL: `${server.url}/v1`, maxRetries: 0 });
-  anthropic = new Anthropic({ apiKey: "dev", baseURL: server.url, maxRetries: 0 });
-});
-afterAll(async () => server.close());
-beforeEach(async () => server.control({ reset: true }));
-
-const echo = () => openai.chat.completions.create({ model: "galaxy-dev-echo", messages: [{ role: "user", content: "hi" }] });
+/** The dev model's fixtures, and `echo`: a chat completion of "hi" from galaxy-dev-echo over the openai client. */
+const test = devModelTest.extend("echo", { scope: "file" }, async ({ openai }) => () =>
+  openai.chat.completions.create({ model: "galaxy-dev-echo", messages: [{ role: "user", content: "hi" }] }));
+test.beforeEach(async ({ server }) => server.control({ reset: true }));
 
 describe("fault switches", () => {
-  it("fails the next N calls with 429 and retry-after: 0, then recovers", async () => {
+  test("fails the next N calls with 429 and retry-after: 0, then recovers", async ({ server, openai, echo }) => {
     await server.control({ failNext: { count: 2, status: 429 } });
     const first = await echo().catch((e: unknown) => e);
     expect(first).toBeInstanceOf(OpenAI.RateLimitError);
@@ -32,21 +23,21 @@ describe("fault switches", () => {
     await expect(echo()).resolves.toMatchObject({ object: "chat.completion" });
   });
 
-  it("fails with 500 and 503 as server errors", async () => {
+  test("fails with 500 and 503 as server errors", async ({ server, echo }) => {
     await server.control({ failNext: { count: 1, status: 500 } });
     await expect(echo()).rejects.toMatchObject({ status: 500, error: { type: "server_error" } });
     await server.control({ failNext: { count: 1, status: 503 } });
     await expect(echo()).rejects.toBeInstanceOf(OpenAI.InternalServerError);
   });
 
-  it("lets a retrying client succeed once the failures are used up", async () => {
+  test("lets a retrying client succeed once the failures are used up", async ({ server }) => {
     await server.control({ failNext: { count: 2, status: 429 } });
     const retrying = new OpenAI({ apiKey: "dev", baseURL: `${server.url}/v1`, maxRetries: 2 });
     const completion = await retrying.chat.completions.create({ model: "galaxy-dev-echo", messages: [{ role: "user", content: "hi" }] });
     expect(completion.choices[0]?.message.content).toBe("echo: hi");
   });
 
-  it("sends the retry-after the switch asks for, and counts every call that arrived", async () => {
+  test("sends the retry-after the switch asks for, and counts every call that arrived", async ({ server, echo }) => {
     await server.control({ failNext: { count: 1, status: 429, retryAfterS: 7 } });
     const error = await echo().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.RateLimitError);
@@ -59,7 +50,7 @@ describe("fault switches", () => {
     expect(settings).toMatchObject({ modelCalls: 3, failNext: null });
   });
 
-  it("fails Anthropic calls in Anthropic's shape", async () => {
+  test("fails Anthropic calls in Anthropic's shape", async ({ server, anthropic }) => {
     await server.control({ failNext: { count: 1, status: 429 } });
     const error = await anthropic.messages
       .create({ model: "galaxy-dev-echo", max_tokens: 10, messages: [{ role: "user", content: "hi" }] })
@@ -68,14 +59,14 @@ describe("fault switches", () => {
     if (error instanceof Anthropic.RateLimitError) expect(error.error).toMatchObject({ type: "error", error: { type: "rate_limit_error" } });
   });
 
-  it("adds latency to model calls", async () => {
+  test("adds latency to model calls", async ({ server, echo }) => {
     await server.control({ latencyMs: 150 });
     const started = performance.now();
     await echo();
     expect(performance.now() - started).toBeGreaterThanOrEqual(140);
   });
 
-  it("reports and resets its settings", async () => {
+  test("reports and resets its settings", async ({ server }) => {
     const get = async () => (await fetch(`${server.url}/_control`)).json();
     const idle = { latencyMs: 0, failNext: null, apiKeyRequired: false, lastApiKeyLast4: null, modelCalls: 0 };
     expect(await get()).toEqual(idle);
@@ -85,7 +76,7 @@ describe("fault switches", () => {
     expect(await get()).toEqual(idle);
   });
 
-  it("requires an API key when asked: a wrong or missing key is a 401 in each provider's shape", async () => {
+  test("requires an API key when asked: a wrong or missing key is a 401 in each provider's shape", async ({ server, anthropic, echo }) => {
     await server.control({ requireApiKey: "sk-required-0001" });
     const wrong = await echo().catch((e: unknown) => e);
     expect(wrong).toBeInstanceOf(OpenAI.AuthenticationError);
@@ -106,7 +97,7 @@ describe("fault switches", () => {
     await expect(echo()).resolves.toMatchObject({ object: "chat.completion" });
   });
 
-  it("rejects a bad control body", async () => {
+  test("rejects a bad control body", async ({ server }) => {
     const response = await fetch(`${server.url}/_control`, {
       method: "POST",
       headers: { "content-type": "application/json" },

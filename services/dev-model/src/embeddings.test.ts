@@ -1,21 +1,13 @@
 import OpenAI from "openai";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
 import { cosineSimilarity, embed } from "./embeddings";
-import { type RunningDevModel, startDevModel } from "./test-server";
+import { devModelTest as test } from "../test/fixtures";
 
-let server: RunningDevModel;
-let openai: OpenAI;
-
-beforeAll(async () => {
-  server = await startDevModel();
-  openai = new OpenAI({ apiKey: "dev", baseURL: `${server.url}/v1`, maxRetries: 0 });
-});
-afterAll(async () => server.close());
 
 const norm = (vector: readonly number[]) => Math.hypot(...vector);
 
 describe("embeddings over the openai client", () => {
-  it("are deterministic, unit length and 512-dimensional by default", async () => {
+  test("are deterministic, unit length and 512-dimensional by default", async ({ openai }) => {
     const first = await openai.embeddings.create({ model: "galaxy-dev-embed", input: "agents run tools", encoding_format: "float" });
     const second = await openai.embeddings.create({ model: "galaxy-dev-embed", input: "agents run tools", encoding_format: "float" });
     const vector = first.data[0]?.embedding ?? [];
@@ -26,7 +18,7 @@ describe("embeddings over the openai client", () => {
     expect(first.usage).toEqual({ prompt_tokens: 3, total_tokens: 3 });
   });
 
-  it("base64 (the client's default) decodes to exactly the float vectors", async () => {
+  test("base64 (the client's default) decodes to exactly the float vectors", async ({ openai }) => {
     const input = ["The cat sat on the mat.", "Stock prices fell sharply on Tuesday."];
     const floats = await openai.embeddings.create({ model: "galaxy-dev-embed", input, encoding_format: "float" });
     const decoded = await openai.embeddings.create({ model: "galaxy-dev-embed", input });
@@ -37,19 +29,19 @@ describe("embeddings over the openai client", () => {
     expect(typeof raw.data[0]?.embedding).toBe("string");
   });
 
-  it("answers OpenAI's text-embedding-3-small too, 1536-dimensional by default like the real one", async () => {
+  test("answers OpenAI's text-embedding-3-small too, 1536-dimensional by default like the real one", async ({ openai }) => {
     const response = await openai.embeddings.create({ model: "text-embedding-3-small", input: "agents run tools", encoding_format: "float" });
     expect(response.data[0]?.embedding).toHaveLength(1536);
     expect(response.data[0]?.embedding).toEqual(embed("agents run tools", 1536));
   });
 
-  it("honours dimensions", async () => {
+  test("honours dimensions", async ({ openai }) => {
     const response = await openai.embeddings.create({ model: "galaxy-dev-embed", input: "short", dimensions: 256 });
     expect(response.data[0]?.embedding).toHaveLength(256);
     expect(norm(response.data[0]?.embedding ?? [])).toBeCloseTo(1, 5);
   });
 
-  it("scores similar texts higher than dissimilar ones", async () => {
+  test("scores similar texts higher than dissimilar ones", async ({ openai }) => {
     const response = await openai.embeddings.create({
       model: "galaxy-dev-embed",
       input: ["the cat sat on the mat", "The cat sat on a mat!", "quarterly revenue grew in europe"],
@@ -60,7 +52,7 @@ describe("embeddings over the openai client", () => {
     expect(cosineSimilarity(cat, similar)).toBeGreaterThan(cosineSimilarity(cat, other) + 0.3);
   });
 
-  it("rank the passage that shares a query's words first, whatever the common words", async () => {
+  test("rank the passage that shares a query's words first, whatever the common words", async ({ openai }) => {
     const passages = [
       "Our refund policy: customers may return any product within 30 days of delivery for a full refund to the original payment method.",
       "The office is open from nine to five on weekdays, and the support team answers the phone during those hours.",
@@ -82,13 +74,13 @@ describe("embeddings over the openai client", () => {
     }
   });
 
-  it("ignore common words unless a text has nothing else", () => {
+  test("ignore common words unless a text has nothing else", () => {
     expect(cosineSimilarity(embed("the refund of the order"), embed("refund order"))).toBeCloseTo(1, 5);
     expect(norm(embed("the of and"))).toBeCloseTo(1, 5);
     expect(embed("")).toEqual(new Array(512).fill(0));
   });
 
-  it("rejects an empty input, an unknown model and token arrays", async () => {
+  test("rejects an empty input, an unknown model and token arrays", async ({ openai }) => {
     await expect(openai.embeddings.create({ model: "galaxy-dev-embed", input: "" })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
     await expect(openai.embeddings.create({ model: "galaxy-dev-echo", input: "x" })).rejects.toBeInstanceOf(OpenAI.NotFoundError);
     await expect(openai.embeddings.create({ model: "galaxy-dev-embed", input: [1, 2, 3] })).rejects.toMatchObject({ status: 400, param: "input" });

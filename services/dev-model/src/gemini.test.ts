@@ -1,18 +1,10 @@
 import { ApiError, FunctionCallingConfigMode, GoogleGenAI } from "@google/genai";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
 import { embed } from "./embeddings";
 import { countTokens } from "./tokens";
-import { type RunningDevModel, startDevModel } from "./test-server";
+import { devModelTest as test } from "../test/fixtures";
 
-let server: RunningDevModel;
-let gemini: GoogleGenAI;
-
-beforeAll(async () => {
-  server = await startDevModel();
-  gemini = new GoogleGenAI({ apiKey: "dev-gemini-key", vertexai: false, httpOptions: { baseUrl: server.url } });
-});
-afterAll(async () => server.close());
-beforeEach(async () => server.control({ reset: true }));
+test.beforeEach(async ({ server }) => server.control({ reset: true }));
 
 const lookup = {
   name: "lookup",
@@ -21,7 +13,7 @@ const lookup = {
 };
 
 describe("generateContent over the @google/genai client", () => {
-  it("echoes the last user message with usageMetadata", async () => {
+  test("echoes the last user message with usageMetadata", async ({ gemini }) => {
     const response = await gemini.models.generateContent({
       model: "galaxy-dev-echo",
       contents: [{ role: "user", parts: [{ text: "Hello, Gemini!" }] }],
@@ -36,7 +28,7 @@ describe("generateContent over the @google/genai client", () => {
     });
   });
 
-  it("streams one chunk per token, the last with the finish reason and usage", async () => {
+  test("streams one chunk per token, the last with the finish reason and usage", async ({ gemini }) => {
     const chunks = [];
     for await (const chunk of await gemini.models.generateContentStream({ model: "galaxy-dev-echo", contents: "streaming works, right?" })) chunks.push(chunk);
     const text = chunks.map((chunk) => chunk.text ?? "").join("");
@@ -47,13 +39,13 @@ describe("generateContent over the @google/genai client", () => {
     expect(chunks.slice(0, -1).every((chunk) => chunk.usageMetadata === undefined)).toBe(true);
   });
 
-  it("stops at maxOutputTokens", async () => {
+  test("stops at maxOutputTokens", async ({ gemini }) => {
     const response = await gemini.models.generateContent({ model: "galaxy-dev-echo", contents: "one two three four five", config: { maxOutputTokens: 3 } });
     expect(response.text).toBe("echo: one");
     expect(response.candidates?.[0]?.finishReason).toBe("MAX_TOKENS");
   });
 
-  it("calls each declared function once, then answers with the last function's response", async () => {
+  test("calls each declared function once, then answers with the last function's response", async ({ gemini }) => {
     const config = { tools: [{ functionDeclarations: [lookup] }] };
     const user = { role: "user", parts: [{ text: "zebra" }] };
     const first = await gemini.models.generateContent({ model: "galaxy-dev-tools", contents: [user], config });
@@ -74,7 +66,7 @@ describe("generateContent over the @google/genai client", () => {
     expect(second.text).toBe("echo: zebra (tool: a striped horse)");
   });
 
-  it("streams a function call whole, in one chunk", async () => {
+  test("streams a function call whole, in one chunk", async ({ gemini }) => {
     const chunks = [];
     const stream = await gemini.models.generateContentStream({ model: "galaxy-dev-tools", contents: "zebra", config: { tools: [{ functionDeclarations: [lookup] }] } });
     for await (const chunk of stream) chunks.push(chunk);
@@ -83,7 +75,7 @@ describe("generateContent over the @google/genai client", () => {
     expect(chunks[0]?.usageMetadata?.promptTokenCount).toBeGreaterThan(0);
   });
 
-  it("honours mode NONE and a single allowed function", async () => {
+  test("honours mode NONE and a single allowed function", async ({ gemini }) => {
     const tools = [{ functionDeclarations: [{ name: "first" }, lookup] }];
     const none = await gemini.models.generateContent({ model: "galaxy-dev-tools", contents: "zebra", config: { tools, toolConfig: { functionCallingConfig: { mode: FunctionCallingConfigMode.NONE } } } });
     expect(none.text).toBe("echo: zebra");
@@ -95,7 +87,7 @@ describe("generateContent over the @google/genai client", () => {
     expect(named.functionCalls?.[0]?.name).toBe("lookup");
   });
 
-  it("an unknown model is a 404 in Google's error shape", async () => {
+  test("an unknown model is a 404 in Google's error shape", async ({ gemini }) => {
     const error = await gemini.models.generateContent({ model: "galaxy-dev-nope", contents: "x" }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ApiError);
     expect((error as ApiError).status).toBe(404);
@@ -104,7 +96,7 @@ describe("generateContent over the @google/genai client", () => {
 });
 
 describe("failNext and requireApiKey on the Gemini routes", () => {
-  it("a 429 carries its retry hint as RetryInfo, then the next call answers", async () => {
+  test("a 429 carries its retry hint as RetryInfo, then the next call answers", async ({ server, gemini }) => {
     await server.control({ failNext: { count: 1, status: 429, retryAfterS: 7 } });
     const error = await gemini.models.generateContent({ model: "galaxy-dev-echo", contents: "x" }).catch((caught: unknown) => caught);
     expect((error as ApiError).status).toBe(429);
@@ -114,13 +106,13 @@ describe("failNext and requireApiKey on the Gemini routes", () => {
     expect((await gemini.models.generateContent({ model: "galaxy-dev-echo", contents: "x" })).text).toBe("echo: x");
   });
 
-  it("a 503 while streaming is UNAVAILABLE, with RetryInfo when a delay was set", async () => {
+  test("a 503 while streaming is UNAVAILABLE, with RetryInfo when a delay was set", async ({ server, gemini }) => {
     await server.control({ failNext: { count: 1, status: 503, retryAfterS: 2 } });
     const error = await gemini.models.generateContentStream({ model: "galaxy-dev-echo", contents: "x" }).catch((caught: unknown) => caught);
     expect(JSON.parse((error as ApiError).message)).toMatchObject({ error: { code: 503, status: "UNAVAILABLE", details: [{ retryDelay: "2s" }] } });
   });
 
-  it("reads the key from x-goog-api-key", async () => {
+  test("reads the key from x-goog-api-key", async ({ server, gemini }) => {
     await server.control({ requireApiKey: "dev-gemini-key" });
     expect((await gemini.models.generateContent({ model: "galaxy-dev-echo", contents: "x" })).text).toBe("echo: x");
     const wrong = new GoogleGenAI({ apiKey: "wrong-key-0000", vertexai: false, httpOptions: { baseUrl: server.url } });
@@ -131,27 +123,27 @@ describe("failNext and requireApiKey on the Gemini routes", () => {
 });
 
 describe("embeddings over the @google/genai client", () => {
-  it("batchEmbedContents answers one deterministic vector per text, in order", async () => {
+  test("batchEmbedContents answers one deterministic vector per text, in order", async ({ gemini }) => {
     const texts = ["The cat sat on the mat.", "Stock prices fell sharply on Tuesday."];
     const response = await gemini.models.embedContent({ model: "galaxy-dev-embed", contents: texts });
     expect(response.embeddings?.map((one) => one.values)).toEqual(texts.map((text) => embed(text)));
   });
 
-  it("honours outputDimensionality, and gemini-embedding-001 is 3072-dimensional by default", async () => {
+  test("honours outputDimensionality, and gemini-embedding-001 is 3072-dimensional by default", async ({ gemini }) => {
     const small = await gemini.models.embedContent({ model: "galaxy-dev-embed", contents: ["agents"], config: { outputDimensionality: 64 } });
     expect(small.embeddings?.[0]?.values).toHaveLength(64);
     const own = await gemini.models.embedContent({ model: "gemini-embedding-001", contents: ["agents"] });
     expect(own.embeddings?.[0]?.values).toHaveLength(3072);
   });
 
-  it("lists the models, and gets one", async () => {
+  test("lists the models, and gets one", async ({ gemini }) => {
     const names: string[] = [];
     for await (const model of await gemini.models.list()) names.push(model.name ?? "");
     expect(names).toEqual(["models/galaxy-dev-echo", "models/galaxy-dev-tools", "models/galaxy-dev-embed", "models/text-embedding-3-small", "models/gemini-embedding-001"]);
     expect(await gemini.models.get({ model: "galaxy-dev-echo" })).toMatchObject({ name: "models/galaxy-dev-echo", supportedActions: ["generateContent", "streamGenerateContent"] });
   });
 
-  it("a chat model is no embedding model", async () => {
+  test("a chat model is no embedding model", async ({ gemini }) => {
     const error = await gemini.models.embedContent({ model: "galaxy-dev-echo", contents: ["x"] }).catch((caught: unknown) => caught);
     expect((error as ApiError).status).toBe(404);
   });

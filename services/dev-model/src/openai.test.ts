@@ -1,17 +1,9 @@
 import OpenAI from "openai";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
 import { countTokens } from "./tokens";
-import { type RunningDevModel, startDevModel } from "./test-server";
+import { devModelTest as test } from "../test/fixtures";
 
-let server: RunningDevModel;
-let openai: OpenAI;
-
-beforeAll(async () => {
-  server = await startDevModel();
-  openai = new OpenAI({ apiKey: "dev", baseURL: `${server.url}/v1`, maxRetries: 0 });
-});
-afterAll(async () => server.close());
-beforeEach(async () => server.control({ reset: true }));
+test.beforeEach(async ({ server }) => server.control({ reset: true }));
 
 const calculator: OpenAI.Chat.ChatCompletionFunctionTool = {
   type: "function",
@@ -23,7 +15,7 @@ const calculator: OpenAI.Chat.ChatCompletionFunctionTool = {
 };
 
 describe("chat completions over the openai client", () => {
-  it("echoes the last user message and reports usage", async () => {
+  test("echoes the last user message and reports usage", async ({ openai }) => {
     const completion = await openai.chat.completions.create({
       model: "galaxy-dev-echo",
       messages: [
@@ -41,7 +33,7 @@ describe("chat completions over the openai client", () => {
     expect(completion.usage).toMatchObject({ prompt_tokens: promptTokens, completion_tokens: 6, total_tokens: promptTokens + 6 });
   });
 
-  it("streams chunks that reassemble to the non-streamed answer, then a usage chunk", async () => {
+  test("streams chunks that reassemble to the non-streamed answer, then a usage chunk", async ({ openai }) => {
     const request = { model: "galaxy-dev-echo", messages: [{ role: "user" as const, content: "The quick brown fox, again." }] };
     const whole = await openai.chat.completions.create(request);
 
@@ -66,14 +58,14 @@ describe("chat completions over the openai client", () => {
     expect(usage).toEqual(whole.usage);
   });
 
-  it("the client's stream helper accumulates the same message", async () => {
+  test("the client's stream helper accumulates the same message", async ({ openai }) => {
     const final = await openai.chat.completions
       .stream({ model: "galaxy-dev-echo", messages: [{ role: "user", content: "stream me" }] })
       .finalChatCompletion();
     expect(final.choices[0]?.message.content).toBe("echo: stream me");
   });
 
-  it("frames the stream as OpenAI does, ending with [DONE]", async () => {
+  test("frames the stream as OpenAI does, ending with [DONE]", async ({ server }) => {
     const response = await server.app.inject({
       method: "POST",
       url: "/v1/chat/completions",
@@ -87,7 +79,7 @@ describe("chat completions over the openai client", () => {
     expect(frames.slice(0, -1).some((frame) => frame.includes('"usage"'))).toBe(false);
   });
 
-  it("cuts the answer at max_completion_tokens with finish_reason length", async () => {
+  test("cuts the answer at max_completion_tokens with finish_reason length", async ({ openai }) => {
     const completion = await openai.chat.completions.create({
       model: "galaxy-dev-echo",
       max_completion_tokens: 3,
@@ -97,7 +89,7 @@ describe("chat completions over the openai client", () => {
     expect(completion.usage?.completion_tokens).toBe(3);
   });
 
-  it("runs a tool-call round with galaxy-dev-tools", async () => {
+  test("runs a tool-call round with galaxy-dev-tools", async ({ openai }) => {
     const messages: OpenAI.Chat.ChatCompletionMessageParam[] = [{ role: "user", content: "What is 1+1?" }];
     const first = await openai.chat.completions.create({ model: "galaxy-dev-tools", messages, tools: [calculator] });
     const choice = first.choices[0];
@@ -116,7 +108,7 @@ describe("chat completions over the openai client", () => {
     expect(second.choices[0]).toMatchObject({ finish_reason: "stop", message: { content: "echo: What is 1+1? (tool: 2)" } });
   });
 
-  it("streams a tool call that the stream helper reassembles", async () => {
+  test("streams a tool call that the stream helper reassembles", async ({ openai }) => {
     const final = await openai.chat.completions
       .stream({ model: "galaxy-dev-tools", messages: [{ role: "user", content: "calc" }], tools: [calculator] })
       .finalChatCompletion();
@@ -128,7 +120,7 @@ describe("chat completions over the openai client", () => {
     expect(JSON.parse(call.function.arguments)).toEqual({ expression: "calc", precision: 1 });
   });
 
-  it("answers 400 in OpenAI's error shape for a bad body", async () => {
+  test("answers 400 in OpenAI's error shape for a bad body", async ({ server, openai }) => {
     const error = await openai.chat.completions.create({ model: "galaxy-dev-echo", messages: [] }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
     if (!(error instanceof OpenAI.BadRequestError)) return;
@@ -146,7 +138,7 @@ describe("chat completions over the openai client", () => {
     });
   });
 
-  it("refuses a max_tokens beyond what a model can write, as real providers do", async () => {
+  test("refuses a max_tokens beyond what a model can write, as real providers do", async ({ openai }) => {
     for (const limit of [{ max_tokens: 200_000 }, { max_completion_tokens: 200_000 }]) {
       const error = await openai.chat.completions.create({ model: "galaxy-dev-echo", messages: [{ role: "user", content: "hi" }], ...limit }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(OpenAI.BadRequestError);
@@ -155,21 +147,21 @@ describe("chat completions over the openai client", () => {
     expect(fine.choices[0]?.message.content).toBe("echo: hi");
   });
 
-  it("answers 404 model_not_found for an unknown model", async () => {
+  test("answers 404 model_not_found for an unknown model", async ({ openai }) => {
     const error = await openai.chat.completions.create({ model: "gpt-nope", messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.NotFoundError);
     if (!(error instanceof OpenAI.NotFoundError)) return;
     expect(error.code).toBe("model_not_found");
   });
 
-  it("lists and retrieves the models", async () => {
+  test("lists and retrieves the models", async ({ openai }) => {
     const ids: string[] = [];
     for await (const model of openai.models.list()) ids.push(model.id);
     expect(ids).toEqual(["galaxy-dev-echo", "galaxy-dev-tools", "galaxy-dev-embed", "text-embedding-3-small", "gemini-embedding-001"]);
     expect(await openai.models.retrieve("galaxy-dev-embed")).toMatchObject({ id: "galaxy-dev-embed", object: "model" });
   });
 
-  it("answers /health", async () => {
+  test("answers /health", async ({ server }) => {
     const response = await fetch(`${server.url}/health`);
     expect(response.status).toBe(200);
   });
