@@ -1,38 +1,19 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { createLocalJWKSet, jwtVerify } from "jose";
-import type { Bus } from "@galaxy/bus";
 import { ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_TYP, CLAIM_ISSUER, GalaxyError } from "@galaxy/contracts";
-import type { Kysely } from "@galaxy/db";
-import { connectTestBus, type TestEnv } from "@galaxy/testkit";
-import { type IdentityService } from "../app";
-import type { IdentityDb } from "../db";
-import { startIdentityUnderTest, type IdentityUnderTest } from "../../test/support/identity-under-test";
+import { connectTestBus } from "@galaxy/testkit";
+import { identityTest } from "../../test/fixtures";
 
-let env: TestEnv;
-let bus: Bus;
-let caller: Bus;
-let db: Kysely<IdentityDb>;
-let identity: IdentityService;
-let running: IdentityUnderTest;
-
-beforeAll(async () => {
-  running = await startIdentityUnderTest(inject("engines"));
-  ({ env, db, bus, caller, identity } = running);
-});
-
-afterAll(async () => {
-  await running?.stop();
-});
-
-const signup = (email: string) =>
-  caller.request("identity.auth.signup", { email, password: "correct horse battery", name: "Ada", workspaceName: "Analytical Engines" });
+/** identity's fixtures, and `signup`: signs a user up, with a workspace "Analytical Engines", as the gateway would. */
+const test = identityTest().extend("signup", { scope: "file" }, async ({ gateway }) => (email: string) =>
+  gateway.request("identity.auth.signup", { email, password: "correct horse battery", name: "Ada", workspaceName: "Analytical Engines" }));
 
 describe("sign-up and login", () => {
-  test("sign-up creates a user, a workspace it owns and an EdDSA access token", async () => {
+  test("sign-up creates a user, a workspace it owns and an EdDSA access token", async ({ gateway, signup }) => {
     const result = await signup("ada@example.com");
     expect(result.role).toBe("owner");
     expect(result.workspace.slug).toBe("analytical-engines");
-    const jwks = await caller.request("identity.jwks", {});
+    const jwks = await gateway.request("identity.jwks", {});
     const { payload, protectedHeader } = await jwtVerify(result.accessToken, createLocalJWKSet({ keys: jwks.keys.map((k) => ({ ...k })) }), {
       algorithms: ["EdDSA"],
       issuer: CLAIM_ISSUER,
@@ -45,19 +26,19 @@ describe("sign-up and login", () => {
     expect((payload.exp ?? 0) - (payload.iat ?? 0)).toBeLessThanOrEqual(15 * 60);
   });
 
-  test("a taken email is a 409, whatever its case", async () => {
+  test("a taken email is a 409, whatever its case", async ({ signup }) => {
     await expect(signup("ADA@example.com")).rejects.toMatchObject({ status: 409, code: "email_taken" });
   });
 
-  test("a second workspace with the same name gets its own slug", async () => {
+  test("a second workspace with the same name gets its own slug", async ({ signup }) => {
     const other = await signup("grace@example.com");
     expect(other.workspace.slug).not.toBe("analytical-engines");
     expect(other.workspace.slug.startsWith("analytical-engines-")).toBe(true);
   });
 
-  test("login answers the same 401 for an unknown email and a wrong password", async () => {
-    const wrong = await caller.request("identity.auth.login", { email: "ada@example.com", password: "not the password" }).catch((e: unknown) => e);
-    const unknown = await caller.request("identity.auth.login", { email: "nobody@example.com", password: "not the password" }).catch((e: unknown) => e);
+  test("login answers the same 401 for an unknown email and a wrong password", async ({ gateway }) => {
+    const wrong = await gateway.request("identity.auth.login", { email: "ada@example.com", password: "not the password" }).catch((e: unknown) => e);
+    const unknown = await gateway.request("identity.auth.login", { email: "nobody@example.com", password: "not the password" }).catch((e: unknown) => e);
     expect(wrong).toBeInstanceOf(GalaxyError);
     expect(unknown).toBeInstanceOf(GalaxyError);
     if (!(wrong instanceof GalaxyError) || !(unknown instanceof GalaxyError)) return;
@@ -65,14 +46,14 @@ describe("sign-up and login", () => {
     expect(wrong.status).toBe(401);
   });
 
-  test("login with the right password returns a token for the user's workspace", async () => {
-    const result = await caller.request("identity.auth.login", { email: "Ada@Example.com", password: "correct horse battery" });
+  test("login with the right password returns a token for the user's workspace", async ({ gateway }) => {
+    const result = await gateway.request("identity.auth.login", { email: "Ada@Example.com", password: "correct horse battery" });
     expect(result.role).toBe("owner");
     expect(result.workspace.name).toBe("Analytical Engines");
   });
 
-  test("bad input is a 400 naming the field", async () => {
-    await expect(caller.request("identity.auth.signup", { email: "not-an-email", password: "short", name: "x", workspaceName: "y" })).rejects.toMatchObject({
+  test("bad input is a 400 naming the field", async ({ gateway }) => {
+    await expect(gateway.request("identity.auth.signup", { email: "not-an-email", password: "short", name: "x", workspaceName: "y" })).rejects.toMatchObject({
       status: 400,
       details: { email: expect.any(String), password: expect.any(String) },
     });
@@ -80,42 +61,42 @@ describe("sign-up and login", () => {
 });
 
 describe("claims", () => {
-  test("an access token becomes a claim that the bus accepts for /api/me", async () => {
+  test("an access token becomes a claim that the bus accepts for /api/me", async ({ gateway, signup }) => {
     const result = await signup("claims@example.com");
-    const { claim } = await caller.request("identity.claims.issue", { accessToken: result.accessToken });
-    const me = await caller.request("identity.me", {}, { claim, workspaceId: result.workspace.id });
+    const { claim } = await gateway.request("identity.claims.issue", { accessToken: result.accessToken });
+    const me = await gateway.request("identity.me", {}, { claim, workspaceId: result.workspace.id });
     expect(me.user.email).toBe("claims@example.com");
     expect(me.memberships).toHaveLength(1);
     expect(me.role).toBe("owner");
   });
 
-  test("a request without a claim, or with a forged one, is refused", async () => {
-    await expect(caller.request("identity.me", {})).rejects.toMatchObject({ status: 401, code: "claim_missing" });
+  test("a request without a claim, or with a forged one, is refused", async ({ gateway, signup }) => {
+    await expect(gateway.request("identity.me", {})).rejects.toMatchObject({ status: 401, code: "claim_missing" });
     const result = await signup("forger@example.com");
-    const { claim } = await caller.request("identity.claims.issue", { accessToken: result.accessToken });
+    const { claim } = await gateway.request("identity.claims.issue", { accessToken: result.accessToken });
     const [header, payload] = claim.split(".");
     const forged = `${header}.${payload}.${Buffer.from("not a signature").toString("base64url")}`;
-    await expect(caller.request("identity.me", {}, { claim: forged })).rejects.toMatchObject({ status: 401, code: "claim_bad_signature" });
+    await expect(gateway.request("identity.me", {}, { claim: forged })).rejects.toMatchObject({ status: 401, code: "claim_bad_signature" });
   });
 
-  test("an access token is never accepted as a claim", async () => {
+  test("an access token is never accepted as a claim", async ({ gateway, signup }) => {
     const result = await signup("typ@example.com");
-    await expect(caller.request("identity.me", {}, { claim: result.accessToken })).rejects.toMatchObject({ status: 401 });
+    await expect(gateway.request("identity.me", {}, { claim: result.accessToken })).rejects.toMatchObject({ status: 401 });
   });
 });
 
 describe("concurrent sign-ups", () => {
-  test("two sign-ups naming their workspaces alike at once both succeed with distinct slugs", async () => {
+  test("two sign-ups naming their workspaces alike at once both succeed with distinct slugs", async ({ gateway }) => {
     const results = await Promise.all(
       ["race-1@example.com", "race-2@example.com", "race-3@example.com"].map((email) =>
-        caller.request("identity.auth.signup", { email, password: "correct horse battery", name: "R", workspaceName: "Race Condition" }),
+        gateway.request("identity.auth.signup", { email, password: "correct horse battery", name: "R", workspaceName: "Race Condition" }),
       ),
     );
     const slugs = results.map((r) => r.workspace.slug);
     expect(new Set(slugs).size).toBe(3);
   });
 
-  test("the same email twice at once: one account, one 409", async () => {
+  test("the same email twice at once: one account, one 409", async ({ signup }) => {
     const outcomes = await Promise.allSettled([signup("twice@example.com"), signup("twice@example.com")]);
     expect(outcomes.filter((o) => o.status === "fulfilled")).toHaveLength(1);
     const rejected = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
@@ -124,7 +105,7 @@ describe("concurrent sign-ups", () => {
 });
 
 describe("service claims", () => {
-  test("a service gets claims for itself only: its NATS user must be the service it names", async () => {
+  test("a service gets claims for itself only: its NATS user must be the service it names", async ({ env }) => {
     // The development server has no users and ignores the name; the inbox prefix still carries it.
     const registry = await connectTestBus(env, "agent-registry", { user: "agent-registry", password: "x" });
     try {

@@ -1,0 +1,30 @@
+import { inject, test as base } from "vitest";
+import type { IdentityDeps } from "../src/app";
+import { startIdentityUnderTest, type IdentityUnderTest } from "./support/identity-under-test";
+
+/**
+ * The fixtures of identity's engine tests, set up once per file:
+ * - `running`: identity running on the file's own database and bus (support/identity-under-test.ts,
+ *   with `extra` deps), started before the file's first test, under the hooks' time limit, and
+ *   stopped after its last (which drops the database);
+ * - `env`, `db`, `bus`, `identity`: its parts; `gateway`: its `caller`, the connection that calls it
+ *   as the gateway would (a fixture may not be named `caller`: vitest reads it off a function).
+ * A file's helpers that need one of them are fixtures of its own, extending this.
+ */
+export function identityTest(extra: Partial<Omit<IdentityDeps, "db" | "bus" | "logger">> = {}) {
+  const test = base
+    .extend("running", { scope: "file" }, async ({}, { onCleanup }): Promise<IdentityUnderTest> => {
+      const running = await startIdentityUnderTest(inject("engines"), extra);
+      onCleanup(() => running.stop());
+      return running;
+    })
+    .extend("env", { scope: "file" }, async ({ running }) => running.env)
+    .extend("db", { scope: "file" }, async ({ running }) => running.db)
+    .extend("bus", { scope: "file" }, async ({ running }) => running.bus)
+    .extend("gateway", { scope: "file" }, async ({ running }) => running.caller)
+    .extend("identity", { scope: "file" }, async ({ running }) => running.identity);
+  test.beforeAll(async ({ running }) => {
+    void running;
+  });
+  return test;
+}
