@@ -1,29 +1,11 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { z } from "zod";
 import { createLocalJWKSet, jwtVerify } from "jose";
 import type { Bus } from "@galaxy/bus";
 import { CLAIM_TYP, EventEnvelope, type RequestName, type RequestPayload, type ReplyData, type SignupResult } from "@galaxy/contracts";
 import { inWorkspace, type Kysely } from "@galaxy/db";
-import { type TestEnv } from "@galaxy/testkit";
-import { type IdentityService } from "../app";
 import type { IdentityDb } from "../db";
-import { startIdentityUnderTest, type IdentityUnderTest } from "../../test/support/identity-under-test";
-
-let env: TestEnv;
-let bus: Bus;
-let caller: Bus;
-let db: Kysely<IdentityDb>;
-let identity: IdentityService;
-let running: IdentityUnderTest;
-
-beforeAll(async () => {
-  running = await startIdentityUnderTest(inject("engines"));
-  ({ env, db, bus, caller, identity } = running);
-});
-
-afterAll(async () => {
-  await running?.stop();
-});
+import { identityTest } from "../../test/fixtures";
 
 /** A signed-in user as the gateway holds one: an access token for one workspace. */
 interface Session {
@@ -34,51 +16,69 @@ interface Session {
 }
 
 let seq = 0;
-async function signup(name = "user"): Promise<Session & { result: SignupResult }> {
-  seq += 1;
-  const email = `${name}-${seq}@example.com`;
-  const result = await caller.request("identity.auth.signup", { email, password: "correct horse battery", name, workspaceName: `${name} ${seq}` });
-  return { userId: result.user.id, email, workspaceId: result.workspace.id, accessToken: result.accessToken, result };
-}
 
-/** A bus request as the gateway makes it: with the claim identity issues for the session's token now. */
-async function as<N extends RequestName>(session: Session, name: N, payload: RequestPayload<N>): Promise<ReplyData<N>> {
-  const { claim } = await caller.request("identity.claims.issue", { accessToken: session.accessToken });
-  return caller.request(name, payload, { claim, workspaceId: session.workspaceId });
-}
-
-/** The session of `user` switched into `workspaceId`. */
-async function switchTo(user: Session, workspaceId: string): Promise<Session> {
-  const grant = await as(user, "identity.auth.switch", { workspaceId });
-  return { ...user, workspaceId, accessToken: grant.accessToken };
-}
-
-/** A workspace of `owner` with `others` added at the given roles, and their sessions in it. */
-async function team(roles: Array<"viewer" | "member" | "admin" | "owner">): Promise<{ owner: Session; members: Session[] }> {
-  const owner = await signup("owner");
-  const members: Session[] = [];
-  for (const role of roles) {
-    const user = await signup(role);
-    await as(owner, "identity.members.add", { email: user.email, role });
-    members.push(await switchTo(user, owner.workspaceId));
+/**
+ * The file's helpers on identity's gateway connection and database: `signup`, `as`, `switchTo`,
+ * `team` and `eventsOf`, each a file fixture of `test` below.
+ */
+function helpersOn(gateway: Bus, db: Kysely<IdentityDb>) {
+  async function signup(name = "user"): Promise<Session & { result: SignupResult }> {
+    seq += 1;
+    const email = `${name}-${seq}@example.com`;
+    const result = await gateway.request("identity.auth.signup", { email, password: "correct horse battery", name, workspaceName: `${name} ${seq}` });
+    return { userId: result.user.id, email, workspaceId: result.workspace.id, accessToken: result.accessToken, result };
   }
-  return { owner, members };
+
+  /** A bus request as the gateway makes it: with the claim identity issues for the session's token now. */
+  async function as<N extends RequestName>(session: Session, name: N, payload: RequestPayload<N>): Promise<ReplyData<N>> {
+    const { claim } = await gateway.request("identity.claims.issue", { accessToken: session.accessToken });
+    return gateway.request(name, payload, { claim, workspaceId: session.workspaceId });
+  }
+
+  /** The session of `user` switched into `workspaceId`. */
+  async function switchTo(user: Session, workspaceId: string): Promise<Session> {
+    const grant = await as(user, "identity.auth.switch", { workspaceId });
+    return { ...user, workspaceId, accessToken: grant.accessToken };
+  }
+
+  /** A workspace of `owner` with `others` added at the given roles, and their sessions in it. */
+  async function team(roles: Array<"viewer" | "member" | "admin" | "owner">): Promise<{ owner: Session; members: Session[] }> {
+    const owner = await signup("owner");
+    const members: Session[] = [];
+    for (const role of roles) {
+      const user = await signup(role);
+      await as(owner, "identity.members.add", { email: user.email, role });
+      members.push(await switchTo(user, owner.workspaceId));
+    }
+    return { owner, members };
+  }
+
+  const StoredEvent = z.object({ type: z.string(), payload: EventEnvelope, published_at: z.date().nullable() });
+
+  /** The events identity wrote for a workspace, oldest first. */
+  async function eventsOf(workspaceId: string, type?: string): Promise<Array<z.infer<typeof StoredEvent>>> {
+    const rows = await inWorkspace(db, workspaceId, (tx) => {
+      let query = tx.selectFrom("outbox").select(["type", "payload", "published_at"]).where("workspace_id", "=", workspaceId);
+      if (type) query = query.where("type", "=", type);
+      return query.orderBy("created_at").orderBy("id").execute();
+    });
+    return rows.map((row) => StoredEvent.parse(row));
+  }
+
+  return { signup, as, switchTo, team, eventsOf };
 }
 
-const StoredEvent = z.object({ type: z.string(), payload: EventEnvelope, published_at: z.date().nullable() });
-
-/** The events identity wrote for a workspace, oldest first. */
-async function eventsOf(workspaceId: string, type?: string): Promise<Array<z.infer<typeof StoredEvent>>> {
-  const rows = await inWorkspace(db, workspaceId, (tx) => {
-    let query = tx.selectFrom("outbox").select(["type", "payload", "published_at"]).where("workspace_id", "=", workspaceId);
-    if (type) query = query.where("type", "=", type);
-    return query.orderBy("created_at").orderBy("id").execute();
-  });
-  return rows.map((row) => StoredEvent.parse(row));
-}
+/** identity's fixtures, and the file's helpers on them (helpersOn). */
+const test = identityTest()
+  .extend("helpers", { scope: "file" }, async ({ gateway, db }) => helpersOn(gateway, db))
+  .extend("signup", { scope: "file" }, async ({ helpers }) => helpers.signup)
+  .extend("as", { scope: "file" }, async ({ helpers }) => helpers.as)
+  .extend("switchTo", { scope: "file" }, async ({ helpers }) => helpers.switchTo)
+  .extend("team", { scope: "file" }, async ({ helpers }) => helpers.team)
+  .extend("eventsOf", { scope: "file" }, async ({ helpers }) => helpers.eventsOf);
 
 describe("adding members", () => {
-  test("an owner adds an existing user as viewer: 201-shaped member and a member.added event", async () => {
+  test("an owner adds an existing user as viewer: 201-shaped member and a member.added event", async ({ signup, as, eventsOf }) => {
     const owner = await signup("owner");
     const mate = await signup("mate");
     const member = await as(owner, "identity.members.add", { email: mate.email.toUpperCase(), role: "viewer" });
@@ -87,13 +87,13 @@ describe("adding members", () => {
     expect(added?.payload).toMatchObject({ workspaceId: owner.workspaceId, actor: { type: "user", id: owner.userId }, data: { userId: mate.userId, email: mate.email, role: "viewer" } });
   });
 
-  test("an unknown email is 404 user_not_found; a member already there is 409 already_member", async () => {
+  test("an unknown email is 404 user_not_found; a member already there is 409 already_member", async ({ signup, as }) => {
     const owner = await signup("owner");
     await expect(as(owner, "identity.members.add", { email: "nobody-here@example.com", role: "viewer" })).rejects.toMatchObject({ status: 404, code: "user_not_found" });
     await expect(as(owner, "identity.members.add", { email: owner.email, role: "viewer" })).rejects.toMatchObject({ status: 409, code: "already_member" });
   });
 
-  test("the same user added twice at once: one member, one 409", async () => {
+  test("the same user added twice at once: one member, one 409", async ({ signup, as }) => {
     const owner = await signup("owner");
     const mate = await signup("mate");
     const outcomes = await Promise.allSettled([0, 1].map(() => as(owner, "identity.members.add", { email: mate.email, role: "member" })));
@@ -101,7 +101,7 @@ describe("adding members", () => {
     expect(outcomes.find((o) => o.status === "rejected")).toMatchObject({ reason: { status: 409, code: "already_member" } });
   });
 
-  test("viewers and members may not add anyone; an admin may not add an owner", async () => {
+  test("viewers and members may not add anyone; an admin may not add an owner", async ({ signup, as, team }) => {
     const { members: [viewer, member, admin] } = await team(["viewer", "member", "admin"]);
     const stranger = await signup("stranger");
     for (const session of [viewer, member]) {
@@ -113,7 +113,7 @@ describe("adding members", () => {
 });
 
 describe("listing members", () => {
-  test("a viewer lists the workspace's members with email, name, role, permissions and join time", async () => {
+  test("a viewer lists the workspace's members with email, name, role, permissions and join time", async ({ as, team }) => {
     const { owner, members: [viewer] } = await team(["viewer"]);
     const page = await as(viewer!, "identity.members.list", { limit: 1, offset: 0 });
     expect(page.pagination).toEqual({ total: 2, limit: 1, offset: 0, hasMore: true });
@@ -122,7 +122,7 @@ describe("listing members", () => {
     expect(rest.items.map((m) => m.userId)).toEqual([viewer!.userId]);
   });
 
-  test("lists show only the caller's workspace", async () => {
+  test("lists show only the caller's workspace", async ({ signup, as, team }) => {
     await team(["viewer", "member"]);
     const loner = await signup("loner");
     const page = await as(loner, "identity.members.list", { limit: 100, offset: 0 });
@@ -131,7 +131,7 @@ describe("listing members", () => {
 });
 
 describe("changing members", () => {
-  test("an admin promotes a viewer: member.role_changed carries role and permissions before and after, and new claims act with it", async () => {
+  test("an admin promotes a viewer: member.role_changed carries role and permissions before and after, and new claims act with it", async ({ gateway, as, team, eventsOf }) => {
     const { owner, members: [viewer, admin] } = await team(["viewer", "admin"]);
     const updated = await as(admin!, "identity.members.update", { userId: viewer!.userId, role: "member", permissions: { agents: { delete: false } } });
     expect(updated).toMatchObject({ userId: viewer!.userId, role: "member", permissions: { agents: { delete: false } } });
@@ -140,18 +140,18 @@ describe("changing members", () => {
       actor: { type: "user", id: admin!.userId },
       data: { userId: viewer!.userId, role: "member", before: "viewer", permissions: { agents: { delete: false } }, permissionsBefore: {} },
     });
-    const { claim } = await caller.request("identity.claims.issue", { accessToken: viewer!.accessToken });
+    const { claim } = await gateway.request("identity.claims.issue", { accessToken: viewer!.accessToken });
     const payload = z.object({ role: z.string(), perms: z.unknown() }).parse(JSON.parse(Buffer.from(claim.split(".")[1] ?? "", "base64url").toString()));
     expect(payload).toEqual({ role: "member", perms: { agents: { delete: false } } });
   });
 
-  test("a change that changes nothing emits nothing", async () => {
+  test("a change that changes nothing emits nothing", async ({ as, team, eventsOf }) => {
     const { owner, members: [viewer] } = await team(["viewer"]);
     await as(owner, "identity.members.update", { userId: viewer!.userId, role: "viewer" });
     expect(await eventsOf(owner.workspaceId, "member.role_changed")).toEqual([]);
   });
 
-  test("an admin may neither change an owner nor make someone owner; an owner may", async () => {
+  test("an admin may neither change an owner nor make someone owner; an owner may", async ({ as, team }) => {
     const { owner, members: [viewer, admin] } = await team(["viewer", "admin"]);
     await expect(as(admin!, "identity.members.update", { userId: owner.userId, role: "admin" })).rejects.toMatchObject({ status: 403 });
     await expect(as(admin!, "identity.members.update", { userId: owner.userId, permissions: { billing: { manage: false } } })).rejects.toMatchObject({ status: 403 });
@@ -159,13 +159,13 @@ describe("changing members", () => {
     await expect(as(owner, "identity.members.update", { userId: viewer!.userId, role: "owner" })).resolves.toMatchObject({ role: "owner" });
   });
 
-  test("viewers and members may not change anyone", async () => {
+  test("viewers and members may not change anyone", async ({ as, team }) => {
     const { members: [viewer, member] } = await team(["viewer", "member"]);
     await expect(as(viewer!, "identity.members.update", { userId: member!.userId, role: "viewer" })).rejects.toMatchObject({ status: 403, code: "forbidden" });
     await expect(as(member!, "identity.members.update", { userId: viewer!.userId, role: "member" })).rejects.toMatchObject({ status: 403, code: "forbidden" });
   });
 
-  test("a member of another workspace, or an unknown user id, is 404 member_not_found", async () => {
+  test("a member of another workspace, or an unknown user id, is 404 member_not_found", async ({ gateway, signup, as, team, eventsOf }) => {
     const { owner } = await team([]);
     const other = await signup("other");
     for (const userId of [other.userId, "0190f5a0-0000-7000-8000-00000000dead"]) {
@@ -183,29 +183,29 @@ describe("changing members", () => {
     expect(await eventsOf(other.workspaceId, "security.cross_workspace_attempt")).toEqual([]);
   });
 
-  test("a body that changes nothing at all is a 400", async () => {
+  test("a body that changes nothing at all is a 400", async ({ as, team }) => {
     const { owner } = await team([]);
     await expect(as(owner, "identity.members.update", { userId: owner.userId })).rejects.toMatchObject({ status: 400 });
   });
 });
 
 describe("removing members", () => {
-  test("an admin removes a member: member.removed, and the removed member's token goes stale", async () => {
+  test("an admin removes a member: member.removed, and the removed member's token goes stale", async ({ gateway, as, team, eventsOf }) => {
     const { owner, members: [member, admin] } = await team(["member", "admin"]);
     await expect(as(admin!, "identity.members.remove", { userId: member!.userId })).resolves.toEqual({ userId: member!.userId, removed: true });
     const [removed] = await eventsOf(owner.workspaceId, "member.removed");
     expect(removed?.payload.data).toEqual({ userId: member!.userId, role: "member" });
-    await expect(caller.request("identity.claims.issue", { accessToken: member!.accessToken })).rejects.toMatchObject({ status: 401, code: "token_stale" });
+    await expect(gateway.request("identity.claims.issue", { accessToken: member!.accessToken })).rejects.toMatchObject({ status: 401, code: "token_stale" });
   });
 
-  test("an admin may not remove an owner", async () => {
+  test("an admin may not remove an owner", async ({ as, team }) => {
     const { owner, members: [admin] } = await team(["admin"]);
     await expect(as(admin!, "identity.members.remove", { userId: owner.userId })).rejects.toMatchObject({ status: 403 });
   });
 });
 
 describe("the last owner", () => {
-  test("can be neither demoted nor removed, by itself or anyone", async () => {
+  test("can be neither demoted nor removed, by itself or anyone", async ({ as, team }) => {
     const { owner } = await team([]);
     await expect(as(owner, "identity.members.update", { userId: owner.userId, role: "admin" })).rejects.toMatchObject({ status: 409, code: "last_owner" });
     await expect(as(owner, "identity.members.remove", { userId: owner.userId })).rejects.toMatchObject({ status: 409, code: "last_owner" });
@@ -213,13 +213,13 @@ describe("the last owner", () => {
     await expect(as(owner, "identity.members.update", { userId: owner.userId, permissions: { billing: { manage: true } } })).resolves.toMatchObject({ role: "owner" });
   });
 
-  test("with two owners, one may leave; then the other is the last", async () => {
+  test("with two owners, one may leave; then the other is the last", async ({ as, team }) => {
     const { owner, members: [second] } = await team(["owner"]);
     await expect(as(second!, "identity.members.remove", { userId: second!.userId })).resolves.toMatchObject({ removed: true });
     await expect(as(owner, "identity.members.remove", { userId: owner.userId })).rejects.toMatchObject({ status: 409, code: "last_owner" });
   });
 
-  test("two owners demoting each other at once: exactly one succeeds, one owner remains", async () => {
+  test("two owners demoting each other at once: exactly one succeeds, one owner remains", async ({ as, team }) => {
     for (let round = 0; round < 3; round += 1) {
       const { owner, members: [second] } = await team(["owner"]);
       const outcomes = await Promise.allSettled([
@@ -237,7 +237,7 @@ describe("the last owner", () => {
     }
   });
 
-  test("two owners removing themselves at once: exactly one leaves", async () => {
+  test("two owners removing themselves at once: exactly one leaves", async ({ as, team }) => {
     const { owner, members: [second] } = await team(["owner"]);
     const outcomes = await Promise.allSettled([
       as(owner, "identity.members.remove", { userId: owner.userId }),
@@ -249,7 +249,7 @@ describe("the last owner", () => {
 });
 
 describe("switching workspaces", () => {
-  test("a member gets a token for the workspace with its role there; a non-member gets 404", async () => {
+  test("a member gets a token for the workspace with its role there; a non-member gets 404", async ({ signup, as }) => {
     const owner = await signup("owner");
     const mate = await signup("mate");
     await expect(as(mate, "identity.auth.switch", { workspaceId: owner.workspaceId })).rejects.toMatchObject({ status: 404, code: "workspace_not_found" });
@@ -263,7 +263,7 @@ describe("switching workspaces", () => {
 });
 
 describe("workspaces", () => {
-  test("a user creates a workspace it owns: workspace.created and member.added in it, published with a claim for it", async () => {
+  test("a user creates a workspace it owns: workspace.created and member.added in it, published with a claim for it", async ({ db, identity, signup, as, switchTo, eventsOf }) => {
     const user = await signup("founder");
     const created = await as(user, "identity.workspaces.create", { name: "Second Shop", slug: `second-shop-${seq}` });
     expect(created).toMatchObject({ name: "Second Shop", slug: `second-shop-${seq}`, settings: {} });
@@ -282,7 +282,7 @@ describe("workspaces", () => {
     expect(list.pagination).toMatchObject({ total: 2, hasMore: false });
   });
 
-  test("a taken slug is 409 slug_taken; a bad one is 400; without a slug one is derived", async () => {
+  test("a taken slug is 409 slug_taken; a bad one is 400; without a slug one is derived", async ({ signup, as }) => {
     const user = await signup("slugger");
     const slug = `taken-${seq}`;
     await as(user, "identity.workspaces.create", { name: "A", slug });
@@ -294,7 +294,7 @@ describe("workspaces", () => {
     expect(derived.slug).toMatch(/^unicode-cafe-co(-[0-9a-f]{6})?$/);
   });
 
-  test("any member reads the workspace; only admins and owners change it, merging settings", async () => {
+  test("any member reads the workspace; only admins and owners change it, merging settings", async ({ as, team, eventsOf }) => {
     const { owner, members: [viewer, admin] } = await team(["viewer", "admin"]);
     await expect(as(viewer!, "identity.workspace.get", {})).resolves.toMatchObject({ id: owner.workspaceId, settings: {} });
     await expect(as(viewer!, "identity.workspace.update", { name: "Mine now" })).rejects.toMatchObject({ status: 403, code: "forbidden" });
@@ -310,7 +310,7 @@ describe("workspaces", () => {
     });
   });
 
-  test("events leave the outbox: the relay publishes them", async () => {
+  test("events leave the outbox: the relay publishes them", async ({ team, eventsOf }) => {
     const { owner } = await team(["viewer"]);
     const deadline = Date.now() + 5_000;
     for (;;) {
