@@ -2,6 +2,14 @@ import { inject, test as base } from "vitest";
 import type { IdentityDeps } from "../src/app";
 import { startIdentityUnderTest, type IdentityUnderTest } from "./support/identity-under-test";
 
+/** What a test may hand identity beyond its database, bus and logger. */
+export type ExtraDeps = Partial<Omit<IdentityDeps, "db" | "bus" | "logger">>;
+
+/** What a fixture is handed to clean up after itself. */
+export interface Cleanup {
+  onCleanup(cleanup: () => unknown): void;
+}
+
 /**
  * The fixtures of identity's engine tests, set up once per file:
  * - `running`: identity running on the file's own database and bus (support/identity-under-test.ts,
@@ -11,10 +19,20 @@ import { startIdentityUnderTest, type IdentityUnderTest } from "./support/identi
  *   as the gateway would (a fixture may not be named `caller`: vitest reads it off a function).
  * A file's helpers that need one of them are fixtures of its own, extending this.
  */
-export function identityTest(extra: Partial<Omit<IdentityDeps, "db" | "bus" | "logger">> = {}) {
+export function identityTest(extra: ExtraDeps = {}) {
+  return identityTestAfter(async () => undefined, () => extra);
+}
+
+/**
+ * `identityTest()` on something of the file's own that identity needs before it starts
+ * (`prelude`: an OIDC issuer, say), started by `start` before identity and cleaned up after it;
+ * `extra` makes identity's extra deps from it.
+ */
+export function identityTestAfter<P>(start: (cleanup: Cleanup) => Promise<P>, extra: (prelude: P) => ExtraDeps) {
   const test = base
-    .extend("running", { scope: "file" }, async ({}, { onCleanup }): Promise<IdentityUnderTest> => {
-      const running = await startIdentityUnderTest(inject("engines"), extra);
+    .extend("prelude", { scope: "file" }, async ({}, { onCleanup }): Promise<P> => start({ onCleanup }))
+    .extend("running", { scope: "file" }, async ({ prelude }, { onCleanup }): Promise<IdentityUnderTest> => {
+      const running = await startIdentityUnderTest(inject("engines"), extra(prelude));
       onCleanup(() => running.stop());
       return running;
     })

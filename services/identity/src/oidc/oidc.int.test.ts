@@ -1,46 +1,39 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { SignJWT, base64url } from "jose";
-import type { Bus } from "@galaxy/bus";
 import { GalaxyError, SYSTEM_WORKSPACE_ID, type ClerkUser, type UserSyncRequest } from "@galaxy/contracts";
-import { inWorkspace, OutboxRelay, type Kysely } from "@galaxy/db";
-import { connectTestBus, createTestEnv, serviceDb, startLocalOidcIssuer, testLogger, type LocalOidcIssuer, type TestEnv } from "@galaxy/testkit";
-import { createIdentity, type IdentityService } from "../app";
-import type { IdentityDb } from "../db";
+import { inWorkspace, OutboxRelay } from "@galaxy/db";
+import { startLocalOidcIssuer, testLogger, type LocalOidcIssuer } from "@galaxy/testkit";
+import { identityTestAfter } from "../../test/fixtures";
 import { OidcService } from "./oidc.service";
 import { ExternalTokenVerifier } from "./oidc.verifier";
 
 const AUDIENCE = "galaxy-test";
 
-let env: TestEnv;
-let bus: Bus;
-let caller: Bus;
-let db: Kysely<IdentityDb>;
-let identity: IdentityService;
-let issuer: LocalOidcIssuer;
+/**
+ * identity's fixtures, configured with `issuer`: a local OIDC issuer of the file's own (audience
+ * AUDIENCE), started before identity and closed after it; and the file's helpers on them:
+ * - `exchange`: an external ID token exchanged for a Galaxy session, as the gateway asks;
+ * - `systemEvents`: the system workspace's outbox rows of one type, oldest first;
+ * - `linkOf`: the external identity linked for a subject of the issuer;
+ * - `sync`: a user-sync webhook delivered, as the gateway hands it on.
+ */
+const test = identityTestAfter(
+  async ({ onCleanup }) => {
+    const issuer = await startLocalOidcIssuer({ audience: AUDIENCE });
+    onCleanup(() => issuer.close());
+    return issuer;
+  },
+  (issuer) => ({ oidc: { issuer: issuer.issuer, jwksUrl: issuer.jwksUrl, audience: AUDIENCE } }),
+)
+  .extend("issuer", { scope: "file" }, async ({ prelude }): Promise<LocalOidcIssuer> => prelude)
+  .extend("exchange", { scope: "file" }, async ({ gateway }) => (idToken: string, workspaceId?: string) =>
+    gateway.request("identity.auth.exchange", { idToken, ...(workspaceId ? { workspaceId } : {}) }))
+  .extend("systemEvents", { scope: "file" }, async ({ db }) => (type: string) =>
+    inWorkspace(db, SYSTEM_WORKSPACE_ID, (tx) => tx.selectFrom("outbox").select(["id", "payload"]).where("type", "=", type).orderBy("created_at").execute()))
+  .extend("linkOf", { scope: "file" }, async ({ db, issuer }) => (subject: string) =>
+    db.selectFrom("external_identities").selectAll().where("issuer", "=", issuer.issuer).where("subject", "=", subject).executeTakeFirst())
+  .extend("sync", { scope: "file" }, async ({ gateway }) => (request: UserSyncRequest) => gateway.request("identity.users.sync", request));
 
-beforeAll(async () => {
-  issuer = await startLocalOidcIssuer({ audience: AUDIENCE });
-  env = await createTestEnv(inject("engines"));
-  db = serviceDb<IdentityDb>(env, "identity");
-  bus = await connectTestBus(env, "identity", {
-    loadJwks: async () => identity.keys.publicJwks(),
-    issueServiceClaim: (ws) => identity.auth.issueServiceClaim(ws, "identity"),
-  });
-  identity = createIdentity({ db, bus, logger: testLogger("identity"), masterKey: env.masterKey, oidc: { issuer: issuer.issuer, jwksUrl: issuer.jwksUrl, audience: AUDIENCE } });
-  await identity.start();
-  caller = await connectTestBus(env, "gateway");
-});
-
-afterAll(async () => {
-  await caller?.close();
-  await bus?.close();
-  await identity?.stop();
-  await db?.destroy();
-  await env?.cleanup();
-  await issuer?.close();
-});
-
-const exchange = (idToken: string, workspaceId?: string) => caller.request("identity.auth.exchange", { idToken, ...(workspaceId ? { workspaceId } : {}) });
 const failure = async (promise: Promise<unknown>): Promise<{ status: number; code: string }> => {
   const error = await promise.then(
     () => undefined,
@@ -49,18 +42,15 @@ const failure = async (promise: Promise<unknown>): Promise<{ status: number; cod
   if (!(error instanceof GalaxyError)) throw new Error(`expected a GalaxyError, got ${String(error)}`);
   return { status: error.status, code: error.code };
 };
-const systemEvents = (type: string) =>
-  inWorkspace(db, SYSTEM_WORKSPACE_ID, (tx) => tx.selectFrom("outbox").select(["id", "payload"]).where("type", "=", type).orderBy("created_at").execute());
-const linkOf = (subject: string) => db.selectFrom("external_identities").selectAll().where("issuer", "=", issuer.issuer).where("subject", "=", subject).executeTakeFirst();
 
 describe("exchange", () => {
-  test("on first sight the user is created with a workspace it owns, and user.created is a system-workspace event", async () => {
+  test("on first sight the user is created with a workspace it owns, and user.created is a system-workspace event", async ({ db, gateway, issuer, exchange, systemEvents, linkOf }) => {
     const token = await issuer.sign({ sub: "user_first", email: "First@Example.com", email_verified: true, name: "Ada First" });
     const result = await exchange(token);
     expect(result.role).toBe("owner");
     expect(result.workspace.name).toBe("Ada First's workspace");
-    const { claim } = await caller.request("identity.claims.issue", { accessToken: result.accessToken });
-    const me = await caller.request("identity.me", {}, { claim, workspaceId: result.workspace.id });
+    const { claim } = await gateway.request("identity.claims.issue", { accessToken: result.accessToken });
+    const me = await gateway.request("identity.me", {}, { claim, workspaceId: result.workspace.id });
     expect(me.user).toMatchObject({ email: "first@example.com", name: "Ada First" });
     expect(me.memberships).toHaveLength(1);
     expect((await linkOf("user_first"))?.user_id).toBe(me.user.id);
@@ -72,7 +62,7 @@ describe("exchange", () => {
     expect(workspaceEvents.map((row) => row.type)).toEqual(["workspace.created", "member.added"]);
   });
 
-  test("a second exchange logs into the same user and workspace, creating nothing", async () => {
+  test("a second exchange logs into the same user and workspace, creating nothing", async ({ db, issuer, exchange, systemEvents }) => {
     const before = (await systemEvents("user.created")).length;
     const first = await exchange(await issuer.sign({ sub: "user_first", email: "first@example.com", name: "Ada First" }));
     const second = await exchange(await issuer.sign({ sub: "user_first" }));
@@ -82,42 +72,42 @@ describe("exchange", () => {
     expect(users).toHaveLength(1);
   });
 
-  test("a workspace the user does not belong to is a 404", async () => {
+  test("a workspace the user does not belong to is a 404", async ({ issuer, exchange }) => {
     const token = await issuer.sign({ sub: "user_first" });
     expect(await failure(exchange(token, "0193a000-0000-7000-8000-000000000000"))).toEqual({ status: 404, code: "workspace_not_found" });
   });
 
-  test.each([
-    ["another issuer", () => issuer.sign({ sub: "user_first" }, { issuer: "https://evil.example.com" })],
-    ["another audience", () => issuer.sign({ sub: "user_first" }, { audience: "someone-else" })],
-    ["no audience", () => issuer.sign({ sub: "user_first" }, { audience: [] })],
-    ["an expired token", () => issuer.sign({ sub: "user_first" }, { expiresInS: -120 })],
-    ["a key not in the JWKS (same kid)", async () => issuer.sign({ sub: "user_first" }, { key: await issuer.foreignKey() })],
-    ["HS256 keyed with a guessable secret", () => new SignJWT({ sub: "user_first", aud: AUDIENCE }).setProtectedHeader({ alg: "HS256" }).setIssuer(issuer.issuer).setExpirationTime("5m").sign(new TextEncoder().encode("secret"))],
-    ["alg none", async () => `${base64url.encode(JSON.stringify({ alg: "none", typ: "JWT" }))}.${base64url.encode(JSON.stringify({ sub: "user_first", iss: issuer.issuer, aud: AUDIENCE, exp: Math.floor(Date.now() / 1000) + 300 }))}.`],
-    ["a changed payload", async () => {
+  test.for<[string, (issuer: LocalOidcIssuer) => Promise<string>]>([
+    ["another issuer", (issuer) => issuer.sign({ sub: "user_first" }, { issuer: "https://evil.example.com" })],
+    ["another audience", (issuer) => issuer.sign({ sub: "user_first" }, { audience: "someone-else" })],
+    ["no audience", (issuer) => issuer.sign({ sub: "user_first" }, { audience: [] })],
+    ["an expired token", (issuer) => issuer.sign({ sub: "user_first" }, { expiresInS: -120 })],
+    ["a key not in the JWKS (same kid)", async (issuer) => issuer.sign({ sub: "user_first" }, { key: await issuer.foreignKey() })],
+    ["HS256 keyed with a guessable secret", (issuer) => new SignJWT({ sub: "user_first", aud: AUDIENCE }).setProtectedHeader({ alg: "HS256" }).setIssuer(issuer.issuer).setExpirationTime("5m").sign(new TextEncoder().encode("secret"))],
+    ["alg none", async (issuer) => `${base64url.encode(JSON.stringify({ alg: "none", typ: "JWT" }))}.${base64url.encode(JSON.stringify({ sub: "user_first", iss: issuer.issuer, aud: AUDIENCE, exp: Math.floor(Date.now() / 1000) + 300 }))}.`],
+    ["a changed payload", async (issuer) => {
       const [header, , signature] = (await issuer.sign({ sub: "user_someone" })).split(".");
       return `${header}.${base64url.encode(JSON.stringify({ sub: "user_first", iss: issuer.issuer, aud: AUDIENCE, exp: Math.floor(Date.now() / 1000) + 300 }))}.${signature}`;
     }],
     ["not a JWT", async () => "not-a-jwt"],
-  ])("%s is a 401 invalid_external_token", async (_name, token) => {
-    expect(await failure(exchange(await token()))).toEqual({ status: 401, code: "invalid_external_token" });
+  ])("%s is a 401 invalid_external_token", async ([_name, token], { issuer, exchange }) => {
+    expect(await failure(exchange(await token(issuer)))).toEqual({ status: 401, code: "invalid_external_token" });
   });
 
-  test("a Galaxy access token is not an external token", async () => {
+  test("a Galaxy access token is not an external token", async ({ issuer, exchange }) => {
     const own = await exchange(await issuer.sign({ sub: "user_first" }));
     expect(await failure(exchange(own.accessToken))).toEqual({ status: 401, code: "invalid_external_token" });
   });
 
-  test("an unverified email, or none, creates no user", async () => {
+  test("an unverified email, or none, creates no user", async ({ db, issuer, exchange, linkOf }) => {
     expect(await failure(exchange(await issuer.sign({ sub: "user_unverified", email: "unverified@example.com", email_verified: false })))).toEqual({ status: 401, code: "invalid_external_token" });
     expect(await failure(exchange(await issuer.sign({ sub: "user_no_email" })))).toEqual({ status: 401, code: "invalid_external_token" });
     expect(await linkOf("user_unverified")).toBeUndefined();
     expect(await db.selectFrom("users").select("id").where("email", "=", "unverified@example.com").executeTakeFirst()).toBeUndefined();
   });
 
-  test("an account with the same email is linked only when the provider verified the email", async () => {
-    const signup = await caller.request("identity.auth.signup", { email: "grace@example.com", password: "correct horse battery", name: "Grace", workspaceName: "Grace's" });
+  test("an account with the same email is linked only when the provider verified the email", async ({ gateway, issuer, exchange, systemEvents, linkOf }) => {
+    const signup = await gateway.request("identity.auth.signup", { email: "grace@example.com", password: "correct horse battery", name: "Grace", workspaceName: "Grace's" });
     expect(await failure(exchange(await issuer.sign({ sub: "user_grace", email: "grace@example.com" })))).toEqual({ status: 409, code: "email_taken" });
     const linked = await exchange(await issuer.sign({ sub: "user_grace", email: "grace@example.com", email_verified: true }));
     expect(linked.workspace.id).toBe(signup.workspace.id);
@@ -125,14 +115,14 @@ describe("exchange", () => {
     expect((await systemEvents("user.linked")).map((row) => row.payload)).toContainEqual(expect.objectContaining({ data: expect.objectContaining({ userId: signup.user.id }) }));
   });
 
-  test("concurrent first exchanges make one user and one workspace", async () => {
+  test("concurrent first exchanges make one user and one workspace", async ({ db, issuer, exchange }) => {
     const token = await issuer.sign({ sub: "user_race", email: "race@example.com", name: "Race" });
     const results = await Promise.all([exchange(token), exchange(token), exchange(token)]);
     expect(new Set(results.map((r) => r.workspace.id)).size).toBe(1);
     expect(await db.selectFrom("users").select("id").where("email", "=", "race@example.com").execute()).toHaveLength(1);
   });
 
-  test("the provider's key server unreachable or answering no JWKS is a 503, not the caller's fault", async () => {
+  test("the provider's key server unreachable or answering no JWKS is a 503, not the caller's fault", async ({ issuer }) => {
     const token = await issuer.sign({ sub: "user_first" });
     const closed = new ExternalTokenVerifier({ issuer: issuer.issuer, jwksUrl: "http://127.0.0.1:1/.well-known/jwks.json" });
     const missing = new ExternalTokenVerifier({ issuer: issuer.issuer, jwksUrl: `${issuer.issuer}/no-such-jwks` });
@@ -140,7 +130,7 @@ describe("exchange", () => {
     expect(await failure(missing.verify(token))).toEqual({ status: 503, code: "service_unavailable" });
   });
 
-  test("without a configured issuer, exchange and sync are 404 oidc_not_configured", async () => {
+  test("without a configured issuer, exchange and sync are 404 oidc_not_configured", async ({ db, identity, issuer }) => {
     const relay = new OutboxRelay({ db, publish: async () => {}, logger: testLogger("relay") });
     const unconfigured = new OidcService({ db, keys: identity.keys, relay, verifier: undefined });
     const ctx = { claim: null, correlationId: "c", traceparent: "00-00000000000000000000000000000001-0000000000000001-01", clientIp: undefined, userAgent: undefined, requester: undefined, logger: testLogger("x"), eventContext: () => { throw new Error("none"); } };
@@ -159,10 +149,9 @@ const clerkUser = (id: string, overrides: Partial<ClerkUser> = {}): ClerkUser =>
   updated_at: 1_700_000_000_000,
   ...overrides,
 });
-const sync = (request: UserSyncRequest) => caller.request("identity.users.sync", request);
 
 describe("user sync", () => {
-  test("user.created makes a user with no workspace; the first exchange gives it one", async () => {
+  test("user.created makes a user with no workspace; the first exchange gives it one", async ({ db, issuer, exchange, systemEvents, sync }) => {
     const result = await sync({ webhookId: "msg_created_1", event: { type: "user.created", data: clerkUser("user_sync") } });
     expect(result.status).toBe("applied");
     const userId = result.userId;
@@ -176,7 +165,7 @@ describe("user sync", () => {
     expect(login.workspace.name).toBe("Sync User's workspace");
   });
 
-  test("user.updated changes email and name once; a repeat of the same webhook-id changes nothing", async () => {
+  test("user.updated changes email and name once; a repeat of the same webhook-id changes nothing", async ({ db, systemEvents, sync }) => {
     const update = { webhookId: "msg_updated_1", event: { type: "user.updated" as const, data: clerkUser("user_sync", { first_name: "Renamed", email_addresses: [{ id: "idn_2", email_address: "renamed@example.com", verification: { status: "verified" } }], primary_email_address_id: "idn_2", updated_at: 1_700_000_001_000 }) } };
     const first = await sync(update);
     expect(first.status).toBe("applied");
@@ -187,7 +176,7 @@ describe("user sync", () => {
     expect(user).toEqual({ email: "renamed@example.com", name: "Renamed User" });
   });
 
-  test("an older user.updated arriving late is skipped", async () => {
+  test("an older user.updated arriving late is skipped", async ({ db, linkOf, sync }) => {
     const stale = await sync({ webhookId: "msg_updated_0", event: { type: "user.updated", data: clerkUser("user_sync", { first_name: "Old", updated_at: 1_700_000_000_500 }) } });
     expect(stale).toMatchObject({ status: "skipped", reason: "stale" });
     const link = await linkOf("user_sync");
@@ -195,26 +184,26 @@ describe("user sync", () => {
     expect(user.name).toBe("Renamed User");
   });
 
-  test("user.deleted soft-deletes the user: its tokens get token_stale and exchange is refused", async () => {
+  test("user.deleted soft-deletes the user: its tokens get token_stale and exchange is refused", async ({ db, gateway, issuer, exchange, systemEvents, sync }) => {
     const login = await exchange(await issuer.sign({ sub: "user_sync" }));
     const result = await sync({ webhookId: "msg_deleted_1", event: { type: "user.deleted", data: { id: "user_sync", deleted: true } } });
     expect(result.status).toBe("applied");
     const row = await db.selectFrom("users").select("deleted_at").where("id", "=", result.userId ?? "").executeTakeFirstOrThrow();
     expect(row.deleted_at).toBeInstanceOf(Date);
-    expect(await failure(caller.request("identity.claims.issue", { accessToken: login.accessToken }))).toEqual({ status: 401, code: "token_stale" });
+    expect(await failure(gateway.request("identity.claims.issue", { accessToken: login.accessToken }))).toEqual({ status: 401, code: "token_stale" });
     expect(await failure(exchange(await issuer.sign({ sub: "user_sync" })))).toEqual({ status: 401, code: "invalid_external_token" });
     expect((await systemEvents("user.deleted")).map((r) => r.payload)).toContainEqual(expect.objectContaining({ workspaceId: SYSTEM_WORKSPACE_ID, data: expect.objectContaining({ userId: result.userId, webhookId: "msg_deleted_1" }) }));
     expect(await sync({ webhookId: "msg_deleted_2", event: { type: "user.deleted", data: { id: "user_sync" } } })).toMatchObject({ status: "skipped", reason: "user_deleted" });
   });
 
-  test("deleting an unknown user and creating one whose email an unverified address shares are skipped", async () => {
+  test("deleting an unknown user and creating one whose email an unverified address shares are skipped", async ({ linkOf, sync }) => {
     expect(await sync({ webhookId: "msg_deleted_x", event: { type: "user.deleted", data: { id: "user_never_seen" } } })).toMatchObject({ status: "skipped", reason: "unknown_user" });
     const unverified = clerkUser("user_takeover", { email_addresses: [{ id: "idn_t", email_address: "grace@example.com", verification: { status: "unverified" } }], primary_email_address_id: "idn_t" });
     expect(await sync({ webhookId: "msg_takeover", event: { type: "user.created", data: unverified } })).toMatchObject({ status: "skipped", reason: "email_taken" });
     expect(await linkOf("user_takeover")).toBeUndefined();
   });
 
-  test("concurrent repeats of one delivery apply it once", async () => {
+  test("concurrent repeats of one delivery apply it once", async ({ sync }) => {
     const request = { webhookId: "msg_concurrent", event: { type: "user.created" as const, data: clerkUser("user_concurrent") } };
     const results = await Promise.all([sync(request), sync(request), sync(request)]);
     expect(results.filter((r) => r.status === "applied")).toHaveLength(1);
