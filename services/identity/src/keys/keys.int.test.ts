@@ -1,26 +1,22 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from "jose";
 import type { Bus } from "@galaxy/bus";
 import { ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_TYP, CLAIM_ISSUER, EventEnvelope, SYSTEM_WORKSPACE_ID, type Jwks } from "@galaxy/contracts";
 import type { Kysely } from "@galaxy/db";
-import { connectTestBus, createTestEnv, serviceDb, testLogger, type TestEnv } from "@galaxy/testkit";
+import { connectTestBus, serviceDb, testLogger, type TestEnv } from "@galaxy/testkit";
+import { test as engineTest } from "@galaxy/testkit/fixtures";
 import { createIdentity, type IdentityService } from "../app";
 import type { IdentityDb } from "../db";
 
 const ACTIVATION_DELAY_MS = 1_500;
 
-let env: TestEnv;
-let db: Kysely<IdentityDb>;
-let identity: IdentityService;
-let other: IdentityService;
-const buses: Bus[] = [];
-/** The operator CLI's connection. */
-let cli: Bus;
-/** A service that verifies claims (stands in for registry, worker and audit). */
-let verifier: Bus;
-const systemEvents: EventEnvelope[] = [];
+/** What a fixture is handed to clean up after itself. */
+interface Cleanup {
+  onCleanup(cleanup: () => unknown): void;
+}
 
-async function identityInstance(name: string): Promise<IdentityService> {
+/** An identity instance on the file's database and a bus of its own, stopped (and its bus closed) after the file's last test. */
+async function identityInstance(env: TestEnv, db: Kysely<IdentityDb>, name: string, { onCleanup }: Cleanup): Promise<IdentityService> {
   let instance: IdentityService | undefined;
   const bus = await connectTestBus(env, "identity", {
     loadJwks: async () => (instance ? instance.keys.publicJwks() : { keys: [] }),
@@ -29,41 +25,70 @@ async function identityInstance(name: string): Promise<IdentityService> {
       return instance.auth.issueServiceClaim(ws, "identity");
     },
   });
-  buses.push(bus);
+  onCleanup(async () => {
+    await bus.close();
+    await instance?.stop();
+  });
   instance = createIdentity({ db, bus, logger: testLogger(name), masterKey: env.masterKey, keyActivationDelayMs: ACTIVATION_DELAY_MS, keyRefreshIntervalMs: 100 });
   await instance.start();
   await bus.flush();
   return instance;
 }
 
-beforeAll(async () => {
-  env = await createTestEnv(inject("engines"));
-  db = serviceDb<IdentityDb>(env, "identity");
-  identity = await identityInstance("identity-a");
-  other = await identityInstance("identity-b");
-  cli = await connectTestBus(env, "galaxy-cli");
-  buses.push(cli);
-  verifier = await connectTestBus(env, "audit");
-  buses.push(verifier);
-  // Any claim-checked request will do: the bus verifies the claim before the handler runs.
-  verifier.serve("audit.logs.list", async (query) => ({ items: [], pagination: { total: 0, limit: query.limit, offset: query.offset, hasMore: false } }));
-  cli.subscribeCore(`evt.${SYSTEM_WORKSPACE_ID}.>`, (data) => {
-    const parsed = EventEnvelope.safeParse(data);
-    if (parsed.success) systemEvents.push(parsed.data);
-  });
-  await Promise.all(buses.map((bus) => bus.flush()));
+/**
+ * The file's fixtures, each set up once per file, all before its first test:
+ * - `env`: its own database and bus prefix (`@galaxy/testkit/fixtures`), and `db`: identity's login role on it;
+ * - `identity` and `other`: two identity instances on that database (identityInstance), started in that order;
+ * - `systemEvents`: the system workspace's events as `cli` received them;
+ * - `cli`: the operator CLI's connection; `verifier`: a service that verifies claims (stands in
+ *   for registry, worker and audit), answering audit.logs.list;
+ * - `signup`, `login`: as the CLI asks; `askWith`: verifier's answer to a request with a claim.
+ */
+const test = engineTest
+  .extend("db", { scope: "file" }, async ({ env }, { onCleanup }): Promise<Kysely<IdentityDb>> => {
+    const db = serviceDb<IdentityDb>(env, "identity");
+    onCleanup(() => db.destroy());
+    return db;
+  })
+  .extend("identity", { scope: "file" }, async ({ env, db }, cleanup) => identityInstance(env, db, "identity-a", cleanup))
+  .extend("other", { scope: "file" }, async ({ env, db, identity }, cleanup) => {
+    // Started after the first instance, as it was before.
+    void identity;
+    return identityInstance(env, db, "identity-b", cleanup);
+  })
+  .extend("systemEvents", { scope: "file" }, async (): Promise<EventEnvelope[]> => [])
+  .extend("cli", { scope: "file" }, async ({ env, systemEvents }, { onCleanup }): Promise<Bus> => {
+    const cli = await connectTestBus(env, "galaxy-cli");
+    onCleanup(() => cli.close());
+    cli.subscribeCore(`evt.${SYSTEM_WORKSPACE_ID}.>`, (data) => {
+      const parsed = EventEnvelope.safeParse(data);
+      if (parsed.success) systemEvents.push(parsed.data);
+    });
+    await cli.flush();
+    return cli;
+  })
+  .extend("verifier", { scope: "file" }, async ({ env }, { onCleanup }): Promise<Bus> => {
+    const verifier = await connectTestBus(env, "audit");
+    onCleanup(() => verifier.close());
+    // Any claim-checked request will do: the bus verifies the claim before the handler runs.
+    verifier.serve("audit.logs.list", async (query) => ({ items: [], pagination: { total: 0, limit: query.limit, offset: query.offset, hasMore: false } }));
+    await verifier.flush();
+    return verifier;
+  })
+  .extend("signup", { scope: "file" }, async ({ cli }) => (email: string) =>
+    cli.request("identity.auth.signup", { email, password: "correct horse battery", name: email, workspaceName: email.split("@")[0] ?? "ws" }))
+  .extend("login", { scope: "file" }, async ({ cli }) => (email: string) => cli.request("identity.auth.login", { email, password: "correct horse battery" }))
+  .extend("askWith", { scope: "file" }, async ({ verifier }) => (claim: string, workspaceId: string): Promise<unknown> =>
+    verifier.request("audit.logs.list", {}, { claim, workspaceId }).then(
+      () => "accepted",
+      (error: unknown) => error,
+    ));
+test.beforeAll(async ({ other, cli, verifier }) => {
+  void other;
+  void cli;
+  void verifier;
 });
 
-afterAll(async () => {
-  for (const bus of buses) await bus.close();
-  await identity?.stop();
-  await other?.stop();
-  await db?.destroy();
-  await env?.cleanup();
-});
-
-const signup = (email: string) => cli.request("identity.auth.signup", { email, password: "correct horse battery", name: email, workspaceName: email.split("@")[0] ?? "ws" });
-const login = (email: string) => cli.request("identity.auth.login", { email, password: "correct horse battery" });
 const kidOf = (token: string) => decodeProtectedHeader(token).kid;
 const kids = (jwks: Jwks) => jwks.keys.map((key) => key.kid);
 
@@ -81,13 +106,6 @@ async function eventually<T>(check: () => Promise<T | undefined> | T | undefined
   }
 }
 
-/** A claim-checked request to the stand-in service with this claim: its answer, or the error it got. */
-async function askWith(claim: string, workspaceId: string): Promise<unknown> {
-  return verifier.request("audit.logs.list", {}, { claim, workspaceId }).then(
-    () => "accepted",
-    (error: unknown) => error,
-  );
-}
 
 describe("rotation", () => {
   let oldKid: string;
@@ -96,7 +114,7 @@ describe("rotation", () => {
   let oldClaim: string;
   let workspaceId: string;
 
-  test("a rotated-in key is published at once and signs only after the activation delay", async () => {
+  test("a rotated-in key is published at once and signs only after the activation delay", async ({ identity, other, cli, signup, login, askWith }) => {
     const ada = await signup("ada@example.com");
     workspaceId = ada.workspace.id;
     oldToken = ada.accessToken;
@@ -131,19 +149,19 @@ describe("rotation", () => {
     expect(list.keys.filter((key) => key.status === "active")).toHaveLength(1);
   });
 
-  test("the retired key stays in the JWKS: what it signed still verifies", async () => {
+  test("the retired key stays in the JWKS: what it signed still verifies", async ({ cli, askWith }) => {
     const jwks = await cli.request("identity.jwks", {});
     expect(kids(jwks)).toEqual(expect.arrayContaining([oldKid, newKid]));
     await expect(verifyAccessToken(oldToken, jwks)).resolves.toBeDefined();
     expect(await askWith(oldClaim, workspaceId)).toBe("accepted");
   });
 
-  test("the active key cannot be revoked, an unknown one is a 404", async () => {
+  test("the active key cannot be revoked, an unknown one is a 404", async ({ cli }) => {
     await expect(cli.request("identity.operator.keys.revoke", { kid: newKid })).rejects.toMatchObject({ status: 409, code: "signing_key_active" });
     await expect(cli.request("identity.operator.keys.revoke", { kid: "no-such-key" })).rejects.toMatchObject({ status: 404, code: "signing_key_not_found" });
   });
 
-  test("a revoked key leaves the JWKS, and a verifier that trusted it refuses its claims within seconds", async () => {
+  test("a revoked key leaves the JWKS, and a verifier that trusted it refuses its claims within seconds", async ({ identity, other, cli, verifier, login, askWith }) => {
     const revoked = await cli.request("identity.operator.keys.revoke", { kid: oldKid });
     expect(revoked).toMatchObject({ kid: oldKid, status: "revoked" });
     const jwks = await cli.request("identity.jwks", {});
@@ -168,7 +186,7 @@ describe("rotation", () => {
     await expect(cli.request("identity.operator.keys.revoke", { kid: oldKid })).resolves.toMatchObject({ status: "revoked" });
   });
 
-  test("rotation and revocation are system-workspace events recorded as the operator's", async () => {
+  test("rotation and revocation are system-workspace events recorded as the operator's", async ({ systemEvents }) => {
     const events = await eventually(() => {
       const rotated = systemEvents.find((e) => e.type === "signing_key.rotated" && (e.data as { kid?: string }).kid === newKid);
       const revoked = systemEvents.filter((e) => e.type === "signing_key.revoked");
@@ -179,7 +197,7 @@ describe("rotation", () => {
     expect(events.revoked[0]).toMatchObject({ workspaceId: SYSTEM_WORKSPACE_ID, data: { kid: oldKid } });
   });
 
-  test("`now` makes the new key sign at once and retires the one before", async () => {
+  test("`now` makes the new key sign at once and retires the one before", async ({ other, cli, login }) => {
     const rotation = await cli.request("identity.operator.keys.rotate", { now: true });
     expect(rotation).toMatchObject({ previousKid: newKid, key: { status: "active" } });
     expect(kidOf((await login("ada@example.com")).accessToken)).toBe(rotation.key.kid);
@@ -188,7 +206,7 @@ describe("rotation", () => {
 });
 
 describe("system admins", () => {
-  test("the grant sets the flag once, records it in the system workspace, and tokens then say so", async () => {
+  test("the grant sets the flag once, records it in the system workspace, and tokens then say so", async ({ systemEvents, cli, signup, login }) => {
     const grace = await signup("grace@example.com");
     expect(decodeSa(grace.accessToken)).toBeUndefined();
     const grant = await cli.request("identity.operator.grant_system_admin", { email: "Grace@Example.com" });
@@ -202,12 +220,12 @@ describe("system admins", () => {
     expect(granted[0]).toMatchObject({ workspaceId: SYSTEM_WORKSPACE_ID, actor: { type: "operator", id: "galaxy-cli" }, data: { userId: grace.user.id, email: "grace@example.com" } });
   });
 
-  test("an unknown email is a 404 and a malformed one a 400", async () => {
+  test("an unknown email is a 404 and a malformed one a 400", async ({ cli }) => {
     await expect(cli.request("identity.operator.grant_system_admin", { email: "nobody@example.com" })).rejects.toMatchObject({ status: 404, code: "user_not_found" });
     await expect(cli.request("identity.operator.grant_system_admin", { email: "not an email" })).rejects.toMatchObject({ status: 400 });
   });
 
-  test("an operator claim goes to system admins alone, for the system workspace", async () => {
+  test("an operator claim goes to system admins alone, for the system workspace", async ({ db, cli, verifier, signup, login }) => {
     const admin = await login("grace@example.com");
     const grant = await cli.request("identity.claims.operator", { accessToken: admin.accessToken });
     const claim = await verifier.claims.verify(grant.claim, { checkExpiry: true });
