@@ -165,7 +165,7 @@ describe("changing members", () => {
     await expect(as(member!, "identity.members.update", { userId: viewer!.userId, role: "member" })).rejects.toMatchObject({ status: 403, code: "forbidden" });
   });
 
-  test("a member of another workspace, or an unknown user id, is 404 member_not_found", async ({ gateway, signup, as, team, eventsOf }) => {
+  test("a member of another workspace, or an unknown user id, is 404 member_not_found", async ({ signup, as, team, eventsOf }) => {
     const { owner } = await team([]);
     const other = await signup("other");
     for (const userId of [other.userId, "0190f5a0-0000-7000-8000-00000000dead"]) {
