@@ -1,11 +1,12 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { z } from "zod";
 import type { Bus } from "@galaxy/bus";
 import { SigningKeyInfo, SigningKeyList, SigningKeyRotation, SystemAdminGrant } from "@galaxy/contracts";
 import type { Kysely } from "@galaxy/db";
-import { connectTestBus, createTestEnv, serviceDb, testLogger, type TestEnv } from "@galaxy/testkit";
+import { connectTestBus, serviceDb, testLogger } from "@galaxy/testkit";
+import { test as engineTest } from "@galaxy/testkit/fixtures";
 import { createIdentity, type IdentityDb, type IdentityService } from "@galaxy/identity";
 import { grantSystemAdmin } from "./commands/admin";
 import { listKeys } from "./commands/keys";
@@ -14,45 +15,59 @@ import { EXIT, runCli } from "./program";
 
 const MAIN = resolve(import.meta.dirname, "main.ts");
 
-let env: TestEnv;
-let db: Kysely<IdentityDb>;
-let identityBus: Bus;
-let identity: IdentityService;
-let caller: Bus;
-
-beforeAll(async () => {
-  env = await createTestEnv(inject("engines"));
-  db = serviceDb<IdentityDb>(env, "identity");
-  identityBus = await connectTestBus(env, "identity", {
-    loadJwks: async () => identity.keys.publicJwks(),
-    issueServiceClaim: (ws) => identity.auth.issueServiceClaim(ws, "identity"),
+/**
+ * The file's fixtures, each set up once per file, all before its first test:
+ * - `env`: its own database and bus prefix (`@galaxy/testkit/fixtures`), and `db`: identity's login role on it;
+ * - `identity`: identity running on them, on a bus of its own (keys activate after a minute);
+ * - `gateway`: a connection calling identity as the gateway would, on which ops@example.com signed up;
+ * - `galaxy`: runs `galaxy <argv>` in this process against the file's bus; what it printed and its exit code.
+ */
+const test = engineTest
+  .extend("db", { scope: "file" }, async ({ env }, { onCleanup }): Promise<Kysely<IdentityDb>> => {
+    const db = serviceDb<IdentityDb>(env, "identity");
+    onCleanup(() => db.destroy());
+    return db;
+  })
+  .extend("identity", { scope: "file" }, async ({ env, db }, { onCleanup }): Promise<IdentityService> => {
+    let identity: IdentityService | undefined;
+    const started = () => {
+      if (!identity) throw new Error("identity is not started");
+      return identity;
+    };
+    const identityBus = await connectTestBus(env, "identity", {
+      loadJwks: async () => started().keys.publicJwks(),
+      issueServiceClaim: (ws) => started().auth.issueServiceClaim(ws, "identity"),
+    });
+    onCleanup(async () => {
+      await identityBus.close();
+      await identity?.stop();
+    });
+    identity = createIdentity({ db, bus: identityBus, logger: testLogger("identity"), masterKey: env.masterKey, keyActivationDelayMs: 60_000, keyRefreshIntervalMs: 200 });
+    await identity.start();
+    await identityBus.flush();
+    return identity;
+  })
+  .extend("gateway", { scope: "file" }, async ({ env, identity }, { onCleanup }): Promise<Bus> => {
+    // Identity answers before the first request.
+    void identity;
+    const gateway = await connectTestBus(env, "gateway");
+    onCleanup(() => gateway.close());
+    await gateway.request("identity.auth.signup", { email: "ops@example.com", password: "correct horse battery", name: "Ops", workspaceName: "Ops" });
+    return gateway;
+  })
+  .extend("galaxy", { scope: "file" }, async ({ env }) => async (...argv: string[]): Promise<{ code: number; out: string; err: string }> => {
+    let out = "";
+    let err = "";
+    const code = await runCli(argv, {
+      out: (text) => (out += `${text}\n`),
+      err: (text) => (err += `${text}\n`),
+      env: { NATS_URL: env.natsUrl, GALAXY_BUS_PREFIX: env.busPrefix, GALAXY_CLI_TIMEOUT_MS: "3000" },
+    });
+    return { code, out, err };
   });
-  identity = createIdentity({ db, bus: identityBus, logger: testLogger("identity"), masterKey: env.masterKey, keyActivationDelayMs: 60_000, keyRefreshIntervalMs: 200 });
-  await identity.start();
-  await identityBus.flush();
-  caller = await connectTestBus(env, "gateway");
-  await caller.request("identity.auth.signup", { email: "ops@example.com", password: "correct horse battery", name: "Ops", workspaceName: "Ops" });
+test.beforeAll(async ({ gateway }) => {
+  void gateway;
 });
-
-afterAll(async () => {
-  await caller?.close();
-  await identityBus?.close();
-  await identity?.stop();
-  await db?.destroy();
-  await env?.cleanup();
-});
-
-/** Runs `galaxy <argv>` in this process against the test's bus; what it printed and its exit code. */
-async function galaxy(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await runCli(argv, {
-    out: (text) => (out += `${text}\n`),
-    err: (text) => (err += `${text}\n`),
-    env: { NATS_URL: env.natsUrl, GALAXY_BUS_PREFIX: env.busPrefix, GALAXY_CLI_TIMEOUT_MS: "3000" },
-  });
-  return { code, out, err };
-}
 
 function dataOf<S extends z.ZodType>(schema: S, text: string): z.infer<S> {
   const envelope = z.object({ data: z.unknown() }).parse(JSON.parse(text));
@@ -60,7 +75,7 @@ function dataOf<S extends z.ZodType>(schema: S, text: string): z.infer<S> {
 }
 
 describe("galaxy admin grant-system-admin", () => {
-  test("grants the flag, and says so again without changing anything", async () => {
+  test("grants the flag, and says so again without changing anything", async ({ db, galaxy }) => {
     const first = await galaxy("admin", "grant-system-admin", "ops@example.com");
     expect(first).toMatchObject({ code: EXIT.ok, err: "" });
     expect(first.out).toContain("ops@example.com");
@@ -72,7 +87,7 @@ describe("galaxy admin grant-system-admin", () => {
     expect(row.system_admin).toBe(true);
   });
 
-  test("an unknown user fails with 1 and a clear message; a malformed email is a usage error", async () => {
+  test("an unknown user fails with 1 and a clear message; a malformed email is a usage error", async ({ galaxy }) => {
     const unknown = await galaxy("admin", "grant-system-admin", "nobody@example.com");
     expect(unknown).toMatchObject({ code: EXIT.failure, out: "" });
     expect(unknown.err).toContain("user_not_found");
@@ -82,7 +97,7 @@ describe("galaxy admin grant-system-admin", () => {
     expect((await galaxy("admin", "grant-system-admin")).code).toBe(EXIT.usage);
   });
 
-  test("the command function works on its own connection", async () => {
+  test("the command function works on its own connection", async ({ env }) => {
     const bus = await connectCli(parseCliEnv({ NATS_URL: env.natsUrl, GALAXY_BUS_PREFIX: env.busPrefix }));
     try {
       await expect(grantSystemAdmin(bus, "ops@example.com")).resolves.toMatchObject({ changed: false });
@@ -95,7 +110,7 @@ describe("galaxy admin grant-system-admin", () => {
 });
 
 describe("galaxy keys", () => {
-  test("rotate publishes a pending key; list shows it beside the active one; revoke refuses the active key", async () => {
+  test("rotate publishes a pending key; list shows it beside the active one; revoke refuses the active key", async ({ galaxy }) => {
     const before = dataOf(SigningKeyList, (await galaxy("--json", "keys", "list")).out);
     const active = before.keys.find((key) => key.status === "active");
     expect(active).toBeDefined();
@@ -115,17 +130,17 @@ describe("galaxy keys", () => {
     expect(refused.err).toContain("signing_key_active");
   });
 
-  test("revoke removes a pending key from the JWKS", async () => {
+  test("revoke removes a pending key from the JWKS", async ({ gateway, galaxy }) => {
     const pending = dataOf(SigningKeyList, (await galaxy("--json", "keys", "list")).out).keys.find((key) => key.status === "pending");
     expect(pending).toBeDefined();
     const revoked = await galaxy("--json", "keys", "revoke", pending?.kid ?? "");
     expect(revoked.code).toBe(EXIT.ok);
     expect(dataOf(SigningKeyInfo, revoked.out)).toMatchObject({ kid: pending?.kid, status: "revoked" });
-    const jwks = await caller.request("identity.jwks", {});
+    const jwks = await gateway.request("identity.jwks", {});
     expect(jwks.keys.map((key) => key.kid)).not.toContain(pending?.kid);
   });
 
-  test("rotate --now signs with the new key at once", async () => {
+  test("rotate --now signs with the new key at once", async ({ identity, galaxy }) => {
     const rotation = dataOf(SigningKeyRotation, (await galaxy("--json", "keys", "rotate", "--now")).out);
     expect(rotation.key.status).toBe("active");
     expect(identity.keys.activeKid()).toBe(rotation.key.kid);
@@ -133,7 +148,7 @@ describe("galaxy keys", () => {
 });
 
 describe("usage and failures", () => {
-  test("an unknown command or option is a usage error", async () => {
+  test("an unknown command or option is a usage error", async ({ galaxy }) => {
     expect((await galaxy("keys", "bogus")).code).toBe(EXIT.usage);
     expect((await galaxy("keys", "list", "--bogus")).code).toBe(EXIT.usage);
     expect((await galaxy("--help")).code).toBe(EXIT.ok);
