@@ -214,7 +214,7 @@ describe("master key rotation", () => {
     expect((await resealCredentials({ db, box: rotated })).resealed).toBe(0);
   });
 
-  test("its cross-workspace read is the security-definer provider_credentials_to_reseal, owned by the owner role, with its reason", async ({ db, identity, owner }) => {
+  test("its cross-workspace read is the security-definer provider_credentials_to_reseal, owned by the owner role, with its reason", async ({ db }) => {
     const fn = await sql<{ owner: string; definer: boolean; comment: string | null }>`
       select pg_get_userbyid(p.proowner) as owner, p.prosecdef as definer, obj_description(p.oid, 'pg_proc') as comment
       from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'identity' and p.proname = 'provider_credentials_to_reseal'`.execute(db);

@@ -161,7 +161,7 @@ describe("rotation", () => {
     await expect(cli.request("identity.operator.keys.revoke", { kid: "no-such-key" })).rejects.toMatchObject({ status: 404, code: "signing_key_not_found" });
   });
 
-  test("a revoked key leaves the JWKS, and a verifier that trusted it refuses its claims within seconds", async ({ identity, other, cli, verifier, login, askWith }) => {
+  test("a revoked key leaves the JWKS, and a verifier that trusted it refuses its claims within seconds", async ({ identity, other, cli, login, askWith }) => {
     const revoked = await cli.request("identity.operator.keys.revoke", { kid: oldKid });
     expect(revoked).toMatchObject({ kid: oldKid, status: "revoked" });
     const jwks = await cli.request("identity.jwks", {});
