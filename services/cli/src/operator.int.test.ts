@@ -1,10 +1,11 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import type { Bus } from "@galaxy/bus";
 import { DeadLetter, ReplayRun, SYSTEM_WORKSPACE_ID, type Agent } from "@galaxy/contracts";
 import { createDb, type Kysely } from "@galaxy/db";
-import { connectTestBus, createTestEnv, serviceDb, testLogger, type TestEnv } from "@galaxy/testkit";
+import { connectTestBus, serviceDb, testLogger } from "@galaxy/testkit";
+import { test as engineTest } from "@galaxy/testkit/fixtures";
 import { createAudit, type AuditDb, type AuditService } from "@galaxy/audit";
 import { createIdentity, type IdentityDb, type IdentityService } from "@galaxy/identity";
 import { EXIT, runCli } from "./program";
@@ -14,49 +15,91 @@ import { EXIT, runCli } from "./program";
  * identity (the CLI's operator claim) and audit (which runs replays and keeps dead letters).
  */
 
-let env: TestEnv;
-let identityDb: Kysely<IdentityDb>;
-let identityBus: Bus;
-let identity: IdentityService;
-let auditDb: Kysely<AuditDb>;
-let auditBus: Bus;
-let audit: AuditService;
-let admin: Kysely<AuditDb>;
-let publisher: Bus;
-let workspaceId: string;
-
-beforeAll(async () => {
-  env = await createTestEnv(inject("engines"));
-  identityDb = serviceDb<IdentityDb>(env, "identity");
-  identityBus = await connectTestBus(env, "identity", {
-    loadJwks: async () => identity.keys.publicJwks(),
-    issueServiceClaim: (ws) => identity.auth.issueServiceClaim(ws, "identity"),
-  });
-  identity = createIdentity({ db: identityDb, bus: identityBus, logger: testLogger("identity"), masterKey: env.masterKey, keyActivationDelayMs: 60_000, keyRefreshIntervalMs: 200 });
-  await identity.start();
-  await identityBus.flush();
-  auditDb = serviceDb<AuditDb>(env, "audit");
-  auditBus = await connectTestBus(env, "audit");
-  audit = createAudit({ db: auditDb, bus: auditBus, logger: testLogger("audit") });
-  await audit.start();
-  admin = createDb<AuditDb>({ connectionString: env.databaseUrl, schema: "audit", max: 2 });
-  publisher = await connectTestBus(env, "agent-registry");
-  // A workspace with a few audited events: sign-up records workspace.created and member.added.
-  const caller = await connectTestBus(env, "gateway");
-  const signup = await caller.request("identity.auth.signup", { email: "cli-ops@example.com", password: "correct horse battery", name: "Ops", workspaceName: "Ops" });
-  await caller.close();
-  workspaceId = signup.workspace.id;
-  await eventually(async () => (await admin.selectFrom("audit_logs").select("id").where("workspace_id", "=", workspaceId).execute()).length >= 2, "the sign-up in the audit log");
-});
-
-afterAll(async () => {
-  await auditBus?.stopIntake();
-  await audit?.stop();
-  await Promise.all([auditBus?.close(), publisher?.close()]);
-  await identityBus?.close();
-  await identity?.stop();
-  await Promise.all([auditDb?.destroy(), identityDb?.destroy(), admin?.destroy()]);
-  await env?.cleanup();
+/**
+ * The file's fixtures, each set up once per file, all before its first test:
+ * - `env`: its own database and bus prefix (`@galaxy/testkit/fixtures`);
+ * - `identity`: identity running on its login role and a bus of its own (keys activate after a minute);
+ * - `audit`: audit running on its login role and a bus of its own, which stops its intake first when stopped;
+ * - `admin`: the database's bootstrap connection to the audit schema, which sees every row;
+ * - `publisher`: a connection publishing events as agent-registry;
+ * - `workspaceId`: a workspace signed up through the gateway, whose sign-up audit has recorded;
+ * - `galaxy`: runs `galaxy <argv>` in this process against the file's bus; what it printed and its exit code;
+ * - `auditRows`: a workspace's audit rows, by sequence.
+ */
+const test = engineTest
+  .extend("identity", { scope: "file" }, async ({ env }, { onCleanup }): Promise<IdentityService> => {
+    const identityDb = serviceDb<IdentityDb>(env, "identity");
+    let identity: IdentityService | undefined;
+    const started = () => {
+      if (!identity) throw new Error("identity is not started");
+      return identity;
+    };
+    const identityBus = await connectTestBus(env, "identity", {
+      loadJwks: async () => started().keys.publicJwks(),
+      issueServiceClaim: (ws) => started().auth.issueServiceClaim(ws, "identity"),
+    });
+    onCleanup(async () => {
+      await identityBus.close();
+      await identity?.stop();
+      await identityDb.destroy();
+    });
+    identity = createIdentity({ db: identityDb, bus: identityBus, logger: testLogger("identity"), masterKey: env.masterKey, keyActivationDelayMs: 60_000, keyRefreshIntervalMs: 200 });
+    await identity.start();
+    await identityBus.flush();
+    return identity;
+  })
+  .extend("audit", { scope: "file" }, async ({ env, identity }, { onCleanup }): Promise<AuditService> => {
+    // Audit verifies claims against the keys identity serves: it starts once identity runs.
+    void identity;
+    const auditDb = serviceDb<AuditDb>(env, "audit");
+    const auditBus = await connectTestBus(env, "audit");
+    let audit: AuditService | undefined;
+    onCleanup(async () => {
+      await auditBus.stopIntake();
+      await audit?.stop();
+      await auditBus.close();
+      await auditDb.destroy();
+    });
+    audit = createAudit({ db: auditDb, bus: auditBus, logger: testLogger("audit") });
+    await audit.start();
+    return audit;
+  })
+  .extend("admin", { scope: "file" }, async ({ env }, { onCleanup }): Promise<Kysely<AuditDb>> => {
+    const admin = createDb<AuditDb>({ connectionString: env.databaseUrl, schema: "audit", max: 2 });
+    onCleanup(() => admin.destroy());
+    return admin;
+  })
+  .extend("publisher", { scope: "file" }, async ({ env }, { onCleanup }): Promise<Bus> => {
+    const publisher = await connectTestBus(env, "agent-registry");
+    onCleanup(() => publisher.close());
+    return publisher;
+  })
+  .extend("workspaceId", { scope: "file" }, async ({ env, audit, admin }): Promise<string> => {
+    // Audit runs before the sign-up it records.
+    void audit;
+    // A workspace with a few audited events: sign-up records workspace.created and member.added.
+    const caller = await connectTestBus(env, "gateway");
+    const signup = await caller.request("identity.auth.signup", { email: "cli-ops@example.com", password: "correct horse battery", name: "Ops", workspaceName: "Ops" });
+    await caller.close();
+    const workspaceId = signup.workspace.id;
+    await eventually(async () => (await admin.selectFrom("audit_logs").select("id").where("workspace_id", "=", workspaceId).execute()).length >= 2, "the sign-up in the audit log");
+    return workspaceId;
+  })
+  .extend("galaxy", { scope: "file" }, async ({ env }) => async (...argv: string[]): Promise<{ code: number; out: string; err: string }> => {
+    let out = "";
+    let err = "";
+    const code = await runCli(argv, {
+      out: (text) => (out += `${text}\n`),
+      err: (text) => (err += `${text}\n`),
+      env: { NATS_URL: env.natsUrl, GALAXY_BUS_PREFIX: env.busPrefix, GALAXY_CLI_TIMEOUT_MS: "5000" },
+    });
+    return { code, out, err };
+  })
+  .extend("auditRows", { scope: "file" }, async ({ admin }) => async (ws: string) =>
+    admin.selectFrom("audit_logs").select(["id", "seq", "hash"]).where("workspace_id", "=", ws).orderBy("seq").execute());
+test.beforeAll(async ({ workspaceId, publisher }) => {
+  void workspaceId;
+  void publisher;
 });
 
 async function eventually<T>(probe: () => Promise<T | null | undefined | false>, what: string, ms = 15_000): Promise<T> {
@@ -69,27 +112,12 @@ async function eventually<T>(probe: () => Promise<T | null | undefined | false>,
   }
 }
 
-async function galaxy(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await runCli(argv, {
-    out: (text) => (out += `${text}\n`),
-    err: (text) => (err += `${text}\n`),
-    env: { NATS_URL: env.natsUrl, GALAXY_BUS_PREFIX: env.busPrefix, GALAXY_CLI_TIMEOUT_MS: "5000" },
-  });
-  return { code, out, err };
-}
-
 function dataOf<S extends z.ZodType>(schema: S, text: string): z.infer<S> {
   return schema.parse(z.object({ data: z.unknown() }).parse(JSON.parse(text)).data);
 }
 
-async function auditRows(ws: string) {
-  return admin.selectFrom("audit_logs").select(["id", "seq", "hash"]).where("workspace_id", "=", ws).orderBy("seq").execute();
-}
-
 describe("galaxy replay", () => {
-  test("--dry-run prints the counts and changes nothing", async () => {
+  test("--dry-run prints the counts and changes nothing", async ({ workspaceId, galaxy, auditRows }) => {
     const before = await auditRows(workspaceId);
     const human = await galaxy("replay", "--target", "audit", "--workspace", workspaceId, "--dry-run");
     expect(human.code, human.err).toBe(EXIT.ok);
@@ -103,7 +131,7 @@ describe("galaxy replay", () => {
     expect(await auditRows(workspaceId)).toEqual(before);
   });
 
-  test("a real replay of the workspace applies what audit had, changing nothing; it is listed and shown; the system workspace records it", async () => {
+  test("a real replay of the workspace applies what audit had, changing nothing; it is listed and shown; the system workspace records it", async ({ admin, workspaceId, galaxy, auditRows }) => {
     const before = await auditRows(workspaceId);
     const run = dataOf(ReplayRun, (await galaxy("--json", "replay", "--target", "audit", "--workspace", workspaceId)).out);
     expect(run).toMatchObject({ status: "completed", applied: before.length, failed: 0 });
@@ -120,7 +148,7 @@ describe("galaxy replay", () => {
     }, "replay.started and replay.completed in the system workspace");
   });
 
-  test("bad options are usage errors (exit 2) that name the option", async () => {
+  test("bad options are usage errors (exit 2) that name the option", async ({ galaxy }) => {
     const noWorkspace = await galaxy("replay", "--target", "audit", "--reset");
     expect(noWorkspace.code).toBe(EXIT.usage);
     expect(noWorkspace.err).toContain("workspaceId");
@@ -136,7 +164,7 @@ describe("galaxy replay", () => {
     expect(bounded.err).toContain("give no until or toSeq");
   });
 
-  test("an unknown replay is a failure (exit 1) with its code", async () => {
+  test("an unknown replay is a failure (exit 1) with its code", async ({ galaxy }) => {
     const missing = await galaxy("replays", "show", randomUUID());
     expect(missing.code).toBe(EXIT.failure);
     expect(missing.err).toContain("replay_not_found");
@@ -144,7 +172,7 @@ describe("galaxy replay", () => {
 });
 
 describe("galaxy dlq", () => {
-  test("list and show a dead letter; a redrive hands it back, and one still forged is refused again and stays", async () => {
+  test("list and show a dead letter; a redrive hands it back, and one still forged is refused again and stays", async ({ admin, publisher, galaxy }) => {
     const ws = randomUUID();
     // An event whose claim no key of identity signed: audit dead-letters it (and reports it).
     const id = randomUUID();
@@ -192,7 +220,7 @@ describe("galaxy dlq", () => {
 });
 
 describe("galaxy executions rerun", () => {
-  test("its options are checked before anything is asked (exit 2)", async () => {
+  test("its options are checked before anything is asked (exit 2)", async ({ galaxy }) => {
     expect((await galaxy("executions", "rerun", "--since", "2026-01-01T00:00:00Z")).code).toBe(EXIT.usage);
     const badAgent = await galaxy("executions", "rerun", "--agent", "not-a-uuid", "--since", "2026-01-01T00:00:00Z");
     expect(badAgent.code).toBe(EXIT.usage);
@@ -203,7 +231,7 @@ describe("galaxy executions rerun", () => {
 });
 
 describe("galaxy audit verify", () => {
-  test("checks a workspace's chain and exits 0 when intact", async () => {
+  test("checks a workspace's chain and exits 0 when intact", async ({ workspaceId, galaxy }) => {
     const result = await galaxy("audit", "verify", "--workspace", workspaceId);
     expect(result.code, result.err).toBe(EXIT.ok);
     expect(result.out).toContain("is intact");
