@@ -4,10 +4,8 @@ import { resolve } from "node:path";
 import { z } from "zod";
 import type { Bus } from "@galaxy/bus";
 import { SigningKeyInfo, SigningKeyList, SigningKeyRotation, SystemAdminGrant } from "@galaxy/contracts";
-import type { Kysely } from "@galaxy/db";
-import { connectTestBus, serviceDb, testLogger } from "@galaxy/testkit";
-import { test as engineTest } from "@galaxy/testkit/fixtures";
-import { createIdentity, type IdentityDb, type IdentityService } from "@galaxy/identity";
+import { connectTestBus } from "@galaxy/testkit";
+import { cliTest } from "../test/fixtures";
 import { grantSystemAdmin } from "./commands/admin";
 import { listKeys } from "./commands/keys";
 import { connectCli, parseCliEnv } from "./config";
@@ -17,36 +15,11 @@ const MAIN = resolve(import.meta.dirname, "main.ts");
 
 /**
  * The file's fixtures, each set up once per file, all before its first test:
- * - `env`: its own database and bus prefix (`@galaxy/testkit/fixtures`), and `db`: identity's login role on it;
- * - `identity`: identity running on them, on a bus of its own (keys activate after a minute);
+ * - `env`, `db` and `identity`: the CLI tests' own (`test/fixtures.ts`);
  * - `gateway`: a connection calling identity as the gateway would, on which ops@example.com signed up;
  * - `galaxy`: runs `galaxy <argv>` in this process against the file's bus; what it printed and its exit code.
  */
-const test = engineTest
-  .extend("db", { scope: "file" }, async ({ env }, { onCleanup }): Promise<Kysely<IdentityDb>> => {
-    const db = serviceDb<IdentityDb>(env, "identity");
-    onCleanup(() => db.destroy());
-    return db;
-  })
-  .extend("identity", { scope: "file" }, async ({ env, db }, { onCleanup }): Promise<IdentityService> => {
-    let identity: IdentityService | undefined;
-    const started = () => {
-      if (!identity) throw new Error("identity is not started");
-      return identity;
-    };
-    const identityBus = await connectTestBus(env, "identity", {
-      loadJwks: async () => started().keys.publicJwks(),
-      issueServiceClaim: (ws) => started().auth.issueServiceClaim(ws, "identity"),
-    });
-    onCleanup(async () => {
-      await identityBus.close();
-      await identity?.stop();
-    });
-    identity = createIdentity({ db, bus: identityBus, logger: testLogger("identity"), masterKey: env.masterKey, keyActivationDelayMs: 60_000, keyRefreshIntervalMs: 200 });
-    await identity.start();
-    await identityBus.flush();
-    return identity;
-  })
+const test = cliTest
   .extend("gateway", { scope: "file" }, async ({ env, identity }, { onCleanup }): Promise<Bus> => {
     // Identity answers before the first request.
     void identity;

@@ -5,9 +5,8 @@ import type { Bus } from "@galaxy/bus";
 import { DeadLetter, ReplayRun, SYSTEM_WORKSPACE_ID, type Agent } from "@galaxy/contracts";
 import { createDb, type Kysely } from "@galaxy/db";
 import { connectTestBus, serviceDb, testLogger } from "@galaxy/testkit";
-import { test as engineTest } from "@galaxy/testkit/fixtures";
+import { cliTest } from "../test/fixtures";
 import { createAudit, type AuditDb, type AuditService } from "@galaxy/audit";
-import { createIdentity, type IdentityDb, type IdentityService } from "@galaxy/identity";
 import { EXIT, runCli } from "./program";
 
 /**
@@ -17,8 +16,7 @@ import { EXIT, runCli } from "./program";
 
 /**
  * The file's fixtures, each set up once per file, all before its first test:
- * - `env`: its own database and bus prefix (`@galaxy/testkit/fixtures`);
- * - `identity`: identity running on its login role and a bus of its own (keys activate after a minute);
+ * - `env`, `db` and `identity`: the CLI tests' own (`test/fixtures.ts`);
  * - `audit`: audit running on its login role and a bus of its own, which stops its intake first when stopped;
  * - `admin`: the database's bootstrap connection to the audit schema, which sees every row;
  * - `publisher`: a connection publishing events as agent-registry;
@@ -26,28 +24,7 @@ import { EXIT, runCli } from "./program";
  * - `galaxy`: runs `galaxy <argv>` in this process against the file's bus; what it printed and its exit code;
  * - `auditRows`: a workspace's audit rows, by sequence.
  */
-const test = engineTest
-  .extend("identity", { scope: "file" }, async ({ env }, { onCleanup }): Promise<IdentityService> => {
-    const identityDb = serviceDb<IdentityDb>(env, "identity");
-    let identity: IdentityService | undefined;
-    const started = () => {
-      if (!identity) throw new Error("identity is not started");
-      return identity;
-    };
-    const identityBus = await connectTestBus(env, "identity", {
-      loadJwks: async () => started().keys.publicJwks(),
-      issueServiceClaim: (ws) => started().auth.issueServiceClaim(ws, "identity"),
-    });
-    onCleanup(async () => {
-      await identityBus.close();
-      await identity?.stop();
-      await identityDb.destroy();
-    });
-    identity = createIdentity({ db: identityDb, bus: identityBus, logger: testLogger("identity"), masterKey: env.masterKey, keyActivationDelayMs: 60_000, keyRefreshIntervalMs: 200 });
-    await identity.start();
-    await identityBus.flush();
-    return identity;
-  })
+const test = cliTest
   .extend("audit", { scope: "file" }, async ({ env, identity }, { onCleanup }): Promise<AuditService> => {
     // Audit verifies claims against the keys identity serves: it starts once identity runs.
     void identity;
