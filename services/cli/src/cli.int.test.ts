@@ -15,9 +15,8 @@ const MAIN = resolve(import.meta.dirname, "main.ts");
 
 /**
  * The file's fixtures, each set up once per file, all before its first test:
- * - `env`, `db` and `identity`: the CLI tests' own (`test/fixtures.ts`);
+ * - `env`, `db`, `identity` and `galaxy`: the CLI tests' own (`test/fixtures.ts`);
  * - `gateway`: a connection calling identity as the gateway would, on which ops@example.com signed up;
- * - `galaxy`: runs `galaxy <argv>` in this process against the file's bus; what it printed and its exit code.
  */
 const test = cliTest
   .extend("gateway", { scope: "file" }, async ({ env, identity }, { onCleanup }): Promise<Bus> => {
@@ -27,16 +26,6 @@ const test = cliTest
     onCleanup(() => gateway.close());
     await gateway.request("identity.auth.signup", { email: "ops@example.com", password: "correct horse battery", name: "Ops", workspaceName: "Ops" });
     return gateway;
-  })
-  .extend("galaxy", { scope: "file" }, async ({ env }) => async (...argv: string[]): Promise<{ code: number; out: string; err: string }> => {
-    let out = "";
-    let err = "";
-    const code = await runCli(argv, {
-      out: (text) => (out += `${text}\n`),
-      err: (text) => (err += `${text}\n`),
-      env: { NATS_URL: env.natsUrl, GALAXY_BUS_PREFIX: env.busPrefix, GALAXY_CLI_TIMEOUT_MS: "3000" },
-    });
-    return { code, out, err };
   });
 test.beforeAll(async ({ gateway }) => {
   void gateway;

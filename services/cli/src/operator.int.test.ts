@@ -7,7 +7,7 @@ import { createDb, type Kysely } from "@galaxy/db";
 import { connectTestBus, serviceDb, testLogger } from "@galaxy/testkit";
 import { cliTest } from "../test/fixtures";
 import { createAudit, type AuditDb, type AuditService } from "@galaxy/audit";
-import { EXIT, runCli } from "./program";
+import { EXIT } from "./program";
 
 /**
  * `galaxy replay`, `galaxy replays`, `galaxy dlq` and `galaxy audit verify` against real
@@ -16,12 +16,11 @@ import { EXIT, runCli } from "./program";
 
 /**
  * The file's fixtures, each set up once per file, all before its first test:
- * - `env`, `db` and `identity`: the CLI tests' own (`test/fixtures.ts`);
+ * - `env`, `db`, `identity` and `galaxy`: the CLI tests' own (`test/fixtures.ts`);
  * - `audit`: audit running on its login role and a bus of its own, which stops its intake first when stopped;
  * - `admin`: the database's bootstrap connection to the audit schema, which sees every row;
  * - `publisher`: a connection publishing events as agent-registry;
  * - `workspaceId`: a workspace signed up through the gateway, whose sign-up audit has recorded;
- * - `galaxy`: runs `galaxy <argv>` in this process against the file's bus; what it printed and its exit code;
  * - `auditRows`: a workspace's audit rows, by sequence.
  */
 const test = cliTest
@@ -61,16 +60,6 @@ const test = cliTest
     const workspaceId = signup.workspace.id;
     await eventually(async () => (await admin.selectFrom("audit_logs").select("id").where("workspace_id", "=", workspaceId).execute()).length >= 2, "the sign-up in the audit log");
     return workspaceId;
-  })
-  .extend("galaxy", { scope: "file" }, async ({ env }) => async (...argv: string[]): Promise<{ code: number; out: string; err: string }> => {
-    let out = "";
-    let err = "";
-    const code = await runCli(argv, {
-      out: (text) => (out += `${text}\n`),
-      err: (text) => (err += `${text}\n`),
-      env: { NATS_URL: env.natsUrl, GALAXY_BUS_PREFIX: env.busPrefix, GALAXY_CLI_TIMEOUT_MS: "5000" },
-    });
-    return { code, out, err };
   })
   .extend("auditRows", { scope: "file" }, async ({ admin }) => async (ws: string) =>
     admin.selectFrom("audit_logs").select(["id", "seq", "hash"]).where("workspace_id", "=", ws).orderBy("seq").execute());

@@ -22,7 +22,7 @@ const indexed: string[] = [];
  * once per file:
  * - `registryDb`, `registryBus`, `registry`: the agent registry running on its own database role and bus, its
  *   indexer failing on the events in `broken` and noting those it indexed in `indexed`;
- * - `operator`: an operator claim of the system workspace; `asOperator`: request options with it;
+ * - `asOperator`: request options with an operator claim of the system workspace (`auditTest`'s);
  * - `publishDocumentAdded`: publishes `document.added` as the registry would, for a document that
  *   is not stored (the indexer then has nothing to do), and marks it broken.
  */
@@ -54,8 +54,6 @@ const test = auditTest()
     });
     return registry;
   })
-  .extend("operator", { scope: "file" }, async ({ claims }) => claims.sign({ ws: SYSTEM_WORKSPACE_ID, sub: "galaxy-cli", act: "operator", role: "admin" }))
-  .extend("asOperator", { scope: "file" }, async ({ operator }) => () => ({ claim: operator, workspaceId: SYSTEM_WORKSPACE_ID }))
   .extend("publishDocumentAdded", { scope: "file" }, async ({ claims, registryBus }) =>
     async (workspaceId: string): Promise<StoredEvent> => {
       const id = randomUUID();

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { SYSTEM_WORKSPACE_ID } from "@galaxy/contracts";
 import { createDb } from "@galaxy/db";
 import { connectTestBus, serviceDb, testLogger } from "@galaxy/testkit";
 import { test as engineTest } from "@galaxy/testkit/fixtures";
@@ -19,7 +20,8 @@ export interface AuditTestOptions {
  * - `exportDir`: a directory of the file's own that retention exports to, removed after the last test;
  * - `audit`: the running service, on `auditBus`;
  * - `publisher`: the agent registry's bus, which publishes events; `gatewayBus`: the gateway's, which
- *   makes requests.
+ *   makes requests;
+ * - `asOperator`: request options carrying an operator's claim of the system workspace (the CLI's).
  */
 export function auditTest(options: AuditTestOptions = {}) {
   return engineTest
@@ -67,5 +69,9 @@ export function auditTest(options: AuditTestOptions = {}) {
       const bus = await connectTestBus(env, "gateway");
       onCleanup(() => bus.close());
       return bus;
+    })
+    .extend("asOperator", { scope: "file" }, async ({ claims }) => {
+      const claim = await claims.sign({ ws: SYSTEM_WORKSPACE_ID, sub: "galaxy-cli", act: "operator", role: "admin" });
+      return () => ({ claim, workspaceId: SYSTEM_WORKSPACE_ID });
     });
 }

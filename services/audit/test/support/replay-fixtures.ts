@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { expect } from "vitest";
 import type { StoredEvent } from "@galaxy/bus";
-import { SYSTEM_WORKSPACE_ID, type ReplayRun, type StartReplayBody } from "@galaxy/contracts";
+import type { ReplayRun, StartReplayBody } from "@galaxy/contracts";
 import { sql } from "@galaxy/db";
 import type { AuditService } from "../../src/app";
 import { UnauditableEventError } from "../../src/errors";
@@ -44,8 +44,6 @@ export function replayTest() {
   const broken = new Set<string>();
   return auditTest({ beforeStart: (audit) => failOn(audit, broken) })
     .extend("broken", { scope: "file" }, async ({}) => broken)
-    .extend("operator", { scope: "file" }, async ({ claims }) => claims.sign({ ws: SYSTEM_WORKSPACE_ID, sub: "galaxy-cli", act: "operator", role: "admin" }))
-    .extend("asOperator", { scope: "file" }, async ({ operator }) => () => ({ claim: operator, workspaceId: SYSTEM_WORKSPACE_ID }))
     .extend("publishAgent", { scope: "file" }, async ({ claims, publisher }) =>
       /** Publishes `agent.created` into EVENTS as the registry would, with a client IP and user agent the chain hashes. */
       async (workspaceId: string, name: string): Promise<StoredEvent> => {
