@@ -4,6 +4,7 @@ import { inSpan, modelCallAttributes, SpanKind, toolCallAttributes } from "@gala
 import { ModelCallError, type ModelFailureCode } from "../errors";
 import { schemaViolation } from "../tools/json-schema";
 import { runTool, toolSpecs, type ToolSettings } from "../tools/tools";
+import { linkedAbort } from "./linked-abort";
 import { modelRequest, systemWithContext, userMessage, type ToolResult, type ToolRound } from "./messages";
 import { parseOutputJson, type FinalAnswer, type TokenUsage } from "./outcome";
 import { DEFAULT_MAX_OUTPUT_TOKENS, type ModelProviders } from "./providers";
@@ -71,7 +72,8 @@ export async function converse(deps: ConversationDeps, c: Conversation): Promise
   const timeoutMs = config.timeoutMs ?? deps.defaultTimeoutMs;
   const timeout = new AbortController();
   const timer = setTimeout(() => timeout.abort(new Error("timeout")), timeoutMs);
-  const signal = AbortSignal.any([signals.lease, signals.stop, signals.cancel, timeout.signal]);
+  const link = linkedAbort([signals.lease, signals.stop, signals.cancel, timeout.signal]);
+  const signal = link.signal;
   const used: TokenUsage = { inputTokens: 0, outputTokens: 0, totalTokens: 0 };
   const modelDetail = (round: number) => ({ attempt: c.attempt, round, provider: config.provider, model: config.model });
 
@@ -180,6 +182,7 @@ export async function converse(deps: ConversationDeps, c: Conversation): Promise
     throw error;
   } finally {
     clearTimeout(timer);
+    link.release();
     steps.end();
   }
 }
