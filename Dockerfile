@@ -39,6 +39,8 @@ RUN sh /usr/local/bin/install-production /production
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
+# The environment every compiled program starts with (scripts/program-args.ts, docs/operations.md "Memory").
+ENV MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY --from=production-dependencies /production/node_modules ./node_modules
 COPY --from=build /app/dist ./dist

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { createLogger } from "@galaxy/observability";
 import { buildAll, ROOT } from "./build/bundle";
-import { compiledProgramArgs } from "./program-args";
+import { compiledProgramArgs, withProgramEnv } from "./program-args";
 import { Supervisor, type Program } from "./supervisor";
 
 /**
@@ -13,7 +13,7 @@ import { Supervisor, type Program } from "./supervisor";
  * processes with prefixed logs, starting again any that exits. Ctrl-C or SIGTERM stops them
  * all gracefully, the gateway first.
  */
-const env: NodeJS.ProcessEnv = { ...process.env, GALAXY_MASTER_KEY: masterKey(), LOG_FORMAT: process.env.LOG_FORMAT ?? "pretty" };
+const env: NodeJS.ProcessEnv = { ...withProgramEnv(process.env), GALAXY_MASTER_KEY: masterKey(), LOG_FORMAT: process.env.LOG_FORMAT ?? "pretty" };
 const logger = createLogger({ service: "up", level: env.LOG_LEVEL, pretty: env.LOG_FORMAT === "pretty" });
 const gatewayPort = env.GATEWAY_PORT ?? "8080";
 

@@ -7,7 +7,7 @@ import { promisify } from "node:util";
 import { parse } from "yaml";
 import { z } from "zod";
 import { ROOT } from "../../scripts/build/bundle";
-import { HEAP_FLAGS } from "../../scripts/program-args";
+import { HEAP_FLAGS, PROGRAM_ENV } from "../../scripts/program-args";
 
 /**
  * docker-compose.yml, the Dockerfile and infra/nats agree (docs/operations.md, The image): no
@@ -114,5 +114,7 @@ describe("Dockerfile", () => {
     expect(finalStage).toMatch(/^HEALTHCHECK .* CMD \["node", "bin\/healthcheck.mjs"\]$/m);
     // The heap flags every compiled program runs with (scripts/program-args.ts), written out.
     expect(finalStage.match(/^ENTRYPOINT (.*)$/m)?.[1]).toBe(JSON.stringify(["node", ...HEAP_FLAGS, "bin/service.mjs"]).replaceAll(",", ", "));
+    // …and the environment they start with.
+    for (const [name, value] of Object.entries(PROGRAM_ENV)) expect(finalStage).toMatch(new RegExp(`^ENV ${name}=${value}$`, "m"));
   });
 });

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { freePort } from "@galaxy/testkit";
-import { compiledProgramArgs } from "../../../scripts/program-args";
+import { compiledProgramArgs, withProgramEnv } from "../../../scripts/program-args";
 import { Child, waitFor } from "./child";
 import type { NatsUser } from "./nats";
 
@@ -75,7 +75,7 @@ export class GalaxyProcesses {
     const port = known?.port ?? (await freePort());
     const { command, args } = serviceCommand(service);
     const env: NodeJS.ProcessEnv = {
-      ...process.env,
+      ...withProgramEnv(process.env),
       ...this.shared,
       DATABASE_URL: this.engines.databaseUrl,
       NATS_URL: this.engines.natsUrl,

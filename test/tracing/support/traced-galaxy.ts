@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { connectTestBus, createTestEnv, freePort, type EngineUrls, type TestEnv } from "@galaxy/testkit";
 import { startDevModel, type RunningDevModel } from "@galaxy/dev-model";
 import { buildAll, ROOT } from "../../../scripts/build/bundle";
-import { compiledProgramArgs } from "../../../scripts/program-args";
+import { compiledProgramArgs, PROGRAM_ENV } from "../../../scripts/program-args";
 import { Child, waitFor } from "../../fault/support/child";
 
 /** The services, in the order they start: identity first (the others verify its claims). */
@@ -42,6 +42,7 @@ export async function startTracedGalaxy(engines: EngineUrls, otlpUrl: string): P
   const devModel: RunningDevModel = await startDevModel();
   const children = new Map<Service, { child: Child; port: number }>();
   const shared: NodeJS.ProcessEnv = {
+    ...PROGRAM_ENV,
     PATH: process.env.PATH,
     DATABASE_URL: env.databaseUrl,
     NATS_URL: env.natsUrl,
