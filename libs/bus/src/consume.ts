@@ -20,6 +20,7 @@ export async function consume(r: BusResources, options: ConsumerOptions): Promis
   const policy = retryPolicyOf(options);
   const started = await startConsumer(r, options, { maxAckPending: 256, buffer: 64 });
   const { run } = started;
+  const wanted = options.only ? new Set<string>(options.only) : null;
   const loop = (async () => {
     for (;;) {
       const msg = (await run.queue.take(1, 0))?.[0];
@@ -28,11 +29,21 @@ export async function consume(r: BusResources, options: ConsumerOptions): Promis
         msg.nak();
         continue;
       }
+      if (wanted && !wanted.has(eventTypeOf(msg.subject))) {
+        msg.ack();
+        continue;
+      }
       await handleEvent(r, run, options.handler, policy, msg);
       run.queue.keepAlive(run.keepAliveEveryMs);
     }
   })();
   return registerConsumer(r, started, loop);
+}
+
+/** The type an event's subject names: its last two tokens (`<prefix>.evt.<ws>.execution.completed`). */
+function eventTypeOf(subject: string): string {
+  const verb = subject.lastIndexOf(".");
+  return subject.slice(subject.lastIndexOf(".", verb - 1) + 1);
 }
 
 /**

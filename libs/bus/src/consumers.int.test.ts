@@ -4,7 +4,7 @@ import { HEADER } from "@galaxy/contracts";
 import { connectTestBus } from "@galaxy/testkit";
 import { busTest } from "../test/fixtures";
 import { agent, agentCreated, decode, execution, rejection } from "../test/support";
-import type { EventMessage } from "./types";
+import type { EventMessage, StoredEvent } from "./types";
 
 /** Durable consumers: what a handler sees, in what order, acked when (docs/bus.md, "Consumers"). */
 
@@ -42,6 +42,28 @@ describe("events", () => {
     expect(first?.deliveryCount).toBe(1);
     expect(first?.headers.correlationId).toBe(events[0]?.context.correlationId);
     await vi.waitFor(async () => expect(await inspector.consumerState("in-order")).toEqual({ pending: 0, ackPending: 0 }));
+  });
+
+  test("a consumer given `only` acks the other events unread: neither verified, dead-lettered nor handed over", async ({ claims, publisher, worker, inspector }) => {
+    const ws = uuidv7();
+    const claim = await claims.sign({ ws });
+    const activated = (): StoredEvent => {
+      const event = agentCreated(ws, claim, { type: "agent.activated", data: { agentId: uuidv7(), version: 1, status: "active", before: "draft" } });
+      return { ...event, type: "agent.activated" };
+    };
+    const [first, second] = [activated(), activated()];
+    // An agent.created whose claim no key signed: read, it would be a dead letter.
+    const unsigned = agentCreated(ws, "not.a.claim");
+    const events = [agentCreated(ws, claim), first, unsigned, second, agentCreated(ws, claim)];
+    for (const event of events) await publisher.publishEvent(event);
+    const seen: string[] = [];
+    await worker.consume({ durable: "only-activations", filter: `evt.${ws}.agent.>`, only: ["agent.activated"], handler: async (m) => void seen.push(m.event.id) });
+    await vi.waitFor(async () => expect(await inspector.consumerState("only-activations")).toEqual({ pending: 0, ackPending: 0 }), { timeout: 5_000 });
+    expect(seen).toEqual([first.id, second.id]);
+    expect(await inspector.deadLetters("only-activations")).toEqual([]);
+    // The same events without `only`: the unsigned one is refused.
+    await worker.consume({ durable: "every-agent-event", filter: `evt.${ws}.agent.>`, handler: async () => undefined });
+    await vi.waitFor(async () => expect(await inspector.deadLetters("every-agent-event")).toHaveLength(1), { timeout: 5_000 });
   });
 
   test("many publishes made without awaiting between them land in the stream in call order", async ({ claims, publisher, worker }) => {

@@ -1,4 +1,4 @@
-import type { EventEnvelope, RawBusMessage, TypedEvent, WorkspaceClaim } from "@galaxy/contracts";
+import type { EventEnvelope, EventType, RawBusMessage, TypedEvent, WorkspaceClaim } from "@galaxy/contracts";
 import type { Logger, Registry } from "@galaxy/observability";
 import type { NatsAuth, StreamSettings } from "./config";
 
@@ -97,6 +97,13 @@ export interface ConsumerOptions {
   /** Subject filter without prefix, e.g. `evt.*.agent.>`. */
   filter: string;
   handler: (message: EventMessage) => Promise<void>;
+  /**
+   * The event types the handler applies, when it needs only some of those its filter brings (a
+   * consumer has one filter subject on NATS 2.9). The others are acked as they come, unread:
+   * not parsed, not verified and not handed to the handler. A forged one is still reported by
+   * audit, which reads every event. Replays (docs/replay.md) still hand the handler everything.
+   */
+  only?: readonly EventType[];
   /**
    * Attempts a message whose handler fails with an *unknown* error (a bug, most likely) gets
    * before it becomes a dead letter (default 5). A transient failure (an engine unreachable)

@@ -7,7 +7,7 @@ import { inWorkspace, isDbReachable, OutboxRelay, type Kysely } from "@galaxy/db
 import type { Logger } from "@galaxy/observability";
 import { parseAllowlist } from "@galaxy/webhooks";
 import { AGENT_EVENTS, AGENT_PROJECTION_CONSUMER, agentProjectionHandler } from "./agents/agents.projection";
-import { CALLBACK_CONSUMER, CALLBACK_EVENTS, CallbackDispatcher, callbackHandler, DEFAULT_CALLBACK_SETTINGS, DeliveriesService, type CallbackSettings } from "./callbacks";
+import { CALLBACK_CONSUMER, CALLBACK_EVENTS, CallbackDispatcher, TERMINAL_EXECUTION_EVENTS, callbackHandler, DEFAULT_CALLBACK_SETTINGS, DeliveriesService, type CallbackSettings } from "./callbacks";
 import { CredentialResolver } from "./credentials/credential-resolver";
 import type { ExecutionDb } from "./db";
 import { claimQueuedExecutions, findExecution, renewLease } from "./executions/executions.repository";
@@ -191,7 +191,7 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
       bus.serve("execution.deliveries.list", (request, ctx) => deliveries.list(request, ctx));
       await bus.consume({ durable: AGENT_PROJECTION_CONSUMER, filter: AGENT_EVENTS, handler: replay.liveHandler(agentProjectionHandler(db)) });
       await bus.consumeBatch({ durable: WEBHOOK_CONSUMER, filter: WEBHOOK_EVENTS, maxBatch: WEBHOOK_BATCH, lingerMs: WEBHOOK_LINGER_MS, handler: webhookIntakeHandler({ bus, intake: batchIntake }) });
-      await bus.consume({ durable: CALLBACK_CONSUMER, filter: CALLBACK_EVENTS, handler: callbackHandler(db, callbackConfig, () => callbacks.wake()) });
+      await bus.consume({ durable: CALLBACK_CONSUMER, filter: CALLBACK_EVENTS, only: TERMINAL_EXECUTION_EVENTS, handler: callbackHandler(db, callbackConfig, () => callbacks.wake()) });
       callbacks.start();
       bus.subscribeCore(WAKE_SUBJECT, (data) => {
         // Any doubt (a signal we cannot read) wakes: a spare claim costs one query.

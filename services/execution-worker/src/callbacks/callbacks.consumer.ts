@@ -1,5 +1,5 @@
 import { TerminalMessageError, type EventMessage } from "@galaxy/bus";
-import type { TypedEvent } from "@galaxy/contracts";
+import type { EventType, TypedEvent } from "@galaxy/contracts";
 import { inWorkspace, type Kysely } from "@galaxy/db";
 import type { ExecutionDb } from "../db";
 import { NotifyUrls } from "./notify-urls";
@@ -9,6 +9,8 @@ import { scheduleFirstAttempt } from "./callbacks.repository";
 /** The durable consumer that turns terminal execution events into completion callbacks. */
 export const CALLBACK_CONSUMER = "execution-worker-callbacks";
 export const CALLBACK_EVENTS = "evt.*.execution.>";
+/** The events of CALLBACK_EVENTS that end an execution: the consumer acks the others unread. */
+export const TERMINAL_EXECUTION_EVENTS = ["execution.completed", "execution.failed", "execution.cancelled"] as const satisfies readonly EventType[];
 
 /**
  * Schedules the callback of a terminal execution event when the version the execution pinned
@@ -20,7 +22,7 @@ export async function scheduleCallback(
   db: Kysely<ExecutionDb>, event: TypedEvent, config: Pick<CallbackConfig, "retryWindowMs">, now: Date = new Date(), notifyUrls: NotifyUrls = new NotifyUrls(db), traceparent?: string,
 ): Promise<boolean> {
   // An execution's last event: completed, failed (timed out too) or cancelled.
-  if (event.type !== "execution.completed" && event.type !== "execution.failed" && event.type !== "execution.cancelled") return false;
+  if (!isTerminal(event)) return false;
   const { execution } = event.data;
   if (execution.workspaceId !== event.workspaceId) throw new TerminalMessageError("workspace_mismatch", "the execution belongs to another workspace than its event");
   const url = await notifyUrls.of(event.workspaceId, execution.agentId, execution.agentVersion);
@@ -49,4 +51,8 @@ export function callbackHandler(db: Kysely<ExecutionDb>, config: Pick<CallbackCo
     // The consumer's span: the delivery, made later by the dispatcher, continues it.
     if (await scheduleCallback(db, message.event, config, new Date(), notifyUrls, message.derivedContext().traceparent)) scheduled();
   };
+}
+
+function isTerminal(event: TypedEvent): event is Extract<TypedEvent, { type: (typeof TERMINAL_EXECUTION_EVENTS)[number] }> {
+  return (TERMINAL_EXECUTION_EVENTS as readonly EventType[]).includes(event.type);
 }
