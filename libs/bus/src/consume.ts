@@ -1,4 +1,5 @@
 import type { JsMsg } from "@nats-io/jetstream";
+import { parseEventSubject } from "@galaxy/contracts";
 import { registerConsumer, startConsumer, type ConsumerRun } from "./consumer-run";
 import { classifyFailure } from "./classify-failure";
 import { settleDeadLetter } from "./dead-letters";
@@ -29,7 +30,7 @@ export async function consume(r: BusResources, options: ConsumerOptions): Promis
         msg.nak();
         continue;
       }
-      if (wanted && !wanted.has(eventTypeOf(msg.subject))) {
+      if (wanted && unwanted(wanted, r.names.unprefixed(msg.subject))) {
         msg.ack();
         continue;
       }
@@ -40,10 +41,14 @@ export async function consume(r: BusResources, options: ConsumerOptions): Promis
   return registerConsumer(r, started, loop);
 }
 
-/** The type an event's subject names: its last two tokens (`<prefix>.evt.<ws>.execution.completed`). */
-function eventTypeOf(subject: string): string {
-  const verb = subject.lastIndexOf(".");
-  return subject.slice(subject.lastIndexOf(".", verb - 1) + 1);
+/**
+ * Whether a consumer that applies only the `wanted` types acks this message unread: its subject
+ * names an event of another type. A subject that names no event goes on to the checks, which
+ * make it a dead letter.
+ */
+function unwanted(wanted: ReadonlySet<string>, subject: string): boolean {
+  const type = parseEventSubject(subject)?.type;
+  return type !== undefined && !wanted.has(type);
 }
 
 /**

@@ -44,7 +44,7 @@ describe("events", () => {
     await vi.waitFor(async () => expect(await inspector.consumerState("in-order")).toEqual({ pending: 0, ackPending: 0 }));
   });
 
-  test("a consumer given `only` acks the other events unread: neither verified, dead-lettered nor handed over", async ({ claims, publisher, worker, inspector }) => {
+  test("a consumer given `only` acks the other events unread, neither verified, dead-lettered nor handed over, and checks its own types as ever", async ({ claims, publisher, worker, inspector }) => {
     const ws = uuidv7();
     const claim = await claims.sign({ ws });
     const activated = (): StoredEvent => {
@@ -54,16 +54,19 @@ describe("events", () => {
     const [first, second] = [activated(), activated()];
     // An agent.created whose claim no key signed: read, it would be a dead letter.
     const unsigned = agentCreated(ws, "not.a.claim");
-    const events = [agentCreated(ws, claim), first, unsigned, second, agentCreated(ws, claim)];
+    // An agent.activated as unsigned: of a type the consumer applies, so checked and refused.
+    const unsignedActivation = { ...activated(), context: { ...unsigned.context } };
+    const events = [agentCreated(ws, claim), first, unsigned, unsignedActivation, second, agentCreated(ws, claim)];
     for (const event of events) await publisher.publishEvent(event);
     const seen: string[] = [];
     await worker.consume({ durable: "only-activations", filter: `evt.${ws}.agent.>`, only: ["agent.activated"], handler: async (m) => void seen.push(m.event.id) });
     await vi.waitFor(async () => expect(await inspector.consumerState("only-activations")).toEqual({ pending: 0, ackPending: 0 }), { timeout: 5_000 });
     expect(seen).toEqual([first.id, second.id]);
-    expect(await inspector.deadLetters("only-activations")).toEqual([]);
-    // The same events without `only`: the unsigned one is refused.
+    const refused = await inspector.deadLetters("only-activations");
+    expect(refused.map((m) => JSON.parse(new TextDecoder().decode(m.data)))).toEqual([expect.objectContaining({ id: unsignedActivation.id, type: "agent.activated" })]);
+    // The same events without `only`: both unsigned ones are refused.
     await worker.consume({ durable: "every-agent-event", filter: `evt.${ws}.agent.>`, handler: async () => undefined });
-    await vi.waitFor(async () => expect(await inspector.deadLetters("every-agent-event")).toHaveLength(1), { timeout: 5_000 });
+    await vi.waitFor(async () => expect(await inspector.deadLetters("every-agent-event")).toHaveLength(2), { timeout: 5_000 });
   });
 
   test("many publishes made without awaiting between them land in the stream in call order", async ({ claims, publisher, worker }) => {

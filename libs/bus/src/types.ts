@@ -101,7 +101,8 @@ export interface ConsumerOptions {
    * The event types the handler applies, when it needs only some of those its filter brings (a
    * consumer has one filter subject on NATS 2.9). The others are acked as they come, unread:
    * not parsed, not verified and not handed to the handler. A forged one is still reported by
-   * audit, which reads every event. Replays (docs/replay.md) still hand the handler everything.
+   * audit, which reads every event. Replays and redrives (docs/replay.md) still hand the
+   * handler every event, so it must keep ignoring the types it does not apply.
    */
   only?: readonly EventType[];
   /**
@@ -138,7 +139,7 @@ export type BatchHandler = (messages: EventMessage[]) => Promise<void | readonly
  * refused, which become dead letters; it must be idempotent, because after a failure each
  * event of the batch is handed to it again, alone.
  */
-export interface BatchConsumerOptions extends Omit<ConsumerOptions, "handler"> {
+export interface BatchConsumerOptions extends Omit<ConsumerOptions, "handler" | "only"> {
   handler: BatchHandler;
   /** Most events in one batch (default 256). */
   maxBatch?: number;

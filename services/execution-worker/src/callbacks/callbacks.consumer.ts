@@ -21,7 +21,8 @@ export const TERMINAL_EXECUTION_EVENTS = ["execution.completed", "execution.fail
 export async function scheduleCallback(
   db: Kysely<ExecutionDb>, event: TypedEvent, config: Pick<CallbackConfig, "retryWindowMs">, now: Date = new Date(), notifyUrls: NotifyUrls = new NotifyUrls(db), traceparent?: string,
 ): Promise<boolean> {
-  // An execution's last event: completed, failed (timed out too) or cancelled.
+  // An execution's last event: completed, failed (timed out too) or cancelled. The consumer
+  // skips the others (`only`), but a replay or a redrive hands them over all the same.
   if (!isTerminal(event)) return false;
   const { execution } = event.data;
   if (execution.workspaceId !== event.workspaceId) throw new TerminalMessageError("workspace_mismatch", "the execution belongs to another workspace than its event");

@@ -10,12 +10,14 @@ export interface LinkedAbort {
  * the lease, the worker's stop, a cancel, the time limit.
  *
  * Not `AbortSignal.any`: on Node 20 a signal it makes that has a listener stays reachable until
- * it aborts, and the model SDKs add a listener to every request's signal and never remove it
- * (openai's `fetchWithTimeout`). A run that ended normally never aborts its signal, so the worker
- * kept one such signal, with its listeners and their closures, per execution: about 8 MiB
- * over the 3,000 executions of the sustained benchmark, and without bound in production
- * (docs/benchmarks.md, "Memory"). Here the sources hold a listener only until `release()`,
- * after which the signal is garbage like any other object.
+ * it aborts, and the OpenAI SDK adds a listener to every request's signal and never removes it
+ * (`fetchWithTimeout`). A run that ended normally never aborts its signal, so the worker kept
+ * one such signal, with its listeners and their closures, per execution: about 8 MiB over the
+ * 3,000 executions of the sustained benchmark, and without bound in production
+ * (docs/benchmarks.md, "A leak, and fewer malloc arenas"). Here the sources hold a listener
+ * only until `release()`, after which the signal is garbage like any other object. A source
+ * that outlives many runs (the worker's stop) holds one listener per run in progress, so its
+ * owner lifts Node's warning at ten listeners.
  */
 export function linkedAbort(sources: readonly AbortSignal[]): LinkedAbort {
   const controller = new AbortController();
@@ -30,8 +32,8 @@ export function linkedAbort(sources: readonly AbortSignal[]): LinkedAbort {
   };
   for (const source of sources) {
     const forward = () => {
-      controller.abort(source.reason);
       release();
+      controller.abort(source.reason);
     };
     source.addEventListener("abort", forward, { once: true });
     unlinks.push(() => source.removeEventListener("abort", forward));

@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type { Logger } from "@galaxy/observability";
 import type { ClaimedExecution } from "./executions.repository";
 import type { Reservation } from "./intake";
@@ -74,7 +75,10 @@ export class Scheduler {
   private pausedUntil = 0;
   private resumeTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly options: SchedulerOptions) {}
+  constructor(private readonly options: SchedulerOptions) {
+    // Every run in progress listens to it (linked-abort.ts): more than Node's ten is no leak.
+    setMaxListeners(0, this.stopping.signal);
+  }
 
   /** How many executions run here now. */
   get active(): number {
