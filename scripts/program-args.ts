@@ -17,9 +17,10 @@ export const HEAP_FLAGS: readonly string[] = ["--max-semi-space-size=2", "--heap
  * The environment every compiled Galaxy program starts with, under whatever the operator set
  * (an explicit setting wins). `MALLOC_ARENA_MAX=2`: glibc adds an arena whenever threads
  * contend for one, up to eight per core (Node runs about ten threads: libuv's pool, V8's
- * compiler and collector), and an arena keeps what was freed in it. After the sustained benchmark the worker held about
- * 13 MiB in four thread arenas; with two arenas in all it was 10 MiB smaller, for no change in
- * CPU beyond the noise (docs/benchmarks.md, "A leak, and fewer malloc arenas"). musl ignores it.
+ * compiler and collector), and an arena keeps what was freed in it. After the sustained
+ * benchmark the worker held about 13 MiB in four thread arenas; with two arenas in all it was
+ * 10 MiB smaller, for no change in CPU beyond the noise (docs/benchmarks.md, "A leak, and fewer
+ * malloc arenas"). musl ignores it.
  */
 export const PROGRAM_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: "2" };
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { EventEnvelope } from "./events";
+import { EventEnvelope, type EventType } from "./events";
 import { ExecutionStatus, TriggerType } from "./executions";
 import { IsoDateTime, Uuid } from "./ids";
 import { CursorPageQuery } from "./pagination";
@@ -42,8 +42,10 @@ export type StoredExecutionEvent = z.infer<typeof StoredExecutionEvent>;
 export const ExecutionEventsReply = z.object({ items: z.array(StoredExecutionEvent), status: ExecutionStatus });
 export type ExecutionEventsReply = z.infer<typeof ExecutionEventsReply>;
 
+/** The events that end an execution (`execution.failed` also for a run that timed out). */
+export const TERMINAL_EXECUTION_EVENTS = ["execution.completed", "execution.failed", "execution.cancelled"] as const satisfies readonly EventType[];
 /** The event types after which an execution's stream ends. */
-export const TERMINAL_EVENT_TYPES: ReadonlySet<string> = new Set(["execution.completed", "execution.failed", "execution.cancelled"]);
+export const TERMINAL_EVENT_TYPES: ReadonlySet<string> = new Set(TERMINAL_EXECUTION_EVENTS);
 
 /**
  * Core NATS `sig.execution.cancel` (not stored): asks whichever worker instance runs the

@@ -45,7 +45,7 @@ export {
 export type { ResourceRef, Changes, EventCatalog, EventType, EventData, TypedEvent } from "./events";
 export {
   ExecutionListQuery, ListExecutionsRequest, CancelExecutionRequest, MAX_EVENTS_PAGE, ExecutionEventsRequest, StoredExecutionEvent, ExecutionEventsReply,
-  TERMINAL_EVENT_TYPES, CancelSignal,
+  TERMINAL_EVENT_TYPES, TERMINAL_EXECUTION_EVENTS, CancelSignal,
 } from "./execution-lifecycle";
 export {
   IssueClaimRequest, ServiceClaimRequest, ClaimGrant, StartExecutionRequest, REQUESTS, requestSubject, ReplyEnvelope,

@@ -1,5 +1,6 @@
 import { Migrator, sql, type Kysely, type Migration, type MigrationResultSet } from "kysely";
 import { createDb, ownerRole, schemaOf, type ServiceName } from "./connection";
+import { quoteLiteral } from "./inline-parameters";
 
 export type { Migration };
 
@@ -49,10 +50,6 @@ export async function createSecurityDefinerFunction(db: Kysely<unknown>, service
   await sql.raw(`comment on function ${qualified}(${fn.args}) is ${quoteLiteral(fn.reason)}`).execute(db);
   await sql.raw(`revoke all on function ${qualified}(${fn.args}) from public`).execute(db);
   await sql.raw(`grant execute on function ${qualified}(${fn.args}) to galaxy_${schema}`).execute(db);
-}
-
-function quoteLiteral(text: string): string {
-  return `'${text.replaceAll("'", "''")}'`;
 }
 
 /**

@@ -1,2 +1,3 @@
 export { runBusService } from "./run-bus-service";
 export type { BusServiceDeps, BusServiceOptions, BuiltService } from "./run-bus-service";
+export { loadOnFirstUse } from "./load-on-first-use";

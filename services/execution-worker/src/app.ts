@@ -1,13 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { Bus } from "@galaxy/bus";
-import { CancelSignal } from "@galaxy/contracts";
+import { CancelSignal, TERMINAL_EXECUTION_EVENTS } from "@galaxy/contracts";
 import { z } from "zod";
 import { inWorkspace, isDbReachable, OutboxRelay, type Kysely } from "@galaxy/db";
 import type { Logger } from "@galaxy/observability";
 import { parseAllowlist } from "@galaxy/webhooks";
 import { AGENT_EVENTS, AGENT_PROJECTION_CONSUMER, agentProjectionHandler } from "./agents/agents.projection";
-import { CALLBACK_CONSUMER, CALLBACK_EVENTS, CallbackDispatcher, TERMINAL_EXECUTION_EVENTS, callbackHandler, DEFAULT_CALLBACK_SETTINGS, DeliveriesService, type CallbackSettings } from "./callbacks";
+import { CALLBACK_CONSUMER, CALLBACK_EVENTS, CallbackDispatcher, callbackHandler, DEFAULT_CALLBACK_SETTINGS, DeliveriesService, type CallbackSettings } from "./callbacks";
 import { CredentialResolver } from "./credentials/credential-resolver";
 import type { ExecutionDb } from "./db";
 import { claimQueuedExecutions, findExecution, renewLease } from "./executions/executions.repository";

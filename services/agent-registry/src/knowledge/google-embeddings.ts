@@ -1,5 +1,6 @@
 import type { GoogleGenAI } from "@google/genai";
 import { z } from "zod";
+import { loadOnFirstUse } from "@galaxy/runtime";
 import { outboundRefusalIn, type FetchFunction } from "@galaxy/webhooks";
 import type { WorkspaceCredentials } from "./credentials";
 import { EmbeddingCredentialMissingError, EmbeddingFailedError, EmbeddingUnavailableError } from "./knowledge.errors";
@@ -16,14 +17,8 @@ export interface GeminiEmbeddingSettings {
   guarded: FetchFunction;
 }
 
-type GoogleSdk = typeof import("@google/genai");
-let sdk: Promise<GoogleSdk> | undefined;
-
 /** The SDK, loaded on first use: a registry that never embeds with Gemini never holds it in memory. */
-function loadGoogle(): Promise<GoogleSdk> {
-  sdk ??= import("@google/genai");
-  return sdk;
-}
+const loadGoogle = loadOnFirstUse(() => import("@google/genai"));
 
 const GOOGLE_BASE_URL = "https://generativelanguage.googleapis.com";
 const MAX_CLIENTS = 1_000;

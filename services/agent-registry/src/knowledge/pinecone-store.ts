@@ -1,16 +1,11 @@
 import { createHash } from "node:crypto";
 import type { Index, Pinecone } from "@pinecone-database/pinecone";
 import { z } from "zod";
+import { loadOnFirstUse } from "@galaxy/runtime";
 import type { ChunkRecord, VectorMatch, VectorQuery, VectorStore } from "./vector-store";
 
-type PineconeSdk = typeof import("@pinecone-database/pinecone");
-let sdk: Promise<PineconeSdk> | undefined;
-
 /** The SDK, loaded on first use: a registry without Pinecone never holds it in memory. */
-function loadPinecone(): Promise<PineconeSdk> {
-  sdk ??= import("@pinecone-database/pinecone");
-  return sdk;
-}
+const loadPinecone = loadOnFirstUse(() => import("@pinecone-database/pinecone"));
 
 /** Which Pinecone index a workspace's chunks go to, and with which key. */
 export interface PineconeTarget {

@@ -1,5 +1,5 @@
 import { TerminalMessageError, type EventMessage } from "@galaxy/bus";
-import type { EventType, TypedEvent } from "@galaxy/contracts";
+import { TERMINAL_EVENT_TYPES, type TERMINAL_EXECUTION_EVENTS, type TypedEvent } from "@galaxy/contracts";
 import { inWorkspace, type Kysely } from "@galaxy/db";
 import type { ExecutionDb } from "../db";
 import { NotifyUrls } from "./notify-urls";
@@ -9,8 +9,6 @@ import { scheduleFirstAttempt } from "./callbacks.repository";
 /** The durable consumer that turns terminal execution events into completion callbacks. */
 export const CALLBACK_CONSUMER = "execution-worker-callbacks";
 export const CALLBACK_EVENTS = "evt.*.execution.>";
-/** The events of CALLBACK_EVENTS that end an execution: the consumer acks the others unread. */
-export const TERMINAL_EXECUTION_EVENTS = ["execution.completed", "execution.failed", "execution.cancelled"] as const satisfies readonly EventType[];
 
 /**
  * Schedules the callback of a terminal execution event when the version the execution pinned
@@ -22,7 +20,8 @@ export async function scheduleCallback(
   db: Kysely<ExecutionDb>, event: TypedEvent, config: Pick<CallbackConfig, "retryWindowMs">, now: Date = new Date(), notifyUrls: NotifyUrls = new NotifyUrls(db), traceparent?: string,
 ): Promise<boolean> {
   // An execution's last event: completed, failed (timed out too) or cancelled. The consumer
-  // skips the others (`only`), but a replay or a redrive hands them over all the same.
+  // skips the others (`only: TERMINAL_EXECUTION_EVENTS`), but a replay or a redrive hands them
+  // over all the same.
   if (!isTerminal(event)) return false;
   const { execution } = event.data;
   if (execution.workspaceId !== event.workspaceId) throw new TerminalMessageError("workspace_mismatch", "the execution belongs to another workspace than its event");
@@ -55,5 +54,5 @@ export function callbackHandler(db: Kysely<ExecutionDb>, config: Pick<CallbackCo
 }
 
 function isTerminal(event: TypedEvent): event is Extract<TypedEvent, { type: (typeof TERMINAL_EXECUTION_EVENTS)[number] }> {
-  return (TERMINAL_EXECUTION_EVENTS as readonly EventType[]).includes(event.type);
+  return TERMINAL_EVENT_TYPES.has(event.type);
 }

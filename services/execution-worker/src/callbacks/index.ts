@@ -1,4 +1,4 @@
-export { CALLBACK_CONSUMER, CALLBACK_EVENTS, callbackHandler, scheduleCallback, TERMINAL_EXECUTION_EVENTS } from "./callbacks.consumer";
+export { CALLBACK_CONSUMER, CALLBACK_EVENTS, callbackHandler, scheduleCallback } from "./callbacks.consumer";
 export { CallbackDispatcher } from "./dispatcher";
 export { DeliveriesService } from "./deliveries.service";
 export { callbackSettingsFromEnv, DEFAULT_CALLBACK_SETTINGS, retryDelayMs, CallbackEnv } from "./config";

@@ -1,20 +1,15 @@
 import type Anthropic from "@anthropic-ai/sdk";
 import { z } from "zod";
+import { loadOnFirstUse } from "@galaxy/runtime";
 import { ModelCallError } from "../../errors";
 import type { ModelRequest } from "../messages";
 import { MAX_TOOL_CALLS_PER_ANSWER, providerFailure, tooManyToolCalls, toolInput, type ModelAnswer, type OnDelta } from "./shared";
-
-type AnthropicSdk = typeof import("@anthropic-ai/sdk");
-let sdk: Promise<AnthropicSdk> | undefined;
 
 /**
  * Anthropic's SDK, loaded when the first client is made: a worker whose agents never call
  * Anthropic does not carry its modules (docs/benchmarks.md, "Read path, replay and memory").
  */
-export function loadAnthropic(): Promise<AnthropicSdk> {
-  sdk ??= import("@anthropic-ai/sdk");
-  return sdk;
-}
+export const loadAnthropic = loadOnFirstUse(() => import("@anthropic-ai/sdk"));
 
 // The parts of Anthropic's stream the worker reads; parsed, not trusted, because the base URL
 // may point at any server that claims to speak the protocol.

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { GoogleGenAI, Content, Part } from "@google/genai";
 import { z } from "zod";
+import { loadOnFirstUse } from "@galaxy/runtime";
 import type { FetchFunction } from "@galaxy/webhooks";
 import { ModelCallError } from "../../errors";
 import type { ModelRequest, ToolCall } from "../messages";
@@ -18,15 +19,11 @@ export async function googleClient(apiKey: string, baseUrl: string, fetch: Fetch
 }
 
 type GoogleSdk = typeof import("@google/genai");
-let sdk: Promise<GoogleSdk> | undefined;
 /** The SDK once loaded: every Gemini call has a client, so it is set by the time a call fails. */
 let loaded: GoogleSdk | undefined;
 
 /** Google's SDK, loaded when the first client is made (a worker that never calls Gemini does not carry it). */
-function loadGoogle(): Promise<GoogleSdk> {
-  sdk ??= import("@google/genai").then((module) => (loaded = module));
-  return sdk;
-}
+const loadGoogle = loadOnFirstUse(() => import("@google/genai").then((module) => (loaded = module)));
 
 // The parts of Gemini's stream the worker reads; parsed, not trusted, because the base URL may
 // point at any server that claims to speak the protocol.
