@@ -8,7 +8,7 @@ export type { Kysely, ServiceName, DbOptions } from "./connection";
 export { atCommit, CommitStatement, inWorkspace, inWorkspaceAtOnce } from "./workspace-tx";
 export type { WorkspaceTxOptions } from "./workspace-tx";
 export { ensureDatabase, ensureRoles, ensureSchema, bootstrapService } from "./bootstrap";
-export { enableWorkspaceRls, createSecurityDefinerFunction, migrateService } from "./migrations";
+export { enableWorkspaceRls, createSecurityDefinerFunction, createWorkspaceFunction, migrateService } from "./migrations";
 export type { Migration, SecurityDefinerFunction } from "./migrations";
 export { appendEvent, createOutbox, insertOutboxRows, outboxRow, OutboxRelay } from "./outbox";
 export { reportCrossWorkspaceAttempt } from "./cross-workspace";

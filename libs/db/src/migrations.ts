@@ -40,16 +40,40 @@ export interface SecurityDefinerFunction {
  * bypasses row-level security), search_path pinned, callable by the service's login role only.
  */
 export async function createSecurityDefinerFunction(db: Kysely<unknown>, service: ServiceName, fn: SecurityDefinerFunction): Promise<void> {
+  const qualified = await createFunction(db, service, fn, `language ${fn.language ?? "sql"} ${fn.volatility ?? "stable"} security definer`);
+  await sql.raw(`comment on function ${qualified}(${fn.args}) is ${quoteLiteral(fn.reason)}`).execute(db);
+}
+
+export interface WorkspaceFunction {
+  /** Function name, unqualified (created in the migration's schema). */
+  name: string;
+  /** e.g. `p_execution uuid, p_events jsonb` */
+  args: string;
+  /** e.g. `int` or `void` */
+  returns: string;
+  /** A PL/pgSQL block (`begin … end`, with its `declare`). */
+  body: string;
+}
+
+/**
+ * Declares a PL/pgSQL function that runs as its caller (SECURITY INVOKER), so row-level security
+ * and the transaction's workspace apply to every statement in it as if the service sent them.
+ * PL/pgSQL prepares each statement once per session and keeps its plan: for a large statement
+ * called on every run, that saves parsing and planning it each time (docs/decisions/0026).
+ * Volatile, search_path pinned, callable by the service's login role only.
+ */
+export async function createWorkspaceFunction(db: Kysely<unknown>, service: ServiceName, fn: WorkspaceFunction): Promise<void> {
+  await createFunction(db, service, fn, "language plpgsql volatile security invoker");
+}
+
+/** Creates (or replaces) a function in the service's schema, search_path pinned, callable by the service's login role only; answers its qualified name. */
+async function createFunction(db: Kysely<unknown>, service: ServiceName, fn: { name: string; args: string; returns: string; body: string }, attributes: string): Promise<string> {
   const schema = schemaOf(service);
   const qualified = `${schema}.${fn.name}`;
-  await sql
-    .raw(
-      `create or replace function ${qualified}(${fn.args}) returns ${fn.returns} language ${fn.language ?? "sql"} ${fn.volatility ?? "stable"} security definer set search_path = ${schema}, pg_temp as $fn$ ${fn.body} $fn$`,
-    )
-    .execute(db);
-  await sql.raw(`comment on function ${qualified}(${fn.args}) is ${quoteLiteral(fn.reason)}`).execute(db);
+  await sql.raw(`create or replace function ${qualified}(${fn.args}) returns ${fn.returns} ${attributes} set search_path = ${schema}, pg_temp as $fn$ ${fn.body} $fn$`).execute(db);
   await sql.raw(`revoke all on function ${qualified}(${fn.args}) from public`).execute(db);
   await sql.raw(`grant execute on function ${qualified}(${fn.args}) to galaxy_${schema}`).execute(db);
+  return qualified;
 }
 
 /**

@@ -8,7 +8,7 @@ import { QuotaExceededError } from "../errors";
 import { monthOf, secondsUntilNextMonth, Tier, TIERS } from "../quota/tiers";
 import { findExecution, toExecution, type ClaimedExecution } from "./executions.repository";
 import { checkInput } from "./input-check";
-import { recordsOf } from "./run-store";
+import { eventsJson, stepsJson } from "./run-store";
 import type { BegunRun } from "./run";
 import { planStart, type BudgetFacts } from "./start-plan";
 import { decideStart } from "./start-decision";
@@ -164,9 +164,9 @@ export class Intake {
                 ${queuedEventId}, ${take ? 1 : 0}, ${take ? this.deps.owner : null},
                 ${take ? sql`now() + make_interval(secs => ${this.deps.leaseMs} / 1000.0)` : null}, ${events.length}, ${now}, ${take ? now : null})
         on conflict (id) do nothing
-        returning workspace_id, 0 as base
-      ), ${recordsOf(id, events, begun ? [begun.firstStep] : [])}
-      select base from run`.execute(tx);
+        returning workspace_id
+      )
+      select 0 as base, record_run(run.workspace_id, ${id}, 0, ${eventsJson(events)}::jsonb, ${stepsJson(begun ? [begun.firstStep] : [])}::jsonb) from run`.execute(tx);
     if (result.rows.length === 0) {
       // Another copy of the same start won the race for the id: answer what it wrote.
       const existing = await findExecution(tx, id);

@@ -1,6 +1,7 @@
 import type { StepName } from "@galaxy/contracts";
 import { atCommit, inWorkspaceAtOnce, sql, type CommitStatement, type Kysely, type OutboxRow, type RawBuilder, type Transaction } from "@galaxy/db";
 import type { ExecutionDb, StepStatus } from "../db";
+import type { Outcome } from "./executions.repository";
 
 /** A step of a run as the run keeps it in memory until it writes it. */
 export interface StepRecord {
@@ -13,13 +14,21 @@ export interface StepRecord {
   detail: Record<string, unknown>;
 }
 
+/** What a run's write changes on its execution's row (`write_run`, docs/decisions/0026). */
+export type RunChange =
+  /** The attempt begins: `started_at` set the first time only. */
+  | { kind: "start"; startedAt: Date }
+  /** The run ended: its outcome, and the lease released. */
+  | { kind: "end"; outcome: Outcome }
+  /** Back to the queue, the attempt uncounted and the lease released. */
+  | { kind: "hand_back" };
+
 /** What a run writes in one statement: the change to its row, its events, its steps and the month's usage. */
 export interface RunWrite {
   executionId: string;
   /** Only while this instance holds the lease. */
   owner: string;
-  /** The columns the write sets on the execution's row (its event counter is advanced here). */
-  set: RawBuilder<unknown>;
+  change: RunChange;
   /** In order; their `seq` is taken from the execution's counter by the statement. */
   events: readonly OutboxRow[];
   /** Inserted, or updated when a row of the same id was written before (the step open since the start). */
@@ -50,56 +59,36 @@ export function writeRunAtCommit<T>(tx: Transaction<ExecutionDb>, write: RunWrit
   return atCommit(runWriteStatement(write).compile(tx), (rows) => answer(writtenEvents(write, rows)));
 }
 
-function writtenEvents(write: RunWrite, rows: ReadonlyArray<{ base: number }>): OutboxRow[] | null {
+function writtenEvents(write: RunWrite, rows: ReadonlyArray<{ base: number | null }>): OutboxRow[] | null {
   const base = rows[0]?.base;
-  return base === undefined ? null : numbered(write.events, base);
+  return base === undefined || base === null ? null : numbered(write.events, base);
 }
 
-/** The one statement of a run's write. */
-function runWriteStatement(write: RunWrite): RawBuilder<{ base: number }> {
-  const n = write.events.length;
-  return sql<{ base: number }>`
-    with run as (
-      update executions set ${write.set}, last_event_seq = last_event_seq + ${n}::int
-       where id = ${write.executionId} and lease_owner = ${write.owner} and status = 'running'
-       returning workspace_id, last_event_seq - ${n}::int as base
-    ), abandoned as (
-      update execution_steps set status = 'abandoned'
-       where ${write.abandonRunning === true} and execution_id = ${write.executionId} and status = 'running' and exists (select 1 from run)
-         and not (id = any(${write.steps.map((step) => step.id)}::uuid[]))
-    ), usage as (
-      insert into workspace_usage (workspace_id, month, tokens, executions)
-      select run.workspace_id, ${write.usage?.month ?? null}::date, ${write.usage?.tokens ?? 0}::bigint, 1 from run where ${write.usage !== undefined}
-      on conflict (workspace_id, month) do update set tokens = workspace_usage.tokens + excluded.tokens, executions = workspace_usage.executions + 1
-    ), ${recordsOf(write.executionId, write.events, write.steps)}
-    select base from run`;
+/** The one statement of a run's write: `write_run`, which keeps its plans for the session (migration `2026_12_06_05_40_00`). */
+function runWriteStatement(write: RunWrite): RawBuilder<{ base: number | null }> {
+  const { change } = write;
+  const end = change.kind === "end" ? endJson(change.outcome) : null;
+  return sql<{ base: number | null }>`
+    select write_run(${write.executionId}, ${write.owner}, ${change.kind}, ${change.kind === "start" ? change.startedAt : null}, ${end}::jsonb,
+                     ${eventsJson(write.events)}::jsonb, ${stepsJson(write.steps)}::jsonb, ${write.abandonRunning === true},
+                     ${write.usage?.month ?? null}::date, ${write.usage?.tokens ?? 0}::bigint) as base`;
 }
 
-/**
- * The inserts of a run's events (outbox and `execution_events`, one row each, numbered from the
- * `base` of the statement's `run`) and of its steps, as the tail of a `with` whose `run` gives
- * `workspace_id` and `base`: nothing is written when `run` is empty.
- */
-export function recordsOf(executionId: string, events: readonly OutboxRow[], steps: readonly StepRecord[]): RawBuilder<unknown> {
-  const eventsJson = JSON.stringify(events.map((e) => ({ id: e.id, workspaceId: e.workspaceId, type: e.type, schemaVersion: e.schemaVersion, payload: e.payload, context: e.context })));
-  const stepsJson = JSON.stringify(
+/** The columns an execution's end sets, as `write_run` takes them. */
+function endJson({ status, output, error, usage, durationMs, completedAt }: Outcome): string {
+  return JSON.stringify({ status, output, error, ...usage, durationMs, completedAt: completedAt.toISOString() });
+}
+
+/** A run's events as `record_run` and `write_run` take them. */
+export function eventsJson(events: readonly OutboxRow[]): string {
+  return JSON.stringify(events.map((e) => ({ id: e.id, workspaceId: e.workspaceId, type: e.type, schemaVersion: e.schemaVersion, payload: e.payload, context: e.context })));
+}
+
+/** A run's steps as `record_run` and `write_run` take them. */
+export function stepsJson(steps: readonly StepRecord[]): string {
+  return JSON.stringify(
     steps.map((s) => ({ id: s.id, name: s.name, status: s.status, started_at: s.startedAt.toISOString(), completed_at: s.completedAt?.toISOString() ?? null, duration_ms: s.durationMs, detail: s.detail })),
   );
-  return sql`steps as (
-      insert into execution_steps (id, workspace_id, execution_id, name, status, started_at, completed_at, duration_ms, detail)
-      select s.id, run.workspace_id, ${executionId}::uuid, s.name, s.status, s.started_at, s.completed_at, s.duration_ms, s.detail
-        from run, jsonb_to_recordset(${stepsJson}::jsonb) as s(id uuid, name text, status text, started_at timestamptz, completed_at timestamptz, duration_ms int, detail jsonb)
-      on conflict (id) do update set status = excluded.status, completed_at = excluded.completed_at, duration_ms = excluded.duration_ms, detail = excluded.detail
-    ), events as (
-      select (run.base + e.n)::int as seq, jsonb_set(e.ev -> 'payload', '{data,seq}', to_jsonb((run.base + e.n)::int)) as payload, e.ev
-        from run, jsonb_array_elements(${eventsJson}::jsonb) with ordinality as e(ev, n)
-    ), outboxed as (
-      insert into outbox (id, workspace_id, type, schema_version, payload, context)
-      select (ev ->> 'id')::uuid, (ev ->> 'workspaceId')::uuid, ev ->> 'type', (ev ->> 'schemaVersion')::int, payload, ev -> 'context' from events order by seq
-    ), logged as (
-      insert into execution_events (workspace_id, execution_id, seq, event_id, type, payload, occurred_at)
-      select (ev ->> 'workspaceId')::uuid, ${executionId}::uuid, seq, (ev ->> 'id')::uuid, ev ->> 'type', payload, (payload ->> 'occurredAt')::timestamptz from events
-    )`;
 }
 
 /** The events as the statement wrote them: numbered from `base + 1`. */

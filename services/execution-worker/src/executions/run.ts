@@ -156,7 +156,7 @@ async function converseAndRecord(deps: RunDeps, claimed: ClaimedExecution, signa
   const final = endEvent(run, outcome);
   const written = await retryTransient(
     () =>
-      writeRunAlone(deps.db, claimed.workspaceId, { executionId: claimed.id, owner: deps.owner, set: endColumns(outcome), events: [...stepEvents, final], steps: records, usage: { month: monthOf(completedAt), tokens: outcome.usage.totalTokens } }),
+      writeRunAlone(deps.db, claimed.workspaceId, { executionId: claimed.id, owner: deps.owner, change: { kind: "end", outcome }, events: [...stepEvents, final], steps: records, usage: { month: monthOf(completedAt), tokens: outcome.usage.totalTokens } }),
     retry,
   );
   if (!written) {
@@ -196,7 +196,7 @@ async function begin(deps: RunDeps, claimed: ClaimedExecution, claim: string, st
     // A later attempt (its first worker died, or handed it back) keeps the first start and its event.
     const events = row.started_at === null ? [startedEvent(execution, runContext(partial, row.queued_event_id ?? row.id))] : [];
     const firstStep = firstStepOf(config, row.attempt, now, stepId);
-    const start = { executionId: row.id, owner: deps.owner, set: sql`started_at = coalesce(started_at, ${startedAt})`, events, steps: [firstStep], abandonRunning: row.started_at !== null };
+    const start = { executionId: row.id, owner: deps.owner, change: { kind: "start", startedAt } as const, events, steps: [firstStep], abandonRunning: row.started_at !== null };
     // Sent with the commit: the attempt's start takes two round trips.
     return writeRunAtCommit(tx, start, (written) => {
       if (!written) return null;
@@ -213,15 +213,6 @@ async function begin(deps: RunDeps, claimed: ClaimedExecution, claim: string, st
       return { begun, events: written };
     });
   });
-}
-
-/** The columns an execution's end sets. */
-function endColumns(outcome: Outcome) {
-  return sql`status = ${outcome.status}, output = ${outcome.output === null ? null : JSON.stringify(outcome.output)}::jsonb,
-             error = ${outcome.error === null ? null : JSON.stringify(outcome.error)}::jsonb,
-             input_tokens = ${outcome.usage.inputTokens}, output_tokens = ${outcome.usage.outputTokens}, total_tokens = ${outcome.usage.totalTokens},
-             cost_usd = ${outcome.usage.costUsd}, duration_ms = ${outcome.durationMs}, completed_at = ${outcome.completedAt},
-             lease_owner = null, lease_expires_at = null`;
 }
 
 /** `execution.completed`, `.failed` or `.cancelled`, with the execution as its end leaves it. */
@@ -263,7 +254,7 @@ async function stopped(deps: RunDeps, claimed: ClaimedExecution, steps: StepReco
 /** Gives a leased execution back to the queue (attempt uncounted) with the steps of this attempt; false when the lease was no longer ours. */
 async function handBack(deps: RunDeps, claimed: ClaimedExecution, steps: StepRecord[], retry: RetryOptions): Promise<boolean> {
   const written = await retryTransient(
-    () => writeRunAlone(deps.db, claimed.workspaceId, { executionId: claimed.id, owner: deps.owner, set: sql`status = 'queued', lease_owner = null, lease_expires_at = null, attempt = greatest(attempt - 1, 0)`, events: [], steps }),
+    () => writeRunAlone(deps.db, claimed.workspaceId, { executionId: claimed.id, owner: deps.owner, change: { kind: "hand_back" }, events: [], steps }),
     retry,
   );
   return written !== null;

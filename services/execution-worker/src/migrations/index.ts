@@ -10,6 +10,7 @@ import * as tracingAndQueueDepth from "./2026_12_05_01_20_00_tracing_and_queue_d
 import * as claimRanksQueueHeads from "./2026_12_05_03_10_00_claim_ranks_queue_heads";
 import * as claimCountsRunning from "./2026_12_05_22_20_00_claim_counts_running";
 import * as claimKeepsItsPlan from "./2026_12_06_01_30_00_claim_keeps_its_plan";
+import * as runWritesKeepTheirPlans from "./2026_12_06_05_40_00_run_writes_keep_their_plans";
 
 /** This service's migrations in order; frozen once landed. */
 export const migrations: Record<string, Migration> = {
@@ -24,4 +25,5 @@ export const migrations: Record<string, Migration> = {
   "2026_12_05_03_10_00_claim_ranks_queue_heads": claimRanksQueueHeads,
   "2026_12_05_22_20_00_claim_counts_running": claimCountsRunning,
   "2026_12_06_01_30_00_claim_keeps_its_plan": claimKeepsItsPlan,
+  "2026_12_06_05_40_00_run_writes_keep_their_plans": runWritesKeepTheirPlans,
 };
