@@ -23,7 +23,7 @@ interface BatchState {
   copies: Array<[number, number]>;
 }
 
-/** What one workspace's group of a batch reads before it writes: one statement. */
+/** What one workspace's group of a batch reads before it writes: one statement (`intake_facts`, PL/pgSQL: docs/decisions/0026). */
 interface GroupFacts {
   tier: Tier;
   tokensUsed: number;
@@ -225,15 +225,8 @@ interface AgentRow {
 async function readGroupFacts(tx: Transaction<ExecutionDb>, workspaceId: string, orders: readonly BatchOrder[]): Promise<GroupFacts> {
   const ids = orders.map((order) => order.executionId);
   const agentIds = [...new Set(orders.map((order) => order.agentId))];
-  const result = await sql<{ tier: string | null; tokens: number | null; queued: number; running: number; existing: string[]; agents: AgentRow[] }>`
-    select (select tier from workspace_tiers where workspace_id = ${workspaceId}) as tier,
-           (select tokens from workspace_usage where workspace_id = ${workspaceId} and month = ${monthOf(new Date())}::date) as tokens,
-           (select count(*) from executions where workspace_id = ${workspaceId} and status = 'queued')::int as queued,
-           (select count(*) from executions where workspace_id = ${workspaceId} and status = 'running')::int as running,
-           (select coalesce(jsonb_agg(id), '[]') from executions where id = any(${ids}::uuid[])) as existing,
-           (select coalesce(jsonb_agg(jsonb_build_object('agent_id', a.agent_id, 'status', a.status, 'deleted', a.deleted, 'current_version', a.current_version, 'config', v.config)), '[]')
-              from agents a left join agent_versions v on v.agent_id = a.agent_id and v.version = a.current_version
-             where a.agent_id = any(${agentIds}::uuid[])) as agents`.execute(tx);
+  const result = await sql<{ tier: string | null; tokens: string | null; queued: number; running: number; existing: string[]; agents: AgentRow[] }>`
+    select * from intake_facts(${workspaceId}, ${monthOf(new Date())}::date, ${ids}::uuid[], ${agentIds}::uuid[])`.execute(tx);
   const row = result.rows[0];
   if (!row) throw new Error("the batch intake's facts query returned no row");
   const tier = Tier.safeParse(row.tier);

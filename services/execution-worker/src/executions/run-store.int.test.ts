@@ -71,15 +71,4 @@ describe("a run's write", () => {
     expect(await writeRunAlone(h.db, uuidv7(), write)).toBeNull();
     expect(await written(claimed.id)).toEqual(before);
   });
-
-  test("write_run and record_run are PL/pgSQL running as their caller, so Postgres keeps their plans and row-level security applies", async ({ h }) => {
-    const { rows } = await sql<{ name: string; language: string; definer: boolean }>`
-      select p.proname as name, l.lanname as language, p.prosecdef as definer
-        from pg_proc p join pg_language l on l.oid = p.prolang join pg_namespace n on n.oid = p.pronamespace
-       where n.nspname = 'execution' and p.proname in ('write_run', 'record_run') order by p.proname`.execute(h.db);
-    expect(rows).toEqual([
-      { name: "record_run", language: "plpgsql", definer: false },
-      { name: "write_run", language: "plpgsql", definer: false },
-    ]);
-  });
 });

@@ -11,6 +11,7 @@ import * as claimRanksQueueHeads from "./2026_12_05_03_10_00_claim_ranks_queue_h
 import * as claimCountsRunning from "./2026_12_05_22_20_00_claim_counts_running";
 import * as claimKeepsItsPlan from "./2026_12_06_01_30_00_claim_keeps_its_plan";
 import * as runWritesKeepTheirPlans from "./2026_12_06_05_40_00_run_writes_keep_their_plans";
+import * as intakeKeepsItsPlans from "./2026_12_06_06_00_00_intake_keeps_its_plans";
 
 /** This service's migrations in order; frozen once landed. */
 export const migrations: Record<string, Migration> = {
@@ -26,4 +27,5 @@ export const migrations: Record<string, Migration> = {
   "2026_12_05_22_20_00_claim_counts_running": claimCountsRunning,
   "2026_12_06_01_30_00_claim_keeps_its_plan": claimKeepsItsPlan,
   "2026_12_06_05_40_00_run_writes_keep_their_plans": runWritesKeepTheirPlans,
+  "2026_12_06_06_00_00_intake_keeps_its_plans": intakeKeepsItsPlans,
 };
