@@ -5,7 +5,7 @@ import { inSpan, type Logger } from "@galaxy/observability";
 import type { ExecutionDb } from "../db";
 import { monthOf, Tier, TIERS } from "../quota/tiers";
 import { converse, type ConversationDeps } from "./conversation";
-import { toExecution, type ClaimedExecution, type Outcome } from "./executions.repository";
+import { toExecution, type ClaimedExecution, type ExecutionRow, type Outcome } from "./executions.repository";
 import { decideOutcome } from "./outcome";
 import { priceOf } from "./pricing";
 import { writeRunAlone, writeRunAtCommit, type StepRecord } from "./run-store";
@@ -170,21 +170,16 @@ async function converseAndRecord(deps: RunDeps, claimed: ClaimedExecution, signa
 
 /**
  * Begins an attempt of an execution the scheduler claimed, in one transaction: its row, pinned
- * config and the workspace's budget read in one statement, then its start (`execution.started`
+ * config and the workspace's budget read in one statement (`load_run`), then its start (`execution.started`
  * the first time) and first step written in another. Null when it is no longer ours to run.
  */
 async function begin(deps: RunDeps, claimed: ClaimedExecution, claim: string, stepId: string): Promise<{ begun: BegunRun; events: OutboxRow[] } | null> {
   const now = new Date();
   return inWorkspace(deps.db, claimed.workspaceId, async (tx) => {
-    const row = await tx
-      .selectFrom("executions")
-      .leftJoin("agent_versions", (join) => join.onRef("agent_versions.agent_id", "=", "executions.agent_id").onRef("agent_versions.version", "=", "executions.agent_version"))
-      .leftJoin("workspace_tiers", "workspace_tiers.workspace_id", "executions.workspace_id")
-      .leftJoin("workspace_usage", (join) => join.onRef("workspace_usage.workspace_id", "=", "executions.workspace_id").on("workspace_usage.month", "=", sql<Date>`${monthOf(now)}::date`))
-      .selectAll("executions")
-      .select(["agent_versions.config", "workspace_tiers.tier", "workspace_usage.tokens"])
-      .where("executions.id", "=", claimed.id)
-      .executeTakeFirst();
+    // `load_run` keeps its plan for the session (docs/decisions/0026).
+    const { rows } = await sql<ExecutionRow & { config: unknown; tier: string | null; tokens: string | null }>`
+      select (r.execution).*, r.config, r.tier, r.tokens from load_run(${claimed.id}, ${monthOf(now)}::date) as r`.execute(tx);
+    const row = rows[0];
     if (!row || row.status !== "running" || row.lease_owner !== deps.owner) return null;
     const parsed = AgentConfig.safeParse(row.config);
     const config = parsed.success ? parsed.data : null;

@@ -12,6 +12,7 @@ import * as claimCountsRunning from "./2026_12_05_22_20_00_claim_counts_running"
 import * as claimKeepsItsPlan from "./2026_12_06_01_30_00_claim_keeps_its_plan";
 import * as runWritesKeepTheirPlans from "./2026_12_06_05_40_00_run_writes_keep_their_plans";
 import * as intakeKeepsItsPlans from "./2026_12_06_06_00_00_intake_keeps_its_plans";
+import * as runLoadKeepsItsPlan from "./2026_12_06_06_20_00_run_load_keeps_its_plan";
 
 /** This service's migrations in order; frozen once landed. */
 export const migrations: Record<string, Migration> = {
@@ -28,4 +29,5 @@ export const migrations: Record<string, Migration> = {
   "2026_12_06_01_30_00_claim_keeps_its_plan": claimKeepsItsPlan,
   "2026_12_06_05_40_00_run_writes_keep_their_plans": runWritesKeepTheirPlans,
   "2026_12_06_06_00_00_intake_keeps_its_plans": intakeKeepsItsPlans,
+  "2026_12_06_06_20_00_run_load_keeps_its_plan": runLoadKeepsItsPlan,
 };

@@ -16,11 +16,12 @@ test("the statements on a delivery's path are PL/pgSQL; only the claim sees acro
   const { rows } = await sql<{ name: string; language: string; definer: boolean }>`
     select p.proname as name, l.lanname as language, p.prosecdef as definer
       from pg_proc p join pg_language l on l.oid = p.prolang join pg_namespace n on n.oid = p.pronamespace
-     where n.nspname = 'execution' and p.proname in ('claim_queued_executions', 'intake_facts', 'write_starts', 'write_run', 'record_run')
+     where n.nspname = 'execution' and p.proname in ('claim_queued_executions', 'intake_facts', 'load_run', 'write_starts', 'write_run', 'record_run')
      order by p.proname`.execute(db);
   expect(rows).toEqual([
     { name: "claim_queued_executions", language: "plpgsql", definer: true },
     { name: "intake_facts", language: "plpgsql", definer: false },
+    { name: "load_run", language: "plpgsql", definer: false },
     { name: "record_run", language: "plpgsql", definer: false },
     { name: "write_run", language: "plpgsql", definer: false },
     { name: "write_starts", language: "plpgsql", definer: false },
