@@ -131,12 +131,16 @@ test("the production node_modules holds no test or build tooling", async () => {
   console.info(`production node_modules: ${mib(await bytesIn(join(app, "node_modules")))} MiB, ${packages.length} packages; dist: ${mib(await bytesIn(join(app, "dist")))} MiB`);
 });
 
-test("it carries Galaxy's patch of nats.js: an answered request builds no error (patches/, docs/decisions/0024)", async () => {
+test("it carries Galaxy's patch of nats.js: an answered request builds no error, and a turn's writes go out at once (patches/, docs/decisions/0024, 0027)", async () => {
   const request = await readFile(join(app, "node_modules/@nats-io/nats-core/lib/request.js"), "utf8");
   const one = request.slice(request.indexOf("class RequestOne"));
   const resolver = one.slice(one.indexOf("resolver(err, msg)"), one.indexOf("cancel(err)"));
   expect(resolver).toContain("this.mux.cancel(this);");
   expect(resolver).not.toContain("this.cancel();");
+  const protocol = await readFile(join(app, "node_modules/@nats-io/nats-core/lib/protocol.js"), "utf8");
+  const sendCommand = protocol.slice(protocol.indexOf("sendCommand(cmd, ...payloads)"), protocol.indexOf("publish(subject, payload"));
+  expect(sendCommand).toContain("setImmediate(");
+  expect(sendCommand).not.toContain("queueMicrotask(");
 });
 
 test("setup and the CLI run from it", async () => {
