@@ -141,6 +141,9 @@ test("it carries Galaxy's patch of nats.js: an answered request builds no error,
   const sendCommand = protocol.slice(protocol.indexOf("sendCommand(cmd, ...payloads)"), protocol.indexOf("publish(subject, payload"));
   expect(sendCommand).toContain("setImmediate(");
   expect(sendCommand).not.toContain("queueMicrotask(");
+  const close = protocol.slice(protocol.indexOf("async close(err)"), protocol.indexOf("flushPending() {"));
+  expect(close.indexOf("this.flushPending();")).toBeGreaterThan(-1);
+  expect(close.indexOf("this.flushPending();")).toBeLessThan(close.indexOf("await this.transport.close(err);"));
 });
 
 test("setup and the CLI run from it", async () => {

@@ -60,7 +60,9 @@ export interface WorkspaceFunction {
  * and the transaction's workspace apply to every statement in it as if the service sent them.
  * PL/pgSQL prepares each statement once per session and keeps its plan: for a large statement
  * called on every run, that saves parsing and planning it each time (docs/decisions/0026).
- * Volatile, search_path pinned, callable by the service's login role only.
+ * Volatile, reads too: a volatile function sees what its own transaction wrote before it (a
+ * stable one works on the snapshot of the statement that called it). search_path pinned,
+ * callable by the service's login role only.
  */
 export async function createWorkspaceFunction(db: Kysely<unknown>, service: ServiceName, fn: WorkspaceFunction): Promise<void> {
   await createFunction(db, service, fn, "language plpgsql volatile security invoker");

@@ -225,7 +225,7 @@ interface AgentRow {
 async function readGroupFacts(tx: Transaction<ExecutionDb>, workspaceId: string, orders: readonly BatchOrder[]): Promise<GroupFacts> {
   const ids = orders.map((order) => order.executionId);
   const agentIds = [...new Set(orders.map((order) => order.agentId))];
-  const result = await sql<{ tier: string | null; tokens: string | null; queued: number; running: number; existing: string[]; agents: AgentRow[] }>`
+  const result = await sql<{ tier: string | null; tokens: number | null; queued: number; running: number; existing: string[]; agents: AgentRow[] }>`
     select * from intake_facts(${workspaceId}, ${monthOf(new Date())}::date, ${ids}::uuid[], ${agentIds}::uuid[])`.execute(tx);
   const row = result.rows[0];
   if (!row) throw new Error("the batch intake's facts query returned no row");

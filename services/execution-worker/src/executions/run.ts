@@ -177,7 +177,7 @@ async function begin(deps: RunDeps, claimed: ClaimedExecution, claim: string, st
   const now = new Date();
   return inWorkspace(deps.db, claimed.workspaceId, async (tx) => {
     // `load_run` keeps its plan for the session (docs/decisions/0026).
-    const { rows } = await sql<ExecutionRow & { config: unknown; tier: string | null; tokens: string | null }>`
+    const { rows } = await sql<ExecutionRow & { config: unknown; tier: string | null; tokens: number | null }>`
       select (r.execution).*, r.config, r.tier, r.tokens from load_run(${claimed.id}, ${monthOf(now)}::date) as r`.execute(tx);
     const row = rows[0];
     if (!row || row.status !== "running" || row.lease_owner !== deps.owner) return null;

@@ -37,7 +37,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   // One write of a leased run: its start, its end or its hand-back to the queue, only while
   // p_owner holds the lease. Everything hangs on the update of the execution's row: a lost lease
   // writes no step, no event and no usage, and answers null. Otherwise the answer is the seq
-  // before the first of p_events.
+  // before the first of p_events. Each change's update carries the same guard (the row running,
+  // leased to p_owner) and the same counter: change them together.
   await createWorkspaceFunction(db, "execution-worker", {
     name: "write_run",
     args: `p_execution uuid, p_owner text, p_change text, p_started_at timestamptz, p_end jsonb, p_events jsonb, p_steps jsonb,

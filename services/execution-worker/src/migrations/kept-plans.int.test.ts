@@ -10,7 +10,7 @@ import type { ExecutionDb } from "../db";
 // the intake's read and write and a run's writes (docs/decisions/0026), which run as the worker
 // under row-level security. What each one does is covered by the tests of its caller
 // (executions/claim.int.test.ts, batch-intake.int.test.ts, run-store.int.test.ts).
-test("the statements on a delivery's path are PL/pgSQL; only the claim sees across workspaces", async ({ env, onTestFinished }) => {
+test("the claim, the intake's read and write and a run's writes are PL/pgSQL functions; only the claim runs as its owner", async ({ env, onTestFinished }) => {
   const db = serviceDb<ExecutionDb>(env, "execution-worker");
   onTestFinished(() => db.destroy());
   const { rows } = await sql<{ name: string; language: string; definer: boolean }>`
