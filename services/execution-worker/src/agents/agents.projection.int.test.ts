@@ -49,6 +49,18 @@ describe("the agent projection", () => {
     expect(await rows(ws, agent.id)).toEqual(before);
   });
 
+  test("a copy of agent.created stamped the same millisecond as the activation after it leaves the agent active", async ({ h, rows, projectedAs, drained }) => {
+    const { agent, envelope: created } = await h.registry.create(ws);
+    const activated = await h.registry.activate(agent.id);
+    const before = await projectedAs(ws, agent.id, "active");
+
+    // Facts of one millisecond cannot be ordered by their time: a creation is the first fact, whatever its time.
+    await h.registry.publish(ws, "agent.created", created.data, created.actor.id, { envelope: { ...created, occurredAt: activated.occurredAt }, messageId: uuidv7() });
+    await drained(ws);
+
+    expect(await rows(ws, agent.id)).toEqual(before);
+  });
+
   test("the current version never moves backwards", async ({ h, rows, projectedAs, drained }) => {
     const { agent } = await h.registry.create(ws);
     await h.registry.publish(ws, "agent.activated", { agentId: agent.id, version: 2, status: "active", before: "draft" }, agent.createdBy);

@@ -18,7 +18,7 @@ export async function applyAgentEvent(db: Kysely<ExecutionDb>, event: TypedEvent
       const { agent } = event.data;
       // The bus checked the envelope's workspace; the agent inside it must agree too.
       if (agent.workspaceId !== event.workspaceId) throw new TerminalMessageError("workspace_mismatch", "the agent belongs to another workspace than its event");
-      await inWorkspace(db, event.workspaceId, (tx) => rememberAgent(tx, agent, new Date(event.occurredAt)));
+      await inWorkspace(db, event.workspaceId, (tx) => rememberAgent(tx, agent, new Date(event.occurredAt), { first: true }));
       return;
     }
     case "agent.activated": {

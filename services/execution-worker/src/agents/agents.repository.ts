@@ -14,6 +14,12 @@ export interface AgentFact {
   at: Date;
   /** The agent was deleted: for good, whatever facts come after. */
   deleted?: boolean | undefined;
+  /**
+   * The agent's first fact (`agent.created`): applied only to an agent the projection does not
+   * know yet. Facts of the same millisecond cannot be ordered by `at`, so a copy of the creation
+   * replayed after an activation of the same millisecond would otherwise take it back to draft.
+   */
+  first?: boolean | undefined;
 }
 
 /** What the worker knows of an agent when asked to start it. */
@@ -39,7 +45,7 @@ export async function applyAgentFact(tx: Transaction<ExecutionDb>, fact: AgentFa
                    current_version = greatest(agents.current_version, excluded.current_version),
                    updated_at = excluded.updated_at,
                    deleted = agents.deleted or excluded.deleted
-             where excluded.updated_at >= agents.updated_at
+             where ${fact.first !== true} and excluded.updated_at >= agents.updated_at
                and (agents.status, agents.current_version, agents.updated_at, agents.deleted)
                    is distinct from (excluded.status, greatest(agents.current_version, excluded.current_version), excluded.updated_at, agents.deleted or excluded.deleted)`.execute(tx);
   // A deletion is final even when it is older than the last fact applied (a late redelivery).
@@ -56,9 +62,9 @@ export async function insertAgentVersion(tx: Transaction<ExecutionDb>, version: 
 }
 
 /** Projects an agent as the registry describes it (created, or fetched on a projection miss). */
-export async function rememberAgent(tx: Transaction<ExecutionDb>, agent: Agent, at: Date = new Date(agent.updatedAt)): Promise<void> {
+export async function rememberAgent(tx: Transaction<ExecutionDb>, agent: Agent, at: Date = new Date(agent.updatedAt), options: { first?: boolean } = {}): Promise<void> {
   await insertAgentVersion(tx, { workspaceId: agent.workspaceId, agentId: agent.id, version: agent.version, config: configOf(agent) });
-  await applyAgentFact(tx, { workspaceId: agent.workspaceId, agentId: agent.id, status: agent.status, version: agent.version, at });
+  await applyAgentFact(tx, { workspaceId: agent.workspaceId, agentId: agent.id, status: agent.status, version: agent.version, at, first: options.first });
 }
 
 /** The agent and the config of its current version, as far as the projection knows them. */
