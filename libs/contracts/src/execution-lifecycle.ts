@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { EventEnvelope, type EventType } from "./events";
+import { EventEnvelope, type EventType, type TypedEvent } from "./events";
 import { ExecutionStatus, TriggerType } from "./executions";
 import { IsoDateTime, Uuid } from "./ids";
 import { CursorPageQuery } from "./pagination";
@@ -46,6 +46,12 @@ export type ExecutionEventsReply = z.infer<typeof ExecutionEventsReply>;
 export const TERMINAL_EXECUTION_EVENTS = ["execution.completed", "execution.failed", "execution.cancelled"] as const satisfies readonly EventType[];
 /** The event types after which an execution's stream ends. */
 export const TERMINAL_EVENT_TYPES: ReadonlySet<string> = new Set(TERMINAL_EXECUTION_EVENTS);
+/** An event that ends an execution. */
+export type TerminalExecutionEvent = Extract<TypedEvent, { type: (typeof TERMINAL_EXECUTION_EVENTS)[number] }>;
+
+export function isTerminalExecutionEvent(event: TypedEvent): event is TerminalExecutionEvent {
+  return TERMINAL_EVENT_TYPES.has(event.type);
+}
 
 /**
  * Core NATS `sig.execution.cancel` (not stored): asks whichever worker instance runs the

@@ -43,9 +43,10 @@ export {
   EventActor, WorkspaceCreated, MemberAdded, MemberRoleChanged, MemberRemoved, WorkspaceUpdated, ApiKeyInfo, ApiKeyCreated, ApiKeyRevoked, CrossWorkspaceAttempt, ForgedMessage, AgentCreated, AgentActivated, ExecutionEventBase, ExecutionQueued, ExecutionStarted, ExecutionFinished, ExecutionStepCompleted,
 } from "./event-payloads";
 export type { ResourceRef, Changes, EventCatalog, EventType, EventData, TypedEvent } from "./events";
+export type { TerminalExecutionEvent } from "./execution-lifecycle";
 export {
   ExecutionListQuery, ListExecutionsRequest, CancelExecutionRequest, MAX_EVENTS_PAGE, ExecutionEventsRequest, StoredExecutionEvent, ExecutionEventsReply,
-  TERMINAL_EVENT_TYPES, TERMINAL_EXECUTION_EVENTS, CancelSignal,
+  TERMINAL_EVENT_TYPES, TERMINAL_EXECUTION_EVENTS, isTerminalExecutionEvent, CancelSignal,
 } from "./execution-lifecycle";
 export {
   IssueClaimRequest, ServiceClaimRequest, ClaimGrant, StartExecutionRequest, REQUESTS, requestSubject, ReplyEnvelope,

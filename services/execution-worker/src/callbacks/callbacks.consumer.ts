@@ -1,5 +1,5 @@
 import { TerminalMessageError, type EventMessage } from "@galaxy/bus";
-import { TERMINAL_EVENT_TYPES, type TERMINAL_EXECUTION_EVENTS, type TypedEvent } from "@galaxy/contracts";
+import { isTerminalExecutionEvent, type TypedEvent } from "@galaxy/contracts";
 import { inWorkspace, type Kysely } from "@galaxy/db";
 import type { ExecutionDb } from "../db";
 import { NotifyUrls } from "./notify-urls";
@@ -22,7 +22,7 @@ export async function scheduleCallback(
   // An execution's last event: completed, failed (timed out too) or cancelled. The consumer
   // skips the others (`only: TERMINAL_EXECUTION_EVENTS`), but a replay or a redrive hands them
   // over all the same.
-  if (!isTerminal(event)) return false;
+  if (!isTerminalExecutionEvent(event)) return false;
   const { execution } = event.data;
   if (execution.workspaceId !== event.workspaceId) throw new TerminalMessageError("workspace_mismatch", "the execution belongs to another workspace than its event");
   const url = await notifyUrls.of(event.workspaceId, execution.agentId, execution.agentVersion);
@@ -51,8 +51,4 @@ export function callbackHandler(db: Kysely<ExecutionDb>, config: Pick<CallbackCo
     // The consumer's span: the delivery, made later by the dispatcher, continues it.
     if (await scheduleCallback(db, message.event, config, new Date(), notifyUrls, message.derivedContext().traceparent)) scheduled();
   };
-}
-
-function isTerminal(event: TypedEvent): event is Extract<TypedEvent, { type: (typeof TERMINAL_EXECUTION_EVENTS)[number] }> {
-  return TERMINAL_EVENT_TYPES.has(event.type);
 }

@@ -1,14 +1,13 @@
-import { AgentConfig, type AgentStatus } from "@galaxy/contracts";
 import { isRetryable } from "@galaxy/bus";
-import { atCommit, inWorkspace, sql, type OutboxRow, type Transaction } from "@galaxy/db";
-import type { PinnableAgent } from "../agents/agents.repository";
+import { atCommit, inWorkspace, sql, type OutboxRow } from "@galaxy/db";
 import type { ExecutionDb } from "../db";
-import { monthOf, Tier, TIERS } from "../quota/tiers";
+import { TIERS } from "../quota/tiers";
 import { checkInput } from "./input-check";
 import { CLAIM_LOCK, quotaRefusal, type Intake, type IntakeDeps, type Reservation, type StartOrder } from "./intake";
 import { startsWrite, type PlannedStart, type StartsWrite } from "./start-rows";
 import { planStart } from "./start-plan";
 import { decideStart } from "./start-decision";
+import { readWorkspaceFacts, type WorkspaceFacts } from "./workspace-facts";
 
 /** A start with a fixed id: a batch may be handed again, whole or in part, and must start each once. */
 export type BatchOrder = StartOrder & { executionId: string };
@@ -23,15 +22,6 @@ interface BatchState {
   copies: Array<[number, number]>;
 }
 
-/** What one workspace's group of a batch reads before it writes: one statement (`intake_facts`, PL/pgSQL: docs/decisions/0026). */
-interface GroupFacts {
-  tier: Tier;
-  tokensUsed: number;
-  queued: number;
-  running: number;
-  existing: Set<string>;
-  agents: Map<string, PinnableAgent>;
-}
 
 /**
  * Starts many orders (webhook deliveries) at once (docs/webhooks.md, "Intake"): in ONE
@@ -83,7 +73,8 @@ export class BatchIntake {
           // Row-level security reads the setting of the moment: each group writes as its own workspace.
           if (workspaceId !== first) await sql`select set_config('app.workspace_id', ${workspaceId.toLowerCase()}, true)`.execute(tx);
           const groupOrders = indexes.map((i) => orders[i] as BatchOrder);
-          let facts = await readGroupFacts(tx, workspaceId, groupOrders);
+          const read = () => readWorkspaceFacts(tx, workspaceId, groupOrders.map((order) => order.executionId), groupOrders.map((order) => order.agentId), new Date());
+          let facts = await read();
           const claim = claims.get(workspaceId) ?? null;
           let reserved: Reservation[] = [];
           if (claim !== null && facts.queued === 0 && facts.running < TIERS[facts.tier].concurrency) {
@@ -94,7 +85,7 @@ export class BatchIntake {
             if (reserved.length > 0 && !locked) {
               await sql`select pg_advisory_xact_lock(hashtext(${CLAIM_LOCK}))`.execute(tx);
               locked = true;
-              facts = await readGroupFacts(tx, workspaceId, groupOrders);
+              facts = await read();
             }
           }
           const group = this.planGroup(orders, indexes, facts, claim, reserved.length, state);
@@ -129,7 +120,7 @@ export class BatchIntake {
   }
 
   /** Decides each order of one workspace's group; those to write, planned (taken at once while room is left in `free` places kept for it). */
-  private planGroup(orders: readonly BatchOrder[], indexes: number[], facts: GroupFacts, claim: string | null, free: number, state: BatchState): PlannedStart[] {
+  private planGroup(orders: readonly BatchOrder[], indexes: number[], facts: WorkspaceFacts, claim: string | null, free: number, state: BatchState): PlannedStart[] {
     const { outcomes, alone } = state;
     const now = new Date();
     const group: PlannedStart[] = [];
@@ -212,28 +203,4 @@ function groupByWorkspace(orders: readonly BatchOrder[]): Map<string, number[]> 
     else groups.set(order.workspaceId, [index]);
   }
   return groups;
-}
-
-interface AgentRow {
-  agent_id: string;
-  status: AgentStatus;
-  deleted: boolean;
-  current_version: number;
-  config: unknown;
-}
-
-async function readGroupFacts(tx: Transaction<ExecutionDb>, workspaceId: string, orders: readonly BatchOrder[]): Promise<GroupFacts> {
-  const ids = orders.map((order) => order.executionId);
-  const agentIds = [...new Set(orders.map((order) => order.agentId))];
-  const result = await sql<{ tier: string | null; tokens: number | null; queued: number; running: number; existing: string[]; agents: AgentRow[] }>`
-    select * from intake_facts(${workspaceId}, ${monthOf(new Date())}::date, ${ids}::uuid[], ${agentIds}::uuid[])`.execute(tx);
-  const row = result.rows[0];
-  if (!row) throw new Error("the batch intake's facts query returned no row");
-  const tier = Tier.safeParse(row.tier);
-  const agents = new Map<string, PinnableAgent>();
-  for (const agent of row.agents) {
-    const config = AgentConfig.safeParse(agent.config);
-    agents.set(agent.agent_id, { status: agent.status, deleted: agent.deleted, version: agent.current_version, config: config.success ? config.data : null });
-  }
-  return { tier: tier.success ? tier.data : "free", tokensUsed: Number(row.tokens ?? 0), queued: row.queued, running: row.running, existing: new Set(row.existing), agents };
 }

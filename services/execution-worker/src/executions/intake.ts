@@ -1,17 +1,18 @@
 import { v7 as uuidv7 } from "uuid";
-import { AgentConfig, type Agent, type EventActor, type Execution, type ExecutionTrigger, type GalaxyError, type Principal } from "@galaxy/contracts";
+import { type Agent, type AgentConfig, type EventActor, type Execution, type ExecutionTrigger, type GalaxyError, type Principal } from "@galaxy/contracts";
 import type { Bus } from "@galaxy/bus";
 import { inWorkspace, sql, type EventContext, type Kysely, type OutboxRelay, type OutboxRow, type Transaction } from "@galaxy/db";
 import { pinnableFrom, rememberAgent, type PinnableAgent } from "../agents/agents.repository";
 import type { ExecutionDb } from "../db";
 import { QuotaExceededError } from "../errors";
-import { monthOf, secondsUntilNextMonth, Tier, TIERS } from "../quota/tiers";
+import { secondsUntilNextMonth, TIERS } from "../quota/tiers";
 import { findExecution, toExecution, type ClaimedExecution } from "./executions.repository";
 import { checkInput } from "./input-check";
 import { eventsJson, stepsJson } from "./run-store";
 import type { BegunRun } from "./run";
 import { planStart, type BudgetFacts } from "./start-plan";
 import { decideStart } from "./start-decision";
+import { readWorkspaceFacts, type WorkspaceFacts } from "./workspace-facts";
 
 /** The scheduler's claim lock (`claim_queued_executions`): an intake that takes its execution at once counts running executions under it too. */
 export const CLAIM_LOCK = "execution.claim_queued_executions";
@@ -60,12 +61,8 @@ export interface StartOrder {
 }
 
 /** What the workspace's tier, usage and queue say, and what the projection knows of the agent: one statement. */
-interface IntakeFacts {
+interface IntakeFacts extends Omit<WorkspaceFacts, "agents" | "existing"> {
   agent: PinnableAgent | null;
-  tier: Tier;
-  tokensUsed: number;
-  queued: number;
-  running: number;
   existing: boolean;
 }
 
@@ -179,24 +176,9 @@ export class Intake {
 }
 
 async function readFacts(tx: Transaction<ExecutionDb>, order: StartOrder, now: Date): Promise<IntakeFacts> {
-  const ws = order.workspaceId;
-  const result = await sql<{ status: PinnableAgent["status"] | null; deleted: boolean | null; current_version: number | null; config: unknown; tier: string | null; tokens: number | null; queued: number; running: number; existing: boolean }>`
-    select a.status, a.deleted, a.current_version, v.config,
-           (select tier from workspace_tiers where workspace_id = ${ws}) as tier,
-           (select tokens from workspace_usage where workspace_id = ${ws} and month = ${monthOf(now)}::date) as tokens,
-           (select count(*) from executions where workspace_id = ${ws} and status = 'queued')::int as queued,
-           (select count(*) from executions where workspace_id = ${ws} and status = 'running')::int as running,
-           exists (select 1 from executions where id = ${order.executionId ?? null}::uuid) as existing
-      from (select 1) as one
-      left join agents a on a.agent_id = ${order.agentId}::uuid
-      left join agent_versions v on v.agent_id = a.agent_id and v.version = a.current_version`.execute(tx);
-  const row = result.rows[0];
-  if (!row) throw new Error("the intake's facts query returned no row");
-  const config = AgentConfig.safeParse(row.config);
-  const tier = Tier.safeParse(row.tier);
-  const agent: PinnableAgent | null =
-    row.status === null || row.current_version === null ? null : { status: row.status, deleted: row.deleted === true, version: row.current_version, config: config.success ? config.data : null };
-  return { agent, tier: tier.success ? tier.data : "free", tokensUsed: Number(row.tokens ?? 0), queued: row.queued, running: row.running, existing: row.existing };
+  const id = order.executionId?.toLowerCase();
+  const { tier, tokensUsed, queued, running, existing, agents } = await readWorkspaceFacts(tx, order.workspaceId, id ? [id] : [], [order.agentId], now);
+  return { agent: agents.get(order.agentId.toLowerCase()) ?? null, tier, tokensUsed, queued, running, existing: id !== undefined && existing.has(id) };
 }
 
 /**
