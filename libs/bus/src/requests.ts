@@ -1,7 +1,6 @@
 import { headers as natsHeaders, type Msg, type MsgHdrs } from "@nats-io/transport-node";
-import { v7 as uuidv7 } from "uuid";
 import type { z } from "zod";
-import { GalaxyError, HEADER, REQUESTS, ReplyEnvelope, UnavailableError, requestSubject, type ReplyData, type RequestName } from "@galaxy/contracts";
+import { GalaxyError, HEADER, REQUESTS, ReplyEnvelope, UnavailableError, requestSubject, type ReplyData, type RequestName, uuidv7 } from "@galaxy/contracts";
 import { SpanKind } from "@galaxy/observability";
 import { isTooDeep } from "./classify-failure";
 import { payloadTooDeep } from "./errors";

@@ -1,9 +1,8 @@
 import type { Msg } from "@nats-io/transport-node";
-import { v7 as uuidv7 } from "uuid";
 import type { z } from "zod";
 import {
   GalaxyError, HEADER, REQUESTS, UnavailableError, ValidationError, issueDetails, requestSubject, type ErrorBody, type ErrorStatus, type ParsedRequest,
-  type ReplyData, type ReplyEnvelope, type RequestName, type WorkspaceClaim,
+  type ReplyData, type ReplyEnvelope, type RequestName, type WorkspaceClaim, uuidv7,
 } from "@galaxy/contracts";
 import { inSpan, lazyChild, SpanKind, type Logger } from "@galaxy/observability";
 import { ClaimError } from "./claims";

@@ -1,4 +1,5 @@
 export { Uuid, WorkspaceId, IsoDateTime, SYSTEM_WORKSPACE_ID } from "./ids";
+export { uuidv7 } from "./uuid-v7";
 export { ROLES, Role, Permissions, roleRank, lowerRole } from "./roles";
 export {
   CLAIM_TYP, ACCESS_TOKEN_TYP, CLAIM_ISSUER, ACCESS_TOKEN_AUDIENCE, CLAIM_AUDIENCE,

@@ -1,6 +1,5 @@
 import { sql, type Kysely, type QueryExecutorProvider, type Transaction } from "kysely";
-import { v7 as uuidv7 } from "uuid";
-import { EVENT_CATALOG, type EventActor, type EventData, type EventEnvelope, type EventType } from "@galaxy/contracts";
+import { EVENT_CATALOG, type EventActor, type EventData, type EventEnvelope, type EventType, uuidv7 } from "@galaxy/contracts";
 import { outboxBacklog, type Gauge, type Logger, type Registry } from "@galaxy/observability";
 import { createSecurityDefinerFunction, enableWorkspaceRls } from "./migrations";
 import type { ServiceName } from "./connection";

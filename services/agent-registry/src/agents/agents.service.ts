@@ -1,9 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { v7 as uuidv7 } from "uuid";
 import {
   agentConfigFromBody, applyAgentUpdate, authorize, ForbiddenError, pagination, principalOf, type Action, type Agent, type AgentConfig, type AgentStatus,
   type AgentVersionsRequest, type CreateAgentBody, type EventActor, type NotifySecretReply, type NotifySecretRequest, type PageQuery, type ReplyData,
-  type ResourceOwnership, type SavedAgent, type UpdateAgentRequest, type WorkspaceClaim,
+  type ResourceOwnership, type SavedAgent, type UpdateAgentRequest, type WorkspaceClaim, uuidv7,
 } from "@galaxy/contracts";
 import { appendEvent, inWorkspace, reportCrossWorkspaceAttempt, type EventContext, type Kysely, type OutboxRelay, type OutboxRow } from "@galaxy/db";
 import type { Logger } from "@galaxy/observability";

@@ -1,8 +1,7 @@
-import { v7 as uuidv7 } from "uuid";
 import { isRetryable, type EventMessage } from "@galaxy/bus";
 import {
   authorize, DOCUMENT_MAX_BYTES, GalaxyError, pagination, principalOf, type Action, type CreateKnowledgeBaseBody, type EmbeddingProvider, type EventActor, type KnowledgeBase,
-  type KnowledgeDocument, type KnowledgeQueryReply, type KnowledgeSearchReply, type ParsedRequest, type ReplyData, type WorkspaceClaim,
+  type KnowledgeDocument, type KnowledgeQueryReply, type KnowledgeSearchReply, type ParsedRequest, type ReplyData, type WorkspaceClaim, uuidv7,
 } from "@galaxy/contracts";
 import { appendEvent, inWorkspace, reportCrossWorkspaceAttempt, type EventContext, type Kysely, type OutboxRelay, type OutboxRow } from "@galaxy/db";
 import { currentTraceparent, type Logger } from "@galaxy/observability";

@@ -1,8 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { v7 as uuidv7 } from "uuid";
 import {
   authorize, pagination, principalOf, type Action, type CreatedTrigger, type CreateTriggerRequest, type EventActor, type ListTriggersRequest, type ReplyData,
-  type ResolvedTrigger, type ResourceOwnership, type RotatedTriggerSecret, type Trigger, type TriggerRef, type WorkspaceClaim,
+  type ResolvedTrigger, type ResourceOwnership, type RotatedTriggerSecret, type Trigger, type TriggerRef, type WorkspaceClaim, uuidv7,
 } from "@galaxy/contracts";
 import { appendEvent, inWorkspace, reportCrossWorkspaceAttempt, type Kysely, type OutboxRelay, type OutboxRow, type Transaction } from "@galaxy/db";
 import type { Logger } from "@galaxy/observability";

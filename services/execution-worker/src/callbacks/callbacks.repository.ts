@@ -1,6 +1,6 @@
-import { v7 as uuidv7 } from "uuid";
 import { sql, type Kysely, type Selectable, type Transaction } from "@galaxy/db";
 import type { CallbackDeliveriesTable, ExecutionDb } from "../db";
+import { uuidv7 } from "@galaxy/contracts";
 
 type Tx = Transaction<ExecutionDb>;
 export type DeliveryRow = Selectable<CallbackDeliveriesTable>;

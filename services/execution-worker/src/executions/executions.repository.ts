@@ -1,5 +1,4 @@
-import { v7 as uuidv7 } from "uuid";
-import { ExecutionError, ExecutionOutput, ExecutionTrigger, type Execution, type ExecutionStatus, type Usage } from "@galaxy/contracts";
+import { ExecutionError, ExecutionOutput, ExecutionTrigger, type Execution, type ExecutionStatus, type Usage, uuidv7 } from "@galaxy/contracts";
 import { inWorkspaceAtOnce, sql, type Kysely, type Selectable, type Transaction } from "@galaxy/db";
 import type { ExecutionDb, ExecutionsTable, StepStatus } from "../db";
 import { addUsage } from "../quota/quota.repository";
@@ -203,6 +202,9 @@ export async function listSteps(db: Db, executionId: string) {
   return db.selectFrom("execution_steps").selectAll().where("execution_id", "=", executionId).orderBy("started_at").orderBy("id").execute();
 }
 
+const StoredOutput = ExecutionOutput.nullable();
+const StoredError = ExecutionError.nullable();
+
 /** The contract's view of a stored execution. */
 export function toExecution(row: ExecutionRow): Execution {
   return {
@@ -213,8 +215,8 @@ export function toExecution(row: ExecutionRow): Execution {
     status: row.status,
     trigger: ExecutionTrigger.parse(row.trigger),
     input: row.input ?? null,
-    output: ExecutionOutput.nullable().parse(row.output ?? null),
-    error: ExecutionError.nullable().parse(row.error ?? null),
+    output: StoredOutput.parse(row.output ?? null),
+    error: StoredError.parse(row.error ?? null),
     usage: { inputTokens: row.input_tokens, outputTokens: row.output_tokens, totalTokens: row.total_tokens, costUsd: Number(row.cost_usd) },
     durationMs: row.duration_ms,
     createdAt: row.created_at.toISOString(),

@@ -1,5 +1,4 @@
-import { v7 as uuidv7 } from "uuid";
-import { type Agent, type AgentConfig, type EventActor, type Execution, type ExecutionTrigger, type GalaxyError, type Principal } from "@galaxy/contracts";
+import { type Agent, type AgentConfig, type EventActor, type Execution, type ExecutionTrigger, type GalaxyError, type Principal, uuidv7 } from "@galaxy/contracts";
 import type { Bus } from "@galaxy/bus";
 import { inWorkspace, sql, type EventContext, type Kysely, type OutboxRelay, type OutboxRow, type Transaction } from "@galaxy/db";
 import { pinnableFrom, rememberAgent, type PinnableAgent } from "../agents/agents.repository";

@@ -1,5 +1,4 @@
-import { v7 as uuidv7 } from "uuid";
-import { AgentConfig, type Execution, type StepName } from "@galaxy/contracts";
+import { AgentConfig, type Execution, type StepName, uuidv7 } from "@galaxy/contracts";
 import { inWorkspace, outboxRow, sql, type EventContext, type Kysely, type OutboxRelay, type OutboxRow } from "@galaxy/db";
 import { inSpan, type Logger } from "@galaxy/observability";
 import type { ExecutionDb } from "../db";

@@ -1,5 +1,4 @@
-import { v7 as uuidv7 } from "uuid";
-import type { EventActor, ExecutionStep, StepName } from "@galaxy/contracts";
+import { uuidv7, type EventActor, type ExecutionStep, type StepName } from "@galaxy/contracts";
 import { outboxRow, type EventContext, type OutboxRow } from "@galaxy/db";
 import { endSpan, startSpan, traceparentOf, type Span } from "@galaxy/observability";
 import type { StepRecord } from "./run-store";

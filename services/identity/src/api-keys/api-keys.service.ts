@@ -1,8 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
-import { v7 as uuidv7 } from "uuid";
 import {
   API_KEY_PREFIX, ForbiddenError, Permissions, ValidationError, authorize, isApiKey, pagination, principalOf, roleRank,
-  type ApiKey, type ApiKeyGrant, type CreateApiKeyBody, type CreatedApiKey, type PageQuery, type ReplyData, type WorkspaceClaim,
+  type ApiKey, type ApiKeyGrant, type CreateApiKeyBody, type CreatedApiKey, type PageQuery, type ReplyData, type WorkspaceClaim, uuidv7,
 } from "@galaxy/contracts";
 import { appendEvent, inWorkspace, reportCrossWorkspaceAttempt, type Kysely, type OutboxRelay, type OutboxRow } from "@galaxy/db";
 import type { RequestContext } from "@galaxy/bus";

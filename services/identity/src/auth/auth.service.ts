@@ -1,9 +1,8 @@
 import { errors as joseErrors, jwtVerify } from "jose";
-import { v7 as uuidv7 } from "uuid";
 import {
   ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_TYP, AccessTokenPayload, CLAIM_ISSUER, Permissions, authorize, lowerRole, principalOf, type ClaimGrant, type LoginBody, type LoginResult,
   type SwitchWorkspaceBody,
-  type Me, type SignupBody, type SignupResult, type WorkspaceClaim,
+  type Me, type SignupBody, type SignupResult, type WorkspaceClaim, uuidv7,
 } from "@galaxy/contracts";
 import { appendEvent, inWorkspace, type Kysely, type OutboxRelay, type OutboxRow } from "@galaxy/db";
 import type { RequestContext } from "@galaxy/bus";

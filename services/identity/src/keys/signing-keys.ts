@@ -1,10 +1,9 @@
 import { z } from "zod";
 import { createLocalJWKSet, exportJWK, generateKeyPair, importJWK, SignJWT, type CryptoKey, type JWK } from "jose";
 import { sql, type Kysely, type Selectable, type Transaction } from "@galaxy/db";
-import { v7 as uuidv7 } from "uuid";
 import {
   ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_TYP, CLAIM_AUDIENCE, CLAIM_ISSUER, CLAIM_TYP, PublicJwk, type Jwks, type Permissions, type Role,
-  type ClaimActor, type SigningKeyInfo,
+  type ClaimActor, type SigningKeyInfo, uuidv7,
 } from "@galaxy/contracts";
 import type { SecretBox } from "@galaxy/secrets";
 import type { IdentityDb, SigningKeysTable } from "../db";

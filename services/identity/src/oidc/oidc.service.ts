@@ -1,7 +1,6 @@
-import { v7 as uuidv7 } from "uuid";
 import {
   SYSTEM_WORKSPACE_ID, type ClerkUser, type EventActor, type ExchangeBody, type ExternalIdentityRef, type ExternalTokenClaims, type LoginResult,
-  type UserSyncRequest, type UserSyncResult, type Workspace,
+  type UserSyncRequest, type UserSyncResult, type Workspace, uuidv7,
 } from "@galaxy/contracts";
 import { appendEvent, inWorkspace, type EventContext, type Kysely, type OutboxRelay, type OutboxRow, type Transaction } from "@galaxy/db";
 import type { RequestContext } from "@galaxy/bus";

@@ -1,7 +1,6 @@
-import { v7 as uuidv7 } from "uuid";
 import {
   authorize, pagination, principalOf, ValidationError, WorkspaceSettings, type Action, type CreateWorkspaceBody, type PageQuery, type Pagination,
-  type UpdateWorkspaceBody, type WorkspaceClaim, type WorkspaceDetails, type WorkspaceMembership,
+  type UpdateWorkspaceBody, type WorkspaceClaim, type WorkspaceDetails, type WorkspaceMembership, uuidv7,
 } from "@galaxy/contracts";
 import { appendEvent, inWorkspace, type EventContext, type Kysely, type OutboxRelay, type OutboxRow } from "@galaxy/db";
 import type { RequestContext } from "@galaxy/bus";
