@@ -132,7 +132,7 @@ describe("security-definer functions", () => {
     const rows = documentedRows();
     expect(rows.length).toBeGreaterThan(5);
     // The generic rows are there, and stand for at least the schemas known to have an outbox.
-    expect(rows.filter((r) => r.schema === undefined).map((r) => r.name).sort()).toEqual(["outbox_mark_published", "outbox_pending"]);
+    expect(rows.filter((r) => r.schema === undefined).map((r) => r.name).sort()).toEqual(["outbox_mark_published", "outbox_pending", "outbox_prune"]);
     const withOutbox = await outboxSchemas();
     for (const known of ["identity", "registry", "execution"]) expect(withOutbox).toContain(known);
 

@@ -5,7 +5,7 @@ import type { Bus } from "@galaxy/bus";
 import { HEADER } from "@galaxy/contracts";
 import { connectTestBus, serviceDb, testLogger, incomingTraceparent } from "@galaxy/testkit";
 import { test as engineTest } from "@galaxy/testkit/fixtures";
-import type { Kysely } from "./connection";
+import { sql, type Kysely } from "./connection";
 import { appendEvent, OutboxRelay, type EventContext, type OutboxRow, type OutboxTable } from "./outbox";
 import { inWorkspace } from "./workspace-tx";
 
@@ -21,8 +21,8 @@ const logger = testLogger("identity");
  * - `bus`: identity's bus, which publishes identity's outbox;
  * - `reader`: a reader of the events, as another service would be;
  * - `db`: identity's login role;
- * - `relay`: makes an outbox relay on `db` (publishing on `bus` unless told); every relay made
- *   is stopped after the file's last test.
+ * - `relay`: makes an outbox relay on `db` (publishing on `bus` unless told, with the options
+ *   given); every relay made is stopped after the file's last test.
  */
 const test = engineTest
   .extend("bus", { scope: "file" }, async ({ env, claims }, { onCleanup }): Promise<Bus> => {
@@ -83,8 +83,8 @@ const test = engineTest
     onCleanup(async () => {
       await Promise.all(relays.map((r) => r.stop()));
     });
-    return (publish: (row: OutboxRow) => Promise<void> = (row) => bus.publishEvent(row)): OutboxRelay => {
-      const r = new OutboxRelay({ db, publish, logger });
+    return (publish: (row: OutboxRow) => Promise<void> = (row) => bus.publishEvent(row), options: { retainPublishedMs?: number } = {}): OutboxRelay => {
+      const r = new OutboxRelay({ db, publish, logger, ...options });
       relays.push(r);
       return r;
     };
@@ -199,5 +199,63 @@ describe("OutboxRelay", () => {
     r.publishNow(row ? [row] : []);
     await r.stop();
     expect((await outboxRow(ws, row?.id ?? ""))?.published_at).toBeInstanceOf(Date);
+  });
+});
+
+describe("the outbox's retention", () => {
+  /** Writes `count` rows of the workspace made `agoMs` ago (their UUIDv7 ids say so), published or not. */
+  async function writeRows(db: Kysely<Db>, ws: string, count: number, agoMs: number, published: boolean): Promise<string[]> {
+    const madeAt = Date.now() - agoMs;
+    const rows = Array.from({ length: count }, () => ({
+      id: uuidv7({ msecs: madeAt }),
+      workspace_id: ws,
+      type: "agent.activated",
+      schema_version: 1,
+      payload: JSON.stringify({ made: madeAt }),
+      context: JSON.stringify({ claim: "c", correlationId: "x", causationId: "x" }),
+      created_at: new Date(madeAt),
+      published_at: published ? new Date() : null,
+    }));
+    await inWorkspace(db, ws, (tx) => tx.insertInto("outbox").values(rows).execute());
+    return rows.map((r) => r.id);
+  }
+
+  const ids = (db: Kysely<Db>, ws: string) => inWorkspace(db, ws, async (tx) => (await tx.selectFrom("outbox").select("id").orderBy("id").execute()).map((r) => r.id));
+
+  test("every schema with an outbox has the prune function", async ({ db }) => {
+    const found = await sql<{ schema: string }>`
+      select n.nspname as schema from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+       where p.proname = 'outbox_prune' and p.prosecdef order by 1`.execute(db);
+    expect(found.rows.map((r) => r.schema)).toEqual(["audit", "execution", "identity", "registry"]);
+  });
+
+  test("a sweep deletes published events older than the retention and keeps younger ones and every unpublished one", async ({ db, relay }) => {
+    const ws = uuidv7();
+    const oldPublished = await writeRows(db, ws, 3, 20 * 60_000, true);
+    const oldUnpublished = await writeRows(db, ws, 2, 20 * 60_000, false);
+    const youngPublished = await writeRows(db, ws, 2, 60_000, true);
+    const r = relay(async () => undefined);
+    await r.sweep(60 * 60_000);
+    const left = await ids(db, ws);
+    for (const id of oldPublished) expect(left).not.toContain(id);
+    expect(left).toEqual([...oldUnpublished, ...youngPublished].sort());
+  });
+
+  test("prune deletes a batch per call and goes on until none is left, and answers how many", async ({ db, relay }) => {
+    const ws = uuidv7();
+    await writeRows(db, ws, 2_500, 30 * 60_000, true);
+    const kept = await writeRows(db, ws, 1, 30 * 60_000, false);
+    const r = relay(async () => undefined, { retainPublishedMs: 10 * 60_000 });
+    expect(await r.prune()).toBeGreaterThanOrEqual(2_500);
+    expect(await ids(db, ws)).toEqual(kept);
+  });
+
+  test("a shorter retention deletes younger rows", async ({ db, relay }) => {
+    const ws = uuidv7();
+    const published = await writeRows(db, ws, 2, 5_000, true);
+    await relay(async () => undefined).prune();
+    expect(await ids(db, ws)).toEqual(published.sort());
+    await relay(async () => undefined, { retainPublishedMs: 1_000 }).prune();
+    expect(await ids(db, ws)).toEqual([]);
   });
 });

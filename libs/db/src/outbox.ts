@@ -132,9 +132,21 @@ export interface OutboxRelayOptions {
    * statement (default 100 ms; well below `sweepAgeMs`, so the sweep does not take them again).
    */
   markDelayMs?: number;
+  /**
+   * How long a published event stays in the outbox before the sweep deletes it (default 10
+   * minutes, `OUTBOX_RETENTION_MS`): long enough to look at what a service just published;
+   * the events themselves stay in JetStream's `EVENTS`.
+   */
+  retainPublishedMs?: number;
   /** Where `galaxy_outbox_backlog` goes (the service's registry); none, no gauge. */
   metrics?: Registry;
 }
+
+/** How long published events stay in the outbox by default. */
+export const OUTBOX_RETENTION_MS = 10 * 60_000;
+/** Rows one call of `outbox_prune` deletes, and calls one sweep makes at most. */
+const PRUNE_BATCH = 1_000;
+const PRUNE_CALLS = 10;
 
 /** Marked at once past this many ids waiting. */
 const MARK_BATCH = 500;
@@ -181,8 +193,34 @@ export class OutboxRelay {
     void work.finally(() => this.inFlight.delete(work));
   }
 
-  /** Publishes every unpublished event older than the sweep age; returns how many. */
+  /** Publishes every unpublished event older than the sweep age, then deletes published events older than the retention. */
   async sweep(ageMs = this.options.sweepAgeMs ?? 1_000): Promise<void> {
+    await this.publishPending(ageMs);
+    await this.prune();
+  }
+
+  /**
+   * Deletes published events older than the retention, a batch at a time, at most
+   * `PRUNE_CALLS` batches per sweep; answers how many. A failure is logged: the next sweep
+   * tries again.
+   */
+  async prune(): Promise<number> {
+    const retention = this.options.retainPublishedMs ?? OUTBOX_RETENTION_MS;
+    let pruned = 0;
+    try {
+      for (let call = 0; call < PRUNE_CALLS; call++) {
+        const result = await sql<{ pruned: number }>`select outbox_prune(${retention}, ${PRUNE_BATCH}) as pruned`.execute(this.options.db);
+        const count = result.rows[0]?.pruned ?? 0;
+        pruned += count;
+        if (count < PRUNE_BATCH) break;
+      }
+    } catch (error) {
+      this.options.logger.warn({ err: error }, "outbox prune failed; will retry");
+    }
+    return pruned;
+  }
+
+  private async publishPending(ageMs: number): Promise<void> {
     const backlog = this.backlog;
     let found = 0;
     try {

@@ -1,4 +1,4 @@
-import type { Migration } from "@galaxy/db";
+import { outboxRetentionMigration, type Migration } from "@galaxy/db";
 import * as createAgents from "./2026_11_26_00_10_00_create_agents";
 import * as createAgentExistsElsewhere from "./2026_11_26_01_50_00_create_agent_exists_elsewhere";
 import * as addAgentsCreatedByUser from "./2026_11_26_02_10_00_add_agents_created_by_user";
@@ -18,4 +18,5 @@ export const migrations: Record<string, Migration> = {
   "2026_11_26_14_00_00_create_triggers": createTriggers,
   "2026_11_26_17_00_00_add_knowledge_embedding_source": addKnowledgeEmbeddingSource,
   "2026_12_04_22_00_00_add_knowledge_embedding_provider": addKnowledgeEmbeddingProvider,
+  "2026_12_06_07_40_00_outbox_keeps_recent_rows": outboxRetentionMigration("agent-registry"),
 };

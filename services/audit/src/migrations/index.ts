@@ -1,4 +1,4 @@
-import type { Migration } from "@galaxy/db";
+import { outboxRetentionMigration, type Migration } from "@galaxy/db";
 import * as createAuditLogs from "./2026_11_26_00_30_00_create_audit_logs";
 import * as createSecurityIncidents from "./2026_11_26_02_00_00_create_security_incidents";
 import * as auditRetentionAndReset from "./2026_11_26_15_00_00_audit_retention_and_reset";
@@ -16,4 +16,5 @@ export const migrations: Record<string, Migration> = {
   "2026_11_26_19_00_00_guard_replay_reset": guardReplayReset,
   "2026_12_04_23_00_00_append_entries": appendEntries,
   "2026_12_04_23_50_00_security_incidents_after": securityIncidentsAfter,
+  "2026_12_06_07_40_00_outbox_keeps_recent_rows": outboxRetentionMigration("audit"),
 };

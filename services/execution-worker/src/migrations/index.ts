@@ -1,4 +1,4 @@
-import type { Migration } from "@galaxy/db";
+import { outboxRetentionMigration, type Migration } from "@galaxy/db";
 import * as createExecutions from "./2026_11_26_00_20_00_create_executions";
 import * as createExistsElsewhere from "./2026_11_26_01_50_00_create_exists_elsewhere";
 import * as createCallbackDeliveries from "./2026_11_26_10_10_00_create_callback_deliveries";
@@ -30,4 +30,5 @@ export const migrations: Record<string, Migration> = {
   "2026_12_06_05_40_00_run_writes_keep_their_plans": runWritesKeepTheirPlans,
   "2026_12_06_06_00_00_intake_keeps_its_plans": intakeKeepsItsPlans,
   "2026_12_06_06_20_00_run_load_keeps_its_plan": runLoadKeepsItsPlan,
+  "2026_12_06_07_40_00_outbox_keeps_recent_rows": outboxRetentionMigration("execution-worker"),
 };
