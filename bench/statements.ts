@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { connect } from "@nats-io/transport-node";
 import { createDb, sql } from "@galaxy/db";
-import { startDevModel } from "@galaxy/dev-model";
+import { startDevModel } from "@galaxy/dev-model/testing";
 import { startGalaxy } from "../test/e2e/harness";
 import { createBaselineTable, createStream, requestBareRun, serveBareWorker } from "./bare";
 import { CompletionWatcher } from "./completions";

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { readFileSync } from "node:fs";
 import { createDb, sql, SERVICE_SCHEMAS, type Kysely } from "@galaxy/db";
-import { createTestEnv, type TestEnv } from "@galaxy/testkit";
+import { test as engineTest } from "@galaxy/testkit/fixtures";
 
 /**
  * Row-level security and security-definer functions across every schema, read from the
@@ -12,21 +12,18 @@ import { createTestEnv, type TestEnv } from "@galaxy/testkit";
 const SCHEMAS: readonly string[] = Object.values(SERVICE_SCHEMAS);
 const PREDICATE = "workspace_id = nullif(current_setting('app.workspace_id', true), '')::uuid";
 
-let env: TestEnv;
-let db: Kysely<unknown>;
-
-beforeAll(async () => {
-  env = await createTestEnv(inject("engines"));
-  db = createDb<unknown>({ connectionString: env.databaseUrl, max: 2 });
-});
-
-afterAll(async () => {
-  await db?.destroy();
-  await env?.cleanup();
+/**
+ * On the testkit's `env` (the file's own database, every migration applied), set up once per file:
+ * - `db`: the bootstrap connection to it, which reads every schema's catalog.
+ */
+const test = engineTest.extend("db", { scope: "file" }, async ({ env }, { onCleanup }): Promise<Kysely<unknown>> => {
+  const db = createDb<unknown>({ connectionString: env.databaseUrl, max: 2 });
+  onCleanup(() => db.destroy());
+  return db;
 });
 
 /** What Postgres prints for an expression: the predicate as `pg_policies` shows it. */
-async function normalized(expression: string, table: string): Promise<string> {
+async function normalized(db: Kysely<unknown>, expression: string, table: string): Promise<string> {
   // A throwaway table with the same column type, so the expression deparses exactly as in pg_policies.
   return db.transaction().execute(async (tx) => {
     await sql`create temp table rls_probe (workspace_id uuid) on commit drop`.execute(tx);
@@ -39,8 +36,8 @@ async function normalized(expression: string, table: string): Promise<string> {
 }
 
 describe("every table with a workspace_id", () => {
-  test("has ENABLE and FORCE row-level security, a USING and WITH CHECK policy on the workspace predicate, and an owner role that is not the login role", async () => {
-    const expected = await normalized(PREDICATE, "probe");
+  test("has ENABLE and FORCE row-level security, a USING and WITH CHECK policy on the workspace predicate, and an owner role that is not the login role", async ({ db }) => {
+    const expected = await normalized(db, PREDICATE, "probe");
     const tables = await sql<{ schema: string; table: string; enabled: boolean; forced: boolean; owner: string }>`
       select n.nspname as schema, c.relname as table, c.relrowsecurity as enabled, c.relforcerowsecurity as forced, pg_get_userbyid(c.relowner) as owner
       from information_schema.columns col
@@ -75,7 +72,7 @@ describe("every table with a workspace_id", () => {
     for (const known of ["identity.members", "identity.workspaces", "identity.api_keys", "registry.agents", "execution.executions", "audit.audit_logs", "gateway.idempotency_keys"]) expect(names).toContain(known);
   });
 
-  test("no login role owns a table or may bypass row-level security", async () => {
+  test("no login role owns a table or may bypass row-level security", async ({ db }) => {
     const roles = await sql<{ name: string; bypass: boolean; superuser: boolean; canLogin: boolean }>`
       select rolname as name, rolbypassrls as bypass, rolsuper as superuser, rolcanlogin as "canLogin" from pg_roles where rolname = any(${SCHEMAS.map((s) => `galaxy_${s}`)}::text[])`.execute(db);
     expect(roles.rows.map((r) => r.name).sort()).toEqual(SCHEMAS.map((s) => `galaxy_${s}`).sort());
@@ -113,7 +110,7 @@ describe("security-definer functions", () => {
   }
 
   /** The schemas with an outbox table: what `<schema>.` stands for in the docs. */
-  async function outboxSchemas(): Promise<string[]> {
+  async function outboxSchemas(db: Kysely<unknown>): Promise<string[]> {
     const rows = await sql<{ schema: string }>`
       select n.nspname as schema from pg_class c join pg_namespace n on n.oid = c.relnamespace
       where c.relname = 'outbox' and c.relkind in ('r', 'p') and n.nspname = any(${SCHEMAS}::text[]) order by 1`.execute(db);
@@ -121,19 +118,19 @@ describe("security-definer functions", () => {
   }
 
   /** `schema.name` of every function named in docs/security.md; `<schema>.name` stands for every schema with an outbox. */
-  async function documented(): Promise<Set<string>> {
-    const withOutbox = await outboxSchemas();
+  async function documented(db: Kysely<unknown>): Promise<Set<string>> {
+    const withOutbox = await outboxSchemas(db);
     const names = new Set<string>();
     for (const { schema, name } of documentedRows()) for (const s of schema === undefined ? withOutbox : [schema]) names.add(`${s}.${name}`);
     return names;
   }
 
-  test("each one named in docs/security.md exists in the catalog as a security-definer function (a stale docs entry fails)", async () => {
+  test("each one named in docs/security.md exists in the catalog as a security-definer function (a stale docs entry fails)", async ({ db }) => {
     const rows = documentedRows();
     expect(rows.length).toBeGreaterThan(5);
     // The generic rows are there, and stand for at least the schemas known to have an outbox.
     expect(rows.filter((r) => r.schema === undefined).map((r) => r.name).sort()).toEqual(["outbox_mark_published", "outbox_pending", "outbox_prune"]);
-    const withOutbox = await outboxSchemas();
+    const withOutbox = await outboxSchemas(db);
     for (const known of ["identity", "registry", "execution"]) expect(withOutbox).toContain(known);
 
     const definers = await sql<{ name: string }>`
@@ -148,8 +145,8 @@ describe("security-definer functions", () => {
     expect(problems).toEqual([]);
   });
 
-  test("each one is named in docs/security.md, owned by its schema's owner role, not executable by PUBLIC, and pins search_path", async () => {
-    const docs = await documented();
+  test("each one is named in docs/security.md, owned by its schema's owner role, not executable by PUBLIC, and pins search_path", async ({ db }) => {
+    const docs = await documented(db);
     expect(docs.size).toBeGreaterThan(5);
     const functions = await sql<{ schema: string; name: string; args: string; owner: string; config: string[] | null; publicExecute: boolean; executors: string[] }>`
       select n.nspname as schema, p.proname as name, pg_get_function_identity_arguments(p.oid) as args, pg_get_userbyid(p.proowner) as owner,

@@ -1,10 +1,11 @@
-import { afterAll, beforeAll, expect, inject, test } from "vitest";
+import { expect } from "vitest";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { cp, lstat, mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { connectTestBus, createTestEnv, freePort, type TestEnv } from "@galaxy/testkit";
+import { connectTestBus, freePort } from "@galaxy/testkit";
+import { test as engineTest } from "@galaxy/testkit/fixtures";
 import { buildAll, ROOT } from "../../scripts/build/bundle";
 import { answersOk, eventually } from "./wait";
 
@@ -25,11 +26,6 @@ const SERVICES = [
   { name: "audit", port: "AUDIT_PORT", ready: "/health/ready" },
   { name: "gateway", port: "GATEWAY_PORT", ready: "/health/ready" },
 ];
-
-let work = "";
-let app = "";
-let env: TestEnv;
-const children: ChildProcess[] = [];
 
 /** What the Dockerfile's manifests stage copies: the workspace manifests, the lockfile and the patches of dependencies. */
 async function copyManifests(to: string): Promise<void> {
@@ -66,16 +62,6 @@ async function bytesIn(path: string): Promise<number> {
   return total;
 }
 
-function start(args: string[], extra: NodeJS.ProcessEnv): { child: ChildProcess; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ["bin/service.mjs", ...args], {
-    cwd: app,
-    env: { PATH: process.env.PATH, DATABASE_URL: env.databaseUrl, NATS_URL: env.natsUrl, REDIS_URL: env.redisUrl, GALAXY_BUS_PREFIX: env.busPrefix, GALAXY_MASTER_KEY: env.masterKey, LOG_LEVEL: "warn", ...extra },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  children.push(child);
-  return { child, exited: new Promise((resolve) => child.once("exit", (code) => resolve(code))) };
-}
-
 /** The README's walk-through, shortened: sign up, an active agent, one execution to completed, its audit entry. */
 async function walkThrough(api: string): Promise<void> {
   const call = async (path: string, body?: unknown, token?: string): Promise<{ status: number; data: Record<string, unknown> }> => {
@@ -106,23 +92,54 @@ async function walkThrough(api: string): Promise<void> {
   }, 60_000, "execution.completed in the audit log");
 }
 
-beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), "galaxy-production-"));
-  await copyManifests(work);
-  app = join(work, "app");
-  await run("sh", [join(ROOT, "scripts/install-production.sh"), app], { cwd: work, timeout: 240_000, env: { ...process.env, CI: "true" } });
-  await buildAll({ outdir: join(app, "dist"), linkDependencies: false });
-  await cp(join(ROOT, "bin"), join(app, "bin"), { recursive: true });
-  env = await createTestEnv(inject("engines"));
+/** A program started by `start`, and its exit code once it exits. */
+interface Started {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+}
+
+/**
+ * On the testkit's `env`, each set up once per file and cleaned up after it:
+ * - `work`: a directory of the file's own, holding the manifests the Dockerfile copies;
+ * - `app`: the image's final stage in it: the production install, dist/ built beside it, bin/;
+ * - `start`: starts `bin/service.mjs` in `app` with the arguments given, on `env`, with the
+ *   variables given; whatever still runs after the last test is killed.
+ */
+const test = engineTest
+  .extend("work", { scope: "file" }, async ({}, { onCleanup }): Promise<string> => {
+    const work = await mkdtemp(join(tmpdir(), "galaxy-production-"));
+    onCleanup(() => rm(work, { recursive: true, force: true }));
+    await copyManifests(work);
+    return work;
+  })
+  .extend("app", { scope: "file" }, async ({ work }): Promise<string> => {
+    const app = join(work, "app");
+    await run("sh", [join(ROOT, "scripts/install-production.sh"), app], { cwd: work, timeout: 240_000, env: { ...process.env, CI: "true" } });
+    await buildAll({ outdir: join(app, "dist"), linkDependencies: false });
+    await cp(join(ROOT, "bin"), join(app, "bin"), { recursive: true });
+    return app;
+  })
+  .extend("start", { scope: "file" }, async ({ app, env }, { onCleanup }) => {
+    const children: ChildProcess[] = [];
+    onCleanup(() => {
+      for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    });
+    return (args: string[], extra: NodeJS.ProcessEnv): Started => {
+      const child = spawn(process.execPath, ["bin/service.mjs", ...args], {
+        cwd: app,
+        env: { PATH: process.env.PATH, DATABASE_URL: env.databaseUrl, NATS_URL: env.natsUrl, REDIS_URL: env.redisUrl, GALAXY_BUS_PREFIX: env.busPrefix, GALAXY_MASTER_KEY: env.masterKey, LOG_LEVEL: "warn", ...extra },
+        stdio: ["ignore", "ignore", "inherit"],
+      });
+      children.push(child);
+      return { child, exited: new Promise((resolve) => child.once("exit", (code) => resolve(code))) };
+    };
+  });
+// The production install takes minutes: before the first test, under this limit.
+test.beforeAll(async ({ app }) => {
+  void app;
 }, 300_000);
 
-afterAll(async () => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  await env?.cleanup();
-  await rm(work, { recursive: true, force: true });
-});
-
-test("the production node_modules holds no test or build tooling", async () => {
+test("the production node_modules holds no test or build tooling", async ({ app }) => {
   const packages = await packagesIn(join(app, "node_modules"));
   expect(packages).toEqual(expect.arrayContaining(["fastify", "kysely", "pg", "pino", "@nats-io/jetstream"]));
   expect(packages.filter((name) => TOOLING.some((pattern) => pattern.test(name)))).toEqual([]);
@@ -131,7 +148,7 @@ test("the production node_modules holds no test or build tooling", async () => {
   console.info(`production node_modules: ${mib(await bytesIn(join(app, "node_modules")))} MiB, ${packages.length} packages; dist: ${mib(await bytesIn(join(app, "dist")))} MiB`);
 });
 
-test("it carries Galaxy's patch of nats.js: an answered request builds no error, and a turn's writes go out at once (patches/, docs/decisions/0024, 0027)", async () => {
+test("it carries Galaxy's patch of nats.js: an answered request builds no error, and a turn's writes go out at once (patches/, docs/decisions/0024, 0027)", async ({ app }) => {
   const request = await readFile(join(app, "node_modules/@nats-io/nats-core/lib/request.js"), "utf8");
   const one = request.slice(request.indexOf("class RequestOne"));
   const resolver = one.slice(one.indexOf("resolver(err, msg)"), one.indexOf("cancel(err)"));
@@ -146,7 +163,7 @@ test("it carries Galaxy's patch of nats.js: an answered request builds no error,
   expect(close.indexOf("this.flushPending();")).toBeLessThan(close.indexOf("await this.transport.close(err);"));
 });
 
-test("setup and the CLI run from it", async () => {
+test("setup and the CLI run from it", async ({ app, start }) => {
   const cli = await run(process.execPath, ["bin/service.mjs", "cli", "--help"], { cwd: app });
   expect(cli.stdout).toContain("Usage: galaxy");
   const setup = start(["setup"], {});
@@ -157,7 +174,7 @@ test("setup and the CLI run from it", async () => {
   expect(await none.exited).toBe(2);
 }, 120_000);
 
-test("every service starts from it alone and answers ready; the image's health check sees it; an execution completes; SIGTERM stops each cleanly", async () => {
+test("every service starts from it alone and answers ready; the image's health check sees it; an execution completes; SIGTERM stops each cleanly", async ({ env, work, app, start }) => {
   const bus = await connectTestBus(env, "setup");
   await bus.close();
   const ports = Object.fromEntries(await Promise.all(SERVICES.map(async (s) => [s.port, String(await freePort())] as const)));

@@ -1,8 +1,9 @@
-import { afterAll, beforeAll, expect, inject, test } from "vitest";
+import { expect } from "vitest";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connectTestBus, createTestEnv, freePort, testLogger, type TestEnv } from "@galaxy/testkit";
+import { connectTestBus, freePort, testLogger } from "@galaxy/testkit";
+import { test as engineTest } from "@galaxy/testkit/fixtures";
 import { buildAll, ROOT } from "../../scripts/build/bundle";
 import { Supervisor } from "../../scripts/supervisor";
 import { answersOk, eventually } from "./wait";
@@ -13,46 +14,47 @@ import { answersOk, eventually } from "./wait";
  * back ready by itself, and a stop must leave nothing running.
  */
 
-let env: TestEnv;
-let outdir = "";
-let supervisor: Supervisor;
-let readyUrl = "";
-
-beforeAll(async () => {
-  outdir = await mkdtemp(join(tmpdir(), "galaxy-dist-"));
-  await buildAll({ outdir });
-  env = await createTestEnv(inject("engines"));
-  const bus = await connectTestBus(env, "setup");
-  await bus.close();
-  const port = await freePort();
-  readyUrl = `http://127.0.0.1:${port}/health/ready`;
-  supervisor = new Supervisor({
-    programs: [{ name: "identity", args: ["--enable-source-maps", join(outdir, "identity/main.js")] }],
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH,
-      DATABASE_URL: env.databaseUrl,
-      NATS_URL: env.natsUrl,
-      REDIS_URL: env.redisUrl,
-      GALAXY_BUS_PREFIX: env.busPrefix,
-      GALAXY_MASTER_KEY: env.masterKey,
-      IDENTITY_PORT: String(port),
-      LOG_LEVEL: "warn",
-    },
-    logger: testLogger("supervisor"),
-    write: () => {},
-    backoff: { initialMs: 100 },
+/**
+ * On the testkit's `env`, each set up once per file and cleaned up after it:
+ * - `outdir`: the programs compiled as `make build` does, in a directory of their own;
+ * - `port`: a free port for identity, whose readiness answers at `readyUrl`;
+ * - `supervisor`: the supervisor, started, running the compiled identity on `env` and `port`.
+ */
+const test = engineTest
+  .extend("outdir", { scope: "file" }, async ({}, { onCleanup }): Promise<string> => {
+    const outdir = await mkdtemp(join(tmpdir(), "galaxy-dist-"));
+    onCleanup(() => rm(outdir, { recursive: true, force: true }));
+    await buildAll({ outdir });
+    return outdir;
+  })
+  .extend("port", { scope: "file" }, async ({}) => freePort())
+  .extend("readyUrl", { scope: "file" }, async ({ port }) => `http://127.0.0.1:${port}/health/ready`)
+  .extend("supervisor", { scope: "file" }, async ({ env, outdir, port }, { onCleanup }): Promise<Supervisor> => {
+    const bus = await connectTestBus(env, "setup");
+    await bus.close();
+    const supervisor = new Supervisor({
+      programs: [{ name: "identity", args: ["--enable-source-maps", join(outdir, "identity/main.js")] }],
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH,
+        DATABASE_URL: env.databaseUrl,
+        NATS_URL: env.natsUrl,
+        REDIS_URL: env.redisUrl,
+        GALAXY_BUS_PREFIX: env.busPrefix,
+        GALAXY_MASTER_KEY: env.masterKey,
+        IDENTITY_PORT: String(port),
+        LOG_LEVEL: "warn",
+      },
+      logger: testLogger("supervisor"),
+      write: () => {},
+      backoff: { initialMs: 100 },
+    });
+    onCleanup(() => supervisor.stop());
+    supervisor.start();
+    return supervisor;
   });
-  supervisor.start();
-}, 120_000);
 
-afterAll(async () => {
-  await supervisor?.stop();
-  await env?.cleanup();
-  await rm(outdir, { recursive: true, force: true });
-});
-
-test("the compiled identity, killed with SIGKILL, is started again and answers ready; a stop leaves nothing running", async () => {
+test("the compiled identity, killed with SIGKILL, is started again and answers ready; a stop leaves nothing running", async ({ supervisor, readyUrl }) => {
   await eventually(async () => ((await answersOk(readyUrl)) ? true : undefined), 60_000, "identity to be ready");
   const first = supervisor.pid("identity");
   expect(first).toBeDefined();

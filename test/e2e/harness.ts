@@ -6,7 +6,7 @@ import type { Bus } from "@galaxy/bus";
 import { createDb, sql, type Kysely } from "@galaxy/db";
 import { createMetrics, type Registry } from "@galaxy/observability";
 import { connectTestBus, createTestEnv, serviceDb, testLogger, type EngineUrls, type TestEnv } from "@galaxy/testkit";
-import { startDevModel, type RunningDevModel } from "@galaxy/dev-model";
+import { startDevModel, type RunningDevModel } from "@galaxy/dev-model/testing";
 import { createIdentity, type IdentityService, type OidcConfig } from "@galaxy/identity";
 import { createAgentRegistry, scheduleQueueName } from "@galaxy/agent-registry";
 import { createExecutionWorker, type ExecutionWorkerConfig } from "@galaxy/execution-worker";

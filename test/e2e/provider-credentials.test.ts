@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { Msg } from "@nats-io/transport-node";
 import { Agent, AuditEntry, CredentialStored, CredentialSummary, ErrorBody, Execution, SignupResult } from "@galaxy/contracts";
 import { inWorkspace } from "@galaxy/db";
-import { startDevModel, type RunningDevModel } from "@galaxy/dev-model";
+import { startDevModel, type RunningDevModel } from "@galaxy/dev-model/testing";
 import { serviceDb } from "@galaxy/testkit";
 import type { GatewayDb } from "@galaxy/gateway";
 import type { IdentityDb } from "@galaxy/identity";

@@ -1,9 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
-import { afterAll, beforeAll, expect, inject, test } from "vitest";
+import { expect, inject, test as base } from "vitest";
 import { Redis } from "ioredis";
-import type { FastifyInstance } from "fastify";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { Bus } from "@galaxy/bus";
@@ -26,60 +25,78 @@ import { startClusterFromConfig, type ClusterFromConfig } from "./nats-cluster-c
 const WORKER = resolve(import.meta.dirname, "../../services/execution-worker/src/main.ts");
 const TOTAL = 30;
 
-let cluster: ClusterFromConfig;
-let galaxy: Galaxy;
-let secondGateway: FastifyInstance;
-let secondGatewayUrl: string;
-const closers: Array<() => Promise<void>> = [];
-const children: ChildProcess[] = [];
-
-beforeAll(async () => {
-  cluster = await startClusterFromConfig();
-  galaxy = await startGalaxy({ ...inject("engines"), natsUrl: cluster.url });
-  // The harness provisioned with one replica; production's setup asks for 3 and provisioning only ever adds.
-  const setup = await Bus.connect({ url: cluster.url, prefix: galaxy.env.busPrefix, service: "setup", logger: testLogger("setup"), streams: { replicas: 3, storage: "file" } });
-  await setup.provision();
-  await setup.close();
-
-  // Connected, not provisioned again: the streams are being copied to their new replicas.
-  const bus = await Bus.connect({ url: cluster.url, prefix: galaxy.env.busPrefix, service: "gateway", logger: testLogger("gateway-2"), requestTimeoutMs: 5_000 });
-  const db = serviceDb<GatewayDb>(galaxy.env, "gateway");
-  const redis = new Redis(galaxy.env.redisUrl, { keyPrefix: galaxy.env.redisPrefix });
-  secondGateway = await buildGateway({ bus, db, redis, logger: testLogger("gateway-2"), metrics: createMetrics("gateway") });
-  await secondGateway.listen({ port: 0, host: "127.0.0.1" });
-  const address = secondGateway.server.address();
-  secondGatewayUrl = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
-  closers.push(async () => {
-    await secondGateway.close();
-    await bus.close();
-    redis.disconnect();
-    await db.destroy();
+/**
+ * Each set up once per file, before its test, and cleaned up after it:
+ * - `cluster`: three NATS nodes, each from infra/nats/cluster/node.conf;
+ * - `galaxy`: a Galaxy on it (../e2e/harness.ts), its streams provisioned again with 3 replicas;
+ * - `secondGatewayUrl`: a second gateway, in-process, on a bus connection of its own;
+ * - `secondWorker`: a second execution worker, a process of its own, ready.
+ */
+const test = base
+  .extend("cluster", { scope: "file" }, async ({}, { onCleanup }): Promise<ClusterFromConfig> => {
+    const cluster = await startClusterFromConfig();
+    onCleanup(() => cluster.stop());
+    return cluster;
+  })
+  .extend("galaxy", { scope: "file" }, async ({ cluster }, { onCleanup }): Promise<Galaxy> => {
+    const galaxy = await startGalaxy({ ...inject("engines"), natsUrl: cluster.url });
+    onCleanup(async () => {
+      try {
+        await galaxy.stop();
+      } catch {
+        // The environment's clean-up drops the database, then the streams over one connection to a
+        // node picked from NATS_URL: the killed one refuses it. The streams go with the cluster's
+        // directory; the Redis keys are removed here.
+        await deleteRedisKeys(galaxy.env.redisUrl, galaxy.env.redisPrefix);
+      }
+    });
+    // The harness provisioned with one replica; production's setup asks for 3 and provisioning only ever adds.
+    const setup = await Bus.connect({ url: cluster.url, prefix: galaxy.env.busPrefix, service: "setup", logger: testLogger("setup"), streams: { replicas: 3, storage: "file" } });
+    await setup.provision();
+    await setup.close();
+    return galaxy;
+  })
+  .extend("secondGatewayUrl", { scope: "file" }, async ({ cluster, galaxy }, { onCleanup }): Promise<string> => {
+    // Connected, not provisioned again: the streams are being copied to their new replicas.
+    const bus = await Bus.connect({ url: cluster.url, prefix: galaxy.env.busPrefix, service: "gateway", logger: testLogger("gateway-2"), requestTimeoutMs: 5_000 });
+    const db = serviceDb<GatewayDb>(galaxy.env, "gateway");
+    const redis = new Redis(galaxy.env.redisUrl, { keyPrefix: galaxy.env.redisPrefix });
+    const secondGateway = await buildGateway({ bus, db, redis, logger: testLogger("gateway-2"), metrics: createMetrics("gateway") });
+    onCleanup(async () => {
+      await secondGateway.close();
+      await bus.close();
+      redis.disconnect();
+      await db.destroy();
+    });
+    await secondGateway.listen({ port: 0, host: "127.0.0.1" });
+    const address = secondGateway.server.address();
+    return `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+  })
+  .extend("secondWorker", { scope: "file" }, async ({ cluster, galaxy }, { onCleanup }): Promise<ChildProcess> => {
+    const port = await freePort();
+    const child = spawn(process.execPath, ["--import", "tsx", WORKER], {
+      env: { ...process.env, DATABASE_URL: galaxy.env.databaseUrl, NATS_URL: cluster.url, GALAXY_BUS_PREFIX: galaxy.env.busPrefix, EXECUTION_WORKER_PORT: String(port), OPENAI_API_KEY: "galaxy-dev", OPENAI_BASE_URL: `${galaxy.devModel.url}/v1`, LOG_LEVEL: "warn" },
+      stdio: "ignore",
+    });
+    const stop = () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    };
+    onCleanup(stop);
+    try {
+      await eventually(async () => ((await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.status === 200).catch(() => false)) ? true : undefined), 30_000, "the second worker to be ready");
+    } catch (error) {
+      stop();
+      throw error;
+    }
+    return child;
   });
-
-  const port = await freePort();
-  const child = spawn(process.execPath, ["--import", "tsx", WORKER], {
-    env: { ...process.env, DATABASE_URL: galaxy.env.databaseUrl, NATS_URL: cluster.url, GALAXY_BUS_PREFIX: galaxy.env.busPrefix, EXECUTION_WORKER_PORT: String(port), OPENAI_API_KEY: "galaxy-dev", OPENAI_BASE_URL: `${galaxy.devModel.url}/v1`, LOG_LEVEL: "warn" },
-    stdio: "ignore",
-  });
-  children.push(child);
-  await eventually(async () => ((await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.status === 200).catch(() => false)) ? true : undefined), 30_000, "the second worker to be ready");
+// The second worker takes executions though no test names it.
+test.beforeAll(async ({ secondGatewayUrl, secondWorker }) => {
+  void secondGatewayUrl;
+  void secondWorker;
 }, 90_000);
 
-afterAll(async () => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-  for (const close of closers) await close();
-  try {
-    await galaxy?.stop();
-  } catch {
-    // The environment's clean-up drops the database, then the streams over one connection to a
-    // node picked from NATS_URL: the killed one refuses it. The streams go with the cluster's
-    // directory; the Redis keys are removed here.
-    if (galaxy) await deleteRedisKeys(galaxy.env.redisUrl, galaxy.env.redisPrefix);
-  }
-  await cluster?.stop();
-});
-
-test("a NATS node killed mid-load: every accepted execution completes exactly once", async () => {
+test("a NATS node killed mid-load: every accepted execution completes exactly once", async ({ cluster, galaxy, secondGatewayUrl }) => {
   const nc = await connect({ servers: cluster.url.split(",") });
   const streams = await (await jetstreamManager(nc)).streams.info(`${galaxy.env.busPrefix.toUpperCase()}_EVENTS`);
   expect(streams.config.num_replicas).toBe(3);

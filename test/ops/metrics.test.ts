@@ -1,42 +1,46 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { readFileSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { parse } from "yaml";
 import { z } from "zod";
 import { Execution, SavedAgent, SignupResult } from "@galaxy/contracts";
 import { startOpsServer, type OpsServer } from "@galaxy/observability";
-import { api, dataOf, eventually, startGalaxy, type Galaxy } from "../e2e/harness";
+import { galaxyTest } from "../e2e/fixtures";
+import { api, dataOf, eventually } from "../e2e/harness";
 import { familyOf, parseSamples, total, type Sample } from "./prometheus-text";
 
 // One run through Galaxy (a manual execution whose agent calls back), then each service's
 // `/metrics` scraped from an ops server as production serves it (docs/operations.md, "Metrics").
 
-let galaxy: Galaxy;
-let receiver: Server;
-let callbackUrl: string;
-const ops = new Map<string, OpsServer>();
-
-beforeAll(async () => {
-  galaxy = await startGalaxy(inject("engines"), { worker: { outboundHostAllowlist: "127.0.0.1", queueDepthIntervalMs: 100, callbacks: { backoffBaseMs: 200, pollIntervalMs: 50, timeoutMs: 5_000 } } });
-  for (const [service, registry] of Object.entries(galaxy.metrics)) {
-    ops.set(service, await startOpsServer({ port: 0, metrics: registry, readiness: async () => ({}) }));
-  }
-  receiver = createServer((request, response) => {
-    request.resume();
-    request.on("end", () => response.end("ok"));
+/**
+ * A Galaxy of the file's own (../e2e/fixtures.ts, its callbacks allowed to loopback and retried
+ * quickly, the queue depth read every 100 ms), and on it, each set up once per file:
+ * - `ops`: an ops server per service, serving that service's metrics as production does;
+ * - `callbackUrl`: an endpoint on loopback that takes completion callbacks.
+ */
+const test = galaxyTest({ worker: { outboundHostAllowlist: "127.0.0.1", queueDepthIntervalMs: 100, callbacks: { backoffBaseMs: 200, pollIntervalMs: 50, timeoutMs: 5_000 } } })
+  .extend("ops", { scope: "file" }, async ({ galaxy }, { onCleanup }): Promise<Map<string, OpsServer>> => {
+    const ops = new Map<string, OpsServer>();
+    onCleanup(async () => {
+      for (const server of ops.values()) await server.close();
+    });
+    for (const [service, registry] of Object.entries(galaxy.metrics)) {
+      ops.set(service, await startOpsServer({ port: 0, metrics: registry, readiness: async () => ({}) }));
+    }
+    return ops;
+  })
+  .extend("callbackUrl", { scope: "file" }, async ({}, { onCleanup }): Promise<string> => {
+    const receiver: Server = createServer((request, response) => {
+      request.resume();
+      request.on("end", () => response.end("ok"));
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+    onCleanup(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
+    return `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/callbacks`;
   });
-  await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
-  callbackUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/callbacks`;
-});
 
-afterAll(async () => {
-  for (const server of ops.values()) await server.close();
-  await new Promise<void>((resolve) => (receiver ? receiver.close(() => resolve()) : resolve()));
-  await galaxy?.stop();
-});
-
-async function scrape(service: string): Promise<Sample[]> {
+async function scrape(ops: Map<string, OpsServer>, service: string): Promise<Sample[]> {
   const server = ops.get(service);
   if (!server) throw new Error(`no ops server for ${service}`);
   const response = await fetch(`http://127.0.0.1:${server.port}/metrics`);
@@ -44,9 +48,9 @@ async function scrape(service: string): Promise<Sample[]> {
   return parseSamples(await response.text());
 }
 
-async function scrapeAll(): Promise<Record<string, Sample[]>> {
+async function scrapeAll(ops: Map<string, OpsServer>): Promise<Record<string, Sample[]>> {
   const all: Record<string, Sample[]> = {};
-  for (const service of ops.keys()) all[service] = await scrape(service);
+  for (const service of ops.keys()) all[service] = await scrape(ops, service);
   return all;
 }
 
@@ -58,7 +62,7 @@ function familiesIn(expr: string): string[] {
 describe("metrics an operator alerts on", () => {
   let scraped: Record<string, Sample[]>;
 
-  test("after one execution with a callback, each service's counters moved", async () => {
+  test("after one execution with a callback, each service's counters moved", async ({ galaxy, ops, callbackUrl }) => {
     const owner = dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email: "owner@metrics.example", password: "correct horse battery", name: "Owner", workspaceName: "Metrics" } }));
     const agent = dataOf(SavedAgent, await api(galaxy, "POST", "/api/agents", { token: owner.accessToken, body: { name: "Counted", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "", notifyUrl: callbackUrl } }));
     expect((await api(galaxy, "POST", `/api/agents/${agent.id}/activate`, { token: owner.accessToken })).status).toBe(200);
@@ -72,7 +76,7 @@ describe("metrics an operator alerts on", () => {
     }, 20_000, "the execution to complete");
 
     scraped = await eventually(async () => {
-      const all = await scrapeAll();
+      const all = await scrapeAll(ops);
       const worker = all["execution-worker"] ?? [];
       return total(worker, "galaxy_callback_deliveries_total", { outcome: "delivered" }) >= 1 && total(all.audit ?? [], "galaxy_bus_event_age_seconds_count", { consumer: "audit" }) >= 1 ? all : undefined;
     }, 20_000, "the callback and the audit entries to be counted");
@@ -124,11 +128,11 @@ describe("metrics an operator alerts on", () => {
 });
 
 describe("queue depth by tier", () => {
-  test("galaxy_executions_queue_depth{tier} counts the executions waiting beyond the tier's concurrency, then falls back to 0", async () => {
+  test("galaxy_executions_queue_depth{tier} counts the executions waiting beyond the tier's concurrency, then falls back to 0", async ({ galaxy, ops }) => {
     const owner = dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email: "queue@metrics.example", password: "correct horse battery", name: "Queue", workspaceName: "Queue" } }));
     const agent = dataOf(SavedAgent, await api(galaxy, "POST", "/api/agents", { token: owner.accessToken, body: { name: "Slow", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "" } }));
     expect((await api(galaxy, "POST", `/api/agents/${agent.id}/activate`, { token: owner.accessToken })).status).toBe(200);
-    const queued = async () => total(await scrape("execution-worker"), "galaxy_executions_queue_depth", { tier: "free" });
+    const queued = async () => total(await scrape(ops, "execution-worker"), "galaxy_executions_queue_depth", { tier: "free" });
     expect(await queued()).toBe(0);
     // Slow answers: a free workspace runs 2 at a time, so 2 of these 4 wait in the queue.
     await galaxy.devModel.control({ latencyMs: 2_000 });

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { createServer, type Server } from "node:http";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, expect, inject, test } from "vitest";
+import { expect, inject, test as base } from "vitest";
 import { z } from "zod";
 import { CreatedTrigger, SavedAgent, SignupResult } from "@galaxy/contracts";
 import { signWebhook } from "@galaxy/webhooks";
@@ -16,34 +16,49 @@ import { waitFor } from "../fault/support/child";
  * database calls, with no span whose parent is missing.
  */
 
-let receiver: OtlpReceiver;
-let galaxy: TracedGalaxy | undefined;
 /** The agent's completion-callback endpoint, and the `traceparent` each callback came with. */
-let callbacks: Server;
-let callbackUrl = "";
-const callbackTraceparents: string[] = [];
+interface Callbacks {
+  url: string;
+  traceparents: string[];
+}
 
-beforeAll(async () => {
-  callbacks = createServer((request, response) => {
-    callbackTraceparents.push(String(request.headers.traceparent ?? ""));
-    request.resume();
-    request.on("end", () => response.end("ok"));
+/**
+ * Each set up once per file and cleaned up after its test:
+ * - `callbacks`: the agent's completion-callback endpoint on loopback;
+ * - `otlp`: the OTLP receiver (`receiver`) the services export their spans to, at `url`;
+ * - `galaxy`: Galaxy's compiled services as separate processes exporting to it
+ *   (support/traced-galaxy.ts), built and started before the test, under a limit of its own.
+ */
+const test = base
+  .extend("callbacks", { scope: "file" }, async ({}, { onCleanup }): Promise<Callbacks> => {
+    const traceparents: string[] = [];
+    const server = createServer((request, response) => {
+      traceparents.push(String(request.headers.traceparent ?? ""));
+      request.resume();
+      request.on("end", () => response.end("ok"));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    onCleanup(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/callbacks`, traceparents };
+  })
+  .extend("otlp", { scope: "file" }, async ({}, { onCleanup }): Promise<{ receiver: OtlpReceiver; url: string }> => {
+    const receiver = new OtlpReceiver();
+    const url = await receiver.listen();
+    onCleanup(() => receiver.close());
+    return { receiver, url };
+  })
+  .extend("galaxy", { scope: "file" }, async ({ otlp }, { onCleanup }): Promise<TracedGalaxy> => {
+    const galaxy = await startTracedGalaxy(inject("engines"), otlp.url);
+    onCleanup(() => galaxy.stop());
+    return galaxy;
   });
-  await new Promise<void>((resolve) => callbacks.listen(0, "127.0.0.1", resolve));
-  callbackUrl = `http://127.0.0.1:${(callbacks.address() as AddressInfo).port}/callbacks`;
-  receiver = new OtlpReceiver();
-  const otlpUrl = await receiver.listen();
-  galaxy = await startTracedGalaxy(inject("engines"), otlpUrl);
+// Building and starting the services takes minutes: under this limit, not the test's.
+test.beforeAll(async ({ galaxy }) => {
+  void galaxy;
 }, 240_000);
 
-afterAll(async () => {
-  await galaxy?.stop();
-  await receiver?.close();
-  await new Promise<void>((resolve) => (callbacks ? callbacks.close(() => resolve()) : resolve()));
-}, 120_000);
-
-async function call(method: string, path: string, options: { token?: string; body?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: Headers; body: unknown }> {
-  const response = await fetch(`${galaxy?.gatewayUrl}${path}`, {
+async function call(galaxy: TracedGalaxy, method: string, path: string, options: { token?: string; body?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: Headers; body: unknown }> {
+  const response = await fetch(`${galaxy.gatewayUrl}${path}`, {
     method,
     headers: { ...(options.body !== undefined ? { "content-type": "application/json" } : {}), ...(options.token ? { authorization: `Bearer ${options.token}` } : {}), ...options.headers },
     ...(options.body !== undefined ? { body: options.body } : {}),
@@ -72,20 +87,21 @@ function complete(spans: ReceivedSpan[]): { missingParents: ReceivedSpan[] } | u
   return { missingParents: spans.filter((s) => s.parentSpanId !== "" && !ids.has(s.parentSpanId)) };
 }
 
-test("one signed delivery is one trace across gateway, worker and audit, whole", async () => {
-  const signup = data(SignupResult, await call("POST", "/api/auth/signup", { body: JSON.stringify({ email: `owner-${randomUUID()}@trace.example`, password: "correct horse battery", name: "Owner", workspaceName: "Traced" }) }));
+test("one signed delivery is one trace across gateway, worker and audit, whole", async ({ callbacks, otlp, galaxy }) => {
+  const { receiver } = otlp;
+  const signup = data(SignupResult, await call(galaxy, "POST", "/api/auth/signup", { body: JSON.stringify({ email: `owner-${randomUUID()}@trace.example`, password: "correct horse battery", name: "Owner", workspaceName: "Traced" }) }));
   const token = signup.accessToken;
-  const agent = data(SavedAgent, await call("POST", "/api/agents", { token, body: JSON.stringify({ name: "Traced", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "", notifyUrl: callbackUrl }) }));
-  expect((await call("POST", `/api/agents/${agent.id}/activate`, { token })).status).toBe(200);
+  const agent = data(SavedAgent, await call(galaxy, "POST", "/api/agents", { token, body: JSON.stringify({ name: "Traced", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "", notifyUrl: callbacks.url }) }));
+  expect((await call(galaxy, "POST", `/api/agents/${agent.id}/activate`, { token })).status).toBe(200);
   const trigger = await waitFor("the trigger to be created", async () => {
-    const response = await call("POST", `/api/agents/${agent.id}/triggers`, { token, body: JSON.stringify({ type: "webhook" }) });
+    const response = await call(galaxy, "POST", `/api/agents/${agent.id}/triggers`, { token, body: JSON.stringify({ type: "webhook" }) });
     return response.status === 201 ? data(CreatedTrigger, response) : undefined;
   }, 20_000, 200);
 
   const id = `msg_${randomUUID()}`;
   const timestamp = Math.floor(Date.now() / 1000);
   const body = JSON.stringify({ message: "trace me" });
-  const accepted = await call("POST", `/hooks/${trigger.id}`, {
+  const accepted = await call(galaxy, "POST", `/hooks/${trigger.id}`, {
     body,
     headers: { "webhook-id": id, "webhook-timestamp": String(timestamp), "webhook-signature": signWebhook(trigger.secret ?? "", id, timestamp, body) },
   });
@@ -105,7 +121,7 @@ test("one signed delivery is one trace across gateway, worker and audit, whole",
     250,
   ).catch(async (error: unknown) => {
     const names = last.map((s) => `${s.service}: ${s.name} ${s.spanId}←${s.parentSpanId || "root"}`).join("\n");
-    throw new Error(`${error instanceof Error ? error.message : String(error)}\n${names}\n${await galaxy?.tails()}`, { cause: error });
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\n${names}\n${await galaxy.tails()}`, { cause: error });
   });
   expect(result.missingParents).toEqual([]);
   expect(receiver.refused).toEqual([]);
@@ -143,6 +159,6 @@ test("one signed delivery is one trace across gateway, worker and audit, whole",
   // The completion callback: a span of the same trace, whose context the receiver got.
   const callback = spans.find((s) => s.name === "callback execution.completed");
   expect(callback?.attributes["galaxy.callback.status"]).toBe("delivered");
-  expect(callbackTraceparents.map((tp) => tp.split("-")[1])).toContain(traceId);
+  expect(callbacks.traceparents.map((tp) => tp.split("-")[1])).toContain(traceId);
   expect(spans.some((s) => s.service === "execution-worker" && (s.attributes["db.system"] === "postgresql" || s.attributes["db.system.name"] === "postgresql"))).toBe(true);
 }, 120_000);

@@ -1,5 +1,5 @@
 import { Writable } from "node:stream";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test as base } from "vitest";
 import { context, ROOT_CONTEXT, trace, TraceFlags, type Context, type ContextManager } from "@opentelemetry/api";
 import { createLogger } from "./logger";
 import { traceFields } from "./log-trace";
@@ -32,11 +32,18 @@ class StackContextManager implements ContextManager {
 
 const SPAN = { traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7", traceFlags: TraceFlags.SAMPLED };
 
-beforeAll(() => {
-  context.setGlobalContextManager(new StackContextManager());
+/** `contextManager`: a `StackContextManager` registered globally for the file, unregistered after its last test. */
+const test = base.extend("contextManager", { scope: "file" }, async ({}, { onCleanup }): Promise<StackContextManager> => {
+  const contextManager = new StackContextManager();
+  context.setGlobalContextManager(contextManager);
+  onCleanup(() => {
+    context.disable();
+  });
+  return contextManager;
 });
-afterAll(() => {
-  context.disable();
+// The context manager is global: every test runs with it, whichever fixtures it names.
+test.beforeAll(async ({ contextManager }) => {
+  void contextManager;
 });
 
 describe("log lines inside a span", () => {

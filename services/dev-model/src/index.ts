@@ -11,5 +11,3 @@ export { CHAT_MODELS, EMBEDDING_MODELS, MODEL_IDS } from "./models";
 export type { ChatModelId, EmbeddingModelId } from "./models";
 export { sampleArguments } from "./tool-arguments";
 export { countTokens, splitIntoPieces, tokenize, truncateToTokens } from "./tokens";
-export { startDevModel } from "./test-server";
-export type { RunningDevModel } from "./test-server";

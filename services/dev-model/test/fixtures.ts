@@ -2,7 +2,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import { GoogleGenAI } from "@google/genai";
 import OpenAI from "openai";
 import { test as base } from "vitest";
-import { startDevModel, type RunningDevModel } from "../src/test-server";
+import { startDevModel, type RunningDevModel } from "./test-server";
 
 /**
  * The fixtures of the dev model's tests, each set up once per file when a test asks for it:

@@ -1,53 +1,43 @@
-import { afterAll, beforeAll, describe, expect, inject, test, vi } from "vitest";
+import { describe, expect, vi } from "vitest";
 import type { FastifyInstance } from "fastify";
-import { Redis } from "ioredis";
 import { v7 as uuidv7 } from "uuid";
 import type { Bus } from "@galaxy/bus";
 import { ErrorBody, SYSTEM_WORKSPACE_ID, UnavailableError, type LoginResult } from "@galaxy/contracts";
-import { inWorkspace, sql, type Kysely } from "@galaxy/db";
+import { inWorkspace, sql } from "@galaxy/db";
 import { createMetrics } from "@galaxy/observability";
-import { connectTestBus, createTestEnv, serviceDb, testLogger, type TestEnv } from "@galaxy/testkit";
-import { buildGateway } from "./app";
+import { serviceDb } from "@galaxy/testkit";
+import { gatewayTest } from "../test/fixtures";
 import type { GatewayDb } from "./db";
 import { IN_PROGRESS_TIMEOUT_MS, withIdempotency } from "./idempotency/idempotency";
 
-let env: TestEnv;
-let gatewayBus: Bus;
-let identityStub: Bus;
-let db: Kysely<GatewayDb>;
-let redis: Redis;
-let app: FastifyInstance;
-const metrics = createMetrics("gateway");
-let logins = 0;
-
-beforeAll(async () => {
-  env = await createTestEnv(inject("engines"));
-  db = serviceDb<GatewayDb>(env, "gateway");
-  gatewayBus = await connectTestBus(env, "gateway");
-  redis = new Redis(env.redisUrl, { keyPrefix: env.redisPrefix });
-  app = await buildGateway({ bus: gatewayBus, db, redis, logger: testLogger("gateway"), metrics });
-  // Stands in for identity's login so idempotency can be counted; sign-up stays unserved.
-  identityStub = await connectTestBus(env, "identity");
-  identityStub.serve("identity.auth.login", async (body): Promise<LoginResult> => {
-    logins += 1;
-    return { accessToken: `token-${logins}`, expiresAt: new Date().toISOString(), workspace: { id: uuidv7(), name: body.email, slug: "w" }, role: "owner" };
+/**
+ * On the gateway's fixtures (test/fixtures.ts), each set up once per file:
+ * - `identityStub`: identity's stand-in, on `identityBus`: it answers logins (so idempotency can
+ *   be counted) and leaves sign-up unserved;
+ * - `metrics`: the service's registry, which the gateway's HTTP metrics go to;
+ * - `app`: the gateway on them.
+ */
+const test = gatewayTest
+  .extend("identityStub", { scope: "file" }, async ({ identityBus }): Promise<Bus> => {
+    let logins = 0;
+    identityBus.serve("identity.auth.login", async (body): Promise<LoginResult> => {
+      logins += 1;
+      return { accessToken: `token-${logins}`, expiresAt: new Date().toISOString(), workspace: { id: uuidv7(), name: body.email, slug: "w" }, role: "owner" };
+    });
+    await identityBus.flush();
+    return identityBus;
+  })
+  .extend("metrics", { scope: "file" }, async () => createMetrics("gateway"))
+  .extend("app", { scope: "file" }, async ({ makeGateway, metrics, identityStub }): Promise<FastifyInstance> => {
+    // Logins reach identity's stand-in: it serves before the first request.
+    void identityStub;
+    return makeGateway({ metrics });
   });
-  await identityStub.flush();
-});
-
-afterAll(async () => {
-  await app?.close();
-  await identityStub?.close();
-  await gatewayBus?.close();
-  redis?.disconnect();
-  await db?.destroy();
-  await env?.cleanup();
-});
 
 const errorOf = (payload: string) => ErrorBody.parse(JSON.parse(payload));
 
 describe("errors in the contract's format, never a 500 for bad input", () => {
-  test("an unknown route is a 404 with a request id, and no trace made up when tracing is off", async () => {
+  test("an unknown route is a 404 with a request id, and no trace made up when tracing is off", async ({ app }) => {
     const response = await app.inject({ method: "GET", url: "/api/nope", headers: { "x-request-id": "req-123" } });
     expect(response.statusCode).toBe(404);
     expect(errorOf(response.payload)).toMatchObject({ error: "Not Found", code: "route_not_found" });
@@ -55,19 +45,19 @@ describe("errors in the contract's format, never a 500 for bad input", () => {
     expect(response.headers.traceparent).toBeUndefined();
   });
 
-  test("an incoming traceparent is continued, not replaced", async () => {
+  test("an incoming traceparent is continued, not replaced", async ({ app }) => {
     const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
     const response = await app.inject({ method: "GET", url: "/health/live", headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` } });
     expect(String(response.headers.traceparent).split("-")[1]).toBe(traceId);
   });
 
-  test("malformed JSON is a 400", async () => {
+  test("malformed JSON is a 400", async ({ app }) => {
     const response = await app.inject({ method: "POST", url: "/api/auth/login", headers: { "content-type": "application/json" }, payload: "{not json" });
     expect(response.statusCode).toBe(400);
     expect(errorOf(response.payload)).toMatchObject({ error: "Validation Error", code: "malformed_json" });
   });
 
-  test("a body that fails its schema is a 400 naming each bad field", async () => {
+  test("a body that fails its schema is a 400 naming each bad field", async ({ app }) => {
     const response = await app.inject({ method: "POST", url: "/api/auth/signup", payload: { email: "nope", password: "short", name: "", workspaceName: "W" } });
     expect(response.statusCode).toBe(400);
     const body = errorOf(response.payload);
@@ -75,25 +65,25 @@ describe("errors in the contract's format, never a 500 for bad input", () => {
     expect(Object.keys(body.details ?? {})).toEqual(expect.arrayContaining(["body.email", "body.password", "body.name"]));
   });
 
-  test("a body over 1 MiB is a 413", async () => {
+  test("a body over 1 MiB is a 413", async ({ app }) => {
     const response = await app.inject({ method: "POST", url: "/api/auth/login", headers: { "content-type": "application/json" }, payload: JSON.stringify({ email: "a@b.co", password: "x".repeat(1024 * 1024) }) });
     expect(response.statusCode).toBe(413);
     expect(errorOf(response.payload).code).toBe("payload_too_large");
   });
 
-  test("a body that is not JSON is a 415", async () => {
+  test("a body that is not JSON is a 415", async ({ app }) => {
     const response = await app.inject({ method: "POST", url: "/api/auth/login", headers: { "content-type": "text/plain" }, payload: "hello" });
     expect(response.statusCode).toBe(415);
     expect(errorOf(response.payload)).toMatchObject({ error: "Unsupported Media Type", code: "unsupported_media_type" });
   });
 
-  test("an API route without credentials is a 401", async () => {
+  test("an API route without credentials is a 401", async ({ app }) => {
     const response = await app.inject({ method: "GET", url: "/api/agents" });
     expect(response.statusCode).toBe(401);
     expect(errorOf(response.payload).code).toBe("missing_credentials");
   });
 
-  test("a forged bearer token is a 401 (identity's keys come over the bus)", async () => {
+  test("a forged bearer token is a 401 (identity's keys come over the bus)", async ({ app, identityStub }) => {
     identityStub.serve("identity.jwks", async () => ({ keys: [] }));
     await identityStub.flush();
     const response = await app.inject({ method: "GET", url: "/api/agents", headers: { authorization: "Bearer eyJhbGciOiJFZERTQSJ9.e30.c2ln" } });
@@ -101,12 +91,12 @@ describe("errors in the contract's format, never a 500 for bad input", () => {
     expect(errorOf(response.payload).code).toBe("invalid_token");
   });
 
-  test("a path id that is not a UUID is a 400, not a 500", async () => {
+  test("a path id that is not a UUID is a 400, not a 500", async ({ app }) => {
     const response = await app.inject({ method: "GET", url: "/api/executions/not-a-uuid", headers: { authorization: "Bearer x" } });
     expect(response.statusCode).toBe(400);
   });
 
-  test("a service that does not answer is a 503 the caller may retry", async () => {
+  test("a service that does not answer is a 503 the caller may retry", async ({ app }) => {
     const response = await app.inject({ method: "POST", url: "/api/auth/signup", payload: { email: "a@example.com", password: "correct horse battery", name: "A", workspaceName: "W" } });
     expect(response.statusCode).toBe(503);
     expect(errorOf(response.payload)).toMatchObject({ error: "Service Unavailable", code: "service_unavailable" });
@@ -119,7 +109,7 @@ describe("Idempotency-Key", () => {
   let runs = 0;
   const execute = async () => ({ status: 201, body: { data: { run: ++runs } } });
 
-  test("the same key and body returns the first response without running it again", async () => {
+  test("the same key and body returns the first response without running it again", async ({ db }) => {
     const before = runs;
     const first = await withIdempotency(db, scope("key-1"), execute);
     const second = await withIdempotency(db, scope("key-1"), execute);
@@ -128,26 +118,26 @@ describe("Idempotency-Key", () => {
     expect(runs - before).toBe(1);
   });
 
-  test("the same key with another body is a 409", async () => {
+  test("the same key with another body is a 409", async ({ db }) => {
     await withIdempotency(db, scope("key-2"), execute);
     await expect(withIdempotency(db, scope("key-2", { name: "B" }), execute)).rejects.toMatchObject({ status: 409, code: "idempotency_key_reused" });
   });
 
-  test("keys are per caller: another principal's key of the same name is another key", async () => {
+  test("keys are per caller: another principal's key of the same name is another key", async ({ db }) => {
     const first = await withIdempotency(db, scope("key-3"), execute);
     const other = await withIdempotency(db, { ...scope("key-3"), principal: "user-2" }, execute);
     expect(other.replayed).toBe(false);
     expect(other.body).not.toEqual(first.body);
   });
 
-  test("a 5xx is not kept: the retry runs again", async () => {
+  test("a 5xx is not kept: the retry runs again", async ({ db }) => {
     const failing = async () => ({ status: 503, body: { error: "Service Unavailable" } });
     await withIdempotency(db, scope("key-4"), failing);
     const retry = await withIdempotency(db, scope("key-4"), execute);
     expect(retry).toMatchObject({ status: 201, replayed: false });
   });
 
-  test("while the first is running, a repeat is a 409; once it is stale, a retry takes over", async () => {
+  test("while the first is running, a repeat is a 409; once it is stale, a retry takes over", async ({ db }) => {
     let release: () => void = () => {};
     const slow = withIdempotency(db, scope("key-5"), () => new Promise((resolve) => (release = () => resolve({ status: 201, body: { slow: true } }))));
     await vi.waitFor(async () => expect(await inWorkspace(db, ws, (tx) => tx.selectFrom("idempotency_keys").select("key").where("key", "=", "key-5").execute())).toHaveLength(1));
@@ -159,7 +149,7 @@ describe("Idempotency-Key", () => {
     await slow;
   });
 
-  test("a store that fails once the request has run still gives its answer (it was applied), and logs why", async () => {
+  test("a store that fails once the request has run still gives its answer (it was applied), and logs why", async ({ env }) => {
     const store = serviceDb<GatewayDb>(env, "gateway");
     const warnings: string[] = [];
     const ran = await withIdempotency(store, scope("key-6"), async () => {
@@ -170,7 +160,7 @@ describe("Idempotency-Key", () => {
     expect(warnings).toEqual(["could not keep the response for its idempotency key"]);
   });
 
-  test("a request that fails is told as it failed, even when its key cannot be released", async () => {
+  test("a request that fails is told as it failed, even when its key cannot be released", async ({ env }) => {
     const store = serviceDb<GatewayDb>(env, "gateway");
     const failing = withIdempotency(store, scope("key-7"), async () => {
       await store.destroy();
@@ -179,7 +169,7 @@ describe("Idempotency-Key", () => {
     await expect(failing).rejects.toMatchObject({ status: 503, code: "service_unavailable" });
   });
 
-  test("sign-up and login keep no record: their answers hold tokens", async () => {
+  test("sign-up and login keep no record: their answers hold tokens", async ({ app, db }) => {
     const response = await app.inject({ method: "POST", url: "/api/auth/login", headers: { "idempotency-key": "login-key" }, payload: { email: "ada@example.com", password: "correct horse battery" } });
     expect(response.statusCode).toBe(200);
     const rows = await inWorkspace(db, SYSTEM_WORKSPACE_ID, (tx) => tx.selectFrom("idempotency_keys").selectAll().execute());
@@ -188,19 +178,19 @@ describe("Idempotency-Key", () => {
 });
 
 describe("health, metrics and docs", () => {
-  test("ready when bus, database and Redis answer", async () => {
+  test("ready when bus, database and Redis answer", async ({ app }) => {
     const response = await app.inject({ method: "GET", url: "/health/ready" });
     expect(response.statusCode).toBe(200);
     expect(JSON.parse(response.payload)).toMatchObject({ checks: { bus: true, database: true, redis: true } });
   });
 
-  test("the HTTP histogram goes to the service's registry (served on the ops port), not to the public port", async () => {
+  test("the HTTP histogram goes to the service's registry (served on the ops port), not to the public port", async ({ app, metrics }) => {
     await app.inject({ method: "GET", url: "/health/live" });
     expect(await metrics.metrics()).toContain("galaxy_http_request_duration_seconds");
     expect((await app.inject({ method: "GET", url: "/metrics" })).statusCode).toBe(404);
   });
 
-  test("/openapi.json describes the API as OpenAPI 3.1", async () => {
+  test("/openapi.json describes the API as OpenAPI 3.1", async ({ app }) => {
     const response = await app.inject({ method: "GET", url: "/openapi.json" });
     const doc = JSON.parse(response.payload);
     expect(doc.openapi).toBe("3.1.0");
@@ -209,7 +199,7 @@ describe("health, metrics and docs", () => {
 });
 
 describe("row-level security of the gateway schema", () => {
-  test("idempotency records are invisible without their workspace, and other schemas are closed", async () => {
+  test("idempotency records are invisible without their workspace, and other schemas are closed", async ({ db }) => {
     const ws = uuidv7();
     await inWorkspace(db, ws, (tx) =>
       tx.insertInto("idempotency_keys").values({ workspace_id: ws, principal: "u", key: "k", method: "POST", path: "/x", request_hash: "h", status: 200, response: "{}", expires_at: new Date(Date.now() + 60_000) }).execute(),

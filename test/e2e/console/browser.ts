@@ -4,6 +4,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, resolve } from "node:path";
 import { promisify } from "node:util";
+import { expect, test } from "vitest";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { CONSOLE_DIST } from "@galaxy/gateway";
 
@@ -101,3 +102,29 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   await page.screenshot({ path, fullPage: false });
   return path;
 }
+
+/**
+ * The browser side of a console test, each set up once per file and closed after its last test:
+ * - `browser`: headless Chromium;
+ * - `tab`: a fresh browser profile in it with one page (`page`), and the CSP violations it met
+ *   (`cspViolations`);
+ * - `expectAccessible(name)`: fails on any critical accessibility violation of `page`, naming
+ *   the view.
+ * A file extends it with its Galaxy (`galaxy`) and what else it needs.
+ */
+export const consoleTest = test
+  .extend("browser", { scope: "file" }, async ({}, { onCleanup }): Promise<Browser> => {
+    const browser = await launchBrowser();
+    onCleanup(() => browser.close());
+    return browser;
+  })
+  .extend("tab", { scope: "file" }, async ({ browser }, { onCleanup }) => {
+    const tab = await openContext(browser);
+    onCleanup(() => tab.context.close());
+    return tab;
+  })
+  .extend("page", { scope: "file" }, async ({ tab }) => tab.page)
+  .extend("cspViolations", { scope: "file" }, async ({ tab }) => tab.cspViolations)
+  .extend("expectAccessible", { scope: "file" }, async ({ page }) => async (name: string): Promise<void> => {
+    expect(await criticalViolations(page), `critical accessibility violations on ${name}`).toEqual([]);
+  });

@@ -1,27 +1,20 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import { describe, expect, inject } from "vitest";
 import type { Bus } from "@galaxy/bus";
 import { SignupResult, type Agent } from "@galaxy/contracts";
 import { connectCli, grantSystemAdmin, parseCliEnv } from "@galaxy/cli";
 import { connectTestBus } from "@galaxy/testkit";
 import { api, dataOf, startGalaxy, type Galaxy } from "../harness";
-import { criticalViolations, ensureConsoleBuilt, launchBrowser, openContext, screenshot } from "./browser";
+import { consoleTest, ensureConsoleBuilt, screenshot } from "./browser";
 
 /** The console's operator pages for a system admin: a dry-run replay first, then a dead letter redriven (docs/replay.md). */
-let galaxy: Galaxy;
-let browser: Browser;
-let context: BrowserContext;
-let page: Page;
-let publisher: Bus;
-let ada: SignupResult;
 
 const PASSWORD = "correct horse battery";
-const signup = async (email: string) =>
+const signup = async (galaxy: Galaxy, email: string) =>
   dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email, password: PASSWORD, name: email.split("@")[0], workspaceName: `${email.split("@")[0]}'s` } }));
 
 /** An event whose claim no key of identity signed: audit refuses it and dead-letters it. */
-async function publishForgedEvent(): Promise<string> {
+async function publishForgedEvent(publisher: Bus): Promise<string> {
   const ws = randomUUID();
   const id = randomUUID();
   const now = new Date().toISOString();
@@ -40,45 +33,55 @@ async function publishForgedEvent(): Promise<string> {
   return `evt.${ws}.agent.created`;
 }
 
-beforeAll(async () => {
-  await ensureConsoleBuilt();
-  galaxy = await startGalaxy(inject("engines"));
-  ada = await signup("ada@example.com");
-  await signup("bob@example.com");
-  const cli = await connectCli(parseCliEnv({ NATS_URL: galaxy.env.natsUrl, GALAXY_BUS_PREFIX: galaxy.env.busPrefix }));
-  try {
-    await grantSystemAdmin(cli, "ada@example.com");
-  } finally {
-    await cli.close();
-  }
-  publisher = await connectTestBus(galaxy.env, "agent-registry");
-  browser = await launchBrowser();
-  ({ context, page } = await openContext(browser));
+/**
+ * Besides the browser's (`consoleTest`, ./browser.ts: `browser`, `page`, `expectAccessible`),
+ * each set up once per file, before its first test, and cleaned up after its last:
+ * - `galaxy`: a Galaxy of the file's own (../harness.ts), started once the console is built;
+ * - `users`: Ada, a system admin (granted with the CLI), and Bob, a member only, each signed up
+ *   with a workspace of their own;
+ * - `publisher`: a bus connection as the agent registry, to publish events by hand;
+ * - `signIn`: signs a user in on `page`, by email; `nav`: the console's primary navigation.
+ */
+const test = consoleTest
+  .extend("galaxy", { scope: "file" }, async ({}, { onCleanup }): Promise<Galaxy> => {
+    await ensureConsoleBuilt();
+    const galaxy = await startGalaxy(inject("engines"));
+    onCleanup(() => galaxy.stop());
+    return galaxy;
+  })
+  .extend("users", { scope: "file" }, async ({ galaxy }): Promise<{ ada: SignupResult; bob: SignupResult }> => {
+    const ada = await signup(galaxy, "ada@example.com");
+    const bob = await signup(galaxy, "bob@example.com");
+    const cli = await connectCli(parseCliEnv({ NATS_URL: galaxy.env.natsUrl, GALAXY_BUS_PREFIX: galaxy.env.busPrefix }));
+    try {
+      await grantSystemAdmin(cli, "ada@example.com");
+    } finally {
+      await cli.close();
+    }
+    return { ada, bob };
+  })
+  .extend("publisher", { scope: "file" }, async ({ galaxy }, { onCleanup }): Promise<Bus> => {
+    const publisher = await connectTestBus(galaxy.env, "agent-registry");
+    onCleanup(() => publisher.close());
+    return publisher;
+  })
+  .extend("signIn", { scope: "file" }, async ({ galaxy, users, page }) => async (email: string): Promise<void> => {
+    void users;
+    await page.goto(`${galaxy.url}/console/sign-in`);
+    await page.getByLabel("Email").fill(email);
+    await page.getByLabel("Password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.waitForURL(/\/console\/agents$/);
+  })
+  .extend("nav", { scope: "file" }, async ({ page }) => () => page.getByRole("navigation", { name: "Primary" }));
+// Building the console and starting Galaxy and Chromium may take minutes: before the first test, under this limit.
+test.beforeAll(async ({ signIn, publisher }) => {
+  void signIn;
+  void publisher;
 }, 240_000);
 
-afterAll(async () => {
-  await context?.close();
-  await browser?.close();
-  await publisher?.close();
-  await galaxy?.stop();
-});
-
-async function signIn(email: string): Promise<void> {
-  await page.goto(`${galaxy.url}/console/sign-in`);
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL(/\/console\/agents$/);
-}
-
-async function expectAccessible(name: string): Promise<void> {
-  expect(await criticalViolations(page), `critical accessibility violations on ${name}`).toEqual([]);
-}
-
-const nav = () => page.getByRole("navigation", { name: "Primary" });
-
 describe("operators", () => {
-  test("a member who is not a system admin has no Operators page", async () => {
+  test("a member who is not a system admin has no Operators page", async ({ page, signIn, nav }) => {
     await signIn("bob@example.com");
     await nav().getByRole("link", { name: "Audit" }).waitFor();
     await page.getByText("No agents yet.").waitFor();
@@ -87,10 +90,10 @@ describe("operators", () => {
     await page.waitForURL(/\/console\/sign-in$/);
   });
 
-  test("a system admin previews a replay as a dry run, sees its progress, and may then run it", async () => {
+  test("a system admin previews a replay as a dry run, sees its progress, and may then run it", async ({ page, users, signIn, nav, expectAccessible }) => {
     await signIn("ada@example.com");
     await nav().getByRole("link", { name: "Operators" }).click();
-    await page.getByLabel("Workspace id (optional)").fill(ada.workspace.id);
+    await page.getByLabel("Workspace id (optional)").fill(users.ada.workspace.id);
     await page.getByRole("button", { name: "Preview (dry run)" }).click();
     const result = page.getByTestId("dry-run-result");
     await result.getByText("completed").waitFor({ timeout: 30_000 });
@@ -101,8 +104,8 @@ describe("operators", () => {
     await screenshot(page, "operators-replays");
   }, 60_000);
 
-  test("a dead letter shows its error and payload, and a redrive reports its outcome", async () => {
-    const subject = await publishForgedEvent();
+  test("a dead letter shows its error and payload, and a redrive reports its outcome", async ({ page, publisher, expectAccessible }) => {
+    const subject = await publishForgedEvent(publisher);
     await page.getByRole("tab", { name: "Dead letters" }).click();
     // Audit and the worker's agent projection both refuse it: the filter keeps audit's.
     await page.getByLabel("Consumer").fill("audit");
@@ -118,7 +121,7 @@ describe("operators", () => {
     await page.locator('[data-testid^="redrive-"]').getByText("failed").waitFor({ timeout: 30_000 });
   }, 90_000);
 
-  test("security incidents list the forged claim's report", async () => {
+  test("security incidents list the forged claim's report", async ({ page, expectAccessible }) => {
     await page.getByRole("tab", { name: "Security incidents" }).click();
     await page.getByRole("table").getByText(/^security\./).first().waitFor({ timeout: 30_000 });
     await expectAccessible("security incidents");

@@ -2,50 +2,49 @@ import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { gzipSync } from "node:zlib";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import { describe, expect, inject } from "vitest";
 import { createDb, sql } from "@galaxy/db";
 import { api, startGalaxy, type Galaxy } from "../harness";
 import { CONSOLE_CSP } from "@galaxy/gateway";
-import { criticalViolations, ensureConsoleBuilt, launchBrowser, openContext, screenshot } from "./browser";
+import { consoleTest, ensureConsoleBuilt, screenshot } from "./browser";
 
 /**
  * The console in a real browser against a whole Galaxy: a new user signs up, builds an agent,
  * runs it, wires a webhook, and checks the audit chain (docs/console.md).
  */
 const run = promisify(execFile);
-let galaxy: Galaxy;
-let browser: Browser;
-let context: BrowserContext;
-let page: Page;
-let cspViolations: string[];
+/** The agent the tests build, as a console path: `/agents/<id>`. */
 let agentUrl = "";
 
 const EMAIL = "grace@example.com";
 const PASSWORD = "correct horse battery";
 const INPUT_SCHEMA = JSON.stringify({ type: "object", properties: { question: { type: "string", description: "What to ask" } }, required: ["question"] });
 
-beforeAll(async () => {
-  await ensureConsoleBuilt();
-  galaxy = await startGalaxy(inject("engines"));
-  browser = await launchBrowser();
-  ({ context, page, cspViolations } = await openContext(browser));
+/**
+ * Besides the browser's (`consoleTest`, ./browser.ts: `browser`, and `page`, which the tests
+ * walk through in turn, with its `cspViolations`, and `expectAccessible`), each set up once per
+ * file, before its first test, and cleaned up after its last:
+ * - `galaxy`: a Galaxy of the file's own (../harness.ts), started once the console is built;
+ * - `go`: opens a console path in `page`.
+ */
+const test = consoleTest
+  .extend("galaxy", { scope: "file" }, async ({}, { onCleanup }): Promise<Galaxy> => {
+    await ensureConsoleBuilt();
+    const galaxy = await startGalaxy(inject("engines"));
+    onCleanup(() => galaxy.stop());
+    return galaxy;
+  })
+
+  .extend("go", { scope: "file" }, async ({ galaxy, page }) => (path: string) => page.goto(`${galaxy.url}/console${path}`))
+;
+// Building the console and starting Galaxy and Chromium may take minutes: before the first test, under this limit.
+test.beforeAll(async ({ galaxy, page }) => {
+  void galaxy;
+  void page;
 }, 240_000);
 
-afterAll(async () => {
-  await context?.close();
-  await browser?.close();
-  await galaxy?.stop();
-});
-
-const go = (path: string) => page.goto(`${galaxy.url}/console${path}`);
-
-async function expectAccessible(name: string): Promise<void> {
-  expect(await criticalViolations(page), `critical accessibility violations on ${name}`).toEqual([]);
-}
-
 describe("the gateway serves the console", () => {
-  test("index.html under /console and every app path below it, with a CSP of its own origin only", async () => {
+  test("index.html under /console and every app path below it, with a CSP of its own origin only", async ({ galaxy }) => {
     for (const path of ["/console", "/console/", "/console/executions/some-id"]) {
       const response = await fetch(`${galaxy.url}${path}`);
       expect(response.status, path).toBe(200);
@@ -56,7 +55,7 @@ describe("the gateway serves the console", () => {
     }
   });
 
-  test("hashed assets are cached for a year; a missing one is a 404, not the page", async () => {
+  test("hashed assets are cached for a year; a missing one is a 404, not the page", async ({ galaxy }) => {
     const html = await (await fetch(`${galaxy.url}/console`)).text();
     const script = /src="(\/console\/assets\/[^"]+\.js)"/.exec(html)?.[1];
     expect(script).toBeDefined();
@@ -68,7 +67,7 @@ describe("the gateway serves the console", () => {
     expect(missing.status).toBe(404);
   });
 
-  test("the first load is under 300 KB of compressed JavaScript", async () => {
+  test("the first load is under 300 KB of compressed JavaScript", async ({ galaxy }) => {
     const html = await (await fetch(`${galaxy.url}/console`)).text();
     const scripts = [...html.matchAll(/(?:src|href)="(\/console\/assets\/[^"]+\.js)"/g)].map((m) => m[1] ?? "");
     expect(scripts.length).toBeGreaterThan(0);
@@ -79,7 +78,7 @@ describe("the gateway serves the console", () => {
 });
 
 describe("a new user", () => {
-  test("signs up: the API's messages appear beside the fields, then the empty agents page says what to do", async () => {
+  test("signs up: the API's messages appear beside the fields, then the empty agents page says what to do", async ({ page, go, expectAccessible }) => {
     await go("/");
     await page.waitForURL(/\/console\/sign-in$/);
     await expectAccessible("sign in");
@@ -102,13 +101,13 @@ describe("a new user", () => {
     await expectAccessible("agents (empty)");
   });
 
-  test("the session survives a reload", async () => {
+  test("the session survives a reload", async ({ page }) => {
     await page.reload();
     await page.getByText("No agents yet.").waitFor();
     expect(await page.locator("#workspace-switcher").inputValue()).not.toBe("");
   });
 
-  test("the token is renewed before it expires", async () => {
+  test("the token is renewed before it expires", async ({ page }) => {
     const stored = async () => JSON.parse(String(await page.evaluate("sessionStorage.getItem('galaxy.console.session')"))) as { accessToken: string; expiresAt: string };
     const before = await stored();
     // A token a minute from its end is inside the renewal window: the console renews it at once.
@@ -119,7 +118,7 @@ describe("a new user", () => {
     await page.getByText("No agents yet.").waitFor();
   });
 
-  test("creates an agent with an input schema and activates it; a bad schema is refused beside its field", async () => {
+  test("creates an agent with an input schema and activates it; a bad schema is refused beside its field", async ({ page, expectAccessible }) => {
     await page.getByRole("link", { name: "Create your first agent" }).click();
     await page.getByLabel("Name", { exact: true }).fill("Oracle");
     await page.getByLabel("System prompt").fill("Answer briefly.");
@@ -136,7 +135,7 @@ describe("a new user", () => {
     await page.locator(".facts .badge", { hasText: "active" }).waitFor();
   });
 
-  test("runs it from its page with the form built from its schema, and watches the stream to the end", async () => {
+  test("runs it from its page with the form built from its schema, and watches the stream to the end", async ({ page, expectAccessible }) => {
     await page.getByRole("button", { name: "Run" }).click();
     // The input schema requires `question`: the API's message appears beside that field.
     await page.locator(".field", { has: page.getByLabel("question (required)") }).locator(".field-error").waitFor();
@@ -155,7 +154,7 @@ describe("a new user", () => {
     await screenshot(page, "run");
   }, 60_000);
 
-  test("cancels a run while its model call is under way", async () => {
+  test("cancels a run while its model call is under way", async ({ galaxy, page, go }) => {
     const control = (body: unknown) => fetch(`${galaxy.devModel.url}/_control`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
     expect((await control({ latencyMs: 20_000 })).status).toBe(200);
     try {
@@ -171,7 +170,7 @@ describe("a new user", () => {
     }
   }, 60_000);
 
-  test("the executions list shows the run and filters it by status", async () => {
+  test("the executions list shows the run and filters it by status", async ({ page, expectAccessible }) => {
     await page.getByRole("navigation", { name: "Primary" }).getByRole("link", { name: "Executions" }).click();
     const table = page.getByRole("table", { name: "Executions" });
     await table.getByText("Oracle").first().waitFor();
@@ -182,7 +181,7 @@ describe("a new user", () => {
     await expectAccessible("executions");
   });
 
-  test("the executions list follows the workspace's stream: a run started elsewhere appears and ends without a reload", async () => {
+  test("the executions list follows the workspace's stream: a run started elsewhere appears and ends without a reload", async ({ galaxy, page, go }) => {
     const streamOpened = page.waitForRequest((request) => request.url().includes("/api/executions/stream"));
     await go("/executions");
     await streamOpened;
@@ -196,7 +195,7 @@ describe("a new user", () => {
     await row.getByText("completed").waitFor();
   });
 
-  test("a list of 10,000 executions renders only the rows in view and loads older pages as it scrolls", async () => {
+  test("a list of 10,000 executions renders only the rows in view and loads older pages as it scrolls", async ({ galaxy, page, go, expectAccessible }) => {
     const workspaceId = String(await page.evaluate("JSON.parse(sessionStorage.getItem('galaxy.console.session')).workspaceId"));
     const agentId = agentUrl.split("/").at(-1) ?? "";
     const db = createDb<unknown>({ connectionString: galaxy.env.databaseUrl, max: 1 });
@@ -233,7 +232,7 @@ describe("a new user", () => {
     await page.getByText("No executions match these filters.").waitFor();
   }, 60_000);
 
-  test("creates a webhook trigger: its signed curl example delivers, and the delivery completes", async () => {
+  test("creates a webhook trigger: its signed curl example delivers, and the delivery completes", async ({ galaxy, page, go, expectAccessible }) => {
     await go(agentUrl);
     await page.getByRole("tab", { name: "Triggers" }).click();
     await page.getByRole("button", { name: "New webhook trigger" }).click();
@@ -260,7 +259,7 @@ describe("a new user", () => {
     await screenshot(page, "trigger-deliveries");
   }, 60_000);
 
-  test("adds a schedule and shows its next three runs in its time zone", async () => {
+  test("adds a schedule and shows its next three runs in its time zone", async ({ page, expectAccessible }) => {
     const form = page.getByRole("form", { name: "New schedule" });
     await form.getByLabel("Cron").fill("0 9 * * *");
     await form.getByLabel("Time zone").fill("Europe/Paris");
@@ -273,7 +272,7 @@ describe("a new user", () => {
     await screenshot(page, "schedules");
   });
 
-  test("verifies the audit chain and lists its entries", async () => {
+  test("verifies the audit chain and lists its entries", async ({ page, go, expectAccessible }) => {
     await go("/audit");
     await page.getByRole("button", { name: "Verify the chain" }).click();
     await expect.poll(() => page.getByTestId("audit-verdict").textContent()).toMatch(/^Intact: all \d+ entries/);
@@ -287,7 +286,7 @@ describe("a new user", () => {
     await screenshot(page, "audit");
   });
 
-  test("team and knowledge pages: a document is indexed and found by the search box", async () => {
+  test("team and knowledge pages: a document is indexed and found by the search box", async ({ page, go, expectAccessible }) => {
     await go("/team");
     await page.getByRole("table").getByText(EMAIL).waitFor();
     await expectAccessible("team");
@@ -309,7 +308,7 @@ describe("a new user", () => {
     await screenshot(page, "knowledge");
   }, 60_000);
 
-  test("switches to another workspace of the user and back", async () => {
+  test("switches to another workspace of the user and back", async ({ galaxy, page, go }) => {
     const token = String(await page.evaluate("JSON.parse(sessionStorage.getItem('galaxy.console.session')).accessToken"));
     const created = await api(galaxy, "POST", "/api/workspaces", { token, body: { name: "Difference Engines" } });
     expect(created.status).toBe(201);
@@ -324,7 +323,7 @@ describe("a new user", () => {
     await page.getByRole("link", { name: "Oracle" }).waitFor();
   });
 
-  test("works on a phone: the menu opens from its button", async () => {
+  test("works on a phone: the menu opens from its button", async ({ page, go, expectAccessible }) => {
     await page.setViewportSize({ width: 390, height: 844 });
     await go("/executions");
     await page.getByRole("table", { name: "Executions" }).waitFor();
@@ -337,7 +336,7 @@ describe("a new user", () => {
     await page.setViewportSize({ width: 1280, height: 860 });
   });
 
-  test("signing out forgets the token", async () => {
+  test("signing out forgets the token", async ({ page, cspViolations, go }) => {
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.waitForURL(/\/console\/sign-in$/);
     expect(await page.evaluate("sessionStorage.length")).toBe(0);

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectTestBus, createTestEnv, freePort, type EngineUrls, type TestEnv } from "@galaxy/testkit";
-import { startDevModel, type RunningDevModel } from "@galaxy/dev-model";
+import { startDevModel, type RunningDevModel } from "@galaxy/dev-model/testing";
 import { buildAll, ROOT } from "../../../scripts/build/bundle";
 import { compiledProgramArgs, PROGRAM_ENV } from "../../../scripts/program-args";
 import { Child, waitFor } from "../../fault/support/child";

@@ -1,68 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { v7 as uuidv7 } from "uuid";
-import type { Bus, EventMessage } from "@galaxy/bus";
-import { EventEnvelope, HEADER, type Agent, type Permissions, type Role } from "@galaxy/contracts";
-import { inWorkspace, sql, type Kysely } from "@galaxy/db";
-import { connectTestBus, createTestEnv, serviceDb, TestClaims, testLogger, type TestEnv, incomingTraceparent } from "@galaxy/testkit";
-import { createAgentRegistry, type AgentRegistry } from "../app";
-import type { RegistryDb } from "../db";
-
-/** An event as it went over the wire: its subject (without prefix), headers and payload. */
-interface Published {
-  subject: string;
-  header: (name: string) => string | undefined;
-  event: EventEnvelope;
-}
-
-let env: TestEnv;
-let claims: TestClaims;
-let identityBus: Bus;
-let registryBus: Bus;
-let caller: Bus;
-let db: Kysely<RegistryDb>;
-let registry: AgentRegistry;
-const published: Published[] = [];
-const consumed: EventMessage[] = [];
-
-beforeAll(async () => {
-  env = await createTestEnv(inject("engines"));
-  claims = await TestClaims.create();
-  identityBus = await connectTestBus(env, "identity");
-  await claims.serve(identityBus);
-  db = serviceDb<RegistryDb>(env, "agent-registry");
-  registryBus = await connectTestBus(env, "agent-registry");
-  registry = createAgentRegistry({ db, bus: registryBus, logger: testLogger("agent-registry"), masterKey: env.masterKey });
-  await registry.start();
-  caller = await connectTestBus(env, "gateway");
-
-  // JetStream messages reach core subscribers too: this one sees each event's headers as sent.
-  const decoder = new TextDecoder();
-  caller.watch("evt.>", (msg) => {
-    const event = EventEnvelope.parse(JSON.parse(decoder.decode(msg.data)));
-    const headers = msg.headers;
-    published.push({ subject: caller.unprefixed(msg.subject), header: (name) => headers?.get(name) || undefined, event });
-  });
-  await caller.flush();
-  // A durable consumer reads what the stream stored, after the bus verified claim and workspaces.
-  await caller.consume({
-    durable: "registry_test",
-    filter: "evt.*.agent.>",
-    handler: async (message) => {
-      consumed.push(message);
-    },
-  });
-});
-
-afterAll(async () => {
-  await caller?.close();
-  await registryBus?.stopIntake();
-  await registry?.stop();
-  await registryBus?.close();
-  await identityBus?.close();
-  await db?.destroy();
-  await env?.cleanup();
-});
+import type { EventMessage } from "@galaxy/bus";
+import { HEADER, type Agent, type Permissions, type Role } from "@galaxy/contracts";
+import { inWorkspace, sql } from "@galaxy/db";
+import { incomingTraceparent } from "@galaxy/testkit";
+import { publishedTest } from "../../test/support/published-fixtures";
 
 interface Who {
   ws: string;
@@ -70,19 +13,45 @@ interface Who {
   claim: string;
 }
 
-async function principal(ws: string, role: Role, perms?: Permissions): Promise<Who> {
-  const sub = randomUUID();
-  return { ws, sub, claim: await claims.sign({ ws, sub, role, ...(perms ? { perms } : {}) }) };
-}
-
 const newWorkspace = () => uuidv7();
 
 const body = (name = "Support bot") => ({ name, provider: "openai", model: "galaxy-dev-echo", systemPrompt: "You answer support questions." });
 
-const create = (who: Who, payload: unknown = body()) => caller.request("registry.agents.create", payload, { claim: who.claim, workspaceId: who.ws });
-const get = (who: Who, id: string) => caller.request("registry.agents.get", { id }, { claim: who.claim, workspaceId: who.ws });
-const activate = (who: Who, id: string) => caller.request("registry.agents.activate", { id }, { claim: who.claim, workspaceId: who.ws });
-const list = (who: Who, query: Record<string, unknown> = {}) => caller.request("registry.agents.list", query, { claim: who.claim, workspaceId: who.ws });
+/**
+ * On the registry's fixtures (published-fixtures.ts: the registry on the file's `db`, the gateway's
+ * `gatewayBus`, the events `published` on the wire), each set up once per file:
+ * - `consumed`: what a durable consumer reads from the stream, after the bus verified claim and workspaces;
+ * - `principal`: a caller of a workspace with a role (and permissions), its claim signed;
+ * - `create`, `get`, `activate`, `list`: the gateway's requests about agents, as a caller;
+ * - `outboxEvents`: how many events of a type about one agent the registry's outbox holds (published or not);
+ * - `attempts`: the `security.cross_workspace_attempt` events published in a workspace.
+ */
+const test = publishedTest
+  .extend("consumed", { scope: "file" }, async ({ gatewayBus }): Promise<EventMessage[]> => {
+    const consumed: EventMessage[] = [];
+    await gatewayBus.consume({ durable: "registry_test", filter: "evt.*.agent.>", handler: async (message) => void consumed.push(message) });
+    return consumed;
+  })
+  .extend("principal", { scope: "file" }, async ({ claims }) => async (ws: string, role: Role, perms?: Permissions): Promise<Who> => {
+    const sub = randomUUID();
+    return { ws, sub, claim: await claims.sign({ ws, sub, role, ...(perms ? { perms } : {}) }) };
+  })
+  .extend("create", { scope: "file" }, async ({ gatewayBus }) => (who: Who, payload: unknown = body()) => gatewayBus.request("registry.agents.create", payload, { claim: who.claim, workspaceId: who.ws }))
+  .extend("get", { scope: "file" }, async ({ gatewayBus }) => (who: Who, id: string) => gatewayBus.request("registry.agents.get", { id }, { claim: who.claim, workspaceId: who.ws }))
+  .extend("activate", { scope: "file" }, async ({ gatewayBus }) => (who: Who, id: string) => gatewayBus.request("registry.agents.activate", { id }, { claim: who.claim, workspaceId: who.ws }))
+  .extend("list", { scope: "file" }, async ({ gatewayBus }) => (who: Who, query: Record<string, unknown> = {}) => gatewayBus.request("registry.agents.list", query, { claim: who.claim, workspaceId: who.ws }))
+  .extend("outboxEvents", { scope: "file" }, async ({ db }) => async (ws: string, type: string, agentId: string): Promise<number> => {
+    const rows = await inWorkspace(db, ws, (tx) =>
+      tx
+        .selectFrom("outbox")
+        .select("id")
+        .where("type", "=", type)
+        .where((eb) => eb.or([eb(sql<string>`payload->'data'->>'agentId'`, "=", agentId), eb(sql<string>`payload->'data'->'agent'->>'id'`, "=", agentId)]))
+        .execute(),
+    );
+    return rows.length;
+  })
+  .extend("attempts", { scope: "file" }, async ({ published }) => (ws: string) => published.filter((p) => p.event.type === "security.cross_workspace_attempt" && p.event.workspaceId === ws));
 
 async function eventually<T>(find: () => T | undefined, what: string, timeoutMs = 5_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -94,21 +63,8 @@ async function eventually<T>(find: () => T | undefined, what: string, timeoutMs 
   }
 }
 
-/** The events of `type` about one agent that the registry's outbox holds (published or not). */
-async function outboxEvents(ws: string, type: string, agentId: string): Promise<number> {
-  const rows = await inWorkspace(db, ws, (tx) =>
-    tx
-      .selectFrom("outbox")
-      .select("id")
-      .where("type", "=", type)
-      .where((eb) => eb.or([eb(sql<string>`payload->'data'->>'agentId'`, "=", agentId), eb(sql<string>`payload->'data'->'agent'->>'id'`, "=", agentId)]))
-      .execute(),
-  );
-  return rows.length;
-}
-
 describe("registry.agents.create", () => {
-  test("a member creates a draft agent at version 1, its config completed with defaults", async () => {
+  test("a member creates a draft agent at version 1, its config completed with defaults", async ({ db, principal, create, get }) => {
     const member = await principal(newWorkspace(), "member");
     const agent = await create(member, { ...body(), temperature: 0.2, inputSchema: { type: "object", properties: { message: { type: "string" } } } });
     expect(agent).toEqual({
@@ -141,11 +97,11 @@ describe("registry.agents.create", () => {
     expect(versions[0]).toMatchObject({ version: 1, workspace_id: member.ws, created_by: member.sub, config: expect.objectContaining({ name: "Support bot", temperature: 0.2 }) });
   });
 
-  test("the creation is published as agent.created, with every header, and stored in the stream", async () => {
+  test("the creation is published as agent.created, with every header, and stored in the stream", async ({ gatewayBus, published, consumed, principal }) => {
     const member = await principal(newWorkspace(), "member");
     const traceparent = incomingTraceparent();
     const correlationId = randomUUID();
-    const agent = await caller.request("registry.agents.create", body("Published"), { claim: member.claim, workspaceId: member.ws, traceparent, correlationId });
+    const agent = await gatewayBus.request("registry.agents.create", body("Published"), { claim: member.claim, workspaceId: member.ws, traceparent, correlationId });
 
     const wire = await eventually(() => published.find((p) => p.event.type === "agent.created" && p.event.workspaceId === member.ws), "agent.created on the bus");
     expect(wire.subject).toBe(`evt.${member.ws}.agent.created`);
@@ -168,7 +124,7 @@ describe("registry.agents.create", () => {
     expect(stored.streamSeq).toBeGreaterThan(0);
   });
 
-  test("an inputSchema that is not a JSON Schema is a 400 naming the field, and nothing is created", async () => {
+  test("an inputSchema that is not a JSON Schema is a 400 naming the field, and nothing is created", async ({ principal, create, list }) => {
     const member = await principal(newWorkspace(), "member");
     await expect(create(member, { ...body(), inputSchema: { type: "objekt" } })).rejects.toMatchObject({
       status: 400,
@@ -182,7 +138,7 @@ describe("registry.agents.create", () => {
     expect((await list(member)).pagination.total).toBe(0);
   });
 
-  test("a body that breaks its schema is a 400 naming each bad field", async () => {
+  test("a body that breaks its schema is a 400 naming each bad field", async ({ principal, create }) => {
     const member = await principal(newWorkspace(), "member");
     const error = await create(member, { name: "", model: "galaxy-dev-echo", systemPrompt: "", temperature: 3, color: "blue" }).catch((e: unknown) => e);
     expect(error).toMatchObject({ status: 400, code: "validation_failed" });
@@ -191,13 +147,13 @@ describe("registry.agents.create", () => {
     expect(error).toHaveProperty("details.temperature");
   });
 
-  test("a request without a claim is a 401", async () => {
-    await expect(caller.request("registry.agents.create", body())).rejects.toMatchObject({ status: 401, code: "claim_missing" });
+  test("a request without a claim is a 401", async ({ gatewayBus }) => {
+    await expect(gatewayBus.request("registry.agents.create", body())).rejects.toMatchObject({ status: 401, code: "claim_missing" });
   });
 });
 
 describe("registry.agents.list", () => {
-  test("pages newest first, filters by status and leaves out deleted agents", async () => {
+  test("pages newest first, filters by status and leaves out deleted agents", async ({ db, principal, create, get, activate, list }) => {
     const ws = newWorkspace();
     const member = await principal(ws, "member");
     const first = await create(member, body("first"));
@@ -227,7 +183,7 @@ describe("registry.agents.list", () => {
     await expect(activate(member, first.id)).rejects.toMatchObject({ status: 404, code: "agent_not_found" });
   });
 
-  test("shows only the caller's workspace", async () => {
+  test("shows only the caller's workspace", async ({ principal, create, list }) => {
     const mine = await principal(newWorkspace(), "member");
     const theirs = await principal(newWorkspace(), "member");
     const agent = await create(mine);
@@ -236,14 +192,14 @@ describe("registry.agents.list", () => {
     expect(page.items.map((a) => a.id)).toEqual([agent.id]);
   });
 
-  test("a limit over 100 is a 400", async () => {
+  test("a limit over 100 is a 400", async ({ principal, list }) => {
     const viewer = await principal(newWorkspace(), "viewer");
     await expect(list(viewer, { limit: 101 })).rejects.toMatchObject({ status: 400, details: { limit: expect.any(String) } });
   });
 });
 
 describe("registry.agents.get", () => {
-  test("another workspace's agent is a 404, like an unknown id, whatever the caller's role", async () => {
+  test("another workspace's agent is a 404, like an unknown id, whatever the caller's role", async ({ principal, create, get, activate }) => {
     const owner = await principal(newWorkspace(), "owner");
     const agent = await create(owner);
     const stranger = await principal(newWorkspace(), "owner");
@@ -256,14 +212,14 @@ describe("registry.agents.get", () => {
     expect((await get(owner, agent.id)).status).toBe("draft");
   });
 
-  test("an id that is not a UUID is a 400", async () => {
+  test("an id that is not a UUID is a 400", async ({ principal, get }) => {
     const viewer = await principal(newWorkspace(), "viewer");
     await expect(get(viewer, "not-a-uuid")).rejects.toMatchObject({ status: 400, details: { id: expect.any(String) } });
   });
 });
 
 describe("roles", () => {
-  test("a viewer cannot create an agent but can read them", async () => {
+  test("a viewer cannot create an agent but can read them", async ({ principal, create, get, activate, list }) => {
     const ws = newWorkspace();
     const viewer = await principal(ws, "viewer");
     const member = await principal(ws, "member");
@@ -274,7 +230,7 @@ describe("roles", () => {
     await expect(activate(viewer, agent.id)).rejects.toMatchObject({ status: 403 });
   });
 
-  test("a member activates its own agent but not another member's; an admin activates any", async () => {
+  test("a member activates its own agent but not another member's; an admin activates any", async ({ principal, create, get, activate, outboxEvents }) => {
     const ws = newWorkspace();
     const alice = await principal(ws, "member");
     const bob = await principal(ws, "member");
@@ -289,7 +245,7 @@ describe("roles", () => {
     expect((await activate(admin, other.id)).status).toBe("active");
   });
 
-  test("per-member permissions override the role", async () => {
+  test("per-member permissions override the role", async ({ principal, create }) => {
     const ws = newWorkspace();
     const trustedViewer = await principal(ws, "viewer", { agents: { create: true } });
     const agent = await create(trustedViewer);
@@ -300,7 +256,7 @@ describe("roles", () => {
 });
 
 describe("registry.agents.activate", () => {
-  test("activation answers the active agent and emits agent.activated once", async () => {
+  test("activation answers the active agent and emits agent.activated once", async ({ published, consumed, principal, create, activate, outboxEvents }) => {
     const member = await principal(newWorkspace(), "member");
     const agent = await create(member);
     const active = await activate(member, agent.id);
@@ -321,7 +277,7 @@ describe("registry.agents.activate", () => {
     expect(await outboxEvents(member.ws, "agent.activated", agent.id)).toBe(1);
   });
 
-  test("concurrent activations of one agent emit one event", async () => {
+  test("concurrent activations of one agent emit one event", async ({ principal, create, activate, outboxEvents }) => {
     const member = await principal(newWorkspace(), "member");
     const agent = await create(member);
     const results = await Promise.all(Array.from({ length: 5 }, () => activate(member, agent.id)));
@@ -333,7 +289,6 @@ describe("registry.agents.activate", () => {
 
 describe("lookups of another workspace's agent", () => {
   const from = { clientIp: "203.0.113.7", userAgent: "probe/1.0" };
-  const attempts = (ws: string) => published.filter((p) => p.event.type === "security.cross_workspace_attempt" && p.event.workspaceId === ws);
 
   async function refusal(promise: Promise<unknown>): Promise<unknown> {
     return promise.then(
@@ -344,15 +299,15 @@ describe("lookups of another workspace's agent", () => {
     );
   }
 
-  test("answer the 404 of a random id, and only the foreign id is reported in the caller's workspace", async () => {
+  test("answer the 404 of a random id, and only the foreign id is reported in the caller's workspace", async ({ gatewayBus, principal, create, get, attempts }) => {
     const owner = await principal(newWorkspace(), "owner");
     const agent = await create(owner);
     const stranger = await principal(newWorkspace(), "member");
     const randomId = uuidv7();
 
     for (const operation of ["registry.agents.get", "registry.agents.activate"] as const) {
-      const foreign = await refusal(caller.request(operation, { id: agent.id }, { claim: stranger.claim, workspaceId: stranger.ws, ...from }));
-      const missing = await refusal(caller.request(operation, { id: randomId }, { claim: stranger.claim, workspaceId: stranger.ws, ...from }));
+      const foreign = await refusal(gatewayBus.request(operation, { id: agent.id }, { claim: stranger.claim, workspaceId: stranger.ws, ...from }));
+      const missing = await refusal(gatewayBus.request(operation, { id: randomId }, { claim: stranger.claim, workspaceId: stranger.ws, ...from }));
       // Identical but for the id they name: status, code, title and wording.
       expect(foreign).toMatchObject({ status: 404, code: "agent_not_found" });
       expect(JSON.stringify(foreign).replaceAll(agent.id, "<id>")).toBe(JSON.stringify(missing).replaceAll(randomId, "<id>"));
@@ -378,7 +333,7 @@ describe("lookups of another workspace's agent", () => {
     expect((await get(owner, agent.id)).status).toBe("draft");
   });
 
-  test("a deleted agent of the caller's own workspace is no attempt", async () => {
+  test("a deleted agent of the caller's own workspace is no attempt", async ({ db, principal, create, get, attempts }) => {
     const owner = await principal(newWorkspace(), "owner");
     const agent = await create(owner);
     await inWorkspace(db, owner.ws, (tx) => tx.updateTable("agents").set({ deleted_at: new Date() }).where("id", "=", agent.id).execute());
@@ -387,7 +342,7 @@ describe("lookups of another workspace's agent", () => {
     expect(attempts(owner.ws)).toEqual([]);
   });
 
-  test("agent_exists_elsewhere answers yes or no, and only for another workspace", async () => {
+  test("agent_exists_elsewhere answers yes or no, and only for another workspace", async ({ db, principal, create }) => {
     const owner = await principal(newWorkspace(), "owner");
     const agent = await create(owner);
     const ask = async (id: string, ws: string) =>

@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { randomUUID } from "node:crypto";
 import { inWorkspace, type Kysely } from "@galaxy/db";
-import { createTestEnv, serviceDb, type TestEnv } from "@galaxy/testkit";
+import { serviceDb } from "@galaxy/testkit";
+import { test as engineTest } from "@galaxy/testkit/fixtures";
 import type { RegistryDb } from "../db";
 import { VectorStoreNotConfiguredError } from "./knowledge.errors";
 import { PineconeVectorStore } from "./pinecone-store";
@@ -9,27 +10,41 @@ import { PostgresVectorStore } from "./postgres-store";
 import { startFakePinecone, type FakePinecone } from "../../test/support/knowledge/fake-pinecone";
 import { describeVectorStore } from "../../test/support/knowledge/vector-store.suite";
 
-let env: TestEnv;
-let db: Kysely<RegistryDb>;
-let pinecone: FakePinecone;
+/**
+ * On the testkit's `env` (the file's own database), each set up once per file:
+ * - `db`: the registry's login role, which the Postgres store runs on;
+ * - `pinecone`: a fake Pinecone of 4 dimensions (fake-pinecone.ts), closed after the file's last test.
+ * Both are set up before the file's first test: the shared suite's tests (vector-store.suite.ts)
+ * run vitest's own `test`, which names no fixture, and reach them through `suite()`.
+ */
+const test = engineTest
+  .extend("db", { scope: "file" }, async ({ env }, { onCleanup }): Promise<Kysely<RegistryDb>> => {
+    const db = serviceDb<RegistryDb>(env, "agent-registry");
+    onCleanup(() => db.destroy());
+    return db;
+  })
+  .extend("pinecone", { scope: "file" }, async ({}, { onCleanup }): Promise<FakePinecone> => {
+    const pinecone = await startFakePinecone({ dimension: 4 });
+    onCleanup(() => pinecone.close());
+    return pinecone;
+  });
 
-beforeAll(async () => {
-  env = await createTestEnv(inject("engines"));
-  db = serviceDb<RegistryDb>(env, "agent-registry");
-  pinecone = await startFakePinecone({ dimension: 4 });
+let shared: { db: Kysely<RegistryDb>; pinecone: FakePinecone } | undefined;
+test.beforeAll(async ({ db, pinecone }) => {
+  shared = { db, pinecone };
 });
 
-afterAll(async () => {
-  await pinecone?.close();
-  await db?.destroy();
-  await env?.cleanup();
-});
+/** The file's fixtures, for the shared suite's tests. */
+function suite(): { db: Kysely<RegistryDb>; pinecone: FakePinecone } {
+  if (!shared) throw new Error("the file's fixtures are not set up");
+  return shared;
+}
 
 // Chunks reference their document, and it its knowledge base: the Postgres store needs both rows.
 describeVectorStore("Postgres", {
-  store: () => new PostgresVectorStore(db),
+  store: () => new PostgresVectorStore(suite().db),
   prepare: async (ws, kb, doc) => {
-    await inWorkspace(db, ws, async (tx) => {
+    await inWorkspace(suite().db, ws, async (tx) => {
       const exists = await tx.selectFrom("knowledge_bases").select("id").where("id", "=", kb).executeTakeFirst();
       if (!exists) await tx.insertInto("knowledge_bases").values({ id: kb, workspace_id: ws, name: "suite", vector_store: "postgres", embedding_model: "test", created_by: "suite" }).execute();
       await tx
@@ -41,7 +56,7 @@ describeVectorStore("Postgres", {
 });
 
 describe("Postgres specifics", () => {
-  test("a query of another length than the stored chunks is embedding_dimension_mismatch, not an empty answer", async () => {
+  test("a query of another length than the stored chunks is embedding_dimension_mismatch, not an empty answer", async ({ db }) => {
     const store = new PostgresVectorStore(db);
     const ws = randomUUID();
     const kb = randomUUID();
@@ -61,12 +76,15 @@ describe("Postgres specifics", () => {
 
 // The index host is looked up through the control plane (`GET /indexes/galaxy`), as without PINECONE_INDEX_HOST.
 describeVectorStore("Pinecone", {
-  store: () => new PineconeVectorStore({ maxRetries: 0, target: async () => ({ apiKey: pinecone.apiKey, indexName: pinecone.indexName, controllerHostUrl: pinecone.url }) }),
+  store: () => {
+    const { pinecone } = suite();
+    return new PineconeVectorStore({ maxRetries: 0, target: async () => ({ apiKey: pinecone.apiKey, indexName: pinecone.indexName, controllerHostUrl: pinecone.url }) });
+  },
   prepare: async () => {},
 });
 
 describe("Pinecone specifics", () => {
-  test("each workspace is its own namespace, and every call carries the key", async () => {
+  test("each workspace is its own namespace, and every call carries the key", async ({ pinecone }) => {
     const store = new PineconeVectorStore({ maxRetries: 0, target: async () => ({ apiKey: pinecone.apiKey, indexName: pinecone.indexName, indexHost: pinecone.url }) });
     const ws = randomUUID();
     const kb = randomUUID();
@@ -81,12 +99,12 @@ describe("Pinecone specifics", () => {
     expect(pinecone.requests.every((r) => r.apiKey === pinecone.apiKey)).toBe(true);
   });
 
-  test("a wrong key is refused by Pinecone, and the store says so", async () => {
+  test("a wrong key is refused by Pinecone, and the store says so", async ({ pinecone }) => {
     const store = new PineconeVectorStore({ maxRetries: 0, target: async () => ({ apiKey: "pc-wrong-key", indexName: pinecone.indexName, indexHost: pinecone.url }) });
     await expect(store.query(randomUUID(), { knowledgeBaseIds: [randomUUID()], vector: [1, 0, 0, 0], topK: 1 })).rejects.toThrow();
   });
 
-  test("the client retries a 503 from Pinecone", async () => {
+  test("the client retries a 503 from Pinecone", async ({ pinecone }) => {
     const store = new PineconeVectorStore({ maxRetries: 2, target: async () => ({ apiKey: pinecone.apiKey, indexName: pinecone.indexName, indexHost: pinecone.url }) });
     pinecone.failNext(1);
     await expect(store.query(randomUUID(), { knowledgeBaseIds: [randomUUID()], vector: [1, 0, 0, 0], topK: 1 })).resolves.toEqual([]);

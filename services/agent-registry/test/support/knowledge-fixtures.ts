@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { EventMessage } from "@galaxy/bus";
 import type { CredentialProvider, KnowledgeDocument, ResolvedCredential, Role } from "@galaxy/contracts";
 import { inWorkspace } from "@galaxy/db";
-import { startDevModel } from "@galaxy/dev-model";
+import { startDevModel } from "@galaxy/dev-model/testing";
 import { connectTestBus, serviceDb, testLogger } from "@galaxy/testkit";
 import { test as engineTest } from "@galaxy/testkit/fixtures";
 import { parseAllowlist } from "@galaxy/webhooks";

@@ -1,36 +1,43 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { v7 as uuidv7 } from "uuid";
-import { startDevModel, type RunningDevModel } from "@galaxy/dev-model";
-import { closeDevModel, startHarness, type Harness } from "../../test/support/harness";
-
-let h: Harness;
-/** The workspace's own provider endpoint: a second dev model that wants the workspace's key. */
-let own: RunningDevModel;
+import { startDevModel, type RunningDevModel } from "@galaxy/dev-model/testing";
+import { closeDevModel, type Harness } from "../../test/support/harness";
+import { workerTest } from "../../test/support/fixtures";
 
 const KEY = "sk-workspace-own-key-7e1c";
 
-beforeAll(async () => {
-  // The workspace's own endpoint is on loopback: a workspace base URL goes only where OUTBOUND_HOST_ALLOWLIST allows.
-  h = await startHarness(inject("engines"), { maxRetries: 0, outboundHostAllowlist: "127.0.0.1" });
-  own = await startDevModel();
-  await own.control({ requireApiKey: KEY });
-});
-
-afterAll(async () => {
-  await h?.close();
-  if (own) await closeDevModel(own);
-});
-
 const settings = async (server: RunningDevModel) => (await fetch(`${server.url}/_control`)).json();
 
-async function run(ws: string, agentId: string): Promise<{ status: string; error: unknown; output: unknown }> {
-  const queued = await h.startExecution(ws, agentId);
-  const done = await h.events.waitFor(queued.id, await waitTerminal(queued.id));
-  if (done.type !== "execution.completed" && done.type !== "execution.failed") throw new Error(`unexpected ${done.type}`);
-  return done.data.execution;
+/** An execution's end as its terminal event tells it. */
+interface Ended {
+  status: string;
+  error: unknown;
+  output: unknown;
 }
 
-async function waitTerminal(executionId: string): Promise<"execution.completed" | "execution.failed"> {
+/**
+ * On the worker's fixtures (`h`: the file's harness, its worker allowed to call loopback,
+ * test/support/fixtures.ts), each set up once per file:
+ * - `own`: the workspace's own provider endpoint, a second dev model that wants the workspace's
+ *   key, closed after the harness;
+ * - `run`: starts an execution as a member and answers how it ended.
+ */
+// The workspace's own endpoint is on loopback: a workspace base URL goes only where OUTBOUND_HOST_ALLOWLIST allows.
+const test = workerTest({ maxRetries: 0, outboundHostAllowlist: "127.0.0.1" })
+  .extend("own", { scope: "file" }, async ({}, { onCleanup }): Promise<RunningDevModel> => {
+    const own = await startDevModel();
+    onCleanup(() => closeDevModel(own));
+    await own.control({ requireApiKey: KEY });
+    return own;
+  })
+  .extend("run", { scope: "file" }, async ({ h }) => async (ws: string, agentId: string): Promise<Ended> => {
+    const queued = await h.startExecution(ws, agentId);
+    const done = await h.events.waitFor(queued.id, await waitTerminal(h, queued.id));
+    if (done.type !== "execution.completed" && done.type !== "execution.failed") throw new Error(`unexpected ${done.type}`);
+    return done.data.execution;
+  });
+
+async function waitTerminal(h: Harness, executionId: string): Promise<"execution.completed" | "execution.failed"> {
   for (let i = 0; i < 500; i += 1) {
     const types = h.events.of(executionId).map((event) => event.type);
     if (types.includes("execution.completed")) return "execution.completed";
@@ -41,7 +48,7 @@ async function waitTerminal(executionId: string): Promise<"execution.completed" 
 }
 
 describe("workspace provider credentials", () => {
-  test("a workspace with its own key calls its own endpoint with it", async () => {
+  test("a workspace with its own key calls its own endpoint with it", async ({ h, own, run }) => {
     const ws = uuidv7();
     h.identity.credentials.set(`${ws}:openai`, { apiKey: KEY, baseUrl: `${own.url}/v1` });
     const agent = await h.activeAgent(ws);
@@ -50,10 +57,10 @@ describe("workspace provider credentials", () => {
     expect(await settings(own)).toMatchObject({ lastApiKeyLast4: "7e1c" });
   });
 
-  test.each([
+  test.for([
     ["anthropic", "sk-ant-workspace-5a5a"],
     ["google", "AIzaSy-workspace-6b6b"],
-  ] as const)("so does an agent on %s, with the workspace's key for it", async (provider, key) => {
+  ] as const)("so does an agent on %s, with the workspace's key for it", async ([provider, key], { h, own, run }) => {
     const ws = uuidv7();
     await own.control({ requireApiKey: key });
     try {
@@ -67,7 +74,7 @@ describe("workspace provider credentials", () => {
     }
   });
 
-  test("a workspace without one uses the environment's endpoint and key", async () => {
+  test("a workspace without one uses the environment's endpoint and key", async ({ h, own, run }) => {
     const ws = uuidv7();
     const agent = await h.activeAgent(ws);
     await own.control({ requireApiKey: KEY });
@@ -78,7 +85,7 @@ describe("workspace provider credentials", () => {
     expect(await settings(own)).toEqual(before);
   });
 
-  test("a key the provider refuses fails the execution with provider_error", async () => {
+  test("a key the provider refuses fails the execution with provider_error", async ({ h, own, run }) => {
     const ws = uuidv7();
     h.identity.credentials.set(`${ws}:openai`, { apiKey: "sk-wrong-key-0000", baseUrl: `${own.url}/v1` });
     const agent = await h.activeAgent(ws);
@@ -87,7 +94,7 @@ describe("workspace provider credentials", () => {
     expect(JSON.stringify(execution)).not.toContain("sk-wrong-key");
   });
 
-  test("a credential is resolved once per minute, and again at once after it changes", async () => {
+  test("a credential is resolved once per minute, and again at once after it changes", async ({ h, own, run }) => {
     const ws = uuidv7();
     h.identity.credentials.set(`${ws}:openai`, { apiKey: KEY, baseUrl: `${own.url}/v1` });
     const agent = await h.activeAgent(ws);
@@ -106,7 +113,7 @@ describe("workspace provider credentials", () => {
     expect(h.identity.resolves - before).toBe(2);
   });
 
-  test("while identity cannot answer, nothing runs on the environment's key instead", async () => {
+  test("while identity cannot answer, nothing runs on the environment's key instead", async ({ h, own }) => {
     const ws = uuidv7();
     h.identity.credentials.set(`${ws}:openai`, { apiKey: KEY, baseUrl: `${own.url}/v1` });
     const agent = await h.activeAgent(ws);

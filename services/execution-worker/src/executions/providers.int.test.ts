@@ -2,7 +2,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, expect, test as baseTest } from "vitest";
 import { z } from "zod";
-import { startDevModel, type RunningDevModel } from "@galaxy/dev-model";
+import { startDevModel, type RunningDevModel } from "@galaxy/dev-model/testing";
 import type { AgentConfig } from "@galaxy/contracts";
 import { parseAllowlist } from "@galaxy/webhooks";
 import { ModelCallError } from "../errors";

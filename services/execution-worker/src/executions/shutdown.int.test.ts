@@ -1,6 +1,6 @@
 import { describe, expect } from "vitest";
 import { v7 as uuidv7 } from "uuid";
-import { startDevModel } from "@galaxy/dev-model";
+import { startDevModel } from "@galaxy/dev-model/testing";
 import { workerTest } from "../../test/support/fixtures";
 import { closeDevModel, eventually } from "../../test/support/harness";
 

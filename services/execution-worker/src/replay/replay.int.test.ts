@@ -1,11 +1,11 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { v7 as uuidv7 } from "uuid";
-import type { Bus } from "@galaxy/bus";
 import { SYSTEM_WORKSPACE_ID, type ReplayRun } from "@galaxy/contracts";
-import { inWorkspace, type Kysely } from "@galaxy/db";
+import { inWorkspace } from "@galaxy/db";
 import { connectTestBus, serviceDb, testLogger } from "@galaxy/testkit";
 import { createAudit, type AuditDb, type AuditService } from "@galaxy/audit";
-import { eventually, startHarness, type Harness } from "../../test/support/harness";
+import { eventually } from "../../test/support/harness";
+import { workerTest } from "../../test/support/fixtures";
 
 /**
  * The worker's agent projection as a replay target (issue 6): audit runs the replay and hands
@@ -13,48 +13,54 @@ import { eventually, startHarness, type Harness } from "../../test/support/harne
  * versions afterwards. Also a dead letter of the projection, redriven back to the worker.
  */
 
-let h: Harness;
-let auditBus: Bus;
-let auditDb: Kysely<AuditDb>;
-let audit: AuditService;
-let operator: string;
-
-beforeAll(async () => {
-  h = await startHarness(inject("engines"));
-  auditDb = serviceDb<AuditDb>(h.env, "audit");
-  auditBus = await connectTestBus(h.env, "audit");
-  audit = createAudit({ db: auditDb, bus: auditBus, logger: testLogger("audit") });
-  await audit.start();
-  operator = await h.claims.sign({ ws: SYSTEM_WORKSPACE_ID, sub: "galaxy-cli", act: "operator", role: "admin" });
-});
-
-afterAll(async () => {
-  await auditBus?.stopIntake();
-  await audit?.stop();
-  await auditBus?.close();
-  await auditDb?.destroy();
-  await h?.close();
-});
-
-const asOperator = () => ({ claim: operator, workspaceId: SYSTEM_WORKSPACE_ID });
-
-/** The workspace's projection, without the write times of the rows. */
-async function projection(workspaceId: string) {
-  return inWorkspace(h.db, workspaceId, async (tx) => ({
-    agents: await tx.selectFrom("agents").select(["agent_id", "status", "current_version", "deleted", "updated_at"]).orderBy("agent_id").execute(),
-    versions: await tx.selectFrom("agent_versions").select(["agent_id", "version", "config"]).orderBy("agent_id").orderBy("version").execute(),
-  }));
+/** Request options of the operator (`galaxy-cli`) in the system workspace. */
+interface OperatorOptions {
+  claim: string;
+  workspaceId: string;
 }
 
-async function finished(id: string): Promise<ReplayRun> {
-  return eventually(async () => {
-    const run = await h.caller.request("audit.replays.get", { id }, asOperator());
-    return run.status === "running" ? null : run;
-  }, 20_000, `replay ${id}`);
-}
+/**
+ * On the worker's fixtures (`h`: the file's harness and running worker, test/support/fixtures.ts),
+ * each set up once per file:
+ * - `audit`: the audit service on the file's database and bus, stopped before the harness closes;
+ * - `asOperator`: request options with the operator's claim, for audit's and the worker's
+ *   operator requests (audit runs once a test names it);
+ * - `projection`: the workspace's projection, without the write times of the rows;
+ * - `finished`: waits until a replay run has finished and answers it.
+ */
+const test = workerTest()
+  .extend("audit", { scope: "file" }, async ({ h }, { onCleanup }): Promise<AuditService> => {
+    const auditDb = serviceDb<AuditDb>(h.env, "audit");
+    const auditBus = await connectTestBus(h.env, "audit");
+    const audit = createAudit({ db: auditDb, bus: auditBus, logger: testLogger("audit") });
+    onCleanup(async () => {
+      await auditBus.stopIntake();
+      await audit.stop();
+      await auditBus.close();
+      await auditDb.destroy();
+    });
+    await audit.start();
+    return audit;
+  })
+  .extend("asOperator", { scope: "file" }, async ({ h, audit }) => {
+    // Audit answers the operator's requests before any is made.
+    void audit;
+    const operator = await h.claims.sign({ ws: SYSTEM_WORKSPACE_ID, sub: "galaxy-cli", act: "operator", role: "admin" });
+    return (): OperatorOptions => ({ claim: operator, workspaceId: SYSTEM_WORKSPACE_ID });
+  })
+  .extend("projection", { scope: "file" }, async ({ h }) => async (workspaceId: string) =>
+    inWorkspace(h.db, workspaceId, async (tx) => ({
+      agents: await tx.selectFrom("agents").select(["agent_id", "status", "current_version", "deleted", "updated_at"]).orderBy("agent_id").execute(),
+      versions: await tx.selectFrom("agent_versions").select(["agent_id", "version", "config"]).orderBy("agent_id").orderBy("version").execute(),
+    })))
+  .extend("finished", { scope: "file" }, async ({ h, asOperator }) => async (id: string): Promise<ReplayRun> =>
+    eventually(async () => {
+      const run = await h.caller.request("audit.replays.get", { id }, asOperator());
+      return run.status === "running" ? null : run;
+    }, 20_000, `replay ${id}`));
 
 describe("replay to execution-worker.agent-versions", () => {
-  test("reset drops the workspace's projection and rebuilds it; live agent events wait and are applied once after; executions pin the right versions", async () => {
+  test("reset drops the workspace's projection and rebuilds it; live agent events wait and are applied once after; executions pin the right versions", async ({ h, audit, asOperator, projection, finished }) => {
     const ws = uuidv7();
     const other = uuidv7();
     const first = await h.activeAgent(ws, { systemPrompt: "First." });
@@ -93,7 +99,7 @@ describe("replay to execution-worker.agent-versions", () => {
     expect(elsewhere.workspaceId).toBe(other);
   });
 
-  test("a reset replay while 100 executions run: every execution completes once, none lost or doubled", async () => {
+  test("a reset replay while 100 executions run: every execution completes once, none lost or doubled", async ({ h, asOperator, projection, finished }) => {
     const RUNS = 100;
     const ws = uuidv7();
     const agent = await h.activeAgent(ws);
@@ -113,7 +119,7 @@ describe("replay to execution-worker.agent-versions", () => {
     expect(await projection(ws)).toEqual(before);
   });
 
-  test("a replay without reset changes nothing", async () => {
+  test("a replay without reset changes nothing", async ({ h, asOperator, projection, finished }) => {
     const ws = uuidv7();
     await h.activeAgent(ws);
     const before = await projection(ws);
@@ -124,7 +130,7 @@ describe("replay to execution-worker.agent-versions", () => {
 });
 
 describe("dead letters of the worker", () => {
-  test("a message the projection refuses is a dead letter of execution-worker-agents; a redrive hands it back to the worker, which refuses it again and says why", async () => {
+  test("a message the projection refuses is a dead letter of execution-worker-agents; a redrive hands it back to the worker, which refuses it again and says why", async ({ h, asOperator }) => {
     const ws = uuidv7();
     const foreign = h.registry.put(uuidv7());
     const event = await h.registry.publish(ws, "agent.created", { agent: foreign }, foreign.createdBy);
@@ -140,7 +146,7 @@ describe("dead letters of the worker", () => {
     expect(shown.redrive).toMatchObject({ outcome: "failed" });
   });
 
-  test("only audit's service claim drives the worker's replay requests", async () => {
+  test("only audit's service claim drives the worker's replay requests", async ({ h }) => {
     const member = await h.claims.sign({ ws: uuidv7(), role: "owner" });
     const request = { replayId: uuidv7(), consumer: "execution-worker-agents", workspaceId: uuidv7() };
     await expect(h.caller.request("execution.replay.reset", request, { claim: member })).rejects.toMatchObject({ status: 403, code: "replay_runner_required" });
@@ -150,7 +156,7 @@ describe("dead letters of the worker", () => {
 });
 
 describe("execution.rerun (galaxy executions rerun)", () => {
-  test("failed executions start again as new ones linked to the original, once; a dry run only counts; only an operator may ask", async () => {
+  test("failed executions start again as new ones linked to the original, once; a dry run only counts; only an operator may ask", async ({ h, asOperator }) => {
     const ws = uuidv7();
     // A model the dev server does not have: every execution of this agent fails.
     const agent = await h.activeAgent(ws, { model: "galaxy-dev-missing" });

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test as base } from "vitest";
 import type { AgentTool, KnowledgeSearchHit } from "@galaxy/contracts";
 import { parseAllowlist, verifyWebhook } from "@galaxy/webhooks";
 import { runTool, toolSpecs, type ToolContext, type ToolSettings } from "./tools";
@@ -12,28 +12,48 @@ const ws = "0190a1b2-0000-7000-8000-000000000001";
 const agentId = "0190a1b2-0000-7000-8000-0000000000aa";
 const executionId = "0190a1b2-0000-7000-8000-0000000000ee";
 
-let server: Server;
-let url = "";
-const bodies: Array<{ headers: Record<string, string | string[] | undefined>; body: string }> = [];
-let answer = { status: 200, body: '{"ok":true}' };
+/** A webhook tool's receiver on loopback: what it was sent, and what it answers next. */
+interface ToolServer {
+  url: string;
+  bodies: Array<{ headers: Record<string, string | string[] | undefined>; body: string }>;
+  answer: { status: number; body: string };
+}
 
-beforeAll(async () => {
-  server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => {
-      bodies.push({ headers: req.headers, body: Buffer.concat(chunks).toString("utf8") });
-      res.writeHead(answer.status, { "content-type": "application/json" });
-      res.end(answer.body);
+type WebhookTool = Extract<AgentTool, { type: "webhook" }>;
+
+/**
+ * Each set up once per file:
+ * - `toolServer`: the receiver webhook tools call, closed after the file's last test;
+ * - `webhook`: makes a webhook tool ("lookup") that calls `toolServer`.
+ */
+const test = base
+  .extend("toolServer", { scope: "file" }, async ({}, { onCleanup }): Promise<ToolServer> => {
+    const tool: ToolServer = { url: "", bodies: [], answer: { status: 200, body: '{"ok":true}' } };
+    const server: Server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (chunk: Buffer) => chunks.push(chunk));
+      req.on("end", () => {
+        tool.bodies.push({ headers: req.headers, body: Buffer.concat(chunks).toString("utf8") });
+        res.writeHead(tool.answer.status, { "content-type": "application/json" });
+        res.end(tool.answer.body);
+      });
     });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/tool`;
-});
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-});
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    onCleanup(async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    tool.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/tool`;
+    return tool;
+  })
+  .extend("webhook", { scope: "file" }, async ({ toolServer }) => (overrides: Partial<WebhookTool> = {}): AgentTool => ({
+    type: "webhook",
+    name: "lookup",
+    description: "Looks a word up",
+    parameters: { type: "object", properties: { word: { type: "string", minLength: 2 } }, required: ["word"] },
+    url: toolServer.url,
+    ...overrides,
+  }));
 
 const hits: KnowledgeSearchHit[] = [{ knowledgeBaseId: agentId, documentId: executionId, chunkIndex: 0, chunk: "Galaxy runs agents.", score: 0.912345 }];
 const searches: Array<{ query: string; topK: number }> = [];
@@ -59,17 +79,8 @@ function context(overrides: Partial<ToolContext> = {}): ToolContext {
 const settings = (overrides: Partial<ToolSettings> = {}): ToolSettings => ({ policy: parseAllowlist("127.0.0.1"), masterKey, timeoutMs: 5_000, ...overrides });
 const call = (name: string, args: unknown) => ({ id: "call_1", name, arguments: typeof args === "string" ? args : JSON.stringify(args) });
 const builtin = (name: "calculator" | "current_time" | "knowledge_search"): AgentTool => ({ type: "builtin", name });
-const webhook = (overrides: Partial<Extract<AgentTool, { type: "webhook" }>> = {}): AgentTool => ({
-  type: "webhook",
-  name: "lookup",
-  description: "Looks a word up",
-  parameters: { type: "object", properties: { word: { type: "string", minLength: 2 } }, required: ["word"] },
-  url,
-  ...overrides,
-});
-
 describe("tool specs", () => {
-  test("builtins have their own schemas; webhook tools are offered as declared, in the agent's order", () => {
+  test("builtins have their own schemas; webhook tools are offered as declared, in the agent's order", ({ webhook }) => {
     const specs = toolSpecs([webhook(), builtin("calculator")]);
     expect(specs.map((spec) => spec.name)).toEqual(["lookup", "calculator"]);
     expect(specs[0]).toEqual({ name: "lookup", description: "Looks a word up", parameters: { type: "object", properties: { word: { type: "string", minLength: 2 } }, required: ["word"] } });
@@ -117,8 +128,8 @@ describe("builtin tools", () => {
 });
 
 describe("arguments", () => {
-  test("an unknown tool, arguments that are not a JSON object, or that break the tool's schema are refused before any call", async () => {
-    const before = bodies.length;
+  test("an unknown tool, arguments that are not a JSON object, or that break the tool's schema are refused before any call", async ({ toolServer, webhook }) => {
+    const before = toolServer.bodies.length;
     expect(await runTool(call("nope", {}), [webhook()], context(), settings())).toMatchObject({ ok: false, code: "unknown_tool" });
     expect(await runTool(call("lookup", "{not json"), [webhook()], context(), settings())).toMatchObject({ ok: false, code: "invalid_arguments", content: "error: The arguments are not valid JSON" });
     expect(await runTool(call("lookup", "[1]"), [webhook()], context(), settings())).toMatchObject({ ok: false, code: "invalid_arguments" });
@@ -128,16 +139,16 @@ describe("arguments", () => {
       content: "error: The arguments do not match the tool's parameters: /word must NOT have fewer than 2 characters",
     });
     expect(await runTool(call("calculator", { expression: "1", extra: true }), [builtin("calculator")], context(), settings())).toMatchObject({ ok: false, code: "invalid_arguments" });
-    expect(bodies.length).toBe(before);
+    expect(toolServer.bodies.length).toBe(before);
   });
 });
 
 describe("webhook tools", () => {
-  test("a call is a signed POST of the execution, the tool and its arguments; a 2xx body is the result", async () => {
-    answer = { status: 200, body: '{"definition":"a system of stars"}' };
+  test("a call is a signed POST of the execution, the tool and its arguments; a 2xx body is the result", async ({ toolServer, webhook }) => {
+    toolServer.answer = { status: 200, body: '{"definition":"a system of stars"}' };
     const result = await runTool(call("lookup", { word: "galaxy" }), [webhook()], context(), settings());
     expect(result).toMatchObject({ ok: true, content: '{"definition":"a system of stars"}', detail: { type: "webhook", status: 200, webhookId: `${executionId}.1.0.call_1` } });
-    const sent = bodies.at(-1);
+    const sent = toolServer.bodies.at(-1);
     expect(JSON.parse(sent?.body ?? "")).toEqual({ executionId, agentId, tool: "lookup", callId: "call_1", arguments: { word: "galaxy" } });
     const verdict = verifyWebhook(
       [webhookToolSecret(masterKey, ws, agentId)],
@@ -148,31 +159,31 @@ describe("webhook tools", () => {
     expect(verdict).toMatchObject({ ok: true, id: `${executionId}.1.0.call_1` });
   });
 
-  test("calls sharing a call id (a provider's fallback ids repeat across rounds) still get different webhook-ids", async () => {
-    answer = { status: 200, body: "{}" };
+  test("calls sharing a call id (a provider's fallback ids repeat across rounds) still get different webhook-ids", async ({ toolServer, webhook }) => {
+    toolServer.answer = { status: 200, body: "{}" };
     const ids = new Set<string>();
     for (const position of [{ round: 1, index: 0 }, { round: 2, index: 0 }, { round: 1, index: 1 }]) {
       const result = await runTool(call("lookup", { word: "galaxy" }), [webhook()], context(position), settings());
       ids.add(String(result.detail.webhookId));
-      expect(String(bodies.at(-1)?.headers["webhook-id"])).toBe(result.detail.webhookId);
+      expect(String(toolServer.bodies.at(-1)?.headers["webhook-id"])).toBe(result.detail.webhookId);
     }
     expect(ids.size).toBe(3);
   });
 
-  test("an unexpected error inside a tool is a tool_failed result for the model, never thrown (which would rerun the execution)", async () => {
+  test("an unexpected error inside a tool is a tool_failed result for the model, never thrown (which would rerun the execution)", async ({ webhook }) => {
     const short = randomBytes(16).toString("base64");
     const result = await runTool(call("lookup", { word: "galaxy" }), [webhook()], context(), settings({ masterKey: short }));
     expect(result).toMatchObject({ ok: false, code: "tool_failed", detail: { error: { code: "tool_failed" } } });
     expect(result.content).toMatch(/^error: The tool failed unexpectedly: GALAXY_MASTER_KEY must be at least 32 bytes/);
   });
 
-  test("an answer other than 2xx is a failed call carrying the status", async () => {
-    answer = { status: 503, body: "busy" };
+  test("an answer other than 2xx is a failed call carrying the status", async ({ toolServer, webhook }) => {
+    toolServer.answer = { status: 503, body: "busy" };
     expect(await runTool(call("lookup", { word: "galaxy" }), [webhook()], context(), settings())).toMatchObject({ ok: false, code: "tool_failed", content: "error: The tool answered 503: busy", detail: { status: 503 } });
-    answer = { status: 200, body: "{}" };
+    toolServer.answer = { status: 200, body: "{}" };
   });
 
-  test("the outbound policy and a missing master key stop the call", async () => {
+  test("the outbound policy and a missing master key stop the call", async ({ webhook }) => {
     expect(await runTool(call("lookup", { word: "galaxy" }), [webhook()], context(), settings({ policy: parseAllowlist("") }))).toMatchObject({
       ok: false,
       code: "outbound_refused",

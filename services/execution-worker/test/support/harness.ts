@@ -2,7 +2,7 @@ import { v7 as uuidv7 } from "uuid";
 import type { Bus } from "@galaxy/bus";
 import { NotFoundError, parseEvent, type ResolvedCredential, type Agent, type Execution, type EventType, type EventData, type TypedEvent } from "@galaxy/contracts";
 import { inWorkspace, type Kysely } from "@galaxy/db";
-import { startDevModel, type RunningDevModel } from "@galaxy/dev-model";
+import { startDevModel, type RunningDevModel } from "@galaxy/dev-model/testing";
 import { connectTestBus, createTestEnv, serviceDb, testLogger, TestClaims, type EngineUrls, type TestEnv, incomingTraceparent } from "@galaxy/testkit";
 import { findPinnableAgent } from "../../src/agents/agents.repository";
 import { createExecutionWorker, type ExecutionWorker, type ExecutionWorkerConfig } from "../../src/app";

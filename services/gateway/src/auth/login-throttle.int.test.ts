@@ -1,49 +1,43 @@
-import { afterAll, beforeAll, expect, inject, test } from "vitest";
-import Fastify, { type FastifyInstance } from "fastify";
+import { expect } from "vitest";
+import Fastify, { type LightMyRequestResponse } from "fastify";
 import { Redis } from "ioredis";
 import { UnauthorizedError } from "@galaxy/contracts";
-import { createTestEnv, type TestEnv } from "@galaxy/testkit";
+import { gatewayTest } from "../../test/fixtures";
 import { installErrorHandling } from "../http/errors";
 import { LoginThrottle } from "./login-throttle";
 
-let env: TestEnv;
-let redis: Redis;
-let app: FastifyInstance;
-let checked = 0;
-
-// A login route shaped like the gateway's, with a password check that takes a moment, so a
-// burst of parallel guesses is in flight together.
-beforeAll(async () => {
-  env = await createTestEnv(inject("engines"));
-  redis = new Redis(env.redisUrl, { keyPrefix: env.redisPrefix });
-  const throttle = new LoginThrottle(redis, { perEmail: 3, perIp: 5, windowS: 60 });
-  app = Fastify();
-  installErrorHandling(app);
-  app.post<{ Body: { email: string; password: string; ip?: string } }>("/login", async (request, reply) => {
-    const attempt = await throttle.begin(request.body.email, request.body.ip ?? request.ip, reply);
-    checked += 1;
-    await new Promise((r) => setTimeout(r, 20));
-    if (request.body.password === "right") {
-      await attempt.succeeded();
-      return { ok: true };
-    }
-    attempt.failed(reply);
-    throw new UnauthorizedError("Email or password is incorrect", "invalid_credentials");
+/**
+ * On the gateway's `env` and `redis` (test/fixtures.ts), each set up once per file:
+ * - `checks`: how many password checks the login route has made (`count`, which a test may reset);
+ * - `login`: posts an attempt from an address to a login route shaped like the gateway's, throttled
+ *   on `redis` (3 per email, 5 per address a minute), with a password check that takes a moment,
+ *   so a burst of parallel guesses is in flight together.
+ */
+const test = gatewayTest
+  .extend("checks", { scope: "file" }, async (): Promise<{ count: number }> => ({ count: 0 }))
+  .extend("login", { scope: "file" }, async ({ redis, checks }, { onCleanup }) => {
+    const throttle = new LoginThrottle(redis, { perEmail: 3, perIp: 5, windowS: 60 });
+    const app = Fastify();
+    onCleanup(() => app.close());
+    installErrorHandling(app);
+    app.post<{ Body: { email: string; password: string; ip?: string } }>("/login", async (request, reply) => {
+      const attempt = await throttle.begin(request.body.email, request.body.ip ?? request.ip, reply);
+      checks.count += 1;
+      await new Promise((r) => setTimeout(r, 20));
+      if (request.body.password === "right") {
+        await attempt.succeeded();
+        return { ok: true };
+      }
+      attempt.failed(reply);
+      throw new UnauthorizedError("Email or password is incorrect", "invalid_credentials");
+    });
+    return (email: string, password: string, ip = "10.0.0.1"): Promise<LightMyRequestResponse> => app.inject({ method: "POST", url: "/login", payload: { email, password, ip } });
   });
-});
 
-afterAll(async () => {
-  await app?.close();
-  redis?.disconnect();
-  await env?.cleanup();
-});
-
-const login = (email: string, password: string, ip = "10.0.0.1") => app.inject({ method: "POST", url: "/login", payload: { email, password, ip } });
-
-test("a burst of parallel guesses gets no more password checks than the limit", async () => {
-  checked = 0;
+test("a burst of parallel guesses gets no more password checks than the limit", async ({ login, checks }) => {
+  checks.count = 0;
   const responses = await Promise.all(Array.from({ length: 10 }, () => login("burst@example.com", "wrong", "10.0.0.2")));
-  expect(checked).toBe(3);
+  expect(checks.count).toBe(3);
   expect(responses.filter((r) => r.statusCode === 401)).toHaveLength(3);
   const refused = responses.filter((r) => r.statusCode === 429);
   expect(refused).toHaveLength(7);
@@ -55,7 +49,7 @@ test("a burst of parallel guesses gets no more password checks than the limit", 
   }
 });
 
-test("the email's window is shared by every address, and the address's by every email", async () => {
+test("the email's window is shared by every address, and the address's by every email", async ({ login }) => {
   for (const ip of ["10.0.1.1", "10.0.1.2", "10.0.1.3"]) expect((await login("roaming@example.com", "wrong", ip)).statusCode).toBe(401);
   expect((await login("roaming@example.com", "right", "10.0.1.4")).statusCode).toBe(429);
   for (let i = 0; i < 5; i += 1) expect((await login(`spray-${i}@example.com`, "wrong", "10.0.2.1")).statusCode).toBe(401);
@@ -63,7 +57,7 @@ test("the email's window is shared by every address, and the address's by every 
   expect((await login("innocent@example.com", "right", "10.0.2.2")).statusCode).toBe(200);
 });
 
-test("a success resets the email's count but not the address's", async () => {
+test("a success resets the email's count but not the address's", async ({ login }) => {
   for (let i = 0; i < 2; i += 1) await login("mine@example.com", "wrong", "10.0.3.1");
   expect((await login("mine@example.com", "right", "10.0.3.1")).statusCode).toBe(200);
   for (let i = 0; i < 3; i += 1) expect((await login("mine@example.com", "wrong", "10.0.3.1")).statusCode).toBe(401);
@@ -71,7 +65,7 @@ test("a success resets the email's count but not the address's", async () => {
   expect((await login("other@example.com", "right", "10.0.3.1")).statusCode).toBe(429);
 });
 
-test("the window ends: counters expire with it", async () => {
+test("the window ends: counters expire with it", async ({ env, redis }) => {
   const keys = await redis.keys(`${env.redisPrefix}login:*`);
   expect(keys.length).toBeGreaterThan(0);
   for (const key of keys) {

@@ -2,18 +2,20 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Fastify from "fastify";
-import { afterAll, describe, expect, test } from "vitest";
+import { describe, expect, test as base } from "vitest";
 import { CONSOLE_CSP, consoleRoutes } from "./console";
 
-const dirs: string[] = [];
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "galaxy-console-"));
-  dirs.push(dir);
-  return dir;
-}
-
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+/** `tempDir`: makes a directory of the test's own under the system's temporary one; all are removed after the file's last test. */
+const test = base.extend("tempDir", { scope: "file" }, async ({}, { onCleanup }) => {
+  const dirs: string[] = [];
+  onCleanup(() => {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+  return (): string => {
+    const dir = mkdtempSync(join(tmpdir(), "galaxy-console-"));
+    dirs.push(dir);
+    return dir;
+  };
 });
 
 async function gatewayServing(dir: string) {
@@ -24,7 +26,7 @@ async function gatewayServing(dir: string) {
 }
 
 describe("the console's routes", () => {
-  test("without a build, /console says how to build it", async () => {
+  test("without a build, /console says how to build it", async ({ tempDir }) => {
     const app = await gatewayServing(tempDir());
     for (const url of ["/console", "/console/agents"]) {
       const response = await app.inject({ url });
@@ -34,7 +36,7 @@ describe("the console's routes", () => {
     await app.close();
   });
 
-  test("with a build: the page for every app path, hashed assets cached for a year, a missing asset a 404", async () => {
+  test("with a build: the page for every app path, hashed assets cached for a year, a missing asset a 404", async ({ tempDir }) => {
     const dir = tempDir();
     mkdirSync(join(dir, "assets"));
     writeFileSync(join(dir, "index.html"), '<!doctype html><div id="root"></div>');

@@ -1,65 +1,62 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect } from "vitest";
 import { connect } from "node:net";
-import Fastify, { type FastifyInstance } from "fastify";
-import { Redis } from "ioredis";
-import type { Bus } from "@galaxy/bus";
+import Fastify from "fastify";
 import { ERROR_TITLES, ErrorBody, UnavailableError } from "@galaxy/contracts";
-import { createDb, sql, type Kysely } from "@galaxy/db";
-import { createMetrics } from "@galaxy/observability";
-import { connectTestBus, createTestEnv, freePort, serviceDb, testLogger, type TestEnv } from "@galaxy/testkit";
-import { buildGateway } from "../app";
-import type { GatewayDb } from "../db";
+import { createDb, sql } from "@galaxy/db";
+import { freePort } from "@galaxy/testkit";
+import { gatewayTest } from "../../test/fixtures";
 import { installErrorHandling } from "./errors";
 
 /** docs/errors.md: whatever refuses a request (Node, Fastify or Galaxy) answers in the one shape. */
 
-let env: TestEnv;
-let bus: Bus;
-let db: Kysely<GatewayDb>;
-let redis: Redis;
-let app: FastifyInstance;
-let port = 0;
-
-beforeAll(async () => {
-  env = await createTestEnv(inject("engines"));
-  db = serviceDb<GatewayDb>(env, "gateway");
-  bus = await connectTestBus(env, "gateway");
-  redis = new Redis(env.redisUrl, { keyPrefix: env.redisPrefix });
-  app = await buildGateway({ bus, db, redis, logger: testLogger("gateway"), metrics: createMetrics("gateway") });
-  await app.listen({ port: 0, host: "127.0.0.1" });
-  const address = app.server.address();
-  port = typeof address === "object" && address ? address.port : 0;
-});
-
-afterAll(async () => {
-  await app?.close();
-  await bus?.close();
-  redis?.disconnect();
-  await db?.destroy();
-  await env?.cleanup();
-});
-
-/** Sends raw bytes and reads the whole answer (the server closes the connection after it). */
-function raw(request: string): Promise<{ status: number; headers: string; body: string }> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: "127.0.0.1", port });
-    const chunks: Buffer[] = [];
-    socket.on("data", (chunk) => chunks.push(chunk));
-    socket.on("error", reject);
-    socket.on("close", () => {
-      const text = Buffer.concat(chunks).toString("utf8");
-      const [head = "", ...rest] = text.split("\r\n\r\n");
-      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), headers: head, body: rest.join("\r\n\r\n") });
-    });
-    socket.end(request);
-  });
+/** An answer read off the socket: its status, its head as sent, and its body. */
+interface RawAnswer {
+  status: number;
+  headers: string;
+  body: string;
 }
 
-async function http(path: string, init: RequestInit = {}): Promise<{ status: number; body: ErrorBody; headers: Headers }> {
-  const response = await fetch(`http://127.0.0.1:${port}${path}`, init);
-  const text = await response.text();
-  return { status: response.status, body: ErrorBody.parse(JSON.parse(text)), headers: response.headers };
+/** An answer fetched over HTTP, its body an error. */
+interface ErrorAnswer {
+  status: number;
+  body: ErrorBody;
+  headers: Headers;
 }
+
+/**
+ * On the gateway's fixtures (test/fixtures.ts), each set up once per file:
+ * - `port`: a gateway listening on a free loopback port;
+ * - `raw`: sends raw bytes to it and reads the whole answer (the server closes the connection after it);
+ * - `http`: fetches a path of it, whose answer is an error;
+ * - `post`: POSTs a body to its /api/auth/login as JSON.
+ */
+const test = gatewayTest
+  .extend("port", { scope: "file" }, async ({ makeGateway }): Promise<number> => {
+    const app = await makeGateway();
+    await app.listen({ port: 0, host: "127.0.0.1" });
+    const address = app.server.address();
+    return typeof address === "object" && address ? address.port : 0;
+  })
+  .extend("raw", { scope: "file" }, async ({ port }) => (request: string): Promise<RawAnswer> =>
+    new Promise((resolve, reject) => {
+      const socket = connect({ host: "127.0.0.1", port });
+      const chunks: Buffer[] = [];
+      socket.on("data", (chunk) => chunks.push(chunk));
+      socket.on("error", reject);
+      socket.on("close", () => {
+        const text = Buffer.concat(chunks).toString("utf8");
+        const [head = "", ...rest] = text.split("\r\n\r\n");
+        resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), headers: head, body: rest.join("\r\n\r\n") });
+      });
+      socket.end(request);
+    }))
+  .extend("http", { scope: "file" }, async ({ port }) => async (path: string, init: RequestInit = {}): Promise<ErrorAnswer> => {
+    const response = await fetch(`http://127.0.0.1:${port}${path}`, init);
+    const text = await response.text();
+    return { status: response.status, body: ErrorBody.parse(JSON.parse(text)), headers: response.headers };
+  })
+  .extend("post", { scope: "file" }, async ({ http }) => (body: string): Promise<ErrorAnswer> =>
+    http("/api/auth/login", { method: "POST", headers: { "content-type": "application/json" }, body }));
 
 function expectShape(status: number, body: ErrorBody, code: string): void {
   expect(body.code).toBe(code);
@@ -68,14 +65,14 @@ function expectShape(status: number, body: ErrorBody, code: string): void {
 }
 
 describe("Node's own refusals answer in the documented shape", () => {
-  test("headers over 16 KiB are a 431 headers_too_large, in JSON", async () => {
+  test("headers over 16 KiB are a 431 headers_too_large, in JSON", async ({ raw }) => {
     const response = await raw(`GET /api/agents HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(17 * 1024)}\r\n\r\n`);
     expect(response.status).toBe(431);
     expect(response.headers).toMatch(/content-type: application\/json/i);
     expectShape(431, ErrorBody.parse(JSON.parse(response.body)), "headers_too_large");
   });
 
-  test("bytes that are not HTTP are a 400 malformed_request", async () => {
+  test("bytes that are not HTTP are a 400 malformed_request", async ({ raw }) => {
     const response = await raw("GET / HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n");
     expect(response.status).toBe(400);
     expectShape(400, ErrorBody.parse(JSON.parse(response.body)), "malformed_request");
@@ -83,19 +80,19 @@ describe("Node's own refusals answer in the documented shape", () => {
 });
 
 describe("Fastify's own refusals answer in the documented shape", () => {
-  test("a bad percent-encoding in the path is a 400 bad_url", async () => {
+  test("a bad percent-encoding in the path is a 400 bad_url", async ({ http }) => {
     const response = await http("/api/agents/%E0%A4%A");
     expect(response.status).toBe(400);
     expectShape(400, response.body, "bad_url");
   });
 
-  test("a path segment longer than any id is a 414 uri_too_long", async () => {
+  test("a path segment longer than any id is a 414 uri_too_long", async ({ http }) => {
     const response = await http(`/api/agents/${"a".repeat(500)}`);
     expect(response.status).toBe(414);
     expectShape(414, response.body, "uri_too_long");
   });
 
-  test("an unknown route is a 404 route_not_found, whatever the method", async () => {
+  test("an unknown route is a 404 route_not_found, whatever the method", async ({ http }) => {
     for (const method of ["GET", "POST", "PUT", "DELETE", "PATCH"]) {
       const response = await http("/api/nothing-here", { method });
       expect(response.status).toBe(404);
@@ -103,7 +100,7 @@ describe("Fastify's own refusals answer in the documented shape", () => {
     }
   });
 
-  test("a body that is not JSON is a 415 unsupported_media_type on /api and on /hooks", async () => {
+  test("a body that is not JSON is a 415 unsupported_media_type on /api and on /hooks", async ({ http }) => {
     for (const [path, type] of [["/api/auth/login", "text/plain"], ["/api/auth/login", "application/x-www-form-urlencoded"], ["/hooks/0193a1b2-0000-7000-8000-000000000001", "text/plain"]] as const) {
       const response = await http(path, { method: "POST", headers: { "content-type": type }, body: "email=a" });
       expect(response.status).toBe(415);
@@ -112,7 +109,7 @@ describe("Fastify's own refusals answer in the documented shape", () => {
     }
   });
 
-  test("malformed and empty JSON are 400 malformed_json; a Content-Length that lies is a 400 too", async () => {
+  test("malformed and empty JSON are 400 malformed_json; a Content-Length that lies is a 400 too", async ({ raw, http }) => {
     const malformed = await http("/api/auth/login", { method: "POST", headers: { "content-type": "application/json" }, body: '{"email":' });
     expectShape(400, malformed.body, "malformed_json");
     const empty = await http("/api/auth/login", { method: "POST", headers: { "content-type": "application/json" }, body: "" });
@@ -122,13 +119,13 @@ describe("Fastify's own refusals answer in the documented shape", () => {
     expect(ErrorBody.safeParse(JSON.parse(lying.body)).success).toBe(true);
   });
 
-  test("a body over 1 MiB is a 413 payload_too_large", async () => {
+  test("a body over 1 MiB is a 413 payload_too_large", async ({ http }) => {
     const response = await http("/api/auth/login", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ pad: "x".repeat(1024 * 1024) }) });
     expect(response.status).toBe(413);
     expectShape(413, response.body, "payload_too_large");
   });
 
-  test("a body with a __proto__ key is refused in the shape, not passed on", async () => {
+  test("a body with a __proto__ key is refused in the shape, not passed on", async ({ http }) => {
     const response = await http("/api/auth/login", { method: "POST", headers: { "content-type": "application/json" }, body: '{"__proto__":{"admin":true},"email":"a@b.co","password":"x"}' });
     expect(response.status).toBe(400);
     expect(response.body.code).toMatch(/^(bad_request|malformed_json)$/);
@@ -136,9 +133,7 @@ describe("Fastify's own refusals answer in the documented shape", () => {
 });
 
 describe("what Postgres cannot store is a 400 invalid_value before anything runs", () => {
-  const post = (body: string) => http("/api/auth/login", { method: "POST", headers: { "content-type": "application/json" }, body });
-
-  test("a NUL character, in a value or a key", async () => {
+  test("a NUL character, in a value or a key", async ({ post }) => {
     for (const body of ['{"email":"a\\u0000@b.co","password":"correct horse"}', '{"email":"a@b.co","password":"x","\\u0000":1}']) {
       const response = await post(body);
       expect(response.status).toBe(400);
@@ -146,13 +141,13 @@ describe("what Postgres cannot store is a 400 invalid_value before anything runs
     }
   });
 
-  test("a lone surrogate", async () => {
+  test("a lone surrogate", async ({ post }) => {
     const response = await post('{"email":"a@b.co","password":"\\ud800"}');
     expectShape(400, response.body, "invalid_value");
     expect(response.body.details).toEqual({ "body.password": expect.stringContaining("surrogate") });
   });
 
-  test("nesting 65 deep, and 5,000 deep, is refused; 64 is not refused for its depth", async () => {
+  test("nesting 65 deep, and 5,000 deep, is refused; 64 is not refused for its depth", async ({ post }) => {
     const deep = (n: number) => `{"email":"a@b.co","password":"x","extra":${"[".repeat(n - 1)}${"]".repeat(n - 1)}}`;
     for (const n of [65, 5000]) {
       const response = await post(deep(n));
@@ -163,7 +158,7 @@ describe("what Postgres cannot store is a 400 invalid_value before anything runs
     expect(within.body.code).not.toBe("invalid_value");
   });
 
-  test("a NUL in the query string or the path", async () => {
+  test("a NUL in the query string or the path", async ({ http }) => {
     const query = await http("/api/agents?cursor=%00", { headers: { authorization: "Bearer x" } });
     expectShape(400, query.body, "invalid_value");
     const path = await http("/api/agents/%00", { headers: { authorization: "Bearer x" } });

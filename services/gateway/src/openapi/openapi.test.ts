@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import type { RouteOptions } from "fastify";
-import { beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test as base } from "vitest";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { z } from "zod";
 import { HTTP_ERROR_CODES } from "@galaxy/contracts";
@@ -18,17 +18,36 @@ const Operation = z.object({
 });
 type Operation = z.infer<typeof Operation>;
 
-let document: Json;
-const routes: RouteOptions[] = [];
-const operations: Array<{ method: string; path: string; operation: Operation }> = [];
+/** An operation of the document, under its method and path. */
+interface Listed {
+  method: string;
+  path: string;
+  operation: Operation;
+}
 
-beforeAll(async () => {
-  document = await apiDocument(routes);
-  const paths = z.record(z.string(), z.record(z.string(), z.unknown())).parse(document.paths);
-  for (const [path, item] of Object.entries(paths)) {
-    for (const [method, operation] of Object.entries(item)) operations.push({ method, path, operation: Operation.parse(operation) });
-  }
-});
+/**
+ * Each set up once per file:
+ * - `api`: the gateway described without engines (apiDocument): `document`, /openapi.json as it
+ *   serves it, and `routes`, every route Fastify registered while building it;
+ * - `document`, `routes`: each of them;
+ * - `operations`: every operation of the document, with its method and path.
+ */
+const test = base
+  .extend("api", { scope: "file" }, async (): Promise<{ document: Json; routes: RouteOptions[] }> => {
+    const routes: RouteOptions[] = [];
+    const document = await apiDocument(routes);
+    return { document, routes };
+  })
+  .extend("document", { scope: "file" }, async ({ api }) => api.document)
+  .extend("routes", { scope: "file" }, async ({ api }) => api.routes)
+  .extend("operations", { scope: "file" }, async ({ document }): Promise<Listed[]> => {
+    const operations: Listed[] = [];
+    const paths = z.record(z.string(), z.record(z.string(), z.unknown())).parse(document.paths);
+    for (const [path, item] of Object.entries(paths)) {
+      for (const [method, operation] of Object.entries(item)) operations.push({ method, path, operation: Operation.parse(operation) });
+    }
+    return operations;
+  });
 
 /** The codes of the HTTP table of docs/errors.md (the bus-only and execution tables follow it). */
 async function documentedCodes(): Promise<Map<string, number>> {
@@ -44,7 +63,7 @@ async function documentedCodes(): Promise<Map<string, number>> {
 }
 
 describe("/openapi.json", () => {
-  test("is a valid OpenAPI 3.1 document whose references all resolve", async () => {
+  test("is a valid OpenAPI 3.1 document whose references all resolve", async ({ document }) => {
     const validator = new Validator();
     const result = await validator.validate(structuredClone(document));
     expect(result.errors ?? []).toEqual([]);
@@ -53,13 +72,13 @@ describe("/openapi.json", () => {
     expect(() => validator.resolveRefs()).not.toThrow();
   });
 
-  test("every operation has an operationId, and no two share one", () => {
+  test("every operation has an operationId, and no two share one", ({ operations }) => {
     const ids = operations.map(({ method, path, operation }) => operation.operationId ?? `(none on ${method.toUpperCase()} ${path})`);
     expect(ids.filter((id) => id.startsWith("(none"))).toEqual([]);
     expect(new Set(ids).size).toBe(ids.length);
   });
 
-  test("every route Fastify serves is in the document, but the probes and the document itself", () => {
+  test("every route Fastify serves is in the document, but the probes and the document itself", ({ routes, operations }) => {
     const documented = new Set(operations.map(({ method, path }) => `${method.toUpperCase()} ${path}`));
     const missing: string[] = [];
     for (const route of routes) {
@@ -74,7 +93,7 @@ describe("/openapi.json", () => {
     expect(missing).toEqual([]);
   });
 
-  test("every error code docs/errors.md lists is in the document, with its status, and the code list holds no other", async () => {
+  test("every error code docs/errors.md lists is in the document, with its status, and the code list holds no other", async ({ document }) => {
     const documented = await documentedCodes();
     const responses = z.record(z.string(), z.object({ "x-error-codes": z.array(z.string()) })).parse(z.object({ responses: z.unknown() }).parse(document.components).responses);
     const published = new Set(Object.values(responses).flatMap((response) => response["x-error-codes"]));
@@ -84,7 +103,7 @@ describe("/openapi.json", () => {
     expect(Object.keys(HTTP_ERROR_CODES).filter((code) => !documented.has(code))).toEqual([]);
   });
 
-  test("every operation answers its errors with the Error schema, and /api/* ones say 429 and their rate limit", () => {
+  test("every operation answers its errors with the Error schema, and /api/* ones say 429 and their rate limit", ({ document, operations }) => {
     for (const { path, operation } of operations) {
       expect(operation.responses["500"], path).toEqual({ $ref: "#/components/responses/InternalError" });
       expect(operation.responses["503"], path).toEqual({ $ref: "#/components/responses/Unavailable" });
@@ -97,13 +116,13 @@ describe("/openapi.json", () => {
     expect(schemas.Error).toMatchObject({ type: "object", required: expect.arrayContaining(["error", "code", "message"]) });
   });
 
-  test("sign-up, login, the OIDC sign-in and signed deliveries need no bearer token; everything else under /api does", () => {
+  test("sign-up, login, the OIDC sign-in and signed deliveries need no bearer token; everything else under /api does", ({ document, operations }) => {
     const publicOnes = operations.filter(({ operation }) => operation.security?.length === 0).map(({ operation }) => operation.operationId);
     expect(publicOnes.sort()).toEqual(["deliverWebhook", "describeOidcSignIn", "exchangeToken", "getJwks", "login", "receiveIdentityWebhook", "redeemOidcCode", "signup"]);
     expect(document.security).toEqual([{ bearer: [] }]);
   });
 
-  test("mutations take an Idempotency-Key, but those that keep no record; deliveries take the webhook-* headers", () => {
+  test("mutations take an Idempotency-Key, but those that keep no record; deliveries take the webhook-* headers", ({ operations }) => {
     const byId = new Map(operations.map(({ operation }) => [operation.operationId, operation]));
     const refs = (id: string) => (byId.get(id)?.parameters ?? []).flatMap((parameter) => ("$ref" in parameter ? [parameter.$ref] : []));
     expect(refs("createAgent")).toContain("#/components/parameters/Idempotency-Key");
@@ -114,14 +133,14 @@ describe("/openapi.json", () => {
     expect(refs("streamExecutionEvents")).toContain("#/components/parameters/Last-Event-ID");
   });
 
-  test("the event stream is text/event-stream, and completion callbacks are in webhooks", () => {
+  test("the event stream is text/event-stream, and completion callbacks are in webhooks", ({ document, operations }) => {
     const stream = operations.find(({ operation }) => operation.operationId === "streamExecutionEvents")?.operation;
     expect(Object.keys(z.object({ content: z.record(z.string(), z.unknown()) }).parse(stream?.responses["200"]).content)).toEqual(["text/event-stream"]);
     const webhooks = z.object({ executionFinished: z.object({ post: z.object({ operationId: z.string(), requestBody: z.unknown() }) }) }).parse(document.webhooks);
     expect(webhooks.executionFinished.post.requestBody).toMatchObject({ content: { "application/json": { schema: { $ref: "#/components/schemas/CompletionCallback" } } } });
   });
 
-  test("resources, requests and the error are named component schemas", () => {
+  test("resources, requests and the error are named component schemas", ({ document }) => {
     const schemas = Object.keys(z.record(z.string(), z.unknown()).parse(z.object({ schemas: z.unknown() }).parse(document.components).schemas));
     expect(schemas).toEqual(expect.arrayContaining(["Agent", "Execution", "Trigger", "KnowledgeBase", "AuditEntry", "CreateAgentBody", "SignupBody", "Error", "Pagination", "CompletionCallback"]));
   });

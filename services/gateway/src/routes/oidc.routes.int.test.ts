@@ -1,54 +1,36 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
-import type { FastifyInstance } from "fastify";
-import { Redis } from "ioredis";
+import { describe, expect } from "vitest";
 import { v7 as uuidv7 } from "uuid";
-import type { Bus } from "@galaxy/bus";
 import { ErrorBody, type UserSyncRequest } from "@galaxy/contracts";
-import type { Kysely } from "@galaxy/db";
 import { createMetrics } from "@galaxy/observability";
-import { connectTestBus, createTestEnv, serviceDb, testLogger, type TestEnv } from "@galaxy/testkit";
-import { buildGateway } from "../app";
-import type { GatewayDb } from "../db";
 import { signWebhook } from "@galaxy/webhooks";
+import { gatewayTest } from "../../test/fixtures";
 
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-let env: TestEnv;
-let gatewayBus: Bus;
-let identityStub: Bus;
-let db: Kysely<GatewayDb>;
-let redis: Redis;
-let configured: FastifyInstance;
-let unconfigured: FastifyInstance;
-const received: UserSyncRequest[] = [];
 const userId = uuidv7();
 
-beforeAll(async () => {
-  env = await createTestEnv(inject("engines"));
-  db = serviceDb<GatewayDb>(env, "gateway");
-  gatewayBus = await connectTestBus(env, "gateway");
-  redis = new Redis(env.redisUrl, { keyPrefix: env.redisPrefix });
-  const deps = { bus: gatewayBus, db, redis, logger: testLogger("gateway"), metrics: createMetrics("gateway") };
-  configured = await buildGateway({ ...deps, oidcWebhookSecrets: ["whsec_b3RoZXIgc2VjcmV0", SECRET] });
-  unconfigured = await buildGateway({ ...deps, metrics: createMetrics("gateway-2") });
-  // Stands in for identity: records what the gateway forwards after verifying the signature.
-  identityStub = await connectTestBus(env, "identity");
-  identityStub.serve("identity.users.sync", async (body) => {
-    received.push(body);
-    return { status: "applied", userId };
-  });
-  await identityStub.flush();
-});
-
-afterAll(async () => {
-  await configured?.close();
-  await unconfigured?.close();
-  await identityStub?.close();
-  await gatewayBus?.close();
-  redis?.disconnect();
-  await db?.destroy();
-  await env?.cleanup();
-});
+/**
+ * On the gateway's fixtures (test/fixtures.ts), each set up once per file:
+ * - `received`: what identity's stand-in was asked to sync, which is what the gateway forwards
+ *   after verifying the signature (the stand-in answers `userId`);
+ * - `configured`: a gateway with two OIDC webhook secrets, the second `SECRET`;
+ * - `unconfigured`: a gateway without any, on a metrics registry of its own.
+ */
+const test = gatewayTest
+  .extend("received", { scope: "file" }, async ({ identityBus }): Promise<UserSyncRequest[]> => {
+    const received: UserSyncRequest[] = [];
+    identityBus.serve("identity.users.sync", async (body) => {
+      received.push(body);
+      return { status: "applied", userId };
+    });
+    await identityBus.flush();
+    return received;
+  })
+  .extend("configured", { scope: "file" }, async ({ makeGateway, received }) => {
+    // Deliveries are forwarded to identity's stand-in: it serves before the first arrives.
+    void received;
+    return makeGateway({ oidcWebhookSecrets: ["whsec_b3RoZXIgc2VjcmV0", SECRET] });
+  })
+  .extend("unconfigured", { scope: "file" }, async ({ makeGateway }) => makeGateway({ metrics: createMetrics("gateway-2") }));
 
 function signed(body: string, id = `msg_${uuidv7()}`, contentType = "application/json") {
   const timestamp = Math.floor(Date.now() / 1000);
@@ -72,13 +54,13 @@ const userCreated = JSON.stringify({
 });
 
 describe("POST /hooks/identity/clerk", () => {
-  test("without OIDC_WEBHOOK_SECRET the route answers 404 oidc_not_configured", async () => {
+  test("without OIDC_WEBHOOK_SECRET the route answers 404 oidc_not_configured", async ({ unconfigured }) => {
     const response = await unconfigured.inject({ method: "POST", url: "/hooks/identity/clerk", payload: userCreated, headers: signed(userCreated) });
     expect(response.statusCode).toBe(404);
     expect(ErrorBody.parse(JSON.parse(response.payload)).code).toBe("oidc_not_configured");
   });
 
-  test("a signed delivery is forwarded with its webhook-id, stripped to the fields Galaxy reads", async () => {
+  test("a signed delivery is forwarded with its webhook-id, stripped to the fields Galaxy reads", async ({ configured, received }) => {
     const headers = signed(userCreated, "msg_forwarded");
     const response = await configured.inject({ method: "POST", url: "/hooks/identity/clerk", payload: userCreated, headers });
     expect(response.statusCode).toBe(200);
@@ -89,7 +71,7 @@ describe("POST /hooks/identity/clerk", () => {
     expect(JSON.stringify(forwarded)).not.toContain("+15550100");
   });
 
-  test("the signature is over the raw bytes: the same JSON re-serialized does not verify", async () => {
+  test("the signature is over the raw bytes: the same JSON re-serialized does not verify", async ({ configured }) => {
     const headers = signed(userCreated);
     const reformatted = JSON.stringify(JSON.parse(userCreated), null, 2);
     const response = await configured.inject({ method: "POST", url: "/hooks/identity/clerk", payload: reformatted, headers });
@@ -97,12 +79,12 @@ describe("POST /hooks/identity/clerk", () => {
     expect(ErrorBody.parse(JSON.parse(response.payload)).code).toBe("invalid_webhook_signature");
   });
 
-  test("a content type other than JSON is still verified and parsed (the route keeps raw bytes whatever the type)", async () => {
+  test("a content type other than JSON is still verified and parsed (the route keeps raw bytes whatever the type)", async ({ configured }) => {
     const response = await configured.inject({ method: "POST", url: "/hooks/identity/clerk", payload: userCreated, headers: signed(userCreated, undefined, "text/plain") });
     expect(response.statusCode).toBe(200);
   });
 
-  test("the raw-body parser is this route's alone: other routes still parse JSON", async () => {
+  test("the raw-body parser is this route's alone: other routes still parse JSON", async ({ configured }) => {
     const response = await configured.inject({ method: "POST", url: "/api/auth/exchange", payload: "{not json", headers: { "content-type": "application/json" } });
     expect(response.statusCode).toBe(400);
     expect(ErrorBody.parse(JSON.parse(response.payload)).code).toBe("malformed_json");

@@ -1,8 +1,12 @@
 import type { FastifyInstance } from "fastify";
-import { buildDevModelServer } from "./app";
-import type { ControlUpdate } from "./control";
+import { buildDevModelServer } from "../src/app";
+import type { ControlUpdate } from "../src/control";
 
-/** A dev model server listening on a free loopback port, for tests that drive it with the real SDKs. */
+/**
+ * A dev model server listening on a free loopback port, for tests that drive it with the real
+ * SDKs. Other packages' tests import it as `@galaxy/dev-model/testing`; it lives outside `src/`,
+ * so the services' builds never include it.
+ */
 export interface RunningDevModel {
   app: FastifyInstance;
   /** Base URL without a path, e.g. `http://127.0.0.1:41234`; OpenAI clients add `/v1`. */
