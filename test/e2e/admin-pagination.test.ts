@@ -4,7 +4,7 @@ import { z } from "zod";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import { Agent, AuditEntry, DeadLetter, ErrorBody, HEADER, LoginResult, Pagination, ReplayAccepted, ReplayRun } from "@galaxy/contracts";
 import { connectCli, grantSystemAdmin, parseCliEnv } from "@galaxy/cli";
-import { galaxyTest, PASSWORD } from "./fixtures";
+import { galaxyTest, PASSWORD, startGalaxyFirst } from "./fixtures";
 import { api, dataOf, eventually, type ApiResponse, type Galaxy } from "./harness";
 
 /**
@@ -158,6 +158,7 @@ describe("the operator lists page by cursor", () => {
     const newest = all.data[0]?.seq ?? 0;
     expect(pages.flat().filter((e) => e.seq <= newest).map((e) => e.id)).toEqual(all.data.map((e) => e.id));
   });
+startGalaxyFirst(test);
 
   test("the offset form is answered as before, with a nextCursor to go on from", async ({ adminGet }) => {
     const page = Replays.parse((await adminGet("/api/admin/replays?target=audit&limit=2&offset=2")).body);

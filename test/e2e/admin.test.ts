@@ -2,7 +2,7 @@ import { describe, expect } from "vitest";
 import { z } from "zod";
 import { Agent, AuditEntry, CreatedApiKey, ErrorBody, LoginResult, Pagination, SYSTEM_WORKSPACE_ID } from "@galaxy/contracts";
 import { connectCli, grantSystemAdmin, parseCliEnv, revokeKey, rotateKeys } from "@galaxy/cli";
-import { galaxyTest, PASSWORD } from "./fixtures";
+import { galaxyTest, PASSWORD, startGalaxyFirst } from "./fixtures";
 import { api, dataOf, eventually } from "./harness";
 
 const Incidents = z.object({ data: z.array(AuditEntry), pagination: Pagination });
@@ -35,6 +35,7 @@ const test = galaxyTest()
     }
   })
   .extend("grant", { scope: "file" }, async ({ asCli }) => (email: string) => asCli((bus) => grantSystemAdmin(bus, email)));
+startGalaxyFirst(test);
 
 describe("system admins", () => {
   let adminToken: string;

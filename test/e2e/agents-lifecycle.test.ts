@@ -2,7 +2,7 @@ import { describe, expect } from "vitest";
 import { z } from "zod";
 import { Agent, AgentVersion, AuditEntry, Execution, Pagination, SavedAgent, SignupResult, LoginResult } from "@galaxy/contracts";
 import { sql } from "@galaxy/db";
-import { galaxyTest, PASSWORD } from "./fixtures";
+import { galaxyTest, PASSWORD, startGalaxyFirst } from "./fixtures";
 import { api, dataOf, eventually, type ApiResponse } from "./harness";
 
 const agentBody = { name: "Support bot", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "You answer support questions." };
@@ -58,6 +58,7 @@ const test = base
   .extend("member", { scope: "file", auto: true }, async ({ join, owner }) => join(owner, "member@lifecycle.example", "member"))
   .extend("viewer", { scope: "file", auto: true }, async ({ join, owner }) => join(owner, "viewer@lifecycle.example", "viewer"))
   .extend("admin", { scope: "file", auto: true }, async ({ join, owner }) => join(owner, "admin@lifecycle.example", "admin"));
+startGalaxyFirst(test);
 
 describe("agent lifecycle", () => {
   test("a config change makes a new immutable version; a change to nothing makes none", async ({ galaxy, create, owner, viewer }) => {

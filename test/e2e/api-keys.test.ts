@@ -5,7 +5,7 @@ import { Agent, ApiKey, CreatedApiKey, ErrorBody, LoginResult, Me } from "@galax
 import { createMetrics } from "@galaxy/observability";
 import { connectTestBus, serviceDb, testLogger } from "@galaxy/testkit";
 import { buildGateway, type GatewayDb } from "@galaxy/gateway";
-import { galaxyTest, PASSWORD } from "./fixtures";
+import { galaxyTest, PASSWORD, startGalaxyFirst } from "./fixtures";
 import { api, dataOf, type Galaxy } from "./harness";
 
 /**
@@ -63,6 +63,7 @@ const test = galaxyTest()
   })
   .extend("ownerClaim", { scope: "file" }, async ({ galaxy, owner }) => async () =>
     ({ claim: (await galaxy.observer.request("identity.claims.issue", { accessToken: owner.accessToken })).claim, workspaceId: owner.workspace.id }));
+startGalaxyFirst(test);
 
 const codeOf = (body: unknown) => ErrorBody.parse(body).code;
 

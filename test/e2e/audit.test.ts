@@ -4,7 +4,7 @@ import { Agent, AuditEntry, AuditVerification, CreatedApiKey, ErrorBody, LoginRe
 import { createDb } from "@galaxy/db";
 import { GENESIS_HEAD, appendToChain, verifyChain, type AuditDb, type HashedAuditEntry } from "@galaxy/audit";
 import { enterChain, insertEntriesAfter } from "../../services/audit/test/support/chain-seed";
-import { galaxyTest, PASSWORD } from "./fixtures";
+import { galaxyTest, PASSWORD, startGalaxyFirst } from "./fixtures";
 import { api, dataOf, eventually } from "./harness";
 
 /**
@@ -144,6 +144,7 @@ describe("entries", () => {
     expect(data.map((e) => e.action)).toContain("workspace.created");
   });
 });
+startGalaxyFirst(test);
 
 describe("GET /api/audit-logs", () => {
   test("newest first, paginated", async ({ list }) => {

@@ -2,7 +2,7 @@ import { describe, expect } from "vitest";
 import { z } from "zod";
 import { Agent, CreatedApiKey, CreatedTrigger, Execution, SignupResult, Trigger } from "@galaxy/contracts";
 import { runCli } from "@galaxy/cli";
-import { galaxyTest } from "./fixtures";
+import { galaxyTest, startGalaxyFirst } from "./fixtures";
 import { api, dataOf, eventually } from "./harness";
 
 interface Workspace {
@@ -39,6 +39,7 @@ const test = galaxyTest()
     const code = await runCli(argv, { out: (text) => (out += `${text}\n`), err: (text) => (err += `${text}\n`), env: { GALAXY_API_URL: galaxy.url, GALAXY_API_KEY: workspace.key } });
     return { code, out, err };
   });
+startGalaxyFirst(test);
 
 function json<S extends z.ZodType>(schema: S, out: string): z.infer<S> {
   const envelope = z.object({ data: z.unknown() }).parse(JSON.parse(out));

@@ -4,7 +4,7 @@ import { describe, expect } from "vitest";
 import { z } from "zod";
 import { Agent, AuditEntry, CallbackDelivery, EventEnvelope, Execution, ExecutionFinished, Pagination, SavedAgent, SignupResult } from "@galaxy/contracts";
 import { verifyWebhook } from "@galaxy/webhooks";
-import { galaxyTest } from "./fixtures";
+import { galaxyTest, startGalaxyFirst } from "./fixtures";
 import { api, dataOf, eventually } from "./harness";
 
 /** A receiver of callbacks: records each request as it came, answers the statuses it is told, in turn. */
@@ -171,3 +171,5 @@ describe("completion callbacks", () => {
     expect(JSON.stringify(audit)).not.toContain("whsec_");
   });
 });
+
+startGalaxyFirst(test);

@@ -1,7 +1,7 @@
 import { describe, expect } from "vitest";
 import { randomUUID } from "node:crypto";
 import { Agent, ErrorBody, Execution, ExecutionChange, SignupResult } from "@galaxy/contracts";
-import { galaxyTest } from "./fixtures";
+import { galaxyTest, startGalaxyFirst } from "./fixtures";
 import { api, dataOf, eventually } from "./harness";
 import { parseSse, type SseFrame } from "./sse";
 
@@ -70,6 +70,7 @@ const test = galaxyTest()
   })
   .extend("run", { scope: "file" }, async ({ galaxy, token }) => async (agentId: string): Promise<Execution> =>
     dataOf(Execution, await api(galaxy, "POST", `/api/agents/${agentId}/executions`, { token, body: { input: { message: "hi" } } })));
+startGalaxyFirst(test);
 
 describe("the workspace's execution stream", () => {
   test("says ready, then each status change of a run: queued, running, completed, with the row but not its input or output", async ({ token, echo, openChanges, run }) => {

@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { Agent, CreatedTrigger, ErrorBody, Execution, Pagination, SignupResult } from "@galaxy/contracts";
 import { signWebhook } from "@galaxy/webhooks";
-import { galaxyTest } from "./fixtures";
+import { galaxyTest, startGalaxyFirst } from "./fixtures";
 import { api, dataOf, eventually, type Galaxy } from "./harness";
 
 /**
@@ -55,6 +55,7 @@ const test = galaxyTest()
       return page.data.length === 2 ? page.data.map((e) => e.id) : undefined;
     }, 15_000, "both deliveries to start an execution");
   });
+startGalaxyFirst(test);
 
 // The set-up waits for the deliveries' executions: it runs before the first test, under the hooks' time limit.
 test.beforeAll(async ({ webhookIds }) => {

@@ -7,7 +7,7 @@ import { inWorkspace, sql } from "@galaxy/db";
 import { freePort } from "@galaxy/testkit";
 import { WAKE_SUBJECT, setTier } from "@galaxy/execution-worker";
 import { queueBacklog } from "./backlog";
-import { galaxyTest } from "./fixtures";
+import { galaxyTest, startGalaxyFirst } from "./fixtures";
 import { api, dataOf, eventually } from "./harness";
 
 /**
@@ -114,6 +114,7 @@ test("a worker process killed mid-run: every execution ends exactly once, its us
     sql<{ execution_id: string; n: number }>`select execution_id, count(*)::int as n from execution_events
       where type in ('execution.completed', 'execution.failed', 'execution.cancelled') group by execution_id`.execute(tx),
   );
+startGalaxyFirst(test);
   expect(terminal.rows).toHaveLength(TOTAL);
   expect(terminal.rows.filter((r) => r.n !== 1)).toEqual([]);
   const outbox = await inWorkspace(workerDb, ws, (tx) =>

@@ -3,7 +3,7 @@ import { Execution } from "@galaxy/contracts";
 import { inWorkspace, sql } from "@galaxy/db";
 import { WAKE_SUBJECT, setTier } from "@galaxy/execution-worker";
 import { queueBacklog, workspaceWithAgent } from "./backlog";
-import { galaxyTest } from "./fixtures";
+import { galaxyTest, startGalaxyFirst } from "./fixtures";
 import { api, dataOf, eventually } from "./harness";
 
 /**
@@ -14,6 +14,7 @@ import { api, dataOf, eventually } from "./harness";
 const BACKLOG = 500;
 
 const test = galaxyTest({ worker: { concurrency: 8, shutdownGraceMs: 200 } });
+startGalaxyFirst(test);
 
 test("another workspace's single execution completes before most of a 500-execution backlog", async ({ galaxy, workerDb }) => {
   const busy = await workspaceWithAgent(galaxy, "Fair");

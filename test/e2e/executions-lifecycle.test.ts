@@ -4,7 +4,7 @@ import { z } from "zod";
 import { Agent, EventEnvelope, Execution, ExecutionDelta, ErrorBody, Pagination, SignupResult } from "@galaxy/contracts";
 import { inWorkspace, sql } from "@galaxy/db";
 import { TIERS } from "@galaxy/execution-worker";
-import { galaxyTest } from "./fixtures";
+import { galaxyTest, startGalaxyFirst } from "./fixtures";
 import { api, dataOf, eventually } from "./harness";
 import { readExecutionEvents, type SseFrame } from "./sse";
 
@@ -57,6 +57,7 @@ const test = galaxyTest()
   .extend("storedEvents", { scope: "file" }, async ({ workerDb }) => async (workspaceId: string, executionId: string) => {
     return inWorkspace(workerDb, workspaceId, (tx) => tx.selectFrom("execution_events").select(["seq", "type"]).where("execution_id", "=", executionId).orderBy("seq").execute());
   });
+startGalaxyFirst(test);
 
 test.beforeEach(async ({ galaxy }) => {
   await galaxy.devModel.control({ reset: true });

@@ -5,7 +5,7 @@ import { z } from "zod";
 import { Agent, EventEnvelope, Execution, ExecutionDelta, ExecutionStep, KnowledgeBase, KnowledgeDocument, SignupResult, ToolSecretReply } from "@galaxy/contracts";
 import { verifyWebhook } from "@galaxy/webhooks";
 import { webhookToolSecret } from "@galaxy/execution-worker";
-import { galaxyTest } from "./fixtures";
+import { galaxyTest, startGalaxyFirst } from "./fixtures";
 import { api, dataOf, eventually } from "./harness";
 
 /**
@@ -28,9 +28,11 @@ const PROVIDERS = ["openai", "anthropic", "google"] as const;
  *   from before the first test;
  * - `token`, `workspaceId`: Grace's, signed up before the first test;
  * - `activeAgentOf`: an active agent of Grace's; `run`: starts an execution and waits for its end;
- *   its steps are the events seen by then.
+ *   its steps are the events seen by then;
+ * - `provider` (each test's, set per provider's suite with `test.override`) and `activeAgent`: an
+ *   active agent of Grace's on that provider.
  */
-const pipelineTest = galaxyTest({ worker: { outboundHostAllowlist: "127.0.0.1", maxRetries: 2 } })
+const test = galaxyTest({ worker: { outboundHostAllowlist: "127.0.0.1", maxRetries: 2 } })
   .extend("receiver", { scope: "file" }, async ({}, { onCleanup }) => {
     const received: Received[] = [];
     const server: Server = createServer((req, res) => {
@@ -98,17 +100,19 @@ const pipelineTest = galaxyTest({ worker: { outboundHostAllowlist: "127.0.0.1", 
       return last && (last.name === "output" || last.status === "failed") ? list : undefined;
     }, 10_000, `the steps of ${id}`);
     return { execution, steps: seen };
-  });
+  })
+  .extend("provider", "openai" as (typeof PROVIDERS)[number])
+  .extend("activeAgent", async ({ activeAgentOf, provider }) => (body: Record<string, unknown>) => activeAgentOf({ provider, ...body }));
+startGalaxyFirst(test);
 
-pipelineTest.beforeEach(async ({ galaxy }) => {
+test.beforeEach(async ({ galaxy }) => {
   await galaxy.devModel.control({ reset: true });
 });
 
 const calculatorAgent = { tools: [{ type: "builtin", name: "calculator" }, { type: "builtin", name: "current_time" }] };
 
 describe.each(PROVIDERS)("the execution pipeline on %s", (provider) => {
-  /** `activeAgent`: an active agent of Grace's on this provider. */
-  const test = pipelineTest.extend("activeAgent", async ({ activeAgentOf }) => (body: Record<string, unknown>) => activeAgentOf({ provider, ...body }));
+  test.override("provider", provider);
 
   test("an agent with calculator and current_time tools completes with a step for each tool call, and its tokens streamed live", async ({ deltas, run, activeAgent }) => {
     const agent = await activeAgent(calculatorAgent);

@@ -1,4 +1,4 @@
-import { inject, test as base } from "vitest";
+import { inject, test as base, type TestAPI } from "vitest";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { scheduleQueueName } from "@galaxy/agent-registry";
@@ -13,7 +13,8 @@ export const PASSWORD = "correct horse battery";
 
 /**
  * A Galaxy of the file's own (harness.ts: every service in-process on the file's database, bus
- * prefix and Redis prefix), started once per file before its first test, stopped after its last:
+ * prefix and Redis prefix), started once per file before its first test (`startGalaxyFirst` on the
+ * file's final chain), stopped after its last:
  * - `galaxy`: the running system, its URL and engines;
  * - `superuser`: the bootstrap connection to its database, which sees every schema and row;
  * - `workerDb`: a connection as the execution worker's role, to its tables (opened when a test names it);
@@ -33,6 +34,7 @@ export function galaxyTestAfter<P>(start: (cleanup: Cleanup) => Promise<P>, conf
   const test = base
     .extend("prelude", { scope: "file" }, async ({}, { onCleanup }): Promise<P> => start({ onCleanup }))
     .extend("galaxy", { scope: "file" }, async ({ prelude }, { onCleanup }): Promise<Galaxy> => {
+      if (++galaxiesStarted > 1) throw new Error("a second Galaxy in one test file: its tests and a hook use different chains (see startGalaxyFirst)");
       const { engines = {}, options = {} } = configure(prelude);
       const galaxy = await startGalaxy({ ...inject("engines"), ...engines }, options);
       onCleanup(() => galaxy.stop());
@@ -42,12 +44,24 @@ export function galaxyTestAfter<P>(start: (cleanup: Cleanup) => Promise<P>, conf
     .extend("workerDb", { scope: "file" }, openWorkerDb)
     .extend("scheduleQueue", { scope: "file" }, openScheduleQueue)
     .extend("signUp", { scope: "file" }, signUpOn);
-  // The prelude and Galaxy start under the hooks' time limit, not the first test's.
-  test.beforeAll(async ({ galaxy }) => {
-    void galaxy;
-  });
   return test;
 }
+
+/**
+ * Starts the file's Galaxy (and its prelude) before the file's first test, under the hooks' time
+ * limit rather than within the first test that names it. Call it once, on the chain the file's
+ * tests use, after its last `.extend`: vitest keeps a file's fixtures per chain, so a hook on a
+ * chain extended afterwards would start a Galaxy of its own that no test uses (the `galaxy`
+ * fixture refuses to start a second one in a file).
+ */
+export function startGalaxyFirst<C extends { galaxy: Galaxy }>(test: TestAPI<C>, timeoutMs?: number): void {
+  test.beforeAll(async ({ galaxy }) => {
+    void galaxy;
+  }, timeoutMs);
+}
+
+/** Galaxies the `galaxy` fixture started in this file (each test file has its own module). */
+let galaxiesStarted = 0;
 
 /**
  * `galaxyTest()` with a local OIDC issuer (`issuer`, started with `issuerOptions` before Galaxy

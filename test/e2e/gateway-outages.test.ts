@@ -9,7 +9,7 @@ import { createMetrics } from "@galaxy/observability";
 import { connectTestBus, freePort, serviceDb, testLogger } from "@galaxy/testkit";
 import { signWebhook } from "@galaxy/webhooks";
 import { buildGateway, type GatewayDb } from "@galaxy/gateway";
-import { galaxyTest } from "./fixtures";
+import { galaxyTest, startGalaxyFirst } from "./fixtures";
 import { api, dataOf } from "./harness";
 
 /**
@@ -79,6 +79,7 @@ const test = galaxyTest()
     const timestamp = Math.floor(Date.now() / 1000);
     return { "content-type": "application/json", "webhook-id": id, "webhook-timestamp": String(timestamp), "webhook-signature": signWebhook(trigger.secret ?? "", id, timestamp, body), ...headers };
   });
+startGalaxyFirst(test);
 
 describe("an engine out of reach is a 503 with Retry-After", () => {
   test("the idempotency store refusing connections: a keyed request is a 503; without a key it runs", async ({ token, gatewayWith }) => {

@@ -1,7 +1,7 @@
 import { describe, expect } from "vitest";
 import { z } from "zod";
 import { Agent, ErrorBody, Execution } from "@galaxy/contracts";
-import { galaxyTest } from "./fixtures";
+import { galaxyTest, startGalaxyFirst } from "./fixtures";
 import { api, dataOf, eventually } from "./harness";
 
 /** Set up before the first test: Alice's workspace, with an active agent and an execution of it; Bob's, with nothing. */
@@ -15,6 +15,7 @@ const test = galaxyTest()
   })
   .extend("aliceExecution", { scope: "file", auto: true }, async ({ galaxy, alice, aliceAgent }) =>
     dataOf(Execution, await api(galaxy, "POST", `/api/agents/${aliceAgent.id}/executions`, { token: alice.accessToken, body: { input: { message: "secret" } } })));
+startGalaxyFirst(test);
 
 const errorOf = (body: unknown) => ErrorBody.parse(body);
 

@@ -1,7 +1,7 @@
 import { expect } from "vitest";
 import { z } from "zod";
 import { Agent, LoginResult } from "@galaxy/contracts";
-import { galaxyTest, PASSWORD } from "./fixtures";
+import { galaxyTest, PASSWORD, startGalaxyFirst } from "./fixtures";
 import { api, dataOf } from "./harness";
 
 const agentBody = { name: "Made by a key", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "" };
@@ -10,6 +10,7 @@ const test = galaxyTest()
   .extend("signup", { scope: "file" }, async ({ signUp }) => (email: string) => signUp(email, email))
   .extend("tokenIn", { scope: "file" }, async ({ galaxy }) => async (email: string, workspaceId: string): Promise<string> =>
     dataOf(LoginResult, await api(galaxy, "POST", "/api/auth/login", { body: { email, password: PASSWORD, workspaceId } })).accessToken);
+startGalaxyFirst(test);
 
 test("what an API key creates is owned by the key and by its creator (docs/api.md)", async ({ galaxy, signup, tokenIn }) => {
   const owner = await signup("owner@keys.example");

@@ -1,7 +1,7 @@
 import { describe, expect } from "vitest";
 import { z } from "zod";
 import { ErrorBody, KnowledgeBase, KnowledgeDocument, KnowledgeQueryResult, Pagination } from "@galaxy/contracts";
-import { galaxyTest } from "./fixtures";
+import { galaxyTest, startGalaxyFirst } from "./fixtures";
 import { api, dataOf, eventually } from "./harness";
 
 /**
@@ -23,6 +23,7 @@ const HANDBOOK = [
 const test = galaxyTest()
   .extend("signup", { scope: "file" }, async ({ signUp }) => (email: string) => signUp(email))
   .extend("alice", { scope: "file", auto: true }, async ({ signup }) => signup("alice@knowledge.example.com"));
+startGalaxyFirst(test);
 
 describe("a knowledge base, end to end", () => {
   const providers: Array<["openai" | "google", "google" | undefined]> = [

@@ -1,7 +1,7 @@
 import { describe, expect } from "vitest";
 import { z } from "zod";
 import { Agent, ErrorBody, LoginResult, Member, Pagination, SignupResult, WorkspaceDetails, WorkspaceMembership } from "@galaxy/contracts";
-import { galaxyTest, PASSWORD } from "./fixtures";
+import { galaxyTest, PASSWORD, startGalaxyFirst } from "./fixtures";
 import { api, dataOf } from "./harness";
 
 const errorOf = (body: unknown) => ErrorBody.parse(body);
@@ -13,6 +13,7 @@ const test = galaxyTest()
     dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email, password: PASSWORD, name: email.split("@")[0], workspaceName } })))
   .extend("owner", { scope: "file", auto: true }, async ({ signup }) => signup("olga@example.com", "Olga's Team"))
   .extend("mate", { scope: "file", auto: true }, async ({ signup }) => signup("tim@example.com", "Tim's Own"));
+startGalaxyFirst(test);
 
 describe("a teammate joins, reads, is promoted", () => {
   let teammateToken: string;

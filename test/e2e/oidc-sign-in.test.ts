@@ -2,7 +2,7 @@ import { describe, expect, inject } from "vitest";
 import { createHash, randomBytes } from "node:crypto";
 import { z } from "zod";
 import { ErrorBody, LoginResult, Me } from "@galaxy/contracts";
-import { issuerGalaxyTest } from "./fixtures";
+import { issuerGalaxyTest, startGalaxyFirst } from "./fixtures";
 import { api, dataOf, startGalaxy, type Galaxy } from "./harness";
 
 /**
@@ -44,6 +44,7 @@ const test = issuerGalaxyTest((issuer) => ({
     expect(back.searchParams.get("state")).toBe("s1");
     return back.searchParams.get("code") ?? "";
   });
+startGalaxyFirst(test);
 
 // The second Galaxy starts before the first test too, under the hooks' time limit.
 test.beforeAll(async ({ plain }) => {

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { ErrorBody, LoginResult, Me, SYSTEM_WORKSPACE_ID } from "@galaxy/contracts";
 import { sql } from "@galaxy/db";
 import { signWebhook } from "@galaxy/webhooks";
-import { issuerGalaxyTest } from "./fixtures";
+import { issuerGalaxyTest, startGalaxyFirst } from "./fixtures";
 import { api, dataOf, eventually, type ApiResponse } from "./harness";
 
 /**
@@ -178,3 +178,5 @@ describe("user sync webhooks", () => {
     expect(leaked.rows[0]?.n).toBe(0);
   });
 });
+
+startGalaxyFirst(test);

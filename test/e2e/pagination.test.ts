@@ -1,7 +1,7 @@
 import { describe, expect } from "vitest";
 import { z } from "zod";
 import { Agent, AuditEntry, ErrorBody, Execution, Pagination, SignupResult } from "@galaxy/contracts";
-import { galaxyTest } from "./fixtures";
+import { galaxyTest, startGalaxyFirst } from "./fixtures";
 import { api, dataOf, eventually } from "./harness";
 
 const Executions = z.object({ data: z.array(Execution), pagination: Pagination });
@@ -39,6 +39,7 @@ const test = galaxyTest()
       }
       throw new Error("more than 50 pages");
     });
+startGalaxyFirst(test);
 
 describe("cursor pagination", () => {
   test("executions page by cursor in the order the offset form lists them, and the last page says so", async ({ galaxy, token, started, walk }) => {

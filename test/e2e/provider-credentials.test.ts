@@ -7,7 +7,7 @@ import { startDevModel, type RunningDevModel } from "@galaxy/dev-model/testing";
 import { serviceDb } from "@galaxy/testkit";
 import type { GatewayDb } from "@galaxy/gateway";
 import type { IdentityDb } from "@galaxy/identity";
-import { galaxyTest } from "./fixtures";
+import { galaxyTest, startGalaxyFirst } from "./fixtures";
 import { api, dataOf, eventually } from "./harness";
 
 const KEY = "sk-proj-e2e-workspace-key-4b2d";
@@ -50,6 +50,7 @@ const test = galaxyTest({ worker: { outboundHostAllowlist: "127.0.0.1" } })
       const entries = z.object({ data: z.array(AuditEntry) }).parse(response.body).data;
       return entries.length >= count ? entries : undefined;
     }, 15_000, `${count} ${action} audit entries`));
+startGalaxyFirst(test);
 
 describe("a workspace's provider key, through the gateway", () => {
   let token = "";

@@ -4,7 +4,7 @@ import { describe, expect } from "vitest";
 import { CreatedApiKey, ErrorBody, SignupResult } from "@galaxy/contracts";
 import { freePort } from "@galaxy/testkit";
 import { RATE_TIERS_KEY } from "@galaxy/gateway";
-import { galaxyTestAfter } from "./fixtures";
+import { galaxyTestAfter, startGalaxyFirst } from "./fixtures";
 import { api, dataOf, eventually } from "./harness";
 
 // Small limits, and a window long enough that no test crosses into the next one.
@@ -44,6 +44,7 @@ const test = galaxyTestAfter(
   .extend("redis", { scope: "file" }, async ({ prelude }) => prelude)
   .extend("signup", { scope: "file" }, async ({ galaxy }) => async (email: string): Promise<SignupResult> =>
     dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email, password: "correct horse battery", name: "Rae", workspaceName: email } })));
+startGalaxyFirst(test);
 
 describe("rate limits on /api/*", () => {
   test("a credential gets its limit, with RateLimit-* on every answer, then 429 rate_limited with Retry-After", async ({ galaxy, signup }) => {

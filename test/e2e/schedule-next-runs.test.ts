@@ -1,7 +1,7 @@
 import { describe, expect } from "vitest";
 import { z } from "zod";
 import { Agent, CreatedTrigger, Pagination, SignupResult, Trigger } from "@galaxy/contracts";
-import { galaxyTest } from "./fixtures";
+import { galaxyTest, startGalaxyFirst } from "./fixtures";
 import { api, dataOf, eventually } from "./harness";
 
 /**
@@ -35,6 +35,7 @@ const test = galaxyTest()
     if (!trigger) throw new Error(`trigger ${id} is not listed`);
     return trigger;
   });
+startGalaxyFirst(test);
 
 describe("a schedule's next ticks", () => {
   test("at 09:00 in Paris: three ticks a day apart in Paris time, the first the one BullMQ's scheduler holds", async ({ galaxy, token, agentId, listed, scheduleQueue }) => {

@@ -3,7 +3,7 @@ import { Agent, CreatedTrigger, SignupResult } from "@galaxy/contracts";
 import { sql } from "@galaxy/db";
 import { connectTestBus, deleteRedisKeys, serviceDb, testLogger } from "@galaxy/testkit";
 import { createAgentRegistry, scheduleQueueName, tickExecutionId, type AgentRegistry, type RegistryDb } from "@galaxy/agent-registry";
-import { galaxyTest } from "./fixtures";
+import { galaxyTest, startGalaxyFirst } from "./fixtures";
 import { api, dataOf, eventually, type Galaxy } from "./harness";
 
 /**
@@ -55,6 +55,7 @@ const test = galaxyTest()
     return rows.rows.map((r) => r.id);
   })
   .extend("schedulerIds", { scope: "file" }, async ({ scheduleQueue }) => async (): Promise<string[]> => (await scheduleQueue.getJobSchedulers(0, -1)).map((s) => s.key));
+startGalaxyFirst(test);
 
 test.beforeAll(async ({ second, agentId }) => {
   void second;

@@ -2,7 +2,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, expect } from "vitest";
 import { Galaxy, GalaxyApiError, ok, verifyCompletionCallback, WebhookVerificationError, type CompletionCallback, type Execution, type StreamItem } from "@galaxy/sdk";
-import { galaxyTest } from "./fixtures";
+import { galaxyTest, startGalaxyFirst } from "./fixtures";
 import { eventually } from "./harness";
 
 /** Where completion callbacks arrive: every request as it came, answered 200. */
@@ -37,6 +37,7 @@ const test = galaxyTest({ worker: { outboundHostAllowlist: "127.0.0.1", callback
     onCleanup(() => callbacks.close());
     return callbacks;
   });
+startGalaxyFirst(test);
 
 /** Starts an execution once the worker knows the agent is active (it follows the registry within moments). */
 async function start(client: Galaxy, agentId: string, input: unknown): Promise<Execution> {

@@ -6,7 +6,7 @@ import { Agent, AuditEntry, ClaimGrant, CreatedApiKey, ErrorBody, Execution, HEA
 import { sql } from "@galaxy/db";
 import { TestClaims, incomingTraceparent } from "@galaxy/testkit";
 import { AGENT_PROJECTION_CONSUMER } from "@galaxy/execution-worker";
-import { galaxyTest } from "./fixtures";
+import { galaxyTest, startGalaxyFirst } from "./fixtures";
 import { api, dataOf, eventually } from "./harness";
 
 const userAgent = "security-probe/1.0 (e2e)";
@@ -168,6 +168,7 @@ describe("the bus attack suite: messages published straight to NATS", () => {
       deadLetters
         .filter((m) => m.subject === galaxy.observer.subject(`dlq.${consumer}.evt.${bob.workspace.id}.agent.created`))
         .map((m) => z.object({ id: z.string() }).parse(JSON.parse(new TextDecoder().decode(m.data))).id);
+startGalaxyFirst(test);
     await eventually(async () => (ids.every((id) => letterIdsOf("audit").includes(id) && letterIdsOf(AGENT_PROJECTION_CONSUMER).includes(id)) ? true : undefined), 15_000, "the dead letters of audit and the worker's agent projection");
 
     // None was applied: no audit entry is any of them, and no planted agent is in the worker's

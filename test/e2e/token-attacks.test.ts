@@ -3,7 +3,7 @@ import { createHmac, randomUUID } from "node:crypto";
 import { decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT, type JWTPayload } from "jose";
 import { z } from "zod";
 import { ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_TYP, CLAIM_ISSUER, CLAIM_TYP, ErrorBody, HEADER, Jwks, LoginResult, SignupResult } from "@galaxy/contracts";
-import { issuerGalaxyTest, PASSWORD } from "./fixtures";
+import { issuerGalaxyTest, PASSWORD, startGalaxyFirst } from "./fixtures";
 import { api, dataOf, eventually, identitySigner, type IdentitySigner } from "./harness";
 
 /**
@@ -50,6 +50,7 @@ const test = issuerGalaxyTest((issuer) => ({ oidc: { issuer: issuer.issuer, jwks
     const response = await api(galaxy, "GET", ROUTE, { token });
     expect(response.status, JSON.stringify(response.body)).toBe(200);
   });
+startGalaxyFirst(test);
 
 describe("controls: the tokens the attacks start from are accepted", () => {
   test("identity's own tokens", async ({ galaxy, owner, viewerToken, expect200 }) => {

@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { Agent, CreatedTrigger, ErrorBody, Pagination, SignupResult, TRIGGER_DELIVERIES_KEPT, TriggerDelivery } from "@galaxy/contracts";
 import { signWebhook } from "@galaxy/webhooks";
-import { galaxyTest } from "./fixtures";
+import { galaxyTest, startGalaxyFirst } from "./fixtures";
 import { api, dataOf, eventually, type ApiResponse } from "./harness";
 
 /**
@@ -53,6 +53,7 @@ const test = galaxyTest({ webhookRateLimit: { limit: RATE_LIMIT, windowS: 60 } }
       return page.pagination.total === count ? page.data : undefined;
     }, 10_000, `${count} deliveries listed`);
   });
+startGalaxyFirst(test);
 
 describe("a webhook trigger's deliveries", () => {
   test("accepted ones carry their execution and its status; refused ones their status and code", async ({ deliver, createTrigger, deliveries, listed }) => {

@@ -4,7 +4,7 @@ import type { Msg } from "@nats-io/transport-node";
 import { Agent, AuditEntry, CLAIM_AUDIENCE, CLAIM_ISSUER, CLAIM_TYP, Execution, HEADER, Jwks, SignupResult, WorkspaceClaim } from "@galaxy/contracts";
 import { z } from "zod";
 import { incomingTraceparent } from "@galaxy/testkit";
-import { galaxyTest } from "./fixtures";
+import { galaxyTest, startGalaxyFirst } from "./fixtures";
 import { api, dataOf, eventually, type ApiResponse } from "./harness";
 
 /** `seen`: every event on the bus, watched from before the first test. */
@@ -20,6 +20,7 @@ const test = galaxyTest()
    */
   .extend("traced", { scope: "file" }, async ({ galaxy }) => (method: string, path: string, options: { token?: string; body?: unknown } = {}): Promise<ApiResponse> =>
     api(galaxy, method, path, { ...options, headers: { traceparent: incomingTraceparent() } }));
+startGalaxyFirst(test);
 
 describe("the README walk-through, through the gateway", () => {
   let token = "";

@@ -5,7 +5,7 @@ import { EVENT_CATALOG, Execution, type EventEnvelope, type WebhookReceived } fr
 import { inWorkspace, sql, type RawBuilder } from "@galaxy/db";
 import { setTier } from "@galaxy/execution-worker";
 import { workspaceWithAgent } from "./backlog";
-import { galaxyTest } from "./fixtures";
+import { galaxyTest, startGalaxyFirst } from "./fixtures";
 import { api, dataOf, eventually } from "./harness";
 
 /**
@@ -24,7 +24,8 @@ const BACKLOG = 2_000;
  * in the workspace.
  */
 const test = galaxyTest({ worker: { concurrency: 8, shutdownGraceMs: 200 } })
-  /** Publishes a `webhook.received` as the gateway does once it verified a delivery; answers its execution id. */
+  /** Publishes a `webhook.received` as the gateway does once it verified a delivery;
+startGalaxyFirst(test); answers its execution id. */
   .extend("publishDelivery", { scope: "file" }, async ({ galaxy }) => async (workspaceId: string, agentId: string, triggerId: string, message: string): Promise<string> => {
     const executionId = randomUUID();
     const body = { message };

@@ -11,7 +11,7 @@ import { sql } from "@galaxy/db";
 import { freePort } from "@galaxy/testkit";
 import { signWebhook } from "@galaxy/webhooks";
 import { deliveryEventId, deliveryExecutionId } from "@galaxy/gateway";
-import { galaxyTestAfter } from "./fixtures";
+import { galaxyTestAfter, startGalaxyFirst } from "./fixtures";
 import { api, dataOf, eventually, type ApiResponse } from "./harness";
 
 /**
@@ -74,6 +74,7 @@ const test = galaxyTestAfter(
   },
   (nats) => ({ engines: { natsUrl: nats.url } }),
 ).extend("nats", { scope: "file" }, async ({ prelude }) => prelude);
+startGalaxyFirst(test);
 
 test("with NATS stopped a delivery is 503 and stored nowhere; the same delivery retried once NATS is back makes exactly one execution", async ({ galaxy, nats, superuser }) => {
   const signup = dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email: "outage@example.com", password: "correct horse battery", name: "Outage", workspaceName: "Outage" } }));

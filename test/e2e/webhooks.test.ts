@@ -9,7 +9,7 @@ import { Agent, AuditEntry, CreatedTrigger, EVENT_CATALOG, EventEnvelope, Execut
 import { sql } from "@galaxy/db";
 import { signWebhook } from "@galaxy/webhooks";
 import { deliveryExecutionId } from "@galaxy/gateway";
-import { galaxyTest } from "./fixtures";
+import { galaxyTest, startGalaxyFirst } from "./fixtures";
 import { api, dataOf, eventually, type ApiResponse, type Galaxy } from "./harness";
 
 /**
@@ -350,3 +350,5 @@ describe("audit", () => {
     expect(JSON.stringify(entry)).not.toContain(marker);
   });
 });
+
+startGalaxyFirst(test);

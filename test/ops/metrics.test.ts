@@ -6,7 +6,7 @@ import { parse } from "yaml";
 import { z } from "zod";
 import { Execution, SavedAgent, SignupResult } from "@galaxy/contracts";
 import { startOpsServer, type OpsServer } from "@galaxy/observability";
-import { galaxyTest } from "../e2e/fixtures";
+import { galaxyTest, startGalaxyFirst } from "../e2e/fixtures";
 import { api, dataOf, eventually } from "../e2e/harness";
 import { familyOf, parseSamples, total, type Sample } from "./prometheus-text";
 
@@ -39,6 +39,7 @@ const test = galaxyTest({ worker: { outboundHostAllowlist: "127.0.0.1", queueDep
     onCleanup(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
     return `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/callbacks`;
   });
+startGalaxyFirst(test);
 
 async function scrape(ops: Map<string, OpsServer>, service: string): Promise<Sample[]> {
   const server = ops.get(service);

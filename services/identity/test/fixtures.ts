@@ -1,4 +1,4 @@
-import { inject, test as base } from "vitest";
+import { inject, test as base, type TestAPI } from "vitest";
 import type { IdentityDeps } from "../src/app";
 import { startIdentityUnderTest, type IdentityUnderTest } from "./support/identity-under-test";
 
@@ -13,8 +13,8 @@ export interface Cleanup {
 /**
  * The fixtures of identity's engine tests, set up once per file:
  * - `running`: identity running on the file's own database and bus (support/identity-under-test.ts,
- *   with `extra` deps), started before the file's first test, under the hooks' time limit, and
- *   stopped after its last (which drops the database);
+ *   with `extra` deps), started before the file's first test (`startIdentityFirst` on the file's
+ *   final chain), and stopped after its last (which drops the database);
  * - `env`, `db`, `bus`, `identity`: its parts; `gateway`: its `caller`, the connection that calls it
  *   as the gateway would (a fixture may not be named `caller`: vitest reads it off a function).
  * A file's helpers that need one of them are fixtures of its own, extending this.
@@ -32,6 +32,7 @@ export function identityTestAfter<P>(start: (cleanup: Cleanup) => Promise<P>, ex
   const test = base
     .extend("prelude", { scope: "file" }, async ({}, { onCleanup }): Promise<P> => start({ onCleanup }))
     .extend("running", { scope: "file" }, async ({ prelude }, { onCleanup }): Promise<IdentityUnderTest> => {
+      if (++identitiesStarted > 1) throw new Error("a second identity in one test file: its tests and a hook use different chains (see startIdentityFirst)");
       const running = await startIdentityUnderTest(inject("engines"), extra(prelude));
       onCleanup(() => running.stop());
       return running;
@@ -41,8 +42,21 @@ export function identityTestAfter<P>(start: (cleanup: Cleanup) => Promise<P>, ex
     .extend("bus", { scope: "file" }, async ({ running }) => running.bus)
     .extend("gateway", { scope: "file" }, async ({ running }) => running.caller)
     .extend("identity", { scope: "file" }, async ({ running }) => running.identity);
+  return test;
+}
+
+/**
+ * Starts the file's identity before the file's first test, under the hooks' time limit rather
+ * than within the first test that names it. Call it once, on the chain the file's tests use,
+ * after its last `.extend`: vitest keeps a file's fixtures per chain, so a hook on a chain
+ * extended afterwards would start an identity of its own that no test uses (the `running`
+ * fixture refuses to start a second one in a file).
+ */
+export function startIdentityFirst<C extends { running: IdentityUnderTest }>(test: TestAPI<C>): void {
   test.beforeAll(async ({ running }) => {
     void running;
   });
-  return test;
 }
+
+/** Identities the `running` fixture started in this file (each test file has its own module). */
+let identitiesStarted = 0;

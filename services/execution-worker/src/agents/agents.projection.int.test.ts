@@ -2,7 +2,7 @@ import { describe, expect } from "vitest";
 import { v7 as uuidv7 } from "uuid";
 import { inWorkspace } from "@galaxy/db";
 import { eventually } from "../../test/support/harness";
-import { workerTest } from "../../test/support/fixtures";
+import { workerTest, startHarnessFirst } from "../../test/support/fixtures";
 
 const ws = uuidv7();
 
@@ -22,6 +22,7 @@ const test = workerTest()
     const { agent } = await h.registry.create(workspaceId);
     await projectedAs(workspaceId, agent.id, "draft");
   });
+startHarnessFirst(test);
 
 describe("the agent projection", () => {
   test("agent.created records the draft and its version 1 config; agent.activated makes it active", async ({ h, projectedAs }) => {

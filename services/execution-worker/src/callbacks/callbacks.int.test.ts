@@ -7,7 +7,7 @@ import { ForbiddenError, NotFoundError, parseEvent } from "@galaxy/contracts";
 import { inWorkspace, sql } from "@galaxy/db";
 import { connectTestBus } from "@galaxy/testkit";
 import { verifyWebhook } from "@galaxy/webhooks";
-import { workerTestAfter } from "../../test/support/fixtures";
+import { workerTestAfter, startHarnessFirst } from "../../test/support/fixtures";
 import { eventually } from "../../test/support/harness";
 import { scheduleCallback } from "./callbacks.consumer";
 
@@ -62,6 +62,7 @@ const test = workerTestAfter(
     await registryBus.flush();
     return secrets;
   });
+startHarnessFirst(test);
 
 const one = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
 

@@ -2,7 +2,7 @@ import { describe, expect } from "vitest";
 import { v7 as uuidv7 } from "uuid";
 import { startDevModel, type RunningDevModel } from "@galaxy/dev-model/testing";
 import { closeDevModel, type Harness } from "../../test/support/harness";
-import { workerTest } from "../../test/support/fixtures";
+import { workerTest, startHarnessFirst } from "../../test/support/fixtures";
 
 const KEY = "sk-workspace-own-key-7e1c";
 
@@ -36,6 +36,7 @@ const test = workerTest({ maxRetries: 0, outboundHostAllowlist: "127.0.0.1" })
     if (done.type !== "execution.completed" && done.type !== "execution.failed") throw new Error(`unexpected ${done.type}`);
     return done.data.execution;
   });
+startHarnessFirst(test);
 
 async function waitTerminal(h: Harness, executionId: string): Promise<"execution.completed" | "execution.failed"> {
   for (let i = 0; i < 500; i += 1) {

@@ -2,7 +2,7 @@ import { describe, expect } from "vitest";
 import { v7 as uuidv7 } from "uuid";
 import type { Agent } from "@galaxy/contracts";
 import { sql } from "@galaxy/db";
-import { batchIntakeTest } from "../../test/support/fixtures";
+import { batchIntakeTest, startHarnessFirst } from "../../test/support/fixtures";
 import { eventually } from "../../test/support/harness";
 import { webhookOrder } from "../../test/support/webhook-orders";
 import type { BatchOrder } from "./batch-intake";
@@ -78,3 +78,5 @@ describe("BatchIntake and the claim lock", () => {
     }
   });
 });
+
+startHarnessFirst(test);

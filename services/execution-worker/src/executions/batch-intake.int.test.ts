@@ -4,7 +4,7 @@ import { GalaxyError, type Agent } from "@galaxy/contracts";
 import { inWorkspace, sql } from "@galaxy/db";
 import { setTier } from "../quota/quota.repository";
 import { TIERS } from "../quota/tiers";
-import { batchIntakeTest } from "../../test/support/fixtures";
+import { batchIntakeTest, startHarnessFirst } from "../../test/support/fixtures";
 import { eventually } from "../../test/support/harness";
 import { webhookOrder } from "../../test/support/webhook-orders";
 import { BatchIntake, type BatchOrder } from "./batch-intake";
@@ -24,6 +24,7 @@ const test = batchIntakeTest("batch-test")
       const events = await sql<{ n: number }>`select count(*)::int as n from outbox where type = 'execution.queued' and (payload -> 'data' ->> 'executionId')::uuid = any(${ids}::uuid[])`.execute(tx);
       return { executions: rows.rows.map((r) => r.id), queuedEvents: events.rows[0]?.n ?? -1, workspaces: [...new Set(rows.rows.map((r) => r.workspace_id))] };
     }));
+startHarnessFirst(test);
 
 const CHECKED_INPUT = { type: "object", properties: { message: { type: "string" } }, required: ["message"], additionalProperties: false };
 

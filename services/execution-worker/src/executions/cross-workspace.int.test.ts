@@ -3,7 +3,7 @@ import { v7 as uuidv7 } from "uuid";
 import { EventEnvelope, GalaxyError, HEADER } from "@galaxy/contracts";
 import { inWorkspace, sql } from "@galaxy/db";
 import { findPinnableAgent } from "../agents/agents.repository";
-import { workerTest } from "../../test/support/fixtures";
+import { workerTest, startHarnessFirst } from "../../test/support/fixtures";
 import { eventually } from "../../test/support/harness";
 
 interface Report {
@@ -36,6 +36,7 @@ const test = workerTest({ maxRetries: 0 })
     await new Promise((resolve) => setTimeout(resolve, 300));
     return reportsIn(ws);
   });
+startHarnessFirst(test);
 
 /** The error body a refused request answered, with `id` written as `<id>` so two answers compare. */
 async function refusedBody(promise: Promise<unknown>, id: string): Promise<string> {

@@ -4,7 +4,7 @@ import { v7 as uuidv7 } from "uuid";
 import { withUser } from "@galaxy/db";
 import { createDatabase } from "@galaxy/testkit";
 import { provisionDatabase } from "../../../../scripts/provision";
-import { workerTestAfter } from "../../test/support/fixtures";
+import { workerTestAfter, startHarnessFirst } from "../../test/support/fixtures";
 import { eventually } from "../../test/support/harness";
 import { OwnPostgres } from "../../test/support/own-postgres";
 
@@ -32,7 +32,6 @@ const test = workerTestAfter(
     return { databaseUrl: postgres.url, natsUrl: engines.natsUrl, redisUrl: engines.redisUrl, template };
   },
   {},
-  120_000,
 )
   .extend("postgres", { scope: "file" }, async ({ prelude }) => prelude.postgres)
   /** Model calls the dev model received. */
@@ -43,6 +42,7 @@ const test = workerTestAfter(
     });
     return calls;
   });
+startHarnessFirst(test, 120_000);
 
 describe("a Postgres restart while executions run", () => {
   test("the runs complete once, on their first attempt, and the model is called once for each", async ({ h, postgres, modelCalls }) => {

@@ -5,7 +5,7 @@ import { GalaxyError, TERMINAL_STATUSES, type Execution } from "@galaxy/contract
 import { inWorkspace } from "@galaxy/db";
 import { traceIdOf } from "@galaxy/observability";
 import { findPinnableAgent } from "../agents/agents.repository";
-import { workerTest } from "../../test/support/fixtures";
+import { workerTest, startHarnessFirst } from "../../test/support/fixtures";
 import { eventually } from "../../test/support/harness";
 import { listSteps } from "./executions.repository";
 import { incomingTraceparent } from "@galaxy/testkit";
@@ -255,3 +255,5 @@ describe("shutdown", () => {
     expect(row).toEqual({ status: "completed", output: { text: "echo: hello" } });
   });
 });
+
+startHarnessFirst(test);

@@ -2,7 +2,7 @@ import { describe, expect } from "vitest";
 import { v7 as uuidv7 } from "uuid";
 import type { ExecutionRow } from "./executions.repository";
 import { eventually } from "../../test/support/harness";
-import { workerTest } from "../../test/support/fixtures";
+import { workerTest, startHarnessFirst } from "../../test/support/fixtures";
 
 /**
  * The pipeline needs a service claim from identity before it can record anything. While
@@ -15,6 +15,7 @@ const MAX_BACKOFF_MS = 400;
 // A short lease: an execution stuck leased would be claimed again, attempt after attempt, within the test.
 const test = workerTest({ leaseMs: LEASE_MS, unavailableBackoffMs: 100, unavailableBackoffMaxMs: MAX_BACKOFF_MS })
   .extend("eventTypes", { scope: "file" }, async ({ h }) => (executionId: string) => h.events.of(executionId).map((event) => event.type));
+startHarnessFirst(test);
 
 const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -3,7 +3,7 @@ import { v7 as uuidv7 } from "uuid";
 import { TERMINAL_STATUSES, type Execution } from "@galaxy/contracts";
 import { inWorkspace } from "@galaxy/db";
 import { eventually } from "../../test/support/harness";
-import { workerTest } from "../../test/support/fixtures";
+import { workerTest, startHarnessFirst } from "../../test/support/fixtures";
 import { listSteps } from "./executions.repository";
 
 /** The pipeline's limits, with the worker alone (a fake registry): tool rounds and the timeout over all steps. */
@@ -17,6 +17,7 @@ const test = workerTest({ maxToolRounds: 1 }).extend("run", { scope: "file" }, a
     return TERMINAL_STATUSES.has(execution.status) ? execution : null;
   }, 15_000, `execution ${queued.id} to finish`);
 });
+startHarnessFirst(test);
 
 describe("the pipeline's limits", () => {
   test("a model that still asks for a tool after the last round fails the execution with tool_rounds_exceeded, its tokens counted", async ({ h, run }) => {

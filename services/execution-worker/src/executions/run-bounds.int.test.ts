@@ -4,7 +4,7 @@ import { UnavailableError, type Provider, type ResolvedCredential } from "@galax
 import { inWorkspace } from "@galaxy/db";
 import { testLogger } from "@galaxy/testkit";
 import { parseAllowlist } from "@galaxy/webhooks";
-import { workerTest } from "../../test/support/fixtures";
+import { workerTest, startHarnessFirst } from "../../test/support/fixtures";
 import { cancelQueued, claimQueuedExecutions, listSteps, type ClaimedExecution } from "./executions.repository";
 import { runExecution, type RunDeps } from "./run";
 import { ModelProviders, type ModelAnswer, type WorkspaceCredentials } from "./providers";
@@ -53,6 +53,7 @@ const test = workerTest({ concurrency: 0 })
   })
   .extend("steps", { scope: "file" }, async ({ h }) => async (executionId: string) =>
     (await inWorkspace(h.db, ws, (tx) => listSteps(tx, executionId))).map((step) => [step.name, step.status, (step.detail as { reason?: string }).reason ?? null]));
+startHarnessFirst(test);
 
 describe("a pipeline waiting on a step that never ends", () => {
   test("ends the execution timed_out at the agent's timeoutMs", async ({ h, depsWith, queuedAndClaimed, steps }) => {

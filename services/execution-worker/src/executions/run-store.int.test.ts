@@ -2,7 +2,7 @@ import { describe, expect } from "vitest";
 import { v7 as uuidv7 } from "uuid";
 import { ZERO_USAGE } from "@galaxy/contracts";
 import { inWorkspace, sql } from "@galaxy/db";
-import { workerTest } from "../../test/support/fixtures";
+import { workerTest, startHarnessFirst } from "../../test/support/fixtures";
 import { cancelQueued, claimQueuedExecutions, type Outcome } from "./executions.repository";
 import { writeRunAlone, type RunChange, type RunWrite } from "./run-store";
 import { StepLog } from "./step-log";
@@ -156,3 +156,5 @@ describe("in another workspace's transaction, row-level security applies inside 
     await expect(writing).rejects.toThrow(/row-level security/);
   });
 });
+
+startHarnessFirst(test);

@@ -1,7 +1,7 @@
 import { describe, expect } from "vitest";
 import { v7 as uuidv7 } from "uuid";
 import { startDevModel } from "@galaxy/dev-model/testing";
-import { workerTest } from "../../test/support/fixtures";
+import { workerTest, startHarnessFirst } from "../../test/support/fixtures";
 import { closeDevModel, eventually } from "../../test/support/harness";
 
 /**
@@ -87,3 +87,5 @@ describe("stopping a worker with executions running", () => {
     expect(await h.stepStatuses(ws, queued.id)).toEqual(["abandoned", "completed", "completed"]);
   });
 });
+
+startHarnessFirst(test);

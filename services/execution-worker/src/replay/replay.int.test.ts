@@ -5,7 +5,7 @@ import { inWorkspace } from "@galaxy/db";
 import { connectTestBus, serviceDb, testLogger } from "@galaxy/testkit";
 import { createAudit, type AuditDb, type AuditService } from "@galaxy/audit";
 import { eventually } from "../../test/support/harness";
-import { workerTest } from "../../test/support/fixtures";
+import { workerTest, startHarnessFirst } from "../../test/support/fixtures";
 
 /**
  * The worker's agent projection as a replay target (issue 6): audit runs the replay and hands
@@ -186,3 +186,5 @@ describe("execution.rerun (galaxy executions rerun)", () => {
     await expect(h.caller.request("execution.rerun", { agentId: agent.id, since }, { claim: owner, workspaceId: ws })).rejects.toMatchObject({ status: 403, code: "system_admin_required" });
   });
 });
+
+startHarnessFirst(test);

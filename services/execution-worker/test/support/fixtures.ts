@@ -1,4 +1,4 @@
-import { inject, test as base } from "vitest";
+import { inject, test as base, type TestAPI } from "vitest";
 import { OutboxRelay } from "@galaxy/db";
 import { testLogger, type EngineUrls } from "@galaxy/testkit";
 import type { ExecutionWorkerConfig } from "../../src/app";
@@ -26,13 +26,13 @@ export function workerTest(config: Partial<ExecutionWorkerConfig> = {}) {
 /**
  * `workerTest()` on something of the file's own that the harness needs before it starts
  * (`prelude`: a Postgres of its own, say), started by `start` before the harness and cleaned up
- * after it; `engines` makes the harness's engines from it. Both start under `setupTimeoutMs`
- * (the hooks' time limit unless told).
+ * after it; `engines` makes the harness's engines from it (both started by `startHarnessFirst`).
  */
-export function workerTestAfter<P>(start: (cleanup: Cleanup) => Promise<P>, engines: (prelude: P) => EngineUrls, config: Partial<ExecutionWorkerConfig> = {}, setupTimeoutMs?: number) {
+export function workerTestAfter<P>(start: (cleanup: Cleanup) => Promise<P>, engines: (prelude: P) => EngineUrls, config: Partial<ExecutionWorkerConfig> = {}) {
   const test = base
     .extend("prelude", { scope: "file" }, async ({}, { onCleanup }): Promise<P> => start({ onCleanup }))
     .extend("h", { scope: "file" }, async ({ prelude }, { onCleanup }): Promise<Harness> => {
+      if (++harnessesStarted > 1) throw new Error("a second worker harness in one test file: its tests and a hook use different chains (see startHarnessFirst)");
       const h = await startHarness(engines(prelude), config);
       onCleanup(() => h.close());
       return h;
@@ -42,11 +42,24 @@ export function workerTestAfter<P>(start: (cleanup: Cleanup) => Promise<P>, engi
       onCleanup(() => relay.stop());
       return relay;
     });
+  return test;
+}
+
+/**
+ * Starts the file's harness (and its prelude) before the file's first test, under
+ * `setupTimeoutMs` (the hooks' time limit unless told) rather than within the first test that
+ * names it. Call it once, on the chain the file's tests use, after its last `.extend`: vitest
+ * keeps a file's fixtures per chain, so a hook on a chain extended afterwards would start a
+ * harness of its own that no test uses (the `h` fixture refuses to start a second one in a file).
+ */
+export function startHarnessFirst<C extends { h: Harness }>(test: TestAPI<C>, setupTimeoutMs?: number): void {
   test.beforeAll(async ({ h }) => {
     void h;
   }, setupTimeoutMs);
-  return test;
 }
+
+/** Harnesses the `h` fixture started in this file (each test file has its own module). */
+let harnessesStarted = 0;
 
 /**
  * `workerTest()` with `batch`: a batch intake of its own, as lease owner `owner`, beside the

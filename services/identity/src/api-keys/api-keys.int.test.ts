@@ -4,7 +4,7 @@ import type { Bus } from "@galaxy/bus";
 import { ApiKey, EventEnvelope, GalaxyError, type Role, type SignupResult } from "@galaxy/contracts";
 import { inWorkspace, sql, type Kysely } from "@galaxy/db";
 import type { IdentityDb } from "../db";
-import { identityTest } from "../../test/fixtures";
+import { identityTest, startIdentityFirst } from "../../test/fixtures";
 import { API_KEY_CLAIM_TTL_S } from "./api-keys.service";
 
 let counter = 0;
@@ -60,6 +60,7 @@ const test = identityTest()
   .extend("teammate", { scope: "file" }, async ({ helpers }) => helpers.teammate)
   .extend("createKey", { scope: "file" }, async ({ helpers }) => helpers.createKey)
   .extend("reportsIn", { scope: "file" }, async ({ helpers }) => helpers.reportsIn);
+startIdentityFirst(test);
 test.beforeAll(async ({ ownerClaim }) => {
   void ownerClaim;
 });

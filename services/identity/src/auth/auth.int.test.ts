@@ -2,11 +2,12 @@ import { describe, expect } from "vitest";
 import { createLocalJWKSet, jwtVerify } from "jose";
 import { ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_TYP, CLAIM_ISSUER, GalaxyError } from "@galaxy/contracts";
 import { connectTestBus } from "@galaxy/testkit";
-import { identityTest } from "../../test/fixtures";
+import { identityTest, startIdentityFirst } from "../../test/fixtures";
 
 /** identity's fixtures, and `signup`: signs a user up, with a workspace "Analytical Engines", as the gateway would. */
 const test = identityTest().extend("signup", { scope: "file" }, async ({ gateway }) => (email: string) =>
   gateway.request("identity.auth.signup", { email, password: "correct horse battery", name: "Ada", workspaceName: "Analytical Engines" }));
+startIdentityFirst(test);
 
 describe("sign-up and login", () => {
   test("sign-up creates a user, a workspace it owns and an EdDSA access token", async ({ gateway, signup }) => {

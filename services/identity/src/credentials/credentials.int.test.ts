@@ -6,7 +6,7 @@ import { testLogger } from "@galaxy/testkit";
 import { type IdentityService } from "../app";
 import { SecretBox } from "@galaxy/secrets";
 import type { IdentityDb } from "../db";
-import { identityTest } from "../../test/fixtures";
+import { identityTest, startIdentityFirst } from "../../test/fixtures";
 import { SigningKeys } from "../keys/signing-keys";
 import { CredentialsService, resealCredentials } from "./credentials.service";
 
@@ -42,6 +42,7 @@ const test = identityTest()
   .extend("userClaim", { scope: "file" }, async ({ helpers }) => helpers.userClaim)
   .extend("rows", { scope: "file" }, async ({ helpers }) => helpers.rows)
   .extend("outbox", { scope: "file" }, async ({ helpers }) => helpers.outbox);
+startIdentityFirst(test);
 test.beforeAll(async ({ ownerClaim }) => {
   void ownerClaim;
 });

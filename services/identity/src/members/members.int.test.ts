@@ -5,7 +5,7 @@ import type { Bus } from "@galaxy/bus";
 import { CLAIM_TYP, EventEnvelope, type RequestName, type RequestPayload, type ReplyData, type SignupResult } from "@galaxy/contracts";
 import { inWorkspace, type Kysely } from "@galaxy/db";
 import type { IdentityDb } from "../db";
-import { identityTest } from "../../test/fixtures";
+import { identityTest, startIdentityFirst } from "../../test/fixtures";
 
 /** A signed-in user as the gateway holds one: an access token for one workspace. */
 interface Session {
@@ -76,6 +76,7 @@ const test = identityTest()
   .extend("switchTo", { scope: "file" }, async ({ helpers }) => helpers.switchTo)
   .extend("team", { scope: "file" }, async ({ helpers }) => helpers.team)
   .extend("eventsOf", { scope: "file" }, async ({ helpers }) => helpers.eventsOf);
+startIdentityFirst(test);
 
 describe("adding members", () => {
   test("an owner adds an existing user as viewer: 201-shaped member and a member.added event", async ({ signup, as, eventsOf }) => {

@@ -3,7 +3,7 @@ import { SignJWT, base64url } from "jose";
 import { GalaxyError, SYSTEM_WORKSPACE_ID, type ClerkUser, type UserSyncRequest } from "@galaxy/contracts";
 import { inWorkspace, OutboxRelay } from "@galaxy/db";
 import { startLocalOidcIssuer, testLogger, type LocalOidcIssuer } from "@galaxy/testkit";
-import { identityTestAfter } from "../../test/fixtures";
+import { identityTestAfter, startIdentityFirst } from "../../test/fixtures";
 import { OidcService } from "./oidc.service";
 import { ExternalTokenVerifier } from "./oidc.verifier";
 
@@ -33,6 +33,7 @@ const test = identityTestAfter(
   .extend("linkOf", { scope: "file" }, async ({ db, issuer }) => (subject: string) =>
     db.selectFrom("external_identities").selectAll().where("issuer", "=", issuer.issuer).where("subject", "=", subject).executeTakeFirst())
   .extend("sync", { scope: "file" }, async ({ gateway }) => (request: UserSyncRequest) => gateway.request("identity.users.sync", request));
+startIdentityFirst(test);
 
 const failure = async (promise: Promise<unknown>): Promise<{ status: number; code: string }> => {
   const error = await promise.then(
