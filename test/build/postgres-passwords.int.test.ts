@@ -90,9 +90,11 @@ const test = base
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     return { child, exited, output: () => output };
   });
-// Every test needs the cluster: initdb and the certificates take longer than a test's limit allows.
-test.beforeAll(async ({ cluster }) => {
+// Every test needs the cluster, and the compiled programs: initdb, the certificates and the
+// build take longer than a test's limit allows.
+test.beforeAll(async ({ cluster, outdir }) => {
   void cluster;
+  void outdir;
 }, 180_000);
 
 async function whoAmI(service: ServiceName, url: string, env: NodeJS.ProcessEnv): Promise<{ user: string; schema: string; ssl: boolean }> {

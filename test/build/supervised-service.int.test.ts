@@ -54,6 +54,11 @@ const test = engineTest
     return supervisor;
   });
 
+// Compiling the programs and starting the supervisor take a while: before the test, under this limit.
+test.beforeAll(async ({ supervisor }) => {
+  void supervisor;
+}, 120_000);
+
 test("the compiled identity, killed with SIGKILL, is started again and answers ready; a stop leaves nothing running", async ({ supervisor, readyUrl }) => {
   await eventually(async () => ((await answersOk(readyUrl)) ? true : undefined), 60_000, "identity to be ready");
   const first = supervisor.pid("identity");

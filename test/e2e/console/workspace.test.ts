@@ -34,9 +34,7 @@ const test = consoleTest
     onCleanup(() => galaxy.stop());
     return galaxy;
   })
-
-  .extend("go", { scope: "file" }, async ({ galaxy, page }) => (path: string) => page.goto(`${galaxy.url}/console${path}`))
-;
+  .extend("go", { scope: "file" }, async ({ galaxy, page }) => (path: string) => page.goto(`${galaxy.url}/console${path}`));
 // Building the console and starting Galaxy and Chromium may take minutes: before the first test, under this limit.
 test.beforeAll(async ({ galaxy, page }) => {
   void galaxy;

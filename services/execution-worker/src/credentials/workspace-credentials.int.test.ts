@@ -19,7 +19,7 @@ interface Ended {
  * On the worker's fixtures (`h`: the file's harness, its worker allowed to call loopback,
  * test/support/fixtures.ts), each set up once per file:
  * - `own`: the workspace's own provider endpoint, a second dev model that wants the workspace's
- *   key, closed after the harness;
+ *   key (closed before the harness: its worker makes no call to it by then);
  * - `run`: starts an execution as a member and answers how it ended.
  */
 // The workspace's own endpoint is on loopback: a workspace base URL goes only where OUTBOUND_HOST_ALLOWLIST allows.
