@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { expect, test } from "vitest";
 
@@ -82,4 +82,46 @@ test("nothing under test/, bench/, scripts/ or another service imports a service
   const files = [...SCANNED, ...SERVICE_PACKAGES.map((service) => `services/${service}`)].flatMap((dir) => sourceFiles(join(ROOT, dir)));
   expect(files.length).toBeGreaterThan(300);
   expect(files.flatMap((file) => offenders(file, readFileSync(file, "utf8")))).toEqual([]);
+});
+
+/**
+ * Test support (the testkit, a package's `testing` subpath, a `test/` directory) is for tests:
+ * what a service or library runs in production imports none of it, so no build can carry it.
+ */
+function testSupport(file: string, specifier: string): string | undefined {
+  if (specifier === "@galaxy/testkit" || specifier.startsWith("@galaxy/testkit/") || /^@galaxy\/[^/]+\/testing$/.test(specifier)) return specifier;
+  if (!specifier.startsWith(".")) return undefined;
+  const target = relative(ROOT, resolve(dirname(file), specifier)).split("\\").join("/");
+  return /(?:^|\/)test(?:\/|$)/.test(target) ? `${specifier} (${target})` : undefined;
+}
+
+/** Every file a service or library runs: under `src/`, not a test. */
+function productionFiles(): string[] {
+  return ["services", "libs"]
+    .flatMap((top) => readdirSync(join(ROOT, top), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(ROOT, top, e.name, "src")))
+    .filter((dir) => existsSync(dir))
+    .flatMap((dir) => sourceFiles(dir))
+    .filter((file) => !/\.test\.ts$/.test(file));
+}
+
+test("the check recognises test support", () => {
+  const file = join(ROOT, "services/gateway/src/app.ts");
+  expect(testSupport(file, "@galaxy/dev-model/testing")).toBeDefined();
+  expect(testSupport(file, "@galaxy/testkit")).toBeDefined();
+  expect(testSupport(file, "@galaxy/testkit/fixtures")).toBeDefined();
+  expect(testSupport(file, "../test/fixtures")).toBeDefined();
+  expect(testSupport(file, "@galaxy/dev-model")).toBeUndefined();
+  expect(testSupport(file, "./http/respond")).toBeUndefined();
+});
+
+test("no code a service or library runs in production imports test support", () => {
+  const files = productionFiles();
+  expect(files.length).toBeGreaterThan(300);
+  const found = files.flatMap((file) =>
+    [...readFileSync(file, "utf8").matchAll(SPECIFIER)].flatMap((m) => {
+      const why = testSupport(file, m[1] ?? "");
+      return why ? [`${relative(ROOT, file)}: ${why}`] : [];
+    }),
+  );
+  expect(found).toEqual([]);
 });

@@ -4,9 +4,10 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, resolve } from "node:path";
 import { promisify } from "node:util";
-import { expect, test } from "vitest";
+import { expect, inject, test } from "vitest";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { CONSOLE_DIST } from "@galaxy/gateway";
+import { startGalaxy, type Galaxy } from "../harness";
 
 const run = promisify(execFile);
 const root = resolve(import.meta.dirname, "../../..");
@@ -128,3 +129,11 @@ export const consoleTest = test
   .extend("expectAccessible", { scope: "file" }, async ({ page }) => async (name: string): Promise<void> => {
     expect(await criticalViolations(page), `critical accessibility violations on ${name}`).toEqual([]);
   });
+
+/** `consoleTest` with `galaxy`: a Galaxy of the file's own (../harness.ts), started once the console is built, stopped after the file's last test. */
+export const consoleGalaxyTest = consoleTest.extend("galaxy", { scope: "file" }, async ({}, { onCleanup }): Promise<Galaxy> => {
+  await ensureConsoleBuilt();
+  const galaxy = await startGalaxy(inject("engines"));
+  onCleanup(() => galaxy.stop());
+  return galaxy;
+});

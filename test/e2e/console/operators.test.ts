@@ -1,15 +1,15 @@
 import { randomUUID } from "node:crypto";
-import { describe, expect, inject } from "vitest";
+import { describe, expect } from "vitest";
 import type { Bus } from "@galaxy/bus";
 import { SignupResult, type Agent } from "@galaxy/contracts";
 import { connectCli, grantSystemAdmin, parseCliEnv } from "@galaxy/cli";
 import { connectTestBus } from "@galaxy/testkit";
-import { api, dataOf, startGalaxy, type Galaxy } from "../harness";
-import { consoleTest, ensureConsoleBuilt, screenshot } from "./browser";
+import { api, dataOf, type Galaxy } from "../harness";
+import { consoleGalaxyTest, screenshot } from "./browser";
+import { PASSWORD } from "../fixtures";
 
 /** The console's operator pages for a system admin: a dry-run replay first, then a dead letter redriven (docs/replay.md). */
 
-const PASSWORD = "correct horse battery";
 const signup = async (galaxy: Galaxy, email: string) =>
   dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email, password: PASSWORD, name: email.split("@")[0], workspaceName: `${email.split("@")[0]}'s` } }));
 
@@ -34,21 +34,15 @@ async function publishForgedEvent(publisher: Bus): Promise<string> {
 }
 
 /**
- * Besides the browser's (`consoleTest`, ./browser.ts: `browser`, `page`, `expectAccessible`),
- * each set up once per file, before its first test, and cleaned up after its last:
- * - `galaxy`: a Galaxy of the file's own (../harness.ts), started once the console is built;
+ * Besides the browser's and Galaxy's (`consoleGalaxyTest`, ./browser.ts: `galaxy`, `browser`,
+ * `page`, `expectAccessible`), each set up once per file, before its first test, and cleaned up
+ * after its last:
  * - `users`: Ada, a system admin (granted with the CLI), and Bob, a member only, each signed up
  *   with a workspace of their own;
  * - `publisher`: a bus connection as the agent registry, to publish events by hand;
  * - `signIn`: signs a user in on `page`, by email; `nav`: the console's primary navigation.
  */
-const test = consoleTest
-  .extend("galaxy", { scope: "file" }, async ({}, { onCleanup }): Promise<Galaxy> => {
-    await ensureConsoleBuilt();
-    const galaxy = await startGalaxy(inject("engines"));
-    onCleanup(() => galaxy.stop());
-    return galaxy;
-  })
+const test = consoleGalaxyTest
   .extend("users", { scope: "file" }, async ({ galaxy }): Promise<{ ada: SignupResult; bob: SignupResult }> => {
     const ada = await signup(galaxy, "ada@example.com");
     const bob = await signup(galaxy, "bob@example.com");

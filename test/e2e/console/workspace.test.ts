@@ -2,11 +2,12 @@ import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { gzipSync } from "node:zlib";
 import { promisify } from "node:util";
-import { describe, expect, inject } from "vitest";
+import { describe, expect } from "vitest";
 import { createDb, sql } from "@galaxy/db";
-import { api, startGalaxy, type Galaxy } from "../harness";
+import { api, type Galaxy } from "../harness";
 import { CONSOLE_CSP } from "@galaxy/gateway";
-import { consoleTest, ensureConsoleBuilt, screenshot } from "./browser";
+import { consoleGalaxyTest, screenshot } from "./browser";
+import { PASSWORD } from "../fixtures";
 
 /**
  * The console in a real browser against a whole Galaxy: a new user signs up, builds an agent,
@@ -17,23 +18,16 @@ const run = promisify(execFile);
 let agentUrl = "";
 
 const EMAIL = "grace@example.com";
-const PASSWORD = "correct horse battery";
 const INPUT_SCHEMA = JSON.stringify({ type: "object", properties: { question: { type: "string", description: "What to ask" } }, required: ["question"] });
 
 /**
- * Besides the browser's (`consoleTest`, ./browser.ts: `browser`, and `page`, which the tests
- * walk through in turn, with its `cspViolations`, and `expectAccessible`), each set up once per
- * file, before its first test, and cleaned up after its last:
- * - `galaxy`: a Galaxy of the file's own (../harness.ts), started once the console is built;
+ * Besides the browser's and Galaxy's (`consoleGalaxyTest`, ./browser.ts: `galaxy`, `browser`,
+ * and `page`, which the tests walk through in turn, with its `cspViolations`, and
+ * `expectAccessible`), each set up once per file, before its first test, and cleaned up after
+ * its last:
  * - `go`: opens a console path in `page`.
  */
-const test = consoleTest
-  .extend("galaxy", { scope: "file" }, async ({}, { onCleanup }): Promise<Galaxy> => {
-    await ensureConsoleBuilt();
-    const galaxy = await startGalaxy(inject("engines"));
-    onCleanup(() => galaxy.stop());
-    return galaxy;
-  })
+const test = consoleGalaxyTest
   .extend("go", { scope: "file" }, async ({ galaxy, page }) => (path: string) => page.goto(`${galaxy.url}/console${path}`));
 // Building the console and starting Galaxy and Chromium may take minutes: before the first test, under this limit.
 test.beforeAll(async ({ galaxy, page }) => {
