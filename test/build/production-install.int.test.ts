@@ -4,7 +4,7 @@ import { cp, lstat, mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promis
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { connectTestBus, freePort } from "@galaxy/testkit";
+import { connectTestBus, freePort, programEnv } from "@galaxy/testkit";
 import { test as engineTest } from "@galaxy/testkit/fixtures";
 import { buildAll, ROOT } from "../../scripts/build/bundle";
 import { answersOk, eventually } from "./wait";
@@ -127,7 +127,7 @@ const test = engineTest
     return (args: string[], extra: NodeJS.ProcessEnv): Started => {
       const child = spawn(process.execPath, ["bin/service.mjs", ...args], {
         cwd: app,
-        env: { PATH: process.env.PATH, DATABASE_URL: env.databaseUrl, NATS_URL: env.natsUrl, REDIS_URL: env.redisUrl, GALAXY_BUS_PREFIX: env.busPrefix, GALAXY_MASTER_KEY: env.masterKey, LOG_LEVEL: "warn", ...extra },
+        env: programEnv(env, extra),
         stdio: ["ignore", "ignore", "inherit"],
       });
       children.push(child);

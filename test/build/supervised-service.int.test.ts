@@ -2,7 +2,7 @@ import { expect } from "vitest";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connectTestBus, freePort, testLogger } from "@galaxy/testkit";
+import { connectTestBus, freePort, programEnv, testLogger } from "@galaxy/testkit";
 import { test as engineTest } from "@galaxy/testkit/fixtures";
 import { buildAll, ROOT } from "../../scripts/build/bundle";
 import { Supervisor } from "../../scripts/supervisor";
@@ -35,16 +35,7 @@ const test = engineTest
     const supervisor = new Supervisor({
       programs: [{ name: "identity", args: ["--enable-source-maps", join(outdir, "identity/main.js")] }],
       cwd: ROOT,
-      env: {
-        PATH: process.env.PATH,
-        DATABASE_URL: env.databaseUrl,
-        NATS_URL: env.natsUrl,
-        REDIS_URL: env.redisUrl,
-        GALAXY_BUS_PREFIX: env.busPrefix,
-        GALAXY_MASTER_KEY: env.masterKey,
-        IDENTITY_PORT: String(port),
-        LOG_LEVEL: "warn",
-      },
+      env: programEnv(env, { IDENTITY_PORT: String(port) }),
       logger: testLogger("supervisor"),
       write: () => {},
       backoff: { initialMs: 100 },

@@ -5,7 +5,7 @@ import { scheduleQueueName } from "@galaxy/agent-registry";
 import { SignupResult } from "@galaxy/contracts";
 import { createDb, type Kysely } from "@galaxy/db";
 import type { ExecutionDb } from "@galaxy/execution-worker";
-import { serviceDb, startLocalOidcIssuer, type EngineUrls, type LocalOidcIssuer } from "@galaxy/testkit";
+import { serviceDb, startLocalOidcIssuer, startOncePerFile, type EngineUrls, type LocalOidcIssuer } from "@galaxy/testkit";
 import { api, dataOf, startGalaxy, type Galaxy, type GalaxyOptions } from "./harness";
 
 /** The password every user of the e2e tests signs up with. */
@@ -34,7 +34,7 @@ export function galaxyTestAfter<P>(start: (cleanup: Cleanup) => Promise<P>, conf
   const test = base
     .extend("prelude", { scope: "file" }, async ({}, { onCleanup }): Promise<P> => start({ onCleanup }))
     .extend("galaxy", { scope: "file" }, async ({ prelude }, { onCleanup }): Promise<Galaxy> => {
-      if (++galaxiesStarted > 1) throw new Error("a second Galaxy in one test file: its tests and a hook use different chains (see startGalaxyFirst)");
+      startOncePerFile("Galaxy", "startGalaxyFirst");
       const { engines = {}, options = {} } = configure(prelude);
       const galaxy = await startGalaxy({ ...inject("engines"), ...engines }, options);
       onCleanup(() => galaxy.stop());
@@ -60,8 +60,6 @@ export function startGalaxyFirst<C extends { galaxy: Galaxy }>(test: TestAPI<C>,
   }, timeoutMs);
 }
 
-/** Galaxies the `galaxy` fixture started in this file (each test file has its own module). */
-let galaxiesStarted = 0;
 
 /**
  * `galaxyTest()` with a local OIDC issuer (`issuer`, started with `issuerOptions` before Galaxy

@@ -10,3 +10,5 @@ export type { ClaimInput } from "./claims";
 export { startLocalOidcIssuer } from "./oidc-issuer";
 export type { LocalOidcIssuer, IdTokenOptions } from "./oidc-issuer";
 export { incomingTraceparent } from "./trace";
+export { programEnv } from "./programs";
+export { startOncePerFile } from "./once-per-file";

@@ -1,4 +1,5 @@
 import { inject, test as base, type TestAPI } from "vitest";
+import { startOncePerFile } from "@galaxy/testkit";
 import type { IdentityDeps } from "../src/app";
 import { startIdentityUnderTest, type IdentityUnderTest } from "./support/identity-under-test";
 
@@ -32,7 +33,7 @@ export function identityTestAfter<P>(start: (cleanup: Cleanup) => Promise<P>, ex
   const test = base
     .extend("prelude", { scope: "file" }, async ({}, { onCleanup }): Promise<P> => start({ onCleanup }))
     .extend("running", { scope: "file" }, async ({ prelude }, { onCleanup }): Promise<IdentityUnderTest> => {
-      if (++identitiesStarted > 1) throw new Error("a second identity in one test file: its tests and a hook use different chains (see startIdentityFirst)");
+      startOncePerFile("identity", "startIdentityFirst");
       const running = await startIdentityUnderTest(inject("engines"), extra(prelude));
       onCleanup(() => running.stop());
       return running;
@@ -58,5 +59,3 @@ export function startIdentityFirst<C extends { running: IdentityUnderTest }>(tes
   });
 }
 
-/** Identities the `running` fixture started in this file (each test file has its own module). */
-let identitiesStarted = 0;

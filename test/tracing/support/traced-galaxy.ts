@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connectTestBus, createTestEnv, freePort, type EngineUrls, type TestEnv } from "@galaxy/testkit";
+import { connectTestBus, createTestEnv, freePort, programEnv, type EngineUrls, type TestEnv } from "@galaxy/testkit";
 import { startDevModel, type RunningDevModel } from "@galaxy/dev-model/testing";
 import { buildAll, ROOT } from "../../../scripts/build/bundle";
 import { compiledProgramArgs, PROGRAM_ENV } from "../../../scripts/program-args";
@@ -43,13 +43,7 @@ export async function startTracedGalaxy(engines: EngineUrls, otlpUrl: string): P
   const children = new Map<Service, { child: Child; port: number }>();
   const shared: NodeJS.ProcessEnv = {
     ...PROGRAM_ENV,
-    PATH: process.env.PATH,
-    DATABASE_URL: env.databaseUrl,
-    NATS_URL: env.natsUrl,
-    REDIS_URL: env.redisUrl,
-    GALAXY_BUS_PREFIX: env.busPrefix,
-    GALAXY_MASTER_KEY: env.masterKey,
-    LOG_LEVEL: "warn",
+    ...programEnv(env),
     LOG_FORMAT: "json",
     SCRYPT_COST: "12",
     OPENAI_API_KEY: "galaxy-dev",

@@ -1,6 +1,6 @@
 import { inject, test as base, type TestAPI } from "vitest";
 import { OutboxRelay } from "@galaxy/db";
-import { testLogger, type EngineUrls } from "@galaxy/testkit";
+import { startOncePerFile, testLogger, type EngineUrls } from "@galaxy/testkit";
 import type { ExecutionWorkerConfig } from "../../src/app";
 import { BatchIntake } from "../../src/executions/batch-intake";
 import { Intake } from "../../src/executions/intake";
@@ -32,7 +32,7 @@ export function workerTestAfter<P>(start: (cleanup: Cleanup) => Promise<P>, engi
   const test = base
     .extend("prelude", { scope: "file" }, async ({}, { onCleanup }): Promise<P> => start({ onCleanup }))
     .extend("h", { scope: "file" }, async ({ prelude }, { onCleanup }): Promise<Harness> => {
-      if (++harnessesStarted > 1) throw new Error("a second worker harness in one test file: its tests and a hook use different chains (see startHarnessFirst)");
+      startOncePerFile("worker harness", "startHarnessFirst");
       const h = await startHarness(engines(prelude), config);
       onCleanup(() => h.close());
       return h;
@@ -58,8 +58,6 @@ export function startHarnessFirst<C extends { h: Harness }>(test: TestAPI<C>, se
   }, setupTimeoutMs);
 }
 
-/** Harnesses the `h` fixture started in this file (each test file has its own module). */
-let harnessesStarted = 0;
 
 /**
  * `workerTest()` with `batch`: a batch intake of its own, as lease owner `owner`, beside the
