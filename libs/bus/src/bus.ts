@@ -8,7 +8,7 @@ import { consume, consumeBatch } from "./consume";
 import { Names, type StreamKind } from "./names";
 import { provision } from "./provisioning";
 import { publishCore, publishEvent, subscribeCore, watch } from "./publishing";
-import { deliver, deliverMany, deliverRead, type ReadMessage } from "./replay-delivery";
+import { deliver, deliverMany, prepareRead, type DeliveryFailures, type PreparedRead, type ReadMessage } from "./replay-delivery";
 import { rawRequest, request } from "./requests";
 import { Running, type BusResources } from "./resources";
 import { serve } from "./serving";
@@ -142,13 +142,16 @@ export class Bus {
   }
 
   /** Like {@link deliver} for many messages in stream order; answers the failures by sequence. */
-  deliverMany(consumer: string, raws: RawBusMessage[], options: { replayId?: string | undefined } = {}): Promise<Array<{ seq: number; error: string }>> {
+  deliverMany(consumer: string, raws: RawBusMessage[], options: { replayId?: string | undefined } = {}): Promise<DeliveryFailures> {
     return deliverMany(this.r, consumer, raws, options);
   }
 
-  /** Like {@link deliverMany} for messages this process read from `EVENTS` itself (a replay): no raw copy. */
-  deliverRead(consumer: string, messages: ReadMessage[], options: { replayId?: string | undefined } = {}): Promise<Array<{ seq: number; error: string }>> {
-    return deliverRead(this.r, consumer, messages, options);
+  /**
+   * Like {@link deliverMany} for messages this process read from `EVENTS` itself (a replay), with
+   * no raw copy: their checks start now, and `apply()` of the answer hands them over.
+   */
+  prepareRead(consumer: string, messages: ReadMessage[], options: { replayId?: string | undefined } = {}): PreparedRead {
+    return prepareRead(this.r, consumer, messages, options);
   }
 
   /** An ordered consumer on a stream (no acks): how replays and the dead-letter index read it. */

@@ -15,4 +15,4 @@ export { JwksCache } from "./jwks-cache";
 export type { KeySet } from "./jwks-cache";
 export { toRawMessage, rawOf, incomingOf, rawHeader } from "./raw-messages";
 export type { IncomingMessage } from "./raw-messages";
-export type { ReadMessage } from "./replay-delivery";
+export type { DeliveryFailures, PreparedRead, ReadMessage } from "./replay-delivery";

@@ -42,7 +42,7 @@ export async function deliver(r: BusResources, consumer: string, raw: RawBusMess
  * in one call when every one passes its checks; otherwise (or when that call fails) each is
  * delivered alone, so a bad one costs only itself. Answers the failures by sequence.
  */
-export async function deliverMany(r: BusResources, consumer: string, raws: RawBusMessage[], options: { replayId?: string | undefined } = {}): Promise<Array<{ seq: number; error: string }>> {
+export async function deliverMany(r: BusResources, consumer: string, raws: RawBusMessage[], options: { replayId?: string | undefined } = {}): Promise<DeliveryFailures> {
   const batch = r.running.batchAppliers.get(consumer);
   if (batch && raws.length > 1) {
     try {
@@ -65,34 +65,61 @@ export interface ReadMessage {
   seq: number;
 }
 
+/** Failures of a batch handed over, by sequence. */
+export type DeliveryFailures = Array<{ seq: number; error: string }>;
+
+/** A batch a replay read, its messages being checked: {@link PreparedRead.apply} hands it over. */
+export interface PreparedRead {
+  /** Hands the batch to the consumer's handler once its checks ended; answers the failures. */
+  apply(): Promise<DeliveryFailures>;
+}
+
 /**
  * Like {@link deliverMany} for messages a replay of this process read itself: verified as they
- * were read, with no copy to the raw form and back (what a request carries them in). A batch
- * that fails goes the raw way one message at a time, so a refused one becomes its dead letter
+ * were read, with no copy to the raw form and back (what a request carries them in). The checks
+ * start at once, so that they run while the replay's batch before is still being applied; the
+ * handler gets the batch only when `apply` is called. A batch that fails its checks or its
+ * handler goes the raw way one message at a time, so a refused one becomes its dead letter
  * exactly as {@link deliver} makes it.
  */
-export async function deliverRead(r: BusResources, consumer: string, messages: ReadMessage[], options: { replayId?: string | undefined } = {}): Promise<Array<{ seq: number; error: string }>> {
+export function prepareRead(r: BusResources, consumer: string, messages: ReadMessage[], options: { replayId?: string | undefined } = {}): PreparedRead {
   const batch = r.running.batchAppliers.get(consumer);
-  if (batch && messages.length > 1) {
-    try {
-      const stream = r.names.stream("EVENTS");
-      const verified: EventMessage[] = [];
-      for (const message of messages) verified.push(await verifyEvent(r, readView(message, stream), 1, options.replayId));
-      const refused = (await batch(verified)) ?? [];
-      return refused.map((refusal) => ({ seq: messages[verified.indexOf(refusal.message)]?.seq ?? 0, error: refusal.error.message }));
-    } catch (error) {
-      r.logger.debug({ err: error, consumer, messages: messages.length }, "replayed batch failed; delivering its messages one at a time");
-    }
+  const checked = batch && messages.length > 1 ? verifyRead(r, consumer, messages, options.replayId) : Promise.resolve(null);
+  return {
+    apply: async () => {
+      const verified = await checked;
+      if (batch && verified) {
+        try {
+          const refused = (await batch(verified)) ?? [];
+          return refused.map((refusal) => ({ seq: messages[verified.indexOf(refusal.message)]?.seq ?? 0, error: refusal.error.message }));
+        } catch (error) {
+          r.logger.debug({ err: error, consumer, messages: messages.length }, "replayed batch failed; delivering its messages one at a time");
+        }
+      }
+      return deliverEach(r, consumer, messages.map((m) => toRawMessage(r.names.unprefixed(m.subject), m.seq, m.headers, m.data)), options);
+    },
+  };
+}
+
+/** Every message of the batch verified, or null when one is not (never rejects: the batch then goes one at a time). */
+async function verifyRead(r: BusResources, consumer: string, messages: ReadMessage[], replayId: string | undefined): Promise<EventMessage[] | null> {
+  try {
+    const stream = r.names.stream("EVENTS");
+    const verified: EventMessage[] = [];
+    for (const message of messages) verified.push(await verifyEvent(r, readView(message, stream), 1, replayId));
+    return verified;
+  } catch (error) {
+    r.logger.debug({ err: error, consumer, messages: messages.length }, "a replayed message failed its checks; delivering the batch one message at a time");
+    return null;
   }
-  return deliverEach(r, consumer, messages.map((m) => toRawMessage(r.names.unprefixed(m.subject), m.seq, m.headers, m.data)), options);
 }
 
 function readView(message: ReadMessage, stream: string): IncomingMessage {
   return { subject: message.subject, headers: message.headers, data: message.data, seq: message.seq, info: { stream, deliveryCount: 1 }, time: new Date(), working: () => undefined };
 }
 
-async function deliverEach(r: BusResources, consumer: string, raws: RawBusMessage[], options: { replayId?: string | undefined }): Promise<Array<{ seq: number; error: string }>> {
-  const failed: Array<{ seq: number; error: string }> = [];
+async function deliverEach(r: BusResources, consumer: string, raws: RawBusMessage[], options: { replayId?: string | undefined }): Promise<DeliveryFailures> {
+  const failed: DeliveryFailures = [];
   for (const raw of raws) {
     try {
       await deliver(r, consumer, raw, options);

@@ -127,6 +127,16 @@ describe('canonicalJson', () => {
     );
   });
 
+  it('writes each character below U+0100, alone and inside text, as JSON.stringify does', () => {
+    for (let code = 0; code < 0x100; code++) {
+      const char = String.fromCharCode(code);
+      for (const value of [char, `id-${char}-0193`]) {
+        expect(canonicalJson(value)).toBe(JSON.stringify(value));
+        expect(canonicalJson({ [value]: value })).toBe(`{${JSON.stringify(value)}:${JSON.stringify(value)}}`);
+      }
+    }
+  });
+
   it('omits undefined properties', () => {
     expect(canonicalJson({ a: undefined, b: 1, c: { d: undefined } })).toBe('{"b":1,"c":{}}');
   });

@@ -72,7 +72,11 @@ export class IncompleteAuditEntryError extends Error {
  * @throws {CanonicalJsonError} `changes` holds something JSON cannot carry exactly
  */
 export function hashEntry(entry: AuditEntryFields): string {
-  const fields = hashedFields(entry);
+  return hashOfFields(hashedFields(entry));
+}
+
+/** {@link hashEntry} of fields {@link hashedFields} picked and checked already. */
+function hashOfFields(fields: AuditEntryFields): string {
   return createHash('sha256')
     .update(fields.prevHash, 'utf8')
     .update(canonicalJson(fields), 'utf8')
@@ -85,7 +89,7 @@ export function hashEntry(entry: AuditEntryFields): string {
  */
 export function appendToChain(head: ChainHead, draft: AuditEntryDraft): HashedAuditEntry {
   const fields = hashedFields({ ...draft, seq: head.seq + 1, prevHash: head.hash });
-  return { ...fields, hash: hashEntry(fields) };
+  return { ...fields, hash: hashOfFields(fields) };
 }
 
 /**

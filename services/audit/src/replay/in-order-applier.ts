@@ -14,8 +14,9 @@ export interface Progress {
 
 /**
  * Hands a replay's batches to its target one call at a time, in stream order, with one call in
- * flight while the replay reads and decodes the next batch: the target writes while the
- * replay reads. A failed call fails the next {@link hand} or {@link settled}.
+ * flight while the replay reads the next batch and the target starts on it (checks its
+ * messages): the target writes while the replay reads. A failed call fails the next
+ * {@link hand} or {@link settled}.
  */
 export class InOrderApplier {
   private inFlight: Promise<void> = Promise.resolve();
@@ -28,11 +29,12 @@ export class InOrderApplier {
     private readonly logger: Logger,
   ) {}
 
-  /** Starts applying `messages` once the call before has ended. */
+  /** Prepares `messages` now, and starts applying them once the call before has ended. */
   async hand(messages: ReadMessage[]): Promise<void> {
     if (messages.length === 0) return;
+    const batch = this.target.prepare(this.replayId, messages);
     await this.settled();
-    this.inFlight = this.target.apply(this.replayId, messages).then(
+    this.inFlight = batch.apply().then(
       (result) => {
         this.progress.applied += result.applied;
         this.progress.failed += result.failed.length;

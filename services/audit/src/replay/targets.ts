@@ -12,8 +12,13 @@ export interface ReplayTarget {
   readonly consumer: string;
   /** The consumer's own filter: a message outside it is skipped. */
   readonly filter: string;
-  /** Applies messages in order, as the replay read them; each refused one is a dead letter of the consumer, and is reported here. */
-  apply(replayId: string, messages: ReadMessage[]): Promise<ReplayApplyResult>;
+  /**
+   * Starts what can be done with a batch before its turn, so that it overlaps the batch applied
+   * before it (the audit log checks the messages' claims); `apply()` of the answer applies the
+   * messages in order, as the replay read them. Each refused one is a dead letter of the
+   * consumer, and is reported in the result.
+   */
+  prepare(replayId: string, messages: ReadMessage[]): PreparedBatch;
   /**
    * Holds live events of the workspace, then drops the projection's part of it; answers how
    * many rows went. When it cannot drop, it gives the hold back before it throws.
@@ -21,6 +26,11 @@ export interface ReplayTarget {
   reset(replayId: string, workspaceId: string): Promise<number>;
   /** Applies the live events that waited, in order, and lets live events through again. */
   release(replayId: string, workspaceId: string): Promise<number>;
+}
+
+/** A batch {@link ReplayTarget.prepare} started on. */
+export interface PreparedBatch {
+  apply(): Promise<ReplayApplyResult>;
 }
 
 /** The audit log, kept by this service: messages go straight to the `audit` consumer's handler. */
@@ -40,11 +50,17 @@ export class AuditLogTarget implements ReplayTarget {
     },
   ) {}
 
-  async apply(replayId: string, messages: ReadMessage[]): Promise<ReplayApplyResult> {
+  prepare(replayId: string, messages: ReadMessage[]): PreparedBatch {
     // Many events per transaction, as the live consumer applies them; in this process, so
-    // the messages go as they were read, with no copy to the raw form a request carries.
-    const failed = await this.deps.bus.deliverRead(this.consumer, messages, { replayId });
-    return { applied: messages.length - failed.length, failed };
+    // the messages go as they were read, with no copy to the raw form a request carries, and
+    // their claims are checked while the batch before is written.
+    const read = this.deps.bus.prepareRead(this.consumer, messages, { replayId });
+    return {
+      apply: async () => {
+        const failed = await read.apply();
+        return { applied: messages.length - failed.length, failed };
+      },
+    };
   }
 
   /**
@@ -86,9 +102,14 @@ export class RemoteTarget implements ReplayTarget {
     this.filter = PROJECTIONS[name].filter;
   }
 
-  async apply(replayId: string, messages: ReadMessage[]): Promise<ReplayApplyResult> {
-    const raws = messages.map((m) => toRawMessage(this.bus.unprefixed(m.subject), m.seq, m.headers, m.data));
-    return this.bus.request("execution.replay.apply", { replayId, consumer: this.consumer, messages: raws }, { ...(await this.options()), timeoutMs: 60_000 });
+  prepare(replayId: string, messages: ReadMessage[]): PreparedBatch {
+    // The worker checks the messages when they reach it: nothing to start before the batch's turn.
+    return {
+      apply: async () => {
+        const raws = messages.map((m) => toRawMessage(this.bus.unprefixed(m.subject), m.seq, m.headers, m.data));
+        return this.bus.request("execution.replay.apply", { replayId, consumer: this.consumer, messages: raws }, { ...(await this.options()), timeoutMs: 60_000 });
+      },
+    };
   }
 
   async reset(replayId: string, workspaceId: string): Promise<number> {
