@@ -148,7 +148,7 @@ test("the production node_modules holds no test or build tooling", async ({ app 
   console.info(`production node_modules: ${mib(await bytesIn(join(app, "node_modules")))} MiB, ${packages.length} packages; dist: ${mib(await bytesIn(join(app, "dist")))} MiB`);
 });
 
-test("it carries Galaxy's patch of nats.js: an answered request builds no error, and a turn's writes go out at once (patches/, docs/decisions/0024, 0027)", async ({ app }) => {
+test("it carries Galaxy's patch of nats.js: an answered request builds no error, a turn's writes go out at once, headers are read by exact key (patches/, docs/decisions/0024, 0027, 0029)", async ({ app }) => {
   const request = await readFile(join(app, "node_modules/@nats-io/nats-core/lib/request.js"), "utf8");
   const one = request.slice(request.indexOf("class RequestOne"));
   const resolver = one.slice(one.indexOf("resolver(err, msg)"), one.indexOf("cancel(err)"));
@@ -161,6 +161,10 @@ test("it carries Galaxy's patch of nats.js: an answered request builds no error,
   const close = protocol.slice(protocol.indexOf("async close(err)"), protocol.indexOf("flushPending() {"));
   expect(close.indexOf("this.flushPending();")).toBeGreaterThan(-1);
   expect(close.indexOf("this.flushPending();")).toBeLessThan(close.indexOf("await this.transport.close(err);"));
+  const headers = await readFile(join(app, "node_modules/@nats-io/nats-core/lib/headers.js"), "utf8");
+  const findKeys = headers.slice(headers.indexOf("findKeys(k, match"), headers.indexOf("get(k, match"));
+  expect(findKeys).toContain("return this.headers.has(k) ? [k] : [];");
+  expect(headers).toContain("function checkHeaderKey(k)");
 });
 
 test("setup and the CLI run from it", async ({ app, start }) => {
