@@ -36,6 +36,7 @@ import { oidcSignInRoutes } from "./routes/oidc-sign-in.routes";
 import type { OidcSignIn } from "./auth/oidc-sign-in";
 import { triggerRoutes } from "./routes/triggers.routes";
 import { RequestLog } from "./http/request-log";
+import { requestLoggers } from "./http/request-logger";
 
 export interface GatewayDeps {
   bus: Bus;
@@ -70,6 +71,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   const base = Fastify({
     loggerInstance,
     logController: new RequestLog(deps.slowRequestMs),
+    childLoggerFactory: requestLoggers(deps.logger),
     bodyLimit: BODY_LIMIT,
     trustProxy: deps.trustProxy ?? false,
     genReqId: (req) => {

@@ -1,10 +1,14 @@
 import { Writable } from "node:stream";
 import Fastify from "fastify";
-import { expect, test } from "vitest";
+import { expect, test, vi } from "vitest";
 import { createLogger } from "@galaxy/observability";
 import { RequestLog } from "./request-log";
+import { requestLoggers } from "./request-logger";
 
-/** A gateway-like Fastify app logging through `RequestLog` into an array of parsed lines. */
+/**
+ * A gateway-like Fastify app logging through `RequestLog` and per-request `RequestLogger`s
+ * into an array of parsed lines; `children()` counts the pino children made.
+ */
 async function appLogging(level: string, slowMs: number) {
   const lines: Array<Record<string, unknown>> = [];
   const destination = new Writable({
@@ -13,7 +17,14 @@ async function appLogging(level: string, slowMs: number) {
       done();
     },
   });
-  const app = Fastify({ loggerInstance: createLogger({ service: "gateway", level, destination }), logController: new RequestLog(slowMs) });
+  const logger = createLogger({ service: "gateway", level, destination });
+  const child = vi.spyOn(logger, "child");
+  const app = Fastify({
+    loggerInstance: logger,
+    logController: new RequestLog(slowMs),
+    childLoggerFactory: requestLoggers(logger),
+    genReqId: (req) => String(req.headers["x-request-id"] ?? "generated"),
+  });
   app.get("/fast", async () => ({ ok: true }));
   app.get("/slow", async () => {
     await new Promise((resolve) => setTimeout(resolve, 30));
@@ -23,7 +34,13 @@ async function appLogging(level: string, slowMs: number) {
     throw new Error("the handler broke");
   });
   await app.ready();
-  return { app, messages: () => lines.map((line) => `${String(line.level)} ${String(line.msg)}`) };
+  const before = child.mock.calls.length;
+  return {
+    app,
+    messages: () => lines.map((line) => `${String(line.level)} ${String(line.msg)}`),
+    lineIds: () => lines.map((line) => line.reqId),
+    children: () => child.mock.calls.length - before,
+  };
 }
 
 test("at info, a fast request writes no line; a slow one a warning; a failed one its error", async () => {
@@ -42,5 +59,16 @@ test("at debug, every request writes its incoming and completed lines", async ()
   const { app, messages } = await appLogging("debug", 1_000);
   await app.inject({ method: "GET", url: "/fast" });
   expect(messages()).toEqual(["20 incoming request", "20 request completed"]);
+  await app.close();
+});
+
+test("a request that writes no line makes no child logger; one that writes makes one, with its request id", async () => {
+  const { app, messages, lineIds, children } = await appLogging("info", 1_000);
+  await app.inject({ method: "GET", url: "/fast" });
+  expect(children()).toBe(0);
+  await app.inject({ method: "GET", url: "/broken", headers: { "x-request-id": "req-broken-1" } });
+  expect(children()).toBe(1);
+  expect(messages()).toEqual(["50 the handler broke", "30 request completed"]);
+  expect(lineIds()).toEqual(["req-broken-1", "req-broken-1"]);
   await app.close();
 });

@@ -4,7 +4,7 @@ import { LogController, type FastifyReply, type FastifyRequest } from "fastify";
 export const SLOW_REQUEST_MS = 1_000;
 
 /**
- * Which requests the gateway logs (docs/operations.md, "Logs"). Every request is counted and
+ * Which requests the gateway logs (docs/operations.md, `LOG_LEVEL`). Every request is counted and
  * timed in `galaxy_http_request_duration_seconds`, so its two lines ("incoming request",
  * "request completed") are written at `debug`: at `info` they cost the gateway about a third of
  * its CPU on the read path (docs/benchmarks.md, "Request logs"). A request that failed with an
