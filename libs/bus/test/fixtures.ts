@@ -1,7 +1,7 @@
 import { connect as natsConnect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { test as base } from "vitest";
-import { connectTestBus } from "@galaxy/testkit";
+import { connectTestBus, startOncePerFile } from "@galaxy/testkit";
 import { test as engineTest } from "@galaxy/testkit/fixtures";
 import type { Bus } from "../src/bus";
 import { startNatsCluster, type NatsCluster } from "./nats-cluster";
@@ -47,6 +47,7 @@ export const busTest = engineTest
 export function clusterTest() {
   const test = base
     .extend("cluster", { scope: "file" }, async ({}, { onCleanup }): Promise<NatsCluster> => {
+      startOncePerFile("NATS cluster", "clusterTest");
       const cluster = await startNatsCluster();
       onCleanup(() => cluster.stop());
       return cluster;
@@ -56,7 +57,8 @@ export function clusterTest() {
       onCleanup(() => nc.close());
       return jetstreamManager(nc);
     });
-  // Three nodes start under the hooks' time limit, not the first test's.
+  // Three nodes start under the hooks' time limit, not the first test's. The hook is on this
+  // chain: a file that extended it would start a second cluster, which the guard above refuses.
   test.beforeAll(async ({ jsm }) => {
     void jsm;
   });
@@ -71,6 +73,7 @@ export function clusterTest() {
 export function ownNatsTest() {
   const test = base
     .extend("certs", { scope: "file" }, async ({}, { onCleanup }): Promise<TestCertificates> => {
+      startOncePerFile("set of own nats-servers", "ownNatsTest");
       const certs = await makeCertificates();
       onCleanup(() => certs.remove());
       return certs;
@@ -85,7 +88,8 @@ export function ownNatsTest() {
       onCleanup(() => server.stop());
       return server;
     });
-  // The certificates and servers are made under the hooks' time limit, not the first test's.
+  // The certificates and servers are made under the hooks' time limit, not the first test's (on
+  // this chain: a file that extended it would start them twice, which the guard above refuses).
   test.beforeAll(async ({ tlsServer, tokenServer }) => {
     void tlsServer;
     void tokenServer;

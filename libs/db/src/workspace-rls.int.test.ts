@@ -2,7 +2,7 @@ import { describe, expect } from "vitest";
 import pg from "pg";
 import { v7 as uuidv7 } from "uuid";
 import { serviceDb } from "@galaxy/testkit";
-import { scratchTest } from "../test/fixtures";
+import { scratchTest, startScratchFirst } from "../test/fixtures";
 import { sql } from "./connection";
 import { createSecurityDefinerFunction, enableWorkspaceRls } from "./migrations";
 import { inWorkspace } from "./workspace-tx";
@@ -33,6 +33,8 @@ const test = scratchTest<ScratchDb>({
 });
 
 const labels = (rows: Array<{ label: string }>) => rows.map((r) => r.label).sort();
+
+startScratchFirst(test);
 
 describe("inWorkspace", () => {
   test("sets app.workspace_id for its transaction only", async ({ single }) => {

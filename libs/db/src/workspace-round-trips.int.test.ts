@@ -1,7 +1,7 @@
 import { describe, expect } from "vitest";
 import pg from "pg";
 import { v7 as uuidv7 } from "uuid";
-import { scratchTest } from "../test/fixtures";
+import { scratchTest, startScratchFirst } from "../test/fixtures";
 import { sql, type Kysely } from "./connection";
 import { enableWorkspaceRls } from "./migrations";
 import { atCommit, inWorkspace, inWorkspaceAtOnce } from "./workspace-tx";
@@ -26,6 +26,8 @@ const test = scratchTest<ScratchDb>({
   },
 }).extend("labelsOf", { scope: "file" }, async ({ single }) => (workspaceId: string, handle: Kysely<ScratchDb> = single) =>
   inWorkspaceAtOnce(handle, workspaceId, handle.selectFrom("scratch_once").select("label").orderBy("label").compile()));
+
+startScratchFirst(test);
 
 test("answers the statement's rows, the workspace's only, and leaves no setting behind", async ({ single, labelsOf }) => {
   expect(await labelsOf(a)).toEqual([{ label: "a1" }, { label: "it's a2" }]);

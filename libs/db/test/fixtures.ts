@@ -1,5 +1,6 @@
-import { serviceDb } from "@galaxy/testkit";
+import { serviceDb, startOncePerFile } from "@galaxy/testkit";
 import { test as engineTest } from "@galaxy/testkit/fixtures";
+import type { TestAPI } from "vitest";
 import { createDb, withUser, type Kysely } from "../src/connection";
 
 /** What a file does to the identity schema before its tests: as its owner, then as its login role. */
@@ -17,12 +18,12 @@ export interface ScratchSetUp<DB> {
  * - `db`: identity's login role, as the service runs, which ran `setUp.seed`;
  * - `single`: the same login role on one connection, so a setting or an open transaction left
  *   behind would be seen.
- * All three are set up before the file's first test, under the hooks' time limit, whichever
- * fixtures it names: a test that only reads the catalogue still finds the tables and rows.
+ * The file calls {@link startScratchFirst} on the chain its tests use.
  */
 export function scratchTest<DB>(setUp: ScratchSetUp<DB>) {
   const test = engineTest
     .extend("owner", { scope: "file" }, async ({ env }, { onCleanup }): Promise<Kysely<unknown>> => {
+      startOncePerFile("scratch schema", "scratchTest");
       const owner = createDb<unknown>({ connectionString: env.databaseUrl, role: "galaxy_identity_owner", schema: "identity", max: 1 });
       onCleanup(() => owner.destroy());
       await setUp.create(owner);
@@ -43,8 +44,17 @@ export function scratchTest<DB>(setUp: ScratchSetUp<DB>) {
       onCleanup(() => single.destroy());
       return single;
     });
+  return test;
+}
+
+/**
+ * Sets the scratch tables and rows up before the file's first test, under the hooks' time limit,
+ * whichever fixtures it names: a test that only reads the catalogue still finds them. Called on
+ * the chain the file's tests use (vitest keeps a file's fixtures per chain: a hook on a chain the
+ * file then extended would set up a second database, which the guard in `owner` refuses).
+ */
+export function startScratchFirst<C extends { single: unknown }>(test: TestAPI<C>): void {
   test.beforeAll(async ({ single }) => {
     void single;
   });
-  return test;
 }
