@@ -1,13 +1,13 @@
-import { afterAll, beforeAll, expect, test } from "vitest";
+import { expect } from "vitest";
 import { z } from "zod";
 import { CreatedTrigger } from "@galaxy/contracts";
 import { sql } from "@galaxy/db";
 import { sleep, waitFor } from "./support/child";
+import { worldTest } from "./support/fixtures";
 import { call, dataOf } from "./support/http";
 import { expectClean, record } from "./support/record";
 import { runScenario } from "./support/scenario";
-import { createTenant, type Tenant } from "./support/tenant";
-import { World } from "./support/world";
+import { createTenant } from "./support/tenant";
 
 /**
  * The bus and the cache go away under load (docs/reliability.md): nats-server killed with
@@ -15,23 +15,13 @@ import { World } from "./support/world";
  * schedule ticks every 2 s.
  */
 
-let world: World;
-let tenant: Tenant;
-let failed = false;
+const test = worldTest("bus", { workerEnv: { EXECUTION_CONCURRENCY: "32" } }).extend("tenant", { scope: "file" }, ({ world }) => createTenant(world.gatewayUrl, world.db, "bus"));
 
-beforeAll(async () => {
-  world = await World.start("bus", { workerEnv: { EXECUTION_CONCURRENCY: "32" } });
-  tenant = await createTenant(world.gatewayUrl, world.db, "bus");
+test.beforeAll(async ({ tenant }) => {
+  void tenant;
 });
 
-afterAll(async () => {
-  await world?.stop(failed);
-});
-
-test("nats-server kill -9, back after 10 s, under 400 deliveries and 40 API starts: nothing lost, doubled or stuck", async ({ onTestFailed }) => {
-  onTestFailed(() => {
-    failed = true;
-  });
+test("nats-server kill -9, back after 10 s, under 400 deliveries and 40 API starts: nothing lost, doubled or stuck", async ({ world, tenant }) => {
   const outcome = await runScenario(world, {
     fault: "nats-server kill -9, back after 10 s",
     run: "natskill",
@@ -52,10 +42,7 @@ test("nats-server kill -9, back after 10 s, under 400 deliveries and 40 API star
 
 const Row = z.object({ id: z.string(), status: z.string(), created_at: z.date() });
 
-test("Redis stopped 10 s under 400 deliveries and a schedule ticking every 2 s: nothing lost, doubled or stuck, and the schedule ticks again", async ({ onTestFailed }) => {
-  onTestFailed(() => {
-    failed = true;
-  });
+test("Redis stopped 10 s under 400 deliveries and a schedule ticking every 2 s: nothing lost, doubled or stuck, and the schedule ticks again", async ({ world, tenant }) => {
   const schedule = dataOf(
     CreatedTrigger,
     await call(world.gatewayUrl, "POST", `/api/agents/${tenant.agentId}/triggers`, { token: tenant.token, body: { type: "schedule", cron: "*/2 * * * * *", input: { message: "schedule-tick" } } }),

@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, test } from "vitest";
 import { sleep } from "./support/child";
+import { worldTest } from "./support/fixtures";
 import { expectClean, record } from "./support/record";
 import { runScenario } from "./support/scenario";
-import { createTenant, type Tenant } from "./support/tenant";
-import { World } from "./support/world";
+import { createTenant } from "./support/tenant";
 
 /**
  * Postgres goes away under load (docs/reliability.md): stopped for a minute, and restarted
@@ -11,24 +10,14 @@ import { World } from "./support/world";
  * is resent with its key until accepted; nothing accepted may be lost, doubled or stuck.
  */
 
-let world: World;
-let tenant: Tenant;
-let failed = false;
+// 32 runs at once, so a restart finds many of them mid-step.
+const test = worldTest("postgres", { workerEnv: { EXECUTION_CONCURRENCY: "32" } }).extend("tenant", { scope: "file" }, ({ world }) => createTenant(world.gatewayUrl, world.db, "postgres"));
 
-beforeAll(async () => {
-  // 32 runs at once, so a restart finds many of them mid-step.
-  world = await World.start("postgres", { workerEnv: { EXECUTION_CONCURRENCY: "32" } });
-  tenant = await createTenant(world.gatewayUrl, world.db, "postgres");
+test.beforeAll(async ({ tenant }) => {
+  void tenant;
 });
 
-afterAll(async () => {
-  await world?.stop(failed);
-});
-
-test("Postgres fast restart (three, 5 s apart) under 400 deliveries and 40 API starts: nothing lost, doubled or stuck, no run calls the model twice", async ({ onTestFailed }) => {
-  onTestFailed(() => {
-    failed = true;
-  });
+test("Postgres fast restart (three, 5 s apart) under 400 deliveries and 40 API starts: nothing lost, doubled or stuck, no run calls the model twice", async ({ world, tenant }) => {
   // Each model call takes 300 ms, so restarts land while runs wait on the model.
   await world.modelControl({ latencyMs: 300 });
   const blips: Array<{ outageMs: number; totalMs: number }> = [];
@@ -53,10 +42,7 @@ test("Postgres fast restart (three, 5 s apart) under 400 deliveries and 40 API s
   expectClean(outcome, { noModelRepeats: true });
 });
 
-test("Postgres stopped 60 s under 400 deliveries and 40 API starts: every answer 202 or 503, nothing lost, doubled or stuck, every service ready again by itself", async ({ onTestFailed }) => {
-  onTestFailed(() => {
-    failed = true;
-  });
+test("Postgres stopped 60 s under 400 deliveries and 40 API starts: every answer 202 or 503, nothing lost, doubled or stuck, every service ready again by itself", async ({ world, tenant }) => {
   const outcome = await runScenario(world, {
     fault: "Postgres stopped 60 s",
     run: "pgstop",

@@ -1,12 +1,13 @@
-import { afterAll, beforeAll, describe, test } from "vitest";
+import { describe } from "vitest";
 import { z } from "zod";
 import { sql } from "@galaxy/db";
 import { sleep, waitFor } from "./support/child";
+import { worldTest } from "./support/fixtures";
 import { expectClean, record } from "./support/record";
 import { runScenario } from "./support/scenario";
 import type { ServiceName } from "./support/services";
 import { createTenant, type Tenant } from "./support/tenant";
-import { World } from "./support/world";
+import type { World } from "./support/world";
 
 /**
  * Galaxy's own processes die (docs/reliability.md): each service killed with SIGKILL in turn
@@ -18,19 +19,15 @@ import { World } from "./support/world";
 // A killed worker's runs are taken over once their lease expires: 10 s rather than 30 s keeps
 // the lane short. 120 at once per instance, so two hold 200.
 const WORKER_ENV = { EXECUTION_CONCURRENCY: "120", EXECUTION_LEASE_MS: "10000" };
-let world: World;
-let tenants: Tenant[];
-let failed = false;
-
-beforeAll(async () => {
-  world = await World.start("services", { workerEnv: WORKER_ENV });
+const test = worldTest("services", { workerEnv: WORKER_ENV }).extend("tenants", { scope: "file" }, async ({ world }) => {
   // The enterprise tier runs 50 of a workspace's executions at once: four workspaces make 200.
-  tenants = [];
+  const tenants: Tenant[] = [];
   for (let i = 0; i < 4; i++) tenants.push(await createTenant(world.gatewayUrl, world.db, `services${i}`));
+  return tenants;
 });
 
-afterAll(async () => {
-  await world?.stop(failed);
+test.beforeAll(async ({ tenants }) => {
+  void tenants;
 });
 
 const KILLED: ReadonlyArray<[ServiceName, string]> = [
@@ -42,10 +39,7 @@ const KILLED: ReadonlyArray<[ServiceName, string]> = [
 ];
 
 describe.each(KILLED)("kill -9 of %s", (service, slug) => {
-  test(`${service} killed and restarted under 200 deliveries and 20 API starts: nothing lost, doubled or stuck`, async ({ onTestFailed }) => {
-    onTestFailed(() => {
-      failed = true;
-    });
+  test(`${service} killed and restarted under 200 deliveries and 20 API starts: nothing lost, doubled or stuck`, async ({ world, tenants }) => {
     // Runs spend 300 ms in their model call, so a kill finds some mid-run.
     await world.modelControl({ latencyMs: 300 });
     let downMs = 0;
@@ -71,10 +65,7 @@ describe.each(KILLED)("kill -9 of %s", (service, slug) => {
   });
 });
 
-test("one of two workers killed with 200 executions running: the other finishes them, none lost, doubled or stuck", async ({ onTestFailed }) => {
-  onTestFailed(() => {
-    failed = true;
-  });
+test("one of two workers killed with 200 executions running: the other finishes them, none lost, doubled or stuck", async ({ world, tenants }) => {
   await world.galaxy.start("execution-worker-2", "execution-worker", WORKER_ENV);
   // Each model call takes 30 s, so all 200 runs are in flight together.
   await world.modelControl({ latencyMs: 30_000 });
@@ -93,7 +84,7 @@ test("one of two workers killed with 200 executions running: the other finishes 
       runningAtKill = await waitFor(
         "200 executions running",
         async () => {
-          const n = await runningCount();
+          const n = await runningCount(world);
           seen.push(n);
           return n >= 200 ? n : undefined;
         },
@@ -111,7 +102,7 @@ test("one of two workers killed with 200 executions running: the other finishes 
   expectClean(outcome);
 });
 
-async function runningCount(): Promise<number> {
+async function runningCount(world: World): Promise<number> {
   const rows = await sql<{ n: number }>`select count(*)::int as n from execution.executions where status = 'running' and input->>'message' like 'fault-failover-%'`.execute(world.db);
   return z.number().parse(rows.rows[0]?.n ?? 0);
 }

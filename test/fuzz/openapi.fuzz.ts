@@ -1,9 +1,10 @@
-import { afterAll, beforeAll, expect, inject, test } from "vitest";
+import { expect } from "vitest";
 import fc from "fast-check";
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { Agent, CreatedApiKey, CreatedTrigger, ERROR_TITLES, Execution, KnowledgeBase, SignupResult } from "@galaxy/contracts";
-import { api, dataOf, startGalaxy, type Galaxy } from "../e2e/harness";
+import { galaxyTest } from "../e2e/fixtures";
+import { api, dataOf, type Galaxy } from "../e2e/harness";
 import { documentedHttpCodes } from "./documented-codes";
 import { deliveriesTo, type FuzzDelivery } from "./deliveries";
 import { operationsOf, type Operation } from "./openapi-document";
@@ -33,9 +34,6 @@ const ErrorEnvelope = z.strictObject({
   details: z.record(z.string(), z.string()).optional(),
 });
 
-let galaxy: Galaxy;
-let fixtures: Fixtures;
-let hooksTrigger: CreatedTrigger;
 const codes = documentedHttpCodes();
 
 interface Answer {
@@ -44,8 +42,13 @@ interface Answer {
   text: string;
 }
 
-beforeAll(async () => {
-  galaxy = await startGalaxy(inject("engines"), { webhookRateLimit: { limit: 1_000_000, windowS: 60 } });
+/** What the requests aim at: a workspace's resources, and a webhook trigger of another workspace. */
+interface Targets {
+  fixtures: Fixtures;
+  hooksTrigger: CreatedTrigger;
+}
+
+const test = galaxyTest({ webhookRateLimit: { limit: 1_000_000, windowS: 60 } }).extend("targets", { scope: "file" }, async ({ galaxy }): Promise<Targets> => {
   const signup = (email: string) => api(galaxy, "POST", "/api/auth/signup", { body: { email, password: "correct horse battery", name: "Fuzz", workspaceName: email.split("@")[0] } });
   const owner = dataOf(SignupResult, await signup("fuzz@example.com"));
   const token = owner.accessToken;
@@ -60,9 +63,9 @@ beforeAll(async () => {
   const sender = dataOf(SignupResult, await signup("fuzz-hooks@example.com"));
   const hooksAgent = dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token: sender.accessToken, body: { name: "Hooked", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "Repeat." } }));
   expect((await api(galaxy, "POST", `/api/agents/${hooksAgent.id}/activate`, { token: sender.accessToken })).status).toBe(200);
-  hooksTrigger = dataOf(CreatedTrigger, await api(galaxy, "POST", `/api/agents/${hooksAgent.id}/triggers`, { token: sender.accessToken, body: { type: "webhook" } }));
+  const hooksTrigger = dataOf(CreatedTrigger, await api(galaxy, "POST", `/api/agents/${hooksAgent.id}/triggers`, { token: sender.accessToken, body: { type: "webhook" } }));
 
-  fixtures = {
+  const fixtures: Fixtures = {
     token,
     apiKey,
     ids: [
@@ -74,11 +77,12 @@ beforeAll(async () => {
       { prefix: "/hooks/{triggerId}", param: "triggerId", id: hooksTrigger.id },
     ],
   };
-}, 180_000);
-
-afterAll(async () => {
-  await galaxy?.stop();
+  return { fixtures, hooksTrigger };
 });
+
+test.beforeAll(async ({ targets }) => {
+  void targets;
+}, 180_000);
 
 /**
  * Sends a request through Node's HTTP server (real sockets) when Node's own parser is what is
@@ -86,7 +90,7 @@ afterAll(async () => {
  * `inject`, which runs the same Fastify pipeline (routing, body parsers, hooks, handlers) at a
  * fraction of the cost, so that 10,000 requests fit in the time.
  */
-async function send(method: string, path: string, headers: Record<string, string>, body: string | Uint8Array | undefined, overHttp: boolean): Promise<Answer> {
+async function send(galaxy: Galaxy, method: string, path: string, headers: Record<string, string>, body: string | Uint8Array | undefined, overHttp: boolean): Promise<Answer> {
   if (!overHttp) {
     const response = await galaxy.gateway.inject({ method: method as "GET", url: path, headers, ...(body !== undefined ? { payload: typeof body === "string" ? body : Buffer.from(body) } : {}) });
     return { status: response.statusCode, contentType: String(response.headers["content-type"] ?? ""), text: response.payload };
@@ -157,7 +161,7 @@ function describeRequest(method: string, path: string, headers: Record<string, s
   return `${method} ${clip(path)} ${clip(JSON.stringify(headers))} ${clip(JSON.stringify(shown))}`;
 }
 
-test(`${API_REQUESTS} generated requests over every operation of /openapi.json and ${DELIVERIES} signed deliveries: no 5xx, every error documented`, async () => {
+test(`${API_REQUESTS} generated requests over every operation of /openapi.json and ${DELIVERIES} signed deliveries: no 5xx, every error documented`, async ({ galaxy, targets: { fixtures, hooksTrigger } }) => {
   const document: unknown = await (await fetch(`${galaxy.url}/openapi.json`)).json();
   const operations = operationsOf(document);
   expect(operations.length).toBeGreaterThan(50);
@@ -182,7 +186,7 @@ test(`${API_REQUESTS} generated requests over every operation of /openapi.json a
     let answer: Answer;
     const started = performance.now();
     try {
-      answer = await send(request.method, request.path, request.headers, request.body, needsHttp(request.path, request.headers));
+      answer = await send(galaxy, request.method, request.path, request.headers, request.body, needsHttp(request.path, request.headers));
       spent.set(request.operation, (spent.get(request.operation) ?? 0) + performance.now() - started);
     } catch (error) {
       failures.push({ request: describeRequest(request.method, request.path, request.headers, request.body), problem: `no answer: ${String(error)}` });
@@ -200,7 +204,7 @@ test(`${API_REQUESTS} generated requests over every operation of /openapi.json a
     const payload = headers["content-type"] === undefined ? new TextEncoder().encode(body) : body;
     let answer: Answer;
     try {
-      answer = await send("POST", delivery.path, headers, payload, needsHttp(delivery.path, headers));
+      answer = await send(galaxy, "POST", delivery.path, headers, payload, needsHttp(delivery.path, headers));
     } catch (error) {
       failures.push({ request: describeRequest("POST", delivery.path, headers, body), problem: `no answer: ${String(error)}` });
       return;
