@@ -39,6 +39,7 @@ async function appLogging(level: string, slowMs: number) {
     app,
     messages: () => lines.map((line) => `${String(line.level)} ${String(line.msg)}`),
     lineIds: () => lines.map((line) => line.reqId),
+    lines: () => lines,
     children: () => child.mock.calls.length - before,
   };
 }
@@ -63,12 +64,16 @@ test("at debug, every request writes its incoming and completed lines", async ()
 });
 
 test("a request that writes no line makes no child logger; one that writes makes one, with its request id", async () => {
-  const { app, messages, lineIds, children } = await appLogging("info", 1_000);
+  const { app, messages, lineIds, children, lines } = await appLogging("info", 1_000);
   await app.inject({ method: "GET", url: "/fast" });
   expect(children()).toBe(0);
-  await app.inject({ method: "GET", url: "/broken", headers: { "x-request-id": "req-broken-1" } });
+  await app.inject({ method: "GET", url: "/broken", headers: { "x-request-id": "req-broken-1", authorization: "Bearer secret-token-1", "x-api-key": "gx_secret_key_1" } });
   expect(children()).toBe(1);
   expect(messages()).toEqual(["50 the handler broke", "30 request completed"]);
   expect(lineIds()).toEqual(["req-broken-1", "req-broken-1"]);
+  // Fastify's serializers apply to the child: a request is its method, URL and address, never its headers.
+  const completed = lines().find((line) => line.msg === "request completed");
+  expect(Object.keys(completed?.req ?? {}).sort()).toEqual(["host", "method", "remoteAddress", "url"]);
+  expect(JSON.stringify(lines())).not.toMatch(/secret-token-1|gx_secret_key_1/);
   await app.close();
 });

@@ -16,9 +16,12 @@ export class RequestLogger implements FastifyBaseLogger {
   private made: FastifyBaseLogger | undefined;
 
   constructor(
-    private readonly parent: Logger,
+    /** The logger Fastify hands its factory: its serializers (`req`, `res`, `err`) apply to the child. */
+    private readonly parent: FastifyBaseLogger,
     private readonly bindings: Bindings,
     private readonly options: ChildLoggerOptions,
+    /** Pino's levels by name, to tell whether a line would be written before a child is made. */
+    private readonly levels: Readonly<Record<string, number>>,
   ) {}
 
   get level(): string {
@@ -66,8 +69,7 @@ export class RequestLogger implements FastifyBaseLogger {
   }
 
   private enabled(method: Method): boolean {
-    const values = this.parent.levels.values;
-    return (values[method] ?? 0) >= (values[this.level] ?? Infinity);
+    return (this.levels[method] ?? 0) >= (this.levels[this.level] ?? Infinity);
   }
 
   private logger(): FastifyBaseLogger {
@@ -75,7 +77,12 @@ export class RequestLogger implements FastifyBaseLogger {
   }
 }
 
-/** Fastify's `childLoggerFactory`: a {@link RequestLogger} per request, children of `parent`. */
-export function requestLoggers(parent: Logger) {
-  return (_logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions): FastifyBaseLogger => new RequestLogger(parent, bindings, options);
+/**
+ * Fastify's `childLoggerFactory`: a {@link RequestLogger} per request, made a child of the logger
+ * Fastify passes (the gateway's, with Fastify's serializers, so a request is logged as its
+ * method, URL and address, never its headers), with the levels of `root`.
+ */
+export function requestLoggers(root: Logger) {
+  const levels = root.levels.values;
+  return (logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions): FastifyBaseLogger => new RequestLogger(logger, bindings, options, levels);
 }
