@@ -69,12 +69,14 @@ test("a key with a space, a colon or a character outside printable ASCII is refu
   expect(h.keys()).toEqual([]);
 });
 
-test("a status line's code and description are read, and lines without a colon are skipped", () => {
-  const raw = new TextEncoder().encode("NATS/1.0 503 No Responders\r\nGx-One: 1\r\nnot a header\r\n\r\n");
+test("a status line's code and description are read, lines without a colon are skipped, and a received value is trimmed before it is checked", () => {
+  const raw = new TextEncoder().encode("NATS/1.0 503 No Responders\r\nGx-One: 1\r\nnot a header\r\nGx-Two:  2 \r\r\nGx-Three: \n3\r\n\r\n");
   const h = MsgHdrsImpl.decode(raw);
 
   expect(h.code).toBe(503);
   expect(h.description).toBe("No Responders");
   expect(h.get("Gx-One")).toBe("1");
-  expect(h.keys()).toEqual(["Gx-One"]);
+  expect(h.get("Gx-Two")).toBe("2");
+  expect(h.get("Gx-Three")).toBe("3");
+  expect(h.keys()).toEqual(["Gx-One", "Gx-Two", "Gx-Three"]);
 });

@@ -6,7 +6,7 @@ import { reportForgedMessage, securityFailure } from "./forged-messages";
 import { continuing, inApplySpan } from "./message-spans";
 import { incomingOf, toRawMessage, type IncomingMessage } from "./raw-messages";
 import type { BusResources } from "./resources";
-import type { EventMessage } from "./types";
+import type { BatchHandler, EventMessage } from "./types";
 import { verifyEvent } from "./verify-event";
 
 /**
@@ -45,14 +45,10 @@ export async function deliver(r: BusResources, consumer: string, raw: RawBusMess
 export async function deliverMany(r: BusResources, consumer: string, raws: RawBusMessage[], options: { replayId?: string | undefined } = {}): Promise<DeliveryFailures> {
   const batch = r.running.batchAppliers.get(consumer);
   if (batch && raws.length > 1) {
-    try {
-      const verified: EventMessage[] = [];
-      for (const raw of raws) verified.push(await verifyEvent(r, incomingOf(raw, r.names.subject(raw.subject), r.names.stream("EVENTS"), options), 1));
-      const refused = (await batch(verified)) ?? [];
-      return refused.map((refusal) => ({ seq: raws[verified.indexOf(refusal.message)]?.seq ?? 0, error: refusal.error.message }));
-    } catch (error) {
-      r.logger.debug({ err: error, consumer, messages: raws.length }, "replayed batch failed; delivering its messages one at a time");
-    }
+    const stream = r.names.stream("EVENTS");
+    const verified = await verifyAll(r, consumer, raws, (raw) => incomingOf(raw, r.names.subject(raw.subject), stream, options));
+    const failures = verified && (await handBatch(r, consumer, batch, verified, raws));
+    if (failures) return failures;
   }
   return deliverEach(r, consumer, raws, options);
 }
@@ -84,32 +80,41 @@ export interface PreparedRead {
  */
 export function prepareRead(r: BusResources, consumer: string, messages: ReadMessage[], options: { replayId?: string | undefined } = {}): PreparedRead {
   const batch = r.running.batchAppliers.get(consumer);
-  const checked = batch && messages.length > 1 ? verifyRead(r, consumer, messages, options.replayId) : Promise.resolve(null);
+  const stream = r.names.stream("EVENTS");
+  const checked = batch && messages.length > 1 ? verifyAll(r, consumer, messages, (message) => readView(message, stream), options.replayId) : Promise.resolve(null);
   return {
     apply: async () => {
       const verified = await checked;
-      if (batch && verified) {
-        try {
-          const refused = (await batch(verified)) ?? [];
-          return refused.map((refusal) => ({ seq: messages[verified.indexOf(refusal.message)]?.seq ?? 0, error: refusal.error.message }));
-        } catch (error) {
-          r.logger.debug({ err: error, consumer, messages: messages.length }, "replayed batch failed; delivering its messages one at a time");
-        }
-      }
+      const failures = batch && verified && (await handBatch(r, consumer, batch, verified, messages));
+      if (failures) return failures;
       return deliverEach(r, consumer, messages.map((m) => toRawMessage(r.names.unprefixed(m.subject), m.seq, m.headers, m.data)), options);
     },
   };
 }
 
-/** Every message of the batch verified, or null when one is not (never rejects: the batch then goes one at a time). */
-async function verifyRead(r: BusResources, consumer: string, messages: ReadMessage[], replayId: string | undefined): Promise<EventMessage[] | null> {
+/** Every message verified, in order; null when one is not (never rejects: the batch then goes one message at a time). */
+async function verifyAll<T>(r: BusResources, consumer: string, messages: T[], view: (message: T) => IncomingMessage, replayId?: string): Promise<EventMessage[] | null> {
   try {
-    const stream = r.names.stream("EVENTS");
     const verified: EventMessage[] = [];
-    for (const message of messages) verified.push(await verifyEvent(r, readView(message, stream), 1, replayId));
+    for (const message of messages) verified.push(await verifyEvent(r, view(message), 1, replayId));
     return verified;
   } catch (error) {
     r.logger.debug({ err: error, consumer, messages: messages.length }, "a replayed message failed its checks; delivering the batch one message at a time");
+    return null;
+  }
+}
+
+/**
+ * Hands verified messages to the consumer's batch handler in one call; answers the ones it
+ * refused by sequence (of `messages`, in the same order), or null when the call failed, for the
+ * caller to deliver them one at a time.
+ */
+async function handBatch(r: BusResources, consumer: string, batch: BatchHandler, verified: EventMessage[], messages: ReadonlyArray<{ seq: number }>): Promise<DeliveryFailures | null> {
+  try {
+    const refused = (await batch(verified)) ?? [];
+    return refused.map((refusal) => ({ seq: messages[verified.indexOf(refusal.message)]?.seq ?? 0, error: refusal.error.message }));
+  } catch (error) {
+    r.logger.debug({ err: error, consumer, messages: verified.length }, "replayed batch failed; delivering its messages one at a time");
     return null;
   }
 }

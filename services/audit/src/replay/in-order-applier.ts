@@ -32,6 +32,8 @@ export class InOrderApplier {
   /** Prepares `messages` now, and starts applying them once the call before has ended. */
   async hand(messages: ReadMessage[]): Promise<void> {
     if (messages.length === 0) return;
+    // A call failed already: this batch would never be applied, so it is not prepared either.
+    if (this.failure) throw this.failure.error;
     const batch = this.target.prepare(this.replayId, messages);
     await this.settled();
     this.inFlight = batch.apply().then(
