@@ -1,4 +1,5 @@
-import { describe, expect } from "vitest";
+import { Queue } from "bullmq";
+import { describe, expect, vi } from "vitest";
 import { Agent, CreatedTrigger, SignupResult } from "@galaxy/contracts";
 import { sql } from "@galaxy/db";
 import { connectTestBus, deleteRedisKeys, serviceDb, testLogger } from "@galaxy/testkit";
@@ -139,4 +140,23 @@ describe("a schedule every 2 seconds, with two registry processes", () => {
     const list = await api(galaxy, "GET", `/api/agents/${agentId}/triggers`, { token });
     expect(JSON.stringify(list.body)).not.toContain(triggerId);
   }, 30_000);
+});
+
+describe("a reconciliation pass", () => {
+  test("keeps the scheduler of a schedule created while it runs", async ({ galaxy, token, agentId, second, schedulerIds, onTestFinished }) => {
+    let createdId = "";
+    const read = Queue.prototype.getJobSchedulers;
+    // The pass's read of Redis's schedulers: a schedule is created (committed, then scheduled by
+    // the registry that took the request) just before it.
+    const spy = vi.spyOn(Queue.prototype, "getJobSchedulers").mockImplementationOnce(async function (this: Queue, ...args: Parameters<Queue["getJobSchedulers"]>) {
+      const created = await api(galaxy, "POST", `/api/agents/${agentId}/triggers`, { token, body: { type: "schedule", cron: "0 9 * * *", timezone: "UTC" } });
+      createdId = dataOf(CreatedTrigger, created).id;
+      return read.apply(this, args);
+    });
+    onTestFinished(() => spy.mockRestore());
+    await second.schedules?.reconcile();
+    expect(createdId).not.toBe("");
+    expect(await schedulerIds()).toContain(createdId);
+    expect((await api(galaxy, "DELETE", `/api/agents/${agentId}/triggers/${createdId}`, { token })).status).toBe(204);
+  });
 });

@@ -142,8 +142,11 @@ export class ScheduleRunner implements ScheduleControl {
 
   private async reconcileOnce(result: { upserted: number; removed: number }): Promise<void> {
     const queue = this.requireQueue();
-    const live = await liveScheduleTriggers(this.deps.db);
+    // Redis first, then Postgres: a scheduler in Redis was made after its trigger committed, so
+    // the later read of Postgres sees that trigger. Read the other way round, a schedule created
+    // between the two reads had its new scheduler removed as unwanted, until the next pass.
     const existing = new Map((await queue.getJobSchedulers(0, -1)).map((s) => [s.key, s]));
+    const live = await liveScheduleTriggers(this.deps.db);
     const wanted = new Set(live.map((s) => s.id));
     for (const schedule of live) {
       const current = existing.get(schedule.id);
