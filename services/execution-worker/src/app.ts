@@ -39,6 +39,8 @@ export interface ExecutionWorkerConfig {
   credentialTtlMs?: number | undefined;
   /** How long a claimed execution stays this instance's without renewal (default 30 s). */
   leaseMs?: number | undefined;
+  /** How long a claimed run's start waits to be written with its end before it is written on its own (default 1 s; docs/decisions/0030). */
+  startWriteDelayMs?: number | undefined;
   /** The scheduler's safety poll (default 2 s). */
   pollIntervalMs?: number | undefined;
   /** The model call's limit for agents without `timeoutMs` (default 10 min). */
@@ -138,6 +140,7 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
     wakeOthers,
     tools: { policy: parseAllowlist(config.outboundHostAllowlist), masterKey: config.masterKey, timeoutMs: config.toolTimeoutMs ?? 10_000 },
     maxToolRounds: config.maxToolRounds,
+    startWriteDelayMs: config.startWriteDelayMs,
   };
   const scheduler = new Scheduler({
     concurrency: config.concurrency ?? 8,

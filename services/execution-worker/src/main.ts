@@ -2,6 +2,7 @@ import { z } from "zod";
 import { CommonEnv, parseEnv } from "@galaxy/contracts";
 import { runBusService } from "@galaxy/runtime";
 import { createExecutionWorker, DEFAULT_SHUTDOWN_GRACE_MS } from "./app";
+import { DEFAULT_START_WRITE_DELAY_MS } from "./executions/run-start";
 import { callbackSettingsFromEnv } from "./callbacks";
 import { MasterKeyEnv } from "./tools/tool-secret";
 import type { ExecutionDb } from "./db";
@@ -23,6 +24,8 @@ const Env = CommonEnv.extend({
   EXECUTION_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(DEFAULT_SHUTDOWN_GRACE_MS),
   // How long a running execution stays this instance's without renewal: after a crash, how soon another instance takes it over.
   EXECUTION_LEASE_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
+  // How long a claimed run's start waits to be written with its end (docs/decisions/0030); 0 writes it at once.
+  EXECUTION_START_WRITE_DELAY_MS: z.coerce.number().int().min(0).max(10_000).default(DEFAULT_START_WRITE_DELAY_MS),
   // How often the galaxy_executions_queue_depth gauge counts the queue.
   QUEUE_DEPTH_INTERVAL_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(15_000),
   OUTBOUND_HOST_ALLOWLIST: z.string().optional(),
@@ -78,6 +81,7 @@ await runBusService<ExecutionDb>({
         maxRetries: env.MODEL_MAX_RETRIES,
         shutdownGraceMs: env.EXECUTION_SHUTDOWN_GRACE_MS,
         leaseMs: env.EXECUTION_LEASE_MS,
+        startWriteDelayMs: env.EXECUTION_START_WRITE_DELAY_MS,
         queueDepthIntervalMs: env.QUEUE_DEPTH_INTERVAL_MS,
         // CALLBACK_* (zod-parsed; a bad value stops the worker naming it), README "Completion callbacks".
         callbacks: callbackSettingsFromEnv(process.env),

@@ -18,8 +18,8 @@ export interface StepRecord {
 export type RunChange =
   /** The attempt begins: `started_at` set the first time only. */
   | { kind: "start"; startedAt: Date }
-  /** The run ended: its outcome, and the lease released. */
-  | { kind: "end"; outcome: Outcome }
+  /** The run ended: its outcome, and the lease released; `startedAt` when the end carries the attempt's start (`started_at` set the first time only). */
+  | { kind: "end"; outcome: Outcome; startedAt?: Date | undefined }
   /** Back to the queue, the attempt uncounted and the lease released. */
   | { kind: "hand_back" };
 
@@ -69,9 +69,14 @@ function runWriteStatement(write: RunWrite): RawBuilder<{ base: number | null }>
   const { change } = write;
   const end = change.kind === "end" ? endJson(change.outcome) : null;
   return sql<{ base: number | null }>`
-    select write_run(${write.executionId}, ${write.owner}, ${change.kind}, ${change.kind === "start" ? change.startedAt : null}, ${end}::jsonb,
+    select write_run(${write.executionId}, ${write.owner}, ${change.kind}, ${startedAtOf(change)}, ${end}::jsonb,
                      ${eventsJson(write.events)}::jsonb, ${stepsJson(write.steps)}::jsonb, ${write.abandonRunning === true},
                      ${write.usage?.month ?? null}::date, ${write.usage?.tokens ?? 0}::bigint) as base`;
+}
+
+function startedAtOf(change: RunChange): Date | null {
+  if (change.kind === "start") return change.startedAt;
+  return change.kind === "end" ? (change.startedAt ?? null) : null;
 }
 
 /** The columns an execution's end sets, as `write_run` takes them. */

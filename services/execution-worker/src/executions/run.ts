@@ -1,5 +1,5 @@
 import { AgentConfig, type Execution, type StepName, uuidv7 } from "@galaxy/contracts";
-import { inWorkspace, outboxRow, sql, type EventContext, type Kysely, type OutboxRelay, type OutboxRow } from "@galaxy/db";
+import { inWorkspaceAtOnce, outboxRow, sql, type EventContext, type Kysely, type OutboxRelay, type OutboxRow } from "@galaxy/db";
 import { inSpan, type Logger } from "@galaxy/observability";
 import type { ExecutionDb } from "../db";
 import { monthOf, Tier, TIERS } from "../quota/tiers";
@@ -7,7 +7,8 @@ import { converse, type ConversationDeps } from "./conversation";
 import { toExecution, type ClaimedExecution, type ExecutionRow, type Outcome } from "./executions.repository";
 import { decideOutcome } from "./outcome";
 import { priceOf } from "./pricing";
-import { writeRunAlone, writeRunAtCommit, type StepRecord } from "./run-store";
+import { DEFAULT_START_WRITE_DELAY_MS, PendingStart, type AttemptStart } from "./run-start";
+import { writeRunAlone, type StepRecord } from "./run-store";
 import type { RunOutcome, RunSignals } from "./scheduler";
 import { StepLog, WORKER_ACTOR } from "./step-log";
 import { retryTransient, type RetryOptions } from "./transient";
@@ -25,9 +26,11 @@ export interface RunDeps extends ConversationDeps {
   wakeOthers: () => void;
   /** How a write of the run rides out a database blip (default: up to 10 s). */
   retry?: RetryOptions | undefined;
+  /** How long a claimed run's start waits to be written with its end before it is written on its own (default 1 s). */
+  startWriteDelayMs?: number | undefined;
 }
 
-/** What a run knows once its attempt began: written `running`, its `execution.started` recorded, its first step open. */
+/** What a run knows once its attempt began: `running`, its `execution.started` made, its first step open (written now or with its end: PendingStart). */
 export interface BegunRun {
   /** As it runs: `running`, with its start. */
   execution: Execution;
@@ -72,9 +75,11 @@ export function startedEvent(execution: Execution, context: EventContext): Outbo
 }
 
 /**
- * Runs one leased execution (docs/pipeline.md): its start written once (unless the intake took
- * it and wrote it already), then the conversation (context, model calls streamed, tools, output)
- * in memory, then its end, its steps and their events in one statement. Each write rides out a
+ * Runs one leased execution (docs/pipeline.md): its row and config read, then the conversation
+ * (context, model calls streamed, tools, output) in memory, then its end, its steps and their
+ * events in one statement. The start (unless the intake took the execution and wrote it
+ * already) goes with the end when the run ends within `startWriteDelayMs`, else on its own
+ * once that time is over (PendingStart). Each write rides out a
  * database blip in place, so a Postgres restart of a second neither fails the run nor calls the
  * model twice: the answer waits in memory until its record is written.
  *
@@ -87,6 +92,7 @@ export async function runExecution(deps: RunDeps, claimed: ClaimedExecution, sig
   const logger = deps.logger.child({ executionId: claimed.id, workspaceId: claimed.workspaceId });
   const retry: RetryOptions = { ...deps.retry, onRetry: (err, attempt, delayMs) => logger.warn({ err, attempt, delayMs }, "the database did not answer; writing the run again") };
   let begun = claimed.begun;
+  let pending: PendingStart | null = null;
   if (!begun) {
     // Every event of the run needs the claim (the `too_many_attempts` failure too): without
     // it nothing could be recorded. Identity is unreachable: back to the queue, and the
@@ -101,23 +107,30 @@ export async function runExecution(deps: RunDeps, claimed: ClaimedExecution, sig
     }
     if (signals.stop.aborted) return stopped(deps, claimed, [], retry);
     const stepId = uuidv7();
-    const started = await retryTransient(() => begin(deps, claimed, claim, stepId), retry);
-    if (!started) return "finished";
-    deps.relay.publishNow(started.events);
-    begun = started.begun;
+    const loaded = await retryTransient(() => begin(deps, claimed, claim, stepId), retry);
+    if (!loaded) return "finished";
+    begun = loaded.begun;
+    pending = new PendingStart(deps, { executionId: claimed.id, workspaceId: claimed.workspaceId }, loaded.start, deps.startWriteDelayMs ?? DEFAULT_START_WRITE_DELAY_MS, retry);
   }
   const attributes = { "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.id": begun.execution.agentId, "galaxy.execution.id": claimed.id, "galaxy.workspace.id": claimed.workspaceId, "galaxy.attempt": begun.attempt };
   const queuedBy = begun;
   // The run, in a span that continues the one that queued the execution; its steps are children.
   return inSpan("invoke_agent", { traceparent: queuedBy.traceparent }, { attributes }, async (traceparent, span) => {
-    const outcome = await converseAndRecord(deps, claimed, signals, { ...queuedBy, traceparent }, retry, logger);
-    span.setAttribute("galaxy.run.outcome", outcome);
-    return outcome;
+    try {
+      const outcome = await converseAndRecord(deps, claimed, signals, { ...queuedBy, traceparent }, pending, retry, logger);
+      span.setAttribute("galaxy.run.outcome", outcome);
+      return outcome;
+    } finally {
+      // A run that ended without a last write (its lease lost, or an error) never writes its start.
+      pending?.drop();
+    }
   });
 }
 
 /** The conversation of a begun run, then its end written: what `runExecution` does once the attempt began. */
-async function converseAndRecord(deps: RunDeps, claimed: ClaimedExecution, signals: RunSignals, run: BegunRun, retry: RetryOptions, logger: Logger): Promise<RunOutcome> {
+async function converseAndRecord(
+  deps: RunDeps, claimed: ClaimedExecution, signals: RunSignals, run: BegunRun, pending: PendingStart | null, retry: RetryOptions, logger: Logger,
+): Promise<RunOutcome> {
   const steps = new StepLog(claimed.workspaceId, claimed.id, () => runContext(run, run.causationId), run.firstStep, run.traceparent);
   const result = await converse(deps, {
     executionId: claimed.id,
@@ -133,10 +146,10 @@ async function converseAndRecord(deps: RunDeps, claimed: ClaimedExecution, signa
     signals,
     steps,
   });
-  if (result.kind === "stopped") return stopped(deps, claimed, steps.abandon("worker_stopped", new Date()), retry);
+  if (result.kind === "stopped") return stopped(deps, claimed, steps.abandon("worker_stopped", new Date()), retry, await pending?.take());
   if (result.kind === "unavailable") {
     // As when identity gives no service claim: back to the queue, uncounted, while the scheduler backs off.
-    const returned = await handBack(deps, claimed, steps.abandon("dependency_unavailable", new Date()), retry);
+    const returned = await handBack(deps, claimed, steps.abandon("dependency_unavailable", new Date()), retry, await pending?.take());
     logger.warn({ err: result.error, returned }, "identity could not resolve the workspace's provider key; the execution goes back to the queue");
     return "unavailable";
   }
@@ -153,11 +166,17 @@ async function converseAndRecord(deps: RunDeps, claimed: ClaimedExecution, signa
   }
   const { steps: records, events: stepEvents } = steps.finish(outcome.status === "completed" ? "completed" : "failed", outcome.error ? { error: outcome.error } : {}, completedAt);
   const final = endEvent(run, outcome);
-  const written = await retryTransient(
-    () =>
-      writeRunAlone(deps.db, claimed.workspaceId, { executionId: claimed.id, owner: deps.owner, change: { kind: "end", outcome }, events: [...stepEvents, final], steps: records, usage: { month: monthOf(completedAt), tokens: outcome.usage.totalTokens } }),
-    retry,
-  );
+  const start = await pending?.take();
+  const end = {
+    executionId: claimed.id,
+    owner: deps.owner,
+    change: { kind: "end", outcome, startedAt: start?.startedAt } as const,
+    events: [...(start?.events ?? []), ...stepEvents, final],
+    steps: records,
+    abandonRunning: start?.abandonRunning,
+    usage: { month: monthOf(completedAt), tokens: outcome.usage.totalTokens },
+  };
+  const written = await retryTransient(() => writeRunAlone(deps.db, claimed.workspaceId, end), retry);
   if (!written) {
     // Also what a retry sees after a commit whose answer the blip swallowed: the sweep publishes its events.
     logger.warn("the lease was not ours when the result was written; it is dropped");
@@ -168,45 +187,40 @@ async function converseAndRecord(deps: RunDeps, claimed: ClaimedExecution, signa
 }
 
 /**
- * Begins an attempt of an execution the scheduler claimed, in one transaction: its row, pinned
- * config and the workspace's budget read in one statement (`load_run`), then its start (`execution.started`
- * the first time) and first step written in another. Null when it is no longer ours to run.
+ * Reads a claimed execution to begin its attempt, in one round trip: its row, pinned config and
+ * the workspace's budget (`load_run`, which keeps its plan: docs/decisions/0026). Answers the
+ * run and the start it is to write, or null when it is no longer ours to run.
  */
-async function begin(deps: RunDeps, claimed: ClaimedExecution, claim: string, stepId: string): Promise<{ begun: BegunRun; events: OutboxRow[] } | null> {
+async function begin(deps: RunDeps, claimed: ClaimedExecution, claim: string, stepId: string): Promise<{ begun: BegunRun; start: AttemptStart } | null> {
   const now = new Date();
-  return inWorkspace(deps.db, claimed.workspaceId, async (tx) => {
-    // `load_run` keeps its plan for the session (docs/decisions/0026).
-    const { rows } = await sql<ExecutionRow & { config: unknown; tier: string | null; tokens: number | null }>`
-      select (r.execution).*, r.config, r.tier, r.tokens from load_run(${claimed.id}, ${monthOf(now)}::date) as r`.execute(tx);
-    const row = rows[0];
-    if (!row || row.status !== "running" || row.lease_owner !== deps.owner) return null;
-    const parsed = AgentConfig.safeParse(row.config);
-    const config = parsed.success ? parsed.data : null;
-    const startedAt = row.started_at ?? now;
-    const execution: Execution = { ...toExecution(row), startedAt: startedAt.toISOString() };
-    const tier = Tier.safeParse(row.tier);
-    const remainingTokens = Math.max(0, TIERS[tier.success ? tier.data : "free"].monthlyTokens - Number(row.tokens ?? 0));
-    const partial = { claim, traceparent: row.traceparent ?? undefined, correlationId: row.correlation_id };
-    // A later attempt (its first worker died, or handed it back) keeps the first start and its event.
-    const events = row.started_at === null ? [startedEvent(execution, runContext(partial, row.queued_event_id ?? row.id))] : [];
-    const firstStep = firstStepOf(config, row.attempt, now, stepId);
-    const start = { executionId: row.id, owner: deps.owner, change: { kind: "start", startedAt } as const, events, steps: [firstStep], abandonRunning: row.started_at !== null };
-    // Sent with the commit: the attempt's start takes two round trips.
-    return writeRunAtCommit(tx, start, (written) => {
-      if (!written) return null;
-      const begun: BegunRun = {
-        ...partial,
-        execution,
-        attempt: row.attempt,
-        cancelRequested: row.cancel_requested_at !== null,
-        config,
-        causationId: written[0]?.id ?? row.queued_event_id ?? row.id,
-        firstStep,
-        remainingTokens,
-      };
-      return { begun, events: written };
-    });
-  });
+  const [row] = await inWorkspaceAtOnce(
+    deps.db,
+    claimed.workspaceId,
+    sql<ExecutionRow & { config: unknown; tier: string | null; tokens: number | null }>`
+      select (r.execution).*, r.config, r.tier, r.tokens from load_run(${claimed.id}, ${monthOf(now)}::date) as r`.compile(deps.db),
+  );
+  if (!row || row.status !== "running" || row.lease_owner !== deps.owner) return null;
+  const parsed = AgentConfig.safeParse(row.config);
+  const config = parsed.success ? parsed.data : null;
+  const startedAt = row.started_at ?? now;
+  const execution: Execution = { ...toExecution(row), startedAt: startedAt.toISOString() };
+  const tier = Tier.safeParse(row.tier);
+  const remainingTokens = Math.max(0, TIERS[tier.success ? tier.data : "free"].monthlyTokens - Number(row.tokens ?? 0));
+  const partial = { claim, traceparent: row.traceparent ?? undefined, correlationId: row.correlation_id };
+  // A later attempt (its first worker died, or handed it back) keeps the first start and its event.
+  const events = row.started_at === null ? [startedEvent(execution, runContext(partial, row.queued_event_id ?? row.id))] : [];
+  const firstStep = firstStepOf(config, row.attempt, now, stepId);
+  const begun: BegunRun = {
+    ...partial,
+    execution,
+    attempt: row.attempt,
+    cancelRequested: row.cancel_requested_at !== null,
+    config,
+    causationId: events[0]?.id ?? row.queued_event_id ?? row.id,
+    firstStep,
+    remainingTokens,
+  };
+  return { begun, start: { startedAt, events, firstStep, abandonRunning: row.started_at !== null } };
 }
 
 /** `execution.completed`, `.failed` or `.cancelled`, with the execution as its end leaves it. */
@@ -237,19 +251,21 @@ function endEvent(run: BegunRun, outcome: Outcome): OutboxRow {
  * instances are woken to take it. No event: `execution.queued` happened once, and stays the
  * only one.
  */
-async function stopped(deps: RunDeps, claimed: ClaimedExecution, steps: StepRecord[], retry: RetryOptions): Promise<RunOutcome> {
-  if (await handBack(deps, claimed, steps, retry)) {
+async function stopped(deps: RunDeps, claimed: ClaimedExecution, steps: StepRecord[], retry: RetryOptions, start?: AttemptStart | null): Promise<RunOutcome> {
+  if (await handBack(deps, claimed, steps, retry, start)) {
     deps.logger.info({ executionId: claimed.id, workspaceId: claimed.workspaceId }, "the worker is stopping; the execution went back to the queue");
     deps.wakeOthers();
   }
   return "handed_back";
 }
 
-/** Gives a leased execution back to the queue (attempt uncounted) with the steps of this attempt; false when the lease was no longer ours. */
-async function handBack(deps: RunDeps, claimed: ClaimedExecution, steps: StepRecord[], retry: RetryOptions): Promise<boolean> {
-  const written = await retryTransient(
-    () => writeRunAlone(deps.db, claimed.workspaceId, { executionId: claimed.id, owner: deps.owner, change: { kind: "hand_back" }, events: [], steps }),
-    retry,
-  );
+/**
+ * Gives a leased execution back to the queue (attempt uncounted) with the steps of this attempt;
+ * false when the lease was no longer ours. A start not written yet is not written: the next
+ * attempt records it.
+ */
+async function handBack(deps: RunDeps, claimed: ClaimedExecution, steps: StepRecord[], retry: RetryOptions, start?: AttemptStart | null): Promise<boolean> {
+  const write = { executionId: claimed.id, owner: deps.owner, change: { kind: "hand_back" } as const, events: [], steps, abandonRunning: start?.abandonRunning };
+  const written = await retryTransient(() => writeRunAlone(deps.db, claimed.workspaceId, write), retry);
   return written !== null;
 }

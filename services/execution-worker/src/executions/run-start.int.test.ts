@@ -1,0 +1,89 @@
+import { describe, expect } from "vitest";
+import { v7 as uuidv7 } from "uuid";
+import { inWorkspace, sql } from "@galaxy/db";
+import { eventually } from "../../test/support/harness";
+import { workerTest, startHarnessFirst } from "../../test/support/fixtures";
+
+/**
+ * A claimed run's start waits in memory for `startWriteDelayMs` (docs/decisions/0030): a run
+ * that ends within it writes its start in the transaction of its end, and a longer one writes
+ * its start on its own once the delay is over, while its model call goes on. The file's
+ * worker claims nothing (concurrency 0), so each execution is queued rather than taken by its
+ * intake, and a worker of the test's own claims and runs it.
+ */
+interface Recorded {
+  type: string;
+  seq: number;
+  /** The id of the transaction that wrote the event: equal for events written together. */
+  tx: string;
+}
+
+const test = workerTest({ concurrency: 0 })
+  .extend("ws", async () => uuidv7())
+  .extend("recorded", async ({ h, ws }) => async (executionId: string): Promise<Recorded[]> =>
+    inWorkspace(h.db, ws, async (tx) => {
+      const { rows } = await sql<Recorded>`
+        select v.type, v.seq, v.xmin::text as tx from execution_events v where v.execution_id = ${executionId} order by v.seq`.execute(tx);
+      return rows;
+    }),
+  );
+startHarnessFirst(test);
+
+/** queued, started, the steps' events, completed: numbered 1, 2, 3… in that order. */
+function expectRunEvents(events: Recorded[]): void {
+  const types = events.map((e) => e.type);
+  expect(types.slice(0, 2)).toEqual(["execution.queued", "execution.started"]);
+  expect(types.at(-1)).toBe("execution.completed");
+  expect(types.slice(2, -1).length).toBeGreaterThan(0);
+  for (const type of types.slice(2, -1)) expect(type).toBe("execution.step_completed");
+  expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+}
+
+describe("a claimed run's start", () => {
+  test("a run that ends within the delay writes its start with its end: one transaction, the events in order", async ({ h, ws, recorded, onTestFinished }) => {
+    const agent = await h.activeAgent(ws);
+    const queued = await h.startExecution(ws, agent.id, { message: "short" });
+    expect(queued.status).toBe("queued");
+    const runner = await h.spawnWorker({ concurrency: 1, startWriteDelayMs: 5_000 });
+    onTestFinished(() => runner.stop());
+    await eventually(async () => ((await h.row(ws, queued.id)).status === "completed" ? true : null), 15_000, "the run to complete");
+
+    const events = await recorded(queued.id);
+    expectRunEvents(events);
+    const [queuedEvent, started, ...rest] = events;
+    // The start, the steps and the end in one transaction; the queueing in another.
+    for (const event of rest) expect(event.tx).toBe(started?.tx);
+    expect(queuedEvent?.tx).not.toBe(started?.tx);
+    const row = await h.row(ws, queued.id);
+    expect(row.started_at).not.toBeNull();
+    expect(row.started_at?.getTime()).toBeLessThanOrEqual(row.completed_at?.getTime() ?? 0);
+    expect(new Set(await h.stepStatuses(ws, queued.id))).toEqual(new Set(["completed"]));
+    // Published as well as stored, started before completed (the harness's view has no step events).
+    await h.events.waitFor(queued.id, "execution.completed");
+    expect(h.events.of(queued.id).map((e) => e.type)).toEqual(["execution.queued", "execution.started", "execution.completed"]);
+  });
+
+  test("a run still going when the delay is over writes its start on its own, visible while the model answers", async ({ h, ws, recorded, onTestFinished }) => {
+    const agent = await h.activeAgent(ws);
+    await h.devModel.control({ latencyMs: 2_000 });
+    onTestFinished(() => h.devModel.control({ reset: true }));
+    const queued = await h.startExecution(ws, agent.id, { message: "long" });
+    const runner = await h.spawnWorker({ concurrency: 1, startWriteDelayMs: 200 });
+    onTestFinished(() => runner.stop());
+
+    // Before the model has answered: the start, its event and the open first step are stored.
+    const whileRunning = await eventually(async () => ((await h.row(ws, queued.id)).started_at !== null ? h.row(ws, queued.id) : null), 1_500, "the start to be written");
+    expect(whileRunning.status).toBe("running");
+    expect(whileRunning.completed_at).toBeNull();
+    expect(await h.stepStatuses(ws, queued.id)).toEqual(["running"]);
+    expect((await recorded(queued.id)).map((e) => e.type)).toEqual(["execution.queued", "execution.started"]);
+
+    await eventually(async () => ((await h.row(ws, queued.id)).status === "completed" ? true : null), 15_000, "the run to complete");
+    const events = await recorded(queued.id);
+    expectRunEvents(events);
+    expect(events[1]?.tx).not.toBe(events.at(-1)?.tx);
+    expect(new Set(await h.stepStatuses(ws, queued.id))).toEqual(new Set(["completed"]));
+    const row = await h.row(ws, queued.id);
+    expect(row.started_at?.getTime()).toBe(whileRunning.started_at?.getTime());
+  });
+});

@@ -1,0 +1,90 @@
+import type { Kysely, OutboxRelay, OutboxRow } from "@galaxy/db";
+import type { Logger } from "@galaxy/observability";
+import type { ExecutionDb } from "../db";
+import { writeRunAlone, type StepRecord } from "./run-store";
+import { retryTransient, type RetryOptions } from "./transient";
+
+/** How long a claimed run's start waits in memory before it is written on its own (`EXECUTION_START_WRITE_DELAY_MS`). */
+export const DEFAULT_START_WRITE_DELAY_MS = 1_000;
+
+/** What an attempt's start writes: `started_at` and `execution.started` the first time, its first step `running`. */
+export interface AttemptStart {
+  startedAt: Date;
+  /** `execution.started`, or nothing when an earlier attempt recorded it. */
+  events: OutboxRow[];
+  firstStep: StepRecord;
+  /** Steps an earlier attempt left `running` (its instance died) are closed `abandoned`. */
+  abandonRunning: boolean;
+}
+
+export interface PendingStartDeps {
+  db: Kysely<ExecutionDb>;
+  relay: OutboxRelay;
+  logger: Logger;
+  /** This instance's lease owner name. */
+  owner: string;
+}
+
+/**
+ * A claimed run's start, kept in memory for a moment (docs/decisions/0030-a-short-run-writes-its-start-with-its-end.md):
+ * a run that ends within it writes its start with its end, in the end's one statement; a run
+ * that lasts longer writes its start when the moment is over, on its own, while the
+ * conversation goes on. Either way the events keep their order: the end waits for a start
+ * being written.
+ */
+export class PendingStart {
+  private state: "waiting" | "writing" | "written" | "taken" = "waiting";
+  private writing: Promise<void> = Promise.resolve();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly deps: PendingStartDeps,
+    private readonly run: { executionId: string; workspaceId: string },
+    private readonly start: AttemptStart,
+    delayMs: number,
+    private readonly retry: RetryOptions,
+  ) {
+    this.timer = setTimeout(() => void this.writeNow(), delayMs);
+  }
+
+  /** Writes the start now, unless it was written or taken already. A failure is logged, and the end then carries the start. */
+  writeNow(): Promise<void> {
+    clearTimeout(this.timer);
+    if (this.state !== "waiting") return this.writing;
+    this.state = "writing";
+    const { db, relay, logger, owner } = this.deps;
+    const { startedAt, events, firstStep, abandonRunning } = this.start;
+    const write = { executionId: this.run.executionId, owner, change: { kind: "start", startedAt } as const, events, steps: [firstStep], abandonRunning };
+    this.writing = retryTransient(() => writeRunAlone(db, this.run.workspaceId, write), this.retry).then(
+      (written) => {
+        // Null: the lease is no longer ours. The run's end finds that too, and drops its result.
+        if (written) relay.publishNow(written);
+        this.state = "written";
+      },
+      (error: unknown) => {
+        logger.error({ err: error, executionId: this.run.executionId, workspaceId: this.run.workspaceId }, "the run's start could not be written on its own; its end will carry it");
+        this.state = "waiting";
+      },
+    );
+    return this.writing;
+  }
+
+  /**
+   * For the run's last write (its end or its hand-back to the queue): the start when it is still
+   * to be written, which that write then carries, or null once it is written (after waiting for
+   * a write in progress).
+   */
+  async take(): Promise<AttemptStart | null> {
+    clearTimeout(this.timer);
+    await this.writing;
+    if (this.state === "written" || this.state === "taken") return null;
+    this.state = "taken";
+    return this.start;
+  }
+
+  /** The run stops without a last write of its own (its lease was lost): the start is never written. */
+  drop(): void {
+    clearTimeout(this.timer);
+    if (this.state === "waiting") this.state = "taken";
+  }
+}
