@@ -1,8 +1,13 @@
 import { describe, expect } from "vitest";
 import { v7 as uuidv7 } from "uuid";
 import { inWorkspace, sql } from "@galaxy/db";
+import { testLogger } from "@galaxy/testkit";
 import { eventually } from "../../test/support/harness";
 import { workerTest, startHarnessFirst } from "../../test/support/fixtures";
+import { cancelQueued, claimQueuedExecutions } from "./executions.repository";
+import { firstStepOf, runContext, startedEvent } from "./run";
+import { PendingStart } from "./run-start";
+import { writeRunAlone } from "./run-store";
 
 /**
  * A claimed run's start waits in memory for `startWriteDelayMs` (docs/decisions/0030): a run
@@ -85,5 +90,57 @@ describe("a claimed run's start", () => {
     expect(new Set(await h.stepStatuses(ws, queued.id))).toEqual(new Set(["completed"]));
     const row = await h.row(ws, queued.id);
     expect(row.started_at?.getTime()).toBe(whileRunning.started_at?.getTime());
+  });
+
+  test("a run handed back within the delay writes no start: the next attempt records execution.started, once", async ({ h, ws, recorded, onTestFinished }) => {
+    const agent = await h.activeAgent(ws);
+    await h.devModel.control({ latencyMs: 3_000 });
+    onTestFinished(() => h.devModel.control({ reset: true }));
+    const queued = await h.startExecution(ws, agent.id, { message: "handed back" });
+    const first = await h.spawnWorker({ concurrency: 1, startWriteDelayMs: 10_000, shutdownGraceMs: 100 });
+    onTestFinished(() => first.stop());
+    await eventually(async () => ((await h.row(ws, queued.id)).status === "running" ? true : null), 5_000, "the run to be claimed");
+    await first.stop();
+
+    const back = await h.row(ws, queued.id);
+    expect(back.status).toBe("queued");
+    expect(back.started_at).toBeNull();
+    expect(await h.stepStatuses(ws, queued.id)).toEqual(["abandoned"]);
+    expect((await recorded(queued.id)).map((e) => e.type)).toEqual(["execution.queued"]);
+
+    await h.devModel.control({ reset: true });
+    const next = await h.spawnWorker({ concurrency: 1, startWriteDelayMs: 5_000 });
+    onTestFinished(() => next.stop());
+    await eventually(async () => ((await h.row(ws, queued.id)).status === "completed" ? true : null), 15_000, "the next attempt to complete");
+    const events = await recorded(queued.id);
+    expectRunEvents(events);
+    expect(events.filter((e) => e.type === "execution.started")).toHaveLength(1);
+    expect(await h.stepStatuses(ws, queued.id)).toEqual(expect.arrayContaining(["abandoned", "completed"]));
+  });
+
+  test("a start whose write committed but whose answer was lost is not written twice: the store is asked first", async ({ h, ws, recorded, relay, onTestFinished }) => {
+    const agent = await h.activeAgent(ws);
+    const queued = await h.startExecution(ws, agent.id, { message: "lost answer" });
+    const owner = `run-start-test-${uuidv7()}`;
+    expect(await claimQueuedExecutions(h.db, owner, 1, 30_000)).toEqual([{ id: queued.id, workspaceId: ws }]);
+    onTestFinished(async () => {
+      await writeRunAlone(h.db, ws, { executionId: queued.id, owner, change: { kind: "hand_back" }, events: [], steps: [] });
+      await inWorkspace(h.db, ws, (tx) => cancelQueued(tx, queued.id, new Date()));
+    });
+    const context = runContext({ claim: await h.bus.serviceClaims.get(ws), traceparent: undefined, correlationId: uuidv7() }, queued.id);
+    const startedAt = new Date();
+    const start = { startedAt, events: [startedEvent({ ...queued, startedAt: startedAt.toISOString() }, context)], firstStep: firstStepOf(null, 1, startedAt), abandonRunning: false };
+    const deps = { db: h.db, relay, logger: testLogger("execution-worker"), owner };
+    const run = { executionId: queued.id, workspaceId: ws };
+
+    // The first write commits; the second stands for its retry after the answer was lost.
+    await new PendingStart(deps, run, start, 60_000, {}).writeNow();
+    const retried = new PendingStart(deps, run, start, 60_000, {});
+    await retried.writeNow();
+    const carried = await retried.take();
+
+    expect(carried?.events).toEqual([]);
+    expect((await recorded(queued.id)).map((e) => e.type)).toEqual(["execution.queued", "execution.started"]);
+    expect((await h.row(ws, queued.id)).started_at?.getTime()).toBe(startedAt.getTime());
   });
 });

@@ -1,4 +1,4 @@
-import type { Kysely, OutboxRelay, OutboxRow } from "@galaxy/db";
+import { inWorkspaceAtOnce, sql, type Kysely, type OutboxRelay, type OutboxRow } from "@galaxy/db";
 import type { Logger } from "@galaxy/observability";
 import type { ExecutionDb } from "../db";
 import { writeRunAlone, type StepRecord } from "./run-store";
@@ -30,40 +30,56 @@ export interface PendingStartDeps {
  * a run that ends within it writes its start with its end, in the end's one statement; a run
  * that lasts longer writes its start when the moment is over, on its own, while the
  * conversation goes on. Either way the events keep their order: the end waits for a start
- * being written.
+ * being written. A start write that failed may have committed all the same (its answer lost):
+ * before its event is written again, the store is asked whether it holds it.
  */
 export class PendingStart {
   private state: "waiting" | "writing" | "written" | "taken" = "waiting";
   private writing: Promise<void> = Promise.resolve();
-  private readonly timer: NodeJS.Timeout;
+  private timer: NodeJS.Timeout | undefined;
+  /** A write of the start failed: it may have committed. */
+  private uncertain = false;
 
   constructor(
     private readonly deps: PendingStartDeps,
     private readonly run: { executionId: string; workspaceId: string },
     private readonly start: AttemptStart,
-    delayMs: number,
+    private readonly delayMs: number,
     private readonly retry: RetryOptions,
   ) {
     this.timer = setTimeout(() => void this.writeNow(), delayMs);
   }
 
-  /** Writes the start now, unless it was written or taken already. A failure is logged, and the end then carries the start. */
+  /**
+   * Writes the start now, unless it was written or taken already. A failure (past the retries
+   * of a blip) is logged, and the write is tried again after the delay; the end carries the
+   * start if it comes first.
+   */
   writeNow(): Promise<void> {
     clearTimeout(this.timer);
     if (this.state !== "waiting") return this.writing;
     this.state = "writing";
     const { db, relay, logger, owner } = this.deps;
-    const { startedAt, events, firstStep, abandonRunning } = this.start;
-    const write = { executionId: this.run.executionId, owner, change: { kind: "start", startedAt } as const, events, steps: [firstStep], abandonRunning };
-    this.writing = retryTransient(() => writeRunAlone(db, this.run.workspaceId, write), this.retry).then(
+    const { startedAt, firstStep, abandonRunning } = this.start;
+    const write = async (): Promise<OutboxRow[] | null> => {
+      const events = await this.eventsToWrite();
+      try {
+        return await writeRunAlone(db, this.run.workspaceId, { executionId: this.run.executionId, owner, change: { kind: "start", startedAt }, events, steps: [firstStep], abandonRunning });
+      } catch (error) {
+        this.uncertain = true;
+        throw error;
+      }
+    };
+    this.writing = retryTransient(write, this.retry).then(
       (written) => {
         // Null: the lease is no longer ours. The run's end finds that too, and drops its result.
         if (written) relay.publishNow(written);
         this.state = "written";
       },
       (error: unknown) => {
-        logger.error({ err: error, executionId: this.run.executionId, workspaceId: this.run.workspaceId }, "the run's start could not be written on its own; its end will carry it");
+        logger.error({ err: error, executionId: this.run.executionId, workspaceId: this.run.workspaceId }, "the run's start could not be written on its own; trying again later, unless its end carries it");
         this.state = "waiting";
+        this.timer = setTimeout(() => void this.writeNow(), this.delayMs);
       },
     );
     return this.writing;
@@ -79,12 +95,24 @@ export class PendingStart {
     await this.writing;
     if (this.state === "written" || this.state === "taken") return null;
     this.state = "taken";
-    return this.start;
+    return { ...this.start, events: await retryTransient(() => this.eventsToWrite(), this.retry) };
   }
 
   /** The run stops without a last write of its own (its lease was lost): the start is never written. */
   drop(): void {
     clearTimeout(this.timer);
     if (this.state === "waiting") this.state = "taken";
+  }
+
+  /** The start's events, or none when a write whose answer was lost recorded them already (the outbox sweep publishes them). */
+  private async eventsToWrite(): Promise<OutboxRow[]> {
+    const [started] = this.start.events;
+    if (!this.uncertain || !started) return this.start.events;
+    const [row] = await inWorkspaceAtOnce(
+      this.deps.db,
+      this.run.workspaceId,
+      sql<{ recorded: boolean }>`select exists (select 1 from execution_events where event_id = ${started.id}) as recorded`.compile(this.deps.db),
+    );
+    return row?.recorded ? [] : this.start.events;
   }
 }

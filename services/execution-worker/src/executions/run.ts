@@ -110,7 +110,10 @@ export async function runExecution(deps: RunDeps, claimed: ClaimedExecution, sig
     const loaded = await retryTransient(() => begin(deps, claimed, claim, stepId), retry);
     if (!loaded) return "finished";
     begun = loaded.begun;
-    pending = new PendingStart(deps, { executionId: claimed.id, workspaceId: claimed.workspaceId }, loaded.start, deps.startWriteDelayMs ?? DEFAULT_START_WRITE_DELAY_MS, retry);
+    const delayMs = deps.startWriteDelayMs ?? DEFAULT_START_WRITE_DELAY_MS;
+    pending = new PendingStart(deps, { executionId: claimed.id, workspaceId: claimed.workspaceId }, loaded.start, delayMs, retry);
+    // No delay: the start is committed before the model is called, in a write of its own.
+    if (delayMs === 0) await pending.writeNow();
   }
   const attributes = { "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.id": begun.execution.agentId, "galaxy.execution.id": claimed.id, "galaxy.workspace.id": claimed.workspaceId, "galaxy.attempt": begun.attempt };
   const queuedBy = begun;

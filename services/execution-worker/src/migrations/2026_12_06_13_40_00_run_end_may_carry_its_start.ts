@@ -5,8 +5,10 @@ import { up as runWritesAsBefore } from "./2026_12_06_05_40_00_run_writes_keep_t
 /**
  * A run's end may carry its start (docs/decisions/0030): a run that ends within a moment of its
  * claim writes its start and its end in one call of `write_run`, so the end sets `started_at`
- * too when it is not set yet (`p_started_at`, which only the start used before). Everything
- * else is as migration `2026_12_06_05_40_00` wrote it.
+ * too when it is not set yet (`p_started_at`, which only the start used before). The month's
+ * usage is now counted last, so the row every end of a workspace updates stays locked only
+ * until the commit rather than while the events and steps are written. Everything else is as
+ * migration `2026_12_06_05_40_00` wrote it.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await createWorkspaceFunction(db, "execution-worker", {
@@ -48,11 +50,12 @@ export async function up(db: Kysely<unknown>): Promise<void> {
          where execution_id = p_execution and status = 'running'
            and not (id = any (array(select (s ->> 'id')::uuid from jsonb_array_elements(p_steps) as s)));
       end if;
+      perform record_run(v_workspace, p_execution, v_base, p_events, p_steps);
+      -- Last: every end of the workspace's runs waits for this row's lock until the commit.
       if p_usage_month is not null then
         insert into workspace_usage (workspace_id, month, tokens, executions) values (v_workspace, p_usage_month, p_usage_tokens, 1)
         on conflict (workspace_id, month) do update set tokens = workspace_usage.tokens + excluded.tokens, executions = workspace_usage.executions + 1;
       end if;
-      perform record_run(v_workspace, p_execution, v_base, p_events, p_steps);
       return v_base;
     end`,
   });
