@@ -4,7 +4,7 @@ import type { Jwks, ParsedRequest, RawBusMessage, ReplyData, RequestName } from 
 import { consumerMetrics, eventMetrics, Registry, type Logger } from "@galaxy/observability";
 import { ClaimCache, ClaimVerifier } from "./claims";
 import { drainConnection, LinkState, openConnection } from "./connection";
-import { consume, consumeBatch } from "./consume";
+import { applyAs, consume, consumeBatch, consumerExists } from "./consume";
 import { Names, type StreamKind } from "./names";
 import { provision } from "./provisioning";
 import { publishCore, publishEvent, subscribeCore, watch } from "./publishing";
@@ -13,7 +13,7 @@ import { rawRequest, request } from "./requests";
 import { Running, type BusResources } from "./resources";
 import { serve } from "./serving";
 import { orderedReader, streamMessage, streamState } from "./stream-reads";
-import type { BatchConsumerOptions, BusOptions, ConsumerHandle, ConsumerOptions, RequestContext, RequestOptions, StoredEvent } from "./types";
+import type { BatchConsumerOptions, BusOptions, ConsumerHandle, ConsumerOptions, EventMessage, RequestContext, RequestOptions, StoredEvent } from "./types";
 
 export type ClaimVerifierLoader = () => Promise<Jwks>;
 export type ServiceClaimIssuer = (workspaceId: string) => Promise<{ claim: string; expiresAt: number }>;
@@ -134,6 +134,16 @@ export class Bus {
   /** Like {@link consume}, with the events that are waiting handed over (and acked) together. */
   consumeBatch(options: BatchConsumerOptions): Promise<ConsumerHandle> {
     return consumeBatch(this.r, options);
+  }
+
+  /** Whether the durable consumer `durable` exists on `EVENTS`. */
+  consumerExists(durable: string): Promise<boolean> {
+    return consumerExists(this.r, durable);
+  }
+
+  /** Lets redrives of consumer `durable`'s dead letters reach `handler` here, with no live consumer (one that was retired). */
+  applyAs(durable: string, handler: (message: EventMessage) => Promise<void>): void {
+    applyAs(this.r, durable, handler);
   }
 
   /** Hands one replayed or redriven message to this process's consumer `consumer`, after the same checks as a live one. */

@@ -9,6 +9,7 @@ import type { BusResources } from "./resources";
 import { retryPolicyOf } from "./retry-policy";
 import type { BatchConsumerOptions, ConsumerHandle, ConsumerOptions, EventMessage } from "./types";
 import { verifyEvent } from "./verify-event";
+import { isNotFound } from "./wire";
 
 /**
  * Runs a durable pull consumer on `EVENTS` (docs/bus.md, "Consumers"): each message is
@@ -138,4 +139,20 @@ async function applyBatch(r: BusResources, run: ConsumerRun, options: BatchConsu
     await settleDeadLetter(r, options.durable, msg, { reason: error.message, attempts: 1, cause: "terminal", securityReason: null }, logger);
   }
   return true;
+}
+
+/** Whether the durable consumer `durable` exists on `EVENTS` (one that no longer runs may remain, with what it had not applied). */
+export async function consumerExists(r: BusResources, durable: string): Promise<boolean> {
+  try {
+    await r.jsm.consumers.info(r.names.stream("EVENTS"), durable);
+    return true;
+  } catch (error) {
+    if (isNotFound(error)) return false;
+    throw error;
+  }
+}
+
+/** Lets redrives of consumer `durable`'s dead letters reach `handler` in this process, with no live consumer running. */
+export function applyAs(r: BusResources, durable: string, handler: (message: EventMessage) => Promise<void>): void {
+  r.running.appliers.set(durable, handler);
 }

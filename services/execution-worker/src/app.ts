@@ -1,13 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { Bus } from "@galaxy/bus";
-import { CancelSignal, TERMINAL_EXECUTION_EVENTS } from "@galaxy/contracts";
+import { CancelSignal } from "@galaxy/contracts";
 import { z } from "zod";
 import { inWorkspace, isDbReachable, OutboxRelay, type Kysely } from "@galaxy/db";
 import type { Logger } from "@galaxy/observability";
 import { parseAllowlist } from "@galaxy/webhooks";
 import { AGENT_EVENTS, AGENT_PROJECTION_CONSUMER, agentProjectionHandler } from "./agents/agents.projection";
-import { CALLBACK_CONSUMER, CALLBACK_EVENTS, CallbackDispatcher, callbackHandler, DEFAULT_CALLBACK_SETTINGS, DeliveriesService, type CallbackSettings } from "./callbacks";
+import { CallbackDispatcher, callbackHandler, CallbackOrders, DEFAULT_CALLBACK_SETTINGS, DeliveriesService, NotifyUrls, runRetiredCallbackConsumer, type CallbackSettings } from "./callbacks";
 import { CredentialResolver } from "./credentials/credential-resolver";
 import type { ExecutionDb } from "./db";
 import { claimQueuedExecutions, findExecution, renewLease } from "./executions/executions.repository";
@@ -128,6 +128,10 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
     outboundPolicy: parseAllowlist(config.outboundHostAllowlist),
   });
   const wakeOthers = () => bus.publishCore(WAKE_SUBJECT, { from: owner });
+  const callbackConfig = { ...DEFAULT_CALLBACK_SETTINGS, ...config.callbacks, policy: parseAllowlist(config.outboundHostAllowlist) };
+  const callbacks = new CallbackDispatcher({ db, bus, logger, config: callbackConfig });
+  const notifyUrls = new NotifyUrls(db);
+  const callbackOrders = new CallbackOrders({ notifyUrls, retryWindowMs: callbackConfig.retryWindowMs, wake: () => callbacks.wake() });
   const pipeline: RunDeps = {
     db,
     bus,
@@ -141,6 +145,7 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
     tools: { policy: parseAllowlist(config.outboundHostAllowlist), masterKey: config.masterKey, timeoutMs: config.toolTimeoutMs ?? 10_000 },
     maxToolRounds: config.maxToolRounds,
     startWriteDelayMs: config.startWriteDelayMs,
+    callbacks: callbackOrders,
   };
   const scheduler = new Scheduler({
     concurrency: config.concurrency ?? 8,
@@ -156,8 +161,6 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
   });
 
   const queueDepth = new QueueDepth(db, bus.registry, logger, config.queueDepthIntervalMs ?? 15_000);
-  const callbackConfig = { ...DEFAULT_CALLBACK_SETTINGS, ...config.callbacks, policy: parseAllowlist(config.outboundHostAllowlist) };
-  const callbacks = new CallbackDispatcher({ db, bus, logger, config: callbackConfig });
   const deliveries = new DeliveriesService({ db, relay });
 
   const intakeDeps = {
@@ -174,7 +177,7 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
   };
   const intake = new Intake(intakeDeps);
   const batchIntake = new BatchIntake({ ...intakeDeps, intake });
-  const executions = new ExecutionService({ db, bus, relay, intake });
+  const executions = new ExecutionService({ db, bus, relay, intake, callbacks: callbackOrders });
 
   // Operator replays of the agent projection and dead-letter redrives, driven by audit (docs/replay.md).
   const replay = new WorkerReplay({ db, bus, logger, intake });
@@ -194,7 +197,7 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
       bus.serve("execution.deliveries.list", (request, ctx) => deliveries.list(request, ctx));
       await bus.consume({ durable: AGENT_PROJECTION_CONSUMER, filter: AGENT_EVENTS, handler: replay.liveHandler(agentProjectionHandler(db)) });
       await bus.consumeBatch({ durable: WEBHOOK_CONSUMER, filter: WEBHOOK_EVENTS, maxBatch: WEBHOOK_BATCH, lingerMs: WEBHOOK_LINGER_MS, handler: webhookIntakeHandler({ bus, intake: batchIntake }) });
-      await bus.consume({ durable: CALLBACK_CONSUMER, filter: CALLBACK_EVENTS, only: TERMINAL_EXECUTION_EVENTS, handler: callbackHandler(db, callbackConfig, () => callbacks.wake()) });
+      await runRetiredCallbackConsumer(bus, logger, callbackHandler(notifyUrls, db, callbackConfig, () => callbacks.wake()));
       callbacks.start();
       bus.subscribeCore(WAKE_SUBJECT, (data) => {
         // Any doubt (a signal we cannot read) wakes: a spare claim costs one query.

@@ -1,27 +1,32 @@
-import { TerminalMessageError, type EventMessage } from "@galaxy/bus";
-import { isTerminalExecutionEvent, type TypedEvent } from "@galaxy/contracts";
+import { TerminalMessageError, type Bus, type EventMessage } from "@galaxy/bus";
+import { isTerminalExecutionEvent, TERMINAL_EXECUTION_EVENTS, type TypedEvent } from "@galaxy/contracts";
 import { inWorkspace, type Kysely } from "@galaxy/db";
+import type { Logger } from "@galaxy/observability";
 import type { ExecutionDb } from "../db";
-import { NotifyUrls } from "./notify-urls";
+import type { NotifyUrls } from "./notify-urls";
 import type { CallbackConfig } from "./config";
 import { scheduleFirstAttempt } from "./callbacks.repository";
 
-/** The durable consumer that turns terminal execution events into completion callbacks. */
-export const CALLBACK_CONSUMER = "execution-worker-callbacks";
-export const CALLBACK_EVENTS = "evt.*.execution.>";
+/**
+ * The durable consumer that scheduled completion callbacks from terminal execution events on
+ * the bus, before each end scheduled its own callback in its transaction (docs/decisions/0031).
+ * No worker creates it any more. A deployment upgraded from before still has it, with the
+ * events it had not applied: while it exists, it runs as it did; its dead letters can still be
+ * redriven.
+ */
+export const RETIRED_CALLBACK_CONSUMER = "execution-worker-callbacks";
+const RETIRED_CALLBACK_EVENTS = "evt.*.execution.>";
 
 /**
  * Schedules the callback of a terminal execution event when the version the execution pinned
- * has a `notifyUrl`; the dispatcher makes the attempt. The message is acked once the attempt
- * is committed, so an acknowledged event always has its callback. Idempotent: a redelivery
- * or a replay finds the attempt scheduled already.
+ * has a `notifyUrl`; the dispatcher makes the attempt. Idempotent: an attempt scheduled already
+ * (by the end's transaction, a redelivery or a redrive) is left as it is.
  */
 export async function scheduleCallback(
-  db: Kysely<ExecutionDb>, event: TypedEvent, config: Pick<CallbackConfig, "retryWindowMs">, now: Date = new Date(), notifyUrls: NotifyUrls = new NotifyUrls(db), traceparent?: string,
+  db: Kysely<ExecutionDb>, notifyUrls: NotifyUrls, event: TypedEvent, config: Pick<CallbackConfig, "retryWindowMs">, now: Date = new Date(), traceparent?: string,
 ): Promise<boolean> {
   // An execution's last event: completed, failed (timed out too) or cancelled. The consumer
-  // skips the others (`only: TERMINAL_EXECUTION_EVENTS`), but a replay or a redrive hands them
-  // over all the same.
+  // skips the others (`only: TERMINAL_EXECUTION_EVENTS`), but a redrive hands them over all the same.
   if (!isTerminalExecutionEvent(event)) return false;
   const { execution } = event.data;
   if (execution.workspaceId !== event.workspaceId) throw new TerminalMessageError("workspace_mismatch", "the execution belongs to another workspace than its event");
@@ -45,10 +50,23 @@ export async function scheduleCallback(
   );
 }
 
-export function callbackHandler(db: Kysely<ExecutionDb>, config: Pick<CallbackConfig, "retryWindowMs">, scheduled: () => void): (message: EventMessage) => Promise<void> {
-  const notifyUrls = new NotifyUrls(db);
+export function callbackHandler(notifyUrls: NotifyUrls, db: Kysely<ExecutionDb>, config: Pick<CallbackConfig, "retryWindowMs">, scheduled: () => void): (message: EventMessage) => Promise<void> {
   return async (message) => {
-    // The consumer's span: the delivery, made later by the dispatcher, continues it.
-    if (await scheduleCallback(db, message.event, config, new Date(), notifyUrls, message.derivedContext().traceparent)) scheduled();
+    if (await scheduleCallback(db, notifyUrls, message.event, config, new Date(), message.derivedContext().traceparent)) scheduled();
   };
+}
+
+/**
+ * Runs the retired consumer while it exists (a deployment upgraded from before: delete it once
+ * every worker instance runs this version, docs/operations.md), and lets its dead letters be
+ * redriven either way.
+ */
+export async function runRetiredCallbackConsumer(bus: Bus, logger: Logger, handler: (message: EventMessage) => Promise<void>): Promise<void> {
+  bus.applyAs(RETIRED_CALLBACK_CONSUMER, handler);
+  if (!(await bus.consumerExists(RETIRED_CALLBACK_CONSUMER))) return;
+  logger.warn(
+    { consumer: RETIRED_CALLBACK_CONSUMER },
+    "the retired consumer execution-worker-callbacks still exists: it runs until it is deleted, once every worker instance is upgraded (docs/operations.md)",
+  );
+  await bus.consume({ durable: RETIRED_CALLBACK_CONSUMER, filter: RETIRED_CALLBACK_EVENTS, only: TERMINAL_EXECUTION_EVENTS, handler });
 }

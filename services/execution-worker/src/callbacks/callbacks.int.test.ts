@@ -10,6 +10,7 @@ import { verifyWebhook } from "@galaxy/webhooks";
 import { workerTestAfter, startHarnessFirst } from "../../test/support/fixtures";
 import { eventually } from "../../test/support/harness";
 import { scheduleCallback } from "./callbacks.consumer";
+import { NotifyUrls } from "./notify-urls";
 
 /** The agent's notify URL on loopback: what it received, and what it answers. */
 interface Receiver {
@@ -96,6 +97,6 @@ test("a retry due while no worker runs is made by the next one to start; redeliv
   }
 
   // The same event again (a redelivery, a replay): the delivery exists, nothing is scheduled.
-  expect(await scheduleCallback(h.db, completed, { retryWindowMs: 86_400_000 })).toBe(false);
+  expect(await scheduleCallback(h.db, new NotifyUrls(h.db), completed, { retryWindowMs: 86_400_000 })).toBe(false);
   expect(await rows()).toHaveLength(2);
 });

@@ -6,6 +6,8 @@ type Tx = Transaction<ExecutionDb>;
 export type DeliveryRow = Selectable<CallbackDeliveriesTable>;
 
 export interface FirstAttempt {
+  /** The attempt's id (made here when not given). */
+  id?: string | undefined;
   workspaceId: string;
   executionId: string;
   eventId: string;
@@ -16,7 +18,7 @@ export interface FirstAttempt {
   /** The event as it went over the bus: what the receiver gets. */
   payload: unknown;
   giveUpAt: Date;
-  traceparent?: string | undefined;
+  traceparent?: string | null | undefined;
 }
 
 /** Schedules the first attempt of a delivery, due now. A redelivered or replayed event finds it there and changes nothing. */
@@ -24,7 +26,7 @@ export async function scheduleFirstAttempt(tx: Tx, first: FirstAttempt): Promise
   const inserted = await tx
     .insertInto("callback_deliveries")
     .values({
-      id: uuidv7(),
+      id: first.id ?? uuidv7(),
       workspace_id: first.workspaceId,
       execution_id: first.executionId,
       event_id: first.eventId,

@@ -6,6 +6,8 @@ import {
 import { inWorkspace, reportCrossWorkspaceAttempt, type Kysely, type OutboxRelay } from "@galaxy/db";
 import { findPinnableAgent } from "../agents/agents.repository";
 import { fetchAgent } from "../agents/registry-agent";
+import { scheduleFirstAttempt } from "../callbacks/callbacks.repository";
+import type { CallbackOrders } from "../callbacks/callback-orders";
 import type { ExecutionDb } from "../db";
 import { AgentNotFoundError, ExecutionNotFoundError, ExecutionTerminalError } from "../errors";
 import { listExecutionEvents, recordExecutionEvent } from "./events";
@@ -26,6 +28,8 @@ export interface ExecutionServiceDeps {
   bus: Bus;
   relay: OutboxRelay;
   intake: Intake;
+  /** The completion callback a cancel's `execution.cancelled` schedules in its transaction. */
+  callbacks: CallbackOrders;
 }
 
 /** `execution.start` and `execution.get`. */
@@ -95,7 +99,7 @@ export class ExecutionService {
    * end. Either way the reply is the execution as the cancel left it. An ended one is a 409.
    */
   async cancel(id: string, ctx: RequestContext): Promise<Execution> {
-    const { db, relay, bus } = this.deps;
+    const { db, relay, bus, callbacks } = this.deps;
     const claim = requireClaim(ctx.claim);
     const principal = principalOf(claim);
     const context = ctx.eventContext();
@@ -118,16 +122,19 @@ export class ExecutionService {
           data: { execution },
           context: { ...context, causationId: row.queued_event_id ?? context.causationId },
         });
-        return { execution, event, running: false };
+        const order = await callbacks.orderFor(execution, event.id, context.traceparent, now);
+        if (order) await scheduleFirstAttempt(tx, { ...order, workspaceId: claim.ws, executionId: id, eventType: event.type, agentId: execution.agentId, agentVersion: execution.agentVersion, payload: event.payload, giveUpAt: new Date(order.giveUpAt) });
+        return { execution, event, running: false, scheduled: order !== null };
       }
       await requestCancel(tx, id, now);
-      return { execution: toExecution(row), event: null, running: true };
+      return { execution: toExecution(row), event: null, running: true, scheduled: false };
     });
     if (!result) {
       await this.isElsewhere(ctx, claim, id, { targetType: "execution", operation: "executions.cancel" });
       throw new ExecutionNotFoundError(id);
     }
     if (result.event) relay.publishNow([result.event]);
+    if (result.scheduled) callbacks.committed();
     if (result.running) {
       const signal: CancelSignal = { executionId: id, workspaceId: claim.ws };
       bus.publishCore(CANCEL_SUBJECT, signal);

@@ -1,6 +1,7 @@
 import type { StepName } from "@galaxy/contracts";
 import { atCommit, inWorkspaceAtOnce, sql, type CommitStatement, type Kysely, type OutboxRow, type RawBuilder, type Transaction } from "@galaxy/db";
 import type { ExecutionDb, StepStatus } from "../db";
+import type { CallbackOrder } from "../callbacks/callback-orders";
 import type { Outcome } from "./executions.repository";
 
 /** A step of a run as the run keeps it in memory until it writes it. */
@@ -37,6 +38,8 @@ export interface RunWrite {
   abandonRunning?: boolean | undefined;
   /** Tokens the execution used, added to its workspace's month: only in the write that records its end, which succeeds once. */
   usage?: { month: string; tokens: number } | undefined;
+  /** The completion callback of the end's terminal event (the last of `events`), scheduled with it. */
+  notify?: CallbackOrder | null | undefined;
 }
 
 /**
@@ -64,14 +67,14 @@ function writtenEvents(write: RunWrite, rows: ReadonlyArray<{ base: number | nul
   return base === undefined || base === null ? null : numbered(write.events, base);
 }
 
-/** The one statement of a run's write: `write_run`, which keeps its plans for the session (migration `2026_12_06_05_40_00`). */
+/** The one statement of a run's write: `write_run`, which keeps its plans for the session (migrations `2026_12_06_05_40_00`, `2026_12_06_13_40_00`). */
 function runWriteStatement(write: RunWrite): RawBuilder<{ base: number | null }> {
   const { change } = write;
   const end = change.kind === "end" ? endJson(change.outcome) : null;
   return sql<{ base: number | null }>`
     select write_run(${write.executionId}, ${write.owner}, ${change.kind}, ${startedAtOf(change)}, ${end}::jsonb,
                      ${eventsJson(write.events)}::jsonb, ${stepsJson(write.steps)}::jsonb, ${write.abandonRunning === true},
-                     ${write.usage?.month ?? null}::date, ${write.usage?.tokens ?? 0}::bigint) as base`;
+                     ${write.usage?.month ?? null}::date, ${write.usage?.tokens ?? 0}::bigint, ${write.notify ? JSON.stringify(write.notify) : null}::jsonb) as base`;
 }
 
 function startedAtOf(change: RunChange): Date | null {

@@ -1,6 +1,7 @@
 import { AgentConfig, type Execution, type StepName, uuidv7 } from "@galaxy/contracts";
 import { inWorkspaceAtOnce, outboxRow, sql, type EventContext, type Kysely, type OutboxRelay, type OutboxRow } from "@galaxy/db";
 import { inSpan, type Logger } from "@galaxy/observability";
+import type { CallbackOrders } from "../callbacks/callback-orders";
 import type { ExecutionDb } from "../db";
 import { monthOf, Tier, TIERS } from "../quota/tiers";
 import { converse, type ConversationDeps } from "./conversation";
@@ -28,6 +29,8 @@ export interface RunDeps extends ConversationDeps {
   retry?: RetryOptions | undefined;
   /** How long a claimed run's start waits to be written with its end before it is written on its own (default 1 s). */
   startWriteDelayMs?: number | undefined;
+  /** The completion callbacks each end schedules in its own transaction. */
+  callbacks: CallbackOrders;
 }
 
 /** What a run knows once its attempt began: `running`, its `execution.started` made, its first step open (written now or with its end: PendingStart). */
@@ -169,6 +172,7 @@ async function converseAndRecord(
   }
   const { steps: records, events: stepEvents } = steps.finish(outcome.status === "completed" ? "completed" : "failed", outcome.error ? { error: outcome.error } : {}, completedAt);
   const final = endEvent(run, outcome);
+  const notify = await retryTransient(() => deps.callbacks.orderFor(run.execution, final.id, run.traceparent, completedAt), retry);
   const start = await pending?.take();
   const end = {
     executionId: claimed.id,
@@ -178,6 +182,7 @@ async function converseAndRecord(
     steps: records,
     abandonRunning: start?.abandonRunning,
     usage: { month: monthOf(completedAt), tokens: outcome.usage.totalTokens },
+    notify,
   };
   const written = await retryTransient(() => writeRunAlone(deps.db, claimed.workspaceId, end), retry);
   if (!written) {
@@ -186,6 +191,7 @@ async function converseAndRecord(
     return "finished";
   }
   deps.relay.publishNow(written);
+  if (notify) deps.callbacks.committed();
   return "finished";
 }
 

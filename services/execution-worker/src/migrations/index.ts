@@ -13,7 +13,7 @@ import * as claimKeepsItsPlan from "./2026_12_06_01_30_00_claim_keeps_its_plan";
 import * as runWritesKeepTheirPlans from "./2026_12_06_05_40_00_run_writes_keep_their_plans";
 import * as intakeKeepsItsPlans from "./2026_12_06_06_00_00_intake_keeps_its_plans";
 import * as runLoadKeepsItsPlan from "./2026_12_06_06_20_00_run_load_keeps_its_plan";
-import * as runEndMayCarryItsStart from "./2026_12_06_13_40_00_run_end_may_carry_its_start";
+import * as runEndCarriesStartAndCallback from "./2026_12_06_13_40_00_run_end_carries_start_and_callback";
 
 /** This service's migrations in order; frozen once landed. */
 export const migrations: Record<string, Migration> = {
@@ -32,5 +32,5 @@ export const migrations: Record<string, Migration> = {
   "2026_12_06_06_00_00_intake_keeps_its_plans": intakeKeepsItsPlans,
   "2026_12_06_06_20_00_run_load_keeps_its_plan": runLoadKeepsItsPlan,
   "2026_12_06_07_40_00_outbox_keeps_recent_rows": outboxRetentionMigration("execution-worker"),
-  "2026_12_06_13_40_00_run_end_may_carry_its_start": runEndMayCarryItsStart,
+  "2026_12_06_13_40_00_run_end_carries_start_and_callback": runEndCarriesStartAndCallback,
 };

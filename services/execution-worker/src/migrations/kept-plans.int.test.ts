@@ -14,7 +14,7 @@ test("the claim, the intake's read and write and a run's writes are PL/pgSQL fun
   const db = serviceDb<ExecutionDb>(env, "execution-worker");
   onTestFinished(() => db.destroy());
   const { rows } = await sql<{ name: string; language: string; definer: boolean }>`
-    select p.proname as name, l.lanname as language, p.prosecdef as definer
+    select distinct p.proname as name, l.lanname as language, p.prosecdef as definer
       from pg_proc p join pg_language l on l.oid = p.prolang join pg_namespace n on n.oid = p.pronamespace
      where n.nspname = 'execution' and p.proname in ('claim_queued_executions', 'intake_facts', 'load_run', 'write_starts', 'write_run', 'record_run')
      order by p.proname`.execute(db);

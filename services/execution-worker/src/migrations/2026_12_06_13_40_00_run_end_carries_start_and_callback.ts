@@ -1,20 +1,25 @@
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
 import { createWorkspaceFunction } from "@galaxy/db";
 import { up as runWritesAsBefore } from "./2026_12_06_05_40_00_run_writes_keep_their_plans";
 
 /**
- * A run's end may carry its start (docs/decisions/0030): a run that ends within a moment of its
- * claim writes its start and its end in one call of `write_run`, so the end sets `started_at`
- * too when it is not set yet (`p_started_at`, which only the start used before). The month's
- * usage is now counted last, so the row every end of a workspace updates stays locked only
- * until the commit rather than while the events and steps are written. Everything else is as
- * migration `2026_12_06_05_40_00` wrote it.
+ * A run's end may carry its start and schedule its completion callback.
+ * - A run that ends within a moment of its claim writes its start and its end in one call of
+ *   `write_run` (docs/decisions/0030), so the end sets `started_at` too when it is not set yet
+ *   (`p_started_at`, which only the start used before).
+ * - The end schedules the first attempt of its completion callback (`p_notify`, when the agent
+ *   version has a `notifyUrl`), with the terminal event as stored (docs/decisions/0031).
+ * - The month's usage is counted last, so the row every end of a workspace updates stays locked
+ *   only until the commit rather than while the events and steps are written.
+ * Everything else is as migration `2026_12_06_05_40_00` wrote it. Its `write_run`, without
+ * `p_notify`, stays for the previous release's instances while a deployment rolls
+ * (docs/operations.md, "Upgrades and migrations"); a later release drops it.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await createWorkspaceFunction(db, "execution-worker", {
     name: "write_run",
     args: `p_execution uuid, p_owner text, p_change text, p_started_at timestamptz, p_end jsonb, p_events jsonb, p_steps jsonb,
-           p_abandon_running boolean, p_usage_month date, p_usage_tokens bigint`,
+           p_abandon_running boolean, p_usage_month date, p_usage_tokens bigint, p_notify jsonb`,
     returns: "int",
     body: `declare
       v_count int := jsonb_array_length(p_events);
@@ -51,6 +56,14 @@ export async function up(db: Kysely<unknown>): Promise<void> {
            and not (id = any (array(select (s ->> 'id')::uuid from jsonb_array_elements(p_steps) as s)));
       end if;
       perform record_run(v_workspace, p_execution, v_base, p_events, p_steps);
+      if p_notify is not null then
+        insert into callback_deliveries (id, workspace_id, execution_id, event_id, event_type, agent_id, agent_version, attempt, url, status, payload, next_attempt_at, give_up_at, traceparent)
+        select (p_notify ->> 'id')::uuid, v_workspace, p_execution, v.event_id, v.type, e.agent_id, e.agent_version, 1, p_notify ->> 'url', 'pending', v.payload, now(),
+               (p_notify ->> 'giveUpAt')::timestamptz, p_notify ->> 'traceparent'
+          from execution_events v join executions e on e.id = v.execution_id
+         where v.execution_id = p_execution and v.event_id = (p_notify ->> 'eventId')::uuid
+        on conflict (event_id, attempt) do nothing;
+      end if;
       -- Last: every end of the workspace's runs waits for this row's lock until the commit.
       if p_usage_month is not null then
         insert into workspace_usage (workspace_id, month, tokens, executions) values (v_workspace, p_usage_month, p_usage_tokens, 1)
@@ -61,7 +74,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   });
 }
 
-/** The end without the start, as before. */
+/** The end without the start or the callback, as before. */
 export async function down(db: Kysely<unknown>): Promise<void> {
+  await sql`drop function execution.write_run(uuid, text, text, timestamptz, jsonb, jsonb, jsonb, boolean, date, bigint, jsonb)`.execute(db);
   await runWritesAsBefore(db);
 }

@@ -1,0 +1,105 @@
+import { describe, expect } from "vitest";
+import { v7 as uuidv7 } from "uuid";
+import { inWorkspace, sql } from "@galaxy/db";
+import { eventually } from "../../test/support/harness";
+import { workerTest, startHarnessFirst } from "../../test/support/fixtures";
+import { RETIRED_CALLBACK_CONSUMER } from "./callbacks.consumer";
+
+/**
+ * An execution's end schedules its completion callback in the transaction that records it
+ * (docs/decisions/0031): no consumer hears the terminal event back from the bus. The file's
+ * worker claims nothing (concurrency 0), so executions stay queued until a test cancels them
+ * or a worker of its own runs them. The notify URL is refused by the worker's outbound policy
+ * (nothing is allowed on loopback here), so each callback's first attempt fails at once and
+ * nothing is delivered: what is checked is what was scheduled.
+ */
+interface Scheduled {
+  eventType: string;
+  eventId: string;
+  attempt: number;
+  payloadId: string;
+  seq: number;
+}
+
+const NOTIFY_URL = "http://127.0.0.1:9/done";
+
+const test = workerTest({ concurrency: 0 })
+  .extend("ws", async () => uuidv7())
+  .extend("scheduled", async ({ h, ws }) => async (executionId: string): Promise<Scheduled[]> =>
+    inWorkspace(h.db, ws, async (tx) => {
+      const { rows } = await sql<Scheduled>`
+        select event_type as "eventType", event_id::text as "eventId", attempt, payload ->> 'id' as "payloadId", (payload -> 'data' ->> 'seq')::int as seq
+          from callback_deliveries where execution_id = ${executionId} and attempt = 1`.execute(tx);
+      return rows;
+    }),
+  )
+  .extend("terminal", async ({ h, ws }) => async (executionId: string): Promise<{ id: string; seq: number; type: string }> =>
+    inWorkspace(h.db, ws, async (tx) => {
+      const { rows } = await sql<{ id: string; seq: number; type: string }>`
+        select event_id::text as id, seq, type from execution_events where execution_id = ${executionId} order by seq desc limit 1`.execute(tx);
+      const [last] = rows;
+      if (!last) throw new Error(`no events of execution ${executionId}`);
+      return last;
+    }),
+  );
+startHarnessFirst(test);
+
+describe("completion callbacks scheduled with the end", () => {
+  test("no consumer of execution events exists, and an end schedules its callback: the terminal event as stored, with its seq", async ({ h, ws, scheduled, terminal, onTestFinished }) => {
+    expect(await h.bus.consumerExists(RETIRED_CALLBACK_CONSUMER)).toBe(false);
+    const agent = await h.activeAgent(ws, { notifyUrl: NOTIFY_URL });
+    const queued = await h.startExecution(ws, agent.id, { message: "tell me" });
+    const runner = await h.spawnWorker({ concurrency: 1 });
+    onTestFinished(() => runner.stop());
+    await eventually(async () => ((await h.row(ws, queued.id)).status === "completed" ? true : null), 15_000, "the run to complete");
+
+    const end = await terminal(queued.id);
+    expect(end.type).toBe("execution.completed");
+    expect(await scheduled(queued.id)).toEqual([{ eventType: "execution.completed", eventId: end.id, attempt: 1, payloadId: end.id, seq: end.seq }]);
+    expect(await h.bus.consumerExists(RETIRED_CALLBACK_CONSUMER)).toBe(false);
+  });
+
+  test("an agent without a notifyUrl gets no callback", async ({ h, ws, scheduled, onTestFinished }) => {
+    const agent = await h.activeAgent(ws);
+    const queued = await h.startExecution(ws, agent.id, { message: "quiet" });
+    const runner = await h.spawnWorker({ concurrency: 1 });
+    onTestFinished(() => runner.stop());
+    await eventually(async () => ((await h.row(ws, queued.id)).status === "completed" ? true : null), 15_000, "the run to complete");
+    expect(await scheduled(queued.id)).toEqual([]);
+  });
+
+  test("a cancel of a queued execution schedules the callback of its execution.cancelled", async ({ h, ws, scheduled, terminal }) => {
+    const agent = await h.activeAgent(ws, { notifyUrl: NOTIFY_URL });
+    const queued = await h.startExecution(ws, agent.id, { message: "never mind" });
+    const claim = await h.claims.sign({ ws, role: "member" });
+    const cancelled = await h.caller.request("execution.cancel", { id: queued.id }, { claim, workspaceId: ws });
+    expect(cancelled.status).toBe("cancelled");
+
+    const end = await terminal(queued.id);
+    expect(end.type).toBe("execution.cancelled");
+    expect(await scheduled(queued.id)).toEqual([{ eventType: "execution.cancelled", eventId: end.id, attempt: 1, payloadId: end.id, seq: end.seq }]);
+  });
+
+  test("a deployment upgraded from before: the retired consumer, while it exists, is still run, and an end it also hears has one callback", async ({ h, ws, scheduled, onTestFinished }) => {
+    const stream = h.bus.stream("EVENTS");
+    const config = { durable_name: RETIRED_CALLBACK_CONSUMER, filter_subject: h.bus.subject("evt.*.execution.>"), ack_policy: "explicit", deliver_policy: "new" };
+    await h.bus.rawRequest(`$JS.API.CONSUMER.DURABLE.CREATE.${stream}.${RETIRED_CALLBACK_CONSUMER}`, JSON.stringify({ stream_name: stream, config }));
+    onTestFinished(async () => {
+      await h.bus.rawRequest(`$JS.API.CONSUMER.DELETE.${stream}.${RETIRED_CALLBACK_CONSUMER}`, "");
+    });
+    const info = async () => JSON.parse(new TextDecoder().decode((await h.bus.rawRequest(`$JS.API.CONSUMER.INFO.${stream}.${RETIRED_CALLBACK_CONSUMER}`, "")).data)) as { num_pending: number; num_ack_pending: number; delivered: { stream_seq: number } };
+
+    const agent = await h.activeAgent(ws, { notifyUrl: NOTIFY_URL });
+    const queued = await h.startExecution(ws, agent.id, { message: "both ways" });
+    expect((await info()).num_pending).toBeGreaterThan(0);
+    const runner = await h.spawnWorker({ concurrency: 1 });
+    onTestFinished(() => runner.stop());
+    await eventually(async () => ((await h.row(ws, queued.id)).status === "completed" ? true : null), 15_000, "the run to complete");
+
+    await eventually(async () => {
+      const state = await info();
+      return state.num_pending === 0 && state.num_ack_pending === 0 && state.delivered.stream_seq > 0 ? true : null;
+    }, 10_000, "the retired consumer to have applied every event");
+    expect((await scheduled(queued.id)).map((s) => s.eventType)).toEqual(["execution.completed"]);
+  });
+});
