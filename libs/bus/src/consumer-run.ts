@@ -4,6 +4,7 @@ import { MessageQueue } from "./message-queue";
 import type { BusResources } from "./resources";
 import type { ConsumerHandle, ConsumerOptions } from "./types";
 import { isNotFound } from "./wire";
+import { ConsumerNotFoundError } from "./errors";
 
 export const DEFAULT_ACK_WAIT_MS = 30_000;
 
@@ -28,7 +29,7 @@ export interface ConsumerRun {
  */
 export async function startConsumer(
   r: BusResources,
-  options: Pick<ConsumerOptions, "durable" | "filter" | "ackWaitMs">,
+  options: Pick<ConsumerOptions, "durable" | "filter" | "ackWaitMs" | "existingOnly">,
   limits: { maxAckPending: number; buffer: number },
   held: () => readonly JsMsg[] = () => [],
 ): Promise<{ run: ConsumerRun; messages: ConsumerMessages; pump: Promise<void> }> {
@@ -41,6 +42,7 @@ export async function startConsumer(
     await r.jsm.consumers.update(stream, options.durable, { ack_wait: ackWait, max_ack_pending: limits.maxAckPending, filter_subject: filter });
   } catch (error) {
     if (!isNotFound(error)) throw error;
+    if (options.existingOnly) throw new ConsumerNotFoundError(options.durable);
     await r.jsm.consumers.add(stream, {
       durable_name: options.durable,
       filter_subject: filter,

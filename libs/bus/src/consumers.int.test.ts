@@ -4,6 +4,7 @@ import { HEADER } from "@galaxy/contracts";
 import { connectTestBus } from "@galaxy/testkit";
 import { busTest } from "../test/fixtures";
 import { agent, agentCreated, decode, execution, rejection } from "../test/support";
+import { ConsumerNotFoundError } from "./errors";
 import type { EventMessage, StoredEvent } from "./types";
 
 /** Durable consumers: what a handler sees, in what order, acked when (docs/bus.md, "Consumers"). */
@@ -67,6 +68,22 @@ describe("events", () => {
     // The same events without `only`: both unsigned ones are refused.
     await worker.consume({ durable: "every-agent-event", filter: `evt.${ws}.agent.>`, handler: async () => undefined });
     await vi.waitFor(async () => expect(await inspector.deadLetters("every-agent-event")).toHaveLength(2), { timeout: 5_000 });
+  });
+
+  test("a consumer with `existingOnly` never creates its durable; once the durable exists, it consumes it", async ({ claims, publisher, worker }) => {
+    const ws = uuidv7();
+    const durable = `retired-${ws.slice(-8)}`;
+    const seen: EventMessage[] = [];
+    const options = { durable, filter: `evt.${ws}.>`, handler: async (m: EventMessage) => void seen.push(m), existingOnly: true };
+    await expect(worker.consume(options)).rejects.toBeInstanceOf(ConsumerNotFoundError);
+    expect(await worker.consumerExists(durable)).toBe(false);
+
+    await worker.consume({ ...options, existingOnly: false, handler: async () => {} }).then((handle) => handle.stop());
+    expect(await worker.consumerExists(durable)).toBe(true);
+    await worker.consume(options);
+    const event = agentCreated(ws, await claims.sign({ ws, role: "admin" }));
+    await publisher.publishEvent(event);
+    await vi.waitFor(() => expect(seen.map((m) => m.event.id)).toEqual([event.id]), { timeout: 5_000 });
   });
 
   test("many publishes made without awaiting between them land in the stream in call order", async ({ claims, publisher, worker }) => {

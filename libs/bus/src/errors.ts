@@ -8,6 +8,14 @@ export class TerminalMessageError extends Error {
   }
 }
 
+/** A consumer asked to bind only to an existing durable (`existingOnly`) that does not exist. */
+export class ConsumerNotFoundError extends Error {
+  constructor(readonly durable: string) {
+    super(`the durable consumer ${durable} does not exist`);
+    this.name = "ConsumerNotFoundError";
+  }
+}
+
 /**
  * The 400 for input nested so deep that serializing or walking it exhausts the stack
  * (thousands of levels): the caller's fault, and the same input fails every time.

@@ -6,7 +6,7 @@ export { busConnection, DEFAULT_STREAM_SETTINGS } from "./config";
 export type { NatsAuth, StreamSettings } from "./config";
 export { ClaimVerifier, ClaimCache, ClaimError } from "./claims";
 export type { ClaimFailure, ClaimVerifierOptions } from "./claims";
-export { TerminalMessageError, payloadTooDeep } from "./errors";
+export { ConsumerNotFoundError, TerminalMessageError, payloadTooDeep } from "./errors";
 export { classifyFailure, isTransient, isDataException, isRetryable, isTooDeep } from "./classify-failure";
 export type { FailureKind } from "./classify-failure";
 export { backoffDelay, DEFAULT_RETRY_POLICY, RetryState } from "./retry-policy";

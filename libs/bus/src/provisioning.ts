@@ -3,7 +3,7 @@ import { jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstre
 import { DEFAULT_STREAM_SETTINGS, type StreamSettings } from "./config";
 import { streamName, type StreamKind } from "./names";
 import type { BusResources } from "./resources";
-import { isNotFound } from "./wire";
+import { isNotFound, sleep } from "./wire";
 
 const DUPLICATE_WINDOW_MS = 120_000;
 const DEAD_LETTER_MAX_AGE_MS = 30 * 24 * 3600 * 1000;
@@ -37,7 +37,7 @@ export async function provision(r: BusResources): Promise<void> {
     });
     if (!existing) {
       try {
-        await r.jsm.streams.add({
+        await addStream(r, {
           name,
           ...limits,
           retention: RetentionPolicy.Limits,
@@ -54,6 +54,28 @@ export async function provision(r: BusResources): Promise<void> {
     const replicas = replicasFor(settings.replicas, current.config.num_replicas);
     if (replicas > settings.replicas) r.logger.info({ stream: name, replicas, configured: settings.replicas }, "the stream keeps its replicas: provisioning never lowers them");
     await r.jsm.streams.update(name, { ...limits, num_replicas: replicas });
+  }
+}
+
+/** Attempts at creating a stream whose storage nats-server failed to create. */
+const STORE_ATTEMPTS = 3;
+
+/**
+ * Adds a stream, trying again (at most three times, 100 ms apart) when nats-server answers that
+ * it could not create the stream's storage: nats-server 2.9 removes an account's storage
+ * directory once its last stream is deleted, and a stream created at that moment fails with
+ * "error creating store for stream" (10077) though nothing is wrong.
+ */
+async function addStream(r: BusResources, config: Parameters<BusResources["jsm"]["streams"]["add"]>[0]): Promise<void> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await r.jsm.streams.add(config);
+      return;
+    } catch (error) {
+      if (attempt >= STORE_ATTEMPTS || !/error creating store for stream/i.test(error instanceof Error ? error.message : "")) throw error;
+      r.logger.warn({ err: error, stream: config.name, attempt }, "nats-server could not create the stream's storage; trying again");
+      await sleep(100);
+    }
   }
 }
 

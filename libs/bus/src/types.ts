@@ -118,6 +118,11 @@ export interface ConsumerOptions {
   maxBackoffMs?: number;
   /** How long JetStream waits for an ack (or a sign of work) before it redelivers (default 30 s). */
   ackWaitMs?: number;
+  /**
+   * Binds only to a durable that exists, never creating it (a retired consumer, run while a
+   * deployment still has it): `ConsumerNotFoundError` when it does not exist.
+   */
+  existingOnly?: boolean;
 }
 
 /** An event of a batch its handler refused for good, and why: it becomes a dead letter alone. */

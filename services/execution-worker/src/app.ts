@@ -130,8 +130,7 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
   const wakeOthers = () => bus.publishCore(WAKE_SUBJECT, { from: owner });
   const callbackConfig = { ...DEFAULT_CALLBACK_SETTINGS, ...config.callbacks, policy: parseAllowlist(config.outboundHostAllowlist) };
   const callbacks = new CallbackDispatcher({ db, bus, logger, config: callbackConfig });
-  const notifyUrls = new NotifyUrls(db);
-  const callbackOrders = new CallbackOrders({ notifyUrls, retryWindowMs: callbackConfig.retryWindowMs, wake: () => callbacks.wake() });
+  const callbackOrders = new CallbackOrders({ retryWindowMs: callbackConfig.retryWindowMs, wake: () => callbacks.wake() });
   const pipeline: RunDeps = {
     db,
     bus,
@@ -197,7 +196,7 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
       bus.serve("execution.deliveries.list", (request, ctx) => deliveries.list(request, ctx));
       await bus.consume({ durable: AGENT_PROJECTION_CONSUMER, filter: AGENT_EVENTS, handler: replay.liveHandler(agentProjectionHandler(db)) });
       await bus.consumeBatch({ durable: WEBHOOK_CONSUMER, filter: WEBHOOK_EVENTS, maxBatch: WEBHOOK_BATCH, lingerMs: WEBHOOK_LINGER_MS, handler: webhookIntakeHandler({ bus, intake: batchIntake }) });
-      await runRetiredCallbackConsumer(bus, logger, callbackHandler(notifyUrls, db, callbackConfig, () => callbacks.wake()));
+      await runRetiredCallbackConsumer(bus, logger, callbackHandler(new NotifyUrls(db), db, callbackConfig, () => callbacks.wake()));
       callbacks.start();
       bus.subscribeCore(WAKE_SUBJECT, (data) => {
         // Any doubt (a signal we cannot read) wakes: a spare claim costs one query.

@@ -1,5 +1,4 @@
 import { uuidv7 } from "@galaxy/contracts";
-import type { NotifyUrls } from "./notify-urls";
 
 /**
  * A completion callback to schedule in the transaction that records an execution's terminal
@@ -17,37 +16,25 @@ export interface CallbackOrder {
   traceparent: string | null;
 }
 
-/** The execution a terminal event ends, as far as its callback needs it. */
-export interface EndingExecution {
-  workspaceId: string;
-  agentId: string;
-  agentVersion: number;
-}
-
 /**
  * Makes the callback orders of terminal events, and wakes the dispatcher once one is committed.
  * An execution's end and its callback are one transaction, so an end recorded always has its
- * callback, and nothing has to hear the event back from the bus to schedule it.
+ * callback, and nothing has to hear the event back from the bus to schedule it. The URL is the
+ * pinned version's `notifyUrl`, which the run (or the cancel) has read already.
  */
 export class CallbackOrders {
   constructor(
     private readonly deps: {
-      notifyUrls: NotifyUrls;
       retryWindowMs: number;
       /** Tells the dispatcher an attempt is due. */
       wake: () => void;
     },
   ) {}
 
-  /**
-   * The order for `eventId`, the terminal event of `execution`, or null when its agent version
-   * has no `notifyUrl`. The version is in the worker's projection: its execution was pinned to it.
-   */
-  async orderFor(execution: EndingExecution, eventId: string, traceparent: string | undefined, now: Date = new Date()): Promise<CallbackOrder | null> {
-    const url = await this.deps.notifyUrls.of(execution.workspaceId, execution.agentId, execution.agentVersion);
-    if (url === undefined) throw new Error(`agent ${execution.agentId} version ${execution.agentVersion} is not in the projection`);
-    if (url === null) return null;
-    return { id: uuidv7(), eventId, url, giveUpAt: new Date(now.getTime() + this.deps.retryWindowMs).toISOString(), traceparent: traceparent ?? null };
+  /** The order for `eventId`, a terminal event, or null when the version has no `notifyUrl`. */
+  orderFor(notifyUrl: string | null | undefined, eventId: string, traceparent: string | undefined, now: Date = new Date()): CallbackOrder | null {
+    if (!notifyUrl) return null;
+    return { id: uuidv7(), eventId, url: notifyUrl, giveUpAt: new Date(now.getTime() + this.deps.retryWindowMs).toISOString(), traceparent: traceparent ?? null };
   }
 
   /** An order was committed: its attempt is due now. */

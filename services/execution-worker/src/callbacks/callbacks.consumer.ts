@@ -1,4 +1,4 @@
-import { TerminalMessageError, type Bus, type EventMessage } from "@galaxy/bus";
+import { ConsumerNotFoundError, TerminalMessageError, type Bus, type EventMessage } from "@galaxy/bus";
 import { isTerminalExecutionEvent, TERMINAL_EXECUTION_EVENTS, type TypedEvent } from "@galaxy/contracts";
 import { inWorkspace, type Kysely } from "@galaxy/db";
 import type { Logger } from "@galaxy/observability";
@@ -63,10 +63,15 @@ export function callbackHandler(notifyUrls: NotifyUrls, db: Kysely<ExecutionDb>,
  */
 export async function runRetiredCallbackConsumer(bus: Bus, logger: Logger, handler: (message: EventMessage) => Promise<void>): Promise<void> {
   bus.applyAs(RETIRED_CALLBACK_CONSUMER, handler);
-  if (!(await bus.consumerExists(RETIRED_CALLBACK_CONSUMER))) return;
+  try {
+    // Never created here: deleted, it stays deleted (created again, it would read the whole stream).
+    await bus.consume({ durable: RETIRED_CALLBACK_CONSUMER, filter: RETIRED_CALLBACK_EVENTS, only: TERMINAL_EXECUTION_EVENTS, handler, existingOnly: true });
+  } catch (error) {
+    if (error instanceof ConsumerNotFoundError) return;
+    throw error;
+  }
   logger.warn(
     { consumer: RETIRED_CALLBACK_CONSUMER },
     "the retired consumer execution-worker-callbacks still exists: it runs until it is deleted, once every worker instance is upgraded (docs/operations.md)",
   );
-  await bus.consume({ durable: RETIRED_CALLBACK_CONSUMER, filter: RETIRED_CALLBACK_EVENTS, only: TERMINAL_EXECUTION_EVENTS, handler });
 }

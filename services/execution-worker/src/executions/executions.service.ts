@@ -4,7 +4,7 @@ import {
   type ExecutionEventsReply, type ExecutionEventsRequest, type ListExecutionsRequest, type ReplyData, type StartExecutionRequest, type WorkspaceClaim,
 } from "@galaxy/contracts";
 import { inWorkspace, reportCrossWorkspaceAttempt, type Kysely, type OutboxRelay } from "@galaxy/db";
-import { findPinnableAgent } from "../agents/agents.repository";
+import { findAgentVersion, findPinnableAgent } from "../agents/agents.repository";
 import { fetchAgent } from "../agents/registry-agent";
 import { scheduleFirstAttempt } from "../callbacks/callbacks.repository";
 import type { CallbackOrders } from "../callbacks/callback-orders";
@@ -122,7 +122,8 @@ export class ExecutionService {
           data: { execution },
           context: { ...context, causationId: row.queued_event_id ?? context.causationId },
         });
-        const order = await callbacks.orderFor(execution, event.id, context.traceparent, now);
+        const pinned = await findAgentVersion(tx, execution.agentId, execution.agentVersion);
+        const order = callbacks.orderFor(pinned?.notifyUrl, event.id, context.traceparent, now);
         if (order) await scheduleFirstAttempt(tx, { ...order, workspaceId: claim.ws, executionId: id, eventType: event.type, agentId: execution.agentId, agentVersion: execution.agentVersion, payload: event.payload, giveUpAt: new Date(order.giveUpAt) });
         return { execution, event, running: false, scheduled: order !== null };
       }

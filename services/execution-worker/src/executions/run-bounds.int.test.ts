@@ -9,7 +9,7 @@ import { cancelQueued, claimQueuedExecutions, listSteps, type ClaimedExecution }
 import { runExecution, type RunDeps } from "./run";
 import { ModelProviders, type ModelAnswer, type WorkspaceCredentials } from "./providers";
 import type { RunSignals } from "./scheduler";
-import { CallbackOrders, NotifyUrls } from "../callbacks";
+import { CallbackOrders } from "../callbacks";
 
 /**
  * What a running pipeline waits on must never keep its execution `running` (and its lease
@@ -44,7 +44,7 @@ const test = workerTest({ concurrency: 0 })
     maxAttempts: 3,
     wakeOthers: () => {},
     tools: { policy: parseAllowlist(""), masterKey: undefined, timeoutMs: 10_000 },
-    callbacks: new CallbackOrders({ notifyUrls: new NotifyUrls(h.db), retryWindowMs: 86_400_000, wake: () => {} }),
+    callbacks: new CallbackOrders({ retryWindowMs: 86_400_000, wake: () => {} }),
   }))
   .extend("queuedAndClaimed", { scope: "file" }, async ({ h }) => async (timeoutMs?: number): Promise<ClaimedExecution> => {
     const agent = await h.activeAgent(ws, timeoutMs === undefined ? {} : { timeoutMs });

@@ -172,7 +172,7 @@ async function converseAndRecord(
   }
   const { steps: records, events: stepEvents } = steps.finish(outcome.status === "completed" ? "completed" : "failed", outcome.error ? { error: outcome.error } : {}, completedAt);
   const final = endEvent(run, outcome);
-  const notify = await retryTransient(() => deps.callbacks.orderFor(run.execution, final.id, run.traceparent, completedAt), retry);
+  const notify = deps.callbacks.orderFor(run.config?.notifyUrl, final.id, run.traceparent, completedAt);
   const start = await pending?.take();
   const end = {
     executionId: claimed.id,

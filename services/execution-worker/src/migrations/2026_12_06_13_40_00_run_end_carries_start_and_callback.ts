@@ -63,6 +63,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
           from execution_events v join executions e on e.id = v.execution_id
          where v.execution_id = p_execution and v.event_id = (p_notify ->> 'eventId')::uuid
         on conflict (event_id, attempt) do nothing;
+        if not found then
+          raise exception 'the callback of execution % names event %, which is not among its events', p_execution, p_notify ->> 'eventId';
+        end if;
       end if;
       -- Last: every end of the workspace's runs waits for this row's lock until the commit.
       if p_usage_month is not null then
