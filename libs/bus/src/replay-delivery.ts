@@ -66,6 +66,11 @@ export type DeliveryFailures = Array<{ seq: number; error: string }>;
 
 /** A batch a replay read, its messages being checked: {@link PreparedRead.apply} hands it over. */
 export interface PreparedRead {
+  /**
+   * The batch's messages once checked, as its handler will get them (null when one failed its
+   * checks or the consumer takes no batches): what the handler's work ahead of time may start on.
+   */
+  checked: Promise<readonly EventMessage[] | null>;
   /** Hands the batch to the consumer's handler once its checks ended; answers the failures. */
   apply(): Promise<DeliveryFailures>;
 }
@@ -83,6 +88,7 @@ export function prepareRead(r: BusResources, consumer: string, messages: ReadMes
   const stream = r.names.stream("EVENTS");
   const checked = batch && messages.length > 1 ? verifyAll(r, consumer, messages, (message) => readView(message, stream), options.replayId) : Promise.resolve(null);
   return {
+    checked,
     apply: async () => {
       const verified = await checked;
       const failures = batch && verified && (await handBatch(r, consumer, batch, verified, messages));

@@ -22,6 +22,8 @@ export type { AppendResult, AuditMessage } from "./chain-writer";
 export class AuditLogService {
   /** Keeps each workspace's chain head in memory and writes a batch in one statement. */
   private readonly writer: ChainWriter;
+  /** Drafts made ahead of their batch's turn ({@link hashAhead}), kept while their message lives. */
+  private readonly drafted = new WeakMap<AuditMessage, AuditEntryDraft>();
 
   constructor(private readonly deps: { db: Kysely<AuditDb>; logger: Logger }) {
     this.writer = new ChainWriter(deps);
@@ -68,6 +70,29 @@ export class AuditLogService {
     return { held };
   }
 
+  /**
+   * Drafts and hashes a batch that will be applied after the one being applied now (a replay's
+   * next batch), so that this work overlaps that one's write; {@link applyEvents} of the same
+   * messages then uses what still fits the chains. A message whose draft fails ends its
+   * workspace's work ahead: {@link applyEvents} reports it.
+   */
+  hashAhead(batch: readonly AuditMessage[]): void {
+    const groups = [...groupByWorkspace(batch)].map(([workspaceId, messages]) => {
+      const drafts: Array<{ message: AuditMessage; draft: AuditEntryDraft }> = [];
+      for (const message of messages) {
+        try {
+          const draft = buildEntryDraft(message);
+          this.drafted.set(message, draft);
+          drafts.push({ message, draft });
+        } catch {
+          break;
+        }
+      }
+      return { workspaceId, drafts };
+    });
+    this.writer.hashAhead(groups);
+  }
+
   /** Forgets the head kept in memory for a workspace (after its chain was reset). */
   forgetHead(workspaceId: string): void {
     this.writer.forget(workspaceId);
@@ -83,6 +108,8 @@ export class AuditLogService {
   }
 
   private draftOf(message: AuditMessage): AuditEntryDraft {
+    const ahead = this.drafted.get(message);
+    if (ahead) return ahead;
     try {
       return buildEntryDraft(message);
     } catch (error) {

@@ -56,6 +56,31 @@ describe("ChainWriter (audit.append_entries)", () => {
     for (const ws of workspaces) await expectChain(ws, [...idsOf(first, ws), ...idsOf(second, ws)]);
   });
 
+  test("a batch hashed ahead while the one before is written (a replay's next batch) makes the same chains; one whose chain moved meanwhile is hashed again", async ({ newLog, expectChain }) => {
+    const workspaces = Array.from({ length: 3 }, () => randomUUID());
+    const log = newLog();
+    const [moved] = workspaces;
+    const [first, second] = [interleaved(workspaces, 90), interleaved(workspaces, 60)];
+    // Earlier in the stream than the third batch: what another instance appends first.
+    const elsewhere = [message(moved ?? "")];
+    const third = interleaved(workspaces, 30);
+    log.hashAhead(first);
+    const writing = log.applyEvents(first);
+    log.hashAhead(second);
+    await writing;
+    await log.applyEvents(second);
+
+    // Another instance appends to one chain after the third batch was hashed ahead here.
+    log.hashAhead(third);
+    await newLog().applyEvents(elsewhere);
+    await log.applyEvents(third);
+
+    for (const ws of workspaces) {
+      const between = ws === moved ? idsOf(elsewhere, ws) : [];
+      await expectChain(ws, [...idsOf(first, ws), ...idsOf(second, ws), ...between, ...idsOf(third, ws)]);
+    }
+  });
+
   test("a redelivered batch writes nothing twice, also when only part of it was recorded", async ({ newLog, expectChain }) => {
     const workspaces = [randomUUID(), randomUUID(), randomUUID()];
     const log = newLog();

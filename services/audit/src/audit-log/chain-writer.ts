@@ -37,12 +37,45 @@ type RoundState<M> = { results: Map<M, AppendResult>; held: M[]; recorded: Map<s
  */
 export class ChainWriter {
   private readonly heads = new Map<string, KnownHead>();
+  /** Where the entries hashed ahead end, per workspace: ahead of `heads` until their batch is written. */
+  private readonly aheadHeads = new Map<string, ChainHead>();
+  /** Entries hashed ahead of their write, with the head they follow; used when the chain still ends there. */
+  private readonly hashedAhead = new WeakMap<AuditMessage, { after: ChainHead; entry: HashedAuditEntry }>();
 
   constructor(private readonly deps: { db: Kysely<AuditDb>; logger: Logger }) {}
 
   /** Forgets the head kept for a workspace (its chain was reset): the next write reads it. */
   forget(workspaceId: string): void {
     this.heads.delete(workspaceId);
+    this.aheadHeads.delete(workspaceId);
+  }
+
+  /**
+   * Hashes the entries of a batch that will be written after the one being written now (a
+   * replay's next batch), from where that one will leave each chain, so that their hashing
+   * overlaps its write. {@link write} uses an entry hashed ahead only when the chain ends, at
+   * its turn, where the entry was hashed from; otherwise it hashes it again. Never throws: an
+   * entry that cannot be hashed ends its workspace's work ahead, and {@link write} reports it.
+   */
+  hashAhead<M extends AuditMessage>(groups: ReadonlyArray<Group<M>>): void {
+    for (const { workspaceId, drafts } of groups) {
+      // From the batches hashed ahead and not written yet, if any; else from the head written last.
+      const written = (this.heads.get(workspaceId) ?? UNSEEN).head;
+      const ahead = this.aheadHeads.get(workspaceId);
+      let head = ahead && ahead.seq > written.seq ? ahead : written;
+      for (const { message, draft } of drafts) {
+        let entry: HashedAuditEntry;
+        try {
+          entry = appendToChain(head, draft);
+        } catch {
+          // An entry that cannot be hashed: {@link write} reports it at its turn.
+          break;
+        }
+        this.hashedAhead.set(message, { after: head, entry });
+        head = { seq: entry.seq, hash: entry.hash };
+      }
+      this.aheadHeads.set(workspaceId, head);
+    }
   }
 
   /**
@@ -66,7 +99,7 @@ export class ChainWriter {
         });
       }
     } catch (error) {
-      for (const { workspaceId } of groups) this.heads.delete(workspaceId);
+      for (const { workspaceId } of groups) this.forget(workspaceId);
       throw error;
     }
     return { results: state.results, held: state.held };
@@ -107,6 +140,7 @@ export class ChainWriter {
           break;
         case "stale":
           this.deps.logger.debug({ workspaceId: group.workspaceId }, "the chain is not where this instance last left it, or an event is recorded already; hashing again from its head");
+          this.aheadHeads.delete(group.workspaceId);
           this.heads.set(group.workspaceId, { head: outcome.head, lastStreamSeq: outcome.lastStreamSeq });
           state.recorded.set(group.workspaceId, outcome.recorded);
           stale.push(group);
@@ -136,7 +170,8 @@ export class ChainWriter {
           "event appended out of stream order; a rebuild will order this chain differently",
         );
       }
-      const entry = appendToChain(head, draft);
+      const ahead = this.hashedAhead.get(message);
+      const entry = ahead && ahead.after.seq === head.seq && ahead.after.hash === head.hash ? ahead.entry : appendToChain(head, draft);
       rows.push({ entry, streamSeq: message.streamSeq });
       results.set(message, { appended: true, entry });
       head = { seq: entry.seq, hash: entry.hash };

@@ -40,6 +40,7 @@ export function createOperatorSide(deps: { db: Kysely<AuditDb>; bus: Bus; logger
         holds,
         dropWorkspace: (workspaceId) => log.resetWorkspace(workspaceId),
         pruned: async (workspaceId) => (await inWorkspace(db, workspaceId, (tx) => readCheckpoint(tx, workspaceId))).seq > 0,
+        hashAhead: (messages) => log.hashAhead(messages),
       }),
       "execution-worker.agent-versions": new RemoteTarget("execution-worker.agent-versions", bus),
     },

@@ -1,4 +1,4 @@
-import { toRawMessage, type Bus, type ReadMessage } from "@galaxy/bus";
+import { toRawMessage, type Bus, type EventMessage, type ReadMessage } from "@galaxy/bus";
 import { ConflictError, PROJECTIONS, SYSTEM_WORKSPACE_ID, type ProjectionName, type ReplayApplyResult } from "@galaxy/contracts";
 import type { ReplayHolds } from "@galaxy/db";
 import type { AuditDb } from "../db";
@@ -47,14 +47,20 @@ export class AuditLogTarget implements ReplayTarget {
       dropWorkspace: (workspaceId: string) => Promise<number>;
       /** Whether retention pruned the workspace's chain (it has a checkpoint). */
       pruned: (workspaceId: string) => Promise<boolean>;
+      /** Drafts and hashes checked messages ahead of their turn (`AuditLogService.hashAhead`). */
+      hashAhead: (messages: readonly EventMessage[]) => void;
     },
   ) {}
 
   prepare(replayId: string, messages: ReadMessage[]): PreparedBatch {
     // Many events per transaction, as the live consumer applies them; in this process, so
     // the messages go as they were read, with no copy to the raw form a request carries, and
-    // their claims are checked while the batch before is written.
+    // their claims are checked, and their entries hashed, while the batch before is written.
     const read = this.deps.bus.prepareRead(this.consumer, messages, { replayId });
+    // Once checked, its entries are drafted and hashed while the batch before is written.
+    void read.checked.then((checked) => {
+      if (checked) this.deps.hashAhead(checked);
+    });
     return {
       apply: async () => {
         const failed = await read.apply();
