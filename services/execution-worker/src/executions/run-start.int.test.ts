@@ -1,6 +1,7 @@
 import { describe, expect } from "vitest";
 import { v7 as uuidv7 } from "uuid";
 import { inWorkspace, sql } from "@galaxy/db";
+import { createLogger } from "@galaxy/observability";
 import { testLogger } from "@galaxy/testkit";
 import { eventually } from "../../test/support/harness";
 import { workerTest, startHarnessFirst } from "../../test/support/fixtures";
@@ -142,5 +143,29 @@ describe("a claimed run's start", () => {
     expect(carried?.events).toEqual([]);
     expect((await recorded(queued.id)).map((e) => e.type)).toEqual(["execution.queued", "execution.started"]);
     expect((await h.row(ws, queued.id)).started_at?.getTime()).toBe(startedAt.getTime());
+  });
+
+  test("a start that cannot be written is tried again a second later, not at once over and over, and the end still carries it", async ({ h, ws, relay, onTestFinished }) => {
+    const agent = await h.activeAgent(ws);
+    const queued = await h.startExecution(ws, agent.id, { message: "unwritable start" });
+    const owner = `run-start-test-${uuidv7()}`;
+    expect(await claimQueuedExecutions(h.db, owner, 1, 30_000)).toEqual([{ id: queued.id, workspaceId: ws }]);
+    onTestFinished(async () => {
+      await writeRunAlone(h.db, ws, { executionId: queued.id, owner, change: { kind: "hand_back" }, events: [], steps: [] });
+      await inWorkspace(h.db, ws, (tx) => cancelQueued(tx, queued.id, new Date()));
+    });
+    const lines: string[] = [];
+    const logger = createLogger({ service: "execution-worker", level: "error", destination: { write: (line: string) => void lines.push(line) } });
+    // A first step whose start is no date: its write fails the same way every time.
+    const startedAt = new Date();
+    const start = { startedAt, events: [], firstStep: { ...firstStepOf(null, 1, startedAt), startedAt: new Date(Number.NaN) }, abandonRunning: false };
+    const pending = new PendingStart({ db: h.db, relay, logger, owner }, { executionId: queued.id, workspaceId: ws }, start, 0, {});
+    onTestFinished(() => pending.drop());
+
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const failures = lines.filter((line) => line.includes("could not be written"));
+    expect(failures.length).toBeGreaterThanOrEqual(1);
+    expect(failures.length).toBeLessThanOrEqual(3);
+    expect(await pending.take()).toEqual(start);
   });
 });

@@ -6,6 +6,8 @@ import { retryTransient, type RetryOptions } from "./transient";
 
 /** How long a claimed run's start waits in memory before it is written on its own (`EXECUTION_START_WRITE_DELAY_MS`). */
 export const DEFAULT_START_WRITE_DELAY_MS = 1_000;
+/** The least time before a start whose write failed is tried again (its retries of a blip are over by then). */
+const AGAIN_AFTER_FAILURE_MS = 1_000;
 
 /** What an attempt's start writes: `started_at` and `execution.started` the first time, its first step `running`. */
 export interface AttemptStart {
@@ -52,8 +54,8 @@ export class PendingStart {
 
   /**
    * Writes the start now, unless it was written or taken already. A failure (past the retries
-   * of a blip) is logged, and the write is tried again after the delay; the end carries the
-   * start if it comes first.
+   * of a blip) is logged, and the write is tried again after the delay (a second at least);
+   * the end carries the start if it comes first.
    */
   writeNow(): Promise<void> {
     clearTimeout(this.timer);
@@ -79,7 +81,7 @@ export class PendingStart {
       (error: unknown) => {
         logger.error({ err: error, executionId: this.run.executionId, workspaceId: this.run.workspaceId }, "the run's start could not be written on its own; trying again later, unless its end carries it");
         this.state = "waiting";
-        this.timer = setTimeout(() => void this.writeNow(), this.delayMs);
+        this.timer = setTimeout(() => void this.writeNow(), Math.max(this.delayMs, AGAIN_AFTER_FAILURE_MS));
       },
     );
     return this.writing;
@@ -111,7 +113,7 @@ export class PendingStart {
     const [row] = await inWorkspaceAtOnce(
       this.deps.db,
       this.run.workspaceId,
-      sql<{ recorded: boolean }>`select exists (select 1 from execution_events where event_id = ${started.id}) as recorded`.compile(this.deps.db),
+      sql<{ recorded: boolean }>`select exists (select 1 from execution_events where execution_id = ${this.run.executionId} and event_id = ${started.id}) as recorded`.compile(this.deps.db),
     );
     return row?.recorded ? [] : this.start.events;
   }
