@@ -45,6 +45,8 @@ const test = workerTest({ concurrency: 0 })
     wakeOthers: () => {},
     tools: { policy: parseAllowlist(""), masterKey: undefined, timeoutMs: 10_000 },
     callbacks: new CallbackOrders({ retryWindowMs: 86_400_000, wake: () => {} }),
+    // The start written before the model call, as before decision 0030: the tests watch its step.
+    startWriteDelayMs: 0,
   }))
   .extend("queuedAndClaimed", { scope: "file" }, async ({ h }) => async (timeoutMs?: number): Promise<ClaimedExecution> => {
     const agent = await h.activeAgent(ws, timeoutMs === undefined ? {} : { timeoutMs });
