@@ -42,17 +42,21 @@ const test = workerTest({ concurrency: 0 })
       if (!last) throw new Error(`no events of execution ${executionId}`);
       return last;
     }),
-  );
+  )
+  /** Runs a queued execution on a worker of the test's own (the file's claims nothing) until it completes. */
+  .extend("runToCompletion", async ({ h, ws }, { onCleanup }) => async (executionId: string): Promise<void> => {
+    const runner = await h.spawnWorker({ concurrency: 1 });
+    onCleanup(() => runner.stop());
+    await eventually(async () => ((await h.row(ws, executionId)).status === "completed" ? true : null), 15_000, "the run to complete");
+  });
 startHarnessFirst(test);
 
 describe("completion callbacks scheduled with the end", () => {
-  test("no consumer of execution events exists, and an end schedules its callback: the terminal event as stored, with its seq", async ({ h, ws, scheduled, terminal, onTestFinished }) => {
+  test("no consumer of execution events exists, and an end schedules its callback: the terminal event as stored, with its seq", async ({ h, ws, scheduled, terminal, runToCompletion }) => {
     expect(await h.bus.consumerExists(RETIRED_CALLBACK_CONSUMER)).toBe(false);
     const agent = await h.activeAgent(ws, { notifyUrl: NOTIFY_URL });
     const queued = await h.startExecution(ws, agent.id, { message: "tell me" });
-    const runner = await h.spawnWorker({ concurrency: 1 });
-    onTestFinished(() => runner.stop());
-    await eventually(async () => ((await h.row(ws, queued.id)).status === "completed" ? true : null), 15_000, "the run to complete");
+    await runToCompletion(queued.id);
 
     const end = await terminal(queued.id);
     expect(end.type).toBe("execution.completed");
@@ -60,12 +64,10 @@ describe("completion callbacks scheduled with the end", () => {
     expect(await h.bus.consumerExists(RETIRED_CALLBACK_CONSUMER)).toBe(false);
   });
 
-  test("an agent without a notifyUrl gets no callback", async ({ h, ws, scheduled, onTestFinished }) => {
+  test("an agent without a notifyUrl gets no callback", async ({ h, ws, scheduled, runToCompletion }) => {
     const agent = await h.activeAgent(ws);
     const queued = await h.startExecution(ws, agent.id, { message: "quiet" });
-    const runner = await h.spawnWorker({ concurrency: 1 });
-    onTestFinished(() => runner.stop());
-    await eventually(async () => ((await h.row(ws, queued.id)).status === "completed" ? true : null), 15_000, "the run to complete");
+    await runToCompletion(queued.id);
     expect(await scheduled(queued.id)).toEqual([]);
   });
 
@@ -81,7 +83,7 @@ describe("completion callbacks scheduled with the end", () => {
     expect(await scheduled(queued.id)).toEqual([{ eventType: "execution.cancelled", eventId: end.id, attempt: 1, payloadId: end.id, seq: end.seq }]);
   });
 
-  test("a deployment upgraded from before: the retired consumer, while it exists, schedules the callbacks of ends an instance of the previous release recorded", async ({ h, ws, scheduled, terminal, onTestFinished }) => {
+  test("a deployment upgraded from before: the retired consumer, while it exists, schedules the callbacks of ends an instance of the previous release recorded", async ({ h, ws, scheduled, terminal, runToCompletion, onTestFinished }) => {
     const stream = h.bus.stream("EVENTS");
     const config = { durable_name: RETIRED_CALLBACK_CONSUMER, filter_subject: h.bus.subject("evt.*.execution.>"), ack_policy: "explicit", deliver_policy: "new" };
     await h.bus.rawRequest(`$JS.API.CONSUMER.DURABLE.CREATE.${stream}.${RETIRED_CALLBACK_CONSUMER}`, JSON.stringify({ stream_name: stream, config }));
@@ -90,9 +92,7 @@ describe("completion callbacks scheduled with the end", () => {
     });
     const agent = await h.activeAgent(ws, { notifyUrl: NOTIFY_URL });
     const queued = await h.startExecution(ws, agent.id, { message: "both ways" });
-    const runner = await h.spawnWorker({ concurrency: 1 });
-    onTestFinished(() => runner.stop());
-    await eventually(async () => ((await h.row(ws, queued.id)).status === "completed" ? true : null), 15_000, "the run to complete");
+    await runToCompletion(queued.id);
     const end = await terminal(queued.id);
 
     // An end as the previous release published it, with no callback scheduled: the same event under another id.

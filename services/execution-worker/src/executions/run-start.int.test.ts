@@ -1,4 +1,5 @@
 import { describe, expect } from "vitest";
+import type { Execution } from "@galaxy/contracts";
 import { v7 as uuidv7 } from "uuid";
 import { inWorkspace, sql } from "@galaxy/db";
 import { createLogger } from "@galaxy/observability";
@@ -32,7 +33,19 @@ const test = workerTest({ concurrency: 0 })
         select v.type, v.seq, v.xmin::text as tx from execution_events v where v.execution_id = ${executionId} order by v.seq`.execute(tx);
       return rows;
     }),
-  );
+  )
+  /** A queued execution claimed by an owner of the test's own (no worker runs it), given back and cancelled after the test. */
+  .extend("claimedByTest", async ({ h, ws }, { onCleanup }) => async (message: string): Promise<{ queued: Execution; owner: string }> => {
+    const agent = await h.activeAgent(ws);
+    const queued = await h.startExecution(ws, agent.id, { message });
+    const owner = `run-start-test-${uuidv7()}`;
+    expect(await claimQueuedExecutions(h.db, owner, 1, 30_000)).toEqual([{ id: queued.id, workspaceId: ws }]);
+    onCleanup(async () => {
+      await writeRunAlone(h.db, ws, { executionId: queued.id, owner, change: { kind: "hand_back" }, events: [], steps: [] });
+      await inWorkspace(h.db, ws, (tx) => cancelQueued(tx, queued.id, new Date()));
+    });
+    return { queued, owner };
+  });
 startHarnessFirst(test);
 
 /** queued, started, the steps' events, completed: numbered 1, 2, 3… in that order. */
@@ -119,15 +132,8 @@ describe("a claimed run's start", () => {
     expect(await h.stepStatuses(ws, queued.id)).toEqual(expect.arrayContaining(["abandoned", "completed"]));
   });
 
-  test("a start whose write committed but whose answer was lost is not written twice: the store is asked first", async ({ h, ws, recorded, relay, onTestFinished }) => {
-    const agent = await h.activeAgent(ws);
-    const queued = await h.startExecution(ws, agent.id, { message: "lost answer" });
-    const owner = `run-start-test-${uuidv7()}`;
-    expect(await claimQueuedExecutions(h.db, owner, 1, 30_000)).toEqual([{ id: queued.id, workspaceId: ws }]);
-    onTestFinished(async () => {
-      await writeRunAlone(h.db, ws, { executionId: queued.id, owner, change: { kind: "hand_back" }, events: [], steps: [] });
-      await inWorkspace(h.db, ws, (tx) => cancelQueued(tx, queued.id, new Date()));
-    });
+  test("a start whose write committed but whose answer was lost is not written twice: the store is asked first", async ({ h, ws, recorded, relay, claimedByTest }) => {
+    const { queued, owner } = await claimedByTest("lost answer");
     const context = runContext({ claim: await h.bus.serviceClaims.get(ws), traceparent: undefined, correlationId: uuidv7() }, queued.id);
     const startedAt = new Date();
     const start = { startedAt, events: [startedEvent({ ...queued, startedAt: startedAt.toISOString() }, context)], firstStep: firstStepOf(null, 1, startedAt), abandonRunning: false };
@@ -145,15 +151,8 @@ describe("a claimed run's start", () => {
     expect((await h.row(ws, queued.id)).started_at?.getTime()).toBe(startedAt.getTime());
   });
 
-  test("a start that cannot be written is tried again a second later, not at once over and over, and the end still carries it", async ({ h, ws, relay, onTestFinished }) => {
-    const agent = await h.activeAgent(ws);
-    const queued = await h.startExecution(ws, agent.id, { message: "unwritable start" });
-    const owner = `run-start-test-${uuidv7()}`;
-    expect(await claimQueuedExecutions(h.db, owner, 1, 30_000)).toEqual([{ id: queued.id, workspaceId: ws }]);
-    onTestFinished(async () => {
-      await writeRunAlone(h.db, ws, { executionId: queued.id, owner, change: { kind: "hand_back" }, events: [], steps: [] });
-      await inWorkspace(h.db, ws, (tx) => cancelQueued(tx, queued.id, new Date()));
-    });
+  test("a start that cannot be written is tried again a second later, not at once over and over, and the end still carries it", async ({ h, ws, relay, claimedByTest, onTestFinished }) => {
+    const { queued, owner } = await claimedByTest("unwritable start");
     const lines: string[] = [];
     const logger = createLogger({ service: "execution-worker", level: "error", destination: { write: (line: string) => void lines.push(line) } });
     // A first step whose start is no date: its write fails the same way every time.
