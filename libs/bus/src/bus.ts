@@ -136,7 +136,7 @@ export class Bus {
     return consumeBatch(this.r, options);
   }
 
-  /** Whether the durable consumer `durable` exists on `EVENTS`. */
+  /** Whether the durable consumer `durable` exists on `EVENTS`: for tests and tools (a service binds to one that may not exist with `existingOnly`). */
   consumerExists(durable: string): Promise<boolean> {
     return consumerExists(this.r, durable);
   }

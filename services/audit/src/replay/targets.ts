@@ -57,7 +57,6 @@ export class AuditLogTarget implements ReplayTarget {
     // the messages go as they were read, with no copy to the raw form a request carries, and
     // their claims are checked, and their entries hashed, while the batch before is written.
     const read = this.deps.bus.prepareRead(this.consumer, messages, { replayId });
-    // Once checked, its entries are drafted and hashed while the batch before is written.
     void read.checked.then((checked) => {
       if (checked) this.deps.hashAhead(checked);
     });

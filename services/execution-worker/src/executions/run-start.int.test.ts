@@ -9,7 +9,7 @@ import { workerTest, startHarnessFirst } from "../../test/support/fixtures";
 import { cancelQueued, claimQueuedExecutions } from "./executions.repository";
 import { firstStepOf, runContext, startedEvent } from "./run";
 import { PendingStart } from "./run-start";
-import { writeRunAlone } from "./run-store";
+import { writeRun } from "./run-store";
 
 /**
  * A claimed run's start waits in memory for `startWriteDelayMs` (docs/decisions/0030): a run
@@ -41,7 +41,7 @@ const test = workerTest({ concurrency: 0 })
     const owner = `run-start-test-${uuidv7()}`;
     expect(await claimQueuedExecutions(h.db, owner, 1, 30_000)).toEqual([{ id: queued.id, workspaceId: ws }]);
     onCleanup(async () => {
-      await writeRunAlone(h.db, ws, { executionId: queued.id, owner, change: { kind: "hand_back" }, events: [], steps: [] });
+      await writeRun(h.db, ws, { executionId: queued.id, owner, change: { kind: "hand_back" }, events: [], steps: [] });
       await inWorkspace(h.db, ws, (tx) => cancelQueued(tx, queued.id, new Date()));
     });
     return { queued, owner };

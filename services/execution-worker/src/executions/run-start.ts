@@ -1,7 +1,7 @@
 import { inWorkspaceAtOnce, sql, type Kysely, type OutboxRelay, type OutboxRow } from "@galaxy/db";
 import type { Logger } from "@galaxy/observability";
 import type { ExecutionDb } from "../db";
-import { writeRunAlone, type StepRecord } from "./run-store";
+import { writeRun, type StepRecord } from "./run-store";
 import { retryTransient, type RetryOptions } from "./transient";
 
 /** How long a claimed run's start waits in memory before it is written on its own (`EXECUTION_START_WRITE_DELAY_MS`). */
@@ -66,7 +66,7 @@ export class PendingStart {
     const write = async (): Promise<OutboxRow[] | null> => {
       const events = await this.eventsToWrite();
       try {
-        return await writeRunAlone(db, this.run.workspaceId, { executionId: this.run.executionId, owner, change: { kind: "start", startedAt }, events, steps: [firstStep], abandonRunning });
+        return await writeRun(db, this.run.workspaceId, { executionId: this.run.executionId, owner, change: { kind: "start", startedAt }, events, steps: [firstStep], abandonRunning });
       } catch (error) {
         this.uncertain = true;
         throw error;

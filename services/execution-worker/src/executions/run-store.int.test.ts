@@ -4,7 +4,7 @@ import { ZERO_USAGE } from "@galaxy/contracts";
 import { inWorkspace, sql } from "@galaxy/db";
 import { workerTest, startHarnessFirst } from "../../test/support/fixtures";
 import { cancelQueued, claimQueuedExecutions, type Outcome } from "./executions.repository";
-import { writeRunAlone, type RunChange, type RunWrite } from "./run-store";
+import { writeRun, type RunChange, type RunWrite } from "./run-store";
 import { StepLog } from "./step-log";
 
 /**
@@ -81,7 +81,7 @@ function failed(): Outcome {
 describe("a run's write", () => {
   test("its end, by the lease's owner: the row ends and lets the lease go, its steps and events are numbered after the counter, the month counts its tokens", async ({ h, ws, claimed, written, writeOf }) => {
     const before = await written(claimed);
-    const numbered = await writeRunAlone(h.db, ws, writeOf(claimed, { kind: "end", outcome: failed() }));
+    const numbered = await writeRun(h.db, ws, writeOf(claimed, { kind: "end", outcome: failed() }));
     expect(numbered?.map((event) => (event.payload.data as { seq: number }).seq)).toEqual([(before?.events ?? 0) + 1]);
     expect(await written(claimed)).toEqual({
       status: "failed",
@@ -101,25 +101,25 @@ describe("a run's write", () => {
   });
 
   test("its end again, once it ended: null, and nothing more is written", async ({ h, ws, claimed, written, writeOf }) => {
-    await writeRunAlone(h.db, ws, writeOf(claimed, { kind: "end", outcome: failed() }));
+    await writeRun(h.db, ws, writeOf(claimed, { kind: "end", outcome: failed() }));
     const ended = await written(claimed);
-    expect(await writeRunAlone(h.db, ws, writeOf(claimed, { kind: "end", outcome: failed() }))).toBeNull();
+    expect(await writeRun(h.db, ws, writeOf(claimed, { kind: "end", outcome: failed() }))).toBeNull();
     expect(await written(claimed)).toEqual(ended);
   });
 
   test("its start sets started_at the first time only; a hand-back queues it again, the attempt uncounted and the lease let go", async ({ h, ws, claimed, written, writeOf }) => {
     const first = new Date("2026-12-06T05:00:00.000Z");
-    await writeRunAlone(h.db, ws, writeOf(claimed, { kind: "start", startedAt: first }));
-    await writeRunAlone(h.db, ws, writeOf(claimed, { kind: "start", startedAt: new Date("2026-12-06T06:00:00.000Z") }));
+    await writeRun(h.db, ws, writeOf(claimed, { kind: "start", startedAt: first }));
+    await writeRun(h.db, ws, writeOf(claimed, { kind: "start", startedAt: new Date("2026-12-06T06:00:00.000Z") }));
     const started = await inWorkspace(h.db, ws, (tx) => sql<{ started_at: Date }>`select started_at from executions where id = ${claimed}`.execute(tx));
     expect(started.rows[0]?.started_at.toISOString()).toBe(first.toISOString());
-    expect(await writeRunAlone(h.db, ws, writeOf(claimed, { kind: "hand_back" }))).not.toBeNull();
+    expect(await writeRun(h.db, ws, writeOf(claimed, { kind: "hand_back" }))).not.toBeNull();
     expect(await written(claimed)).toMatchObject({ status: "queued", leased: false, attempt: 0, completed: false, usage: null });
   });
 
   test("by an instance that does not hold the lease: null, and nothing is written", async ({ h, ws, claimed, written, writeOf }) => {
     const before = await written(claimed);
-    expect(await writeRunAlone(h.db, ws, writeOf(claimed, { kind: "end", outcome: failed() }, "another-instance"))).toBeNull();
+    expect(await writeRun(h.db, ws, writeOf(claimed, { kind: "end", outcome: failed() }, "another-instance"))).toBeNull();
     expect(await written(claimed)).toEqual(before);
   });
 });
@@ -127,7 +127,7 @@ describe("a run's write", () => {
 describe("in another workspace's transaction, row-level security applies inside the functions", () => {
   test("write_run finds no execution: null, and nothing is written", async ({ h, ws, claimed, written, writeOf }) => {
     const before = await written(claimed);
-    expect(await writeRunAlone(h.db, uuidv7(), writeOf(claimed, { kind: "end", outcome: failed() }))).toBeNull();
+    expect(await writeRun(h.db, uuidv7(), writeOf(claimed, { kind: "end", outcome: failed() }))).toBeNull();
     expect(await written(claimed)).toEqual(before);
   });
 

@@ -1,5 +1,5 @@
 import type { StepName } from "@galaxy/contracts";
-import { atCommit, inWorkspaceAtOnce, sql, type CommitStatement, type Kysely, type OutboxRow, type RawBuilder, type Transaction } from "@galaxy/db";
+import { inWorkspaceAtOnce, sql, type Kysely, type OutboxRow, type RawBuilder } from "@galaxy/db";
 import type { ExecutionDb, StepStatus } from "../db";
 import type { CallbackOrder } from "../callbacks/callback-orders";
 import type { Outcome } from "./executions.repository";
@@ -48,18 +48,11 @@ export interface RunWrite {
  * in one message: `inWorkspaceAtOnce`): the events as written (with their seq, to publish after
  * the commit), or null when the lease was no longer ours and nothing was written. Every part
  * hangs on the update of the execution's row, so a lost lease writes no step, no event and no
- * usage. The run's end and a hand-back write so.
+ * usage. Every write of a run goes this way: a start written on its own, an end (which may
+ * carry the start), a hand-back.
  */
-export async function writeRunAlone(db: Kysely<ExecutionDb>, workspaceId: string, write: RunWrite): Promise<OutboxRow[] | null> {
+export async function writeRun(db: Kysely<ExecutionDb>, workspaceId: string, write: RunWrite): Promise<OutboxRow[] | null> {
   return writtenEvents(write, await inWorkspaceAtOnce(db, workspaceId, runWriteStatement(write).compile(db)));
-}
-
-/**
- * A run's write as the last statement of its transaction, sent with the commit (`atCommit`);
- * `answer` makes the transaction's answer of the events written (null: the lease was lost).
- */
-export function writeRunAtCommit<T>(tx: Transaction<ExecutionDb>, write: RunWrite, answer: (written: OutboxRow[] | null) => T): CommitStatement<T> {
-  return atCommit(runWriteStatement(write).compile(tx), (rows) => answer(writtenEvents(write, rows)));
 }
 
 function writtenEvents(write: RunWrite, rows: ReadonlyArray<{ base: number | null }>): OutboxRow[] | null {

@@ -9,7 +9,7 @@ import { toExecution, type ClaimedExecution, type ExecutionRow, type Outcome } f
 import { decideOutcome } from "./outcome";
 import { priceOf } from "./pricing";
 import { DEFAULT_START_WRITE_DELAY_MS, PendingStart, type AttemptStart } from "./run-start";
-import { writeRunAlone, type StepRecord } from "./run-store";
+import { writeRun, type StepRecord } from "./run-store";
 import type { RunOutcome, RunSignals } from "./scheduler";
 import { StepLog, WORKER_ACTOR } from "./step-log";
 import { retryTransient, type RetryOptions } from "./transient";
@@ -184,7 +184,7 @@ async function converseAndRecord(
     usage: { month: monthOf(completedAt), tokens: outcome.usage.totalTokens },
     notify,
   };
-  const written = await retryTransient(() => writeRunAlone(deps.db, claimed.workspaceId, end), retry);
+  const written = await retryTransient(() => writeRun(deps.db, claimed.workspaceId, end), retry);
   if (!written) {
     // Also what a retry sees after a commit whose answer the blip swallowed: the sweep publishes its events.
     logger.warn("the lease was not ours when the result was written; it is dropped");
@@ -275,6 +275,6 @@ async function stopped(deps: RunDeps, claimed: ClaimedExecution, steps: StepReco
  */
 async function handBack(deps: RunDeps, claimed: ClaimedExecution, steps: StepRecord[], retry: RetryOptions, start?: AttemptStart | null): Promise<boolean> {
   const write = { executionId: claimed.id, owner: deps.owner, change: { kind: "hand_back" } as const, events: [], steps, abandonRunning: start?.abandonRunning };
-  const written = await retryTransient(() => writeRunAlone(deps.db, claimed.workspaceId, write), retry);
+  const written = await retryTransient(() => writeRun(deps.db, claimed.workspaceId, write), retry);
   return written !== null;
 }
