@@ -215,7 +215,7 @@ export async function checkOutboundUrl(raw: string, policy: OutboundPolicy, sign
 }
 
 /** A lookup that answers only the checked address, so the connection goes where the check looked. */
-function pinnedLookup(target: OutboundTarget): LookupFunction {
+export function pinnedLookup(target: OutboundTarget): LookupFunction {
   return (_hostname, options, callback) => {
     if (options.all) callback(null, [{ address: target.address, family: target.family }]);
     else callback(null, target.address, target.family);

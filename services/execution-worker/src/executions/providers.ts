@@ -1,6 +1,5 @@
 import type Anthropic from "@anthropic-ai/sdk";
 import type { GoogleGenAI } from "@google/genai";
-import OpenAI from "openai";
 import type { Provider, ResolvedCredential } from "@galaxy/contracts";
 import { guardedFetch, parseAllowlist, type FetchFunction, type OutboundPolicy } from "@galaxy/webhooks";
 import { ModelCallError } from "../errors";
@@ -8,6 +7,7 @@ import type { ModelRequest } from "./messages";
 import { completeAnthropic, DEFAULT_ANTHROPIC_MAX_TOKENS, loadAnthropic } from "./providers/anthropic";
 import { completeGoogle, googleClient, ThoughtSignatures } from "./providers/google";
 import { completeOpenAI } from "./providers/openai";
+import type { OpenAIEndpoint } from "./providers/openai-stream";
 import { ClientCache, type ModelAnswer, type OnDelta } from "./providers/shared";
 
 export { MAX_PROVIDER_MESSAGE_CHARS } from "./providers/shared";
@@ -62,32 +62,36 @@ export const PROVIDER_BASE_URLS: Record<Provider, string> = {
 export const DEFAULT_MAX_OUTPUT_TOKENS: Record<Provider, number> = { openai: 4_096, anthropic: DEFAULT_ANTHROPIC_MAX_TOKENS, google: 8_192 };
 
 /**
- * Calls the agent's model through the provider's own SDK (`providers/<provider>.ts`),
- * streamed. A call that failed before its answer began (429, 408, 409, 5xx, a timeout, a
- * connection error) is tried again `maxRetries` times with exponential backoff and jitter,
- * waiting what the provider asks when it says: `retry-after` (or `retry-after-ms`) for OpenAI
- * and Anthropic, whose SDKs retry; Gemini's `RetryInfo.retryDelay`, by `providers/retry.ts`.
+ * Calls the agent's model (`providers/<provider>.ts`), streamed: OpenAI's chat completions
+ * spoken directly over Node's http (`providers/openai-stream.ts`; docs/decisions/0032),
+ * Anthropic and Gemini through their SDKs. A call that failed before its answer began (429,
+ * 408, 409, 5xx, a timeout, a connection error) is tried again `maxRetries` times with
+ * exponential backoff and jitter, waiting what the provider asks when it says: `retry-after`
+ * (or `retry-after-ms`) for OpenAI and Anthropic; Gemini's `RetryInfo.retryDelay`, by
+ * `providers/retry.ts`.
  */
 export class ModelProviders {
-  private readonly openai: OpenAI;
+  private readonly openai: OpenAIEndpoint;
   // Anthropic's and Google's clients (and SDKs) are made on first use: most workers call one provider.
   private anthropic: Promise<Anthropic> | undefined;
   private google: Promise<GoogleGenAI> | undefined;
   private readonly maxRetries: number;
   private readonly credentials: WorkspaceCredentials | undefined;
-  private readonly workspaceOpenAI = new ClientCache<OpenAI>("openai");
+  private readonly workspaceOpenAI = new ClientCache<OpenAIEndpoint>("openai");
   private readonly workspaceAnthropic = new ClientCache<Promise<Anthropic>>("anthropic");
   private readonly workspaceGoogle = new ClientCache<Promise<GoogleGenAI>>("google");
   private readonly signatures = new ThoughtSignatures();
   // For a workspace's own base URL: every request checked against the outbound policy.
+  private readonly outboundPolicy: OutboundPolicy;
   private readonly guarded: FetchFunction;
 
   constructor(private readonly settings: ProviderSettings) {
     const maxRetries = settings.maxRetries ?? 2;
     this.maxRetries = maxRetries;
     this.credentials = settings.credentials;
-    this.guarded = guardedFetch(settings.outboundPolicy ?? parseAllowlist(""));
-    this.openai = new OpenAI({ apiKey: settings.openaiApiKey, baseURL: settings.openaiBaseUrl, maxRetries });
+    this.outboundPolicy = settings.outboundPolicy ?? parseAllowlist("");
+    this.guarded = guardedFetch(this.outboundPolicy);
+    this.openai = { baseUrl: settings.openaiBaseUrl, apiKey: settings.openaiApiKey, maxRetries, policy: null };
   }
 
   /**
@@ -118,10 +122,11 @@ export class ModelProviders {
     }
   }
 
-  private openaiFor(credential: ResolvedCredential): OpenAI {
-    const baseURL = credential.baseUrl ?? PROVIDER_BASE_URLS.openai;
-    const fetch = credential.baseUrl ? { fetch: this.guarded } : {};
-    return this.workspaceOpenAI.get(baseURL, credential.apiKey, () => new OpenAI({ apiKey: credential.apiKey, baseURL, maxRetries: this.maxRetries, ...fetch }));
+  private openaiFor(credential: ResolvedCredential): OpenAIEndpoint {
+    const baseUrl = credential.baseUrl ?? PROVIDER_BASE_URLS.openai;
+    // A base URL the workspace chose is checked on every call; OpenAI's own is trusted.
+    const policy = credential.baseUrl ? this.outboundPolicy : null;
+    return this.workspaceOpenAI.get(baseUrl, credential.apiKey, () => ({ baseUrl, apiKey: credential.apiKey, maxRetries: this.maxRetries, policy }));
   }
 
   /** The environment's Anthropic client, made on first use; null when none is configured. */

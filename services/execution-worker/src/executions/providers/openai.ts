@@ -1,7 +1,8 @@
-import OpenAI from "openai";
+import type OpenAI from "openai";
 import { z } from "zod";
 import { ModelCallError } from "../../errors";
 import type { ModelRequest } from "../messages";
+import { chatCompletionStream, type OpenAIEndpoint } from "./openai-stream";
 import { MAX_TOOL_CALLS_PER_ANSWER, providerFailure, tooManyToolCalls, type ModelAnswer, type OnDelta } from "./shared";
 
 // The parts of OpenAI's stream the worker reads; parsed, not trusted, because the base URL may
@@ -33,28 +34,28 @@ const OpenAIChunk = z.object({
   model: z.string().max(200).nullish(),
 });
 
+/** The request of a streamed chat completion, typed by the SDK's own declarations. */
+type ChatCompletionRequest = OpenAI.Chat.Completions.ChatCompletionCreateParamsStreaming;
+
 /** Calls an OpenAI chat model, streamed, with usage reported in the last chunk. */
-export async function completeOpenAI(request: ModelRequest, signal: AbortSignal, client: OpenAI, onDelta: OnDelta): Promise<ModelAnswer> {
+export async function completeOpenAI(request: ModelRequest, signal: AbortSignal, endpoint: OpenAIEndpoint, onDelta: OnDelta): Promise<ModelAnswer> {
   let text = "";
   const calls = new Map<number, { id: string; name: string; arguments: string }>();
   let usage: z.infer<typeof OpenAIUsage> | null = null;
   let model: string | undefined;
   try {
-    const stream = await client.chat.completions.create(
-      {
-        model: request.model,
-        messages: openAIMessages(request),
-        ...(request.tools.length > 0
-          ? { tools: request.tools.map((tool) => ({ type: "function" as const, function: { name: tool.name, description: tool.description, parameters: tool.parameters } })) }
-          : {}),
-        ...(request.temperature !== null ? { temperature: request.temperature } : {}),
-        ...(request.maxTokens !== null ? { max_tokens: request.maxTokens } : {}),
-        stream: true,
-        stream_options: { include_usage: true },
-      },
-      { signal },
-    );
-    for await (const raw of stream) {
+    const body: ChatCompletionRequest = {
+      model: request.model,
+      messages: openAIMessages(request),
+      ...(request.tools.length > 0
+        ? { tools: request.tools.map((tool) => ({ type: "function" as const, function: { name: tool.name, description: tool.description, parameters: tool.parameters } })) }
+        : {}),
+      ...(request.temperature !== null ? { temperature: request.temperature } : {}),
+      ...(request.maxTokens !== null ? { max_tokens: request.maxTokens } : {}),
+      stream: true,
+      stream_options: { include_usage: true },
+    };
+    for await (const raw of chatCompletionStream(endpoint, body, signal)) {
       const chunk = OpenAIChunk.safeParse(raw);
       if (!chunk.success) throw new ModelCallError("provider_error", "The provider's stream was malformed", { cause: chunk.error });
       if (chunk.data.usage) usage = chunk.data.usage;
@@ -77,7 +78,7 @@ export async function completeOpenAI(request: ModelRequest, signal: AbortSignal,
       }
     }
   } catch (error) {
-    throw providerFailure(error, (caught) => caught instanceof OpenAI.APIUserAbortError);
+    throw providerFailure(error, () => signal.aborted);
   }
   const toolCalls = [...calls.entries()].sort(([a], [b]) => a - b).map(([index, call]) => ({ id: call.id || `call_${index}`, name: call.name, arguments: call.arguments }));
   const inputTokens = usage?.prompt_tokens ?? 0;

@@ -3,13 +3,13 @@ import { z } from "zod";
 import { outboundRefusalIn, type FetchFunction } from "@galaxy/webhooks";
 
 /** Statuses worth another try: the provider is busy, rate-limits or failed on its side. */
-const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 409, 429, 500, 502, 503, 504]);
+export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 409, 429, 500, 502, 503, 504]);
 
 /** The longest wait a provider may ask for; a longer one is not waited out, the failure stands. */
 export const MAX_RETRY_DELAY_MS = 60_000;
 
 // A failed answer's body is read for its retry hint; no more of it than this.
-const MAX_ERROR_BODY_BYTES = 64 * 1024;
+export const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
 // Google's error body: `{error: {details: [{"@type": ".../google.rpc.RetryInfo", retryDelay: "2.5s"}]}}`.
 const GoogleErrorBody = z.object({
