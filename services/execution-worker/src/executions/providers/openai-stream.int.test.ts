@@ -54,8 +54,8 @@ function streamInPieces(body: string, size = 3): (req: IncomingMessage, res: Ser
 }
 
 describe("an OpenAI-compatible stream", () => {
-  test("events cut across writes, with CRLF ends, comments and multi-line data, are read whole up to [DONE]", async ({ standIn }) => {
-    standIn.answer = streamInPieces(': keep-alive\r\n\r\ndata: {"n":1}\r\n\r\ndata: {"n":\r\ndata: 2}\n\nevent: message\nid: 3\ndata: {"n":3}\n\ndata: [DONE]\n\ndata: {"n":4}\n\n');
+  test("events cut across writes, with CRLF or CR ends, comments and multi-line data, are read whole up to [DONE]", async ({ standIn }) => {
+    standIn.answer = streamInPieces(': keep-alive\r\n\r\ndata: {"n":1}\r\n\r\ndata: {"n":\r\ndata: 2}\r\revent: message\nid: 3\ndata: {"n":3}\n\ndata: [DONE]\n\ndata: {"n":4}\n\n');
     expect(await collect(chatCompletionStream(endpoint(standIn), ask, new AbortController().signal))).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
   });
 
@@ -93,24 +93,30 @@ describe("an OpenAI-compatible stream", () => {
       res.end();
     };
     const error = await collect(chatCompletionStream(endpoint(standIn), ask, new AbortController().signal)).catch((caught: unknown) => caught);
-    expect(error).toMatchObject({ code: "provider_error", message: expect.stringContaining("over 1048576 characters") });
+    expect(error).toMatchObject({ code: "provider_error", message: "The provider's stream sent an event over 1048576 characters" });
   });
 
-  test("a kept-alive connection the server closed is left for a new one, even with no retries allowed", async ({ standIn }) => {
+  test("a kept-alive connection the server closed is left for a new one at once, as one of the retries", async ({ standIn }) => {
     const served = new WeakSet<Socket>();
-    let closed = 0;
+    const requests: Array<"closed" | "kept" | "own"> = [];
     standIn.answer = (req, res) => {
       // A connection's next request finds it closed, as after a server's idle timeout.
       if (served.has(req.socket)) {
-        closed += 1;
+        requests.push("closed");
         req.socket.destroy();
         return;
       }
       served.add(req.socket);
+      // A request on a connection of its own says so (`connection: close`), and is sent without a backoff's wait.
+      requests.push(req.headers.connection === "close" ? "own" : "kept");
       streamInPieces('data: {"n":1}\n\ndata: [DONE]\n\n', 64)(req, res);
     };
-    for (let i = 0; i < 3; i++) expect(await collect(chatCompletionStream(endpoint(standIn), ask, new AbortController().signal))).toEqual([{ n: 1 }]);
-    expect(closed).toBeGreaterThanOrEqual(1);
+    for (let i = 0; i < 3; i++) expect(await collect(chatCompletionStream(endpoint(standIn, 1), ask, new AbortController().signal))).toEqual([{ n: 1 }]);
+    expect(requests).toContain("closed");
+    expect(requests.filter((request, i) => request === "closed" && requests[i + 1] !== "own")).toEqual([]);
+    // With no retry allowed, it fails and names no address.
+    const error = await collect(chatCompletionStream(endpoint(standIn, 0), ask, new AbortController().signal)).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: "provider_error", message: "Could not connect to the provider" });
   });
 
   test("a 500 with a hint to wait is tried again after it; a 400 is not, and carries the provider's words", async ({ standIn }) => {
@@ -128,5 +134,29 @@ describe("an OpenAI-compatible stream", () => {
     const error = await collect(chatCompletionStream(endpoint(standIn, 2), ask, new AbortController().signal)).catch((caught: unknown) => caught);
     expect(error).toMatchObject({ code: "provider_error", message: "400 no such thing" });
     expect(calls).toBe(2);
+  });
+
+  test("any 5xx is tried again, unless the provider's x-should-retry says not to; its word also makes a 400 worth another try", async ({ standIn }) => {
+    const answers: Array<[number, Record<string, string>]> = [
+      [520, {}],
+      [400, { "x-should-retry": "true" }],
+      [503, { "x-should-retry": "false" }],
+    ];
+    let calls = 0;
+    standIn.answer = (_req, res) => {
+      const [status, headers] = answers[calls] ?? [200, {}];
+      calls += 1;
+      res.writeHead(status, { "content-type": "application/json", "retry-after-ms": "10", ...headers });
+      res.end(JSON.stringify({ error: { message: `answer ${calls}` } }));
+    };
+    const error = await collect(chatCompletionStream(endpoint(standIn, 5), ask, new AbortController().signal)).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: "provider_error", message: "503 answer 3" });
+    expect(calls).toBe(3);
+  });
+
+  test("an error in the stream fails the call even without a message", async ({ standIn }) => {
+    standIn.answer = streamInPieces('data: {"error":{"message":null,"type":"server_error"}}\n\n');
+    const error = await collect(chatCompletionStream(endpoint(standIn), ask, new AbortController().signal)).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: "provider_error", message: "The provider's stream reported an error" });
   });
 });

@@ -1,11 +1,12 @@
-import http, { type IncomingMessage } from "node:http";
+import http, { type IncomingHttpHeaders, type IncomingMessage } from "node:http";
 import https from "node:https";
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
 import { checkOutboundUrl, outboundRefusalIn, pinnedLookup, type OutboundPolicy } from "@galaxy/webhooks";
 import { ModelCallError } from "../../errors";
+import { backoffMs, MAX_ERROR_BODY_BYTES } from "./retry";
+import { EventTooLongError, serverSentEvents } from "./server-sent-events";
 import { shortMessage } from "./shared";
-import { backoffMs, MAX_ERROR_BODY_BYTES, MAX_RETRY_DELAY_MS, RETRYABLE_STATUSES, retryHintMs } from "./retry";
 
 /**
  * An OpenAI-compatible chat endpoint: the environment's (trusted, its connections kept alive)
@@ -22,10 +23,13 @@ export interface OpenAIEndpoint {
 /** The longest server-sent event accepted; a longer one is a malformed stream, not memory to fill. */
 export const MAX_EVENT_CHARS = 1024 * 1024;
 
+/** The longest wait a provider may ask for that is waited; a longer (or zero) one gets the backoff instead, as OpenAI's SDK does. */
+const MAX_HINT_MS = 60_000;
+
 // Idle connections are closed after 30 s, sooner when the server's `keep-alive` header says so.
 const keptAlive = { "http:": new http.Agent({ keepAlive: true, timeout: 30_000 }), "https:": new https.Agent({ keepAlive: true, timeout: 30_000 }) };
 
-/** A kept-alive connection the server had closed, found out by the request sent on it: nothing reached the provider. */
+/** A kept-alive connection that turned out closed when a request was sent on it; the next try takes a new one at once. */
 class StaleConnectionError extends Error {
   constructor(cause: unknown) {
     super("the kept-alive connection had been closed", { cause });
@@ -33,22 +37,36 @@ class StaleConnectionError extends Error {
   }
 }
 
-const ErrorBody = z.object({ error: z.object({ message: z.string() }) });
-
 /**
  * Asks `POST {baseUrl}/chat/completions` for `body` (which must ask for `stream: true`) and
  * yields each event of the answer's stream as parsed JSON, until `[DONE]` or the end. Speaks
  * the protocol itself, over Node's http: the OpenAI SDK cost the worker about a millisecond of
- * CPU per call (docs/decisions/0032-openai-calls-without-the-sdk.md). A call that failed
- * before its answer began (a connection error, or a status in `RETRYABLE_STATUSES`) is tried
- * again up to `maxRetries` times, waiting what the provider asks (`retry-after-ms`,
- * `retry-after`), else a backoff with jitter; a hint longer than `MAX_RETRY_DELAY_MS` is not
- * waited out. Any other status throws `ModelCallError` (`provider_error`) with the provider's
- * message; so does an error event in the stream. An abort of `signal` rejects as the abort.
+ * CPU per call (docs/decisions/0032-openai-calls-without-the-sdk.md). Retries are the SDK's:
+ * a call that failed before its answer began (a connection error, 408, 409, 429 or any 5xx,
+ * unless the provider's `x-should-retry` says otherwise) is tried again up to `maxRetries`
+ * times, waiting what the provider asks (`retry-after-ms`, `retry-after`) when it is under a
+ * minute, else 0.5 s, 1 s, … up to 8 s with jitter. Every failure is a `ModelCallError`
+ * (`provider_error`) with the provider's message, or a plain one that names no address; an
+ * abort of `signal` rejects as an error that is no `ModelCallError`.
  */
 export async function* chatCompletionStream(endpoint: OpenAIEndpoint, body: unknown, signal: AbortSignal): AsyncGenerator<unknown> {
   const response = await answer(endpoint, JSON.stringify(body), signal);
-  yield* serverSentEvents(response);
+  response.setEncoding("utf8");
+  let done = false;
+  try {
+    for await (const { event, data } of serverSentEvents(response as AsyncIterable<string>, MAX_EVENT_CHARS)) {
+      // After `[DONE]` the rest is read to its end, unparsed: the connection then serves the next call.
+      if (data === "[DONE]") done = true;
+      else if (!done) yield parsedEvent(event, data);
+    }
+  } catch (error) {
+    if (signal.aborted || error instanceof ModelCallError) throw error;
+    if (error instanceof EventTooLongError) throw new ModelCallError("provider_error", `The provider's stream sent an event over ${error.maxChars} characters`);
+    throw new ModelCallError("provider_error", "The provider's answer was cut off", { cause: error });
+  } finally {
+    // Ended early (a throw, or the caller stopped reading): the connection is closed.
+    if (!response.complete) response.destroy();
+  }
 }
 
 async function answer(endpoint: OpenAIEndpoint, payload: string, signal: AbortSignal): Promise<IncomingMessage> {
@@ -59,28 +77,44 @@ async function answer(endpoint: OpenAIEndpoint, payload: string, signal: AbortSi
     try {
       response = await post(url, payload, endpoint, signal, fresh);
     } catch (error) {
-      if (error instanceof StaleConnectionError && !fresh && !signal.aborted) {
-        // At once, uncounted, on a connection of its own: the request never reached the provider.
-        fresh = true;
-        attempt -= 1;
-        continue;
-      }
-      if (signal.aborted || outboundRefusalIn(error) || attempt >= endpoint.maxRetries) throw error;
-      await sleep(backoffMs(attempt), undefined, { signal });
+      if (signal.aborted || outboundRefusalIn(error)) throw error;
+      if (attempt >= endpoint.maxRetries) throw new ModelCallError("provider_error", "Could not connect to the provider", { cause: error });
+      // A closed kept-alive connection is tried again at once, on a new one; other failures wait.
+      fresh = error instanceof StaleConnectionError;
+      if (!fresh) await sleep(backoffMs(attempt), undefined, { signal });
       continue;
     }
+    fresh = false;
     const status = response.statusCode ?? 0;
     if (status >= 200 && status < 300) return response;
     const text = await readCapped(response);
-    if (RETRYABLE_STATUSES.has(status) && attempt < endpoint.maxRetries) {
-      const hinted = retryHintMs(text, headersOf(response));
-      if (hinted === null || hinted <= MAX_RETRY_DELAY_MS) {
-        await sleep(hinted ?? backoffMs(attempt), undefined, { signal });
-        continue;
-      }
+    if (attempt < endpoint.maxRetries && shouldRetry(status, response.headers)) {
+      const hinted = hintMs(response.headers);
+      await sleep(hinted ?? backoffMs(attempt), undefined, { signal });
+      continue;
     }
     throw new ModelCallError("provider_error", shortMessage(`${status} ${errorMessage(text)}`));
   }
+}
+
+/** OpenAI's rules: the provider's `x-should-retry` first; else 408, 409, 429 and any 5xx. */
+function shouldRetry(status: number, headers: IncomingHttpHeaders): boolean {
+  const told = headers["x-should-retry"];
+  if (told === "true") return true;
+  if (told === "false") return false;
+  return status === 408 || status === 409 || status === 429 || status >= 500;
+}
+
+/** The wait asked by `retry-after-ms` or `retry-after` (seconds or an HTTP date), when it is above zero and under a minute. */
+function hintMs(headers: IncomingHttpHeaders): number | null {
+  const afterMs = Number(headers["retry-after-ms"] ?? Number.NaN);
+  const after = headers["retry-after"];
+  let wait = afterMs;
+  if (!Number.isFinite(wait) && after !== undefined && after.trim() !== "") {
+    const seconds = Number(after);
+    wait = Number.isFinite(seconds) ? seconds * 1_000 : Date.parse(after) - Date.now();
+  }
+  return Number.isFinite(wait) && wait > 0 && wait < MAX_HINT_MS ? wait : null;
 }
 
 /** Sends the request; resolves with the response once its status and headers are in. */
@@ -107,68 +141,41 @@ async function post(url: string, payload: string, endpoint: OpenAIEndpoint, sign
   });
 }
 
-/** The events of a `text/event-stream` answer, their `data` parsed as JSON; `[DONE]` ends them. */
-async function* serverSentEvents(response: IncomingMessage): AsyncGenerator<unknown> {
-  response.setEncoding("utf8");
-  let pending = "";
-  let data: string[] = [];
-  let event = "";
-  let done = false;
-  try {
-    for await (const chunk of response as AsyncIterable<string>) {
-      pending += chunk;
-      let end: number;
-      while ((end = pending.indexOf("\n")) >= 0) {
-        const line = pending.charCodeAt(end - 1) === 13 ? pending.slice(0, end - 1) : pending.slice(0, end);
-        pending = pending.slice(end + 1);
-        if (line === "") {
-          // A blank line ends an event.
-          if (data.length > 0) {
-            const payload = data.join("\n");
-            // After `[DONE]` the rest is read to its end, unparsed: the connection then serves the next call.
-            if (payload === "[DONE]") done = true;
-            else if (!done) yield parsedEvent(event, payload);
-          }
-          data = [];
-          event = "";
-        } else if (line.startsWith("data:")) {
-          data.push(line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5));
-        } else if (line.startsWith("event:")) {
-          event = line.slice(6).trim();
-        }
-        // Comments (`:`), `id:` and `retry:` lines say nothing a chat answer needs.
-      }
-      if (pending.length + data.reduce((sum, piece) => sum + piece.length, 0) > MAX_EVENT_CHARS) {
-        throw new ModelCallError("provider_error", `The provider's stream sent an event over ${MAX_EVENT_CHARS} characters`);
-      }
-    }
-  } finally {
-    // Ended early (a throw, or the caller stopped reading): the connection is closed.
-    if (!response.complete) response.destroy();
-  }
-}
+// What a failure says, in OpenAI's shape: `{error: {message}}`, in an error body or a streamed event.
+const Failure = z.object({ error: z.unknown() });
+const Described = z.object({ message: z.string().min(1) });
 
-function parsedEvent(event: string, payload: string): unknown {
+function parsedEvent(event: string, data: string): unknown {
   let json: unknown;
   try {
-    json = JSON.parse(payload);
+    json = JSON.parse(data);
   } catch (error) {
     throw new ModelCallError("provider_error", "The provider's stream was malformed", { cause: error });
   }
-  const failure = ErrorBody.safeParse(json);
-  if (event === "error" || failure.success) throw new ModelCallError("provider_error", shortMessage(failure.success ? failure.data.error.message : "The provider's stream reported an error"));
+  const failure = Failure.safeParse(json);
+  if (event === "error" || (failure.success && failure.data.error)) {
+    throw new ModelCallError("provider_error", shortMessage(messageOf(failure.success ? failure.data.error : null) ?? "The provider's stream reported an error"));
+  }
   return json;
 }
 
 /** The provider's own words from an error body: `error.message` of OpenAI's shape, else the body, else the status alone. */
 function errorMessage(text: string): string {
+  let json: unknown = null;
   try {
-    const parsed = ErrorBody.safeParse(JSON.parse(text));
-    if (parsed.success) return parsed.data.error.message;
+    json = JSON.parse(text);
   } catch {
     // Not JSON: the body as it is.
   }
+  const failure = Failure.safeParse(json);
+  const message = failure.success ? messageOf(failure.data.error) : null;
+  if (message !== null) return message;
   return text.trim() === "" ? "status code (no body)" : text;
+}
+
+function messageOf(error: unknown): string | null {
+  const described = Described.safeParse(error);
+  return described.success ? described.data.message : null;
 }
 
 async function readCapped(response: IncomingMessage): Promise<string> {
@@ -184,13 +191,4 @@ async function readCapped(response: IncomingMessage): Promise<string> {
     if (!response.complete) response.destroy();
   }
   return Buffer.concat(chunks).toString("utf8").slice(0, MAX_ERROR_BODY_BYTES);
-}
-
-function headersOf(response: IncomingMessage): Headers {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(response.headers)) {
-    if (value === undefined) continue;
-    for (const one of Array.isArray(value) ? value : [value]) headers.append(name, one);
-  }
-  return headers;
 }

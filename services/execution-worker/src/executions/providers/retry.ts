@@ -3,7 +3,7 @@ import { z } from "zod";
 import { outboundRefusalIn, type FetchFunction } from "@galaxy/webhooks";
 
 /** Statuses worth another try: the provider is busy, rate-limits or failed on its side. */
-export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 409, 429, 500, 502, 503, 504]);
+const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 409, 429, 500, 502, 503, 504]);
 
 /** The longest wait a provider may ask for; a longer one is not waited out, the failure stands. */
 export const MAX_RETRY_DELAY_MS = 60_000;
