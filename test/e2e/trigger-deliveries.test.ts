@@ -46,12 +46,15 @@ const test = galaxyTest({ webhookRateLimit: { limit: RATE_LIMIT, windowS: 60 } }
     expect(response.status, JSON.stringify(response.body)).toBe(200);
     return Deliveries.parse(response.body);
   })
-  /** The trigger's list once it holds `count` deliveries (recording follows the answer, in the background). */
-  .extend("listed", { scope: "file" }, async ({ deliveries }) => async (triggerId: string, count: number): Promise<TriggerDelivery[]> => {
+  /**
+   * The trigger's list once it holds `count` deliveries, the newest numbered `newest` (recording
+   * follows the answer, in the background, and a list keeps only the newest 200).
+   */
+  .extend("listed", { scope: "file" }, async ({ deliveries }) => async (triggerId: string, count: number, newest = count): Promise<TriggerDelivery[]> => {
     return eventually(async () => {
       const page = await deliveries(triggerId, "?limit=100");
-      return page.pagination.total === count ? page.data : undefined;
-    }, 10_000, `${count} deliveries listed`);
+      return page.pagination.total === count && page.data[0]?.seq === newest ? page.data : undefined;
+    }, 10_000, `${count} deliveries listed, the newest numbered ${newest}`);
   });
 startGalaxyFirst(test);
 
@@ -87,7 +90,7 @@ describe("a webhook trigger's deliveries", () => {
     const statuses: number[] = [];
     for (let i = 0; i < TRIGGER_DELIVERIES_KEPT + 5; i++) statuses.push((await deliver(trigger.id, trigger.secret)).status);
     expect(statuses.filter((s) => s === 202)).toHaveLength(RATE_LIMIT);
-    const list = await listed(trigger.id, TRIGGER_DELIVERIES_KEPT);
+    const list = await listed(trigger.id, TRIGGER_DELIVERIES_KEPT, TRIGGER_DELIVERIES_KEPT + 5);
     expect(list).toHaveLength(100);
     expect(list[0]).toMatchObject({ seq: TRIGGER_DELIVERIES_KEPT + 5, outcome: "refused", httpStatus: 429, code: "webhook_rate_limited" });
     const seqs: number[] = [];

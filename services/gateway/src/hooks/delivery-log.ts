@@ -8,8 +8,10 @@ import { TRIGGER_DELIVERIES_KEPT, TRIGGER_DELIVERIES_TTL_S, UnavailableError, Uu
  * (docs/webhooks.md, Deliveries): a sorted set per trigger, scored by the delivery's number,
  * trimmed to the newest `TRIGGER_DELIVERIES_KEPT` and dropped a week after the last delivery.
  * The key names the workspace as well as the trigger, and only the workspace's own callers
- * read it. Recording is one script, sent after the answer is decided and not awaited by it:
- * a delivery never waits for, nor fails because of, its log.
+ * read it. Recording is not awaited by the answer: a delivery never waits for, nor fails
+ * because of, its log. Records wait up to `FLUSH_DELAY_MS` to be written together, in one
+ * script (the answer goes out first, and a burst of deliveries costs Redis one call per flush
+ * rather than one each); the plugin flushes what is left when the gateway closes.
  */
 
 /** A delivery as stored: short keys, one JSON member per delivery. */
@@ -30,15 +32,24 @@ export interface DeliveryRecord {
   executionId: string | null;
 }
 
-// Numbers the delivery, adds it, keeps the newest ARGV[2], and renews both keys' time to live.
+// For each delivery (its list and counter in KEYS, its entry in ARGV after the two settings):
+// numbers it, adds it, keeps the newest ARGV[1], and renews both keys' time to live (ARGV[2]).
 const RECORD = `
-local seq = redis.call('INCR', KEYS[2])
-local entry = string.gsub(ARGV[1], '"s":0', '"s":' .. seq, 1)
-redis.call('ZADD', KEYS[1], seq, entry)
-redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[2]) + 1))
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('EXPIRE', KEYS[2], ARGV[3])
-return seq`;
+local kept = tonumber(ARGV[1])
+for i = 1, #KEYS / 2 do
+  local list, counter = KEYS[2 * i - 1], KEYS[2 * i]
+  local seq = redis.call('INCR', counter)
+  local entry = string.gsub(ARGV[i + 2], '"s":0', '"s":' .. seq, 1)
+  redis.call('ZADD', list, seq, entry)
+  redis.call('ZREMRANGEBYRANK', list, 0, -(kept + 1))
+  redis.call('EXPIRE', list, ARGV[2])
+  redis.call('EXPIRE', counter, ARGV[2])
+end
+return #KEYS / 2`;
+
+/** How long a record waits for others to be written with it, and the most written in one call. */
+export const FLUSH_DELAY_MS = 20;
+const FLUSH_MAX = 128;
 
 const WEBHOOK_ID_KEPT = 256;
 
@@ -47,12 +58,15 @@ function keys(workspaceId: string, triggerId: string): [string, string] {
 }
 
 export class DeliveryLog {
+  private pending: Array<{ keys: [string, string]; entry: string }> = [];
+  private timer: NodeJS.Timeout | null = null;
+
   constructor(
     private readonly redis: Redis,
     private readonly logger: FastifyBaseLogger,
   ) {}
 
-  /** Records a delivery in the background; a Redis outage loses the record, never the delivery. */
+  /** Records a delivery in the background; a Redis outage (or a crash within `FLUSH_DELAY_MS`) loses the record, never the delivery. */
   record(workspaceId: string, triggerId: string, delivery: DeliveryRecord): void {
     const entry: StoredDelivery = {
       s: 0,
@@ -62,9 +76,23 @@ export class DeliveryLog {
       c: delivery.code,
       e: delivery.executionId,
     };
-    this.redis
-      .eval(RECORD, 2, ...keys(workspaceId, triggerId), JSON.stringify(entry), String(TRIGGER_DELIVERIES_KEPT), String(TRIGGER_DELIVERIES_TTL_S))
-      .catch((error: unknown) => this.logger.warn({ err: error, triggerId }, "could not record a webhook delivery"));
+    this.pending.push({ keys: keys(workspaceId, triggerId), entry: JSON.stringify(entry) });
+    if (this.pending.length >= FLUSH_MAX) void this.flush();
+    else this.timer ??= setTimeout(() => void this.flush(), FLUSH_DELAY_MS);
+  }
+
+  /** Writes the records waiting, in one script; a failure is logged and the records dropped. */
+  async flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    try {
+      await this.redis.eval(RECORD, batch.length * 2, ...batch.flatMap((record) => record.keys), String(TRIGGER_DELIVERIES_KEPT), String(TRIGGER_DELIVERIES_TTL_S), ...batch.map((record) => record.entry));
+    } catch (error) {
+      this.logger.warn({ err: error, deliveries: batch.length }, "could not record webhook deliveries");
+    }
   }
 
   /** The newest deliveries numbered below `before` (all of them without it), newest first: `limit + 1` are read, to know whether more follow. */

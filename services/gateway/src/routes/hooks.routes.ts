@@ -102,7 +102,9 @@ export function hookRoutes({ bus }: RouteDeps, options: HookRouteOptions): Fasti
   return async (app) => {
     app.removeAllContentTypeParsers();
     app.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: HOOK_BODY_LIMIT }, (_request, body, done) => done(null, body));
-    recordDeliveries(app, new DeliveryLog(options.redis, app.log), async (triggerId) => (await triggers.get(triggerId)).workspaceId);
+    const log = new DeliveryLog(options.redis, app.log);
+    recordDeliveries(app, log, async (triggerId) => (await triggers.get(triggerId)).workspaceId);
+    app.addHook("onClose", () => log.flush());
 
     app.post(
       "/hooks/:triggerId",
