@@ -32,8 +32,9 @@ describe("a text/event-stream", () => {
   test("an event whose data lines outgrow the limit is refused, even lines with nothing after the colon", async () => {
     // 1,001 empty data lines: no character of data, but each is a line the event keeps.
     await expect(read(chunked("data:\n".repeat(1_001)))).rejects.toBeInstanceOf(EventTooLongError);
-    // The line breaks count: 500 lines of one character are 1,000 characters with them.
-    await expect(read(chunked("data: x\n".repeat(501)))).rejects.toBeInstanceOf(EventTooLongError);
+    // The line breaks count: 500 lines of one character are 1,000 characters with them. The
+    // limit holds line by line, even when the event ends within the same chunk.
+    await expect(read(chunked(`${"data: x\n".repeat(501)}\n`))).rejects.toBeInstanceOf(EventTooLongError);
     expect(await read(chunked("data: x\n".repeat(400), "\n"))).toHaveLength(1);
   });
 
