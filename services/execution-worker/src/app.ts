@@ -116,6 +116,8 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
   const leaseMs = config.leaseMs ?? 30_000;
   const relay = new OutboxRelay({ db, publish: (row) => bus.publishEvent(row), logger, metrics: bus.registry, markDelayMs: OUTBOX_MARK_DELAY_MS, sweepAgeMs: OUTBOX_SWEEP_AGE_MS });
   const credentials = new CredentialResolver({ bus, ttlMs: config.credentialTtlMs });
+  // Where a workspace's provider base URL, a webhook tool and a completion callback may point.
+  const outboundPolicy = parseAllowlist(config.outboundHostAllowlist);
   const providers = new ModelProviders({
     credentials,
     openaiApiKey: config.openaiApiKey,
@@ -125,10 +127,10 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
     googleApiKey: config.googleApiKey,
     googleBaseUrl: config.googleBaseUrl,
     maxRetries: config.maxRetries,
-    outboundPolicy: parseAllowlist(config.outboundHostAllowlist),
+    outboundPolicy,
   });
   const wakeOthers = () => bus.publishCore(WAKE_SUBJECT, { from: owner });
-  const callbackConfig = { ...DEFAULT_CALLBACK_SETTINGS, ...config.callbacks, policy: parseAllowlist(config.outboundHostAllowlist) };
+  const callbackConfig = { ...DEFAULT_CALLBACK_SETTINGS, ...config.callbacks, policy: outboundPolicy };
   const callbacks = new CallbackDispatcher({ db, bus, logger, config: callbackConfig });
   const callbackOrders = new CallbackOrders({ retryWindowMs: callbackConfig.retryWindowMs, wake: () => callbacks.wake() });
   const pipeline: RunDeps = {
@@ -141,7 +143,7 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
     defaultTimeoutMs: config.defaultTimeoutMs ?? 600_000,
     maxAttempts: config.maxAttempts ?? 3,
     wakeOthers,
-    tools: { policy: parseAllowlist(config.outboundHostAllowlist), masterKey: config.masterKey, timeoutMs: config.toolTimeoutMs ?? 10_000 },
+    tools: { policy: outboundPolicy, masterKey: config.masterKey, timeoutMs: config.toolTimeoutMs ?? 10_000 },
     maxToolRounds: config.maxToolRounds,
     startWriteDelayMs: config.startWriteDelayMs,
     callbacks: callbackOrders,

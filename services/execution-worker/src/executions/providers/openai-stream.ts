@@ -4,7 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
 import { checkOutboundUrl, outboundRefusalIn, pinnedLookup, type OutboundPolicy } from "@galaxy/webhooks";
 import { ModelCallError } from "../../errors";
-import { backoffMs, MAX_ERROR_BODY_BYTES } from "./retry";
+import { backoffMs, MAX_ERROR_BODY_BYTES, retryAfterMs } from "./retry";
 import { EventTooLongError, serverSentEvents } from "./server-sent-events";
 import { shortMessage } from "./shared";
 
@@ -105,16 +105,13 @@ function shouldRetry(status: number, headers: IncomingHttpHeaders): boolean {
   return status === 408 || status === 409 || status === 429 || status >= 500;
 }
 
-/** The wait asked by `retry-after-ms` or `retry-after` (seconds or an HTTP date), when it is above zero and under a minute. */
+/** The wait the provider asks for (`retryAfterMs`), when it is above zero and under a minute. */
 function hintMs(headers: IncomingHttpHeaders): number | null {
-  const afterMs = Number(headers["retry-after-ms"] ?? Number.NaN);
-  const after = headers["retry-after"];
-  let wait = afterMs;
-  if (!Number.isFinite(wait) && after !== undefined && after.trim() !== "") {
-    const seconds = Number(after);
-    wait = Number.isFinite(seconds) ? seconds * 1_000 : Date.parse(after) - Date.now();
-  }
-  return Number.isFinite(wait) && wait > 0 && wait < MAX_HINT_MS ? wait : null;
+  const wait = retryAfterMs((name) => {
+    const value = headers[name];
+    return Array.isArray(value) ? value[0] : value;
+  });
+  return wait !== null && wait > 0 && wait < MAX_HINT_MS ? wait : null;
 }
 
 /** Sends the request; resolves with the response once its status and headers are in. */

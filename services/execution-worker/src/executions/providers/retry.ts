@@ -53,12 +53,15 @@ export function backoffMs(attempt: number): number {
 
 /** The wait a failed response asks for, in ms, from its body and headers; null when they say nothing usable. */
 export function retryHintMs(body: string, headers: Headers): number | null {
-  const retryInfo = retryInfoMs(body);
-  if (retryInfo !== null) return retryInfo;
-  const afterMs = Number(headers.get("retry-after-ms") ?? Number.NaN);
+  return retryInfoMs(body) ?? retryAfterMs((name) => headers.get(name));
+}
+
+/** The wait `retry-after-ms`, else `retry-after` (seconds or an HTTP date) asks for, in ms; null when neither says anything usable. */
+export function retryAfterMs(header: (name: string) => string | null | undefined): number | null {
+  const afterMs = Number(header("retry-after-ms") ?? Number.NaN);
   if (Number.isFinite(afterMs) && afterMs >= 0) return afterMs;
-  const after = headers.get("retry-after");
-  if (after === null) return null;
+  const after = header("retry-after");
+  if (after === null || after === undefined) return null;
   const seconds = Number(after);
   if (after.trim() !== "" && Number.isFinite(seconds) && seconds >= 0) return seconds * 1_000;
   const date = Date.parse(after);
