@@ -1,12 +1,11 @@
 import { describe, expect } from "vitest";
 import { v7 as uuidv7 } from "uuid";
 import type { Agent } from "@galaxy/contracts";
-import { sql } from "@galaxy/db";
 import { batchIntakeTest, startHarnessFirst } from "../../test/support/fixtures";
 import { eventually } from "../../test/support/harness";
+import { holdClaimLock, statementWaitingForALock } from "../../test/support/claim-lock";
 import { webhookOrder } from "../../test/support/webhook-orders";
 import type { BatchOrder } from "./batch-intake";
-import { CLAIM_LOCK } from "./intake";
 
 /**
  * When the batch intake takes the scheduler's claim lock (docs/webhooks.md, "Intake"): a lone
@@ -16,34 +15,9 @@ import { CLAIM_LOCK } from "./intake";
 
 const test = batchIntakeTest("batch-lock-test")
   .extend("orderOf", { scope: "file" }, async ({ h }) => (agent: Agent): Promise<BatchOrder> => webhookOrder(h.bus, agent, { message: "hello" }))
-  /** Holds the claim lock on a connection of its own until `release` is called. */
-  .extend("holdClaimLock", { scope: "file" }, async ({ h }) => async (): Promise<{ release: () => Promise<void> }> => {
-    let release = () => undefined as void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    let locked = () => undefined as void;
-    const held = new Promise<void>((resolve) => (locked = resolve));
-    const done = h.db.connection().execute(async (connection) => {
-      await sql`begin`.execute(connection);
-      await sql`select pg_advisory_xact_lock(hashtext(${CLAIM_LOCK}))`.execute(connection);
-      locked();
-      await released;
-      await sql`commit`.execute(connection);
-    });
-    await Promise.race([held, done]);
-    return {
-      release: async () => {
-        release();
-        await done;
-      },
-    };
-  })
-  /** Whether a transaction of the workspace (its id is a literal of the transaction's first round trip) waits for an advisory lock. */
-  .extend("waitsForTheLock", { scope: "file" }, async ({ h }) => async (workspaceId: string): Promise<boolean> => {
-    const result = await sql<{ n: number }>`
-      select count(*)::int as n from pg_locks l join pg_stat_activity a on a.pid = l.pid
-       where l.locktype = 'advisory' and not l.granted and a.query like ${`%${workspaceId}%`}`.execute(h.db);
-    return (result.rows[0]?.n ?? 0) > 0;
-  });
+  .extend("holdClaimLock", { scope: "file" }, async ({ h }) => () => holdClaimLock(h.db))
+  /** Whether a transaction of the workspace waits for an advisory lock. */
+  .extend("waitsForTheLock", { scope: "file" }, async ({ h }) => async (workspaceId: string): Promise<boolean> => (await statementWaitingForALock(h.db, workspaceId)) !== null);
 
 describe("BatchIntake and the claim lock", () => {
   test("a lone delivery to a workspace with nothing waiting takes the claim lock before it reads", async ({ h, batch, orderOf, holdClaimLock, waitsForTheLock }) => {

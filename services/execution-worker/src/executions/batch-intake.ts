@@ -1,13 +1,17 @@
 import { isRetryable } from "@galaxy/bus";
-import { atCommit, inWorkspace, sql, type OutboxRow } from "@galaxy/db";
+import { atCommit, inWorkspace, inWorkspaceAtOnce, sql, type OutboxRow } from "@galaxy/db";
 import type { ExecutionDb } from "../db";
 import { TIERS } from "../quota/tiers";
+import { foreseenAnswer, foreseenStartWrite } from "./foreseen-start";
 import { checkInput } from "./input-check";
 import { CLAIM_LOCK, quotaRefusal, type Intake, type IntakeDeps, type Reservation, type StartOrder } from "./intake";
 import { startsWrite, type PlannedStart, type StartsWrite } from "./start-rows";
 import { planStart } from "./start-plan";
 import { decideStart } from "./start-decision";
 import { readWorkspaceFacts, type WorkspaceFacts } from "./workspace-facts";
+
+/** How many workspaces' last facts the batch intake keeps for their next lone delivery (each holds its agents' configs). */
+const KNOWN_WORKSPACES = 1_000;
 
 /** A start with a fixed id: a batch may be handed again, whole or in part, and must start each once. */
 export type BatchOrder = StartOrder & { executionId: string };
@@ -38,11 +42,15 @@ interface BatchState {
  * trips fewer than reading, locking and reading again (docs/benchmarks.md, "Webhook to
  * completed: where the milliseconds went"). An order
  * whose agent the projection does not know as startable is handed to the intake alone after
- * the commit (it asks the registry).
+ * the commit (it asks the registry). A lone delivery to a workspace a batch here read before
+ * is planned from that read and written in one round trip, by a statement that writes it only
+ * if the facts still allow the plan (docs/decisions/0033); otherwise it goes as any batch.
  */
 export class BatchIntake {
   /** Workspaces whose last batch here found or left executions waiting, or no room: their next batch is likely queued, so it locks only if it may take. */
   private readonly waiting = new Set<string>();
+  /** What the last batch here read of each workspace: a lone delivery's start is planned from it (startForeseen). */
+  private readonly lastFacts = new Map<string, WorkspaceFacts>();
 
   constructor(private readonly deps: IntakeDeps & { intake: Intake }) {}
 
@@ -62,6 +70,12 @@ export class BatchIntake {
     const planned: PlannedStart[] = [];
     const state: BatchState = { outcomes, alone: [], copies: [] };
     const lockFirst = groups.size === 1 && claims.has(first) && !this.waiting.has(first);
+    const [lone] = orders;
+    const loneClaim = lockFirst && orders.length === 1 ? claims.get(first) : undefined;
+    if (lone && loneClaim !== undefined) {
+      const foreseen = await this.startForeseen(lone, loneClaim);
+      if (foreseen) return foreseen;
+    }
     try {
       const written = await inWorkspace(db, first, async (tx) => {
         let locked = lockFirst;
@@ -88,6 +102,7 @@ export class BatchIntake {
               facts = await read();
             }
           }
+          this.know(workspaceId, facts);
           const group = this.planGroup(orders, indexes, facts, claim, reserved.length, state);
           this.remember(workspaceId, facts.queued > 0 || facts.running >= TIERS[facts.tier].concurrency || group.some((start) => start.plan.begun === null));
           pending = startsWrite(tx, workspaceId, group, this.deps);
@@ -117,6 +132,48 @@ export class BatchIntake {
     for (const index of state.alone) outcomes[index] = await this.startAlone(orders[index] as BatchOrder);
     for (const [copy, original] of state.copies) outcomes[copy] = outcomes[original] ?? null;
     return outcomes;
+  }
+
+  /**
+   * A lone delivery to a workspace read before, in ONE round trip (docs/decisions/0033): planned
+   * from what the last batch here read of the workspace, taken at once, and written only if the
+   * facts still allow exactly that (foreseen-start.ts). Answers its outcome, or null when the
+   * plan cannot be made or no longer holds: then the caller reads and plans as for any batch.
+   */
+  private async startForeseen(order: BatchOrder, claim: string): Promise<BatchOutcomes | null> {
+    const facts = this.lastFacts.get(order.workspaceId);
+    if (!facts) return null;
+    const decision = decideStart(order.agentId, facts.agents.get(order.agentId) ?? null, order.principal, false);
+    if (decision.kind !== "enqueue" || quotaRefusal(facts, 0, new Date())) return null;
+    try {
+      checkInput(order.agentId, decision.version, decision.config, order.input ?? null);
+    } catch {
+      // Refused as the batch path refuses it, from facts read now.
+      return null;
+    }
+    const slot = this.deps.reserve();
+    if (!slot) return null;
+    let launched = false;
+    try {
+      const { db, relay, owner, leaseMs } = this.deps;
+      const now = new Date();
+      const plan = planStart(order, order.executionId, decision.version, decision.config, facts, { claim }, now);
+      const begun = plan.begun;
+      if (!begun) throw new Error("a start planned to be taken at once has no begun run");
+      const query = foreseenStartWrite(db, { order, version: decision.version, plan }, facts, { owner, leaseMs }, now);
+      const answer = foreseenAnswer(await inWorkspaceAtOnce(db, order.workspaceId, query, { advisoryLock: CLAIM_LOCK }), order.executionId);
+      this.know(order.workspaceId, answer.facts);
+      if (!answer.written) return answer.facts.existing.has(order.executionId) ? [null] : null;
+      relay.publishNow(plan.events);
+      // The run's budget is what the statement read, not what was read before.
+      const remainingTokens = Math.max(0, TIERS[answer.facts.tier].monthlyTokens - answer.facts.tokensUsed);
+      slot.launch({ id: order.executionId, workspaceId: order.workspaceId, begun: { ...begun, remainingTokens } });
+      launched = true;
+      this.remember(order.workspaceId, false);
+      return [null];
+    } finally {
+      if (!launched) slot.release();
+    }
   }
 
   /** Decides each order of one workspace's group; those to write, planned (taken at once while room is left in `free` places kept for it). */
@@ -181,6 +238,15 @@ export class BatchIntake {
     }
     if (this.waiting.size >= 10_000) this.waiting.clear();
     this.waiting.add(workspaceId);
+  }
+
+  /** Keeps what a batch read of the workspace (not which ids existed), for its next lone delivery; the least recently read are forgotten past KNOWN_WORKSPACES. */
+  private know(workspaceId: string, facts: WorkspaceFacts): void {
+    this.lastFacts.delete(workspaceId);
+    this.lastFacts.set(workspaceId, { ...facts, existing: new Set() });
+    if (this.lastFacts.size <= KNOWN_WORKSPACES) return;
+    const [oldest] = this.lastFacts.keys();
+    if (oldest !== undefined) this.lastFacts.delete(oldest);
   }
 
   private reserveUpTo(count: number): Reservation[] {

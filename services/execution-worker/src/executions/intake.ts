@@ -60,7 +60,7 @@ export interface StartOrder {
 }
 
 /** What the workspace's tier, usage and queue say, and what the projection knows of the agent: one statement. */
-interface IntakeFacts extends Omit<WorkspaceFacts, "agents" | "existing"> {
+interface IntakeFacts extends Omit<WorkspaceFacts, "agents" | "existing" | "storedTier"> {
   agent: PinnableAgent | null;
   existing: boolean;
 }

@@ -16,6 +16,14 @@ export interface StartsWrite {
   written(rows: ReadonlyArray<{ id: string }>): PlannedStart[];
 }
 
+/** What `write_starts` takes for `starts`: the rows, their events and first steps, as JSON, and the time they were created. */
+export interface StartsArguments {
+  rows: string;
+  events: string;
+  steps: string;
+  createdAt: string;
+}
+
 /**
  * The one statement writing the new executions of one workspace (`write_starts`, a PL/pgSQL
  * function that keeps its plan: docs/decisions/0026), for the caller's transaction
@@ -27,6 +35,20 @@ export interface StartsWrite {
  */
 export function startsWrite(tx: Transaction<ExecutionDb>, workspaceId: string, starts: readonly PlannedStart[], lease: { owner: string; leaseMs: number }): StartsWrite | undefined {
   if (starts.length === 0) return undefined;
+  const { rows, events, steps, createdAt } = startsArguments(starts);
+  const query = sql<{ id: string }>`
+    select id from write_starts(${workspaceId}, ${lease.owner}, ${lease.leaseMs}, ${createdAt}::timestamptz, ${rows}::jsonb, ${events}::jsonb, ${steps}::jsonb)`.compile(tx);
+  return {
+    query,
+    written: (rows) => {
+      const ids = new Set(rows.map((row) => row.id));
+      return starts.filter((start) => ids.has(start.plan.queued.id));
+    },
+  };
+}
+
+/** `write_starts`'s arguments for `starts` (at least one). */
+export function startsArguments(starts: readonly PlannedStart[]): StartsArguments {
   const rows = starts.map(({ order, version, plan }, n) => ({
     n,
     id: plan.queued.id,
@@ -56,14 +78,5 @@ export function startsWrite(tx: Transaction<ExecutionDb>, workspaceId: string, s
     return step ? [{ id: step.id, execution_id: plan.queued.id, name: step.name, status: step.status, started_at: step.startedAt.toISOString(), detail: step.detail }] : [];
   });
   const createdAt = starts[0]?.plan.queued.createdAt ?? new Date().toISOString();
-  const query = sql<{ id: string }>`
-    select id from write_starts(${workspaceId}, ${lease.owner}, ${lease.leaseMs}, ${createdAt}::timestamptz,
-                                ${JSON.stringify(rows)}::jsonb, ${JSON.stringify(events)}::jsonb, ${JSON.stringify(steps)}::jsonb)`.compile(tx);
-  return {
-    query,
-    written: (rows) => {
-      const ids = new Set(rows.map((row) => row.id));
-      return starts.filter((start) => ids.has(start.plan.queued.id));
-    },
-  };
+  return { rows: JSON.stringify(rows), events: JSON.stringify(events), steps: JSON.stringify(steps), createdAt };
 }
