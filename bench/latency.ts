@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { availableParallelism } from "node:os";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { sql, type Kysely } from "@galaxy/db";
@@ -7,8 +8,10 @@ import type { BenchContext, BenchOutcome } from "./context";
 import { sendDeliveries } from "./load/senders";
 import { timeDeliveries, type DeliveryFigures } from "./load/timing";
 import { ms, ratio, summarize, type LatencySummary } from "./stats";
+import { CpuMeter, pidsNamed } from "./system/proc";
 
 export const LATENCY = { warmup: 30, count: 300, timeoutMs: 10_000 };
+const ENGINES = ["postgres", "nats-server", "redis-server"] as const;
 /** The target for one delivery at a time (docs/benchmarks.md), with a zero-latency model. */
 const TARGET = { p50: 10, p99: 25 };
 /** Postgres publishes a backend's transaction counts within about 10 s of its going idle (PostgreSQL 15). */
@@ -25,8 +28,17 @@ const STATS_SETTLE_MS = 11_000;
 export async function executionLatency(ctx: BenchContext): Promise<BenchOutcome & { figures: DeliveryFigures }> {
   await sleep(STATS_SETTLE_MS);
   const before = await transactions(ctx.db, ctx.world.database);
+  // The CPU each process spends on a delivery when nothing else runs: on two cores, what bounds the latency.
+  const services = ctx.galaxy.pids();
+  const meter = new CpuMeter(async () => {
+    const groups = await pidsNamed(ENGINES);
+    for (const [name, pid] of services) groups.set(name, [pid]);
+    return groups;
+  });
+  await meter.start();
   const run = sendDeliveries({ url: ctx.webhookUrl, secret: ctx.tenant.secret, count: LATENCY.warmup + LATENCY.count, concurrency: 1, label: "latency", untilCompleted: { natsUrl: ctx.world.natsUrl, busPrefix: ctx.galaxy.busPrefix, timeoutMs: LATENCY.timeoutMs } }, 180_000);
   const galaxy = await timeDeliveries(await run.done, ctx.galaxyFinished, 120_000, LATENCY.warmup);
+  const cpu = await meter.stop();
   await sleep(STATS_SETTLE_MS);
   const after = await transactions(ctx.db, ctx.world.database);
   const perExecution = (after - before - 1) / (LATENCY.warmup + LATENCY.count);
@@ -54,9 +66,18 @@ export async function executionLatency(ctx: BenchContext): Promise<BenchOutcome 
     ],
     notes: [
       `Latency: webhook POST → 202 p50 ${ms(galaxy.accept.p50)}, p99 ${ms(galaxy.accept.p99)}; mean POST → execution.completed ${ms(galaxy.latency.mean)} against the bare responder's ${ms(bare.mean)}.`,
+      cpuNote(cpu, LATENCY.warmup + LATENCY.count),
       `Transactions per execution (benchmark 4, processes): \`xact_commit + xact_rollback\` of the bench database in \`pg_stat_database\` over the ${LATENCY.warmup + LATENCY.count} one-at-a-time deliveries, read ${STATS_SETTLE_MS / 1000} s after the last (when Postgres has published every backend's counts); it includes read-only transactions and the services' background work meanwhile (outbox sweeps, leases, consumer locks).`,
     ],
   };
+}
+
+/** The CPU per delivery of each process during the one-at-a-time run, largest first. */
+function cpuNote(cpu: ReadonlyMap<string, number>, deliveries: number): string {
+  const perDelivery = [...cpu].map(([name, seconds]) => [name, (seconds * 1000) / deliveries] as const).sort((a, b) => b[1] - a[1]);
+  const total = perDelivery.reduce((sum, [, used]) => sum + used, 0);
+  const parts = perDelivery.filter(([, used]) => used >= 0.05).map(([name, used]) => `${name} ${ms(used)}`);
+  return `CPU per delivery, one at a time (each process's CPU time during the ${deliveries} deliveries ÷ ${deliveries}; the engines' include other sessions' work): ${ms(total)} in all, ${parts.join(", ")}; the machine has ${availableParallelism()} cores.`;
 }
 
 async function transactions(db: Kysely<unknown>, database: string): Promise<number> {
