@@ -7,6 +7,7 @@ import { RATE_TIERS_KEY } from "@galaxy/gateway";
 import { insertExecution } from "./bare";
 import type { BenchContext, BenchOutcome } from "./context";
 import { ms, perSecond, ratio, within } from "./stats";
+import { CpuMeter, pidsNamed } from "./system/proc";
 
 export const READ_PATH = { connections: 32, durationS: 8, warmupS: 2 };
 const TARGET_RATIO = 0.5;
@@ -41,7 +42,15 @@ export async function readPath(ctx: BenchContext): Promise<BenchOutcome> {
     redis.disconnect();
   }
   process.env.BENCH_READ_TARGETS = JSON.stringify(targets);
-  const galaxy = await load(ctx.galaxy.gatewayUrl);
+  const services = ctx.galaxy.pids();
+  const meter = new CpuMeter(async () => {
+    const groups = await pidsNamed(["postgres", "nats-server", "redis-server"]);
+    for (const [name, pid] of services) groups.set(name, [pid]);
+    groups.set("bench runner (autocannon)", [process.pid]);
+    return groups;
+  });
+  const galaxy = await load(ctx.galaxy.gatewayUrl, () => meter.start());
+  const cpu = await meter.stop();
   ctx.log(`  galaxy  ${perSecond(galaxy.requestsPerSecond, "req")}  p99 ${ms(galaxy.p99)}`);
 
   const rowId = randomUUID();
@@ -55,11 +64,15 @@ export async function readPath(ctx: BenchContext): Promise<BenchOutcome> {
       { benchmark: name, metric: `GET /api/executions/{id}, req/s (${READ_PATH.connections} conns)`, galaxy: perSecond(galaxy.requestsPerSecond, "req"), baseline: perSecond(bare.requestsPerSecond, "req"), ratio: ratio(galaxy.requestsPerSecond, bare.requestsPerSecond), target: `≥ ${TARGET_RATIO}× bare`, met: galaxy.requestsPerSecond >= TARGET_RATIO * bare.requestsPerSecond },
       { benchmark: name, metric: "p99 latency", galaxy: ms(galaxy.p99), baseline: ms(bare.p99), ratio: ratio(galaxy.p99, bare.p99), target: "—", met: null },
     ],
-    notes: [`Read path: ${READ_PATH.durationS} s after ${READ_PATH.warmupS} s of warm-up, over ${targets.length} workspaces' tokens; p50 Galaxy ${ms(galaxy.p50)}, bare ${ms(bare.p50)}; requests served: Galaxy ${galaxy.total}, bare ${bare.total}.`],
+    notes: [
+      `Read path: ${READ_PATH.durationS} s after ${READ_PATH.warmupS} s of warm-up, over ${targets.length} workspaces' tokens; p50 Galaxy ${ms(galaxy.p50)}, bare ${ms(bare.p50)}; requests served: Galaxy ${galaxy.total}, bare ${bare.total}.`,
+      `CPU per request during Galaxy's measured ${READ_PATH.durationS} s (each process's CPU time ÷ requests served; the engines' include other sessions' work): ${[...cpu].sort((a, b) => b[1] - a[1]).filter(([, used]) => used > 0.01).map(([name, used]) => `${name} ${ms((used * 1000) / galaxy.total)}`).join(", ")}.`,
+    ],
   };
 }
 
-async function load(baseUrl: string): Promise<LoadFigures> {
+/** Warms up, then measures; `measuring` is called between the two. */
+async function load(baseUrl: string, measuring: () => Promise<void> = async () => undefined): Promise<LoadFigures> {
   const run = async (duration: number) => {
     const result = await within(
       autocannon({ url: baseUrl, connections: READ_PATH.connections, duration, workers: 1, timeout: 10, requests: [{ method: "GET", setupRequest: SETUP_REQUEST }] }),
@@ -71,6 +84,7 @@ async function load(baseUrl: string): Promise<LoadFigures> {
     return result;
   };
   await run(READ_PATH.warmupS);
+  await measuring();
   const result = await run(READ_PATH.durationS);
   return { requestsPerSecond: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, total: result.requests.total };
 }
