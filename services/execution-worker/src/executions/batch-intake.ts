@@ -2,16 +2,13 @@ import { isRetryable } from "@galaxy/bus";
 import { atCommit, inWorkspace, inWorkspaceAtOnce, sql, type OutboxRow } from "@galaxy/db";
 import type { ExecutionDb } from "../db";
 import { TIERS } from "../quota/tiers";
-import { foreseenAnswer, foreseenStartWrite } from "./foreseen-start";
+import { foreseenAnswer, foreseenStartWrite, Foresights } from "./foreseen-start";
 import { checkInput } from "./input-check";
 import { CLAIM_LOCK, quotaRefusal, type Intake, type IntakeDeps, type Reservation, type StartOrder } from "./intake";
 import { startsWrite, type PlannedStart, type StartsWrite } from "./start-rows";
 import { planStart } from "./start-plan";
 import { decideStart } from "./start-decision";
 import { readWorkspaceFacts, type WorkspaceFacts } from "./workspace-facts";
-
-/** How many workspaces' last facts the batch intake keeps for their next lone delivery (each holds its agents' configs). */
-const KNOWN_WORKSPACES = 1_000;
 
 /** A start with a fixed id: a batch may be handed again, whole or in part, and must start each once. */
 export type BatchOrder = StartOrder & { executionId: string };
@@ -49,8 +46,10 @@ interface BatchState {
 export class BatchIntake {
   /** Workspaces whose last batch here found or left executions waiting, or no room: their next batch is likely queued, so it locks only if it may take. */
   private readonly waiting = new Set<string>();
-  /** What the last batch here read of each workspace: a lone delivery's start is planned from it (startForeseen). */
-  private readonly lastFacts = new Map<string, WorkspaceFacts>();
+  /** What batches here read of each workspace's agents, tier and tokens: a lone delivery's start is planned from it (startForeseen). */
+  private readonly foresights = new Foresights();
+  /** Lone deliveries started in one round trip, and those whose foreseen plan no longer held (then read and planned as any batch). */
+  readonly foreseen = { written: 0, refused: 0 };
 
   constructor(private readonly deps: IntakeDeps & { intake: Intake }) {}
 
@@ -72,10 +71,7 @@ export class BatchIntake {
     const lockFirst = groups.size === 1 && claims.has(first) && !this.waiting.has(first);
     const [lone] = orders;
     const loneClaim = lockFirst && orders.length === 1 ? claims.get(first) : undefined;
-    if (lone && loneClaim !== undefined) {
-      const foreseen = await this.startForeseen(lone, loneClaim);
-      if (foreseen) return foreseen;
-    }
+    if (lone && loneClaim !== undefined && (await this.startForeseen(lone, loneClaim))) return outcomes;
     try {
       const written = await inWorkspace(db, first, async (tx) => {
         let locked = lockFirst;
@@ -102,7 +98,7 @@ export class BatchIntake {
               facts = await read();
             }
           }
-          this.know(workspaceId, facts);
+          this.foresights.learn(workspaceId, facts);
           const group = this.planGroup(orders, indexes, facts, claim, reserved.length, state);
           this.remember(workspaceId, facts.queued > 0 || facts.running >= TIERS[facts.tier].concurrency || group.some((start) => start.plan.begun === null));
           pending = startsWrite(tx, workspaceId, group, this.deps);
@@ -136,41 +132,47 @@ export class BatchIntake {
 
   /**
    * A lone delivery to a workspace read before, in ONE round trip (docs/decisions/0033): planned
-   * from what the last batch here read of the workspace, taken at once, and written only if the
-   * facts still allow exactly that (foreseen-start.ts). Answers its outcome, or null when the
-   * plan cannot be made or no longer holds: then the caller reads and plans as for any batch.
+   * from what batches here read of the workspace and its agent, taken at once, and written only
+   * if the facts still allow exactly that (foreseen-start.ts). True when it is done (started
+   * now, or before); false when no plan could be made or it no longer held, and nothing was
+   * written: the caller then reads and plans as for any batch.
    */
-  private async startForeseen(order: BatchOrder, claim: string): Promise<BatchOutcomes | null> {
-    const facts = this.lastFacts.get(order.workspaceId);
-    if (!facts) return null;
-    const decision = decideStart(order.agentId, facts.agents.get(order.agentId) ?? null, order.principal, false);
-    if (decision.kind !== "enqueue" || quotaRefusal(facts, 0, new Date())) return null;
+  private async startForeseen(order: BatchOrder, claim: string): Promise<boolean> {
+    const foresight = this.foresights.get(order.workspaceId, order.agentId);
+    if (!foresight) return false;
+    const decision = decideStart(order.agentId, foresight.agent, order.principal, false);
+    if (decision.kind !== "enqueue" || quotaRefusal(foresight, 0, new Date())) return false;
     try {
       checkInput(order.agentId, decision.version, decision.config, order.input ?? null);
     } catch {
       // Refused as the batch path refuses it, from facts read now.
-      return null;
+      return false;
     }
     const slot = this.deps.reserve();
-    if (!slot) return null;
+    if (!slot) return false;
     let launched = false;
     try {
       const { db, relay, owner, leaseMs } = this.deps;
       const now = new Date();
-      const plan = planStart(order, order.executionId, decision.version, decision.config, facts, { claim }, now);
+      const plan = planStart(order, order.executionId, decision.version, decision.config, foresight, { claim }, now);
       const begun = plan.begun;
       if (!begun) throw new Error("a start planned to be taken at once has no begun run");
-      const query = foreseenStartWrite(db, { order, version: decision.version, plan }, facts, { owner, leaseMs }, now);
+      const query = foreseenStartWrite(db, { order, version: decision.version, plan }, foresight, { owner, leaseMs }, now);
       const answer = foreseenAnswer(await inWorkspaceAtOnce(db, order.workspaceId, query, { advisoryLock: CLAIM_LOCK }), order.executionId);
-      this.know(order.workspaceId, answer.facts);
-      if (!answer.written) return answer.facts.existing.has(order.executionId) ? [null] : null;
+      this.foresights.learn(order.workspaceId, answer.facts);
+      if (!answer.written) {
+        this.foreseen.refused += 1;
+        // A redelivery of a started execution: nothing to do, as in a batch.
+        return answer.facts.existing.has(order.executionId.toLowerCase());
+      }
+      this.foreseen.written += 1;
       relay.publishNow(plan.events);
       // The run's budget is what the statement read, not what was read before.
       const remainingTokens = Math.max(0, TIERS[answer.facts.tier].monthlyTokens - answer.facts.tokensUsed);
       slot.launch({ id: order.executionId, workspaceId: order.workspaceId, begun: { ...begun, remainingTokens } });
       launched = true;
       this.remember(order.workspaceId, false);
-      return [null];
+      return true;
     } finally {
       if (!launched) slot.release();
     }
@@ -238,15 +240,6 @@ export class BatchIntake {
     }
     if (this.waiting.size >= 10_000) this.waiting.clear();
     this.waiting.add(workspaceId);
-  }
-
-  /** Keeps what a batch read of the workspace (not which ids existed), for its next lone delivery; the least recently read are forgotten past KNOWN_WORKSPACES. */
-  private know(workspaceId: string, facts: WorkspaceFacts): void {
-    this.lastFacts.delete(workspaceId);
-    this.lastFacts.set(workspaceId, { ...facts, existing: new Set() });
-    if (this.lastFacts.size <= KNOWN_WORKSPACES) return;
-    const [oldest] = this.lastFacts.keys();
-    if (oldest !== undefined) this.lastFacts.delete(oldest);
   }
 
   private reserveUpTo(count: number): Reservation[] {

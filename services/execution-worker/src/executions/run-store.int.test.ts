@@ -155,6 +155,20 @@ describe("in another workspace's transaction, row-level security applies inside 
     );
     await expect(writing).rejects.toThrow(/row-level security/);
   });
+
+  test("write_foreseen_start sees no agent of the workspace it names, and writes nothing", async ({ h, ws }) => {
+    const agentId = (await h.activeAgent(ws)).id;
+    const id = uuidv7();
+    const row = { n: 0, id, agent_id: agentId, agent_version: 1, taken: true, trigger: { type: "api" }, input: null, created_by: "test", correlation_id: "c", traceparent: null, queued_event_id: uuidv7(), last_event_seq: 0 };
+    const answer = await inWorkspace(h.db, uuidv7(), (tx) =>
+      sql<{ agents: unknown[]; written: string[] }>`
+        select agents, written::text[] as written from write_foreseen_start(${ws}, ${MONTH}::date, ${owner}, ${30_000}, ${new Date()}::timestamptz,
+          ${JSON.stringify([row])}::jsonb, '[]'::jsonb, '[]'::jsonb, ${agentId}, 1, null, 1000000, 10)`.execute(tx),
+    );
+    expect(answer.rows).toEqual([{ agents: [], written: [] }]);
+    const seen = await inWorkspace(h.db, ws, (tx) => sql<{ n: number }>`select count(*)::int as n from executions where id = ${id}`.execute(tx));
+    expect(seen.rows[0]?.n).toBe(0);
+  });
 });
 
 startHarnessFirst(test);
