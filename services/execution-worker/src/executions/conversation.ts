@@ -20,7 +20,7 @@ export const DEFAULT_MAX_TOOL_ROUNDS = 5;
 /** How an execution's model calls ended; `stopped` when the instance's shutdown grace period ran out first. */
 export type CallResult =
   | { kind: "answered"; answer: FinalAnswer }
-  | { kind: "failed"; code: ModelFailureCode; message: string; usage?: TokenUsage }
+  | { kind: "failed"; code: ModelFailureCode; message: string; usage?: TokenUsage; /** What made the model call fail, for the worker's log (never the execution's error). */ cause?: unknown }
   | { kind: "stopped" }
   | { kind: "unavailable"; error: UnavailableError };
 
@@ -176,7 +176,7 @@ export async function converse(deps: ConversationDeps, c: Conversation): Promise
     if (signals.stop.aborted) return { kind: "stopped" };
     if (signals.cancel.aborted) return { kind: "failed", code: "cancelled", message: "Cancelled while running", usage: { ...used } };
     if (timeout.signal.aborted) return { kind: "failed", code: "timeout", message: `The execution did not finish within ${timeoutMs} ms`, usage: { ...used } };
-    if (error instanceof ModelCallError) return { kind: "failed", code: error.code, message: error.message, usage: { ...used } };
+    if (error instanceof ModelCallError) return { kind: "failed", code: error.code, message: error.message, usage: { ...used }, ...(error.cause === undefined ? {} : { cause: error.cause }) };
     // Identity could not say whether the workspace has its own provider key: not the execution's fault.
     if (error instanceof UnavailableError) return { kind: "unavailable", error };
     throw error;

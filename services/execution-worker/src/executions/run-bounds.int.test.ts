@@ -2,7 +2,8 @@ import { describe, expect } from "vitest";
 import { v7 as uuidv7 } from "uuid";
 import { UnavailableError, type Provider, type ResolvedCredential } from "@galaxy/contracts";
 import { inWorkspace } from "@galaxy/db";
-import { testLogger } from "@galaxy/testkit";
+import { freePort, testLogger } from "@galaxy/testkit";
+import { createLogger } from "@galaxy/observability";
 import { parseAllowlist } from "@galaxy/webhooks";
 import { workerTest, startHarnessFirst } from "../../test/support/fixtures";
 import { cancelQueued, claimQueuedExecutions, listSteps, type ClaimedExecution } from "./executions.repository";
@@ -130,3 +131,19 @@ describe("identity unable to resolve the workspace's provider key", () => {
     ]);
   });
 });
+
+describe("a model call that fails", () => {
+  test("fails the execution with what users may read, and the worker's log says why", async ({ h, depsWith, queuedAndClaimed }) => {
+    const claimed = await queuedAndClaimed();
+    // A port nothing listens on: the connection is refused.
+    const closed = await freePort();
+    const lines: string[] = [];
+    const logger = createLogger({ service: "execution-worker", level: "warn", destination: { write: (line: string) => void lines.push(line) } });
+    const deps = { ...depsWith({ get: async () => null }), logger, providers: new ModelProviders({ credentials: { get: async () => null }, openaiApiKey: "galaxy-dev", openaiBaseUrl: `http://127.0.0.1:${closed}/v1`, maxRetries: 0 }) };
+    expect(await runExecution(deps, claimed, signals().signals)).toBe("finished");
+    expect(await h.row(ws, claimed.id)).toMatchObject({ status: "failed", error: { code: "provider_error", message: "Could not connect to the provider" } });
+    const failures = lines.map((line) => JSON.parse(line) as { msg: string; executionId?: string; code?: string; cause?: { code?: string; message?: string } }).filter((line) => line.msg === "the model call failed");
+    expect(failures).toEqual([expect.objectContaining({ executionId: claimed.id, code: "provider_error", cause: expect.objectContaining({ code: "ECONNREFUSED", message: expect.stringContaining(`127.0.0.1:${closed}`) }) })]);
+  });
+});
+

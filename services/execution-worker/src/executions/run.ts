@@ -8,6 +8,7 @@ import { converse, type ConversationDeps } from "./conversation";
 import { toExecution, type ClaimedExecution, type ExecutionRow, type Outcome } from "./executions.repository";
 import { decideOutcome } from "./outcome";
 import { priceOf } from "./pricing";
+import { describeFailure } from "./providers/shared";
 import { DEFAULT_START_WRITE_DELAY_MS, PendingStart, type AttemptStart } from "./run-start";
 import { writeRun, type StepRecord } from "./run-store";
 import type { RunOutcome, RunSignals } from "./scheduler";
@@ -152,6 +153,8 @@ async function converseAndRecord(
     signals,
     steps,
   });
+  // The execution's error says what users may read; the log says why the call failed (a refused connection, a reset).
+  if (result.kind === "failed" && result.cause !== undefined) logger.warn({ code: result.code, cause: describeFailure(result.cause) }, "the model call failed");
   if (result.kind === "stopped") return stopped(deps, claimed, steps.abandon("worker_stopped", new Date()), retry, await pending?.take());
   if (result.kind === "unavailable") {
     // As when identity gives no service claim: back to the queue, uncounted, while the scheduler backs off.

@@ -45,6 +45,26 @@ function defaultMessage(error: unknown): string | null {
   return error instanceof Error ? error.message : null;
 }
 
+/** What a log line says of a failure: its name, its code (`ECONNREFUSED`), its message cut short, and what caused it, a few levels down. */
+export interface FailureDescription {
+  name: string;
+  code?: string;
+  message: string;
+  cause?: FailureDescription;
+}
+
+/** `error` for a log line: never a whole upstream body or a client's own fields, which may be large. */
+export function describeFailure(error: unknown, depth = 3): FailureDescription {
+  if (!(error instanceof Error)) return { name: typeof error, message: shortMessage(String(error)) };
+  const code = (error as { code?: unknown }).code;
+  return {
+    name: error.name,
+    ...(typeof code === "string" ? { code } : {}),
+    message: shortMessage(error.message),
+    ...(error.cause !== undefined && depth > 1 ? { cause: describeFailure(error.cause, depth - 1) } : {}),
+  };
+}
+
 export function shortMessage(message: string): string {
   const oneLine = message.replace(/\s+/g, " ").trim();
   return oneLine.length > MAX_PROVIDER_MESSAGE_CHARS ? `${oneLine.slice(0, MAX_PROVIDER_MESSAGE_CHARS - 1)}…` : oneLine;
