@@ -8,10 +8,9 @@ import type { BenchContext, BenchOutcome } from "./context";
 import { sendDeliveries } from "./load/senders";
 import { timeDeliveries, type DeliveryFigures } from "./load/timing";
 import { ms, ratio, summarize, type LatencySummary } from "./stats";
-import { CpuMeter, pidsNamed } from "./system/proc";
+import { galaxyCpuMeter } from "./system/proc";
 
 export const LATENCY = { warmup: 30, count: 300, timeoutMs: 10_000 };
-const ENGINES = ["postgres", "nats-server", "redis-server"] as const;
 /** The target for one delivery at a time (docs/benchmarks.md), with a zero-latency model. */
 const TARGET = { p50: 10, p99: 25 };
 /** Postgres publishes a backend's transaction counts within about 10 s of its going idle (PostgreSQL 15). */
@@ -29,12 +28,7 @@ export async function executionLatency(ctx: BenchContext): Promise<BenchOutcome 
   await sleep(STATS_SETTLE_MS);
   const before = await transactions(ctx.db, ctx.world.database);
   // The CPU each process spends on a delivery when nothing else runs: on two cores, what bounds the latency.
-  const services = ctx.galaxy.pids();
-  const meter = new CpuMeter(async () => {
-    const groups = await pidsNamed(ENGINES);
-    for (const [name, pid] of services) groups.set(name, [pid]);
-    return groups;
-  });
+  const meter = galaxyCpuMeter(ctx.galaxy.pids());
   await meter.start();
   const run = sendDeliveries({ url: ctx.webhookUrl, secret: ctx.tenant.secret, count: LATENCY.warmup + LATENCY.count, concurrency: 1, label: "latency", untilCompleted: { natsUrl: ctx.world.natsUrl, busPrefix: ctx.galaxy.busPrefix, timeoutMs: LATENCY.timeoutMs } }, 180_000);
   const galaxy = await timeDeliveries(await run.done, ctx.galaxyFinished, 120_000, LATENCY.warmup);

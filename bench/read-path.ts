@@ -7,7 +7,7 @@ import { RATE_TIERS_KEY } from "@galaxy/gateway";
 import { insertExecution } from "./bare";
 import type { BenchContext, BenchOutcome } from "./context";
 import { ms, perSecond, ratio, within } from "./stats";
-import { CpuMeter, pidsNamed } from "./system/proc";
+import { galaxyCpuMeter } from "./system/proc";
 
 export const READ_PATH = { connections: 32, durationS: 8, warmupS: 2 };
 const TARGET_RATIO = 0.5;
@@ -42,13 +42,7 @@ export async function readPath(ctx: BenchContext): Promise<BenchOutcome> {
     redis.disconnect();
   }
   process.env.BENCH_READ_TARGETS = JSON.stringify(targets);
-  const services = ctx.galaxy.pids();
-  const meter = new CpuMeter(async () => {
-    const groups = await pidsNamed(["postgres", "nats-server", "redis-server"]);
-    for (const [name, pid] of services) groups.set(name, [pid]);
-    groups.set("bench runner (autocannon)", [process.pid]);
-    return groups;
-  });
+  const meter = galaxyCpuMeter(ctx.galaxy.pids(), { "bench runner (autocannon)": process.pid });
   const galaxy = await load(ctx.galaxy.gatewayUrl, () => meter.start());
   const cpu = await meter.stop();
   ctx.log(`  galaxy  ${perSecond(galaxy.requestsPerSecond, "req")}  p99 ${ms(galaxy.p99)}`);

@@ -5,14 +5,13 @@ import { Queue } from "bullmq";
 import type { BenchContext, BenchOutcome } from "./context";
 import { sendDeliveries } from "./load/senders";
 import { timeDeliveries, type DeliveryFigures } from "./load/timing";
-import { CpuMeter, machineBusySeconds, pidsNamed } from "./system/proc";
+import { CpuMeter, ENGINES, galaxyCpuMeter, machineBusySeconds, pidsNamed } from "./system/proc";
 import { ms, perSecond, pool, ratio, within } from "./stats";
 
 export const SUSTAINED = { count: 3_000, senders: 64, warmup: 30, timeoutMs: 240_000 };
 /** Galaxy's worker runs 8 executions at once (`EXECUTION_CONCURRENCY`); the bare BullMQ worker as many. */
 export const BULL_CONCURRENCY = 8;
 const TARGET_RATIO = 0.5;
-const ENGINES = ["postgres", "nats-server", "redis-server"] as const;
 
 /**
  * Benchmark 3: 3,000 signed deliveries from 64 senders (each sends its next delivery once
@@ -23,12 +22,7 @@ const ENGINES = ["postgres", "nats-server", "redis-server"] as const;
  */
 export async function sustainedExecutions(ctx: BenchContext): Promise<BenchOutcome & { figures: DeliveryFigures }> {
   const services = ctx.galaxy.pids();
-  const meter = new CpuMeter(async () => {
-    const groups = await pidsNamed(ENGINES);
-    for (const [name, pid] of services) groups.set(name, [pid]);
-    groups.set("bench runner (watcher)", [process.pid]);
-    return groups;
-  });
+  const meter = galaxyCpuMeter(services, { "bench runner (watcher)": process.pid });
   await meter.start();
   const machineBefore = await machineBusySeconds();
   const run = sendDeliveries({ url: ctx.webhookUrl, secret: ctx.tenant.secret, count: SUSTAINED.count, concurrency: SUSTAINED.senders, label: "sustained" }, SUSTAINED.timeoutMs);

@@ -2,7 +2,7 @@ import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import type { BenchContext, BenchOutcome } from "./context";
 import { cpuLine } from "./sustained";
-import { CpuMeter, pidsNamed } from "./system/proc";
+import { galaxyCpuMeter } from "./system/proc";
 import { ms, perSecond, ratio, within } from "./stats";
 
 export const INTAKE = { connections: 64, durationS: 6, warmupS: 1 };
@@ -30,12 +30,7 @@ export async function webhookIntake(ctx: BenchContext): Promise<BenchOutcome> {
   const bare = await load(`${ctx.bare.process.url}/hooks/bare`, async () => undefined);
   ctx.log(`  bare    ${perSecond(bare.perSecond, "delivery")}  p99 ${ms(bare.p99)}`);
   process.env.BENCH_WEBHOOK_SECRET = ctx.tenant.secret;
-  const services = ctx.galaxy.pids();
-  const meter = new CpuMeter(async () => {
-    const groups = await pidsNamed(["postgres", "nats-server", "redis-server"]);
-    for (const [name, pid] of services) groups.set(name, [pid]);
-    return groups;
-  });
+  const meter = galaxyCpuMeter(ctx.galaxy.pids());
   const galaxy = await load(ctx.webhookUrl, async () => meter.start());
   const cpu = await meter.stop();
   ctx.log(`  galaxy  ${perSecond(galaxy.perSecond, "delivery")}  p99 ${ms(galaxy.p99)}`);

@@ -19,6 +19,9 @@ export async function cpuSeconds(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
 
+/** The machine's engines, by command name. */
+export const ENGINES = ["postgres", "nats-server", "redis-server"] as const;
+
 /** Processes by their command name (`postgres`, `nats-server`, `redis-server`): the machine's engines. */
 export async function pidsNamed(names: readonly string[]): Promise<Map<string, number[]>> {
   const found = new Map<string, number[]>(names.map((name) => [name, []]));
@@ -62,4 +65,17 @@ export async function machineBusySeconds(): Promise<number> {
   const fields = (stat.split("\n")[0] ?? "").trim().split(/\s+/).slice(1).map(Number);
   const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields;
   return (user + nice + system + irq + softirq + steal) / TICKS_PER_SECOND;
+}
+
+/**
+ * A meter of the engines and of Galaxy's processes (`services`: pid by name, as
+ * `GalaxySystem.pids()` gives them), and of `others` (pid by label: the bench runner, say).
+ */
+export function galaxyCpuMeter(services: ReadonlyMap<string, number>, others: Readonly<Record<string, number>> = {}): CpuMeter {
+  return new CpuMeter(async () => {
+    const groups = await pidsNamed(ENGINES);
+    for (const [name, pid] of services) groups.set(name, [pid]);
+    for (const [label, pid] of Object.entries(others)) groups.set(label, [pid]);
+    return groups;
+  });
 }

@@ -41,14 +41,14 @@ interface BatchState {
  * whose agent the projection does not know as startable is handed to the intake alone after
  * the commit (it asks the registry). A lone delivery to a workspace a batch here read before
  * is planned from that read and written in one round trip, by a statement that writes it only
- * if the facts still allow the plan (docs/decisions/0033); otherwise it goes as any batch.
+ * if the facts still allow the plan (docs/decisions/0033); otherwise it goes the way every batch goes.
  */
 export class BatchIntake {
   /** Workspaces whose last batch here found or left executions waiting, or no room: their next batch is likely queued, so it locks only if it may take. */
   private readonly waiting = new Set<string>();
   /** What batches here read of each workspace's agents, tier and tokens: a lone delivery's start is planned from it (startForeseen). */
   private readonly foresights = new Foresights();
-  /** Lone deliveries started in one round trip, and those whose foreseen plan no longer held (then read and planned as any batch). */
+  /** Lone deliveries started in one round trip, and those whose foreseen plan no longer held (then read and planned as every batch is). */
   readonly foreseen = { written: 0, refused: 0 };
 
   constructor(private readonly deps: IntakeDeps & { intake: Intake }) {}
@@ -135,7 +135,7 @@ export class BatchIntake {
    * from what batches here read of the workspace and its agent, taken at once, and written only
    * if the facts still allow exactly that (foreseen-start.ts). True when it is done (started
    * now, or before); false when no plan could be made or it no longer held, and nothing was
-   * written: the caller then reads and plans as for any batch.
+   * written: the caller then reads and plans as for every batch.
    */
   private async startForeseen(order: BatchOrder, claim: string): Promise<boolean> {
     const foresight = this.foresights.get(order.workspaceId, order.agentId);

@@ -21,7 +21,7 @@ import type { ClaimedExecution } from "./executions.repository";
  * A lone delivery to a workspace the batch intake read before (docs/decisions/0033): planned
  * from those facts and written in one round trip by `write_foreseen_start`, which writes it only
  * if the facts still allow that plan; otherwise nothing is written and the delivery is read and
- * planned as any batch.
+ * planned as every batch is.
  */
 
 const test = workerTest()

@@ -19,7 +19,7 @@ export interface Foresight {
 
 /** At most this many bytes of agent configs kept (their JSON), the least recently read forgotten first. */
 const MAX_BYTES = 4 * 1024 * 1024;
-/** An agent whose config is larger than this is not kept: its workspace's lone deliveries read first, as any batch. */
+/** An agent whose config is larger than this is not kept: its workspace's lone deliveries read first, as every batch does. */
 const MAX_ENTRY_BYTES = 64 * 1024;
 
 /** The foresights of the workspaces' agents a batch here read, bounded by the bytes of their configs. */

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenOnLoopback } from "@galaxy/testkit/loopback";
 import { describe, expect, test as base } from "vitest";
 import type { AgentTool, KnowledgeSearchHit } from "@galaxy/contracts";
 import { parseAllowlist, verifyWebhook } from "@galaxy/webhooks";
@@ -38,12 +38,9 @@ const test = base
         res.end(tool.answer.body);
       });
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    onCleanup(async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    });
-    tool.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/tool`;
+    const listening = await listenOnLoopback(server);
+    onCleanup(listening.close);
+    tool.url = `http://127.0.0.1:${listening.port}/tool`;
     return tool;
   })
   .extend("webhook", { scope: "file" }, async ({ toolServer }) => (overrides: Partial<WebhookTool> = {}): AgentTool => ({

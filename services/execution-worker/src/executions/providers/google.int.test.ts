@@ -1,5 +1,5 @@
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenOnLoopback } from "@galaxy/testkit/loopback";
 import { describe, expect, test as base } from "vitest";
 import type { AgentConfig } from "@galaxy/contracts";
 import { ModelCallError } from "../../errors";
@@ -39,12 +39,9 @@ const test = base
         res.end();
       });
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    onCleanup(async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    });
-    gemini.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const listening = await listenOnLoopback(server);
+    onCleanup(listening.close);
+    gemini.url = `http://127.0.0.1:${listening.port}`;
     return gemini;
   })
   .extend("providers", { scope: "file" }, async ({ gemini }) =>

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import type { Socket } from "node:net";
+import { listenOnLoopback } from "@galaxy/testkit/loopback";
 import { describe, expect, test as base } from "vitest";
 import { ModelCallError } from "../../errors";
 import { chatCompletionStream, MAX_EVENT_CHARS, type OpenAIEndpoint } from "./openai-stream";
@@ -26,12 +27,9 @@ const test = base.extend("standIn", { scope: "file" }, async ({}, { onCleanup })
     req.on("end", () => standIn.answer(req, res));
   });
   server.on("connection", (socket: Socket) => sockets.add(socket));
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  onCleanup(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  standIn.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  const listening = await listenOnLoopback(server);
+  onCleanup(listening.close);
+  standIn.url = `http://127.0.0.1:${listening.port}/v1`;
   return standIn;
 });
 

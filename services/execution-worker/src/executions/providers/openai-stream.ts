@@ -4,7 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
 import { checkOutboundUrl, outboundRefusalIn, pinnedLookup, type OutboundPolicy } from "@galaxy/webhooks";
 import { ModelCallError } from "../../errors";
-import { backoffMs, MAX_ERROR_BODY_BYTES, retryAfterMs } from "./retry";
+import { backoffMs, readCapped, retryAfterMs } from "./retry";
 import { EventTooLongError, serverSentEvents } from "./server-sent-events";
 import { shortMessage } from "./shared";
 
@@ -173,19 +173,4 @@ function errorMessage(text: string): string {
 function messageOf(error: unknown): string | null {
   const described = Described.safeParse(error);
   return described.success ? described.data.message : null;
-}
-
-async function readCapped(response: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of response as AsyncIterable<Buffer>) {
-      chunks.push(chunk);
-      size += chunk.length;
-      if (size >= MAX_ERROR_BODY_BYTES) break;
-    }
-  } finally {
-    if (!response.complete) response.destroy();
-  }
-  return Buffer.concat(chunks).toString("utf8").slice(0, MAX_ERROR_BODY_BYTES);
 }

@@ -9,7 +9,7 @@ const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 409, 429, 500, 502
 export const MAX_RETRY_DELAY_MS = 60_000;
 
 // A failed answer's body is read for its retry hint; no more of it than this.
-export const MAX_ERROR_BODY_BYTES = 64 * 1024;
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
 // Google's error body: `{error: {details: [{"@type": ".../google.rpc.RetryInfo", retryDelay: "2.5s"}]}}`.
 const GoogleErrorBody = z.object({
@@ -38,7 +38,7 @@ export function retryingFetch(fetch: FetchFunction, maxRetries: number): FetchFu
         continue;
       }
       if (response.ok || !RETRYABLE_STATUSES.has(response.status) || attempt >= maxRetries) return response;
-      const body = await readCapped(response);
+      const body = await readCapped(response.body);
       const hinted = retryHintMs(body, response.headers);
       if (hinted !== null && hinted > MAX_RETRY_DELAY_MS) return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
       await sleep(hinted ?? backoffMs(attempt), undefined, { signal });
@@ -83,20 +83,18 @@ function retryInfoMs(body: string): number | null {
   return match?.[1] === undefined ? null : Math.round(Number(match[1]) * 1_000);
 }
 
-async function readCapped(response: Response): Promise<string> {
-  const reader = response.body?.getReader();
-  if (!reader) return "";
+/**
+ * A failed answer's body as text, no more of it than `MAX_ERROR_BODY_BYTES` (a fetch `Response`'s
+ * body or Node's `IncomingMessage`); leaving early ends the stream, and with it the connection.
+ */
+export async function readCapped(body: AsyncIterable<Uint8Array> | null | undefined): Promise<string> {
+  if (!body) return "";
   const chunks: Uint8Array[] = [];
   let size = 0;
-  try {
-    while (size < MAX_ERROR_BODY_BYTES) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      size += value.byteLength;
-    }
-  } finally {
-    await reader.cancel().catch(() => undefined);
+  for await (const chunk of body) {
+    chunks.push(chunk);
+    size += chunk.byteLength;
+    if (size >= MAX_ERROR_BODY_BYTES) break;
   }
   return Buffer.concat(chunks).toString("utf8").slice(0, MAX_ERROR_BODY_BYTES);
 }
