@@ -1,4 +1,5 @@
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import type { Logger } from "@galaxy/observability";
 import { anthropicRoutes } from "./anthropic.routes";
 import { controlRoutes, FaultSwitches } from "./control";
 import { openAIErrorResponse, UnknownRouteError } from "./errors";
@@ -6,8 +7,12 @@ import { geminiRoutes } from "./gemini.routes";
 import { openAIRoutes } from "./openai.routes";
 
 export interface DevModelServerOptions {
-  /** Log each request with Fastify's pino logger. Default false, so tests stay quiet. */
-  logger?: boolean;
+  /**
+   * Where the server's lines go (`main.ts`: Galaxy's service logger). Default none, so tests
+   * stay quiet. Requests are logged at `debug` only: a model call is on the path of every
+   * execution, and Fastify's two info lines per call were about a tenth of the server's CPU.
+   */
+  logger?: Logger;
 }
 
 /**
@@ -17,7 +22,8 @@ export interface DevModelServerOptions {
  * so parallel tests do not meet.
  */
 export function buildDevModelServer(options: DevModelServerOptions = {}): FastifyInstance {
-  const app = Fastify({ logger: options.logger ?? false });
+  const loggerInstance: FastifyBaseLogger | undefined = options.logger;
+  const app = Fastify({ loggerInstance, logController: new ModelRequestLog() });
   const faults = new FaultSwitches();
 
   app.get("/health", async () => ({ status: "ok" }));
@@ -32,4 +38,13 @@ export function buildDevModelServer(options: DevModelServerOptions = {}): Fastif
   });
 
   return app;
+}
+
+/** One line per answered request, at `debug`; Fastify's two per request at `info` are not written. */
+class ModelRequestLog extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(_error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    reply.log.debug({ method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, "model request answered");
+  }
 }

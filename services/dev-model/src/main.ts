@@ -16,7 +16,7 @@ if (!parsed.success) {
 }
 const env = parsed.data;
 
-const app = buildDevModelServer({ logger: true });
+const app = buildDevModelServer({ logger });
 
 let closing = false;
 async function shutdown(signal: NodeJS.Signals): Promise<void> {
