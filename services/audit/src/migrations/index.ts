@@ -6,6 +6,7 @@ import * as createReplays from "./2026_11_26_16_00_00_create_replays";
 import * as guardReplayReset from "./2026_11_26_19_00_00_guard_replay_reset";
 import * as appendEntries from "./2026_12_04_23_00_00_append_entries";
 import * as securityIncidentsAfter from "./2026_12_04_23_50_00_security_incidents_after";
+import * as cheaperHashChecks from "./2026_12_06_20_30_00_cheaper_hash_checks";
 
 /** This service's migrations in order; frozen once landed. */
 export const migrations: Record<string, Migration> = {
@@ -17,4 +18,5 @@ export const migrations: Record<string, Migration> = {
   "2026_12_04_23_00_00_append_entries": appendEntries,
   "2026_12_04_23_50_00_security_incidents_after": securityIncidentsAfter,
   "2026_12_06_07_40_00_outbox_keeps_recent_rows": outboxRetentionMigration("audit"),
+  "2026_12_06_20_30_00_cheaper_hash_checks": cheaperHashChecks,
 };
