@@ -100,12 +100,16 @@ export function createDb<DB>(options: DbOptions): Kysely<DB> {
   const settings = [
     options.role ? `-c role=${options.role}` : "",
     options.schema ? `-c search_path=${options.schema}` : "",
+    // Galaxy's statements are short: compiling one with LLVM (PostgreSQL's default above an
+    // estimated cost of 100,000) took about 50 ms of CPU a call where running it takes one
+    // (docs/decisions/0034-no-jit-compilation.md).
+    "-c jit=off",
   ].filter(Boolean);
   const pool = new pg.Pool({
     ...connectionSettings(options.connectionString, options.env),
     max: options.max ?? 10,
     application_name: options.applicationName ?? "galaxy",
-    ...(settings.length > 0 ? { options: settings.join(" ") } : {}),
+    options: settings.join(" "),
   });
   // Without a listener, an idle connection that Postgres drops would crash the process.
   pool.on("error", (error) => options.onIdleError?.(error));
