@@ -29,10 +29,31 @@ const GENESIS = "0".repeat(64);
 const ROW_TYPE = `id uuid, seq bigint, stream_seq bigint, actor_type text, actor_id text, action text, resource_type text,
   resource_id text, changes jsonb, ip_address text, user_agent text, trace_id text, occurred_at text, hash text, prev_hash text`;
 
+/** Which of the group's ids are entries of the workspace already, as this migration first wrote it. */
+export const RECORDED_BY_WORKSPACE = `           select coalesce(jsonb_agg(l.id), '[]'::jsonb) into recorded from audit_logs l
+            where l.workspace_id = ws and l.id in (select value::uuid from jsonb_array_elements_text(g->'ids'));`;
+
 export async function up(db: Kysely<unknown>): Promise<void> {
+  await sql.raw(appendEntriesFunction("create", RECORDED_BY_WORKSPACE)).execute(db);
   await sql
     .raw(
-      `create function audit.append_entries(p_groups jsonb) returns jsonb
+      `comment on function audit.append_entries(jsonb) is 'The ingest leader and replays append a batch of entries of many workspaces in one statement: per workspace (in id order) the replay hold checked under its lock when asked, the chain locked, nothing written unless the chain ends where the caller says and none of the events is recorded, rows checked to continue the chain, written as that workspace''s.'`,
+    )
+    .execute(db);
+  await sql`revoke all on function audit.append_entries(jsonb) from public`.execute(db);
+  await sql`grant execute on function audit.append_entries(jsonb) to galaxy_audit`.execute(db);
+}
+
+export async function down(db: Kysely<unknown>): Promise<void> {
+  await sql`drop function if exists audit.append_entries(jsonb)`.execute(db);
+}
+
+/**
+ * The function's definition; `recorded` is the statement that sets `recorded` (the group's ids
+ * that are entries of workspace `ws` already, a JSON array).
+ */
+export function appendEntriesFunction(verb: "create" | "create or replace", recorded: string): string {
+  return `${verb} function audit.append_entries(p_groups jsonb) returns jsonb
          language plpgsql volatile security definer set search_path = audit, pg_temp as $fn$
        declare
          g jsonb;
@@ -64,8 +85,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
                head_hash := '${GENESIS}';
              end if;
            end if;
-           select coalesce(jsonb_agg(l.id), '[]'::jsonb) into recorded from audit_logs l
-            where l.workspace_id = ws and l.id in (select value::uuid from jsonb_array_elements_text(g->'ids'));
+${recorded}
            if head_hash is distinct from g->>'after_hash' or jsonb_array_length(recorded) > 0 then
              answer := answer || jsonb_build_array(jsonb_build_object('ws', ws, 'status', 'stale', 'seq', head_seq, 'hash', head_hash, 'stream_seq', head_stream, 'recorded', recorded));
              continue;
@@ -88,18 +108,5 @@ export async function up(db: Kysely<unknown>): Promise<void> {
          end loop;
          return answer;
        end
-       $fn$`,
-    )
-    .execute(db);
-  await sql
-    .raw(
-      `comment on function audit.append_entries(jsonb) is 'The ingest leader and replays append a batch of entries of many workspaces in one statement: per workspace (in id order) the replay hold checked under its lock when asked, the chain locked, nothing written unless the chain ends where the caller says and none of the events is recorded, rows checked to continue the chain, written as that workspace''s.'`,
-    )
-    .execute(db);
-  await sql`revoke all on function audit.append_entries(jsonb) from public`.execute(db);
-  await sql`grant execute on function audit.append_entries(jsonb) to galaxy_audit`.execute(db);
-}
-
-export async function down(db: Kysely<unknown>): Promise<void> {
-  await sql`drop function if exists audit.append_entries(jsonb)`.execute(db);
+       $fn$`;
 }

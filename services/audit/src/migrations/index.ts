@@ -7,6 +7,7 @@ import * as guardReplayReset from "./2026_11_26_19_00_00_guard_replay_reset";
 import * as appendEntries from "./2026_12_04_23_00_00_append_entries";
 import * as securityIncidentsAfter from "./2026_12_04_23_50_00_security_incidents_after";
 import * as cheaperHashChecks from "./2026_12_06_20_30_00_cheaper_hash_checks";
+import * as appendEntriesProbesIds from "./2026_12_06_21_00_00_append_entries_probes_ids";
 
 /** This service's migrations in order; frozen once landed. */
 export const migrations: Record<string, Migration> = {
@@ -19,4 +20,5 @@ export const migrations: Record<string, Migration> = {
   "2026_12_04_23_50_00_security_incidents_after": securityIncidentsAfter,
   "2026_12_06_07_40_00_outbox_keeps_recent_rows": outboxRetentionMigration("audit"),
   "2026_12_06_20_30_00_cheaper_hash_checks": cheaperHashChecks,
+  "2026_12_06_21_00_00_append_entries_probes_ids": appendEntriesProbesIds,
 };

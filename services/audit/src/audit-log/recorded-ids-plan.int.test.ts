@@ -1,0 +1,46 @@
+import { randomUUID } from "node:crypto";
+import { expect } from "vitest";
+import { sql } from "@galaxy/db";
+import { RECORDED_BY_WORKSPACE } from "../migrations/2026_12_04_23_00_00_append_entries";
+import { RECORDED_BY_ID } from "../migrations/2026_12_06_21_00_00_append_entries_probes_ids";
+import { auditTest } from "../../test/support/audit-fixtures";
+
+// `audit.append_entries` asks which of a batch's ids are entries of the workspace already. Its
+// plan must look each id up, not read the workspace's whole log: on a log PostgreSQL has no
+// statistics for yet, the first way of asking did the latter.
+const test = auditTest();
+
+const ENTRIES = 20_000;
+
+/** The statement as PL/pgSQL runs it, with `ws` and the batch's ids as parameters. */
+const asPrepared = (statement: string) => statement.replace("into recorded", "").replace("g->'ids'", "$2").replace("= ws", "= $1").replace(/;\s*$/, "");
+
+test("the batch's ids are looked up one by one, however long the workspace's log", async ({ admin }) => {
+  const workspaceId = randomUUID();
+  // No statistics until the plans are made, as in a new database's first minute: this file's
+  // database is its own, and no automatic analyze may run between the insert and the plans.
+  await sql`alter table audit.audit_logs set (autovacuum_enabled = false)`.execute(admin);
+  await sql`insert into audit.audit_logs (id, workspace_id, seq, stream_seq, actor_type, actor_id, action, resource_type, resource_id, occurred_at, occurred_at_ts, hash, prev_hash)
+            select gen_random_uuid(), ${workspaceId}, n, n, 'user', 'u', 'agent.activated', 'agent', 'a', '2026-12-06T00:00:00.000Z', now(), ${"a".repeat(64)}, ${"b".repeat(64)}
+              from generate_series(1, ${ENTRIES}) n`.execute(admin);
+  // Literals (EXPLAIN EXECUTE takes no bind parameters): uuids and a JSON array of them, no quote to escape.
+  const ids = JSON.stringify(Array.from({ length: 150 }, () => randomUUID()));
+  const plans = await admin.connection().execute(async (connection) => {
+    await sql`set plan_cache_mode = force_generic_plan`.execute(connection);
+    const planOf = async (name: string, statement: string) => {
+      await sql.raw(`prepare ${name}(uuid, jsonb) as ${asPrepared(statement)}`).execute(connection);
+      const { rows } = await sql<{ "QUERY PLAN": string }>`explain (analyze, costs off, timing off, summary off) execute ${sql.raw(`${name}('${workspaceId}', '${ids}')`)}`.execute(connection);
+      await sql.raw(`deallocate ${name}`).execute(connection);
+      return rows.map((row) => row["QUERY PLAN"]).join("\n");
+    };
+    const plans = { byId: await planOf("recorded_by_id", RECORDED_BY_ID), byWorkspace: await planOf("recorded_by_workspace", RECORDED_BY_WORKSPACE) };
+    await sql`reset plan_cache_mode`.execute(connection);
+    return plans;
+  });
+  const { rows } = await sql<{ definition: string }>`select pg_get_functiondef('audit.append_entries(jsonb)'::regprocedure) as definition`.execute(admin);
+  expect(rows[0]?.definition).toContain(RECORDED_BY_ID);
+  expect(plans.byId).toContain("Index Scan using audit_logs_pkey");
+  expect(plans.byId).not.toContain(`rows=${ENTRIES}`);
+  // The first way of asking read all 20,000 entries here: the test can tell the two apart.
+  expect(plans.byWorkspace).toContain(`rows=${ENTRIES}`);
+});
