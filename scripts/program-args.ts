@@ -2,16 +2,29 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 
 /**
- * The V8 heap flags every compiled Galaxy program runs with, wherever it is started: `make up`,
- * the image's entry point (the Dockerfile writes them out; a test keeps the two in step), the
- * benchmarks and the fault suite. The young generation gets semi-spaces of 2 MB (V8's default
- * is 16: 32 MB of young generation each program touched, busy or not), and the old generation
- * grows 30 % past what survived its last full collection, where V8 lets it grow up to four
- * times that first. Measured in docs/benchmarks.md ("Memory: before and after"): after the
- * sustained run the gateway went from 144 to 91 MiB resident and audit from 168 to 92 MiB,
- * for a few per cent more CPU in the worker.
+ * The V8 heap flags every compiled Galaxy program runs with on its command line, wherever it is
+ * started: `make up`, the image's entry point (the Dockerfile writes them out; a test keeps the
+ * two in step), the benchmarks and the fault suite. The old generation grows 30 % past what
+ * survived its last full collection, where V8 lets it grow up to four times that first.
+ * Measured in docs/benchmarks.md ("Memory: before and after").
  */
-export const HEAP_FLAGS: readonly string[] = ["--max-semi-space-size=2", "--heap-growing-percent=30"];
+export const HEAP_FLAGS: readonly string[] = ["--heap-growing-percent=30"];
+
+/**
+ * The young generation's semi-spaces, in MB (V8's default is 16: 32 MB of young generation each
+ * program touched, busy or not). 2 MB kept the gateway at 91 MiB and audit at 92 MiB after the
+ * sustained benchmark, where 16 gave 144 and 168. Audit gets 8: it holds each batch of events
+ * for up to 100 ms before writing it, so what it allocates outlives collections of a young
+ * generation of 2 MB, which then copied it; with 8 its CPU in the sustained benchmark fell by a
+ * quarter, for about 13 MiB more (docs/benchmarks.md, "Replay, Postgres and audit's young
+ * generation"). The image sets this through `NODE_OPTIONS` (docker-compose.yml: audit's own).
+ */
+export const SEMI_SPACE_MB = { default: 2, audit: 8 } as const;
+
+/** `--max-semi-space-size` for the program `name`. */
+export function semiSpaceFlag(name: string): string {
+  return `--max-semi-space-size=${name === "audit" ? SEMI_SPACE_MB.audit : SEMI_SPACE_MB.default}`;
+}
 
 /**
  * The environment every compiled Galaxy program starts with, under whatever the operator set
@@ -30,12 +43,12 @@ export function withProgramEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 }
 
 /**
- * `node`'s arguments for the compiled program `name` (`<dist>/<name>/main.js`): the heap flags,
+ * `node`'s arguments for the compiled program `name` (`<dist>/<name>/main.js`): its heap flags,
  * stack traces mapped back to the TypeScript sources, and tracing loaded first when the build
  * made it (`<dist>/telemetry.js`, which patches libraries as they load; docs/operations.md,
  * "Tracing").
  */
 export function compiledProgramArgs(dist: string, name: string): string[] {
   const telemetry = join(dist, "telemetry.js");
-  return [...HEAP_FLAGS, "--enable-source-maps", ...(existsSync(telemetry) ? ["--import", telemetry] : []), join(dist, name, "main.js")];
+  return [semiSpaceFlag(name), ...HEAP_FLAGS, "--enable-source-maps", ...(existsSync(telemetry) ? ["--import", telemetry] : []), join(dist, name, "main.js")];
 }

@@ -7,7 +7,7 @@ import { promisify } from "node:util";
 import { parse } from "yaml";
 import { z } from "zod";
 import { ROOT } from "../../scripts/build/bundle";
-import { HEAP_FLAGS, PROGRAM_ENV } from "../../scripts/program-args";
+import { HEAP_FLAGS, PROGRAM_ENV, semiSpaceFlag } from "../../scripts/program-args";
 
 /**
  * docker-compose.yml, the Dockerfile and infra/nats agree (docs/operations.md, The image): no
@@ -51,6 +51,14 @@ describe("docker-compose.yml", () => {
     }
     expect(service("setup").image).toBe("galaxy:local");
     expect(service("setup").command).toEqual(["setup"]);
+  });
+
+  test("each program's young generation is the one `make up` gives it: the image's, audit's of its own", () => {
+    for (const name of [...GALAXY_SERVICES, "dev-model"]) {
+      const own = service(name).environment.NODE_OPTIONS;
+      if (name === "audit") expect(own).toBe(semiSpaceFlag("audit"));
+      else expect(own, name).toBeUndefined();
+    }
   });
 
   test("NATS runs the production configuration, and each service logs in as its own user with that user's password", () => {
@@ -114,6 +122,8 @@ describe("Dockerfile", () => {
     expect(finalStage).toMatch(/^HEALTHCHECK .* CMD \["node", "bin\/healthcheck.mjs"\]$/m);
     // The heap flags every compiled program runs with (scripts/program-args.ts), written out.
     expect(finalStage.match(/^ENTRYPOINT (.*)$/m)?.[1]).toBe(JSON.stringify(["node", ...HEAP_FLAGS, "bin/service.mjs"]).replaceAll(",", ", "));
+    // The young generation's size, the same as `make up` gives a program other than audit.
+    expect(finalStage).toMatch(new RegExp(`^ENV NODE_OPTIONS=${semiSpaceFlag("gateway")}$`, "m"));
     // …and the environment they start with.
     for (const [name, value] of Object.entries(PROGRAM_ENV)) expect(finalStage).toMatch(new RegExp(`^ENV ${name}=${value}$`, "m"));
   });
