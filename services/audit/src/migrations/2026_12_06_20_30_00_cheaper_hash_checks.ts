@@ -14,8 +14,9 @@ const CHECKS = [
 /**
  * Each audit entry's `hash` and `prev_hash` (and a checkpoint's `hash`) must be 64 lowercase hex
  * digits. Written as `~ '^[0-9a-f]{64}$'`, the two checks were about 11 µs of PostgreSQL's CPU
- * per entry, a third of what inserting an entry costs (docs/benchmarks.md, "Replay: where its CPU
- * goes"); the length and a search for any other character say the same for about 0.5 µs.
+ * per entry, a third of what inserting an entry costs (docs/benchmarks.md, "Replay, Postgres and
+ * audit's young generation"); the length and a search for any other character say the same for
+ * about 0.5 µs.
  * Existing rows are checked once more when the constraint is added.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
