@@ -44,7 +44,7 @@ ENV MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY --from=production-dependencies /production/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-COPY bin/service.mjs bin/healthcheck.mjs ./bin/
+COPY bin/start.sh bin/service.mjs bin/healthcheck.mjs ./bin/
 # The code stays root's and read-only; the one place a program writes (audit's retention
 # exports, AUDIT_EXPORT_DIR) is the node user's.
 RUN mkdir -p /app/var/audit-exports && chown -R node:node /app/var
@@ -55,8 +55,5 @@ ENV OPS_HOST=0.0.0.0 GATEWAY_HOST=0.0.0.0
 EXPOSE 8080 8081 8082 8083 8084 8089
 # Readiness of the program GALAXY_SERVICE names, on its ops port (the gateway: its API port).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 CMD ["node", "bin/healthcheck.mjs"]
-# The heap flags every compiled program runs with (scripts/program-args.ts, docs/operations.md
-# "Memory"); the young generation's size through NODE_OPTIONS, which docker-compose.yml sets
-# otherwise for audit.
-ENV NODE_OPTIONS=--max-semi-space-size=2
-ENTRYPOINT ["node", "--heap-growing-percent=30", "bin/service.mjs"]
+# node with the heap flags of the program it runs (scripts/program-args.ts, docs/operations.md "Memory").
+ENTRYPOINT ["sh", "bin/start.sh"]

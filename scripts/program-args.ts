@@ -3,7 +3,7 @@ import { join } from "node:path";
 
 /**
  * The V8 heap flags every compiled Galaxy program runs with on its command line, wherever it is
- * started: `make up`, the image's entry point (the Dockerfile writes them out; a test keeps the
+ * started: `make up`, the image's entry point (`bin/start.sh` writes them out; a test keeps the
  * two in step), the benchmarks and the fault suite. The old generation grows 30 % past what
  * survived its last full collection, where V8 lets it grow up to four times that first.
  * Measured in docs/benchmarks.md ("Memory: before and after").
@@ -17,7 +17,7 @@ export const HEAP_FLAGS: readonly string[] = ["--heap-growing-percent=30"];
  * for up to 100 ms before writing it, so what it allocates outlives collections of a young
  * generation of 2 MB, which then copied it; with 8 its CPU in the sustained benchmark fell by a
  * quarter, for about 13 MiB more (docs/benchmarks.md, "Replay, Postgres and audit's young
- * generation"). The image sets this through `NODE_OPTIONS` (docker-compose.yml: audit's own).
+ * generation: before and after"). The image's `bin/start.sh` picks the same.
  */
 export const SEMI_SPACE_MB = { default: 2, audit: 8 } as const;
 

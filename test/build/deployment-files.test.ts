@@ -53,14 +53,6 @@ describe("docker-compose.yml", () => {
     expect(service("setup").command).toEqual(["setup"]);
   });
 
-  test("each program's young generation is the one `make up` gives it: the image's, audit's of its own", () => {
-    for (const name of [...GALAXY_SERVICES, "dev-model"]) {
-      const own = service(name).environment.NODE_OPTIONS;
-      if (name === "audit") expect(own).toBe(semiSpaceFlag("audit"));
-      else expect(own, name).toBeUndefined();
-    }
-  });
-
   test("NATS runs the production configuration, and each service logs in as its own user with that user's password", () => {
     expect(service("nats").volumes).toContain("./infra/nats/nats-server.conf:/etc/nats/nats-server.conf:ro");
     expect(service("nats").command).toEqual(["nats-server", "-c", "/etc/nats/nats-server.conf"]);
@@ -116,15 +108,40 @@ describe("Dockerfile", () => {
     expect(finalStage.match(/^COPY .*$/gm)).toEqual([
       "COPY --from=production-dependencies /production/node_modules ./node_modules",
       "COPY --from=build /app/dist ./dist",
-      "COPY bin/service.mjs bin/healthcheck.mjs ./bin/",
+      "COPY bin/start.sh bin/service.mjs bin/healthcheck.mjs ./bin/",
     ]);
     expect(finalStage).toMatch(/^USER node$/m);
     expect(finalStage).toMatch(/^HEALTHCHECK .* CMD \["node", "bin\/healthcheck.mjs"\]$/m);
-    // The heap flags every compiled program runs with (scripts/program-args.ts), written out.
-    expect(finalStage.match(/^ENTRYPOINT (.*)$/m)?.[1]).toBe(JSON.stringify(["node", ...HEAP_FLAGS, "bin/service.mjs"]).replaceAll(",", ", "));
-    // The young generation's size, the same as `make up` gives a program other than audit.
-    expect(finalStage).toMatch(new RegExp(`^ENV NODE_OPTIONS=${semiSpaceFlag("gateway")}$`, "m"));
-    // …and the environment they start with.
+    // node with the program's heap flags (next test), and the environment they start with.
+    expect(finalStage.match(/^ENTRYPOINT (.*)$/m)?.[1]).toBe('["sh", "bin/start.sh"]');
+    expect(finalStage).not.toMatch(/^ENV NODE_OPTIONS/m);
     for (const [name, value] of Object.entries(PROGRAM_ENV)) expect(finalStage).toMatch(new RegExp(`^ENV ${name}=${value}$`, "m"));
+  });
+});
+
+describe("bin/start.sh, the image's entry point", () => {
+  /** The command line start.sh runs for `args` and `env`, through a `node` that prints its arguments. */
+  async function commandLine(args: string[], env: Record<string, string>): Promise<string[]> {
+    const dir = await mkdtemp(join(tmpdir(), "galaxy-start-sh-"));
+    try {
+      await run("sh", ["-c", `printf '#!/bin/sh\nprintf "%%s\\n" "$@"\n' > "${dir}/node" && chmod +x "${dir}/node"`]);
+      const { stdout } = await run("sh", [join(ROOT, "bin/start.sh"), ...args], { env: { PATH: `${dir}:/usr/bin:/bin`, ...env } });
+      return stdout.split("\n").filter(Boolean);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  test("runs each program with the heap flags `make up` gives it (scripts/program-args.ts)", async () => {
+    for (const name of [...GALAXY_SERVICES, "dev-model", "setup", "cli"]) {
+      const expected = [semiSpaceFlag(name), ...HEAP_FLAGS, "bin/service.mjs"];
+      expect(await commandLine([], { GALAXY_SERVICE: name }), `${name} by GALAXY_SERVICE`).toEqual(expected);
+      expect(await commandLine([name, "--flag"], {}), `${name} by argument`).toEqual([...expected, name, "--flag"]);
+    }
+    expect(semiSpaceFlag("audit")).not.toBe(semiSpaceFlag("gateway"));
+  });
+
+  test("leaves NODE_OPTIONS to the operator", async () => {
+    expect(await readFile(join(ROOT, "bin/start.sh"), "utf8")).not.toMatch(/NODE_OPTIONS=/);
   });
 });

@@ -6,7 +6,6 @@ import { Job } from "kubernetes-models/batch/v1/Job";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Service } from "kubernetes-models/v1/Service";
-import { semiSpaceFlag } from "../../scripts/program-args";
 
 // infra/k8s validated against the Kubernetes API's own schemas (kubernetes-models generates its
 // validators from the OpenAPI document of Kubernetes), then held to docker-compose.yml: the same
@@ -88,8 +87,6 @@ describe("Kubernetes manifests", () => {
       const env = new Map(container.env.map((e) => [e.name, e]));
       expect(env.get("GALAXY_SERVICE")?.value).toBe(service);
       expect(env.get("NATS_USER")?.value).toBe(service);
-      // The young generation `make up` gives the program: the image's, or audit's own.
-      expect(env.get("NODE_OPTIONS")?.value, service).toBe(service === "audit" ? semiSpaceFlag("audit") : undefined);
       // The ops port variable the service reads is the port the probes use.
       const opsVariable = service === "gateway" ? "GATEWAY_OPS_PORT" : `${service.toUpperCase().replace("-", "_")}_PORT`;
       expect(env.get(opsVariable)?.value).toBe(String(ops?.containerPort));
