@@ -40,11 +40,16 @@ export function buildDevModelServer(options: DevModelServerOptions = {}): Fastif
   return app;
 }
 
-/** One line per answered request, at `debug`; Fastify's two per request at `info` are not written. */
+/**
+ * One line per answered request, at `debug`, where Fastify writes two per request at `info`; an
+ * answer that failed on its way out (its stream broke, the connection went) at `error`.
+ */
 class ModelRequestLog extends LogController {
   override incomingRequest(): void {}
 
-  override requestCompleted(_error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
-    reply.log.debug({ method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, "model request answered");
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    const fields = { method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 };
+    if (error) reply.log.error({ ...fields, err: error }, "model request failed on its way out");
+    else reply.log.debug(fields, "model request answered");
   }
 }

@@ -1,4 +1,4 @@
-import { Writable } from "node:stream";
+import { Readable, Writable } from "node:stream";
 import { afterEach, expect, it } from "vitest";
 import { createLogger } from "@galaxy/observability";
 import { buildDevModelServer } from "./app";
@@ -46,4 +46,15 @@ it("still logs a failure it did not mean to answer, at error", async () => {
   const answer = await app.inject({ method: "POST", url: "/v1/chat/completions", payload: chat });
   expect(answer.statusCode).toBe(500);
   expect(lines.map((line) => `${String(line.level)} ${String(line.msg)}`)).toEqual(["50 dev model request failed"]);
+});
+
+it("logs an answer whose stream broke at error, with its cause", async () => {
+  const { app, lines } = serverLogging("info");
+  app.get("/broken-stream", async (_request, reply) =>
+    reply.send(new Readable({ read() { this.destroy(new Error("the stream broke")); } })),
+  );
+  await app.inject({ method: "GET", url: "/broken-stream" });
+  const errors = lines.filter((line) => line.level === 50);
+  expect(errors).toHaveLength(1);
+  expect(errors[0]).toMatchObject({ err: { message: "the stream broke" }, req: { url: "/broken-stream" } });
 });

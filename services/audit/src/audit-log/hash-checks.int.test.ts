@@ -4,7 +4,7 @@ import { sql, type Kysely } from "@galaxy/db";
 import type { AuditDb } from "../db";
 import { auditTest } from "../../test/support/audit-fixtures";
 
-// docs/audit-chain.md, "Entries": an entry's hash and prev_hash, and a checkpoint's hash, are
+// docs/audit-chain.md, "Append-only, and the two ways out": an entry's hash and prev_hash, and a checkpoint's hash, are
 // 64 lowercase hex digits; the table refuses anything else whoever writes it.
 const test = auditTest();
 
@@ -15,7 +15,7 @@ const BAD = {
   "an upper-case digit": `A${GOOD.slice(1)}`,
   "a letter past f": `g${GOOD.slice(1)}`,
   "a space": ` ${GOOD.slice(1)}`,
-  "a line break after": `${GOOD}\n`,
+  "a line break at the end": `${GOOD.slice(1)}\n`,
   "a non-ASCII digit": `٣${GOOD.slice(1)}`,
   "nothing": "",
 };

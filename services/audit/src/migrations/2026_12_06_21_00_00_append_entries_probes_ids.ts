@@ -3,7 +3,7 @@ import { appendEntriesFunction, RECORDED_BY_WORKSPACE } from "./2026_12_04_23_00
 
 /**
  * Which of a batch's ids are entries of the workspace already: found by looking each id up in
- * the primary key, whatever the statistics say. Asked as "entries of `ws` among these ids", the
+ * the primary key (or, on a log too short for that to pay, by reading it). Asked as "entries of `ws` among these ids", the
  * planner could instead read every entry of the workspace and match them against the ids: on a
  * table it had no statistics for yet (a new database), or with too few rows per workspace in
  * them, it did, and the check of each batch then grew with the workspace's log (7 ms against
