@@ -308,7 +308,10 @@ describe("the agent and the rate", () => {
   test("past the trigger's limit: 429 with Retry-After and RateLimit-* headers, and nothing stored", async ({ galaxy, deliver, createTrigger, receivedFor }) => {
     const trigger = await createTrigger();
     for (let i = 0; i < RATE_LIMIT; i++) expect((await deliver(trigger.id, delivery(trigger.secret, { message: `n${i}` }))).status).toBe(202);
+    // Every 202 came after its event was stored; the watcher has them all once it has caught up.
+    await galaxy.observer.flush();
     const before = await receivedFor(trigger.id);
+    expect(before).toBe(RATE_LIMIT);
     const over = await deliver(trigger.id, delivery(trigger.secret, { message: "one too many" }));
     expect(over.status).toBe(429);
     expect(over.body).toMatchObject({ code: "webhook_rate_limited" });
