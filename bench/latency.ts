@@ -7,6 +7,7 @@ import { requestBareRun } from "./bare";
 import type { BenchContext, BenchOutcome } from "./context";
 import { sendDeliveries } from "./load/senders";
 import { timeDeliveries, type DeliveryFigures } from "./load/timing";
+import { cpuPerUnit, perUnitLine } from "./cpu-notes";
 import { ms, ratio, summarize, type LatencySummary } from "./stats";
 import { galaxyCpuMeter } from "./system/proc";
 
@@ -68,10 +69,9 @@ export async function executionLatency(ctx: BenchContext): Promise<BenchOutcome 
 
 /** The CPU per delivery of each process during the one-at-a-time run, largest first. */
 function cpuNote(cpu: ReadonlyMap<string, number>, deliveries: number): string {
-  const perDelivery = [...cpu].map(([name, seconds]) => [name, (seconds * 1000) / deliveries] as const).sort((a, b) => b[1] - a[1]);
+  const perDelivery = cpuPerUnit(cpu, deliveries, 1000);
   const total = perDelivery.reduce((sum, [, used]) => sum + used, 0);
-  const parts = perDelivery.filter(([, used]) => used >= 0.05).map(([name, used]) => `${name} ${ms(used)}`);
-  return `CPU per delivery, one at a time (each process's CPU time during the ${deliveries} deliveries ÷ ${deliveries}; the engines' include other sessions' work): ${ms(total)} in all, ${parts.join(", ")}; the machine has ${availableParallelism()} cores.`;
+  return `CPU per delivery, one at a time (each process's CPU time during the ${deliveries} deliveries ÷ ${deliveries}; the engines' include other sessions' work): ${ms(total)} in all, ${perUnitLine(perDelivery, 0.05, ms)}; the machine has ${availableParallelism()} cores.`;
 }
 
 async function transactions(db: Kysely<unknown>, database: string): Promise<number> {

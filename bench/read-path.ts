@@ -6,6 +6,7 @@ import { sql } from "@galaxy/db";
 import { RATE_TIERS_KEY } from "@galaxy/gateway";
 import { insertExecution } from "./bare";
 import type { BenchContext, BenchOutcome } from "./context";
+import { cpuPerUnit, perUnitLine } from "./cpu-notes";
 import { ms, perSecond, ratio, within } from "./stats";
 import { galaxyCpuMeter } from "./system/proc";
 
@@ -60,7 +61,7 @@ export async function readPath(ctx: BenchContext): Promise<BenchOutcome> {
     ],
     notes: [
       `Read path: ${READ_PATH.durationS} s after ${READ_PATH.warmupS} s of warm-up, over ${targets.length} workspaces' tokens; p50 Galaxy ${ms(galaxy.p50)}, bare ${ms(bare.p50)}; requests served: Galaxy ${galaxy.total}, bare ${bare.total}.`,
-      `CPU per request during Galaxy's measured ${READ_PATH.durationS} s (each process's CPU time ÷ requests served; the engines' include other sessions' work): ${[...cpu].sort((a, b) => b[1] - a[1]).filter(([, used]) => used > 0.01).map(([name, used]) => `${name} ${ms((used * 1000) / galaxy.total)}`).join(", ")}.`,
+      `CPU per request during Galaxy's measured ${READ_PATH.durationS} s (each process's CPU time ÷ requests served; the engines' include other sessions' work): ${perUnitLine(cpuPerUnit(cpu, galaxy.total, 1000), 0.005, ms)}.`,
     ],
   };
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { availableParallelism } from "node:os";
 import { performance } from "node:perf_hooks";
 import type { Bus, StoredEvent } from "@galaxy/bus";
 import { SYSTEM_WORKSPACE_ID } from "@galaxy/contracts";
@@ -7,8 +8,7 @@ import { connectTestBus, createTestEnv, serviceDb, testLogger, TestClaims } from
 import { createAudit, type AuditDb } from "@galaxy/audit";
 import type { BenchOutcome } from "./context";
 import type { BenchWorld } from "./setup";
-import { availableParallelism } from "node:os";
-import { cpuLine } from "./sustained";
+import { cpuLine, cpuPerUnit, machineBusyNote, perUnitLine } from "./cpu-notes";
 import { galaxyCpuMeter, machineBusySeconds } from "./system/proc";
 import { perSecond, ratio } from "./stats";
 
@@ -121,7 +121,7 @@ export async function replayRebuild(world: BenchWorld, log: (line: string) => vo
       rows: [{ benchmark: name, metric: `${EVENTS.toLocaleString("en-US")} events with reset, /s`, galaxy: perSecond(replay, "event"), baseline: perSecond(raw, "event"), ratio: ratio(replay, raw), target: `≥ ${TARGET_RATIO}× ordered consumer`, met: replay >= TARGET_RATIO * raw }],
       notes: [
         `Replay (benchmark 5): ${EVENTS.toLocaleString("en-US")} \`agent.activated\` events of one workspace, ingested live by audit (in the runner's process), then its log rebuilt with \`reset\` in ${(EVENTS / replay).toFixed(1)} s; the rebuilt chain has the live chain's seq and hash values. Baseline: an ordered consumer reading the same events and doing nothing.`,
-        `CPU during the rebuild (${seconds.toFixed(1)} s; 100% = one core, the machine has ${availableParallelism()}): ${cpuLine(cpu, seconds)}; per event ${cpuPerEvent(cpu, EVENTS)} (the ordered reader: ${cpuPerEvent(readerCpu, EVENTS)}). The engines' figures are all their processes, other sessions' work on them included. The whole machine was busy ${machineBusy.toFixed(1)} CPU-seconds of ${(seconds * availableParallelism()).toFixed(1)} meanwhile (${Math.round((machineBusy / (seconds * availableParallelism())) * 100)}%).`,
+        `CPU during the rebuild (${seconds.toFixed(1)} s; 100% = one core, the machine has ${availableParallelism()}): ${cpuLine(cpu, seconds)}; per event ${cpuPerEvent(cpu, EVENTS)} (the ordered reader: ${cpuPerEvent(readerCpu, EVENTS)}). The engines' figures are all their processes, other sessions' work on them included. ${machineBusyNote(machineBusy, seconds, 1)}`,
       ],
     };
   } finally {
@@ -135,10 +135,5 @@ export async function replayRebuild(world: BenchWorld, log: (line: string) => vo
 
 /** Microseconds of CPU per event, by process group, largest first (groups under 1 µs left out). */
 function cpuPerEvent(cpu: ReadonlyMap<string, number>, events: number): string {
-  return [...cpu]
-    .map(([name, seconds]) => [name, (seconds * 1e6) / events] as const)
-    .filter(([, micros]) => micros >= 1)
-    .sort((a, b) => b[1] - a[1])
-    .map(([name, micros]) => `${name} ${micros.toFixed(0)} µs`)
-    .join(", ");
+  return perUnitLine(cpuPerUnit(cpu, events, 1e6), 1, (micros) => `${micros.toFixed(0)} µs`);
 }

@@ -5,6 +5,7 @@ import { Queue } from "bullmq";
 import type { BenchContext, BenchOutcome } from "./context";
 import { sendDeliveries } from "./load/senders";
 import { timeDeliveries, type DeliveryFigures } from "./load/timing";
+import { cpuLine, machineBusyNote } from "./cpu-notes";
 import { CpuMeter, ENGINES, galaxyCpuMeter, machineBusySeconds, pidsNamed } from "./system/proc";
 import { ms, perSecond, pool, ratio, within } from "./stats";
 
@@ -60,7 +61,7 @@ export async function sustainedExecutions(ctx: BenchContext): Promise<BenchOutco
     notes: [
       `CPU per execution (all the processes' CPU time during the run ÷ executions; the engines' include other sessions' work): Galaxy ${ms(cpuPerUnit(cpu, SUSTAINED.count))}, the BullMQ baseline ${ms(cpuPerUnit(bareCpu, SUSTAINED.count + SUSTAINED.warmup))}. The dev model's and the runner's share is left out of both.`,
       `Sustained: Galaxy answered all ${SUSTAINED.count} deliveries 202 after ${(galaxy.acceptedMs / 1000).toFixed(1)} s (${perSecond((SUSTAINED.count * 1000) / galaxy.acceptedMs, "delivery")}) and completed the last execution after ${(galaxy.elapsedMs / 1000).toFixed(1)} s: ${galaxy.completedWhileAccepting} executions completed while deliveries were coming in (${perSecond((galaxy.completedWhileAccepting * 1000) / galaxy.acceptedMs, "exec")}), the other ${galaxy.count - galaxy.completedWhileAccepting} in the ${((galaxy.elapsedMs - galaxy.acceptedMs) / 1000).toFixed(1)} s after (${perSecond(((galaxy.count - galaxy.completedWhileAccepting) * 1000) / (galaxy.elapsedMs - galaxy.acceptedMs), "exec")}); POST → completed p50 ${ms(galaxy.latency.p50)}, p99 ${ms(galaxy.latency.p99)}. BullMQ: ${SUSTAINED.count} jobs added by ${SUSTAINED.senders} producers in ${(bull.addedMs / 1000).toFixed(1)} s, all done after ${(bull.elapsedMs / 1000).toFixed(1)} s.`,
-      `CPU used during Galaxy's sustained run (${seconds.toFixed(1)} s; 100% = one core, the machine has ${availableParallelism()}): ${cpuLine(cpu, seconds)}. The engines' figures are all their processes, other sessions' work on them included. The whole machine was busy ${machineBusy.toFixed(0)} CPU-seconds of ${(seconds * availableParallelism()).toFixed(0)} meanwhile (${Math.round((machineBusy / (seconds * availableParallelism())) * 100)}%).`,
+      `CPU used during Galaxy's sustained run (${seconds.toFixed(1)} s; 100% = one core, the machine has ${availableParallelism()}): ${cpuLine(cpu, seconds)}. The engines' figures are all their processes, other sessions' work on them included. ${machineBusyNote(machineBusy, seconds, 0)}`,
     ],
   };
 }
@@ -87,14 +88,6 @@ async function measureBullmq(ctx: BenchContext): Promise<{ perSecond: number; el
   } finally {
     await queue.close();
   }
-}
-
-/** CPU seconds by process group, largest first, with the share of one core over `seconds`. */
-export function cpuLine(cpu: ReadonlyMap<string, number>, seconds: number): string {
-  return [...cpu]
-    .sort((a, b) => b[1] - a[1])
-    .map(([name, used]) => `${name} ${used.toFixed(1)} s (${Math.round((used / seconds) * 100)}%)`)
-    .join(", ");
 }
 
 /** Milliseconds of CPU per unit of work, the dev model and the bench runner left out. */

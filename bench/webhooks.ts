@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import type { BenchContext, BenchOutcome } from "./context";
-import { cpuLine } from "./sustained";
+import { cpuLine } from "./cpu-notes";
 import { galaxyCpuMeter } from "./system/proc";
 import { ms, perSecond, ratio, within } from "./stats";
 

@@ -11,19 +11,20 @@ import { join } from "node:path";
 export const HEAP_FLAGS: readonly string[] = ["--heap-growing-percent=30"];
 
 /**
- * The young generation's semi-spaces, in MB (V8's default is 16: 32 MB of young generation each
- * program touched, busy or not). 2 MB kept the gateway at 91 MiB and audit at 92 MiB after the
+ * The young generation's semi-spaces, in MB, of the programs that do not take 2 (V8's default is
+ * 16: 32 MB of young generation each program touched, busy or not). 2 MB kept the gateway at 91 MiB and audit at 92 MiB after the
  * sustained benchmark, where 16 gave 144 and 168. Audit gets 8: it holds each batch of events
  * for up to 100 ms before writing it, so what it allocates outlives collections of a young
  * generation of 2 MB, which then copied it; with 8 its CPU in the sustained benchmark fell by a
  * quarter, for about 13 MiB more (docs/benchmarks.md, "Replay, Postgres and audit's young
  * generation: before and after"). The image's `bin/start.sh` picks the same.
  */
-export const SEMI_SPACE_MB = { default: 2, audit: 8 } as const;
+export const SEMI_SPACE_MB: Readonly<Record<string, number>> = { audit: 8 };
+const DEFAULT_SEMI_SPACE_MB = 2;
 
 /** `--max-semi-space-size` for the program `name`. */
 export function semiSpaceFlag(name: string): string {
-  return `--max-semi-space-size=${name === "audit" ? SEMI_SPACE_MB.audit : SEMI_SPACE_MB.default}`;
+  return `--max-semi-space-size=${SEMI_SPACE_MB[name] ?? DEFAULT_SEMI_SPACE_MB}`;
 }
 
 /**
