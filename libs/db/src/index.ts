@@ -7,6 +7,7 @@ export type { ConnectionSettings, SslMode } from "./tls";
 export type { Kysely, ServiceName, DbOptions } from "./connection";
 export { atCommit, CommitStatement, inWorkspace, inWorkspaceAtOnce } from "./workspace-tx";
 export type { WorkspaceTxOptions } from "./workspace-tx";
+export { readInWorkspace } from "./workspace-reads";
 export { ensureDatabase, ensureRoles, ensureSchema, bootstrapService } from "./bootstrap";
 export { enableWorkspaceRls, createSecurityDefinerFunction, createWorkspaceFunction, migrateService } from "./migrations";
 export type { Migration, SecurityDefinerFunction } from "./migrations";

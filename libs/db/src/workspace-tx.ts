@@ -25,6 +25,8 @@ export interface WorkspaceTxOptions {
    * the workspace's running executions as a claim would).
    */
   advisoryLock?: string | undefined;
+  /** `begin read only`: Postgres refuses any statement of the transaction that would write. */
+  readOnly?: boolean | undefined;
 }
 
 /**
@@ -35,7 +37,7 @@ export interface WorkspaceTxOptions {
  * `begin`, the setting (the id checked as a UUID first) and the lock travel with the
  * transaction's first statement, in one message of the simple query protocol, its parameters
  * written in as literals (folded-connection.ts): a transaction of n statements takes n + 1
- * round trips, where Kysely's own would take n + 3 (`begin`, `set_config`, the statements,
+ * round trips, where Kysely's own would take n + 3 (`begin`, the setting, the statements,
  * `commit`). When `fn` answers its last statement as `atCommit(query, answer)`, that statement
  * travels with the commit: n statements, n round trips. The transaction holds one client of
  * the pool under `db` (`createDb` keeps it; a destroyed handle has none).
@@ -96,8 +98,17 @@ export async function inWorkspaceAtOnce<DB, R>(db: Kysely<DB>, workspaceId: stri
 
 /** `begin`, the workspace setting and the advisory lock as statements, the id and lock name checked before they are written as literals. */
 function openingOf(workspaceId: string, options: WorkspaceTxOptions): string[] {
-  if (!UUID.test(workspaceId)) throw new Error(`not a workspace id: ${JSON.stringify(workspaceId)}`);
   const lock = options.advisoryLock;
   if (lock !== undefined && !LOCK_NAME.test(lock)) throw new Error(`not an advisory lock name: ${JSON.stringify(lock)}`);
-  return [`begin`, `select set_config('app.workspace_id', '${workspaceId.toLowerCase()}', true)`, ...(lock === undefined ? [] : [`select pg_advisory_xact_lock(hashtext('${lock}'))`])];
+  return [options.readOnly ? `begin read only` : `begin`, workspaceSetting(workspaceId), ...(lock === undefined ? [] : [`select pg_advisory_xact_lock(hashtext('${lock}'))`])];
+}
+
+/**
+ * The statement that sets `app.workspace_id` for the transaction alone, the id checked as a
+ * UUID before it is written as a literal. `set local` rather than `select set_config(…)`: it
+ * answers no row, so the driver has no row description to read for it.
+ */
+export function workspaceSetting(workspaceId: string): string {
+  if (!UUID.test(workspaceId)) throw new Error(`not a workspace id: ${JSON.stringify(workspaceId)}`);
+  return `set local app.workspace_id = '${workspaceId.toLowerCase()}'`;
 }

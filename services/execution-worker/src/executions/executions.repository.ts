@@ -1,5 +1,5 @@
 import { ExecutionError, ExecutionOutput, ExecutionTrigger, type Execution, type ExecutionStatus, type Usage, uuidv7 } from "@galaxy/contracts";
-import { inWorkspaceAtOnce, sql, type Kysely, type Selectable, type Transaction } from "@galaxy/db";
+import { readInWorkspace, sql, type Kysely, type Selectable, type Transaction } from "@galaxy/db";
 import type { ExecutionDb, ExecutionsTable, StepStatus } from "../db";
 import { addUsage } from "../quota/quota.repository";
 import { concurrencyByTier } from "../quota/tiers";
@@ -58,9 +58,9 @@ export async function findExecution(db: Db, id: string): Promise<ExecutionRow | 
   return executionById(db, id).executeTakeFirst();
 }
 
-/** `findExecution` as a workspace transaction of its own, in one round trip (the read path of `GET /api/executions/{id}`). */
+/** `findExecution` as a read-only workspace transaction of its own, sent with the reads that wait beside it (the read path of `GET /api/executions/{id}`). */
 export async function findExecutionAlone(db: Kysely<ExecutionDb>, workspaceId: string, id: string): Promise<ExecutionRow | undefined> {
-  const [row] = await inWorkspaceAtOnce(db, workspaceId, executionById(db, id).compile());
+  const [row] = await readInWorkspace(db, workspaceId, executionById(db, id).compile());
   return row;
 }
 

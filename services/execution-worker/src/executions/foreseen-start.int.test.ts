@@ -66,7 +66,7 @@ describe("a lone delivery to a workspace read before", () => {
     // The message waiting for the lock opens the transaction and writes the start: no read went
     // before it (pg_stat_activity shows a message's first kilobyte; the commit travels with it,
     // as inWorkspaceAtOnce sends it: libs/db/src/workspace-round-trips.int.test.ts).
-    expect(statement.sent).toMatch(/^begin; select set_config\('app\.workspace_id', '[0-9a-f-]{36}', true\); select pg_advisory_xact_lock\(.*\);\s+select .* from write_foreseen_start\(/s);
+    expect(statement.sent).toMatch(/^begin; set local app\.workspace_id = '[0-9a-f-]{36}'; select pg_advisory_xact_lock\(.*\);\s+select .* from write_foreseen_start\(/s);
     expect(await statement.started).toEqual([null]);
     expect(taking.intake.foreseen).toEqual({ written: 1, refused: 0 });
     expect((await h.row(ws, order.executionId)).status).toBe("running");
