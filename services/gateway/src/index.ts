@@ -5,7 +5,8 @@ export type { OidcSignIn } from "./auth/oidc-sign-in";
 export { migrations } from "./migrations/index";
 export { apiDocument } from "./openapi/document";
 /** The default `/api/*` limits, and where an operator sets a workspace's rate tier in Redis (docs/api.md, Rate limits). */
-export { API_RATE_LIMITS, RATE_TIERS_KEY } from "./http/rate-limit";
+export { API_RATE_LIMITS } from "./http/rate-limit";
+export { RATE_TIERS_KEY } from "./http/request-leases";
 export type { ApiRateLimitOptions, RateLimits } from "./http/rate-limit";
 /** A delivery's execution id and `webhook.received` event id, derived from its `webhook-id`: what a sender's retry is recognised by. */
 export { deliveryEventId, deliveryExecutionId } from "./routes/hooks.routes";
