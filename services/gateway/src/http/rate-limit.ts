@@ -58,6 +58,7 @@ export class ApiRateLimiter {
   }
 
   install(app: FastifyInstance): void {
+    app.addHook("onClose", () => this.leases.close());
     app.addHook("preHandler", async (request, reply) => {
       if (!(request.routeOptions.url ?? "").startsWith("/api/")) return;
       const security = request.routeOptions.schema?.security;

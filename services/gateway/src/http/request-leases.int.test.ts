@@ -138,6 +138,15 @@ test("counts taken ahead and not handed out within a second are given back, and 
   expect(await counterOf(redis, request)).toBe(33);
 });
 
+test("a gateway that stops gives back the counts it holds", async ({ ready: redis }) => {
+  const leases = new RequestLeases(redis, WINDOW_S, () => HIGH);
+  const request = newCredential();
+  for (let round = 0; round < 4; round++) await Promise.all(Array.from({ length: 8 }, () => leases.count(request)));
+  expect(await counterOf(redis, request)).toBeGreaterThan(32);
+  await leases.close();
+  expect(await counterOf(redis, request)).toBe(32);
+});
+
 test("a credential that pauses between runs of requests loses none of its limit", async ({ ready: redis }) => {
   const limits = { workspace: 300, credential: 300 };
   const leases = new RequestLeases(redis, WINDOW_S, () => limits);

@@ -138,7 +138,7 @@ export class RequestLeases {
     const key = `${request.workspaceId}\n${request.credential}`;
     let counts = this.credentials.get(key);
     if (!counts || counts.request.window !== request.window) {
-      if (counts) this.giveBack(counts);
+      if (counts) void this.giveBack(counts);
       counts = new CredentialCounts(request);
       this.remember(key, counts);
     }
@@ -161,7 +161,7 @@ export class RequestLeases {
     const [oldestKey, oldest] = this.credentials.entries().next().value ?? [];
     if (oldestKey === undefined || !oldest) return;
     this.credentials.delete(oldestKey);
-    this.giveBack(oldest);
+    void this.giveBack(oldest);
   }
 
   /** Raises the counters for every request waiting (and some ahead), then hands the counts out; repeats while requests wait. */
@@ -200,7 +200,7 @@ export class RequestLeases {
     const [tier, workspaceEnd, credentialEnd] = Leased.parse(leased);
     Object.assign(counts, { tier, workspaceEnd, credentialEnd, size, used: 0, grantedAt: performance.now() });
     for (const request of waiting) request.resolve(counts.take() ?? failedLease());
-    if (size > waiting.length) counts.expiry = setTimeout(() => this.giveBack(counts), LEASE_MS).unref();
+    if (size > waiting.length) counts.expiry = setTimeout(() => void this.giveBack(counts), LEASE_MS).unref();
   }
 
   /** How many counts to take beyond the requests waiting, as the limits the credential last saw allow. */
@@ -211,11 +211,18 @@ export class RequestLeases {
     return Math.max(0, Math.min(counts.ahead, Math.floor(left * SHARE_OF_WHAT_IS_LEFT)));
   }
 
+  /** Gives back every count the gateway holds, as it stops (Redis still connected): a deploy leaves none counted. */
+  async close(): Promise<void> {
+    const givenBack = [...this.credentials.values()].map((counts) => this.giveBack(counts));
+    this.credentials.clear();
+    await withTimeout(Promise.all(givenBack)).catch(() => undefined);
+  }
+
   /** Ends the credential's lease and gives back what it did not hand out. Best effort: counts not given back stay counted until the window ends. */
-  private giveBack(counts: CredentialCounts): void {
+  private async giveBack(counts: CredentialCounts): Promise<void> {
     const unused = counts.end();
     if (unused <= 0) return;
-    void this.evaluate(GIVE_BACK, GIVE_BACK_SHA, [workspaceCounterKey(counts.request), credentialCounterKey(counts.request)], [String(unused)]).catch(() => undefined);
+    await this.evaluate(GIVE_BACK, GIVE_BACK_SHA, [workspaceCounterKey(counts.request), credentialCounterKey(counts.request)], [String(unused)]).catch(() => undefined);
   }
 
   private async evaluate(script: string, sha: string, keys: string[], args: string[]): Promise<unknown> {
