@@ -3,6 +3,7 @@ export type { ClaimVerifierLoader, ServiceClaimIssuer } from "./bus";
 export type { BusOptions, RequestOptions, RequestContext, EventMessage, ConsumerOptions, ConsumerHandle, BatchConsumerOptions, BatchHandler, BatchRefusal, MessageContext, StoredEvent } from "./types";
 export { dropStreams, replicasFor } from "./provisioning";
 export { busConnection, DEFAULT_STREAM_SETTINGS } from "./config";
+export { withTimeout } from "./wire";
 export type { NatsAuth, StreamSettings } from "./config";
 export { ClaimVerifier, ClaimCache, ClaimError } from "./claims";
 export type { ClaimFailure, ClaimVerifierOptions } from "./claims";

@@ -2,7 +2,7 @@ import pg from "pg";
 import type { CompiledQuery, Kysely } from "kysely";
 import { poolOf } from "./connection";
 import { inlineParameters } from "./inline-parameters";
-import { inWorkspaceAtOnce, workspaceSetting } from "./workspace-tx";
+import { inWorkspaceAtOnce, rollBack, workspaceSetting } from "./workspace-tx";
 
 /**
  * How many messages of reads one pool has on its way to Postgres at once. While they are out,
@@ -43,10 +43,9 @@ interface PendingRead {
  * When a statement fails, Postgres skips the rest of its message: the message's reads are then
  * sent again one at a time, in the same slot, so that only a read that fails alone fails. When
  * the connection, the login or the server failed instead, every read of the message fails with
- * that error, and nothing is sent again. A
- * statement whose parameters cannot be written as literals goes alone through
- * `inWorkspaceAtOnce`, read-only too. A statement that would write fails as a bug of its
- * caller, not as an outage.
+ * that error, and nothing is sent again. A statement whose parameters cannot be written as
+ * literals goes alone through `inWorkspaceAtOnce`, read-only too. A statement that would write
+ * fails as a bug of its caller, not as an outage.
  */
 export async function readInWorkspace<DB, R>(db: Kysely<DB>, workspaceId: string, query: CompiledQuery<R>): Promise<R[]> {
   const pool = poolOf(db);
@@ -116,10 +115,8 @@ class WorkspaceReads {
 
   /** The rows of each read, in order. */
   private async sendMessage(reads: PendingRead[]): Promise<unknown[][]> {
-    // A connection that cannot be had (Postgres down, a login refused) fails the message as it is.
-    const client = await this.pool.connect().catch((error: unknown) => {
-      throw new ServerFailure(error);
-    });
+    // A connection that cannot be had (Postgres down, a login refused: no error of severity ERROR) fails the message as it is.
+    const client = await this.pool.connect();
     let broken: Error | undefined;
     try {
       // The newline before each `;` ends a statement even after a comment at its end.
@@ -128,10 +125,8 @@ class WorkspaceReads {
       // A read that is not one statement answers out of shape: the message's reads are then sent one at a time.
       return answersOf(Array.isArray(results) ? results : [results], reads.length);
     } catch (error) {
-      // A failed statement leaves its transaction open and aborted; a connection that broke cannot roll back, and the pool drops it.
-      await client.query("rollback").catch((rollbackError: unknown) => {
-        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
-      });
+      // A failed statement leaves its transaction open and aborted.
+      broken = await rollBack(client);
       throw error;
     } finally {
       client.release(broken);
@@ -143,28 +138,19 @@ class WorkspaceReads {
 function answersOf(results: unknown[], reads: number): unknown[][] {
   if (results.length !== reads * COMMANDS_OF_A_READ.length) throw new OutOfShape(`Postgres answered ${results.length} results for ${reads} reads`);
   const answers: unknown[][] = [];
-  for (let read = 0; read < reads; read++) {
-    COMMANDS_OF_A_READ.forEach((command, i) => {
-      const result = results[read * COMMANDS_OF_A_READ.length + i];
-      const answered = typeof result === "object" && result !== null && "command" in result ? result.command : undefined;
-      if (command !== undefined && answered !== command) throw new OutOfShape(`Postgres answered ${String(answered)} where a read's ${command} was expected`);
-      if (i !== READ_RESULT_INDEX) return;
-      if (typeof result !== "object" || result === null || !("rows" in result) || !Array.isArray(result.rows)) throw new OutOfShape("Postgres answered a read without rows");
-      answers.push(result.rows);
-    });
-  }
+  results.forEach((result, i) => {
+    const expected = COMMANDS_OF_A_READ[i % COMMANDS_OF_A_READ.length];
+    const { command, rows } = typeof result === "object" && result !== null ? (result as { command?: unknown; rows?: unknown }) : {};
+    if (expected !== undefined && command !== expected) throw new OutOfShape(`Postgres answered ${String(command)} where a read's ${expected} was expected`);
+    if (i % COMMANDS_OF_A_READ.length !== READ_RESULT_INDEX) return;
+    if (!Array.isArray(rows)) throw new OutOfShape("Postgres answered a read without rows");
+    answers.push(rows);
+  });
   return answers;
 }
 
 /** A message whose results do not have the shape of its reads: one of them was not one statement. */
 class OutOfShape extends Error {}
-
-/** No connection could be had for a message. */
-class ServerFailure extends Error {
-  constructor(readonly failure: unknown) {
-    super("no connection for a message of reads");
-  }
-}
 
 /**
  * Whether a statement of the message failed (an error of severity ERROR from Postgres, or
@@ -181,7 +167,6 @@ function statementFailed(error: unknown): boolean {
  * otherwise take for a standby's refusal during a failover and retry as an outage.
  */
 function asCallersBug(error: unknown): unknown {
-  if (error instanceof ServerFailure) return error.failure;
   const code = typeof error === "object" && error !== null && "code" in error ? error.code : undefined;
   if (code !== READ_ONLY_VIOLATION || !(error instanceof Error)) return error;
   return new Error(`a read sent a statement that writes: ${error.message}`);

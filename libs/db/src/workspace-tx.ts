@@ -1,3 +1,4 @@
+import type pg from "pg";
 import { DefaultQueryExecutor, PostgresAdapter, PostgresDialect, PostgresQueryCompiler, SingleConnectionProvider, Transaction, type CompiledQuery, type Kysely } from "kysely";
 import { FoldedOpeningConnection } from "./folded-connection";
 import { poolOf } from "./connection";
@@ -59,13 +60,24 @@ export async function inWorkspace<DB, T>(db: Kysely<DB>, workspaceId: string, fn
     }
     return result.answer(await connection.commitWith(result.query));
   } catch (error) {
-    // A connection that broke cannot roll back: the pool drops it, and the error that matters is the first.
-    if (connection.opened) await client.query("rollback").catch((rollbackError: unknown) => {
-      broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
-    });
+    if (connection.opened) broken = await rollBack(client);
     throw error;
   } finally {
     client.release(broken);
+  }
+}
+
+/**
+ * Rolls back the transaction a failed statement left open on `client`. A connection that broke
+ * cannot roll back: answers its error, which the pool takes to drop it on release (the error
+ * that matters to the caller is the first).
+ */
+export async function rollBack(client: pg.PoolClient): Promise<Error | undefined> {
+  try {
+    await client.query("rollback");
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error : new Error(String(error));
   }
 }
 

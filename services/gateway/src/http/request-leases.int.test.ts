@@ -20,15 +20,15 @@ function newCredential(): CountedRequest {
   return { workspaceId: uuidv7(), credential: `user:${uuidv7()}`, window: Math.floor(Date.now() / 1000 / WINDOW_S) };
 }
 
-/** The leases (scripts of three keys; giving counts back takes two) `redis` is asked for while it is watched. */
+/** The leases (scripts that raise the counters) `redis` is asked for while it is watched. */
 function watchScripts(redis: Redis): { calls: () => number; stop: () => void } {
-  const original = redis.evalsha.bind(redis);
+  const original = redis.galaxyLeaseCounts.bind(redis);
   let calls = 0;
-  redis.evalsha = ((...args: Parameters<typeof original>) => {
-    if (args[1] === 3) calls += 1;
+  redis.galaxyLeaseCounts = ((...args: Parameters<typeof original>) => {
+    calls += 1;
     return original(...args);
-  }) as typeof redis.evalsha;
-  return { calls: () => calls, stop: () => void (redis.evalsha = original as typeof redis.evalsha) };
+  }) as typeof redis.galaxyLeaseCounts;
+  return { calls: () => calls, stop: () => void (redis.galaxyLeaseCounts = original as typeof redis.galaxyLeaseCounts) };
 }
 
 async function counterOf(redis: Redis, request: CountedRequest): Promise<number> {

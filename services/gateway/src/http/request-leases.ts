@@ -1,6 +1,6 @@
-import { createHash } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { Redis, Result } from "ioredis";
 import { z } from "zod";
+import { withTimeout } from "@galaxy/bus";
 
 /** The Redis hash of workspace id → rate tier; a workspace that has none is `free`. */
 export const RATE_TIERS_KEY = "ratelimit:tiers";
@@ -35,7 +35,6 @@ local function raise(key)
 end
 local tier = redis.call('HGET', KEYS[1], ARGV[2])
 return {tier or '', raise(KEYS[2]), raise(KEYS[3])}`;
-const LEASE_COUNTS_SHA = createHash("sha1").update(LEASE_COUNTS).digest("hex");
 
 /** Gives back ARGV[1] counts to each of the counters KEYS that still exists. */
 const GIVE_BACK = `
@@ -43,7 +42,14 @@ for _, key in ipairs(KEYS) do
   if redis.call('EXISTS', key) == 1 then redis.call('DECRBY', key, ARGV[1]) end
 end
 return 0`;
-const GIVE_BACK_SHA = createHash("sha1").update(GIVE_BACK).digest("hex");
+
+// The scripts as commands of the connection: ioredis sends each by its SHA, and its text when Redis has not seen it yet.
+declare module "ioredis" {
+  interface RedisCommander<Context> {
+    galaxyLeaseCounts(tiersKey: string, workspaceKey: string, credentialKey: string, windowS: string, workspaceId: string, size: string, unused: string): Result<unknown, Context>;
+    galaxyGiveBackCounts(workspaceKey: string, credentialKey: string, unused: string): Result<unknown, Context>;
+  }
+}
 
 const Leased = z.tuple([z.string(), z.number().int(), z.number().int()]);
 
@@ -132,7 +138,10 @@ export class RequestLeases {
     private readonly redis: Redis,
     private readonly windowS: number,
     private readonly limitsOf: LimitsOfTier,
-  ) {}
+  ) {
+    redis.defineCommand("galaxyLeaseCounts", { numberOfKeys: 3, lua: LEASE_COUNTS });
+    redis.defineCommand("galaxyGiveBackCounts", { numberOfKeys: 2, lua: GIVE_BACK });
+  }
 
   count(request: CountedRequest): Promise<RequestCount> {
     const key = `${request.workspaceId}\n${request.credential}`;
@@ -195,8 +204,13 @@ export class RequestLeases {
     const size = waiting.length + this.countsAhead(counts);
     // Given back with this lease. Should the script fail, whether Redis applied it is unknown: they stay counted, the safe side.
     const unused = counts.end();
-    const keys = [RATE_TIERS_KEY, workspaceCounterKey(counts.request), credentialCounterKey(counts.request)];
-    const leased = await withTimeout(this.evaluate(LEASE_COUNTS, LEASE_COUNTS_SHA, keys, [String(this.windowS), counts.request.workspaceId, String(size), String(unused)]));
+    this.requireReady();
+    const { request } = counts;
+    const leased = await withTimeout(
+      this.redis.galaxyLeaseCounts(RATE_TIERS_KEY, workspaceCounterKey(request), credentialCounterKey(request), String(this.windowS), request.workspaceId, String(size), String(unused)),
+      REDIS_TIMEOUT_MS,
+      `Redis did not answer within ${REDIS_TIMEOUT_MS} ms`,
+    );
     const [tier, workspaceEnd, credentialEnd] = Leased.parse(leased);
     Object.assign(counts, { tier, workspaceEnd, credentialEnd, size, used: 0, grantedAt: performance.now() });
     for (const request of waiting) request.resolve(counts.take() ?? failedLease());
@@ -215,39 +229,23 @@ export class RequestLeases {
   async close(): Promise<void> {
     const givenBack = [...this.credentials.values()].map((counts) => this.giveBack(counts));
     this.credentials.clear();
-    await withTimeout(Promise.all(givenBack)).catch(() => undefined);
+    await withTimeout(Promise.all(givenBack), REDIS_TIMEOUT_MS, "counts not given back").catch(() => undefined);
   }
 
   /** Ends the credential's lease and gives back what it did not hand out. Best effort: counts not given back stay counted until the window ends. */
   private async giveBack(counts: CredentialCounts): Promise<void> {
     const unused = counts.end();
     if (unused <= 0) return;
-    await this.evaluate(GIVE_BACK, GIVE_BACK_SHA, [workspaceCounterKey(counts.request), credentialCounterKey(counts.request)], [String(unused)]).catch(() => undefined);
+    if (this.redis.status !== "ready") return;
+    await this.redis.galaxyGiveBackCounts(workspaceCounterKey(counts.request), credentialCounterKey(counts.request), String(unused)).catch(() => undefined);
   }
 
-  private async evaluate(script: string, sha: string, keys: string[], args: string[]): Promise<unknown> {
+  /** Without a connection the count fails at once (answered 503), rather than waiting in the client's queue. */
+  private requireReady(): void {
     if (this.redis.status !== "ready") throw new Error(`Redis is ${this.redis.status}`);
-    try {
-      return await this.redis.evalsha(sha, keys.length, ...keys, ...args);
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
-      return this.redis.eval(script, keys.length, ...keys, ...args);
-    }
   }
 }
 
 function failedLease(): never {
   throw new Error("a lease had fewer counts than requests waiting for it");
-}
-
-async function withTimeout<T>(work: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${REDIS_TIMEOUT_MS} ms`)), REDIS_TIMEOUT_MS);
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
