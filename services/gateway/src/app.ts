@@ -1,7 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from "fastify";
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
-import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
+import { validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Redis } from "ioredis";
 import type { Bus } from "@galaxy/bus";
 import { uuidv7 } from "@galaxy/contracts";
@@ -15,6 +15,7 @@ import { answerClientError, installErrorHandling, renderError } from "./http/err
 import { installBodyIntake } from "./http/body-intake";
 import { consoleRoutes } from "./http/console";
 import { ApiRateLimiter, type ApiRateLimitOptions } from "./http/rate-limit";
+import { parsingSerializerCompiler } from "./http/response-serializer";
 import { swaggerOptions } from "./openapi/options";
 import { agentRoutes } from "./routes/agents.routes";
 import { agentToolRoutes } from "./routes/agent-tools.routes";
@@ -87,7 +88,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     clientErrorHandler: answerClientError,
   });
   base.setValidatorCompiler(validatorCompiler);
-  base.setSerializerCompiler(serializerCompiler);
+  base.setSerializerCompiler(parsingSerializerCompiler);
   installRequestContext(base);
   installErrorHandling(base);
   installBodyIntake(base);
