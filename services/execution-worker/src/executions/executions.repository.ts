@@ -73,7 +73,11 @@ export async function findExecutionAlone(db: Kysely<ExecutionDb>, workspaceId: s
 
 let executionForApi: CompiledQuery<ExecutionApiRow> | undefined;
 
-/** Compiled once, its id given each time: Kysely takes about 30 µs to compile this select, more than the rest of the worker's part of a read. */
+/**
+ * Compiled once, its id given each time: Kysely takes about 30 µs to compile this select, more
+ * than the rest of the worker's part of a read. Only its `sql` and `parameters` are used
+ * (`readInWorkspace`); its operation node keeps the id it was first compiled with.
+ */
 function executionForApiById(db: Kysely<ExecutionDb>, id: string): CompiledQuery<ExecutionApiRow> {
   executionForApi ??= db.selectFrom("executions").select(API_COLUMNS).where("id", "=", id).compile();
   return { ...executionForApi, parameters: [id] };
