@@ -9,9 +9,9 @@ const run = promisify(execFile);
 const MAX_LINES = 400;
 const SOURCE = /\.(ts|tsx|mts|cts|js|mjs|cjs)$/;
 
-// One concern per file: no source file the repository holds, generated or written, passes 400 lines.
+// One concern per file: no source file the repository tracks, generated or written, passes 400 lines.
 test(`no source file of the repository passes ${MAX_LINES} lines`, async () => {
-  const { stdout } = await run("git", ["ls-files", "--cached", "--others", "--exclude-standard"], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
+  const { stdout } = await run("git", ["ls-files"], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
   const sources = stdout.split("\n").filter((path) => SOURCE.test(path));
   expect(sources.length).toBeGreaterThan(100);
   const tooLong: string[] = [];
