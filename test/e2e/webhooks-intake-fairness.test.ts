@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { incomingTraceparent } from "@galaxy/testkit";
 import { expect } from "vitest";
-import { EVENT_CATALOG, Execution, type EventEnvelope, type WebhookReceived } from "@galaxy/contracts";
+import { deliveryExecutionId, EVENT_CATALOG, Execution, type EventEnvelope, type WebhookReceived } from "@galaxy/contracts";
 import { inWorkspace, sql, type RawBuilder } from "@galaxy/db";
 import { setTier } from "@galaxy/execution-worker";
 import { workspaceWithAgent } from "./backlog";
@@ -27,13 +27,14 @@ const test = galaxyTest({ worker: { concurrency: 8, shutdownGraceMs: 200 } })
   /** Publishes a `webhook.received` as the gateway does once it verified a delivery;
 startGalaxyFirst(test); answers its execution id. */
   .extend("publishDelivery", { scope: "file" }, async ({ galaxy }) => async (workspaceId: string, agentId: string, triggerId: string, message: string): Promise<string> => {
-    const executionId = randomUUID();
+    const webhookId = `msg_${randomUUID()}`;
+    const executionId = deliveryExecutionId(triggerId, webhookId);
     const body = { message };
     const raw = JSON.stringify(body);
     const data: WebhookReceived = {
       triggerId,
       agentId,
-      webhookId: `msg_${randomUUID()}`,
+      webhookId,
       executionId,
       body,
       bodySha256: createHash("sha256").update(raw).digest("hex"),

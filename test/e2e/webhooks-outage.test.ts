@@ -6,11 +6,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import { Agent, CreatedTrigger, Execution, SignupResult } from "@galaxy/contracts";
+import { Agent, CreatedTrigger, deliveryEventId, deliveryExecutionId, Execution, SignupResult } from "@galaxy/contracts";
 import { sql } from "@galaxy/db";
 import { freePort } from "@galaxy/testkit";
 import { signWebhook } from "@galaxy/webhooks";
-import { deliveryEventId, deliveryExecutionId } from "@galaxy/gateway";
 import { galaxyTestAfter, startGalaxyFirst } from "./fixtures";
 import { api, dataOf, eventually, type ApiResponse } from "./harness";
 

@@ -5,10 +5,9 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { z } from "zod";
 import type { Msg } from "@nats-io/transport-node";
-import { Agent, AuditEntry, CreatedTrigger, EVENT_CATALOG, EventEnvelope, Execution, RotatedTriggerSecret, SignupResult, Trigger } from "@galaxy/contracts";
+import { Agent, AuditEntry, CreatedTrigger, deliveryExecutionId, EVENT_CATALOG, EventEnvelope, Execution, RotatedTriggerSecret, SignupResult, Trigger } from "@galaxy/contracts";
 import { sql } from "@galaxy/db";
 import { signWebhook } from "@galaxy/webhooks";
-import { deliveryExecutionId } from "@galaxy/gateway";
 import { galaxyTest, startGalaxyFirst } from "./fixtures";
 import { api, dataOf, eventually, type ApiResponse, type Galaxy } from "./harness";
 

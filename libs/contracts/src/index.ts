@@ -82,6 +82,7 @@ export {
 } from "./triggers";
 export { ExecutionSummary, EXECUTION_CHANGE_TYPES, ExecutionChangeType, ExecutionChange, ExecutionChangesQuery } from "./execution-changes";
 export { TriggerDeliveryOutcome, TriggerDelivery, TRIGGER_DELIVERIES_KEPT, TRIGGER_DELIVERIES_TTL_S } from "./trigger-deliveries";
+export { deliveryExecutionId, deliveryEventId } from "./webhook-deliveries";
 export {
   PROJECTIONS, ProjectionName, CONSUMER_SERVICES, EventSubjectFilter, ReplayStatus, StartReplayBody, ReplayRun, ReplayAccepted, ReplayRef, ReplayListQuery,
   RawBusMessage, ReplayApplyRequest, ReplayApplyResult, ReplayWorkspaceRequest, ReplayResetResult, ReplayReleaseResult, RedriveMessageRequest, RedriveOutcome,

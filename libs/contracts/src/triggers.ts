@@ -2,6 +2,7 @@ import { z } from "zod";
 import { AgentStatus } from "./agents";
 import { IsoDateTime, Uuid, WorkspaceId } from "./ids";
 import { PageQuery } from "./pagination";
+import { deliveryExecutionId } from "./webhook-deliveries";
 
 /** What starts an agent's executions besides a person: a signed webhook, or a cron schedule. */
 export const TriggerKind = z.enum(["webhook", "schedule"]);
@@ -133,5 +134,8 @@ export const WebhookReceived = z.object({
   /** The delivery's headers that matter: webhook-id, webhook-timestamp, content-type, user-agent. */
   headers: z.record(z.string(), z.string()),
   receivedAt: IsoDateTime,
+}).refine((delivery) => delivery.executionId === deliveryExecutionId(delivery.triggerId, delivery.webhookId), {
+  path: ["executionId"],
+  message: "must be the delivery's execution id: UUIDv5 of its webhookId in the trigger's namespace",
 });
 export type WebhookReceived = z.infer<typeof WebhookReceived>;

@@ -8,6 +8,4 @@ export { apiDocument } from "./openapi/document";
 export { API_RATE_LIMITS } from "./http/rate-limit";
 export { RATE_TIERS_KEY } from "./http/request-leases";
 export type { ApiRateLimitOptions, RateLimits } from "./http/rate-limit";
-/** A delivery's execution id and `webhook.received` event id, derived from its `webhook-id`: what a sender's retry is recognised by. */
-export { deliveryEventId, deliveryExecutionId } from "./routes/hooks.routes";
 export { CONSOLE_CSP, CONSOLE_DIST } from "./http/console";

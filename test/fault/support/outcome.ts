@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { sql } from "@galaxy/db";
-import { deliveryEventId } from "@galaxy/gateway";
+import { deliveryEventId } from "@galaxy/contracts";
 import { sleep } from "./child";
 import { deadLettersAfter, webhookConsumerIdle, type DeadLetter } from "./streams";
 import { call } from "./http";

@@ -2,12 +2,11 @@ import { createHash } from "node:crypto";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { Redis } from "ioredis";
-import { v5 as uuidv5 } from "uuid";
 import { z } from "zod";
 import type { Bus } from "@galaxy/bus";
 import { inSpan } from "@galaxy/observability";
 import {
-  assertStorable, ConflictError, EVENT_CATALOG, GalaxyError, parseEvent, UnauthorizedError, UnavailableError, UnsupportedMediaTypeError, Uuid, ValidationError,
+  assertStorable, ConflictError, deliveryEventId, deliveryExecutionId, EVENT_CATALOG, GalaxyError, parseEvent, UnauthorizedError, UnavailableError, UnsupportedMediaTypeError, Uuid, ValidationError,
   type ResolvedTrigger, type WebhookReceived,
 } from "@galaxy/contracts";
 import { verifyWebhook, type WebhookRefusal } from "@galaxy/webhooks";
@@ -18,13 +17,6 @@ import type { RouteDeps } from "./deps";
 
 /** The largest delivery accepted (docs/api.md, §2: 413 above 1 MiB). */
 const HOOK_BODY_LIMIT = 1024 * 1024;
-
-/**
- * Namespace of the ids of `webhook.received` events (their `Nats-Msg-Id`): UUIDv5 of trigger
- * and `webhook-id`, so JetStream drops a repeat inside its duplicate window. The execution id
- * is UUIDv5 of the `webhook-id` in the trigger's own namespace (the trigger id).
- */
-const DELIVERY_EVENT_NAMESPACE = "9a3c1e0b-5d7f-4b2a-8e61-3f4d2c1b0a97";
 
 /** The headers of a delivery that travel with it into the event. */
 const KEPT_HEADERS = ["webhook-id", "webhook-timestamp", "content-type", "user-agent"] as const;
@@ -49,16 +41,6 @@ export const HOOK_RATE_LIMIT: HookRateLimit = { limit: 600, windowS: 60 };
 export interface HookRouteOptions {
   redis: Redis;
   rateLimit?: HookRateLimit | undefined;
-}
-
-/** The execution a delivery starts: UUIDv5 of its `webhook-id` in the trigger's namespace. */
-export function deliveryExecutionId(triggerId: string, webhookId: string): string {
-  return uuidv5(webhookId, triggerId);
-}
-
-/** The id (and `Nats-Msg-Id`) of a delivery's `webhook.received` event. */
-export function deliveryEventId(triggerId: string, webhookId: string): string {
-  return uuidv5(`${triggerId}:${webhookId}`, DELIVERY_EVENT_NAMESPACE);
 }
 
 export class WebhookRateLimitedError extends GalaxyError {
