@@ -35,8 +35,17 @@ export const CLAIM_LOCK = "pg_advisory_xact_lock(hashtext('execution.claim_queue
 export const CLAIM_REASON =
   "The scheduler picks queued executions (and ones whose worker's lease expired) of every workspace before it knows which workspace each belongs to, fairly across workspaces (a workspace running fewer goes first) and within each workspace's concurrency.";
 
+/** How later migrations change the claim's statement; the defaults are this migration's. */
+export interface ClaimQueryOptions {
+  /** Each workspace's running count computed once (`materialized`), not again for each of its queued rows. */
+  runningOnce?: boolean;
+  /** How many of a workspace's oldest queued executions are read: its free slots, or no more than the claim can take. */
+  headsPerWorkspace?: string;
+}
+
 /** The claim's statement, after the lock; `runningFirst` is `"l.running + "` since this migration. */
-export function claimQuery(runningFirst: string): string {
+export function claimQuery(runningFirst: string, options: ClaimQueryOptions = {}): string {
+  const { runningOnce = false, headsPerWorkspace = "l.free_slots" } = options;
   return `with recursive waiting(workspace_id) as (
              (select workspace_id from executions where status = 'queued' order by workspace_id limit 1)
              union all
@@ -44,7 +53,7 @@ export function claimQuery(runningFirst: string): string {
                       where e.status = 'queued' and e.workspace_id > w.workspace_id
                       order by e.workspace_id limit 1)
                from waiting w where w.workspace_id is not null
-           ), running as (
+           ), running as ${runningOnce ? "materialized " : ""}(
              select w.workspace_id,
                     coalesce((p_concurrency ->> coalesce(t.tier, 'free'))::int, 1) as concurrency,
                     (select count(*) from executions r where r.workspace_id = w.workspace_id and r.status = 'running')::int as running
@@ -62,7 +71,7 @@ export function claimQuery(runningFirst: string): string {
                    from executions e
                   where e.workspace_id = l.workspace_id and e.status = 'queued'
                   order by e.created_at, e.id
-                  limit l.free_slots
+                  limit ${headsPerWorkspace}
                ) h
               where l.free_slots > 0
            ), fair as (

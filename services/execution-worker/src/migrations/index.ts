@@ -15,6 +15,7 @@ import * as intakeKeepsItsPlans from "./2026_12_06_06_00_00_intake_keeps_its_pla
 import * as runLoadKeepsItsPlan from "./2026_12_06_06_20_00_run_load_keeps_its_plan";
 import * as runEndCarriesStartAndCallback from "./2026_12_06_13_40_00_run_end_carries_start_and_callback";
 import * as intakeWritesForeseenStarts from "./2026_12_06_18_10_00_intake_writes_foreseen_starts";
+import * as claimReadsOnlyWhatItCanTake from "./2026_12_07_03_40_00_claim_reads_only_what_it_can_take";
 
 /** This service's migrations in order; frozen once landed. */
 export const migrations: Record<string, Migration> = {
@@ -35,4 +36,5 @@ export const migrations: Record<string, Migration> = {
   "2026_12_06_07_40_00_outbox_keeps_recent_rows": outboxRetentionMigration("execution-worker"),
   "2026_12_06_13_40_00_run_end_carries_start_and_callback": runEndCarriesStartAndCallback,
   "2026_12_06_18_10_00_intake_writes_foreseen_starts": intakeWritesForeseenStarts,
+  "2026_12_07_03_40_00_claim_reads_only_what_it_can_take": claimReadsOnlyWhatItCanTake,
 };
