@@ -35,5 +35,10 @@ describe("a delivery's ids", () => {
     });
     expect(parseEvent(envelope(data)).ok).toBe(true);
     expect(parseEvent(envelope(other)).ok).toBe(false);
+    // A triggerId that is no UUID is refused as such, not thrown while deriving the id.
+    for (const badTrigger of ["not-a-uuid", ""]) {
+      expect(WebhookReceived.safeParse({ ...data, triggerId: badTrigger }).error?.issues.map((issue) => issue.path.join("."))).toEqual(["triggerId"]);
+      expect(parseEvent(envelope({ ...data, triggerId: badTrigger })).ok).toBe(false);
+    }
   });
 });
