@@ -22,7 +22,7 @@ export interface TypesFile {
  * exactly as one file's would.
  */
 export function splitTypes(nodes: readonly ts.Node[]): TypesFile[] {
-  const parts: TypesFile[] = [];
+  const parts: Part[] = [];
   const index = nodes.map((node) => {
     if (!ts.isInterfaceDeclaration(node)) return node;
     const name = node.name.text;
@@ -38,12 +38,18 @@ export function splitTypes(nodes: readonly ts.Node[]): TypesFile[] {
     }
     return node;
   });
-  const imports = parts.map((part) => `import type { ${interfaceName(part.name)} } from "./${part.name.replace(/\.ts$/, ".js")}";`);
-  return [{ name: "openapi.ts", text: `${imports.join("\n")}\n${astToString(index)}` }, ...parts];
+  const imports = parts.map((part) => `import type { ${part.interfaceName} } from "./${part.file.name.replace(/\.ts$/, ".js")}";`);
+  return [{ name: "openapi.ts", text: `${imports.join("\n")}\n${astToString(index)}` }, ...parts.map((part) => part.file)];
+}
+
+/** A generated file of part of an interface, and the name of the interface it declares. */
+interface Part {
+  file: TypesFile;
+  interfaceName: string;
 }
 
 /** `members` as interfaces of at most LINES_PER_FILE lines each, added to `parts` as files `<kind>-<n>.ts`; answers their names. */
-function partsOf(kind: string, members: readonly ts.TypeElement[], parts: TypesFile[]): string[] {
+function partsOf(kind: string, members: readonly ts.TypeElement[], parts: Part[]): string[] {
   const chunks: ts.TypeElement[][] = [];
   let lines = 0;
   for (const member of members) {
@@ -58,18 +64,12 @@ function partsOf(kind: string, members: readonly ts.TypeElement[], parts: TypesF
     }
   }
   return chunks.map((chunk, i) => {
-    const file = `${kind}-${i + 1}.ts`;
-    const name = interfaceName(file);
-    const text = astToString([f.createInterfaceDeclaration(exported, name, undefined, undefined, chunk)]);
-    parts.push({ name: file, text: `${importsFor(text)}${text}` });
-    return name;
+    // `schemas-2.ts` declares `Schemas2`.
+    const interfaceName = `${kind.charAt(0).toUpperCase()}${kind.slice(1)}${i + 1}`;
+    const text = astToString([f.createInterfaceDeclaration(exported, interfaceName, undefined, undefined, chunk)]);
+    parts.push({ file: { name: `${kind}-${i + 1}.ts`, text: `${importsFor(text)}${text}` }, interfaceName });
+    return interfaceName;
   });
-}
-
-/** `schemas-2.ts` → `Schemas2`. */
-function interfaceName(file: string): string {
-  const [kind = "", n = ""] = file.replace(/\.ts$/, "").split("-");
-  return `${kind.charAt(0).toUpperCase()}${kind.slice(1)}${n}`;
 }
 
 /** The index's names a part refers to (`components["schemas"]["Agent"]`, `operations["getAgent"]`), imported from it. */
