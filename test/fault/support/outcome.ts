@@ -62,21 +62,24 @@ export async function settle(world: World, fault: string, results: readonly Item
   const accepted = results.filter((r) => r.executionId !== undefined);
   const rowsOfRun = async () =>
     z.array(Row).parse((await sql`select id::text as id, input->>'message' as key, status from execution.executions where input->>'message' like ${`fault-${run}-%`}`.execute(world.db)).rows);
-  let rows = await rowsOfRun();
+  let rows: Array<z.infer<typeof Row>> = [];
   let settleMs: number | null = null;
   const deadline = Date.now() + options.settleTimeoutMs;
   for (;;) {
+    // The consumer is asked before the rows are read: the worker acknowledges a delivery only
+    // after its execution is committed, so rows read after an idle answer hold every delivery it
+    // took. Read the other way round, a delivery taken between the two reads looked lost.
+    const idle = await webhookConsumerIdle(world.nats);
+    rows = await rowsOfRun();
     const ids = new Set(rows.map((row) => row.id));
     // Settled: every run ended, and every accepted one exists or never will (nothing left in the worker's inbox).
     const ended = rows.every((row) => TERMINAL.includes(row.status));
-    const done = ended && (accepted.every((r) => ids.has(r.executionId ?? "")) || (await webhookConsumerIdle(world.nats)));
-    if (done) {
+    if (ended && (idle || accepted.every((r) => ids.has(r.executionId ?? "")))) {
       settleMs = Date.now() - options.loadEndedAt;
       break;
     }
     if (Date.now() > deadline) break;
     await sleep(500);
-    rows = await rowsOfRun();
   }
   const byKey = new Map<string, Array<z.infer<typeof Row>>>();
   for (const row of rows) byKey.set(row.key, [...(byKey.get(row.key) ?? []), row]);
