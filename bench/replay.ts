@@ -10,6 +10,7 @@ import type { BenchOutcome } from "./context";
 import type { BenchWorld } from "./setup";
 import { cpuLine, cpuPerUnit, machineBusyNote, perUnitLine } from "./cpu-notes";
 import { galaxyCpuMeter, machineBusySeconds } from "./system/proc";
+import { profileStretch } from "./replay-profile";
 import { perSecond, ratio } from "./stats";
 
 // Benchmark 5 of `make bench` (`BENCH_ONLY=5`): the replay rate of a rebuild (`reset`) of one
@@ -98,6 +99,7 @@ export async function replayRebuild(world: BenchWorld, log: (line: string) => vo
     const meter = galaxyCpuMeter(new Map(), { "bench runner (audit)": process.pid });
     await meter.start();
     const machineBefore = await machineBusySeconds();
+    const stopProfile = await profileStretch("replay-rebuild");
     const started = performance.now();
     const { id } = await operator.request("audit.replays.start", { target: "audit", workspaceId, reset: true }, options);
     let run = await operator.request("audit.replays.get", { id }, options);
@@ -108,6 +110,7 @@ export async function replayRebuild(world: BenchWorld, log: (line: string) => vo
       run = await operator.request("audit.replays.get", { id }, options);
     }
     const seconds = (performance.now() - started) / 1000;
+    await stopProfile();
     const cpu = await meter.stop();
     const machineBusy = (await machineBusySeconds()) - machineBefore;
     if (run.status !== "completed" || run.applied !== EVENTS) throw new Error(`the replay ended ${run.status}: ${JSON.stringify(run)}`);

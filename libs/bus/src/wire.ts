@@ -14,9 +14,11 @@ export function clip(value: string): string {
   return value.length > HEADER_VALUE_LIMIT ? value.slice(0, HEADER_VALUE_LIMIT) : value;
 }
 
+const UTF8 = new TextDecoder();
+
 export function safeJson(data: Uint8Array): { ok: true; value: unknown } | { ok: false } {
   try {
-    return { ok: true, value: JSON.parse(new TextDecoder().decode(data)) };
+    return { ok: true, value: JSON.parse(UTF8.decode(data)) };
   } catch {
     return { ok: false };
   }

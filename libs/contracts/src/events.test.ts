@@ -121,6 +121,8 @@ describe("event subjects", () => {
     ["another kind of subject", `svc.${ws}.agent.created`],
     ["a workspace that is not an id", "evt.acme.agent.created"],
     ["no verb", `evt.${ws}.agent`],
+    ["no type", `evt.${ws}`],
+    ["an empty workspace", "evt..agent.created"],
     ["only the prefix", "evt"],
     ["an empty subject", ""],
     ["a prefixed subject", `t123.evt.${ws}.agent.created`],

@@ -324,11 +324,13 @@ export function eventSubject(workspaceId: string, type: string): string {
 
 /** Reads `evt.<ws>.<type…>` back into its workspace and type (prefix already removed). */
 export function parseEventSubject(subject: string): { workspaceId: string; type: string } | null {
-  const parts = subject.split(".");
-  if (parts.length < 4 || parts[0] !== "evt") return null;
-  const workspaceId = parts[1];
-  if (workspaceId === undefined || !WorkspaceId.safeParse(workspaceId).success) return null;
-  return { workspaceId, type: parts.slice(2).join(".") };
+  // Cut where the dots are rather than split and joined: every event a consumer takes comes here.
+  if (!subject.startsWith("evt.")) return null;
+  const typeStart = subject.indexOf(".", 4) + 1;
+  if (typeStart === 0 || !subject.includes(".", typeStart)) return null;
+  const workspaceId = subject.slice(4, typeStart - 1);
+  if (!WorkspaceId.safeParse(workspaceId).success) return null;
+  return { workspaceId, type: subject.slice(typeStart) };
 }
 
 /** Parses an event envelope and its data against the catalog. */

@@ -93,12 +93,13 @@ export function auditJson(value: unknown, path = "$"): JsonValue {
       }
       const proto: unknown = Object.getPrototypeOf(value);
       if (proto !== Object.prototype && proto !== null) throw new UnauditableEventError(`the value at ${path} is not a plain JSON object`);
-      const entries: Array<[string, unknown]> = Object.entries(value);
-      return Object.fromEntries(
-        entries
-          .filter(([, child]) => child !== undefined)
-          .map(([key, child]) => [storable(key), isSecretField(key) ? REDACTED : auditJson(child, `${path}.${key}`)]),
-      );
+      const record = value as Record<string, unknown>;
+      const copied: Array<[string, JsonValue]> = [];
+      for (const key of Object.keys(record)) {
+        const child = record[key];
+        if (child !== undefined) copied.push([storable(key), isSecretField(key) ? REDACTED : auditJson(child, `${path}.${key}`)]);
+      }
+      return Object.fromEntries(copied);
     }
     default:
       throw new UnauditableEventError(`a ${typeof value} at ${path} is not JSON`);

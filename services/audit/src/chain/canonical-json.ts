@@ -76,6 +76,22 @@ export function canonicalJson(value: JsonValue): string {
   return serialize(value, null, new Set());
 }
 
+/**
+ * {@link canonicalJson} of a value that sits at `$.<key>` (or `$.<key>.<subKey>`) of an object
+ * whose properties the caller writes itself, in their sorted order: an error names the value's
+ * place in that object. A null, a finite number or a string that needs no escape is written
+ * without building its place.
+ *
+ * @throws {CanonicalJsonError}
+ */
+export function canonicalJsonAt(value: JsonValue, key: string, subKey?: string): string {
+  if (value === null) return 'null';
+  if (typeof value === 'string' && !ESCAPED.test(value) && !LONE_SURROGATE.test(value)) return `"${value}"`;
+  if (typeof value === 'number' && Number.isFinite(value)) return JSON.stringify(value);
+  const parent: Place = { parent: null, key };
+  return serialize(value, subKey === undefined ? parent : { parent, key: subKey }, new Set());
+}
+
 function serialize(value: unknown, place: Place, ancestors: Set<object>): string {
   if (value === null) return 'null';
   switch (typeof value) {
@@ -132,7 +148,8 @@ function serializeObject(value: object, place: Place, ancestors: Set<object>): s
   const record = value as Record<string, unknown>;
   // The default sort compares UTF-16 code units, which is exactly RFC 8785's order
   // (not code point order: U+1F600 sorts before U+FB33).
-  const keys = Object.keys(record).sort();
+  const keys = Object.keys(record);
+  if (!inOrder(keys)) keys.sort();
   let out = '{';
   let first = true;
   for (const key of keys) {
@@ -145,6 +162,14 @@ function serializeObject(value: object, place: Place, ancestors: Set<object>): s
   }
   ancestors.delete(value);
   return `${out}}`;
+}
+
+/** Whether the names are sorted already (objects built in order, and those of one name, need no sort). */
+function inOrder(keys: readonly string[]): boolean {
+  for (let i = 1; i < keys.length; i++) {
+    if ((keys[i - 1] ?? '') > (keys[i] ?? '')) return false;
+  }
+  return true;
 }
 
 function enter(value: object, place: Place, ancestors: Set<object>): void {
