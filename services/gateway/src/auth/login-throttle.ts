@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { FastifyReply } from "fastify";
-import type { Redis } from "ioredis";
+import type { Redis, Result } from "ioredis";
 import { z } from "zod";
 import { GalaxyError, UnavailableError } from "@galaxy/contracts";
 
@@ -59,8 +59,17 @@ export class LoginThrottledError extends GalaxyError {
  * email's failures and takes its own attempt back from the IP's count (a success never
  * clears the IP's count: one valid account must not reset the limit for guessing others).
  */
+// The script as a command of the connection: ioredis sends it by its SHA, and its text when Redis has not seen it yet.
+declare module "ioredis" {
+  interface RedisCommander<Context> {
+    galaxyCountLoginAttempt(emailKey: string, ipKey: string, windowS: string): Result<unknown, Context>;
+  }
+}
+
 export class LoginThrottle {
-  constructor(private readonly redis: Redis, private readonly limits: LoginThrottleLimits = LOGIN_THROTTLE) {}
+  constructor(private readonly redis: Redis, private readonly limits: LoginThrottleLimits = LOGIN_THROTTLE) {
+    redis.defineCommand("galaxyCountLoginAttempt", { numberOfKeys: 2, lua: COUNT_ATTEMPT });
+  }
 
   /** Counts the attempt; throws a 429 (with `Retry-After` and `RateLimit-*` set on `reply`) when over a limit. */
   async begin(email: string, ip: string, reply: FastifyReply): Promise<LoginAttempt> {
@@ -99,7 +108,7 @@ export class LoginThrottle {
   private async count(emailKey: string, ipKey: string): Promise<[number, number, number, number]> {
     let raw: unknown;
     try {
-      raw = await this.redis.eval(COUNT_ATTEMPT, 2, emailKey, ipKey, String(this.limits.windowS));
+      raw = await this.redis.galaxyCountLoginAttempt(emailKey, ipKey, String(this.limits.windowS));
     } catch (error) {
       // Failing closed: without its counters, the gateway cannot tell guessing from logging in.
       throw new UnavailableError("Login is unavailable for a moment; retry shortly", { cause: error });

@@ -13,7 +13,7 @@ test("records wait to be written together, in one call, each numbered in its own
   const log = new DeliveryLog(redis, testLogger("gateway"));
   const workspace = randomUUID();
   const [first, second] = [randomUUID(), randomUUID()];
-  const calls = vi.spyOn(redis, "eval");
+  const calls = vi.spyOn(redis, "galaxyRecordDeliveries");
   try {
     log.record(workspace, first, accepted(1));
     log.record(workspace, second, accepted(2));
@@ -40,4 +40,18 @@ test("a flush writes what waits at once, and a list keeps only the newest", asyn
   const page = await log.page(workspace, trigger, 0, 3);
   expect(page.total).toBe(TRIGGER_DELIVERIES_KEPT);
   expect(page.rows.map((d) => d.w)).toEqual([`msg_${TRIGGER_DELIVERIES_KEPT + 5}`, `msg_${TRIGGER_DELIVERIES_KEPT + 4}`, `msg_${TRIGGER_DELIVERIES_KEPT + 3}`]);
+});
+
+test("a Redis that no longer knows the script (restarted since) is sent its text again", async ({ redis }) => {
+  const log = new DeliveryLog(redis, testLogger("gateway"));
+  const [workspace, trigger] = [randomUUID(), randomUUID()];
+  log.record(workspace, trigger, accepted(1));
+  await log.flush();
+  await redis.script("FLUSH");
+  log.record(workspace, trigger, accepted(2));
+  await log.flush();
+  expect((await log.before(workspace, trigger, undefined, 10)).map((d) => [d.s, d.w])).toEqual([
+    [2, "msg_2"],
+    [1, "msg_1"],
+  ]);
 });

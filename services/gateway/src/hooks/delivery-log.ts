@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from "fastify";
-import type { Redis } from "ioredis";
+import type { Redis, Result } from "ioredis";
 import { z } from "zod";
 import { TRIGGER_DELIVERIES_KEPT, TRIGGER_DELIVERIES_TTL_S, UnavailableError, Uuid } from "@galaxy/contracts";
 
@@ -57,6 +57,13 @@ function keys(workspaceId: string, triggerId: string): [string, string] {
   return [`hooks:deliveries:${workspaceId}:${triggerId}`, `hooks:deliveries:seq:${workspaceId}:${triggerId}`];
 }
 
+// The script as a command of the connection (its keys counted per call): ioredis sends it by its SHA, and its text when Redis has not seen it yet.
+declare module "ioredis" {
+  interface RedisCommander<Context> {
+    galaxyRecordDeliveries(numberOfKeys: number, ...keysThenArgs: string[]): Result<unknown, Context>;
+  }
+}
+
 export class DeliveryLog {
   private pending: Array<{ keys: [string, string]; entry: string }> = [];
   private timer: NodeJS.Timeout | null = null;
@@ -64,7 +71,9 @@ export class DeliveryLog {
   constructor(
     private readonly redis: Redis,
     private readonly logger: FastifyBaseLogger,
-  ) {}
+  ) {
+    redis.defineCommand("galaxyRecordDeliveries", { lua: RECORD });
+  }
 
   /** Records a delivery in the background; a Redis outage (or a crash within `FLUSH_DELAY_MS`) loses the record, never the delivery. */
   record(workspaceId: string, triggerId: string, delivery: DeliveryRecord): void {
@@ -89,7 +98,7 @@ export class DeliveryLog {
     this.pending = [];
     if (batch.length === 0) return;
     try {
-      await this.redis.eval(RECORD, batch.length * 2, ...batch.flatMap((record) => record.keys), String(TRIGGER_DELIVERIES_KEPT), String(TRIGGER_DELIVERIES_TTL_S), ...batch.map((record) => record.entry));
+      await this.redis.galaxyRecordDeliveries(batch.length * 2, ...batch.flatMap((record) => record.keys), String(TRIGGER_DELIVERIES_KEPT), String(TRIGGER_DELIVERIES_TTL_S), ...batch.map((record) => record.entry));
     } catch (error) {
       this.logger.warn({ err: error, deliveries: batch.length }, "could not record webhook deliveries");
     }

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
-import type { Redis } from "ioredis";
+import type { Redis, Result } from "ioredis";
 import { z } from "zod";
 import type { Bus } from "@galaxy/bus";
 import { inSpan } from "@galaxy/observability";
@@ -84,6 +84,7 @@ export function hookRoutes({ bus }: RouteDeps, options: HookRouteOptions): Fasti
   return async (app) => {
     app.removeAllContentTypeParsers();
     app.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: HOOK_BODY_LIMIT }, (_request, body, done) => done(null, body));
+    options.redis.defineCommand("galaxyCountDelivery", { numberOfKeys: 1, lua: COUNT_DELIVERY });
     const log = new DeliveryLog(options.redis, app.log);
     recordDeliveries(app, log, async (triggerId) => (await triggers.get(triggerId)).workspaceId);
     app.addHook("onClose", () => log.flush());
@@ -189,11 +190,18 @@ return {n, ttl}`;
 
 const Counted = z.tuple([z.number().int(), z.number().int()]);
 
+// The script as a command of the connection: ioredis sends it by its SHA, and its text when Redis has not seen it yet.
+declare module "ioredis" {
+  interface RedisCommander<Context> {
+    galaxyCountDelivery(key: string, windowS: string): Result<unknown, Context>;
+  }
+}
+
 /** Counts the delivery against its trigger's limit and sets `RateLimit-*`; past the limit, 429 with `Retry-After`. */
 async function countDelivery(redis: Redis, triggerId: string, limit: HookRateLimit, reply: FastifyReply): Promise<void> {
   let counted: [number, number];
   try {
-    counted = Counted.parse(await redis.eval(COUNT_DELIVERY, 1, `hooks:rate:${triggerId}`, String(limit.windowS)));
+    counted = Counted.parse(await redis.galaxyCountDelivery(`hooks:rate:${triggerId}`, String(limit.windowS)));
   } catch (error) {
     // Failing closed: the sender retries, and nothing was stored.
     throw new UnavailableError("Webhook deliveries are unavailable for a moment; retry shortly", { cause: error });
