@@ -74,6 +74,8 @@ export async function replayRebuild(world: BenchWorld, log: (line: string) => vo
   const operator = await connectTestBus(env, "galaxy-cli");
   const counter = createDb<AuditDb>({ connectionString: env.databaseUrl, schema: "audit", max: 1 });
   const workspaceId = randomUUID();
+  // Profiles the rebuild alone when BENCH_CPU_PROF is set; stopped at its end, or on the way out.
+  let stopProfile = async (): Promise<void> => undefined;
   const entries = async () => Number((await sql<{ n: string }>`select count(*) as n from audit.audit_logs where workspace_id = ${workspaceId}`.execute(counter)).rows[0]?.n ?? 0);
   const chain = async () => (await sql<{ seq: number; hash: string }>`select seq, hash from audit.audit_logs where workspace_id = ${workspaceId} order by seq`.execute(counter)).rows;
   try {
@@ -99,7 +101,7 @@ export async function replayRebuild(world: BenchWorld, log: (line: string) => vo
     const meter = galaxyCpuMeter(new Map(), { "bench runner (audit)": process.pid });
     await meter.start();
     const machineBefore = await machineBusySeconds();
-    const stopProfile = await profileStretch("replay-rebuild");
+    stopProfile = await profileStretch("replay-rebuild");
     const started = performance.now();
     const { id } = await operator.request("audit.replays.start", { target: "audit", workspaceId, reset: true }, options);
     let run = await operator.request("audit.replays.get", { id }, options);
@@ -110,8 +112,8 @@ export async function replayRebuild(world: BenchWorld, log: (line: string) => vo
       run = await operator.request("audit.replays.get", { id }, options);
     }
     const seconds = (performance.now() - started) / 1000;
-    await stopProfile();
     const cpu = await meter.stop();
+    await stopProfile();
     const machineBusy = (await machineBusySeconds()) - machineBefore;
     if (run.status !== "completed" || run.applied !== EVENTS) throw new Error(`the replay ended ${run.status}: ${JSON.stringify(run)}`);
     const rebuilt = await chain();
@@ -128,6 +130,7 @@ export async function replayRebuild(world: BenchWorld, log: (line: string) => vo
       ],
     };
   } finally {
+    await stopProfile();
     await bus.stopIntake();
     await audit.stop();
     await Promise.all([bus.close(), publisher.close(), operator.close(), identity.close()]);

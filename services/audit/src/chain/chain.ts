@@ -86,7 +86,8 @@ function hashOfFields(fields: AuditEntryFields): string {
 /**
  * `canonicalJson(fields)`, written property by property in the order RFC 8785 sorts their
  * names (UTF-16 code units): the same text, without listing and sorting the names of every
- * entry. `chain.test.ts` compares the two on entries of every shape.
+ * entry. `canonical-fields.test.ts` compares the two on entries of every shape: a field added
+ * to AuditEntryFields and not written here fails it.
  */
 export function canonicalFields(f: AuditEntryFields): string {
   return (

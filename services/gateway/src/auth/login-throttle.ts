@@ -51,6 +51,13 @@ export class LoginThrottledError extends GalaxyError {
   }
 }
 
+// The script as a command of the connection: ioredis sends it by its SHA, and its text when Redis has not seen it yet.
+declare module "ioredis" {
+  interface RedisCommander<Context> {
+    galaxyCountLoginAttempt(emailKey: string, ipKey: string, windowS: string): Result<unknown, Context>;
+  }
+}
+
 /**
  * Throttles password guessing (docs/api.md: 429 with `Retry-After`): at most `perEmail`
  * failed logins per email and `perIp` per client IP in a fixed window, counted in Redis so
@@ -59,13 +66,6 @@ export class LoginThrottledError extends GalaxyError {
  * email's failures and takes its own attempt back from the IP's count (a success never
  * clears the IP's count: one valid account must not reset the limit for guessing others).
  */
-// The script as a command of the connection: ioredis sends it by its SHA, and its text when Redis has not seen it yet.
-declare module "ioredis" {
-  interface RedisCommander<Context> {
-    galaxyCountLoginAttempt(emailKey: string, ipKey: string, windowS: string): Result<unknown, Context>;
-  }
-}
-
 export class LoginThrottle {
   constructor(private readonly redis: Redis, private readonly limits: LoginThrottleLimits = LOGIN_THROTTLE) {
     redis.defineCommand("galaxyCountLoginAttempt", { numberOfKeys: 2, lua: COUNT_ATTEMPT });

@@ -42,7 +42,7 @@ test("a flush writes what waits at once, and a list keeps only the newest", asyn
   expect(page.rows.map((d) => d.w)).toEqual([`msg_${TRIGGER_DELIVERIES_KEPT + 5}`, `msg_${TRIGGER_DELIVERIES_KEPT + 4}`, `msg_${TRIGGER_DELIVERIES_KEPT + 3}`]);
 });
 
-test("a Redis that no longer knows the script (restarted since) is sent its text again", async ({ redis }) => {
+test("a connection whose Redis no longer knows the script (flushed, as a restart empties it) sends its text again", async ({ redis }) => {
   const log = new DeliveryLog(redis, testLogger("gateway"));
   const [workspace, trigger] = [randomUUID(), randomUUID()];
   log.record(workspace, trigger, accepted(1));
