@@ -1,25 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { CanonicalJsonError, canonicalJson, type JsonValue } from './canonical-json.js';
-import { type AuditEntryFields, GENESIS_HASH, canonicalFields, hashEntry } from './chain.js';
+import { type AuditEntryFields, canonicalFields, hashEntry } from './chain.js';
+import { FIRST_ENTRY } from '../../test/support/first-entry.fixture';
 
 // The hash writes an entry's fields by hand, in their sorted order (chain.ts): it must give
 // exactly the text canonicalJson gives for the same fields, whatever they hold.
 
-const BASE: AuditEntryFields = {
-  id: '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b',
-  workspaceId: '0190a1b2-0000-7000-8000-000000000001',
-  seq: 1,
-  actor: { type: 'user', id: '0190a1b2-0000-7000-8000-0000000000aa' },
-  action: 'agent.created',
-  resourceType: 'agent',
-  resourceId: '0190a1b2-0000-7000-8000-0000000000bb',
-  changes: { before: null, after: { name: 'Support bot', temperature: 0.5, ümlaut: '€' } },
-  ipAddress: '203.0.113.7',
-  userAgent: 'curl/8.5.0',
-  traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
-  occurredAt: '2025-01-02T03:04:05.678Z',
-  prevHash: GENESIS_HASH,
-};
+const BASE = FIRST_ENTRY;
 
 const asJson = (fields: AuditEntryFields): JsonValue => fields;
 
