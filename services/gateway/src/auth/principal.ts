@@ -54,6 +54,8 @@ const ANY_CLAIM_TAG = "signing_keys";
 export class Authenticator {
   private readonly tokens: AccessTokenVerifier;
   private readonly claims = new CredentialCache<CachedClaim>({ maxAgeMs: CLAIM_MAX_AGE_MS, expiryMarginMs: CLAIM_MARGIN_MS, maxEntries: MAX_CACHED_CLAIMS });
+  /** Each request's answer, so the rate limiter and the handler authenticate it once between them. */
+  private readonly answered = new WeakMap<FastifyRequest, Promise<Principal>>();
 
   constructor(private readonly bus: Bus) {
     this.tokens = new AccessTokenVerifier(() => bus.request("identity.jwks", {}));
@@ -67,7 +69,20 @@ export class Authenticator {
     bus.onReconnect(() => this.forgetKeys());
   }
 
-  async authenticate(request: FastifyRequest): Promise<Principal> {
+  /**
+   * The caller of `request`; asked again for the same request (the rate limiter asks first,
+   * then the route), the same answer, without hashing and looking up its credential again.
+   */
+  authenticate(request: FastifyRequest): Promise<Principal> {
+    let answer = this.answered.get(request);
+    if (!answer) {
+      answer = this.authenticateOnce(request);
+      this.answered.set(request, answer);
+    }
+    return answer;
+  }
+
+  private async authenticateOnce(request: FastifyRequest): Promise<Principal> {
     const header = request.headers.authorization;
     const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
     const credential = match?.[1];

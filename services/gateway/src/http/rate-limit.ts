@@ -68,7 +68,7 @@ export class ApiRateLimiter {
   }
 
   private async count(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    // The handler authenticates again; the credential's claim is cached by then.
+    // The route's handler asks again for the same request and gets this answer.
     const principal = await this.auth.authenticate(request);
     const window = Math.floor(Date.now() / 1000 / this.options.windowS);
     const resetS = Math.max(1, (window + 1) * this.options.windowS - Math.floor(Date.now() / 1000));
