@@ -68,7 +68,12 @@ export async function replayRebuild(ctx: BenchContext): Promise<BenchOutcome> {
   const connect = (service: string) => Bus.connect({ url: ctx.world.natsUrl, prefix: galaxy.busPrefix, service, logger: testLogger(service), requestTimeoutMs: 10_000 });
   // Events as identity publishes them; requests as the operator CLI makes them.
   const publisher = await connect("identity");
-  const operator = await connect("galaxy-cli");
+  const operator = await connect("galaxy-cli").catch(async (error: unknown) => {
+    await publisher.close();
+    throw error;
+  });
+  // A rebuild still running when the bench gives up is cancelled, so it does not weigh on the benchmarks after it.
+  let running: { id: string; options: { claim: string; workspaceId: string } } | undefined;
   const workspaceId = randomUUID();
   const entries = async () => Number((await sql<{ n: string }>`select count(*) as n from audit.audit_logs where workspace_id = ${workspaceId}`.execute(ctx.db)).rows[0]?.n ?? 0);
   const chain = async () => (await sql<{ seq: number; hash: string }>`select seq, hash from audit.audit_logs where workspace_id = ${workspaceId} order by seq`.execute(ctx.db)).rows;
@@ -96,6 +101,7 @@ export async function replayRebuild(ctx: BenchContext): Promise<BenchOutcome> {
     const machineBefore = await machineBusySeconds();
     const started = performance.now();
     const { id } = await operator.request("audit.replays.start", { target: "audit", workspaceId, reset: true }, options);
+    running = { id, options };
     let run = await operator.request("audit.replays.get", { id }, options);
     const replayUntil = Date.now() + WAIT_LIMIT_MS;
     while (run.status === "running") {
@@ -103,6 +109,7 @@ export async function replayRebuild(ctx: BenchContext): Promise<BenchOutcome> {
       await new Promise((resolve) => setTimeout(resolve, 100));
       run = await operator.request("audit.replays.get", { id }, options);
     }
+    running = undefined;
     const seconds = (performance.now() - started) / 1000;
     const cpu = await meter.stop();
     const machineBusy = (await machineBusySeconds()) - machineBefore;
@@ -123,6 +130,7 @@ export async function replayRebuild(ctx: BenchContext): Promise<BenchOutcome> {
       ],
     };
   } finally {
+    if (running) await operator.request("audit.replays.cancel", { id: running.id }, running.options).catch(() => undefined);
     await Promise.all([publisher.close(), operator.close()]);
   }
 }

@@ -65,7 +65,7 @@ export function auditRoutes({ bus, auth }: RouteDeps): FastifyPluginAsyncZod {
           bus.request(
             "audit.logs.export_page",
             { ...request.query, afterSeq, limit: EXPORT_PAGE_SIZE, ...(throughSeq === undefined ? {} : { throughSeq }) },
-            busOptions(request, await auth.authenticate(request)),
+            busOptions(request, await auth.authenticateNow(request)),
           );
         // The first page is read before the answer starts, so a refusal is still a 4xx.
         const first = await fetchPage(0);
