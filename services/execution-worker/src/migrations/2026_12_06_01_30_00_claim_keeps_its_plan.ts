@@ -9,6 +9,11 @@ import { CLAIM_LOCK, CLAIM_REASON, claimQuery, up as claimInSql } from "./2026_1
  * plan is kept for the session. The statement, the lock and what it answers are unchanged.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
+  await createClaimFunction(db, claimQuery("l.running + "));
+}
+
+/** The claim as a PL/pgSQL function: `statement` (a `claimQuery`) under the claims' lock; later migrations change only the statement. */
+export async function createClaimFunction(db: Kysely<unknown>, statement: string): Promise<void> {
   await createSecurityDefinerFunction(db, "execution-worker", {
     name: "claim_queued_executions",
     args: "p_owner text, p_limit int, p_lease_ms int, p_concurrency jsonb",
@@ -20,7 +25,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     body: `#variable_conflict use_column
            begin
              perform ${CLAIM_LOCK};
-             return query ${claimQuery("l.running + ")};
+             return query ${statement};
            end`,
     reason: CLAIM_REASON,
   });

@@ -1,7 +1,6 @@
 import { sql, type Kysely } from "kysely";
-import { createSecurityDefinerFunction } from "@galaxy/db";
-import { CLAIM_LOCK, CLAIM_REASON, claimQuery } from "./2026_12_05_22_20_00_claim_counts_running";
-import { up as claimAsBefore } from "./2026_12_06_01_30_00_claim_keeps_its_plan";
+import { claimQuery } from "./2026_12_05_22_20_00_claim_counts_running";
+import { createClaimFunction, up as claimAsBefore } from "./2026_12_06_01_30_00_claim_keeps_its_plan";
 
 /**
  * The claim reads only what it can take (docs/benchmarks.md, "The claim reads only what it can
@@ -23,20 +22,7 @@ import { up as claimAsBefore } from "./2026_12_06_01_30_00_claim_keeps_its_plan"
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`drop index if exists executions_queued`.execute(db);
-  await createSecurityDefinerFunction(db, "execution-worker", {
-    name: "claim_queued_executions",
-    args: "p_owner text, p_limit int, p_lease_ms int, p_concurrency jsonb",
-    returns: "table (id uuid, workspace_id uuid)",
-    volatility: "volatile",
-    language: "plpgsql",
-    // As migration `2026_12_06_01_30_00`: inside the statement, id and workspace_id are the tables' columns.
-    body: `#variable_conflict use_column
-           begin
-             perform ${CLAIM_LOCK};
-             return query ${claimQuery("l.running + ", { runningOnce: true, headsPerWorkspace: "least(l.free_slots, p_limit)" })};
-           end`,
-    reason: CLAIM_REASON,
-  });
+  await createClaimFunction(db, claimQuery("l.running + ", { runningOnce: true, headsPerWorkspace: "least(l.free_slots, p_limit)" }));
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
