@@ -16,7 +16,7 @@ export interface GalaxySystem {
   logDir: string;
   /** Process ids of the five services and the dev model server, by name. */
   pids(): Map<string, number>;
-  /** Stops every process (SIGKILL: the bench database, streams and keys are removed next); logs kept when `keepLogs`. */
+  /** Stops every process (SIGKILL: the bench database, streams and keys are removed next); logs kept when `keepLogs` or `BENCH_KEEP_LOGS=1`. */
   stop(keepLogs: boolean): Promise<void>;
 }
 
@@ -46,7 +46,7 @@ export async function startGalaxySystem(engines: SystemEngines, busPrefix: strin
     if (processes && profiling) await processes.stopAll().catch(() => undefined);
     if (processes) for (const name of processes.names()) await processes.kill9(name).catch(() => undefined);
     for (const child of children) await (profiling ? child.stop("SIGTERM", 10_000) : child.kill9());
-    if (keepLogs) log(`  Galaxy's logs kept in ${logDir}`);
+    if (keepLogs || process.env.BENCH_KEEP_LOGS === "1") log(`  Galaxy's logs kept in ${logDir}`);
     else await rm(logDir, { recursive: true, force: true });
   };
   try {

@@ -24,13 +24,29 @@ const PORT_VARIABLE: Record<ServiceName, string> = {
  * How a service or the dev model server is started, as `make up` starts it: the built
  * `dist/<dir>/main.js` once a build has made it, with the same `node` arguments, else the TypeScript entry through tsx.
  * `FAULT_RUN_FROM=source` forces the latter. `BENCH_CPU_PROF=<dir>` writes each process's CPU
- * profile there when it stops (`node --cpu-prof`; docs/benchmarks.md, "How to run").
+ * profile there when it stops (`node --cpu-prof`); `BENCH_NODE_ARGS_<PROGRAM>` (e.g.
+ * `BENCH_NODE_ARGS_AUDIT="--trace-gc"`) adds `node` arguments to one program, after its own, so
+ * they win (docs/benchmarks.md, "How to run").
  */
 export function serviceCommand(dir: ServiceName | "dev-model"): { command: string; args: string[] } {
   const profile = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`, `--cpu-prof-name=${dir}.${Date.now()}.cpuprofile`] : [];
+  const extra = extraNodeArgs(dir);
   const built = join(ROOT, "dist", dir, "main.js");
-  if (process.env.FAULT_RUN_FROM !== "source" && existsSync(built)) return { command: process.execPath, args: [...profile, ...compiledProgramArgs(join(ROOT, "dist"), dir)] };
-  return { command: process.execPath, args: [...profile, "--import", "tsx", join(ROOT, "services", dir, "src", "main.ts")] };
+  if (process.env.FAULT_RUN_FROM !== "source" && existsSync(built)) {
+    return { command: process.execPath, args: [...profile, ...beforeEntry(compiledProgramArgs(join(ROOT, "dist"), dir), extra)] };
+  }
+  return { command: process.execPath, args: [...profile, ...extra, "--import", "tsx", join(ROOT, "services", dir, "src", "main.ts")] };
+}
+
+/** A program's `node` arguments, which end with its entry point, with `extra` just before it. */
+export function beforeEntry(programArgs: readonly string[], extra: readonly string[]): string[] {
+  return [...programArgs.slice(0, -1), ...extra, ...programArgs.slice(-1)];
+}
+
+/** `BENCH_NODE_ARGS_<PROGRAM>`, split at spaces: `<PROGRAM>` is the directory's name in capitals, `-` as `_`. */
+export function extraNodeArgs(dir: string, env: NodeJS.ProcessEnv = process.env): string[] {
+  const value = env[`BENCH_NODE_ARGS_${dir.toUpperCase().replaceAll("-", "_")}`]?.trim();
+  return value ? value.split(/\s+/) : [];
 }
 
 export interface EngineEndpoints {
