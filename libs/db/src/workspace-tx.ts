@@ -19,6 +19,15 @@ const DIALECT = new PostgresDialect({
   },
 });
 
+/**
+ * Shared by every workspace transaction: compiling is synchronous, so one compiler serves them
+ * all, as one serves every query of a Kysely instance. Made per transaction, the compiler's
+ * visitor cost more allocation per run than any statement it compiled.
+ */
+const COMPILER = new PostgresQueryCompiler();
+const ADAPTER = new PostgresAdapter();
+const DRIVER = DIALECT.createDriver();
+
 export interface WorkspaceTxOptions {
   /**
    * A transaction-scoped advisory lock taken before `fn` runs, in the same round trip as the
@@ -44,21 +53,32 @@ export interface WorkspaceTxOptions {
  * the pool under `db` (`createDb` keeps it; a destroyed handle has none).
  */
 export async function inWorkspace<DB, T>(db: Kysely<DB>, workspaceId: string, fn: (tx: Transaction<DB>) => Promise<T | CommitStatement<T>>, options: WorkspaceTxOptions = {}): Promise<T> {
-  const opening = openingOf(workspaceId, options).join("; ");
-  const pool = poolOf(db);
-  if (!pool) throw new Error("a workspace transaction needs a database handle made by createDb and not destroyed");
-  const client = await pool.connect();
-  const connection = new FoldedOpeningConnection(client, opening);
-  const executor = new DefaultQueryExecutor(new PostgresQueryCompiler(), new PostgresAdapter(), new SingleConnectionProvider(connection), []);
-  const tx = new Transaction<DB>({ config: { dialect: DIALECT }, dialect: DIALECT, driver: DIALECT.createDriver(), executor });
-  let broken: Error | undefined;
-  try {
+  return onWorkspaceConnection(db, workspaceId, options, async (connection) => {
+    const executor = new DefaultQueryExecutor(COMPILER, ADAPTER, new SingleConnectionProvider(connection), []);
+    const tx = new Transaction<DB>({ config: { dialect: DIALECT }, dialect: DIALECT, driver: DRIVER, executor });
     const result = await fn(tx);
     if (!(result instanceof CommitStatement)) {
       await connection.commitWith(undefined);
       return result;
     }
     return result.answer(await connection.commitWith(result.query));
+  });
+}
+
+/**
+ * Runs `work` on a client of the pool under `db` (a handle made by `createDb`) whose first statement opens the workspace's
+ * transaction; rolls back what a failure left open, and releases the client (dropped by the
+ * pool when it broke).
+ */
+async function onWorkspaceConnection<T>(db: object, workspaceId: string, options: WorkspaceTxOptions, work: (connection: FoldedOpeningConnection) => Promise<T>): Promise<T> {
+  const opening = openingOf(workspaceId, options).join("; ");
+  const pool = poolOf(db);
+  if (!pool) throw new Error("a workspace transaction needs a database handle made by createDb and not destroyed");
+  const client = await pool.connect();
+  const connection = new FoldedOpeningConnection(client, opening);
+  let broken: Error | undefined;
+  try {
+    return await work(connection);
   } catch (error) {
     if (connection.opened) broken = await rollBack(client);
     throw error;
@@ -105,7 +125,8 @@ export function atCommit<R, T>(query: CompiledQuery<R>, answer: (rows: R[]) => T
  * message. Row-level security applies exactly as in any `inWorkspace`. Answers its rows.
  */
 export async function inWorkspaceAtOnce<DB, R>(db: Kysely<DB>, workspaceId: string, query: CompiledQuery<R>, options: WorkspaceTxOptions = {}): Promise<R[]> {
-  return inWorkspace(db, workspaceId, async () => atCommit(query, (rows) => rows), options);
+  // The rows are the statement's, typed as Kysely types them: what the compiled query selects.
+  return onWorkspaceConnection(db, workspaceId, options, async (connection) => (await connection.commitWith(query)) as R[]);
 }
 
 /** `begin`, the workspace setting and the advisory lock as statements, the id and lock name checked before they are written as literals. */

@@ -1,6 +1,6 @@
 import { AgentConfig, type Execution, type StepName, uuidv7 } from "@galaxy/contracts";
 import { inWorkspaceAtOnce, outboxRow, sql, type EventContext, type Kysely, type OutboxRelay, type OutboxRow } from "@galaxy/db";
-import { inSpan, type Logger } from "@galaxy/observability";
+import { inSpan, lazyChild, type Logger } from "@galaxy/observability";
 import type { CallbackOrders } from "../callbacks/callback-orders";
 import type { ExecutionDb } from "../db";
 import { monthOf, Tier, TIERS } from "../quota/tiers";
@@ -93,8 +93,9 @@ export function startedEvent(execution: Execution, context: EventContext): Outbo
  * the call is aborted and its step closed as `abandoned`).
  */
 export async function runExecution(deps: RunDeps, claimed: ClaimedExecution, signals: RunSignals): Promise<RunOutcome> {
-  const logger = deps.logger.child({ executionId: claimed.id, workspaceId: claimed.workspaceId });
-  const retry: RetryOptions = { ...deps.retry, onRetry: (err, attempt, delayMs) => logger.warn({ err, attempt, delayMs }, "the database did not answer; writing the run again") };
+  // Made when a line is written: a pino child redacts its bindings as it is made, about 30 KB of garbage per run.
+  const logger = lazyChild(deps.logger, { executionId: claimed.id, workspaceId: claimed.workspaceId });
+  const retry: RetryOptions = { ...deps.retry, onRetry: (err, attempt, delayMs) => logger().warn({ err, attempt, delayMs }, "the database did not answer; writing the run again") };
   let begun = claimed.begun;
   let pending: PendingStart | null = null;
   if (!begun) {
@@ -106,7 +107,7 @@ export async function runExecution(deps: RunDeps, claimed: ClaimedExecution, sig
       claim = await deps.bus.serviceClaims.get(claimed.workspaceId);
     } catch (error) {
       const returned = await handBack(deps, claimed, [], retry);
-      logger.warn({ err: error, returned }, "identity gave no service claim; the execution goes back to the queue");
+      logger().warn({ err: error, returned }, "identity gave no service claim; the execution goes back to the queue");
       return "unavailable";
     }
     if (signals.stop.aborted) return stopped(deps, claimed, [], retry);
@@ -136,7 +137,7 @@ export async function runExecution(deps: RunDeps, claimed: ClaimedExecution, sig
 
 /** The conversation of a begun run, then its end written: what `runExecution` does once the attempt began. */
 async function converseAndRecord(
-  deps: RunDeps, claimed: ClaimedExecution, signals: RunSignals, run: BegunRun, pending: PendingStart | null, retry: RetryOptions, logger: Logger,
+  deps: RunDeps, claimed: ClaimedExecution, signals: RunSignals, run: BegunRun, pending: PendingStart | null, retry: RetryOptions, logger: () => Logger,
 ): Promise<RunOutcome> {
   const steps = new StepLog(claimed.workspaceId, claimed.id, () => runContext(run, run.causationId), run.firstStep, run.traceparent);
   const result = await converse(deps, {
@@ -154,24 +155,24 @@ async function converseAndRecord(
     steps,
   });
   // The execution's error says what users may read; the log says why the call failed (a refused connection, a reset).
-  if (result.kind === "failed" && result.cause !== undefined) logger.warn({ code: result.code, cause: describeFailure(result.cause) }, "the model call failed");
+  if (result.kind === "failed" && result.cause !== undefined) logger().warn({ code: result.code, cause: describeFailure(result.cause) }, "the model call failed");
   if (result.kind === "stopped") return stopped(deps, claimed, steps.abandon("worker_stopped", new Date()), retry, await pending?.take());
   if (result.kind === "unavailable") {
     // As when identity gives no service claim: back to the queue, uncounted, while the scheduler backs off.
     const returned = await handBack(deps, claimed, steps.abandon("dependency_unavailable", new Date()), retry, await pending?.take());
-    logger.warn({ err: result.error, returned }, "identity could not resolve the workspace's provider key; the execution goes back to the queue");
+    logger().warn({ err: result.error, returned }, "identity could not resolve the workspace's provider key; the execution goes back to the queue");
     return "unavailable";
   }
   const completedAt = new Date();
   const model = run.config?.model ?? "";
   const outcome = decideOutcome(result, model, new Date(run.execution.startedAt ?? completedAt), completedAt);
   if (!outcome) {
-    logger.warn("lease lost during the model call; leaving the execution to the instance that took it over");
+    logger().warn("lease lost during the model call; leaving the execution to the instance that took it over");
     return "finished";
   }
   if (model !== "" && outcome.usage.totalTokens > 0 && !priceOf(model) && !unpriced.has(model)) {
     unpriced.add(model);
-    logger.warn({ model }, "no price for this model in pricing.ts; its executions cost 0");
+    logger().warn({ model }, "no price for this model in pricing.ts; its executions cost 0");
   }
   const { steps: records, events: stepEvents } = steps.finish(outcome.status === "completed" ? "completed" : "failed", outcome.error ? { error: outcome.error } : {}, completedAt);
   const final = endEvent(run, outcome);
@@ -190,7 +191,7 @@ async function converseAndRecord(
   const written = await retryTransient(() => writeRun(deps.db, claimed.workspaceId, end), retry);
   if (!written) {
     // Also what a retry sees after a commit whose answer the blip swallowed: the sweep publishes its events.
-    logger.warn("the lease was not ours when the result was written; it is dropped");
+    logger().warn("the lease was not ours when the result was written; it is dropped");
     return "finished";
   }
   deps.relay.publishNow(written);
