@@ -21,8 +21,9 @@ const DIALECT = new PostgresDialect({
 
 /**
  * Shared by every workspace transaction: compiling is synchronous, so one compiler serves them
- * all, as one serves every query of a Kysely instance. Made per transaction, the compiler's
- * visitor cost more allocation per run than any statement it compiled.
+ * all, as one serves every query of a Kysely instance. Made per transaction, the compiler was
+ * 3 % of what the worker allocated in the sustained benchmark (docs/benchmarks.md, "Where a
+ * rebuild's allocations and Postgres's time go").
  */
 const COMPILER = new PostgresQueryCompiler();
 const ADAPTER = new PostgresAdapter();
@@ -66,9 +67,9 @@ export async function inWorkspace<DB, T>(db: Kysely<DB>, workspaceId: string, fn
 }
 
 /**
- * Runs `work` on a client of the pool under `db` (a handle made by `createDb`) whose first statement opens the workspace's
- * transaction; rolls back what a failure left open, and releases the client (dropped by the
- * pool when it broke).
+ * Runs `work` on a client of the pool under `db` (a handle made by `createDb`) whose first
+ * statement opens the workspace's transaction; rolls back what a failure left open, and
+ * releases the client (dropped by the pool when it broke).
  */
 async function onWorkspaceConnection<T>(db: object, workspaceId: string, options: WorkspaceTxOptions, work: (connection: FoldedOpeningConnection) => Promise<T>): Promise<T> {
   const opening = openingOf(workspaceId, options).join("; ");
