@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CanonicalJsonError, canonicalJson, type JsonValue } from './canonical-json.js';
+import { CanonicalJsonError, canonicalJson, sortNames, type JsonValue } from './canonical-json.js';
 
 function parse(text: string): JsonValue {
   // JSON.parse yields only JSON values; the JsonValue type cannot be proven from `any`.
@@ -172,5 +172,22 @@ describe('canonicalJson', () => {
     const loop: { self?: unknown } = {};
     loop.self = { again: loop };
     expectError(loop, 'circular_reference', '$.self.again');
+  });
+});
+
+describe('sortNames', () => {
+  // Names that order differently by code unit, code point, case or number.
+  const ALPHABET = ['a', 'B', 'b', '_', '1', '10', '9', '', '\u00e9', '\u20ac', '\ud83d\ude00', '\ufb33', 'aa', 'a\u0000', 'Z'];
+
+  it('orders names exactly as the default sort does, below and above the insertion bound', () => {
+    let seed = 7;
+    const next = () => (seed = (seed * 48271) % 2147483647);
+    for (let round = 0; round < 2_000; round++) {
+      const length = next() % 40;
+      const names = Array.from({ length }, () => `${ALPHABET[next() % ALPHABET.length] ?? ''}${ALPHABET[next() % ALPHABET.length] ?? ''}`);
+      const sorted = [...names];
+      sortNames(sorted);
+      expect(sorted).toEqual([...names].sort());
+    }
   });
 });
