@@ -25,8 +25,8 @@ const PORT_VARIABLE: Record<ServiceName, string> = {
  * `dist/<dir>/main.js` once a build has made it, with the same `node` arguments, else the TypeScript entry through tsx.
  * `FAULT_RUN_FROM=source` forces the latter. `BENCH_CPU_PROF=<dir>` writes each process's CPU
  * profile there when it stops (`node --cpu-prof`); `BENCH_NODE_ARGS_<PROGRAM>` (e.g.
- * `BENCH_NODE_ARGS_AUDIT="--trace-gc"`) adds `node` arguments to one program, after its own, so
- * they win (docs/benchmarks.md, "How to run").
+ * `BENCH_NODE_ARGS_AUDIT="--trace-gc"`) adds `node` arguments to every instance of one program,
+ * after its own and before its entry point, so they win (docs/benchmarks.md, "How to run").
  */
 export function serviceCommand(dir: ServiceName | "dev-model"): { command: string; args: string[] } {
   const profile = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`, `--cpu-prof-name=${dir}.${Date.now()}.cpuprofile`] : [];
@@ -35,7 +35,7 @@ export function serviceCommand(dir: ServiceName | "dev-model"): { command: strin
   if (process.env.FAULT_RUN_FROM !== "source" && existsSync(built)) {
     return { command: process.execPath, args: [...profile, ...beforeEntry(compiledProgramArgs(join(ROOT, "dist"), dir), extra)] };
   }
-  return { command: process.execPath, args: [...profile, ...extra, "--import", "tsx", join(ROOT, "services", dir, "src", "main.ts")] };
+  return { command: process.execPath, args: [...profile, "--import", "tsx", ...extra, join(ROOT, "services", dir, "src", "main.ts")] };
 }
 
 /** A program's `node` arguments, which end with its entry point, with `extra` just before it. */

@@ -177,7 +177,7 @@ const FEW_NAMES = 16;
  */
 export function sortNames(keys: string[]): void {
   if (keys.length > FEW_NAMES) {
-    keys.sort();
+    if (!inOrder(keys)) keys.sort();
     return;
   }
   for (let i = 1; i < keys.length; i++) {
@@ -189,6 +189,14 @@ export function sortNames(keys: string[]): void {
     }
     keys[j + 1] = key;
   }
+}
+
+/** Whether the names are in order already (objects built in order need no sort). */
+function inOrder(keys: readonly string[]): boolean {
+  for (let i = 1; i < keys.length; i++) {
+    if ((keys[i - 1] ?? '') > (keys[i] ?? '')) return false;
+  }
+  return true;
 }
 
 function enter(value: object, place: Place, ancestors: Set<object>): void {
