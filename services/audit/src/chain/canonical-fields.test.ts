@@ -1,12 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { CanonicalJsonError, canonicalJson, type JsonValue } from './canonical-json.js';
 import { type AuditEntryFields, canonicalFields, hashEntry } from './chain.js';
-import { FIRST_ENTRY } from '../../test/support/first-entry.fixture';
+import { FIRST_ENTRY as BASE } from '../../test/support/first-entry.fixture';
 
 // The hash writes an entry's fields by hand, in their sorted order (chain.ts): it must give
 // exactly the text canonicalJson gives for the same fields, whatever they hold.
-
-const BASE = FIRST_ENTRY;
 
 const asJson = (fields: AuditEntryFields): JsonValue => fields;
 

@@ -12,10 +12,7 @@ import {
   hashEntry,
   verifyChain,
 } from './chain.js';
-import { FIRST_ENTRY, FIRST_WORKSPACE } from '../../test/support/first-entry.fixture';
-
-const WORKSPACE = FIRST_WORKSPACE;
-const FIRST = FIRST_ENTRY;
+import { FIRST_ENTRY as FIRST, FIRST_WORKSPACE as WORKSPACE } from '../../test/support/first-entry.fixture';
 
 // Written by hand from the field list in docs/audit-chain.md, not produced by the code.
 const FIRST_CANONICAL =
