@@ -75,6 +75,14 @@ describe("an OpenAI-compatible stream", () => {
     expect(error).toMatchObject({ code: "provider_error", message: "The server is overloaded" });
   });
 
+  test("events whose `error` is null, false or empty are the answer's, and an `error` event fails the call", async ({ standIn }) => {
+    standIn.answer = streamInPieces('data: {"n":1,"error":null}\n\ndata: {"n":2,"error":false}\n\ndata: {"n":3,"error":""}\n\ndata: [7]\n\ndata: [DONE]\n\n');
+    expect(await collect(chatCompletionStream(endpoint(standIn), ask, new AbortController().signal))).toEqual([{ n: 1, error: null }, { n: 2, error: false }, { n: 3, error: "" }, [7]]);
+    standIn.answer = streamInPieces('data: {"n":1}\n\nevent: error\ndata: {"message":"not in the shape"}\n\n');
+    const error = await collect(chatCompletionStream(endpoint(standIn), ask, new AbortController().signal)).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: "provider_error", message: "The provider's stream reported an error" });
+  });
+
   test("data that is not JSON is a malformed stream", async ({ standIn }) => {
     standIn.answer = streamInPieces("data: {not json\n\n");
     const error = await collect(chatCompletionStream(endpoint(standIn), ask, new AbortController().signal)).catch((caught: unknown) => caught);

@@ -149,11 +149,19 @@ function parsedEvent(event: string, data: string): unknown {
   } catch (error) {
     throw new ModelCallError("provider_error", "The provider's stream was malformed", { cause: error });
   }
+  // Most events carry no `error`: they are not parsed as a failure (which zod would refuse, and
+  // build an error to say so, for every event of every answer).
+  if (event !== "error" && !namesError(json)) return json;
   const failure = Failure.safeParse(json);
   if (event === "error" || (failure.success && failure.data.error)) {
     throw new ModelCallError("provider_error", shortMessage(messageOf(failure.success ? failure.data.error : null) ?? "The provider's stream reported an error"));
   }
   return json;
+}
+
+/** Whether `json` is an object with an `error` that says something (not null, false or empty). */
+function namesError(json: unknown): boolean {
+  return typeof json === "object" && json !== null && "error" in json && Boolean(json.error);
 }
 
 /** The provider's own words from an error body: `error.message` of OpenAI's shape, else the body, else the status alone. */
