@@ -21,7 +21,7 @@ import { hostFacts, machineLine, resultsBlock, resultsTable, writeResultsBlock, 
 import { scaling } from "./scaling";
 import { createBenchWorld, type BenchWorld } from "./setup";
 import { statementsPerExecution } from "./statements";
-import { sustainedExecutions } from "./sustained";
+import { BULL_CONCURRENCY, sustainedExecutions } from "./sustained";
 import { claimRedisDb } from "./system/redis-db";
 import { startGalaxySystem } from "./system/galaxy";
 import { webhookIntake } from "./webhooks";
@@ -93,7 +93,7 @@ async function startSystem(world: BenchWorld, chosen: Set<number>, cleanups: Cle
   const secret = `whsec_${randomBytes(24).toString("base64")}`;
   const bullPrefix = "galaxy-bench-bull";
   const baseline = await startBaselineProcess(
-    { databaseUrl: world.databaseUrlOfBench, natsUrl: world.natsUrl, redisUrl: redisDb.url, prefix: world.busPrefix, workspaceId, modelUrl: galaxy.modelUrl, secret, pool: 10, bullConcurrency: 8, bullPrefix },
+    { databaseUrl: world.databaseUrlOfBench, natsUrl: world.natsUrl, redisUrl: redisDb.url, prefix: world.busPrefix, workspaceId, modelUrl: galaxy.modelUrl, secret, pool: 10, bullConcurrency: BULL_CONCURRENCY, bullPrefix },
     galaxy.logDir,
   );
   cleanups.push(["baseline process", () => baseline.stop()]);

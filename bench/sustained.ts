@@ -2,6 +2,8 @@ import { availableParallelism } from "node:os";
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { Queue } from "bullmq";
+import { z } from "zod";
+import { DEFAULT_CONCURRENCY } from "@galaxy/execution-worker";
 import type { BenchContext, BenchOutcome } from "./context";
 import { sendDeliveries } from "./load/senders";
 import { timeDeliveries, type DeliveryFigures } from "./load/timing";
@@ -10,8 +12,10 @@ import { CpuMeter, ENGINES, galaxyCpuMeter, machineBusySeconds, pidsNamed } from
 import { ms, perSecond, pool, ratio, within } from "./stats";
 
 export const SUSTAINED = { count: 3_000, senders: 64, warmup: 30, timeoutMs: 240_000 };
-/** Galaxy's worker runs 8 executions at once (`EXECUTION_CONCURRENCY`); the bare BullMQ worker as many. */
-export const BULL_CONCURRENCY = 8;
+/** The bare BullMQ worker runs as many jobs at once as Galaxy's worker runs executions (`EXECUTION_CONCURRENCY`, which the services read from the runner's environment too). */
+export const BULL_CONCURRENCY = Number(process.env.EXECUTION_CONCURRENCY ?? DEFAULT_CONCURRENCY);
+/** `BENCH_MODEL_LATENCY_MS`: the dev model answers every call of this benchmark after this long, Galaxy's and BullMQ's alike (0, at once, by default). */
+const MODEL_LATENCY_MS = z.coerce.number().int().min(0).max(10_000).default(0).parse(process.env.BENCH_MODEL_LATENCY_MS);
 const TARGET_RATIO = 0.5;
 
 /**
@@ -22,6 +26,23 @@ const TARGET_RATIO = 0.5;
  * process used during Galaxy's run is read from /proc.
  */
 export async function sustainedExecutions(ctx: BenchContext): Promise<BenchOutcome & { figures: DeliveryFigures }> {
+  if (MODEL_LATENCY_MS === 0) return measureSustained(ctx);
+  await setModelLatency(ctx.galaxy.modelUrl, MODEL_LATENCY_MS);
+  try {
+    const outcome = await measureSustained(ctx);
+    return { ...outcome, notes: [...outcome.notes, `The dev model answered every call of this benchmark after ${MODEL_LATENCY_MS} ms (BENCH_MODEL_LATENCY_MS); Galaxy's worker and the BullMQ worker each ran up to ${BULL_CONCURRENCY} at once.`] };
+  } finally {
+    await setModelLatency(ctx.galaxy.modelUrl, 0);
+  }
+}
+
+/** Sets the dev model's delay before every answer (its `/_control` switch). */
+async function setModelLatency(modelUrl: string, latencyMs: number): Promise<void> {
+  const response = await fetch(`${modelUrl}/_control`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ latencyMs }) });
+  if (!response.ok) throw new Error(`the dev model refused its latency (${response.status})`);
+}
+
+async function measureSustained(ctx: BenchContext): Promise<BenchOutcome & { figures: DeliveryFigures }> {
   const services = ctx.galaxy.pids();
   const meter = galaxyCpuMeter(services, { "bench runner (watcher)": process.pid });
   await meter.start();

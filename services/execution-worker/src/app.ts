@@ -99,6 +99,14 @@ export interface ExecutionWorker {
 export const WAKE_SUBJECT = "sig.execution.wake";
 const WakeSignal = z.object({ from: z.string() });
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
+/**
+ * Executions one instance runs at once. A run waiting for its model holds no database
+ * connection and next to no CPU, so this bounds how many model calls are in flight: with a
+ * model that answers in 200 ms, 8 held an instance to 38 executions/s, 64 gave 175
+ * (docs/benchmarks.md, "Executions at once, and the database pool"). An enterprise workspace
+ * may run 50 at once: one instance can give it them.
+ */
+export const DEFAULT_CONCURRENCY = 64;
 
 /**
  * How long the events this worker published wait to be marked published, together: one mark
@@ -149,7 +157,7 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
     callbacks: callbackOrders,
   };
   const scheduler = new Scheduler({
-    concurrency: config.concurrency ?? 8,
+    concurrency: config.concurrency ?? DEFAULT_CONCURRENCY,
     leaseMs,
     pollIntervalMs: config.pollIntervalMs ?? 2_000,
     shutdownGraceMs: config.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,

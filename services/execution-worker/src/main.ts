@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { CommonEnv, parseEnv } from "@galaxy/contracts";
 import { runBusService } from "@galaxy/runtime";
-import { createExecutionWorker, DEFAULT_SHUTDOWN_GRACE_MS } from "./app";
+import { createExecutionWorker, DEFAULT_CONCURRENCY, DEFAULT_SHUTDOWN_GRACE_MS } from "./app";
 import { DEFAULT_START_WRITE_DELAY_MS } from "./executions/run-start";
 import { callbackSettingsFromEnv } from "./callbacks";
 import { MasterKeyEnv } from "./tools/tool-secret";
@@ -19,7 +19,9 @@ const Env = CommonEnv.extend({
   ANTHROPIC_BASE_URL: z.url().optional(),
   GOOGLE_API_KEY: z.string().min(1).optional(),
   GOOGLE_BASE_URL: z.url().optional(),
-  EXECUTION_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(8),
+  EXECUTION_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(DEFAULT_CONCURRENCY),
+  // Connections to Postgres: a run holds one for a statement at a time, never while its model answers.
+  EXECUTION_DB_POOL_SIZE: z.coerce.number().int().min(2).max(1000).default(16),
   MODEL_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
   EXECUTION_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(DEFAULT_SHUTDOWN_GRACE_MS),
   // How long a running execution stays this instance's without renewal: after a crash, how soon another instance takes it over.
@@ -63,8 +65,8 @@ await runBusService<ExecutionDb>({
   opsPort: env.EXECUTION_WORKER_PORT,
   // Above the grace period, so running executions are handed back rather than left leased.
   shutdownTimeoutMs: env.EXECUTION_SHUTDOWN_GRACE_MS + SHUTDOWN_MARGIN_MS,
-  // Every running pipeline holds a connection at times; requests must still find one.
-  dbPoolSize: env.EXECUTION_CONCURRENCY + 4,
+  // Not one per running execution: a run holds a connection for one statement at a time.
+  dbPoolSize: env.EXECUTION_DB_POOL_SIZE,
   build: ({ db, bus, logger }) =>
     createExecutionWorker({
       db,
