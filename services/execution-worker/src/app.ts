@@ -102,11 +102,12 @@ export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 /**
  * Executions one instance runs at once. A run waiting for its model holds no database
  * connection and next to no CPU, so this bounds how many model calls are in flight: with a
- * model that answers in 200 ms, 8 held an instance to 38 executions/s, 64 gave 175
- * (docs/benchmarks.md, "Executions at once, and the database pool"). An enterprise workspace
- * may run 50 at once: one instance can give it them.
+ * model that answers in 200 ms, 8 held an instance to 38 executions/s, 32 gave 132 and 64 gave
+ * 175. Not 64: when runs are all CPU (a model that answers at once), more of them at once slow
+ * the intake of another workspace's delivery, 0.9–1.2 s to completion behind a burst against
+ * 0.6–0.7 s at 32 (docs/decisions/0037).
  */
-export const DEFAULT_CONCURRENCY = 64;
+export const DEFAULT_CONCURRENCY = 32;
 
 /**
  * How long the events this worker published wait to be marked published, together: one mark
