@@ -12,10 +12,10 @@ import { CpuMeter, ENGINES, galaxyCpuMeter, machineBusySeconds, pidsNamed } from
 import { ms, perSecond, pool, ratio, within } from "./stats";
 
 export const SUSTAINED = { count: 3_000, senders: 64, warmup: 30, timeoutMs: 240_000 };
-/** The bare BullMQ worker runs as many jobs at once as Galaxy's worker runs executions (`EXECUTION_CONCURRENCY`, which the services read from the runner's environment too). */
-export const BULL_CONCURRENCY = Number(process.env.EXECUTION_CONCURRENCY ?? DEFAULT_CONCURRENCY);
+/** The bare BullMQ worker runs as many jobs at once as Galaxy's worker runs executions (`EXECUTION_CONCURRENCY`, which the services read from the runner's environment too, under the same rule). */
+export const BULL_CONCURRENCY = z.coerce.number().int().min(1).max(1024).default(DEFAULT_CONCURRENCY).parse(process.env.EXECUTION_CONCURRENCY);
 /** `BENCH_MODEL_LATENCY_MS`: the dev model answers every call of this benchmark after this long, Galaxy's and BullMQ's alike (0, at once, by default). */
-const MODEL_LATENCY_MS = z.coerce.number().int().min(0).max(10_000).default(0).parse(process.env.BENCH_MODEL_LATENCY_MS);
+const ModelLatencyMs = z.coerce.number().int().min(0).max(10_000).default(0);
 const TARGET_RATIO = 0.5;
 
 /**
@@ -26,14 +26,19 @@ const TARGET_RATIO = 0.5;
  * process used during Galaxy's run is read from /proc.
  */
 export async function sustainedExecutions(ctx: BenchContext): Promise<BenchOutcome & { figures: DeliveryFigures }> {
-  if (MODEL_LATENCY_MS === 0) return measureSustained(ctx);
-  await setModelLatency(ctx.galaxy.modelUrl, MODEL_LATENCY_MS);
+  const latencyMs = ModelLatencyMs.parse(process.env.BENCH_MODEL_LATENCY_MS);
+  if (latencyMs === 0) return measureSustained(ctx);
+  await setModelLatency(ctx.galaxy.modelUrl, latencyMs);
+  let outcome: Awaited<ReturnType<typeof measureSustained>>;
   try {
-    const outcome = await measureSustained(ctx);
-    return { ...outcome, notes: [...outcome.notes, `The dev model answered every call of this benchmark after ${MODEL_LATENCY_MS} ms (BENCH_MODEL_LATENCY_MS); Galaxy's worker and the BullMQ worker each ran up to ${BULL_CONCURRENCY} at once.`] };
-  } finally {
-    await setModelLatency(ctx.galaxy.modelUrl, 0);
+    outcome = await measureSustained(ctx);
+  } catch (error) {
+    // The run's own failure is the one to report, whether the dev model takes its reset or not.
+    await setModelLatency(ctx.galaxy.modelUrl, 0).catch(() => undefined);
+    throw error;
   }
+  await setModelLatency(ctx.galaxy.modelUrl, 0);
+  return { ...outcome, notes: [...outcome.notes, `The dev model answered every call of this benchmark after ${latencyMs} ms (BENCH_MODEL_LATENCY_MS); Galaxy's worker and the BullMQ worker each ran up to ${BULL_CONCURRENCY} at once.`] };
 }
 
 /** Sets the dev model's delay before every answer (its `/_control` switch). */

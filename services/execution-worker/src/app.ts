@@ -31,7 +31,7 @@ export interface ExecutionWorkerConfig {
   /** Both must be set for Google (Gemini) agents to run; otherwise they fail with `provider_not_configured`. */
   googleApiKey?: string | undefined;
   googleBaseUrl?: string | undefined;
-  /** Executions this instance runs at once (default 8). */
+  /** Executions this instance runs at once (default `DEFAULT_CONCURRENCY`, 32). */
   concurrency?: number | undefined;
   /** Retries of a failed model call (default 2). */
   maxRetries?: number | undefined;
@@ -104,8 +104,8 @@ export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
  * connection and next to no CPU, so this bounds how many model calls are in flight: with a
  * model that answers in 200 ms, 8 held an instance to 38 executions/s, 32 gave 132 and 64 gave
  * 175. Not 64: when runs are all CPU (a model that answers at once), more of them at once slow
- * the intake of another workspace's delivery, 0.9–1.2 s to completion behind a burst against
- * 0.6–0.7 s at 32 (docs/decisions/0037).
+ * the intake of another workspace's delivery, 0.90–1.21 s to completion behind a burst against
+ * 0.57–0.89 s at 32 and 0.26–0.36 s at 8 (docs/decisions/0037).
  */
 export const DEFAULT_CONCURRENCY = 32;
 

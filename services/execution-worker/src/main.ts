@@ -20,8 +20,10 @@ const Env = CommonEnv.extend({
   GOOGLE_API_KEY: z.string().min(1).optional(),
   GOOGLE_BASE_URL: z.url().optional(),
   EXECUTION_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(DEFAULT_CONCURRENCY),
-  // Connections to Postgres: a run holds one for a statement at a time, never while its model answers.
-  EXECUTION_DB_POOL_SIZE: z.coerce.number().int().min(2).max(1000).default(16),
+  // Connections to Postgres: a run holds one for a statement at a time, never while its model
+  // answers. At least 5: a replay hold's live path and its release each keep one while they
+  // apply through another (libs/db/src/replay-holds.ts).
+  EXECUTION_DB_POOL_SIZE: z.coerce.number().int().min(5).max(1000).default(16),
   MODEL_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
   EXECUTION_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(DEFAULT_SHUTDOWN_GRACE_MS),
   // How long a running execution stays this instance's without renewal: after a crash, how soon another instance takes it over.

@@ -2,7 +2,7 @@ import { describe, expect } from "vitest";
 import { v7 as uuidv7 } from "uuid";
 import { z } from "zod";
 import { inWorkspace } from "@galaxy/db";
-import { workerTest } from "../../test/support/fixtures";
+import { startHarnessFirst, workerTest } from "../../test/support/fixtures";
 import { eventually } from "../../test/support/harness";
 import { setTier } from "../quota/quota.repository";
 
@@ -38,3 +38,5 @@ describe("executions at once", () => {
     }
   });
 });
+
+startHarnessFirst(test);
