@@ -3,7 +3,8 @@ import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { Queue } from "bullmq";
 import { z } from "zod";
-import { DEFAULT_CONCURRENCY } from "@galaxy/execution-worker";
+import { controlDevModel } from "@galaxy/dev-model/testing";
+import { ExecutionConcurrency } from "@galaxy/execution-worker";
 import type { BenchContext, BenchOutcome } from "./context";
 import { sendDeliveries } from "./load/senders";
 import { timeDeliveries, type DeliveryFigures } from "./load/timing";
@@ -12,8 +13,8 @@ import { CpuMeter, ENGINES, galaxyCpuMeter, machineBusySeconds, pidsNamed } from
 import { ms, perSecond, pool, ratio, within } from "./stats";
 
 export const SUSTAINED = { count: 3_000, senders: 64, warmup: 30, timeoutMs: 240_000 };
-/** The bare BullMQ worker runs as many jobs at once as Galaxy's worker runs executions (`EXECUTION_CONCURRENCY`, which the services read from the runner's environment too, under the same rule). */
-export const BULL_CONCURRENCY = z.coerce.number().int().min(1).max(1024).default(DEFAULT_CONCURRENCY).parse(process.env.EXECUTION_CONCURRENCY);
+/** The bare BullMQ worker runs as many jobs at once as Galaxy's worker runs executions (`EXECUTION_CONCURRENCY`, which the services read from the runner's environment too). */
+export const BULL_CONCURRENCY = ExecutionConcurrency.parse(process.env.EXECUTION_CONCURRENCY);
 /** `BENCH_MODEL_LATENCY_MS`: the dev model answers every call of this benchmark after this long, Galaxy's and BullMQ's alike (0, at once, by default). */
 const ModelLatencyMs = z.coerce.number().int().min(0).max(10_000).default(0);
 const TARGET_RATIO = 0.5;
@@ -28,23 +29,17 @@ const TARGET_RATIO = 0.5;
 export async function sustainedExecutions(ctx: BenchContext): Promise<BenchOutcome & { figures: DeliveryFigures }> {
   const latencyMs = ModelLatencyMs.parse(process.env.BENCH_MODEL_LATENCY_MS);
   if (latencyMs === 0) return measureSustained(ctx);
-  await setModelLatency(ctx.galaxy.modelUrl, latencyMs);
+  await controlDevModel(ctx.galaxy.modelUrl, { latencyMs });
   let outcome: Awaited<ReturnType<typeof measureSustained>>;
   try {
     outcome = await measureSustained(ctx);
   } catch (error) {
     // The run's own failure is the one to report, whether the dev model takes its reset or not.
-    await setModelLatency(ctx.galaxy.modelUrl, 0).catch(() => undefined);
+    await controlDevModel(ctx.galaxy.modelUrl, { latencyMs: 0 }).catch(() => undefined);
     throw error;
   }
-  await setModelLatency(ctx.galaxy.modelUrl, 0);
+  await controlDevModel(ctx.galaxy.modelUrl, { latencyMs: 0 });
   return { ...outcome, notes: [...outcome.notes, `The dev model answered every call of this benchmark after ${latencyMs} ms (BENCH_MODEL_LATENCY_MS); Galaxy's worker and the BullMQ worker each ran up to ${BULL_CONCURRENCY} at once.`] };
-}
-
-/** Sets the dev model's delay before every answer (its `/_control` switch). */
-async function setModelLatency(modelUrl: string, latencyMs: number): Promise<void> {
-  const response = await fetch(`${modelUrl}/_control`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ latencyMs }) });
-  if (!response.ok) throw new Error(`the dev model refused its latency (${response.status})`);
 }
 
 async function measureSustained(ctx: BenchContext): Promise<BenchOutcome & { figures: DeliveryFigures }> {

@@ -224,7 +224,7 @@ describe.each(PROVIDERS)("the execution pipeline on %s", (provider) => {
     const { execution } = await run(agent.id, "again");
     expect(execution.status).toBe("completed");
     expect(execution.output?.text).toBe("echo: again");
-    const settings = z.object({ modelCalls: z.number() }).parse(await (await fetch(`${galaxy.devModel.url}/_control`)).json());
+    const settings = await galaxy.devModel.settings();
     expect(settings.modelCalls).toBe(3);
   });
 

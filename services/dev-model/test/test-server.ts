@@ -1,6 +1,8 @@
 import type { FastifyInstance } from "fastify";
+import { z } from "zod";
 import { buildDevModelServer } from "../src/app";
-import type { ControlUpdate } from "../src/control";
+import type { ControlSettings, ControlUpdate } from "../src/control";
+import { FAULT_STATUSES } from "../src/errors";
 
 /**
  * A dev model server listening on a free loopback port, for tests that drive it with the real
@@ -13,6 +15,8 @@ export interface RunningDevModel {
   url: string;
   /** Sets the fault switches over HTTP, as a test in another process would. */
   control(update: ControlUpdate): Promise<void>;
+  /** Reads the switches and the model calls counted since the last reset, over HTTP. */
+  settings(): Promise<ControlSettings>;
   close(): Promise<void>;
 }
 
@@ -22,14 +26,33 @@ export async function startDevModel(): Promise<RunningDevModel> {
   return {
     app,
     url,
-    async control(update) {
-      const response = await fetch(`${url}/_control`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(update),
-      });
-      if (!response.ok) throw new Error(`POST /_control answered ${response.status}: ${await response.text()}`);
-    },
+    control: (update) => controlDevModel(url, update),
+    settings: () => devModelSettings(url),
     close: () => app.close(),
   };
+}
+
+/** `POST /_control` of the dev model server at `url` (this process's or another's). */
+export async function controlDevModel(url: string, update: ControlUpdate): Promise<void> {
+  const response = await fetch(`${url}/_control`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(update),
+  });
+  if (!response.ok) throw new Error(`POST /_control answered ${response.status}: ${await response.text()}`);
+}
+
+const Settings = z.object({
+  latencyMs: z.number(),
+  failNext: z.object({ count: z.number(), status: z.literal(FAULT_STATUSES), retryAfterS: z.number() }).nullable(),
+  modelCalls: z.number(),
+  apiKeyRequired: z.boolean(),
+  lastApiKeyLast4: z.string().nullable(),
+}) satisfies z.ZodType<ControlSettings>;
+
+/** `GET /_control` of the dev model server at `url`. */
+export async function devModelSettings(url: string): Promise<ControlSettings> {
+  const response = await fetch(`${url}/_control`);
+  if (!response.ok) throw new Error(`GET /_control answered ${response.status}: ${await response.text()}`);
+  return Settings.parse(await response.json());
 }

@@ -108,6 +108,8 @@ export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
  * 0.57–0.89 s at 32 and 0.26–0.36 s at 8 (docs/decisions/0037).
  */
 export const DEFAULT_CONCURRENCY = 32;
+/** `EXECUTION_CONCURRENCY` as the worker reads it (and `make bench`, to run its BullMQ baseline at the same). */
+export const ExecutionConcurrency = z.coerce.number().int().min(1).max(1024).default(DEFAULT_CONCURRENCY);
 
 /**
  * How long the events this worker published wait to be marked published, together: one mark

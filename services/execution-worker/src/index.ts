@@ -1,4 +1,4 @@
-export { createExecutionWorker, DEFAULT_CONCURRENCY, WAKE_SUBJECT } from "./app";
+export { createExecutionWorker, ExecutionConcurrency, WAKE_SUBJECT } from "./app";
 export type { ExecutionWorker, ExecutionWorkerConfig, ExecutionWorkerDeps } from "./app";
 export type { ExecutionDb } from "./db";
 export { migrations } from "./migrations/index";

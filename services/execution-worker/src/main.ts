@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { CommonEnv, parseEnv } from "@galaxy/contracts";
 import { runBusService } from "@galaxy/runtime";
-import { createExecutionWorker, DEFAULT_CONCURRENCY, DEFAULT_SHUTDOWN_GRACE_MS } from "./app";
+import { createExecutionWorker, DEFAULT_SHUTDOWN_GRACE_MS, ExecutionConcurrency } from "./app";
 import { DEFAULT_START_WRITE_DELAY_MS } from "./executions/run-start";
 import { callbackSettingsFromEnv } from "./callbacks";
 import { MasterKeyEnv } from "./tools/tool-secret";
@@ -19,7 +19,7 @@ const Env = CommonEnv.extend({
   ANTHROPIC_BASE_URL: z.url().optional(),
   GOOGLE_API_KEY: z.string().min(1).optional(),
   GOOGLE_BASE_URL: z.url().optional(),
-  EXECUTION_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(DEFAULT_CONCURRENCY),
+  EXECUTION_CONCURRENCY: ExecutionConcurrency,
   // Connections to Postgres: a run holds one for a statement at a time, never while its model
   // answers. At least 5: a replay hold's live path and its release each keep one while they
   // apply through another (libs/db/src/replay-holds.ts).

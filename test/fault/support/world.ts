@@ -3,6 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createDb, type Kysely } from "@galaxy/db";
+import { controlDevModel } from "@galaxy/dev-model/testing";
 import { Child } from "./child";
 import { ModelCallCounter } from "./model-counter";
 import { NatsServer } from "./nats";
@@ -69,8 +70,7 @@ export class World {
 
   /** Sets the dev model server's switches (`latencyMs`, `reset`) over its `/_control`. */
   async modelControl(update: { latencyMs?: number; reset?: true }): Promise<void> {
-    const response = await fetch(`http://127.0.0.1:${this.devModelPort}/_control`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(update) });
-    if (!response.ok) throw new Error(`POST /_control answered ${response.status}`);
+    await controlDevModel(`http://127.0.0.1:${this.devModelPort}`, update);
   }
 
   /** Stops everything; the logs are removed unless `keepLogs`. */

@@ -46,7 +46,7 @@ test.beforeEach(async ({ platform, own, credentials }) => {
   credentials.clear();
 });
 
-const settings = async (server: RunningDevModel) => (await fetch(`${server.url}/_control`)).json() as Promise<{ modelCalls: number; lastApiKeyLast4: string | null }>;
+const settings = (server: RunningDevModel) => server.settings();
 const texts = (n: number) => Array.from({ length: n }, (_, i) => `chunk number ${i} about shipping`);
 
 describe("Gemini embeddings", () => {

@@ -10,7 +10,7 @@ describe("workspace credentials", () => {
     const member = await principal(uuidv7(), "member");
     credentials.set(`${member.ws}:openai`, { apiKey: "sk-workspace-own-7d1c", baseUrl: `${workspaceModel.url}/v1` });
     await workspaceModel.control({ reset: true, requireApiKey: "sk-workspace-own-7d1c" });
-    const before = await fetch(`${devModel.url}/_control`).then((r) => r.json() as Promise<{ modelCalls: number }>);
+    const before = await devModel.settings();
     const base = await createBase(member);
     const doc = await addDocument(member, base.id);
     await settled(member, base.id, doc.id);
@@ -18,7 +18,7 @@ describe("workspace credentials", () => {
     const own = await fetch(`${workspaceModel.url}/_control`).then((r) => r.json() as Promise<{ modelCalls: number; lastApiKeyLast4: string }>);
     expect(own.modelCalls).toBeGreaterThanOrEqual(2);
     expect(own.lastApiKeyLast4).toBe("7d1c");
-    const after = await fetch(`${devModel.url}/_control`).then((r) => r.json() as Promise<{ modelCalls: number }>);
+    const after = await devModel.settings();
     expect(after.modelCalls).toBe(before.modelCalls);
     // Made with a real OpenAI key: OpenAI's model, not the dev model's, and that source for good.
     const row = await inWorkspace(db, member.ws, (tx) =>

@@ -1,6 +1,5 @@
 import { describe, expect } from "vitest";
 import { v7 as uuidv7 } from "uuid";
-import { z } from "zod";
 import { inWorkspace } from "@galaxy/db";
 import { startHarnessFirst, workerTest } from "../../test/support/fixtures";
 import { eventually } from "../../test/support/harness";
@@ -18,15 +17,13 @@ const MODEL_MS = 3_000;
 
 const test = workerTest();
 
-const ModelCalls = z.object({ modelCalls: z.number() });
-
 describe("executions at once", () => {
   test(`${AT_ONCE} model calls are in flight together on a pool of 5 connections, more than the 8 a worker used to run`, async ({ h }) => {
     await inWorkspace(h.db, ws, (tx) => setTier(tx, ws, "enterprise"));
     const agent = await h.activeAgent(ws);
     await h.devModel.control({ reset: true, latencyMs: MODEL_MS });
     try {
-      const modelCalls = async () => ModelCalls.parse(await (await fetch(`${h.devModel.url}/_control`)).json()).modelCalls;
+      const modelCalls = async () => (await h.devModel.settings()).modelCalls;
       const executions = await Promise.all(Array.from({ length: AT_ONCE }, (_, i) => h.startExecution(ws, agent.id, { message: `call ${i}` })));
       await eventually(async () => ((await modelCalls()) >= AT_ONCE ? true : null), MODEL_MS, `${AT_ONCE} model calls under way`);
       // Every call arrived while none had answered: they were all in flight at once.

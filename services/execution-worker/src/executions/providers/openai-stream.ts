@@ -153,10 +153,7 @@ function parsedEvent(event: string, data: string): unknown {
   // build an error to say so, for every event of every answer).
   if (event !== "error" && !namesError(json)) return json;
   const failure = Failure.safeParse(json);
-  if (event === "error" || (failure.success && failure.data.error)) {
-    throw new ModelCallError("provider_error", shortMessage(messageOf(failure.success ? failure.data.error : null) ?? "The provider's stream reported an error"));
-  }
-  return json;
+  throw new ModelCallError("provider_error", shortMessage(messageOf(failure.success ? failure.data.error : null) ?? "The provider's stream reported an error"));
 }
 
 /** Whether `json` is an object with an `error` that says something (not null, false or empty). */
