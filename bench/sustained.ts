@@ -82,7 +82,7 @@ async function measureSustained(ctx: BenchContext): Promise<BenchOutcome & { fig
     notes: [
       `CPU per execution (all the processes' CPU time during the run ÷ executions; the engines' include other sessions' work): Galaxy ${ms(cpuPerUnit(cpu, SUSTAINED.count))}, the BullMQ baseline ${ms(cpuPerUnit(bareCpu, SUSTAINED.count + SUSTAINED.warmup))}. The dev model's and the runner's share is left out of both.`,
       `Sustained: Galaxy answered all ${SUSTAINED.count} deliveries 202 after ${(galaxy.acceptedMs / 1000).toFixed(1)} s (${perSecond((SUSTAINED.count * 1000) / galaxy.acceptedMs, "delivery")}) and completed the last execution after ${(galaxy.elapsedMs / 1000).toFixed(1)} s: ${galaxy.completedWhileAccepting} executions completed while deliveries were coming in (${perSecond((galaxy.completedWhileAccepting * 1000) / galaxy.acceptedMs, "exec")}), the other ${galaxy.count - galaxy.completedWhileAccepting} in the ${((galaxy.elapsedMs - galaxy.acceptedMs) / 1000).toFixed(1)} s after (${perSecond(((galaxy.count - galaxy.completedWhileAccepting) * 1000) / (galaxy.elapsedMs - galaxy.acceptedMs), "exec")}); POST → completed p50 ${ms(galaxy.latency.p50)}, p99 ${ms(galaxy.latency.p99)}. BullMQ: ${SUSTAINED.count} jobs added by ${SUSTAINED.senders} producers in ${(bull.addedMs / 1000).toFixed(1)} s, all done after ${(bull.elapsedMs / 1000).toFixed(1)} s.`,
-      `CPU used during Galaxy's sustained run (${seconds.toFixed(1)} s; 100% = one core, the machine has ${availableParallelism()}): ${cpuLine(cpu, seconds)}. The engines' figures are all their processes, other sessions' work on them included. ${machineBusyNote(machineBusy, seconds, 0)}`,
+      `CPU used during Galaxy's sustained run (${seconds.toFixed(1)} s; 100% = one core, the machine has ${availableParallelism()}): ${cpuLine(cpu, seconds)}. The engines' figures are all their processes, other sessions' work on them included. ${sendersNote(run.cpuSeconds())}${machineBusyNote(machineBusy, seconds, 0)}`,
     ],
   };
 }
@@ -116,4 +116,9 @@ function cpuPerUnit(cpu: ReadonlyMap<string, number>, units: number): number {
   let seconds = 0;
   for (const [name, used] of cpu) if (name !== "dev-model" && !name.startsWith("bench runner")) seconds += used;
   return (seconds * 1000) / units;
+}
+
+/** The load's own CPU: the senders share the machine's cores with Galaxy, as real senders would not. */
+function sendersNote(cpuSeconds: number | undefined): string {
+  return cpuSeconds === undefined ? "" : `The webhook senders (a process of their own, not counted above) used ${cpuSeconds.toFixed(1)} s. `;
 }

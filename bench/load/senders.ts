@@ -9,6 +9,8 @@ export interface SendRun {
   done: Promise<Sent[]>;
   /** Deliveries answered so far, and accepted (202) so far, as the senders last reported (every 200 ms). */
   progress(): { answered: number; accepted: number };
+  /** CPU seconds the senders' process used sending, once `done` resolved. */
+  cpuSeconds(): number | undefined;
   /** Stops the senders at once (the run's promise then rejects). */
   abort(): void;
 }
@@ -21,6 +23,7 @@ export interface SendRun {
 export function sendDeliveries(plan: SendPlan, timeoutMs: number): SendRun {
   const child = fork(SENDER, [], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
   let progress = { answered: 0, accepted: 0 };
+  let cpuSeconds: number | undefined;
   const done = new Promise<Sent[]>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
@@ -30,6 +33,7 @@ export function sendDeliveries(plan: SendPlan, timeoutMs: number): SendRun {
       if (message.type === "progress") progress = { answered: message.answered, accepted: message.accepted };
       else if (message.type === "done") {
         clearTimeout(timer);
+        cpuSeconds = message.cpuSeconds;
         resolve(message.sent);
       } else {
         clearTimeout(timer);
@@ -43,5 +47,5 @@ export function sendDeliveries(plan: SendPlan, timeoutMs: number): SendRun {
   });
   done.catch(() => undefined);
   child.send(plan);
-  return { done, progress: () => progress, abort: () => child.kill("SIGKILL") };
+  return { done, progress: () => progress, cpuSeconds: () => cpuSeconds, abort: () => child.kill("SIGKILL") };
 }
