@@ -233,7 +233,7 @@ describe("the pipeline", () => {
     expect(doneY).toMatchObject({ workspaceId: wsB, status: "completed", output: { text: "echo: from B" } });
   });
 
-  test("more executions than the concurrency limit all complete", async ({ h, start, finished, projected }) => {
+  test("more executions than a free workspace runs at once (2) all complete, each with its own answer", async ({ h, start, finished, projected }) => {
     const agent = await h.registry.createActive(wsB);
     await projected(wsB, agent.id, "active");
     await h.devModel.control({ latencyMs: 50 });
