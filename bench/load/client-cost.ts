@@ -41,15 +41,22 @@ const SERVER = `
   server.listen(0, "127.0.0.1", () => console.log(server.address().port));`;
 
 const server = spawn(process.execPath, ["-e", SERVER], { stdio: ["ignore", "pipe", "inherit"] });
-const [port] = (await once(server.stdout, "data")) as [Buffer];
-const url = `http://127.0.0.1:${port.toString().trim()}/hooks/cost`;
-for (const concurrency of [1, 64]) {
-  const poster = new HttpPoster(concurrency);
-  const clients: Array<[string, Post]> = [["fetch", viaFetch], ["HttpPoster", async (to) => (await poster.post(to, HEADERS, BODY, 30_000)).status]];
-  for (const [name, post] of clients) {
-    const { cpuUs, wallUs } = await measure(post, url, concurrency);
-    console.log(`${name.padEnd(10)} ${String(concurrency).padStart(2)} at a time: ${cpuUs.toFixed(0)} µs of the client's CPU per request, ${wallUs.toFixed(0)} µs of wall time`);
+process.on("exit", () => server.kill());
+try {
+  const [port] = (await Promise.race([once(server.stdout, "data"), once(server, "exit").then(() => Promise.reject(new Error("the server exited before it listened")))])) as [Buffer];
+  const url = `http://127.0.0.1:${port.toString().trim()}/hooks/cost`;
+  for (const concurrency of [1, 64]) {
+    const poster = new HttpPoster(concurrency);
+    const clients: Array<[string, Post]> = [["fetch", viaFetch], ["HttpPoster", async (to) => (await poster.post(to, HEADERS, BODY, 30_000)).status]];
+    try {
+      for (const [name, post] of clients) {
+        const { cpuUs, wallUs } = await measure(post, url, concurrency);
+        console.log(`${name.padEnd(10)} ${String(concurrency).padStart(2)} at a time: ${cpuUs.toFixed(0)} µs of the client's CPU per request, ${wallUs.toFixed(0)} µs of wall time`);
+      }
+    } finally {
+      poster.close();
+    }
   }
-  poster.close();
+} finally {
+  server.kill();
 }
-server.kill();
