@@ -2,8 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { untilStreamsPlace } from "@galaxy/bus/testing";
 import { freePort } from "@galaxy/testkit";
 
 const NODE_CONF = new URL("../../infra/nats/cluster/node.conf", import.meta.url);
@@ -54,7 +53,8 @@ export async function startClusterFromConfig(): Promise<ClusterFromConfig> {
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    await untilJetStreamAnswers(url);
+    // The tests give their streams 3 replicas: the cluster is ready once it can place them.
+    await untilStreamsPlace(url, 3);
   } catch (error) {
     await stop();
     throw error;
@@ -67,24 +67,4 @@ export async function startClusterFromConfig(): Promise<ClusterFromConfig> {
     },
     stop,
   };
-}
-
-async function untilJetStreamAnswers(url: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const nc = await connect({ servers: url.split(","), timeout: 1_000 });
-      try {
-        await (await jetstreamManager(nc, { timeout: 1_000 })).getAccountInfo();
-        return;
-      } finally {
-        await nc.close();
-      }
-    } catch (error) {
-      last = error;
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
-  throw new Error(`the cluster did not elect a JetStream leader: ${String(last)}`);
 }

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager, StorageType } from "@nats-io/jetstream";
 import { freePort } from "@galaxy/testkit";
 
 const NATS_SERVER = "/usr/sbin/nats-server";
@@ -15,7 +15,7 @@ export interface NatsCluster {
   stop(): Promise<void>;
 }
 
-/** Starts three nodes routed to each other and resolves once JetStream has a metadata leader. */
+/** Starts three nodes routed to each other and resolves once JetStream can place a stream on all three. */
 export async function startNatsCluster(): Promise<NatsCluster> {
   const dir = await mkdtemp(join(tmpdir(), "galaxy-nats-cluster-"));
   const nodes = await Promise.all([0, 1, 2].map(async (i) => ({ name: `n${i}`, client: await freePort(), route: await freePort() })));
@@ -37,7 +37,7 @@ export async function startNatsCluster(): Promise<NatsCluster> {
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    await untilJetStreamAnswers(url);
+    await untilStreamsPlace(url, 3);
   } catch (error) {
     await stop();
     throw error;
@@ -45,14 +45,23 @@ export async function startNatsCluster(): Promise<NatsCluster> {
   return { url, stop };
 }
 
-async function untilJetStreamAnswers(url: string): Promise<void> {
+/**
+ * Resolves once the cluster at `url` (client URLs, comma-separated) can place a stream of
+ * `replicas` copies: a probe stream in memory, created and deleted. A JetStream metadata leader
+ * alone is not enough: while a node has not joined yet, such a stream fails with "no suitable
+ * peers for placement". Gives up after 20 s.
+ */
+export async function untilStreamsPlace(url: string, replicas: number): Promise<void> {
+  const probe = { name: "GALAXY_CLUSTER_READY", subjects: ["galaxy.cluster.ready"], num_replicas: replicas, storage: StorageType.Memory };
   const deadline = Date.now() + 20_000;
   let last: unknown;
   while (Date.now() < deadline) {
     try {
       const nc = await connect({ servers: url.split(","), timeout: 1_000 });
       try {
-        await (await jetstreamManager(nc, { timeout: 1_000 })).getAccountInfo();
+        const jsm = await jetstreamManager(nc, { timeout: 2_000 });
+        await jsm.streams.add(probe);
+        await jsm.streams.delete(probe.name);
         return;
       } finally {
         await nc.close();
@@ -62,5 +71,5 @@ async function untilJetStreamAnswers(url: string): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }
-  throw new Error(`the NATS cluster did not elect a JetStream leader: ${String(last)}`);
+  throw new Error(`the NATS cluster could not place a stream of ${replicas} replicas: ${String(last)}`);
 }
