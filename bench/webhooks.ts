@@ -3,9 +3,10 @@ import autocannon from "autocannon";
 import type { BenchContext, BenchOutcome } from "./context";
 import { cpuLine } from "./cpu-notes";
 import { galaxyCpuMeter } from "./system/proc";
+import { untilQuiet } from "./system/quiet";
 import { ms, perSecond, ratio, within } from "./stats";
 
-export const INTAKE = { connections: 64, durationS: 6, warmupS: 1 };
+export const INTAKE = { connections: 64, durationS: 6, warmupS: 1, quietWaitMs: 120_000 };
 const TARGET_RATIO = 0.8;
 const SETUP_REQUEST = fileURLToPath(new URL("./webhooks-request.cjs", import.meta.url));
 
@@ -22,10 +23,13 @@ interface LoadFigures {
  * in autocannon's worker thread; beside it the baseline process's bare route: the same
  * Standard Webhooks check, a JSON parse and one JetStream publish awaited before the 202.
  * Galaxy's worker turns the deliveries into executions meanwhile, as it would; the bare route
- * runs first, so that work does not weigh on it.
+ * runs first, so that work does not weigh on it, and only once what earlier benchmarks left
+ * queued is done (Galaxy and the engines quiet).
  */
 export async function webhookIntake(ctx: BenchContext): Promise<BenchOutcome> {
   // The bare route first: Galaxy's own deliveries then turn into executions during Galaxy's run only, as they would.
+  const settled = await untilQuiet(galaxyCpuMeter(ctx.galaxy.pids()), INTAKE.quietWaitMs);
+  ctx.log(`  ${settled.quiet ? "quiet" : "still busy"} after ${(settled.waitedMs / 1000).toFixed(1)} s`);
   process.env.BENCH_WEBHOOK_SECRET = ctx.bare.secret;
   const bare = await load(`${ctx.bare.process.url}/hooks/bare`, async () => undefined);
   ctx.log(`  bare    ${perSecond(bare.perSecond, "delivery")}  p99 ${ms(bare.p99)}`);
@@ -40,7 +44,7 @@ export async function webhookIntake(ctx: BenchContext): Promise<BenchOutcome> {
       { benchmark: name, metric: `202/s (${INTAKE.connections} conns, ${INTAKE.durationS} s)`, galaxy: perSecond(galaxy.perSecond, "delivery"), baseline: perSecond(bare.perSecond, "delivery"), ratio: ratio(galaxy.perSecond, bare.perSecond), target: `≥ ${TARGET_RATIO}× bare`, met: galaxy.perSecond >= TARGET_RATIO * bare.perSecond },
       { benchmark: name, metric: "p99 latency", galaxy: ms(galaxy.p99), baseline: ms(bare.p99), ratio: ratio(galaxy.p99, bare.p99), target: "—", met: null },
     ],
-    notes: [`Intake: p50 Galaxy ${ms(galaxy.p50)}, bare ${ms(bare.p50)}; deliveries accepted in the measured ${INTAKE.durationS} s: Galaxy ${galaxy.total}, bare ${bare.total} (Galaxy's worker was turning them into executions meanwhile). CPU during Galaxy's measured ${INTAKE.durationS} s: ${cpuLine(cpu, INTAKE.durationS)}.`],
+    notes: [`Intake: measured ${settled.quiet ? "once" : "though"} Galaxy and the engines ${settled.quiet ? "were" : "were not"} quiet (under a fifth of a core in all over a second; ${(settled.waitedMs / 1000).toFixed(1)} s waited for what earlier benchmarks left queued). p50 Galaxy ${ms(galaxy.p50)}, bare ${ms(bare.p50)}; deliveries accepted in the measured ${INTAKE.durationS} s: Galaxy ${galaxy.total}, bare ${bare.total} (Galaxy's worker was turning them into executions meanwhile). CPU during Galaxy's measured ${INTAKE.durationS} s: ${cpuLine(cpu, INTAKE.durationS)}.`],
   };
 }
 
