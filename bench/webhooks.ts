@@ -44,7 +44,7 @@ export async function webhookIntake(ctx: BenchContext): Promise<BenchOutcome> {
       { benchmark: name, metric: `202/s (${INTAKE.connections} conns, ${INTAKE.durationS} s)`, galaxy: perSecond(galaxy.perSecond, "delivery"), baseline: perSecond(bare.perSecond, "delivery"), ratio: ratio(galaxy.perSecond, bare.perSecond), target: `≥ ${TARGET_RATIO}× bare`, met: galaxy.perSecond >= TARGET_RATIO * bare.perSecond },
       { benchmark: name, metric: "p99 latency", galaxy: ms(galaxy.p99), baseline: ms(bare.p99), ratio: ratio(galaxy.p99, bare.p99), target: "—", met: null },
     ],
-    notes: [`Intake: measured ${settled.quiet ? "once" : "though"} Galaxy and the engines ${settled.quiet ? "were" : "were not"} quiet (under a fifth of a core in all over a second; ${(settled.waitedMs / 1000).toFixed(1)} s waited for what earlier benchmarks left queued). p50 Galaxy ${ms(galaxy.p50)}, bare ${ms(bare.p50)}; deliveries accepted in the measured ${INTAKE.durationS} s: Galaxy ${galaxy.total}, bare ${bare.total} (Galaxy's worker was turning them into executions meanwhile). CPU during Galaxy's measured ${INTAKE.durationS} s: ${cpuLine(cpu, INTAKE.durationS)}.`],
+    notes: [`Intake: ${quietNote(settled)} p50 Galaxy ${ms(galaxy.p50)}, bare ${ms(bare.p50)}; deliveries accepted in the measured ${INTAKE.durationS} s: Galaxy ${galaxy.total}, bare ${bare.total} (Galaxy's worker was turning them into executions meanwhile). CPU during Galaxy's measured ${INTAKE.durationS} s: ${cpuLine(cpu, INTAKE.durationS)}.`],
   };
 }
 
@@ -63,4 +63,12 @@ async function load(url: string, beforeMeasuring: () => Promise<void>): Promise<
   await beforeMeasuring();
   const result = await run(INTAKE.durationS);
   return { perSecond: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, total: result.requests.total };
+}
+
+/** Whether benchmark 1's baseline started with Galaxy and the engines quiet, and after how long. */
+function quietNote({ quiet, waitedMs }: { quiet: boolean; waitedMs: number }): string {
+  const waited = `${(waitedMs / 1000).toFixed(1)} s`;
+  return quiet
+    ? `measured once Galaxy and the engines were quiet (under a fifth of a core in all over a second), after ${waited} for what earlier benchmarks left queued.`
+    : `Galaxy and the engines were still busy after ${waited} of waiting for what earlier benchmarks left queued; measured anyway.`;
 }

@@ -147,8 +147,8 @@ describe("a new user", () => {
   }, 60_000);
 
   test("cancels a run while its model call is under way", async ({ galaxy, page, go }) => {
-    const control = (body: unknown) => fetch(`${galaxy.devModel.url}/_control`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-    expect((await control({ latencyMs: 20_000 })).status).toBe(200);
+    // Rejects unless the dev model answered the setting with a success.
+    await expect(galaxy.devModel.control({ latencyMs: 20_000 })).resolves.toBeUndefined();
     try {
       await go(agentUrl);
       await page.getByLabel("question (required)").fill("Take your time");
@@ -158,7 +158,7 @@ describe("a new user", () => {
       await page.getByTestId("run-status").getByText("cancelled").waitFor({ timeout: 20_000 });
       expect(await page.getByRole("button", { name: "Cancel" }).count()).toBe(0);
     } finally {
-      await control({ reset: true });
+      await galaxy.devModel.control({ reset: true });
     }
   }, 60_000);
 

@@ -15,7 +15,7 @@ describe("workspace credentials", () => {
     const doc = await addDocument(member, base.id);
     await settled(member, base.id, doc.id);
     expect((await query(member, base.id, "shipping to Europe", 1))[0]?.chunk).toContain("Rotterdam");
-    const own = await fetch(`${workspaceModel.url}/_control`).then((r) => r.json() as Promise<{ modelCalls: number; lastApiKeyLast4: string }>);
+    const own = await workspaceModel.settings();
     expect(own.modelCalls).toBeGreaterThanOrEqual(2);
     expect(own.lastApiKeyLast4).toBe("7d1c");
     const after = await devModel.settings();
@@ -38,7 +38,7 @@ describe("workspace credentials", () => {
     expect(await settled(member, platformBase.id, later.id)).toMatchObject({ status: "indexed" });
     expect((await query(member, platformBase.id, "shipping to Europe", 1))[0]?.chunk).toContain("Rotterdam");
     // The workspace's endpoint embedded nothing of the platform's knowledge base.
-    const own = await fetch(`${workspaceModel.url}/_control`).then((r) => r.json() as Promise<{ modelCalls: number }>);
+    const own = await workspaceModel.settings();
     expect(own.modelCalls).toBe(0);
 
     // Created with the workspace's key; the key is then removed: a clear error, never the platform's key.

@@ -6,7 +6,7 @@ import { workerTest, startHarnessFirst } from "../../test/support/fixtures";
 
 const KEY = "sk-workspace-own-key-7e1c";
 
-const settings = async (server: RunningDevModel) => (await fetch(`${server.url}/_control`)).json();
+const settings = (server: RunningDevModel) => server.settings();
 
 /** An execution's end as its terminal event tells it. */
 interface Ended {

@@ -1,7 +1,6 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, expect, test as baseTest } from "vitest";
-import { z } from "zod";
 import { startDevModel, type RunningDevModel } from "@galaxy/dev-model/testing";
 import type { AgentConfig } from "@galaxy/contracts";
 import { parseAllowlist } from "@galaxy/webhooks";
@@ -55,8 +54,7 @@ const test = baseTest
     return devModel;
   })
   .extend("providers", { scope: "file" }, async ({ devModel }) => new ModelProviders({ ...endpoints(devModel.url), maxRetries: 2 }))
-  .extend("modelCalls", { scope: "file" }, async ({ devModel }) => async () =>
-    z.object({ modelCalls: z.number() }).parse(await (await fetch(`${devModel.url}/_control`)).json()).modelCalls);
+  .extend("modelCalls", { scope: "file" }, async ({ devModel }) => async () => (await devModel.settings()).modelCalls);
 test.beforeEach(async ({ devModel }) => devModel.control({ reset: true }));
 
 describe.each(PROVIDERS)("a %s model", (provider) => {
