@@ -2,18 +2,19 @@ import { randomUUID } from "node:crypto";
 import { expect } from "vitest";
 import { sql } from "@galaxy/db";
 import { RECORDED_BY_WORKSPACE } from "../migrations/2026_12_04_23_00_00_append_entries";
-import { RECORDED_BY_ID } from "../migrations/2026_12_06_21_00_00_append_entries_probes_ids";
+import { RECORDED_PLANNED_EACH_CALL, RECORDED_QUERY } from "../migrations/2026_12_07_15_00_00_append_entries_plans_probe_each_call";
 import { auditTest } from "../../test/support/audit-fixtures";
 
 // `audit.append_entries` asks which of a batch's ids are entries of the workspace already. Its
 // plan must look each id up, not read the workspace's whole log: on a log PostgreSQL has no
-// statistics for yet, the first way of asking did the latter.
+// statistics for yet, the first way of asking did the latter. (What a plan kept from the log's
+// first minutes does is recorded-ids-young-log.int.test.ts.)
 const test = auditTest();
 
 const ENTRIES = 20_000;
 
-/** The statement as PL/pgSQL runs it, with `ws` and the batch's ids as parameters. */
-const asPrepared = (statement: string) => statement.replace("into recorded", "").replace("g->'ids'", "$2").replace("= ws", "= $1").replace(/;\s*$/, "");
+/** The first way of asking as PL/pgSQL ran it, with `ws` and the batch's ids as parameters `$1` and `$2`. */
+const firstWayPrepared = RECORDED_BY_WORKSPACE.replace("into recorded", "").replace("g->'ids'", "$2").replace("= ws", "= $1").replace(/;\s*$/, "");
 
 test("the batch's ids are looked up one by one, however long the workspace's log", async ({ admin }) => {
   const workspaceId = randomUUID();
@@ -26,24 +27,27 @@ test("the batch's ids are looked up one by one, however long the workspace's log
   // Literals (EXPLAIN EXECUTE takes no bind parameters): uuids and a JSON array of them, no quote to escape.
   const ids = JSON.stringify(Array.from({ length: 150 }, () => randomUUID()));
   const plans = await admin.connection().execute(async (connection) => {
-    await sql`set plan_cache_mode = force_generic_plan`.execute(connection);
-    const planOf = async (name: string, statement: string) => {
-      await sql.raw(`prepare ${name}(uuid, jsonb) as ${asPrepared(statement)}`).execute(connection);
-      const { rows } = await sql<{ "QUERY PLAN": string }>`explain (analyze, costs off, timing off, summary off) execute ${sql.raw(`${name}('${workspaceId}', '${ids}')`)}`.execute(connection);
+    const planOf = async (name: string, mode: "force_custom_plan" | "force_generic_plan", prepare: string, args: string) => {
+      await sql.raw(`set plan_cache_mode = ${mode}`).execute(connection);
+      await sql.raw(`prepare ${name} as ${prepare}`).execute(connection);
+      const { rows } = await sql<{ "QUERY PLAN": string }>`explain (analyze, costs off, timing off, summary off) execute ${sql.raw(`${name}(${args})`)}`.execute(connection);
       await sql.raw(`deallocate ${name}`).execute(connection);
+      await sql`reset plan_cache_mode`.execute(connection);
       return rows.map((row) => row["QUERY PLAN"]).join("\n");
     };
-    const plans = { byId: await planOf("recorded_by_id", RECORDED_BY_ID), byWorkspace: await planOf("recorded_by_workspace", RECORDED_BY_WORKSPACE) };
-    await sql`reset plan_cache_mode`.execute(connection);
-    return plans;
+    return {
+      // As `execute … using` plans it at every call: with the values.
+      now: await planOf("recorded_now", "force_custom_plan", `${RECORDED_QUERY.replace("$1", "$1::jsonb").replace("$2", "$2::uuid")}`, `'${ids}', '${workspaceId}'`),
+      firstWay: await planOf("recorded_first_way", "force_generic_plan", `${firstWayPrepared.replace("$1", "$1::uuid").replace("$2", "$2::jsonb")}`, `'${workspaceId}', '${ids}'`),
+    };
   });
   const { rows } = await sql<{ definition: string }>`select pg_get_functiondef('audit.append_entries(jsonb)'::regprocedure) as definition`.execute(admin);
-  expect(rows[0]?.definition).toContain(RECORDED_BY_ID);
-  expect(plans.byId).toContain("Index Scan using audit_logs_pkey");
-  expect(plans.byId).not.toContain(`rows=${ENTRIES}`);
+  expect(rows[0]?.definition).toContain(RECORDED_PLANNED_EACH_CALL.trim());
+  expect(plans.now).toContain("Index Scan using audit_logs_pkey");
+  expect(plans.now).not.toContain(`rows=${ENTRIES}`);
   // The first way of asking read all 20,000 entries here, on PostgreSQL 15: the test can tell
   // the two apart. (Should a later PostgreSQL plan it better, this line is what fails.)
-  expect(plans.byWorkspace).toContain(`rows=${ENTRIES}`);
+  expect(plans.firstWay).toContain(`rows=${ENTRIES}`);
 });
 
 test("an id that is an entry of another workspace is not reported as recorded in this one", async ({ admin }) => {

@@ -8,6 +8,7 @@ import * as appendEntries from "./2026_12_04_23_00_00_append_entries";
 import * as securityIncidentsAfter from "./2026_12_04_23_50_00_security_incidents_after";
 import * as cheaperHashChecks from "./2026_12_06_20_30_00_cheaper_hash_checks";
 import * as appendEntriesProbesIds from "./2026_12_06_21_00_00_append_entries_probes_ids";
+import * as appendEntriesPlansProbeEachCall from "./2026_12_07_15_00_00_append_entries_plans_probe_each_call";
 
 /** This service's migrations in order; frozen once landed. */
 export const migrations: Record<string, Migration> = {
@@ -21,4 +22,5 @@ export const migrations: Record<string, Migration> = {
   "2026_12_06_07_40_00_outbox_keeps_recent_rows": outboxRetentionMigration("audit"),
   "2026_12_06_20_30_00_cheaper_hash_checks": cheaperHashChecks,
   "2026_12_06_21_00_00_append_entries_probes_ids": appendEntriesProbesIds,
+  "2026_12_07_15_00_00_append_entries_plans_probe_each_call": appendEntriesPlansProbeEachCall,
 };
