@@ -37,8 +37,8 @@ test("the batch's ids are looked up one by one, however long the workspace's log
     };
     return {
       // As `execute … using` plans it at every call: with the values.
-      now: await planOf("recorded_now", "force_custom_plan", `${RECORDED_QUERY.replace("$1", "$1::jsonb").replace("$2", "$2::uuid")}`, `'${ids}', '${workspaceId}'`),
-      firstWay: await planOf("recorded_first_way", "force_generic_plan", `${firstWayPrepared.replace("$1", "$1::uuid").replace("$2", "$2::jsonb")}`, `'${workspaceId}', '${ids}'`),
+      now: await planOf("recorded_now", "force_custom_plan", RECORDED_QUERY.replace("$1", "$1::jsonb").replace("$2", "$2::uuid"), `'${ids}', '${workspaceId}'`),
+      firstWay: await planOf("recorded_first_way", "force_generic_plan", firstWayPrepared.replace("$1", "$1::uuid").replace("$2", "$2::jsonb"), `'${workspaceId}', '${ids}'`),
     };
   });
   const { rows } = await sql<{ definition: string }>`select pg_get_functiondef('audit.append_entries(jsonb)'::regprocedure) as definition`.execute(admin);
