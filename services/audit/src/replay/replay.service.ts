@@ -11,7 +11,7 @@ import type { AuditDb, ReplayRunsTable } from "../db";
 import { OperatorRequiredError } from "./errors";
 import { listReplayRuns } from "./replay-list";
 import { InOrderApplier, type Progress } from "./in-order-applier";
-import { subjectMatches, type ReplayTarget } from "./targets";
+import { subjectFilter, type ReplayTarget } from "./targets";
 
 /**
  * Messages handed to a target per call, at most: audit writes each call's entries with one
@@ -275,6 +275,7 @@ export class ReplayService {
       await flush();
       await applier.settled();
     };
+    const inTargetFilter = subjectFilter(target.filter);
     const messages = await reader.consume({ max_messages: APPLY_BATCH * 2 });
     try {
       for await (const msg of messages) {
@@ -284,7 +285,7 @@ export class ReplayService {
         progress.lastSeq = msg.seq;
         progress.remaining = msg.info.pending;
         const subject = this.deps.bus.unprefixed(msg.subject);
-        if (row.dry_run || !subjectMatches(target.filter, subject)) progress.skipped++;
+        if (row.dry_run || !inTargetFilter(subject)) progress.skipped++;
         else batch.push(msg);
         const last = msg.info.pending === 0 || msg.seq >= endSeq;
         if (batch.length >= APPLY_BATCH || last) await flush();
