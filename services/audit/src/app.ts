@@ -13,7 +13,7 @@ export interface AuditDeps {
   db: Kysely<AuditDb>;
   bus: Bus;
   logger: Logger;
-  /** First wait of the bus's in-place retries of an event that failed on the database (default 500 ms, doubling). */
+  /** First wait of the bus's in-place retries of an event that failed on the database (the bus's default, 250 ms, doubling). */
   retryBackoffMs?: number;
   /** `AUDIT_EXPORT_DIR`: where retention writes the entries it removes (default `var/audit-exports`). */
   exportDir?: string;
