@@ -51,10 +51,7 @@ export interface Operations7 {
     queryKnowledgeBase: {
         parameters: {
             query?: never;
-            header?: {
-                /** @description Any unique string (a UUID): the first answer below 500 (but a 429) is kept for 24 h per caller and key and returned again for the same request; the same key with another request is a 409 `idempotency_key_reused`. */
-                "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
-            };
+            header?: never;
             path: {
                 id: string;
             };
@@ -69,7 +66,6 @@ export interface Operations7 {
             /** @description OK */
             200: {
                 headers: {
-                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
                     "RateLimit-Reset": components["headers"]["RateLimit-Reset"];

@@ -8,11 +8,12 @@ const METHODS = ["get", "put", "post", "patch", "delete"] as const;
 const MUTATIONS = new Set(["put", "post", "patch", "delete"]);
 
 /**
- * Mutations that keep no idempotency record, so `Idempotency-Key` would be ignored: their answers
- * hold tokens or secrets the gateway never stores (docs/decisions 0003, 0004, 0005), or a
- * webhook sender's own `webhook-id` plays that part.
+ * Posts that keep no idempotency record, so `Idempotency-Key` would be ignored: their answers
+ * hold tokens or secrets the gateway never stores (docs/decisions 0003, 0004, 0005), a webhook
+ * sender's own `webhook-id` plays that part, or the post is a read with a body (a knowledge
+ * base's query), which changes nothing to repeat.
  */
-const WITHOUT_IDEMPOTENCY = new Set(["signup", "login", "exchangeToken", "switchWorkspace", "createApiKey", "putProviderCredential", "deliverWebhook", "receiveIdentityWebhook", "redeemOidcCode"]);
+const WITHOUT_IDEMPOTENCY = new Set(["signup", "login", "exchangeToken", "switchWorkspace", "createApiKey", "putProviderCredential", "deliverWebhook", "receiveIdentityWebhook", "redeemOidcCode", "queryKnowledgeBase"]);
 
 /** The component response of each error status. */
 const ERROR_RESPONSE: Record<ErrorStatus, string> = {
