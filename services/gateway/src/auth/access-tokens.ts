@@ -19,7 +19,7 @@ interface Verified {
 }
 
 /**
- * Verifies Galaxy access tokens locally against identity's JWKS: EdDSA only, identity's
+ * Verifies Galaxy access tokens locally against identity's JWKS: EdDSA or ES256 (identity signs EdDSA), identity's
  * issuer, the API audience and `typ` at+jwt, so a workspace claim or a foreign token never
  * passes. An unknown key id makes it fetch the JWKS again (at most once a second, `JwksCache`).
  *
