@@ -27,8 +27,9 @@ FROM base AS build
 COPY --from=manifests /manifests/ ./
 RUN CI=true pnpm install --frozen-lockfile
 COPY . .
+# The console first: the build copies it into dist/console, which the gateway serves at /console.
 # --no-link: the final stage gives dist/ a flat node_modules of its own, next to it.
-RUN node --import tsx scripts/build.ts --no-link
+RUN pnpm --filter @galaxy/console run build && node --import tsx scripts/build.ts --no-link
 
 # The production dependencies alone, flat (scripts/install-production.sh, which the test of
 # the production install runs too).

@@ -18,3 +18,5 @@ const started = performance.now();
 const result = await buildAll({ ...(outdir ? { outdir } : {}), linkDependencies: !args.includes("--no-link") });
 const seconds = ((performance.now() - started) / 1000).toFixed(2);
 console.log(`built ${relative(ROOT, result.outdir) || "."}/ in ${seconds} s: ${(result.bytes / 1024).toFixed(0)} KiB of JavaScript, ${result.externals.size} external packages`);
+// `make build` builds the console first; a bare `scripts/build.ts` may find none to copy.
+if (!result.console) console.log("no console build to copy (services/console/dist): the gateway will answer /console with console_not_built; run `make console`");

@@ -1,5 +1,5 @@
 import { build, type Metafile, type Plugin } from "esbuild";
-import { existsSync, mkdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 
@@ -47,8 +47,13 @@ export interface BuildOptions {
   linkDependencies?: boolean;
 }
 
+/** The web console's build (`make console`), which the compiled gateway serves from `<outdir>/console`. */
+export const CONSOLE_BUILD = join(ROOT, "services/console/dist");
+
 export interface BuildResult {
   outdir: string;
+  /** Whether the console's build was there to copy beside the programs. */
+  console: boolean;
   /** Third-party packages the bundles import, each with the directory it resolved to. */
   externals: Map<string, string>;
   /** Bytes of JavaScript emitted (source maps excluded). */
@@ -144,5 +149,17 @@ export async function buildAll(options: BuildOptions = {}): Promise<BuildResult>
   // The bundles are ES modules wherever they are copied (the image holds no root package.json).
   writeFileSync(join(outdir, "package.json"), `${JSON.stringify({ type: "module", private: true })}\n`);
   if (options.linkDependencies ?? true) linkDependencies(outdir, externals);
-  return { outdir, externals, bytes: emittedBytes(result.metafile) };
+  return { outdir, externals, bytes: emittedBytes(result.metafile), console: copyConsole(outdir) };
+}
+
+/**
+ * Copies the console's build to `<outdir>/console`, where the compiled gateway looks for it
+ * (services/gateway/src/http/console.ts), so `dist/` carries everything the programs serve.
+ */
+function copyConsole(outdir: string): boolean {
+  const copy = join(outdir, "console");
+  rmSync(copy, { recursive: true, force: true });
+  if (!existsSync(join(CONSOLE_BUILD, "index.html"))) return false;
+  cpSync(CONSOLE_BUILD, copy, { recursive: true });
+  return true;
 }

@@ -117,6 +117,11 @@ describe("Dockerfile", () => {
     expect(finalStage).not.toMatch(/^ENV NODE_OPTIONS/m);
     for (const [name, value] of Object.entries(PROGRAM_ENV)) expect(finalStage).toMatch(new RegExp(`^ENV ${name}=${value}$`, "m"));
   });
+
+  test("the build stage builds the console before the programs, so dist/ carries it to the final stage (dist/console)", () => {
+    const buildStage = dockerfile.slice(dockerfile.indexOf(" AS build"), dockerfile.indexOf(" AS production-dependencies"));
+    expect(buildStage).toMatch(/^RUN pnpm --filter @galaxy\/console run build && node --import tsx scripts\/build\.ts --no-link$/m);
+  });
 });
 
 describe("bin/start.sh, the image's entry point", () => {

@@ -7,6 +7,7 @@ import { promisify } from "node:util";
 import { connectTestBus, freePort, programEnv } from "@galaxy/testkit";
 import { test as engineTest } from "@galaxy/testkit/fixtures";
 import { buildAll, ROOT } from "../../scripts/build/bundle";
+import { ensureConsoleBuilt } from "../support/console-build";
 import { answersOk, eventually } from "./wait";
 
 /**
@@ -115,7 +116,10 @@ const test = engineTest
   .extend("app", { scope: "file" }, async ({ work }): Promise<string> => {
     const app = join(work, "app");
     await run("sh", [join(ROOT, "scripts/install-production.sh"), app], { cwd: work, timeout: 240_000, env: { ...process.env, CI: "true" } });
-    await buildAll({ outdir: join(app, "dist"), linkDependencies: false });
+    // The image's build stage builds the console first; the build copies it into dist/console.
+    await ensureConsoleBuilt();
+    const built = await buildAll({ outdir: join(app, "dist"), linkDependencies: false });
+    expect(built.console).toBe(true);
     await cp(join(ROOT, "bin"), join(app, "bin"), { recursive: true });
     return app;
   })
@@ -192,6 +196,15 @@ test("every service starts from it alone and answers ready; the image's health c
     expect(health, service.name).toBe(0);
   }
   await walkThrough(`http://127.0.0.1:${ports.GATEWAY_PORT}`);
+
+  // The compiled gateway serves the console copied beside it (dist/console), its page and assets.
+  const page = await fetch(`http://127.0.0.1:${ports.GATEWAY_PORT}/console/agents`);
+  expect(page.status).toBe(200);
+  expect(page.headers.get("content-security-policy")).toContain("default-src 'self'");
+  const html = await page.text();
+  const script = /src="(\/console\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+  expect(script, html.slice(0, 300)).toBeDefined();
+  expect((await fetch(`http://127.0.0.1:${ports.GATEWAY_PORT}${script}`)).status).toBe(200);
 
   // Stack traces map back to the sources (bin/service.mjs turns source maps on).
   expect(await readFile(join(app, "dist/gateway/main.js.map"), "utf8")).toContain("services/gateway/src/main.ts");

@@ -1,47 +1,16 @@
-import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, resolve } from "node:path";
-import { promisify } from "node:util";
 import { expect, inject, test } from "vitest";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import { CONSOLE_DIST } from "@galaxy/gateway";
+import { ensureConsoleBuilt } from "../../support/console-build";
 import { startGalaxy, type Galaxy } from "../harness";
 
-const run = promisify(execFile);
 const root = resolve(import.meta.dirname, "../../..");
 
 /** Debian's chromium (`make browser-deps` installs it); never a downloaded browser. */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-
-/**
- * Builds the console once when `services/console/dist` is missing. Test files run side by side,
- * so the first one builds under a lock directory and the others wait for its `index.html`.
- */
-export async function ensureConsoleBuilt(): Promise<void> {
-  const index = resolve(CONSOLE_DIST, "index.html");
-  if (existsSync(index)) return;
-  const lock = resolve(CONSOLE_DIST, "../.build-lock");
-  const deadline = Date.now() + 180_000;
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch {
-      // Another file is building; a lock older than the deadline is a crashed build's.
-      if (existsSync(index)) return;
-      if (Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) > 180_000) rmSync(lock, { recursive: true, force: true });
-      if (Date.now() > deadline) throw new Error("timed out waiting for another test file to build the console");
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
-  try {
-    if (!existsSync(index)) await run("pnpm", ["--filter", "@galaxy/console", "run", "build"], { cwd: root, timeout: 180_000 });
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
-}
 
 export async function launchBrowser(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run \`make browser-deps\` (apt-get install -y chromium)`);

@@ -2,7 +2,8 @@ import { describe, expect, inject } from "vitest";
 import { startLocalOidcIssuer, type LocalOidcIssuer } from "@galaxy/testkit";
 import { Me } from "@galaxy/contracts";
 import { api, dataOf, startGalaxy, type Galaxy } from "../harness";
-import { consoleTest, criticalViolations, ensureConsoleBuilt, openContext, screenshot } from "./browser";
+import { ensureConsoleBuilt } from "../../support/console-build";
+import { consoleTest, criticalViolations, openContext, screenshot } from "./browser";
 
 /**
  * The console's sign-in with the OIDC provider in a real browser (docs/console.md): the button

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Fastify from "fastify";
 import { describe, expect, test as base } from "vitest";
-import { CONSOLE_CSP, consoleRoutes } from "./console";
+import { CONSOLE_CSP, consoleBuildFrom, consoleRoutes } from "./console";
 
 /** `tempDir`: makes a directory of the test's own under the system's temporary one; all are removed after the file's last test. */
 const test = base.extend("tempDir", { scope: "file" }, async ({}, { onCleanup }) => {
@@ -55,5 +55,17 @@ describe("the console's routes", () => {
     expect(asset.headers["cache-control"]).toBe("public, max-age=31536000, immutable");
     expect((await app.inject({ url: "/console/assets/index-gone.js" })).statusCode).toBe(404);
     await app.close();
+  });
+});
+
+describe("where the console's build is found", () => {
+  test("from the source tree, services/console/dist; compiled, console/ beside the programs", () => {
+    const root = join(tmpdir(), "galaxy-checkout");
+    const source = join(root, "services/gateway/src/http");
+    const compiled = join(root, "dist/gateway");
+    expect(consoleBuildFrom(source)).toBe(join(root, "services/console/dist"));
+    expect(consoleBuildFrom(compiled)).toBe(join(root, "dist/console"));
+    // Built elsewhere (`make build --outdir`, the image's /app/dist): still beside the programs.
+    expect(consoleBuildFrom(join(root, "out/gateway"))).toBe(join(root, "out/console"));
   });
 });

@@ -1,10 +1,22 @@
 import { existsSync, readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import fastifyStatic from "@fastify/static";
 import type { FastifyPluginAsync, FastifyReply } from "fastify";
 
-/** Where `make build` leaves the console (`services/console/dist`); `GALAXY_CONSOLE_DIR` overrides it. */
-export const CONSOLE_DIST = resolve(import.meta.dirname, "../../../console/dist");
+/** This file's directory in the source tree, as against `<outdir>/gateway` once compiled. */
+const SOURCE_DIR = join("services", "gateway", "src", "http");
+
+/**
+ * Where the console's build is, seen from the gateway's code at `here`: from the source tree,
+ * `services/console/dist` itself; compiled, `console/` beside the programs (`dist/console`, which
+ * `make build` and the image's build copy there).
+ */
+export function consoleBuildFrom(here: string): string {
+  return here.endsWith(SOURCE_DIR) ? resolve(here, "../../../console/dist") : resolve(here, "../console");
+}
+
+/** The console this gateway serves; `GALAXY_CONSOLE_DIR` overrides it. */
+export const CONSOLE_DIST = consoleBuildFrom(import.meta.dirname);
 
 /**
  * Only the gateway's own origin: the console's scripts, styles and calls all come from it, and

@@ -1,0 +1,36 @@
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, rmSync, statSync } from "node:fs";
+import { resolve } from "node:path";
+import { promisify } from "node:util";
+import { CONSOLE_DIST } from "@galaxy/gateway";
+
+const run = promisify(execFile);
+const root = resolve(import.meta.dirname, "../..");
+
+/**
+ * Builds the console once when `services/console/dist` is missing. Test files run side by side,
+ * so the first one builds under a lock directory and the others wait for its `index.html`.
+ */
+export async function ensureConsoleBuilt(): Promise<void> {
+  const index = resolve(CONSOLE_DIST, "index.html");
+  if (existsSync(index)) return;
+  const lock = resolve(CONSOLE_DIST, "../.build-lock");
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      // Another file is building; a lock older than the deadline is a crashed build's.
+      if (existsSync(index)) return;
+      if (Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) > 180_000) rmSync(lock, { recursive: true, force: true });
+      if (Date.now() > deadline) throw new Error("timed out waiting for another test file to build the console");
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  try {
+    if (!existsSync(index)) await run("pnpm", ["--filter", "@galaxy/console", "run", "build"], { cwd: root, timeout: 180_000 });
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
