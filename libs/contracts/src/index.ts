@@ -85,7 +85,7 @@ export { TriggerDeliveryOutcome, TriggerDelivery, TRIGGER_DELIVERIES_KEPT, TRIGG
 export { deliveryExecutionId, deliveryEventId } from "./webhook-deliveries";
 export {
   PROJECTIONS, ProjectionName, CONSUMER_SERVICES, EventSubjectFilter, ReplayStatus, StartReplayBody, ReplayRun, ReplayAccepted, ReplayRef, ReplayListQuery,
-  RawBusMessage, ReplayApplyRequest, ReplayApplyResult, ReplayWorkspaceRequest, ReplayResetResult, ReplayReleaseResult, RedriveMessageRequest, RedriveOutcome,
+  RawBusMessage, REPLAY_APPLY_MAX_MESSAGES, ReplayApplyRequest, ReplayApplyResult, ReplayWorkspaceRequest, ReplayResetResult, ReplayReleaseResult, RedriveMessageRequest, RedriveOutcome,
   RedriveMessageResult, DeadLetter, DeadLetterQuery, DeadLetterRef, RedriveManyRequest, DeadLetterRedrive, DeadLetterRedrives, ReplayStarted, ReplayCompleted,
   DeadLetterRedriven, RerunExecutionsRequest, RerunExecutionsResult, REPLAY_RUNNER, requireReplayRunner,
 } from "./replay";

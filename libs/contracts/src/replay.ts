@@ -150,8 +150,11 @@ export const RawBusMessage = z.object({
 });
 export type RawBusMessage = z.infer<typeof RawBusMessage>;
 
+/** The most messages one `replay.apply` request carries: audit splits a larger batch into several, in order. */
+export const REPLAY_APPLY_MAX_MESSAGES = 500;
+
 /** Audit asks a target service to apply replayed messages, in order, to one projection's consumer. */
-export const ReplayApplyRequest = z.object({ replayId: Uuid, consumer: z.string().min(1).max(100), messages: z.array(RawBusMessage).min(1).max(500) }).strict();
+export const ReplayApplyRequest = z.object({ replayId: Uuid, consumer: z.string().min(1).max(100), messages: z.array(RawBusMessage).min(1).max(REPLAY_APPLY_MAX_MESSAGES) }).strict();
 export type ReplayApplyRequest = z.infer<typeof ReplayApplyRequest>;
 export const ReplayApplyResult = z.object({ applied: z.number().int(), failed: z.array(z.object({ seq: z.number().int(), error: z.string() })) });
 export type ReplayApplyResult = z.infer<typeof ReplayApplyResult>;

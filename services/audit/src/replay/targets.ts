@@ -1,5 +1,5 @@
 import { toRawMessage, type Bus, type EventMessage, type ReadMessage } from "@galaxy/bus";
-import { ConflictError, PROJECTIONS, SYSTEM_WORKSPACE_ID, type ProjectionName, type ReplayApplyResult } from "@galaxy/contracts";
+import { ConflictError, PROJECTIONS, REPLAY_APPLY_MAX_MESSAGES, SYSTEM_WORKSPACE_ID, type ProjectionName, type RawBusMessage, type ReplayApplyResult } from "@galaxy/contracts";
 import type { ReplayHolds } from "@galaxy/db";
 import type { AuditDb } from "../db";
 
@@ -112,7 +112,14 @@ export class RemoteTarget implements ReplayTarget {
     return {
       apply: async () => {
         const raws = messages.map((m) => toRawMessage(this.bus.unprefixed(m.subject), m.seq, m.headers, m.data));
-        return this.bus.request("execution.replay.apply", { replayId, consumer: this.consumer, messages: raws }, { ...(await this.options()), timeoutMs: 60_000 });
+        const result: ReplayApplyResult = { applied: 0, failed: [] };
+        // A batch is larger than one request may be: its requests go one after the other, in order.
+        for (const part of requestsOf(raws)) {
+          const answer = await this.bus.request("execution.replay.apply", { replayId, consumer: this.consumer, messages: part }, { ...(await this.options()), timeoutMs: 60_000 });
+          result.applied += answer.applied;
+          result.failed.push(...answer.failed);
+        }
+        return result;
       },
     };
   }
@@ -130,6 +137,31 @@ export class RemoteTarget implements ReplayTarget {
   private async options() {
     return { claim: await this.bus.serviceClaims.get(SYSTEM_WORKSPACE_ID), workspaceId: SYSTEM_WORKSPACE_ID };
   }
+}
+
+/** What one `replay.apply` request carries at most besides its message count: well under NATS's 1 MB default payload. */
+const REQUEST_BYTES = 512 * 1024;
+
+/**
+ * `raws` cut, in order, into requests of at most {@link REPLAY_APPLY_MAX_MESSAGES} messages and
+ * about {@link REQUEST_BYTES} of subjects, headers and payloads (a larger message goes alone).
+ */
+export function requestsOf(raws: readonly RawBusMessage[], maxBytes = REQUEST_BYTES): RawBusMessage[][] {
+  const requests: RawBusMessage[][] = [];
+  let current: RawBusMessage[] = [];
+  let bytes = 0;
+  for (const raw of raws) {
+    const size = raw.subject.length + raw.data.length + Object.entries(raw.headers).reduce((sum, [key, values]) => sum + key.length + values.join("").length, 0);
+    if (current.length > 0 && (current.length >= REPLAY_APPLY_MAX_MESSAGES || bytes + size > maxBytes)) {
+      requests.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(raw);
+    bytes += size;
+  }
+  if (current.length > 0) requests.push(current);
+  return requests;
 }
 
 /**

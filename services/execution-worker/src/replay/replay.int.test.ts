@@ -119,6 +119,19 @@ describe("replay to execution-worker.agent-versions", () => {
     expect(await projection(ws)).toEqual(before);
   });
 
+  test("a rebuild of more agent events than one request carries (300 agents, 600 events) applies them all, in order", async ({ h, asOperator, projection, finished }) => {
+    const ws = uuidv7();
+    const agents = 300;
+    for (let i = 0; i < agents; i++) await h.registry.createActive(ws, { systemPrompt: `Agent ${i}.` });
+    const before = await eventually(async () => {
+      const rows = await projection(ws);
+      return rows.agents.length === agents && rows.agents.every((a) => a.status === "active") ? rows : null;
+    }, 30_000, "every agent in the projection");
+    const accepted = await h.caller.request("audit.replays.start", { target: "execution-worker.agent-versions", workspaceId: ws, reset: true }, asOperator());
+    expect(await finished(accepted.id)).toMatchObject({ status: "completed", applied: 2 * agents, failed: 0 });
+    expect(await projection(ws)).toEqual(before);
+  }, 60_000);
+
   test("a replay without reset changes nothing", async ({ h, asOperator, projection, finished }) => {
     const ws = uuidv7();
     await h.activeAgent(ws);
