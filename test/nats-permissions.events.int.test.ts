@@ -33,7 +33,7 @@ describe("events", () => {
     ["gateway", "security.cross_workspace_attempt", false],
     ["gateway", "api_key.revoked", false],
     ["galaxy-cli", "replay.started", false],
-    // Audit runs and records replays and redrives (issue 6): their events are its own.
+    // Audit runs and records replays and redrives (docs/replay.md): their events are its own.
     ["audit", "replay.started", true],
     ["audit", "replay.completed", true],
     ["audit", "dead_letter.redriven", true],

@@ -83,7 +83,7 @@ describe("requests", () => {
     ["identity", "svc.registry.agents.notify_secret", false],
     ["audit", "svc.registry.agents.get", false],
     ["gateway", "svc.audit.logs.list", true],
-    // Replays and dead letters (issue 6): operators ask audit; audit alone drives a projection's side.
+    // Replays and dead letters (docs/replay.md): operators ask audit; audit alone drives a projection's side.
     ["gateway", "svc.audit.replays.start", true],
     ["galaxy-cli", "svc.audit.replays.start", true],
     ["galaxy-cli", "svc.audit.dead_letters.redrive", true],

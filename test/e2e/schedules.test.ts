@@ -8,7 +8,7 @@ import { galaxyTest, startGalaxyFirst } from "./fixtures";
 import { api, dataOf, eventually, type Galaxy } from "./harness";
 
 /**
- * Schedule triggers (issue 5): BullMQ job schedulers tick, each tick starts exactly one
+ * Schedule triggers (docs/webhooks.md, Schedules): BullMQ job schedulers tick, each tick starts exactly one
  * execution even with two registry processes, Postgres is the source of truth (a Redis flush
  * loses nothing), and deleting the trigger or pausing the agent stops the ticks.
  */

@@ -139,7 +139,7 @@ export const REQUESTS = {
   "audit.logs.export_page": op({ request: AuditExportPageRequest, reply: AuditExportPage, claim: "required" }),
   // Retention of one workspace's log (export, prune, checkpoint): an operator claim of the system workspace alone.
   "audit.retention.apply": op({ request: AuditRetentionRequest, reply: AuditRetentionResult, claim: "required" }),
-  // Operators (docs/api.md system_admin, §3 keys). identity.operator.* carry no claim: in production only the
+  // Operators (docs/security.md, "System admins and operators"). identity.operator.* carry no claim: in production only the
   // galaxy-cli NATS user may make them (infra/nats/); docs/security.md, Operators, says what that rests on.
   "identity.operator.grant_system_admin": op({ request: GrantSystemAdminRequest, reply: SystemAdminGrant, claim: "none" }),
   "identity.operator.keys.list": op({ request: z.object({}).strict(), reply: SigningKeyList, claim: "none" }),

@@ -280,7 +280,7 @@ export const ROWS: readonly Row[] = [
   { method: "GET", path: "/api/audit-logs/export", auth: "bearer", expect: [200, 200, 403, 403, 200, 200, 403, 403, 200, 403, 200, 401, 401, 401, 401, 401], request: async () => ({ path: "/api/audit-logs/export?action=agent.created" }) },
   { method: "GET", path: "/api/admin/security-incidents", auth: "bearer", expect: [403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 401, 401, 401, 401, 401], request: async () => ({ path: "/api/admin/security-incidents" }) },
   { method: "GET", path: "/api/admin/audit-logs", auth: "bearer", expect: [403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 401, 401, 401, 401, 401], request: async () => ({ path: "/api/admin/audit-logs" }) },
-  // Replays and dead letters (issue 6): system admins alone; unknown ids show the sysadmin passed authorization (404, not 403).
+  // Replays and dead letters (docs/replay.md): system admins alone; unknown ids show the sysadmin passed authorization (404, not 403).
   { method: "POST", path: "/api/admin/replays", auth: "bearer", expect: [403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 202, 401, 401, 401, 401, 401], request: async (w) => ({ path: "/api/admin/replays", body: { target: "audit", workspaceId: w.workspaceId, dryRun: true } }) },
   { method: "GET", path: "/api/admin/replays", auth: "bearer", expect: [403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 401, 401, 401, 401, 401], request: async () => ({ path: "/api/admin/replays" }) },
   { method: "GET", path: "/api/admin/replays/{id}", auth: "bearer", expect: [403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 404, 401, 401, 401, 401, 401], request: async () => ({ path: `/api/admin/replays/${randomUUID()}` }) },

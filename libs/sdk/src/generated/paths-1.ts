@@ -150,7 +150,7 @@ export interface Paths1 {
         };
         get?: never;
         put?: never;
-        /** Cancel a running replay: it stops within moments, and a reset lets the workspace's waiting events through first (system admins) */
+        /** Cancel a running replay: it stops within moments; a reset's workspace stays held, its live events stored aside, until a reset of it completes (system admins) */
         post: operations["cancelReplay"];
         delete?: never;
         options?: never;

@@ -43,9 +43,10 @@ export class AuditLogService {
 
   /**
    * Appends events to their workspaces' chains, in the order given (stream order), each
-   * once: an event already recorded (a redelivery, a replay) changes nothing. Replays, and
-   * live events whose replay holds were checked already (`ReplayHolds.live`), come through
-   * here; the live consumer comes through {@link applyLive}.
+   * once: an event already recorded (a redelivery, a replay) changes nothing. Live events
+   * whose replay holds were checked already (`ReplayHolds.live`) come through here; the live
+   * consumer and replays (through the bus's batch handler, docs/replay.md) come through
+   * {@link applyLive}.
    *
    * One statement, so one transaction, per batch in the common case (`ChainWriter`): per
    * workspace all its events or none. A workspace whose chain moved since this instance last

@@ -23,7 +23,7 @@ type StoredDeadLetter = NonNullable<Awaited<ReturnType<Bus["streamMessage"]>>>;
 const WithId = z.object({ id: z.string() });
 
 /**
- * The dead-letter index (docs/bus.md, §4): reads `DEAD_LETTERS`, shows each with its error and
+ * The dead-letter index (docs/bus.md, "Dead letters and redrive"): reads `DEAD_LETTERS`, shows each with its error and
  * delivery count, and redrives one (or every one of a consumer and subject) back to the consumer
  * that failed it, once. Each redrive is recorded (`dead_letter_redrives`) and emits
  * `dead_letter.redriven` into the system workspace.

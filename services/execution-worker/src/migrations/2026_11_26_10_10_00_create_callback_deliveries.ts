@@ -2,8 +2,8 @@ import { sql, type Kysely } from "kysely";
 import { createSecurityDefinerFunction, enableWorkspaceRls } from "@galaxy/db";
 
 /**
- * Completion callbacks (issue 5): one row per attempt to POST an execution's terminal event
- * to its agent version's `notifyUrl`. The last attempt of a delivery that will be tried again
+ * Completion callbacks (the worker's README, "Completion callbacks"): one row per attempt to
+ * POST an execution's terminal event to its agent version's `notifyUrl`. The last attempt of a delivery that will be tried again
  * is `pending` with `next_attempt_at`; the others are `delivered` or `failed`.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {

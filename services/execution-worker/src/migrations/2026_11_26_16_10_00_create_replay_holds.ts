@@ -2,7 +2,7 @@ import { sql, type Kysely } from "kysely";
 import { createReplayHoldTables, createSecurityDefinerFunction, dropReplayHoldTables } from "@galaxy/db";
 
 /**
- * Operator work on the worker (issue 6): live agent events of a workspace whose projection a
+ * Operator work on the worker (docs/replay.md): live agent events of a workspace whose projection a
  * replay rebuilds wait in the replay holds (docs/replay.md); a bulk re-run names an agent, and
  * finds its workspace through `agent_workspace`.
  */

@@ -8,7 +8,7 @@ import { eventually } from "../../test/support/harness";
 import { workerTest, startHarnessFirst } from "../../test/support/fixtures";
 
 /**
- * The worker's agent projection as a replay target (issue 6): audit runs the replay and hands
+ * The worker's agent projection as a replay target (docs/replay.md): audit runs the replay and hands
  * the messages to the worker through `svc.execution.replay.*`; executions still pin the right
  * versions afterwards. Also a dead letter of the projection, redriven back to the worker.
  */

@@ -85,7 +85,7 @@ export function adminRoutes({ bus, auth, db }: RouteDeps): FastifyPluginAsyncZod
       {
         schema: {
           tags: ["admin"], operationId: "cancelReplay",
-          summary: "Cancel a running replay: it stops within moments, and a reset lets the workspace's waiting events through first (system admins)",
+          summary: "Cancel a running replay: it stops within moments; a reset's workspace stays held, its live events stored aside, until a reset of it completes (system admins)",
           params: z.object({ id: Uuid }),
           response: { 202: z.object({ data: ReplayRun }) },
         },
@@ -96,7 +96,7 @@ export function adminRoutes({ bus, auth, db }: RouteDeps): FastifyPluginAsyncZod
       },
     );
 
-    // Dead letters (docs/bus.md, §4): what a consumer could not apply.
+    // Dead letters (docs/bus.md, "Dead letters and redrive"): what a consumer could not apply.
     app.get(
       "/api/admin/dead-letters",
       {

@@ -15,7 +15,7 @@ import { DeliveryLog } from "../hooks/delivery-log";
 import { recordDeliveries } from "../hooks/record-deliveries";
 import type { RouteDeps } from "./deps";
 
-/** The largest delivery accepted (docs/api.md, §2: 413 above 1 MiB). */
+/** The largest delivery accepted (docs/webhooks.md: 413 above 1 MiB). */
 const HOOK_BODY_LIMIT = 1024 * 1024;
 
 /** The headers of a delivery that travel with it into the event. */
