@@ -141,6 +141,8 @@ describe.each(PROVIDERS)("the execution pipeline on %s", (provider) => {
     expect(execution.usage.outputTokens).toBeGreaterThan(0);
     expect(execution.usage.totalTokens).toBe(execution.usage.inputTokens + execution.usage.outputTokens);
     expect(execution.usage.costUsd).toBe(0);
+    // Each model call's step carries its own cost (what galaxy_model_cost_usd_total counts).
+    for (const step of modelSteps) expect(step.detail).toHaveProperty("costUsd", 0);
     expect(execution.durationMs).toBeGreaterThan(0);
 
     // The final answer's text arrived as deltas on live.<ws>.execution.<id>, in order.

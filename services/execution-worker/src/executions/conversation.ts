@@ -7,6 +7,7 @@ import { runTool, toolSpecs, type ToolSettings } from "../tools/tools";
 import { linkedAbort } from "./linked-abort";
 import { modelRequest, systemWithContext, userMessage, type ToolResult, type ToolRound } from "./messages";
 import { parseOutputJson, type FinalAnswer, type TokenUsage } from "./outcome";
+import { costUsd, priceOf } from "./pricing";
 import { DEFAULT_MAX_OUTPUT_TOKENS, type ModelProviders } from "./providers";
 import type { RunSignals } from "./scheduler";
 import type { StepLog } from "./step-log";
@@ -135,7 +136,8 @@ export async function converse(deps: ConversationDeps, c: Conversation): Promise
       used.inputTokens += answer.inputTokens;
       used.outputTokens += answer.outputTokens;
       used.totalTokens += answer.totalTokens;
-      const tokens = { inputTokens: answer.inputTokens, outputTokens: answer.outputTokens };
+      // The call's own cost in its step (galaxy_model_cost_usd_total counts it as the step is published).
+      const tokens = { inputTokens: answer.inputTokens, outputTokens: answer.outputTokens, costUsd: costUsd(priceOf(config.model), answer.inputTokens, answer.outputTokens) };
       if (capped && answer.outputTokens >= remaining) {
         return { kind: "failed", code: "budget_exceeded", message: `The answer reached the ${remaining} tokens left of the workspace's monthly budget`, usage: { ...used } };
       }
