@@ -20,6 +20,7 @@ import { isNotFound } from "./wire";
 export async function consume(r: BusResources, options: ConsumerOptions): Promise<ConsumerHandle> {
   r.running.appliers.set(options.durable, options.handler);
   const policy = retryPolicyOf(options);
+  r.running.retryPolicies.set(options.durable, policy);
   const started = await startConsumer(r, options, { maxAckPending: 256, buffer: 64 });
   const { run } = started;
   const wanted = options.only ? new Set<string>(options.only) : null;
@@ -72,6 +73,7 @@ export async function consumeBatch(r: BusResources, options: BatchConsumerOption
   };
   r.running.appliers.set(options.durable, single);
   r.running.batchAppliers.set(options.durable, options.handler);
+  r.running.retryPolicies.set(options.durable, policy);
   // The events of a failed batch not applied yet: kept alive, with the queue, while one is retried.
   let rest: JsMsg[] = [];
   // Unacked events are bounded by the consumer's max_ack_pending: two batches' worth.

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { MsgHdrs } from "@nats-io/transport-node";
 import { GalaxyError, type RawBusMessage } from "@galaxy/contracts";
 import { classifyFailure } from "./classify-failure";
@@ -6,6 +7,7 @@ import { reportForgedMessage, securityFailure } from "./forged-messages";
 import { continuing, inApplySpan } from "./message-spans";
 import { incomingOf, toRawMessage, type IncomingMessage } from "./raw-messages";
 import type { BusResources } from "./resources";
+import { backoffDelay, DEFAULT_RETRY_POLICY } from "./retry-policy";
 import type { BatchHandler, EventMessage } from "./types";
 import { verifyEvent } from "./verify-event";
 
@@ -129,13 +131,32 @@ function readView(message: ReadMessage, stream: string): IncomingMessage {
   return { subject: message.subject, headers: message.headers, data: message.data, seq: message.seq, info: { stream, deliveryCount: 1 }, time: new Date(), working: () => undefined };
 }
 
+/** Attempts a replayed message gets when it fails for a reason that may pass, before the replay stops on it. */
+const REPLAY_ATTEMPTS = 5;
+
+/**
+ * Delivers each message alone, in order. One that can never be applied is dead-lettered by
+ * {@link deliver} and answered as a failure; the replay goes on. One that fails otherwise (a
+ * database or identity away for a moment, a fault of the handler) is tried again in place, with
+ * the consumer's backoff; still failing after {@link REPLAY_ATTEMPTS}, its error is thrown, so
+ * the replay stops rather than leave the message out of what it rebuilds (docs/replay.md).
+ */
 async function deliverEach(r: BusResources, consumer: string, raws: RawBusMessage[], options: { replayId?: string | undefined }): Promise<DeliveryFailures> {
   const failed: DeliveryFailures = [];
+  const policy = r.running.retryPolicies.get(consumer) ?? DEFAULT_RETRY_POLICY;
   for (const raw of raws) {
-    try {
-      await deliver(r, consumer, raw, options);
-    } catch (error) {
-      failed.push({ seq: raw.seq, error: error instanceof Error ? error.message : String(error) });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await deliver(r, consumer, raw, options);
+        break;
+      } catch (error) {
+        if (classifyFailure(error) === "terminal") {
+          failed.push({ seq: raw.seq, error: error instanceof Error ? error.message : String(error) });
+          break;
+        }
+        if (attempt >= REPLAY_ATTEMPTS) throw error;
+        await sleep(backoffDelay(policy, attempt));
+      }
     }
   }
   return failed;

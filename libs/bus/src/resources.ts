@@ -3,6 +3,7 @@ import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { ConsumerMetrics, EventMetrics, Logger, Registry } from "@galaxy/observability";
 import type { ClaimCache, ClaimVerifier } from "./claims";
 import type { Names } from "./names";
+import type { RetryPolicy } from "./retry-policy";
 import type { BatchHandler, BusOptions, ConsumerHandle, EventMessage } from "./types";
 
 /**
@@ -42,6 +43,8 @@ export class Running {
   readonly appliers = new Map<string, (message: EventMessage) => Promise<void>>();
   /** The handlers of batch consumers: a replay hands them many messages in one call. */
   readonly batchAppliers = new Map<string, BatchHandler>();
+  /** Each durable consumer's retry policy: a replayed message that may yet pass waits as a live one would. */
+  readonly retryPolicies = new Map<string, RetryPolicy>();
 
   /** Tracks a piece of work until it settles. */
   track(work: Promise<void>): void {
