@@ -33,10 +33,20 @@ describe("replayed messages that fail", () => {
     const { raw, plan, applied } = await replayable({ ws, durable: "replay-stops", claim: await claims.sign({ ws }), publisher, worker, inspector });
     for (let i = 0; i < 10; i++) plan.push(new UnavailableError("identity did not answer"));
     await expect(worker.deliverMany("replay-stops", [raw], { replayId: uuidv7() })).rejects.toThrow("identity did not answer");
-    // The live delivery, then five attempts of the replayed one.
+    // Five attempts of the replayed message took five of the ten failures planned.
     expect(plan).toHaveLength(5);
     expect(applied).toEqual([raw.seq]);
     expect(await inspector.deadLetters("replay-stops")).toEqual([]);
+  });
+
+  test("one whose handler keeps failing for an unknown reason is dead-lettered after the consumer's attempts and counted failed, as a live one would be", async ({ claims, publisher, worker, inspector }) => {
+    const ws = uuidv7();
+    const { raw, plan } = await replayable({ ws, durable: "replay-unknown", claim: await claims.sign({ ws }), publisher, worker, inspector });
+    for (let i = 0; i < 10; i++) plan.push(new TypeError("a fault of the handler"));
+    expect(await worker.deliverMany("replay-unknown", [raw], { replayId: uuidv7() })).toEqual([{ seq: raw.seq, error: "a fault of the handler" }]);
+    // The consumer's three attempts (maxDeliveries), then its dead letter.
+    expect(plan).toHaveLength(7);
+    expect(await inspector.deadLetters("replay-unknown")).toHaveLength(1);
   });
 
   test("one that can never be applied is dead-lettered and counted failed, and the replay goes on", async ({ claims, publisher, worker, inspector }) => {
@@ -60,6 +70,7 @@ async function replayable(deps: { ws: string; durable: string; claim: string; pu
     durable: deps.durable,
     filter: `evt.${deps.ws}.>`,
     backoffMs: 5,
+    maxDeliveries: 3,
     handler: async (m) => {
       const outcome = plan.shift();
       if (outcome) throw outcome;

@@ -26,17 +26,20 @@ export async function deliver(r: BusResources, consumer: string, raw: RawBusMess
     const message = await verifyEvent(r, msg, 1);
     await inApplySpan(message, consumer, { "galaxy.replay": options.replayId ?? "" }, (_traceparent, span) => handler(continuing(message, span)));
   } catch (error) {
-    if (classifyFailure(error) === "terminal") {
-      const logger = r.logger.child({ consumer, subject: raw.subject, seq: raw.seq, replayId: options.replayId });
-      const reason = error instanceof Error ? error.message : String(error);
-      logger.warn({ err: error }, "a replayed or redriven message cannot be applied; dead-lettered");
-      await writeDeadLetter(r, consumer, msg, reason, 1);
-      const security = securityFailure(error);
-      r.metrics.deadLetters.inc({ consumer, cause: security ? "forged" : "terminal" });
-      if (security) await reportForgedMessage(r, consumer, msg, security, logger);
-    }
+    if (classifyFailure(error) === "terminal") await deadLetter(r, consumer, raw, msg, error, options);
     throw error;
   }
+}
+
+/** Writes a replayed or redriven message as a dead letter of `consumer`, and reports it when it failed its claim or workspace checks. */
+async function deadLetter(r: BusResources, consumer: string, raw: RawBusMessage, msg: IncomingMessage, error: unknown, options: { replayId?: string | undefined }): Promise<void> {
+  const logger = r.logger.child({ consumer, subject: raw.subject, seq: raw.seq, replayId: options.replayId });
+  const reason = error instanceof Error ? error.message : String(error);
+  logger.warn({ err: error }, "a replayed or redriven message cannot be applied; dead-lettered");
+  await writeDeadLetter(r, consumer, msg, reason, 1);
+  const security = securityFailure(error);
+  r.metrics.deadLetters.inc({ consumer, cause: security ? "forged" : classifyFailure(error) === "terminal" ? "terminal" : "unknown" });
+  if (security) await reportForgedMessage(r, consumer, msg, security, logger);
 }
 
 /**
@@ -131,15 +134,17 @@ function readView(message: ReadMessage, stream: string): IncomingMessage {
   return { subject: message.subject, headers: message.headers, data: message.data, seq: message.seq, info: { stream, deliveryCount: 1 }, time: new Date(), working: () => undefined };
 }
 
-/** Attempts a replayed message gets when it fails for a reason that may pass, before the replay stops on it. */
-const REPLAY_ATTEMPTS = 5;
+/** Attempts a replayed message gets when it fails for a reason that passes (a database or identity away), before the replay stops on it. */
+const TRANSIENT_ATTEMPTS = 5;
 
 /**
- * Delivers each message alone, in order. One that can never be applied is dead-lettered by
- * {@link deliver} and answered as a failure; the replay goes on. One that fails otherwise (a
- * database or identity away for a moment, a fault of the handler) is tried again in place, with
- * the consumer's backoff; still failing after {@link REPLAY_ATTEMPTS}, its error is thrown, so
- * the replay stops rather than leave the message out of what it rebuilds (docs/replay.md).
+ * Delivers each message alone, in order, under the consumer's retry policy as a live delivery
+ * is (docs/bus.md, "Retry policy"): one that can never be applied is dead-lettered by
+ * {@link deliver}; one whose handler keeps failing for an unknown reason is dead-lettered after
+ * the consumer's attempts; both are answered as failures and the replay goes on. One that fails
+ * for a reason that passes is tried again in place; still failing after
+ * {@link TRANSIENT_ATTEMPTS}, its error is thrown, so the replay stops rather than leave the
+ * message out of what it rebuilds (docs/replay.md).
  */
 async function deliverEach(r: BusResources, consumer: string, raws: RawBusMessage[], options: { replayId?: string | undefined }): Promise<DeliveryFailures> {
   const failed: DeliveryFailures = [];
@@ -150,11 +155,18 @@ async function deliverEach(r: BusResources, consumer: string, raws: RawBusMessag
         await deliver(r, consumer, raw, options);
         break;
       } catch (error) {
-        if (classifyFailure(error) === "terminal") {
-          failed.push({ seq: raw.seq, error: error instanceof Error ? error.message : String(error) });
+        const kind = classifyFailure(error);
+        const reason = error instanceof Error ? error.message : String(error);
+        if (kind === "terminal") {
+          failed.push({ seq: raw.seq, error: reason });
           break;
         }
-        if (attempt >= REPLAY_ATTEMPTS) throw error;
+        if (kind === "unknown" && attempt >= policy.unknownAttempts) {
+          await deadLetter(r, consumer, raw, incomingOf(raw, r.names.subject(raw.subject), r.names.stream("EVENTS"), options), error, options);
+          failed.push({ seq: raw.seq, error: reason });
+          break;
+        }
+        if (kind === "transient" && attempt >= TRANSIENT_ATTEMPTS) throw error;
         await sleep(backoffDelay(policy, attempt));
       }
     }

@@ -1,5 +1,5 @@
 import type { Bus, EventMessage } from "@galaxy/bus";
-import { requireReplayRunner as requireRunner, ValidationError, type ReplayApplyResult } from "@galaxy/contracts";
+import { requireReplayRunner as requireRunner, ValidationError } from "@galaxy/contracts";
 import { inWorkspace, ReplayHolds, type Kysely } from "@galaxy/db";
 import type { Logger } from "@galaxy/observability";
 import { AGENT_PROJECTION_CONSUMER } from "../agents/agents.projection";
@@ -34,17 +34,10 @@ export class WorkerReplay {
     bus.serve("execution.replay.apply", async (request, ctx) => {
       requireRunner(ctx.claim);
       requireProjection(request.consumer);
-      const failed: ReplayApplyResult["failed"] = [];
-      let applied = 0;
-      for (const message of request.messages) {
-        try {
-          await bus.deliver(request.consumer, message, { replayId: request.replayId });
-          applied++;
-        } catch (error) {
-          failed.push({ seq: message.seq, error: error instanceof Error ? error.message : String(error) });
-        }
-      }
-      return { applied, failed };
+      // In order, under the consumer's retry policy: what can never be applied is a dead letter and
+      // counted failed; a failure that passes is waited out, or stops the replay (docs/replay.md).
+      const failed = await bus.deliverMany(request.consumer, request.messages, { replayId: request.replayId });
+      return { applied: request.messages.length - failed.length, failed };
     });
     bus.serve("execution.replay.reset", async (request, ctx) => {
       requireRunner(ctx.claim);
