@@ -19,4 +19,4 @@ const result = await buildAll({ ...(outdir ? { outdir } : {}), linkDependencies:
 const seconds = ((performance.now() - started) / 1000).toFixed(2);
 console.log(`built ${relative(ROOT, result.outdir) || "."}/ in ${seconds} s: ${(result.bytes / 1024).toFixed(0)} KiB of JavaScript, ${result.externals.size} external packages`);
 // `make build` builds the console first; a bare `scripts/build.ts` may find none to copy.
-if (!result.console) console.log("no console build to copy (services/console/dist): the gateway will answer /console with console_not_built; run `make console`");
+if (!result.console) console.log("no console build to copy (services/console/dist): the gateway will answer /console with console_not_built; `make build` builds it first");

@@ -138,10 +138,10 @@ const test = engineTest
       return { child, exited: new Promise((resolve) => child.once("exit", (code) => resolve(code))) };
     };
   });
-// The production install takes minutes: before the first test, under this limit.
+// The production install and a console build take minutes: before the first test, under this limit.
 test.beforeAll(async ({ app }) => {
   void app;
-}, 300_000);
+}, 420_000);
 
 test("the production node_modules holds no test or build tooling", async ({ app }) => {
   const packages = await packagesIn(join(app, "node_modules"));
@@ -204,7 +204,10 @@ test("every service starts from it alone and answers ready; the image's health c
   const html = await page.text();
   const script = /src="(\/console\/assets\/[^"]+\.js)"/.exec(html)?.[1];
   expect(script, html.slice(0, 300)).toBeDefined();
-  expect((await fetch(`http://127.0.0.1:${ports.GATEWAY_PORT}${script}`)).status).toBe(200);
+  // Read to its end: a response left unread holds its request open, and the gateway's stop waits for it.
+  const asset = await fetch(`http://127.0.0.1:${ports.GATEWAY_PORT}${script}`);
+  expect(asset.status).toBe(200);
+  expect((await asset.arrayBuffer()).byteLength).toBeGreaterThan(0);
 
   // Stack traces map back to the sources (bin/service.mjs turns source maps on).
   expect(await readFile(join(app, "dist/gateway/main.js.map"), "utf8")).toContain("services/gateway/src/main.ts");

@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { promisify } from "node:util";
-import { CONSOLE_DIST } from "@galaxy/gateway";
+import { CONSOLE_BUILD } from "../../scripts/build/bundle";
 
 const run = promisify(execFile);
 const root = resolve(import.meta.dirname, "../..");
@@ -12,9 +12,9 @@ const root = resolve(import.meta.dirname, "../..");
  * so the first one builds under a lock directory and the others wait for its `index.html`.
  */
 export async function ensureConsoleBuilt(): Promise<void> {
-  const index = resolve(CONSOLE_DIST, "index.html");
+  const index = resolve(CONSOLE_BUILD, "index.html");
   if (existsSync(index)) return;
-  const lock = resolve(CONSOLE_DIST, "../.build-lock");
+  const lock = resolve(CONSOLE_BUILD, "../.build-lock");
   const deadline = Date.now() + 180_000;
   for (;;) {
     try {

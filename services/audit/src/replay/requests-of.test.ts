@@ -12,7 +12,7 @@ describe("requestsOf: a replay batch cut into the worker's requests", () => {
     const requests = requestsOf(raws);
     expect(requests.map((r) => r.length)).toEqual([500, 500, 500, 500]);
     expect(requests.flat().map((r) => r.seq)).toEqual(raws.map((r) => r.seq));
-    expect(REPLAY_APPLY_MAX_MESSAGES).toBe(500);
+    expect(Math.max(...requests.map((r) => r.length))).toBe(REPLAY_APPLY_MAX_MESSAGES);
   });
 
   test("large payloads make smaller requests; a message larger than the bound goes alone", () => {

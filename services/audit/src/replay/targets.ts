@@ -139,7 +139,7 @@ export class RemoteTarget implements ReplayTarget {
   }
 }
 
-/** What one `replay.apply` request carries at most besides its message count: well under NATS's 1 MB default payload. */
+/** What one `replay.apply` request carries at most besides its message count: well under the 1 MB a NATS server allows by default (Galaxy's configuration allows 4 MB). */
 const REQUEST_BYTES = 512 * 1024;
 
 /**

@@ -55,7 +55,7 @@ export function consoleRoutes(dir = process.env.GALAXY_CONSOLE_DIR ?? CONSOLE_DI
   return async (app) => {
     const indexFile = resolve(dir, "index.html");
     if (!existsSync(indexFile)) {
-      const notBuilt = { error: "Not Found", code: "console_not_built", message: "The console is not built: run `make build` (or `pnpm --filter @galaxy/console build`) and restart the gateway" };
+      const notBuilt = { error: "Not Found", code: "console_not_built", message: "The console is not built: run `make build` (it builds the console and copies it beside the compiled gateway) and restart the gateway" };
       app.get("/console", { schema: { hide: true } }, async (_request, reply) => reply.status(404).send(notBuilt));
       app.get("/console/*", { schema: { hide: true } }, async (_request, reply) => reply.status(404).send(notBuilt));
       return;
