@@ -49,6 +49,8 @@ if (!env.OPENAI_API_KEY) {
 
 const built = await buildAll();
 logger.info({ kib: Math.round(built.bytes / 1024) }, "built dist/");
+// `make up` builds the console first; run alone, this script may find none to serve.
+if (!built.console) logger.warn("no console build (services/console/dist) to copy: /console will answer console_not_built; `make up` builds it");
 
 const setup = spawn(process.execPath, compiled("setup"), { cwd: ROOT, env, stdio: "inherit" });
 const setupCode = await new Promise<number | null>((resolveExit) => setup.once("exit", resolveExit));
