@@ -1,5 +1,5 @@
 import { relative } from "node:path";
-import { buildAll, ROOT } from "./build/bundle";
+import { buildAll, NO_CONSOLE_BUILD, ROOT } from "./build/bundle";
 
 /**
  * `make build`: every service, the CLI and setup as `dist/<name>/main.js` (docs/operations.md,
@@ -18,5 +18,4 @@ const started = performance.now();
 const result = await buildAll({ ...(outdir ? { outdir } : {}), linkDependencies: !args.includes("--no-link") });
 const seconds = ((performance.now() - started) / 1000).toFixed(2);
 console.log(`built ${relative(ROOT, result.outdir) || "."}/ in ${seconds} s: ${(result.bytes / 1024).toFixed(0)} KiB of JavaScript, ${result.externals.size} external packages`);
-// `make build` builds the console first; a bare `scripts/build.ts` may find none to copy.
-if (!result.console) console.log("no console build to copy (services/console/dist): the gateway will answer /console with console_not_built; `make build` builds it first");
+if (!result.console) console.log(NO_CONSOLE_BUILD);

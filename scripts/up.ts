@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { createLogger } from "@galaxy/observability";
-import { buildAll, ROOT } from "./build/bundle";
+import { buildAll, NO_CONSOLE_BUILD, ROOT } from "./build/bundle";
 import { compiledProgramArgs, withProgramEnv } from "./program-args";
 import { Supervisor, type Program } from "./supervisor";
 
@@ -49,8 +49,7 @@ if (!env.OPENAI_API_KEY) {
 
 const built = await buildAll();
 logger.info({ kib: Math.round(built.bytes / 1024) }, "built dist/");
-// `make up` builds the console first; run alone, this script may find none to serve.
-if (!built.console) logger.warn("no console build (services/console/dist) to copy: /console will answer console_not_built; `make up` builds it");
+if (!built.console) logger.warn(NO_CONSOLE_BUILD);
 
 const setup = spawn(process.execPath, compiled("setup"), { cwd: ROOT, env, stdio: "inherit" });
 const setupCode = await new Promise<number | null>((resolveExit) => setup.once("exit", resolveExit));

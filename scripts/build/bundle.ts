@@ -50,6 +50,9 @@ export interface BuildOptions {
 /** The web console's build (`make console`), which the compiled gateway serves from `<outdir>/console`. */
 export const CONSOLE_BUILD = join(ROOT, "services/console/dist");
 
+/** What `make build` and `make up` say when a build found no console to copy (both build it first; a script run alone may not). */
+export const NO_CONSOLE_BUILD = "no console build (services/console/dist) to copy: the gateway will answer /console with console_not_built; `make console` builds it";
+
 export interface BuildResult {
   outdir: string;
   /** Whether the console's build was there to copy beside the programs. */

@@ -7,7 +7,7 @@ import { reportForgedMessage, securityFailure } from "./forged-messages";
 import { continuing, inApplySpan } from "./message-spans";
 import { incomingOf, toRawMessage, type IncomingMessage } from "./raw-messages";
 import type { BusResources } from "./resources";
-import { backoffDelay, DEFAULT_RETRY_POLICY } from "./retry-policy";
+import { DEFAULT_RETRY_POLICY, RetryState } from "./retry-policy";
 import type { BatchHandler, EventMessage } from "./types";
 import { verifyEvent } from "./verify-event";
 
@@ -26,19 +26,19 @@ export async function deliver(r: BusResources, consumer: string, raw: RawBusMess
     const message = await verifyEvent(r, msg, 1);
     await inApplySpan(message, consumer, { "galaxy.replay": options.replayId ?? "" }, (_traceparent, span) => handler(continuing(message, span)));
   } catch (error) {
-    if (classifyFailure(error) === "terminal") await deadLetter(r, consumer, raw, msg, error, options);
+    if (classifyFailure(error) === "terminal") await deadLetter(r, consumer, raw, msg, error, "terminal", options);
     throw error;
   }
 }
 
 /** Writes a replayed or redriven message as a dead letter of `consumer`, and reports it when it failed its claim or workspace checks. */
-async function deadLetter(r: BusResources, consumer: string, raw: RawBusMessage, msg: IncomingMessage, error: unknown, options: { replayId?: string | undefined }): Promise<void> {
+async function deadLetter(r: BusResources, consumer: string, raw: RawBusMessage, msg: IncomingMessage, error: unknown, kind: "terminal" | "unknown", options: { replayId?: string | undefined }): Promise<void> {
   const logger = r.logger.child({ consumer, subject: raw.subject, seq: raw.seq, replayId: options.replayId });
   const reason = error instanceof Error ? error.message : String(error);
   logger.warn({ err: error }, "a replayed or redriven message cannot be applied; dead-lettered");
   await writeDeadLetter(r, consumer, msg, reason, 1);
   const security = securityFailure(error);
-  r.metrics.deadLetters.inc({ consumer, cause: security ? "forged" : classifyFailure(error) === "terminal" ? "terminal" : "unknown" });
+  r.metrics.deadLetters.inc({ consumer, cause: security ? "forged" : kind });
   if (security) await reportForgedMessage(r, consumer, msg, security, logger);
 }
 
@@ -134,40 +134,37 @@ function readView(message: ReadMessage, stream: string): IncomingMessage {
   return { subject: message.subject, headers: message.headers, data: message.data, seq: message.seq, info: { stream, deliveryCount: 1 }, time: new Date(), working: () => undefined };
 }
 
-/** Attempts a replayed message gets when it fails for a reason that passes (a database or identity away), before the replay stops on it. */
+/** Transient failures in a row a replayed message gets (a database or identity away), before the replay stops on it. */
 const TRANSIENT_ATTEMPTS = 5;
 
 /**
  * Delivers each message alone, in order, under the consumer's retry policy as a live delivery
- * is (docs/bus.md, "Retry policy"): one that can never be applied is dead-lettered by
- * {@link deliver}; one whose handler keeps failing for an unknown reason is dead-lettered after
- * the consumer's attempts; both are answered as failures and the replay goes on. One that fails
- * for a reason that passes is tried again in place; still failing after
- * {@link TRANSIENT_ATTEMPTS}, its error is thrown, so the replay stops rather than leave the
- * message out of what it rebuilds (docs/replay.md).
+ * is (`RetryState`, docs/bus.md "Retry policy"): one that can never be applied is dead-lettered
+ * by {@link deliver}, one whose handler keeps failing for an unknown reason once it used up the
+ * consumer's attempts; both are answered as failures and the replay goes on. One that fails for
+ * a reason that passes is tried again in place, but where a live consumer waits it out, a replay
+ * stops after {@link TRANSIENT_ATTEMPTS} in a row and throws, rather than leave the message out
+ * of what it rebuilds (docs/replay.md).
  */
 async function deliverEach(r: BusResources, consumer: string, raws: RawBusMessage[], options: { replayId?: string | undefined }): Promise<DeliveryFailures> {
   const failed: DeliveryFailures = [];
   const policy = r.running.retryPolicies.get(consumer) ?? DEFAULT_RETRY_POLICY;
   for (const raw of raws) {
-    for (let attempt = 1; ; attempt++) {
+    const retries = new RetryState(policy);
+    for (;;) {
       try {
         await deliver(r, consumer, raw, options);
         break;
       } catch (error) {
-        const kind = classifyFailure(error);
-        const reason = error instanceof Error ? error.message : String(error);
-        if (kind === "terminal") {
-          failed.push({ seq: raw.seq, error: reason });
+        const verdict = retries.next(error);
+        if (verdict.action === "dead_letter") {
+          // A terminal one was dead-lettered by deliver; an unknown one that used up its attempts is here.
+          if (verdict.kind === "unknown") await deadLetter(r, consumer, raw, incomingOf(raw, r.names.subject(raw.subject), r.names.stream("EVENTS"), options), error, "unknown", options);
+          failed.push({ seq: raw.seq, error: error instanceof Error ? error.message : String(error) });
           break;
         }
-        if (kind === "unknown" && attempt >= policy.unknownAttempts) {
-          await deadLetter(r, consumer, raw, incomingOf(raw, r.names.subject(raw.subject), r.names.stream("EVENTS"), options), error, options);
-          failed.push({ seq: raw.seq, error: reason });
-          break;
-        }
-        if (kind === "transient" && attempt >= TRANSIENT_ATTEMPTS) throw error;
-        await sleep(backoffDelay(policy, attempt));
+        if (retries.transientInARow >= TRANSIENT_ATTEMPTS) throw error;
+        await sleep(verdict.delayMs);
       }
     }
   }

@@ -113,9 +113,10 @@ export class RemoteTarget implements ReplayTarget {
       apply: async () => {
         const raws = messages.map((m) => toRawMessage(this.bus.unprefixed(m.subject), m.seq, m.headers, m.data));
         const result: ReplayApplyResult = { applied: 0, failed: [] };
+        const options = { ...(await this.options()), timeoutMs: 60_000 };
         // A batch is larger than one request may be: its requests go one after the other, in order.
         for (const part of requestsOf(raws)) {
-          const answer = await this.bus.request("execution.replay.apply", { replayId, consumer: this.consumer, messages: part }, { ...(await this.options()), timeoutMs: 60_000 });
+          const answer = await this.bus.request("execution.replay.apply", { replayId, consumer: this.consumer, messages: part }, options);
           result.applied += answer.applied;
           result.failed.push(...answer.failed);
         }
