@@ -1,6 +1,7 @@
 import type { ReadMessage } from "@galaxy/bus";
 import type { Logger } from "@galaxy/observability";
-import type { ReplayTarget } from "./targets";
+import type { ReplayApplyResult } from "@galaxy/contracts";
+import { PartlyAppliedError, type ReplayTarget } from "./targets";
 
 /** A replay's counts, written to its run as it goes. */
 export interface Progress {
@@ -37,16 +38,20 @@ export class InOrderApplier {
     const batch = this.target.prepare(this.replayId, messages);
     await this.settled();
     this.inFlight = batch.apply().then(
-      (result) => {
-        this.progress.applied += result.applied;
-        this.progress.failed += result.failed.length;
-        for (const f of result.failed) this.logger.warn({ seq: f.seq, error: f.error }, "the target refused a replayed message; it is a dead letter of its consumer");
-      },
+      (result) => this.count(result),
       (error: unknown) => {
-        // Kept, not left unhandled: the replay's next step throws it.
-        this.failure = { error };
+        // What went in before the failure is counted; the failure is kept, not left
+        // unhandled: the replay's next step throws it.
+        if (error instanceof PartlyAppliedError) this.count(error.result);
+        this.failure = { error: error instanceof PartlyAppliedError ? error.cause : error };
       },
     );
+  }
+
+  private count(result: ReplayApplyResult): void {
+    this.progress.applied += result.applied;
+    this.progress.failed += result.failed.length;
+    for (const f of result.failed) this.logger.warn({ seq: f.seq, error: f.error }, "the target refused a replayed message; it is a dead letter of its consumer");
   }
 
   /** Resolves once every batch handed over is applied; throws what a call failed with. */

@@ -112,15 +112,9 @@ export class RemoteTarget implements ReplayTarget {
     return {
       apply: async () => {
         const raws = messages.map((m) => toRawMessage(this.bus.unprefixed(m.subject), m.seq, m.headers, m.data));
-        const result: ReplayApplyResult = { applied: 0, failed: [] };
         const options = { ...(await this.options()), timeoutMs: 60_000 };
         // A batch is larger than one request may be: its requests go one after the other, in order.
-        for (const part of requestsOf(raws)) {
-          const answer = await this.bus.request("execution.replay.apply", { replayId, consumer: this.consumer, messages: part }, options);
-          result.applied += answer.applied;
-          result.failed.push(...answer.failed);
-        }
-        return result;
+        return applyInParts(requestsOf(raws), (part) => this.bus.request("execution.replay.apply", { replayId, consumer: this.consumer, messages: part }, options));
       },
     };
   }
@@ -138,6 +132,41 @@ export class RemoteTarget implements ReplayTarget {
   private async options() {
     return { claim: await this.bus.serviceClaims.get(SYSTEM_WORKSPACE_ID), workspaceId: SYSTEM_WORKSPACE_ID };
   }
+}
+
+/**
+ * A batch's apply failed after some of its messages were applied (an earlier request of the
+ * batch was answered): the replay counts them, then fails with the same message as `cause`.
+ */
+export class PartlyAppliedError extends Error {
+  constructor(
+    readonly result: ReplayApplyResult,
+    cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+  }
+}
+
+/**
+ * Sends `parts` one after the other, in order, and adds up their answers.
+ *
+ * @throws what a send threw, as a {@link PartlyAppliedError} with the answers before it when
+ *   there were any
+ */
+export async function applyInParts<T>(parts: readonly T[], send: (part: T) => Promise<ReplayApplyResult>): Promise<ReplayApplyResult> {
+  const result: ReplayApplyResult = { applied: 0, failed: [] };
+  for (const part of parts) {
+    let answer: ReplayApplyResult;
+    try {
+      answer = await send(part);
+    } catch (error) {
+      if (result.applied === 0 && result.failed.length === 0) throw error;
+      throw new PartlyAppliedError(result, error);
+    }
+    result.applied += answer.applied;
+    result.failed.push(...answer.failed);
+  }
+  return result;
 }
 
 /** What one `replay.apply` request carries at most besides its message count: well under the 1 MB a NATS server allows by default (Galaxy's configuration allows 4 MB). */
