@@ -1,7 +1,7 @@
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { GalaxyApiError } from "./api/client";
+import { isClientError } from "./api/client";
 import { App } from "./App";
 import "./styles.css";
 
@@ -10,7 +10,7 @@ const queryClient = new QueryClient({
     queries: {
       staleTime: 5_000,
       // A 4xx will answer the same again; only outages and network failures are retried.
-      retry: (count, error) => count < 2 && !(error instanceof GalaxyApiError && error.status >= 400 && error.status < 500),
+      retry: (count, error) => count < 2 && !isClientError(error),
       refetchOnWindowFocus: true,
     },
   },

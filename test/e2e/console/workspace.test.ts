@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { gzipSync } from "node:zlib";
 import { promisify } from "node:util";
@@ -123,8 +124,15 @@ describe("a new user", () => {
     await page.getByRole("button", { name: "Create agent" }).click();
     await page.waitForURL(/\/console\/agents\/[0-9a-f-]{36}$/);
     agentUrl = new URL(page.url()).pathname.replace("/console", "");
+    // A draft refuses a run; the refusal goes once the agent is activated.
+    const testRun = page.getByRole("form", { name: "Test run" });
+    await page.getByLabel("question (required)").fill("Are you there?");
+    await testRun.getByRole("button", { name: "Run" }).click();
+    await testRun.getByRole("alert").getByText(/draft/).waitFor();
     await page.getByRole("button", { name: "Activate" }).click();
     await page.locator(".facts .badge", { hasText: "active" }).waitFor();
+    await expect.poll(() => testRun.getByRole("alert").count()).toBe(0);
+    await page.getByLabel("question (required)").fill("");
   });
 
   test("runs it from its page with the form built from its schema, and watches the stream to the end", async ({ page, expectAccessible }) => {
@@ -183,7 +191,8 @@ describe("a new user", () => {
     const started = await api(galaxy, "POST", `/api/agents/${agentId}/executions`, { token, body: { input: { question: "from elsewhere" } } });
     expect(started.status).toBe(202);
     const id = String((started.body as { data: { id: string } }).data.id);
-    const row = page.getByRole("row").filter({ has: page.getByRole("link", { name: id.slice(0, 8) }) });
+    // Ids made within the same minute share their first eight digits: the link shows the last four too.
+    const row = page.getByRole("row").filter({ has: page.getByRole("link", { name: `${id.slice(0, 8)}…${id.slice(-4)}`, exact: true }) });
     await row.getByText("completed").waitFor();
   });
 
@@ -253,6 +262,11 @@ describe("a new user", () => {
 
   test("adds a schedule and shows its next three runs in its time zone", async ({ page, expectAccessible }) => {
     const form = page.getByRole("form", { name: "New schedule" });
+    // The registry's message about the time zone appears beside that field.
+    await form.getByLabel("Cron").fill("0 9 * * *");
+    await form.getByLabel("Time zone").fill("Mars/Olympus");
+    await form.getByRole("button", { name: "Add schedule" }).click();
+    await form.locator(".field", { has: page.getByLabel("Time zone") }).locator(".field-error").getByText(/not an IANA time zone/).waitFor();
     await form.getByLabel("Cron").fill("0 9 * * *");
     await form.getByLabel("Time zone").fill("Europe/Paris");
     await form.getByRole("button", { name: "Add schedule" }).click();
@@ -325,7 +339,32 @@ describe("a new user", () => {
     await page.getByRole("navigation", { name: "Primary" }).getByRole("link", { name: "Audit" }).waitFor();
     await expectAccessible("executions on a phone");
     await screenshot(page, "phone");
+    // No page is wider than the phone: a wide table scrolls inside its own box.
+    for (const path of ["/team", "/audit", "/executions"]) {
+      await go(path);
+      await page.getByRole("table").first().waitFor();
+      expect(await page.evaluate("document.documentElement.scrollWidth"), path).toBeLessThanOrEqual(390);
+    }
     await page.setViewportSize({ width: 1280, height: 860 });
+  });
+
+  test("a run that does not exist says so once, and is not asked for again", async ({ galaxy, page, go }) => {
+    const id = randomUUID();
+    const asked: string[] = [];
+    const onRequest = (request: { url(): string }) => {
+      if (new URL(request.url()).pathname === `/api/executions/${id}`) asked.push(request.url());
+    };
+    page.on("request", onRequest);
+    try {
+      await go(`/executions/${id}`);
+      await page.getByRole("alert").getByText("execution_not_found").waitFor();
+      // The page polls a running execution every 3 s: past that, a 404 would have been asked again.
+      await page.waitForTimeout(4_000);
+      expect(asked).toHaveLength(1);
+    } finally {
+      page.off("request", onRequest);
+    }
+    void galaxy;
   });
 
   test("signing out forgets the token", async ({ page, cspViolations, go }) => {

@@ -27,11 +27,20 @@ export class ApiError extends GalaxyApiError {
   }
 }
 
-/** The message for one form field: `details` names it `body.email`, `email` or `body.tools.0.url`. */
+/** Whether the API answered 4xx: the same request would get the same answer, so it is not asked again. */
+export function isClientError(error: unknown): boolean {
+  return error instanceof GalaxyApiError && error.status >= 400 && error.status < 500;
+}
+
+/**
+ * The message for one form field: `details` names it `body.email`, `email` or
+ * `body.tools.0.url`, and a schedule's `trigger.cron` or `trigger.timezone` (docs/errors.md,
+ * `invalid_schedule`).
+ */
 export function fieldMessage(error: unknown, field: string): string | undefined {
   if (!(error instanceof GalaxyApiError)) return undefined;
   for (const [path, message] of Object.entries(error.details ?? {})) {
-    const bare = path.replace(/^body\./, "");
+    const bare = path.replace(/^(body|trigger)\./, "");
     if (bare === field || bare.startsWith(`${field}.`)) return message;
   }
   return undefined;

@@ -17,9 +17,16 @@ export function formatCost(usd: number): string {
   return usd === 0 ? "$0" : usd < 0.01 ? `$${usd.toFixed(6)}` : `$${usd.toFixed(4)}`;
 }
 
+/**
+ * An id short enough for a table cell that still tells rows apart: Galaxy's ids are UUIDv7, whose
+ * first eight digits are the time (the same for every id made within a minute or so), so the
+ * last four are kept too. Any other id (a service's name) is shown whole.
+ */
 export function shortId(id: string): string {
-  return id.length > 8 ? id.slice(0, 8) : id;
+  return UUID.test(id) ? `${id.slice(0, 8)}…${id.slice(-4)}` : id;
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function json(value: unknown): string {
   return JSON.stringify(value, null, 2) ?? "null";

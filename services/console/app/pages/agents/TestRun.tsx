@@ -1,5 +1,5 @@
 import { useMutation } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { ApiError, fieldMessage } from "../../api/client";
 import { ok } from "@galaxy/sdk";
 import { sdk } from "../../api/galaxy";
@@ -19,6 +19,9 @@ export function TestRun({ agent }: { agent: Agent }) {
     },
     onSuccess: (execution) => navigate(`/executions/${execution.id}`),
   });
+  // A refusal of the agent as it was (a draft) no longer holds once it is activated or changed.
+  const { reset } = run;
+  useEffect(() => reset(), [agent.status, agent.version, reset]);
   const submit = (event: FormEvent) => {
     event.preventDefault();
     run.mutate();

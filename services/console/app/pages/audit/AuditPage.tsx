@@ -4,7 +4,7 @@ import { ok } from "@galaxy/sdk";
 import { galaxy, sdk } from "../../api/galaxy";
 import type { AuditEntry, AuditVerification } from "../../api/types";
 import { EmptyState, ErrorNotice, Loading, PageHeader } from "../../ui/feedback";
-import { formatTime, json } from "../../ui/format";
+import { formatTime, json, shortId } from "../../ui/format";
 import { Pager } from "../../ui/Pager";
 
 const FILTERS = [
@@ -114,10 +114,10 @@ export default function AuditPage() {
                     <code>{entry.action}</code>
                   </td>
                   <td>
-                    {entry.resourceType} {entry.resourceId ? <code>{entry.resourceId.slice(0, 8)}</code> : null}
+                    {entry.resourceType} {entry.resourceId ? <code title={entry.resourceId}>{shortId(entry.resourceId)}</code> : null}
                   </td>
                   <td>
-                    {entry.actor.type} <code>{entry.actor.id.slice(0, 8)}</code>
+                    {entry.actor.type} <code title={entry.actor.id}>{shortId(entry.actor.id)}</code>
                   </td>
                   <td>
                     <button type="button" className="link-button" aria-expanded={open === entry.id} onClick={() => setOpen(open === entry.id ? null : entry.id)}>

@@ -1,6 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { ok } from "@galaxy/sdk";
+import { isClientError } from "../../api/client";
 import { galaxy, sdk } from "../../api/galaxy";
 import { streamExecutionEvents } from "../../api/sse";
 import { TERMINAL, type Agent, type CallbackDelivery, type Execution } from "../../api/types";
@@ -34,8 +35,14 @@ function useRunStream(executionId: string): { run: RunState; streamError: unknow
   return { run, streamError };
 }
 
-function Deliveries({ executionId }: { executionId: string }) {
-  const deliveries = useQuery({ queryKey: ["execution", executionId, "deliveries"], queryFn: ({ signal }) => ok(sdk.api.GET("/api/executions/{id}/deliveries", { params: { path: { id: executionId }, query: { limit: 50 } }, signal })), refetchInterval: 5_000 });
+/** The completion callback's attempts: asked again while the run goes on or an attempt is due. */
+function Deliveries({ executionId, ended }: { executionId: string; ended: boolean }) {
+  const deliveries = useQuery({
+    // Asked afresh when the run ends: its end schedules the first attempt.
+    queryKey: ["execution", executionId, "deliveries", ended],
+    queryFn: ({ signal }) => ok(sdk.api.GET("/api/executions/{id}/deliveries", { params: { path: { id: executionId }, query: { limit: 50 } }, signal })),
+    refetchInterval: (query) => (isClientError(query.state.error) || (ended && query.state.data?.data.every((d) => d.status !== "pending")) ? false : 5_000),
+  });
   if (deliveries.isError) return <ErrorNotice error={deliveries.error} />;
   const list = deliveries.data?.data ?? [];
   if (list.length === 0) return <p className="hint">No completion callback: the agent has no callback URL, or the execution has not finished.</p>;
@@ -57,7 +64,8 @@ export default function RunPage({ params }: { params: Record<string, string> }) 
     queryKey: ["execution", id],
     queryFn: () => ok(sdk.api.GET("/api/executions/{id}", { params: { path: { id } } })).then((r) => r.data),
     // The stream brings the final record; polling covers a stream that cannot connect.
-    refetchInterval: (query) => (query.state.data && TERMINAL.has(query.state.data.status) ? false : 3_000),
+    // Not asked again once it ended, nor after a 4xx (no such execution, or not this workspace's).
+    refetchInterval: (query) => (isClientError(query.state.error) || (query.state.data && TERMINAL.has(query.state.data.status)) ? false : 3_000),
   });
   const agentId = execution.data?.agentId;
   const agent = useQuery({ queryKey: ["agent", agentId], queryFn: () => ok(sdk.api.GET("/api/agents/{id}", { params: { path: { id: agentId ?? "" } } })).then((r) => r.data), enabled: agentId !== undefined });
@@ -140,7 +148,7 @@ export default function RunPage({ params }: { params: Record<string, string> }) 
         </section>
       </div>
       <h2>Completion callbacks</h2>
-      <Deliveries executionId={e.id} />
+      <Deliveries executionId={e.id} ended={ended} />
     </section>
   );
 }

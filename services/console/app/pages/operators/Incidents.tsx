@@ -4,7 +4,7 @@ import { ok } from "@galaxy/sdk";
 import { sdk } from "../../api/galaxy";
 import type { AuditEntry } from "../../api/types";
 import { EmptyState, ErrorNotice, Loading } from "../../ui/feedback";
-import { formatTime } from "../../ui/format";
+import { formatTime, shortId } from "../../ui/format";
 import { Pager } from "../../ui/Pager";
 
 export function Incidents() {
@@ -35,13 +35,13 @@ export function Incidents() {
                 <code>{e.action}</code>
               </td>
               <td>
-                <code>{e.workspaceId.slice(0, 8)}</code>
+                <code title={e.workspaceId}>{shortId(e.workspaceId)}</code>
               </td>
               <td>
-                {e.actor.type} <code>{e.actor.id.slice(0, 8)}</code>
+                {e.actor.type} <code title={e.actor.id}>{shortId(e.actor.id)}</code>
               </td>
               <td>
-                {e.resourceType} {e.resourceId ? <code>{e.resourceId.slice(0, 8)}</code> : null}
+                {e.resourceType} {e.resourceId ? <code title={e.resourceId}>{shortId(e.resourceId)}</code> : null}
               </td>
               <td>
                 {e.ipAddress ?? "—"} {e.userAgent ? `· ${e.userAgent}` : ""}

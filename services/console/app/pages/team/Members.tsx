@@ -55,7 +55,10 @@ export function Members() {
                   <td>{m.name}</td>
                   <td>{m.email}</td>
                   <td>
-                    <select aria-label={`Role of ${m.email}`} value={m.role} onChange={(e) => change.mutate({ userId: m.userId, role: ROLES.find((r) => r === e.target.value) ?? m.role })}>
+                    <select aria-label={`Role of ${m.email}`} value={m.role} onChange={(e) => {
+                        remove.reset();
+                        change.mutate({ userId: m.userId, role: ROLES.find((r) => r === e.target.value) ?? m.role });
+                      }}>
                       {ROLES.map((r) => (
                         <option key={r} value={r}>
                           {r}
@@ -65,7 +68,11 @@ export function Members() {
                   </td>
                   <td>{formatTime(m.joinedAt)}</td>
                   <td>
-                    <button type="button" className="danger" onClick={() => window.confirm(`Remove ${m.email}?`) && remove.mutate(m.userId)}>
+                    <button type="button" className="danger" onClick={() => {
+                        if (!window.confirm(`Remove ${m.email}?`)) return;
+                        change.reset();
+                        remove.mutate(m.userId);
+                      }}>
                       Remove
                     </button>
                   </td>

@@ -1,8 +1,22 @@
 import type { Trigger } from "../../api/types";
 
-/** A tick in the schedule's own time zone (where its cron is read), e.g. "Mon 7 Dec, 09:00". */
+/**
+ * A tick in the schedule's own time zone (where its cron is read), e.g. "Mon 7 Dec, 09:00", with
+ * its year when that is not this year's (a yearly schedule's ticks differ only by it).
+ */
 function inZone(iso: string, timeZone: string): string {
-  return new Date(iso).toLocaleString(undefined, { timeZone, weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const at = new Date(iso);
+  const year = (date: Date) => date.toLocaleString("en", { timeZone, year: "numeric" });
+  return at.toLocaleString(undefined, {
+    timeZone,
+    weekday: "short",
+    day: "numeric",
+    month: "short",
+    ...(year(at) === year(new Date()) ? {} : { year: "numeric" }),
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+  });
 }
 
 /** A schedule's next ticks as the API computes them; none while the agent is not active. */
