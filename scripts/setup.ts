@@ -3,6 +3,9 @@ import { CommonEnv, parseEnv } from "@galaxy/contracts";
 import { createLogger } from "@galaxy/observability";
 import { provisionDatabase } from "./provision";
 
+/** What Galaxy's NATS configuration allows a message (infra/nats/nats-server.conf). */
+const GALAXY_MAX_PAYLOAD = 4 * 1024 * 1024;
+
 /** `make up` / `galaxy migrate`: database, roles, schemas, migrations, streams. */
 const env = parseEnv(CommonEnv);
 const logger = createLogger({ service: "setup", level: env.LOG_LEVEL });
@@ -10,5 +13,11 @@ const logger = createLogger({ service: "setup", level: env.LOG_LEVEL });
 await provisionDatabase(env.DATABASE_URL, (line) => logger.info(line));
 const bus = await Bus.connect({ ...busConnection(env), service: "setup", logger });
 await bus.provision();
+if (bus.maxPayload < GALAXY_MAX_PAYLOAD) {
+  logger.warn(
+    { maxPayload: bus.maxPayload, wanted: GALAXY_MAX_PAYLOAD },
+    "NATS takes messages of at most max_payload bytes: a webhook body close to 1 MiB is then refused (503), and an execution whose input and output pass that size cannot be read back (503 reply_too_large). Start nats-server with max_payload 4MB, as infra/nats/nats-server.conf does (docs/operations.md, NATS)",
+  );
+}
 await bus.close();
 logger.info({ prefix: env.GALAXY_BUS_PREFIX || "(none)" }, "streams EVENTS and DEAD_LETTERS ready");

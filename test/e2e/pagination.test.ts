@@ -97,3 +97,39 @@ describe("cursor pagination", () => {
     expect(z.object({ data: z.array(z.unknown()), pagination: Pagination }).parse(response.body)).toEqual({ data: [], pagination: { limit: 20, hasMore: false, nextCursor: null } });
   });
 });
+
+describe("pages of large executions", () => {
+  test("executions with large inputs and outputs list in shorter pages, each one once, rather than in a reply the bus cannot carry", async ({ galaxy }) => {
+    const token = dataOf(SignupResult, await api(galaxy, "POST", "/api/auth/signup", { body: { email: "lars@example.com", password: "correct horse battery", name: "Lars", workspaceName: "Large" } })).accessToken;
+    const agentId = dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token, body: { name: "Echo", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "Repeat." } })).id;
+    await api(galaxy, "POST", `/api/agents/${agentId}/activate`, { token });
+    // About 400 KB each once completed (the echo model repeats the input): six make 2.4 MB, past
+    // the 1 MB a NATS server carries by default.
+    const started = new Set<string>();
+    for (let i = 0; i < 6; i++) started.add(dataOf(Execution, await api(galaxy, "POST", `/api/agents/${agentId}/executions`, { token, body: { input: { message: `${i}`.repeat(200_000) } } })).id);
+    for (const id of started) await eventually(async () => (dataOf(Execution, await api(galaxy, "GET", `/api/executions/${id}`, { token })).status === "completed" ? true : undefined), 30_000, `execution ${id} completed`);
+    const first = await api(galaxy, "GET", "/api/executions?limit=20", { token });
+    expect(first.status).toBe(200);
+    const page = Executions.parse(first.body);
+    expect(page.data.length).toBeLessThan(6);
+    expect(page.pagination).toMatchObject({ total: 6, offset: 0, limit: page.data.length, hasMore: true });
+    // By offset, `limit` at a time, and by cursor: every execution once.
+    const byOffset: string[] = [];
+    for (let offset = 0, i = 0; offset < 6 && i < 10; i++) {
+      const next = Executions.parse((await api(galaxy, "GET", `/api/executions?limit=20&offset=${offset}`, { token })).body);
+      byOffset.push(...next.data.map((e) => e.id));
+      offset += next.pagination.limit;
+    }
+    expect(byOffset).toHaveLength(6);
+    expect(new Set(byOffset)).toEqual(started);
+    const byCursor: string[] = [];
+    let cursor = "";
+    for (let i = 0; i < 10; i++) {
+      const next = Executions.parse((await api(galaxy, "GET", `/api/agents/${agentId}/executions?limit=20&cursor=${encodeURIComponent(cursor)}`, { token })).body);
+      byCursor.push(...next.data.map((e) => e.id));
+      if (!next.pagination.nextCursor) break;
+      cursor = next.pagination.nextCursor;
+    }
+    expect(byCursor).toEqual(byOffset);
+  }, 90_000);
+});

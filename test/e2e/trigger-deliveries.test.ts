@@ -85,6 +85,19 @@ describe("a webhook trigger's deliveries", () => {
     }, 20_000, "the accepted delivery's execution to complete");
   });
 
+  test("the status of a delivery's execution is listed however large its input and output", async ({ deliver, createTrigger, deliveries }) => {
+    const trigger = await createTrigger();
+    // About 1.2 MB once completed (the echo model repeats the input): more than a NATS server
+    // carries in one message by default, so the list cannot read it whole to learn its status.
+    const accepted = await deliver(trigger.id, trigger.secret, { body: JSON.stringify({ message: "y".repeat(600_000) }) });
+    expect(accepted.status).toBe(202);
+    const executionId = z.object({ data: z.object({ executionId: z.string() }) }).parse(accepted.body).data.executionId;
+    await eventually(async () => {
+      const only = (await deliveries(trigger.id)).data[0];
+      return only?.executionId === executionId && only.executionStatus === "completed" ? true : undefined;
+    }, 20_000, "the large delivery's execution listed completed");
+  });
+
   test("rate-limited deliveries are listed, the list keeps the newest 200, and it pages by cursor", async ({ deliver, createTrigger, deliveries, listed }) => {
     const trigger = await createTrigger();
     const statuses: number[] = [];

@@ -71,6 +71,11 @@ export class Bus {
     return this.r.logger;
   }
 
+  /** The largest message the NATS server takes, in bytes (its `max_payload`). */
+  get maxPayload(): number {
+    return this.r.nc.info?.max_payload ?? 0;
+  }
+
   /** A subject under the deployment's prefix. */
   subject(subject: string): string {
     return this.r.names.subject(subject);

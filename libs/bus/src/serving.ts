@@ -47,9 +47,29 @@ async function handleRequest<N extends RequestName>(r: BusResources, name: N, cl
     } catch (error) {
       envelope = replyToFailure(error, logger());
     }
-    if (msg.reply) msg.respond(JSON.stringify(envelope));
+    if (msg.reply) respond(r, msg, JSON.stringify(envelope), logger());
   });
 }
+
+/**
+ * Sends a reply. One larger than the NATS server carries (its `max_payload`, 1 MB unless
+ * configured: docs/operations.md, "NATS") is answered at once with 503 `reply_too_large`,
+ * which says what to change, rather than left for the caller to time out on.
+ */
+function respond(r: BusResources, msg: Msg, reply: string, logger: Logger): void {
+  const bytes = Buffer.byteLength(reply);
+  const limit = r.nc.info?.max_payload ?? Number.POSITIVE_INFINITY;
+  if (bytes <= limit - REPLY_HEADROOM) {
+    msg.respond(reply);
+    return;
+  }
+  const error = new GalaxyError(503, "reply_too_large", `The answer (${bytes} bytes) is larger than the event bus carries in one message (${limit} bytes): raise NATS's max_payload (docs/operations.md, "NATS")`);
+  logger.error({ bytes, maxPayload: limit }, "a reply is larger than the NATS server accepts; it was answered reply_too_large");
+  msg.respond(JSON.stringify({ ok: false, status: error.status, error: error.toBody() } satisfies ReplyEnvelope));
+}
+
+/** Room left in a message for the headers NATS adds to a reply. */
+const REPLY_HEADROOM = 1_024;
 
 /** Verifies the claim (when there is one or one is needed) and parses the payload. */
 async function parseRequest<N extends RequestName>(r: BusResources, name: N, claimRequired: boolean, msg: Msg): Promise<{ claim: WorkspaceClaim | null; request: ParsedRequest<N> }> {

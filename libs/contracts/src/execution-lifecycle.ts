@@ -60,3 +60,14 @@ export function isTerminalExecutionEvent(event: TypedEvent): event is TerminalEx
  */
 export const CancelSignal = z.object({ executionId: Uuid, workspaceId: Uuid });
 export type CancelSignal = z.infer<typeof CancelSignal>;
+
+/** The most ids one `execution.statuses` asks about: a webhook trigger's delivery log lists at most 200. */
+export const MAX_STATUS_IDS = 200;
+
+/** `execution.statuses`: the statuses of some of the workspace's executions, without their inputs and outputs. */
+export const ExecutionStatusesRequest = z.object({ ids: z.array(Uuid).max(MAX_STATUS_IDS) }).strict();
+export type ExecutionStatusesRequest = z.infer<typeof ExecutionStatusesRequest>;
+
+/** The executions found among the ids, in no order; an id that is not one of the workspace's is absent. */
+export const ExecutionStatusesReply = z.object({ statuses: z.array(z.object({ id: Uuid, status: ExecutionStatus })) });
+export type ExecutionStatusesReply = z.infer<typeof ExecutionStatusesReply>;

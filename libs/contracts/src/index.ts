@@ -12,7 +12,7 @@ export {
 } from "./errors";
 export { MAX_JSON_DEPTH, UNSTORABLE_MESSAGES, findUnstorable, assertStorable } from "./json-storable";
 export type { Unstorable, UnstorableReason } from "./json-storable";
-export { PageQuery, CursorPageQuery, Pagination, Page, pagination, encodeCursor, decodeCursor, cursorPage, InvalidCursorError } from "./pagination";
+export { PageQuery, CursorPageQuery, Pagination, Page, pagination, encodeCursor, decodeCursor, cursorPage, fitPage, PAGE_REPLY_CHARS, InvalidCursorError } from "./pagination";
 export { HTTP_ERROR_CODES } from "./error-codes";
 export type { HttpErrorCode } from "./error-codes";
 export { SECRET_FIELDS, REDACTED, isSecretField, redact } from "./redaction";
@@ -47,7 +47,7 @@ export type { ResourceRef, Changes, EventCatalog, EventType, EventData, TypedEve
 export type { TerminalExecutionEvent } from "./execution-lifecycle";
 export {
   ExecutionListQuery, ListExecutionsRequest, CancelExecutionRequest, MAX_EVENTS_PAGE, ExecutionEventsRequest, StoredExecutionEvent, ExecutionEventsReply,
-  TERMINAL_EVENT_TYPES, TERMINAL_EXECUTION_EVENTS, isTerminalExecutionEvent, CancelSignal,
+  TERMINAL_EVENT_TYPES, TERMINAL_EXECUTION_EVENTS, isTerminalExecutionEvent, CancelSignal, MAX_STATUS_IDS, ExecutionStatusesRequest, ExecutionStatusesReply,
 } from "./execution-lifecycle";
 export {
   IssueClaimRequest, ServiceClaimRequest, ClaimGrant, StartExecutionRequest, REQUESTS, requestSubject, ReplyEnvelope,

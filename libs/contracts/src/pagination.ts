@@ -92,3 +92,29 @@ export function cursorPage<T>(rows: T[], limit: number, nextCursorOf: (last: T) 
   const hasMore = rows.length > limit && last !== undefined;
   return { items, pagination: { limit, hasMore, nextCursor: hasMore ? nextCursorOf(last) : null } };
 }
+
+/**
+ * How much of a list one reply carries at most, in characters of its items' JSON (at most three
+ * bytes each in UTF-8): well under the 1 MB a NATS server carries in a message by default.
+ */
+export const PAGE_REPLY_CHARS = 256 * 1024;
+
+/**
+ * A page cut short when its items' JSON would pass `maxChars`: it keeps the items before that
+ * (always the first), and says there is more, with `limit` the items it kept, so that the next
+ * page (by its cursor, or at `offset + limit`) starts at the first one left out. A workspace
+ * whose executions carry large inputs and outputs thus lists them in smaller pages rather than
+ * in a reply the bus cannot carry.
+ */
+export function fitPage<T>(items: T[], page: Pagination, nextCursorOf: (last: T) => string, maxChars = PAGE_REPLY_CHARS): { items: T[]; pagination: Pagination } {
+  let chars = 0;
+  let kept = 0;
+  for (const item of items) {
+    chars += JSON.stringify(item).length;
+    if (kept > 0 && chars > maxChars) break;
+    kept++;
+  }
+  const last = items[kept - 1];
+  if (kept === items.length || last === undefined) return { items, pagination: page };
+  return { items: items.slice(0, kept), pagination: { ...page, limit: kept, hasMore: true, nextCursor: nextCursorOf(last) } };
+}

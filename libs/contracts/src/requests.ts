@@ -15,7 +15,7 @@ import {
 } from "./knowledge";
 import { ErrorBody, ErrorStatus } from "./errors";
 import { Execution, ExecutionTrigger } from "./executions";
-import { CancelExecutionRequest, ExecutionEventsReply, ExecutionEventsRequest, ListExecutionsRequest } from "./execution-lifecycle";
+import { CancelExecutionRequest, ExecutionEventsReply, ExecutionEventsRequest, ExecutionStatusesReply, ExecutionStatusesRequest, ListExecutionsRequest } from "./execution-lifecycle";
 import { Uuid, WorkspaceId } from "./ids";
 import { ToolSecretReply, ToolSecretRequest } from "./tools";
 import { LoginBody, LoginResult, Me, SignupBody, SignupResult } from "./identity";
@@ -125,6 +125,8 @@ export const REQUESTS = {
   "execution.start": op({ request: StartExecutionRequest, reply: Execution, claim: "required" }),
   "execution.get": op({ request: ById, reply: Execution, claim: "required" }),
   "execution.list": op({ request: ListExecutionsRequest, reply: Page(Execution), claim: "required" }),
+  // A webhook trigger's delivery log shows each accepted delivery's execution status: asked for all at once, without inputs and outputs.
+  "execution.statuses": op({ request: ExecutionStatusesRequest, reply: ExecutionStatusesReply, claim: "required" }),
   // A queued execution ends `cancelled` at once; a running one is signalled and ends `cancelled` within moments.
   "execution.cancel": op({ request: CancelExecutionRequest, reply: Execution, claim: "required" }),
   // The SSE stream's stored part: an execution's events after a seq, in order.

@@ -206,6 +206,7 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
       bus.serve("execution.list", (request, ctx) => executions.list(request, ctx));
       bus.serve("execution.cancel", (request, ctx) => executions.cancel(request.id, ctx));
       bus.serve("execution.events.list", (request, ctx) => executions.events(request, ctx));
+      bus.serve("execution.statuses", (request, ctx) => executions.statuses(request, ctx));
       bus.serve("execution.deliveries.list", (request, ctx) => deliveries.list(request, ctx));
       await bus.consume({ durable: AGENT_PROJECTION_CONSUMER, filter: AGENT_EVENTS, handler: replay.liveHandler(agentProjectionHandler(db)) });
       await bus.consumeBatch({ durable: WEBHOOK_CONSUMER, filter: WEBHOOK_EVENTS, maxBatch: WEBHOOK_BATCH, lingerMs: WEBHOOK_LINGER_MS, handler: webhookIntakeHandler({ bus, intake: batchIntake }) });

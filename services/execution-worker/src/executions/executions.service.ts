@@ -1,7 +1,7 @@
 import type { Bus, RequestContext } from "@galaxy/bus";
 import {
   authorize, ForbiddenError, principalOf, GalaxyError, TERMINAL_STATUSES, type Agent, type CancelSignal, type Execution,
-  type ExecutionEventsReply, type ExecutionEventsRequest, type ListExecutionsRequest, type ReplyData, type StartExecutionRequest, type WorkspaceClaim,
+  type ExecutionEventsReply, type ExecutionEventsRequest, type ExecutionStatusesReply, type ExecutionStatusesRequest, type ListExecutionsRequest, type ReplyData, type StartExecutionRequest, type WorkspaceClaim,
 } from "@galaxy/contracts";
 import { inWorkspace, reportCrossWorkspaceAttempt, type Kysely, type OutboxRelay } from "@galaxy/db";
 import { findAgentVersion, findPinnableAgent } from "../agents/agents.repository";
@@ -141,6 +141,15 @@ export class ExecutionService {
       bus.publishCore(CANCEL_SUBJECT, signal);
     }
     return result.execution;
+  }
+
+  /** The statuses of those of `ids` that are the workspace's executions (viewers and up). */
+  async statuses(request: ExecutionStatusesRequest, ctx: RequestContext): Promise<ExecutionStatusesReply> {
+    const claim = requireClaim(ctx.claim);
+    if (!authorize(principalOf(claim), "executions.read")) throw new ForbiddenError("Your role may not read executions");
+    if (request.ids.length === 0) return { statuses: [] };
+    const rows = await inWorkspace(this.deps.db, claim.ws, (tx) => tx.selectFrom("executions").select(["id", "status"]).where("id", "in", request.ids).execute());
+    return { statuses: rows };
   }
 
   /** An execution's stored events after `afterSeq`, in order (the SSE stream's replay), and its status now. */

@@ -1,4 +1,4 @@
-import { cursorPage, decodeCursor, encodeCursor, pagination, Uuid, ValidationError, type ListExecutionsRequest, type Pagination } from "@galaxy/contracts";
+import { cursorPage, decodeCursor, encodeCursor, fitPage, pagination, Uuid, ValidationError, type ListExecutionsRequest, type Pagination } from "@galaxy/contracts";
 import { sql, type Kysely, type Transaction } from "@galaxy/db";
 import type { ExecutionDb } from "../db";
 import type { ExecutionRow } from "./executions.repository";
@@ -29,7 +29,9 @@ function checkRange(request: ListExecutionsRequest): void {
 /**
  * A page of the workspace's executions, newest first (`created_at`, then id). With a cursor,
  * the page starts after the cursor's execution by keyset, whatever the list's length, and
- * nothing is counted; without one, it is the offset form with its `total` (docs/api.md).
+ * nothing is counted; without one, it is the offset form with its `total` (docs/api.md). A
+ * page whose executions carry large inputs or outputs is cut short (`fitPage`), so its reply
+ * fits in one bus message.
  */
 export async function listExecutionsPage(db: Db, request: ListExecutionsRequest): Promise<{ rows: ExecutionRow[]; pagination: Pagination }> {
   checkRange(request);
@@ -44,12 +46,14 @@ export async function listExecutionsPage(db: Db, request: ListExecutionsRequest)
     ]);
     const page = pagination(Number(count.n), request);
     const last = rows.at(-1);
-    return { rows, pagination: { ...page, nextCursor: page.hasMore && last ? nextCursor(last) : null } };
+    const fitted = fitPage(rows, { ...page, nextCursor: page.hasMore && last ? nextCursor(last) : null }, nextCursor);
+    return { rows: fitted.items, pagination: fitted.pagination };
   }
   const after = decodeCursor(LIST, filters, request.cursor, CursorKey);
   let query = matching(db, request).selectAll();
   if (after !== undefined) query = query.where(sql<boolean>`(created_at, id) < (select e.created_at, e.id from executions e where e.id = ${after})`);
   const rows = await query.orderBy("created_at", "desc").orderBy("id", "desc").limit(request.limit + 1).execute();
   const page = cursorPage(rows, request.limit, nextCursor);
-  return { rows: page.items, pagination: page.pagination };
+  const fitted = fitPage(page.items, page.pagination, nextCursor);
+  return { rows: fitted.items, pagination: fitted.pagination };
 }

@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { Redis } from "ioredis";
 import {
-  cursorPage, CursorPageQuery, decodeCursor, encodeCursor, GalaxyError, NotFoundError, pagination, Pagination, TriggerDelivery, Uuid, type ExecutionStatus,
+  cursorPage, CursorPageQuery, decodeCursor, encodeCursor, NotFoundError, pagination, Pagination, TriggerDelivery, Uuid, type ExecutionStatus,
 } from "@galaxy/contracts";
 import { busOptions } from "../http/context";
 import { DeliveryLog, type StoredDelivery } from "../hooks/delivery-log";
@@ -52,7 +52,9 @@ export function triggerDeliveryRoutes({ bus, auth }: RouteDeps, options: { redis
           rows = read.items;
           page = read.pagination;
         }
-        const statuses = await executionStatuses(rows, (id) => bus.request("execution.get", { id }, busOptions(request, principal)));
+        const ids = [...new Set(rows.flatMap((row) => (row.e ? [row.e] : [])))];
+        const found = ids.length === 0 ? [] : (await bus.request("execution.statuses", { ids }, busOptions(request, principal))).statuses;
+        const statuses = new Map(found.map((s) => [s.id, s.status]));
         return { data: rows.map((row) => deliveryOf(row, statuses)), pagination: page };
       },
     );
@@ -60,21 +62,6 @@ export function triggerDeliveryRoutes({ bus, auth }: RouteDeps, options: { redis
 }
 
 /** The status of each accepted delivery's execution; one the worker has not created yet has none. */
-async function executionStatuses(rows: StoredDelivery[], get: (id: string) => Promise<{ status: ExecutionStatus }>): Promise<Map<string, ExecutionStatus>> {
-  const ids = [...new Set(rows.flatMap((row) => (row.e ? [row.e] : [])))];
-  const found = await Promise.all(
-    ids.map(async (id) => {
-      try {
-        return [id, (await get(id)).status] as const;
-      } catch (error) {
-        if (error instanceof GalaxyError && error.status === 404) return undefined;
-        throw error;
-      }
-    }),
-  );
-  return new Map(found.flatMap((entry) => (entry ? [entry] : [])));
-}
-
 function deliveryOf(row: StoredDelivery, statuses: Map<string, ExecutionStatus>): TriggerDelivery {
   return {
     seq: row.s,
