@@ -98,6 +98,21 @@ describe("a webhook trigger's deliveries", () => {
     }, 20_000, "the large delivery's execution listed completed");
   });
 
+  test("a trigger id in capitals is the same trigger: one execution, one rate count, one list; deleted, it is a 404 in any case", async ({ galaxy, token, agentId, deliver, createTrigger, deliveries, listed }) => {
+    const trigger = await createTrigger();
+    const upper = trigger.id.toUpperCase();
+    const first = await deliver(upper, trigger.secret);
+    expect(first.status).toBe(202);
+    expect(first.headers.get("ratelimit-remaining")).toBe(String(RATE_LIMIT - 1));
+    const second = await deliver(trigger.id, trigger.secret);
+    expect(second.headers.get("ratelimit-remaining")).toBe(String(RATE_LIMIT - 2));
+    const list = await listed(trigger.id, 2);
+    expect(list.map((d) => d.outcome)).toEqual(["accepted", "accepted"]);
+    expect((await deliveries(upper)).data).toHaveLength(2);
+    expect((await api(galaxy, "DELETE", `/api/agents/${agentId}/triggers/${trigger.id}`, { token })).status).toBe(204);
+    expect((await deliver(upper, trigger.secret)).status).toBe(404);
+  });
+
   test("rate-limited deliveries are listed, the list keeps the newest 200, and it pages by cursor", async ({ deliver, createTrigger, deliveries, listed }) => {
     const trigger = await createTrigger();
     const statuses: number[] = [];

@@ -7,7 +7,10 @@ import { assertStorable } from "@galaxy/contracts";
  *   by default) is a 415 `unsupported_media_type`;
  * - a JSON body, query or path that holds what Postgres cannot store, or nests deeper than
  *   `MAX_JSON_DEPTH`, is a 400 `invalid_value` before anything runs. The webhook routes keep
- *   their body raw for the signature and check the parsed value themselves, with the same code.
+ *   their body raw for the signature and check the parsed value themselves, with the same code;
+ * - an id in the path is read lowercase: a UUID names one thing whatever the case it is written
+ *   in, and so must every key the gateway makes of it (a trigger's cache entry, its rate count
+ *   and delivery log).
  */
 export function installBodyIntake(app: FastifyInstance): void {
   app.removeContentTypeParser("text/plain");
@@ -15,5 +18,16 @@ export function installBodyIntake(app: FastifyInstance): void {
     if (request.body !== undefined && !Buffer.isBuffer(request.body)) assertStorable(request.body, "body");
     assertStorable(request.query, "query");
     assertStorable(request.params, "params");
+    lowercaseIds(request.params);
   });
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function lowercaseIds(params: unknown): void {
+  if (typeof params !== "object" || params === null) return;
+  const record = params as Record<string, unknown>;
+  for (const [key, value] of Object.entries(record)) {
+    if (typeof value === "string" && UUID.test(value)) record[key] = value.toLowerCase();
+  }
 }
