@@ -85,6 +85,12 @@ export function renderError(error: FastifyError, request: FastifyRequest, reply:
   }
   const known = error.code ? FASTIFY_CLIENT_ERRORS[error.code] : undefined;
   if (known) return sendError(reply, known.status, body(known.status, known.code, known.message, known.details));
+  // The client went away before its body ended: its fault, not an engine's, and no one reads the answer.
+  if (request.raw.readableAborted) {
+    const short = FASTIFY_CLIENT_ERRORS.FST_ERR_CTP_INVALID_CONTENT_LENGTH;
+    request.log.info({ err: error }, "the client left before its body ended");
+    return sendError(reply, 400, body(400, "bad_content_length", short?.message ?? "Content-Length does not match the body"));
+  }
   const kind = classifyGatewayFailure(error);
   if (kind === "input") return sendError(reply, 400, INVALID_VALUE);
   if (kind === "engine") {
@@ -92,7 +98,7 @@ export function renderError(error: FastifyError, request: FastifyRequest, reply:
     return sendError(reply, 503, UNAVAILABLE);
   }
   if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
-    // Any other refusal of Fastify's (a prototype-poisoning body, say): its status, our shape.
+    // Any other refusal of Fastify's: its status, our shape.
     const status: ErrorStatus = isErrorStatus(error.statusCode) ? error.statusCode : 400;
     return sendError(reply, status, body(status, "bad_request", error.message));
   }
