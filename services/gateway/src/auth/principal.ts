@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { FastifyRequest } from "fastify";
 import type { Bus } from "@galaxy/bus";
-import { UnauthorizedError, isApiKey, parseEvent, type AccessTokenPayload } from "@galaxy/contracts";
+import { AuthenticateApiKeyRequest, UnauthorizedError, isApiKey, parseEvent, type AccessTokenPayload } from "@galaxy/contracts";
 import { AccessTokenVerifier } from "./access-tokens";
 import { CredentialCache } from "./credential-cache";
 
@@ -98,6 +98,8 @@ export class Authenticator {
     if (!credential) throw new UnauthorizedError("Send an access token or API key as `Authorization: Bearer <token>`", "missing_credentials");
     const trace = { correlationId: request.id, traceparent: request.traceparent };
     if (isApiKey(credential)) {
+      // A key no key could be (too long, say) is refused as an unknown one, without asking identity.
+      if (!AuthenticateApiKeyRequest.safeParse({ key: credential }).success) throw new UnauthorizedError("The API key is invalid, revoked or expired", "invalid_api_key");
       // Keyed by the key's hash, so no key sits in memory longer than its request.
       const cacheKey = `gxk:${createHash("sha256").update(credential).digest("hex")}`;
       const grant = await this.claims.get(
