@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { promisify } from "node:util";
 import { CONSOLE_BUILD } from "../../scripts/build/bundle";
@@ -7,15 +7,37 @@ import { CONSOLE_BUILD } from "../../scripts/build/bundle";
 const run = promisify(execFile);
 const root = resolve(import.meta.dirname, "../..");
 
+/** What the console's build is made of: a change to any of them after the build makes it stale. */
+const SOURCES = ["services/console/app", "services/console/public", "services/console/vite.config.ts", "services/console/package.json", "libs/sdk/src"];
+
+/** When the newest of the console's sources was written (milliseconds). */
+function newestSource(): number {
+  let newest = 0;
+  for (const source of SOURCES.map((path) => resolve(root, path))) {
+    const stat = statSync(source, { throwIfNoEntry: false });
+    if (!stat) continue;
+    const files = stat.isDirectory() ? readdirSync(source, { recursive: true, encoding: "utf8" }).map((name) => resolve(source, name)) : [source];
+    for (const file of files) newest = Math.max(newest, statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? 0);
+  }
+  return newest;
+}
+
+/** Whether `services/console/dist` holds a build made after its sources last changed. */
+function builtFresh(index: string): boolean {
+  const built = statSync(index, { throwIfNoEntry: false })?.mtimeMs;
+  return built !== undefined && built >= newestSource();
+}
+
 /**
- * Builds the console once when `services/console/dist` is missing. Test files run side by side,
+ * Builds the console when `services/console/dist` is missing or older than a source of it (a
+ * checkout's console changed since `make up` or `make console` built it). Test files run side by side,
  * so the first one builds under a lock directory and the others wait until it lets the lock go:
  * Vite may write `index.html` before the scripts it names, so a page alone is no finished build.
  */
 export async function ensureConsoleBuilt(): Promise<void> {
   const index = resolve(CONSOLE_BUILD, "index.html");
   const lock = resolve(CONSOLE_BUILD, "../.build-lock");
-  if (existsSync(index) && !existsSync(lock)) return;
+  if (!existsSync(lock) && builtFresh(index)) return;
   const deadline = Date.now() + 180_000;
   for (;;) {
     try {
@@ -29,7 +51,7 @@ export async function ensureConsoleBuilt(): Promise<void> {
     }
   }
   try {
-    if (!existsSync(index)) await run("pnpm", ["--filter", "@galaxy/console", "run", "build"], { cwd: root, timeout: 180_000 });
+    if (!builtFresh(index)) await run("pnpm", ["--filter", "@galaxy/console", "run", "build"], { cwd: root, timeout: 180_000 });
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }
