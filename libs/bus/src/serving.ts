@@ -63,7 +63,7 @@ function respond(r: BusResources, msg: Msg, reply: string, logger: Logger): void
     msg.respond(reply);
     return;
   }
-  const error = new GalaxyError(503, "reply_too_large", `The answer (${bytes} bytes) is larger than the event bus carries in one message (${limit} bytes): raise NATS's max_payload (docs/operations.md, "NATS")`);
+  const error = new GalaxyError(503, "reply_too_large", `The answer (${bytes} bytes) is larger than the event bus carries in one message (${limit} bytes): raise NATS's max_payload (docs/operations.md, "NATS")`, { retryable: false });
   logger.error({ bytes, maxPayload: limit }, "a reply is larger than the NATS server accepts; it was answered reply_too_large");
   msg.respond(JSON.stringify({ ok: false, status: error.status, error: error.toBody() } satisfies ReplyEnvelope));
 }

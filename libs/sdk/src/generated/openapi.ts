@@ -131,7 +131,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description Service Unavailable. `code` is one of: `service_unavailable`, `embedding_unavailable`, `vector_store_unavailable`, `embedding_failed`, `embedding_credential_missing`, `vector_store_not_allowed`, `vector_store_not_configured`, `webhook_tools_not_configured` (docs/errors.md). */
+        /** @description Service Unavailable. `code` is one of: `service_unavailable`, `embedding_unavailable`, `vector_store_unavailable`, `embedding_failed`, `embedding_credential_missing`, `vector_store_not_allowed`, `vector_store_not_configured`, `webhook_tools_not_configured`, `reply_too_large` (docs/errors.md). */
         Unavailable: {
             headers: {
                 "Retry-After": components["headers"]["Retry-After"];

@@ -44,7 +44,9 @@ export class RateLimitedError extends GalaxyError {
  * Redis the limiter cannot count, and answers 503 (fails closed) once the counts it took are
  * handed out.
  * Public operations (sign-up, login, the key set) are not counted here: login has its own
- * throttle, and signed deliveries theirs.
+ * throttle, and signed deliveries theirs. A request is authenticated and counted before its
+ * input is checked: a caller without a credential learns nothing of the input's rules (401
+ * first), and a request refused for its input counts as any other.
  */
 export class ApiRateLimiter {
   private readonly leases: RequestLeases;
@@ -59,7 +61,7 @@ export class ApiRateLimiter {
 
   install(app: FastifyInstance): void {
     app.addHook("onClose", () => this.leases.close());
-    app.addHook("preHandler", async (request, reply) => {
+    app.addHook("preValidation", async (request, reply) => {
       if (!(request.routeOptions.url ?? "").startsWith("/api/")) return;
       const security = request.routeOptions.schema?.security;
       if (Array.isArray(security) && security.length === 0) return;

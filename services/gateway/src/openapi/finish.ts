@@ -30,9 +30,12 @@ function errorStatuses(path: string, method: string, operation: Json): ErrorStat
   const isPublic = Array.isArray(operation.security) && operation.security.length === 0;
   const hasInput = Array.isArray(operation.parameters) || operation.requestBody !== undefined;
   if (hasInput) statuses.add(400);
-  if (!isPublic || path.startsWith("/hooks/")) statuses.add(401);
+  // Signing in is public, and refused with 401 (a wrong password, a bad token from the identity
+  // provider) or 404 (no such workspace of the user, no provider configured).
+  const signsIn = path.startsWith("/api/auth/");
+  if (!isPublic || signsIn || path.startsWith("/hooks/")) statuses.add(401);
   if (!isPublic) statuses.add(403);
-  if (path.includes("{") || !isPublic || path.startsWith("/hooks/")) statuses.add(404);
+  if (path.includes("{") || !isPublic || signsIn || path.startsWith("/hooks/")) statuses.add(404);
   if (MUTATIONS.has(method)) statuses.add(409);
   if (operation.requestBody !== undefined || path.startsWith("/hooks/")) {
     statuses.add(413);
