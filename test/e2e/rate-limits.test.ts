@@ -91,6 +91,20 @@ describe("rate limits on /api/*", () => {
     expect(response.headers.get("ratelimit-limit")).toBe("30");
   });
 
+  test("a request refused for its input counts too, and one without a credential is a 401 whatever its input", async ({ galaxy, signup }) => {
+    const owner = await signup("ines@limits.example");
+    const remaining: Array<string | null> = [];
+    for (const path of ["/api/agents?limit=abc", "/api/agents/not-a-uuid", "/api/agents"]) {
+      const response = await api(galaxy, "GET", path, { token: owner.accessToken });
+      expect(response.status, path).toBe(path === "/api/agents" ? 200 : 400);
+      remaining.push(response.headers.get("ratelimit-remaining"));
+    }
+    expect(remaining).toEqual(["4", "3", "2"]);
+    const anonymous = await api(galaxy, "POST", "/api/agents", { body: { name: "" } });
+    expect(anonymous.status).toBe(401);
+    expect(ErrorBody.parse(anonymous.body).code).toBe("missing_credentials");
+  });
+
   test("sign-up and login are not counted here", async ({ galaxy }) => {
     for (let i = 0; i < 10; i++) expect((await api(galaxy, "POST", "/api/auth/login", { body: { email: "rae@limits.example", password: "correct horse battery" } })).status).toBe(200);
   });
