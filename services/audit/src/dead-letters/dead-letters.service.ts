@@ -133,6 +133,10 @@ export class DeadLettersService {
   /** `audit.dead_letters.redrive_many`: every dead letter of the consumer (and subject) not applied yet, oldest first. */
   async redriveMany(claim: WorkspaceClaim, body: { consumer: string; subject?: string | undefined }, ctx: Pick<RequestContext, "traceparent" | "correlationId">): Promise<ReplyData<"audit.dead_letters.redrive_many">> {
     requireOperator(claim);
+    // A consumer Galaxy does not have is a mistake (a typo), not a consumer with nothing to redrive.
+    if (!Object.hasOwn(CONSUMER_SERVICES, body.consumer)) {
+      throw new ValidationError(`Galaxy has no consumer ${body.consumer}`, { consumer: `one of ${Object.keys(CONSUMER_SERVICES).join(", ")}` }, "unknown_consumer");
+    }
     const stored = await this.scan(`dlq.${body.consumer}.${body.subject ?? ">"}`);
     const redrives = await this.redrives(stored.map((s) => s.seq));
     const redriven: DeadLetterRedrive[] = [];

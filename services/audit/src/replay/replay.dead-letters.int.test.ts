@@ -54,4 +54,8 @@ describe("dead letters", () => {
     expect((await rowsOf(ws)).map((r) => r.id)).toEqual([one.id, two.id]);
     await expect(gatewayBus.request("audit.dead_letters.get", { id: 987_654 }, asOperator())).rejects.toMatchObject({ status: 404, code: "dead_letter_not_found" });
   });
+
+  test("a redrive of a consumer Galaxy does not have is a 400 unknown_consumer, not an empty success", async ({ asOperator, gatewayBus }) => {
+    await expect(gatewayBus.request("audit.dead_letters.redrive_many", { consumer: "audti" }, asOperator())).rejects.toMatchObject({ status: 400, code: "unknown_consumer" });
+  });
 });
