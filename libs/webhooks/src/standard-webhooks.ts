@@ -24,6 +24,17 @@ export function signWebhook(secret: string, id: string, timestampS: number | str
 /** Why a delivery was refused; every reason is a 401 (docs/webhooks.md). */
 export type WebhookRefusal = "missing_headers" | "bad_timestamp" | "timestamp_out_of_range" | "bad_signature";
 
+/** How the gateway answers each refusal: a stable code, and what to send instead (docs/errors.md). */
+export const WEBHOOK_REFUSALS: Readonly<Record<WebhookRefusal, { code: string; message: string }>> = {
+  missing_headers: {
+    code: "missing_webhook_signature",
+    message: "Send webhook-id (1 to 255 printable ASCII characters, no spaces), webhook-timestamp and webhook-signature (Standard Webhooks)",
+  },
+  bad_timestamp: { code: "invalid_webhook_timestamp", message: "webhook-timestamp must be Unix seconds" },
+  timestamp_out_of_range: { code: "webhook_timestamp_out_of_range", message: "webhook-timestamp is more than 5 minutes from now" },
+  bad_signature: { code: "invalid_webhook_signature", message: "No signature in webhook-signature matches the body under the signing secret" },
+};
+
 export type WebhookVerdict = { ok: true; id: string; timestampS: number } | { ok: false; reason: WebhookRefusal };
 
 export interface WebhookHeaders {

@@ -9,7 +9,7 @@ import {
   assertStorable, ConflictError, deliveryEventId, deliveryExecutionId, EVENT_CATALOG, GalaxyError, parseEvent, UnauthorizedError, UnavailableError, UnsupportedMediaTypeError, Uuid, ValidationError,
   type ResolvedTrigger, type WebhookReceived,
 } from "@galaxy/contracts";
-import { verifyWebhook, type WebhookRefusal } from "@galaxy/webhooks";
+import { verifyWebhook, WEBHOOK_REFUSALS } from "@galaxy/webhooks";
 import { CredentialCache } from "../auth/credential-cache";
 import { DeliveryLog } from "../hooks/delivery-log";
 import { recordDeliveries } from "../hooks/record-deliveries";
@@ -21,13 +21,6 @@ const HOOK_BODY_LIMIT = 1024 * 1024;
 /** The headers of a delivery that travel with it into the event. */
 const KEPT_HEADERS = ["webhook-id", "webhook-timestamp", "content-type", "user-agent"] as const;
 const JSON_MEDIA_TYPE = /^application\/(?:[a-z0-9.+-]+\+)?json\s*(?:;.*)?$/i;
-
-const REFUSALS: Record<WebhookRefusal, { code: string; message: string }> = {
-  missing_headers: { code: "missing_webhook_signature", message: "Send webhook-id, webhook-timestamp and webhook-signature (Standard Webhooks)" },
-  bad_timestamp: { code: "invalid_webhook_timestamp", message: "webhook-timestamp must be Unix seconds" },
-  timestamp_out_of_range: { code: "webhook_timestamp_out_of_range", message: "webhook-timestamp is more than 5 minutes from now" },
-  bad_signature: { code: "invalid_webhook_signature", message: "No signature in webhook-signature matches the body under the trigger's secret" },
-};
 
 /** Deliveries each trigger may make per window, counted in Redis across every gateway. */
 export interface HookRateLimit {
@@ -119,7 +112,7 @@ export function hookRoutes({ bus }: RouteDeps, options: HookRouteOptions): Fasti
             Math.floor(Date.now() / 1000),
           );
           if (!verdict.ok) {
-            const refusal = REFUSALS[verdict.reason];
+            const refusal = WEBHOOK_REFUSALS[verdict.reason];
             throw new UnauthorizedError(refusal.message, refusal.code);
           }
           let body: unknown;

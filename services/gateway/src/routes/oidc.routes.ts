@@ -2,18 +2,11 @@ import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { assertStorable, ClerkUserEvent, GalaxyError, UnauthorizedError, UserSyncResult, ValidationError, issueDetails } from "@galaxy/contracts";
 import { busOptions } from "../http/context";
-import { verifyWebhook, type WebhookRefusal } from "@galaxy/webhooks";
+import { verifyWebhook, WEBHOOK_REFUSALS } from "@galaxy/webhooks";
 import type { RouteDeps } from "./deps";
 
 /** The largest user-sync delivery accepted (docs/api.md: 413 above 1 MiB). */
 const WEBHOOK_BODY_LIMIT = 1024 * 1024;
-
-const REFUSALS: Record<WebhookRefusal, { code: string; message: string }> = {
-  missing_headers: { code: "missing_webhook_signature", message: "Send webhook-id, webhook-timestamp and webhook-signature (Standard Webhooks)" },
-  bad_timestamp: { code: "invalid_webhook_timestamp", message: "webhook-timestamp must be Unix seconds" },
-  timestamp_out_of_range: { code: "webhook_timestamp_out_of_range", message: "webhook-timestamp is more than 5 minutes from now" },
-  bad_signature: { code: "invalid_webhook_signature", message: "No signature in webhook-signature matches the body" },
-};
 
 const SyncAnswer = z.object({ data: z.object({ status: z.enum(["applied", "duplicate", "skipped", "ignored"]), userId: UserSyncResult.shape.userId }) });
 
@@ -57,7 +50,7 @@ export function oidcWebhookRoutes({ bus }: RouteDeps, options: OidcWebhookOption
           Math.floor(Date.now() / 1000),
         );
         if (!verdict.ok) {
-          const refusal = REFUSALS[verdict.reason];
+          const refusal = WEBHOOK_REFUSALS[verdict.reason];
           throw new UnauthorizedError(refusal.message, refusal.code);
         }
         let json: unknown;
