@@ -91,9 +91,10 @@ describe("errors in the contract's format, never a 500 for bad input", () => {
     expect(errorOf(response.payload).code).toBe("invalid_token");
   });
 
-  test("a path id that is not a UUID is a 400, not a 500", async ({ app }) => {
+  test("a bad path id with a bad credential is a 401, not a 500: the credential is checked before the input", async ({ app }) => {
     const response = await app.inject({ method: "GET", url: "/api/executions/not-a-uuid", headers: { authorization: "Bearer x" } });
-    expect(response.statusCode).toBe(400);
+    expect(response.statusCode).toBe(401);
+    expect(errorOf(response.payload).code).toBe("invalid_token");
   });
 
   test("a service that does not answer is a 503 the caller may retry", async ({ app }) => {
