@@ -22,7 +22,7 @@ function matching(db: Db, request: ListExecutionsRequest) {
 
 function checkRange(request: ListExecutionsRequest): void {
   if (request.createdAfter && request.createdBefore && Date.parse(request.createdAfter) > Date.parse(request.createdBefore)) {
-    throw new ValidationError("createdAfter must not be later than createdBefore", { "query.createdAfter": "later than createdBefore" });
+    throw new ValidationError("createdAfter must not be later than createdBefore", { "querystring.createdAfter": "later than createdBefore" });
   }
 }
 

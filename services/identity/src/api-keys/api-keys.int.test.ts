@@ -110,7 +110,7 @@ describe("creating a key", () => {
   });
 
   test("an expiry in the past is a 400 naming expiresAt", async ({ ownerClaim, createKey }) => {
-    await expect(createKey(ownerClaim, { role: "viewer", expiresAt: new Date(Date.now() - 1000).toISOString() })).rejects.toMatchObject({ status: 400, details: { expiresAt: expect.any(String) } });
+    await expect(createKey(ownerClaim, { role: "viewer", expiresAt: new Date(Date.now() - 1000).toISOString() })).rejects.toMatchObject({ status: 400, details: { "body.expiresAt": expect.any(String) } });
   });
 });
 

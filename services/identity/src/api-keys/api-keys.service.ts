@@ -55,7 +55,7 @@ export class ApiKeysService {
     const claim = requireClaim(ctx);
     requireManage(claim);
     const expiresAt = body.expiresAt === undefined ? null : new Date(body.expiresAt);
-    if (expiresAt && expiresAt.getTime() <= Date.now()) throw new ValidationError("The key would already be expired", { expiresAt: "must be in the future" });
+    if (expiresAt && expiresAt.getTime() <= Date.now()) throw new ValidationError("The key would already be expired", { "body.expiresAt": "must be in the future" });
     const key = generateApiKey();
     const events: OutboxRow[] = [];
     const row = await inWorkspace(db, claim.ws, async (tx) => {
