@@ -106,9 +106,11 @@ describe("a webhook trigger's deliveries", () => {
     expect(first.headers.get("ratelimit-remaining")).toBe(String(RATE_LIMIT - 1));
     const second = await deliver(trigger.id, trigger.secret);
     expect(second.headers.get("ratelimit-remaining")).toBe(String(RATE_LIMIT - 2));
-    const list = await listed(trigger.id, 2);
-    expect(list.map((d) => d.outcome)).toEqual(["accepted", "accepted"]);
-    expect((await deliveries(upper)).data).toHaveLength(2);
+    // Refused while its body is read, before any route code: listed under the same trigger too.
+    expect((await deliver(upper, trigger.secret, { body: JSON.stringify({ message: "x".repeat(1024 * 1024) }) })).status).toBe(413);
+    const list = await listed(trigger.id, 3);
+    expect(list.map((d) => [d.outcome, d.httpStatus])).toEqual([["refused", 413], ["accepted", 202], ["accepted", 202]]);
+    expect((await deliveries(upper)).data).toHaveLength(3);
     expect((await api(galaxy, "DELETE", `/api/agents/${agentId}/triggers/${trigger.id}`, { token })).status).toBe(204);
     expect((await deliver(upper, trigger.secret)).status).toBe(404);
   });

@@ -64,9 +64,13 @@ function respond(r: BusResources, msg: Msg, reply: string, logger: Logger): void
     msg.respond(reply);
     return;
   }
-  const maxPayload = limit + REPLY_HEADROOM;
-  const error = new GalaxyError(503, "reply_too_large", `The answer (${bytes} bytes) is larger than the event bus carries in one message (${maxPayload} bytes): raise NATS's max_payload (docs/operations.md, "NATS")`, { retryable: false });
-  logger.error({ bytes, maxPayload }, "a reply is larger than the NATS server accepts; it was answered reply_too_large");
+  const error = new GalaxyError(
+    503,
+    "reply_too_large",
+    `The answer (${bytes} bytes) is larger than a reply may be on this event bus (${limit} bytes: NATS's max_payload less room for headers): raise max_payload (docs/operations.md, "NATS")`,
+    { retryable: false },
+  );
+  logger.error({ bytes, limit }, "a reply is larger than the NATS server accepts; it was answered reply_too_large");
   msg.respond(JSON.stringify({ ok: false, status: error.status, error: error.toBody() } satisfies ReplyEnvelope));
 }
 

@@ -121,4 +121,16 @@ describe("another workspace's execution or agent, asked for by id", () => {
     expect(await ask("agent_exists_elsewhere", agent.id, owner)).toBe(false);
     expect(await ask("agent_exists_elsewhere", uuidv7(), owner)).toBe(false);
   });
+
+  test("execution.statuses answers the caller's workspace's executions alone: another workspace's id is absent, as an unknown one", async ({ h, as }) => {
+    const owner = uuidv7();
+    const agent = await h.activeAgent(owner);
+    const first = await h.startExecution(owner, agent.id);
+    const second = await h.startExecution(owner, agent.id);
+    const member = await as(owner, "viewer");
+    const stranger = await as(uuidv7(), "viewer");
+    const ask = (who: { claim: string; ws: string }) => h.caller.request("execution.statuses", { ids: [first.id, second.id, uuidv7()] }, { claim: who.claim, workspaceId: who.ws, ...from });
+    expect((await ask(member)).statuses.map((s) => s.id).sort()).toEqual([first.id, second.id].sort());
+    expect((await ask(stranger)).statuses).toEqual([]);
+  });
 });

@@ -14,11 +14,12 @@ import { assertStorable } from "@galaxy/contracts";
  */
 export function installBodyIntake(app: FastifyInstance): void {
   app.removeContentTypeParser("text/plain");
+  // Before the body is read: a refusal while reading it (413, 415) is logged under the lowercase id too.
+  app.addHook("onRequest", async (request) => lowercaseIds(request.params));
   app.addHook("preValidation", async (request) => {
     if (request.body !== undefined && !Buffer.isBuffer(request.body)) assertStorable(request.body, "body");
     assertStorable(request.query, "query");
     assertStorable(request.params, "params");
-    lowercaseIds(request.params);
   });
 }
 

@@ -86,7 +86,7 @@ export function renderError(error: FastifyError, request: FastifyRequest, reply:
   const known = error.code ? FASTIFY_CLIENT_ERRORS[error.code] : undefined;
   if (known) return sendError(reply, known.status, body(known.status, known.code, known.message, known.details));
   // The client went away before its body ended: its fault, not an engine's, and no one reads the answer.
-  if (request.raw.readableAborted) {
+  if (!request.raw.complete && request.raw.readableAborted) {
     const short = FASTIFY_CLIENT_ERRORS.FST_ERR_CTP_INVALID_CONTENT_LENGTH;
     request.log.info({ err: error }, "the client left before its body ended");
     return sendError(reply, 400, body(400, "bad_content_length", short?.message ?? "Content-Length does not match the body"));

@@ -45,8 +45,8 @@ export class RateLimitedError extends GalaxyError {
  * handed out.
  * Public operations (sign-up, login, the key set) are not counted here: login has its own
  * throttle, and signed deliveries theirs. A request is authenticated and counted before its
- * input is checked: a caller without a credential learns nothing of the input's rules (401
- * first), and a request refused for its input counts as any other.
+ * input is checked against its schema: a caller without a credential learns nothing of the
+ * input's rules (401 first), and a request refused for its input counts as any other.
  */
 export class ApiRateLimiter {
   private readonly leases: RequestLeases;

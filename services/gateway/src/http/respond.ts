@@ -32,7 +32,7 @@ export async function respond(
   }
   const result = await withIdempotency(
     db,
-    { workspaceId: principal?.workspaceId, principal: principal?.userId, key, method: request.method, path: request.url.split("?")[0] ?? request.url, body: request.body },
+    { workspaceId: principal?.workspaceId, principal: principal?.userId, key, method: request.method, path: (request.url.split("?")[0] ?? request.url).toLowerCase(), body: request.body },
     async () => {
       try {
         return await execute();

@@ -32,7 +32,7 @@ function errorStatuses(path: string, method: string, operation: Json): ErrorStat
   if (hasInput) statuses.add(400);
   // Signing in is public, and refused with 401 (a wrong password, a bad token from the identity
   // provider) or 404 (no such workspace of the user, no provider configured).
-  const signsIn = path.startsWith("/api/auth/");
+  const signsIn = path.startsWith("/api/auth/") && path !== "/api/auth/signup";
   if (!isPublic || signsIn || path.startsWith("/hooks/")) statuses.add(401);
   if (!isPublic) statuses.add(403);
   if (path.includes("{") || !isPublic || signsIn || path.startsWith("/hooks/")) statuses.add(404);
