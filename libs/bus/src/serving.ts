@@ -47,7 +47,7 @@ async function handleRequest<N extends RequestName>(r: BusResources, name: N, cl
     } catch (error) {
       envelope = replyToFailure(error, logger());
     }
-    if (msg.reply) respond(r, msg, JSON.stringify(envelope), logger());
+    if (msg.reply) respond(r, msg, JSON.stringify(envelope), logger);
   });
 }
 
@@ -56,7 +56,7 @@ async function handleRequest<N extends RequestName>(r: BusResources, name: N, cl
  * configured: docs/operations.md, "NATS") is answered at once with 503 `reply_too_large`,
  * which says what to change, rather than left for the caller to time out on.
  */
-function respond(r: BusResources, msg: Msg, reply: string, logger: Logger): void {
+function respond(r: BusResources, msg: Msg, reply: string, logger: () => Logger): void {
   const limit = (r.nc.info?.max_payload ?? Number.POSITIVE_INFINITY) - REPLY_HEADROOM;
   // At most three bytes a UTF-16 unit: most replies are known to fit without being measured.
   const bytes = reply.length * 3 <= limit ? 0 : Buffer.byteLength(reply);
@@ -70,7 +70,7 @@ function respond(r: BusResources, msg: Msg, reply: string, logger: Logger): void
     `The answer (${bytes} bytes) is larger than a reply may be on this event bus (${limit} bytes: NATS's max_payload less room for headers): raise max_payload (docs/operations.md, "NATS")`,
     { retryable: false },
   );
-  logger.error({ bytes, limit }, "a reply is larger than the NATS server accepts; it was answered reply_too_large");
+  logger().error({ bytes, limit }, "a reply is larger than the NATS server accepts; it was answered reply_too_large");
   msg.respond(JSON.stringify({ ok: false, status: error.status, error: error.toBody() } satisfies ReplyEnvelope));
 }
 
