@@ -64,7 +64,7 @@ export function encodeCursor(list: string, filters: Record<string, unknown>, key
 
 export class InvalidCursorError extends ValidationError {
   constructor() {
-    super("The cursor is not one this list answered under these filters; start again without it", { "query.cursor": "unknown cursor" }, "invalid_cursor");
+    super("The cursor is not one this list answered under these filters; start again without it", { "querystring.cursor": "unknown cursor" }, "invalid_cursor");
     this.name = "InvalidCursorError";
   }
 }

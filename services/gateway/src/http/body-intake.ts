@@ -18,7 +18,7 @@ export function installBodyIntake(app: FastifyInstance): void {
   app.addHook("onRequest", async (request) => lowercaseIds(request.params));
   app.addHook("preValidation", async (request) => {
     if (request.body !== undefined && !Buffer.isBuffer(request.body)) assertStorable(request.body, "body");
-    assertStorable(request.query, "query");
+    assertStorable(request.query, "querystring");
     assertStorable(request.params, "params");
   });
 }
