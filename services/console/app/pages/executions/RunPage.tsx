@@ -1,4 +1,4 @@
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { ok } from "@galaxy/sdk";
 import { isClientError } from "../../api/client";
@@ -40,6 +40,7 @@ function Deliveries({ executionId, ended }: { executionId: string; ended: boolea
   const deliveries = useQuery({
     // Asked afresh when the run ends: its end schedules the first attempt.
     queryKey: ["execution", executionId, "deliveries", ended],
+    placeholderData: keepPreviousData,
     queryFn: ({ signal }) => ok(sdk.api.GET("/api/executions/{id}/deliveries", { params: { path: { id: executionId }, query: { limit: 50 } }, signal })),
     refetchInterval: (query) => (isClientError(query.state.error) || (ended && query.state.data?.data.every((d) => d.status !== "pending")) ? false : 5_000),
   });
