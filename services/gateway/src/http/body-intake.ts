@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { assertStorable } from "@galaxy/contracts";
+import { assertStorable, Uuid } from "@galaxy/contracts";
 
 /**
  * What the gateway accepts as a request's input (docs/errors.md):
@@ -23,12 +23,10 @@ export function installBodyIntake(app: FastifyInstance): void {
   });
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 function lowercaseIds(params: unknown): void {
   if (typeof params !== "object" || params === null) return;
   const record = params as Record<string, unknown>;
   for (const [key, value] of Object.entries(record)) {
-    if (typeof value === "string" && UUID.test(value)) record[key] = value.toLowerCase();
+    if (typeof value === "string" && Uuid.safeParse(value).success) record[key] = value.toLowerCase();
   }
 }

@@ -12,6 +12,9 @@ interface KnownError {
   details?: Record<string, string>;
 }
 
+/** A body shorter or longer than its `Content-Length`, or cut off by a client that left. */
+const BAD_CONTENT_LENGTH: KnownError = { status: 400, code: "bad_content_length", message: "Content-Length does not match the body" };
+
 /** Fastify's own failures that are the caller's fault, and how each is told (docs/errors.md). */
 const FASTIFY_CLIENT_ERRORS: Record<string, KnownError> = {
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: "malformed_json", message: "The body is not valid JSON" },
@@ -23,7 +26,7 @@ const FASTIFY_CLIENT_ERRORS: Record<string, KnownError> = {
     message: "Send the body as JSON with `content-type: application/json`",
     details: { "headers.content-type": "must be application/json" },
   },
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: "bad_content_length", message: "Content-Length does not match the body" },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: BAD_CONTENT_LENGTH,
   FST_ERR_BAD_URL: { status: 400, code: "bad_url", message: "The URL is not valid (a bad percent-encoding?)" },
   FST_ERR_INVALID_URL: { status: 400, code: "bad_url", message: "The URL is not valid" },
   FST_ERR_MAX_PARAM_LENGTH: { status: 414, code: "uri_too_long", message: "A path segment is longer than any Galaxy id" },
@@ -83,14 +86,11 @@ export function renderError(error: FastifyError, request: FastifyRequest, reply:
     request.log.error({ err: error }, "response did not match its schema");
     return sendError(reply, 500, INTERNAL);
   }
-  const known = error.code ? FASTIFY_CLIENT_ERRORS[error.code] : undefined;
+  // A client that went away before its body ended: its fault, not an engine's, and no one reads the answer.
+  const cutOff = !request.raw.complete && request.raw.readableAborted;
+  if (cutOff) request.log.info({ err: error }, "the client left before its body ended");
+  const known = cutOff ? BAD_CONTENT_LENGTH : error.code ? FASTIFY_CLIENT_ERRORS[error.code] : undefined;
   if (known) return sendError(reply, known.status, body(known.status, known.code, known.message, known.details));
-  // The client went away before its body ended: its fault, not an engine's, and no one reads the answer.
-  if (!request.raw.complete && request.raw.readableAborted) {
-    const short = FASTIFY_CLIENT_ERRORS.FST_ERR_CTP_INVALID_CONTENT_LENGTH;
-    request.log.info({ err: error }, "the client left before its body ended");
-    return sendError(reply, 400, body(400, "bad_content_length", short?.message ?? "Content-Length does not match the body"));
-  }
   const kind = classifyGatewayFailure(error);
   if (kind === "input") return sendError(reply, 400, INVALID_VALUE);
   if (kind === "engine") {

@@ -46,7 +46,7 @@ export class RateLimitedError extends GalaxyError {
  * Public operations (sign-up, login, the key set) are not counted here: login has its own
  * throttle, and signed deliveries theirs. A request is authenticated and counted before its
  * input is checked against its schema: a caller without a credential learns nothing of the
- * input's rules (401 first), and a request refused for its input counts as any other.
+ * input's rules (401 first), and a request refused for its input is counted like the rest.
  */
 export class ApiRateLimiter {
   private readonly leases: RequestLeases;
