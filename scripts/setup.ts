@@ -16,7 +16,7 @@ await bus.provision();
 if (bus.maxPayload < GALAXY_MAX_PAYLOAD) {
   logger.warn(
     { maxPayload: bus.maxPayload, wanted: GALAXY_MAX_PAYLOAD },
-    "NATS takes messages of at most max_payload bytes: a webhook body close to 1 MiB is then refused (503), and an execution whose input and output pass that size cannot be read back (503 reply_too_large). Start nats-server with max_payload 4MB, as infra/nats/nats-server.conf does (docs/operations.md, NATS)",
+    "NATS takes messages of at most max_payload bytes: larger ones are sent gzipped, but a webhook body close to 1 MiB that does not compress is then refused (503), and such an execution cannot be read back (503 reply_too_large). Start nats-server with max_payload 4MB, as infra/nats/nats-server.conf does (docs/operations.md, NATS)",
   );
 }
 await bus.close();

@@ -1,3 +1,4 @@
+import type { MsgHdrs } from "@nats-io/transport-node";
 import { v5 as uuidv5 } from "uuid";
 import { EVENT_CATALOG, HEADER, SYSTEM_WORKSPACE_ID, Uuid, WorkspaceId, parseEventSubject } from "@galaxy/contracts";
 import type { Logger } from "@galaxy/observability";
@@ -6,7 +7,8 @@ import { publishEvent } from "./publishing";
 import type { IncomingMessage } from "./raw-messages";
 import type { BusResources } from "./resources";
 import type { MessageContext, StoredEvent } from "./types";
-import { clip, header, safeJson, sleep, withTimeout } from "./wire";
+import { readJson } from "./payload-encoding";
+import { clip, header, sleep, withTimeout } from "./wire";
 
 /**
  * Dead-letter reasons that mean a message failed its claim or workspace checks: besides the
@@ -65,7 +67,7 @@ function forgedMessageReport(subject: string, msg: IncomingMessage, consumer: st
   const validHeaderWs = headerWs !== undefined && WorkspaceId.safeParse(headerWs).success ? headerWs : undefined;
   const workspaceId = parseEventSubject(subject)?.workspaceId ?? validHeaderWs ?? SYSTEM_WORKSPACE_ID;
   const id = uuidv5(`${consumer}:${msg.info.stream}:${msg.seq}`, FORGED_REPORT_NAMESPACE);
-  const messageId = printable(header(msg.headers, HEADER.msgId)) ?? payloadId(msg.data);
+  const messageId = printable(header(msg.headers, HEADER.msgId)) ?? payloadId(msg.headers, msg.data);
   const entry = EVENT_CATALOG["security.forged_message"];
   const data = entry.data.parse({ consumer, subject: clip(subject), reason, messageId, claimedWorkspaceId: printable(headerWs) });
   return {
@@ -85,8 +87,8 @@ function printable(value: string | undefined): string | null {
 }
 
 /** The `id` of a message's JSON payload when it is a UUID. */
-function payloadId(data: Uint8Array): string | null {
-  const body = safeJson(data);
+function payloadId(headers: MsgHdrs | undefined, data: Uint8Array): string | null {
+  const body = readJson(headers, data);
   if (!body.ok || typeof body.value !== "object" || body.value === null || !("id" in body.value)) return null;
   const id = Uuid.safeParse(body.value.id);
   return id.success ? id.data : null;

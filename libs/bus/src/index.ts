@@ -4,6 +4,7 @@ export type { BusOptions, RequestOptions, RequestContext, EventMessage, Consumer
 export { dropStreams, replicasFor } from "./provisioning";
 export { busConnection, DEFAULT_STREAM_SETTINGS } from "./config";
 export { withTimeout } from "./wire";
+export { readJson } from "./payload-encoding";
 export type { NatsAuth, StreamSettings } from "./config";
 export { ClaimVerifier, ClaimCache, ClaimError } from "./claims";
 export type { ClaimFailure, ClaimVerifierOptions } from "./claims";

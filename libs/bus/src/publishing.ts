@@ -4,7 +4,8 @@ import { SpanKind } from "@galaxy/observability";
 import { inSendSpan } from "./message-spans";
 import type { BusResources } from "./resources";
 import type { StoredEvent } from "./types";
-import { clip, safeJson } from "./wire";
+import { encodePayload, markGzipped, readJson } from "./payload-encoding";
+import { clip } from "./wire";
 
 /**
  * Publishes a stored event to `EVENTS` with every header of docs/bus.md ("Headers") and
@@ -28,7 +29,9 @@ export async function publishEvent(r: BusResources, event: StoredEvent, extra: {
   const attributes = { "messaging.message.id": event.id, "galaxy.event.type": event.type };
   await inSendSpan(`publish ${event.type}`, SpanKind.PRODUCER, event.context, subject, attributes, h, async () => {
     try {
-      await r.js.publish(subject, JSON.stringify(event.payload), { msgID: event.id, headers: h });
+      const { data, gzipped } = await encodePayload(JSON.stringify(event.payload), r.nc.info?.max_payload);
+      if (gzipped) markGzipped(h);
+      await r.js.publish(subject, data, { msgID: event.id, headers: h });
     } catch (error) {
       throw new UnavailableError("the event bus did not acknowledge the event", { cause: error });
     }
@@ -49,7 +52,7 @@ export function publishCore(r: BusResources, subject: string, data: unknown): vo
  */
 export function subscribeCore(r: BusResources, subject: string, handler: (data: unknown, subject: string) => void): { unsubscribe(): void } {
   return watch(r, subject, (msg) => {
-    const data = safeJson(msg.data);
+    const data = readJson(msg.headers, msg.data);
     if (data.ok) handler(data.value, r.names.unprefixed(msg.subject));
   });
 }

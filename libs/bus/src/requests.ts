@@ -7,7 +7,8 @@ import { payloadTooDeep } from "./errors";
 import { inSendSpan } from "./message-spans";
 import type { BusResources } from "./resources";
 import type { RequestOptions } from "./types";
-import { clip, safeJson } from "./wire";
+import { encodePayload, markGzipped, readJson } from "./payload-encoding";
+import { clip } from "./wire";
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 
@@ -19,7 +20,7 @@ const DEFAULT_TIMEOUT_MS = 10_000;
  * carries it in its headers.
  */
 export async function request<N extends RequestName>(r: BusResources, name: N, payload: unknown, options: RequestOptions = {}): Promise<ReplyData<N>> {
-  const body = serialize(payload ?? {});
+  const json = serialize(payload ?? {});
   const h = natsHeaders();
   if (options.claim) h.set(HEADER.claim, options.claim);
   if (options.workspaceId) h.set(HEADER.workspaceId, options.workspaceId);
@@ -27,6 +28,8 @@ export async function request<N extends RequestName>(r: BusResources, name: N, p
   if (options.causationId) h.set(HEADER.causationId, options.causationId);
   if (options.clientIp) h.set(HEADER.clientIp, clip(options.clientIp));
   if (options.userAgent) h.set(HEADER.userAgent, clip(options.userAgent));
+  const { data: body, gzipped } = await encodePayload(json, r.nc.info?.max_payload);
+  if (gzipped) markGzipped(h);
   const subject = r.names.subject(requestSubject(name));
   const reply = await inSendSpan(`send ${name}`, SpanKind.CLIENT, { traceparent: options.traceparent }, subject, { "galaxy.operation": name }, h, async () => {
     try {
@@ -36,7 +39,7 @@ export async function request<N extends RequestName>(r: BusResources, name: N, p
       throw new UnavailableError(`the ${what} service did not answer`, { cause: error });
     }
   });
-  const parsed = safeJson(reply.data);
+  const parsed = readJson(reply.headers, reply.data);
   const envelope = parsed.ok ? ReplyEnvelope.safeParse(parsed.value) : undefined;
   if (!envelope?.success) throw new UnavailableError(`the reply to ${name} was malformed`);
   if (!envelope.data.ok) {

@@ -1,4 +1,4 @@
-import type { Msg } from "@nats-io/transport-node";
+import { headers as natsHeaders, type Msg } from "@nats-io/transport-node";
 import type { z } from "zod";
 import {
   GalaxyError, HEADER, REQUESTS, UnavailableError, ValidationError, issueDetails, requestSubject, type ErrorBody, type ErrorStatus, type ParsedRequest,
@@ -10,7 +10,8 @@ import { classifyFailure, isDataException, isTooDeep } from "./classify-failure"
 import { payloadTooDeep } from "./errors";
 import type { BusResources } from "./resources";
 import type { RequestContext } from "./types";
-import { header, safeJson } from "./wire";
+import { encodePayload, markGzipped, plainLimit, readJson } from "./payload-encoding";
+import { header } from "./wire";
 
 type Handler<N extends RequestName> = (request: ParsedRequest<N>, ctx: RequestContext) => Promise<ReplyData<N>>;
 
@@ -47,35 +48,33 @@ async function handleRequest<N extends RequestName>(r: BusResources, name: N, cl
     } catch (error) {
       envelope = replyToFailure(error, logger());
     }
-    if (msg.reply) respond(r, msg, JSON.stringify(envelope), logger);
+    if (msg.reply) await respond(r, msg, JSON.stringify(envelope), logger);
   });
 }
 
 /**
- * Sends a reply. One larger than the NATS server carries (its `max_payload`, 1 MB unless
- * configured: docs/operations.md, "NATS") is answered at once with 503 `reply_too_large`,
- * which says what to change, rather than left for the caller to time out on.
+ * Sends a reply, gzipped when it is larger than the NATS server carries as it is (docs/bus.md,
+ * "Large messages"). One too large even then (its `max_payload`, 1 MB unless configured:
+ * docs/operations.md, "NATS") is answered at once with 503 `reply_too_large`, which says what
+ * to change, rather than left for the caller to time out on.
  */
-function respond(r: BusResources, msg: Msg, reply: string, logger: () => Logger): void {
-  const limit = (r.nc.info?.max_payload ?? Number.POSITIVE_INFINITY) - REPLY_HEADROOM;
-  // At most three bytes a UTF-16 unit: most replies are known to fit without being measured.
-  const bytes = reply.length * 3 <= limit ? 0 : Buffer.byteLength(reply);
-  if (bytes <= limit) {
-    msg.respond(reply);
+async function respond(r: BusResources, msg: Msg, reply: string, logger: () => Logger): Promise<void> {
+  const maxPayload = r.nc.info?.max_payload;
+  const { data, gzipped } = await encodePayload(reply, maxPayload);
+  const limit = plainLimit(maxPayload);
+  if (!gzipped || data.length <= limit) {
+    msg.respond(data, gzipped ? { headers: markGzipped(natsHeaders()) } : undefined);
     return;
   }
   const error = new GalaxyError(
     503,
     "reply_too_large",
-    `The answer (${bytes} bytes) is larger than a reply may be on this event bus (${limit} bytes: NATS's max_payload less room for headers): raise max_payload (docs/operations.md, "NATS")`,
+    `The answer (${data.length} bytes gzipped) is larger than a reply may be on this event bus (${limit} bytes: NATS's max_payload less room for headers): raise max_payload (docs/operations.md, "NATS")`,
     { retryable: false },
   );
-  logger().error({ bytes, limit }, "a reply is larger than the NATS server accepts; it was answered reply_too_large");
+  logger().error({ bytes: data.length, limit }, "a reply is larger than the NATS server accepts, even gzipped; it was answered reply_too_large");
   msg.respond(JSON.stringify({ ok: false, status: error.status, error: error.toBody() } satisfies ReplyEnvelope));
 }
-
-/** Room left in a message for the headers NATS adds to a reply. */
-const REPLY_HEADROOM = 1_024;
 
 /** Verifies the claim (when there is one or one is needed) and parses the payload. */
 async function parseRequest<N extends RequestName>(r: BusResources, name: N, claimRequired: boolean, msg: Msg): Promise<{ claim: WorkspaceClaim | null; request: ParsedRequest<N> }> {
@@ -91,7 +90,7 @@ async function parseRequest<N extends RequestName>(r: BusResources, name: N, cla
     const ws = header(msg.headers, HEADER.workspaceId);
     if (ws !== undefined && ws !== claim.ws) throw new GalaxyError(401, "claim_workspace_mismatch", "Gx-Workspace-Id does not match the claim");
   }
-  const body = safeJson(msg.data);
+  const body = readJson(msg.headers, msg.data);
   if (!body.ok) throw new ValidationError("Malformed JSON", { "(root)": "not valid JSON" }, "malformed_json");
   const parsed = requestSchema(name).safeParse(body.value);
   if (!parsed.success) throw new ValidationError("The request is invalid", issueDetails(parsed.error));

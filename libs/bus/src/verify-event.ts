@@ -4,7 +4,8 @@ import { TerminalMessageError } from "./errors";
 import { rawOf, type IncomingMessage } from "./raw-messages";
 import type { BusResources } from "./resources";
 import type { EventMessage } from "./types";
-import { header, safeJson } from "./wire";
+import { readJson } from "./payload-encoding";
+import { header } from "./wire";
 
 /**
  * Parses and verifies one event message (docs/bus.md, "Consumers"): its subject names a
@@ -33,7 +34,7 @@ export async function verifyEvent(r: BusResources, msg: IncomingMessage, attempt
   if (claim.ws !== headerWs || headerWs !== fromSubject.workspaceId) {
     throw new TerminalMessageError("workspace_mismatch", "claim, header, subject and payload name different workspaces");
   }
-  const body = safeJson(msg.data);
+  const body = readJson(msg.headers, msg.data);
   if (!body.ok) throw new TerminalMessageError("bad_payload", "payload is not JSON");
   const parsed = parseEvent(body.value);
   if (!parsed.ok) throw new TerminalMessageError("bad_payload", parsed.error);

@@ -14,16 +14,6 @@ export function clip(value: string): string {
   return value.length > HEADER_VALUE_LIMIT ? value.slice(0, HEADER_VALUE_LIMIT) : value;
 }
 
-const UTF8 = new TextDecoder();
-
-export function safeJson(data: Uint8Array): { ok: true; value: unknown } | { ok: false } {
-  try {
-    return { ok: true, value: JSON.parse(UTF8.decode(data)) };
-  } catch {
-    return { ok: false };
-  }
-}
-
 /** A JetStream API answer that the stream, consumer or message does not exist. */
 export function isNotFound(error: unknown): boolean {
   return error instanceof Error && /not found/i.test(error.message);

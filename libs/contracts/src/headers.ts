@@ -16,6 +16,8 @@ export const HEADER = {
   /** Where the originating HTTP request came from; the audit log records them. */
   clientIp: "Gx-Client-Ip",
   userAgent: "Gx-User-Agent",
+  /** `gzip` on a message too large for NATS as plain JSON (docs/bus.md, "Large messages"). */
+  contentEncoding: "Gx-Content-Encoding",
   /** Dead letters only: who failed the message, why, after how many deliveries. */
   dlqConsumer: "Gx-Dlq-Consumer",
   dlqError: "Gx-Dlq-Error",

@@ -16,6 +16,12 @@ export interface DevModelServerOptions {
 }
 
 /**
+ * The largest request taken, as a provider takes far more than Fastify's 1 MiB default: an
+ * execution's input alone may be 1 MiB (a webhook body), and its conversation repeats it.
+ */
+const REQUEST_BODY_LIMIT = 16 * 1024 * 1024;
+
+/**
  * Builds the dev model server without listening: OpenAI's chat completions,
  * embeddings and models, Anthropic's messages, Gemini's `generateContent` (streamed too) and
  * embeddings, `/_control` fault switches and `/health`. Each instance has its own switches,
@@ -23,7 +29,7 @@ export interface DevModelServerOptions {
  */
 export function buildDevModelServer(options: DevModelServerOptions = {}): FastifyInstance {
   const loggerInstance: FastifyBaseLogger | undefined = options.logger;
-  const app = Fastify({ loggerInstance, logController: new ModelRequestLog() });
+  const app = Fastify({ loggerInstance, logController: new ModelRequestLog(), bodyLimit: REQUEST_BODY_LIMIT });
   const faults = new FaultSwitches();
 
   app.get("/health", async () => ({ status: "ok" }));

@@ -22,6 +22,12 @@ describe("tokenizer", () => {
     }
   });
 
+  it("cuts a run longer than 32 characters into tokens of 32, so a long word streams in small deltas", () => {
+    const word = "z".repeat(100);
+    expect(tokenize(word)).toEqual(["z".repeat(32), "z".repeat(32), "z".repeat(32), "zzzz"]);
+    expect(splitIntoPieces(` ${word}`)).toEqual([` ${"z".repeat(32)}`, "z".repeat(32), "z".repeat(32), "zzzz"]);
+  });
+
   it("truncates to a token budget keeping the whitespace between tokens", () => {
     expect(truncateToTokens("echo: one two three", 3)).toEqual({ text: "echo: one", truncated: true });
     expect(truncateToTokens("short", 3)).toEqual({ text: "short", truncated: false });

@@ -1,14 +1,16 @@
 /**
  * The dev model's tokenizer: a token is a run of letters, marks, digits and
  * underscores, or a single other non-space character. "Hello, world!" is four
- * tokens. It is not any provider's tokenizer; it only has to be deterministic,
- * cheap and roughly proportional to text length, so usage figures are stable
- * across runs and machines.
+ * tokens. A run longer than 32 characters is cut into tokens of 32, as a
+ * provider's tokenizer cuts a long word, so no stream delta is ever large. It is
+ * not any provider's tokenizer; it only has to be deterministic, cheap and
+ * roughly proportional to text length, so usage figures are stable across runs
+ * and machines.
  */
-const TOKEN = /[\p{L}\p{M}\p{N}_]+|[^\s\p{L}\p{M}\p{N}_]/gu;
+const TOKEN = /[\p{L}\p{M}\p{N}_]{1,32}|[^\s\p{L}\p{M}\p{N}_]/gu;
 
 /** Whitespace travels with the token after it, so the pieces concatenate back to the text. */
-const PIECE = /\s*(?:[\p{L}\p{M}\p{N}_]+|[^\s\p{L}\p{M}\p{N}_])|\s+$/gu;
+const PIECE = /\s*(?:[\p{L}\p{M}\p{N}_]{1,32}|[^\s\p{L}\p{M}\p{N}_])|\s+$/gu;
 
 /** The tokens of `text`, in order. */
 export function tokenize(text: string): string[] {

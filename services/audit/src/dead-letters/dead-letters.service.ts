@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { Bus, MessageContext, RequestContext } from "@galaxy/bus";
-import { toRawMessage } from "@galaxy/bus";
+import { readJson, toRawMessage } from "@galaxy/bus";
 import {
   CONSUMER_SERVICES, ConflictError, HEADER, NotFoundError, SYSTEM_WORKSPACE_ID, ValidationError, cursorPage, decodeCursor, encodeCursor, pagination, type DeadLetter, type DeadLetterQuery,
   type DeadLetterRedrive, type RawBusMessage, type RedriveOutcome, type ReplyData, type WorkspaceClaim,
@@ -230,13 +230,9 @@ function toDeadLetter(stored: StoredDeadLetter, redrive: DeadLetter["redrive"]):
   const letter = parseStored(stored);
   const headers: Record<string, string> = {};
   if (stored.headers) for (const key of stored.headers.keys()) headers[key] = key === HEADER.claim ? "(redacted)" : (stored.headers.get(key) ?? "");
-  const text = new TextDecoder().decode(stored.data);
-  let payload: unknown = text;
-  try {
-    payload = JSON.parse(text);
-  } catch {
-    // Not JSON: shown as text.
-  }
+  const json = readJson(stored.headers, stored.data);
+  // Not JSON: shown as text.
+  const payload = json.ok ? json.value : new TextDecoder().decode(stored.data);
   const withId = WithId.safeParse(payload);
   return {
     id: stored.seq,
