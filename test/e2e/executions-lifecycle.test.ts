@@ -193,6 +193,21 @@ describe("the event stream", () => {
     expect(numbered(resumed.frames).map((e) => e.event.id)).toEqual(events.slice(2).map((e) => e.event.id));
   });
 
+  test("an input close to 1 MiB runs, reads back whole and streams its stored events, even where NATS carries 1 MB a message", async ({ galaxy, workspace, activeAgent, start, ended }) => {
+    const { token } = await workspace();
+    const agent = await activeAgent(token);
+    // With the echo model's output beside it, about 2 MiB: the execution's events and replies travel gzipped (docs/bus.md, "Large messages").
+    const message = "w".repeat(1024 * 1024 - 64);
+    const execution = await start(token, agent.id, { message });
+    const done = await ended(token, execution.id);
+    expect(done.status, JSON.stringify(done.error)).toBe("completed");
+    expect(done.input).toEqual({ message });
+    expect(done.output?.text).toBe(`echo: ${message}`);
+    const stream = await readExecutionEvents(galaxy, execution.id, token);
+    expect(stream.status).toBe(200);
+    expect(numbered(stream.frames).at(-1)?.type).toBe("execution.completed");
+  });
+
   test.for(PROVIDERS)("a stream opened while the execution on %s runs gets the live events and token deltas, then closes", async (provider, { galaxy, workspace, activeAgent, start }) => {
     const { token } = await workspace();
     const agent = await activeAgent(token, { provider });
