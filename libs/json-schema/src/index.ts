@@ -47,6 +47,20 @@ export function describeErrors(errors: ErrorObject[] | null | undefined, fallbac
 }
 
 /**
+ * Each problem of a value against its schema, by the path of the field (`<root>.<path>`, a
+ * missing property named too), the first problem of a field only: what a 400's `details` say.
+ */
+export function fieldProblems(errors: ErrorObject[] | null | undefined, root: string): Record<string, string> {
+  const details: Record<string, string> = {};
+  for (const e of errors ?? []) {
+    const missing = e.keyword === "required" && typeof e.params.missingProperty === "string" ? `/${e.params.missingProperty}` : "";
+    const path = `${root}${`${e.instancePath}${missing}`.replaceAll("/", ".")}`;
+    details[path] ??= e.message ?? "is invalid";
+  }
+  return details;
+}
+
+/**
  * Compiled validators by a key the caller chooses (an agent version, the schema's text), each
  * compiled with an Ajv instance of its own dialect, at most `max` kept (then it starts over).
  */

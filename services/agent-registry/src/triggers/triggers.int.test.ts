@@ -107,6 +107,26 @@ describe("secrets", () => {
   });
 });
 
+describe("a schedule's input", () => {
+  test("is checked against the agent's inputSchema when the schedule is made: a 400 naming each bad field, and nothing stored", async ({ gatewayBus, db, as }) => {
+    const owner = await as(randomUUID(), "owner");
+    const inputSchema = { type: "object", properties: { city: { type: "string" }, days: { type: "integer", maximum: 7 } }, required: ["city"] };
+    const agent = await gatewayBus.request("registry.agents.create", { name: "Forecast", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "", inputSchema }, owner);
+    const schedule = (input?: unknown) => ({ agentId: agent.id, trigger: { type: "schedule" as const, cron: "0 6 * * *", ...(input === undefined ? {} : { input }) } });
+
+    const bad = await refusal(gatewayBus.request("registry.triggers.create", schedule({ days: 30 }), owner));
+    expect(bad).toMatchObject({ status: 400, code: "input_invalid" });
+    expect(bad.details).toEqual({ "trigger.input.city": "must have required property 'city'", "trigger.input.days": "must be <= 7" });
+    // No input is null, which an object schema refuses as every tick would.
+    expect((await refusal(gatewayBus.request("registry.triggers.create", schedule(), owner))).details).toEqual({ "trigger.input": "must be object" });
+    const none = await inWorkspace(db, owner.workspaceId, (tx) => tx.selectFrom("triggers").select("id").where("agent_id", "=", agent.id).execute());
+    expect(none).toEqual([]);
+
+    const good = await gatewayBus.request("registry.triggers.create", schedule({ city: "Lyon", days: 3 }), owner);
+    expect(good).toMatchObject({ type: "schedule", input: { city: "Lyon", days: 3 } });
+  });
+});
+
 describe("another workspace's trigger", () => {
   test("is a 404, and the attempt is a security.cross_workspace_attempt in the caller's workspace", async ({ gatewayBus, published, as, agentOf }) => {
     const owner = await as(randomUUID(), "owner");

@@ -8,6 +8,7 @@ import type { Logger } from "@galaxy/observability";
 import type { SecretBox } from "@galaxy/secrets";
 import type { Caller } from "../agents/agents.service";
 import { agentExistsElsewhere, agentOwners, findAgent } from "../agents/agents.repository";
+import { checkAgainstInputSchema } from "../agents/json-schema";
 import type { RegistryDb } from "../db";
 import { ActionForbiddenError, AgentNotFoundError, InvalidScheduleError, TriggerHasNoSecretError, TriggerNotFoundError } from "../errors";
 import { withNextRuns } from "./next-runs";
@@ -91,6 +92,8 @@ export class TriggersService {
       const agent = await findAgent(tx, request.agentId);
       if (!agent) return null;
       await requireAllowed(tx, claim, "triggers.manage", request.agentId);
+      // Every tick would be refused by the worker: say so now, not in a log at each tick.
+      if (spec.type === "schedule" && agent.inputSchema) checkAgainstInputSchema(agent.inputSchema, spec.input, "trigger.input");
       const trigger = await insertTrigger(tx, spec);
       events.push(await appendEvent(tx, { type: "trigger.created", workspaceId: claim.ws, actor: actorOf(claim), context: caller.eventContext(), data: { trigger } }));
       return { trigger, agentStatus: agent.status };

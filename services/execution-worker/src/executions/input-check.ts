@@ -1,5 +1,5 @@
 import { ValidationError, type AgentConfig } from "@galaxy/contracts";
-import { CompiledSchemas, type ValidateFunction } from "@galaxy/json-schema";
+import { CompiledSchemas, fieldProblems, type ValidateFunction } from "@galaxy/json-schema";
 
 /**
  * Compiled input schemas by agent version (a version is immutable, so its schema is too).
@@ -24,11 +24,5 @@ export function checkInput(agentId: string, version: number, config: Pick<AgentC
     throw new ValidationError("The agent's inputSchema cannot be used to check the input", { inputSchema: error instanceof Error ? error.message : String(error) }, "input_schema_unusable");
   }
   if (validate(input)) return;
-  const details: Record<string, string> = {};
-  for (const e of validate.errors ?? []) {
-    const missing = e.keyword === "required" && typeof e.params.missingProperty === "string" ? `/${e.params.missingProperty}` : "";
-    const path = `input${`${e.instancePath}${missing}`.replaceAll("/", ".")}`;
-    details[path] ??= e.message ?? "is invalid";
-  }
-  throw new ValidationError("The input does not match the agent's inputSchema", details, "input_invalid");
+  throw new ValidationError("The input does not match the agent's inputSchema", fieldProblems(validate.errors, "input"), "input_invalid");
 }
