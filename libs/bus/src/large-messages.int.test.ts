@@ -6,6 +6,7 @@ import { v7 as uuidv7 } from "uuid";
 import { GalaxyError, HEADER, deliveryExecutionId, type Execution } from "@galaxy/contracts";
 import { busTest } from "../test/fixtures";
 import { agent, agentCreated, execution, rejection } from "../test/support";
+import { TerminalMessageError } from "./errors";
 import { readJson } from "./payload-encoding";
 import type { EventMessage, StoredEvent } from "./types";
 
@@ -75,6 +76,43 @@ describe("large messages", () => {
     const input = { document: compressible(gatewayBus.maxPayload + 256 * 1024) };
     const reply = await gatewayBus.request("execution.start", { agentId: uuidv7(), input }, { claim: await claims.sign({ ws }), workspaceId: ws });
     expect(reply.input).toEqual(input);
+  });
+
+  test("a request too large even gzipped is refused at once with 503 message_too_large, before anything is sent", async ({ claims, gatewayBus }) => {
+    const ws = uuidv7();
+    const input = { document: randomBytes(gatewayBus.maxPayload + 256 * 1024).toString("base64") };
+    const error = await rejection(gatewayBus.request("execution.start", { agentId: uuidv7(), input }, { claim: await claims.sign({ ws }), workspaceId: ws }));
+    expect(error).toMatchObject({ status: 503, code: "message_too_large", retryable: false });
+  });
+
+  test("large and small events published one after another are stored in that order", async ({ claims, publisher, worker }) => {
+    const ws = uuidv7();
+    const claim = await claims.sign({ ws });
+    const large = () => webhookReceived(ws, claim, { document: compressible(publisher.maxPayload + 128 * 1024) });
+    const events = [large(), agentCreated(ws, claim), large(), agentCreated(ws, claim), agentCreated(ws, claim), large()];
+    const seen: string[] = [];
+    await worker.consume({ durable: `order-${ws.slice(-8)}`, filter: `evt.${ws}.>`, handler: async (m) => void seen.push(m.event.id) });
+    // As an outbox publishes a turn's events: all at once, each awaited together.
+    await Promise.all(events.map((event) => publisher.publishEvent(event)));
+    await vi.waitFor(() => expect(seen).toHaveLength(events.length), { timeout: 5_000 });
+    expect(seen).toEqual(events.map((event) => event.id));
+  });
+
+  test("a gzipped event that cannot be applied is dead-lettered gzipped, headers and all, and reads back whole", async ({ claims, publisher, worker, inspector }) => {
+    const ws = uuidv7();
+    const body = { document: compressible(publisher.maxPayload + 128 * 1024) };
+    const event = webhookReceived(ws, await claims.sign({ ws }), body);
+    const durable = `refuses-${ws.slice(-8)}`;
+    await worker.consume({ durable, filter: `evt.${ws}.>`, handler: async () => Promise.reject(new TerminalMessageError("refused", "this consumer refuses it")) });
+    await publisher.publishEvent(event);
+    const [letter] = await vi.waitFor(async () => {
+      const letters = await inspector.deadLetters(durable);
+      expect(letters).toHaveLength(1);
+      return letters;
+    }, { timeout: 5_000 });
+    expect(letter?.header.get(HEADER.contentEncoding)).toBe("gzip");
+    expect(letter?.header.get(HEADER.dlqError)).toMatch(/refuses it/);
+    expect(readJson(letter?.header, letter?.data ?? new Uint8Array())).toEqual({ ok: true, value: event.payload });
   });
 
   test("a reply too large even gzipped is answered at once with 503 reply_too_large, not left to time out", async ({ claims, connect, gatewayBus }) => {

@@ -1,7 +1,6 @@
-import { gunzipSync, gzip } from "node:zlib";
-import { promisify } from "node:util";
+import { gunzipSync, gzipSync } from "node:zlib";
 import type { MsgHdrs } from "@nats-io/transport-node";
-import { HEADER } from "@galaxy/contracts";
+import { GalaxyError, HEADER } from "@galaxy/contracts";
 
 /**
  * Galaxy's messages are JSON. One too large for the NATS server (its `max_payload`, 1 MB unless
@@ -12,31 +11,51 @@ import { HEADER } from "@galaxy/contracts";
 export const GZIP = "gzip";
 
 /** Room kept in a message for its headers (a claim, trace context, a dead letter's error). */
-const HEADER_ROOM = 8 * 1024;
+const HEADER_ROOM = 16 * 1024;
 
 /** The most a gzipped payload may inflate to: well over anything Galaxy sends, far under a gzip bomb. */
 const MAX_INFLATED_BYTES = 32 * 1024 * 1024;
 
-const gzipAsync = promisify(gzip);
 const UTF8 = new TextDecoder();
 
-/** The largest payload that is sent as it is, given the server's `max_payload`. */
-export function plainLimit(maxPayload: number | undefined): number {
-  return (maxPayload ?? Number.POSITIVE_INFINITY) - HEADER_ROOM;
+/** The largest payload sent, as it is or gzipped, given the server's `max_payload`: what is left beside the headers. */
+export function payloadLimit(maxPayload: number | undefined): number {
+  if (maxPayload === undefined) return Number.POSITIVE_INFINITY;
+  return Math.max(maxPayload - HEADER_ROOM, maxPayload / 2);
+}
+
+/**
+ * A payload larger than the server carries even gzipped: input that does not compress. A 503
+ * that retrying cannot cure; an operator must raise `max_payload` (docs/operations.md, "NATS").
+ */
+export class MessageTooLargeError extends GalaxyError {
+  constructor(readonly bytes: number, readonly limit: number, what: string) {
+    super(
+      503,
+      `${what}_too_large`,
+      `The ${what} (${bytes} bytes gzipped) is larger than the event bus carries (${limit} bytes: NATS's max_payload less room for headers): raise max_payload (docs/operations.md, "NATS")`,
+      { retryable: false },
+    );
+    this.name = "MessageTooLargeError";
+  }
 }
 
 /**
  * The payload to send for `json`: the text itself when it fits under `maxPayload`, otherwise its
- * gzip, which the sender marks with {@link markGzipped}. Gzipping runs off the event loop. A
- * gzip may still be too large (input that does not compress); NATS refuses it then.
+ * gzip, which the sender marks with {@link markGzipped}. Gzipping is synchronous, so messages
+ * leave in the order they were sent (an outbox publishes a run's events one after another), and
+ * it is rare: a megabyte takes a few milliseconds.
+ * @throws {MessageTooLargeError} `<what>_too_large` when even the gzip does not fit.
  */
-export async function encodePayload(json: string, maxPayload: number | undefined): Promise<{ data: string | Uint8Array; gzipped: boolean }> {
-  const limit = plainLimit(maxPayload);
+export function encodePayload(json: string, maxPayload: number | undefined, what: "message" | "reply" = "message"): { data: string | Uint8Array; gzipped: boolean } {
+  const limit = payloadLimit(maxPayload);
   // At most three bytes a UTF-16 unit: most payloads are known to fit without being measured.
   if (json.length * 3 <= limit) return { data: json, gzipped: false };
   const bytes = Buffer.from(json);
   if (bytes.length <= limit) return { data: bytes, gzipped: false };
-  return { data: await gzipAsync(bytes), gzipped: true };
+  const zipped = gzipSync(bytes);
+  if (zipped.length > limit) throw new MessageTooLargeError(zipped.length, limit, what);
+  return { data: zipped, gzipped: true };
 }
 
 /** Marks a message's payload as gzipped. */

@@ -26,11 +26,12 @@ export async function publishEvent(r: BusResources, event: StoredEvent, extra: {
   if (event.context.userAgent) h.set(HEADER.userAgent, clip(event.context.userAgent));
   if (extra.replayId) h.set(HEADER.replayId, extra.replayId);
   const subject = r.names.subject(`evt.${event.workspaceId}.${event.type}`);
+  // Before the span: an event too large for the server even gzipped is refused as such, not as the bus being down.
+  const { data, gzipped } = encodePayload(JSON.stringify(event.payload), r.nc.info?.max_payload);
+  if (gzipped) markGzipped(h);
   const attributes = { "messaging.message.id": event.id, "galaxy.event.type": event.type };
   await inSendSpan(`publish ${event.type}`, SpanKind.PRODUCER, event.context, subject, attributes, h, async () => {
     try {
-      const { data, gzipped } = await encodePayload(JSON.stringify(event.payload), r.nc.info?.max_payload);
-      if (gzipped) markGzipped(h);
       await r.js.publish(subject, data, { msgID: event.id, headers: h });
     } catch (error) {
       throw new UnavailableError("the event bus did not acknowledge the event", { cause: error });
@@ -41,8 +42,9 @@ export async function publishEvent(r: BusResources, event: StoredEvent, extra: {
 }
 
 /** Publishes on core NATS only (live token deltas, signals): nothing is stored. */
-export function publishCore(r: BusResources, subject: string, data: unknown): void {
-  r.nc.publish(r.names.subject(subject), JSON.stringify(data));
+export function publishCore(r: BusResources, subject: string, payload: unknown): void {
+  const { data, gzipped } = encodePayload(JSON.stringify(payload), r.nc.info?.max_payload);
+  r.nc.publish(r.names.subject(subject), data, gzipped ? { headers: markGzipped(natsHeaders()) } : undefined);
 }
 
 /**

@@ -28,7 +28,7 @@ export async function request<N extends RequestName>(r: BusResources, name: N, p
   if (options.causationId) h.set(HEADER.causationId, options.causationId);
   if (options.clientIp) h.set(HEADER.clientIp, clip(options.clientIp));
   if (options.userAgent) h.set(HEADER.userAgent, clip(options.userAgent));
-  const { data: body, gzipped } = await encodePayload(json, r.nc.info?.max_payload);
+  const { data: body, gzipped } = encodePayload(json, r.nc.info?.max_payload);
   if (gzipped) markGzipped(h);
   const subject = r.names.subject(requestSubject(name));
   const reply = await inSendSpan(`send ${name}`, SpanKind.CLIENT, { traceparent: options.traceparent }, subject, { "galaxy.operation": name }, h, async () => {

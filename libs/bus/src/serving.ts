@@ -10,7 +10,7 @@ import { classifyFailure, isDataException, isTooDeep } from "./classify-failure"
 import { payloadTooDeep } from "./errors";
 import type { BusResources } from "./resources";
 import type { RequestContext } from "./types";
-import { encodePayload, markGzipped, plainLimit, readJson } from "./payload-encoding";
+import { encodePayload, markGzipped, MessageTooLargeError, readJson } from "./payload-encoding";
 import { header } from "./wire";
 
 type Handler<N extends RequestName> = (request: ParsedRequest<N>, ctx: RequestContext) => Promise<ReplyData<N>>;
@@ -48,7 +48,7 @@ async function handleRequest<N extends RequestName>(r: BusResources, name: N, cl
     } catch (error) {
       envelope = replyToFailure(error, logger());
     }
-    if (msg.reply) await respond(r, msg, JSON.stringify(envelope), logger);
+    if (msg.reply) respond(r, msg, JSON.stringify(envelope), logger);
   });
 }
 
@@ -58,22 +58,17 @@ async function handleRequest<N extends RequestName>(r: BusResources, name: N, cl
  * docs/operations.md, "NATS") is answered at once with 503 `reply_too_large`, which says what
  * to change, rather than left for the caller to time out on.
  */
-async function respond(r: BusResources, msg: Msg, reply: string, logger: () => Logger): Promise<void> {
-  const maxPayload = r.nc.info?.max_payload;
-  const { data, gzipped } = await encodePayload(reply, maxPayload);
-  const limit = plainLimit(maxPayload);
-  if (!gzipped || data.length <= limit) {
-    msg.respond(data, gzipped ? { headers: markGzipped(natsHeaders()) } : undefined);
+function respond(r: BusResources, msg: Msg, reply: string, logger: () => Logger): void {
+  let encoded: ReturnType<typeof encodePayload>;
+  try {
+    encoded = encodePayload(reply, r.nc.info?.max_payload, "reply");
+  } catch (error) {
+    if (!(error instanceof MessageTooLargeError)) throw error;
+    logger().error({ bytes: error.bytes, limit: error.limit }, "a reply is larger than the NATS server accepts, even gzipped; it was answered reply_too_large");
+    msg.respond(JSON.stringify({ ok: false, status: error.status, error: error.toBody() } satisfies ReplyEnvelope));
     return;
   }
-  const error = new GalaxyError(
-    503,
-    "reply_too_large",
-    `The answer (${data.length} bytes gzipped) is larger than a reply may be on this event bus (${limit} bytes: NATS's max_payload less room for headers): raise max_payload (docs/operations.md, "NATS")`,
-    { retryable: false },
-  );
-  logger().error({ bytes: data.length, limit }, "a reply is larger than the NATS server accepts, even gzipped; it was answered reply_too_large");
-  msg.respond(JSON.stringify({ ok: false, status: error.status, error: error.toBody() } satisfies ReplyEnvelope));
+  msg.respond(encoded.data, encoded.gzipped ? { headers: markGzipped(natsHeaders()) } : undefined);
 }
 
 /** Verifies the claim (when there is one or one is needed) and parses the payload. */

@@ -27,7 +27,15 @@ export const HTTP_ERROR_CODES = {
   rate_limited: 429, webhook_rate_limited: 429, quota_exceeded: 429, login_throttled: 429,
   internal_error: 500,
   service_unavailable: 503, embedding_unavailable: 503, vector_store_unavailable: 503, embedding_failed: 503, embedding_credential_missing: 503,
-  vector_store_not_allowed: 503, vector_store_not_configured: 503, webhook_tools_not_configured: 503, reply_too_large: 503,
+  vector_store_not_allowed: 503, vector_store_not_configured: 503, webhook_tools_not_configured: 503, reply_too_large: 503, message_too_large: 503,
 } as const satisfies Record<string, ErrorStatus>;
 
 export type HttpErrorCode = keyof typeof HTTP_ERROR_CODES;
+
+/**
+ * The 503s that retrying cannot cure: a configuration only an operator can change. They carry
+ * no `Retry-After`, which every other 503 and 429 does (docs/errors.md).
+ */
+export const UNRETRYABLE_UNAVAILABLE_CODES: ReadonlySet<string> = new Set<HttpErrorCode>([
+  "embedding_failed", "embedding_credential_missing", "vector_store_not_allowed", "vector_store_not_configured", "webhook_tools_not_configured", "reply_too_large", "message_too_large",
+]);

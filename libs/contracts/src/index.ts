@@ -13,7 +13,7 @@ export {
 export { MAX_JSON_DEPTH, UNSTORABLE_MESSAGES, findUnstorable, assertStorable } from "./json-storable";
 export type { Unstorable, UnstorableReason } from "./json-storable";
 export { PageQuery, CursorPageQuery, Pagination, Page, pagination, encodeCursor, decodeCursor, cursorPage, fitPage, PAGE_REPLY_CHARS, InvalidCursorError } from "./pagination";
-export { HTTP_ERROR_CODES } from "./error-codes";
+export { HTTP_ERROR_CODES, UNRETRYABLE_UNAVAILABLE_CODES } from "./error-codes";
 export type { HttpErrorCode } from "./error-codes";
 export { SECRET_FIELDS, REDACTED, isSecretField, redact } from "./redaction";
 export {

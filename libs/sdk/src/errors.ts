@@ -23,9 +23,12 @@ export class GalaxyApiError extends Error {
     this.retryAfterS = retryAfterSeconds(headers);
   }
 
-  /** Worth sending again (with the same `Idempotency-Key`): a limit that passes, or Galaxy briefly unavailable. */
+  /**
+   * Worth sending again (with the same `Idempotency-Key`): a limit that passes, or Galaxy
+   * briefly unavailable. A 503 without `Retry-After` is a configuration to fix, not a moment to wait.
+   */
   get retryable(): boolean {
-    return this.status === 429 || this.status === 503;
+    return this.status === 429 || (this.status === 503 && this.retryAfterS !== undefined);
   }
 }
 

@@ -40,16 +40,29 @@ function sleep(ms: number, signal: AbortSignal | null): Promise<void> {
 }
 
 /**
- * Sends `request`, and again (the same request, so the same `Idempotency-Key`) while Galaxy
- * answers 429 or 503, waiting what `Retry-After` asks (or 0.5 s, 1 s, 2 s … without one), at
- * most `maxRetries` times and never longer than `maxDelayMs` at once.
+ * Whether an answer asks to be sent again: a 429, or a 503 with `Retry-After` or of someone
+ * other than Galaxy (a proxy's, with no error `code`). Galaxy sends a 503 without `Retry-After`
+ * only when retrying cannot cure it (a configuration to fix: docs/errors.md).
+ */
+async function asksForRetry(response: Response): Promise<boolean> {
+  if (response.status === 429) return true;
+  if (response.status !== 503) return false;
+  if (response.headers.has("retry-after")) return true;
+  const body: unknown = await response.clone().json().catch(() => null);
+  return !(typeof body === "object" && body !== null && "code" in body && typeof body.code === "string");
+}
+
+/**
+ * Sends `request`, and again (the same request, so the same `Idempotency-Key`) while the
+ * answer asks for it (429, 503: `asksForRetry`), waiting what `Retry-After` asks (or 0.5 s,
+ * 1 s, 2 s … without one), at most `maxRetries` times and never longer than `maxDelayMs` at once.
  */
 export async function fetchWithRetries(request: Request, policy: RetryPolicy, fetchImpl: (request: Request) => Promise<Response>): Promise<Response> {
   const canRetry = replayable(request);
   for (let attempt = 0; ; attempt++) {
     const last = !canRetry || attempt >= policy.maxRetries;
     const response = await fetchImpl(last ? request : request.clone());
-    if (last || (response.status !== 429 && response.status !== 503)) return response;
+    if (last || !(await asksForRetry(response))) return response;
     const delayMs = (retryAfterSeconds(response.headers) ?? 0.5 * 2 ** attempt) * 1000;
     if (delayMs > policy.maxDelayMs) return response;
     await response.body?.cancel();

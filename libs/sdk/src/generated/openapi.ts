@@ -131,7 +131,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description Service Unavailable. `code` is one of: `service_unavailable`, `embedding_unavailable`, `vector_store_unavailable`, `embedding_failed`, `embedding_credential_missing`, `vector_store_not_allowed`, `vector_store_not_configured`, `webhook_tools_not_configured`, `reply_too_large` (docs/errors.md). */
+        /** @description Service Unavailable. `code` is one of: `service_unavailable`, `embedding_unavailable`, `vector_store_unavailable`, `embedding_failed`, `embedding_credential_missing`, `vector_store_not_allowed`, `vector_store_not_configured`, `webhook_tools_not_configured`, `reply_too_large`, `message_too_large` (docs/errors.md). */
         Unavailable: {
             headers: {
                 "Retry-After": components["headers"]["Retry-After"];
@@ -182,7 +182,7 @@ export interface components {
         "RateLimit-Remaining": number;
         /** @description Seconds until the current window ends. */
         "RateLimit-Reset": number;
-        /** @description Seconds to wait before trying again. */
+        /** @description Seconds to wait before trying again. Absent from a 503 that retrying cannot cure, such as a configuration to fix (docs/errors.md). */
         "Retry-After": number;
     };
     pathItems: never;

@@ -1,7 +1,7 @@
 import { describe, expect } from "vitest";
 import { connect } from "node:net";
 import Fastify from "fastify";
-import { ERROR_TITLES, ErrorBody, UnavailableError } from "@galaxy/contracts";
+import { ERROR_TITLES, ErrorBody, GalaxyError, UnavailableError } from "@galaxy/contracts";
 import { createDb, sql } from "@galaxy/db";
 import { freePort } from "@galaxy/testkit";
 import { gatewayTest } from "../../test/fixtures";
@@ -210,6 +210,19 @@ describe("errors that are not Galaxy's own: an outage 503, the input's fault 400
     expect(answer.status).toBe(503);
     expectShape(503, answer.body, "service_unavailable");
     expect(answer.retryAfter).toMatch(/^\d+$/);
+  });
+
+  test("a 503 that retrying cannot cure (a configuration to fix) carries no Retry-After; one that waiting cures does", async () => {
+    const tooLarge = await thrownBy(async () => {
+      throw new GalaxyError(503, "reply_too_large", "raise max_payload", { retryable: false });
+    });
+    expectShape(503, tooLarge.body, "reply_too_large");
+    expect(tooLarge.retryAfter).toBeUndefined();
+    const unavailable = await thrownBy(async () => {
+      throw new UnavailableError("the execution service did not answer");
+    });
+    expectShape(503, unavailable.body, "service_unavailable");
+    expect(unavailable.retryAfter).toMatch(/^\d+$/);
   });
 
   test("a stack overflow, even wrapped as a bus failure, is a 400 invalid_value: retrying cannot help", async () => {

@@ -2,7 +2,7 @@ import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from "fastify-type-provider-zod";
-import { ERROR_TITLES, GalaxyError, type ErrorBody, type ErrorStatus } from "@galaxy/contracts";
+import { ERROR_TITLES, GalaxyError, UNRETRYABLE_UNAVAILABLE_CODES, type ErrorBody, type ErrorStatus } from "@galaxy/contracts";
 import { classifyGatewayFailure } from "./failure-kind";
 
 interface KnownError {
@@ -44,15 +44,18 @@ function isErrorStatus(status: number): status is ErrorStatus {
   return Object.hasOwn(ERROR_TITLES, status);
 }
 
-/** The `Retry-After` a 429 or 503 says: the service's own `details.retryAfter` (seconds), or a default. */
-function setRetryAfter(reply: FastifyReply, status: number, details: Record<string, string> | undefined): void {
-  if ((status !== 429 && status !== 503) || reply.hasHeader("retry-after")) return;
-  const retryAfter = details?.retryAfter;
+/**
+ * The `Retry-After` a 429 or 503 says: the service's own `details.retryAfter` (seconds), or a
+ * default. A 503 that waiting cannot cure (a configuration to fix) says none.
+ */
+function setRetryAfter(reply: FastifyReply, status: number, error: ErrorBody): void {
+  if ((status !== 429 && status !== 503) || reply.hasHeader("retry-after") || UNRETRYABLE_UNAVAILABLE_CODES.has(error.code)) return;
+  const retryAfter = error.details?.retryAfter;
   reply.header("retry-after", retryAfter && /^\d+$/.test(retryAfter) ? retryAfter : String(status === 503 ? UNAVAILABLE_RETRY_AFTER_S : 1));
 }
 
 function sendError(reply: FastifyReply, status: ErrorStatus, error: ErrorBody): FastifyReply {
-  setRetryAfter(reply, status, error.details);
+  setRetryAfter(reply, status, error);
   return reply.status(status).send(error);
 }
 

@@ -7,7 +7,7 @@ export const API_HEADERS: Json = {
   "RateLimit-Limit": { description: "Requests allowed in the current window for the narrowest limit that applies (the API key's or the workspace's).", schema: integer },
   "RateLimit-Remaining": { description: "Requests left in the current window.", schema: integer },
   "RateLimit-Reset": { description: "Seconds until the current window ends.", schema: integer },
-  "Retry-After": { description: "Seconds to wait before trying again.", schema: integer },
+  "Retry-After": { description: "Seconds to wait before trying again. Absent from a 503 that retrying cannot cure, such as a configuration to fix (docs/errors.md).", schema: integer },
   "Idempotent-Replayed": { description: "`true` when this is the stored answer to an earlier request with the same `Idempotency-Key`.", schema: { type: "string", enum: ["true"] } },
 };
 
