@@ -269,6 +269,13 @@ describe("a new user", () => {
     await form.locator(".field", { has: page.getByLabel("Time zone") }).locator(".field-error").getByText(/not an IANA time zone/).waitFor();
     await form.getByLabel("Cron").fill("0 9 * * *");
     await form.getByLabel("Time zone").fill("Europe/Paris");
+    // The input starts as one the agent's inputSchema (it requires `question`) accepts; one it refuses is refused beside the field.
+    const input = form.getByLabel("Input (JSON)");
+    expect(JSON.parse(await input.inputValue())).toEqual({ question: "hello from a schedule" });
+    await input.fill("{}");
+    await form.getByRole("button", { name: "Add schedule" }).click();
+    await form.locator(".field", { has: page.getByLabel("Input (JSON)") }).locator(".field-error").getByText(/required property 'question'/).waitFor();
+    await input.fill('{"question":"what happened overnight?"}');
     await form.getByRole("button", { name: "Add schedule" }).click();
     const runs = page.getByRole("list", { name: "Next runs (Europe/Paris)" });
     await runs.waitFor();

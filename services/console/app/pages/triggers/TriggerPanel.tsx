@@ -62,7 +62,8 @@ function NewSchedule({ agent }: { agent: Agent }) {
   const client = useQueryClient();
   const [cron, setCron] = useState("*/5 * * * *");
   const [timezone, setTimezone] = useState("UTC");
-  const [input, setInput] = useState("");
+  // An agent with an inputSchema refuses a schedule whose input fails it: start from one that passes.
+  const [input, setInput] = useState(agent.inputSchema ? exampleBody(agent.inputSchema, "hello from a schedule") : "");
   const create = useMutation({
     mutationFn: () => {
       let parsed: unknown = null;

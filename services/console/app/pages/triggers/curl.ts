@@ -1,14 +1,14 @@
 import { schemaProperties } from "../../ui/SchemaForm";
 
 /** A body the agent's `inputSchema` accepts, for the example (no quote in it, for the shell). */
-export function exampleBody(inputSchema: Record<string, unknown> | null): string {
+export function exampleBody(inputSchema: Record<string, unknown> | null, text = "hello from a webhook"): string {
   const properties = schemaProperties(inputSchema);
-  if (!properties) return JSON.stringify({ message: "hello from a webhook" });
+  if (!properties) return JSON.stringify({ message: text });
   const body: Record<string, unknown> = {};
   for (const [name, property] of properties) {
     const type = Array.isArray(property.type) ? property.type[0] : property.type;
     const first = Array.isArray(property.enum) ? property.enum[0] : undefined;
-    body[name] = first !== undefined ? first : type === "number" || type === "integer" ? 1 : type === "boolean" ? true : type === "string" ? "hello from a webhook" : null;
+    body[name] = first !== undefined ? first : type === "number" || type === "integer" ? 1 : type === "boolean" ? true : type === "string" ? text : null;
   }
   return JSON.stringify(body).replaceAll("'", "");
 }
