@@ -1,7 +1,7 @@
 import { describe, expect } from "vitest";
 import { z } from "zod";
-import { Agent, AuditEntry, CreatedApiKey, ErrorBody, LoginResult, Pagination, SYSTEM_WORKSPACE_ID } from "@galaxy/contracts";
-import { connectCli, grantSystemAdmin, parseCliEnv, revokeKey, rotateKeys } from "@galaxy/cli";
+import { Agent, AuditEntry, CreatedApiKey, ErrorBody, LoginResult, Pagination, SYSTEM_WORKSPACE_ID, WorkspaceTier as Tier } from "@galaxy/contracts";
+import { connectCli, grantSystemAdmin, parseCliEnv, revokeKey, rotateKeys, setTier, showTier } from "@galaxy/cli";
 import { galaxyTest, PASSWORD, startGalaxyFirst } from "./fixtures";
 import { api, dataOf, eventually } from "./harness";
 
@@ -37,9 +37,10 @@ const test = galaxyTest()
   .extend("grant", { scope: "file" }, async ({ asCli }) => (email: string) => asCli((bus) => grantSystemAdmin(bus, email)));
 startGalaxyFirst(test);
 
-describe("system admins", () => {
-  let adminToken: string;
+/** A system admin's access token, once the first test has granted the flag. */
+let adminToken: string;
 
+describe("system admins", () => {
   test("the CLI grants the flag; it opens /api/admin/* from the next sign-in", async ({ galaxy, ada, login, grant }) => {
     // A token issued before the grant does not carry it.
     const early = await api(galaxy, "GET", "/api/admin/security-incidents", { token: ada.accessToken });
@@ -121,6 +122,33 @@ describe("system admins", () => {
     expect(switched.status).toBe(404);
     const agents = z.object({ data: z.array(Agent) }).parse((await api(galaxy, "GET", "/api/agents", { token: adminToken })).body);
     expect(agents.data).toEqual([]);
+  });
+});
+
+describe("subscription tiers", () => {
+  test("a system admin reads and sets a workspace's tier; the workspace's own audit log records the change; others are refused", async ({ galaxy, carol, asCli }) => {
+    const url = `/api/admin/workspaces/${carol.workspace.id}/tier`;
+    expect(dataOf(Tier, await api(galaxy, "GET", url, { token: adminToken }))).toMatchObject({ tier: "free", limits: { concurrency: 2 }, updatedAt: null });
+    const set = await api(galaxy, "PUT", url, { token: adminToken, body: { tier: "enterprise" } });
+    expect(set.status, JSON.stringify(set.body)).toBe(200);
+    expect(dataOf(Tier, set)).toMatchObject({ workspaceId: carol.workspace.id, tier: "enterprise", limits: { concurrency: 50, maxQueued: 10_000, monthlyTokens: 500_000_000 } });
+
+    const entry = await eventually(async () => {
+      const page = z.object({ data: z.array(AuditEntry) }).parse((await api(galaxy, "GET", "/api/audit-logs?action=workspace.tier_changed", { token: carol.accessToken })).body);
+      return page.data[0];
+    }, 10_000, "the change in the workspace's audit log");
+    expect(entry).toMatchObject({ workspaceId: carol.workspace.id, resourceType: "workspace", resourceId: carol.workspace.id, changes: { before: { tier: "free" }, after: { tier: "enterprise" } } });
+
+    // The CLI reads and sets it too.
+    expect((await asCli((bus) => showTier(bus, carol.workspace.id))).tier).toBe("enterprise");
+    expect((await asCli((bus) => setTier(bus, carol.workspace.id, "pro"))).tier).toBe("pro");
+
+    expect(codeOf((await api(galaxy, "PUT", url, { token: carol.accessToken, body: { tier: "enterprise" } })).body)).toBe("system_admin_required");
+    expect((await api(galaxy, "GET", url, { token: carol.accessToken })).status).toBe(403);
+    const bad = await api(galaxy, "PUT", url, { token: adminToken, body: { tier: "platinum" } });
+    expect(bad.status).toBe(400);
+    expect(ErrorBody.parse(bad.body).details).toHaveProperty("body.tier");
+    expect((await api(galaxy, "GET", `/api/admin/workspaces/${SYSTEM_WORKSPACE_ID}/tier`, { token: adminToken })).status).toBe(400);
   });
 });
 

@@ -8,6 +8,7 @@ import { DocumentAdded, DocumentIndexed, KnowledgeBaseCreated } from "./knowledg
 import { UserCreated, UserDeleted, UserLinked, UserUpdated } from "./oidc";
 import { SigningKeyRevoked, SigningKeyRotated, SystemAdminGranted } from "./operators";
 import { DeadLetterRedriven, ReplayCompleted, ReplayStarted } from "./replay";
+import { WorkspaceTierChanged } from "./tiers";
 import { TriggerCreated, TriggerDeleted, TriggerSecretRotated, WebhookReceived } from "./triggers";
 import {
   EventActor, WorkspaceCreated, MemberAdded, MemberRoleChanged, MemberRemoved, WorkspaceUpdated, ApiKeyInfo, ApiKeyCreated, ApiKeyRevoked, CrossWorkspaceAttempt, ForgedMessage, AgentCreated, AgentActivated, ExecutionEventBase, ExecutionQueued, ExecutionStarted, ExecutionFinished, ExecutionStepCompleted,
@@ -82,6 +83,13 @@ export const EVENT_CATALOG = {
     data: WorkspaceUpdated,
     resource: (d) => ({ type: "workspace", id: d.workspace.id }),
     changes: (d) => ({ before: d.before, after: d.workspace }),
+  }),
+  // An operator's change of what the workspace pays for (docs/executions.md), recorded in the workspace itself.
+  "workspace.tier_changed": entry({
+    schemaVersion: 1,
+    data: WorkspaceTierChanged,
+    resource: (d) => ({ type: "workspace", id: d.workspaceId }),
+    changes: (d) => ({ before: { tier: d.before }, after: { tier: d.tier } }),
   }),
   "api_key.created": entry({
     schemaVersion: 1,

@@ -90,3 +90,4 @@ export {
   DeadLetterRedriven, RerunExecutionsRequest, RerunExecutionsResult, REPLAY_RUNNER, requireReplayRunner,
 } from "./replay";
 export { ToolSecret, ToolSecretRequest, ToolSecretReply } from "./tools";
+export { TierName, TierLimits, WorkspaceTier, WorkspaceTierRef, SetTierBody, SetWorkspaceTierRequest, WorkspaceTierChanged } from "./tiers";

@@ -17,6 +17,7 @@ import { ErrorBody, ErrorStatus } from "./errors";
 import { Execution, ExecutionTrigger } from "./executions";
 import { CancelExecutionRequest, ExecutionEventsReply, ExecutionEventsRequest, ExecutionStatusesReply, ExecutionStatusesRequest, ListExecutionsRequest } from "./execution-lifecycle";
 import { Uuid, WorkspaceId } from "./ids";
+import { SetWorkspaceTierRequest, WorkspaceTier, WorkspaceTierRef } from "./tiers";
 import { ToolSecretReply, ToolSecretRequest } from "./tools";
 import { LoginBody, LoginResult, Me, SignupBody, SignupResult } from "./identity";
 import { ExchangeBody, UserSyncRequest, UserSyncResult } from "./oidc";
@@ -134,6 +135,9 @@ export const REQUESTS = {
   // The signing secret of an agent's webhook tool calls (derived by the worker from the master key).
   "execution.tools.secret": op({ request: ToolSecretRequest, reply: ToolSecretReply, claim: "required" }),
   "execution.deliveries.list": op({ request: DeliveriesRequest, reply: Page(CallbackDelivery), claim: "required" }),
+  // A workspace's subscription tier: an operator claim of the system workspace alone (a system admin, the CLI).
+  "execution.tiers.get": op({ request: WorkspaceTierRef, reply: WorkspaceTier, claim: "required" }),
+  "execution.tiers.set": op({ request: SetWorkspaceTierRequest, reply: WorkspaceTier, claim: "required" }),
   "audit.logs.list": op({ request: CursorPageQuery.extend(AuditLogQuery.shape), reply: Page(AuditEntry), claim: "required" }),
   // Admins of the claim's workspace; an operator claim of the system workspace may name any workspace.
   "audit.logs.verify": op({ request: AuditVerifyRequest, reply: AuditVerification, claim: "required" }),

@@ -1,12 +1,13 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import type { z } from "zod";
 import type { Bus } from "@galaxy/bus";
-import { DeadLetterQuery, GalaxyError, PROJECTIONS, ReplayListQuery, ReplayStatus, RerunExecutionsRequest, StartReplayBody, issueDetails, type ReplayRun } from "@galaxy/contracts";
+import { DeadLetterQuery, GalaxyError, PROJECTIONS, ReplayListQuery, ReplayStatus, RerunExecutionsRequest, StartReplayBody, TierName, issueDetails, type ReplayRun } from "@galaxy/contracts";
 import { describeGrant, grantSystemAdmin } from "./commands/admin";
 import { describeVerification, verifyAuditLog } from "./commands/audit";
 import { describeDeadLetter, describeDeadLetters, describeRedrive, describeRedrives, listDeadLetters, redriveDeadLetter, redriveDeadLetters, showDeadLetter } from "./commands/dlq";
 import { describeRerun, rerunExecutions } from "./commands/executions";
 import { describeKeys, describeRevocation, describeRotation, listKeys, revokeKey, rotateKeys } from "./commands/keys";
+import { describeTier, setTier, showTier } from "./commands/tiers";
 import { describeMigration, migrate } from "./commands/migrate";
 import { cancelReplay, describeReplay, describeReplays, getReplay, listReplays, progressBar, runReplay } from "./commands/replay";
 import { CliFailure, CliUsageError, connectCli, parseCliEnv } from "./config";
@@ -230,6 +231,19 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .argument("<email>", "the user's email")
     .action(async (email: string) => withBus((bus) => grantSystemAdmin(bus, email), describeGrant)());
 
+  const tiers = program.command("tiers").description("workspaces' subscription tiers: executions at once, queued, tokens a month (docs/executions.md)");
+  tiers
+    .command("show")
+    .description("a workspace's tier and what it allows")
+    .argument("<workspace>", "the workspace's id")
+    .action(async (workspace: string) => withBus((bus) => showTier(bus, workspace), describeTier)());
+  tiers
+    .command("set")
+    .description("set a workspace's tier; it applies to its next start and the next executions taken from its queue (recorded in its audit log)")
+    .argument("<workspace>", "the workspace's id")
+    .argument("<tier>", `one of ${TierName.options.join(", ")}`, tierName)
+    .action(async (workspace: string, tier: TierName) => withBus((bus) => setTier(bus, workspace, tier), describeTier)());
+
   const keys = program.command("keys").description("identity's signing keys (access tokens and workspace claims)");
   keys
     .command("list")
@@ -247,7 +261,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .action(async (kid: string) => withBus((bus) => revokeKey(bus, kid), describeRevocation)());
 
   // Every command gets --help and the same output and exit handling.
-  for (const command of [replay, replays, dlq, executions, audit, admin, keys, ...replays.commands, ...dlq.commands, ...executions.commands, ...audit.commands, ...admin.commands, ...keys.commands, ...program.commands]) {
+  for (const command of [replay, replays, dlq, executions, audit, admin, tiers, keys, ...replays.commands, ...dlq.commands, ...executions.commands, ...audit.commands, ...admin.commands, ...tiers.commands, ...keys.commands, ...program.commands]) {
     command.exitOverride().configureOutput({ writeOut: (text) => io.out(text.trimEnd()), writeErr: (text) => io.err(text.trimEnd()) }).showHelpAfterError("(run with --help for usage)");
   }
   return program;
@@ -271,6 +285,12 @@ function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("must be a whole number of 1 or more");
   return n;
+}
+
+function tierName(value: string): TierName {
+  const tier = TierName.safeParse(value);
+  if (!tier.success) throw new InvalidArgumentError(`must be one of ${TierName.options.join(", ")}`);
+  return tier.data;
 }
 
 function nonNegativeInt(value: string): number {

@@ -20,6 +20,7 @@ import { Scheduler } from "./executions/scheduler";
 import { QueueDepth } from "./executions/queue-depth";
 import { serveToolSecret } from "./tools/tool-secret.handler";
 import { WorkerReplay } from "./replay/replay.handlers";
+import { TierAdmin } from "./quota/tier-admin";
 import { WEBHOOK_BATCH, WEBHOOK_CONSUMER, WEBHOOK_EVENTS, WEBHOOK_LINGER_MS, webhookIntakeHandler } from "./webhooks/webhooks.consumer";
 
 export interface ExecutionWorkerConfig {
@@ -193,6 +194,7 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
 
   // Operator replays of the agent projection and dead-letter redrives, driven by audit (docs/replay.md).
   const replay = new WorkerReplay({ db, bus, logger, intake });
+  const tiers = new TierAdmin({ db, bus, relay });
 
   return {
     scheduler,
@@ -200,6 +202,7 @@ export function createExecutionWorker(deps: ExecutionWorkerDeps): ExecutionWorke
     owner,
     async start() {
       replay.serve();
+      tiers.serve();
       bus.serve("execution.start", (request, ctx) => executions.start(request, ctx));
       bus.serve("execution.get", (request, ctx) => executions.get(request.id, ctx));
       serveToolSecret(bus, config.masterKey);

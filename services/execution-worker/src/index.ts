@@ -5,7 +5,7 @@ export { migrations } from "./migrations/index";
 export { MODEL_PRICES, costUsd, priceOf } from "./executions/pricing";
 export type { ModelPrice } from "./executions/pricing";
 export { TIERS, Tier } from "./quota/tiers";
-export type { TierLimits } from "./quota/tiers";
+export type { TierLimits } from "@galaxy/contracts";
 /** An operator's operation until billing lands: what docs/executions.md's `psql` statement does. */
 export { setTier } from "./quota/quota.repository";
 /** The durable consumer of the worker's agent projection: its dead letters are `dlq.<this>.…`. */

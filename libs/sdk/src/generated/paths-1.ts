@@ -175,6 +175,27 @@ export interface Paths1 {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/workspaces/{id}/tier": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A workspace's subscription tier and what it allows (system admins) */
+        get: operations["getWorkspaceTier"];
+        /**
+         * Set a workspace's subscription tier; it applies to the next start and the next executions taken from its queue (system admins)
+         * @description Recorded as `workspace.tier_changed` in the workspace's audit log, with the system admin as its actor; setting the tier it has changes nothing.
+         */
+        put: operations["setWorkspaceTier"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/agents": {
         parameters: {
             query?: never;
@@ -314,23 +335,6 @@ export interface Paths1 {
         post?: never;
         /** Delete a trigger: its webhook answers 404 and its schedule stops ticking */
         delete: operations["deleteTrigger"];
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/agents/{id}/triggers/{triggerId}/rotate-secret": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Give a webhook trigger a new secret (shown only in this answer); the old one keeps verifying for 24 h */
-        post: operations["rotateTriggerSecret"];
-        delete?: never;
         options?: never;
         head?: never;
         patch?: never;

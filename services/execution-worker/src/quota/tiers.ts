@@ -1,17 +1,8 @@
-import { z } from "zod";
+import { TierName, type TierLimits } from "@galaxy/contracts";
 
-/** A workspace's subscription tier. */
-export const Tier = z.enum(["free", "pro", "enterprise"]);
-export type Tier = z.infer<typeof Tier>;
-
-export interface TierLimits {
-  /** Executions of one workspace running at once, across every worker instance. */
-  concurrency: number;
-  /** Model tokens (input + output) a workspace may use per calendar month (UTC). */
-  monthlyTokens: number;
-  /** Executions a workspace may have waiting in the queue; a start beyond it is refused. */
-  maxQueued: number;
-}
+/** A workspace's subscription tier (the names are the contracts'; the numbers are here). */
+export const Tier = TierName;
+export type Tier = TierName;
 
 /**
  * What each subscription tier allows: the one place these numbers live. The scheduler reads

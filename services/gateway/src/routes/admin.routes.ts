@@ -3,7 +3,8 @@ import type { FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import {
   AuditEntry, AuditLogQuery, DeadLetter, DeadLetterQuery, DeadLetterRedrive, DeadLetterRedrives, ForbiddenError, CursorPageQuery, Pagination, RedriveManyRequest,
-  ReplayAccepted, ReplayListQuery, ReplayRun, SecurityIncident, SecurityIncidentsQuery, StartReplayBody, SYSTEM_WORKSPACE_ID, Uuid,
+  ReplayAccepted, ReplayListQuery, ReplayRun, SecurityIncident, SecurityIncidentsQuery, SetTierBody, StartReplayBody, SYSTEM_WORKSPACE_ID, Uuid, WorkspaceId,
+  WorkspaceTier,
 } from "@galaxy/contracts";
 import type { RequestOptions } from "@galaxy/bus";
 import type { Principal } from "../auth/principal";
@@ -188,6 +189,28 @@ export function adminRoutes({ bus, auth, db }: RouteDeps): FastifyPluginAsyncZod
         const page = await bus.request("audit.logs.list", request.query, await asOperator(request));
         return { data: page.items, pagination: page.pagination };
       },
+    );
+
+    // A workspace's subscription tier (docs/executions.md): the worker enforces it and keeps it.
+    const tierSchema = (operationId: string, summary: string) => ({
+      tags: ["admin"], operationId, summary, params: z.object({ id: WorkspaceId }), response: { 200: z.object({ data: WorkspaceTier }) },
+    });
+    app.get(
+      "/api/admin/workspaces/:id/tier",
+      { schema: tierSchema("getWorkspaceTier", "A workspace's subscription tier and what it allows (system admins)") },
+      async (request) => ({ data: await bus.request("execution.tiers.get", { workspaceId: request.params.id }, await asOperator(request)) }),
+    );
+
+    app.put(
+      "/api/admin/workspaces/:id/tier",
+      {
+        schema: {
+          ...tierSchema("setWorkspaceTier", "Set a workspace's subscription tier; it applies to the next start and the next executions taken from its queue (system admins)"),
+          description: "Recorded as `workspace.tier_changed` in the workspace's audit log, with the system admin as its actor; setting the tier it has changes nothing.",
+          body: SetTierBody,
+        },
+      },
+      async (request) => ({ data: await bus.request("execution.tiers.set", { workspaceId: request.params.id, tier: request.body.tier }, await asOperator(request)) }),
     );
   };
 }
