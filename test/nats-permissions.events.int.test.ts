@@ -23,6 +23,10 @@ describe("events", () => {
     ["execution-worker", "execution.completed", true],
     ["execution-worker", "security.forged_message", true],
     ["execution-worker", "agent.activated", false],
+    // The worker keeps workspaces' tiers and records their changes; identity's workspace events stay identity's.
+    ["execution-worker", "workspace.tier_changed", true],
+    ["execution-worker", "workspace.updated", false],
+    ["gateway", "workspace.tier_changed", false],
     ["audit", "security.forged_message", true],
     ["audit", "execution.completed", false],
     ["audit", "agent.created", false],

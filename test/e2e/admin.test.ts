@@ -1,7 +1,9 @@
 import { describe, expect } from "vitest";
 import { z } from "zod";
-import { Agent, AuditEntry, CreatedApiKey, ErrorBody, LoginResult, Pagination, SYSTEM_WORKSPACE_ID, WorkspaceTier as Tier } from "@galaxy/contracts";
-import { connectCli, grantSystemAdmin, parseCliEnv, revokeKey, rotateKeys, setTier, showTier } from "@galaxy/cli";
+import { Redis } from "ioredis";
+import { Agent, AuditEntry, CreatedApiKey, ErrorBody, LoginResult, Pagination, RATE_TIERS_KEY, SYSTEM_WORKSPACE_ID, WorkspaceTier as Tier } from "@galaxy/contracts";
+import { connectCli, EXIT, grantSystemAdmin, parseCliEnv, revokeKey, rotateKeys, runCli, setTier, showTier } from "@galaxy/cli";
+import { freePort } from "@galaxy/testkit";
 import { galaxyTest, PASSWORD, startGalaxyFirst } from "./fixtures";
 import { api, dataOf, eventually } from "./harness";
 
@@ -129,6 +131,7 @@ describe("subscription tiers", () => {
   test("a system admin reads and sets a workspace's tier; the workspace's own audit log records the change; others are refused", async ({ galaxy, carol, asCli }) => {
     const url = `/api/admin/workspaces/${carol.workspace.id}/tier`;
     expect(dataOf(Tier, await api(galaxy, "GET", url, { token: adminToken }))).toMatchObject({ tier: "free", limits: { concurrency: 2 }, updatedAt: null });
+    expect((await api(galaxy, "GET", "/api/me", { token: carol.accessToken })).headers.get("ratelimit-limit")).toBe("30000");
     const set = await api(galaxy, "PUT", url, { token: adminToken, body: { tier: "enterprise" } });
     expect(set.status, JSON.stringify(set.body)).toBe(200);
     expect(dataOf(Tier, set)).toMatchObject({ workspaceId: carol.workspace.id, tier: "enterprise", limits: { concurrency: 50, maxQueued: 10_000, monthlyTokens: 500_000_000 } });
@@ -139,9 +142,34 @@ describe("subscription tiers", () => {
     }, 10_000, "the change in the workspace's audit log");
     expect(entry).toMatchObject({ workspaceId: carol.workspace.id, resourceType: "workspace", resourceId: carol.workspace.id, changes: { before: { tier: "free" }, after: { tier: "enterprise" } } });
 
+    // The API's rate limits follow from the credential's next lease (a second at most): enterprise's
+    // for a user, 6,000 a minute (this Galaxy's limits are a hundred times the defaults: 300 → 30,000 for free).
+    await eventually(async () => ((await api(galaxy, "GET", "/api/me", { token: carol.accessToken })).headers.get("ratelimit-limit") === "600000" ? true : undefined), 5_000, "enterprise's rate limit");
+
+    // The same Idempotency-Key answers the stored answer again.
+    const again = { token: adminToken, body: { tier: "enterprise" }, headers: { "idempotency-key": "tier-1" } };
+    expect((await api(galaxy, "PUT", url, again)).status).toBe(200);
+    expect((await api(galaxy, "PUT", url, again)).headers.get("idempotent-replayed")).toBe("true");
+
     // The CLI reads and sets it too.
     expect((await asCli((bus) => showTier(bus, carol.workspace.id))).tier).toBe("enterprise");
-    expect((await asCli((bus) => setTier(bus, carol.workspace.id, "pro"))).tier).toBe("pro");
+    const rateTiers = new Redis(galaxy.env.redisUrl, { keyPrefix: galaxy.env.redisPrefix });
+    try {
+      expect((await asCli((bus) => setTier(bus, rateTiers, carol.workspace.id, "pro"))).tier).toBe("pro");
+      expect(await rateTiers.hget(RATE_TIERS_KEY, carol.workspace.id)).toBe("pro");
+    } finally {
+      rateTiers.disconnect();
+    }
+
+    // `galaxy tiers set` as a program: a Redis out of reach fails with 1 and says what is set and what to do; a bad tier is bad usage.
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { out: (text: string) => void out.push(text), err: (text: string) => void err.push(text), env: { NATS_URL: galaxy.env.natsUrl, GALAXY_BUS_PREFIX: galaxy.env.busPrefix, REDIS_URL: `redis://127.0.0.1:${await freePort()}` } };
+    expect(await runCli(["tiers", "set", carol.workspace.id, "enterprise"], io)).toBe(EXIT.failure);
+    expect(err.join("\n")).toMatch(/set for executions, but the API rate limits' copy in Redis is not .*REDIS_URL/);
+    expect(await runCli(["tiers", "set", carol.workspace.id, "platinum"], io)).toBe(EXIT.usage);
+    expect(await runCli(["tiers", "show", carol.workspace.id], io)).toBe(EXIT.ok);
+    expect(out.join("\n")).toContain(`${carol.workspace.id} is on enterprise`);
 
     expect(codeOf((await api(galaxy, "PUT", url, { token: carol.accessToken, body: { tier: "enterprise" } })).body)).toBe("system_admin_required");
     expect((await api(galaxy, "GET", url, { token: carol.accessToken })).status).toBe(403);

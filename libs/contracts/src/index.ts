@@ -90,4 +90,4 @@ export {
   DeadLetterRedriven, RerunExecutionsRequest, RerunExecutionsResult, REPLAY_RUNNER, requireReplayRunner,
 } from "./replay";
 export { ToolSecret, ToolSecretRequest, ToolSecretReply } from "./tools";
-export { TierName, TierLimits, WorkspaceTier, WorkspaceTierRef, SetTierBody, SetWorkspaceTierRequest, WorkspaceTierChanged } from "./tiers";
+export { RATE_TIERS_KEY, TierName, TierLimits, WorkspaceTier, WorkspaceTierRef, SetTierBody, SetWorkspaceTierRequest, WorkspaceTierChanged } from "./tiers";

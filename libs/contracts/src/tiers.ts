@@ -40,3 +40,10 @@ export const SetWorkspaceTierRequest = WorkspaceTierRef.extend(SetTierBody.shape
 /** `workspace.tier_changed`, in the workspace whose tier changed: who changed it is the event's actor. */
 export const WorkspaceTierChanged = z.object({ workspaceId: WorkspaceId, tier: TierName, before: TierName });
 export type WorkspaceTierChanged = z.infer<typeof WorkspaceTierChanged>;
+
+/**
+ * The Redis hash of workspace id → tier that the gateway's rate limiter reads beside its counts
+ * (docs/api.md, Rate limits; docs/decisions/0014): a copy of the worker's tier, which setting a
+ * tier through the API or the CLI writes too. A workspace without a field is `free`.
+ */
+export const RATE_TIERS_KEY = "ratelimit:tiers";

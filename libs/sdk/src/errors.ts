@@ -24,11 +24,12 @@ export class GalaxyApiError extends Error {
   }
 
   /**
-   * Worth sending again (with the same `Idempotency-Key`): a limit that passes, or Galaxy
-   * briefly unavailable. A 503 without `Retry-After` is a configuration to fix, not a moment to wait.
+   * Worth sending again (with the same `Idempotency-Key`), as the client's own retries judge it:
+   * a limit that passes, or a 503 that asks for a wait (`Retry-After`) or is not Galaxy's (a
+   * proxy's). A 503 of Galaxy's without `Retry-After` is a configuration to fix.
    */
   get retryable(): boolean {
-    return this.status === 429 || (this.status === 503 && this.retryAfterS !== undefined);
+    return this.status === 429 || (this.status === 503 && (this.retryAfterS !== undefined || this.code === UNEXPECTED_RESPONSE));
   }
 }
 
@@ -41,7 +42,10 @@ export function retryAfterSeconds(headers: Headers): number | undefined {
   return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - Date.now()) / 1000));
 }
 
-function isErrorBody(value: unknown): value is ErrorBody {
+/** The `code` of an answer that is not Galaxy's error shape (a proxy's page, say). */
+export const UNEXPECTED_RESPONSE = "unexpected_response";
+
+export function isErrorBody(value: unknown): value is ErrorBody {
   if (typeof value !== "object" || value === null) return false;
   const { code, message, error } = value as Record<string, unknown>;
   return typeof code === "string" && typeof message === "string" && typeof error === "string";
@@ -56,6 +60,6 @@ export async function errorOf(response: Response): Promise<GalaxyApiError> {
   } catch {
     body = undefined;
   }
-  const errorBody: ErrorBody = isErrorBody(body) ? body : { error: response.statusText, code: "unexpected_response", message: text.slice(0, 500) || `HTTP ${response.status}` };
+  const errorBody: ErrorBody = isErrorBody(body) ? body : { error: response.statusText, code: UNEXPECTED_RESPONSE, message: text.slice(0, 500) || `HTTP ${response.status}` };
   return new GalaxyApiError(response.status, errorBody, response.headers);
 }

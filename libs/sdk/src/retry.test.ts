@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { GalaxyApiError } from "./errors.js";
+import { errorOf, GalaxyApiError } from "./errors.js";
 import { fetchWithRetries } from "./retry.js";
 
 /**
@@ -49,6 +49,9 @@ describe("retries", () => {
     const first = network([proxy, created]);
     expect((await fetchWithRetries(post(), { maxRetries: 3, maxDelayMs: 1_000 }, first.fetchImpl)).status).toBe(201);
     expect(first.seen).toHaveLength(2);
+    // Its error says so too, as the client's own retries judge it.
+    const page = proxy();
+    expect((await errorOf(page)).retryable).toBe(true);
 
     const refused = network([json(400, { error: "Bad Request", code: "validation_failed", message: "no" }), created]);
     expect((await fetchWithRetries(post(), policy, refused.fetchImpl)).status).toBe(400);

@@ -1,4 +1,4 @@
-import { retryAfterSeconds } from "./errors.js";
+import { isErrorBody, retryAfterSeconds } from "./errors.js";
 
 /** How the client retries an answer that asks to be retried (429, 503). */
 export interface RetryPolicy {
@@ -47,9 +47,14 @@ function sleep(ms: number, signal: AbortSignal | null): Promise<void> {
 async function asksForRetry(response: Response): Promise<boolean> {
   if (response.status === 429) return true;
   if (response.status !== 503) return false;
-  if (response.headers.has("retry-after")) return true;
-  const body: unknown = await response.clone().json().catch(() => null);
-  return !(typeof body === "object" && body !== null && "code" in body && typeof body.code === "string");
+  if (retryAfterSeconds(response.headers) !== undefined) return true;
+  let body: unknown = null;
+  try {
+    body = await response.clone().json();
+  } catch {
+    // Not JSON, or a body already read: not an answer of Galaxy's.
+  }
+  return !isErrorBody(body);
 }
 
 /**

@@ -18,6 +18,8 @@ export const CliEnv = z.object({
   /** `galaxy agents|executions|triggers list|show`: the gateway they read through, and the API key (or access token) they read with. */
   GALAXY_API_URL: z.string().url().default("http://127.0.0.1:8080"),
   GALAXY_API_KEY: z.string().min(1).optional(),
+  /** `galaxy tiers set` only: the gateways' Redis, where the API rate limits read a copy of the tier. */
+  REDIS_URL: z.string().min(1).default("redis://127.0.0.1:6379"),
   /** `galaxy migrate` only: the bootstrap database URL (each service then uses its own role). */
   DATABASE_URL: z.string().min(1).default("postgres://postgres@127.0.0.1:5432/galaxy"),
 });

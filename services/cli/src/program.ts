@@ -7,7 +7,7 @@ import { describeVerification, verifyAuditLog } from "./commands/audit";
 import { describeDeadLetter, describeDeadLetters, describeRedrive, describeRedrives, listDeadLetters, redriveDeadLetter, redriveDeadLetters, showDeadLetter } from "./commands/dlq";
 import { describeRerun, rerunExecutions } from "./commands/executions";
 import { describeKeys, describeRevocation, describeRotation, listKeys, revokeKey, rotateKeys } from "./commands/keys";
-import { describeTier, setTier, showTier } from "./commands/tiers";
+import { describeTier, setTier, showTier, withRateTiers } from "./commands/tiers";
 import { describeMigration, migrate } from "./commands/migrate";
 import { cancelReplay, describeReplay, describeReplays, getReplay, listReplays, progressBar, runReplay } from "./commands/replay";
 import { CliFailure, CliUsageError, connectCli, parseCliEnv } from "./config";
@@ -242,7 +242,10 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .description("set a workspace's tier; it applies to its next start and the next executions taken from its queue (recorded in its audit log)")
     .argument("<workspace>", "the workspace's id")
     .argument("<tier>", `one of ${TierName.options.join(", ")}`, tierName)
-    .action(async (workspace: string, tier: TierName) => withBus((bus) => setTier(bus, workspace, tier), describeTier)());
+    .action(async (workspace: string, tier: TierName) => {
+      const env = parseCliEnv(io.env);
+      await withBus((bus) => withRateTiers(env.REDIS_URL, (redis) => setTier(bus, redis, workspace, tier)), describeTier)();
+    });
 
   const keys = program.command("keys").description("identity's signing keys (access tokens and workspace claims)");
   keys

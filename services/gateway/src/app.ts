@@ -120,7 +120,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   await app.register(triggerDeliveryRoutes(routeDeps, { redis: deps.redis }));
   await app.register(hookRoutes(routeDeps, { redis: deps.redis, rateLimit: deps.webhookRateLimit }));
   await app.register(oidcWebhookRoutes(routeDeps, { secrets: deps.oidcWebhookSecrets ?? [], forgetUser: (userId) => auth.forgetUser(userId) }));
-  await app.register(adminRoutes(routeDeps));
+  await app.register(adminRoutes(routeDeps, { redis: deps.redis }));
   await app.register(consoleRoutes());
 
   app.get("/health/live", { schema: { hide: true } }, async () => ({ status: "ok" }));

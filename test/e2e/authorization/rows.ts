@@ -289,6 +289,9 @@ export const ROWS: readonly Row[] = [
   { method: "GET", path: "/api/admin/dead-letters/{id}", auth: "bearer", expect: [403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 404, 401, 401, 401, 401, 401], request: async () => ({ path: "/api/admin/dead-letters/999999" }) },
   { method: "POST", path: "/api/admin/dead-letters/{id}/redrive", auth: "bearer", expect: [403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 404, 401, 401, 401, 401, 401], request: async () => ({ path: "/api/admin/dead-letters/999999/redrive" }) },
   { method: "POST", path: "/api/admin/dead-letters/redrive", auth: "bearer", expect: [403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 202, 401, 401, 401, 401, 401], request: async (w) => ({ path: "/api/admin/dead-letters/redrive", body: { consumer: "audit", subject: `evt.${w.workspaceId}.nothing.here` } }) },
+  // A workspace's subscription tier (docs/executions.md): system admins alone, even for the workspace's own owner.
+  { method: "GET", path: "/api/admin/workspaces/{id}/tier", auth: "bearer", expect: [403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 401, 401, 401, 401, 401], request: async (w) => ({ path: `/api/admin/workspaces/${w.workspaceId}/tier` }) },
+  { method: "PUT", path: "/api/admin/workspaces/{id}/tier", auth: "bearer", expect: [403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 401, 401, 401, 401, 401], request: async (w) => ({ path: `/api/admin/workspaces/${w.workspaceId}/tier`, body: { tier: "free" } }) },
 
   // Operations and documentation: public, and hidden from the OpenAPI document.
   { method: "GET", path: "/openapi.json", auth: "public", hidden: true, expect: ALL(200), request: async () => ({ path: "/openapi.json" }) },

@@ -186,7 +186,7 @@ export interface Paths1 {
         get: operations["getWorkspaceTier"];
         /**
          * Set a workspace's subscription tier; it applies to the next start and the next executions taken from its queue (system admins)
-         * @description Recorded as `workspace.tier_changed` in the workspace's audit log, with the system admin as its actor; setting the tier it has changes nothing.
+         * @description Sets the tier the execution worker enforces (executions at once, queued, tokens a month) and the API rate limits' copy of it in the gateway's Redis. Recorded as `workspace.tier_changed` in the workspace's audit log, with the system admin as its actor; setting the tier it has records nothing.
          */
         put: operations["setWorkspaceTier"];
         post?: never;

@@ -3,7 +3,7 @@ import type { ExecutionDb } from "../db";
 import { monthOf, type Tier } from "./tiers";
 
 
-/** Sets a workspace's tier (operators; tests). */
+/** Sets a workspace's tier, unrecorded: tests and benchmarks (operators go through tier-admin.ts). */
 export async function setTier(tx: Transaction<ExecutionDb>, workspaceId: string, tier: Tier): Promise<void> {
   await tx
     .insertInto("workspace_tiers")

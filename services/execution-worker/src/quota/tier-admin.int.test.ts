@@ -61,6 +61,23 @@ describe("a workspace's tier", () => {
     expect(recorded[0]).toMatchObject({ type: "workspace.tier_changed", actor: { type: "operator", id: "galaxy-cli" }, data: { workspaceId: ws, tier: "pro", before: "free" } });
   });
 
+  test("set twice at once for the first time, is recorded once per change, each with the tier the one before it set", async ({ h, operator, changes }) => {
+    const same = uuidv7();
+    await Promise.all([h.caller.request("execution.tiers.set", { workspaceId: same, tier: "pro" }, operator), h.caller.request("execution.tiers.set", { workspaceId: same, tier: "pro" }, operator)]);
+    const different = uuidv7();
+    await Promise.all([h.caller.request("execution.tiers.set", { workspaceId: different, tier: "pro" }, operator), h.caller.request("execution.tiers.set", { workspaceId: different, tier: "enterprise" }, operator)]);
+    const recorded = await eventually(async () => {
+      const ofSame = changes.filter((event) => event.workspaceId === same);
+      const ofDifferent = changes.filter((event) => event.workspaceId === different);
+      return ofSame.length === 1 && ofDifferent.length === 2 ? { ofSame, ofDifferent } : undefined;
+    }, 5_000, "three workspace.tier_changed");
+    expect(recorded.ofSame[0]?.data).toEqual({ workspaceId: same, tier: "pro", before: "free" });
+    const chain = recorded.ofDifferent.map((event) => event.data as { tier: string; before: string });
+    const first = chain.find((change) => change.before === "free");
+    expect(first).toBeDefined();
+    expect(chain.find((change) => change !== first)?.before).toBe(first?.tier);
+  });
+
   test("is read and set by operators alone: a workspace's own owner, a service and another workspace's operator are refused 403", async ({ h, operator }) => {
     const ws = uuidv7();
     const callers = [

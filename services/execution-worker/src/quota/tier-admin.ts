@@ -21,7 +21,7 @@ export class TierAdmin {
 
   async get(workspaceId: string, ctx: RequestContext): Promise<WorkspaceTier> {
     requireOperator(ctx.claim);
-    const row = await inWorkspace(this.deps.db, workspaceId, (tx) => tx.selectFrom("workspace_tiers").select(["tier", "updated_at"]).where("workspace_id", "=", workspaceId).executeTakeFirst());
+    const row = await inWorkspace(this.deps.db, workspaceId, (tx) => tx.selectFrom("workspace_tiers").select(["tier", "updated_at"]).where("workspace_id", "=", workspaceId).executeTakeFirst(), { readOnly: true });
     return tierOf(workspaceId, row);
   }
 
@@ -29,8 +29,9 @@ export class TierAdmin {
   async set(workspaceId: string, tier: Tier, ctx: RequestContext): Promise<WorkspaceTier> {
     const claim = requireOperator(ctx.claim);
     const { db, bus, relay } = this.deps;
-    // The event is the workspace's: it carries the worker's claim for it, and the operator as its actor.
-    const context = { ...ctx.eventContext(), claim: await bus.serviceClaims.get(workspaceId) };
+    // The event is the workspace's: it carries the worker's claim for it, and the operator as its
+    // actor; where the operator's request came from stays out of a tenant's log.
+    const context = { ...ctx.eventContext(), claim: await bus.serviceClaims.get(workspaceId), clientIp: undefined, userAgent: undefined };
     const outcome = await inWorkspace(db, workspaceId, async (tx) => {
       const current = await tx.selectFrom("workspace_tiers").select(["tier", "updated_at"]).where("workspace_id", "=", workspaceId).forUpdate().executeTakeFirst();
       const before = tierOf(workspaceId, current);
@@ -50,11 +51,15 @@ export class TierAdmin {
         context,
       });
       return { tier: tierOf(workspaceId, row), event };
-    });
+      // A workspace's first tier has no row to lock: two first sets at once take turns here instead.
+    }, { advisoryLock: TIER_LOCK });
     if (outcome.event) relay.publishNow([outcome.event]);
     return outcome.tier;
   }
 }
+
+/** Taken by every change of a tier, so that each reads the tier the one before it set. */
+const TIER_LOCK = "execution.tiers";
 
 /** Only an operator claim of the system workspace: a system admin's, or the operator CLI's. */
 function requireOperator(claim: WorkspaceClaim | null): WorkspaceClaim {

@@ -26,6 +26,6 @@ async function toolSecret(bus: Bus, masterKey: string | undefined, agentId: stri
   });
   if (agent.workspaceId !== claim.ws) throw new Error("the registry answered for another workspace");
   if (!authorize(principalOf(claim), "credentials.manage")) throw new ForbiddenError("Only an admin or owner may read an agent's webhook tool secret");
-  if (!masterKey) throw new GalaxyError(503, "webhook_tools_not_configured", "Webhook tools are not configured on this worker (GALAXY_MASTER_KEY is not set)");
+  if (!masterKey) throw new GalaxyError(503, "webhook_tools_not_configured", "Webhook tools are not configured on this worker (GALAXY_MASTER_KEY is not set)", { retryable: false });
   return { agentId: agent.id, secret: webhookToolSecret(masterKey, claim.ws, agent.id) };
 }

@@ -2,8 +2,9 @@ import type { Redis, Result } from "ioredis";
 import { z } from "zod";
 import { withTimeout } from "@galaxy/bus";
 
-/** The Redis hash of workspace id → rate tier; a workspace that has none is `free`. */
-export const RATE_TIERS_KEY = "ratelimit:tiers";
+import { RATE_TIERS_KEY } from "@galaxy/contracts";
+
+export { RATE_TIERS_KEY };
 
 /** How long one script may take before its requests fail, answered 503 rather than held. */
 const REDIS_TIMEOUT_MS = 1_000;

@@ -3,9 +3,10 @@ import type { FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import {
   AuditEntry, AuditLogQuery, DeadLetter, DeadLetterQuery, DeadLetterRedrive, DeadLetterRedrives, ForbiddenError, CursorPageQuery, Pagination, RedriveManyRequest,
-  ReplayAccepted, ReplayListQuery, ReplayRun, SecurityIncident, SecurityIncidentsQuery, SetTierBody, StartReplayBody, SYSTEM_WORKSPACE_ID, Uuid, WorkspaceId,
+  RATE_TIERS_KEY, ReplayAccepted, ReplayListQuery, ReplayRun, SecurityIncident, SecurityIncidentsQuery, SetTierBody, StartReplayBody, SYSTEM_WORKSPACE_ID, Uuid, WorkspaceId,
   WorkspaceTier,
 } from "@galaxy/contracts";
+import type { Redis } from "ioredis";
 import type { RequestOptions } from "@galaxy/bus";
 import type { Principal } from "../auth/principal";
 import { busOptions } from "../http/context";
@@ -17,7 +18,7 @@ import type { RouteDeps } from "./deps";
  * They act with an operator claim on the system workspace, which identity issues only after
  * reading the flag again; the flag opens nothing inside a workspace the user is not a member of.
  */
-export function adminRoutes({ bus, auth, db }: RouteDeps): FastifyPluginAsyncZod {
+export function adminRoutes({ bus, auth, db }: RouteDeps, { redis }: { redis: Redis }): FastifyPluginAsyncZod {
   /**
    * The bus options of an admin request: a verified access token whose `sa` says system admin
    * (API keys never are), traded for an operator claim. Not cached: admin calls are rare, and
@@ -206,11 +207,20 @@ export function adminRoutes({ bus, auth, db }: RouteDeps): FastifyPluginAsyncZod
       {
         schema: {
           ...tierSchema("setWorkspaceTier", "Set a workspace's subscription tier; it applies to the next start and the next executions taken from its queue (system admins)"),
-          description: "Recorded as `workspace.tier_changed` in the workspace's audit log, with the system admin as its actor; setting the tier it has changes nothing.",
+          description: "Sets the tier the execution worker enforces (executions at once, queued, tokens a month) and the API rate limits' copy of it in the gateway's Redis. Recorded as `workspace.tier_changed` in the workspace's audit log, with the system admin as its actor; setting the tier it has records nothing.",
           body: SetTierBody,
         },
       },
-      async (request) => ({ data: await bus.request("execution.tiers.set", { workspaceId: request.params.id, tier: request.body.tier }, await asOperator(request)) }),
+      async (request, reply) => {
+        const { principal, options } = await operatorOf(request);
+        const set = { workspaceId: request.params.id, tier: request.body.tier };
+        await respond(db, request, reply, principal, async () => {
+          const tier = await bus.request("execution.tiers.set", set, options);
+          // The rate limiter's copy, after the worker's (the truth): a retry writes both again.
+          await redis.hset(RATE_TIERS_KEY, tier.workspaceId, tier.tier);
+          return { status: 200, body: { data: tier } };
+        });
+      },
     );
   };
 }
