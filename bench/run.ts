@@ -15,7 +15,7 @@ import { executionLatency } from "./latency";
 import type { DeliveryFigures } from "./load/timing";
 import { serviceMemory } from "./memory";
 import { noisyNeighbour } from "./noisy";
-import { readPath } from "./read-path";
+import { READ_PATH_WORKSPACES, readPath } from "./read-path";
 import { replayRebuild } from "./replay";
 import { hostFacts, machineLine, resultsBlock, resultsTable, writeResultsBlock, type Machine } from "./report";
 import { scaling } from "./scaling";
@@ -100,7 +100,7 @@ async function startSystem(world: BenchWorld, chosen: Set<number>, cleanups: Cle
 
   const tenant = await createTenant(galaxy.gatewayUrl, db, "bench");
   const readers = [tenant];
-  if (chosen.has(6)) for (let i = 1; i < 8; i++) readers.push(await createTenant(galaxy.gatewayUrl, db, `reader${i}`));
+  if (chosen.has(6)) for (let i = 1; i < READ_PATH_WORKSPACES; i++) readers.push(await createTenant(galaxy.gatewayUrl, db, `reader${i}`));
   const needsNeighbours = chosen.has(8);
   const noisy = needsNeighbours ? await createTenant(galaxy.gatewayUrl, db, "noisy") : tenant;
   const quiet = needsNeighbours ? await createTenant(galaxy.gatewayUrl, db, "quiet") : tenant;
