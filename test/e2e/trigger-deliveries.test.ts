@@ -1,7 +1,8 @@
 import { describe, expect } from "vitest";
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import { Agent, CreatedTrigger, ErrorBody, Pagination, SignupResult, TRIGGER_DELIVERIES_KEPT, TriggerDelivery } from "@galaxy/contracts";
+import type { Msg } from "@nats-io/transport-node";
+import { Agent, CreatedTrigger, ErrorBody, Execution, Pagination, SignupResult, TRIGGER_DELIVERIES_KEPT, TriggerDelivery } from "@galaxy/contracts";
 import { signWebhook } from "@galaxy/webhooks";
 import { galaxyTest, startGalaxyFirst } from "./fixtures";
 import { api, dataOf, eventually, type ApiResponse } from "./harness";
@@ -96,6 +97,36 @@ describe("a webhook trigger's deliveries", () => {
       const only = (await deliveries(trigger.id)).data[0];
       return only?.executionId === executionId && only.executionStatus === "completed" ? true : undefined;
     }, 20_000, "the large delivery's execution listed completed");
+  });
+
+  test("a body of a full 1 MiB is accepted, runs, and reads back whole, even where NATS carries 1 MB a message", async ({ galaxy, token, deliver, createTrigger }) => {
+    const trigger = await createTrigger();
+    const stored: Msg[] = [];
+    const watching = galaxy.observer.watch("evt.*.webhook.received", (msg) => void stored.push(msg));
+    await galaxy.observer.flush();
+    // The largest body a delivery may have: more than NATS's default max_payload once in its
+    // event, so the event, the execution's events and its reply travel gzipped (docs/bus.md).
+    const message = "z".repeat(1024 * 1024 - '{"message":""}'.length);
+    const body = JSON.stringify({ message });
+    expect(Buffer.byteLength(body)).toBe(1024 * 1024);
+    const response = await deliver(trigger.id, trigger.secret, { body });
+    expect(response.status, JSON.stringify(response.body)).toBe(202);
+    const { executionId } = z.object({ data: z.object({ executionId: z.uuid() }) }).parse(response.body).data;
+    // Stored gzipped where the server could not take it whole (NATS's 1 MB default), as it is where it could.
+    const event = await eventually(async () => stored[0], 5_000, "the delivery's event");
+    watching.unsubscribe();
+    expect(event.headers?.get("Gx-Content-Encoding") || undefined).toBe(galaxy.observer.maxPayload < 1.1 * 1024 * 1024 ? "gzip" : undefined);
+    const done = await eventually(async () => {
+      const read = await api(galaxy, "GET", `/api/executions/${executionId}`, { token });
+      // 404 until the worker has taken the delivery in; a 503 (a reply NATS cannot carry) fails at once.
+      if (read.status === 404) return undefined;
+      expect(read.status, JSON.stringify(read.body).slice(0, 300)).toBe(200);
+      const execution = dataOf(Execution, read);
+      return execution.status === "completed" || execution.status === "failed" ? execution : undefined;
+    }, 20_000, "the large delivery's execution to finish");
+    expect(done.status, JSON.stringify(done.error)).toBe("completed");
+    expect(done.input).toEqual({ message });
+    expect(done.output?.text).toBe(`echo: ${message}`);
   });
 
   test("a trigger id in capitals is the same trigger: one execution, one rate count, one list; deleted, it is a 404 in any case", async ({ galaxy, token, agentId, deliver, createTrigger, deliveries, listed }) => {

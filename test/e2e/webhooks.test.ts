@@ -168,32 +168,6 @@ describe("a signed delivery", () => {
     expect(done.output?.text).toBe("echo: hello from a webhook");
   });
 
-  test("a body of a full 1 MiB is accepted, runs, and reads back whole, even where NATS carries 1 MB a message", async ({ galaxy, token, received, deliver, createTrigger }) => {
-    const trigger = await createTrigger();
-    // The largest body a delivery may have: more than NATS's default max_payload once in its
-    // event, so the event, the execution's events and its reply travel gzipped (docs/bus.md).
-    const message = "z".repeat(1024 * 1024 - '{"message":""}'.length);
-    const d = delivery(trigger.secret, { message });
-    expect(Buffer.byteLength(d.body)).toBe(1024 * 1024);
-    const response = await deliver(trigger.id, d);
-    expect(response.status, JSON.stringify(response.body)).toBe(202);
-    const { executionId } = z.object({ data: z.object({ executionId: z.uuid() }) }).parse(response.body).data;
-    // Stored gzipped where the server could not take it whole (NATS's 1 MB default), as it is where it could.
-    const stored = await eventually(async () => received.find((msg) => decode(msg).data.triggerId === trigger.id), 5_000, "the delivery's event");
-    expect(stored.headers?.get("Gx-Content-Encoding") || undefined).toBe(galaxy.observer.maxPayload < 1.1 * 1024 * 1024 ? "gzip" : undefined);
-    const done = await eventually(async () => {
-      const read = await api(galaxy, "GET", `/api/executions/${executionId}`, { token });
-      // 404 until the worker has taken the delivery in; a 503 (a reply NATS cannot carry) fails at once.
-      if (read.status === 404) return undefined;
-      expect(read.status, JSON.stringify(read.body).slice(0, 300)).toBe(200);
-      const execution = dataOf(Execution, read);
-      return execution.status === "completed" || execution.status === "failed" ? execution : undefined;
-    }, 20_000, "the large delivery's execution to finish");
-    expect(done.status, JSON.stringify(done.error)).toBe("completed");
-    expect(done.input).toEqual({ message });
-    expect(done.output?.text).toBe(`echo: ${message}`);
-  });
-
   test("50 concurrent copies make one execution, and so does a copy that comes after the duplicate window", async ({ galaxy, received, queuedEvents, workspaceId, deliver, createTrigger, executionsOf, workerCaughtUp }) => {
     const trigger = await createTrigger();
     const d = delivery(trigger.secret, { message: "once" });
@@ -300,6 +274,30 @@ describe("a refused delivery stores nothing", () => {
     await galaxy.observer.flush();
     expect(await receivedFor(trigger.id)).toBe(0);
     expect(await executionsOf(trigger.id)).toHaveLength(0);
+  });
+
+  test("a body that fails the agent's inputSchema is a 400 input_invalid naming each field, checked against the agent's version of the moment", async ({ galaxy, token, deliver, receivedFor }) => {
+    const inputSchema = { type: "object", properties: { ticket: { type: "string" } }, required: ["ticket"] };
+    const agent = dataOf(Agent, await api(galaxy, "POST", "/api/agents", { token, body: { name: "Triage", provider: "openai", model: "galaxy-dev-echo", systemPrompt: "Triage.", inputSchema } }));
+    expect((await api(galaxy, "POST", `/api/agents/${agent.id}/activate`, { token })).status).toBe(200);
+    const trigger = dataOf(CreatedTrigger, await api(galaxy, "POST", `/api/agents/${agent.id}/triggers`, { token, body: { type: "webhook" } }));
+    const secret = trigger.secret ?? "";
+
+    const refused = await deliver(trigger.id, delivery(secret, { subject: "printer on fire" }));
+    expect(refused.status, JSON.stringify(refused.body)).toBe(400);
+    expect(refused.body).toMatchObject({ code: "input_invalid", details: { "body.ticket": "must have required property 'ticket'" } });
+    await galaxy.observer.flush();
+    expect(await receivedFor(trigger.id)).toBe(0);
+    expect((await deliver(trigger.id, delivery(secret, { ticket: "T-1" }))).status).toBe(202);
+
+    // A new version of the agent brings its own schema; the gateway hears agent.updated and checks against it.
+    const updated = await api(galaxy, "PATCH", `/api/agents/${agent.id}`, { token, body: { inputSchema: { ...inputSchema, required: ["ticket", "priority"] } } });
+    expect(updated.status, JSON.stringify(updated.body)).toBe(200);
+    const now = await eventually(async () => {
+      const answer = await deliver(trigger.id, delivery(secret, { ticket: "T-2" }));
+      return answer.status === 400 ? answer : undefined;
+    }, 5_000, "the new version's schema to be checked");
+    expect(now.body).toMatchObject({ code: "input_invalid", details: { "body.priority": "must have required property 'priority'" } });
   });
 
   test("an unknown trigger is 404; a deleted one too, at once", async ({ galaxy, token, agentId, refusedTrigger: trigger, deliver, createTrigger }) => {

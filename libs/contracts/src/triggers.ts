@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { AgentStatus } from "./agents";
+import { AgentStatus, JsonSchemaDoc } from "./agents";
 import { IsoDateTime, Uuid, WorkspaceId } from "./ids";
 import { PageQuery } from "./pagination";
 import { deliveryExecutionId } from "./webhook-deliveries";
@@ -103,6 +103,9 @@ export const ResolvedTrigger = z.object({
   secrets: z.array(z.string()).min(1).max(2),
   /** When the previous secret stops verifying; the gateway caches the answer no longer than that. */
   validUntil: IsoDateTime.nullable(),
+  /** The agent's current version and its `inputSchema`: a body that fails it is refused before the 202. */
+  agentVersion: z.number().int().min(1),
+  inputSchema: JsonSchemaDoc.nullable(),
 });
 export type ResolvedTrigger = z.infer<typeof ResolvedTrigger>;
 

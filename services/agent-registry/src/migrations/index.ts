@@ -7,6 +7,7 @@ import * as createKnowledge from "./2026_11_26_11_00_00_create_knowledge";
 import * as createTriggers from "./2026_11_26_14_00_00_create_triggers";
 import * as addKnowledgeEmbeddingSource from "./2026_11_26_17_00_00_add_knowledge_embedding_source";
 import * as addKnowledgeEmbeddingProvider from "./2026_12_04_22_00_00_add_knowledge_embedding_provider";
+import * as deliveryTriggerReadsInputSchema from "./2026_12_07_22_30_00_delivery_trigger_reads_input_schema";
 
 /** This service's migrations in order; frozen once landed. */
 export const migrations: Record<string, Migration> = {
@@ -19,4 +20,5 @@ export const migrations: Record<string, Migration> = {
   "2026_11_26_17_00_00_add_knowledge_embedding_source": addKnowledgeEmbeddingSource,
   "2026_12_04_22_00_00_add_knowledge_embedding_provider": addKnowledgeEmbeddingProvider,
   "2026_12_06_07_40_00_outbox_keeps_recent_rows": outboxRetentionMigration("agent-registry"),
+  "2026_12_07_22_30_00_delivery_trigger_reads_input_schema": deliveryTriggerReadsInputSchema,
 };

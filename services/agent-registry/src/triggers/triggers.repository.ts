@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Selectable, type Transaction } from "@galaxy/db";
-import { AgentStatus, type Trigger } from "@galaxy/contracts";
+import { AgentStatus, JsonSchemaDoc, type Trigger } from "@galaxy/contracts";
 import type { RegistryDb, TriggersTable } from "../db";
 
 type Tx = Transaction<RegistryDb>;
@@ -85,6 +85,9 @@ export interface DeliveryTrigger {
   secretSealed: string;
   previousSecretSealed: string | null;
   previousSecretExpiresAt: Date | null;
+  /** The agent's current version, and that version's `inputSchema`, which a delivery's body must pass. */
+  agentVersion: number;
+  inputSchema: JsonSchemaDoc | null;
 }
 
 /**
@@ -99,6 +102,8 @@ export async function webhookTriggerForDelivery(db: Kysely<RegistryDb>, id: stri
     secret_sealed: string;
     previous_secret_sealed: string | null;
     previous_secret_expires_at: Date | null;
+    agent_version: number;
+    input_schema: unknown;
   }>`select * from webhook_trigger_for_delivery(${id}::uuid)`.execute(db);
   const row = result.rows[0];
   if (!row) return undefined;
@@ -109,6 +114,9 @@ export async function webhookTriggerForDelivery(db: Kysely<RegistryDb>, id: stri
     secretSealed: row.secret_sealed,
     previousSecretSealed: row.previous_secret_sealed,
     previousSecretExpiresAt: row.previous_secret_expires_at,
+    agentVersion: row.agent_version,
+    // Checked when the version was saved; parsed again so a hand-edited row fails here, not in the gateway.
+    inputSchema: JsonSchemaDoc.nullable().parse(row.input_schema ?? null),
   };
 }
 

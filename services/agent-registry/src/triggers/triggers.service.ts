@@ -192,6 +192,8 @@ export class TriggersService {
       agentStatus: found.agentStatus,
       secrets,
       validUntil: previousValid && found.previousSecretExpiresAt ? found.previousSecretExpiresAt.toISOString() : null,
+      agentVersion: found.agentVersion,
+      inputSchema: found.inputSchema,
     };
   }
 

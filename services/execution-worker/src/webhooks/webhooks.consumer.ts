@@ -32,9 +32,9 @@ export interface WebhookIntakeDeps {
  * The work is the worker's own (the delivery may be applied long after the gateway's claim
  * expired, on a redelivery or a replay): no member's role to check, and its events carry the
  * worker's service claim for the delivery's workspace. A delivery that can never start (its
- * agent deleted, paused since, its body failing the agent's `inputSchema`, or its workspace's
- * quota) is refused alone and dead-lettered, for an operator to redrive; the rest of its batch
- * is started.
+ * agent deleted, paused since, its body failing the agent's `inputSchema` of a version newer
+ * than the one the gateway checked it against, or its workspace's quota) is refused alone and
+ * dead-lettered, for an operator to redrive; the rest of its batch is started.
  */
 export function webhookIntakeHandler(deps: WebhookIntakeDeps): (messages: EventMessage[]) => Promise<BatchRefusal[]> {
   const { bus, intake } = deps;
