@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { z } from "zod";
 import type { Msg } from "@nats-io/transport-node";
-import { Agent, AuditEntry, CreatedTrigger, deliveryExecutionId, EVENT_CATALOG, EventEnvelope, Execution, RotatedTriggerSecret, SignupResult, Trigger } from "@galaxy/contracts";
+import { Agent, AuditEntry, CreatedTrigger, deliveryExecutionId, EVENT_CATALOG, EventEnvelope, Execution, RotatedTriggerSecret, SignupResult, Trigger, TriggerDelivery } from "@galaxy/contracts";
 import { readJson } from "@galaxy/bus";
 import { sql } from "@galaxy/db";
 import { signWebhook } from "@galaxy/webhooks";
@@ -288,6 +288,11 @@ describe("a refused delivery stores nothing", () => {
     expect(refused.body).toMatchObject({ code: "input_invalid", details: { "body.ticket": "must have required property 'ticket'" } });
     await galaxy.observer.flush();
     expect(await receivedFor(trigger.id)).toBe(0);
+    // The trigger's delivery log says why, as for any refusal.
+    await eventually(async () => {
+      const log = z.object({ data: z.array(TriggerDelivery) }).parse((await api(galaxy, "GET", `/api/triggers/${trigger.id}/deliveries`, { token })).body);
+      return log.data.some((entry) => entry.outcome === "refused" && entry.code === "input_invalid" && entry.httpStatus === 400) ? true : undefined;
+    }, 5_000, "the refusal in the delivery log");
     expect((await deliver(trigger.id, delivery(secret, { ticket: "T-1" }))).status).toBe(202);
 
     // A new version of the agent brings its own schema; the gateway hears agent.updated and checks against it.

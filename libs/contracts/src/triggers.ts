@@ -103,9 +103,12 @@ export const ResolvedTrigger = z.object({
   secrets: z.array(z.string()).min(1).max(2),
   /** When the previous secret stops verifying; the gateway caches the answer no longer than that. */
   validUntil: IsoDateTime.nullable(),
-  /** The agent's current version and its `inputSchema`: a body that fails it is refused before the 202. */
-  agentVersion: z.number().int().min(1),
-  inputSchema: JsonSchemaDoc.nullable(),
+  /**
+   * The agent's current version and its `inputSchema`: a body that fails it is refused before
+   * the 202. A registry older than the gateway answers neither: nothing is checked then.
+   */
+  agentVersion: z.number().int().min(0).default(0),
+  inputSchema: JsonSchemaDoc.nullable().default(null),
 });
 export type ResolvedTrigger = z.infer<typeof ResolvedTrigger>;
 

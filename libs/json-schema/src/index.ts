@@ -46,13 +46,18 @@ export function describeErrors(errors: ErrorObject[] | null | undefined, fallbac
     .join("; ");
 }
 
+/** The most fields a 400's `details` name: a large input bad everywhere is not answered at its own size. */
+export const MAX_FIELD_PROBLEMS = 20;
+
 /**
  * Each problem of a value against its schema, by the path of the field (`<root>.<path>`, a
- * missing property named too), the first problem of a field only: what a 400's `details` say.
+ * missing property named too), the first problem of a field only, the first
+ * {@link MAX_FIELD_PROBLEMS} fields: what a 400's `details` say.
  */
 export function fieldProblems(errors: ErrorObject[] | null | undefined, root: string): Record<string, string> {
   const details: Record<string, string> = {};
   for (const e of errors ?? []) {
+    if (Object.keys(details).length >= MAX_FIELD_PROBLEMS) break;
     const missing = e.keyword === "required" && typeof e.params.missingProperty === "string" ? `/${e.params.missingProperty}` : "";
     const path = `${root}${`${e.instancePath}${missing}`.replaceAll("/", ".")}`;
     details[path] ??= e.message ?? "is invalid";

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { CompiledSchemas, describeErrors, validatorFor } from "./index";
+import { CompiledSchemas, describeErrors, fieldProblems, MAX_FIELD_PROBLEMS, validatorFor } from "./index";
 
 describe("validatorFor", () => {
   test("picks the dialect $schema names, draft-07 without one, and refuses others", () => {
@@ -30,5 +30,17 @@ describe("CompiledSchemas", () => {
     const schemas = new CompiledSchemas();
     expect(schemas.get("one", { $id: "https://example.com/s", type: "string" })("x")).toBe(true);
     expect(schemas.get("two", { $id: "https://example.com/s", type: "number" })(1)).toBe(true);
+  });
+});
+
+describe("fieldProblems", () => {
+  test("names each bad field under its root, a missing property too, and at most the first 20", () => {
+    const validate = new CompiledSchemas({ allErrors: true }).get("items", { type: "object", properties: { items: { type: "array", items: { type: "integer" } } }, required: ["items", "name"] });
+    expect(validate({ items: [1, "two"] })).toBe(false);
+    expect(fieldProblems(validate.errors, "body")).toEqual({ "body.name": "must have required property 'name'", "body.items.1": "must be integer" });
+    expect(validate({ name: "x", items: Array.from({ length: 500 }, () => "bad") })).toBe(false);
+    const many = fieldProblems(validate.errors, "input");
+    expect(Object.keys(many)).toHaveLength(MAX_FIELD_PROBLEMS);
+    expect(Object.keys(many)[0]).toBe("input.items.0");
   });
 });

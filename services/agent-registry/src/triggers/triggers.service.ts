@@ -175,7 +175,8 @@ export class TriggersService {
 
   /**
    * What the gateway needs to verify a delivery to `/hooks/{triggerId}`: the trigger's
-   * workspace, its agent's status, and the secrets that verify now. A deleted trigger, one of
+   * workspace, its agent's status, the secrets that verify now, and the agent's current version
+   * and `inputSchema` to check the body against. A deleted trigger, one of
    * a deleted agent, or a schedule is not found.
    */
   async resolve(triggerId: string): Promise<ResolvedTrigger> {

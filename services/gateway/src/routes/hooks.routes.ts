@@ -91,7 +91,7 @@ export function hookRoutes({ bus }: RouteDeps, options: HookRouteOptions): Fasti
           tags: ["webhooks"], operationId: "deliverWebhook",
           summary: "Deliver a signed webhook to a trigger; its JSON body becomes the input of one execution",
           description:
-            "Standard Webhooks: `webhook-id`, `webhook-timestamp` (Unix seconds, within 5 minutes) and `webhook-signature` (`v1,<base64 HMAC-SHA256>` of `{id}.{timestamp}.{body}` under the trigger's secret; several, space-separated, during a rotation). 202 once the delivery is durably stored; the same `webhook-id` again answers the same `executionId` and never starts a second execution. 400 not JSON (`malformed_json`), or JSON that cannot be stored: a NUL character or a lone surrogate in a string or key, a number out of range, nesting deeper than 64 (`invalid_value`), or JSON that fails the agent's `inputSchema` (`input_invalid`, `details` naming each field `body.<path>`); 401 bad or missing signature or stale timestamp; 404 unknown or deleted trigger; 409 agent not active; 413 body over 1 MiB; 415 not `application/json`; 429 past the trigger's rate limit; 503 the bus is unreachable (nothing stored; retry after `Retry-After`), or `message_too_large`: the body is larger than the bus's NATS server carries even gzipped, which only a server set below NATS's 1 MB default does (nothing stored; retrying cannot help).",
+            "Standard Webhooks: `webhook-id`, `webhook-timestamp` (Unix seconds, within 5 minutes) and `webhook-signature` (`v1,<base64 HMAC-SHA256>` of `{id}.{timestamp}.{body}` under the trigger's secret; several, space-separated, during a rotation). 202 once the delivery is durably stored; the same `webhook-id` again answers the same `executionId` and never starts a second execution. 400 not JSON (`malformed_json`), or JSON that cannot be stored: a NUL character or a lone surrogate in a string or key, a number out of range, nesting deeper than 64 (`invalid_value`), or JSON that fails the agent's `inputSchema` (`input_invalid`, `details` naming the first 20 bad fields `body.<path>`; `input_schema_unusable` when the schema cannot be compiled); 401 bad or missing signature or stale timestamp; 404 unknown or deleted trigger; 409 agent not active; 413 body over 1 MiB; 415 not `application/json`; 429 past the trigger's rate limit; 503 the bus is unreachable (nothing stored; retry after `Retry-After`), or `message_too_large`: the body is larger than the bus's NATS server carries even gzipped, which only a server set below NATS's 1 MB default does (nothing stored; retrying cannot help).",
           security: [],
           params: z.object({ triggerId: Uuid }),
           response: { 202: Accepted },
@@ -122,11 +122,13 @@ export function hookRoutes({ bus }: RouteDeps, options: HookRouteOptions): Fasti
           } catch {
             throw new ValidationError("The body is not valid JSON", { body: "not valid JSON" }, "malformed_json");
           }
-          // Refused before the 202: what Postgres cannot store, or no execution could start from, would be accepted and then lost.
+          // Refused before the 202: what Postgres cannot store would be accepted and then lost.
           assertStorable(body, "body");
-          checkDeliveryBody(trigger, body);
           if (trigger.agentStatus !== "active") throw new TriggerAgentNotActiveError(trigger.agentId, trigger.agentStatus);
           await countDelivery(options.redis, triggerId, rate, reply);
+          // So would a body no execution can start from. Counted first: the agent's schema is the
+          // tenant's, and checking a large body against it costs the gateway's time.
+          checkDeliveryBody(trigger, body);
 
           const executionId = deliveryExecutionId(triggerId, verdict.id);
           const data: WebhookReceived = {

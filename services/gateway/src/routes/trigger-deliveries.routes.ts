@@ -26,7 +26,7 @@ export function triggerDeliveryRoutes({ bus, auth }: RouteDeps, options: { redis
           tags: ["triggers"], operationId: "listTriggerDeliveries",
           summary: "A webhook trigger's recent deliveries, newest first: accepted ones with their execution, refused ones with why",
           description:
-            "The newest 200 deliveries of the trigger over the last 7 days after its latest one, whatever the gateway answered: 202 (`outcome: accepted`, with `executionId` and that execution's status, null until the worker has created it) or a refusal (`outcome: refused`, with the answer's status and `code`: a bad signature, a stale timestamp, a body too large or not JSON, the agent not active, the rate limit). An unknown trigger's deliveries are not kept. A schedule trigger has none (404).",
+            "The newest 200 deliveries of the trigger over the last 7 days after its latest one, whatever the gateway answered: 202 (`outcome: accepted`, with `executionId` and that execution's status, null until the worker has created it) or a refusal (`outcome: refused`, with the answer's status and `code`: a bad signature, a stale timestamp, a body too large, not JSON or failing the agent's inputSchema, the agent not active, the rate limit). An unknown trigger's deliveries are not kept. A schedule trigger has none (404).",
           params: z.object({ id: Uuid }),
           querystring: CursorPageQuery,
           response: { 200: z.object({ data: z.array(TriggerDelivery), pagination: Pagination }) },
