@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { signWebhook } from "@galaxy/webhooks";
 
@@ -28,7 +29,9 @@ function main(): number {
     process.stderr.write(`${USAGE}\n--secret (or GALAXY_WEBHOOK_SECRET) must be the trigger's whsec_… secret\n`);
     return 2;
   }
-  const body = values.file !== undefined ? readFileSync(values.file, "utf8") : values.body;
+  // `pnpm` runs this from the repository's root; a relative --file is the caller's (INIT_CWD).
+  const file = values.file !== undefined ? resolve(process.env.INIT_CWD ?? process.cwd(), values.file) : undefined;
+  const body = file !== undefined ? readFileSync(file, "utf8") : values.body;
   if (body === undefined) {
     process.stderr.write(`${USAGE}\n`);
     return 2;
@@ -52,7 +55,9 @@ function main(): number {
     return 0;
   }
   const quote = (value: string) => `'${value.replaceAll("'", "'\\''")}'`;
-  const parts = ["curl", "-sS", "-X", "POST", quote(values.url), ...Object.entries(headers).flatMap(([name, value]) => ["-H", quote(`${name}: ${value}`)]), "--data-binary", quote(body)];
+  // A file is sent from the file: a body of up to 1 MiB inline would pass what a shell takes in one argument.
+  const data = file !== undefined ? quote(`@${file}`) : quote(body);
+  const parts = ["curl", "-sS", "-X", "POST", quote(values.url), ...Object.entries(headers).flatMap(([name, value]) => ["-H", quote(`${name}: ${value}`)]), "--data-binary", data];
   process.stdout.write(`${parts.join(" ")}\n`);
   return 0;
 }
