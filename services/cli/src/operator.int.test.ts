@@ -171,7 +171,7 @@ describe("galaxy dlq", () => {
 
     // The claim is still forged: the redrive hands it back, audit refuses it again, and it stays.
     const redriven = await galaxy("dlq", "redrive", String(letter.id));
-    expect(redriven.code).toBe(EXIT.ok);
+    expect(redriven.code).toBe(EXIT.failure);
     expect(redriven.out).toContain("refused it again");
     const actions = (await admin.selectFrom("audit_logs").select(["action", "resource_id"]).where("workspace_id", "=", ws).execute());
     expect(actions.filter((a) => a.action === "agent.created"), JSON.stringify(actions)).toEqual([]);
@@ -180,7 +180,7 @@ describe("galaxy dlq", () => {
     expect((await galaxy("dlq", "redrive", "1", "--consumer", "audit")).code).toBe(EXIT.usage);
     expect((await galaxy("dlq", "show", "abc")).code).toBe(EXIT.usage);
     const many = await galaxy("--json", "dlq", "redrive", "--consumer", "audit", "--subject", `evt.${ws}.agent.created`);
-    expect(many.code).toBe(EXIT.ok);
+    expect(many.code).toBe(EXIT.failure);
     expect(JSON.parse(many.out)).toMatchObject({ data: { redriven: [{ id: letter.id, outcome: "failed" }] } });
   });
 });

@@ -175,10 +175,24 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .option("--subject <subject>", "with --consumer: only this original subject")
     .action(async (id: number | undefined, options: { consumer?: string; subject?: string }) => {
       if (id !== undefined && options.consumer !== undefined) throw new CliUsageError("give a dead letter's id or --consumer, not both");
-      if (id !== undefined) return withBus((bus) => redriveDeadLetter(bus, id), describeRedrive)();
-      if (options.consumer === undefined) throw new CliUsageError("give a dead letter's id, or --consumer (and --subject) to redrive many");
-      const consumer = options.consumer;
-      return withBus((bus) => redriveDeadLetters(bus, consumer, options.subject), describeRedrives)();
+      if (id === undefined && options.consumer === undefined) throw new CliUsageError("give a dead letter's id, or --consumer (and --subject) to redrive many");
+      const { consumer } = options;
+      // A letter its consumer refused again stays: the command failed at what it was asked (exit 1), and says why.
+      let refused = false;
+      if (id !== undefined) {
+        await withBus(async (bus) => {
+          const one = await redriveDeadLetter(bus, id);
+          refused = one.outcome === "failed";
+          return one;
+        }, describeRedrive)();
+      } else {
+        await withBus(async (bus) => {
+          const many = await redriveDeadLetters(bus, consumer ?? "", options.subject);
+          refused = many.redriven.some((one) => one.outcome === "failed");
+          return many;
+        }, describeRedrives)();
+      }
+      if (refused) setExit(EXIT.failure);
     });
 
   const executions = program.command("executions").description("executions: re-runs across workspaces (over NATS); one workspace's list and show (through the API)");
