@@ -3,6 +3,7 @@ import type { Msg } from "@nats-io/transport-node";
 import { v7 as uuidv7 } from "uuid";
 import type { Bus } from "@galaxy/bus";
 import { HEADER } from "@galaxy/contracts";
+import { createLogger } from "@galaxy/observability";
 import { connectTestBus, serviceDb, testLogger, incomingTraceparent } from "@galaxy/testkit";
 import { test as engineTest } from "@galaxy/testkit/fixtures";
 import { sql, type Kysely } from "./connection";
@@ -175,6 +176,24 @@ describe("OutboxRelay", () => {
     const before = attempts;
     await r.sweep(0);
     expect(attempts).toBe(before);
+  });
+
+  test("a sweep that keeps failing the same way warns once, not at every sweep; another failure warns again", async ({ db, append }) => {
+    const lines: Array<{ level: number; msg: string }> = [];
+    const captured = createLogger({ service: "identity", level: "debug", destination: { write: (line: string) => void lines.push(JSON.parse(line)) } });
+    let reason = "the server refuses this message";
+    const r = new OutboxRelay({ db, logger: captured, publish: async () => Promise.reject(new Error(reason)) });
+    try {
+      await append(uuidv7());
+      for (let i = 0; i < 3; i++) await r.sweep(0);
+      reason = "the bus is down";
+      await r.sweep(0);
+    } finally {
+      await r.stop();
+    }
+    const warnings = lines.filter((line) => line.level === 40).map((line) => line.msg);
+    expect(warnings).toEqual(["outbox sweep failed; will retry", "outbox sweep failed; will retry"]);
+    expect(lines.filter((line) => line.msg === "outbox sweep failed again; will retry")).toHaveLength(2);
   });
 
   test("the sweep leaves events younger than its age to publishNow", async ({ append, outboxRow, relay }) => {

@@ -151,6 +151,9 @@ const PRUNE_CALLS = 10;
 /** Marked at once past this many ids waiting. */
 const MARK_BATCH = 500;
 
+/** How long the sweep keeps quiet about a failure it has just warned of. */
+const SWEEP_FAILURE_REPEAT_MS = 60_000;
+
 /**
  * Publishes outbox events right after their transaction commits (`publishNow`), and sweeps for
  * any left behind by a crash or a bus outage. Publishing twice is harmless: the event id is the
@@ -161,6 +164,9 @@ const MARK_BATCH = 500;
  * again by the sweep, which JetStream then drops as a duplicate.
  */
 export class OutboxRelay {
+  /** The last failure the sweep warned of, and when: the same one again soon is not repeated. */
+  private lastSweepFailure: { message: string; at: number } | undefined;
+
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
   private readonly inFlight = new Set<Promise<void>>();
@@ -235,9 +241,27 @@ export class OutboxRelay {
         );
         if (result.rows.length < 200) return;
       }
+      this.lastSweepFailure = undefined;
     } catch (error) {
-      this.options.logger.warn({ err: error }, "outbox sweep failed; will retry");
+      this.reportSweepFailure(error);
     }
+  }
+
+  /**
+   * Warns of a failed sweep; the same failure again within a minute (an event the server keeps
+   * refusing, an outage that lasts) only at debug, so one cause is not a stack trace every 2 s.
+   * `galaxy_outbox_backlog` and its alert keep counting meanwhile (docs/operations.md).
+   */
+  private reportSweepFailure(error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    const now = Date.now();
+    const last = this.lastSweepFailure;
+    if (last?.message === message && now - last.at < SWEEP_FAILURE_REPEAT_MS) {
+      this.options.logger.debug({ err: error }, "outbox sweep failed again; will retry");
+      return;
+    }
+    this.lastSweepFailure = { message, at: now };
+    this.options.logger.warn({ err: error }, "outbox sweep failed; will retry");
   }
 
   /** Stops the sweep, waits for events being published now, and marks them. */
