@@ -59,6 +59,14 @@ function sendError(reply: FastifyReply, status: ErrorStatus, error: ErrorBody): 
   return reply.status(status).send(error);
 }
 
+/** What a schema refused, in words; `details` names each field under the same part (`body.name`, `params.id`…). */
+const INVALID_PART: Readonly<Record<string, string>> = {
+  body: "The request body is invalid",
+  params: "The path's parameters are invalid",
+  querystring: "The query string is invalid",
+  headers: "The request headers are invalid",
+};
+
 // The request's own fault found late (a stack overflow, a value Postgres refused): which value is not known here.
 const INVALID_VALUE = body(400, "invalid_value", "A value in the request cannot be processed or stored (nested too deeply, a NUL character, out of range)");
 const UNAVAILABLE = body(503, "service_unavailable", "A service Galaxy depends on is unavailable for a moment; retry with the same Idempotency-Key");
@@ -83,7 +91,7 @@ export function renderError(error: FastifyError, request: FastifyRequest, reply:
       const path = issue.instancePath.replace(/^\//, "").replaceAll("/", ".");
       details[path ? `${where}.${path}` : where] ??= issue.message ?? "is invalid";
     }
-    return sendError(reply, 400, body(400, "validation_failed", `The request ${where} is invalid`, details));
+    return sendError(reply, 400, body(400, "validation_failed", INVALID_PART[where] ?? "The request is invalid", details));
   }
   if (isResponseSerializationError(error)) {
     request.log.error({ err: error }, "response did not match its schema");
