@@ -46,8 +46,12 @@ export async function provision(r: BusResources): Promise<void> {
         });
         continue;
       } catch (error) {
-        // Another service created it a moment ago: update it like any existing stream.
-        if (!/already in use|already exists/i.test(error instanceof Error ? error.message : "")) throw error;
+        // Another service created it a moment ago: update it like any existing stream. NATS
+        // answers that race either way: the name in use, or its subjects overlapping the
+        // stream of that name which now exists (an overlap with another stream is an error).
+        const message = error instanceof Error ? error.message : "";
+        const raced = /already in use|already exists/i.test(message) || (/subjects overlap/i.test(message) && (await streamExists(r, name)));
+        if (!raced) throw error;
       }
     }
     const current = existing ?? (await r.jsm.streams.info(name));
@@ -55,6 +59,16 @@ export async function provision(r: BusResources): Promise<void> {
     if (replicas > settings.replicas) r.logger.info({ stream: name, replicas, configured: settings.replicas }, "the stream keeps its replicas: provisioning never lowers them");
     await r.jsm.streams.update(name, { ...limits, num_replicas: replicas });
   }
+}
+
+async function streamExists(r: BusResources, name: string): Promise<boolean> {
+  return r.jsm.streams.info(name).then(
+    () => true,
+    (error: unknown) => {
+      if (isNotFound(error)) return false;
+      throw error;
+    },
+  );
 }
 
 /** Attempts at creating a stream whose storage nats-server failed to create. */
