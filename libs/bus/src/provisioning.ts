@@ -31,10 +31,7 @@ export async function provision(r: BusResources): Promise<void> {
   for (const stream of streams) {
     const name = r.names.stream(stream.kind);
     const limits = { subjects: stream.subjects, max_age: nanos(stream.maxAgeMs), duplicate_window: nanos(DUPLICATE_WINDOW_MS) };
-    const existing = await r.jsm.streams.info(name).catch((error: unknown) => {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    });
+    const existing = await streamInfo(r, name);
     if (!existing) {
       try {
         await addStream(r, {
@@ -50,7 +47,7 @@ export async function provision(r: BusResources): Promise<void> {
         // answers that race either way: the name in use, or its subjects overlapping the
         // stream of that name which now exists (an overlap with another stream is an error).
         const message = error instanceof Error ? error.message : "";
-        const raced = /already in use|already exists/i.test(message) || (/subjects overlap/i.test(message) && (await streamExists(r, name)));
+        const raced = /already in use|already exists/i.test(message) || (/subjects overlap/i.test(message) && (await streamInfo(r, name)) !== undefined);
         if (!raced) throw error;
       }
     }
@@ -61,14 +58,12 @@ export async function provision(r: BusResources): Promise<void> {
   }
 }
 
-async function streamExists(r: BusResources, name: string): Promise<boolean> {
-  return r.jsm.streams.info(name).then(
-    () => true,
-    (error: unknown) => {
-      if (isNotFound(error)) return false;
-      throw error;
-    },
-  );
+/** The stream's info, or undefined when there is no stream of that name. */
+async function streamInfo(r: BusResources, name: string) {
+  return r.jsm.streams.info(name).catch((error: unknown) => {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  });
 }
 
 /** Attempts at creating a stream whose storage nats-server failed to create. */

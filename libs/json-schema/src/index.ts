@@ -1,4 +1,5 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import { ValidationError } from "@galaxy/contracts";
 import { Ajv2019 } from "ajv/dist/2019.js";
 import { Ajv2020 } from "ajv/dist/2020.js";
 
@@ -85,4 +86,22 @@ export class CompiledSchemas {
     this.compiled.set(key, validate);
     return validate;
   }
+}
+
+/**
+ * Checks what an execution would start from against its agent version's `inputSchema`, compiled
+ * once in `compiled` under `key` (the agent version, which never changes once saved). Throws a
+ * 400 `input_invalid` naming each bad field under `root` (`input`, `trigger.input`, `body`), or
+ * `input_schema_unusable` when the schema no longer compiles (an Ajv upgrade): every input is
+ * refused then rather than let through unchecked. `what` names the value in the message.
+ */
+export function checkAgentInput(compiled: CompiledSchemas, key: string, schema: Record<string, unknown>, value: unknown, root: string, what: "input" | "body"): void {
+  let validate: ValidateFunction;
+  try {
+    validate = compiled.get(key, schema);
+  } catch (error) {
+    throw new ValidationError(`The agent's inputSchema cannot be used to check the ${what}`, { inputSchema: error instanceof Error ? error.message : String(error) }, "input_schema_unusable");
+  }
+  if (validate(value)) return;
+  throw new ValidationError(`The ${what} does not match the agent's inputSchema`, fieldProblems(validate.errors, root), "input_invalid");
 }

@@ -6,7 +6,7 @@ export { MODEL_PRICES, costUsd, priceOf } from "./executions/pricing";
 export type { ModelPrice } from "./executions/pricing";
 export { TIERS, Tier } from "./quota/tiers";
 export type { TierLimits } from "@galaxy/contracts";
-/** A tier written straight into the worker's table, for tests and benchmarks; operators use `galaxy tiers set`. */
+/** A tier written straight into the worker's table, unrecorded: for tests and benchmarks; operators use `galaxy tiers set`. */
 export { setTier } from "./quota/quota.repository";
 /** The durable consumer of the worker's agent projection: its dead letters are `dlq.<this>.…`. */
 export { AGENT_PROJECTION_CONSUMER } from "./agents/agents.projection";

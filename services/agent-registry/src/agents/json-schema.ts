@@ -1,5 +1,5 @@
-import { ValidationError, type JsonSchemaDoc } from "@galaxy/contracts";
-import { describeErrors, fieldProblems, validatorFor, type ValidateFunction } from "@galaxy/json-schema";
+import type { JsonSchemaDoc } from "@galaxy/contracts";
+import { describeErrors, validatorFor } from "@galaxy/json-schema";
 
 /**
  * What is wrong with a JSON Schema document, or null when it is a valid schema that compiles
@@ -18,22 +18,4 @@ export function jsonSchemaProblem(schema: JsonSchemaDoc): string | null {
   } catch (error) {
     return error instanceof Error ? error.message : String(error);
   }
-}
-
-/**
- * Checks `value` against an agent's `inputSchema` as the worker will when it starts an execution
- * with it (docs/api.md, "Triggers"): a 400 `input_invalid` naming each bad field under `root`.
- * A schema that no longer compiles refuses every input, as in the worker.
- */
-export function checkAgainstInputSchema(schema: JsonSchemaDoc, value: unknown, root: string): void {
-  const ajv = validatorFor(schema.$schema, { allErrors: true });
-  let validate: ValidateFunction;
-  try {
-    if (typeof ajv === "string") throw new Error(ajv);
-    validate = ajv.compile(schema);
-  } catch (error) {
-    throw new ValidationError("The agent's inputSchema cannot be used to check the input", { inputSchema: error instanceof Error ? error.message : String(error) }, "input_schema_unusable");
-  }
-  if (validate(value)) return;
-  throw new ValidationError("The input does not match the agent's inputSchema", fieldProblems(validate.errors, root), "input_invalid");
 }

@@ -2,14 +2,18 @@ import { sql, type Transaction } from "@galaxy/db";
 import type { ExecutionDb } from "../db";
 import { monthOf, type Tier } from "./tiers";
 
-
-/** Sets a workspace's tier, unrecorded: tests and benchmarks (operators go through tier-admin.ts). */
-export async function setTier(tx: Transaction<ExecutionDb>, workspaceId: string, tier: Tier): Promise<void> {
-  await tx
+/**
+ * Writes a workspace's tier row and answers it. Unrecorded: tier-admin.ts records an operator's
+ * change with it; tests and benchmarks call it alone.
+ */
+export async function setTier(tx: Transaction<ExecutionDb>, workspaceId: string, tier: Tier): Promise<{ tier: string; updated_at: Date }> {
+  const now = new Date();
+  return tx
     .insertInto("workspace_tiers")
-    .values({ workspace_id: workspaceId, tier, updated_at: new Date() })
-    .onConflict((oc) => oc.column("workspace_id").doUpdateSet({ tier, updated_at: new Date() }))
-    .execute();
+    .values({ workspace_id: workspaceId, tier, updated_at: now })
+    .onConflict((oc) => oc.column("workspace_id").doUpdateSet({ tier, updated_at: now }))
+    .returning(["tier", "updated_at"])
+    .executeTakeFirstOrThrow();
 }
 
 /**

@@ -2,6 +2,7 @@ import type { Bus, RequestContext } from "@galaxy/bus";
 import { ForbiddenError, SYSTEM_WORKSPACE_ID, type WorkspaceClaim, type WorkspaceTier } from "@galaxy/contracts";
 import { appendEvent, inWorkspace, type Kysely, type OutboxRelay } from "@galaxy/db";
 import type { ExecutionDb } from "../db";
+import { setTier } from "./quota.repository";
 import { DEFAULT_TIER, Tier, TIERS } from "./tiers";
 
 /**
@@ -32,17 +33,12 @@ export class TierAdmin {
     // The event is the workspace's: it carries the worker's claim for it, and the operator as its
     // actor; where the operator's request came from stays out of a tenant's log.
     const context = { ...ctx.eventContext(), claim: await bus.serviceClaims.get(workspaceId), clientIp: undefined, userAgent: undefined };
+    // A workspace's first tier has no row to lock: two first changes at once take turns on TIER_LOCK.
     const outcome = await inWorkspace(db, workspaceId, async (tx) => {
       const current = await tx.selectFrom("workspace_tiers").select(["tier", "updated_at"]).where("workspace_id", "=", workspaceId).forUpdate().executeTakeFirst();
       const before = tierOf(workspaceId, current);
       if (before.tier === tier) return { tier: before, event: null };
-      const now = new Date();
-      const row = await tx
-        .insertInto("workspace_tiers")
-        .values({ workspace_id: workspaceId, tier, updated_at: now })
-        .onConflict((oc) => oc.column("workspace_id").doUpdateSet({ tier, updated_at: now }))
-        .returning(["tier", "updated_at"])
-        .executeTakeFirstOrThrow();
+      const row = await setTier(tx, workspaceId, tier);
       const event = await appendEvent(tx, {
         type: "workspace.tier_changed",
         workspaceId,
@@ -51,7 +47,6 @@ export class TierAdmin {
         context,
       });
       return { tier: tierOf(workspaceId, row), event };
-      // A workspace's first tier has no row to lock: two first sets at once take turns here instead.
     }, { advisoryLock: TIER_LOCK });
     if (outcome.event) relay.publishNow([outcome.event]);
     return outcome.tier;
