@@ -5,7 +5,7 @@ import { Agent, EventEnvelope, Execution, ExecutionDelta, ErrorBody, Pagination,
 import { inWorkspace, sql } from "@galaxy/db";
 import { TIERS } from "@galaxy/execution-worker";
 import { galaxyTest, startGalaxyFirst } from "./fixtures";
-import { api, dataOf, eventually } from "./harness";
+import { api, dataOf, eventually, type Galaxy } from "./harness";
 import { readExecutionEvents, type SseFrame } from "./sse";
 
 /**
@@ -304,5 +304,43 @@ describe("quota and budget", () => {
     expect(Number(usage.tokens)).toBe(TIERS.free.monthlyTokens - 3 + done.usage.totalTokens);
     // The next start is refused at intake.
     expect((await api(galaxy, "POST", `/api/agents/${agent.id}/executions`, { token, body: { input: {} } })).status).toBe(429);
+  });
+});
+
+describe("reading a finished execution", () => {
+  /** Reads of `GET /api/executions/{id}` the gateway answered from its memory so far. */
+  const fromMemory = async (galaxy: Galaxy): Promise<number> => {
+    const reads = await galaxy.metrics.gateway.getSingleMetric("galaxy_gateway_execution_reads_total")?.get();
+    return reads?.values.find((value) => value.labels["source"] === "memory")?.value ?? 0;
+  };
+
+  test("its later reads are answered from the gateway's memory with the same body, and never to another workspace", async ({ galaxy, workspace, activeAgent, start, ended }) => {
+    const owner = await workspace();
+    const stranger = await workspace();
+    const execution = await start(owner.token, (await activeAgent(owner.token)).id);
+    // The read that sees it finished is the worker's answer, and is kept.
+    const done = await ended(owner.token, execution.id);
+    const before = await fromMemory(galaxy);
+    const again = await api(galaxy, "GET", `/api/executions/${execution.id.toUpperCase()}`, { token: owner.token });
+    expect(await fromMemory(galaxy)).toBe(before + 1);
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual({ data: done });
+    expect(again.headers.get("content-type")).toBe("application/json; charset=utf-8");
+    const elsewhere = await api(galaxy, "GET", `/api/executions/${execution.id}`, { token: stranger.token });
+    expect(elsewhere.status).toBe(404);
+    expect(await fromMemory(galaxy)).toBe(before + 1);
+  });
+
+  test("a running execution is read from the worker every time, so its end is seen", async ({ galaxy, workspace, activeAgent, start, get, ended }) => {
+    await galaxy.devModel.control({ latencyMs: 1_500 });
+    const { token } = await workspace();
+    const execution = await start(token, (await activeAgent(token)).id);
+    await eventually(async () => ((await get(token, execution.id)).status === "running" ? true : undefined), 10_000, "the execution to run");
+    const before = await fromMemory(galaxy);
+    expect((await get(token, execution.id)).status).toBe("running");
+    expect(await fromMemory(galaxy)).toBe(before);
+    expect((await ended(token, execution.id)).status).toBe("completed");
+    expect((await get(token, execution.id)).status).toBe("completed");
+    expect(await fromMemory(galaxy)).toBe(before + 1);
   });
 });

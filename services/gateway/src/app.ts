@@ -25,6 +25,7 @@ import { authRoutes } from "./routes/auth.routes";
 import { memberRoutes } from "./routes/members.routes";
 import { workspaceRoutes } from "./routes/workspaces.routes";
 import { executionRoutes } from "./routes/executions.routes";
+import { FINISHED_EXECUTIONS_DEFAULT_MB, FinishedExecutions } from "./routes/finished-executions";
 import { auditRoutes } from "./routes/audit.routes";
 import { deliveryRoutes } from "./routes/deliveries.routes";
 import { knowledgeRoutes } from "./routes/knowledge.routes";
@@ -53,6 +54,8 @@ export interface GatewayDeps {
   oidcSignIn?: OidcSignIn | undefined;
   /** Deliveries per trigger per window on `POST /hooks/{triggerId}` (default 600 a minute). */
   webhookRateLimit?: HookRateLimit;
+  /** `GATEWAY_FINISHED_EXECUTIONS_MB`: memory for the answers of finished executions read before (default 16; 0 keeps none). */
+  finishedExecutionsMb?: number;
   /** Requests per window on `/api/*`, by tier (default `API_RATE_LIMITS`: per minute). */
   apiRateLimit?: ApiRateLimitOptions;
   /** A request at least this long is logged at `warn` (default `SLOW_REQUEST_MS`, 1 s); faster ones at `debug`. */
@@ -108,7 +111,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   await app.register(memberRoutes(routeDeps));
   await app.register(agentRoutes(routeDeps));
   await app.register(agentToolRoutes(routeDeps));
-  await app.register(executionRoutes(routeDeps));
+  await app.register(executionRoutes(routeDeps, new FinishedExecutions((deps.finishedExecutionsMb ?? FINISHED_EXECUTIONS_DEFAULT_MB) * 1024 * 1024, deps.metrics, deps.bus.claims)));
   await app.register(executionChangeRoutes(routeDeps));
   await app.register(oidcSignInRoutes(routeDeps, deps.oidcSignIn));
   await app.register(auditRoutes(routeDeps));

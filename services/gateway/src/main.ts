@@ -5,6 +5,7 @@ import { CommonEnv, parseEnv } from "@galaxy/contracts";
 import { createServiceDb } from "@galaxy/db";
 import { createLogger, createMetrics, runService, startTelemetry } from "@galaxy/observability";
 import { buildGateway } from "./app";
+import { FINISHED_EXECUTIONS_DEFAULT_MB } from "./routes/finished-executions";
 import { oidcSignInFromEnv } from "./auth/oidc-sign-in";
 import type { GatewayDb } from "./db";
 
@@ -14,6 +15,8 @@ const Env = CommonEnv.extend({
   // `/metrics` and the health checks for the orchestrator, off the public port (docs/operations.md).
   GATEWAY_OPS_PORT: z.coerce.number().int().min(0).max(65535).default(8090),
   TRUST_PROXY: z.enum(["true", "false"]).default("false"),
+  // Memory for the answers of finished executions read before (docs/operations.md); 0 keeps none.
+  GATEWAY_FINISHED_EXECUTIONS_MB: z.preprocess((v) => (v === "" ? undefined : v), z.coerce.number().int().min(0).max(4096).default(FINISHED_EXECUTIONS_DEFAULT_MB)),
   // Deliveries each webhook trigger may make per window (POST /hooks/{triggerId}); past it, 429.
   // Empty is the same as unset (docker-compose passes unset variables as "").
   WEBHOOK_RATE_LIMIT: z.preprocess((v) => (v === "" ? undefined : v), z.coerce.number().int().min(1).default(600)),
@@ -45,7 +48,7 @@ await runService({
     const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 2, lazyConnect: true, enableAutoPipelining: true });
     await redis.connect();
     const bus = await Bus.connect({ ...busConnection(env), service, logger, metrics });
-    const app = await buildGateway({ bus, db, redis, logger, metrics, trustProxy: env.TRUST_PROXY === "true", oidcWebhookSecrets: env.OIDC_WEBHOOK_SECRET ? env.OIDC_WEBHOOK_SECRET.split(",") : [], oidcSignIn: oidcSignInFromEnv(env), webhookRateLimit: { limit: env.WEBHOOK_RATE_LIMIT, windowS: env.WEBHOOK_RATE_WINDOW_S } });
+    const app = await buildGateway({ bus, db, redis, logger, metrics, trustProxy: env.TRUST_PROXY === "true", oidcWebhookSecrets: env.OIDC_WEBHOOK_SECRET ? env.OIDC_WEBHOOK_SECRET.split(",") : [], oidcSignIn: oidcSignInFromEnv(env), webhookRateLimit: { limit: env.WEBHOOK_RATE_LIMIT, windowS: env.WEBHOOK_RATE_WINDOW_S }, finishedExecutionsMb: env.GATEWAY_FINISHED_EXECUTIONS_MB });
     await app.listen({ port: env.GATEWAY_PORT, host: env.GATEWAY_HOST });
     return {
       async readiness() {

@@ -139,10 +139,11 @@ export class Authenticator {
     this.claims.invalidate(userTag(userId));
   }
 
-  /** Drops the JWKS and every cached claim (a signing key was revoked). */
+  /** Drops the JWKS and every cached claim, and the bus's verified claims (a signing key was revoked). */
   forgetKeys(): void {
     this.tokens.reset();
     this.claims.invalidate(ANY_CLAIM_TAG);
+    this.bus.claims.reset();
   }
 
   private onEvent(data: unknown): void {

@@ -82,3 +82,8 @@ export async function respondShowingSecretOnce<T extends object>(
     { reveal: (response) => (shown?.secret === undefined ? response : { status: response.status, body: { data: { ...shown.data, [field]: shown.secret } } }) },
   );
 }
+
+/** Sends JSON already written (a kept answer): Fastify passes a string with a JSON type through unchanged. */
+export function sendJson(reply: FastifyReply, json: string): FastifyReply {
+  return reply.type("application/json; charset=utf-8").send(json);
+}

@@ -2,8 +2,9 @@ import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { CursorPageQuery, Execution, ExecutionListQuery, Pagination, Uuid, ValidationError } from "@galaxy/contracts";
 import { busOptions } from "../http/context";
-import { respond } from "../http/respond";
+import { respond, sendJson } from "../http/respond";
 import { ExecutionStream } from "./execution-stream";
+import type { FinishedExecutions } from "./finished-executions";
 import type { RouteDeps } from "./deps";
 
 const ExecutionParams = z.object({ id: Uuid });
@@ -18,11 +19,16 @@ function lastEventId(header: string | string[] | undefined): number {
 }
 
 /** Executions: read, list, cancel, and stream their events (the audit log is in audit.routes.ts). */
-export function executionRoutes({ bus, db, auth }: RouteDeps): FastifyPluginAsyncZod {
+export function executionRoutes({ bus, db, auth }: RouteDeps, finished: FinishedExecutions): FastifyPluginAsyncZod {
   return async (app) => {
-    app.get("/api/executions/:id", { schema: { tags: ["executions"], operationId: "getExecution", summary: "Read an execution", params: ExecutionParams, response: { 200: z.object({ data: Execution }) } } }, async (request) => {
+    app.get("/api/executions/:id", { schema: { tags: ["executions"], operationId: "getExecution", summary: "Read an execution", params: ExecutionParams, response: { 200: z.object({ data: Execution }) } } }, async (request, reply) => {
       const principal = await auth.authenticate(request);
-      return { data: await bus.request("execution.get", { id: request.params.id }, busOptions(request, principal)) };
+      const id = request.params.id.toLowerCase();
+      // A finished execution read before is answered from memory, after the check the worker makes (finished-executions.ts).
+      const known = await finished.answer(principal.claim, principal.workspaceId, id);
+      if (known !== undefined) return sendJson(reply, known);
+      const execution = await bus.request("execution.get", { id }, busOptions(request, principal));
+      return sendJson(reply, finished.answerFromWorker(principal.workspaceId, execution));
     });
 
     app.get(
