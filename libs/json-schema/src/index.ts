@@ -2,6 +2,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import { ValidationError } from "@galaxy/contracts";
 import { Ajv2019 } from "ajv/dist/2019.js";
 import { Ajv2020 } from "ajv/dist/2020.js";
+import { linearPattern } from "./linear-patterns";
 
 export type { ErrorObject, ValidateFunction };
 
@@ -28,10 +29,11 @@ export interface ValidatorOptions {
  * A fresh Ajv instance for the dialect a schema's `$schema` names (draft-07 without one), or
  * what is wrong with the `$schema`. Fresh because an instance keeps what it compiled (schemas
  * by `$id`, regular expressions) for its lifetime: a shared one would grow with every agent and
- * refuse a second agent whose schema reuses an `$id`.
+ * refuse a second agent whose schema reuses an `$id`. Patterns are matched in linear time
+ * (`linear-patterns.ts`).
  */
 export function validatorFor(dialect: unknown, options: ValidatorOptions = {}): SchemaValidator | string {
-  const settings = { strict: false, allErrors: options.allErrors ?? false };
+  const settings = { strict: false, allErrors: options.allErrors ?? false, code: { regExp: linearPattern } };
   if (dialect === undefined || (typeof dialect === "string" && DRAFT_07.test(dialect))) return new Ajv(settings);
   if (typeof dialect === "string" && DRAFT_2019.test(dialect)) return new Ajv2019(settings);
   if (typeof dialect === "string" && DRAFT_2020.test(dialect)) return new Ajv2020(settings);

@@ -18,6 +18,11 @@ describe("jsonSchemaProblem", () => {
     expect(jsonSchemaProblem({ type: "string", pattern: "(" })).toMatch(/regular expression|pattern/i);
   });
 
+  test("a pattern that cannot be matched in linear time (lookahead, backreference) is refused, naming it", () => {
+    expect(jsonSchemaProblem({ type: "object", properties: { password: { type: "string", pattern: "^(?=.*\\d).{8,}$" } } })).toMatch(/pattern "\^\(\?=\.\*\\\\d\)\.\{8,\}\$" cannot be matched in linear time/);
+    expect(jsonSchemaProblem({ type: "string", pattern: "^(a+)+$" })).toBeNull();
+  });
+
   test("2019-09 and 2020-12 schemas are checked against their own dialect", () => {
     expect(jsonSchemaProblem({ $schema: "https://json-schema.org/draft/2020-12/schema", type: "array", prefixItems: [{ type: "string" }] })).toBeNull();
     expect(jsonSchemaProblem({ $schema: "https://json-schema.org/draft/2019-09/schema", type: "object", unevaluatedProperties: false })).toBeNull();
