@@ -32,7 +32,7 @@ export class FinishedExecutions {
     registry: Registry,
     private readonly claims: Pick<ClaimVerifier, "verify">,
   ) {
-    this.reads = new Counter({ name: "galaxy_gateway_execution_reads_total", help: "GET /api/executions/{id} answered, by where the answer came from: memory (a finished execution read before) or the worker", labelNames: ["source"], registers: [registry] });
+    this.reads = new Counter({ name: "galaxy_gateway_execution_reads_total", help: "GET /api/executions/{id} answered with the execution (refusals not counted), by where the answer came from: memory (a finished execution read before) or the worker", labelNames: ["source"], registers: [registry] });
     this.held = new Gauge({ name: "galaxy_gateway_finished_executions_bytes", help: "Memory held by the answers of finished executions (counted at two bytes a character)", registers: [registry] });
   }
 
