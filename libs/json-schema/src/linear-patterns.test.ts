@@ -22,7 +22,7 @@ describe("patterns of tenants' schemas", () => {
       { type: "object", patternProperties: { "^(a)\\1$": { type: "string" } } },
       { type: "object", propertyNames: { pattern: "^(?!x)" } },
     ]) {
-      expect(() => compile(schema), JSON.stringify(schema)).toThrow(/is not supported .*Galaxy matches patterns in linear time/);
+      expect(() => compile(schema), JSON.stringify(schema)).toThrow(/is not supported by Galaxy's linear-time matching/);
     }
   });
 
@@ -62,6 +62,15 @@ describe("patterns of tenants' schemas", () => {
       ["^\\p{Script=Greek}+$", "Ωμέγα", true],
       ["^\\p{Script=Greek}+$", "omega", false],
       ["^\\P{Lu}+$", "abc", true],
+      ["^\\p{digit}\\p{punct}$", "7!", true],
+      ["^\\uD83D\\uDE00$", "😀", true],
+      ["^\\uD83D\\uDE00{2}$", "😀😀", true],
+      ["^[\\uD83D\\uDE00]$", "\uD83D", false],
+      ["^[[:alpha:][a]$", "b", false],
+      ["^[[:alpha:][a]$", "[a", true],
+      ["^[\\b]$", "\b", true],
+      ["^(?<café>a)b$", "ab", true],
+      ["^a[]$", "a", false],
     ];
     for (const [pattern, text, matches] of cases) {
       expect(new RegExp(pattern, "u").test(text), `JavaScript: ${pattern} on ${JSON.stringify(text)}`).toBe(matches);
@@ -72,7 +81,6 @@ describe("patterns of tenants' schemas", () => {
   test("what has no linear-time meaning is refused with what it uses; what is not JavaScript is refused as such", () => {
     expect(() => compile({ type: "string", pattern: "^(?<x>a)\\k<x>$" })).toThrow(/uses a backreference \(\\k<name>\)/);
     expect(() => compile({ type: "string", pattern: "^[a\\S]$" })).toThrow(/uses \\S inside a character class/);
-    expect(() => compile({ type: "string", pattern: "^[]$" })).toThrow(/uses the empty character class/);
     expect(() => compile({ type: "string", pattern: "^\\p{Script_Extensions=Greek}$" })).toThrow(/uses the property/);
     for (const pattern of ["^(?i)abc$", "^\\Qa.b\\E$", "^\\Aabc\\z", "a{,2}"]) {
       expect(() => compile({ type: "string", pattern }), pattern).toThrow(/is not a valid regular expression/);
@@ -97,7 +105,7 @@ describe("patterns of tenants' schemas", () => {
     for (const dialect of [undefined, "https://json-schema.org/draft/2019-09/schema", "https://json-schema.org/draft/2020-12/schema"]) {
       const ajv = validatorFor(dialect);
       if (typeof ajv === "string") throw new Error(ajv);
-      expect(() => ajv.compile({ type: "string", pattern: "(?=a)" }), String(dialect)).toThrow(/linear time/);
+      expect(() => ajv.compile({ type: "string", pattern: "(?=a)" }), String(dialect)).toThrow(/linear-time matching/);
       expect(ajv.validate({ type: "string", pattern: "^a\\sb$" }, "a\u00a0b"), String(dialect)).toBe(true);
     }
   });

@@ -25,8 +25,8 @@ export const linearPattern: RegExpEngine = Object.assign(
     try {
       return RE2JS.compile(RE2JS.translateRegExp(withJavaScriptMeaning(pattern)));
     } catch (error) {
-      const what = error instanceof UnsupportedPatternError ? `it uses ${error.message}` : messageOf(error);
-      throw new Error(`pattern ${JSON.stringify(pattern)} is not supported (${what}): Galaxy matches patterns in linear time, without lookahead, lookbehind or backreferences`);
+      const why = error instanceof UnsupportedPatternError ? `it uses ${error.message}` : messageOf(error);
+      throw new Error(`pattern ${JSON.stringify(pattern)} is not supported by Galaxy's linear-time matching (RE2, which has no lookahead, lookbehind or backreferences): ${why}`);
     }
   },
   // Ajv writes this name only into standalone code, which Galaxy does not generate.
