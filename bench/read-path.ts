@@ -55,18 +55,10 @@ export async function readPath(ctx: BenchContext): Promise<BenchOutcome> {
   } finally {
     redis.disconnect();
   }
-  let galaxy: LoadFigures, fromWorker: LoadFigures, cpu: CpuSeconds, runningCpu: CpuSeconds;
+  let finishedReads: MeasuredReads, runningReads: MeasuredReads;
   try {
-    process.env.BENCH_READ_TARGETS = JSON.stringify(finished);
-    const meter = galaxyCpuMeter(ctx.galaxy.pids(), { "bench runner (autocannon)": process.pid });
-    galaxy = await load(ctx.galaxy.gatewayUrl, () => meter.start());
-    cpu = await meter.stop();
-    ctx.log(`  galaxy, finished executions  ${perSecond(galaxy.requestsPerSecond, "req")}  p99 ${ms(galaxy.p99)}`);
-    process.env.BENCH_READ_TARGETS = JSON.stringify(running);
-    const runningMeter = galaxyCpuMeter(ctx.galaxy.pids(), { "bench runner (autocannon)": process.pid });
-    fromWorker = await load(ctx.galaxy.gatewayUrl, () => runningMeter.start());
-    runningCpu = await runningMeter.stop();
-    ctx.log(`  galaxy, running executions   ${perSecond(fromWorker.requestsPerSecond, "req")}  p99 ${ms(fromWorker.p99)}`);
+    finishedReads = await measureReads(ctx, finished, "finished executions");
+    runningReads = await measureReads(ctx, running, "running executions ");
   } finally {
     // The benchmarks after this one run in the same workspaces: leave them no execution that never ends.
     await sql`delete from execution.executions where lease_owner = ${BENCH_LEASE_OWNER}`.execute(ctx.db);
@@ -79,18 +71,37 @@ export async function readPath(ctx: BenchContext): Promise<BenchOutcome> {
   ctx.log(`  bare    ${perSecond(bare.requestsPerSecond, "req")}  p99 ${ms(bare.p99)}`);
   const name = "6. read path";
   return {
-    rows: [
-      { benchmark: name, metric: `GET /api/executions/{id}, finished, req/s (${READ_PATH.connections} conns)`, galaxy: perSecond(galaxy.requestsPerSecond, "req"), baseline: perSecond(bare.requestsPerSecond, "req"), ratio: ratio(galaxy.requestsPerSecond, bare.requestsPerSecond), target: `≥ ${TARGET_RATIO}× bare`, met: galaxy.requestsPerSecond >= TARGET_RATIO * bare.requestsPerSecond },
-      { benchmark: name, metric: "p99 latency, finished", galaxy: ms(galaxy.p99), baseline: ms(bare.p99), ratio: ratio(galaxy.p99, bare.p99), target: "—", met: null },
-      { benchmark: name, metric: `GET /api/executions/{id}, running, req/s (${READ_PATH.connections} conns)`, galaxy: perSecond(fromWorker.requestsPerSecond, "req"), baseline: perSecond(bare.requestsPerSecond, "req"), ratio: ratio(fromWorker.requestsPerSecond, bare.requestsPerSecond), target: `≥ ${TARGET_RATIO}× bare`, met: fromWorker.requestsPerSecond >= TARGET_RATIO * bare.requestsPerSecond },
-      { benchmark: name, metric: "p99 latency, running", galaxy: ms(fromWorker.p99), baseline: ms(bare.p99), ratio: ratio(fromWorker.p99, bare.p99), target: "—", met: null },
-    ],
+    rows: [...rowsOf(name, "finished", finishedReads.figures, bare), ...rowsOf(name, "running", runningReads.figures, bare)],
     notes: [
-      `Read path: ${READ_PATH.durationS} s after ${READ_PATH.warmupS} s of warm-up, over ${finished.length} workspaces' tokens, each reading one finished execution (answered from the gateway's memory after its first read, docs/api.md) and then one running execution (asked of the worker every time); p50 finished ${ms(galaxy.p50)}, running ${ms(fromWorker.p50)}, bare ${ms(bare.p50)}; requests served: finished ${galaxy.total}, running ${fromWorker.total}, bare ${bare.total}.`,
-      `CPU per read of a finished execution (each process's CPU time ÷ requests served; the engines' include other sessions' work): ${perUnitLine(cpuPerUnit(cpu, galaxy.total, 1000), 0.005, ms)}.`,
-      `CPU per read of a running execution: ${perUnitLine(cpuPerUnit(runningCpu, fromWorker.total, 1000), 0.005, ms)}.`,
+      `Read path: ${READ_PATH.durationS} s after ${READ_PATH.warmupS} s of warm-up, over ${finished.length} workspaces' tokens, each reading one finished execution (answered from the gateway's memory after its first read, docs/api.md) and then one running execution (asked of the worker every time); p50 finished ${ms(finishedReads.figures.p50)}, running ${ms(runningReads.figures.p50)}, bare ${ms(bare.p50)}; requests served: finished ${finishedReads.figures.total}, running ${runningReads.figures.total}, bare ${bare.total}.`,
+      `CPU per read of a finished execution (each process's CPU time ÷ requests served; the engines' include other sessions' work): ${perUnitLine(cpuPerUnit(finishedReads.cpu, finishedReads.figures.total, 1000), 0.005, ms)}.`,
+      `CPU per read of a running execution: ${perUnitLine(cpuPerUnit(runningReads.cpu, runningReads.figures.total, 1000), 0.005, ms)}.`,
     ],
   };
+}
+
+interface MeasuredReads {
+  figures: LoadFigures;
+  /** Each process's CPU time during the measured seconds. */
+  cpu: CpuSeconds;
+}
+
+/** Galaxy's gateway under reads of `targets` (each a path and its credential), with the CPU each process spent. */
+async function measureReads(ctx: BenchContext, targets: ReadonlyArray<{ path: string; authorization: string }>, what: string): Promise<MeasuredReads> {
+  process.env.BENCH_READ_TARGETS = JSON.stringify(targets);
+  const meter = galaxyCpuMeter(ctx.galaxy.pids(), { "bench runner (autocannon)": process.pid });
+  const figures = await load(ctx.galaxy.gatewayUrl, () => meter.start());
+  const cpu = await meter.stop();
+  ctx.log(`  galaxy, ${what}  ${perSecond(figures.requestsPerSecond, "req")}  p99 ${ms(figures.p99)}`);
+  return { figures, cpu };
+}
+
+/** The table's rows for one kind of read: requests per second against the target, and p99. */
+function rowsOf(benchmark: string, kind: string, galaxy: LoadFigures, bare: LoadFigures): BenchOutcome["rows"] {
+  return [
+    { benchmark, metric: `GET /api/executions/{id}, ${kind}, req/s (${READ_PATH.connections} conns)`, galaxy: perSecond(galaxy.requestsPerSecond, "req"), baseline: perSecond(bare.requestsPerSecond, "req"), ratio: ratio(galaxy.requestsPerSecond, bare.requestsPerSecond), target: `≥ ${TARGET_RATIO}× bare`, met: galaxy.requestsPerSecond >= TARGET_RATIO * bare.requestsPerSecond },
+    { benchmark, metric: `p99 latency, ${kind}`, galaxy: ms(galaxy.p99), baseline: ms(bare.p99), ratio: ratio(galaxy.p99, bare.p99), target: "—", met: null },
+  ];
 }
 
 /**

@@ -90,17 +90,28 @@ export class CompiledSchemas {
   }
 }
 
+/** Agents' input schemas by agent version, which never changes once saved: compiled once per process. */
+const agentInputSchemas = new CompiledSchemas({ allErrors: true });
+
+/** An agent version's `inputSchema` (none: anything goes). */
+export interface AgentInputSchema {
+  agentId: string;
+  version: number;
+  schema: Record<string, unknown> | null | undefined;
+}
+
 /**
- * Checks what an execution would start from against its agent version's `inputSchema`, compiled
- * once in `compiled` under `key` (the agent version, which never changes once saved). Throws a
+ * Checks what an execution would start from against its agent version's `inputSchema`. Throws a
  * 400 `input_invalid` naming each bad field under `root` (`input`, `trigger.input`, `body`), or
- * `input_schema_unusable` when the schema no longer compiles (an Ajv upgrade): every input is
- * refused then rather than let through unchecked. `what` names the value in the message.
+ * `input_schema_unusable` when the schema no longer compiles (an Ajv upgrade, a pattern saved
+ * before patterns had to run in linear time): every input is refused then rather than let
+ * through unchecked. `what` names the value in the message.
  */
-export function checkAgentInput(compiled: CompiledSchemas, key: string, schema: Record<string, unknown>, value: unknown, root: string, what: "input" | "body"): void {
+export function checkAgentInput(agent: AgentInputSchema, value: unknown, root: string, what: "input" | "body"): void {
+  if (!agent.schema) return;
   let validate: ValidateFunction;
   try {
-    validate = compiled.get(key, schema);
+    validate = agentInputSchemas.get(`${agent.agentId}:${agent.version}`, agent.schema);
   } catch (error) {
     throw new ValidationError(`The agent's inputSchema cannot be used to check the ${what}`, { inputSchema: error instanceof Error ? error.message : String(error) }, "input_schema_unusable");
   }

@@ -26,7 +26,7 @@ describe("patterns of tenants' schemas", () => {
     }
   });
 
-  test("patterns keep JavaScript's syntax and Unicode meaning", () => {
+  test("patterns keep JavaScript's syntax and meaning: Unicode, white space, any character, line terminators", () => {
     const cases: Array<[string, string, boolean]> = [
       ["^\\p{L}+$", "café", true],
       ["^\\p{L}+$", "caf3", false],
@@ -36,12 +36,6 @@ describe("patterns of tenants' schemas", () => {
       ["^[^/]+$", "a/b", false],
       ["^\\w+@example\\.com$", "ada@example.com", true],
       ["colou?r", "the color red", true],
-    ];
-    for (const [pattern, text, matches] of cases) expect(compile({ type: "string", pattern })(text), `${pattern} on ${text}`).toBe(matches);
-  });
-
-  test("white space, any character and line terminators mean what they mean in JavaScript", () => {
-    const cases: Array<[string, string, boolean]> = [
       ["^a\\sb$", "a\u00a0b", true],
       ["^a\\sb$", "a\u2003b", true],
       ["^a\\sb$", "a\ufeffb", true],
@@ -96,7 +90,7 @@ describe("patterns of tenants' schemas", () => {
 
   test("an input checked against an agent's schema with a hostile pattern gets its 400 at once", () => {
     const schema = { type: "object", properties: { code: { type: "string", pattern: "^(\\w+\\s?)*$" } } };
-    const attempt = () => checkAgentInput(new CompiledSchemas({ allErrors: true }), "agent:1", schema, { code: `${"word ".repeat(20_000)}!` }, "input", "input");
+    const attempt = () => checkAgentInput({ agentId: "hostile-agent", version: 1, schema }, { code: `${"word ".repeat(20_000)}!` }, "input", "input");
     expect(attempt).toThrow(ValidationError);
     expect(attempt).toThrow(/does not match the agent's inputSchema/);
   });

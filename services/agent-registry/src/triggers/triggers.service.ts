@@ -4,7 +4,7 @@ import {
   type ResolvedTrigger, type ResourceOwnership, type RotatedTriggerSecret, type Trigger, type TriggerRef, type WorkspaceClaim, uuidv7,
 } from "@galaxy/contracts";
 import { appendEvent, inWorkspace, reportCrossWorkspaceAttempt, type Kysely, type OutboxRelay, type OutboxRow, type Transaction } from "@galaxy/db";
-import { checkAgentInput, CompiledSchemas } from "@galaxy/json-schema";
+import { checkAgentInput } from "@galaxy/json-schema";
 import type { Logger } from "@galaxy/observability";
 import type { SecretBox } from "@galaxy/secrets";
 import type { Caller } from "../agents/agents.service";
@@ -17,9 +17,6 @@ import {
   findTrigger, insertTrigger, listTriggers, rotateTriggerSecret, softDeleteTrigger, toTrigger, triggerExistsElsewhere, webhookTriggerForDelivery,
   type LiveSchedule, type NewTrigger,
 } from "./triggers.repository";
-
-/** Agents' input schemas by version, compiled once: a schedule's input is checked as the worker checks each tick's. */
-const inputSchemas = new CompiledSchemas({ allErrors: true });
 
 /** How long a webhook trigger's previous secret keeps verifying after a rotation (docs/api.md). */
 export const PREVIOUS_SECRET_GRACE_MS = 24 * 60 * 60 * 1000;
@@ -96,7 +93,7 @@ export class TriggersService {
       if (!agent) return null;
       await requireAllowed(tx, claim, "triggers.manage", request.agentId);
       // Every tick would be refused by the worker: say so now, not in a log at each tick.
-      if (spec.type === "schedule" && agent.inputSchema) checkAgentInput(inputSchemas, `${agent.id}:${agent.version}`, agent.inputSchema, spec.input, "trigger.input", "input");
+      if (spec.type === "schedule") checkAgentInput({ agentId: agent.id, version: agent.version, schema: agent.inputSchema }, spec.input, "trigger.input", "input");
       const trigger = await insertTrigger(tx, spec);
       events.push(await appendEvent(tx, { type: "trigger.created", workspaceId: claim.ws, actor: actorOf(claim), context: caller.eventContext(), data: { trigger } }));
       return { trigger, agentStatus: agent.status };

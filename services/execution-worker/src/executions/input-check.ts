@@ -1,11 +1,5 @@
 import type { AgentConfig } from "@galaxy/contracts";
-import { checkAgentInput, CompiledSchemas } from "@galaxy/json-schema";
-
-/**
- * Compiled input schemas by agent version (a version is immutable, so its schema is too).
- * allErrors: the caller learns every bad field at once, not one per attempt.
- */
-const compiled = new CompiledSchemas({ allErrors: true });
+import { checkAgentInput } from "@galaxy/json-schema";
 
 /**
  * Checks a start's input against the pinned version's `inputSchema` (none: anything goes).
@@ -14,5 +8,5 @@ const compiled = new CompiledSchemas({ allErrors: true });
  * longer compiles refuses every input (`input_schema_unusable`).
  */
 export function checkInput(agentId: string, version: number, config: Pick<AgentConfig, "inputSchema">, input: unknown): void {
-  if (config.inputSchema) checkAgentInput(compiled, `${agentId}:${version}`, config.inputSchema, input, "input", "input");
+  checkAgentInput({ agentId, version, schema: config.inputSchema }, input, "input", "input");
 }

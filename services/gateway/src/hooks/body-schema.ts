@@ -1,8 +1,5 @@
 import type { ResolvedTrigger } from "@galaxy/contracts";
-import { checkAgentInput, CompiledSchemas } from "@galaxy/json-schema";
-
-/** Validators by agent version, which never changes once saved; Ajv is Fastify's own, already loaded. */
-const compiled = new CompiledSchemas({ allErrors: true });
+import { checkAgentInput } from "@galaxy/json-schema";
 
 /**
  * Refuses, before the 202, a delivery body that fails its agent's current `inputSchema`, as the
@@ -10,5 +7,5 @@ const compiled = new CompiledSchemas({ allErrors: true });
  * naming each bad field `body.<path>`.
  */
 export function checkDeliveryBody(trigger: ResolvedTrigger, body: unknown): void {
-  if (trigger.inputSchema) checkAgentInput(compiled, `${trigger.agentId}:${trigger.agentVersion}`, trigger.inputSchema, body, "body", "body");
+  checkAgentInput({ agentId: trigger.agentId, version: trigger.agentVersion, schema: trigger.inputSchema }, body, "body", "body");
 }
